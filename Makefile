@@ -1,0 +1,135 @@
+# strata — a declarative reconciler for libvirt
+#
+#   make            build ./strata
+#   make check      build and run every test (unit, golden, sanitizers)
+#   make deps       install the Debian packages the build and tests need
+#   make bench      run the benchmarks and print their figures
+#   make fuzz       run the spec fuzzer (FUZZ_SECONDS=60)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+SPEC_PKGS := glib-2.0 yaml-0.1
+PKGS      := $(SPEC_PKGS) json-glib-1.0
+TEST_PKGS := cmocka
+
+# Debian packages behind the pkg-config names above, and the tools the tests use.
+DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
+	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev \
+	libcmocka-dev clang libclang-rt-14-dev git
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TEST_PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+SPEC_LIBS  = $(shell $(PKG_CONFIG) --libs $(SPEC_PKGS) 2>/dev/null)
+TEST_LIBS  = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+B := build
+SPEC_SRC := $(wildcard spec/*.c)
+RECON_SRC := $(wildcard reconciler/*.c)
+SPEC_OBJ := $(SPEC_SRC:%.c=$(B)/%.o)
+RECON_OBJ := $(RECON_SRC:%.c=$(B)/%.o)
+RECON_LIB_OBJ := $(filter-out $(B)/reconciler/cli.o,$(RECON_OBJ))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TESTLIB_OBJ := $(B)/tests/testutil.o
+
+# The sanitizer build of the spec library and its tests (no libvirt in it).
+A := $(B)/asan
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SPEC_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate
+
+.PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean
+
+all: deps-check strata
+
+deps-check:
+	@$(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) || { \
+	  echo "strata: missing build dependencies: run 'make deps' (installs Debian packages)" >&2; \
+	  for p in $(PKGS) $(TEST_PKGS); do $(PKG_CONFIG) --exists $$p || echo "  missing: $$p" >&2; done; \
+	  exit 1; }
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "all build dependencies are installed"; \
+	else echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+strata: $(SPEC_OBJ) $(RECON_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(B)/tests/test_%: tests/unit/test_%.c $(TESTLIB_OBJ) $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+$(B)/tests/testutil.o: tests/unit/testutil.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
+
+check: deps-check strata check-unit check-asan
+
+check-unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+	  echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+# Spec tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+$(A)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -c $< -o $@
+
+$(A)/tests/%: $(A)/tests/unit/%.o $(A)/tests/unit/testutil.o $(SPEC_SRC:%.c=$(A)/%.o) \
+		$(RECON_LIB_OBJ:$(B)/%=$(A)/%)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+check-asan: $(SPEC_TESTS:%=$(A)/tests/%)
+	@fail=0; for t in $^; do \
+	  echo "== $$t (asan+ubsan)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  $$t || fail=1; \
+	done; exit $$fail
+
+bench: strata $(B)/bench/bench_validate
+	$(B)/bench/bench_validate
+
+$(B)/bench/bench_validate: bench/bench_validate.c $(SPEC_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(SPEC_LIBS)
+
+FUZZ_SECONDS ?= 60
+fuzz: $(B)/fuzz/fuzz_spec
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_spec -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz/ \
+	  $(B)/fuzz/corpus tests/data/spec/bad examples/webstack examples/minimal
+
+$(B)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRC)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+	  $(shell $(PKG_CONFIG) --cflags $(SPEC_PKGS)) -o $@ $^ $(SPEC_LIBS)
+
+install: strata
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 strata $(DESTDIR)$(BINDIR)/strata
+
+clean:
+	rm -rf $(B) strata
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,35 @@
+/*
+ * cli.h - the strata command line: verbs, exit codes, shared options
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Exit codes follow terraform's habit (DESIGN §4), usage errors sysexits'. */
+enum {
+	STRATA_EXIT_OK = 0,
+	STRATA_EXIT_ERROR = 1,
+	STRATA_EXIT_CHANGES = 2,
+	STRATA_EXIT_USAGE = 64,
+};
+
+typedef enum {
+	OUTPUT_TEXT,
+	OUTPUT_JSON,
+	OUTPUT_GITHUB,
+	OUTPUT_DOT,
+} output_format;
+
+/*
+ * Parse @argv with @ctx (which owns its entries).  Returns false after
+ * printing the reason for a usage error; --help exits inside GLib.
+ */
+gboolean cli_parse(GOptionContext *ctx, int *argc, char ***argv);
+
+/* "-o text|json|github" to a format; false for a format @allowed lacks. */
+gboolean cli_output_format(const char *name, const char *allowed,
+			   output_format *out);
+
+int cmd_validate(int argc, char **argv);

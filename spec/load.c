@@ -1,0 +1,239 @@
+/*
+ * load.c - find and read a source's files, hand each to the YAML reader
+ *
+ * The tree walk refuses what could make a spec reach outside its source
+ * (symlinks leaving the tree) or hang the loader (FIFOs, devices), and it
+ * bounds the number of files and the depth of folders.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "schema.h"
+#include "spec.h"
+#include "yaml_read.h"
+
+typedef struct {
+	spec_source *src;
+	spec_diags *diags;
+	char *real_root;        /* resolved root, for the symlink check */
+	GHashTable *seen_dirs;  /* "dev:ino" of folders walked, against loops */
+	unsigned files;
+} walker;
+
+static void
+load_bytes(spec_source *src, const char *name, const char *buf, size_t len,
+	   spec_diags *diags)
+{
+	g_autoptr(GPtrArray) docs = NULL;
+	const char *file;
+	bool ok;
+
+	g_ptr_array_add(src->files, g_strdup(name));
+	file = src->files->pdata[src->files->len - 1];
+	docs = yaml_read(file, buf, len, diags, &ok);
+	for (guint i = 0; i < docs->len; i++)
+		schema_decode_document(src, file, docs->pdata[i], diags);
+}
+
+spec_source *
+spec_load_buffer(const char *name, const char *buf, size_t len,
+		 spec_diags *diags)
+{
+	spec_source *src = spec_source_new(name);
+
+	load_bytes(src, name, buf, len, diags);
+	return src;
+}
+
+/* Read a regular file; never blocks on a FIFO, never reads past the cap. */
+static void
+load_file(walker *w, const char *path)
+{
+	g_autofree char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
+			   "cannot read: %s", g_strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		spec_error(w->diags, path, SPEC_NOPOS, "not-a-file",
+			   "not a regular file; spec files must be plain files");
+		close(fd);
+		return;
+	}
+	if (st.st_size > SPEC_MAX_FILE_BYTES) {
+		spec_error(w->diags, path, SPEC_NOPOS, "file-too-large",
+			   "file is %lld bytes; the limit is %u bytes (4 MiB): split it",
+			   (long long)st.st_size, SPEC_MAX_FILE_BYTES);
+		close(fd);
+		return;
+	}
+	buf = g_malloc(SPEC_MAX_FILE_BYTES + 1);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SPEC_MAX_FILE_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
+				   "cannot read: %s", g_strerror(errno));
+			close(fd);
+			return;
+		}
+		if (n == 0 || (len += (size_t)n) > SPEC_MAX_FILE_BYTES)
+			break;
+	}
+	close(fd);
+	load_bytes(w->src, path, buf, len, w->diags);
+}
+
+static bool
+is_spec_name(const char *name)
+{
+	return name[0] != '.' &&
+	       (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml"));
+}
+
+static gint
+name_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted entry names of @dir, so the load order never depends on the fs. */
+static GPtrArray *
+dir_names(const char *dir, spec_diags *diags)
+{
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d) {
+		spec_error(diags, dir, SPEC_NOPOS, "unreadable",
+			   "cannot read folder: %s", g_strerror(errno));
+		return names;
+	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			g_ptr_array_add(names, g_strdup(e->d_name));
+	closedir(d);
+	g_ptr_array_sort(names, name_cmp);
+	return names;
+}
+
+static bool
+inside_root(walker *w, const char *path)
+{
+	g_autofree char *real = realpath(path, NULL);
+	size_t n = strlen(w->real_root);
+
+	if (!real)
+		return true;  /* dangling: reported as unreadable when opened */
+	return strncmp(real, w->real_root, n) == 0 &&
+	       (real[n] == '/' || real[n] == '\0' || strcmp(w->real_root, "/") == 0);
+}
+
+static void walk_dir(walker *w, const char *dir, unsigned depth);
+
+static void
+walk_entry(walker *w, const char *path, const char *name, unsigned depth)
+{
+	struct stat lst, st;
+	bool is_link;
+
+	if (lstat(path, &lst) < 0)
+		return;
+	is_link = S_ISLNK(lst.st_mode);
+	if (is_link && !inside_root(w, path)) {
+		bool dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+
+		if (dir || is_spec_name(name))
+			spec_error(w->diags, path, SPEC_NOPOS, "symlink-escape",
+				   "symbolic link points outside the source tree; copy the file in instead");
+		return;
+	}
+	if (stat(path, &st) < 0) {
+		if (is_spec_name(name))
+			spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
+				   "cannot read: %s", g_strerror(errno));
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		walk_dir(w, path, depth + 1);
+		return;
+	}
+	if (!is_spec_name(name))
+		return;
+	if (++w->files > SPEC_MAX_FILES) {
+		if (w->files == SPEC_MAX_FILES + 1)
+			spec_error(w->diags, path, SPEC_NOPOS, "too-many-files",
+				   "more than %d spec files in the source", SPEC_MAX_FILES);
+		return;
+	}
+	load_file(w, path);
+}
+static void
+walk_dir(walker *w, const char *dir, unsigned depth)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	g_autofree char *key = NULL;
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return;
+	key = g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	if (g_hash_table_contains(w->seen_dirs, key))
+		return;  /* a loop through a symlink inside the tree */
+	g_hash_table_add(w->seen_dirs, g_steal_pointer(&key));
+	if (depth > SPEC_MAX_DIR_DEPTH) {
+		spec_error(w->diags, dir, SPEC_NOPOS, "too-deep",
+			   "folders nested deeper than %d levels", SPEC_MAX_DIR_DEPTH);
+		return;
+	}
+	names = dir_names(dir, w->diags);
+	for (guint i = 0; i < names->len; i++) {
+		g_autofree char *path = g_build_filename(dir, names->pdata[i], NULL);
+
+		walk_entry(w, path, names->pdata[i], depth);
+	}
+}
+
+spec_source *
+spec_load(const char *path, spec_diags *diags)
+{
+	g_autofree char *root = g_strdup(path);
+	walker w = { .diags = diags };
+	struct stat st;
+	size_t n = strlen(root);
+
+	/* "examples/webstack/" and "examples/webstack" name the same files. */
+	while (n > 1 && root[n - 1] == '/')
+		root[--n] = '\0';
+	w.src = spec_source_new(root);
+	if (stat(root, &st) < 0) {
+		spec_error(diags, root, SPEC_NOPOS, "unreadable",
+			   "cannot read: %s", g_strerror(errno));
+		return w.src;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		load_file(&w, root);
+		return w.src;
+	}
+	w.real_root = realpath(root, NULL);
+	w.seen_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	walk_dir(&w, root, 0);
+	g_hash_table_unref(w.seen_dirs);
+	free(w.real_root);
+	return w.src;
+}

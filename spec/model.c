@@ -1,0 +1,45 @@
+/*
+ * model.c - effective values derived from the model
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "model.h"
+
+/* The template a VM's size comes from: its own, or its persistent one's. */
+const spec_template *
+spec_vm_template(const spec_source *src, const spec_vm *vm)
+{
+	const spec_ptemplate *p;
+
+	if (!src->template_by_name)
+		return NULL;
+	if (vm->template.v)
+		return g_hash_table_lookup(src->template_by_name, vm->template.v);
+	if (!vm->persistent.v || !src->ptemplate_by_name)
+		return NULL;
+	p = g_hash_table_lookup(src->ptemplate_by_name, vm->persistent.v);
+	return p && p->from.v ? g_hash_table_lookup(src->template_by_name, p->from.v)
+			      : NULL;
+}
+
+int64_t
+spec_vm_cpus(const spec_source *src, const spec_vm *vm)
+{
+	const spec_template *t;
+
+	if (vm->cpus.set)
+		return vm->cpus.v;
+	t = spec_vm_template(src, vm);
+	return t ? t->cpus.v : 1;
+}
+
+int64_t
+spec_vm_memory(const spec_source *src, const spec_vm *vm)
+{
+	const spec_template *t;
+
+	if (vm->memory.set)
+		return vm->memory.v;
+	t = spec_vm_template(src, vm);
+	return t ? t->memory.v : 1024LL * 1024 * 1024;
+}

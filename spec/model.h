@@ -1,0 +1,199 @@
+/*
+ * model.h - the typed model of a strata source (DESIGN §2)
+ *
+ * Every value keeps the position it was read from, so a check that runs
+ * long after parsing (a dangling reference, an `after` cycle) can still
+ * point at the exact line and column.  Fields are filled by the key tables
+ * in schema.c; defaults are set by the *_init functions there.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+/* A value read from the source, with where it was read. */
+typedef struct {
+	char *v;            /* NULL when absent */
+	spec_pos pos;
+} spec_str;
+
+typedef struct {
+	int64_t v;
+	bool set;
+	spec_pos pos;
+} spec_int;             /* integers, sizes in bytes, booleans, enums */
+
+typedef struct {
+	double v;
+	bool set;
+	spec_pos pos;
+} spec_num;
+
+typedef struct {
+	GArray *items;      /* of spec_str, or of spec_int for int lists */
+	bool set;
+	spec_pos pos;
+} spec_list;
+
+/* What every document has: kind, name and where it came from. */
+typedef struct {
+	spec_str name;
+	const char *file;   /* borrowed from spec_source.files */
+	spec_pos pos;       /* start of the document */
+} spec_obj;
+
+enum spec_host_state { HOST_UP, HOST_LOST };
+enum spec_ptemplate_state { PTEMPLATE_PRESENT, PTEMPLATE_DELETED };
+enum spec_appliance_state { APPLIANCE_DEPLOYED, APPLIANCE_UNDEPLOYED };
+enum spec_vm_state {
+	VM_RUNNING, VM_STOPPED, VM_PAUSED, VM_SAVED, VM_UNDEPLOYED,
+};
+enum spec_restart { RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_NEVER };
+enum spec_placement { PLACEMENT_SPREAD, PLACEMENT_PACK };
+enum spec_disruption { DISRUPTION_ALLOWED, DISRUPTION_NEVER };
+enum spec_repeat { REPEAT_NONE, REPEAT_HOURLY, REPEAT_WEEKLY, REPEAT_MONTHLY,
+		   REPEAT_YEARLY };
+enum spec_catch_up { CATCH_UP_ONCE, CATCH_UP_SKIP };
+enum spec_action {
+	ACTION_TERMINATE, ACTION_UNDEPLOY, ACTION_HOLD, ACTION_RELEASE,
+	ACTION_STOP, ACTION_SUSPEND, ACTION_RESUME, ACTION_REBOOT,
+	ACTION_POWEROFF, ACTION_SNAPSHOT_CREATE, ACTION_SNAPSHOT_DELETE,
+};
+
+typedef struct {
+	spec_obj obj;
+	spec_str uri;
+	spec_list tags;
+	spec_int reserve_memory;
+	spec_int reserve_cpus;
+	spec_num overcommit_cpus;   /* vCPUs per physical CPU; default 1 */
+	spec_num overcommit_memory; /* default 1 */
+	spec_int maintenance;
+	spec_int state;             /* enum spec_host_state */
+} spec_host;
+
+typedef struct {
+	spec_obj obj;
+	spec_str pool;
+	spec_str volume;
+	spec_int cpus;
+	spec_int memory;
+	spec_int disk_size;
+} spec_template;
+
+typedef struct {
+	spec_obj obj;
+	spec_str from;
+	spec_str pool;
+	spec_int size;
+	spec_int state;             /* enum spec_ptemplate_state */
+} spec_ptemplate;
+
+typedef struct {
+	spec_str name;
+	spec_pos pos;
+	spec_int size;
+	spec_str pool;              /* default: the system disk's pool */
+} spec_disk;
+
+typedef struct {
+	spec_pos pos;
+	spec_str network;
+	spec_str mac;
+} spec_nic;
+
+typedef struct {
+	spec_str name;
+	spec_pos pos;
+	spec_str template;
+	spec_str persistent;
+	spec_str display_name;
+	spec_int cpus;              /* unset: from the template */
+	spec_int memory;            /* unset: from the template */
+	GPtrArray *disks;           /* spec_disk * */
+	GPtrArray *nics;            /* spec_nic * */
+	spec_str layer;
+	spec_list after;
+	spec_list requires;
+	spec_int restart;           /* enum spec_restart */
+	spec_int state;             /* enum spec_vm_state */
+} spec_vm;
+
+typedef struct {
+	spec_pos pos;
+	spec_int action;            /* enum spec_action */
+	spec_list vms;              /* unset: every VM of the appliance */
+	spec_str at;
+	spec_int repeat;            /* enum spec_repeat */
+	spec_int hours;
+	spec_list days;             /* of spec_int */
+	spec_int end_count;
+	spec_str end_date;
+	spec_int keep;
+	spec_int after_start;
+	spec_int catch_up;          /* enum spec_catch_up */
+	/* Filled by validation: */
+	int64_t at_unix;
+	int64_t end_unix;
+} spec_sched;
+
+typedef struct {
+	spec_obj obj;
+	spec_int state;             /* enum spec_appliance_state */
+	spec_list layers;
+	spec_int placement;         /* enum spec_placement */
+	spec_str timezone;          /* IANA; default UTC */
+	spec_int heal;              /* default true */
+	spec_int disruption;        /* enum spec_disruption */
+	GPtrArray *vms;             /* spec_vm * */
+	GPtrArray *schedule;        /* spec_sched * */
+} spec_appliance;
+
+typedef struct {
+	char *root;                 /* as given by the user */
+	GPtrArray *files;           /* char *: display paths, owned */
+	GPtrArray *hosts;           /* spec_host * */
+	GPtrArray *templates;       /* spec_template * */
+	GPtrArray *ptemplates;      /* spec_ptemplate * */
+	GPtrArray *appliances;      /* spec_appliance * */
+	unsigned documents;
+	/* Indexes by name, built by validation; values borrowed. */
+	GHashTable *host_by_name;
+	GHashTable *template_by_name;
+	GHashTable *ptemplate_by_name;
+	GHashTable *appliance_by_name;
+} spec_source;
+
+spec_source *spec_source_new(const char *root);
+void spec_source_free(spec_source *src);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(spec_source, spec_source_free)
+
+/* Names for the enums, as written in the spec (for output and messages). */
+extern const char *const spec_vm_state_names[];
+extern const char *const spec_restart_names[];
+extern const char *const spec_action_names[];
+extern const char *const spec_repeat_names[];
+extern const char *const spec_appliance_state_names[];
+
+/* Effective values: the VM's own, else its template's. */
+const spec_template *spec_vm_template(const spec_source *src,
+				      const spec_vm *vm);
+int64_t spec_vm_cpus(const spec_source *src, const spec_vm *vm);
+int64_t spec_vm_memory(const spec_source *src, const spec_vm *vm);
+
+static inline const char *
+spec_list_str(const spec_list *l, guint i)
+{
+	return g_array_index(l->items, spec_str, i).v;
+}
+
+static inline guint
+spec_list_len(const spec_list *l)
+{
+	return l->items ? l->items->len : 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * spec.h - the strata spec library: load a source, validate it
+ *
+ * Pure: no libvirt, no network, no I/O besides reading the source's files.
+ * A load never stops at the first problem; it collects every diagnostic it
+ * can, so one run of `strata validate` shows them all.
+ *
+ *   g_autoptr(spec_source) src = NULL;
+ *   spec_diags diags;
+ *
+ *   spec_diags_init(&diags);
+ *   src = spec_load(path, &diags);
+ *   spec_validate(src, &diags);
+ *   if (diags.errors) ... the source must not be acted on ...
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "diag.h"
+#include "model.h"
+
+#define SPEC_MAX_FILES     10000
+#define SPEC_MAX_DIR_DEPTH 32
+
+/*
+ * Load a file, or a directory tree of *.yaml / *.yml files (dotfiles and
+ * editor leftovers are not read; symlinks may not leave the tree).  Always
+ * returns a source, possibly incomplete when @diags holds errors.
+ */
+spec_source *spec_load(const char *path, spec_diags *diags);
+
+/* Load one file's bytes, named @name in diagnostics (e.g. "<stdin>"). */
+spec_source *spec_load_buffer(const char *name, const char *buf, size_t len,
+			      spec_diags *diags);
+
+/*
+ * Check everything that spans documents: names, references, layers,
+ * `after` cycles, schedules.  Builds the name indexes of @src.
+ */
+void spec_validate(spec_source *src, spec_diags *diags);

@@ -1,0 +1,623 @@
+/*
+ * validate.c - the checks that span documents
+ *
+ * Each check reads the model and adds diagnostics; none stops the others,
+ * so a source with five mistakes gets five messages in one run.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "spec.h"
+
+typedef struct {
+	spec_source *src;
+	spec_diags *diags;
+} checker;
+
+/* Where a persistent template is used, to report a second binding. */
+typedef struct {
+	const spec_appliance *app;
+	const spec_vm *vm;
+} binding;
+
+/* ---- names ------------------------------------------------------------- */
+
+static GHashTable *
+index_objects(checker *c, GPtrArray *objs, const char *what)
+{
+	GHashTable *idx = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < objs->len; i++) {
+		spec_obj *o = objs->pdata[i];
+		spec_obj *first;
+
+		if (!o->name.v)
+			continue;
+		first = g_hash_table_lookup(idx, o->name.v);
+		if (first) {
+			spec_error(c->diags, o->file, o->name.pos, "duplicate-name",
+				   "%s '%s' is already defined at %s:%u:%u; names must be unique",
+				   what, o->name.v, first->file, first->name.pos.line,
+				   first->name.pos.col);
+			continue;
+		}
+		g_hash_table_insert(idx, o->name.v, o);
+	}
+	return idx;
+}
+
+static GPtrArray *
+names_of(GHashTable *idx)
+{
+	GPtrArray *names = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k;
+
+	g_hash_table_iter_init(&it, idx);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_ptr_array_add(names, k);
+	return names;
+}
+
+/* A reference that names nothing: say so, and guess what was meant. */
+static void
+report_dangling(checker *c, const char *file, const spec_str *ref,
+		const char *what, const char *missing, GPtrArray *candidates)
+{
+	const char *guess = spec_suggest(ref->v, (const char *const *)candidates->pdata,
+					 candidates->len);
+
+	if (guess)
+		spec_error(c->diags, file, ref->pos, "unknown-reference",
+			   "%s '%s' %s (did you mean '%s'?)", what, ref->v, missing, guess);
+	else
+		spec_error(c->diags, file, ref->pos, "unknown-reference",
+			   "%s '%s' %s", what, ref->v, missing);
+}
+
+static void *
+resolve(checker *c, const char *file, const spec_str *ref, GHashTable *idx,
+	const char *what)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	void *obj;
+
+	if (!ref->v)
+		return NULL;
+	obj = g_hash_table_lookup(idx, ref->v);
+	if (obj)
+		return obj;
+	names = names_of(idx);
+	report_dangling(c, file, ref, what, "is not defined", names);
+	return NULL;
+}
+
+/* ---- hosts ------------------------------------------------------------- */
+
+static void
+check_hosts(checker *c)
+{
+	g_autoptr(GHashTable) uris = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < c->src->hosts->len; i++) {
+		spec_host *h = c->src->hosts->pdata[i];
+		spec_host *first;
+
+		if (!h->uri.v)
+			continue;
+		first = g_hash_table_lookup(uris, h->uri.v);
+		if (first) {
+			spec_error(c->diags, h->obj.file, h->uri.pos, "duplicate-uri",
+				   "host '%s' has the same uri as host '%s'; each hypervisor is described once",
+				   h->obj.name.v ? h->obj.name.v : "?",
+				   first->obj.name.v ? first->obj.name.v : "?");
+			continue;
+		}
+		g_hash_table_insert(uris, h->uri.v, h);
+	}
+}
+
+static bool
+host_has_tag(const spec_host *h, const char *tag)
+{
+	for (guint i = 0; i < spec_list_len(&h->tags); i++)
+		if (strcmp(spec_list_str(&h->tags, i), tag) == 0)
+			return true;
+	return false;
+}
+
+/* Why @h cannot carry @vm, or NULL if it can. */
+static char *
+host_ineligible(const spec_host *h, const spec_vm *vm)
+{
+	if (h->state.v == HOST_LOST)
+		return g_strdup_printf("%s is lost", h->obj.name.v);
+	if (h->maintenance.v)
+		return g_strdup_printf("%s is in maintenance", h->obj.name.v);
+	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
+		const char *tag = spec_list_str(&vm->requires, i);
+
+		if (!host_has_tag(h, tag))
+			return g_strdup_printf("%s lacks tag '%s'", h->obj.name.v, tag);
+	}
+	return NULL;
+}
+
+/* ---- persistent templates ---------------------------------------------- */
+
+static void
+check_ptemplates(checker *c)
+{
+	for (guint i = 0; i < c->src->ptemplates->len; i++) {
+		spec_ptemplate *p = c->src->ptemplates->pdata[i];
+
+		resolve(c, p->obj.file, &p->from, c->src->template_by_name, "template");
+	}
+}
+
+/* ---- layers: a bipartite matching of the layer's VMs onto hosts -------- */
+
+typedef struct {
+	GPtrArray *vms;      /* spec_vm * of one layer that will be deployed */
+	GPtrArray *hosts;    /* spec_host * */
+	int *host_vm;        /* host index -> vm index, or -1 */
+	bool *visited;
+} matching;
+
+static bool
+can_carry(const spec_host *h, const spec_vm *vm)
+{
+	g_autofree char *why = host_ineligible(h, vm);
+
+	return why == NULL;
+}
+
+static bool
+match_augment(matching *m, guint v)
+{
+	for (guint h = 0; h < m->hosts->len; h++) {
+		if (m->visited[h] || !can_carry(m->hosts->pdata[h], m->vms->pdata[v]))
+			continue;
+		m->visited[h] = true;
+		if (m->host_vm[h] < 0 || match_augment(m, (guint)m->host_vm[h])) {
+			m->host_vm[h] = (int)v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static guint
+match_count(GPtrArray *vms, GPtrArray *hosts)
+{
+	matching m = { vms, hosts, NULL, NULL };
+	guint matched = 0;
+
+	m.host_vm = g_new(int, hosts->len + 1);
+	m.visited = g_new(bool, hosts->len + 1);
+	for (guint h = 0; h < hosts->len; h++)
+		m.host_vm[h] = -1;
+	for (guint v = 0; v < vms->len; v++) {
+		memset(m.visited, 0, sizeof(bool) * (hosts->len + 1));
+		if (match_augment(&m, v))
+			matched++;
+	}
+	g_free(m.host_vm);
+	g_free(m.visited);
+	return matched;
+}
+
+/* The hosts that can carry none of @vms, with the reason, for the message. */
+static char *
+ineligible_summary(GPtrArray *hosts, GPtrArray *vms)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (guint h = 0; h < hosts->len; h++) {
+		g_autofree char *why = NULL;
+		bool any = false;
+
+		for (guint v = 0; v < vms->len && !any; v++)
+			any = can_carry(hosts->pdata[h], vms->pdata[v]);
+		if (any)
+			continue;
+		why = host_ineligible(hosts->pdata[h], vms->pdata[0]);
+		g_string_append_printf(s, "%s%s", s->len ? ", " : "", why);
+	}
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static bool
+vm_deployed(const spec_appliance *a, const spec_vm *vm)
+{
+	return a->state.v == APPLIANCE_DEPLOYED && vm->state.v != VM_UNDEPLOYED;
+}
+
+static void
+check_layer(checker *c, const spec_appliance *a, const spec_str *layer)
+{
+	g_autoptr(GPtrArray) vms = g_ptr_array_new();
+	g_autoptr(GPtrArray) implicit = NULL;
+	GPtrArray *hosts = c->src->hosts;
+	g_autofree char *why = NULL;
+	guint fit;
+
+	for (guint i = 0; i < a->vms->len; i++) {
+		spec_vm *vm = a->vms->pdata[i];
+
+		if (vm->layer.v && strcmp(vm->layer.v, layer->v) == 0 &&
+		    vm_deployed(a, vm))
+			g_ptr_array_add(vms, vm);
+	}
+	if (vms->len < 2)
+		return;
+	if (hosts->len == 0) {
+		spec_error(c->diags, a->obj.file, layer->pos, "layer-infeasible",
+			   "layer '%s' needs %u distinct hosts, but the source has no host documents (one implicit host); add a host document per hypervisor",
+			   layer->v, vms->len);
+		return;
+	}
+	fit = match_count(vms, hosts);
+	if (fit == vms->len)
+		return;
+	why = ineligible_summary(hosts, vms);
+	spec_error(c->diags, a->obj.file, layer->pos, "layer-infeasible",
+		   "layer '%s' needs %u distinct hosts, only %u are eligible%s%s%s",
+		   layer->v, vms->len, fit, *why ? " (" : "", why, *why ? ")" : "");
+}
+
+/* ---- VMs --------------------------------------------------------------- */
+
+static bool
+list_has(const spec_list *l, const char *s)
+{
+	for (guint i = 0; i < spec_list_len(l); i++)
+		if (strcmp(spec_list_str(l, i), s) == 0)
+			return true;
+	return false;
+}
+
+static void
+check_vm_source(checker *c, const spec_appliance *a, const spec_vm *vm,
+		GHashTable *bound)
+{
+	const char *file = a->obj.file;
+	spec_ptemplate *p;
+	binding *first;
+
+	if (!vm->template.v == !vm->persistent.v) {
+		spec_error(c->diags, file, vm->pos, "vm-source",
+			   "VM '%s' needs exactly one of 'template' or 'persistent'",
+			   vm->name.v ? vm->name.v : "?");
+		return;
+	}
+	if (vm->template.v) {
+		resolve(c, file, &vm->template, c->src->template_by_name, "template");
+		return;
+	}
+	p = resolve(c, file, &vm->persistent, c->src->ptemplate_by_name,
+		    "persistent template");
+	if (!p)
+		return;
+	if (p->state.v == PTEMPLATE_DELETED)
+		spec_error(c->diags, file, vm->persistent.pos, "persistent-deleted",
+			   "persistent template '%s' has state: deleted but VM '%s' boots from it; set it to present or remove the VM",
+			   p->obj.name.v, vm->name.v ? vm->name.v : "?");
+	first = g_hash_table_lookup(bound, p->obj.name.v);
+	if (first) {
+		spec_error(c->diags, file, vm->persistent.pos, "persistent-bound-twice",
+			   "persistent template '%s' is bound to %s.%s and %s.%s; it may serve one VM of one appliance",
+			   p->obj.name.v, first->app->obj.name.v,
+			   first->vm->name.v ? first->vm->name.v : "?",
+			   a->obj.name.v ? a->obj.name.v : "?",
+			   vm->name.v ? vm->name.v : "?");
+		return;
+	}
+	first = g_new(binding, 1);
+	*first = (binding){ a, vm };
+	g_hash_table_insert(bound, p->obj.name.v, first);
+}
+
+static void
+check_vm_requires(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
+		const spec_str *tag = &g_array_index(vm->requires.items, spec_str, i);
+		bool found = false;
+
+		for (guint h = 0; h < c->src->hosts->len && !found; h++)
+			found = host_has_tag(c->src->hosts->pdata[h], tag->v);
+		if (!found)
+			spec_error(c->diags, a->obj.file, tag->pos, "unknown-tag",
+				   "VM '%s' requires tag '%s', which no host has",
+				   vm->name.v ? vm->name.v : "?", tag->v);
+	}
+}
+
+static void
+check_vm_disks(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		spec_disk *d = vm->disks->pdata[i];
+
+		if (!d->name.v)
+			continue;
+		/* "system" is the boot disk's name in the domain and in history. */
+		if (strcmp(d->name.v, "system") == 0 ||
+		    !g_hash_table_add(seen, d->name.v))
+			spec_error(c->diags, a->obj.file, d->name.pos, "duplicate-name",
+				   "disk name '%s' is %s in VM '%s'", d->name.v,
+				   strcmp(d->name.v, "system") == 0 ? "reserved for the boot disk" : "used twice",
+				   vm->name.v ? vm->name.v : "?");
+	}
+}
+
+static void
+check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
+	      GHashTable *vms, GPtrArray *vm_names)
+{
+	GPtrArray *layers = g_ptr_array_new();
+
+	for (guint i = 0; i < spec_list_len(&a->layers); i++)
+		g_ptr_array_add(layers, (gpointer)spec_list_str(&a->layers, i));
+	if (vm->layer.v && !list_has(&a->layers, vm->layer.v))
+		report_dangling(c, a->obj.file, &vm->layer, "layer",
+				"is not declared in the appliance's 'layers'", layers);
+	g_ptr_array_unref(layers);
+
+	for (guint i = 0; i < spec_list_len(&vm->after); i++) {
+		const spec_str *dep = &g_array_index(vm->after.items, spec_str, i);
+
+		if (vm->name.v && strcmp(dep->v, vm->name.v) == 0)
+			spec_error(c->diags, a->obj.file, dep->pos, "after-cycle",
+				   "VM '%s' cannot start after itself", vm->name.v);
+		else if (!g_hash_table_contains(vms, dep->v))
+			report_dangling(c, a->obj.file, dep, "VM", "is not in this appliance", vm_names);
+	}
+}
+
+/* ---- `after` cycles: depth-first search, reporting the cycle's path ---- */
+
+enum { WHITE, GREY, BLACK };
+
+static bool
+after_dfs(checker *c, const spec_appliance *a, GHashTable *vms,
+	  GHashTable *color, const spec_vm *vm, GPtrArray *path)
+{
+	g_hash_table_insert(color, (gpointer)vm, GINT_TO_POINTER(GREY));
+	g_ptr_array_add(path, vm->name.v);
+	for (guint i = 0; i < spec_list_len(&vm->after); i++) {
+		const char *dep_name = spec_list_str(&vm->after, i);
+		const spec_vm *dep = g_hash_table_lookup(vms, dep_name);
+		int col;
+
+		if (!dep || dep == vm)
+			continue;
+		col = GPOINTER_TO_INT(g_hash_table_lookup(color, dep));
+		if (col == GREY) {
+			g_autoptr(GString) s = g_string_new(NULL);
+			guint start = 0;
+
+			while (strcmp(path->pdata[start], dep->name.v) != 0)
+				start++;
+			for (guint j = start; j < path->len; j++)
+				g_string_append_printf(s, "%s -> ", (char *)path->pdata[j]);
+			g_string_append(s, dep->name.v);
+			spec_error(c->diags, a->obj.file,
+				   g_array_index(vm->after.items, spec_str, i).pos,
+				   "after-cycle", "'after' forms a cycle: %s; no start order exists",
+				   s->str);
+			return true;
+		}
+		if (col == WHITE && after_dfs(c, a, vms, color, dep, path))
+			return true;
+	}
+	g_ptr_array_set_size(path, path->len - 1);
+	g_hash_table_insert(color, (gpointer)vm, GINT_TO_POINTER(BLACK));
+	return false;
+}
+
+static void
+check_after_cycles(checker *c, const spec_appliance *a, GHashTable *vms)
+{
+	g_autoptr(GHashTable) color = g_hash_table_new(NULL, NULL);
+	g_autoptr(GPtrArray) path = g_ptr_array_new();
+
+	for (guint i = 0; i < a->vms->len; i++) {
+		spec_vm *vm = a->vms->pdata[i];
+
+		if (!vm->name.v || g_hash_table_contains(color, vm))
+			continue;
+		if (after_dfs(c, a, vms, color, vm, path))
+			return;  /* one cycle per appliance is enough to act on */
+	}
+}
+
+/* ---- schedules --------------------------------------------------------- */
+
+static GDateTime *
+parse_time(checker *c, const spec_appliance *a, const spec_str *s,
+	   GTimeZone *tz, const char *key)
+{
+	GDateTime *dt = g_date_time_new_from_iso8601(s->v, tz);
+
+	if (!dt)
+		spec_error(c->diags, a->obj.file, s->pos, "bad-time",
+			   "'%s' is not an ISO 8601 time such as 2026-12-01T08:00:00+01:00", key);
+	return dt;
+}
+
+static void
+forbid(checker *c, const spec_appliance *a, bool present, spec_pos pos,
+       const char *key, const char *why)
+{
+	if (present)
+		spec_error(c->diags, a->obj.file, pos, "bad-schedule",
+			   "'%s' %s", key, why);
+}
+
+static void
+check_days(checker *c, const spec_appliance *a, const spec_sched *s)
+{
+	static const int lo[] = { 0, 0, 0, 1, 0 }, hi[] = { 0, 0, 6, 31, 365 };
+	int r = (int)s->repeat.v;
+
+	if (r == REPEAT_NONE || r == REPEAT_HOURLY) {
+		forbid(c, a, s->days.set, s->days.pos, "days",
+		       "only applies to repeat: weekly, monthly or yearly");
+		forbid(c, a, r == REPEAT_NONE && s->hours.set, s->hours.pos, "hours",
+		       "only applies to repeat: hourly");
+		if (r == REPEAT_HOURLY && !s->hours.set)
+			spec_error(c->diags, a->obj.file, s->repeat.pos, "bad-schedule",
+				   "repeat: hourly needs 'hours' (every N hours, 1 to 168)");
+		return;
+	}
+	forbid(c, a, s->hours.set, s->hours.pos, "hours", "only applies to repeat: hourly");
+	if (spec_list_len(&s->days) == 0) {
+		spec_error(c->diags, a->obj.file, s->repeat.pos, "bad-schedule",
+			   "repeat: %s needs 'days' (%d to %d)", spec_repeat_names[r],
+			   lo[r], hi[r]);
+		return;
+	}
+	for (guint i = 0; i < s->days.items->len; i++) {
+		const spec_int *d = &g_array_index(s->days.items, spec_int, i);
+
+		if (d->v < lo[r] || d->v > hi[r])
+			spec_error(c->diags, a->obj.file, d->pos, "bad-schedule",
+				   "day %" G_GINT64_FORMAT " is out of range for repeat: %s (%d to %d%s)",
+				   (gint64)d->v, spec_repeat_names[r], lo[r], hi[r],
+				   r == REPEAT_WEEKLY ? ", 0 = Sunday" : "");
+	}
+}
+
+static void
+check_sched_times(checker *c, const spec_appliance *a, spec_sched *s, GTimeZone *tz)
+{
+	g_autoptr(GDateTime) at = NULL;
+	g_autoptr(GDateTime) end = NULL;
+
+	if (!s->at.v == !s->after_start.set) {
+		spec_error(c->diags, a->obj.file, s->pos, "bad-schedule",
+			   "a schedule entry needs exactly one of 'at' (a time) or 'after_start' (seconds after the VM starts)");
+		return;
+	}
+	if (s->after_start.set) {
+		forbid(c, a, s->repeat.set, s->repeat.pos, "repeat",
+		       "cannot be combined with 'after_start'; use 'at' for repeating actions");
+		return;
+	}
+	at = parse_time(c, a, &s->at, tz, "at");
+	if (at)
+		s->at_unix = g_date_time_to_unix(at);
+	check_days(c, a, s);
+	if (s->repeat.v == REPEAT_NONE) {
+		forbid(c, a, s->end_count.set || s->end_date.v,
+		       s->end_count.set ? s->end_count.pos : s->end_date.pos, "end",
+		       "only applies to repeating actions");
+		return;
+	}
+	if (!s->end_date.v)
+		return;
+	end = parse_time(c, a, &s->end_date, tz, "end");
+	if (end)
+		s->end_unix = g_date_time_to_unix(end);
+	if (at && end && g_date_time_compare(end, at) <= 0)
+		spec_error(c->diags, a->obj.file, s->end_date.pos, "bad-schedule",
+			   "'end' is not after 'at'; the action would never run");
+}
+
+static void
+check_schedule(checker *c, const spec_appliance *a, GHashTable *vms,
+	       GPtrArray *vm_names, GTimeZone *tz)
+{
+	for (guint i = 0; i < a->schedule->len; i++) {
+		spec_sched *s = a->schedule->pdata[i];
+
+		for (guint j = 0; j < spec_list_len(&s->vms); j++) {
+			const spec_str *v = &g_array_index(s->vms.items, spec_str, j);
+
+			if (!g_hash_table_contains(vms, v->v))
+				report_dangling(c, a->obj.file, v, "VM", "is not in this appliance", vm_names);
+		}
+		forbid(c, a, s->keep.set && s->action.v != ACTION_SNAPSHOT_CREATE,
+		       s->keep.pos, "keep", "only applies to action: snapshot-create");
+		if (s->action.set)
+			check_sched_times(c, a, s, tz);
+	}
+}
+
+/* ---- appliances -------------------------------------------------------- */
+
+static GTimeZone *
+appliance_tz(checker *c, const spec_appliance *a)
+{
+	GTimeZone *tz;
+
+	if (!a->timezone.v)
+		return g_time_zone_new_utc();
+	tz = g_time_zone_new_identifier(a->timezone.v);
+	if (!tz) {
+		spec_error(c->diags, a->obj.file, a->timezone.pos, "bad-timezone",
+			   "unknown time zone '%s'; use an IANA name such as Europe/Paris or UTC",
+			   a->timezone.v);
+		tz = g_time_zone_new_utc();
+	}
+	return tz;
+}
+
+static void
+check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
+{
+	g_autoptr(GHashTable) vms = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GPtrArray) vm_names = g_ptr_array_new();
+	g_autoptr(GTimeZone) tz = appliance_tz(c, a);
+
+	for (guint i = 0; i < a->vms->len; i++) {
+		spec_vm *vm = a->vms->pdata[i];
+
+		if (!vm->name.v)
+			continue;
+		if (!g_hash_table_insert(vms, vm->name.v, vm))
+			spec_error(c->diags, a->obj.file, vm->name.pos, "duplicate-name",
+				   "VM '%s' is defined twice in appliance '%s'", vm->name.v,
+				   a->obj.name.v ? a->obj.name.v : "?");
+		else
+			g_ptr_array_add(vm_names, vm->name.v);
+	}
+	for (guint i = 0; i < a->vms->len; i++) {
+		spec_vm *vm = a->vms->pdata[i];
+
+		check_vm_source(c, a, vm, bound);
+		check_vm_refs(c, a, vm, vms, vm_names);
+		check_vm_requires(c, a, vm);
+		check_vm_disks(c, a, vm);
+	}
+	check_after_cycles(c, a, vms);
+	for (guint i = 0; i < spec_list_len(&a->layers); i++)
+		check_layer(c, a, &g_array_index(a->layers.items, spec_str, i));
+	check_schedule(c, a, vms, vm_names, tz);
+}
+
+void
+spec_validate(spec_source *src, spec_diags *diags)
+{
+	checker c = { src, diags };
+	g_autoptr(GHashTable) bound = g_hash_table_new_full(g_str_hash, g_str_equal,
+							     NULL, g_free);
+
+	src->host_by_name = index_objects(&c, src->hosts, "host");
+	src->template_by_name = index_objects(&c, src->templates, "template");
+	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
+	src->appliance_by_name = index_objects(&c, src->appliances, "appliance");
+	if (src->documents == 0 && diags->errors == 0)
+		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
+			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
+	check_hosts(&c);
+	check_ptemplates(&c);
+	for (guint i = 0; i < src->appliances->len; i++)
+		check_appliance(&c, src->appliances->pdata[i], bound);
+	spec_diags_sort(diags);
+}
