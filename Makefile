@@ -35,7 +35,7 @@ SPEC_SRC := $(wildcard spec/*.c)
 RECON_SRC := $(wildcard reconciler/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(B)/%.o)
 RECON_OBJ := $(RECON_SRC:%.c=$(B)/%.o)
-RECON_LIB_OBJ := $(filter-out $(B)/reconciler/cli.o,$(RECON_OBJ))
+RECON_LIB_OBJ := $(filter-out $(B)/reconciler/main.o,$(RECON_OBJ))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)

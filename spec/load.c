@@ -37,6 +37,10 @@ load_bytes(spec_source *src, const char *name, const char *buf, size_t len,
 	g_ptr_array_add(src->files, g_strdup(name));
 	file = src->files->pdata[src->files->len - 1];
 	docs = yaml_read(file, buf, len, diags, &ok);
+	/* The document the reader stopped in is partial: checking its keys
+	 * would only add noise to the real problem. */
+	if (!ok && docs->len)
+		g_ptr_array_set_size(docs, docs->len - 1);
 	for (guint i = 0; i < docs->len; i++)
 		schema_decode_document(src, file, docs->pdata[i], diags);
 }

@@ -137,6 +137,7 @@ typedef struct {
 	spec_int keep;
 	spec_int after_start;
 	spec_int catch_up;          /* enum spec_catch_up */
+	bool invalid;               /* a key had a bad value: skip "needs" checks */
 	/* Filled by validation: */
 	int64_t at_unix;
 	int64_t end_unix;

@@ -48,6 +48,7 @@ struct table {
 	size_t size;                /* T_OBJLIST element size */
 	size_t pos_off;             /* where the element keeps its position */
 	void (*init)(void *obj);
+	size_t invalid_off;         /* bool set when a value was bad, or 0 */
 };
 
 typedef struct {
@@ -144,6 +145,9 @@ sched_init(void *p)
 
 /* ---- tables: one row per key ------------------------------------------- */
 
+#define TABLE(w, f, ...) \
+	{ .what = w, .fields = f, .n = G_N_ELEMENTS(f), __VA_ARGS__ }
+
 #define F(k, t, req, st, member, ...) \
 	{ .key = k, .type = t, .required = req, \
 	  .off = offsetof(st, member), __VA_ARGS__ }
@@ -152,15 +156,13 @@ static const field reserve_fields[] = {
 	F("memory", T_SIZE, false, spec_host, reserve_memory, .max = SIZE_MAX_BYTES),
 	F("cpus", T_INT, false, spec_host, reserve_cpus, .max = 4096),
 };
-static const table reserve_table = { "reserve", reserve_fields,
-	G_N_ELEMENTS(reserve_fields), 0, 0, NULL };
+static const table reserve_table = TABLE("reserve", reserve_fields);
 
 static const field overcommit_fields[] = {
 	F("cpus", T_NUM, false, spec_host, overcommit_cpus, .min = 1, .max = 64),
 	F("memory", T_NUM, false, spec_host, overcommit_memory, .min = 1, .max = 4),
 };
-static const table overcommit_table = { "overcommit", overcommit_fields,
-	G_N_ELEMENTS(overcommit_fields), 0, 0, NULL };
+static const table overcommit_table = TABLE("overcommit", overcommit_fields);
 
 static const field host_fields[] = {
 	F("kind", T_IGNORE, true, spec_host, obj),
@@ -197,15 +199,15 @@ static const field disk_fields[] = {
 	F("size", T_SIZE, true, spec_disk, size, .min = MiB, .max = SIZE_MAX_BYTES),
 	F("pool", T_IDENT, false, spec_disk, pool),
 };
-static const table disk_table = { "disk", disk_fields, G_N_ELEMENTS(disk_fields),
-	sizeof(spec_disk), offsetof(spec_disk, pos), NULL };
+static const table disk_table = TABLE("disk", disk_fields, .size = sizeof(spec_disk),
+	.pos_off = offsetof(spec_disk, pos));
 
 static const field nic_fields[] = {
 	F("network", T_IDENT, true, spec_nic, network),
 	F("mac", T_STR, false, spec_nic, mac),
 };
-static const table nic_table = { "NIC", nic_fields, G_N_ELEMENTS(nic_fields),
-	sizeof(spec_nic), offsetof(spec_nic, pos), NULL };
+static const table nic_table = TABLE("NIC", nic_fields, .size = sizeof(spec_nic),
+	.pos_off = offsetof(spec_nic, pos));
 
 static const field vm_fields[] = {
 	F("name", T_NAME, true, spec_vm, name),
@@ -222,8 +224,8 @@ static const field vm_fields[] = {
 	F("restart", T_ENUM, false, spec_vm, restart, .enums = spec_restart_names),
 	F("state", T_ENUM, false, spec_vm, state, .enums = spec_vm_state_names),
 };
-static const table vm_table = { "VM", vm_fields, G_N_ELEMENTS(vm_fields),
-	sizeof(spec_vm), offsetof(spec_vm, pos), vm_init };
+static const table vm_table = TABLE("VM", vm_fields, .size = sizeof(spec_vm),
+	.pos_off = offsetof(spec_vm, pos), .init = vm_init);
 
 static const field sched_fields[] = {
 	F("action", T_ENUM, true, spec_sched, action, .enums = spec_action_names),
@@ -239,9 +241,9 @@ static const field sched_fields[] = {
 	  .max = 10LL * 366 * 24 * 3600),
 	F("catch_up", T_ENUM, false, spec_sched, catch_up, .enums = catch_up_names),
 };
-static const table sched_table = { "schedule entry", sched_fields,
-	G_N_ELEMENTS(sched_fields), sizeof(spec_sched),
-	offsetof(spec_sched, pos), sched_init };
+static const table sched_table = TABLE("schedule entry", sched_fields,
+	.size = sizeof(spec_sched), .pos_off = offsetof(spec_sched, pos),
+	.init = sched_init, .invalid_off = offsetof(spec_sched, invalid));
 
 static const field appliance_fields[] = {
 	F("kind", T_IGNORE, true, spec_appliance, obj),
@@ -265,20 +267,22 @@ typedef struct {
 } kind_row;
 
 static const kind_row kinds[] = {
-	{ "host", { "host", host_fields, G_N_ELEMENTS(host_fields),
-		    sizeof(spec_host), offsetof(spec_obj, pos), host_init },
+	{ "host", TABLE("host", host_fields, .size = sizeof(spec_host),
+			.init = host_init),
 	  offsetof(spec_source, hosts) },
-	{ "template", { "template", template_fields, G_N_ELEMENTS(template_fields),
-			sizeof(spec_template), offsetof(spec_obj, pos), template_init },
+	{ "template", TABLE("template", template_fields,
+			    .size = sizeof(spec_template), .init = template_init),
 	  offsetof(spec_source, templates) },
-	{ "persistent-template", { "persistent template", ptemplate_fields,
-				   G_N_ELEMENTS(ptemplate_fields), sizeof(spec_ptemplate),
-				   offsetof(spec_obj, pos), ptemplate_init },
+	{ "persistent-template", TABLE("persistent template", ptemplate_fields,
+				       .size = sizeof(spec_ptemplate),
+				       .init = ptemplate_init),
 	  offsetof(spec_source, ptemplates) },
-	{ "appliance", { "appliance", appliance_fields, G_N_ELEMENTS(appliance_fields),
-			 sizeof(spec_appliance), offsetof(spec_obj, pos), appliance_init },
+	{ "appliance", TABLE("appliance", appliance_fields,
+			     .size = sizeof(spec_appliance), .init = appliance_init),
 	  offsetof(spec_source, appliances) },
 };
+
+#undef TABLE
 
 /* ---- scalar checks ----------------------------------------------------- */
 
@@ -736,6 +740,7 @@ decode_map(decoder *d, const table *t, const ynode *map, void *base,
 	   const char *where)
 {
 	guint64 seen = 0;
+	unsigned errors;
 
 	for (guint i = 0; i + 1 < map->items->len; i += 2) {
 		const ynode *k = map->items->pdata[i];
@@ -750,7 +755,10 @@ decode_map(decoder *d, const table *t, const ynode *map, void *base,
 			continue;
 		}
 		seen |= G_GUINT64_CONSTANT(1) << j;
+		errors = d->diags->errors;
 		decode_field(d, &t->fields[j], v, base);
+		if (t->invalid_off && d->diags->errors > errors)
+			G_STRUCT_MEMBER(bool, base, t->invalid_off) = true;
 	}
 	for (size_t j = 0; j < t->n; j++)
 		if (t->fields[j].required && !(seen & (G_GUINT64_CONSTANT(1) << j)))

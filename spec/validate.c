@@ -263,8 +263,9 @@ check_layer(checker *c, const spec_appliance *a, const spec_str *layer)
 		return;
 	why = ineligible_summary(hosts, vms);
 	spec_error(c->diags, a->obj.file, layer->pos, "layer-infeasible",
-		   "layer '%s' needs %u distinct hosts, only %u are eligible%s%s%s",
-		   layer->v, vms->len, fit, *why ? " (" : "", why, *why ? ")" : "");
+		   "layer '%s' needs %u distinct hosts, only %u %s eligible%s%s%s",
+		   layer->v, vms->len, fit, fit == 1 ? "is" : "are",
+		   *why ? " (" : "", why, *why ? ")" : "");
 }
 
 /* ---- VMs --------------------------------------------------------------- */
@@ -470,19 +471,19 @@ check_days(checker *c, const spec_appliance *a, const spec_sched *s)
 		       "only applies to repeat: weekly, monthly or yearly");
 		forbid(c, a, r == REPEAT_NONE && s->hours.set, s->hours.pos, "hours",
 		       "only applies to repeat: hourly");
-		if (r == REPEAT_HOURLY && !s->hours.set)
+		if (r == REPEAT_HOURLY && !s->hours.set && !s->invalid)
 			spec_error(c->diags, a->obj.file, s->repeat.pos, "bad-schedule",
 				   "repeat: hourly needs 'hours' (every N hours, 1 to 168)");
 		return;
 	}
 	forbid(c, a, s->hours.set, s->hours.pos, "hours", "only applies to repeat: hourly");
-	if (spec_list_len(&s->days) == 0) {
+	if (spec_list_len(&s->days) == 0 && !s->invalid) {
 		spec_error(c->diags, a->obj.file, s->repeat.pos, "bad-schedule",
 			   "repeat: %s needs 'days' (%d to %d)", spec_repeat_names[r],
 			   lo[r], hi[r]);
 		return;
 	}
-	for (guint i = 0; i < s->days.items->len; i++) {
+	for (guint i = 0; i < spec_list_len(&s->days); i++) {
 		const spec_int *d = &g_array_index(s->days.items, spec_int, i);
 
 		if (d->v < lo[r] || d->v > hi[r])

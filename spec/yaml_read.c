@@ -72,11 +72,18 @@ reader_fail(reader *r, spec_pos pos, const char *code, const char *msg)
 	r->failed = true;
 }
 
-/* Only YAML's own core tags are allowed: no language-specific objects. */
+/* Only YAML's core schema tags: no language-specific objects (!!python/…). */
 static bool
 tag_ok(const yaml_char_t *tag)
 {
-	return !tag || g_str_has_prefix((const char *)tag, "tag:yaml.org,2002:");
+	static const char *const core[] = {
+		"!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:int",
+		"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+		"tag:yaml.org,2002:null", "tag:yaml.org,2002:seq",
+		"tag:yaml.org,2002:map", NULL,
+	};
+
+	return !tag || g_strv_contains(core, (const char *)tag);
 }
 
 static bool

@@ -1,0 +1,64 @@
+/*
+ * main.c - strata's entry point: pick the verb, hand it the arguments
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef STRATA_VERSION
+#define STRATA_VERSION "0.1.0"
+#endif
+
+typedef struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} cli_verb;
+
+static const cli_verb verbs[] = {
+	{ "validate", cmd_validate, "check specs offline (no libvirt needed)" },
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "Usage: strata VERB [OPTIONS] ...\n\n"
+		"A declarative reconciler for libvirt.\n\nVerbs:\n");
+	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
+		fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\n'strata VERB --help' describes a verb.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	setlocale(LC_ALL, "");
+	if (argc < 2) {
+		usage(stderr);
+		return STRATA_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return STRATA_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("strata %s\n", STRATA_VERSION);
+		return STRATA_EXIT_OK;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+		if (strcmp(argv[1], verbs[i].name) == 0) {
+			g_autofree char *prg = g_strdup_printf("strata %s", verbs[i].name);
+
+			g_set_prgname(prg);
+			return verbs[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "strata: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return STRATA_EXIT_USAGE;
+}
