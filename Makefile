@@ -97,13 +97,16 @@ $(A)/tests/%: $(A)/tests/unit/%.o $(A)/tests/unit/testutil.o $(SPEC_SRC:%.c=$(A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
-check-asan: $(SPEC_TESTS:%=$(A)/tests/%)
-	@fail=0; for t in $^; do \
+$(A)/strata: $(SPEC_SRC:%.c=$(A)/%.o) $(RECON_OBJ:$(B)/%=$(A)/%)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+check-asan: $(SPEC_TESTS:%=$(A)/tests/%) $(A)/strata
+	@fail=0; for t in $(SPEC_TESTS:%=$(A)/tests/%); do \
 	  echo "== $$t (asan+ubsan)"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	  $$t || fail=1; \
+	  STRATA_BIN=$(CURDIR)/$(A)/strata $$t || fail=1; \
 	done; exit $$fail
 
 bench: strata $(B)/bench/bench_validate

@@ -50,8 +50,10 @@ spec_load_buffer(const char *name, const char *buf, size_t len,
 		 spec_diags *diags)
 {
 	spec_source *src = spec_source_new(name);
+	unsigned errors = diags->errors;
 
 	load_bytes(src, name, buf, len, diags);
+	src->load_errors = diags->errors - errors;
 	return src;
 }
 
@@ -218,6 +220,7 @@ spec_load(const char *path, spec_diags *diags)
 {
 	g_autofree char *root = g_strdup(path);
 	walker w = { .diags = diags };
+	unsigned errors = diags->errors;
 	struct stat st;
 	size_t n = strlen(root);
 
@@ -228,16 +231,15 @@ spec_load(const char *path, spec_diags *diags)
 	if (stat(root, &st) < 0) {
 		spec_error(diags, root, SPEC_NOPOS, "unreadable",
 			   "cannot read: %s", g_strerror(errno));
-		return w.src;
-	}
-	if (!S_ISDIR(st.st_mode)) {
+	} else if (!S_ISDIR(st.st_mode)) {
 		load_file(&w, root);
-		return w.src;
+	} else {
+		w.real_root = realpath(root, NULL);
+		w.seen_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		walk_dir(&w, root, 0);
+		g_hash_table_unref(w.seen_dirs);
+		free(w.real_root);
 	}
-	w.real_root = realpath(root, NULL);
-	w.seen_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	walk_dir(&w, root, 0);
-	g_hash_table_unref(w.seen_dirs);
-	free(w.real_root);
+	w.src->load_errors = diags->errors - errors;
 	return w.src;
 }

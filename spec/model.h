@@ -163,6 +163,7 @@ typedef struct {
 	GPtrArray *ptemplates;      /* spec_ptemplate * */
 	GPtrArray *appliances;      /* spec_appliance * */
 	unsigned documents;
+	unsigned load_errors;       /* errors met while reading its files */
 	/* Indexes by name, built by validation; values borrowed. */
 	GHashTable *host_by_name;
 	GHashTable *template_by_name;

@@ -613,7 +613,7 @@ spec_validate(spec_source *src, spec_diags *diags)
 	src->template_by_name = index_objects(&c, src->templates, "template");
 	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
 	src->appliance_by_name = index_objects(&c, src->appliances, "appliance");
-	if (src->documents == 0 && diags->errors == 0)
+	if (src->documents == 0 && src->load_errors == 0)
 		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
 	check_hosts(&c);
