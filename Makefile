@@ -112,7 +112,7 @@ check-asan: $(SPEC_TESTS:%=$(A)/tests/%) $(A)/strata
 bench: strata $(B)/bench/bench_validate
 	$(B)/bench/bench_validate
 
-$(B)/bench/bench_validate: bench/bench_validate.c $(SPEC_OBJ)
+$(B)/bench/bench_validate: tests/bench/bench_validate.c $(SPEC_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(SPEC_LIBS)
 

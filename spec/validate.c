@@ -13,6 +13,7 @@
 typedef struct {
 	spec_source *src;
 	spec_diags *diags;
+	GHashTable *zones;  /* IANA name -> GTimeZone: each zone file read once */
 } checker;
 
 /* Where a persistent template is used, to report a second binding. */
@@ -165,12 +166,16 @@ typedef struct {
 	bool *visited;
 } matching;
 
+/* host_ineligible() without the message: this runs hosts × VMs times. */
 static bool
 can_carry(const spec_host *h, const spec_vm *vm)
 {
-	g_autofree char *why = host_ineligible(h, vm);
-
-	return why == NULL;
+	if (h->state.v == HOST_LOST || h->maintenance.v)
+		return false;
+	for (guint i = 0; i < spec_list_len(&vm->requires); i++)
+		if (!host_has_tag(h, spec_list_str(&vm->requires, i)))
+			return false;
+	return true;
 }
 
 static bool
@@ -559,13 +564,17 @@ appliance_tz(checker *c, const spec_appliance *a)
 
 	if (!a->timezone.v)
 		return g_time_zone_new_utc();
+	tz = g_hash_table_lookup(c->zones, a->timezone.v);
+	if (tz)
+		return g_time_zone_ref(tz);
 	tz = g_time_zone_new_identifier(a->timezone.v);
 	if (!tz) {
 		spec_error(c->diags, a->obj.file, a->timezone.pos, "bad-timezone",
 			   "unknown time zone '%s'; use an IANA name such as Europe/Paris or UTC",
 			   a->timezone.v);
-		tz = g_time_zone_new_utc();
+		return g_time_zone_new_utc();
 	}
+	g_hash_table_insert(c->zones, g_strdup(a->timezone.v), g_time_zone_ref(tz));
 	return tz;
 }
 
@@ -605,10 +614,12 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 void
 spec_validate(spec_source *src, spec_diags *diags)
 {
-	checker c = { src, diags };
+	checker c = { src, diags, NULL };
 	g_autoptr(GHashTable) bound = g_hash_table_new_full(g_str_hash, g_str_equal,
 							     NULL, g_free);
 
+	c.zones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					(GDestroyNotify)g_time_zone_unref);
 	src->host_by_name = index_objects(&c, src->hosts, "host");
 	src->template_by_name = index_objects(&c, src->templates, "template");
 	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
@@ -620,5 +631,6 @@ spec_validate(spec_source *src, spec_diags *diags)
 	check_ptemplates(&c);
 	for (guint i = 0; i < src->appliances->len; i++)
 		check_appliance(&c, src->appliances->pdata[i], bound);
+	g_hash_table_unref(c.zones);
 	spec_diags_sort(diags);
 }
