@@ -46,6 +46,8 @@ A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SPEC_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate
 
+.SECONDARY:
+
 .PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean
 
 all: deps-check strata
