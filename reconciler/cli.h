@@ -33,3 +33,5 @@ gboolean cli_output_format(const char *name, const char *allowed,
 			   output_format *out);
 
 int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);

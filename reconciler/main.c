@@ -21,6 +21,8 @@ typedef struct {
 
 static const cli_verb verbs[] = {
 	{ "validate", cmd_validate, "check specs offline (no libvirt needed)" },
+	{ "plan", cmd_plan, "show what apply would do, changing nothing" },
+	{ "apply", cmd_apply, "converge the hosts to the source" },
 };
 
 static void

@@ -1,0 +1,67 @@
+/*
+ * cmd_plan.c - `strata plan`: what apply would do, changing nothing
+ *
+ * Connections are read-only: a plan cannot change anything anywhere.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "diag_print.h"
+#include "pass.h"
+#include "plan_show.h"
+
+int
+cmd_plan(int argc, char **argv)
+{
+	g_autofree char *format = NULL, *connect = NULL;
+	gboolean detailed = FALSE, allow_empty = FALSE;
+	GOptionEntry entries[] = {
+		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
+		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
+		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json, dot", "FORMAT" },
+		{ "detailed-exitcode", 0, 0, G_OPTION_ARG_NONE, &detailed,
+		  "Exit 2 when there are changes, 0 when there are none", NULL },
+		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty,
+		  "Allow a plan that removes every managed VM", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — show what apply would do");
+	g_autoptr(GError) err = NULL;
+	pass_options po = { 0 };
+	output_format fmt;
+	pass p;
+	int rc;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"Reads the source, observes the hosts over read-only connections and prints the\n"
+		"operations apply would carry out, with the host and the reason for each.\n\n"
+		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error,\n"
+		"2 changes present (with --detailed-exitcode), 64 usage error.");
+	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json|dot", &fmt))
+		return STRATA_EXIT_USAGE;
+	if (argc != 2) {
+		fprintf(stderr, "strata plan: give exactly one PATH\nTry 'strata plan --help'.\n");
+		return STRATA_EXIT_USAGE;
+	}
+	po.path = argv[1];
+	po.connect = connect ? connect : "test:///default";
+	po.readonly = TRUE;
+	po.plan.allow_empty = allow_empty;
+	if (!pass_run(&p, &po, NULL, NULL, &err)) {
+		diag_print(stderr, OUTPUT_TEXT, &p.diags);
+		if (err)
+			fprintf(stderr, "strata plan: %s\n", err->message);
+		else
+			fprintf(stderr, "strata plan: the source is invalid; nothing is planned\n");
+		pass_release(&p);
+		return STRATA_EXIT_ERROR;
+	}
+	plan_show(stdout, fmt, p.plan);
+	rc = p.plan->errors->len ? STRATA_EXIT_ERROR :
+	     detailed && p.plan->ops->len ? STRATA_EXIT_CHANGES : STRATA_EXIT_OK;
+	pass_release(&p);
+	return rc;
+}

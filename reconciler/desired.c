@@ -1,0 +1,262 @@
+/*
+ * desired.c - spec model to the flat desired state of every VM
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "desired.h"
+
+char *
+desired_volume_name(const char *domain, const char *disk)
+{
+	return g_strdup_printf("%s--%s.qcow2", domain, disk);
+}
+
+char *
+desired_persistent_volume(const char *ptemplate)
+{
+	return g_strdup_printf("persistent-%s.qcow2", ptemplate);
+}
+
+gboolean
+desired_volume_owned_by(const char *volume, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	return strchr(domain, '.') && strncmp(volume, domain, n) == 0 &&
+	       strncmp(volume + n, "--", 2) == 0;
+}
+
+char *
+desired_vm_hash(const desired_vm *vm, const char *domain_type)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(GString) s = g_string_new(NULL);
+	char *hash;
+
+	/* Field separators are bytes no spec value may contain. */
+	g_string_append_printf(s, "v%d\x1f%s\x1f%s\x1f%s\x1f%u\x1f%" G_GUINT64_FORMAT "\x1f",
+			       DESIRED_DEF_VERSION, domain_type, vm->domain,
+			       vm->title ? vm->title : "", vm->cpus, vm->memory);
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		/* The base is not in the domain XML, but a VM built from another
+		 * template is another definition (a persistent disk's origin
+		 * does not matter once it exists). */
+		g_string_append_printf(s, "d\x1f%s\x1f%s\x1f%s\x1f%s\x1f",
+				       d->pool, d->volume, d->target,
+				       d->role == DISK_SYSTEM ? d->base : "");
+	}
+	for (guint i = 0; i < vm->nics->len; i++) {
+		const desired_nic *n = vm->nics->pdata[i];
+
+		g_string_append_printf(s, "n\x1f%s\x1f%s\x1f", n->network, n->mac ? n->mac : "");
+	}
+	g_checksum_update(sum, (const guchar *)s->str, (gssize)s->len);
+	hash = g_strndup(g_checksum_get_string(sum), 16);
+	return hash;
+}
+
+static void
+disk_free(gpointer p)
+{
+	desired_disk *d = p;
+
+	g_free(d->name);
+	g_free(d->pool);
+	g_free(d->volume);
+	g_free(d->base);
+	g_free(d->target);
+	g_free(d);
+}
+
+static void
+nic_free(gpointer p)
+{
+	desired_nic *n = p;
+
+	g_free(n->network);
+	g_free(n->mac);
+	g_free(n);
+}
+
+static void
+vm_free(gpointer p)
+{
+	desired_vm *vm = p;
+
+	g_free(vm->domain);
+	g_free(vm->appliance);
+	g_free(vm->vm);
+	g_free(vm->title);
+	g_free(vm->template);
+	g_free(vm->persistent);
+	g_free(vm->layer);
+	g_ptr_array_unref(vm->after);
+	g_ptr_array_unref(vm->requires);
+	g_ptr_array_unref(vm->disks);
+	g_ptr_array_unref(vm->nics);
+	g_free(vm);
+}
+
+static void
+ptemplate_free(gpointer p)
+{
+	desired_ptemplate *t = p;
+
+	g_free(t->name);
+	g_free(t->pool);
+	g_free(t->volume);
+	g_free(t->base);
+	g_free(t->base_pool);
+	g_free(t);
+}
+
+static GPtrArray *
+strv_of(const spec_list *l)
+{
+	GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; i < spec_list_len(l); i++)
+		g_ptr_array_add(a, g_strdup(spec_list_str(l, i)));
+	return a;
+}
+
+static desired_disk *
+disk_new(disk_role role, const char *name, const char *pool, char *volume,
+	 uint64_t capacity, const char *base, guint index)
+{
+	desired_disk *d = g_new0(desired_disk, 1);
+
+	d->role = role;
+	d->name = g_strdup(name);
+	d->pool = g_strdup(pool);
+	d->volume = volume;
+	d->capacity = capacity;
+	d->base = g_strdup(base);
+	d->target = g_strdup_printf("vd%c", 'a' + index);
+	return d;
+}
+
+static void
+vm_disks(const spec_source *src, desired_vm *vm, const spec_vm *svm,
+	 const spec_template *t)
+{
+	const char *sys_pool = t->pool.v;
+
+	if (svm->persistent.v) {
+		const spec_ptemplate *p = g_hash_table_lookup(src->ptemplate_by_name,
+							      svm->persistent.v);
+
+		sys_pool = p->pool.v ? p->pool.v : t->pool.v;
+		g_ptr_array_add(vm->disks, disk_new(DISK_PERSISTENT, "system", sys_pool,
+						    desired_persistent_volume(p->obj.name.v),
+						    (uint64_t)p->size.v, t->volume.v, 0));
+	} else {
+		g_ptr_array_add(vm->disks, disk_new(DISK_SYSTEM, "system", sys_pool,
+						    desired_volume_name(vm->domain, "system"),
+						    (uint64_t)t->disk_size.v, t->volume.v, 0));
+	}
+	for (guint i = 0; i < svm->disks->len; i++) {
+		const spec_disk *sd = svm->disks->pdata[i];
+
+		g_ptr_array_add(vm->disks,
+				disk_new(DISK_SECONDARY, sd->name.v,
+					 sd->pool.v ? sd->pool.v : sys_pool,
+					 desired_volume_name(vm->domain, sd->name.v),
+					 (uint64_t)sd->size.v, NULL, i + 1));
+	}
+}
+
+static desired_vm *
+vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
+{
+	const spec_template *t = spec_vm_template(src, svm);
+	desired_vm *vm = g_new0(desired_vm, 1);
+
+	vm->appliance = g_strdup(a->obj.name.v);
+	vm->vm = g_strdup(svm->name.v);
+	vm->domain = g_strdup_printf("%s.%s", vm->appliance, vm->vm);
+	vm->title = g_strdup(svm->display_name.v);
+	vm->template = g_strdup(t->obj.name.v);
+	vm->persistent = g_strdup(svm->persistent.v);
+	vm->cpus = (unsigned)spec_vm_cpus(src, svm);
+	vm->memory = (uint64_t)spec_vm_memory(src, svm);
+	vm->state = a->state.v == APPLIANCE_UNDEPLOYED ? VM_UNDEPLOYED : (int)svm->state.v;
+	vm->layer = g_strdup(svm->layer.v);
+	vm->after = strv_of(&svm->after);
+	vm->requires = strv_of(&svm->requires);
+	vm->placement = (int)a->placement.v;
+	vm->heal = a->heal.v != 0;
+	vm->never_disrupt = a->disruption.v == DISRUPTION_NEVER;
+	vm->disks = g_ptr_array_new_with_free_func(disk_free);
+	vm->nics = g_ptr_array_new_with_free_func(nic_free);
+	vm_disks(src, vm, svm, t);
+	for (guint i = 0; i < svm->nics->len; i++) {
+		const spec_nic *sn = svm->nics->pdata[i];
+		desired_nic *n = g_new0(desired_nic, 1);
+
+		n->network = g_strdup(sn->network.v);
+		n->mac = g_strdup(sn->mac.v);
+		g_ptr_array_add(vm->nics, n);
+	}
+	return vm;
+}
+
+static desired_ptemplate *
+ptemplate_build(const spec_source *src, const spec_ptemplate *p)
+{
+	const spec_template *t = g_hash_table_lookup(src->template_by_name, p->from.v);
+	desired_ptemplate *d = g_new0(desired_ptemplate, 1);
+
+	d->name = g_strdup(p->obj.name.v);
+	d->pool = g_strdup(p->pool.v ? p->pool.v : t->pool.v);
+	d->volume = desired_persistent_volume(d->name);
+	d->base = g_strdup(t->volume.v);
+	d->base_pool = g_strdup(t->pool.v);
+	d->size = (uint64_t)p->size.v;
+	d->deleted = p->state.v == PTEMPLATE_DELETED;
+	return d;
+}
+
+desired_state *
+desired_build(const spec_source *src)
+{
+	desired_state *d = g_new0(desired_state, 1);
+
+	d->vms = g_ptr_array_new_with_free_func(vm_free);
+	d->vm_by_domain = g_hash_table_new(g_str_hash, g_str_equal);
+	d->ptemplates = g_ptr_array_new_with_free_func(ptemplate_free);
+	d->ptemplate_by_volume = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < src->appliances->len; i++) {
+		const spec_appliance *a = src->appliances->pdata[i];
+
+		for (guint j = 0; j < a->vms->len; j++) {
+			desired_vm *vm = vm_build(src, a, a->vms->pdata[j]);
+
+			g_ptr_array_add(d->vms, vm);
+			g_hash_table_insert(d->vm_by_domain, vm->domain, vm);
+		}
+	}
+	for (guint i = 0; i < src->ptemplates->len; i++) {
+		desired_ptemplate *p = ptemplate_build(src, src->ptemplates->pdata[i]);
+
+		g_ptr_array_add(d->ptemplates, p);
+		g_hash_table_insert(d->ptemplate_by_volume, p->volume, p);
+	}
+	return d;
+}
+
+void
+desired_free(desired_state *d)
+{
+	if (!d)
+		return;
+	g_hash_table_unref(d->vm_by_domain);
+	g_hash_table_unref(d->ptemplate_by_volume);
+	g_ptr_array_unref(d->vms);
+	g_ptr_array_unref(d->ptemplates);
+	g_free(d);
+}

@@ -1,0 +1,99 @@
+/*
+ * desired.h - what the spec asks of each VM, flattened for diff and plan
+ *
+ * Pure: built from a validated spec_source alone.  A desired_vm carries
+ * everything that goes into its domain definition; its hash (see domxml.h)
+ * is what ownership metadata records, so a changed spec is a changed hash.
+ *
+ * Volume names are strata's own and make ownership structural:
+ *   <appliance>.<vm>--system.qcow2   a template VM's system disk
+ *   <appliance>.<vm>--<disk>.qcow2   a secondary disk
+ *   persistent-<name>.qcow2          a persistent template's volume
+ * Domain names always contain a '.', persistent names never do, so no
+ * persistent volume can ever carry a domain's prefix.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "../spec/spec.h"
+
+typedef enum {
+	DISK_SYSTEM,       /* overlay or clone of a template base: dies with the VM */
+	DISK_SECONDARY,    /* dies with the VM */
+	DISK_PERSISTENT,   /* a persistent template's volume: never deleted here */
+} disk_role;
+
+typedef struct {
+	disk_role role;
+	char *name;        /* "system" or the disk's spec name */
+	char *pool;
+	char *volume;
+	uint64_t capacity; /* bytes; 0 = the base volume's size */
+	char *base;        /* the template base volume it is made from, or NULL */
+	char *target;      /* vda, vdb, ... */
+} desired_disk;
+
+typedef struct {
+	char *network;
+	char *mac;         /* NULL: libvirt chooses */
+} desired_nic;
+
+typedef struct {
+	char *domain;      /* <appliance>.<vm> */
+	char *appliance;
+	char *vm;
+	char *title;       /* display name or NULL */
+	char *template;    /* the template its size and base come from */
+	char *persistent;  /* persistent template name or NULL */
+	unsigned cpus;
+	uint64_t memory;
+	int state;         /* enum spec_vm_state, VM_UNDEPLOYED for undeployed appliances */
+	char *layer;       /* NULL when in no layer */
+	GPtrArray *after;  /* char *: VM names in the same appliance */
+	GPtrArray *requires; /* char *: tags */
+	int placement;     /* enum spec_placement */
+	bool heal;
+	bool never_disrupt;
+	GPtrArray *disks;  /* desired_disk *, system disk first */
+	GPtrArray *nics;   /* desired_nic * */
+} desired_vm;
+
+typedef struct {
+	char *name;
+	char *pool;
+	char *volume;      /* persistent-<name>.qcow2 */
+	char *base;        /* the template base it is copied from */
+	char *base_pool;
+	uint64_t size;     /* 0 = the base's size */
+	bool deleted;      /* state: deleted */
+} desired_ptemplate;
+
+typedef struct {
+	GPtrArray *vms;              /* desired_vm *, in spec order */
+	GHashTable *vm_by_domain;    /* domain name -> desired_vm * */
+	GPtrArray *ptemplates;       /* desired_ptemplate * */
+	GHashTable *ptemplate_by_volume;
+} desired_state;
+
+desired_state *desired_build(const spec_source *src);
+void desired_free(desired_state *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)
+
+/*
+ * The hash of everything that goes into @vm's definition on a host of
+ * @domain_type: 16 hex digits.  Computed from the fields, not from the XML,
+ * so it is cheap enough for every VM on every pass; DESIRED_DEF_VERSION
+ * changes it when the way definitions are built changes.
+ */
+#define DESIRED_DEF_VERSION 1
+char *desired_vm_hash(const desired_vm *vm, const char *domain_type);
+
+char *desired_volume_name(const char *domain, const char *disk);
+char *desired_persistent_volume(const char *ptemplate);
+
+/* True when @volume is a non-persistent volume of domain @domain. */
+gboolean desired_volume_owned_by(const char *volume, const char *domain);

@@ -1,0 +1,275 @@
+/*
+ * domxml.c - domain and volume XML, built and read with libxml2
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+#include <string.h>
+
+#include "domxml.h"
+
+static xmlNodePtr
+child(xmlNodePtr parent, const char *name, const char *text)
+{
+	/* xmlNewTextChild escapes @text; xmlNewChild would not. */
+	return xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST text);
+}
+
+static void
+prop(xmlNodePtr node, const char *name, const char *value)
+{
+	xmlNewProp(node, BAD_CAST name, BAD_CAST value);
+}
+
+static xmlNodePtr
+child_num(xmlNodePtr parent, const char *name, uint64_t n)
+{
+	char buf[32];
+
+	g_snprintf(buf, sizeof(buf), "%" G_GUINT64_FORMAT, n);
+	return child(parent, name, buf);
+}
+
+static char *
+doc_to_string(xmlDocPtr doc)
+{
+	xmlChar *buf = NULL;
+	int len = 0;
+	char *out;
+
+	xmlDocDumpFormatMemoryEnc(doc, &buf, &len, "UTF-8", 1);
+	/* Drop the XML declaration: libvirt keeps its own. */
+	out = g_strdup(strstr((char *)buf, "?>\n") ? strstr((char *)buf, "?>\n") + 3
+						   : (char *)buf);
+	xmlFree(buf);
+	return out;
+}
+
+static void
+add_disks(xmlNodePtr devices, const desired_vm *vm)
+{
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		xmlNodePtr disk = child(devices, "disk", NULL);
+		xmlNodePtr n;
+
+		prop(disk, "type", "volume");
+		prop(disk, "device", "disk");
+		n = child(disk, "driver", NULL);
+		prop(n, "name", "qemu");
+		prop(n, "type", "qcow2");
+		n = child(disk, "source", NULL);
+		prop(n, "pool", d->pool);
+		prop(n, "volume", d->volume);
+		n = child(disk, "target", NULL);
+		prop(n, "dev", d->target);
+		prop(n, "bus", "virtio");
+		if (i == 0)
+			prop(child(disk, "boot", NULL), "order", "1");
+	}
+}
+
+static void
+add_nics(xmlNodePtr devices, const desired_vm *vm)
+{
+	for (guint i = 0; i < vm->nics->len; i++) {
+		const desired_nic *nic = vm->nics->pdata[i];
+		xmlNodePtr n = child(devices, "interface", NULL);
+
+		prop(n, "type", "network");
+		if (nic->mac)
+			prop(child(n, "mac", NULL), "address", nic->mac);
+		prop(child(n, "source", NULL), "network", nic->network);
+		prop(child(n, "model", NULL), "type", "virtio");
+	}
+}
+
+static xmlDocPtr
+domain_doc(const desired_vm *vm, const char *type, const char *hash,
+	   const char *uuid)
+{
+	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNodePtr dom = xmlNewNode(NULL, BAD_CAST "domain");
+	xmlNodePtr meta, mark, os, n, devices;
+	xmlNsPtr ns;
+	bool test = strcmp(type, "test") == 0;
+
+	xmlDocSetRootElement(doc, dom);
+	prop(dom, "type", type);
+	child(dom, "name", vm->domain);
+	if (uuid)
+		child(dom, "uuid", uuid);
+	if (vm->title)
+		child(dom, "title", vm->title);
+	meta = child(dom, "metadata", NULL);
+	mark = xmlNewChild(meta, NULL, BAD_CAST "vm", NULL);
+	ns = xmlNewNs(mark, BAD_CAST STRATA_XMLNS, BAD_CAST "strata");
+	xmlSetNs(mark, ns);
+	prop(mark, "appliance", vm->appliance);
+	prop(mark, "vm", vm->vm);
+	if (!vm->persistent)
+		prop(mark, "template", vm->template);
+	if (hash)
+		prop(mark, "hash", hash);
+	n = child_num(dom, "memory", vm->memory / 1024);
+	prop(n, "unit", "KiB");
+	n = child_num(dom, "currentMemory", vm->memory / 1024);
+	prop(n, "unit", "KiB");
+	n = child_num(dom, "vcpu", vm->cpus);
+	prop(n, "placement", "static");
+	os = child(dom, "os", NULL);
+	n = child(os, "type", "hvm");
+	if (!test)
+		prop(n, "arch", "x86_64");
+	if (!test)
+		child(child(dom, "features", NULL), "acpi", NULL);
+	child(dom, "on_poweroff", "destroy");
+	child(dom, "on_reboot", "restart");
+	child(dom, "on_crash", "destroy");
+	devices = child(dom, "devices", NULL);
+	add_disks(devices, vm);
+	add_nics(devices, vm);
+	if (!test) {
+		prop(child(devices, "serial", NULL), "type", "pty");
+		prop(child(devices, "console", NULL), "type", "pty");
+	}
+	return doc;
+}
+
+char *
+domxml_domain(const desired_vm *vm, const char *domain_type, const char *hash,
+	      const char *uuid)
+{
+	xmlDocPtr doc = domain_doc(vm, domain_type, hash, uuid);
+	char *xml = doc_to_string(doc);
+
+	xmlFreeDoc(doc);
+	return xml;
+}
+
+char *
+domxml_volume(const char *name, uint64_t capacity, const char *backing_path)
+{
+	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNodePtr vol = xmlNewNode(NULL, BAD_CAST "volume");
+	xmlNodePtr n;
+	char *xml;
+
+	xmlDocSetRootElement(doc, vol);
+	child(vol, "name", name);
+	n = child_num(vol, "capacity", capacity);
+	prop(n, "unit", "bytes");
+	prop(child(child(vol, "target", NULL), "format", NULL), "type", "qcow2");
+	if (backing_path) {
+		n = child(vol, "backingStore", NULL);
+		child(n, "path", backing_path);
+		prop(child(n, "format", NULL), "type", "qcow2");
+	}
+	xml = doc_to_string(doc);
+	xmlFreeDoc(doc);
+	return xml;
+}
+
+static char *
+xp_string(xmlXPathContextPtr ctx, const char *expr)
+{
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	xmlChar *s;
+	char *out = NULL;
+
+	if (!r)
+		return NULL;
+	s = xmlXPathCastToString(r);
+	if (s && *s)
+		out = g_strdup((const char *)s);
+	xmlFree(s);
+	xmlXPathFreeObject(r);
+	return out;
+}
+
+static uint64_t
+xp_number(xmlXPathContextPtr ctx, const char *expr)
+{
+	g_autofree char *s = xp_string(ctx, expr);
+
+	return s ? g_ascii_strtoull(s, NULL, 10) : 0;
+}
+
+/* <memory unit='KiB'> is the default; honour the units libvirt emits. */
+static uint64_t
+memory_bytes(xmlXPathContextPtr ctx)
+{
+	g_autofree char *unit = xp_string(ctx, "string(/domain/memory/@unit)");
+	uint64_t n = xp_number(ctx, "string(/domain/memory)");
+
+	if (!unit || strcmp(unit, "KiB") == 0 || strcmp(unit, "k") == 0)
+		return n * 1024;
+	if (strcmp(unit, "MiB") == 0 || strcmp(unit, "M") == 0)
+		return n << 20;
+	if (strcmp(unit, "GiB") == 0 || strcmp(unit, "G") == 0)
+		return n << 30;
+	return n;
+}
+
+static void
+parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(
+		BAD_CAST "/domain/devices/disk[@type='volume']/source", ctx);
+
+	out->volumes = g_ptr_array_new_with_free_func(g_free);
+	if (!r)
+		return;
+	for (int i = 0; r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlNodePtr n = r->nodesetval->nodeTab[i];
+		xmlChar *pool = xmlGetProp(n, BAD_CAST "pool");
+		xmlChar *vol = xmlGetProp(n, BAD_CAST "volume");
+
+		if (pool && vol)
+			g_ptr_array_add(out->volumes, g_strdup_printf("%s/%s", pool, vol));
+		xmlFree(pool);
+		xmlFree(vol);
+	}
+	xmlXPathFreeObject(r);
+}
+
+bool
+domxml_parse(const char *xml, domxml_info *out)
+{
+	xmlDocPtr doc;
+	xmlXPathContextPtr ctx;
+
+	memset(out, 0, sizeof(*out));
+	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		return false;
+	ctx = xmlXPathNewContext(doc);
+	xmlXPathRegisterNs(ctx, BAD_CAST "s", BAD_CAST STRATA_XMLNS);
+	out->appliance = xp_string(ctx, "string(/domain/metadata/s:vm/@appliance)");
+	out->vm = xp_string(ctx, "string(/domain/metadata/s:vm/@vm)");
+	out->hash = xp_string(ctx, "string(/domain/metadata/s:vm/@hash)");
+	out->template = xp_string(ctx, "string(/domain/metadata/s:vm/@template)");
+	out->managed = out->appliance && out->vm;
+	out->cpus = (unsigned)xp_number(ctx, "string(/domain/vcpu)");
+	out->memory = memory_bytes(ctx);
+	parse_volumes(ctx, out);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return true;
+}
+
+void
+domxml_info_release(domxml_info *info)
+{
+	g_free(info->appliance);
+	g_free(info->vm);
+	g_free(info->hash);
+	g_free(info->template);
+	if (info->volumes)
+		g_ptr_array_unref(info->volumes);
+	memset(info, 0, sizeof(*info));
+}

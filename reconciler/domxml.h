@@ -1,0 +1,45 @@
+/*
+ * domxml.h - domain and volume XML, built and read with libxml2
+ *
+ * Every value from a spec goes into the tree as a text node or an
+ * attribute value, never pasted into markup, so no spec value can add an
+ * element or attribute.  strata's ownership mark lives in <metadata> in its
+ * own namespace: appliance, VM and the hash of the desired definition.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "desired.h"
+
+#define STRATA_XMLNS "https://strata.invalid/xmlns/domain/1"
+
+/*
+ * The domain XML for @vm on a host of @domain_type ("test", "qemu",
+ * "kvm"), with @hash (desired_vm_hash) in its metadata.  @uuid (or NULL)
+ * keeps an existing domain's identity when it is redefined.
+ */
+char *domxml_domain(const desired_vm *vm, const char *domain_type,
+		    const char *hash, const char *uuid);
+
+/* A volume of @capacity bytes; an overlay on @backing_path when given. */
+char *domxml_volume(const char *name, uint64_t capacity,
+		    const char *backing_path);
+
+/* What strata reads back from a domain's XML. */
+typedef struct {
+	bool managed;       /* carries strata's metadata */
+	char *appliance;
+	char *vm;
+	char *hash;
+	char *template;     /* the template its system disk was made from */
+	unsigned cpus;
+	uint64_t memory;    /* bytes */
+	GPtrArray *volumes; /* char *: "pool/volume" of its volume disks */
+} domxml_info;
+
+bool domxml_parse(const char *xml, domxml_info *out);
+void domxml_info_release(domxml_info *info);

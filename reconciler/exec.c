@@ -1,0 +1,314 @@
+/*
+ * exec.c - carry out a plan: a bounded worker pool over the DAG
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "exec.h"
+
+typedef struct {
+	plan_op *op;
+	virt_host *virt;
+	const exec_options *opts;
+	GAsyncQueue *done;
+	char uuid[37];       /* DEFINE: the domain's UUID */
+} job;
+
+void
+exec_options_init(exec_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->parallel = 8;
+	o->per_host = 4;
+	o->retries = 4;
+	o->backoff_ms = 100;
+	o->shutdown_timeout_ms = 60000;
+}
+
+const char *
+exec_result_name(exec_result r)
+{
+	return r == EXEC_CONVERGED ? "converged" : r == EXEC_PARTIAL ? "partial" : "failed";
+}
+
+static bool
+run_once(job *j, GError **error)
+{
+	plan_op *op = j->op;
+	virt_host *v = j->virt;
+
+	switch (op->kind) {
+	case OP_VOL_CREATE:
+		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
+	case OP_VOL_DELETE:
+		return virt_vol_delete(v, op->pool, op->volume, error);
+	case OP_DEFINE:
+		return virt_define(v, op->xml, j->uuid, error);
+	case OP_UNDEFINE:
+		return virt_undefine(v, op->domain, error);
+	case OP_START:
+		return virt_start(v, op->domain, error);
+	case OP_SHUTDOWN:
+		return virt_shutdown(v, op->domain, j->opts->shutdown_timeout_ms, error);
+	case OP_SUSPEND:
+		return virt_suspend(v, op->domain, error);
+	case OP_RESUME:
+		return virt_resume(v, op->domain, error);
+	case OP_SAVE:
+		return virt_managed_save(v, op->domain, error);
+	case OP_DISCARD_SAVE:
+		return virt_managed_save_remove(v, op->domain, error);
+	case OP_SET_MEMORY:
+		return virt_set_memory(v, op->domain, op->value, true, error);
+	default:
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "unknown operation");
+		return false;
+	}
+}
+
+/* Worker thread: the op with retries; the result goes back on the queue. */
+static void
+job_run(gpointer data, gpointer user)
+{
+	job *j = data;
+	guint delay = j->opts->backoff_ms;
+
+	(void)user;
+	for (;;) {
+		g_autoptr(GError) err = NULL;
+
+		j->op->attempts++;
+		if (run_once(j, &err)) {
+			j->op->status = OPST_DONE;
+			break;
+		}
+		if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_TRANSIENT) ||
+		    j->op->attempts > j->opts->retries) {
+			j->op->status = OPST_FAILED;
+			j->op->error = g_strdup(err->message);
+			break;
+		}
+		g_usleep((gulong)delay * 1000);
+		delay = MIN(delay * 2, 5000u);
+	}
+	g_async_queue_push(j->done, j);
+}
+
+typedef struct {
+	plan *p;
+	host_set *hosts;
+	history *hist;
+	gint64 run;
+	obs_cache *cache;
+	const exec_options *opts;
+	GThreadPool *pool;
+	GAsyncQueue *done;
+	GHashTable *row_of;       /* op -> history row id */
+	GHashTable *host_busy;    /* host name -> count in flight */
+	guint in_flight;
+	guint finished;
+} executor;
+
+/* PENDING ops whose dependencies failed are skipped, transitively. */
+static guint
+skip_orphans(executor *x, GPtrArray *skipped)
+{
+	guint n = 0;
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		for (guint i = 0; i < x->p->ops->len; i++) {
+			plan_op *op = x->p->ops->pdata[i];
+
+			if (op->status != OPST_PENDING)
+				continue;
+			for (guint j = 0; j < op->deps->len; j++) {
+				plan_op *d = op->deps->pdata[j];
+
+				if (d->status == OPST_FAILED || d->status == OPST_SKIPPED) {
+					op->status = OPST_SKIPPED;
+					op->error = g_strdup_printf("skipped: step %u (%s) did not succeed",
+								    d->id, op_kind_name(d->kind));
+					g_ptr_array_add(skipped, op);
+					changed = true;
+					n++;
+					break;
+				}
+			}
+		}
+	}
+	return n;
+}
+
+static bool
+ready(const plan_op *op)
+{
+	if (op->status != OPST_PENDING)
+		return false;
+	for (guint j = 0; j < op->deps->len; j++)
+		if (((plan_op *)op->deps->pdata[j])->status != OPST_DONE)
+			return false;
+	return true;
+}
+
+static guint *
+busy(executor *x, const char *host)
+{
+	guint *n = g_hash_table_lookup(x->host_busy, host);
+
+	if (!n) {
+		n = g_new0(guint, 1);
+		g_hash_table_insert(x->host_busy, (gpointer)host, n);
+	}
+	return n;
+}
+
+static host_conn *
+host_of(executor *x, const plan_op *op)
+{
+	return g_hash_table_lookup(x->hosts->by_name, op->host);
+}
+
+/* Pick what may start now, commit its intents, hand it to the pool. */
+static bool
+dispatch(executor *x, GError **error)
+{
+	g_autoptr(GPtrArray) batch = g_ptr_array_new();
+	g_autofree gint64 *rows = NULL;
+
+	for (guint i = 0; i < x->p->ops->len && x->in_flight + batch->len < x->opts->parallel; i++) {
+		plan_op *op = x->p->ops->pdata[i];
+		guint *b;
+
+		if (!ready(op))
+			continue;
+		b = busy(x, op->host);
+		if (*b >= x->opts->per_host)
+			continue;
+		(*b)++;
+		op->status = OPST_RUNNING;
+		g_ptr_array_add(batch, op);
+	}
+	if (!batch->len)
+		return true;
+	rows = g_new(gint64, batch->len);
+	/* No libvirt change without a recorded intent. */
+	if (!history_intents(x->hist, x->run, (plan_op **)batch->pdata, batch->len, rows, error)) {
+		for (guint i = 0; i < batch->len; i++) {
+			plan_op *op = batch->pdata[i];
+
+			op->status = OPST_PENDING;
+			(*busy(x, op->host))--;
+		}
+		return false;
+	}
+	for (guint i = 0; i < batch->len; i++) {
+		plan_op *op = batch->pdata[i];
+		job *j = g_new0(job, 1);
+		host_conn *hc = host_of(x, op);
+
+		g_hash_table_insert(x->row_of, op, g_memdup2(&rows[i], sizeof(gint64)));
+		j->op = op;
+		j->virt = hc ? hc->virt : NULL;
+		j->opts = x->opts;
+		j->done = x->done;
+		x->in_flight++;
+		if (!j->virt) {
+			op->status = OPST_FAILED;
+			op->error = g_strdup_printf("host %s is not connected", op->host);
+			g_async_queue_push(x->done, j);
+			continue;
+		}
+		g_thread_pool_push(x->pool, j, NULL);
+	}
+	return true;
+}
+
+static void
+record(executor *x, GPtrArray *finished)
+{
+	g_autofree gint64 *rows = g_new(gint64, finished->len + 1);
+	guint n = 0;
+
+	for (guint i = 0; i < finished->len; i++) {
+		gint64 *row = g_hash_table_lookup(x->row_of, finished->pdata[i]);
+
+		if (row)
+			rows[n++] = *row;
+	}
+	/* Skipped ops never started: they have no intent row to update. */
+	if (n == finished->len)
+		history_results(x->hist, (plan_op **)finished->pdata, rows, n, NULL);
+}
+
+/* Collect every result available now (waiting for the first). */
+static void
+collect(executor *x)
+{
+	g_autoptr(GPtrArray) finished = g_ptr_array_new();
+	job *j = g_async_queue_pop(x->done);
+
+	do {
+		plan_op *op = j->op;
+
+		x->in_flight--;
+		(*busy(x, op->host))--;
+		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])
+			obs_cache_remember(x->cache, j->uuid, op->xml);
+		g_ptr_array_add(finished, op);
+		g_free(j);
+	} while ((j = g_async_queue_try_pop(x->done)));
+	record(x, finished);
+	for (guint i = 0; i < finished->len; i++) {
+		x->finished++;
+		if (x->opts->progress)
+			x->opts->progress(finished->pdata[i], x->finished, x->p->ops->len,
+					  x->opts->progress_user);
+	}
+}
+
+static exec_result
+tally(const plan *p)
+{
+	guint done = 0;
+
+	for (guint i = 0; i < p->ops->len; i++)
+		done += ((plan_op *)p->ops->pdata[i])->status == OPST_DONE;
+	if (done == p->ops->len)
+		return EXEC_CONVERGED;
+	return done ? EXEC_PARTIAL : EXEC_FAILED;
+}
+
+exec_result
+exec_plan(plan *p, host_set *hosts, history *hist, gint64 run, obs_cache *cache,
+	  const exec_options *opts, GError **error)
+{
+	executor x = { p, hosts, hist, run, cache, opts, NULL, NULL, NULL, NULL, 0, 0 };
+	g_autoptr(GPtrArray) skipped = g_ptr_array_new();
+	bool stop = false;
+
+	x.done = g_async_queue_new();
+	x.row_of = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	x.host_busy = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	x.pool = g_thread_pool_new(job_run, NULL, (gint)MAX(opts->parallel, 1u), FALSE, NULL);
+	while (x.finished < p->ops->len) {
+		g_ptr_array_set_size(skipped, 0);
+		x.finished += skip_orphans(&x, skipped);
+		for (guint i = 0; opts->progress && i < skipped->len; i++)
+			opts->progress(skipped->pdata[i], x.finished, p->ops->len, opts->progress_user);
+		/* History that cannot be written stops new work: no intent, no change. */
+		if (!stop && !dispatch(&x, error))
+			stop = true;
+		if (x.in_flight == 0)
+			break;
+		/* A result that cannot be recorded shows at the next intent. */
+		collect(&x);
+	}
+	g_thread_pool_free(x.pool, FALSE, TRUE);
+	g_async_queue_unref(x.done);
+	g_hash_table_unref(x.row_of);
+	g_hash_table_unref(x.host_busy);
+	return stop ? EXEC_FAILED : tally(p);
+}

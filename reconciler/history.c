@@ -1,0 +1,372 @@
+/*
+ * history.c - every run and operation, recorded in SQLite
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "history.h"
+
+G_DEFINE_QUARK(strata-history-error-quark, history_error)
+
+struct history {
+	sqlite3 *db;
+	unsigned interrupted;
+};
+
+/* Migrations, in order; user_version counts how many have run. */
+static const char *const migrations[] = {
+	"CREATE TABLE revisions ("
+	"  id INTEGER PRIMARY KEY, source TEXT NOT NULL, revision TEXT NOT NULL,"
+	"  time INTEGER NOT NULL);"
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY, trigger TEXT NOT NULL, revision INTEGER REFERENCES revisions(id),"
+	"  started INTEGER NOT NULL, ended INTEGER, result TEXT, summary TEXT);"
+	"CREATE TABLE ops ("
+	"  id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,"
+	"  host TEXT NOT NULL, appliance TEXT, vm TEXT, kind TEXT NOT NULL, impact TEXT NOT NULL,"
+	"  args TEXT, reason TEXT, intent INTEGER NOT NULL, started INTEGER, ended INTEGER,"
+	"  result TEXT, error TEXT);"
+	"CREATE INDEX ops_vm ON ops(appliance, vm);"
+	"CREATE INDEX ops_intent ON ops(intent);"
+	"CREATE TABLE vms ("
+	"  appliance TEXT NOT NULL, vm TEXT NOT NULL, first_deploy INTEGER, last_state TEXT,"
+	"  last_change INTEGER, running_us INTEGER NOT NULL DEFAULT 0, running_since INTEGER,"
+	"  removed INTEGER, PRIMARY KEY (appliance, vm));",
+};
+
+static bool
+db_fail(history *h, GError **error, const char *what)
+{
+	g_set_error(error, HISTORY_ERROR, sqlite3_errcode(h->db), "history database: %s: %s",
+		    what, sqlite3_errmsg(h->db));
+	return false;
+}
+
+static bool
+exec_sql(history *h, const char *sql, GError **error)
+{
+	if (sqlite3_exec(h->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(h, error, sql);
+	return true;
+}
+
+static int
+user_version(history *h)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(h->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static bool
+migrate(history *h, GError **error)
+{
+	int v = user_version(h);
+
+	if (v > (int)G_N_ELEMENTS(migrations)) {
+		g_set_error(error, HISTORY_ERROR, 0,
+			    "history database has schema version %d, newer than this strata (%d); upgrade strata",
+			    v, (int)G_N_ELEMENTS(migrations));
+		return false;
+	}
+	for (; v < (int)G_N_ELEMENTS(migrations); v++) {
+		g_autofree char *bump = g_strdup_printf("PRAGMA user_version = %d", v + 1);
+
+		if (!exec_sql(h, "BEGIN IMMEDIATE", error))
+			return false;
+		if (!exec_sql(h, migrations[v], error) || !exec_sql(h, bump, error)) {
+			exec_sql(h, "ROLLBACK", NULL);
+			return false;
+		}
+		if (!exec_sql(h, "COMMIT", error))
+			return false;
+	}
+	return true;
+}
+
+/* Rows a crash left without a result: say so, once and for all. */
+static bool
+mark_interrupted(history *h, GError **error)
+{
+	if (!exec_sql(h, "UPDATE ops SET result = 'interrupted', "
+		      "error = 'strata stopped before the result was recorded; the next run observed what happened' "
+		      "WHERE result IS NULL", error))
+		return false;
+	h->interrupted = (unsigned)sqlite3_changes(h->db);
+	return exec_sql(h, "UPDATE runs SET result = 'interrupted' WHERE ended IS NULL", error);
+}
+
+history *
+history_open(const char *path, GError **error)
+{
+	history *h = g_new0(history, 1);
+
+	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		db_fail(h, error, path);
+		history_close(h);
+		return NULL;
+	}
+	sqlite3_busy_timeout(h->db, 5000);
+	if (!exec_sql(h, "PRAGMA journal_mode = WAL", error) ||
+	    !exec_sql(h, "PRAGMA synchronous = FULL", error) ||
+	    !exec_sql(h, "PRAGMA foreign_keys = ON", error) ||
+	    !migrate(h, error) || !mark_interrupted(h, error)) {
+		history_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+history_close(history *h)
+{
+	if (!h)
+		return;
+	sqlite3_close(h->db);
+	g_free(h);
+}
+
+unsigned
+history_interrupted(const history *h)
+{
+	return h->interrupted;
+}
+
+static sqlite3_stmt *
+prepare(history *h, const char *sql, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_fail(h, error, sql);
+		return NULL;
+	}
+	return st;
+}
+
+static gint64
+insert(history *h, sqlite3_stmt *st, GError **error)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(h, error, "insert");
+		return -1;
+	}
+	return sqlite3_last_insert_rowid(h->db);
+}
+
+gint64
+history_revision(history *h, const char *source, const char *revision, GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT INTO revisions(source, revision, time) VALUES (?, ?, ?)", error);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, revision, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, g_get_real_time());
+	return insert(h, st, error);
+}
+
+gint64
+history_run_begin(history *h, const char *trigger, gint64 revision, GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT INTO runs(trigger, revision, started) VALUES (?, ?, ?)", error);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, trigger, -1, SQLITE_TRANSIENT);
+	if (revision > 0)
+		sqlite3_bind_int64(st, 2, revision);
+	sqlite3_bind_int64(st, 3, g_get_real_time());
+	return insert(h, st, error);
+}
+
+bool
+history_run_end(history *h, gint64 run, const char *result, const char *summary,
+		GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "UPDATE runs SET ended = ?, result = ?, summary = ? WHERE id = ?", error);
+	int rc;
+
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, g_get_real_time());
+	sqlite3_bind_text(st, 2, result, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, summary, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, run);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || db_fail(h, error, "end run");
+}
+
+static char *
+op_args(const plan_op *op)
+{
+	if (op->volume)
+		return g_strdup_printf("%s/%s%s%s", op->pool, op->volume,
+				       op->clone_from ? " from " : "",
+				       op->clone_from ? op->clone_from : "");
+	if (op->hash)
+		return g_strdup_printf("hash=%s", op->hash);
+	if (op->kind == OP_SET_MEMORY)
+		return g_strdup_printf("memory=%" G_GUINT64_FORMAT, op->value);
+	return NULL;
+}
+
+bool
+history_intents(history *h, gint64 run, plan_op **ops, guint n, gint64 *row_ids,
+		GError **error)
+{
+	sqlite3_stmt *st;
+	gint64 now = g_get_real_time();
+
+	if (!exec_sql(h, "BEGIN IMMEDIATE", error))
+		return false;
+	st = prepare(h, "INSERT INTO ops(run, seq, host, appliance, vm, kind, impact, args, reason, intent) "
+		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+	if (!st)
+		goto fail;
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *args = op_args(ops[i]);
+
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, run);
+		sqlite3_bind_int(st, 2, (int)ops[i]->id);
+		sqlite3_bind_text(st, 3, ops[i]->host, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, ops[i]->appliance, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 5, ops[i]->vm, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, op_kind_name(ops[i]->kind), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, op_impact_name(ops[i]->impact), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, args, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 9, ops[i]->reason, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 10, now);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_fail(h, error, "record intent");
+			sqlite3_finalize(st);
+			goto fail;
+		}
+		row_ids[i] = sqlite3_last_insert_rowid(h->db);
+	}
+	sqlite3_finalize(st);
+	if (exec_sql(h, "COMMIT", error))
+		return true;
+fail:
+	exec_sql(h, "ROLLBACK", NULL);
+	return false;
+}
+
+/* VM accounting: first deploy, last state, time spent running. */
+static void
+account(history *h, const plan_op *op, gint64 now)
+{
+	static const char *const sql[] = {
+		[OP_DEFINE] = "INSERT INTO vms(appliance, vm, first_deploy, last_state, last_change) "
+			      "VALUES (?1, ?2, ?3, 'defined', ?3) ON CONFLICT(appliance, vm) DO UPDATE SET "
+			      "first_deploy = coalesce(first_deploy, ?3), removed = NULL, last_change = ?3",
+		[OP_START] = "UPDATE vms SET last_state = 'running', last_change = ?3, "
+			     "running_since = coalesce(running_since, ?3) WHERE appliance = ?1 AND vm = ?2",
+		[OP_SHUTDOWN] = "UPDATE vms SET last_state = 'stopped', last_change = ?3, "
+				"running_us = running_us + coalesce(?3 - running_since, 0), running_since = NULL "
+				"WHERE appliance = ?1 AND vm = ?2",
+		[OP_UNDEFINE] = "UPDATE vms SET last_state = 'undeployed', last_change = ?3, removed = ?3, "
+				"running_us = running_us + coalesce(?3 - running_since, 0), running_since = NULL "
+				"WHERE appliance = ?1 AND vm = ?2",
+	};
+	op_kind k = op->kind == OP_RESUME ? OP_START :
+		    (op->kind == OP_SUSPEND || op->kind == OP_SAVE) ? OP_SHUTDOWN : op->kind;
+	sqlite3_stmt *st;
+
+	if (!op->vm || k >= G_N_ELEMENTS(sql) || !sql[k])
+		return;
+	st = prepare(h, sql[k], NULL);
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, op->appliance, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, op->vm, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+bool
+history_results(history *h, plan_op **ops, const gint64 *row_ids, guint n, GError **error)
+{
+	sqlite3_stmt *st;
+	gint64 now = g_get_real_time();
+
+	if (!exec_sql(h, "BEGIN IMMEDIATE", error))
+		return false;
+	st = prepare(h, "UPDATE ops SET started = coalesce(started, ?), ended = ?, result = ?, error = ? WHERE id = ?",
+		     error);
+	if (!st)
+		goto fail;
+	for (guint i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_text(st, 3, op_status_name(ops[i]->status), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, ops[i]->error, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, row_ids[i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			db_fail(h, error, "record result");
+			sqlite3_finalize(st);
+			goto fail;
+		}
+		if (ops[i]->status == OPST_DONE)
+			account(h, ops[i], now);
+	}
+	sqlite3_finalize(st);
+	if (exec_sql(h, "COMMIT", error))
+		return true;
+fail:
+	exec_sql(h, "ROLLBACK", NULL);
+	return false;
+}
+
+GPtrArray *
+history_ops(history *h, const history_query *q, GError **error)
+{
+	g_autoptr(GString) sql = g_string_new(
+		"SELECT ops.id, ops.run, runs.trigger, ops.seq, ops.host, ops.appliance, ops.vm, "
+		"ops.kind, ops.impact, ops.args, ops.reason, ops.intent, ops.ended, ops.result, ops.error "
+		"FROM ops JOIN runs ON runs.id = ops.run WHERE ops.intent >= ?1");
+	GPtrArray *rows;
+	sqlite3_stmt *st;
+
+	if (q->vm)
+		g_string_append(sql, " AND (ops.vm = ?2 OR ops.appliance || '.' || ops.vm = ?2)");
+	g_string_append(sql, " ORDER BY ops.id");
+	if (q->limit)
+		g_string_append_printf(sql, " LIMIT %u", q->limit);
+	st = prepare(h, sql->str, error);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, q->since_us);
+	if (q->vm)
+		sqlite3_bind_text(st, 2, q->vm, -1, SQLITE_TRANSIENT);
+	rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		GHashTable *row = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+
+		for (int c = 0; c < sqlite3_column_count(st); c++) {
+			const unsigned char *v = sqlite3_column_text(st, c);
+
+			if (v)
+				g_hash_table_insert(row, (gpointer)g_intern_string(sqlite3_column_name(st, c)),
+						    g_strdup((const char *)v));
+		}
+		g_ptr_array_add(rows, row);
+	}
+	sqlite3_finalize(st);
+	return rows;
+}

@@ -1,0 +1,112 @@
+/*
+ * hosts.c - the set of hypervisors a source names, one connection each
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "hosts.h"
+
+static void
+host_conn_free(gpointer p)
+{
+	host_conn *h = p;
+
+	g_free(h->name);
+	g_free(h->uri);
+	g_free(h->error);
+	virt_host_free(h->virt);
+	g_free(h);
+}
+
+static host_conn *
+host_connect(const char *name, const spec_host *spec, const char *uri,
+	     bool readonly)
+{
+	host_conn *h = g_new0(host_conn, 1);
+	g_autoptr(GError) err = NULL;
+
+	h->name = g_strdup(name);
+	h->spec = spec;
+	h->uri = g_strdup(uri);
+	h->virt = virt_host_open(uri, readonly, &err);
+	if (!h->virt)
+		h->error = g_strdup(err->message);
+	return h;
+}
+
+/* The test driver reports one fixed host UUID for every connection. */
+static bool
+same_hypervisor(const host_conn *a, const host_conn *b)
+{
+	const char *ua, *ub;
+
+	if (!a->virt || !b->virt ||
+	    strcmp(virt_host_domain_type(a->virt), "test") == 0)
+		return false;
+	ua = virt_host_uuid(a->virt);
+	ub = virt_host_uuid(b->virt);
+	return ua && ub && strcmp(ua, ub) == 0;
+}
+
+host_set *
+hosts_open(const spec_source *src, const char *default_uri, bool readonly,
+	   GError **error)
+{
+	g_autoptr(host_set) set = g_new0(host_set, 1);
+
+	set->hosts = g_ptr_array_new_with_free_func(host_conn_free);
+	set->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	if (src->hosts->len == 0) {
+		g_ptr_array_add(set->hosts, host_connect("default", NULL,
+							 default_uri, readonly));
+	}
+	for (guint i = 0; i < src->hosts->len; i++) {
+		const spec_host *sh = src->hosts->pdata[i];
+		g_autofree char *uri = virt_resolve_uri(sh->uri.v, sh->obj.file);
+
+		g_ptr_array_add(set->hosts, host_connect(sh->obj.name.v, sh, uri, readonly));
+	}
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+
+		for (guint j = 0; j < i; j++) {
+			host_conn *o = set->hosts->pdata[j];
+
+			if (same_hypervisor(h, o)) {
+				g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+					    "hosts '%s' and '%s' reach the same hypervisor (host UUID %s); describe each hypervisor once",
+					    o->name, h->name, virt_host_uuid(h->virt));
+				return NULL;
+			}
+		}
+		g_hash_table_insert(set->by_name, h->name, h);
+	}
+	return g_steal_pointer(&set);
+}
+
+void
+hosts_free(host_set *set)
+{
+	if (!set)
+		return;
+	if (set->by_name)
+		g_hash_table_unref(set->by_name);
+	if (set->hosts)
+		g_ptr_array_unref(set->hosts);
+	g_free(set);
+}
+
+unsigned
+hosts_calls(const host_set *set)
+{
+	unsigned n = 0;
+
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+
+		if (h->virt)
+			n += virt_host_calls(h->virt);
+	}
+	return n;
+}

@@ -1,0 +1,38 @@
+/*
+ * hosts.h - the set of hypervisors a source names, one connection each
+ *
+ * Host documents give the hosts; a source without any runs on one
+ * implicit host, `--connect URI` (default test:///default).  Two host
+ * documents that reach the same hypervisor are refused.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "../spec/spec.h"
+#include "virt.h"
+
+typedef struct {
+	char *name;              /* host document name, or "default" */
+	const spec_host *spec;   /* NULL for the implicit host */
+	char *uri;               /* resolved */
+	virt_host *virt;         /* NULL when unreachable */
+	char *error;             /* why it is unreachable */
+} host_conn;
+
+typedef struct {
+	GPtrArray *hosts;        /* host_conn *, in spec order */
+	GHashTable *by_name;
+} host_set;
+
+/*
+ * Connect to every host of @src (read-only for plans).  An unreachable
+ * host is kept, with its error, so the plan can hold its VMs back instead
+ * of mistaking them for missing.  Fails only on a configuration error.
+ */
+host_set *hosts_open(const spec_source *src, const char *default_uri,
+		     bool readonly, GError **error);
+void hosts_free(host_set *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(host_set, hosts_free)
+
+unsigned hosts_calls(const host_set *set);

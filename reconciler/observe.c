@@ -1,0 +1,312 @@
+/*
+ * observe.c - one snapshot of what every host really runs
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "domxml.h"
+#include "observe.h"
+
+typedef struct {
+	bool managed;
+	char *appliance;
+	char *vm;
+	char *hash;
+	char *template;
+} cache_entry;
+
+struct obs_cache {
+	GHashTable *by_uuid;   /* uuid -> cache_entry * */
+	GMutex lock;           /* hosts are observed in parallel */
+};
+
+static void
+cache_entry_free(gpointer p)
+{
+	cache_entry *e = p;
+
+	g_free(e->appliance);
+	g_free(e->vm);
+	g_free(e->hash);
+	g_free(e->template);
+	g_free(e);
+}
+
+obs_cache *
+obs_cache_new(void)
+{
+	obs_cache *c = g_new0(obs_cache, 1);
+
+	c->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   cache_entry_free);
+	g_mutex_init(&c->lock);
+	return c;
+}
+
+void
+obs_cache_free(obs_cache *c)
+{
+	if (!c)
+		return;
+	g_hash_table_unref(c->by_uuid);
+	g_mutex_clear(&c->lock);
+	g_free(c);
+}
+
+static void
+cache_put(obs_cache *c, const char *uuid, const domxml_info *info)
+{
+	cache_entry *e = g_new0(cache_entry, 1);
+
+	e->managed = info->managed;
+	e->appliance = g_strdup(info->appliance);
+	e->vm = g_strdup(info->vm);
+	e->hash = g_strdup(info->hash);
+	e->template = g_strdup(info->template);
+	g_mutex_lock(&c->lock);
+	g_hash_table_insert(c->by_uuid, g_strdup(uuid), e);
+	g_mutex_unlock(&c->lock);
+}
+
+void
+obs_cache_remember(obs_cache *c, const char *uuid, const char *xml)
+{
+	domxml_info info;
+
+	if (!domxml_parse(xml, &info))
+		return;
+	cache_put(c, uuid, &info);
+	domxml_info_release(&info);
+}
+
+static void
+domain_free(gpointer p)
+{
+	obs_domain *d = p;
+
+	g_free(d->name);
+	g_free(d->appliance);
+	g_free(d->vm);
+	g_free(d->hash);
+	g_free(d->template);
+	g_free(d);
+}
+
+static void
+host_free(gpointer p)
+{
+	obs_host *h = p;
+
+	g_clear_pointer(&h->domains, g_ptr_array_unref);
+	g_clear_pointer(&h->vol_by_key, g_hash_table_unref);
+	g_clear_pointer(&h->capacity, g_hash_table_unref);
+	g_clear_pointer(&h->pools, g_ptr_array_unref);
+	g_clear_pointer(&h->vols, g_ptr_array_unref);
+	g_free(h);
+}
+
+static void
+domain_take(obs_domain *d, bool managed, const char *app, const char *vm,
+	    const char *hash, const char *template)
+{
+	d->managed = managed;
+	d->appliance = g_strdup(app);
+	d->vm = g_strdup(vm);
+	d->hash = g_strdup(hash);
+	d->template = g_strdup(template);
+}
+
+/* Read the definition of @d and remember what it says. */
+static void
+domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
+{
+	g_autofree char *xml = NULL;
+	domxml_info info;
+
+	(*reads)++;
+	if (!virt_domain_xml(h->conn->virt, d->name, true, &xml, NULL) ||
+	    !domxml_parse(xml, &info))
+		return;  /* gone meanwhile, or unreadable: treat as unmanaged */
+	domain_take(d, info.managed, info.appliance, info.vm, info.hash, info.template);
+	d->detailed = true;
+	d->cpus = info.cpus;
+	d->memory = info.memory;
+	cache_put(cache, d->uuid, &info);
+	domxml_info_release(&info);
+}
+
+/*
+ * The cache answers when it knows the domain and, for one we manage, its
+ * hash is the one we want now; anything else is read afresh.
+ */
+static bool
+domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
+		  const char *type)
+{
+	cache_entry *e;
+	desired_vm *vm;
+	g_autofree char *hash = NULL;
+	bool hit = false;
+
+	g_mutex_lock(&cache->lock);
+	e = g_hash_table_lookup(cache->by_uuid, d->uuid);
+	if (e && !e->managed) {
+		hit = true;
+	} else if (e) {
+		vm = g_hash_table_lookup(want->vm_by_domain, d->name);
+		hash = vm ? desired_vm_hash(vm, type) : NULL;
+		hit = hash && e->hash && strcmp(hash, e->hash) == 0;
+	}
+	if (hit)
+		domain_take(d, e->managed, e->appliance, e->vm, e->hash, e->template);
+	g_mutex_unlock(&cache->lock);
+	return hit;
+}
+
+static void
+observe_domains(obs_host *h, GPtrArray *doms, const desired_state *want,
+		obs_cache *cache, unsigned *reads)
+{
+	const char *type = virt_host_domain_type(h->conn->virt);
+
+	for (guint i = 0; i < doms->len; i++) {
+		virt_dom *vd = doms->pdata[i];
+		obs_domain *d = g_new0(obs_domain, 1);
+
+		d->name = g_strdup(vd->name);
+		memcpy(d->uuid, vd->uuid, sizeof(d->uuid));
+		d->state = vd->state;
+		d->reason = vd->reason;
+		d->managed_save = vd->managed_save;
+		d->host = h;
+		if (!domain_from_cache(d, want, cache, type))
+			domain_read(h, d, cache, reads);
+		g_ptr_array_add(h->domains, d);
+	}
+}
+
+static void
+observe_volumes(obs_host *h, const desired_state *want)
+{
+	h->vol_by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	h->capacity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	for (guint i = 0; h->vols && i < h->vols->len; i++) {
+		virt_vol *v = h->vols->pdata[i];
+
+		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", v->pool, v->name), v);
+	}
+	/* Base sizes: one read per base in use, not per VM. */
+	for (guint i = 0; want && i < want->vms->len; i++) {
+		desired_vm *vm = want->vms->pdata[i];
+		desired_disk *sys = vm->disks->pdata[0];
+		g_autofree char *key = g_strdup_printf("%s/%s", sys->pool, sys->base);
+		uint64_t cap = 0;
+
+		if (!sys->base || g_hash_table_contains(h->capacity, key) ||
+		    !g_hash_table_contains(h->vol_by_key, key))
+			continue;
+		if (virt_volume_capacity(h->conn->virt, sys->pool, sys->base, &cap, NULL))
+			g_hash_table_insert(h->capacity, g_steal_pointer(&key),
+					    g_memdup2(&cap, sizeof(cap)));
+	}
+}
+
+static obs_host *
+observe_host(host_conn *conn, const desired_state *want, obs_cache *cache,
+	     unsigned *reads)
+{
+	obs_host *h = g_new0(obs_host, 1);
+	g_autoptr(GPtrArray) doms = NULL;
+
+	h->conn = conn;
+	h->name = conn->name;
+	h->domains = g_ptr_array_new_with_free_func(domain_free);
+	if (!conn->virt ||
+	    !virt_node_info(conn->virt, &h->node, NULL) ||
+	    !virt_list_domains(conn->virt, &doms, NULL) ||
+	    !virt_list_pools(conn->virt, &h->pools, &h->vols, NULL)) {
+		h->reachable = false;
+		observe_volumes(h, NULL);
+		return h;
+	}
+	h->reachable = true;
+	observe_domains(h, doms, want, cache, reads);
+	observe_volumes(h, want);
+	return h;
+}
+
+observed *
+observe(host_set *hosts, const desired_state *want, obs_cache *cache)
+{
+	observed *o = g_new0(observed, 1);
+
+	o->hosts = g_ptr_array_new_with_free_func(host_free);
+	o->domain_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	o->duplicates = g_ptr_array_new();
+	for (guint i = 0; i < hosts->hosts->len; i++) {
+		obs_host *h = observe_host(hosts->hosts->pdata[i], want, cache,
+					   &o->xml_reads);
+
+		g_ptr_array_add(o->hosts, h);
+		for (guint j = 0; j < h->domains->len; j++) {
+			obs_domain *d = h->domains->pdata[j];
+
+			if (!g_hash_table_insert(o->domain_by_name, d->name, d))
+				g_ptr_array_add(o->duplicates, d);
+		}
+	}
+	return o;
+}
+
+void
+observed_free(observed *o)
+{
+	if (!o)
+		return;
+	g_hash_table_unref(o->domain_by_name);
+	g_ptr_array_unref(o->duplicates);
+	g_ptr_array_unref(o->hosts);
+	g_free(o);
+}
+
+obs_host *
+observed_host(const observed *o, const char *name)
+{
+	for (guint i = 0; i < o->hosts->len; i++) {
+		obs_host *h = o->hosts->pdata[i];
+
+		if (strcmp(h->name, name) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+bool
+obs_host_has_volume(const obs_host *h, const char *pool, const char *name)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, name);
+
+	return g_hash_table_contains(h->vol_by_key, key);
+}
+
+const virt_pool *
+obs_host_pool(const obs_host *h, const char *pool)
+{
+	for (guint i = 0; h->pools && i < h->pools->len; i++) {
+		const virt_pool *p = h->pools->pdata[i];
+
+		if (strcmp(p->name, pool) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+uint64_t
+obs_host_capacity(const obs_host *h, const char *pool, const char *vol)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
+	uint64_t *cap = g_hash_table_lookup(h->capacity, key);
+
+	return cap ? *cap : 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * observe.h - one snapshot of what every host really runs
+ *
+ * Per host: domains with their state (one bulk stats call), which of them
+ * hold a managed save (one call), node capacity (two calls), pools and
+ * volumes (one call, plus two per pool), and the capacity of the template
+ * bases in use.  A domain's XML is read only when strata does not know its
+ * definition yet, or when the hash it knows differs from the desired one;
+ * what it learns is kept in an obs_cache for the next pass.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "desired.h"
+#include "hosts.h"
+#include "virt.h"
+
+typedef struct obs_host obs_host;
+
+typedef struct {
+	char *name;
+	char uuid[37];
+	int state;               /* virt_dom_state */
+	int reason;
+	bool managed_save;
+	bool managed;            /* carries strata's metadata */
+	char *appliance;
+	char *vm;
+	char *hash;
+	char *template;
+	bool detailed;           /* XML was read this pass: the fields below hold */
+	unsigned cpus;
+	uint64_t memory;
+	obs_host *host;
+} obs_domain;
+
+struct obs_host {
+	host_conn *conn;         /* borrowed */
+	const char *name;
+	bool reachable;
+	virt_node node;
+	GPtrArray *domains;      /* obs_domain * */
+	GPtrArray *pools;        /* virt_pool * */
+	GPtrArray *vols;         /* virt_vol * */
+	GHashTable *vol_by_key;  /* "pool/name" -> virt_vol * */
+	GHashTable *capacity;    /* "pool/name" -> uint64_t *: bases in use */
+};
+
+typedef struct {
+	GPtrArray *hosts;             /* obs_host *, in host_set order */
+	GHashTable *domain_by_name;   /* first seen wins; duplicates are errors */
+	GPtrArray *duplicates;        /* obs_domain *: same name on another host */
+	unsigned xml_reads;           /* how many domain XMLs this pass read */
+} observed;
+
+/* What strata knows of domains it has seen: uuid -> definition summary. */
+typedef struct obs_cache obs_cache;
+obs_cache *obs_cache_new(void);
+void obs_cache_free(obs_cache *c);
+/* Remember the definition strata just gave domain @uuid. */
+void obs_cache_remember(obs_cache *c, const char *uuid, const char *xml);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(obs_cache, obs_cache_free)
+
+observed *observe(host_set *hosts, const desired_state *want, obs_cache *cache);
+void observed_free(observed *o);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(observed, observed_free)
+
+obs_host *observed_host(const observed *o, const char *name);
+bool obs_host_has_volume(const obs_host *h, const char *pool, const char *name);
+const virt_pool *obs_host_pool(const obs_host *h, const char *pool);
+uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);

@@ -1,0 +1,48 @@
+/*
+ * pass.c - one reconcile pass up to the plan: source -> observe -> diff
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "pass.h"
+
+bool
+pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
+	 GError **error)
+{
+	unsigned before;
+
+	memset(p, 0, sizeof(*p));
+	spec_diags_init(&p->diags);
+	p->src = spec_load(o->path, &p->diags);
+	spec_validate(p->src, &p->diags);
+	if (p->diags.errors)
+		return false;  /* the last good revision stays in force */
+	p->want = desired_build(p->src);
+	p->hosts = hosts;
+	if (!p->hosts) {
+		p->hosts = hosts_open(p->src, o->connect, o->readonly, error);
+		p->own_hosts = true;
+		if (!p->hosts)
+			return false;
+	}
+	before = hosts_calls(p->hosts);
+	p->have = observe(p->hosts, p->want, cache);
+	p->calls = hosts_calls(p->hosts) - before;
+	p->plan = plan_build(p->want, p->have, &o->plan);
+	return true;
+}
+
+void
+pass_release(pass *p)
+{
+	plan_free(p->plan);
+	observed_free(p->have);
+	if (p->own_hosts)
+		hosts_free(p->hosts);
+	desired_free(p->want);
+	spec_source_free(p->src);
+	spec_diags_release(&p->diags);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,44 @@
+/*
+ * pass.h - one reconcile pass up to the plan: source -> observe -> diff
+ *
+ * The same steps serve `plan`, `apply` and the daemon.  A pass never acts:
+ * it loads and validates the source (an invalid or empty source stops it
+ * before anything is observed), builds the desired state, observes the
+ * hosts and computes the plan.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "desired.h"
+#include "hosts.h"
+#include "observe.h"
+#include "plan.h"
+
+typedef struct {
+	spec_source *src;
+	spec_diags diags;
+	desired_state *want;
+	host_set *hosts;         /* owned unless the caller passed its own */
+	bool own_hosts;
+	observed *have;
+	plan *plan;
+	unsigned calls;          /* libvirt calls made by observe */
+} pass;
+
+typedef struct {
+	const char *path;        /* the source */
+	const char *connect;     /* implicit host when the source has none */
+	bool readonly;           /* plans open read-only connections */
+	plan_options plan;
+} pass_options;
+
+/*
+ * Load, validate, observe, plan.  Returns false with diagnostics in
+ * p->diags (an invalid source) or @error (hosts); p is filled as far as it
+ * got and must be released with pass_release either way.  @hosts and
+ * @cache may be NULL (one-shot) or kept by the caller across passes.
+ */
+bool pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
+	      GError **error);
+void pass_release(pass *p);

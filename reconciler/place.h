@@ -1,0 +1,32 @@
+/*
+ * place.h - where a new VM goes
+ *
+ * Pure.  One narrow interface: given the VM and the hosts as observed plus
+ * what this plan already placed, pick a host or say why none fits.  This
+ * first version honours maintenance, lost hosts, tags, layers (one host per
+ * VM of a layer), capacity (memory after reserve and overcommit), a
+ * persistent volume that already lives on a host, and spread/pack.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "desired.h"
+#include "observe.h"
+
+typedef struct place_state place_state;
+
+/* Seed with what already runs: memory committed and layer members. */
+place_state *place_state_new(const desired_state *want, const observed *have);
+void place_state_free(place_state *ps);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(place_state, place_state_free)
+
+/* Record that @vm lives on @host (placed now, or found there). */
+void place_commit(place_state *ps, const desired_vm *vm, const obs_host *host);
+
+/*
+ * Choose a host for @vm.  Returns NULL and sets *why (owned) when none is
+ * eligible; *because (owned) says why the chosen host was picked.
+ */
+obs_host *place_vm(place_state *ps, const desired_vm *vm, char **because,
+		   char **why);

@@ -1,0 +1,728 @@
+/*
+ * plan.c - desired + observed -> a DAG of operations
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "domxml.h"
+#include "place.h"
+#include "plan.h"
+
+/* What a domain is doing, as far as a plan cares. */
+typedef enum { RUN_OFF, RUN_RUNNING, RUN_PAUSED, RUN_SAVED } run_state;
+
+typedef struct {
+	const desired_state *want;
+	const observed *have;
+	const plan_options *opts;
+	plan *p;
+	place_state *ps;
+	GHashTable *start_op;     /* domain -> op that brings it up */
+	GHashTable *stop_op;      /* domain -> op that takes it down */
+	GHashTable *undefines;    /* host name -> GPtrArray of UNDEFINE ops */
+	GHashTable *duplicates;   /* domain names seen on two hosts */
+	const char *unreachable;  /* a host we cannot see, if any */
+	unsigned managed;         /* managed domains on reachable hosts */
+	unsigned removed;
+} planner;
+
+static const char *const kind_names[] = {
+	"create-volume", "delete-volume", "define", "undefine", "start",
+	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
+};
+static const char *const impact_names[] = {
+	"in-place", "restart", "replace", "destroys-data",
+};
+static const char *const status_names[] = {
+	"pending", "running", "done", "failed", "skipped",
+};
+
+const char *
+op_kind_name(op_kind k)
+{
+	return kind_names[k];
+}
+
+const char *
+op_impact_name(op_impact i)
+{
+	return impact_names[i];
+}
+
+const char *
+op_status_name(op_status s)
+{
+	return status_names[s];
+}
+
+char
+op_symbol(const plan_op *op)
+{
+	switch (op->kind) {
+	case OP_VOL_CREATE:
+		return '+';
+	case OP_DEFINE:
+		/* A redefinition names the existing domain's UUID. */
+		return strstr(op->xml, "<uuid>") ? '~' : '+';
+	case OP_VOL_DELETE:
+	case OP_UNDEFINE:
+		return '-';
+	default:
+		return '~';
+	}
+}
+
+char *
+op_describe(const plan_op *op)
+{
+	if (op->kind == OP_VOL_CREATE || op->kind == OP_VOL_DELETE)
+		return g_strdup_printf("%s %s/%s", op_kind_name(op->kind), op->pool, op->volume);
+	if (op->kind == OP_SET_MEMORY)
+		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
+				       op_kind_name(op->kind), op->domain, op->value >> 20);
+	return g_strdup_printf("%s %s", op_kind_name(op->kind), op->domain);
+}
+
+static void
+op_free(gpointer p)
+{
+	plan_op *op = p;
+
+	g_free(op->host);
+	g_free(op->domain);
+	g_free(op->appliance);
+	g_free(op->vm);
+	g_free(op->pool);
+	g_free(op->volume);
+	g_free(op->clone_from);
+	g_free(op->xml);
+	g_free(op->hash);
+	g_free(op->reason);
+	g_free(op->error);
+	g_ptr_array_unref(op->deps);
+	g_free(op);
+}
+
+void
+plan_free(plan *p)
+{
+	if (!p)
+		return;
+	g_ptr_array_unref(p->ops);
+	g_ptr_array_unref(p->notes);
+	g_ptr_array_unref(p->errors);
+	g_free(p);
+}
+
+static plan_op *
+op_add(planner *pl, op_kind kind, op_impact impact, const char *host,
+       const char *domain, plan_op *after, const char *reason)
+{
+	plan_op *op = g_new0(plan_op, 1);
+
+	op->kind = kind;
+	op->impact = impact;
+	op->host = g_strdup(host);
+	op->domain = g_strdup(domain);
+	op->reason = g_strdup(reason);
+	op->deps = g_ptr_array_new();
+	if (after)
+		g_ptr_array_add(op->deps, after);
+	if (domain) {
+		g_auto(GStrv) parts = g_strsplit(domain, ".", 2);
+
+		op->appliance = g_strdup(parts[0]);
+		op->vm = g_strdup(parts[1]);
+	}
+	g_ptr_array_add(pl->p->ops, op);
+	return op;
+}
+
+static void
+dep(plan_op *op, plan_op *on)
+{
+	if (op && on && op != on)
+		g_ptr_array_add(op->deps, on);
+}
+
+G_GNUC_PRINTF(2, 3) static void
+note(planner *pl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_ptr_array_add(pl->p->notes, g_strdup_vprintf(fmt, ap));
+	va_end(ap);
+}
+
+G_GNUC_PRINTF(2, 3) static void
+refuse(planner *pl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_ptr_array_add(pl->p->errors, g_strdup_vprintf(fmt, ap));
+	va_end(ap);
+}
+
+static run_state
+run_state_of(const obs_domain *d)
+{
+	switch (d->state) {
+	case VIRT_DOM_RUNNING:
+	case VIRT_DOM_BLOCKED:
+	case VIRT_DOM_SHUTDOWN:
+		return RUN_RUNNING;
+	case VIRT_DOM_PAUSED:
+	case VIRT_DOM_PMSUSPENDED:
+		return RUN_PAUSED;
+	default:
+		return d->managed_save ? RUN_SAVED : RUN_OFF;
+	}
+}
+
+static run_state
+run_state_wanted(int vm_state)
+{
+	switch (vm_state) {
+	case VM_RUNNING:
+		return RUN_RUNNING;
+	case VM_PAUSED:
+		return RUN_PAUSED;
+	case VM_SAVED:
+		return RUN_SAVED;
+	default:
+		return RUN_OFF;
+	}
+}
+
+static plan_op *
+vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
+      const char *domain, plan_op **last, const char *reason)
+{
+	*last = op_add(pl, kind, impact, host, domain, *last, reason);
+	if (kind == OP_START || kind == OP_RESUME)
+		g_hash_table_insert(pl->start_op, (gpointer)(*last)->domain, *last);
+	if (kind == OP_SHUTDOWN)
+		g_hash_table_insert(pl->stop_op, (gpointer)(*last)->domain, *last);
+	return *last;
+}
+
+/*
+ * Every state can be reached from every other (DESIGN §3); these are the
+ * steps a careful operator would take.  Returns the last op, or @last.
+ */
+static plan_op *
+plan_state(planner *pl, const char *host, const char *domain, run_state from,
+	   run_state to, op_impact impact, plan_op *last)
+{
+	const char *why = "desired state";
+
+	if (from == to)
+		return last;
+	switch (from) {
+	case RUN_OFF:
+		vm_op(pl, OP_START, impact, host, domain, &last, why);
+		if (to == RUN_PAUSED)
+			vm_op(pl, OP_SUSPEND, impact, host, domain, &last, why);
+		else if (to == RUN_SAVED)
+			vm_op(pl, OP_SAVE, impact, host, domain, &last, why);
+		break;
+	case RUN_RUNNING:
+		vm_op(pl, to == RUN_OFF ? OP_SHUTDOWN : to == RUN_PAUSED ? OP_SUSPEND : OP_SAVE,
+		      to == RUN_OFF ? IMPACT_RESTART : impact, host, domain, &last, why);
+		break;
+	case RUN_PAUSED:
+		if (to == RUN_SAVED) {
+			vm_op(pl, OP_SAVE, impact, host, domain, &last, why);
+			break;
+		}
+		vm_op(pl, OP_RESUME, impact, host, domain, &last, why);
+		if (to == RUN_OFF)
+			vm_op(pl, OP_SHUTDOWN, IMPACT_RESTART, host, domain, &last, why);
+		break;
+	case RUN_SAVED:
+		if (to == RUN_OFF) {
+			vm_op(pl, OP_DISCARD_SAVE, IMPACT_DESTROYS_DATA, host, domain, &last,
+			      "desired state stopped: the saved memory image is discarded");
+			break;
+		}
+		vm_op(pl, OP_START, impact, host, domain, &last, "restore saved state");
+		if (to == RUN_PAUSED)
+			vm_op(pl, OP_SUSPEND, impact, host, domain, &last, why);
+		break;
+	}
+	return last;
+}
+
+/* ---- volumes ----------------------------------------------------------- */
+
+static bool
+pool_allows_backing(const obs_host *h, const char *pool)
+{
+	const virt_pool *p = obs_host_pool(h, pool);
+
+	return p && p->type && (strcmp(p->type, "dir") == 0 || strcmp(p->type, "fs") == 0 ||
+				strcmp(p->type, "netfs") == 0);
+}
+
+static const virt_vol *
+host_volume(const obs_host *h, const char *pool, const char *name)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, name);
+
+	return g_hash_table_lookup(h->vol_by_key, key);
+}
+
+/* A VOL_CREATE for @d on @h, or NULL (and a refusal) if its base is missing. */
+static plan_op *
+plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
+	  op_impact impact)
+{
+	const virt_vol *base = d->base ? host_volume(h, d->pool, d->base) : NULL;
+	uint64_t cap = d->capacity;
+	const char *backing = NULL;
+	plan_op *op;
+
+	if (d->base && !base) {
+		refuse(pl, "%s: base volume '%s' is not in pool '%s' on %s", vm->domain,
+		       d->base, d->pool, h->name);
+		return NULL;
+	}
+	if (d->base)
+		cap = MAX(cap, obs_host_capacity(h, d->pool, d->base));
+	op = op_add(pl, OP_VOL_CREATE, impact, h->name, vm->domain, NULL,
+		    d->role == DISK_PERSISTENT ? "persistent volume, made once from its template" :
+		    d->role == DISK_SYSTEM ? "system disk from the template" : "secondary disk");
+	op->pool = g_strdup(d->pool);
+	op->volume = g_strdup(d->volume);
+	if (d->role == DISK_SYSTEM && pool_allows_backing(h, d->pool) && base->key)
+		backing = base->key;
+	else if (d->base)
+		op->clone_from = g_strdup(d->base);
+	op->xml = domxml_volume(d->volume, cap, backing);
+	if (d->role == DISK_PERSISTENT) {
+		/* A persistent volume belongs to no domain: it outlives them. */
+		g_clear_pointer(&op->domain, g_free);
+		g_clear_pointer(&op->vm, g_free);
+		g_clear_pointer(&op->appliance, g_free);
+	}
+	return op;
+}
+
+static plan_op *
+plan_vol_delete(planner *pl, const char *host, const char *domain, const char *pool,
+		const char *volume, plan_op *after, const char *reason)
+{
+	plan_op *op;
+
+	/* The last guard: a persistent volume is never deleted on this path. */
+	if (g_str_has_prefix(volume, "persistent-") ||
+	    g_hash_table_contains(pl->want->ptemplate_by_volume, volume))
+		return after;
+	op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, host, domain, after, reason);
+	op->pool = g_strdup(pool);
+	op->volume = g_strdup(volume);
+	return op;
+}
+
+static bool
+vm_has_volume(const desired_vm *vm, const char *pool, const char *volume)
+{
+	for (guint i = 0; vm && i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (strcmp(d->pool, pool) == 0 && strcmp(d->volume, volume) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Volumes named for @domain on @h that @vm (NULL: removed) no longer has. */
+static void
+plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
+		   const desired_vm *vm, plan_op *after, const char *reason)
+{
+	for (guint i = 0; h->vols && i < h->vols->len; i++) {
+		const virt_vol *v = h->vols->pdata[i];
+
+		if (desired_volume_owned_by(v->name, domain) &&
+		    !vm_has_volume(vm, v->pool, v->name))
+			plan_vol_delete(pl, h->name, domain, v->pool, v->name, after, reason);
+	}
+}
+
+/* ---- VMs --------------------------------------------------------------- */
+
+static plan_op *
+plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uuid,
+	    op_impact impact, plan_op *after, const char *reason)
+{
+	const char *type = virt_host_domain_type(h->conn->virt);
+	plan_op *op = op_add(pl, OP_DEFINE, impact, h->name, vm->domain, after, reason);
+
+	op->hash = desired_vm_hash(vm, type);
+	op->xml = domxml_domain(vm, type, op->hash, uuid);
+	return op;
+}
+
+static void
+plan_create(planner *pl, const desired_vm *vm)
+{
+	g_autofree char *because = NULL, *why = NULL, *reason = NULL;
+	g_autoptr(GPtrArray) vols = NULL;
+	guint before = pl->p->ops->len;
+	obs_host *h;
+	plan_op *def;
+
+	if (pl->unreachable) {
+		note(pl, "%s: not created while host %s is unreachable (it may be running there)",
+		     vm->domain, pl->unreachable);
+		return;
+	}
+	h = place_vm(pl->ps, vm, &because, &why);
+	if (!h) {
+		refuse(pl, "%s", why);
+		return;
+	}
+	reason = g_strdup_printf("new VM, placed on %s: %s", h->name, because);
+	vols = g_ptr_array_new();
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		plan_op *vol;
+
+		if (obs_host_has_volume(h, d->pool, d->volume))
+			continue;  /* adopt what an earlier run made */
+		vol = plan_disk(pl, vm, d, h, IMPACT_IN_PLACE);
+		if (!vol) {
+			g_ptr_array_set_size(pl->p->ops, before);  /* all or nothing */
+			return;
+		}
+		g_ptr_array_add(vols, vol);
+	}
+	def = plan_define(pl, vm, h, NULL, IMPACT_IN_PLACE, NULL, reason);
+	for (guint i = 0; i < vols->len; i++)
+		dep(def, vols->pdata[i]);
+	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(vm->state),
+		   IMPACT_IN_PLACE, def);
+	pl->p->n_create++;
+}
+
+/* A copy of @vm's hash with the observed size: equal means only size changed. */
+static bool
+only_size_changed(const desired_vm *vm, const obs_domain *o, const char *type)
+{
+	desired_vm probe = *vm;
+	g_autofree char *hash = NULL;
+
+	probe.cpus = o->cpus;
+	probe.memory = o->memory;
+	hash = desired_vm_hash(&probe, type);
+	return o->hash && strcmp(hash, o->hash) == 0;
+}
+
+static bool
+template_changed(const desired_vm *vm, const obs_domain *o)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+
+	return sys->role == DISK_SYSTEM && o->template &&
+	       strcmp(o->template, vm->template) != 0;
+}
+
+static plan_op *
+plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
+{
+	obs_host *h = o->host;
+	const char *type = virt_host_domain_type(h->conn->virt);
+	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
+	bool replace = template_changed(vm, o);
+	bool live_mem = !replace && o->detailed && only_size_changed(vm, o, type) &&
+			o->cpus == vm->cpus && vm->memory < o->memory;
+	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
+	plan_op *last = NULL, *def;
+
+	if (active && live_mem) {
+		def = plan_define(pl, vm, h, o->uuid, IMPACT_IN_PLACE, NULL,
+				  "memory lowered: new definition for the next boot");
+		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, h->name, vm->domain, def,
+			      "memory lowered live, within the defined maximum");
+		last->value = vm->memory;
+		return plan_state(pl, h->name, vm->domain, from, run_state_wanted(vm->state),
+				  IMPACT_IN_PLACE, last);
+	}
+	if ((active || from == RUN_SAVED) && vm->never_disrupt) {
+		refuse(pl, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
+		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
+		       vm->appliance);
+		return NULL;
+	}
+	if (active)
+		last = plan_state(pl, h->name, vm->domain, from, RUN_OFF, impact, NULL);
+	else if (from == RUN_SAVED)
+		vm_op(pl, OP_DISCARD_SAVE, IMPACT_DESTROYS_DATA, h->name, vm->domain, &last,
+		      "the saved memory image cannot be restored into a changed definition");
+	if (replace) {
+		const desired_disk *sys = vm->disks->pdata[0];
+		plan_op *vol;
+
+		last = plan_vol_delete(pl, h->name, vm->domain, sys->pool, sys->volume, last,
+				       "template changed: the system disk is rebuilt");
+		vol = plan_disk(pl, vm, sys, h, IMPACT_REPLACE);
+		dep(vol, last);
+		last = vol;
+	}
+	def = plan_define(pl, vm, h, o->uuid, impact, last,
+			  replace ? "template changed" : "definition changed");
+	for (guint i = 1; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (!obs_host_has_volume(h, d->pool, d->volume))
+			dep(def, plan_disk(pl, vm, d, h, IMPACT_IN_PLACE));
+	}
+	return plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(vm->state),
+			  impact, def);
+}
+
+static void
+plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
+{
+	obs_host *h = o->host;
+	const char *type = virt_host_domain_type(h->conn->virt);
+	g_autofree char *hash = desired_vm_hash(vm, type);
+	run_state from = run_state_of(o);
+	guint before = pl->p->ops->len;
+	plan_op *last;
+
+	if (!vm->heal && o->hash && strcmp(o->hash, hash) == 0 &&
+	    from != run_state_wanted(vm->state)) {
+		note(pl, "%s: drift (state) reported only: appliance '%s' sets heal: false",
+		     vm->domain, vm->appliance);
+		return;
+	}
+	if (!o->hash || strcmp(o->hash, hash) != 0)
+		last = plan_redefine(pl, vm, o, from);
+	else
+		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(vm->state),
+				  IMPACT_IN_PLACE, NULL);
+	plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec");
+	if (pl->p->ops->len > before)
+		pl->p->n_change++;
+}
+
+static void
+plan_remove(planner *pl, obs_domain *o, const char *reason)
+{
+	obs_host *h = o->host;
+	run_state from = run_state_of(o);
+	GPtrArray *undefs;
+	plan_op *last;
+
+	/* Undefining drops a managed-save image anyway: no separate discard. */
+	last = plan_state(pl, h->name, o->name, from == RUN_SAVED ? RUN_OFF : from,
+			  RUN_OFF, IMPACT_RESTART, NULL);
+
+	last = op_add(pl, OP_UNDEFINE, IMPACT_IN_PLACE, h->name, o->name, last, reason);
+	undefs = g_hash_table_lookup(pl->undefines, h->name);
+	if (!undefs) {
+		undefs = g_ptr_array_new();
+		g_hash_table_insert(pl->undefines, (gpointer)h->name, undefs);
+	}
+	g_ptr_array_add(undefs, last);
+	plan_stale_volumes(pl, h, o->name, NULL, last,
+			   "non-persistent disk of a removed VM");
+	pl->p->n_remove++;
+	pl->removed++;
+}
+
+/* ---- the passes -------------------------------------------------------- */
+
+static void
+plan_desired(planner *pl)
+{
+	for (guint i = 0; i < pl->want->vms->len; i++) {
+		desired_vm *vm = pl->want->vms->pdata[i];
+		obs_domain *o = g_hash_table_lookup(pl->have->domain_by_name, vm->domain);
+
+		if (o && g_hash_table_contains(pl->duplicates, vm->domain))
+			continue;
+		if (o && !o->managed) {
+			refuse(pl, "%s: a domain of that name exists on %s and is not managed by strata; rename one of them",
+			       vm->domain, o->host->name);
+			continue;
+		}
+		if (vm->state == VM_UNDEPLOYED) {
+			if (o)
+				plan_remove(pl, o, "desired state undeployed");
+			continue;
+		}
+		if (!o)
+			plan_create(pl, vm);
+		else
+			plan_update(pl, vm, o);
+	}
+}
+
+static void
+plan_observed(planner *pl)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		obs_host *h = pl->have->hosts->pdata[i];
+
+		for (guint j = 0; j < h->domains->len; j++) {
+			obs_domain *d = h->domains->pdata[j];
+
+			if (!d->managed) {
+				note(pl, "ignored: domain '%s' on %s is not managed by strata",
+				     d->name, h->name);
+				continue;
+			}
+			pl->managed++;
+			if (g_hash_table_contains(pl->duplicates, d->name))
+				continue;
+			if (!g_hash_table_contains(pl->want->vm_by_domain, d->name))
+				plan_remove(pl, d, "no longer in the spec");
+		}
+	}
+}
+
+/* `after`: X starts once its dependencies run, and stops before them. */
+static void
+plan_after(planner *pl)
+{
+	for (guint i = 0; i < pl->want->vms->len; i++) {
+		desired_vm *vm = pl->want->vms->pdata[i];
+
+		for (guint j = 0; j < vm->after->len; j++) {
+			g_autofree char *dep_dom = g_strdup_printf("%s.%s", vm->appliance,
+								   (char *)vm->after->pdata[j]);
+
+			dep(g_hash_table_lookup(pl->start_op, vm->domain),
+			    g_hash_table_lookup(pl->start_op, dep_dom));
+			dep(g_hash_table_lookup(pl->stop_op, dep_dom),
+			    g_hash_table_lookup(pl->stop_op, vm->domain));
+		}
+	}
+}
+
+static void
+plan_persistent(planner *pl)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		obs_host *h = pl->have->hosts->pdata[i];
+		GPtrArray *undefs = g_hash_table_lookup(pl->undefines, h->name);
+
+		for (guint j = 0; h->vols && j < h->vols->len; j++) {
+			const virt_vol *v = h->vols->pdata[j];
+			desired_ptemplate *t;
+			plan_op *op;
+
+			if (!g_str_has_prefix(v->name, "persistent-"))
+				continue;
+			t = g_hash_table_lookup(pl->want->ptemplate_by_volume, v->name);
+			if (!t) {
+				note(pl, "orphaned: persistent volume %s/%s on %s has no persistent-template document; it is kept",
+				     v->pool, v->name, h->name);
+				continue;
+			}
+			if (!t->deleted || strcmp(t->pool, v->pool) != 0)
+				continue;
+			op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, h->name, NULL, NULL,
+				    "its persistent template says state: deleted");
+			op->pool = g_strdup(v->pool);
+			op->volume = g_strdup(v->name);
+			for (guint k = 0; undefs && k < undefs->len; k++)
+				dep(op, undefs->pdata[k]);
+			pl->p->n_remove++;
+		}
+	}
+}
+
+/* Kahn's algorithm, stable: ops keep their order unless a dependency says
+ * otherwise.  Renumbers ids to the new order. */
+static void
+plan_sort(plan *p)
+{
+	GPtrArray *sorted = g_ptr_array_new_full(p->ops->len, op_free);
+	g_autoptr(GHashTable) placed = g_hash_table_new(NULL, NULL);
+
+	while (sorted->len < p->ops->len) {
+		guint progress = sorted->len;
+
+		for (guint i = 0; i < p->ops->len; i++) {
+			plan_op *op = p->ops->pdata[i];
+			bool ready = !g_hash_table_contains(placed, op);
+
+			for (guint j = 0; ready && j < op->deps->len; j++)
+				ready = g_hash_table_contains(placed, op->deps->pdata[j]);
+			if (!ready)
+				continue;
+			g_hash_table_add(placed, op);
+			op->id = sorted->len + 1;
+			g_ptr_array_add(sorted, op);
+		}
+		g_assert(sorted->len > progress);  /* ops never depend in a cycle */
+	}
+	g_ptr_array_set_free_func(p->ops, NULL);
+	g_ptr_array_unref(p->ops);
+	p->ops = sorted;
+}
+
+static void
+find_duplicates(planner *pl)
+{
+	for (guint i = 0; i < pl->have->duplicates->len; i++) {
+		obs_domain *d = pl->have->duplicates->pdata[i];
+		obs_domain *first = g_hash_table_lookup(pl->have->domain_by_name, d->name);
+
+		g_hash_table_add(pl->duplicates, d->name);
+		refuse(pl, "domain '%s' is defined on both %s and %s; strata will not touch it until one is removed by hand",
+		       d->name, first->host->name, d->host->name);
+	}
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		obs_host *h = pl->have->hosts->pdata[i];
+
+		if (!h->reachable) {
+			pl->unreachable = h->name;
+			note(pl, "host %s is unreachable (%s): its VMs are unknown and nothing is planned there",
+			     h->name, h->conn->error ? h->conn->error : "no answer");
+		}
+	}
+}
+
+plan *
+plan_build(const desired_state *want, const observed *have, const plan_options *opts)
+{
+	planner pl = { want, have, opts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0 };
+
+	pl.p = g_new0(plan, 1);
+	pl.p->ops = g_ptr_array_new_with_free_func(op_free);
+	pl.p->notes = g_ptr_array_new_with_free_func(g_free);
+	pl.p->errors = g_ptr_array_new_with_free_func(g_free);
+	pl.ps = place_state_new(want, have);
+	pl.start_op = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.stop_op = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.undefines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					     (GDestroyNotify)g_ptr_array_unref);
+	pl.duplicates = g_hash_table_new(g_str_hash, g_str_equal);
+
+	find_duplicates(&pl);
+	plan_desired(&pl);
+	plan_observed(&pl);
+	plan_after(&pl);
+	plan_persistent(&pl);
+	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty) {
+		refuse(&pl, "the plan would remove every managed VM (%u); refused without --allow-empty",
+		       pl.managed);
+		g_ptr_array_set_size(pl.p->ops, 0);
+	}
+	plan_sort(pl.p);
+
+	place_state_free(pl.ps);
+	g_hash_table_unref(pl.start_op);
+	g_hash_table_unref(pl.stop_op);
+	g_hash_table_unref(pl.undefines);
+	g_hash_table_unref(pl.duplicates);
+	return pl.p;
+}

@@ -1,0 +1,101 @@
+/*
+ * plan.h - the difference between desired and observed, as a DAG of ops
+ *
+ * Pure: plan_build reads a desired_state and an observed snapshot and
+ * returns operations with their dependencies; nothing is called.  Every
+ * op says what it costs the VM (its impact) and why it is there.
+ *
+ * The rules that protect data live here:
+ *  - only domains carrying strata's metadata are ever touched;
+ *  - a VM is never created while some host is unreachable (it may be
+ *    running there), and nothing is planned on an unreachable host;
+ *  - a volume is deleted only if its name carries the prefix of a managed
+ *    domain being removed or changed (<appliance>.<vm>--), or it is a
+ *    persistent template's volume whose document says `state: deleted`;
+ *  - a plan that would remove every managed VM is refused unless allowed.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "desired.h"
+#include "observe.h"
+
+typedef enum {
+	OP_VOL_CREATE,
+	OP_VOL_DELETE,
+	OP_DEFINE,
+	OP_UNDEFINE,
+	OP_START,
+	OP_SHUTDOWN,      /* graceful, then power off at the timeout */
+	OP_SUSPEND,
+	OP_RESUME,
+	OP_SAVE,          /* managed save */
+	OP_DISCARD_SAVE,  /* drop a managed-save image */
+	OP_SET_MEMORY,    /* live balloon change */
+	OP_KIND_COUNT,
+} op_kind;
+
+typedef enum {
+	IMPACT_IN_PLACE,
+	IMPACT_RESTART,
+	IMPACT_REPLACE,
+	IMPACT_DESTROYS_DATA,
+} op_impact;
+
+typedef enum {
+	OPST_PENDING,
+	OPST_RUNNING,
+	OPST_DONE,
+	OPST_FAILED,
+	OPST_SKIPPED,     /* a dependency failed */
+} op_status;
+
+typedef struct plan_op plan_op;
+struct plan_op {
+	unsigned id;              /* 1-based, in plan order */
+	op_kind kind;
+	op_impact impact;
+	char *host;
+	char *domain;             /* NULL for persistent-volume ops */
+	char *appliance;
+	char *vm;
+	char *pool;               /* volume ops */
+	char *volume;
+	char *clone_from;         /* VOL_CREATE by copying this volume */
+	char *xml;                /* DEFINE: domain XML; VOL_CREATE: volume XML */
+	char *hash;               /* DEFINE: the hash it records */
+	uint64_t value;           /* SET_MEMORY: bytes */
+	char *reason;
+	GPtrArray *deps;          /* plan_op *, borrowed */
+	/* Filled by exec: */
+	op_status status;
+	char *error;
+	unsigned attempts;
+};
+
+typedef struct {
+	GPtrArray *ops;           /* plan_op *, owned, a topological order */
+	GPtrArray *notes;         /* char *: ignored, orphaned, waiting */
+	GPtrArray *errors;        /* char *: what cannot be done, and why */
+	unsigned n_create;
+	unsigned n_change;
+	unsigned n_remove;
+} plan;
+
+typedef struct {
+	bool allow_empty;         /* allow removing every managed VM */
+} plan_options;
+
+plan *plan_build(const desired_state *want, const observed *have,
+		 const plan_options *opts);
+void plan_free(plan *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(plan, plan_free)
+
+const char *op_kind_name(op_kind k);
+const char *op_impact_name(op_impact i);
+const char *op_status_name(op_status s);
+/* '+' creates, '-' removes, '~' changes in place. */
+char op_symbol(const plan_op *op);
+/* "start webstack.app1", "create volume default/persistent-db.qcow2" */
+char *op_describe(const plan_op *op);

@@ -1,0 +1,632 @@
+/*
+ * virt.c - the one place that talks to libvirt
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "virt.h"
+
+struct virt_host {
+	virConnectPtr conn;
+	char *uri;
+	char *domain_type;
+	char *host_uuid;
+	gint calls;         /* atomic: workers count too */
+};
+
+G_DEFINE_QUARK(strata-virt-error-quark, virt_error)
+
+/* libvirt prints every error to stderr by default; we report our own. */
+static void
+virt_quiet(void *opaque, virErrorPtr err)
+{
+	(void)opaque;
+	(void)err;
+}
+
+static void
+virt_init_once(void)
+{
+	static gsize done;
+
+	if (g_once_init_enter(&done)) {
+		virInitialize();
+		virSetErrorFunc(NULL, virt_quiet);
+		g_once_init_leave(&done, 1);
+	}
+}
+
+static void
+count(virt_host *h)
+{
+	g_atomic_int_inc(&h->calls);
+}
+
+static bool
+is_transient(virErrorPtr e)
+{
+	if (!e)
+		return false;
+	switch (e->code) {
+	case VIR_ERR_RPC:
+	case VIR_ERR_NO_CONNECT:
+	case VIR_ERR_OPERATION_TIMEOUT:
+	case VIR_ERR_AGENT_UNRESPONSIVE:
+		return true;
+	case VIR_ERR_SYSTEM_ERROR:
+		return e->domain == VIR_FROM_RPC;
+	default:
+		return e->message && strstr(e->message, "asynchronous jobs running");
+	}
+}
+
+/* Turn libvirt's thread-local last error into a GError. */
+static bool
+fail(GError **error, const char *what, const char *subject)
+{
+	virErrorPtr e = virGetLastError();
+	virt_error_code code = VIRT_ERROR_FAILED;
+
+	if (e && (e->code == VIR_ERR_NO_DOMAIN || e->code == VIR_ERR_NO_STORAGE_VOL ||
+		  e->code == VIR_ERR_NO_STORAGE_POOL))
+		code = VIRT_ERROR_NOT_FOUND;
+	else if (is_transient(e))
+		code = VIRT_ERROR_TRANSIENT;
+	g_set_error(error, VIRT_ERROR, code, "%s '%s': %s", what, subject,
+		    e && e->message ? e->message : "unknown libvirt error");
+	virResetLastError();
+	return false;
+}
+
+char *
+virt_resolve_uri(const char *uri, const char *spec_file)
+{
+	g_autofree char *dir = NULL;
+	g_autofree char *abs = NULL;
+	g_autofree char *canon = NULL;
+
+	if (!g_str_has_prefix(uri, "test:") || g_str_has_prefix(uri, "test://"))
+		return g_strdup(uri);
+	dir = g_path_get_dirname(spec_file);
+	abs = g_path_is_absolute(dir) ? g_build_filename(dir, uri + 5, NULL)
+				      : g_build_filename(g_get_current_dir(), dir, uri + 5, NULL);
+	canon = g_canonicalize_filename(abs, NULL);
+	return g_strdup_printf("test://%s", canon);
+}
+
+static char *
+xpath_string(const char *xml, const char *expr)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "caps.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR |
+				      XML_PARSE_NOWARNING);
+	xmlXPathContextPtr ctx = NULL;
+	xmlChar *s = NULL;
+	char *out = NULL;
+
+	if (!doc)
+		return NULL;
+	ctx = xmlXPathNewContext(doc);
+	if (ctx) {
+		xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+
+		if (r) {
+			s = xmlXPathCastToString(r);
+			xmlXPathFreeObject(r);
+		}
+		xmlXPathFreeContext(ctx);
+	}
+	if (s && *s)
+		out = g_strdup((const char *)s);
+	xmlFree(s);
+	xmlFreeDoc(doc);
+	return out;
+}
+
+static void
+host_probe(virt_host *h)
+{
+	const char *driver;
+	g_autofree char *caps = NULL;
+
+	count(h);
+	driver = virConnectGetType(h->conn);
+	if (driver && g_ascii_strcasecmp(driver, "test") == 0)
+		h->domain_type = g_strdup("test");
+	else
+		h->domain_type = g_strdup(access("/dev/kvm", R_OK | W_OK) == 0 &&
+					  strstr(h->uri, "qemu") ? "kvm" : "qemu");
+	count(h);
+	caps = virConnectGetCapabilities(h->conn);
+	if (caps)
+		h->host_uuid = xpath_string(caps, "string(/capabilities/host/uuid)");
+	virResetLastError();
+}
+
+virt_host *
+virt_host_open(const char *uri, bool readonly, GError **error)
+{
+	virt_host *h;
+	virConnectPtr conn;
+
+	virt_init_once();
+	conn = readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri);
+	if (!conn) {
+		fail(error, "cannot connect to", uri);
+		return NULL;
+	}
+	h = g_new0(virt_host, 1);
+	h->conn = conn;
+	h->uri = g_strdup(uri);
+	host_probe(h);
+	return h;
+}
+
+void
+virt_host_free(virt_host *h)
+{
+	if (!h)
+		return;
+	if (h->conn)
+		virConnectClose(h->conn);
+	g_free(h->uri);
+	g_free(h->domain_type);
+	g_free(h->host_uuid);
+	g_free(h);
+}
+
+const char *
+virt_host_uri(const virt_host *h)
+{
+	return h->uri;
+}
+
+const char *
+virt_host_domain_type(const virt_host *h)
+{
+	return h->domain_type;
+}
+
+const char *
+virt_host_uuid(const virt_host *h)
+{
+	return h->host_uuid;
+}
+
+unsigned
+virt_host_calls(const virt_host *h)
+{
+	return (unsigned)g_atomic_int_get(&((virt_host *)h)->calls);
+}
+
+void
+virt_dom_free(gpointer p)
+{
+	virt_dom *d = p;
+
+	if (!d)
+		return;
+	g_free(d->name);
+	g_free(d);
+}
+
+void
+virt_vol_free(gpointer p)
+{
+	virt_vol *v = p;
+
+	if (!v)
+		return;
+	g_free(v->pool);
+	g_free(v->name);
+	g_free(v->key);
+	g_free(v);
+}
+
+void
+virt_pool_free(gpointer p)
+{
+	virt_pool *pool = p;
+
+	if (!pool)
+		return;
+	g_free(pool->name);
+	g_free(pool->type);
+	g_free(pool);
+}
+
+/* Names of the domains that hold a managed-save image: one call. */
+static GHashTable *
+managed_save_names(virt_host *h)
+{
+	GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	virDomainPtr *doms = NULL;
+	int n;
+
+	count(h);
+	n = virConnectListAllDomains(h->conn, &doms, VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE);
+	for (int i = 0; i < n; i++) {
+		g_hash_table_add(names, g_strdup(virDomainGetName(doms[i])));
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	virResetLastError();
+	return names;
+}
+
+bool
+virt_list_domains(virt_host *h, GPtrArray **out, GError **error)
+{
+	g_autoptr(GHashTable) saved = NULL;
+	virDomainStatsRecordPtr *recs = NULL;
+	GPtrArray *list;
+	int n;
+
+	count(h);
+	n = virConnectGetAllDomainStats(h->conn, VIR_DOMAIN_STATS_STATE, &recs, 0);
+	if (n < 0)
+		return fail(error, "cannot list domains on", h->uri);
+	saved = managed_save_names(h);
+	list = g_ptr_array_new_with_free_func(virt_dom_free);
+	for (int i = 0; i < n; i++) {
+		virt_dom *d = g_new0(virt_dom, 1);
+
+		d->name = g_strdup(virDomainGetName(recs[i]->dom));
+		virDomainGetUUIDString(recs[i]->dom, d->uuid);
+		for (int j = 0; j < recs[i]->nparams; j++) {
+			virTypedParameterPtr p = &recs[i]->params[j];
+
+			if (strcmp(p->field, "state.state") == 0)
+				d->state = p->value.i;
+			else if (strcmp(p->field, "state.reason") == 0)
+				d->reason = p->value.i;
+		}
+		d->managed_save = g_hash_table_contains(saved, d->name);
+		g_ptr_array_add(list, d);
+	}
+	virDomainStatsRecordListFree(recs);
+	*out = list;
+	return true;
+}
+
+static char *
+pool_type(virStoragePoolPtr pool)
+{
+	g_autofree char *xml = virStoragePoolGetXMLDesc(pool, 0);
+
+	return xml ? xpath_string(xml, "string(/pool/@type)") : NULL;
+}
+
+static void
+list_volumes(virt_host *h, virStoragePoolPtr pool, GPtrArray *vols)
+{
+	virStorageVolPtr *v = NULL;
+	int n;
+
+	count(h);
+	n = virStoragePoolListAllVolumes(pool, &v, 0);
+	for (int i = 0; i < n; i++) {
+		virt_vol *vol = g_new0(virt_vol, 1);
+
+		vol->pool = g_strdup(virStoragePoolGetName(pool));
+		vol->name = g_strdup(virStorageVolGetName(v[i]));
+		vol->key = g_strdup(virStorageVolGetKey(v[i]));
+		g_ptr_array_add(vols, vol);
+		virStorageVolFree(v[i]);
+	}
+	free(v);
+	virResetLastError();
+}
+
+bool
+virt_list_pools(virt_host *h, GPtrArray **pools_out, GPtrArray **vols_out,
+		GError **error)
+{
+	virStoragePoolPtr *pools = NULL;
+	GPtrArray *plist, *vlist;
+	int n;
+
+	count(h);
+	n = virConnectListAllStoragePools(h->conn, &pools, 0);
+	if (n < 0)
+		return fail(error, "cannot list storage pools on", h->uri);
+	plist = g_ptr_array_new_with_free_func(virt_pool_free);
+	vlist = g_ptr_array_new_with_free_func(virt_vol_free);
+	for (int i = 0; i < n; i++) {
+		virt_pool *p = g_new0(virt_pool, 1);
+
+		p->name = g_strdup(virStoragePoolGetName(pools[i]));
+		count(h);
+		p->type = pool_type(pools[i]);
+		count(h);
+		p->active = virStoragePoolIsActive(pools[i]) == 1;
+		if (p->active)
+			list_volumes(h, pools[i], vlist);
+		g_ptr_array_add(plist, p);
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	*pools_out = plist;
+	*vols_out = vlist;
+	return true;
+}
+
+bool
+virt_node_info(virt_host *h, virt_node *out, GError **error)
+{
+	virNodeInfo info;
+	unsigned long long free_mem;
+
+	count(h);
+	if (virNodeGetInfo(h->conn, &info) < 0)
+		return fail(error, "cannot read node info of", h->uri);
+	count(h);
+	free_mem = virNodeGetFreeMemory(h->conn);
+	out->cpus = info.cpus;
+	out->memory = (uint64_t)info.memory * 1024;
+	out->free_memory = free_mem ? free_mem : out->memory;
+	virResetLastError();
+	return true;
+}
+
+static virDomainPtr
+lookup(virt_host *h, const char *name, GError **error)
+{
+	virDomainPtr d;
+
+	count(h);
+	d = virDomainLookupByName(h->conn, name);
+	if (!d)
+		fail(error, "no domain", name);
+	return d;
+}
+
+bool
+virt_domain_xml(virt_host *h, const char *name, bool inactive, char **out,
+		GError **error)
+{
+	virDomainPtr d = lookup(h, name, error);
+	char *xml;
+
+	if (!d)
+		return false;
+	count(h);
+	xml = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+	virDomainFree(d);
+	if (!xml)
+		return fail(error, "cannot read the definition of", name);
+	*out = g_strdup(xml);
+	free(xml);
+	return true;
+}
+
+static virStoragePoolPtr
+pool_lookup(virt_host *h, const char *pool, GError **error)
+{
+	virStoragePoolPtr p;
+
+	count(h);
+	p = virStoragePoolLookupByName(h->conn, pool);
+	if (!p)
+		fail(error, "no storage pool", pool);
+	return p;
+}
+
+bool
+virt_volume_capacity(virt_host *h, const char *pool, const char *name,
+		     uint64_t *out, GError **error)
+{
+	virStoragePoolPtr p = pool_lookup(h, pool, error);
+	virStorageVolPtr v;
+	virStorageVolInfo info;
+	bool ok = false;
+
+	if (!p)
+		return false;
+	count(h);
+	v = virStorageVolLookupByName(p, name);
+	if (!v) {
+		fail(error, "no volume", name);
+	} else {
+		count(h);
+		ok = virStorageVolGetInfo(v, &info) == 0;
+		if (ok)
+			*out = info.capacity;
+		else
+			fail(error, "cannot read volume", name);
+		virStorageVolFree(v);
+	}
+	virStoragePoolFree(p);
+	return ok;
+}
+
+bool
+virt_define(virt_host *h, const char *xml, char *uuid_out, GError **error)
+{
+	virDomainPtr d;
+
+	count(h);
+	d = virDomainDefineXML(h->conn, xml);
+	if (!d)
+		return fail(error, "cannot define domain on", h->uri);
+	if (uuid_out)
+		virDomainGetUUIDString(d, uuid_out);
+	virDomainFree(d);
+	return true;
+}
+
+/* Run @fn on the domain named @name; the common shape of most mutations. */
+#define WITH_DOMAIN(h, name, error, what, call)                 \
+	do {                                                    \
+		virDomainPtr dom = lookup((h), (name), (error));\
+		int rc;                                         \
+		if (!dom)                                       \
+			return false;                           \
+		count(h);                                       \
+		rc = (call);                                    \
+		virDomainFree(dom);                             \
+		if (rc < 0)                                     \
+			return fail((error), (what), (name));   \
+		return true;                                    \
+	} while (0)
+
+bool
+virt_undefine(virt_host *h, const char *name, GError **error)
+{
+	/* Managed-save images and snapshot metadata go with the definition;
+	 * NVRAM too.  Storage volumes are never touched here. */
+	WITH_DOMAIN(h, name, error, "cannot undefine",
+		    virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+					   VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+					   VIR_DOMAIN_UNDEFINE_NVRAM));
+}
+
+bool
+virt_start(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot start", virDomainCreate(dom));
+}
+
+bool
+virt_destroy(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot power off", virDomainDestroy(dom));
+}
+
+bool
+virt_suspend(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot pause", virDomainSuspend(dom));
+}
+
+bool
+virt_resume(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot resume", virDomainResume(dom));
+}
+
+bool
+virt_managed_save(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot save", virDomainManagedSave(dom, 0));
+}
+
+bool
+virt_managed_save_remove(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot discard the saved state of",
+		    virDomainManagedSaveRemove(dom, 0));
+}
+
+bool
+virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
+	       GError **error)
+{
+	unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0);
+
+	WITH_DOMAIN(h, name, error, "cannot set vCPUs of",
+		    virDomainSetVcpusFlags(dom, n, flags));
+}
+
+bool
+virt_set_memory(virt_host *h, const char *name, uint64_t bytes, bool live,
+		GError **error)
+{
+	unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0);
+
+	WITH_DOMAIN(h, name, error, "cannot set memory of",
+		    virDomainSetMemoryFlags(dom, bytes / 1024, flags));
+}
+
+/* Graceful first; a guest that ignores ACPI is powered off at the deadline. */
+bool
+virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
+{
+	virDomainPtr dom = lookup(h, name, error);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	int state = 0, reason = 0;
+	bool ok = true;
+
+	if (!dom)
+		return false;
+	count(h);
+	if (virDomainShutdown(dom) < 0) {
+		virResetLastError();
+	}
+	for (;;) {
+		count(h);
+		if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+			ok = fail(error, "cannot read the state of", name);
+			break;
+		}
+		if (state == VIR_DOMAIN_SHUTOFF)
+			break;
+		if (g_get_monotonic_time() >= deadline) {
+			count(h);
+			if (virDomainDestroy(dom) < 0)
+				ok = fail(error, "cannot power off", name);
+			break;
+		}
+		g_usleep(100 * 1000);
+	}
+	virDomainFree(dom);
+	return ok;
+}
+
+bool
+virt_vol_create(virt_host *h, const char *pool, const char *xml,
+		const char *clone_from, GError **error)
+{
+	virStoragePoolPtr p = pool_lookup(h, pool, error);
+	virStorageVolPtr src = NULL, v = NULL;
+
+	if (!p)
+		return false;
+	if (clone_from) {
+		count(h);
+		src = virStorageVolLookupByName(p, clone_from);
+		if (!src) {
+			virStoragePoolFree(p);
+			return fail(error, "no volume", clone_from);
+		}
+	}
+	count(h);
+	v = src ? virStorageVolCreateXMLFrom(p, xml, src, 0)
+		: virStorageVolCreateXML(p, xml, 0);
+	if (src)
+		virStorageVolFree(src);
+	virStoragePoolFree(p);
+	if (!v)
+		return fail(error, "cannot create a volume in pool", pool);
+	virStorageVolFree(v);
+	return true;
+}
+
+bool
+virt_vol_delete(virt_host *h, const char *pool, const char *name,
+		GError **error)
+{
+	virStoragePoolPtr p = pool_lookup(h, pool, error);
+	virStorageVolPtr v;
+	int rc;
+
+	if (!p)
+		return false;
+	count(h);
+	v = virStorageVolLookupByName(p, name);
+	virStoragePoolFree(p);
+	if (!v)
+		return fail(error, "no volume", name);
+	count(h);
+	rc = virStorageVolDelete(v, 0);
+	virStorageVolFree(v);
+	if (rc < 0)
+		return fail(error, "cannot delete volume", name);
+	return true;
+}

@@ -1,0 +1,122 @@
+/*
+ * virt.h - the one place that talks to libvirt
+ *
+ * A virt_host is one connection to one hypervisor.  Reads are bulk calls,
+ * so a pass costs a number of round trips that grows with hosts and pools,
+ * never with VMs; every call is counted (virt_host_calls) so benchmarks and
+ * tests can hold us to that.  Mutations take a domain or volume by name and
+ * report failures as GError: VIRT_ERROR_TRANSIENT for what is worth a
+ * retry (connection reset, timeouts, busy pools), VIRT_ERROR_FAILED else.
+ *
+ * A virt_host may be used from several threads at once (libvirt
+ * connections are thread-safe; errors are per thread).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VIRT_ERROR virt_error_quark()
+GQuark virt_error_quark(void);
+
+typedef enum {
+	VIRT_ERROR_FAILED,
+	VIRT_ERROR_TRANSIENT,
+	VIRT_ERROR_NOT_FOUND,
+} virt_error_code;
+
+/* libvirt's virDomainState values, kept as they are. */
+typedef enum {
+	VIRT_DOM_NOSTATE = 0,
+	VIRT_DOM_RUNNING = 1,
+	VIRT_DOM_BLOCKED = 2,
+	VIRT_DOM_PAUSED = 3,
+	VIRT_DOM_SHUTDOWN = 4,
+	VIRT_DOM_SHUTOFF = 5,
+	VIRT_DOM_CRASHED = 6,
+	VIRT_DOM_PMSUSPENDED = 7,
+} virt_dom_state;
+
+typedef struct virt_host virt_host;
+
+typedef struct {
+	char *name;
+	char uuid[37];
+	int state;           /* virt_dom_state */
+	int reason;
+	bool managed_save;   /* shut off with a saved memory image */
+} virt_dom;
+
+typedef struct {
+	char *pool;
+	char *name;
+	char *key;           /* for dir/fs/netfs pools: the file's path */
+} virt_vol;
+
+typedef struct {
+	char *name;
+	char *type;          /* "dir", "logical", ... */
+	bool active;
+} virt_pool;
+
+typedef struct {
+	unsigned cpus;
+	uint64_t memory;     /* bytes */
+	uint64_t free_memory;
+} virt_node;
+
+/*
+ * Open @uri.  A test-driver URI written relative to a spec file
+ * (`test:hosts/hv1.xml`) must be resolved first with virt_resolve_uri.
+ */
+virt_host *virt_host_open(const char *uri, bool readonly, GError **error);
+void virt_host_free(virt_host *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virt_host, virt_host_free)
+
+/* `test:REL` → `test:///ABS` against @spec_file's folder; others unchanged. */
+char *virt_resolve_uri(const char *uri, const char *spec_file);
+
+const char *virt_host_uri(const virt_host *h);
+/* "test", "kvm" or "qemu": follows the driver and /dev/kvm. */
+const char *virt_host_domain_type(const virt_host *h);
+/* The hypervisor's host UUID from its capabilities, or NULL. */
+const char *virt_host_uuid(const virt_host *h);
+unsigned virt_host_calls(const virt_host *h);
+
+/* Observation: bulk reads. */
+bool virt_list_domains(virt_host *h, GPtrArray **out, GError **error);
+bool virt_list_pools(virt_host *h, GPtrArray **pools, GPtrArray **vols,
+		     GError **error);
+bool virt_node_info(virt_host *h, virt_node *out, GError **error);
+bool virt_domain_xml(virt_host *h, const char *name, bool inactive,
+		     char **out, GError **error);
+bool virt_volume_capacity(virt_host *h, const char *pool, const char *name,
+			  uint64_t *out, GError **error);
+
+void virt_dom_free(gpointer p);
+void virt_vol_free(gpointer p);
+void virt_pool_free(gpointer p);
+
+/* Mutations. */
+/* @uuid_out (37 bytes, or NULL) receives the domain's UUID. */
+bool virt_define(virt_host *h, const char *xml, char *uuid_out, GError **error);
+bool virt_undefine(virt_host *h, const char *name, GError **error);
+bool virt_start(virt_host *h, const char *name, GError **error);
+bool virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms,
+		   GError **error);
+bool virt_destroy(virt_host *h, const char *name, GError **error);
+bool virt_suspend(virt_host *h, const char *name, GError **error);
+bool virt_resume(virt_host *h, const char *name, GError **error);
+bool virt_managed_save(virt_host *h, const char *name, GError **error);
+bool virt_managed_save_remove(virt_host *h, const char *name, GError **error);
+bool virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
+		    GError **error);
+bool virt_set_memory(virt_host *h, const char *name, uint64_t bytes,
+		     bool live, GError **error);
+bool virt_vol_create(virt_host *h, const char *pool, const char *xml,
+		     const char *clone_from, GError **error);
+bool virt_vol_delete(virt_host *h, const char *pool, const char *name,
+		     GError **error);
