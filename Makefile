@@ -39,7 +39,8 @@ RECON_LIB_OBJ := $(filter-out $(B)/reconciler/main.o,$(RECON_OBJ))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TESTLIB_OBJ := $(B)/tests/testutil.o
+TESTLIB_SRC := tests/unit/testutil.c tests/unit/recon.c
+TESTLIB_OBJ := $(TESTLIB_SRC:tests/unit/%.c=$(B)/tests/lib/%.o)
 
 # The sanitizer build of the spec library and its tests (no libvirt in it).
 A := $(B)/asan
@@ -78,7 +79,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(TESTLIB_OBJ) $(SPEC_OBJ) $(RECON_LIB_OB
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
-$(B)/tests/testutil.o: tests/unit/testutil.c
+$(B)/tests/lib/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
 
@@ -94,7 +95,7 @@ $(A)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -c $< -o $@
 
-$(A)/tests/%: $(A)/tests/unit/%.o $(A)/tests/unit/testutil.o $(SPEC_SRC:%.c=$(A)/%.o) \
+$(A)/tests/%: $(A)/tests/unit/%.o $(TESTLIB_SRC:%.c=$(A)/%.o) $(SPEC_SRC:%.c=$(A)/%.o) \
 		$(RECON_LIB_OBJ:$(B)/%=$(A)/%)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)

@@ -97,6 +97,17 @@ hosts_free(host_set *set)
 	g_free(set);
 }
 
+void
+hosts_bind(host_set *set, const spec_source *src)
+{
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+
+		h->spec = src->host_by_name ? g_hash_table_lookup(src->host_by_name, h->name)
+					    : NULL;
+	}
+}
+
 unsigned
 hosts_calls(const host_set *set)
 {

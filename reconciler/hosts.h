@@ -33,6 +33,13 @@ typedef struct {
 host_set *hosts_open(const spec_source *src, const char *default_uri,
 		     bool readonly, GError **error);
 void hosts_free(host_set *set);
+
+/*
+ * Point the hosts at the documents of @src, a newer revision of the same
+ * source (host_conn.spec borrows from it).  Hosts @src no longer names
+ * keep spec NULL; hosts it adds are not connected here.
+ */
+void hosts_bind(host_set *set, const spec_source *src);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(host_set, hosts_free)
 
 unsigned hosts_calls(const host_set *set);

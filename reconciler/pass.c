@@ -21,12 +21,16 @@ pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 		return false;  /* the last good revision stays in force */
 	p->want = desired_build(p->src);
 	p->hosts = hosts;
+	if (p->hosts)
+		hosts_bind(p->hosts, p->src);
 	if (!p->hosts) {
 		p->hosts = hosts_open(p->src, o->connect, o->readonly, error);
 		p->own_hosts = true;
 		if (!p->hosts)
 			return false;
 	}
+	if (!cache)
+		cache = p->own_cache = obs_cache_new();
 	before = hosts_calls(p->hosts);
 	p->have = observe(p->hosts, p->want, cache);
 	p->calls = hosts_calls(p->hosts) - before;
@@ -39,6 +43,7 @@ pass_release(pass *p)
 {
 	plan_free(p->plan);
 	observed_free(p->have);
+	obs_cache_free(p->own_cache);
 	if (p->own_hosts)
 		hosts_free(p->hosts);
 	desired_free(p->want);

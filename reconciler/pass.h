@@ -21,6 +21,7 @@ typedef struct {
 	desired_state *want;
 	host_set *hosts;         /* owned unless the caller passed its own */
 	bool own_hosts;
+	obs_cache *own_cache;    /* when the caller keeps none */
 	observed *have;
 	plan *plan;
 	unsigned calls;          /* libvirt calls made by observe */

@@ -22,6 +22,8 @@ typedef struct {
 	GHashTable *stop_op;      /* domain -> op that takes it down */
 	GHashTable *undefines;    /* host name -> GPtrArray of UNDEFINE ops */
 	GHashTable *duplicates;   /* domain names seen on two hosts */
+	GHashTable *removal_stops;/* host -> shutdowns of VMs being removed */
+	GHashTable *new_starts;   /* host -> defines of new VMs */
 	const char *unreachable;  /* a host we cannot see, if any */
 	unsigned managed;         /* managed domains on reachable hosts */
 	unsigned removed;
@@ -146,6 +148,24 @@ dep(plan_op *op, plan_op *on)
 		g_ptr_array_add(op->deps, on);
 }
 
+static GPtrArray *
+host_list(GHashTable *by_host, const char *host)
+{
+	GPtrArray *list = g_hash_table_lookup(by_host, host);
+
+	if (!list) {
+		list = g_ptr_array_new();
+		g_hash_table_insert(by_host, (gpointer)host, list);
+	}
+	return list;
+}
+
+static GPtrArray *
+removal_stops(planner *pl, const char *host)
+{
+	return host_list(pl->removal_stops, host);
+}
+
 G_GNUC_PRINTF(2, 3) static void
 note(planner *pl, const char *fmt, ...)
 {
@@ -214,11 +234,9 @@ vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
  * steps a careful operator would take.  Returns the last op, or @last.
  */
 static plan_op *
-plan_state(planner *pl, const char *host, const char *domain, run_state from,
-	   run_state to, op_impact impact, plan_op *last)
+plan_state_why(planner *pl, const char *host, const char *domain, run_state from,
+	       run_state to, op_impact impact, plan_op *last, const char *why)
 {
-	const char *why = "desired state";
-
 	if (from == to)
 		return last;
 	switch (from) {
@@ -254,6 +272,13 @@ plan_state(planner *pl, const char *host, const char *domain, run_state from,
 		break;
 	}
 	return last;
+}
+
+static plan_op *
+plan_state(planner *pl, const char *host, const char *domain, run_state from,
+	   run_state to, op_impact impact, plan_op *last)
+{
+	return plan_state_why(pl, host, domain, from, to, impact, last, "desired state");
 }
 
 /* ---- volumes ----------------------------------------------------------- */
@@ -406,6 +431,7 @@ plan_create(planner *pl, const desired_vm *vm)
 		dep(def, vols->pdata[i]);
 	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(vm->state),
 		   IMPACT_IN_PLACE, def);
+	g_ptr_array_add(host_list(pl->new_starts, h->name), def);
 	pl->p->n_create++;
 }
 
@@ -520,15 +546,13 @@ plan_remove(planner *pl, obs_domain *o, const char *reason)
 	plan_op *last;
 
 	/* Undefining drops a managed-save image anyway: no separate discard. */
-	last = plan_state(pl, h->name, o->name, from == RUN_SAVED ? RUN_OFF : from,
-			  RUN_OFF, IMPACT_RESTART, NULL);
+	last = plan_state_why(pl, h->name, o->name, from == RUN_SAVED ? RUN_OFF : from,
+			      RUN_OFF, IMPACT_RESTART, NULL, "stopped before removal");
+	if (last)
+		g_ptr_array_add(removal_stops(pl, h->name), last);
 
 	last = op_add(pl, OP_UNDEFINE, IMPACT_IN_PLACE, h->name, o->name, last, reason);
-	undefs = g_hash_table_lookup(pl->undefines, h->name);
-	if (!undefs) {
-		undefs = g_ptr_array_new();
-		g_hash_table_insert(pl->undefines, (gpointer)h->name, undefs);
-	}
+	undefs = host_list(pl->undefines, h->name);
 	g_ptr_array_add(undefs, last);
 	plan_stale_volumes(pl, h, o->name, NULL, last,
 			   "non-persistent disk of a removed VM");
@@ -603,6 +627,27 @@ plan_after(planner *pl)
 			dep(g_hash_table_lookup(pl->stop_op, dep_dom),
 			    g_hash_table_lookup(pl->stop_op, vm->domain));
 		}
+	}
+}
+
+/*
+ * A new VM on a host waits for the VMs leaving that host to stop: their
+ * memory is free by then, and a renamed layer member never shares the host
+ * with its predecessor, not even for a moment.
+ */
+static void
+plan_make_room(planner *pl)
+{
+	GHashTableIter it;
+	gpointer host, defs;
+
+	g_hash_table_iter_init(&it, pl->new_starts);
+	while (g_hash_table_iter_next(&it, &host, &defs)) {
+		GPtrArray *stops = g_hash_table_lookup(pl->removal_stops, host);
+
+		for (guint i = 0; stops && i < ((GPtrArray *)defs)->len; i++)
+			for (guint j = 0; j < stops->len; j++)
+				dep(((GPtrArray *)defs)->pdata[i], stops->pdata[j]);
 	}
 }
 
@@ -694,7 +739,7 @@ find_duplicates(planner *pl)
 plan *
 plan_build(const desired_state *want, const observed *have, const plan_options *opts)
 {
-	planner pl = { want, have, opts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0 };
+	planner pl = { .want = want, .have = have, .opts = opts };
 
 	pl.p = g_new0(plan, 1);
 	pl.p->ops = g_ptr_array_new_with_free_func(op_free);
@@ -706,11 +751,16 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	pl.undefines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					     (GDestroyNotify)g_ptr_array_unref);
 	pl.duplicates = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+						 (GDestroyNotify)g_ptr_array_unref);
+	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					      (GDestroyNotify)g_ptr_array_unref);
 
 	find_duplicates(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);
 	plan_after(&pl);
+	plan_make_room(&pl);
 	plan_persistent(&pl);
 	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty) {
 		refuse(&pl, "the plan would remove every managed VM (%u); refused without --allow-empty",
@@ -724,5 +774,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.stop_op);
 	g_hash_table_unref(pl.undefines);
 	g_hash_table_unref(pl.duplicates);
+	g_hash_table_unref(pl.removal_stops);
+	g_hash_table_unref(pl.new_starts);
 	return pl.p;
 }

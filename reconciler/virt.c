@@ -398,9 +398,11 @@ virt_domain_xml(virt_host *h, const char *name, bool inactive, char **out,
 		return false;
 	count(h);
 	xml = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+	if (!xml)
+		fail(error, "cannot read the definition of", name);
 	virDomainFree(d);
 	if (!xml)
-		return fail(error, "cannot read the definition of", name);
+		return false;
 	*out = g_strdup(xml);
 	free(xml);
 	return true;
@@ -470,21 +472,22 @@ virt_define(virt_host *h, const char *xml, char *uuid_out, GError **error)
 			return false;                           \
 		count(h);                                       \
 		rc = (call);                                    \
-		virDomainFree(dom);                             \
 		if (rc < 0)                                     \
-			return fail((error), (what), (name));   \
-		return true;                                    \
+			fail((error), (what), (name));          \
+		virDomainFree(dom); /* resets the last error */ \
+		return rc >= 0;                                 \
 	} while (0)
 
 bool
 virt_undefine(virt_host *h, const char *name, GError **error)
 {
 	/* Managed-save images and snapshot metadata go with the definition;
-	 * NVRAM too.  Storage volumes are never touched here. */
-	WITH_DOMAIN(h, name, error, "cannot undefine",
-		    virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-					   VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
-					   VIR_DOMAIN_UNDEFINE_NVRAM));
+	 * NVRAM too where the driver has it.  Volumes are never touched here. */
+	unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+			 VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+			 (strcmp(h->domain_type, "test") ? VIR_DOMAIN_UNDEFINE_NVRAM : 0);
+
+	WITH_DOMAIN(h, name, error, "cannot undefine", virDomainUndefineFlags(dom, flags));
 }
 
 bool
@@ -528,7 +531,7 @@ bool
 virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
 	       GError **error)
 {
-	unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0);
+	unsigned flags = live ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
 
 	WITH_DOMAIN(h, name, error, "cannot set vCPUs of",
 		    virDomainSetVcpusFlags(dom, n, flags));
@@ -538,7 +541,7 @@ bool
 virt_set_memory(virt_host *h, const char *name, uint64_t bytes, bool live,
 		GError **error)
 {
-	unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0);
+	unsigned flags = live ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
 
 	WITH_DOMAIN(h, name, error, "cannot set memory of",
 		    virDomainSetMemoryFlags(dom, bytes / 1024, flags));
@@ -592,18 +595,21 @@ virt_vol_create(virt_host *h, const char *pool, const char *xml,
 		count(h);
 		src = virStorageVolLookupByName(p, clone_from);
 		if (!src) {
+			fail(error, "no volume", clone_from);
 			virStoragePoolFree(p);
-			return fail(error, "no volume", clone_from);
+			return false;
 		}
 	}
 	count(h);
 	v = src ? virStorageVolCreateXMLFrom(p, xml, src, 0)
 		: virStorageVolCreateXML(p, xml, 0);
+	if (!v)
+		fail(error, "cannot create a volume in pool", pool);
 	if (src)
 		virStorageVolFree(src);
 	virStoragePoolFree(p);
 	if (!v)
-		return fail(error, "cannot create a volume in pool", pool);
+		return false;
 	virStorageVolFree(v);
 	return true;
 }
@@ -620,13 +626,15 @@ virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		return false;
 	count(h);
 	v = virStorageVolLookupByName(p, name);
+	if (!v)
+		fail(error, "no volume", name);
 	virStoragePoolFree(p);
 	if (!v)
-		return fail(error, "no volume", name);
+		return false;
 	count(h);
 	rc = virStorageVolDelete(v, 0);
-	virStorageVolFree(v);
 	if (rc < 0)
-		return fail(error, "cannot delete volume", name);
-	return true;
+		fail(error, "cannot delete volume", name);
+	virStorageVolFree(v);
+	return rc >= 0;
 }

@@ -1,0 +1,46 @@
+/*
+ * recon.h - a simulated datacenter for reconcile tests
+ *
+ * Three libvirt test-driver hosts (the webstack example's node files) kept
+ * open across passes, a real SQLite history in a temporary folder, and a
+ * spec written by the test.  plan() and apply() run the same code as the
+ * CLI; nothing is mocked.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include "testutil.h"
+#include "../../reconciler/exec.h"
+#include "../../reconciler/pass.h"
+#include "../../reconciler/plan_show.h"
+
+typedef struct {
+	char *dir;          /* temporary folder: spec and history */
+	char *spec;         /* the spec file in it */
+	host_set *hosts;
+	obs_cache *cache;
+	history *hist;
+	pass last;          /* the latest pass, released by the next */
+	bool allow_empty;
+} dc;
+
+/* Hosts hv1..hv3 plus template debian-12 and persistent template db-data. */
+extern const char *const dc_base_spec;
+
+dc *dc_new(const char *appliances);
+void dc_free(dc *d);
+
+/* Replace the spec's appliances (the hosts and templates stay). */
+void dc_spec(dc *d, const char *appliances);
+
+/* Plan against the live hosts; the plan as text, as `strata plan` prints it. */
+char *dc_plan_text(dc *d);
+const plan *dc_plan(dc *d);
+
+/* Plan and carry it out; returns the result. */
+exec_result dc_apply(dc *d);
+
+/* The observed domain @name, or NULL; from a fresh observation. */
+const obs_domain *dc_domain(dc *d, const char *name);
+bool dc_has_volume(dc *d, const char *host, const char *volume);

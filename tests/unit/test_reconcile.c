@@ -1,0 +1,533 @@
+/*
+ * test_reconcile.c - plan and apply against a simulated datacenter
+ *
+ * Three libvirt test-driver hosts stay open for the whole test, so each
+ * apply changes real (simulated) hypervisor state and the next plan sees
+ * it.  Plans are compared with golden files in tests/data/plan/.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "recon.h"
+#include "../../reconciler/domxml.h"
+
+#define GOLDEN(name) "tests/data/plan/" name ".plan"
+
+static const char *const webstack =
+	"kind: appliance\nname: shop\nlayers: [app]\nvms:\n"
+	"  - {name: db, persistent: db-data, memory: 2GiB, disks: [{name: scratch, size: 5GiB}], requires: [ssd]}\n"
+	"  - {name: app1, template: debian-12, layer: app, after: [db]}\n"
+	"  - {name: app2, template: debian-12, layer: app, after: [db]}\n";
+
+static void
+assert_no_changes(dc *d)
+{
+	g_autofree char *text = dc_plan_text(d);
+
+	assert_string_equal(text, "No changes. The hosts match the spec.\n");
+}
+
+static const plan_op *
+find_op(const plan *p, op_kind kind, const char *domain)
+{
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == kind && g_strcmp0(op->domain, domain) == 0)
+			return op;
+	}
+	return NULL;
+}
+
+static bool
+has_note(const plan *p, const char *prefix)
+{
+	for (guint i = 0; i < p->notes->len; i++)
+		if (g_str_has_prefix(p->notes->pdata[i], prefix))
+			return true;
+	return false;
+}
+
+static bool
+depends_on(const plan_op *op, const plan_op *on)
+{
+	for (guint i = 0; i < op->deps->len; i++)
+		if (op->deps->pdata[i] == on || depends_on(op->deps->pdata[i], on))
+			return true;
+	return false;
+}
+
+static void
+test_apply__fresh_deploy_converges_then_plans_nothing(void **state)
+{
+	dc *d = dc_new(webstack);
+	g_autofree char *text = dc_plan_text(d);
+	unsigned calls;
+
+	(void)state;
+	tu_assert_golden(text, GOLDEN("fresh-deploy"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	/* Converged: no definition read, and calls do not grow with VMs. */
+	assert_int_equal(d->last.have->xml_reads, 0);
+	calls = d->last.calls;
+	dc_spec(d, "kind: appliance\nname: big\nvms:\n"
+		   "  - {name: a, template: debian-12}\n  - {name: b, template: debian-12}\n"
+		   "  - {name: c, template: debian-12}\n  - {name: d, template: debian-12}\n");
+	d->allow_empty = true;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	assert_int_equal(d->last.have->xml_reads, 0);
+	assert_int_equal(d->last.calls, calls);
+	dc_free(d);
+}
+
+static void
+test_plan__after_orders_starts_and_reverses_stops(void **state)
+{
+	dc *d = dc_new(webstack);
+	const plan *p = dc_plan(d);
+
+	(void)state;
+	assert_true(depends_on(find_op(p, OP_START, "shop.app1"), find_op(p, OP_START, "shop.db")));
+	assert_true(depends_on(find_op(p, OP_START, "shop.app2"), find_op(p, OP_START, "shop.db")));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: shop\nstate: undeployed\nlayers: [app]\nvms:\n"
+		   "  - {name: db, persistent: db-data, memory: 2GiB, disks: [{name: scratch, size: 5GiB}], requires: [ssd]}\n"
+		   "  - {name: app1, template: debian-12, layer: app, after: [db]}\n"
+		   "  - {name: app2, template: debian-12, layer: app, after: [db]}\n");
+	d->allow_empty = true;
+	p = dc_plan(d);
+	assert_true(depends_on(find_op(p, OP_SHUTDOWN, "shop.db"), find_op(p, OP_SHUTDOWN, "shop.app1")));
+	assert_true(depends_on(find_op(p, OP_SHUTDOWN, "shop.db"), find_op(p, OP_SHUTDOWN, "shop.app2")));
+	dc_free(d);
+}
+
+static void
+test_plan__add_remove_rename_vm(void **state)
+{
+	dc *d = dc_new(webstack);
+	g_autofree char *text = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	/* app2 renamed to web2, app3 added, db kept. */
+	dc_spec(d, "kind: appliance\nname: shop\nlayers: [app]\nvms:\n"
+		   "  - {name: db, persistent: db-data, memory: 2GiB, disks: [{name: scratch, size: 5GiB}], requires: [ssd]}\n"
+		   "  - {name: app1, template: debian-12, layer: app, after: [db]}\n"
+		   "  - {name: web2, template: debian-12, layer: app, after: [db]}\n"
+		   "  - {name: app3, template: debian-12}\n");
+	text = dc_plan_text(d);
+	tu_assert_golden(text, GOLDEN("add-remove-rename"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	assert_null(dc_domain(d, "shop.app2"));
+	assert_false(dc_has_volume(d, "hv1", "shop.app2--system.qcow2") ||
+		     dc_has_volume(d, "hv2", "shop.app2--system.qcow2") ||
+		     dc_has_volume(d, "hv3", "shop.app2--system.qcow2"));
+	dc_free(d);
+}
+
+static const char *const states[] = { "running", "stopped", "paused", "saved", "undeployed" };
+
+static char *
+one_vm(const char *st)
+{
+	return g_strdup_printf("kind: appliance\nname: one\nvms:\n"
+			       "  - {name: vm, template: debian-12, state: %s}\n---\n"
+			       "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n", st);
+}
+
+static void
+test_apply__every_state_reaches_every_other(void **state)
+{
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	(void)state;
+	for (size_t from = 0; from < G_N_ELEMENTS(states); from++) {
+		for (size_t to = 0; to < G_N_ELEMENTS(states); to++) {
+			g_autofree char *a = one_vm(states[from]);
+			g_autofree char *b = one_vm(states[to]);
+			g_autofree char *text = NULL;
+			dc *d = dc_new(a);
+
+			assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+			dc_spec(d, b);
+			text = dc_plan_text(d);
+			g_string_append_printf(all, "## %s -> %s\n%s", states[from], states[to], text);
+			assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+			assert_no_changes(d);
+			dc_free(d);
+		}
+	}
+	tu_assert_golden(all->str, GOLDEN("state-transitions"));
+}
+
+static void
+test_plan__resize_live_and_with_restart(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, memory: 2GiB}\n");
+	g_autofree char *down = NULL, *up = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, memory: 1GiB}\n");
+	down = dc_plan_text(d);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	dc_spec(d, "kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, memory: 1GiB, cpus: 4}\n");
+	up = dc_plan_text(d);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	tu_assert_golden(down, GOLDEN("resize-memory-live"));
+	tu_assert_golden(up, GOLDEN("resize-cpus-restart"));
+	dc_free(d);
+}
+
+static void
+test_plan__disruption_never_refuses_a_restart(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: r\ndisruption: never\nvms:\n  - {name: vm, template: debian-12}\n");
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: r\ndisruption: never\nvms:\n  - {name: vm, template: debian-12, cpus: 3}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->ops->len, 0);
+	assert_int_equal(p->errors->len, 1);
+	assert_string_equal(p->errors->pdata[0],
+			    "r.vm: the change needs the VM restarted, and appliance 'r' sets disruption: never");
+	dc_free(d);
+}
+
+static void
+test_plan__template_change_rebuilds_the_system_disk(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: t\nvms:\n  - {name: vm, template: debian-12}\n");
+	g_autofree char *text = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: t\nvms:\n  - {name: vm, template: debian-13}\n");
+	text = dc_plan_text(d);
+	tu_assert_golden(text, GOLDEN("template-change"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	dc_free(d);
+}
+
+static void
+test_persistent__volume_outlives_its_vm_and_serves_another_appliance(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: one\nvms:\n  - {name: db, persistent: db-data}\n---\n"
+		       "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
+	const obs_domain *db;
+	const char *host;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	db = dc_domain(d, "one.db");
+	assert_non_null(db);
+	host = db->host->name;
+	/* The VM goes; its persistent volume stays. */
+	dc_spec(d, "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
+	p = dc_plan(d);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		assert_false(op->kind == OP_VOL_DELETE && strstr(op->volume, "persistent-"));
+	}
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_null(dc_domain(d, "one.db"));
+	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	/* Another appliance binds it: same host, no new volume. */
+	dc_spec(d, "kind: appliance\nname: two\nvms:\n  - {name: sql, persistent: db-data}\n---\n"
+		   "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_null(find_op(p, OP_VOL_CREATE, NULL));
+	assert_string_equal(find_op(p, OP_DEFINE, "two.sql")->host, host);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	dc_free(d);
+}
+
+static void
+test_persistent__deleted_only_by_its_own_state(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: one\nvms:\n  - {name: db, persistent: db-data}\n---\n"
+		       "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
+	const char *host;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "one.db")->host->name);
+	/* Removing the document only forgets it: orphaned, kept. */
+	tu_write(d->spec, "kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
+		 "kind: host\nname: hv2\nuri: test://" SRCDIR "/examples/webstack/hosts/hv2.xml\n---\n"
+		 "kind: host\nname: hv3\nuri: test://" SRCDIR "/examples/webstack/hosts/hv3.xml\n---\n"
+		 "kind: template\nname: debian-12\npool: default\nvolume: debian-12.qcow2\n---\n"
+		 "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_null(find_op(p, OP_VOL_DELETE, NULL));
+	assert_true(has_note(p, "orphaned: persistent volume default/persistent-db-data.qcow2"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	/* `state: deleted` deletes it. */
+	{
+		g_autofree char *text = g_strconcat(dc_base_spec,
+			"kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n", NULL);
+		GString *s = g_string_new(text);
+		g_autofree char *del = NULL;
+
+		g_string_replace(s, "size: 20GiB\n", "size: 20GiB\nstate: deleted\n", 1);
+		del = g_string_free(s, FALSE);
+		tu_write(d->spec, del);
+	}
+	p = dc_plan(d);
+	assert_non_null(find_op(p, OP_VOL_DELETE, NULL));
+	assert_int_equal(find_op(p, OP_VOL_DELETE, NULL)->impact, IMPACT_DESTROYS_DATA);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_false(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	g_free((char *)host);
+	dc_free(d);
+}
+
+static void
+test_undeploy_redeploy__persistent_kept_template_disks_fresh(void **state)
+{
+	static const char *const on =
+		"kind: appliance\nname: s\nvms:\n  - {name: db, persistent: db-data}\n  - {name: web, template: debian-12}\n---\n"
+		"kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n";
+	static const char *const off =
+		"kind: appliance\nname: s\nstate: undeployed\nvms:\n  - {name: db, persistent: db-data}\n  - {name: web, template: debian-12}\n---\n"
+		"kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n";
+	dc *d = dc_new(on);
+	const plan *p;
+	const char *host;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "s.db")->host->name);
+	dc_spec(d, off);
+	p = dc_plan(d);
+	assert_non_null(find_op(p, OP_VOL_DELETE, "s.web"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_null(dc_domain(d, "s.db"));
+	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	dc_spec(d, on);
+	p = dc_plan(d);
+	assert_non_null(find_op(p, OP_VOL_CREATE, "s.web"));   /* a fresh system disk */
+	assert_null(find_op(p, OP_VOL_CREATE, NULL));          /* the persistent one exists */
+	assert_string_equal(find_op(p, OP_DEFINE, "s.db")->host, host);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	g_free((char *)host);
+	dc_free(d);
+}
+
+static void
+test_safety__unmanaged_domains_are_left_alone(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
+	pass_options o = { .path = spec, .connect = "test:///default" };
+	g_autoptr(GError) err = NULL;
+	pass p;
+
+	(void)state;
+	/* test:///default carries one domain, "test", that strata did not make. */
+	tu_write(spec, "kind: template\nname: t\npool: default-pool\nvolume: base.qcow2\n---\n"
+		 "kind: appliance\nname: a\nvms:\n  - {name: test, template: t}\n");
+	assert_true(pass_run(&p, &o, NULL, NULL, &err));
+	for (guint i = 0; i < p.plan->ops->len; i++)
+		assert_true(g_strcmp0(((plan_op *)p.plan->ops->pdata[i])->domain, "test") != 0);
+	assert_string_equal(p.plan->notes->pdata[0],
+			    "ignored: domain 'test' on default is not managed by strata");
+	pass_release(&p);
+	tu_rmtree(dir);
+}
+
+static void
+test_safety__removing_every_managed_vm_is_refused(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: a\nstate: undeployed\nvms:\n  - {name: vm, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->ops->len, 0);
+	assert_string_equal(p->errors->pdata[0],
+			    "the plan would remove every managed VM (1); refused without --allow-empty");
+	d->allow_empty = true;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_null(dc_domain(d, "a.vm"));
+	dc_free(d);
+}
+
+static void
+test_exec__a_failing_op_skips_only_its_dependents(void **state)
+{
+	/* 600GiB exceeds the simulated pool (490GiB free): a real failure. */
+	dc *d = dc_new("kind: appliance\nname: f\nvms:\n"
+		       "  - {name: big, template: debian-12, disks: [{name: huge, size: 600GiB}]}\n"
+		       "  - {name: ok1, template: debian-12}\n"
+		       "  - {name: ok2, template: debian-12, after: [big]}\n"
+		       "  - {name: ok3, template: debian-12}\n");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) rows = NULL;
+	history_query q = { .vm = "f.big" };
+	const plan *p;
+	unsigned failed = 0, skipped = 0;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_PARTIAL);
+	p = d->last.plan;
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		failed += op->status == OPST_FAILED;
+		skipped += op->status == OPST_SKIPPED;
+		if (g_strcmp0(op->vm, "ok1") == 0 || g_strcmp0(op->vm, "ok3") == 0)
+			assert_int_equal(op->status, OPST_DONE);
+	}
+	assert_int_equal(failed, 1);
+	assert_int_equal(find_op(p, OP_DEFINE, "f.big")->status, OPST_SKIPPED);
+	assert_int_equal(find_op(p, OP_START, "f.ok2")->status, OPST_SKIPPED);
+	assert_int_equal(find_op(p, OP_DEFINE, "f.ok2")->status, OPST_DONE);
+	(void)skipped;
+	/* History says which op failed and why. */
+	rows = history_ops(d->hist, &q, &err);
+	assert_non_null(rows);
+	for (guint i = 0; i < rows->len; i++) {
+		GHashTable *r = rows->pdata[i];
+
+		if (g_strcmp0(g_hash_table_lookup(r, "result"), "failed") == 0)
+			assert_non_null(strstr(g_hash_table_lookup(r, "error"), "huge"));
+	}
+	dc_free(d);
+}
+
+static void
+test_crash__between_intent_and_result_is_adopted(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: c\nvms:\n  - {name: vm, template: debian-12, state: stopped}\n");
+	g_autofree char *db = g_build_filename(d->dir, "strata.db", NULL);
+	g_autoptr(GError) err = NULL;
+	const plan *p = dc_plan(d);
+	plan_op *ops[8];
+	gint64 rows[8], run;
+	guint n = p->ops->len;
+
+	(void)state;
+	/* Do what exec does, then die before the results are written. */
+	assert_true(n <= 8);
+	run = history_run_begin(d->hist, "test", 0, &err);
+	for (guint i = 0; i < n; i++)
+		ops[i] = p->ops->pdata[i];
+	assert_true(history_intents(d->hist, run, ops, n, rows, &err));
+	for (guint i = 0; i < n; i++) {
+		host_conn *hc = g_hash_table_lookup(d->hosts->by_name, ops[i]->host);
+
+		if (ops[i]->kind == OP_VOL_CREATE)
+			assert_true(virt_vol_create(hc->virt, ops[i]->pool, ops[i]->xml, ops[i]->clone_from, &err));
+		else if (ops[i]->kind == OP_DEFINE)
+			assert_true(virt_define(hc->virt, ops[i]->xml, NULL, &err));
+	}
+	history_close(d->hist);
+	d->hist = history_open(db, &err);
+	assert_int_equal(history_interrupted(d->hist), n);
+	/* The next run adopts: nothing to create, no duplicate domain. */
+	obs_cache_free(d->cache);
+	d->cache = obs_cache_new();
+	assert_no_changes(d);
+	dc_free(d);
+}
+
+static void
+test_domxml__no_spec_value_adds_markup(void **state)
+{
+	desired_vm vm = { 0 };
+	desired_disk sys = { .role = DISK_SYSTEM, .name = "system", .pool = "default",
+			     .volume = "x.y--system.qcow2", .target = "vda" };
+	g_autofree char *xml = NULL;
+	domxml_info info;
+
+	(void)state;
+	vm.domain = "x.y";
+	vm.appliance = "x";
+	vm.vm = "y";
+	vm.template = "t";
+	vm.title = "</title><devices><disk type='file'/></devices><title>";
+	vm.cpus = 1;
+	vm.memory = 1 << 30;
+	vm.disks = g_ptr_array_new();
+	vm.nics = g_ptr_array_new();
+	g_ptr_array_add(vm.disks, &sys);
+	xml = domxml_domain(&vm, "kvm", "0123456789abcdef", NULL);
+	assert_null(strstr(xml, "<disk type='file'"));
+	assert_null(strstr(xml, "<disk type=\"file\""));
+	assert_true(domxml_parse(xml, &info));
+	assert_true(info.managed);
+	assert_string_equal(info.hash, "0123456789abcdef");
+	assert_int_equal(info.volumes->len, 1);
+	domxml_info_release(&info);
+	tu_assert_golden(xml, "tests/data/domxml/kvm-escaped-title.xml");
+	g_ptr_array_unref(vm.disks);
+	g_ptr_array_unref(vm.nics);
+}
+
+static void
+test_domxml__golden_per_driver_type(void **state)
+{
+	static const char *const types[] = { "test", "qemu", "kvm" };
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(desired_state) want = NULL;
+	spec_diags diags;
+
+	(void)state;
+	spec_diags_init(&diags);
+	src = spec_load("examples/webstack", &diags);
+	spec_validate(src, &diags);
+	want = desired_build(src);
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
+		desired_vm *vm = g_hash_table_lookup(want->vm_by_domain, "webstack.db");
+		g_autofree char *hash = desired_vm_hash(vm, types[i]);
+		g_autofree char *xml = domxml_domain(vm, types[i], hash, NULL);
+		g_autofree char *golden = g_strdup_printf("tests/data/domxml/webstack-db-%s.xml", types[i]);
+
+		tu_assert_golden(xml, golden);
+	}
+	spec_diags_release(&diags);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_apply__fresh_deploy_converges_then_plans_nothing),
+		cmocka_unit_test(test_plan__after_orders_starts_and_reverses_stops),
+		cmocka_unit_test(test_plan__add_remove_rename_vm),
+		cmocka_unit_test(test_apply__every_state_reaches_every_other),
+		cmocka_unit_test(test_plan__resize_live_and_with_restart),
+		cmocka_unit_test(test_plan__disruption_never_refuses_a_restart),
+		cmocka_unit_test(test_plan__template_change_rebuilds_the_system_disk),
+		cmocka_unit_test(test_persistent__volume_outlives_its_vm_and_serves_another_appliance),
+		cmocka_unit_test(test_persistent__deleted_only_by_its_own_state),
+		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
+		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
+		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
+		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
+		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
+		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
+		cmocka_unit_test(test_domxml__golden_per_driver_type),
+	};
+
+	tu_chdir_srcdir();
+	return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
+}
