@@ -112,8 +112,13 @@ check-asan: $(SPEC_TESTS:%=$(A)/tests/%) $(A)/strata
 	  STRATA_BIN=$(CURDIR)/$(A)/strata $$t || fail=1; \
 	done; exit $$fail
 
-bench: strata $(B)/bench/bench_validate
+bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile
 	$(B)/bench/bench_validate
+	$(B)/bench/bench_reconcile
+
+$(B)/bench/bench_reconcile: tests/bench/bench_reconcile.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/bench/bench_validate: tests/bench/bench_validate.c $(SPEC_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,146 @@
+/*
+ * bench_reconcile.c - plan and apply 10,000 VMs over 100 simulated hosts
+ *
+ * Writes 100 test-driver node files and a source of 1,000 appliances of
+ * 10 VMs, then measures in one process (the test driver keeps state only
+ * as long as its connections): a cold plan (parse + observe + diff), the
+ * apply (operations per second), a no-op plan after it, and the libvirt
+ * calls each pass made.  Goals (issue #3): no-op plan <= 1 s, apply >=
+ * 2,000 ops/s, calls per pass O(hosts).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "../../reconciler/exec.h"
+#include "../../reconciler/pass.h"
+
+#define HOSTS 100
+#define APPLIANCES 1000
+#define VMS 10
+
+static void
+write_node(const char *dir, int h)
+{
+	g_autofree char *name = g_strdup_printf("hv%03d.xml", h);
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	g_autofree char *xml = g_strdup_printf(
+		"<node><cpu><mhz>2400</mhz><model>x86_64</model><nodes>1</nodes><sockets>2</sockets>"
+		"<cores>32</cores><threads>2</threads><active>128</active></cpu>"
+		"<memory>%llu</memory>"
+		"<pool type='dir'><name>default</name><uuid>35bb2ad9-388a-cdfe-461a-b8907f6e%04d</uuid>"
+		"<capacity>109951162777600</capacity><allocation>1073741824</allocation>"
+		"<available>108851651149824</available><target><path>/sim/hv%03d</path></target>"
+		"<volume type='file'><name>base.qcow2</name><capacity unit='MiB'>512</capacity>"
+		"<allocation unit='MiB'>256</allocation><target><format type='qcow2'/></target></volume>"
+		"</pool></node>", 512ULL * 1024 * 1024, h, h);
+
+	g_file_set_contents(path, xml, -1, NULL);
+}
+
+static void
+write_spec(const char *dir)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *path = g_build_filename(dir, "spec.yaml", NULL);
+
+	for (int h = 0; h < HOSTS; h++)
+		g_string_append_printf(s, "---\nkind: host\nname: hv%03d\nuri: test:hv%03d.xml\n", h, h);
+	g_string_append(s, "---\nkind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 1GiB\n");
+	for (int a = 0; a < APPLIANCES; a++) {
+		g_string_append_printf(s, "---\nkind: appliance\nname: app%04d\nlayers: [web]\nvms:\n", a);
+		for (int v = 0; v < VMS; v++)
+			g_string_append_printf(s, "  - {name: vm%d, template: t%s%s}\n", v,
+					       v < 3 ? ", layer: web" : "", v > 0 ? ", after: [vm0]" : "");
+	}
+	g_file_set_contents(path, s->str, (gssize)s->len, NULL);
+}
+
+static double
+ms_since(gint64 t0)
+{
+	return (double)(g_get_monotonic_time() - t0) / 1000.0;
+}
+
+int
+main(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("strata-bench-XXXXXX", NULL);
+	g_autofree char *spec = g_build_filename(dir, "spec.yaml", NULL);
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autofree char *cmd = NULL;
+	g_autoptr(obs_cache) cache = obs_cache_new();
+	g_autoptr(GError) err = NULL;
+	g_autoptr(history) hist = NULL;
+	pass_options po = { .path = spec, .connect = "test:///default" };
+	exec_options eo;
+	host_set *hosts;
+	pass p;
+	double cold_ms, apply_ms, noop_ms;
+	unsigned ops, cold_calls, noop_calls, reads;
+	exec_result r;
+	struct rusage ru;
+	gint64 t0;
+
+	for (int h = 0; h < HOSTS; h++)
+		write_node(dir, h);
+	write_spec(dir);
+	hist = history_open(db, &err);
+
+	t0 = g_get_monotonic_time();
+	if (!pass_run(&p, &po, NULL, cache, &err) || p.plan->errors->len) {
+		fprintf(stderr, "bench: cold plan failed: %s\n", err ? err->message :
+			p.plan && p.plan->errors->len ? (char *)p.plan->errors->pdata[0] : "invalid spec");
+		return 1;
+	}
+	cold_ms = ms_since(t0);
+	cold_calls = p.calls;
+	ops = p.plan->ops->len;
+	/* Keep the connections: the simulated hosts live as long as they do. */
+	hosts = p.hosts;
+	p.own_hosts = false;
+
+	exec_options_init(&eo);
+	t0 = g_get_monotonic_time();
+	r = exec_plan(p.plan, hosts, hist, history_run_begin(hist, "bench", 0, NULL), cache, &eo, &err);
+	apply_ms = ms_since(t0);
+	if (r != EXEC_CONVERGED) {
+		for (guint i = 0; i < p.plan->ops->len; i++) {
+			plan_op *op = p.plan->ops->pdata[i];
+
+			if (op->status == OPST_FAILED) {
+				fprintf(stderr, "bench: %s %s: %s\n", op_kind_name(op->kind),
+					op->domain, op->error);
+				break;
+			}
+		}
+		fprintf(stderr, "bench: apply did not converge\n");
+		return 1;
+	}
+	pass_release(&p);
+
+	t0 = g_get_monotonic_time();
+	if (!pass_run(&p, &po, hosts, cache, &err))
+		return 1;
+	noop_ms = ms_since(t0);
+	noop_calls = p.calls;
+	reads = p.have->xml_reads;
+	if (p.plan->ops->len) {
+		fprintf(stderr, "bench: plan after apply is not empty (%u ops)\n", p.plan->ops->len);
+		return 1;
+	}
+	pass_release(&p);
+	hosts_free(hosts);
+	getrusage(RUSAGE_SELF, &ru);
+
+	printf("plan (cold): %d VMs on %d hosts: %.0f ms, %u libvirt calls (%.1f per host), %u ops planned\n",
+	       APPLIANCES * VMS, HOSTS, cold_ms, cold_calls, (double)cold_calls / HOSTS, ops);
+	printf("apply: %u ops in %.0f ms = %.0f ops/s (parallel %u, per host %u, history synchronous=FULL)\n",
+	       ops, apply_ms, ops / (apply_ms / 1000.0), eo.parallel, eo.per_host);
+	printf("plan (no-op, after apply): %.0f ms, %u libvirt calls (%.1f per host), %u domain XML reads\n",
+	       noop_ms, noop_calls, (double)noop_calls / HOSTS, reads);
+	printf("peak RSS: %.0f MiB\n", ru.ru_maxrss / 1024.0);
+	cmd = g_strdup_printf("rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
