@@ -35,3 +35,4 @@ gboolean cli_output_format(const char *name, const char *allowed,
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_history(int argc, char **argv);

@@ -23,6 +23,7 @@ static const cli_verb verbs[] = {
 	{ "validate", cmd_validate, "check specs offline (no libvirt needed)" },
 	{ "plan", cmd_plan, "show what apply would do, changing nothing" },
 	{ "apply", cmd_apply, "converge the hosts to the source" },
+	{ "history", cmd_history, "the operations strata carried out" },
 };
 
 static void

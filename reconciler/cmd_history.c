@@ -1,0 +1,143 @@
+/*
+ * cmd_history.c - `strata history`: what strata did, read from the database
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "history.h"
+
+static const char *const columns[] = {
+	"id", "run", "trigger", "seq", "host", "appliance", "vm", "kind", "impact",
+	"args", "reason", "intent", "ended", "result", "error",
+};
+
+/* ISO 8601 in UTC from microseconds since the epoch. */
+static char *
+iso_time(const char *us)
+{
+	g_autoptr(GDateTime) t = NULL;
+
+	if (!us)
+		return NULL;
+	t = g_date_time_new_from_unix_utc(g_ascii_strtoll(us, NULL, 10) / G_USEC_PER_SEC);
+	return t ? g_date_time_format_iso8601(t) : NULL;
+}
+
+static void
+print_json(GPtrArray *rows)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *text = NULL;
+
+	json_builder_begin_array(b);
+	for (guint i = 0; i < rows->len; i++) {
+		GHashTable *r = rows->pdata[i];
+
+		json_builder_begin_object(b);
+		for (size_t c = 0; c < G_N_ELEMENTS(columns); c++) {
+			const char *v = g_hash_table_lookup(r, columns[c]);
+			g_autofree char *t = NULL;
+
+			json_builder_set_member_name(b, columns[c]);
+			if (!v) {
+				json_builder_add_null_value(b);
+			} else if (g_str_equal(columns[c], "intent") || g_str_equal(columns[c], "ended")) {
+				t = iso_time(v);
+				json_builder_add_string_value(b, t);
+			} else {
+				json_builder_add_string_value(b, v);
+			}
+		}
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, TRUE);
+	text = json_generator_to_data(gen, NULL);
+	printf("%s\n", text);
+}
+
+static void
+print_text(GPtrArray *rows)
+{
+	for (guint i = 0; i < rows->len; i++) {
+		GHashTable *r = rows->pdata[i];
+		g_autofree char *when = iso_time(g_hash_table_lookup(r, "intent"));
+		const char *vm = g_hash_table_lookup(r, "vm");
+		const char *err = g_hash_table_lookup(r, "error");
+
+		const char *args = g_hash_table_lookup(r, "args");
+
+		printf("%s  run %-4s %-12s %-14s %s%s%s%s%s%s on %s%s%s\n", when,
+		       (char *)g_hash_table_lookup(r, "run"),
+		       (char *)g_hash_table_lookup(r, "result"),
+		       (char *)g_hash_table_lookup(r, "kind"),
+		       vm ? (char *)g_hash_table_lookup(r, "appliance") : "",
+		       vm ? "." : "", vm ? vm : "",
+		       vm && args ? " (" : "", args ? args : "", vm && args ? ")" : "",
+		       (char *)g_hash_table_lookup(r, "host"), err ? ": " : "", err ? err : "");
+	}
+}
+
+int
+cmd_history(int argc, char **argv)
+{
+	g_autofree char *db = NULL, *vm = NULL, *since = NULL, *format = NULL;
+	GOptionEntry entries[] = {
+		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "History database (default ./strata.db)", "PATH" },
+		{ "vm", 0, 0, G_OPTION_ARG_STRING, &vm, "Only this VM (name or appliance.name)", "VM" },
+		{ "since", 0, 0, G_OPTION_ARG_STRING, &since, "Only from this ISO 8601 time on", "TIME" },
+		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json", "FORMAT" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("— the operations strata carried out");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(history) hist = NULL;
+	g_autoptr(GPtrArray) rows = NULL;
+	history_query q = { 0 };
+	output_format fmt;
+	const char *path;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"Every operation with its intent time and result, oldest first.  An operation\n"
+		"marked 'interrupted' was under way when strata stopped; the next run observed\n"
+		"what it had done.\n\nExit status: 0 success, 1 error, 64 usage error.");
+	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json", &fmt))
+		return STRATA_EXIT_USAGE;
+	if (since) {
+		g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+		g_autoptr(GDateTime) t = g_date_time_new_from_iso8601(since, utc);
+
+		if (!t) {
+			fprintf(stderr, "strata history: --since '%s' is not an ISO 8601 time such as 2026-12-01T08:00:00Z\n",
+				since);
+			return STRATA_EXIT_USAGE;
+		}
+		q.since_us = g_date_time_to_unix(t) * G_USEC_PER_SEC;
+	}
+	q.vm = vm;
+	path = db ? db : "strata.db";
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr, "strata history: no history database at %s (use --db)\n", path);
+		return STRATA_EXIT_ERROR;
+	}
+	hist = history_open(path, &err);
+	rows = hist ? history_ops(hist, &q, &err) : NULL;
+	if (!rows) {
+		fprintf(stderr, "strata history: %s\n", err->message);
+		return STRATA_EXIT_ERROR;
+	}
+	if (fmt == OUTPUT_JSON)
+		print_json(rows);
+	else
+		print_text(rows);
+	return STRATA_EXIT_OK;
+}
