@@ -42,10 +42,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTLIB_SRC := tests/unit/testutil.c tests/unit/recon.c
 TESTLIB_OBJ := $(TESTLIB_SRC:tests/unit/%.c=$(B)/tests/lib/%.o)
 
-# The sanitizer build of the spec library and its tests (no libvirt in it).
+# Every test again under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer.
 A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SPEC_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate
+SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
+	test_reconcile test_cli_reconcile
 
 .SECONDARY:
 
@@ -103,10 +104,10 @@ $(A)/tests/%: $(A)/tests/unit/%.o $(TESTLIB_SRC:%.c=$(A)/%.o) $(SPEC_SRC:%.c=$(A
 $(A)/strata: $(SPEC_SRC:%.c=$(A)/%.o) $(RECON_OBJ:$(B)/%=$(A)/%)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
 
-check-asan: $(SPEC_TESTS:%=$(A)/tests/%) $(A)/strata
-	@fail=0; for t in $(SPEC_TESTS:%=$(A)/tests/%); do \
+check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
+	@fail=0; for t in $(SAN_TESTS:%=$(A)/tests/%); do \
 	  echo "== $$t (asan+ubsan)"; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  STRATA_BIN=$(CURDIR)/$(A)/strata $$t || fail=1; \

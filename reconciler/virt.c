@@ -90,12 +90,14 @@ virt_resolve_uri(const char *uri, const char *spec_file)
 	g_autofree char *dir = NULL;
 	g_autofree char *abs = NULL;
 	g_autofree char *canon = NULL;
+	g_autofree char *cwd = NULL;
 
 	if (!g_str_has_prefix(uri, "test:") || g_str_has_prefix(uri, "test://"))
 		return g_strdup(uri);
 	dir = g_path_get_dirname(spec_file);
+	cwd = g_get_current_dir();
 	abs = g_path_is_absolute(dir) ? g_build_filename(dir, uri + 5, NULL)
-				      : g_build_filename(g_get_current_dir(), dir, uri + 5, NULL);
+				      : g_build_filename(cwd, dir, uri + 5, NULL);
 	canon = g_canonicalize_filename(abs, NULL);
 	return g_strdup_printf("test://%s", canon);
 }
