@@ -100,7 +100,7 @@ host_free(gpointer p)
 
 	g_clear_pointer(&h->domains, g_ptr_array_unref);
 	g_clear_pointer(&h->vol_by_key, g_hash_table_unref);
-	g_clear_pointer(&h->capacity, g_hash_table_unref);
+	g_clear_pointer(&h->details, g_hash_table_unref);
 	g_clear_pointer(&h->pools, g_ptr_array_unref);
 	g_clear_pointer(&h->vols, g_ptr_array_unref);
 	g_free(h);
@@ -187,28 +187,67 @@ observe_domains(obs_host *h, GPtrArray *doms, const desired_state *want,
 }
 
 static void
+detail_free(gpointer p)
+{
+	virt_vol_detail *d = p;
+
+	g_free(d->backing);
+	g_free(d);
+}
+
+static void
+read_detail(obs_host *h, const char *pool, const char *vol)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
+	virt_vol_detail *d;
+
+	if (g_hash_table_contains(h->details, key) ||
+	    !g_hash_table_contains(h->vol_by_key, key))
+		return;
+	d = g_new0(virt_vol_detail, 1);
+	if (!virt_volume_detail(h->conn->virt, pool, vol, d, NULL)) {
+		detail_free(d);
+		return;
+	}
+	g_hash_table_insert(h->details, g_steal_pointer(&key), d);
+}
+
+static void
 observe_volumes(obs_host *h, const desired_state *want)
 {
 	h->vol_by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	h->capacity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	h->details = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, detail_free);
 	for (guint i = 0; h->vols && i < h->vols->len; i++) {
 		virt_vol *v = h->vols->pdata[i];
 
 		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", v->pool, v->name), v);
 	}
-	/* Base sizes: one read per base in use, not per VM. */
+	/* Bases: one read per base in use, not per VM. */
 	for (guint i = 0; want && i < want->vms->len; i++) {
+		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
+
+		if (sys->base)
+			read_detail(h, sys->pool, sys->base);
+	}
+}
+
+/* Persistent volumes about to be given to a VM are checked before use. */
+static void
+observe_persistent(observed *o, const desired_state *want)
+{
+	for (guint i = 0; i < want->vms->len; i++) {
 		desired_vm *vm = want->vms->pdata[i];
 		desired_disk *sys = vm->disks->pdata[0];
-		g_autofree char *key = g_strdup_printf("%s/%s", sys->pool, sys->base);
-		uint64_t cap = 0;
 
-		if (!sys->base || g_hash_table_contains(h->capacity, key) ||
-		    !g_hash_table_contains(h->vol_by_key, key))
+		if (sys->role != DISK_PERSISTENT ||
+		    g_hash_table_contains(o->domain_by_name, vm->domain))
 			continue;
-		if (virt_volume_capacity(h->conn->virt, sys->pool, sys->base, &cap, NULL))
-			g_hash_table_insert(h->capacity, g_steal_pointer(&key),
-					    g_memdup2(&cap, sizeof(cap)));
+		for (guint j = 0; j < o->hosts->len; j++) {
+			obs_host *h = o->hosts->pdata[j];
+
+			if (h->reachable)
+				read_detail(h, sys->pool, sys->volume);
+		}
 	}
 }
 
@@ -256,6 +295,7 @@ observe(host_set *hosts, const desired_state *want, obs_cache *cache)
 				g_ptr_array_add(o->duplicates, d);
 		}
 	}
+	observe_persistent(o, want);
 	return o;
 }
 
@@ -306,7 +346,28 @@ uint64_t
 obs_host_capacity(const obs_host *h, const char *pool, const char *vol)
 {
 	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
-	uint64_t *cap = g_hash_table_lookup(h->capacity, key);
+	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
 
-	return cap ? *cap : 0;
+	return d ? d->capacity : 0;
+}
+
+const char *
+obs_host_unsafe_backing(const obs_host *h, const char *pool, const char *vol)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
+	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+	const virt_pool *p = obs_host_pool(h, pool);
+	g_autofree char *prefix = NULL;
+
+	if (!d || !d->backing)
+		return NULL;
+	if (strstr(d->backing, ".."))
+		return d->backing;
+	if (d->backing[0] != '/')
+		return strchr(d->backing, '/') ? d->backing : NULL;
+	if (!p || !p->path)
+		return d->backing;
+	prefix = g_str_has_suffix(p->path, "/") ? g_strdup(p->path)
+						  : g_strconcat(p->path, "/", NULL);
+	return g_str_has_prefix(d->backing, prefix) ? NULL : d->backing;
 }

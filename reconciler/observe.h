@@ -3,8 +3,8 @@
  *
  * Per host: domains with their state (one bulk stats call), which of them
  * hold a managed save (one call), node capacity (two calls), pools and
- * volumes (one call, plus two per pool), and the capacity of the template
- * bases in use.  A domain's XML is read only when strata does not know its
+ * volumes (one call, plus two per pool), and the size and backing file of
+ * the template bases in use (three calls each).  A domain's XML is read only when strata does not know its
  * definition yet, or when the hash it knows differs from the desired one;
  * what it learns is kept in an obs_cache for the next pass.
  *
@@ -44,7 +44,8 @@ struct obs_host {
 	GPtrArray *pools;        /* virt_pool * */
 	GPtrArray *vols;         /* virt_vol * */
 	GHashTable *vol_by_key;  /* "pool/name" -> virt_vol * */
-	GHashTable *capacity;    /* "pool/name" -> uint64_t *: bases in use */
+	GHashTable *details;     /* "pool/name" -> virt_vol_detail *: the bases
+				    in use, and persistent volumes about to be used */
 };
 
 typedef struct {
@@ -70,3 +71,10 @@ obs_host *observed_host(const observed *o, const char *name);
 bool obs_host_has_volume(const obs_host *h, const char *pool, const char *name);
 const virt_pool *obs_host_pool(const obs_host *h, const char *pool);
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
+/*
+ * The backing file of @vol when it lies outside its pool (a VM built on it
+ * could read a host file through it), else NULL.  Only for volumes whose
+ * details were read.
+ */
+const char *obs_host_unsafe_backing(const obs_host *h, const char *pool,
+				    const char *vol);

@@ -100,12 +100,39 @@ has_tag(const spec_host *s, const char *tag)
 	return false;
 }
 
+/*
+ * A VM must never reach a host file through a qcow2 backing chain: neither
+ * the base it is built from nor the persistent volume it boots from may
+ * have a backing file outside their pool.
+ */
+static bool
+unsafe_volume(const obs_host *h, const desired_disk *sys, const char **vol,
+	      const char **path)
+{
+	const char *const vols[] = {
+		sys->base,
+		sys->role == DISK_PERSISTENT ? sys->volume : NULL,
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(vols); i++) {
+		const char *bad = vols[i] ? obs_host_unsafe_backing(h, sys->pool, vols[i]) : NULL;
+
+		if (bad) {
+			*vol = vols[i];
+			*path = bad;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* NULL when @h may carry @vm, else why not (owned). */
 static char *
 ineligible(place_state *ps, const desired_vm *vm, const obs_host *h)
 {
 	const spec_host *s = h->conn->spec;
 	const desired_disk *sys = vm->disks->pdata[0];
+	const char *bad_vol, *bad_path;
 
 	if (!h->reachable)
 		return g_strdup_printf("%s is unreachable", h->name);
@@ -125,6 +152,9 @@ ineligible(place_state *ps, const desired_vm *vm, const obs_host *h)
 	    !obs_host_has_volume(h, sys->pool, sys->base))
 		return g_strdup_printf("%s has no base volume '%s' in pool '%s'",
 				       h->name, sys->base, sys->pool);
+	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
+		return g_strdup_printf("%s: volume '%s' has a backing file outside pool '%s' (%s)",
+				       h->name, bad_vol, sys->pool, bad_path);
 	if (available(ps, h) < (int64_t)vm->memory)
 		return g_strdup_printf("%s lacks memory", h->name);
 	return NULL;

@@ -315,6 +315,12 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		       d->base, d->pool, h->name);
 		return NULL;
 	}
+	if (d->base && obs_host_unsafe_backing(h, d->pool, d->base)) {
+		refuse(pl, "%s: base volume '%s' on %s has a backing file outside pool '%s' (%s); refused",
+		       vm->domain, d->base, h->name, d->pool,
+		       obs_host_unsafe_backing(h, d->pool, d->base));
+		return NULL;
+	}
 	if (d->base)
 		cap = MAX(cap, obs_host_capacity(h, d->pool, d->base));
 	op = op_add(pl, OP_VOL_CREATE, impact, h->name, vm->domain, NULL,

@@ -240,6 +240,7 @@ virt_pool_free(gpointer p)
 		return;
 	g_free(pool->name);
 	g_free(pool->type);
+	g_free(pool->path);
 	g_free(pool);
 }
 
@@ -297,12 +298,16 @@ virt_list_domains(virt_host *h, GPtrArray **out, GError **error)
 	return true;
 }
 
-static char *
-pool_type(virStoragePoolPtr pool)
+static void
+pool_describe(virStoragePoolPtr pool, virt_pool *out)
 {
-	g_autofree char *xml = virStoragePoolGetXMLDesc(pool, 0);
+	char *xml = virStoragePoolGetXMLDesc(pool, 0);
 
-	return xml ? xpath_string(xml, "string(/pool/@type)") : NULL;
+	if (!xml)
+		return;
+	out->type = xpath_string(xml, "string(/pool/@type)");
+	out->path = xpath_string(xml, "string(/pool/target/path)");
+	free(xml);
 }
 
 static void
@@ -345,7 +350,7 @@ virt_list_pools(virt_host *h, GPtrArray **pools_out, GPtrArray **vols_out,
 
 		p->name = g_strdup(virStoragePoolGetName(pools[i]));
 		count(h);
-		p->type = pool_type(pools[i]);
+		pool_describe(pools[i], p);
 		count(h);
 		p->active = virStoragePoolIsActive(pools[i]) == 1;
 		if (p->active)
@@ -423,31 +428,37 @@ pool_lookup(virt_host *h, const char *pool, GError **error)
 }
 
 bool
-virt_volume_capacity(virt_host *h, const char *pool, const char *name,
-		     uint64_t *out, GError **error)
+virt_volume_detail(virt_host *h, const char *pool, const char *name,
+		   virt_vol_detail *out, GError **error)
 {
 	virStoragePoolPtr p = pool_lookup(h, pool, error);
 	virStorageVolPtr v;
-	virStorageVolInfo info;
-	bool ok = false;
+	g_autofree char *cap = NULL, *unit = NULL;
+	char *xml = NULL;
 
 	if (!p)
 		return false;
 	count(h);
 	v = virStorageVolLookupByName(p, name);
-	if (!v) {
-		fail(error, "no volume", name);
-	} else {
+	if (v) {
 		count(h);
-		ok = virStorageVolGetInfo(v, &info) == 0;
-		if (ok)
-			*out = info.capacity;
-		else
-			fail(error, "cannot read volume", name);
-		virStorageVolFree(v);
+		xml = virStorageVolGetXMLDesc(v, 0);
 	}
+	if (!xml)
+		fail(error, "cannot read volume", name);
+	if (v)
+		virStorageVolFree(v);
 	virStoragePoolFree(p);
-	return ok;
+	if (!xml)
+		return false;
+	cap = xpath_string(xml, "string(/volume/capacity)");
+	unit = xpath_string(xml, "string(/volume/capacity/@unit)");
+	out->capacity = cap ? g_ascii_strtoull(cap, NULL, 10) : 0;
+	if (unit && strcmp(unit, "bytes") != 0 && strcmp(unit, "B") != 0)
+		out->capacity = 0;  /* libvirt reports bytes; anything else is not trusted */
+	out->backing = xpath_string(xml, "string(/volume/backingStore/path)");
+	free(xml);
+	return true;
 }
 
 bool

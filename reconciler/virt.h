@@ -59,8 +59,14 @@ typedef struct {
 typedef struct {
 	char *name;
 	char *type;          /* "dir", "logical", ... */
+	char *path;          /* target path, where the pool has one */
 	bool active;
 } virt_pool;
+
+typedef struct {
+	uint64_t capacity;
+	char *backing;       /* backing file of the image, or NULL */
+} virt_vol_detail;
 
 typedef struct {
 	unsigned cpus;
@@ -93,8 +99,9 @@ bool virt_list_pools(virt_host *h, GPtrArray **pools, GPtrArray **vols,
 bool virt_node_info(virt_host *h, virt_node *out, GError **error);
 bool virt_domain_xml(virt_host *h, const char *name, bool inactive,
 		     char **out, GError **error);
-bool virt_volume_capacity(virt_host *h, const char *pool, const char *name,
-			  uint64_t *out, GError **error);
+/* Capacity and backing file of one volume (free out->backing). */
+bool virt_volume_detail(virt_host *h, const char *pool, const char *name,
+			virt_vol_detail *out, GError **error);
 
 void virt_dom_free(gpointer p);
 void virt_vol_free(gpointer p);

@@ -450,6 +450,41 @@ test_crash__between_intent_and_result_is_adopted(void **state)
 }
 
 static void
+test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *node = g_build_filename(dir, "evil.xml", NULL);
+	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
+	g_autofree char *xml = NULL, *text = NULL;
+	pass_options o = { .path = spec, .connect = "test:///default" };
+	g_autoptr(GError) err = NULL;
+	GString *g;
+	pass p;
+
+	(void)state;
+	assert_true(g_file_get_contents("examples/minimal/hosts/node.xml", &xml, NULL, NULL));
+	g = g_string_new(xml);
+	g_string_replace(g, "<name>debian-12.qcow2</name>",
+			 "<name>debian-12.qcow2</name><backingStore><path>/etc/shadow</path>"
+			 "<format type='raw'/></backingStore>", 1);
+	tu_write(node, g->str);
+	g_string_free(g, TRUE);
+	text = g_strdup_printf("kind: host\nname: evil\nuri: test://%s\n---\n"
+			       "kind: template\nname: t\npool: default\nvolume: debian-12.qcow2\n---\n"
+			       "kind: persistent-template\nname: p\nfrom: t\n---\n"
+			       "kind: appliance\nname: a\nvms:\n  - {name: vm, template: t}\n"
+			       "  - {name: db, persistent: p}\n", node);
+	tu_write(spec, text);
+	assert_true(pass_run(&p, &o, NULL, NULL, &err));
+	assert_int_equal(p.plan->ops->len, 0);
+	assert_int_equal(p.plan->errors->len, 2);
+	assert_string_equal(p.plan->errors->pdata[0],
+			    "no host can carry a.vm (evil: volume 'debian-12.qcow2' has a backing file outside pool 'default' (/etc/shadow))");
+	pass_release(&p);
+	tu_rmtree(dir);
+}
+
+static void
 test_domxml__no_spec_value_adds_markup(void **state)
 {
 	desired_vm vm = { 0 };
@@ -524,6 +559,7 @@ main(void)
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
+		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
 		cmocka_unit_test(test_domxml__golden_per_driver_type),
 	};
