@@ -3,7 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <json-glib/json-glib.h>
+#include "json_out.h"
 #include <stdio.h>
 #include <unistd.h>
 
@@ -31,9 +31,6 @@ static void
 print_json(GPtrArray *rows)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = NULL;
-	g_autofree char *text = NULL;
 
 	json_builder_begin_array(b);
 	for (guint i = 0; i < rows->len; i++) {
@@ -57,11 +54,7 @@ print_json(GPtrArray *rows)
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	text = json_generator_to_data(gen, NULL);
-	printf("%s\n", text);
+	json_out_print(stdout, b);
 }
 
 static void

@@ -3,7 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <json-glib/json-glib.h>
+#include "json_out.h"
 
 #include "diag_print.h"
 
@@ -49,17 +49,12 @@ static void
 print_json(FILE *out, const spec_diags *diags)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = NULL;
-	g_autofree char *text = NULL;
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "valid");
 	json_builder_add_boolean_value(b, diags->errors == 0);
-	json_builder_set_member_name(b, "errors");
-	json_builder_add_int_value(b, diags->errors);
-	json_builder_set_member_name(b, "warnings");
-	json_builder_add_int_value(b, diags->warnings);
+	json_out_int(b, "errors", diags->errors);
+	json_out_int(b, "warnings", diags->warnings);
 	json_builder_set_member_name(b, "diagnostics");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < diags->items->len; i++) {
@@ -67,8 +62,7 @@ print_json(FILE *out, const spec_diags *diags)
 		gboolean has_pos = d->pos.line && d->pos.line != G_MAXUINT;
 
 		json_builder_begin_object(b);
-		json_builder_set_member_name(b, "file");
-		json_builder_add_string_value(b, d->file);
+		json_out_string(b, "file", d->file);
 		json_builder_set_member_name(b, "line");
 		if (has_pos)
 			json_builder_add_int_value(b, d->pos.line);
@@ -79,21 +73,14 @@ print_json(FILE *out, const spec_diags *diags)
 			json_builder_add_int_value(b, d->pos.col);
 		else
 			json_builder_add_null_value(b);
-		json_builder_set_member_name(b, "severity");
-		json_builder_add_string_value(b, d->severity == SPEC_ERROR ? "error" : "warning");
-		json_builder_set_member_name(b, "code");
-		json_builder_add_string_value(b, d->code);
-		json_builder_set_member_name(b, "message");
-		json_builder_add_string_value(b, d->message);
+		json_out_string(b, "severity", d->severity == SPEC_ERROR ? "error" : "warning");
+		json_out_string(b, "code", d->code);
+		json_out_string(b, "message", d->message);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	text = json_generator_to_data(gen, NULL);
-	fprintf(out, "%s\n", text);
+	json_out_print(out, b);
 }
 
 void

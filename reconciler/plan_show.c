@@ -3,7 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <json-glib/json-glib.h>
+#include "json_out.h"
 #include <string.h>
 
 #include "plan_show.h"
@@ -50,16 +50,6 @@ show_text(FILE *out, const plan *p)
 }
 
 static void
-add_string(JsonBuilder *b, const char *name, const char *value)
-{
-	json_builder_set_member_name(b, name);
-	if (value)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
-static void
 add_strings(JsonBuilder *b, const char *name, GPtrArray *items)
 {
 	json_builder_set_member_name(b, name);
@@ -75,21 +65,20 @@ add_op(JsonBuilder *b, const plan_op *op)
 	char sym[2] = { op_symbol(op), '\0' };
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "id");
-	json_builder_add_int_value(b, op->id);
-	add_string(b, "action", sym);
-	add_string(b, "kind", op_kind_name(op->kind));
-	add_string(b, "impact", op_impact_name(op->impact));
-	add_string(b, "host", op->host);
-	add_string(b, "domain", op->domain);
-	add_string(b, "appliance", op->appliance);
-	add_string(b, "vm", op->vm);
-	add_string(b, "pool", op->pool);
-	add_string(b, "volume", op->volume);
-	add_string(b, "reason", op->reason);
-	add_string(b, "status", op_status_name(op->status));
+	json_out_int(b, "id", op->id);
+	json_out_string(b, "action", sym);
+	json_out_string(b, "kind", op_kind_name(op->kind));
+	json_out_string(b, "impact", op_impact_name(op->impact));
+	json_out_string(b, "host", op->host);
+	json_out_string(b, "domain", op->domain);
+	json_out_string(b, "appliance", op->appliance);
+	json_out_string(b, "vm", op->vm);
+	json_out_string(b, "pool", op->pool);
+	json_out_string(b, "volume", op->volume);
+	json_out_string(b, "reason", op->reason);
+	json_out_string(b, "status", op_status_name(op->status));
 	if (op->error)
-		add_string(b, "error", op->error);
+		json_out_string(b, "error", op->error);
 	json_builder_set_member_name(b, "after");
 	json_builder_begin_array(b);
 	for (guint j = 0; j < op->deps->len; j++)
@@ -102,21 +91,14 @@ static void
 show_json(FILE *out, const plan *p)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = NULL;
-	g_autofree char *text = NULL;
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "summary");
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "create");
-	json_builder_add_int_value(b, p->n_create);
-	json_builder_set_member_name(b, "change");
-	json_builder_add_int_value(b, p->n_change);
-	json_builder_set_member_name(b, "remove");
-	json_builder_add_int_value(b, p->n_remove);
-	json_builder_set_member_name(b, "operations");
-	json_builder_add_int_value(b, p->ops->len);
+	json_out_int(b, "create", p->n_create);
+	json_out_int(b, "change", p->n_change);
+	json_out_int(b, "remove", p->n_remove);
+	json_out_int(b, "operations", p->ops->len);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "operations");
 	json_builder_begin_array(b);
@@ -126,11 +108,7 @@ show_json(FILE *out, const plan *p)
 	add_strings(b, "notes", p->notes);
 	add_strings(b, "errors", p->errors);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	json_generator_set_pretty(gen, TRUE);
-	text = json_generator_to_data(gen, NULL);
-	fprintf(out, "%s\n", text);
+	json_out_print(out, b);
 }
 
 /* DOT quoted strings: only '"' and '\' need escaping. */

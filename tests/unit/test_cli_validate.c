@@ -11,89 +11,36 @@
 #include "testutil.h"
 #include "../../reconciler/diag_print.h"
 
-typedef struct {
-	int status;
-	char *out;
-	char *err;
-} run_result;
-
-static void
-run_release(run_result *r)
-{
-	g_free(r->out);
-	g_free(r->err);
-}
-
-static char *
-bytes_str(GBytes *b)
-{
-	gsize n = 0;
-	const char *data = g_bytes_get_data(b, &n);
-
-	return data ? g_strndup(data, n) : g_strdup("");
-}
-
-/* Run ./strata with @argv (NULL-terminated), feeding @input on stdin. */
-static run_result
-run(const char *input, const char *const *args)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GSubprocess) proc = NULL;
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GBytes) in = g_bytes_new(input ? input : "", input ? strlen(input) : 0);
-	g_autoptr(GBytes) out = NULL, errb = NULL;
-	run_result r = { 0 };
-
-	/* The sanitizer run points STRATA_BIN at its own build of strata. */
-	g_ptr_array_add(argv, (gpointer)(g_getenv("STRATA_BIN") ? g_getenv("STRATA_BIN")
-							  : SRCDIR "/strata"));
-	for (; *args; args++)
-		g_ptr_array_add(argv, (gpointer)*args);
-	g_ptr_array_add(argv, NULL);
-	proc = g_subprocess_newv((const char *const *)argv->pdata,
-				 G_SUBPROCESS_FLAGS_STDIN_PIPE |
-				 G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-				 G_SUBPROCESS_FLAGS_STDERR_PIPE, &err);
-	assert_non_null(proc);
-	assert_true(g_subprocess_communicate(proc, in, NULL, &out, &errb, &err));
-	r.status = g_subprocess_get_exit_status(proc);
-	r.out = bytes_str(out);
-	r.err = bytes_str(errb);
-	return r;
-}
-
-#define RUN(input, ...) run((input), (const char *const[]){ __VA_ARGS__, NULL })
-
 static void
 test_validate__examples_exit_0(void **state)
 {
-	run_result r = RUN(NULL, "validate", "examples/webstack", "examples/minimal");
+	tu_result r = TU_RUN(NULL, "validate", "examples/webstack", "examples/minimal");
 
 	(void)state;
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "examples/webstack: valid: 3 files, 6 documents"));
 	assert_non_null(strstr(r.out, "examples/minimal: valid"));
 	assert_string_equal(r.err, "");
-	run_release(&r);
+	tu_result_release(&r);
 }
 
 static void
 test_validate__invalid_exits_1_with_file_line_col(void **state)
 {
-	run_result r = RUN(NULL, "validate", "tests/data/spec/bad/dangling-template.yaml");
+	tu_result r = TU_RUN(NULL, "validate", "tests/data/spec/bad/dangling-template.yaml");
 
 	(void)state;
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err,
 		"tests/data/spec/bad/dangling-template.yaml:10:15: error: template 'debain' is not defined (did you mean 'debian'?) [unknown-reference]"));
 	assert_non_null(strstr(r.err, "1 error\n"));
-	run_release(&r);
+	tu_result_release(&r);
 }
 
 static void
 test_validate__json_lists_every_diagnostic(void **state)
 {
-	run_result r = RUN(NULL, "validate", "-o", "json",
+	tu_result r = TU_RUN(NULL, "validate", "-o", "json",
 			   "tests/data/spec/bad/many-problems-one-pass.yaml");
 	g_autoptr(JsonParser) parser = json_parser_new();
 	JsonObject *root, *first;
@@ -114,13 +61,13 @@ test_validate__json_lists_every_diagnostic(void **state)
 	assert_int_equal(json_object_get_int_member(first, "column"), 7);
 	assert_string_equal(json_object_get_string_member(first, "code"), "bad-name");
 	assert_string_equal(json_object_get_string_member(first, "severity"), "error");
-	run_release(&r);
+	tu_result_release(&r);
 }
 
 static void
 test_validate__json_on_valid_source(void **state)
 {
-	run_result r = RUN(NULL, "validate", "-o", "json", "examples/minimal");
+	tu_result r = TU_RUN(NULL, "validate", "-o", "json", "examples/minimal");
 	g_autoptr(JsonParser) parser = json_parser_new();
 	JsonObject *root;
 
@@ -131,13 +78,13 @@ test_validate__json_on_valid_source(void **state)
 	assert_true(json_object_get_boolean_member(root, "valid"));
 	assert_int_equal(json_array_get_length(
 		json_object_get_array_member(root, "diagnostics")), 0);
-	run_release(&r);
+	tu_result_release(&r);
 }
 
 static void
 test_validate__github_annotations(void **state)
 {
-	run_result r = RUN(NULL, "validate", "-o", "github",
+	tu_result r = TU_RUN(NULL, "validate", "-o", "github",
 			   "tests/data/spec/bad/after-self.yaml",
 			   "tests/data/spec/bad/empty-source");
 
@@ -146,7 +93,7 @@ test_validate__github_annotations(void **state)
 	assert_string_equal(r.out,
 		"::error file=tests/data/spec/bad/after-self.yaml,line=11,col=13,title=strata after-cycle::VM 'a' cannot start after itself\n"
 		"::error file=tests/data/spec/bad/empty-source,title=strata empty-source::no documents found; an empty source is refused so that it can never remove anything (check the path)\n");
-	run_release(&r);
+	tu_result_release(&r);
 }
 
 static void
@@ -163,26 +110,26 @@ test_github_escape__workflow_command_rules(void **state)
 static void
 test_validate__reads_stdin(void **state)
 {
-	run_result ok = RUN("kind: host\nname: hv1\nuri: test:///default\n", "validate", "-");
-	run_result bad = RUN("kind: host\nname: hv1\nuri: [x]\n", "validate", "-");
+	tu_result ok = TU_RUN("kind: host\nname: hv1\nuri: test:///default\n", "validate", "-");
+	tu_result bad = TU_RUN("kind: host\nname: hv1\nuri: [x]\n", "validate", "-");
 
 	(void)state;
 	assert_int_equal(ok.status, 0);
 	assert_non_null(strstr(ok.out, "-: valid: 1 file, 1 document (1 host"));
 	assert_int_equal(bad.status, 1);
 	assert_non_null(strstr(bad.err, "<stdin>:3:6: error: 'uri' expects a string, got a list [wrong-type]"));
-	run_release(&ok);
-	run_release(&bad);
+	tu_result_release(&ok);
+	tu_result_release(&bad);
 }
 
 static void
 test_validate__usage_errors_exit_64(void **state)
 {
-	run_result none = RUN(NULL, "validate");
-	run_result fmt = RUN(NULL, "validate", "-o", "xml", "examples/minimal");
-	run_result opt = RUN(NULL, "validate", "--bogus", "examples/minimal");
-	run_result verb = RUN(NULL, "frobnicate");
-	run_result help = RUN(NULL, "validate", "--help");
+	tu_result none = TU_RUN(NULL, "validate");
+	tu_result fmt = TU_RUN(NULL, "validate", "-o", "xml", "examples/minimal");
+	tu_result opt = TU_RUN(NULL, "validate", "--bogus", "examples/minimal");
+	tu_result verb = TU_RUN(NULL, "frobnicate");
+	tu_result help = TU_RUN(NULL, "validate", "--help");
 
 	(void)state;
 	assert_int_equal(none.status, 64);
@@ -192,11 +139,11 @@ test_validate__usage_errors_exit_64(void **state)
 	assert_int_equal(verb.status, 64);
 	assert_int_equal(help.status, 0);
 	assert_non_null(strstr(help.out, "Exit status: 0 valid, 1 invalid, 64 usage error"));
-	run_release(&none);
-	run_release(&fmt);
-	run_release(&opt);
-	run_release(&verb);
-	run_release(&help);
+	tu_result_release(&none);
+	tu_result_release(&fmt);
+	tu_result_release(&opt);
+	tu_result_release(&verb);
+	tu_result_release(&help);
 }
 
 int

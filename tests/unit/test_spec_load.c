@@ -85,25 +85,10 @@ test_suggest__close_words_only(void **state)
 	assert_null(spec_suggest("colour", keys, 3));
 }
 
-/* Load @text as one buffer and return the diagnostics, one per line. */
 static char *
 load_text(const char *text, size_t len, unsigned *errors)
 {
-	g_autoptr(spec_source) src = NULL;
-	GString *out = g_string_new(NULL);
-	spec_diags diags;
-
-	spec_diags_init(&diags);
-	src = spec_load_buffer("<stdin>", text, len, &diags);
-	spec_validate(src, &diags);
-	for (guint i = 0; i < diags.items->len; i++) {
-		g_autofree char *line = spec_diag_format(diags.items->pdata[i]);
-
-		g_string_append_printf(out, "%s\n", line);
-	}
-	*errors = diags.errors;
-	spec_diags_release(&diags);
-	return g_string_free(out, FALSE);
+	return tu_buffer_text("<stdin>", text, len, errors);
 }
 
 static void

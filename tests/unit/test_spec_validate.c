@@ -20,21 +20,8 @@ static char *
 check(const char *appliance, unsigned *errors)
 {
 	g_autofree char *text = g_strconcat(base, appliance, NULL);
-	g_autoptr(spec_source) src = NULL;
-	GString *out = g_string_new(NULL);
-	spec_diags diags;
 
-	spec_diags_init(&diags);
-	src = spec_load_buffer("t.yaml", text, strlen(text), &diags);
-	spec_validate(src, &diags);
-	for (guint i = 0; i < diags.items->len; i++) {
-		g_autofree char *line = spec_diag_format(diags.items->pdata[i]);
-
-		g_string_append_printf(out, "%s\n", line);
-	}
-	*errors = diags.errors;
-	spec_diags_release(&diags);
-	return g_string_free(out, FALSE);
+	return tu_buffer_text("t.yaml", text, strlen(text), errors);
 }
 
 static void
