@@ -48,7 +48,8 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
 	test_reconcile test_cli_reconcile
 
-.SECONDARY:
+# Keep the sanitizer objects between runs (they are built by pattern rules).
+.PRECIOUS: $(A)/%.o
 
 .PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean
 
@@ -78,7 +79,7 @@ strata: $(SPEC_OBJ) $(RECON_OBJ)
 
 $(B)/tests/test_%: tests/unit/test_%.c $(TESTLIB_OBJ) $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -o $@ $(filter %.c %.o,$^) $(PKG_LIBS) $(TEST_LIBS)
 
 $(B)/tests/lib/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
@@ -94,7 +95,7 @@ check-unit: $(UNIT_BIN)
 # Spec tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 $(A)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -c $< -o $@
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
 
 $(A)/tests/%: $(A)/tests/unit/%.o $(TESTLIB_SRC:%.c=$(A)/%.o) $(SPEC_SRC:%.c=$(A)/%.o) \
 		$(RECON_LIB_OBJ:$(B)/%=$(A)/%)

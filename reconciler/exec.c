@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "exec.h"
 
@@ -12,6 +14,7 @@ typedef struct {
 	virt_host *virt;
 	const exec_options *opts;
 	GAsyncQueue *done;
+	int wake;            /* eventfd: a result waits */
 	char uuid[37];       /* DEFINE: the domain's UUID */
 } job;
 
@@ -67,6 +70,18 @@ run_once(job *j, GError **error)
 	}
 }
 
+static void
+job_done(job *j)
+{
+	guint64 one = 1;
+	int wake = j->wake;  /* @j belongs to the loop once it is queued */
+
+	g_async_queue_push(j->done, j);
+	if (write(wake, &one, sizeof(one)) < 0) {
+		/* the counter is only a wake-up; the queue holds the result */
+	}
+}
+
 /* Worker thread: the op with retries; the result goes back on the queue. */
 static void
 job_run(gpointer data, gpointer user)
@@ -92,10 +107,10 @@ job_run(gpointer data, gpointer user)
 		g_usleep((gulong)delay * 1000);
 		delay = MIN(delay * 2, 5000u);
 	}
-	g_async_queue_push(j->done, j);
+	job_done(j);
 }
 
-typedef struct {
+struct executor {
 	plan *p;
 	host_set *hosts;
 	history *hist;
@@ -108,7 +123,11 @@ typedef struct {
 	GHashTable *host_busy;    /* host name -> count in flight */
 	guint in_flight;
 	guint finished;
-} executor;
+	int wake;
+	bool stop;                /* history failed, or draining: no new work */
+	GError *error;
+	exec_options own_opts;
+};
 
 /* PENDING ops whose dependencies failed are skipped, transitively. */
 static guint
@@ -214,11 +233,12 @@ dispatch(executor *x, GError **error)
 		j->virt = hc ? hc->virt : NULL;
 		j->opts = x->opts;
 		j->done = x->done;
+		j->wake = x->wake;
 		x->in_flight++;
 		if (!j->virt) {
 			op->status = OPST_FAILED;
 			op->error = g_strdup_printf("host %s is not connected", op->host);
-			g_async_queue_push(x->done, j);
+			job_done(j);
 			continue;
 		}
 		g_thread_pool_push(x->pool, j, NULL);
@@ -243,14 +263,18 @@ record(executor *x, GPtrArray *finished)
 		history_results(x->hist, (plan_op **)finished->pdata, rows, n, NULL);
 }
 
-/* Collect every result available now (waiting for the first). */
+/* Take in every result available now (with @block, wait for the first). */
 static void
-collect(executor *x)
+collect(executor *x, bool block)
 {
 	g_autoptr(GPtrArray) finished = g_ptr_array_new();
-	job *j = g_async_queue_pop(x->done);
+	job *j = block ? g_async_queue_pop(x->done) : g_async_queue_try_pop(x->done);
+	guint64 count;
 
-	do {
+	if (read(x->wake, &count, sizeof(count)) < 0) {
+		/* nothing to read: results were taken in by an earlier call */
+	}
+	for (; j; j = g_async_queue_try_pop(x->done)) {
 		plan_op *op = j->op;
 
 		x->in_flight--;
@@ -259,7 +283,7 @@ collect(executor *x)
 			obs_cache_remember(x->cache, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);
 		g_free(j);
-	} while ((j = g_async_queue_try_pop(x->done)));
+	}
 	record(x, finished);
 	for (guint i = 0; i < finished->len; i++) {
 		x->finished++;
@@ -281,34 +305,87 @@ tally(const plan *p)
 	return done ? EXEC_PARTIAL : EXEC_FAILED;
 }
 
+executor *
+exec_new(plan *p, host_set *hosts, history *hist, gint64 run, obs_cache *cache,
+	 const exec_options *opts)
+{
+	executor *x = g_new0(executor, 1);
+
+	x->p = p;
+	x->hosts = hosts;
+	x->hist = hist;
+	x->run = run;
+	x->cache = cache;
+	x->own_opts = *opts;
+	x->opts = &x->own_opts;
+	x->done = g_async_queue_new();
+	x->row_of = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	x->host_busy = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	x->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	x->pool = g_thread_pool_new(job_run, NULL, (gint)MAX(opts->parallel, 1u), FALSE, NULL);
+	exec_step(x, false);
+	return x;
+}
+
+int
+exec_fd(const executor *x)
+{
+	return x->wake;
+}
+
+void
+exec_drain(executor *x)
+{
+	x->stop = true;
+}
+
+/* Skip what can no longer run, start what can; true when nothing is left. */
+static bool
+advance(executor *x)
+{
+	g_autoptr(GPtrArray) skipped = g_ptr_array_new();
+
+	x->finished += skip_orphans(x, skipped);
+	for (guint i = 0; x->opts->progress && i < skipped->len; i++)
+		x->opts->progress(skipped->pdata[i], x->finished, x->p->ops->len,
+				  x->opts->progress_user);
+	/* History that cannot be written stops new work: no intent, no change. */
+	if (!x->stop && !dispatch(x, &x->error))
+		x->stop = true;
+	return x->in_flight == 0;
+}
+
+bool
+exec_step(executor *x, bool block)
+{
+	if (x->in_flight > 0)
+		collect(x, block);
+	return advance(x);
+}
+
+exec_result
+exec_finish(executor *x, GError **error)
+{
+	exec_result r = x->error ? EXEC_FAILED : tally(x->p);
+
+	g_thread_pool_free(x->pool, FALSE, TRUE);
+	g_async_queue_unref(x->done);
+	g_hash_table_unref(x->row_of);
+	g_hash_table_unref(x->host_busy);
+	close(x->wake);
+	if (x->error)
+		g_propagate_error(error, x->error);
+	g_free(x);
+	return r;
+}
+
 exec_result
 exec_plan(plan *p, host_set *hosts, history *hist, gint64 run, obs_cache *cache,
 	  const exec_options *opts, GError **error)
 {
-	executor x = { p, hosts, hist, run, cache, opts, NULL, NULL, NULL, NULL, 0, 0 };
-	g_autoptr(GPtrArray) skipped = g_ptr_array_new();
-	bool stop = false;
+	executor *x = exec_new(p, hosts, hist, run, cache, opts);
 
-	x.done = g_async_queue_new();
-	x.row_of = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-	x.host_busy = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-	x.pool = g_thread_pool_new(job_run, NULL, (gint)MAX(opts->parallel, 1u), FALSE, NULL);
-	while (x.finished < p->ops->len) {
-		g_ptr_array_set_size(skipped, 0);
-		x.finished += skip_orphans(&x, skipped);
-		for (guint i = 0; opts->progress && i < skipped->len; i++)
-			opts->progress(skipped->pdata[i], x.finished, p->ops->len, opts->progress_user);
-		/* History that cannot be written stops new work: no intent, no change. */
-		if (!stop && !dispatch(&x, error))
-			stop = true;
-		if (x.in_flight == 0)
-			break;
-		/* A result that cannot be recorded shows at the next intent. */
-		collect(&x);
-	}
-	g_thread_pool_free(x.pool, FALSE, TRUE);
-	g_async_queue_unref(x.done);
-	g_hash_table_unref(x.row_of);
-	g_hash_table_unref(x.host_busy);
-	return stop ? EXEC_FAILED : tally(p);
+	while (!exec_step(x, true))
+		;
+	return exec_finish(x, error);
 }

@@ -41,8 +41,24 @@ void exec_options_init(exec_options *o);
 /*
  * Run @p against @hosts, recording into @hist under @run.  @cache learns
  * the definitions it makes, so the next observe needs no XML read.
+ * Blocks until every op has finished or been skipped.
  */
 exec_result exec_plan(plan *p, host_set *hosts, history *hist, gint64 run,
 		      obs_cache *cache, const exec_options *opts, GError **error);
+
+/*
+ * The same, for an event loop: exec_new starts dispatching; whenever
+ * exec_fd() is readable, exec_step(x, false) takes the results in and
+ * dispatches what became ready; it returns true once the plan is done.
+ * exec_drain() stops dispatching (in-flight ops still finish: SIGTERM).
+ * exec_finish frees the executor and says how it went.
+ */
+typedef struct executor executor;
+executor *exec_new(plan *p, host_set *hosts, history *hist, gint64 run,
+		   obs_cache *cache, const exec_options *opts);
+int exec_fd(const executor *x);
+bool exec_step(executor *x, bool block);
+void exec_drain(executor *x);
+exec_result exec_finish(executor *x, GError **error);
 
 const char *exec_result_name(exec_result r);

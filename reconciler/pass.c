@@ -7,19 +7,41 @@
 
 #include "pass.h"
 
+static void
+pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_options *opts)
+{
+	unsigned before;
+
+	p->want = desired_build(src);
+	if (!cache)
+		cache = p->own_cache = obs_cache_new();
+	before = hosts_calls(p->hosts);
+	p->have = observe(p->hosts, p->want, cache);
+	p->calls = hosts_calls(p->hosts) - before;
+	p->plan = plan_build(p->want, p->have, opts);
+}
+
+void
+pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
+	  const plan_options *opts)
+{
+	memset(p, 0, sizeof(*p));
+	spec_diags_init(&p->diags);
+	p->hosts = hosts;
+	hosts_bind(hosts, src);
+	pass_observe(p, src, cache, opts);
+}
+
 bool
 pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 	 GError **error)
 {
-	unsigned before;
-
 	memset(p, 0, sizeof(*p));
 	spec_diags_init(&p->diags);
 	p->src = spec_load(o->path, &p->diags);
 	spec_validate(p->src, &p->diags);
 	if (p->diags.errors)
 		return false;  /* the last good revision stays in force */
-	p->want = desired_build(p->src);
 	p->hosts = hosts;
 	if (p->hosts)
 		hosts_bind(p->hosts, p->src);
@@ -29,12 +51,7 @@ pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 		if (!p->hosts)
 			return false;
 	}
-	if (!cache)
-		cache = p->own_cache = obs_cache_new();
-	before = hosts_calls(p->hosts);
-	p->have = observe(p->hosts, p->want, cache);
-	p->calls = hosts_calls(p->hosts) - before;
-	p->plan = plan_build(p->want, p->have, &o->plan);
+	pass_observe(p, p->src, cache, &o->plan);
 	return true;
 }
 

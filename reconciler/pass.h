@@ -43,3 +43,10 @@ typedef struct {
 bool pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 	      GError **error);
 void pass_release(pass *p);
+
+/*
+ * The second half of pass_run for a source already loaded and validated
+ * (the daemon's last good revision, borrowed: p->src stays NULL).
+ */
+void pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
+	       const plan_options *opts);

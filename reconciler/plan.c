@@ -217,6 +217,18 @@ run_state_wanted(int vm_state)
 	}
 }
 
+/* The state a VM should be in now: the spec's, unless an override holds. */
+static int
+wanted(const planner *pl, const desired_vm *vm)
+{
+	gpointer st;
+
+	if (pl->opts->overrides &&
+	    g_hash_table_lookup_extended(pl->opts->overrides, vm->domain, NULL, &st))
+		return GPOINTER_TO_INT(st);
+	return vm->state;
+}
+
 static plan_op *
 vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
       const char *domain, plan_op **last, const char *reason)
@@ -435,7 +447,7 @@ plan_create(planner *pl, const desired_vm *vm)
 	def = plan_define(pl, vm, h, NULL, IMPACT_IN_PLACE, NULL, reason);
 	for (guint i = 0; i < vols->len; i++)
 		dep(def, vols->pdata[i]);
-	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(vm->state),
+	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(wanted(pl, vm)),
 		   IMPACT_IN_PLACE, def);
 	g_ptr_array_add(host_list(pl->new_starts, h->name), def);
 	pl->p->n_create++;
@@ -481,7 +493,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, h->name, vm->domain, def,
 			      "memory lowered live, within the defined maximum");
 		last->value = vm->memory;
-		return plan_state(pl, h->name, vm->domain, from, run_state_wanted(vm->state),
+		return plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, last);
 	}
 	if ((active || from == RUN_SAVED) && vm->never_disrupt) {
@@ -513,7 +525,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		if (!obs_host_has_volume(h, d->pool, d->volume))
 			dep(def, plan_disk(pl, vm, d, h, IMPACT_IN_PLACE));
 	}
-	return plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(vm->state),
+	return plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(wanted(pl, vm)),
 			  impact, def);
 }
 
@@ -528,7 +540,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	plan_op *last;
 
 	if (!vm->heal && o->hash && strcmp(o->hash, hash) == 0 &&
-	    from != run_state_wanted(vm->state)) {
+	    from != run_state_wanted(wanted(pl, vm))) {
 		note(pl, "%s: drift (state) reported only: appliance '%s' sets heal: false",
 		     vm->domain, vm->appliance);
 		return;
@@ -536,7 +548,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	if (!o->hash || strcmp(o->hash, hash) != 0)
 		last = plan_redefine(pl, vm, o, from);
 	else
-		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(vm->state),
+		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, NULL);
 	plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec");
 	if (pl->p->ops->len > before)
@@ -582,7 +594,7 @@ plan_desired(planner *pl)
 			       vm->domain, o->host->name);
 			continue;
 		}
-		if (vm->state == VM_UNDEPLOYED) {
+		if (wanted(pl, vm) == VM_UNDEPLOYED) {
 			if (o)
 				plan_remove(pl, o, "desired state undeployed");
 			continue;

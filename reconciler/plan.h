@@ -85,6 +85,10 @@ typedef struct {
 
 typedef struct {
 	bool allow_empty;         /* allow removing every managed VM */
+	/* domain name -> GINT_TO_POINTER(enum spec_vm_state): states that hold
+	 * instead of the spec's (a guest that shut itself down with restart:
+	 * on-failure, a scheduled power-off).  Borrowed; may be NULL. */
+	GHashTable *overrides;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

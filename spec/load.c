@@ -36,6 +36,9 @@ load_bytes(spec_source *src, const char *name, const char *buf, size_t len,
 
 	g_ptr_array_add(src->files, g_strdup(name));
 	file = src->files->pdata[src->files->len - 1];
+	g_checksum_update(src->digest, (const guchar *)name, (gssize)strlen(name) + 1);
+	g_checksum_update(src->digest, (const guchar *)&len, sizeof(len));
+	g_checksum_update(src->digest, (const guchar *)buf, (gssize)len);
 	docs = yaml_read(file, buf, len, diags, &ok);
 	/* The document the reader stopped in is partial: checking its keys
 	 * would only add noise to the real problem. */
@@ -43,6 +46,16 @@ load_bytes(spec_source *src, const char *name, const char *buf, size_t len,
 		g_ptr_array_set_size(docs, docs->len - 1);
 	for (guint i = 0; i < docs->len; i++)
 		schema_decode_document(src, file, docs->pdata[i], diags);
+}
+
+void
+spec_source_add_buffer(spec_source *src, const char *name, const char *buf,
+		       size_t len, spec_diags *diags)
+{
+	unsigned errors = diags->errors;
+
+	load_bytes(src, name, buf, len, diags);
+	src->load_errors += diags->errors - errors;
 }
 
 spec_source *

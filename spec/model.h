@@ -164,6 +164,7 @@ typedef struct {
 	GPtrArray *appliances;      /* spec_appliance * */
 	unsigned documents;
 	unsigned load_errors;       /* errors met while reading its files */
+	GChecksum *digest;          /* over every file's name and bytes */
 	/* Indexes by name, built by validation; values borrowed. */
 	GHashTable *host_by_name;
 	GHashTable *template_by_name;
@@ -173,6 +174,12 @@ typedef struct {
 
 spec_source *spec_source_new(const char *root);
 void spec_source_free(spec_source *src);
+
+/*
+ * A digest of everything the source was read from (names and bytes, in
+ * load order): equal digests mean an edit changed nothing.  Borrowed.
+ */
+const char *spec_source_digest(spec_source *src);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(spec_source, spec_source_free)
 
 /* Names for the enums, as written in the spec (for output and messages). */

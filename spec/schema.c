@@ -899,6 +899,7 @@ spec_source_new(const char *root)
 	src->templates = g_ptr_array_new();
 	src->ptemplates = g_ptr_array_new();
 	src->appliances = g_ptr_array_new();
+	src->digest = g_checksum_new(G_CHECKSUM_SHA256);
 	return src;
 }
 
@@ -921,6 +922,13 @@ spec_source_free(spec_source *src)
 	g_clear_pointer(&src->ptemplate_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->appliance_by_name, g_hash_table_unref);
 	g_ptr_array_unref(src->files);
+	g_checksum_free(src->digest);
 	g_free(src->root);
 	g_free(src);
+}
+
+const char *
+spec_source_digest(spec_source *src)
+{
+	return g_checksum_get_string(src->digest);
 }

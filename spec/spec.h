@@ -35,6 +35,13 @@ spec_source *spec_load_buffer(const char *name, const char *buf, size_t len,
 			      spec_diags *diags);
 
 /*
+ * Add one file's bytes to @src: for sources that are not folders, such as
+ * the tree of a Git commit (see spec_source_new in model.h).
+ */
+void spec_source_add_buffer(spec_source *src, const char *name, const char *buf,
+			    size_t len, spec_diags *diags);
+
+/*
  * Check everything that spans documents: names, references, layers,
  * `after` cycles, schedules.  Builds the name indexes of @src.
  */
