@@ -36,3 +36,5 @@ int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_control(int argc, char **argv);

@@ -56,6 +56,7 @@ typedef struct {
 	GPtrArray *after;  /* char *: VM names in the same appliance */
 	GPtrArray *requires; /* char *: tags */
 	int placement;     /* enum spec_placement */
+	int restart;       /* enum spec_restart */
 	bool heal;
 	bool never_disrupt;
 	GPtrArray *disks;  /* desired_disk *, system disk first */

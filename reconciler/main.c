@@ -24,6 +24,11 @@ static const cli_verb verbs[] = {
 	{ "plan", cmd_plan, "show what apply would do, changing nothing" },
 	{ "apply", cmd_apply, "converge the hosts to the source" },
 	{ "history", cmd_history, "the operations strata carried out" },
+	{ "watch", cmd_watch, "the daemon: keep the hosts converged to a source" },
+	{ "status", cmd_control, "what the running daemon sees" },
+	{ "reconcile", cmd_control, "ask the running daemon to reconcile now" },
+	{ "suspend", cmd_control, "pause the running daemon's reconciling" },
+	{ "resume", cmd_control, "resume the running daemon's reconciling" },
 };
 
 static void

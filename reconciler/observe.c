@@ -80,6 +80,14 @@ obs_cache_remember(obs_cache *c, const char *uuid, const char *xml)
 	domxml_info_release(&info);
 }
 
+void
+obs_cache_clear(obs_cache *c)
+{
+	g_mutex_lock(&c->lock);
+	g_hash_table_remove_all(c->by_uuid);
+	g_mutex_unlock(&c->lock);
+}
+
 static void
 domain_free(gpointer p)
 {

@@ -382,6 +382,57 @@ virt_node_info(virt_host *h, virt_node *out, GError **error)
 	return true;
 }
 
+typedef struct {
+	virt_host *h;
+	virt_event_fn fn;
+	gpointer data;
+} event_sink;
+
+static int
+on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+	event_sink *sink = opaque;
+
+	(void)conn;
+	sink->fn(sink->h, virDomainGetName(dom), event, detail, sink->data);
+	return 0;
+}
+
+int
+virt_events_start(virt_host *h, virt_event_fn fn, gpointer data)
+{
+	event_sink *sink = g_new0(event_sink, 1);
+	int id;
+
+	sink->h = h;
+	sink->fn = fn;
+	sink->data = data;
+	/* Keepalive needs the event loop; the test driver has none to keep. */
+	if (strcmp(h->domain_type, "test") != 0)
+		virConnectSetKeepAlive(h->conn, 5, 3);
+	id = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+					      VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+					      sink, g_free);
+	if (id < 0) {
+		g_free(sink);
+		virResetLastError();
+	}
+	return id;
+}
+
+void
+virt_events_stop(virt_host *h, int id)
+{
+	if (id >= 0)
+		virConnectDomainEventDeregisterAny(h->conn, id);
+}
+
+bool
+virt_host_alive(virt_host *h)
+{
+	return virConnectIsAlive(h->conn) == 1;
+}
+
 static virDomainPtr
 lookup(virt_host *h, const char *name, GError **error)
 {

@@ -42,6 +42,33 @@ typedef enum {
 
 typedef struct virt_host virt_host;
 
+/* Lifecycle events, libvirt's virDomainEventType values kept as they are. */
+typedef enum {
+	VIRT_EV_DEFINED = 0,
+	VIRT_EV_UNDEFINED = 1,
+	VIRT_EV_STARTED = 2,
+	VIRT_EV_SUSPENDED = 3,
+	VIRT_EV_RESUMED = 4,
+	VIRT_EV_STOPPED = 5,
+	VIRT_EV_SHUTDOWN = 6,
+	VIRT_EV_PMSUSPENDED = 7,
+	VIRT_EV_CRASHED = 8,
+} virt_event;
+
+/* Why a domain stopped (virDomainEventStoppedDetailType). */
+typedef enum {
+	VIRT_STOP_SHUTDOWN = 0,    /* the guest shut itself down */
+	VIRT_STOP_DESTROYED = 1,   /* powered off from the host */
+	VIRT_STOP_CRASHED = 2,
+	VIRT_STOP_MIGRATED = 3,
+	VIRT_STOP_SAVED = 4,
+	VIRT_STOP_FAILED = 5,      /* the emulator failed */
+	VIRT_STOP_FROM_SNAPSHOT = 6,
+} virt_stop_detail;
+
+typedef void (*virt_event_fn)(virt_host *h, const char *domain, int event,
+			      int detail, gpointer data);
+
 typedef struct {
 	char *name;
 	char uuid[37];
@@ -91,6 +118,16 @@ const char *virt_host_domain_type(const virt_host *h);
 /* The hypervisor's host UUID from its capabilities, or NULL. */
 const char *virt_host_uuid(const virt_host *h);
 unsigned virt_host_calls(const virt_host *h);
+
+/*
+ * Lifecycle events of every domain on @h, delivered on the event loop
+ * (loop.h must be initialised before the connection is opened); also
+ * turns on keepalive.  Returns an id for virt_events_stop, or -1.
+ */
+int virt_events_start(virt_host *h, virt_event_fn fn, gpointer data);
+void virt_events_stop(virt_host *h, int id);
+/* False once the connection is closed (keepalive timeout, daemon gone). */
+bool virt_host_alive(virt_host *h);
 
 /* Observation: bulk reads. */
 bool virt_list_domains(virt_host *h, GPtrArray **out, GError **error);

@@ -1,0 +1,88 @@
+/*
+ * cmd_control.c - `strata status|reconcile|suspend|resume`: ask the daemon
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "control.h"
+#include "daemon.h"
+
+static void
+print_status(const char *reply)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonObject *root;
+	JsonArray *vms;
+
+	if (!json_parser_load_from_data(p, reply, -1, NULL)) {
+		printf("%s", reply);
+		return;
+	}
+	root = json_node_get_object(json_parser_get_root(p));
+	printf("revision %s, %s, %" G_GINT64_FORMAT " reconciles\n\n",
+	       json_object_get_string_member_with_default(root, "revision", "none"),
+	       json_object_get_string_member_with_default(root, "state", "?"),
+	       json_object_get_int_member_with_default(root, "runs", 0));
+	printf("%-24s %-8s %-11s %-11s %s\n", "VM", "HOST", "DESIRED", "OBSERVED", "OVERRIDE");
+	vms = json_object_get_array_member(root, "vms");
+	for (guint i = 0; vms && i < json_array_get_length(vms); i++) {
+		JsonObject *vm = json_array_get_object_element(vms, i);
+		g_autofree char *name = g_strdup_printf("%s.%s",
+			json_object_get_string_member(vm, "appliance"),
+			json_object_get_string_member(vm, "vm"));
+		const char *ovr = json_object_get_string_member_with_default(vm, "override", NULL);
+
+		printf("%-24s %-8s %-11s %-11s %s%s%s%s\n", name,
+		       json_object_get_string_member_with_default(vm, "host", "-"),
+		       json_object_get_string_member(vm, "desired"),
+		       json_object_get_string_member(vm, "observed"),
+		       ovr ? ovr : "-", ovr ? " (" : "",
+		       ovr ? json_object_get_string_member_with_default(vm, "override_reason", "") : "",
+		       ovr ? ")" : "");
+	}
+}
+
+int
+cmd_control(int argc, char **argv)
+{
+	g_autofree char *db = NULL, *sock = NULL, *format = NULL;
+	GOptionEntry entries[] = {
+		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "The daemon's database (default ./strata.db)", "PATH" },
+		{ "socket", 0, 0, G_OPTION_ARG_FILENAME, &sock, "The daemon's control socket", "PATH" },
+		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json", "FORMAT" },
+		{ NULL },
+	};
+	const char *verb = argv[0];
+	g_autofree char *summary = g_strdup_printf("— ask the running 'strata watch' to %s", verb);
+	g_autoptr(GOptionContext) ctx = g_option_context_new(summary);
+	g_autoptr(GError) err = NULL;
+	g_autofree char *reply = NULL, *path = NULL;
+	output_format fmt;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"status: appliance, VM, host, desired and observed state, overrides.\n"
+		"reconcile: run a reconcile now.  suspend/resume: pause and restart reconciling\n"
+		"(events are still watched).\n\nExit status: 0 success, 1 no daemon or error, 64 usage error.");
+	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json", &fmt))
+		return STRATA_EXIT_USAGE;
+	if (argc != 1) {
+		fprintf(stderr, "strata %s: takes no PATH\n", verb);
+		return STRATA_EXIT_USAGE;
+	}
+	path = sock ? g_strdup(sock) : daemon_socket_path(db ? db : "strata.db");
+	reply = control_call(path, verb, &err);
+	if (!reply) {
+		fprintf(stderr, "strata %s: %s\n", verb, err->message);
+		return STRATA_EXIT_ERROR;
+	}
+	if (fmt == OUTPUT_TEXT && strcmp(verb, "status") == 0)
+		print_status(reply);
+	else
+		printf("%s", reply);
+	return strstr(reply, "\"ok\": false") ? STRATA_EXIT_ERROR : STRATA_EXIT_OK;
+}

@@ -1,0 +1,182 @@
+/*
+ * control.c - the daemon's control socket, and the client the CLI uses
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <errno.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "loop.h"
+
+#define REQUEST_MAX 256
+
+struct control_server {
+	char *path;
+	int fd;
+	int watch;
+	struct daemon_state *d;
+};
+
+static bool
+address(const char *path, struct sockaddr_un *sa, GError **error)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+			    "control socket path too long (%zu bytes, limit %zu): %s; use --socket",
+			    strlen(path), sizeof(sa->sun_path) - 1, path);
+		return false;
+	}
+	memcpy(sa->sun_path, path, strlen(path));
+	return true;
+}
+
+static bool
+peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static char *
+answer(control_server *c, const char *verb)
+{
+	if (strcmp(verb, "status") == 0)
+		return daemon_status_json(c->d);
+	if (strcmp(verb, "reconcile") == 0) {
+		daemon_request(c->d, "control: reconcile");
+		return g_strdup("{\"ok\": true, \"reconcile\": \"requested\"}");
+	}
+	if (strcmp(verb, "suspend") == 0 || strcmp(verb, "resume") == 0) {
+		daemon_suspend(c->d, strcmp(verb, "suspend") == 0);
+		return g_strdup_printf("{\"ok\": true, \"state\": \"%s\"}",
+				       daemon_suspended(c->d) ? "suspended" : "running");
+	}
+	return g_strdup("{\"ok\": false, \"error\": \"unknown verb; use status, reconcile, suspend or resume\"}");
+}
+
+/* One request per connection; a client that sends nothing for 1 s is cut. */
+static void
+on_client(control_server *c, int fd)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char buf[REQUEST_MAX + 1];
+	g_autofree char *reply = NULL;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (!peer_allowed(fd)) {
+		reply = g_strdup("{\"ok\": false, \"error\": \"permission denied\"}");
+	} else {
+		n = recv(fd, buf, REQUEST_MAX, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		reply = answer(c, g_strstrip(buf));
+	}
+	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		g_debug("control: client went away");
+	close(fd);
+}
+
+static void
+on_accept(int fd, gpointer data)
+{
+	int client;
+
+	while ((client = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		on_client(data, client);
+}
+
+control_server *
+control_listen(const char *path, struct daemon_state *d, GError **error)
+{
+	control_server *c = g_new0(control_server, 1);
+	struct sockaddr_un sa;
+	mode_t old;
+
+	c->path = g_strdup(path);
+	c->d = d;
+	c->watch = -1;
+	if (!address(path, &sa, error))
+		goto fail;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* The lock is held: a socket left here is a dead daemon's. */
+	unlink(path);
+	old = umask(0077);
+	if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(c->fd, 16) < 0) {
+		umask(old);
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot listen on %s: %s", path, g_strerror(errno));
+		goto fail;
+	}
+	umask(old);
+	c->watch = loop_watch(c->fd, on_accept, c);
+	return c;
+fail:
+	control_free(c);
+	return NULL;
+}
+
+void
+control_free(control_server *c)
+{
+	if (!c)
+		return;
+	loop_unwatch(c->watch);
+	if (c->fd > 0) {
+		close(c->fd);
+		unlink(c->path);
+	}
+	g_free(c->path);
+	g_free(c);
+}
+
+char *
+control_call(const char *path, const char *verb, GError **error)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	struct sockaddr_un sa;
+	GString *reply = g_string_new(NULL);
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (!address(path, &sa, error))
+		goto fail;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "no strata watch answers on %s: %s", path, g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(fd, verb, strlen(verb), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot talk to %s: %s", path, g_strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		g_string_append_len(reply, buf, n);
+	close(fd);
+	return g_string_free(reply, FALSE);
+fail:
+	g_string_free(reply, TRUE);
+	return NULL;
+}

@@ -1,0 +1,738 @@
+/*
+ * daemon.c - `strata watch`: keep the hosts converged to a living source
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "diag_print.h"
+#include "exec.h"
+#include "history.h"
+#include "json_out.h"
+#include "loop.h"
+#include "pass.h"
+#include "plan_show.h"
+#include "source_dir.h"
+
+#define DRAIN_LIMIT_MS 30000
+
+typedef struct {
+	int state;                 /* enum spec_vm_state that holds */
+	char *hash;                /* the VM's desired hash when it began */
+	char *why;
+} hold;
+
+struct daemon_state {
+	daemon_options o;
+	int lock_fd;
+	history *hist;
+	obs_cache *cache;
+	host_set *hosts;
+	GArray *event_ids;         /* per host, in host order */
+	source_dir *source;
+	control_server *control;
+	spec_source *good;         /* the revision in force */
+	desired_state *want;       /* desired state of @good */
+	char *good_digest;
+	gint64 revision;
+	GHashTable *holds;         /* domain -> hold * */
+	GHashTable *expected;      /* domain -> events strata itself caused */
+	pass pass;                 /* the reconcile under way */
+	executor *exec;
+	gint64 run;
+	int exec_watch;
+	int kick_timer;            /* "reconcile soon" */
+	int resync_timer;
+	int drain_timer;
+	int watchdog_timer;
+	int signal_fd;
+	int signal_watch;
+	bool pending;
+	bool suspended;
+	bool quitting;
+	bool done;
+	guint runs;
+	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
+};
+
+static void reconcile_start(daemon_state *d);
+
+/* ---- systemd notification, without libsystemd: one datagram ---------- */
+
+static void
+notify(const char *msg)
+{
+	const char *path = g_getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';  /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path))) < 0)
+		g_debug("sd_notify: %s", g_strerror(errno));
+	close(fd);
+}
+
+static void
+on_watchdog(gpointer data)
+{
+	(void)data;
+	notify("WATCHDOG=1");
+}
+
+/* ---- the database lock ------------------------------------------------- */
+
+static int
+lock_db(const char *db, GError **error)
+{
+	g_autofree char *path = g_strconcat(db, ".lock", NULL);
+	g_autofree char *pid = NULL;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot lock %s: %s", path, g_strerror(errno));
+		return -1;
+	}
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		char buf[32] = "";
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+			    "another strata watch (pid %s) already uses %s; stop it first",
+			    n > 0 ? g_strstrip(buf) : "unknown", db);
+		close(fd);
+		return -1;
+	}
+	pid = g_strdup_printf("%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		g_warning("cannot write pid to %s", path);
+	return fd;
+}
+
+char *
+daemon_socket_path(const char *db)
+{
+	if (g_str_has_suffix(db, ".db"))
+		return g_strdup_printf("%.*s.sock", (int)strlen(db) - 3, db);
+	return g_strconcat(db, ".sock", NULL);
+}
+
+/* ---- holds: states that hold instead of the spec's --------------------- */
+
+static void
+hold_free(gpointer p)
+{
+	hold *h = p;
+
+	g_free(h->hash);
+	g_free(h->why);
+	g_free(h);
+}
+
+static void
+hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
+{
+	hold *h = g_new0(hold, 1);
+
+	h->state = state;
+	h->hash = desired_vm_hash(vm, "any");
+	h->why = g_strdup(why);
+	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
+	g_message("%s: held %s: %s", vm->domain, spec_vm_state_names[state], why);
+}
+
+/* A hold ends when the VM's spec changes; the overrides table is for plan. */
+static GHashTable *
+holds_refresh(daemon_state *d)
+{
+	GHashTable *overrides = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, d->holds);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		desired_vm *vm = g_hash_table_lookup(d->want->vm_by_domain, k);
+		g_autofree char *hash = vm ? desired_vm_hash(vm, "any") : NULL;
+		hold *h = v;
+
+		if (!hash || strcmp(hash, h->hash) != 0) {
+			g_message("%s: hold released: its spec changed", (char *)k);
+			g_hash_table_iter_remove(&it);
+			continue;
+		}
+		g_hash_table_insert(overrides, k, GINT_TO_POINTER(h->state));
+	}
+	return overrides;
+}
+
+/* ---- revisions --------------------------------------------------------- */
+
+static void
+record_invalid(daemon_state *d, spec_source *src, spec_diags *diags)
+{
+	g_autofree char *rev = g_strdup_printf("dir:%.12s", spec_source_digest(src));
+	g_autofree char *summary = NULL;
+	GString *s = g_string_new(NULL);
+	gint64 revision, run;
+
+	for (guint i = 0; i < diags->items->len; i++) {
+		g_autofree char *line = spec_diag_format(diags->items->pdata[i]);
+
+		g_warning("invalid revision %s: %s", rev, line);
+		g_string_append_printf(s, "%s%s", i ? "\n" : "", line);
+	}
+	summary = g_string_free(s, FALSE);
+	revision = history_revision(d->hist, d->o.path, rev, NULL);
+	run = history_run_begin(d->hist, "source", revision, NULL);
+	if (run > 0)
+		history_run_end(d->hist, run, "invalid", summary, NULL);
+	g_warning("revision %s is invalid: nothing changes, %s stays in force", rev,
+		  d->good_digest ? d->good_digest : "no revision");
+}
+
+static bool
+hosts_changed(const host_set *set, const spec_source *src)
+{
+	if (!set)
+		return true;
+	if (src->hosts->len == 0)
+		return set->hosts->len != 1 || ((host_conn *)set->hosts->pdata[0])->spec != NULL ||
+		       strcmp(((host_conn *)set->hosts->pdata[0])->name, "default") != 0;
+	if (set->hosts->len != src->hosts->len)
+		return true;
+	for (guint i = 0; i < src->hosts->len; i++) {
+		const spec_host *sh = src->hosts->pdata[i];
+		host_conn *h = g_hash_table_lookup(set->by_name, sh->obj.name.v);
+		g_autofree char *uri = virt_resolve_uri(sh->uri.v, sh->obj.file);
+
+		if (!h || strcmp(h->uri, uri) != 0)
+			return true;
+	}
+	return false;
+}
+
+static void on_domain_event(virt_host *h, const char *domain, int event, int detail,
+			    gpointer data);
+
+static void
+hosts_connect(daemon_state *d, const spec_source *src)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (d->hosts) {
+		for (guint i = 0; i < d->hosts->hosts->len; i++) {
+			host_conn *h = d->hosts->hosts->pdata[i];
+
+			if (h->virt)
+				virt_events_stop(h->virt, g_array_index(d->event_ids, int, i));
+		}
+		g_clear_pointer(&d->hosts, hosts_free);
+		obs_cache_clear(d->cache);
+	}
+	d->hosts = hosts_open(src, d->o.connect, false, &err);
+	g_array_set_size(d->event_ids, 0);
+	if (!d->hosts) {
+		g_warning("%s", err->message);
+		return;
+	}
+	for (guint i = 0; i < d->hosts->hosts->len; i++) {
+		host_conn *h = d->hosts->hosts->pdata[i];
+		int id = h->virt ? virt_events_start(h->virt, on_domain_event, d) : -1;
+
+		if (!h->virt)
+			g_warning("host %s unreachable: %s", h->name, h->error);
+		g_array_append_val(d->event_ids, id);
+	}
+}
+
+/* Load the source; adopt it if it is valid and new. */
+static void
+load_revision(daemon_state *d, const char *trigger)
+{
+	spec_diags diags;
+	spec_source *src;
+
+	spec_diags_init(&diags);
+	src = spec_load(d->o.path, &diags);
+	spec_validate(src, &diags);
+	if (d->good_digest && strcmp(spec_source_digest(src), d->good_digest) == 0) {
+		spec_source_free(src);  /* touched, not changed */
+		spec_diags_release(&diags);
+		return;
+	}
+	if (diags.errors) {
+		record_invalid(d, src, &diags);
+		spec_source_free(src);
+		spec_diags_release(&diags);
+		return;
+	}
+	spec_diags_release(&diags);
+	if (hosts_changed(d->hosts, src))
+		hosts_connect(d, src);
+	g_free(d->good_digest);
+	d->good_digest = g_strdup_printf("%.12s", spec_source_digest(src));
+	{
+		g_autofree char *rev = g_strdup_printf("dir:%s", d->good_digest);
+
+		d->revision = history_revision(d->hist, d->o.path, rev, NULL);
+	}
+	desired_free(d->want);
+	spec_source_free(d->good);
+	d->good = src;
+	d->want = desired_build(src);
+	g_message("revision %s in force (%s)", d->good_digest, trigger);
+	daemon_request(d, trigger);
+}
+
+static void
+on_source_changed(gpointer data)
+{
+	load_revision(data, "source changed");
+}
+
+/* ---- libvirt events ---------------------------------------------------- */
+
+static bool
+expected(daemon_state *d, const char *domain)
+{
+	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(d->expected, domain));
+
+	if (!n)
+		return false;
+	if (n == 1)
+		g_hash_table_remove(d->expected, domain);
+	else
+		g_hash_table_insert(d->expected, g_strdup(domain), GUINT_TO_POINTER(n - 1));
+	return true;
+}
+
+static void
+on_stopped(daemon_state *d, desired_vm *vm, int detail)
+{
+	bool crash = detail == VIRT_STOP_CRASHED || detail == VIRT_STOP_FAILED;
+
+	if (detail == VIRT_STOP_SHUTDOWN && vm->state == VM_RUNNING) {
+		/* The guest shut itself down: only `always` brings it back. */
+		if (vm->restart != RESTART_ALWAYS) {
+			hold_set(d, vm, VM_STOPPED, "the guest shut itself down");
+			return;
+		}
+	} else if (crash && vm->restart == RESTART_NEVER) {
+		hold_set(d, vm, VM_STOPPED, "it crashed and its restart policy is never");
+		return;
+	}
+	daemon_request(d, crash ? "crash" : "stopped outside strata");
+}
+
+static void
+on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointer data)
+{
+	daemon_state *d = data;
+	desired_vm *vm = d->want ? g_hash_table_lookup(d->want->vm_by_domain, domain) : NULL;
+
+	(void)h;
+	g_debug("event %d/%d on %s", event, detail, domain);
+	if (expected(d, domain) || !vm)
+		return;  /* strata's own doing, or not strata's domain */
+	switch (event) {
+	case VIRT_EV_STOPPED:
+		on_stopped(d, vm, detail);
+		break;
+	case VIRT_EV_CRASHED:
+		break;  /* the STOPPED event that follows decides */
+	case VIRT_EV_STARTED:
+		/* Started by someone: a hold keeping it stopped ends. */
+		if (g_hash_table_remove(d->holds, domain))
+			g_message("%s: hold released: it was started", domain);
+		daemon_request(d, "started outside strata");
+		break;
+	case VIRT_EV_DEFINED:
+		obs_cache_clear(d->cache);  /* redefined behind our back: read afresh */
+		daemon_request(d, "redefined outside strata");
+		break;
+	default:
+		daemon_request(d, "drift");
+		break;
+	}
+}
+
+/* ---- reconcile --------------------------------------------------------- */
+
+static void
+expect_events(daemon_state *d, const plan *p)
+{
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+		guint n;
+
+		/* The ops whose lifecycle event must not read as drift. */
+		if (!op->domain || (op->kind != OP_SHUTDOWN && op->kind != OP_START &&
+				    op->kind != OP_SUSPEND && op->kind != OP_RESUME &&
+				    op->kind != OP_SAVE && op->kind != OP_DEFINE &&
+				    op->kind != OP_UNDEFINE))
+			continue;
+		n = GPOINTER_TO_UINT(g_hash_table_lookup(d->expected, op->domain));
+		/* A graceful shutdown may arrive as SHUTDOWN then STOPPED. */
+		n += op->kind == OP_SHUTDOWN ? 2 : 1;
+		g_hash_table_insert(d->expected, g_strdup(op->domain), GUINT_TO_POINTER(n));
+	}
+}
+
+static void
+status_capture(daemon_state *d)
+{
+	const observed *have = d->pass.have;
+
+	g_ptr_array_set_size(d->status, 0);
+	for (guint i = 0; i < d->want->vms->len; i++) {
+		desired_vm *vm = d->want->vms->pdata[i];
+		obs_domain *o = g_hash_table_lookup(have->domain_by_name, vm->domain);
+		hold *h = g_hash_table_lookup(d->holds, vm->domain);
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		static const char *const states[] = {
+			"unknown", "running", "running", "paused", "stopping", "stopped",
+			"crashed", "suspended",
+		};
+		const char *observed_state = !o ? "undeployed" :
+			(o->state == VIRT_DOM_SHUTOFF && o->managed_save) ? "saved" :
+			(o->state >= 0 && o->state <= 7) ? states[o->state] : "unknown";
+
+		json_builder_begin_object(b);
+		json_out_string(b, "appliance", vm->appliance);
+		json_out_string(b, "vm", vm->vm);
+		json_out_string(b, "host", o ? o->host->name : NULL);
+		json_out_string(b, "desired", spec_vm_state_names[vm->state]);
+		json_out_string(b, "observed", observed_state);
+		json_out_string(b, "override", h ? spec_vm_state_names[h->state] : NULL);
+		json_out_string(b, "override_reason", h ? h->why : NULL);
+		json_builder_end_object(b);
+		g_ptr_array_add(d->status, json_builder_get_root(b));
+	}
+}
+
+static void
+reconcile_end(daemon_state *d)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *summary = plan_summary(d->pass.plan);
+	exec_result r = exec_finish(d->exec, &err);
+
+	d->exec = NULL;
+	loop_unwatch(d->exec_watch);
+	d->exec_watch = -1;
+	history_run_end(d->hist, d->run, exec_result_name(r), summary, NULL);
+	if (err)
+		g_warning("history: %s; no further change until it can be written", err->message);
+	g_message("run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
+	pass_release(&d->pass);
+	notify("STATUS=idle");
+	if (d->quitting) {
+		d->done = true;
+		return;
+	}
+	/* Always look again: it verifies the run and refreshes the status. */
+	daemon_request(d, d->pending ? "requested during the run" : "verify the run");
+}
+
+static void
+on_exec(int fd, gpointer data)
+{
+	daemon_state *d = data;
+
+	(void)fd;
+	if (d->exec && exec_step(d->exec, false))
+		reconcile_end(d);
+}
+
+static void
+reconcile_start(daemon_state *d)
+{
+	g_autoptr(GHashTable) overrides = NULL;
+	plan_options po = { .allow_empty = d->o.allow_empty };
+	exec_options eo;
+	plan *p;
+
+	d->pending = false;
+	if (!d->good || !d->hosts || d->suspended || d->quitting || d->exec)
+		return;
+	overrides = holds_refresh(d);
+	po.overrides = overrides;
+	d->runs++;
+	pass_plan(&d->pass, d->good, d->hosts, d->cache, &po);
+	p = d->pass.plan;
+	status_capture(d);
+	for (guint i = 0; i < p->notes->len; i++)
+		g_debug("%s", (char *)p->notes->pdata[i]);
+	for (guint i = 0; i < p->errors->len; i++)
+		g_warning("%s", (char *)p->errors->pdata[i]);
+	if (p->errors->len || p->ops->len == 0) {
+		if (!p->errors->len)
+			g_debug("converged: %u libvirt calls", d->pass.calls);
+		pass_release(&d->pass);
+		return;
+	}
+	d->run = history_run_begin(d->hist, "watch", d->revision, NULL);
+	if (d->run < 0) {
+		g_warning("history cannot be written: nothing is changed");
+		pass_release(&d->pass);
+		return;
+	}
+	exec_options_init(&eo);
+	if (d->o.parallel)
+		eo.parallel = d->o.parallel;
+	if (d->o.shutdown_timeout_ms)
+		eo.shutdown_timeout_ms = d->o.shutdown_timeout_ms;
+	expect_events(d, p);
+	notify("STATUS=reconciling");
+	g_message("run %" G_GINT64_FORMAT ": %u operations", d->run, p->ops->len);
+	d->exec = exec_new(p, d->hosts, d->hist, d->run, d->cache, &eo);
+	d->exec_watch = loop_watch(exec_fd(d->exec), on_exec, d);
+	if (exec_step(d->exec, false))
+		reconcile_end(d);
+}
+
+static void
+on_kick(gpointer data)
+{
+	daemon_state *d = data;
+
+	loop_timer_set(d->kick_timer, -1);
+	reconcile_start(d);
+}
+
+void
+daemon_request(daemon_state *d, const char *why)
+{
+	g_debug("reconcile requested: %s", why);
+	if (d->exec) {
+		d->pending = true;
+		return;
+	}
+	loop_timer_set(d->kick_timer, 0);
+}
+
+static void
+on_resync(gpointer data)
+{
+	daemon_request(data, "periodic resync");
+}
+
+void
+daemon_suspend(daemon_state *d, bool suspend)
+{
+	d->suspended = suspend;
+	g_message("reconciling %s", suspend ? "suspended" : "resumed");
+	if (!suspend)
+		daemon_request(d, "resumed");
+}
+
+bool
+daemon_suspended(const daemon_state *d)
+{
+	return d->suspended;
+}
+
+char *
+daemon_status_json(daemon_state *d)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	json_out_string(b, "revision", d->good_digest);
+	json_out_string(b, "state", d->suspended ? "suspended" : d->exec ? "reconciling" : "idle");
+	json_out_int(b, "runs", d->runs);
+	json_builder_set_member_name(b, "vms");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < d->status->len; i++)
+		json_builder_add_value(b, json_node_copy(d->status->pdata[i]));
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	return json_generator_to_data(gen, NULL);
+}
+
+/* ---- signals and lifetime ---------------------------------------------- */
+
+static void
+on_drain_limit(gpointer data)
+{
+	daemon_state *d = data;
+
+	g_warning("operations still running after %d s; exiting anyway (history marks them interrupted)",
+		  DRAIN_LIMIT_MS / 1000);
+	d->done = true;
+}
+
+static void
+on_signal(int fd, gpointer data)
+{
+	daemon_state *d = data;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			load_revision(d, "SIGHUP");
+			daemon_request(d, "SIGHUP");
+			continue;
+		}
+		g_message("signal %u: stopping%s", si.ssi_signo,
+			  d->exec ? " once the running operations finish" : "");
+		notify("STOPPING=1");
+		d->quitting = true;
+		if (!d->exec) {
+			d->done = true;
+			continue;
+		}
+		exec_drain(d->exec);
+		d->drain_timer = loop_timer(DRAIN_LIMIT_MS, on_drain_limit, d);
+	}
+}
+
+daemon_state *
+daemon_new(const daemon_options *o, GError **error)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	daemon_state *d = g_new0(daemon_state, 1);
+	g_autofree char *sock = NULL;
+	const char *wd_usec = g_getenv("WATCHDOG_USEC");
+
+	d->o = *o;
+	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = -1;
+	d->lock_fd = -1;
+	d->watchdog_timer = d->signal_watch = d->signal_fd = -1;
+	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
+	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
+	d->cache = obs_cache_new();
+	loop_init();
+	d->lock_fd = lock_db(o->db, error);
+	if (d->lock_fd < 0)
+		goto fail;
+	d->hist = history_open(o->db, error);
+	if (!d->hist)
+		goto fail;
+	sock = o->socket ? g_strdup(o->socket) : daemon_socket_path(o->db);
+	d->control = control_listen(sock, d, error);
+	if (!d->control)
+		goto fail;
+	/* Signals first: the worker threads inherit the blocked mask. */
+	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
+	d->signal_watch = loop_watch(d->signal_fd, on_signal, d);
+	d->kick_timer = loop_timer(-1, on_kick, d);
+	d->resync_timer = loop_timer((int)(o->resync_s ? o->resync_s : 300) * 1000, on_resync, d);
+	if (wd_usec && g_ascii_strtoull(wd_usec, NULL, 10) >= 2000)
+		d->watchdog_timer = loop_timer((int)(g_ascii_strtoull(wd_usec, NULL, 10) / 2000),
+					       on_watchdog, d);
+	d->source = source_dir_new(o->path, o->debounce_ms ? o->debounce_ms : 200,
+				   on_source_changed, d, error);
+	if (!d->source)
+		goto fail;
+	load_revision(d, "start");
+	notify("READY=1");
+	return d;
+fail:
+	daemon_free(d);
+	return NULL;
+}
+
+void
+daemon_free(daemon_state *d)
+{
+	if (!d)
+		return;
+	if (d->exec) {
+		exec_drain(d->exec);
+		while (!exec_step(d->exec, true))
+			;
+		reconcile_end(d);
+	}
+	if (d->hosts) {
+		for (guint i = 0; i < d->hosts->hosts->len; i++) {
+			host_conn *h = d->hosts->hosts->pdata[i];
+
+			if (h->virt)
+				virt_events_stop(h->virt, g_array_index(d->event_ids, int, i));
+		}
+	}
+	loop_timer_remove(d->kick_timer);
+	loop_timer_remove(d->resync_timer);
+	loop_timer_remove(d->drain_timer);
+	loop_timer_remove(d->watchdog_timer);
+	loop_unwatch(d->signal_watch);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	source_dir_free(d->source);
+	control_free(d->control);
+	hosts_free(d->hosts);
+	desired_free(d->want);
+	spec_source_free(d->good);
+	history_close(d->hist);
+	obs_cache_free(d->cache);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	g_hash_table_unref(d->holds);
+	g_hash_table_unref(d->expected);
+	g_ptr_array_unref(d->status);
+	g_array_unref(d->event_ids);
+	g_free(d->good_digest);
+	g_free(d);
+}
+
+void
+daemon_iterate(daemon_state *d)
+{
+	(void)d;
+	loop_iterate();
+}
+
+bool
+daemon_idle(const daemon_state *d)
+{
+	return !d->exec && !d->pending;
+}
+
+guint
+daemon_runs(const daemon_state *d)
+{
+	return d->runs;
+}
+
+virt_host *
+daemon_host(daemon_state *d, const char *name)
+{
+	host_conn *h = d->hosts ? g_hash_table_lookup(d->hosts->by_name, name) : NULL;
+
+	return h ? h->virt : NULL;
+}
+
+int
+daemon_run(daemon_state *d)
+{
+	while (!d->done)
+		loop_iterate();
+	return 0;
+}

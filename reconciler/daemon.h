@@ -1,0 +1,68 @@
+/*
+ * daemon.h - `strata watch`: keep the hosts converged to a living source
+ *
+ * Everything happens on one event loop (loop.h): the source's changes,
+ * libvirt's domain events, timers, the control socket and signals all
+ * come down to "reconcile soon"; a reconcile plans from the loop and hands
+ * its operations to the executor's worker pool, whose results come back
+ * through the loop too.  Only one reconcile runs at a time; a request made
+ * meanwhile runs once it has finished.
+ *
+ * Revisions are all or nothing: a new one is validated whole; an invalid
+ * or empty one is recorded with its diagnostics and issues no operation,
+ * and the last good revision stays in force.
+ *
+ * Restart policy (DESIGN §3) uses the event detail: a guest that shut
+ * itself down is restarted only with `restart: always`, a crash with
+ * `always` or `on-failure`; otherwise the VM is held stopped (an override
+ * that lasts until its spec changes or someone starts it).  A power-off
+ * from outside strata is drift and healed like any other.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+typedef struct {
+	const char *path;          /* the source folder */
+	const char *connect;       /* implicit host when the source has none */
+	const char *db;            /* history database */
+	const char *socket;        /* control socket (default beside the database) */
+	unsigned debounce_ms;      /* default 200 */
+	unsigned resync_s;         /* full resync period; default 300 */
+	unsigned parallel;
+	unsigned shutdown_timeout_ms;
+	bool allow_empty;
+} daemon_options;
+
+typedef struct daemon_state daemon_state;
+
+/*
+ * Take the database lock, open history and the control socket, load the
+ * source and connect.  Fails (with a message) when another daemon holds
+ * the database or the source cannot be watched.
+ */
+daemon_state *daemon_new(const daemon_options *o, GError **error);
+void daemon_free(daemon_state *d);
+
+/* Run until SIGTERM/SIGINT; in-flight operations finish first.  Exit code. */
+int daemon_run(daemon_state *d);
+
+/* For tests: one loop iteration; is anything left to do right now? */
+void daemon_iterate(daemon_state *d);
+bool daemon_idle(const daemon_state *d);
+guint daemon_runs(const daemon_state *d);   /* reconciles started so far */
+
+/* For tests: a host connection, to act "behind strata's back". */
+struct virt_host *daemon_host(daemon_state *d, const char *name);
+
+/* The control verbs (control.c calls these). */
+char *daemon_status_json(daemon_state *d);
+void daemon_request(daemon_state *d, const char *why);
+void daemon_suspend(daemon_state *d, bool suspend);
+bool daemon_suspended(const daemon_state *d);
+
+/* The socket path for database @db: strata.db -> strata.sock. */
+char *daemon_socket_path(const char *db);
