@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -58,6 +59,7 @@ struct daemon_state {
 	int watchdog_timer;
 	int signal_fd;
 	int signal_watch;
+	guint retry_ms;            /* backoff after a run that did not converge */
 	bool pending;
 	bool suspended;
 	bool quitting;
@@ -105,7 +107,6 @@ lock_db(const char *db, GError **error)
 {
 	g_autofree char *path = g_strconcat(db, ".lock", NULL);
 	g_autofree char *pid = NULL;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
@@ -113,7 +114,8 @@ lock_db(const char *db, GError **error)
 			    "cannot lock %s: %s", path, g_strerror(errno));
 		return -1;
 	}
-	if (fcntl(fd, F_SETLK, &fl) < 0) {
+	/* flock, not fcntl: it also excludes a second daemon in one process. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		char buf[32] = "";
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
@@ -450,8 +452,16 @@ reconcile_end(daemon_state *d)
 		d->done = true;
 		return;
 	}
-	/* Always look again: it verifies the run and refreshes the status. */
-	daemon_request(d, d->pending ? "requested during the run" : "verify the run");
+	/* Always look again: it verifies the run and refreshes the status.
+	 * After a failure, back off so a broken op is not retried in a loop. */
+	if (r == EXEC_CONVERGED || d->pending) {
+		d->retry_ms = 0;
+		daemon_request(d, d->pending ? "requested during the run" : "verify the run");
+	} else {
+		d->retry_ms = d->retry_ms ? MIN(d->retry_ms * 2, 300000u) : 1000u;
+		g_message("retrying in %u ms", d->retry_ms);
+		loop_timer_set(d->kick_timer, (int)d->retry_ms);
+	}
 }
 
 static void

@@ -7,7 +7,9 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -121,6 +123,94 @@ test_cli__usage_errors_exit_64(void **state)
 	tu_result_release(&d);
 }
 
+/* Start `strata watch` on @src; returns once its first run has begun. */
+static GSubprocess *
+watch_spawn(const char *src, const char *db, GDataInputStream **err_out)
+{
+	const char *argv[] = { g_getenv("STRATA_BIN") ? g_getenv("STRATA_BIN") : SRCDIR "/strata",
+			       "watch", "--db", db, src, NULL };
+	GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL);
+	GDataInputStream *in;
+	char *line;
+
+	assert_non_null(p);
+	in = g_data_input_stream_new(g_subprocess_get_stderr_pipe(p));
+	while ((line = g_data_input_stream_read_line(in, NULL, NULL, NULL))) {
+		bool started = strstr(line, ": run 1: ") != NULL;
+		bool invalid = strstr(line, "invalid revision") != NULL;
+
+		if (invalid)
+			fail_msg("watch refused the test source: %s", line);
+		g_free(line);
+		if (started)
+			break;
+	}
+	*err_out = in;
+	return p;
+}
+
+static void
+test_watch__status_over_the_socket_then_sigterm_exits_0(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autoptr(GDataInputStream) err = NULL;
+	g_autoptr(GSubprocess) p = watch_spawn("examples/webstack", db, &err);
+	tu_result st = { 0 };
+	gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+	(void)state;
+	do {
+		tu_result_release(&st);
+		g_usleep(50000);
+		st = TU_RUN(NULL, "status", "--db", db);
+	} while ((st.status != 0 || !strstr(st.out, "webstack.app2            hv1      running     running")) &&
+		 g_get_monotonic_time() < end);
+	assert_int_equal(st.status, 0);
+	assert_non_null(strstr(st.out, "webstack.db              hv1      running     running"));
+	g_subprocess_send_signal(p, SIGTERM);
+	assert_true(g_subprocess_wait(p, NULL, NULL));
+	assert_true(g_subprocess_get_if_exited(p));
+	assert_int_equal(g_subprocess_get_exit_status(p), 0);
+	tu_result_release(&st);
+	tu_rmtree(dir);
+}
+
+static void
+test_watch__sigterm_mid_apply_leaves_no_op_running(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *src = g_build_filename(dir, "src", NULL);
+	g_autofree char *spec = g_build_filename(src, "big.yaml", NULL);
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autoptr(GString) s = g_string_new("kind: host\nname: hv1\nuri: test://" SRCDIR
+					    "/tests/data/hosts/big.xml\n---\n"
+					    "kind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 16MiB\n");
+	g_autoptr(GDataInputStream) err = NULL;
+	g_autoptr(GSubprocess) p = NULL;
+	tu_result hist;
+
+	(void)state;
+	for (int i = 0; i < 1500; i++)
+		g_string_append_printf(s, "%s  - {name: vm%d, template: t}\n",
+				       i % 500 ? "" : (i == 0 ? "---\nkind: appliance\nname: a0\nvms:\n" :
+						       i == 500 ? "---\nkind: appliance\nname: a1\nvms:\n"
+								: "---\nkind: appliance\nname: a2\nvms:\n"), i);
+	g_mkdir_with_parents(src, 0700);
+	tu_write(spec, s->str);
+	p = watch_spawn(src, db, &err);
+	g_subprocess_send_signal(p, SIGTERM);
+	assert_true(g_subprocess_wait(p, NULL, NULL));
+	assert_int_equal(g_subprocess_get_exit_status(p), 0);
+	/* Every op that was started has its result; none is left open. */
+	hist = TU_RUN(NULL, "history", "--db", db, "-o", "json");
+	assert_int_equal(hist.status, 0);
+	assert_null(strstr(hist.out, "interrupted"));
+	assert_non_null(strstr(hist.out, "\"result\" : \"done\""));
+	tu_result_release(&hist);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -130,6 +220,8 @@ main(void)
 		cmocka_unit_test(test_plan__invalid_source_changes_nothing_and_exits_1),
 		cmocka_unit_test(test_apply__examples_converge_and_leave_history),
 		cmocka_unit_test(test_cli__usage_errors_exit_64),
+		cmocka_unit_test(test_watch__status_over_the_socket_then_sigterm_exits_0),
+		cmocka_unit_test(test_watch__sigterm_mid_apply_leaves_no_op_running),
 	};
 
 	tu_chdir_srcdir();

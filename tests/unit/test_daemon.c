@@ -1,0 +1,383 @@
+/*
+ * test_daemon.c - `strata watch` in-process: real inotify, real libvirt
+ * events from the test driver, a real history database
+ *
+ * The daemon's loop is driven by the test (daemon_iterate) so a test can
+ * wait for a condition with a deadline instead of sleeping.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "../../reconciler/daemon.h"
+#include "../../reconciler/loop.h"
+#include "../../reconciler/virt.h"
+
+typedef struct {
+	char *dir;
+	char *src;        /* the watched folder */
+	char *file;       /* src/spec.yaml */
+	char *db;
+	daemon_state *d;
+} watch;
+
+static const char *const hosts_yaml =
+	"kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
+	"kind: host\nname: hv2\nuri: test://" SRCDIR "/examples/webstack/hosts/hv2.xml\n---\n"
+	"kind: template\nname: deb\npool: default\nvolume: debian-12.qcow2\nmemory: 512MiB\n---\n";
+
+static char *
+app(const char *extra)
+{
+	return g_strdup_printf("%skind: appliance\nname: w\nvms:\n"
+			       "  - {name: a, template: deb, restart: always}\n"
+			       "  - {name: b, template: deb}\n"
+			       "  - {name: c, template: deb, restart: never}\n%s",
+			       hosts_yaml, extra ? extra : "");
+}
+
+static void
+tick(gpointer data)
+{
+	(void)data;
+}
+
+/* Drive the loop until @cond holds or @ms pass. */
+static bool
+wait_for(watch *w, bool (*cond)(watch *), int ms)
+{
+	int t = loop_timer(10, tick, NULL);
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	bool ok;
+
+	while (!(ok = cond(w)) && g_get_monotonic_time() < end)
+		daemon_iterate(w->d);
+	loop_timer_remove(t);
+	return ok;
+}
+
+/* Let @ms pass with the loop running. */
+static void
+settle(watch *w, int ms)
+{
+	int t = loop_timer(10, tick, NULL);
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+
+	while (g_get_monotonic_time() < end)
+		daemon_iterate(w->d);
+	loop_timer_remove(t);
+}
+
+static JsonObject *
+status(watch *w, JsonParser *p)
+{
+	g_autofree char *json = daemon_status_json(w->d);
+
+	assert_true(json_parser_load_from_data(p, json, -1, NULL));
+	return json_node_get_object(json_parser_get_root(p));
+}
+
+static const char *
+revision(watch *w)
+{
+	static char rev[64];
+	g_autoptr(JsonParser) p = json_parser_new();
+
+	g_strlcpy(rev, json_object_get_string_member_with_default(status(w, p), "revision", ""),
+		  sizeof(rev));
+	return rev;
+}
+
+/* The observed state of VM @vm in the daemon's last status ("-" if absent). */
+static char *
+observed(watch *w, const char *vm, const char *field)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonArray *vms = json_object_get_array_member(status(w, p), "vms");
+
+	for (guint i = 0; i < json_array_get_length(vms); i++) {
+		JsonObject *o = json_array_get_object_element(vms, i);
+
+		if (strcmp(json_object_get_string_member(o, "vm"), vm) == 0)
+			return g_strdup(json_object_get_string_member_with_default(o, field, "-"));
+	}
+	return g_strdup("-");
+}
+
+static bool
+all_running(watch *w)
+{
+	g_autofree char *a = observed(w, "a", "observed");
+	g_autofree char *b = observed(w, "b", "observed");
+	g_autofree char *c = observed(w, "c", "observed");
+
+	return daemon_idle(w->d) && !strcmp(a, "running") && !strcmp(b, "running") &&
+	       !strcmp(c, "running");
+}
+
+static watch *
+watch_start(const char *extra)
+{
+	watch *w = g_new0(watch, 1);
+	g_autofree char *text = app(extra);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
+	g_autoptr(GError) err = NULL;
+
+	w->dir = tu_mkdtemp();
+	w->src = g_build_filename(w->dir, "src", NULL);
+	w->file = g_build_filename(w->src, "spec.yaml", NULL);
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	assert_int_equal(mkdir(w->src, 0700), 0);
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	o.shutdown_timeout_ms = 1000;
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, all_running, 5000));
+	return w;
+}
+
+static void
+watch_stop(watch *w)
+{
+	daemon_free(w->d);
+	tu_rmtree(w->dir);
+	g_free(w->dir);
+	g_free(w->src);
+	g_free(w->file);
+	g_free(w->db);
+	g_free(w);
+}
+
+/* Write @text to @path the way editors do: a temporary file, then rename. */
+static void
+save_atomically(const char *path, const char *text)
+{
+	g_autofree char *tmp = g_strconcat(path, ".tmp~", NULL);
+
+	tu_write(tmp, text);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void
+test_watch__converges_then_follows_each_editor_pattern(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *rev0 = g_strdup(revision(w));
+	g_autofree char *text = NULL;
+	g_autofree char *vimswap = g_build_filename(w->src, ".spec.yaml.swp", NULL);
+	g_autofree char *probe = g_build_filename(w->src, "4913", NULL);
+	g_autofree char *lock = g_build_filename(w->src, ".#spec.yaml", NULL);
+	g_autofree char *sub = g_build_filename(w->src, "more", NULL);
+	g_autofree char *subfile = g_build_filename(sub, "extra.yml", NULL);
+	char *revs[6];
+	int n = 0;
+
+	(void)state;
+	revs[n++] = g_strdup(rev0);
+	/* 1. Write to a temporary file and rename over (most editors, sed -i). */
+	text = app("  - {name: d, template: deb}\n");
+	save_atomically(w->file, text);
+	settle(w, 400);
+	revs[n++] = g_strdup(revision(w));
+	/* 2. vim: swap file and the 4913 probe come and go, then an in-place write. */
+	tu_write(vimswap, "swap");
+	tu_write(probe, "");
+	unlink(probe);
+	g_free(text);
+	text = app("  - {name: e, template: deb}\n");
+	tu_write(w->file, text);
+	unlink(vimswap);
+	settle(w, 400);
+	revs[n++] = g_strdup(revision(w));
+	/* 3. emacs: a lock symlink while editing. */
+	assert_int_equal(symlink("user@host.1234", lock), 0);
+	g_free(text);
+	text = app("  - {name: f, template: deb}\n");
+	save_atomically(w->file, text);
+	unlink(lock);
+	settle(w, 400);
+	revs[n++] = g_strdup(revision(w));
+	/* 4. A new subfolder with a file in it. */
+	assert_int_equal(mkdir(sub, 0700), 0);
+	tu_write(subfile, "kind: appliance\nname: x\nvms:\n  - {name: y, template: deb}\n");
+	settle(w, 400);
+	revs[n++] = g_strdup(revision(w));
+	/* 5. Touching without changing content: no new revision. */
+	g_free(text);
+	text = app("  - {name: f, template: deb}\n");
+	tu_write(w->file, text);
+	settle(w, 400);
+	revs[n++] = g_strdup(revision(w));
+	for (int i = 1; i < 5; i++)
+		if (strcmp(revs[i], revs[i - 1]) == 0)
+			fail_msg("edit %d did not produce a new revision", i);
+	assert_string_equal(revs[5], revs[4]);
+	{
+		g_autofree char *y = observed(w, "y", "observed");
+		g_autofree char *f = observed(w, "f", "observed");
+
+		assert_string_equal(y, "running");
+		assert_string_equal(f, "running");
+	}
+	for (int i = 0; i < n; i++)
+		g_free(revs[i]);
+	watch_stop(w);
+}
+
+static void
+test_watch__invalid_revision_changes_nothing_and_is_recorded(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *rev = g_strdup(revision(w));
+	g_autofree char *a = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) rows = NULL;
+
+	(void)state;
+	save_atomically(w->file, "kind: appliance\nname: w\nvms: [\n");
+	settle(w, 400);
+	assert_string_equal(revision(w), rev);
+	a = observed(w, "a", "observed");
+	assert_string_equal(a, "running");
+	/* An empty source is refused the same way: nothing is removed. */
+	save_atomically(w->file, "# nothing\n");
+	settle(w, 400);
+	assert_string_equal(revision(w), rev);
+	daemon_request(w->d, "test");
+	assert_true(wait_for(w, all_running, 2000));
+	/* Both bad revisions are in history, with their diagnostics. */
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_open(w->db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT summary FROM runs WHERE result = 'invalid' ORDER BY id",
+						    -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "spec.yaml:4:1: error:"));
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "[empty-source]"));
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	watch_stop(w);
+}
+
+static bool
+a_running_b_c_held(watch *w)
+{
+	g_autofree char *a = observed(w, "a", "observed");
+	g_autofree char *b = observed(w, "b", "override");
+	g_autofree char *c = observed(w, "c", "override");
+
+	return daemon_idle(w->d) && !strcmp(a, "running") && !strcmp(b, "stopped") &&
+	       !strcmp(c, "stopped");
+}
+
+static void
+test_watch__guest_shutdown_follows_restart_policy(void **state)
+{
+	watch *w = watch_start(NULL);
+	virt_host *h1 = daemon_host(w->d, "hv1"), *h2 = daemon_host(w->d, "hv2");
+	static const char *const doms[] = { "w.a", "w.b", "w.c" };
+
+	(void)state;
+	/* The guests shut themselves down (ACPI): a (always) comes back,
+	 * b (on-failure) and c (never) stay down, held. */
+	for (size_t i = 0; i < G_N_ELEMENTS(doms); i++) {
+		g_autoptr(GError) e1 = NULL;
+		g_autoptr(GError) e2 = NULL;
+
+		if (!virt_shutdown(h1, doms[i], 1000, &e1))
+			assert_true(virt_shutdown(h2, doms[i], 1000, &e2));
+	}
+	daemon_request(w->d, "test");
+	assert_true(wait_for(w, a_running_b_c_held, 5000));
+	/* A held VM stays down across resyncs. */
+	daemon_request(w->d, "resync");
+	settle(w, 300);
+	assert_true(a_running_b_c_held(w));
+	/* Starting it by hand ends the hold; a power-off from outside is drift and healed. */
+	{
+		g_autoptr(GError) e1 = NULL;
+		g_autoptr(GError) e2 = NULL;
+
+		if (!virt_start(h1, "w.b", &e1))
+			assert_true(virt_start(h2, "w.b", &e2));
+	}
+	settle(w, 300);
+	{
+		g_autoptr(GError) e1 = NULL;
+		g_autoptr(GError) e2 = NULL;
+		g_autofree char *b = NULL;
+
+		if (!virt_destroy(h1, "w.b", &e1))
+			assert_true(virt_destroy(h2, "w.b", &e2));
+		settle(w, 500);
+		b = observed(w, "b", "observed");
+		assert_string_equal(b, "running");
+	}
+	watch_stop(w);
+}
+
+static void
+test_watch__suspend_holds_changes_until_resume(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *text = app("  - {name: d, template: deb}\n");
+	g_autofree char *d1 = NULL, *d2 = NULL;
+
+	(void)state;
+	daemon_suspend(w->d, true);
+	save_atomically(w->file, text);
+	settle(w, 400);
+	d1 = observed(w, "d", "observed");
+	assert_true(strcmp(d1, "running") != 0);
+	daemon_suspend(w->d, false);
+	settle(w, 400);
+	d2 = observed(w, "d", "observed");
+	assert_string_equal(d2, "running");
+	watch_stop(w);
+}
+
+static void
+test_watch__second_daemon_on_one_database_refuses(void **state)
+{
+	watch *w = watch_start(NULL);
+	daemon_options o = { .connect = "test:///default", .path = w->src, .db = w->db };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *expect = g_strdup_printf("another strata watch (pid %d) already uses %s",
+						  (int)getpid(), w->db);
+
+	(void)state;
+	assert_null(daemon_new(&o, &err));
+	assert_non_null(err);
+	assert_true(g_str_has_prefix(err->message, expect));
+	watch_stop(w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_watch__converges_then_follows_each_editor_pattern),
+		cmocka_unit_test(test_watch__invalid_revision_changes_nothing_and_is_recorded),
+		cmocka_unit_test(test_watch__guest_shutdown_follows_restart_policy),
+		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
+		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
+	};
+
+	tu_chdir_srcdir();
+	loop_init();
+	return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}
