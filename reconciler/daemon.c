@@ -400,6 +400,15 @@ expect_events(daemon_state *d, const plan *p)
 	}
 }
 
+static bool
+unreachable(const observed *have)
+{
+	for (guint i = 0; i < have->hosts->len; i++)
+		if (!((obs_host *)have->hosts->pdata[i])->reachable)
+			return true;
+	return false;
+}
+
 static void
 status_capture(daemon_state *d)
 {
@@ -415,7 +424,8 @@ status_capture(daemon_state *d)
 			"unknown", "running", "running", "paused", "stopping", "stopped",
 			"crashed", "suspended",
 		};
-		const char *observed_state = !o ? "undeployed" :
+		bool unknown = !o && unreachable(have);
+		const char *observed_state = unknown ? "unknown" : !o ? "undeployed" :
 			(o->state == VIRT_DOM_SHUTOFF && o->managed_save) ? "saved" :
 			(o->state >= 0 && o->state <= 7) ? states[o->state] : "unknown";
 
@@ -474,6 +484,39 @@ on_exec(int fd, gpointer data)
 		reconcile_end(d);
 }
 
+/* Hosts that are down get another try at their backoff, not at the resync. */
+static void
+retry_dead_hosts(daemon_state *d)
+{
+	gint64 next = G_MAXINT64, now = g_get_monotonic_time();
+
+	for (guint i = 0; i < d->hosts->hosts->len; i++) {
+		host_conn *h = d->hosts->hosts->pdata[i];
+
+		if (!h->virt)
+			next = MIN(next, h->next_try);
+	}
+	if (next != G_MAXINT64 && !d->exec)
+		loop_timer_set(d->kick_timer, (int)MAX((next - now) / 1000, 100));
+}
+
+static void
+reconnect(daemon_state *d)
+{
+	g_autoptr(GPtrArray) back = hosts_reconnect(d->hosts);
+
+	for (guint i = 0; i < back->len; i++) {
+		host_conn *h = back->pdata[i];
+
+		for (guint j = 0; j < d->hosts->hosts->len; j++) {
+			if (d->hosts->hosts->pdata[j] != h)
+				continue;
+			g_array_index(d->event_ids, int, j) = virt_events_start(h->virt, on_domain_event, d);
+			g_message("host %s reconnected", h->name);
+		}
+	}
+}
+
 static void
 reconcile_start(daemon_state *d)
 {
@@ -485,6 +528,7 @@ reconcile_start(daemon_state *d)
 	d->pending = false;
 	if (!d->good || !d->hosts || d->suspended || d->quitting || d->exec)
 		return;
+	reconnect(d);
 	overrides = holds_refresh(d);
 	po.overrides = overrides;
 	d->runs++;
@@ -499,6 +543,7 @@ reconcile_start(daemon_state *d)
 		if (!p->errors->len)
 			g_debug("converged: %u libvirt calls", d->pass.calls);
 		pass_release(&d->pass);
+		retry_dead_hosts(d);
 		return;
 	}
 	d->run = history_run_begin(d->hist, "watch", d->revision, NULL);

@@ -29,9 +29,13 @@ host_connect(const char *name, const spec_host *spec, const char *uri,
 	h->name = g_strdup(name);
 	h->spec = spec;
 	h->uri = g_strdup(uri);
+	h->readonly = readonly;
 	h->virt = virt_host_open(uri, readonly, &err);
-	if (!h->virt)
+	if (!h->virt) {
 		h->error = g_strdup(err->message);
+		h->backoff_ms = 1000;
+		h->next_try = g_get_monotonic_time() + h->backoff_ms * 1000;
+	}
 	return h;
 }
 
@@ -106,6 +110,43 @@ hosts_bind(host_set *set, const spec_source *src)
 		h->spec = src->host_by_name ? g_hash_table_lookup(src->host_by_name, h->name)
 					    : NULL;
 	}
+}
+
+GPtrArray *
+hosts_reconnect(host_set *set)
+{
+	GPtrArray *back = g_ptr_array_new();
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+		g_autoptr(GError) err = NULL;
+
+		if (h->virt && virt_host_alive(h->virt))
+			continue;
+		if (h->virt) {
+			/* Closed under us: from now on the host is unknown, not empty. */
+			g_clear_pointer(&h->virt, virt_host_free);
+			g_free(h->error);
+			h->error = g_strdup("connection lost");
+			h->backoff_ms = 1000;
+			h->next_try = now;
+		}
+		if (now < h->next_try)
+			continue;
+		h->virt = virt_host_open(h->uri, h->readonly, &err);
+		if (!h->virt) {
+			g_free(h->error);
+			h->error = g_strdup(err->message);
+			h->backoff_ms = MIN(h->backoff_ms * 2, 60000u);
+			h->next_try = now + (gint64)h->backoff_ms * 1000;
+			continue;
+		}
+		g_clear_pointer(&h->error, g_free);
+		h->backoff_ms = 0;
+		g_ptr_array_add(back, h);
+	}
+	return back;
 }
 
 unsigned

@@ -18,6 +18,9 @@ typedef struct {
 	char *uri;               /* resolved */
 	virt_host *virt;         /* NULL when unreachable */
 	char *error;             /* why it is unreachable */
+	bool readonly;
+	gint64 next_try;         /* monotonic µs: no reconnect before */
+	guint backoff_ms;
 } host_conn;
 
 typedef struct {
@@ -43,3 +46,10 @@ void hosts_bind(host_set *set, const spec_source *src);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(host_set, hosts_free)
 
 unsigned hosts_calls(const host_set *set);
+
+/*
+ * Reopen the hosts whose connection is gone (never made, or closed by a
+ * keepalive timeout), each no more often than its backoff allows (1 s,
+ * doubling to 60 s).  Returns the hosts that came back (borrowed).
+ */
+GPtrArray *hosts_reconnect(host_set *set);

@@ -366,6 +366,48 @@ test_watch__second_daemon_on_one_database_refuses(void **state)
 	watch_stop(w);
 }
 
+static bool
+b_unknown(watch *w)
+{
+	g_autofree char *b = observed(w, "b", "observed");
+
+	return daemon_runs(w->d) > 0 && !strcmp(b, "unknown");
+}
+
+static void
+test_watch__unreachable_host_means_unknown_then_reconnects(void **state)
+{
+	watch *w = g_new0(watch, 1);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *node = NULL, *later = NULL, *text = NULL;
+
+	(void)state;
+	w->dir = tu_mkdtemp();
+	w->src = g_build_filename(w->dir, "src", NULL);
+	w->file = g_build_filename(w->src, "spec.yaml", NULL);
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	node = g_build_filename(w->dir, "hv2.xml", NULL);
+	assert_int_equal(mkdir(w->src, 0700), 0);
+	/* hv2's node file does not exist yet: the host cannot be reached. */
+	text = g_strdup_printf("kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
+			       "kind: host\nname: hv2\nuri: test://%s\n---\n"
+			       "kind: template\nname: deb\npool: default\nvolume: debian-12.qcow2\nmemory: 512MiB\n---\n"
+			       "kind: appliance\nname: w\nvms:\n  - {name: a, template: deb, restart: always}\n"
+			       "  - {name: b, template: deb}\n  - {name: c, template: deb, restart: never}\n", node);
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	/* Nothing is created while a host is unknown: it may run the VM. */
+	assert_true(wait_for(w, b_unknown, 3000));
+	assert_true(g_file_get_contents(SRCDIR "/examples/webstack/hosts/hv2.xml", &later, NULL, NULL));
+	tu_write(node, later);
+	assert_true(wait_for(w, all_running, 8000));
+	watch_stop(w);
+}
+
 int
 main(void)
 {
@@ -375,6 +417,7 @@ main(void)
 		cmocka_unit_test(test_watch__guest_shutdown_follows_restart_policy),
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
+		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
 	};
 
 	tu_chdir_srcdir();
