@@ -12,7 +12,8 @@ int
 cmd_watch(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL, *sock = NULL, *git = NULL;
-	gint debounce = 200, resync = 300, parallel = 0;
+	g_autofree char *branch = NULL, *subdir = NULL;
+	gint debounce = 200, resync = 300, parallel = 0, interval = 60;
 	gboolean allow_empty = FALSE;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
@@ -23,10 +24,14 @@ cmd_watch(int argc, char **argv)
 		{ "resync", 0, 0, G_OPTION_ARG_INT, &resync, "Seconds between full resyncs (default 300)", "S" },
 		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 8)", "N" },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty, "Allow removing every managed VM", NULL },
-		{ "git", 0, 0, G_OPTION_ARG_STRING, &git, "Watch a Git repository (not available yet)", "URL" },
+		{ "git", 0, 0, G_OPTION_ARG_STRING, &git,
+		  "Watch a Git repository (file://, a local path, https://, ssh://) instead of PATH", "URL" },
+		{ "branch", 0, 0, G_OPTION_ARG_STRING, &branch, "Branch to follow (default main)", "B" },
+		{ "path", 0, 0, G_OPTION_ARG_STRING, &subdir, "Folder inside the repository", "SUBDIR" },
+		{ "interval", 0, 0, G_OPTION_ARG_INT, &interval, "Seconds between fetches (default 60)", "S" },
 		{ NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — keep the hosts converged to a folder of specs");
+	g_autoptr(GOptionContext) ctx = g_option_context_new("(PATH | --git URL) — keep the hosts converged to a source");
 	g_autoptr(GError) err = NULL;
 	daemon_options o = { 0 };
 	daemon_state *d;
@@ -34,22 +39,24 @@ cmd_watch(int argc, char **argv)
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
-		"Watches PATH (inotify), libvirt's domain events and a periodic resync, and\n"
+		"Watches PATH (inotify) or a Git branch (fetched every --interval seconds, at once\n"
+		"after a commit to a local repository), libvirt's domain events and a periodic\n"
+		"resync, and\n"
 		"reconciles on each change.  An invalid revision changes nothing.  Control it\n"
 		"with 'strata status', 'strata reconcile', 'strata suspend' and 'strata resume'.\n"
 		"SIGTERM lets running operations finish, then exits 0.  SIGHUP re-reads the source.\n\n"
 		"Exit status: 0 stopped by a signal, 1 error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv))
 		return STRATA_EXIT_USAGE;
-	if (git) {
-		fprintf(stderr, "strata watch: --git is not implemented yet; watch a checkout's folder instead\n");
+	if (argc != (git ? 1 : 2) || debounce < 1 || resync < 1 || parallel < 0 || interval < 1) {
+		fprintf(stderr, "strata watch: give exactly one PATH, or --git URL\nTry 'strata watch --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
-	if (argc != 2 || debounce < 1 || resync < 1 || parallel < 0) {
-		fprintf(stderr, "strata watch: give exactly one PATH\nTry 'strata watch --help'.\n");
-		return STRATA_EXIT_USAGE;
-	}
-	o.path = argv[1];
+	o.path = git ? NULL : argv[1];
+	o.git_url = git;
+	o.git_branch = branch;
+	o.git_subdir = subdir;
+	o.git_interval_s = (unsigned)interval;
 	o.connect = connect ? connect : "test:///default";
 	o.db = db ? db : "strata.db";
 	o.socket = sock;

@@ -56,7 +56,7 @@ answer(control_server *c, const char *verb)
 	if (strcmp(verb, "status") == 0)
 		return daemon_status_json(c->d);
 	if (strcmp(verb, "reconcile") == 0) {
-		daemon_request(c->d, "control: reconcile");
+		daemon_reconcile_now(c->d);
 		return g_strdup("{\"ok\": true, \"reconcile\": \"requested\"}");
 	}
 	if (strcmp(verb, "suspend") == 0 || strcmp(verb, "resume") == 0) {

@@ -25,6 +25,7 @@
 #include "pass.h"
 #include "plan_show.h"
 #include "source_dir.h"
+#include "source_git.h"
 
 #define DRAIN_LIMIT_MS 30000
 
@@ -41,11 +42,14 @@ struct daemon_state {
 	obs_cache *cache;
 	host_set *hosts;
 	GArray *event_ids;         /* per host, in host order */
-	source_dir *source;
+	source_dir *source;        /* the folder, or a local repository's refs */
+	source_git *git;
+	int git_timer;
 	control_server *control;
 	spec_source *good;         /* the revision in force */
 	desired_state *want;       /* desired state of @good */
-	char *good_digest;
+	char *good_digest;         /* short, for people */
+	char *good_full;
 	gint64 revision;
 	GHashTable *holds;         /* domain -> hold * */
 	GHashTable *expected;      /* domain -> events strata itself caused */
@@ -190,9 +194,8 @@ holds_refresh(daemon_state *d)
 /* ---- revisions --------------------------------------------------------- */
 
 static void
-record_invalid(daemon_state *d, spec_source *src, spec_diags *diags)
+record_invalid(daemon_state *d, spec_source *src, spec_diags *diags, const char *rev)
 {
-	g_autofree char *rev = g_strdup_printf("dir:%.12s", spec_source_digest(src));
 	g_autofree char *summary = NULL;
 	GString *s = g_string_new(NULL);
 	gint64 revision, run;
@@ -204,7 +207,8 @@ record_invalid(daemon_state *d, spec_source *src, spec_diags *diags)
 		g_string_append_printf(s, "%s%s", i ? "\n" : "", line);
 	}
 	summary = g_string_free(s, FALSE);
-	revision = history_revision(d->hist, d->o.path, rev, NULL);
+	(void)src;
+	revision = history_revision(d->hist, d->git ? d->o.git_url : d->o.path, rev, NULL);
 	run = history_run_begin(d->hist, "source", revision, NULL);
 	if (run > 0)
 		history_run_end(d->hist, run, "invalid", summary, NULL);
@@ -267,23 +271,49 @@ hosts_connect(daemon_state *d, const spec_source *src)
 	}
 }
 
+/* Read the source as it is now: the folder, or the fetched commit. */
+static spec_source *
+read_source(daemon_state *d, spec_diags *diags, char **rev)
+{
+	g_autoptr(GError) err = NULL;
+	git_revision gr = { 0 };
+	spec_source *src;
+
+	if (!d->git) {
+		src = spec_load(d->o.path, diags);
+		spec_validate(src, diags);
+		*rev = g_strdup_printf("dir:%.12s", spec_source_digest(src));
+		return src;
+	}
+	src = source_git_load(d->git, diags, &gr, &err);
+	if (!src) {
+		g_warning("%s", err->message);
+		return NULL;
+	}
+	spec_validate(src, diags);
+	*rev = g_strdup_printf("git:%s %s: %s", gr.commit, gr.author ? gr.author : "?",
+			       gr.subject ? gr.subject : "");
+	git_revision_release(&gr);
+	return src;
+}
+
 /* Load the source; adopt it if it is valid and new. */
 static void
 load_revision(daemon_state *d, const char *trigger)
 {
+	g_autofree char *rev = NULL;
 	spec_diags diags;
 	spec_source *src;
 
 	spec_diags_init(&diags);
-	src = spec_load(d->o.path, &diags);
-	spec_validate(src, &diags);
-	if (d->good_digest && strcmp(spec_source_digest(src), d->good_digest) == 0) {
+	src = read_source(d, &diags, &rev);
+	if (!src || (d->good_digest && strcmp(spec_source_digest(src), d->good_full) == 0)) {
 		spec_source_free(src);  /* touched, not changed */
 		spec_diags_release(&diags);
 		return;
 	}
 	if (diags.errors) {
-		record_invalid(d, src, &diags);
+		record_invalid(d, src, &diags, rev);
 		spec_source_free(src);
 		spec_diags_release(&diags);
 		return;
@@ -292,24 +322,45 @@ load_revision(daemon_state *d, const char *trigger)
 	if (hosts_changed(d->hosts, src))
 		hosts_connect(d, src);
 	g_free(d->good_digest);
-	d->good_digest = g_strdup_printf("%.12s", spec_source_digest(src));
-	{
-		g_autofree char *rev = g_strdup_printf("dir:%s", d->good_digest);
-
-		d->revision = history_revision(d->hist, d->o.path, rev, NULL);
-	}
+	g_free(d->good_full);
+	d->good_full = g_strdup(spec_source_digest(src));
+	d->good_digest = g_strdup_printf("%.12s", d->good_full);
+	d->revision = history_revision(d->hist, d->git ? d->o.git_url : d->o.path, rev, NULL);
 	desired_free(d->want);
 	spec_source_free(d->good);
 	d->good = src;
 	d->want = desired_build(src);
-	g_message("revision %s in force (%s)", d->good_digest, trigger);
+	g_message("revision %s in force (%s)", rev, trigger);
 	daemon_request(d, trigger);
+}
+
+/* Fetch, then load; an unreachable remote keeps the revision in force. */
+static void
+fetch_and_load(daemon_state *d, const char *trigger)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (d->git && !source_git_fetch(d->git, &err))
+		g_warning("fetch failed, %s stays in force: %s",
+			  d->good_digest ? d->good_digest : "no revision", err->message);
+	load_revision(d, trigger);
+}
+
+static void
+on_git_timer(gpointer data)
+{
+	fetch_and_load(data, "git poll");
 }
 
 static void
 on_source_changed(gpointer data)
 {
-	load_revision(data, "source changed");
+	daemon_state *d = data;
+
+	if (d->git)
+		fetch_and_load(d, "local commit");
+	else
+		load_revision(d, "source changed");
 }
 
 /* ---- libvirt events ---------------------------------------------------- */
@@ -586,6 +637,13 @@ daemon_request(daemon_state *d, const char *why)
 	loop_timer_set(d->kick_timer, 0);
 }
 
+void
+daemon_reconcile_now(daemon_state *d)
+{
+	fetch_and_load(d, "control: reconcile");
+	daemon_request(d, "control: reconcile");
+}
+
 static void
 on_resync(gpointer data)
 {
@@ -649,7 +707,7 @@ on_signal(int fd, gpointer data)
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			load_revision(d, "SIGHUP");
+			fetch_and_load(d, "SIGHUP");
 			daemon_request(d, "SIGHUP");
 			continue;
 		}
@@ -677,7 +735,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->o = *o;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = -1;
 	d->lock_fd = -1;
-	d->watchdog_timer = d->signal_watch = d->signal_fd = -1;
+	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
@@ -702,11 +760,29 @@ daemon_new(const daemon_options *o, GError **error)
 	if (wd_usec && g_ascii_strtoull(wd_usec, NULL, 10) >= 2000)
 		d->watchdog_timer = loop_timer((int)(g_ascii_strtoull(wd_usec, NULL, 10) / 2000),
 					       on_watchdog, d);
-	d->source = source_dir_new(o->path, o->debounce_ms ? o->debounce_ms : 200,
-				   on_source_changed, d, error);
-	if (!d->source)
-		goto fail;
-	load_revision(d, "start");
+	if (o->git_url) {
+		g_autofree char *mirror = g_str_has_suffix(o->db, ".db")
+			? g_strdup_printf("%.*s.git", (int)strlen(o->db) - 3, o->db)
+			: g_strconcat(o->db, ".git", NULL);
+
+		d->git = source_git_new(o->git_url, o->git_branch, o->git_subdir, mirror, error);
+		if (!d->git)
+			goto fail;
+		d->git_timer = loop_timer((int)(o->git_interval_s ? o->git_interval_s : 60) * 1000,
+					  on_git_timer, d);
+		/* A local repository: its refs change the moment a commit lands. */
+		if (source_git_local_refs(d->git))
+			d->source = source_dir_new(source_git_local_refs(d->git),
+						   o->debounce_ms ? o->debounce_ms : 200,
+						   on_source_changed, d, NULL);
+		fetch_and_load(d, "start");
+	} else {
+		d->source = source_dir_new(o->path, o->debounce_ms ? o->debounce_ms : 200,
+					   on_source_changed, d, error);
+		if (!d->source)
+			goto fail;
+		load_revision(d, "start");
+	}
 	notify("READY=1");
 	return d;
 fail:
@@ -741,6 +817,8 @@ daemon_free(daemon_state *d)
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	source_dir_free(d->source);
+	source_git_free(d->git);
+	loop_timer_remove(d->git_timer);
 	control_free(d->control);
 	hosts_free(d->hosts);
 	desired_free(d->want);
@@ -754,6 +832,7 @@ daemon_free(daemon_state *d)
 	g_ptr_array_unref(d->status);
 	g_array_unref(d->event_ids);
 	g_free(d->good_digest);
+	g_free(d->good_full);
 	g_free(d);
 }
 

@@ -26,7 +26,11 @@
 #include <stdbool.h>
 
 typedef struct {
-	const char *path;          /* the source folder */
+	const char *path;          /* the source folder (or NULL with git_url) */
+	const char *git_url;       /* a Git repository instead of a folder */
+	const char *git_branch;    /* default main */
+	const char *git_subdir;    /* folder inside the repository */
+	unsigned git_interval_s;   /* fetch period; default 60 */
 	const char *connect;       /* implicit host when the source has none */
 	const char *db;            /* history database */
 	const char *socket;        /* control socket (default beside the database) */
@@ -61,6 +65,8 @@ struct virt_host *daemon_host(daemon_state *d, const char *name);
 /* The control verbs (control.c calls these). */
 char *daemon_status_json(daemon_state *d);
 void daemon_request(daemon_state *d, const char *why);
+/* `strata reconcile`: fetch a Git source first, then reconcile. */
+void daemon_reconcile_now(daemon_state *d);
 void daemon_suspend(daemon_state *d, bool suspend);
 bool daemon_suspended(const daemon_state *d);
 

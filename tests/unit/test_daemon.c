@@ -7,6 +7,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <git2.h>
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 #include <signal.h>
@@ -408,6 +409,155 @@ test_watch__unreachable_host_means_unknown_then_reconnects(void **state)
 	watch_stop(w);
 }
 
+/* ---- Git sources: real repositories, made with libgit2 ---------------- */
+
+static git_oid
+repo_commit(const char *path, const char *msg, const git_oid *parent_id)
+{
+	git_repository *r = NULL;
+	git_index *idx = NULL;
+	git_tree *tree = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id, id, head;
+	const char *ref = parent_id ? NULL : "HEAD";
+
+	assert_int_equal(git_repository_open(&r, path), 0);
+	assert_int_equal(git_repository_index(&idx, r), 0);
+	assert_int_equal(git_index_add_all(idx, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(git_index_update_all(idx, NULL, NULL, NULL), 0);
+	assert_int_equal(git_index_write(idx), 0);
+	assert_int_equal(git_index_write_tree(&tree_id, idx), 0);
+	assert_int_equal(git_tree_lookup(&tree, r, &tree_id), 0);
+	assert_int_equal(git_signature_now(&sig, "Test Operator", "op@example.invalid"), 0);
+	if (parent_id)
+		head = *parent_id;
+	if (parent_id || git_reference_name_to_id(&head, r, "HEAD") == 0)
+		assert_int_equal(git_commit_lookup(&parent, r, &head), 0);
+	assert_int_equal(git_commit_create_v(&id, r, ref, sig, sig, NULL, msg, tree,
+					     parent ? 1 : 0, parent), 0);
+	git_commit_free(parent);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_index_free(idx);
+	git_repository_free(r);
+	return id;
+}
+
+/* Move main to @id, as a force-push would. */
+static void
+repo_force(const char *path, const git_oid *id)
+{
+	git_repository *r = NULL;
+	git_reference *ref = NULL;
+
+	assert_int_equal(git_repository_open(&r, path), 0);
+	assert_int_equal(git_reference_create(&ref, r, "refs/heads/main", id, 1, "force-push"), 0);
+	git_reference_free(ref);
+	git_repository_free(r);
+}
+
+static bool
+d_running(watch *w)
+{
+	g_autofree char *d = observed(w, "d", "observed");
+
+	return daemon_idle(w->d) && !strcmp(d, "running");
+}
+
+static void
+test_watch_git__commits_bad_commits_empty_tree_and_force_push(void **state)
+{
+	watch *w = g_new0(watch, 1);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .git_branch = "main", .git_subdir = "specs", .git_interval_s = 3600 };
+	git_repository_init_options io;
+	git_repository *r = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *repo = NULL, *dir = NULL, *file = NULL, *text = NULL, *rev = NULL;
+	git_oid good;
+
+	(void)state;
+	git_libgit2_init();
+	w->dir = tu_mkdtemp();
+	repo = g_build_filename(w->dir, "repo", NULL);
+	dir = g_build_filename(repo, "specs", NULL);
+	file = g_build_filename(dir, "spec.yaml", NULL);
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH;
+	io.initial_head = "main";
+	assert_int_equal(git_repository_init_ext(&r, repo, &io), 0);
+	git_repository_free(r);
+	g_mkdir_with_parents(dir, 0700);
+	text = app(NULL);
+	tu_write(file, text);
+	good = repo_commit(repo, "three VMs", NULL);
+	o.git_url = repo;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, all_running, 5000));
+	rev = g_strdup(revision(w));
+	/* An invalid commit: nothing changes. */
+	tu_write(file, "kind: appliance\nname: w\nvms: [\n");
+	repo_commit(repo, "broken", NULL);
+	settle(w, 500);
+	assert_string_equal(revision(w), rev);
+	/* A commit that empties the tree: refused, nothing removed. */
+	unlink(file);
+	repo_commit(repo, "remove everything", NULL);
+	settle(w, 500);
+	assert_string_equal(revision(w), rev);
+	assert_true(all_running(w));
+	/* A force-push onto a new history: followed. */
+	g_free(text);
+	text = app("  - {name: d, template: deb}\n");
+	tu_write(file, text);
+	{
+		git_oid forced = repo_commit(repo, "four VMs", &good);
+
+		repo_force(repo, &forced);
+	}
+	assert_true(wait_for(w, d_running, 5000));
+	/* History names each commit, its author and its subject. */
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		int n = 0;
+
+		assert_int_equal(sqlite3_open(w->db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT revision FROM revisions ORDER BY id", -1, &st, NULL),
+				 SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			n += strstr((const char *)sqlite3_column_text(st, 0), "Test Operator: ") != NULL;
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		assert_int_equal(n, 4);  /* good, broken, empty, forced */
+	}
+	watch_stop(w);
+}
+
+static void
+test_watch_git__unreachable_remote_keeps_running(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	daemon_options o = { .connect = "test:///default", .git_url = "file:///nonexistent/repo",
+			     .db = db, .git_interval_s = 3600 };
+	g_autoptr(GError) err = NULL;
+	daemon_state *d = daemon_new(&o, &err);
+	g_autofree char *json = NULL;
+
+	(void)state;
+	assert_non_null(d);
+	json = daemon_status_json(d);
+	assert_non_null(strstr(json, "\"revision\":null"));
+	daemon_free(d);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -418,6 +568,8 @@ main(void)
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
+		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
+		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 	};
 
 	tu_chdir_srcdir();

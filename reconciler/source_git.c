@@ -1,0 +1,248 @@
+/*
+ * source_git.c - specs read straight from a Git commit
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <git2.h>
+#include <gio/gio.h>
+#include <string.h>
+
+#include "source_git.h"
+
+struct source_git {
+	char *url;
+	char *branch;
+	char *subdir;            /* "" for the whole tree */
+	char *display_root;      /* prefix of file names in diagnostics */
+	char *local_refs;        /* <local repo>/.git/refs, for a local URL */
+	git_repository *mirror;
+};
+
+static bool
+git_fail(GError **error, const char *what)
+{
+	const git_error *e = git_error_last();
+
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", what,
+		    e && e->message ? e->message : "unknown libgit2 error");
+	return false;
+}
+
+/* A local path or file:// URL: the folder it names, else NULL. */
+static char *
+local_path(const char *url)
+{
+	if (g_str_has_prefix(url, "file://"))
+		return g_strdup(url + 7);
+	if (url[0] == '/' || g_str_has_prefix(url, "./") || g_str_has_prefix(url, "../"))
+		return g_canonicalize_filename(url, NULL);
+	return NULL;
+}
+
+source_git *
+source_git_new(const char *url, const char *branch, const char *subdir,
+	       const char *mirror, GError **error)
+{
+	source_git *g = g_new0(source_git, 1);
+	g_autofree char *local = local_path(url);
+	git_remote *remote = NULL;
+
+	git_libgit2_init();
+	g->url = local && !g_str_has_prefix(url, "file://") ? g_strdup(local) : g_strdup(url);
+	g->branch = g_strdup(branch ? branch : "main");
+	g->subdir = g_strdup(subdir ? subdir : "");
+	if (local) {
+		g_autofree char *dotgit = g_build_filename(local, ".git", NULL);
+
+		g->display_root = g_build_filename(local, g->subdir, NULL);
+		g->local_refs = g_file_test(dotgit, G_FILE_TEST_IS_DIR)
+					? g_build_filename(dotgit, "refs", NULL)
+					: g_build_filename(local, "refs", NULL);
+	} else {
+		g->display_root = g_strdup(g->subdir);
+	}
+	if (git_repository_open_bare(&g->mirror, mirror) < 0) {
+		if (git_repository_init(&g->mirror, mirror, 1) < 0 ||
+		    git_remote_create(&remote, g->mirror, "origin", g->url) < 0) {
+			git_fail(error, "cannot create the mirror repository");
+			source_git_free(g);
+			return NULL;
+		}
+		git_remote_free(remote);
+	} else if (git_remote_set_url(g->mirror, "origin", g->url) < 0) {
+		git_fail(error, "cannot point the mirror at the URL");
+		source_git_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void
+source_git_free(source_git *g)
+{
+	if (!g)
+		return;
+	git_repository_free(g->mirror);
+	g_free(g->url);
+	g_free(g->branch);
+	g_free(g->subdir);
+	g_free(g->display_root);
+	g_free(g->local_refs);
+	g_free(g);
+}
+
+const char *
+source_git_local_refs(const source_git *g)
+{
+	return g->local_refs;
+}
+
+/* ssh-agent for SSH; nothing else is offered, and nothing is skipped. */
+static int
+credentials(git_credential **out, const char *url, const char *user,
+	    unsigned int allowed, void *payload)
+{
+	(void)url;
+	(void)payload;
+	if (allowed & GIT_CREDENTIAL_SSH_KEY)
+		return git_credential_ssh_key_from_agent(out, user ? user : "git");
+	return GIT_PASSTHROUGH;
+}
+
+bool
+source_git_fetch(source_git *g, GError **error)
+{
+	git_fetch_options opts;
+	g_autofree char *spec = g_strdup_printf("+refs/heads/%s:refs/remotes/origin/%s",
+						g->branch, g->branch);
+	char *specs[] = { spec };
+	git_strarray refspecs = { specs, 1 };
+	git_remote *remote = NULL;
+	bool ok;
+
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.callbacks.credentials = credentials;
+	opts.prune = GIT_FETCH_PRUNE;
+	if (git_remote_lookup(&remote, g->mirror, "origin") < 0)
+		return git_fail(error, "no remote");
+	ok = git_remote_fetch(remote, &refspecs, &opts, NULL) == 0;
+	if (!ok)
+		git_fail(error, g->url);
+	git_remote_free(remote);
+	return ok;
+}
+
+typedef struct {
+	source_git *g;
+	spec_source *src;
+	spec_diags *diags;
+	unsigned files;
+} walk_ctx;
+
+static bool
+spec_name(const char *name)
+{
+	return name[0] != '.' && (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml"));
+}
+
+static int
+on_entry(const char *root, const git_tree_entry *e, void *payload)
+{
+	walk_ctx *w = payload;
+	const char *name = git_tree_entry_name(e);
+	g_autofree char *display = NULL;
+	git_blob *blob = NULL;
+	git_filemode_t mode = git_tree_entry_filemode(e);
+
+	if (mode == GIT_FILEMODE_TREE)
+		return name[0] == '.' ? 1 : 0;  /* skip dot-folders */
+	if (!spec_name(name))
+		return 0;
+	display = g_build_filename(w->g->display_root, root, name, NULL);
+	if (mode == GIT_FILEMODE_LINK) {
+		spec_error(w->diags, display, SPEC_NOPOS, "symlink-escape",
+			   "symbolic links in a Git source are not followed; commit the file itself");
+		return 0;
+	}
+	if (++w->files > SPEC_MAX_FILES)
+		return 0;
+	if (git_blob_lookup(&blob, w->g->mirror, git_tree_entry_id(e)) < 0)
+		return 0;
+	spec_source_add_buffer(w->src, display, git_blob_rawcontent(blob),
+			       (size_t)git_blob_rawsize(blob), w->diags);
+	git_blob_free(blob);
+	return 0;
+}
+
+static bool
+load_tree(source_git *g, git_commit *commit, git_tree **out, GError **error)
+{
+	git_tree *tree = NULL;
+	git_tree_entry *sub = NULL;
+
+	if (git_commit_tree(&tree, commit) < 0)
+		return git_fail(error, "cannot read the commit's tree");
+	if (!g->subdir[0]) {
+		*out = tree;
+		return true;
+	}
+	if (git_tree_entry_bypath(&sub, tree, g->subdir) < 0 ||
+	    git_tree_entry_type(sub) != GIT_OBJECT_TREE ||
+	    git_tree_lookup(out, g->mirror, git_tree_entry_id(sub)) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			    "the commit has no folder '%s'", g->subdir);
+		git_tree_entry_free(sub);
+		git_tree_free(tree);
+		return false;
+	}
+	git_tree_entry_free(sub);
+	git_tree_free(tree);
+	return true;
+}
+
+spec_source *
+source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **error)
+{
+	g_autofree char *ref = g_strdup_printf("refs/remotes/origin/%s", g->branch);
+	git_oid oid;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	walk_ctx w = { g, NULL, diags, 0 };
+	g_autoptr(GError) tree_err = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if (git_reference_name_to_id(&oid, g->mirror, ref) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			    "branch '%s' not fetched yet from %s", g->branch, g->url);
+		return NULL;
+	}
+	if (git_commit_lookup(&commit, g->mirror, &oid) < 0) {
+		git_fail(error, "cannot read the commit");
+		return NULL;
+	}
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	rev->commit = g_strdup(hex);
+	rev->author = g_strdup(git_commit_author(commit)->name);
+	rev->subject = g_strdup(git_commit_summary(commit));
+	w.src = spec_source_new(g->display_root[0] ? g->display_root : ".");
+	if (!load_tree(g, commit, &tree, &tree_err)) {
+		/* A commit without the folder is a revision too: an invalid one. */
+		spec_error(diags, w.src->root, SPEC_NOPOS, "unreadable", "%s", tree_err->message);
+		w.src->load_errors++;
+		git_commit_free(commit);
+		return w.src;
+	}
+	git_tree_walk(tree, GIT_TREEWALK_PRE, on_entry, &w);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return w.src;
+}
+
+void
+git_revision_release(git_revision *rev)
+{
+	g_free(rev->commit);
+	g_free(rev->author);
+	g_free(rev->subject);
+	memset(rev, 0, sizeof(*rev));
+}

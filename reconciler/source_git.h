@@ -1,0 +1,46 @@
+/*
+ * source_git.h - specs read straight from a Git commit
+ *
+ * A bare mirror beside the database (strata.db -> strata.git) is fetched
+ * from URL; the spec files are read from the branch's commit tree, never
+ * from a checkout, so a symlink in the repository can never reach a host
+ * file (symlinks are refused, with a diagnostic).  Fetches are forced
+ * (+refs/heads/B), so a force-push is followed.  TLS certificates and SSH
+ * host keys are checked by libgit2; SSH keys come from ssh-agent.  No
+ * option turns checks off.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "../spec/spec.h"
+
+typedef struct source_git source_git;
+
+typedef struct {
+	char *commit;        /* 40 hex digits */
+	char *author;
+	char *subject;
+} git_revision;
+
+source_git *source_git_new(const char *url, const char *branch, const char *subdir,
+			   const char *mirror, GError **error);
+void source_git_free(source_git *g);
+
+/* Fetch now; false (and @error) when the remote cannot be reached. */
+bool source_git_fetch(source_git *g, GError **error);
+
+/*
+ * The branch's current commit as a spec source (files named
+ * "SUBDIR/NAME.yaml", or under the local work tree for a local URL so
+ * relative test-driver node files resolve).  NULL with @error when the
+ * branch does not exist yet.
+ */
+spec_source *source_git_load(source_git *g, spec_diags *diags, git_revision *rev,
+			     GError **error);
+void git_revision_release(git_revision *rev);
+
+/* The folder whose changes mean "a local commit happened", or NULL. */
+const char *source_git_local_refs(const source_git *g);
