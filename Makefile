@@ -114,11 +114,16 @@ check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
 	  STRATA_BIN=$(CURDIR)/$(A)/strata $$t || fail=1; \
 	done; exit $$fail
 
-bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile
+bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/bench_watch
 	$(B)/bench/bench_validate
 	$(B)/bench/bench_reconcile
+	$(B)/bench/bench_watch
 
-$(B)/bench/bench_reconcile: tests/bench/bench_reconcile.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+$(B)/bench/bench_watch: tests/bench/bench_watch.c tests/bench/benchgen.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -o $@ $^ $(PKG_LIBS)
+
+$(B)/bench/bench_reconcile: tests/bench/bench_reconcile.c tests/bench/benchgen.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -594,6 +595,9 @@ reconcile_start(daemon_state *d)
 		if (!p->errors->len)
 			g_debug("converged: %u libvirt calls", d->pass.calls);
 		pass_release(&d->pass);
+		/* A pass's snapshot and plan are gone: give the memory back
+		 * while the daemon idles. */
+		malloc_trim(0);
 		retry_dead_hosts(d);
 		return;
 	}
