@@ -13,7 +13,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -409,6 +411,70 @@ test_watch__unreachable_host_means_unknown_then_reconnects(void **state)
 	watch_stop(w);
 }
 
+static bool
+d_running(watch *w)
+{
+	g_autofree char *d = observed(w, "d", "observed");
+
+	return daemon_idle(w->d) && !strcmp(d, "running");
+}
+
+static void
+test_watch__configmap_data_symlink_swap(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *v1 = g_build_filename(w->src, "..2026_11_22_01", NULL);
+	g_autofree char *v2 = g_build_filename(w->src, "..2026_11_22_02", NULL);
+	g_autofree char *f1 = g_build_filename(v1, "spec.yaml", NULL);
+	g_autofree char *f2 = g_build_filename(v2, "spec.yaml", NULL);
+	g_autofree char *data = g_build_filename(w->src, "..data", NULL);
+	g_autofree char *tmp = g_build_filename(w->src, "..data_tmp", NULL);
+	g_autofree char *t1 = app(NULL), *t2 = app("  - {name: d, template: deb}\n");
+	g_autofree char *rev = NULL;
+
+	(void)state;
+	/* Kubernetes' layout: spec.yaml -> ..data/spec.yaml, ..data -> ..<time>. */
+	assert_int_equal(mkdir(v1, 0700), 0);
+	tu_write(f1, t1);
+	assert_int_equal(symlink("..2026_11_22_01", data), 0);
+	unlink(w->file);
+	assert_int_equal(symlink("..data/spec.yaml", w->file), 0);
+	settle(w, 300);
+	rev = g_strdup(revision(w));
+	assert_true(all_running(w));
+	/* The update: a new folder, then ..data swapped atomically. */
+	assert_int_equal(mkdir(v2, 0700), 0);
+	tu_write(f2, t2);
+	assert_int_equal(symlink("..2026_11_22_02", tmp), 0);
+	assert_int_equal(rename(tmp, data), 0);
+	assert_true(wait_for(w, d_running, 3000));
+	assert_string_not_equal(revision(w), rev);
+	watch_stop(w);
+}
+
+static void
+test_watch__tells_systemd_it_is_ready(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *sock = g_build_filename(dir, "notify", NULL);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[256] = "";
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	watch *w;
+
+	(void)state;
+	memcpy(sa.sun_path, sock, strlen(sock));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	g_setenv("NOTIFY_SOCKET", sock, TRUE);
+	w = watch_start(NULL);
+	g_unsetenv("NOTIFY_SOCKET");
+	assert_true(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) > 0);
+	assert_string_equal(buf, "READY=1");
+	close(fd);
+	watch_stop(w);
+	tu_rmtree(dir);
+}
+
 /* ---- Git sources: real repositories, made with libgit2 ---------------- */
 
 static git_oid
@@ -455,14 +521,6 @@ repo_force(const char *path, const git_oid *id)
 	assert_int_equal(git_reference_create(&ref, r, "refs/heads/main", id, 1, "force-push"), 0);
 	git_reference_free(ref);
 	git_repository_free(r);
-}
-
-static bool
-d_running(watch *w)
-{
-	g_autofree char *d = observed(w, "d", "observed");
-
-	return daemon_idle(w->d) && !strcmp(d, "running");
 }
 
 static void
@@ -568,6 +626,8 @@ main(void)
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
+		cmocka_unit_test(test_watch__configmap_data_symlink_swap),
+		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 	};
