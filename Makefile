@@ -50,6 +50,7 @@ SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validat
 
 # Keep the sanitizer objects between runs (they are built by pattern rules).
 .PRECIOUS: $(A)/%.o
+.SECONDARY: $(TESTLIB_OBJ)
 
 .PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean
 
