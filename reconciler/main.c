@@ -25,6 +25,7 @@ static const cli_verb verbs[] = {
 	{ "apply", cmd_apply, "converge the hosts to the source" },
 	{ "history", cmd_history, "the operations strata carried out" },
 	{ "watch", cmd_watch, "the daemon: keep the hosts converged to a source" },
+	{ "schedule", cmd_schedule, "when the scheduled actions fire" },
 	{ "status", cmd_control, "what the running daemon sees" },
 	{ "reconcile", cmd_control, "ask the running daemon to reconcile now" },
 	{ "suspend", cmd_control, "pause the running daemon's reconciling" },
