@@ -150,8 +150,16 @@ cmd_schedule(int argc, char **argv)
 		return STRATA_EXIT_USAGE;
 	}
 	if (!path) {
-		fprintf(stderr, "strata schedule: the daemon does not carry out schedules yet; use --offline PATH\n");
-		return STRATA_EXIT_ERROR;
+		g_autofree char *sock = daemon_socket_path(db ? db : "strata.db");
+		g_autoptr(GError) err = NULL;
+		g_autofree char *reply = control_call(sock, "schedule", &err);
+
+		if (!reply) {
+			fprintf(stderr, "strata schedule: %s (or use --offline PATH)\n", err->message);
+			return STRATA_EXIT_ERROR;
+		}
+		printf("%s", reply);
+		return STRATA_EXIT_OK;
 	}
 	return offline(path, g_date_time_to_unix(start), (guint)count, fmt);
 }

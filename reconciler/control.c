@@ -55,6 +55,8 @@ answer(control_server *c, const char *verb)
 {
 	if (strcmp(verb, "status") == 0)
 		return daemon_status_json(c->d);
+	if (strcmp(verb, "schedule") == 0)
+		return daemon_schedule_json(c->d);
 	if (strcmp(verb, "reconcile") == 0) {
 		daemon_reconcile_now(c->d);
 		return g_strdup("{\"ok\": true, \"reconcile\": \"requested\"}");

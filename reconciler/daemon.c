@@ -26,6 +26,7 @@
 #include "pass.h"
 #include "plan_show.h"
 #include "source_dir.h"
+#include "scheduler.h"
 #include "source_git.h"
 
 #define DRAIN_LIMIT_MS 30000
@@ -46,6 +47,8 @@ struct daemon_state {
 	source_dir *source;        /* the folder, or a local repository's refs */
 	source_git *git;
 	int git_timer;
+	scheduler *sched;
+	int sched_timer;
 	control_server *control;
 	spec_source *good;         /* the revision in force */
 	desired_state *want;       /* desired state of @good */
@@ -74,6 +77,13 @@ struct daemon_state {
 };
 
 static void reconcile_start(daemon_state *d);
+static void schedule_arm(daemon_state *d);
+
+static gint64
+real_now(void)
+{
+	return g_get_real_time() / G_USEC_PER_SEC;
+}
 
 /* ---- systemd notification, without libsystemd: one datagram ---------- */
 
@@ -157,6 +167,18 @@ hold_free(gpointer p)
 }
 
 static void
+hold_load(const char *domain, int state, const char *hash, const char *why, gpointer data)
+{
+	daemon_state *d = data;
+	hold *h = g_new0(hold, 1);
+
+	h->state = state;
+	h->hash = g_strdup(hash);
+	h->why = g_strdup(why);
+	g_hash_table_replace(d->holds, g_strdup(domain), h);
+}
+
+static void
 hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
 {
 	hold *h = g_new0(hold, 1);
@@ -165,6 +187,7 @@ hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
 	h->hash = desired_vm_hash(vm, "any");
 	h->why = g_strdup(why);
 	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
+	history_hold_put(d->hist, vm->domain, state, h->hash, why);
 	g_message("%s: held %s: %s", vm->domain, spec_vm_state_names[state], why);
 }
 
@@ -184,6 +207,7 @@ holds_refresh(daemon_state *d)
 
 		if (!hash || strcmp(hash, h->hash) != 0) {
 			g_message("%s: hold released: its spec changed", (char *)k);
+			history_hold_drop(d->hist, k);
 			g_hash_table_iter_remove(&it);
 			continue;
 		}
@@ -332,6 +356,8 @@ load_revision(daemon_state *d, const char *trigger)
 	d->good = src;
 	d->want = desired_build(src);
 	g_message("revision %s in force (%s)", rev, trigger);
+	scheduler_check(d->sched, d->good, d->o.now());
+	schedule_arm(d);
 	daemon_request(d, trigger);
 }
 
@@ -416,8 +442,10 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 		break;  /* the STOPPED event that follows decides */
 	case VIRT_EV_STARTED:
 		/* Started by someone: a hold keeping it stopped ends. */
-		if (g_hash_table_remove(d->holds, domain))
+		if (g_hash_table_remove(d->holds, domain)) {
+			history_hold_drop(d->hist, domain);
 			g_message("%s: hold released: it was started", domain);
+		}
 		daemon_request(d, "started outside strata");
 		break;
 	case VIRT_EV_DEFINED:
@@ -428,6 +456,67 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 		daemon_request(d, "drift");
 		break;
 	}
+}
+
+/* ---- scheduled actions ------------------------------------------------- */
+
+static void
+on_fire(const spec_appliance *a, const spec_sched *s, const char *vm, int state,
+	gint64 planned, gpointer data)
+{
+	daemon_state *d = data;
+	g_autofree char *domain = g_strdup_printf("%s.%s", a->obj.name.v, vm);
+	desired_vm *dvm = g_hash_table_lookup(d->want->vm_by_domain, domain);
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(planned);
+	g_autofree char *when = g_date_time_format_iso8601(t);
+	g_autofree char *why = g_strdup_printf("scheduled %s at %s", spec_action_names[s->action.v], when);
+
+	if (!dvm)
+		return;
+	if (state < 0) {
+		g_warning("%s: %s: one-shot actions are not carried out yet", domain, why);
+		return;
+	}
+	/* Holds until the next scheduled action for the VM or a spec change:
+	 * self-heal does not undo a scheduled power-off. */
+	hold_set(d, dvm, state, why);
+	daemon_request(d, why);
+}
+
+static void
+on_sched_timer(gpointer data)
+{
+	daemon_state *d = data;
+
+	if (d->good)
+		scheduler_check(d->sched, d->good, d->o.now());
+	schedule_arm(d);
+}
+
+void
+daemon_schedule_check(daemon_state *d)
+{
+	on_sched_timer(d);
+}
+
+/* One timer, for the next fire; nothing polls. */
+static void
+schedule_arm(daemon_state *d)
+{
+	gint64 now = d->o.now(), next = d->good ? scheduler_next(d->sched, d->good, now) : 0;
+
+	if (!next) {
+		loop_timer_set(d->sched_timer, -1);
+		return;
+	}
+	/* libvirt timers take int milliseconds: re-arm at most daily. */
+	loop_timer_set(d->sched_timer, (int)CLAMP((next - now) * 1000, 0, 86400000));
+}
+
+char *
+daemon_schedule_json(daemon_state *d)
+{
+	return scheduler_json(d->sched, d->good, d->o.now(), 5);
 }
 
 /* ---- reconcile --------------------------------------------------------- */
@@ -509,6 +598,7 @@ reconcile_end(daemon_state *d)
 		g_warning("history: %s; no further change until it can be written", err->message);
 	g_message("run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
 	pass_release(&d->pass);
+	schedule_arm(d);
 	notify("STATUS=idle");
 	if (d->quitting) {
 		d->done = true;
@@ -737,9 +827,11 @@ daemon_new(const daemon_options *o, GError **error)
 	const char *wd_usec = g_getenv("WATCHDOG_USEC");
 
 	d->o = *o;
+	if (!d->o.now)
+		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = -1;
 	d->lock_fd = -1;
-	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = -1;
+	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
@@ -752,6 +844,9 @@ daemon_new(const daemon_options *o, GError **error)
 	d->hist = history_open(o->db, error);
 	if (!d->hist)
 		goto fail;
+	history_holds(d->hist, hold_load, d);
+	d->sched = scheduler_new(d->hist, on_fire, d);
+	d->sched_timer = loop_timer(-1, on_sched_timer, d);
 	sock = o->socket ? g_strdup(o->socket) : daemon_socket_path(o->db);
 	d->control = control_listen(sock, d, error);
 	if (!d->control)
@@ -823,6 +918,8 @@ daemon_free(daemon_state *d)
 	source_dir_free(d->source);
 	source_git_free(d->git);
 	loop_timer_remove(d->git_timer);
+	loop_timer_remove(d->sched_timer);
+	scheduler_free(d->sched);
 	control_free(d->control);
 	hosts_free(d->hosts);
 	desired_free(d->want);

@@ -39,6 +39,7 @@ typedef struct {
 	unsigned parallel;
 	unsigned shutdown_timeout_ms;
 	bool allow_empty;
+	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
 } daemon_options;
 
 typedef struct daemon_state daemon_state;
@@ -59,11 +60,15 @@ void daemon_iterate(daemon_state *d);
 bool daemon_idle(const daemon_state *d);
 guint daemon_runs(const daemon_state *d);   /* reconciles started so far */
 
+/* For tests: run the schedule check now (what its timer does). */
+void daemon_schedule_check(daemon_state *d);
+
 /* For tests: a host connection, to act "behind strata's back". */
 struct virt_host *daemon_host(daemon_state *d, const char *name);
 
 /* The control verbs (control.c calls these). */
 char *daemon_status_json(daemon_state *d);
+char *daemon_schedule_json(daemon_state *d);
 void daemon_request(daemon_state *d, const char *why);
 /* `strata reconcile`: fetch a Git source first, then reconcile. */
 void daemon_reconcile_now(daemon_state *d);

@@ -34,6 +34,17 @@ static const char *const migrations[] = {
 	"  appliance TEXT NOT NULL, vm TEXT NOT NULL, first_deploy INTEGER, last_state TEXT,"
 	"  last_change INTEGER, running_us INTEGER NOT NULL DEFAULT 0, running_since INTEGER,"
 	"  removed INTEGER, PRIMARY KEY (appliance, vm));",
+	/* 2: scheduled actions */
+	"ALTER TABLE vms ADD COLUMN first_start INTEGER;"
+	"CREATE TABLE schedule_state ("
+	"  entry TEXT NOT NULL, vm TEXT NOT NULL DEFAULT '', appliance TEXT NOT NULL,"
+	"  action TEXT NOT NULL, last_fire INTEGER NOT NULL, fires INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (entry, vm));"
+	"CREATE TABLE schedule_fires ("
+	"  id INTEGER PRIMARY KEY, entry TEXT NOT NULL, appliance TEXT NOT NULL, vm TEXT,"
+	"  action TEXT NOT NULL, planned INTEGER NOT NULL, actual INTEGER NOT NULL, result TEXT NOT NULL);"
+	"CREATE TABLE holds ("
+	"  domain TEXT PRIMARY KEY, state INTEGER NOT NULL, hash TEXT NOT NULL, why TEXT NOT NULL);",
 };
 
 static bool
@@ -274,6 +285,7 @@ account(history *h, const plan_op *op, gint64 now)
 			      "VALUES (?1, ?2, ?3, 'defined', ?3) ON CONFLICT(appliance, vm) DO UPDATE SET "
 			      "first_deploy = coalesce(first_deploy, ?3), removed = NULL, last_change = ?3",
 		[OP_START] = "UPDATE vms SET last_state = 'running', last_change = ?3, "
+			     "first_start = coalesce(first_start, ?3), "
 			     "running_since = coalesce(running_since, ?3) WHERE appliance = ?1 AND vm = ?2",
 		[OP_SHUTDOWN] = "UPDATE vms SET last_state = 'stopped', last_change = ?3, "
 				"running_us = running_us + coalesce(?3 - running_since, 0), running_since = NULL "
@@ -369,4 +381,142 @@ history_ops(history *h, const history_query *q, GError **error)
 	}
 	sqlite3_finalize(st);
 	return rows;
+}
+
+/* ---- scheduled actions ------------------------------------------------- */
+
+bool
+history_schedule_get(history *h, const char *entry, const char *vm, gint64 *last_fire,
+		     guint *fires)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT last_fire, fires FROM schedule_state "
+				   "WHERE entry = ? AND vm = ?", NULL);
+	bool found = false;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, entry, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, vm ? vm : "", -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*last_fire = sqlite3_column_int64(st, 0);
+		*fires = (guint)sqlite3_column_int(st, 1);
+		found = true;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+bool
+history_schedule_fired(history *h, const char *entry, const char *appliance,
+		       const char *vm, const char *action, gint64 planned, gint64 actual,
+		       guint fires, const char *result, GError **error)
+{
+	sqlite3_stmt *st;
+
+	if (!exec_sql(h, "BEGIN IMMEDIATE", error))
+		return false;
+	st = prepare(h, "INSERT INTO schedule_state(entry, vm, appliance, action, last_fire, fires) "
+		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(entry, vm) DO UPDATE SET "
+		     "last_fire = ?5, fires = ?6", error);
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, entry, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, vm ? vm : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, appliance, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, action, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, planned);
+	sqlite3_bind_int(st, 6, (int)fires);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		db_fail(h, error, "schedule state");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	if (result) {
+		st = prepare(h, "INSERT INTO schedule_fires(entry, appliance, vm, action, planned, actual, result) "
+			     "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+		if (!st)
+			goto fail;
+		sqlite3_bind_text(st, 1, entry, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, appliance, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, vm, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, action, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, planned);
+		sqlite3_bind_int64(st, 6, actual);
+		sqlite3_bind_text(st, 7, result, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlite3_finalize(st);
+			db_fail(h, error, "schedule fire");
+			goto fail;
+		}
+		sqlite3_finalize(st);
+	}
+	if (exec_sql(h, "COMMIT", error))
+		return true;
+fail:
+	exec_sql(h, "ROLLBACK", NULL);
+	return false;
+}
+
+gint64
+history_first_start(history *h, const char *appliance, const char *vm)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT first_start FROM vms WHERE appliance = ? AND vm = ?", NULL);
+	gint64 t = 0;
+
+	if (!st)
+		return 0;
+	sqlite3_bind_text(st, 1, appliance, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, vm, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
+/* ---- holds: desired states that outlive a restart ---------------------- */
+
+bool
+history_hold_put(history *h, const char *domain, int state, const char *hash,
+		 const char *why)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT OR REPLACE INTO holds(domain, state, hash, why) "
+				   "VALUES (?, ?, ?, ?)", NULL);
+	int rc;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, why, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE;
+}
+
+bool
+history_hold_drop(history *h, const char *domain)
+{
+	sqlite3_stmt *st = prepare(h, "DELETE FROM holds WHERE domain = ?", NULL);
+	int rc;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE;
+}
+
+void
+history_holds(history *h, history_hold_fn fn, gpointer data)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT domain, state, hash, why FROM holds", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+		   (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+		   data);
+	sqlite3_finalize(st);
 }

@@ -46,6 +46,30 @@ bool history_intents(history *h, gint64 run, plan_op **ops, guint n,
 bool history_results(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 		     GError **error);
 
+/*
+ * Scheduled actions.  State per entry (and per VM for relative entries,
+ * else vm NULL): the planned time of its last fire and how many fired.
+ * Written before the fire acts, so a restart never fires twice.  With
+ * @result, the fire is also listed in schedule_fires.
+ */
+bool history_schedule_get(history *h, const char *entry, const char *vm,
+			  gint64 *last_fire, guint *fires);
+bool history_schedule_fired(history *h, const char *entry, const char *appliance,
+			    const char *vm, const char *action, gint64 planned,
+			    gint64 actual, guint fires, const char *result,
+			    GError **error);
+/* When strata first started @appliance.@vm (µs), or 0. */
+gint64 history_first_start(history *h, const char *appliance, const char *vm);
+
+/* Holds (daemon.h): a desired state that overrides the spec's, kept here
+ * so a restart does not undo a scheduled power-off. */
+typedef void (*history_hold_fn)(const char *domain, int state, const char *hash,
+				const char *why, gpointer data);
+bool history_hold_put(history *h, const char *domain, int state, const char *hash,
+		      const char *why);
+bool history_hold_drop(history *h, const char *domain);
+void history_holds(history *h, history_hold_fn fn, gpointer data);
+
 typedef struct {
 	char *vm;             /* NULL: every VM */
 	gint64 since_us;      /* 0: from the start */

@@ -475,6 +475,146 @@ test_watch__tells_systemd_it_is_ready(void **state)
 	tu_rmtree(dir);
 }
 
+/* ---- scheduled actions, on a fake clock -------------------------------- */
+
+static gint64 fake_now;
+
+static gint64
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static gint64
+at(const char *iso)
+{
+	g_autoptr(GDateTime) t = g_date_time_new_from_iso8601(iso, NULL);
+
+	assert_non_null(t);
+	return g_date_time_to_unix(t);
+}
+
+static const char *const office_hours =
+	"timezone: Europe/Paris\n"
+	"schedule:\n"
+	"  - {action: poweroff, vms: [a, b], at: 2026-11-27T20:00:00, repeat: weekly, days: [5]}\n"
+	"  - {action: resume, vms: [a, b], at: 2026-11-30T08:00:00, repeat: weekly, days: [1]}\n"
+	"  - {action: suspend, vms: [c], at: 2026-12-02T12:00:00, repeat: weekly, days: [3], catch_up: skip}\n";
+
+static char *
+scheduled_app(const char *cpus_a)
+{
+	return g_strdup_printf("%skind: appliance\nname: w\n%svms:\n"
+			       "  - {name: a, template: deb, restart: always%s}\n"
+			       "  - {name: b, template: deb}\n"
+			       "  - {name: c, template: deb, restart: never}\n",
+			       hosts_yaml, office_hours, cpus_a ? cpus_a : "");
+}
+
+static daemon_state *
+start_on(watch *w, gint64 now)
+{
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .path = w->src, .db = w->db, .now = fake_clock, .shutdown_timeout_ms = 1000 };
+	g_autoptr(GError) err = NULL;
+	daemon_state *d;
+
+	fake_now = now;
+	d = daemon_new(&o, &err);
+	if (!d)
+		fail_msg("daemon_new: %s", err->message);
+	return d;
+}
+
+static int
+fires_with(const char *db, const char *action, const char *result)
+{
+	sqlite3 *sql = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open(db, &sql), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(sql, "SELECT count(DISTINCT planned) FROM schedule_fires "
+					    "WHERE action = ? AND result = ?", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(sql);
+	return n;
+}
+
+static bool
+ab_stopped_c_running(watch *w)
+{
+	g_autofree char *a = observed(w, "a", "observed");
+	g_autofree char *b = observed(w, "b", "observed");
+	g_autofree char *c = observed(w, "c", "observed");
+
+	return daemon_idle(w->d) && !strcmp(a, "stopped") && !strcmp(b, "stopped") &&
+	       !strcmp(c, "running");
+}
+
+static bool
+a_running_b_stopped(watch *w)
+{
+	g_autofree char *a = observed(w, "a", "observed");
+	g_autofree char *b = observed(w, "b", "observed");
+
+	return daemon_idle(w->d) && !strcmp(a, "running") && !strcmp(b, "stopped");
+}
+
+static void
+test_schedule__office_hours_hold_against_self_heal(void **state)
+{
+	watch *w = g_new0(watch, 1);
+	g_autofree char *text = scheduled_app(NULL);
+
+	(void)state;
+	w->dir = tu_mkdtemp();
+	w->src = g_build_filename(w->dir, "src", NULL);
+	w->file = g_build_filename(w->src, "spec.yaml", NULL);
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	assert_int_equal(mkdir(w->src, 0700), 0);
+	tu_write(w->file, text);
+	/* Friday 19:59 in Paris: everything runs. */
+	w->d = start_on(w, at("2026-11-27T18:59:00Z"));
+	assert_true(wait_for(w, all_running, 5000));
+	/* 20:00: the power-off fires; a resync on Saturday does not undo it. */
+	fake_now = at("2026-11-27T19:00:20Z");
+	daemon_schedule_check(w->d);
+	assert_true(wait_for(w, ab_stopped_c_running, 5000));
+	fake_now = at("2026-11-28T10:00:00Z");
+	daemon_schedule_check(w->d);
+	daemon_request(w->d, "resync");
+	settle(w, 300);
+	assert_true(ab_stopped_c_running(w));
+	assert_int_equal(fires_with(w->db, "poweroff", "fired"), 1);
+	/* A restart on Friday evening does not fire it again, nor undo it. */
+	daemon_free(w->d);
+	w->d = start_on(w, at("2026-11-27T19:30:00Z"));
+	settle(w, 300);
+	assert_true(ab_stopped_c_running(w));
+	assert_int_equal(fires_with(w->db, "poweroff", "fired"), 1);
+	/* Down over Monday morning: the resume runs once, late (catch_up: once);
+	 * down over Wednesday noon: the suspend is skipped (catch_up: skip). */
+	daemon_free(w->d);
+	w->d = start_on(w, at("2026-12-02T15:00:00Z"));
+	assert_true(wait_for(w, all_running, 5000));
+	assert_int_equal(fires_with(w->db, "resume", "caught-up"), 1);
+	assert_int_equal(fires_with(w->db, "suspend", "skipped"), 1);
+	/* Next Friday's power-off, then a spec change to a: a's hold ends. */
+	fake_now = at("2026-12-04T19:00:05Z");
+	daemon_schedule_check(w->d);
+	assert_true(wait_for(w, ab_stopped_c_running, 5000));
+	g_free(text);
+	text = scheduled_app(", cpus: 2");
+	save_atomically(w->file, text);
+	assert_true(wait_for(w, a_running_b_stopped, 5000));
+	watch_stop(w);
+}
+
 /* ---- Git sources: real repositories, made with libgit2 ---------------- */
 
 static git_oid
@@ -628,6 +768,7 @@ main(void)
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
 		cmocka_unit_test(test_watch__configmap_data_symlink_swap),
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
+		cmocka_unit_test(test_schedule__office_hours_hold_against_self_heal),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 	};
