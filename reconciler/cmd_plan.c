@@ -11,6 +11,59 @@
 #include "diag_print.h"
 #include "pass.h"
 #include "plan_show.h"
+#include "schedule.h"
+
+static bool
+entry_touched(const plan *p, const spec_appliance *a, const spec_sched *s)
+{
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+		bool named = !spec_list_len(&s->vms);
+
+		if (g_strcmp0(op->appliance, a->obj.name.v) != 0 || !op->vm)
+			continue;
+		for (guint j = 0; j < spec_list_len(&s->vms); j++)
+			named |= strcmp(spec_list_str(&s->vms, j), op->vm) == 0;
+		if (named)
+			return true;
+	}
+	return false;
+}
+
+/* The next fire of each schedule entry whose VMs the plan touches. */
+static void
+show_schedules(const spec_source *src, const plan *p)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	for (guint i = 0; i < src->appliances->len; i++) {
+		const spec_appliance *a = src->appliances->pdata[i];
+		g_autoptr(GTimeZone) tz = a->timezone.v ? g_time_zone_new_identifier(a->timezone.v)
+							: g_time_zone_new_utc();
+
+		for (guint j = 0; j < a->schedule->len; j++) {
+			const spec_sched *s = a->schedule->pdata[j];
+			g_autoptr(GDateTime) u = NULL, l = NULL;
+			g_autofree char *when = NULL;
+			sched_fire f;
+
+			if (!entry_touched(p, a, s))
+				continue;
+			if (s->after_start.set) {
+				printf("schedule: %s %s %" G_GINT64_FORMAT " s after each VM's first start\n",
+				       a->obj.name.v, spec_action_names[s->action.v], (gint64)s->after_start.v);
+				continue;
+			}
+			if (schedule_fires(s, tz, now, &f, 1) != 1)
+				continue;
+			u = g_date_time_new_from_unix_utc(f.t);
+			l = g_date_time_to_timezone(u, tz);
+			when = g_date_time_format(l, "%Y-%m-%dT%H:%M:%S%:z");
+			printf("schedule: %s %s next at %s\n", a->obj.name.v,
+			       spec_action_names[s->action.v], when);
+		}
+	}
+}
 
 int
 cmd_plan(int argc, char **argv)
@@ -60,6 +113,8 @@ cmd_plan(int argc, char **argv)
 		return STRATA_EXIT_ERROR;
 	}
 	plan_show(stdout, fmt, p.plan);
+	if (fmt == OUTPUT_TEXT)
+		show_schedules(p.src, p.plan);
 	rc = p.plan->errors->len ? STRATA_EXIT_ERROR :
 	     detailed && p.plan->ops->len ? STRATA_EXIT_CHANGES : STRATA_EXIT_OK;
 	pass_release(&p);

@@ -26,6 +26,7 @@
 #include "pass.h"
 #include "plan_show.h"
 #include "source_dir.h"
+#include "schedule.h"
 #include "scheduler.h"
 #include "source_git.h"
 
@@ -74,7 +75,28 @@ struct daemon_state {
 	bool done;
 	guint runs;
 	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
+	GPtrArray *oneshots;       /* oneshot *: scheduled, for the next reconcile */
 };
+
+/* A scheduled reboot or snapshot waiting for the next reconcile. */
+typedef struct {
+	char *domain;
+	op_kind kind;
+	char *snapshot;
+	guint keep;
+	char *why;
+} oneshot;
+
+static void
+oneshot_free(gpointer p)
+{
+	oneshot *o = p;
+
+	g_free(o->domain);
+	g_free(o->snapshot);
+	g_free(o->why);
+	g_free(o);
+}
 
 static void reconcile_start(daemon_state *d);
 static void schedule_arm(daemon_state *d);
@@ -474,7 +496,21 @@ on_fire(const spec_appliance *a, const spec_sched *s, const char *vm, int state,
 	if (!dvm)
 		return;
 	if (state < 0) {
-		g_warning("%s: %s: one-shot actions are not carried out yet", domain, why);
+		oneshot *o = g_new0(oneshot, 1);
+		g_autofree char *id = schedule_entry_id(a, s);
+		g_autofree char *stamp = g_date_time_format(t, "%Y%m%dT%H%M%SZ");
+
+		o->domain = g_steal_pointer(&domain);
+		o->why = g_steal_pointer(&why);
+		o->kind = s->action.v == ACTION_REBOOT ? OP_REBOOT :
+			  s->action.v == ACTION_SNAPSHOT_CREATE ? OP_SNAPSHOT_CREATE : OP_SNAPSHOT_DELETE;
+		/* Snapshot names carry the entry and the time: retention can
+		 * find the oldest of its own, and nobody else's. */
+		o->snapshot = o->kind == OP_SNAPSHOT_CREATE ? g_strdup_printf("strata-%s-%s", id, stamp)
+							    : g_strdup("strata-");
+		o->keep = s->keep.set ? (guint)s->keep.v : 0;
+		g_ptr_array_add(d->oneshots, o);
+		daemon_request(d, o->why);
 		return;
 	}
 	/* Holds until the next scheduled action for the VM or a spec change:
@@ -642,6 +678,27 @@ retry_dead_hosts(daemon_state *d)
 		loop_timer_set(d->kick_timer, (int)MAX((next - now) / 1000, 100));
 }
 
+/* Scheduled one-shots join the plan, after whatever it does to their VM. */
+static void
+add_oneshots(daemon_state *d, plan *p)
+{
+	for (guint i = 0; i < d->oneshots->len; i++) {
+		oneshot *o = d->oneshots->pdata[i];
+		obs_domain *dom = g_hash_table_lookup(d->pass.have->domain_by_name, o->domain);
+		plan_op *op;
+
+		if (!dom || (o->kind == OP_REBOOT && dom->state != VIRT_DOM_RUNNING)) {
+			g_message("%s: %s: skipped, the VM is not %s", o->domain, o->why,
+				  dom ? "running" : "deployed");
+			continue;
+		}
+		op = plan_append_oneshot(p, o->kind, dom->host->name, o->domain, o->why);
+		op->snapshot = g_strdup(o->snapshot);
+		op->value = o->keep;
+	}
+	g_ptr_array_set_size(d->oneshots, 0);
+}
+
 static void
 reconnect(daemon_state *d)
 {
@@ -676,6 +733,7 @@ reconcile_start(daemon_state *d)
 	d->runs++;
 	pass_plan(&d->pass, d->good, d->hosts, d->cache, &po);
 	p = d->pass.plan;
+	add_oneshots(d, p);
 	status_capture(d);
 	for (guint i = 0; i < p->notes->len; i++)
 		g_debug("%s", (char *)p->notes->pdata[i]);
@@ -835,6 +893,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
 	d->cache = obs_cache_new();
 	loop_init();
@@ -931,6 +990,7 @@ daemon_free(daemon_state *d)
 	g_hash_table_unref(d->holds);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
+	g_ptr_array_unref(d->oneshots);
 	g_array_unref(d->event_ids);
 	g_free(d->good_digest);
 	g_free(d->good_full);

@@ -64,6 +64,17 @@ run_once(job *j, GError **error)
 		return virt_managed_save_remove(v, op->domain, error);
 	case OP_SET_MEMORY:
 		return virt_set_memory(v, op->domain, op->value, true, error);
+	case OP_REBOOT:
+		return virt_reboot(v, op->domain, error);
+	case OP_SNAPSHOT_CREATE: {
+		/* Names end in the time, so retention keeps the newest. */
+		g_autofree char *prefix = g_strndup(op->snapshot, strlen(op->snapshot) - 16);
+
+		return virt_snapshot_create(v, op->domain, op->snapshot, error) &&
+		       (!op->value || virt_snapshots_prune(v, op->domain, prefix, (guint)op->value, error));
+	}
+	case OP_SNAPSHOT_DELETE:
+		return virt_snapshots_prune(v, op->domain, op->snapshot, 0, error);
 	default:
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "unknown operation");
 		return false;

@@ -32,6 +32,7 @@ typedef struct {
 static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
+	"reboot", "snapshot-create", "snapshot-delete",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "replace", "destroys-data",
@@ -101,6 +102,7 @@ op_free(gpointer p)
 	g_free(op->xml);
 	g_free(op->hash);
 	g_free(op->reason);
+	g_free(op->snapshot);
 	g_free(op->error);
 	g_ptr_array_unref(op->deps);
 	g_free(op);
@@ -795,4 +797,22 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.removal_stops);
 	g_hash_table_unref(pl.new_starts);
 	return pl.p;
+}
+
+plan_op *
+plan_append_oneshot(plan *p, op_kind kind, const char *host, const char *domain,
+		    const char *reason)
+{
+	planner pl = { .p = p };
+	plan_op *op = op_add(&pl, kind, IMPACT_IN_PLACE, host, domain, NULL, reason);
+
+	for (guint i = 0; i + 1 < p->ops->len; i++) {
+		plan_op *o = p->ops->pdata[i];
+
+		if (g_strcmp0(o->domain, domain) == 0)
+			dep(op, o);
+	}
+	op->id = p->ops->len;
+	p->n_change++;
+	return op;
 }

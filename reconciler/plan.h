@@ -33,6 +33,9 @@ typedef enum {
 	OP_SAVE,          /* managed save */
 	OP_DISCARD_SAVE,  /* drop a managed-save image */
 	OP_SET_MEMORY,    /* live balloon change */
+	OP_REBOOT,        /* scheduled one-shots: */
+	OP_SNAPSHOT_CREATE,
+	OP_SNAPSHOT_DELETE,
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -65,7 +68,8 @@ struct plan_op {
 	char *clone_from;         /* VOL_CREATE by copying this volume */
 	char *xml;                /* DEFINE: domain XML; VOL_CREATE: volume XML */
 	char *hash;               /* DEFINE: the hash it records */
-	uint64_t value;           /* SET_MEMORY: bytes */
+	uint64_t value;           /* SET_MEMORY: bytes; SNAPSHOT_CREATE: snapshots kept */
+	char *snapshot;           /* SNAPSHOT_*: the name, or the prefix to prune */
 	char *reason;
 	GPtrArray *deps;          /* plan_op *, borrowed */
 	/* Filled by exec: */
@@ -95,6 +99,13 @@ plan *plan_build(const desired_state *want, const observed *have,
 		 const plan_options *opts);
 void plan_free(plan *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(plan, plan_free)
+
+/*
+ * Append a scheduled one-shot (reboot, snapshot-create, snapshot-delete)
+ * for @domain on @host, after every op the plan has for that domain.
+ */
+plan_op *plan_append_oneshot(plan *p, op_kind kind, const char *host,
+			     const char *domain, const char *reason);
 
 const char *op_kind_name(op_kind k);
 const char *op_impact_name(op_impact i);

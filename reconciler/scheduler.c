@@ -82,8 +82,7 @@ check_absolute(scheduler *sc, const spec_appliance *a, const spec_sched *s, gint
 	}
 	/* Recorded before it acts: a crash now cannot make it fire twice. */
 	if (!history_schedule_fired(sc->hist, id, a->obj.name.v, NULL, action, due.t, now,
-				    due.n, schedule_action_state((int)s->action.v) < 0 ? "not-implemented" :
-				    late ? "caught-up" : "fired", NULL))
+				    due.n, late ? "caught-up" : "fired", NULL))
 		return;
 	fire_all(sc, a, s, due.t);
 }

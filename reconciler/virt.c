@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <string.h>
 #include <unistd.h>
@@ -644,6 +645,107 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 	}
 	virDomainFree(dom);
 	return ok;
+}
+
+bool
+virt_reboot(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot reboot", virDomainReboot(dom, 0));
+}
+
+bool
+virt_snapshot_create(virt_host *h, const char *name, const char *snapshot, GError **error)
+{
+	g_autofree char *xml = NULL;
+	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "domainsnapshot");
+	xmlChar *buf = NULL;
+	int len = 0;
+
+	/* Built as a tree, like every XML strata hands libvirt. */
+	xmlDocSetRootElement(doc, root);
+	xmlNewTextChild(root, NULL, BAD_CAST "name", BAD_CAST snapshot);
+	xmlDocDumpMemory(doc, &buf, &len);
+	xml = g_strndup((const char *)buf, (gsize)len);
+	xmlFree(buf);
+	xmlFreeDoc(doc);
+	{
+		virDomainPtr dom = lookup(h, name, error);
+		virDomainSnapshotPtr snap;
+
+		if (!dom)
+			return false;
+		count(h);
+		snap = virDomainSnapshotCreateXML(dom, xml, 0);
+		if (!snap)
+			fail(error, "cannot snapshot", name);
+		else
+			virDomainSnapshotFree(snap);
+		virDomainFree(dom);
+		return snap != NULL;
+	}
+}
+
+static gint
+snap_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(virDomainSnapshotGetName(*(virDomainSnapshotPtr const *)a),
+		      virDomainSnapshotGetName(*(virDomainSnapshotPtr const *)b));
+}
+
+bool
+virt_snapshots_prune(virt_host *h, const char *name, const char *prefix, guint keep,
+		     GError **error)
+{
+	virDomainPtr dom = lookup(h, name, error);
+	virDomainSnapshotPtr *snaps = NULL;
+	g_autoptr(GPtrArray) ours = g_ptr_array_new();
+	bool ok = true;
+	int n;
+
+	if (!dom)
+		return false;
+	count(h);
+	n = virDomainListAllSnapshots(dom, &snaps, 0);
+	if (n < 0) {
+		fail(error, "cannot list the snapshots of", name);
+		virDomainFree(dom);
+		return false;
+	}
+	for (int i = 0; i < n; i++)
+		if (g_str_has_prefix(virDomainSnapshotGetName(snaps[i]), prefix))
+			g_ptr_array_add(ours, snaps[i]);
+	g_ptr_array_sort(ours, snap_cmp);
+	for (guint i = 0; ok && ours->len > keep && i < ours->len - keep; i++) {
+		count(h);
+		if (virDomainSnapshotDelete(ours->pdata[i], 0) < 0)
+			ok = fail(error, "cannot delete a snapshot of", name);
+	}
+	for (int i = 0; i < n; i++)
+		virDomainSnapshotFree(snaps[i]);
+	free(snaps);
+	virDomainFree(dom);
+	return ok;
+}
+
+int
+virt_snapshot_count(virt_host *h, const char *name, const char *prefix)
+{
+	virDomainPtr dom = lookup(h, name, NULL);
+	virDomainSnapshotPtr *snaps = NULL;
+	int n, matching = 0;
+
+	if (!dom)
+		return -1;
+	count(h);
+	n = virDomainListAllSnapshots(dom, &snaps, 0);
+	for (int i = 0; i < n; i++) {
+		matching += g_str_has_prefix(virDomainSnapshotGetName(snaps[i]), prefix);
+		virDomainSnapshotFree(snaps[i]);
+	}
+	free(snaps);
+	virDomainFree(dom);
+	return n < 0 ? -1 : matching;
 }
 
 bool

@@ -160,6 +160,15 @@ bool virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
 		    GError **error);
 bool virt_set_memory(virt_host *h, const char *name, uint64_t bytes,
 		     bool live, GError **error);
+bool virt_reboot(virt_host *h, const char *name, GError **error);
+bool virt_snapshot_create(virt_host *h, const char *name, const char *snapshot,
+			  GError **error);
+/* Delete @name's snapshots whose names start with @prefix, oldest first
+ * (names sort by time), keeping the newest @keep. */
+bool virt_snapshots_prune(virt_host *h, const char *name, const char *prefix,
+			  guint keep, GError **error);
+/* How many snapshots of @name start with @prefix; -1 on error. */
+int virt_snapshot_count(virt_host *h, const char *name, const char *prefix);
 bool virt_vol_create(virt_host *h, const char *pool, const char *xml,
 		     const char *clone_from, GError **error);
 bool virt_vol_delete(virt_host *h, const char *pool, const char *name,

@@ -615,6 +615,66 @@ test_schedule__office_hours_hold_against_self_heal(void **state)
 	watch_stop(w);
 }
 
+static int
+ops_of_kind(const char *db, const char *kind)
+{
+	sqlite3 *sql = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open(db, &sql), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(sql, "SELECT count(*) FROM ops WHERE kind = ? AND result = 'done'",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(sql);
+	return n;
+}
+
+static void
+test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
+{
+	watch *w = g_new0(watch, 1);
+	g_autofree char *text = g_strdup_printf(
+		"%skind: appliance\nname: w\nschedule:\n"
+		"  - {action: snapshot-create, vms: [a], at: 2026-12-01T00:00:00Z, repeat: hourly, hours: 1, keep: 2}\n"
+		"  - {action: reboot, vms: [b], at: 2026-12-01T00:30:00Z}\n"
+		"vms:\n  - {name: a, template: deb, restart: always}\n  - {name: b, template: deb}\n"
+		"  - {name: c, template: deb, restart: never}\n", hosts_yaml);
+	static const char *const hours[] = {
+		"2026-12-01T00:00:10Z", "2026-12-01T00:30:10Z", "2026-12-01T01:00:10Z",
+		"2026-12-01T02:00:10Z", "2026-12-01T03:00:10Z",
+	};
+	virt_host *h;
+	int n;
+
+	(void)state;
+	w->dir = tu_mkdtemp();
+	w->src = g_build_filename(w->dir, "src", NULL);
+	w->file = g_build_filename(w->src, "spec.yaml", NULL);
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	assert_int_equal(mkdir(w->src, 0700), 0);
+	tu_write(w->file, text);
+	w->d = start_on(w, at("2026-11-30T23:00:00Z"));
+	assert_true(wait_for(w, all_running, 5000));
+	for (size_t i = 0; i < G_N_ELEMENTS(hours); i++) {
+		fake_now = at(hours[i]);
+		daemon_schedule_check(w->d);
+		settle(w, 200);
+	}
+	/* Four snapshots were made; the two newest are kept. */
+	assert_int_equal(ops_of_kind(w->db, "snapshot-create"), 4);
+	h = daemon_host(w->d, "hv1");
+	n = virt_snapshot_count(h, "w.a", "strata-");
+	if (n < 0)
+		n = virt_snapshot_count(daemon_host(w->d, "hv2"), "w.a", "strata-");
+	assert_int_equal(n, 2);
+	assert_int_equal(ops_of_kind(w->db, "reboot"), 1);
+	watch_stop(w);
+}
+
 /* ---- Git sources: real repositories, made with libgit2 ---------------- */
 
 static git_oid
@@ -769,6 +829,7 @@ main(void)
 		cmocka_unit_test(test_watch__configmap_data_symlink_swap),
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
 		cmocka_unit_test(test_schedule__office_hours_hold_against_self_heal),
+		cmocka_unit_test(test_schedule__snapshots_keep_exactly_keep_and_reboot_runs),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 	};
