@@ -408,8 +408,8 @@ history_schedule_get(history *h, const char *entry, const char *vm, gint64 *last
 
 bool
 history_schedule_fired(history *h, const char *entry, const char *appliance,
-		       const char *vm, const char *action, gint64 planned, gint64 actual,
-		       guint fires, const char *result, GError **error)
+		       const char *vm, const char *action, gint64 planned, guint fires,
+		       GError **error)
 {
 	sqlite3_stmt *st;
 
@@ -432,30 +432,32 @@ history_schedule_fired(history *h, const char *entry, const char *appliance,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	if (result) {
-		st = prepare(h, "INSERT INTO schedule_fires(entry, appliance, vm, action, planned, actual, result) "
-			     "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
-		if (!st)
-			goto fail;
-		sqlite3_bind_text(st, 1, entry, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, appliance, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, vm, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, action, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 5, planned);
-		sqlite3_bind_int64(st, 6, actual);
-		sqlite3_bind_text(st, 7, result, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
-			db_fail(h, error, "schedule fire");
-			goto fail;
-		}
-		sqlite3_finalize(st);
-	}
 	if (exec_sql(h, "COMMIT", error))
 		return true;
 fail:
 	exec_sql(h, "ROLLBACK", NULL);
 	return false;
+}
+
+void
+history_schedule_log(history *h, const char *entry, const char *appliance, const char *vm,
+		     const char *action, gint64 planned, gint64 actual, const char *result)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT INTO schedule_fires(entry, appliance, vm, action, "
+				   "planned, actual, result) VALUES (?, ?, ?, ?, ?, ?, ?)", NULL);
+
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, entry, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, appliance, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, vm, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, action, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, planned);
+	sqlite3_bind_int64(st, 6, actual);
+	sqlite3_bind_text(st, 7, result, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		g_warning("history: cannot record a scheduled fire: %s", sqlite3_errmsg(h->db));
+	sqlite3_finalize(st);
 }
 
 gint64

@@ -49,15 +49,18 @@ bool history_results(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 /*
  * Scheduled actions.  State per entry (and per VM for relative entries,
  * else vm NULL): the planned time of its last fire and how many fired.
- * Written before the fire acts, so a restart never fires twice.  With
- * @result, the fire is also listed in schedule_fires.
+ * Written before the fire acts, so a restart never fires twice; each
+ * fire is then listed per VM with history_schedule_log.
  */
 bool history_schedule_get(history *h, const char *entry, const char *vm,
 			  gint64 *last_fire, guint *fires);
 bool history_schedule_fired(history *h, const char *entry, const char *appliance,
 			    const char *vm, const char *action, gint64 planned,
-			    gint64 actual, guint fires, const char *result,
-			    GError **error);
+			    guint fires, GError **error);
+/* One fire of one entry for one VM: planned and actual time, result. */
+void history_schedule_log(history *h, const char *entry, const char *appliance,
+			  const char *vm, const char *action, gint64 planned,
+			  gint64 actual, const char *result);
 /* When strata first started @appliance.@vm (µs), or 0. */
 gint64 history_first_start(history *h, const char *appliance, const char *vm);
 

@@ -40,19 +40,24 @@ zone_of(const spec_appliance *a)
 	return tz ? tz : g_time_zone_new_utc();
 }
 
-/* Fire @s for every VM it names (all of @a's when it names none). */
+/* Fire @s for every VM it names (all of @a's when it names none), and
+ * list each fire in history with its result. */
 static void
-fire_all(scheduler *sc, const spec_appliance *a, const spec_sched *s, gint64 planned)
+fire_all(scheduler *sc, const spec_appliance *a, const spec_sched *s, const char *id,
+	 gint64 planned, gint64 now, const char *result)
 {
 	int state = schedule_action_state((int)s->action.v);
+	const char *action = spec_action_names[s->action.v];
+	guint n = spec_list_len(&s->vms) ? spec_list_len(&s->vms) : a->vms->len;
 
-	if (!spec_list_len(&s->vms)) {
-		for (guint i = 0; i < a->vms->len; i++)
-			sc->fire(a, s, ((spec_vm *)a->vms->pdata[i])->name.v, state, planned, sc->data);
-		return;
+	for (guint i = 0; i < n; i++) {
+		const char *vm = spec_list_len(&s->vms) ? spec_list_str(&s->vms, i)
+							: ((spec_vm *)a->vms->pdata[i])->name.v;
+
+		history_schedule_log(sc->hist, id, a->obj.name.v, vm, action, planned, now, result);
+		if (strcmp(result, "skipped") != 0)
+			sc->fire(a, s, vm, state, planned, sc->data);
 	}
-	for (guint i = 0; i < spec_list_len(&s->vms); i++)
-		sc->fire(a, s, spec_list_str(&s->vms, i), state, planned, sc->data);
 }
 
 static void
@@ -68,23 +73,17 @@ check_absolute(scheduler *sc, const spec_appliance *a, const spec_sched *s, gint
 
 	if (!history_schedule_get(sc->hist, id, NULL, &last, &fired)) {
 		/* First sight: count from now, fire nothing from the past. */
-		history_schedule_fired(sc->hist, id, a->obj.name.v, NULL, action, now, now, 0,
-				       NULL, NULL);
+		history_schedule_fired(sc->hist, id, a->obj.name.v, NULL, action, now, 0, NULL);
 		return;
 	}
 	if (!schedule_last_due(s, tz, now, &due) || due.t <= last)
 		return;
 	late = now - due.t > SCHEDULER_GRACE_S;
-	if (late && s->catch_up.v == CATCH_UP_SKIP) {
-		history_schedule_fired(sc->hist, id, a->obj.name.v, NULL, action, due.t, now,
-				       due.n, "skipped", NULL);
-		return;
-	}
 	/* Recorded before it acts: a crash now cannot make it fire twice. */
-	if (!history_schedule_fired(sc->hist, id, a->obj.name.v, NULL, action, due.t, now,
-				    due.n, late ? "caught-up" : "fired", NULL))
+	if (!history_schedule_fired(sc->hist, id, a->obj.name.v, NULL, action, due.t, due.n, NULL))
 		return;
-	fire_all(sc, a, s, due.t);
+	fire_all(sc, a, s, id, due.t, now,
+		 !late ? "fired" : s->catch_up.v == CATCH_UP_SKIP ? "skipped" : "caught-up");
 }
 
 static void
@@ -112,8 +111,11 @@ check_relative(scheduler *sc, const spec_appliance *a, const spec_sched *s, gint
 		    history_schedule_get(sc->hist, id, vm, &last, &fired))
 			continue;
 		if (history_schedule_fired(sc->hist, id, a->obj.name.v, vm, action,
-					   started + s->after_start.v, now, 1, "fired", NULL))
+					   started + s->after_start.v, 1, NULL)) {
+			history_schedule_log(sc->hist, id, a->obj.name.v, vm, action,
+					     started + s->after_start.v, now, "fired");
 			sc->fire(a, s, vm, state, started + s->after_start.v, sc->data);
+		}
 	}
 }
 

@@ -675,6 +675,59 @@ test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
 	watch_stop(w);
 }
 
+static bool
+webstack_is(watch *w, const char *apps)
+{
+	g_autofree char *db = observed(w, "db", "observed");
+	g_autofree char *a1 = observed(w, "app1", "observed");
+	g_autofree char *a2 = observed(w, "app2", "observed");
+
+	return daemon_idle(w->d) && !strcmp(db, "running") && !strcmp(a1, apps) && !strcmp(a2, apps);
+}
+
+static bool
+webstack_up(watch *w)
+{
+	return webstack_is(w, "running");
+}
+
+static bool
+webstack_after_hours(watch *w)
+{
+	return webstack_is(w, "stopped");
+}
+
+static void
+test_schedule__webstack_example_on_a_fake_clock(void **state)
+{
+	watch *w = g_new0(watch, 1);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .path = SRCDIR "/examples/webstack", .now = fake_clock,
+			     .shutdown_timeout_ms = 1000 };
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	w->dir = tu_mkdtemp();
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	o.db = w->db;
+	fake_now = at("2026-11-27T18:00:00Z");   /* Friday 19:00 in Paris */
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	assert_true(wait_for(w, webstack_up, 5000));
+	fake_now = at("2026-11-27T19:00:05Z");   /* Friday 20:00: power-off */
+	daemon_schedule_check(w->d);
+	assert_true(wait_for(w, webstack_after_hours, 5000));
+	fake_now = at("2026-11-29T12:00:00Z");   /* Sunday: a resync changes nothing */
+	daemon_schedule_check(w->d);
+	daemon_request(w->d, "resync");
+	settle(w, 300);
+	assert_true(webstack_after_hours(w));
+	fake_now = at("2026-11-30T07:00:05Z");   /* Monday 08:00: resume */
+	daemon_schedule_check(w->d);
+	assert_true(wait_for(w, webstack_up, 5000));
+	watch_stop(w);
+}
+
 /* ---- Git sources: real repositories, made with libgit2 ---------------- */
 
 static git_oid
@@ -830,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
 		cmocka_unit_test(test_schedule__office_hours_hold_against_self_heal),
 		cmocka_unit_test(test_schedule__snapshots_keep_exactly_keep_and_reboot_runs),
+		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 	};
