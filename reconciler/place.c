@@ -10,6 +10,7 @@
 struct place_state {
 	const observed *have;
 	GHashTable *committed;   /* host name -> uint64_t * bytes */
+	GHashTable *cpus;        /* host name -> guint * vCPUs placed */
 	GHashTable *layer_hosts; /* "appliance/layer" -> GHashTable of host names */
 };
 
@@ -20,6 +21,7 @@ place_state_new(const desired_state *want, const observed *have)
 
 	ps->have = have;
 	ps->committed = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	ps->cpus = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	ps->layer_hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						(GDestroyNotify)g_hash_table_unref);
 	for (guint i = 0; i < have->hosts->len; i++) {
@@ -43,6 +45,7 @@ place_state_free(place_state *ps)
 	if (!ps)
 		return;
 	g_hash_table_unref(ps->committed);
+	g_hash_table_unref(ps->cpus);
 	g_hash_table_unref(ps->layer_hosts);
 	g_free(ps);
 }
@@ -72,10 +75,23 @@ layer_set(place_state *ps, const desired_vm *vm)
 	return set;
 }
 
+static guint *
+cpus_placed(place_state *ps, const char *host)
+{
+	guint *c = g_hash_table_lookup(ps->cpus, host);
+
+	if (!c) {
+		c = g_new0(guint, 1);
+		g_hash_table_insert(ps->cpus, (gpointer)host, c);
+	}
+	return c;
+}
+
 void
 place_commit(place_state *ps, const desired_vm *vm, const obs_host *host)
 {
 	*committed(ps, host->name) += vm->memory;
+	*cpus_placed(ps, host->name) += vm->cpus;
 	if (vm->layer)
 		g_hash_table_add(layer_set(ps, vm), (gpointer)host->name);
 }
@@ -89,6 +105,17 @@ available(place_state *ps, const obs_host *h)
 
 	return (int64_t)((double)h->node.memory * over) - reserve -
 	       (int64_t)*committed(ps, h->name);
+}
+
+/* vCPUs left: the host's CPUs times its overcommit, less reserve and placed. */
+static double
+available_cpus(place_state *ps, const obs_host *h)
+{
+	const spec_host *s = h->conn->spec;
+	double over = s ? s->overcommit_cpus.v : 1.0;
+	int64_t reserve = s ? s->reserve_cpus.v : 0;
+
+	return (double)h->node.cpus * over - (double)reserve - (double)*cpus_placed(ps, h->name);
 }
 
 static bool
@@ -126,38 +153,52 @@ unsafe_volume(const obs_host *h, const desired_disk *sys, const char **vol,
 	return false;
 }
 
-/* NULL when @h may carry @vm, else why not (owned). */
-static char *
-ineligible(place_state *ps, const desired_vm *vm, const obs_host *h)
+/*
+ * May @h carry @vm?  Why not goes to @why when it is given: the reasons
+ * are only formatted when no host fits, not hosts × VMs times.
+ * @layers and @capacity: whether those constraints count.
+ */
+static bool
+host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, bool layers,
+	  bool capacity, GString *why)
 {
 	const spec_host *s = h->conn->spec;
 	const desired_disk *sys = vm->disks->pdata[0];
 	const char *bad_vol, *bad_path;
 
+#define NO(...) do {                                           \
+		if (why) {                                     \
+			if (why->len)                          \
+				g_string_append(why, ", ");    \
+			g_string_append_printf(why, __VA_ARGS__); \
+		}                                              \
+		return false;                                  \
+	} while (0)
 	if (!h->reachable)
-		return g_strdup_printf("%s is unreachable", h->name);
+		NO("%s is unreachable", h->name);
 	if (s && s->state.v == HOST_LOST)
-		return g_strdup_printf("%s is lost", h->name);
+		NO("%s is lost", h->name);
 	if (s && s->maintenance.v)
-		return g_strdup_printf("%s is in maintenance", h->name);
+		NO("%s is in maintenance", h->name);
 	for (guint i = 0; i < vm->requires->len; i++)
 		if (!has_tag(s, vm->requires->pdata[i]))
-			return g_strdup_printf("%s lacks tag '%s'", h->name,
-					       (char *)vm->requires->pdata[i]);
-	if (vm->layer && g_hash_table_contains(layer_set(ps, vm), h->name))
-		return g_strdup_printf("%s already runs a VM of layer '%s'", h->name, vm->layer);
+			NO("%s lacks tag '%s'", h->name, (char *)vm->requires->pdata[i]);
+	if (layers && vm->layer && g_hash_table_contains(layer_set(ps, vm), h->name))
+		NO("%s already runs a VM of layer '%s'", h->name, vm->layer);
 	if (!obs_host_pool(h, sys->pool))
-		return g_strdup_printf("%s has no pool '%s'", h->name, sys->pool);
+		NO("%s has no pool '%s'", h->name, sys->pool);
 	if (!obs_host_has_volume(h, sys->pool, sys->volume) &&
 	    !obs_host_has_volume(h, sys->pool, sys->base))
-		return g_strdup_printf("%s has no base volume '%s' in pool '%s'",
-				       h->name, sys->base, sys->pool);
+		NO("%s has no base volume '%s' in pool '%s'", h->name, sys->base, sys->pool);
 	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
-		return g_strdup_printf("%s: volume '%s' has a backing file outside pool '%s' (%s)",
-				       h->name, bad_vol, sys->pool, bad_path);
-	if (available(ps, h) < (int64_t)vm->memory)
-		return g_strdup_printf("%s lacks memory", h->name);
-	return NULL;
+		NO("%s: volume '%s' has a backing file outside pool '%s' (%s)",
+		   h->name, bad_vol, sys->pool, bad_path);
+	if (capacity && available(ps, h) < (int64_t)vm->memory)
+		NO("%s lacks memory", h->name);
+	if (capacity && available_cpus(ps, h) < (double)vm->cpus)
+		NO("%s lacks vCPUs", h->name);
+#undef NO
+	return true;
 }
 
 /* A persistent volume that exists already pins its VM to that host. */
@@ -177,25 +218,37 @@ pinned_host(place_state *ps, const desired_vm *vm)
 	return NULL;
 }
 
+/* "layer app already on hv1, hv3" — why the layer ruled hosts out. */
+static char *
+layer_note(place_state *ps, const desired_vm *vm)
+{
+	GList *names;
+	g_autoptr(GString) s = NULL;
+
+	if (!vm->layer || !g_hash_table_size(layer_set(ps, vm)))
+		return g_strdup("");
+	names = g_list_sort(g_hash_table_get_keys(layer_set(ps, vm)), (GCompareFunc)g_strcmp0);
+	s = g_string_new("; layer ");
+	g_string_append_printf(s, "%s already on ", vm->layer);
+	for (GList *l = names; l; l = l->next)
+		g_string_append_printf(s, "%s%s", l != names ? ", " : "", (char *)l->data);
+	g_list_free(names);
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 obs_host *
 place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 {
-	g_autoptr(GString) reasons = g_string_new(NULL);
 	obs_host *pin = pinned_host(ps, vm), *best = NULL;
 	int64_t best_avail = 0;
+	g_autofree char *layer = NULL;
 
 	for (guint i = 0; i < ps->have->hosts->len; i++) {
 		obs_host *h = ps->have->hosts->pdata[i];
-		g_autofree char *no = NULL;
 		int64_t avail;
 
-		if (pin && h != pin)
+		if ((pin && h != pin) || !host_fits(ps, vm, h, true, true, NULL))
 			continue;
-		no = ineligible(ps, vm, h);
-		if (no) {
-			g_string_append_printf(reasons, "%s%s", reasons->len ? ", " : "", no);
-			continue;
-		}
 		avail = available(ps, h);
 		if (!best || (vm->placement == PLACEMENT_PACK ? avail < best_avail
 							      : avail > best_avail)) {
@@ -204,13 +257,75 @@ place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 		}
 	}
 	if (!best) {
+		g_autoptr(GString) reasons = g_string_new(NULL);
+
+		for (guint i = 0; i < ps->have->hosts->len; i++) {
+			obs_host *h = ps->have->hosts->pdata[i];
+
+			if (!pin || h == pin)
+				host_fits(ps, vm, h, true, true, reasons);
+		}
 		*why = g_strdup_printf("no host can carry %s (%s)", vm->domain,
 				       reasons->len ? reasons->str : "no hosts");
 		return NULL;
 	}
-	*because = g_strdup(pin ? "its persistent volume is there" :
-			    vm->placement == PLACEMENT_PACK ? "pack: fullest host that fits"
-							    : "spread: most free memory");
+	layer = layer_note(ps, vm);
+	*because = g_strdup_printf("%s%s", pin ? "its persistent volume is there" :
+				   vm->placement == PLACEMENT_PACK ? "pack: the fullest host that fits"
+								   : "spread: the most free memory", layer);
 	place_commit(ps, vm, best);
 	return best;
+}
+
+/* ---- layers as a whole: a bipartite matching of members onto hosts ---- */
+
+typedef struct {
+	place_state *ps;
+	GPtrArray *vms;
+	bool *visited;
+	int *host_vm;
+} matcher;
+
+static bool
+augment(matcher *m, guint v)
+{
+	for (guint h = 0; h < m->ps->have->hosts->len; h++) {
+		obs_host *host = m->ps->have->hosts->pdata[h];
+
+		if (m->visited[h] || !host_fits(m->ps, m->vms->pdata[v], host, false, false, NULL))
+			continue;
+		m->visited[h] = true;
+		if (m->host_vm[h] < 0 || augment(m, (guint)m->host_vm[h])) {
+			m->host_vm[h] = (int)v;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+place_layer_feasible(place_state *ps, GPtrArray *members, char **why)
+{
+	guint nh = ps->have->hosts->len, fit = 0;
+	matcher m = { ps, members, g_new0(bool, nh + 1), g_new(int, nh + 1) };
+	const desired_vm *first = members->pdata[0];
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	for (guint h = 0; h < nh; h++)
+		m.host_vm[h] = -1;
+	for (guint v = 0; v < members->len; v++) {
+		memset(m.visited, 0, sizeof(bool) * (nh + 1));
+		fit += augment(&m, v);
+	}
+	g_free(m.visited);
+	g_free(m.host_vm);
+	if (fit == members->len)
+		return true;
+	for (guint h = 0; h < nh; h++)
+		host_fits(ps, first, ps->have->hosts->pdata[h], false, false, out);
+	*why = g_strdup_printf("layer '%s' of appliance '%s' needs %u distinct hosts, only %u %s eligible%s%s%s",
+			       first->layer, first->appliance, members->len, fit,
+			       fit == 1 ? "is" : "are", out->len ? " (" : "", out->str,
+			       out->len ? ")" : "");
+	return false;
 }

@@ -4,8 +4,10 @@
  * Pure.  One narrow interface: given the VM and the hosts as observed plus
  * what this plan already placed, pick a host or say why none fits.  This
  * first version honours maintenance, lost hosts, tags, layers (one host per
- * VM of a layer), capacity (memory after reserve and overcommit), a
- * persistent volume that already lives on a host, and spread/pack.
+ * VM of a layer), capacity (memory and vCPUs after reserve and overcommit),
+ * a persistent volume that already lives on a host, and spread/pack.  It is
+ * deterministic (ties go to the first host in spec order) and stable: it
+ * only places new VMs, and never moves one that runs.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -30,3 +32,10 @@ void place_commit(place_state *ps, const desired_vm *vm, const obs_host *host);
  */
 obs_host *place_vm(place_state *ps, const desired_vm *vm, char **because,
 		   char **why);
+
+/*
+ * Can the deployed @members (desired_vm *) of one layer have a host each,
+ * whatever else fills the hosts?  False with *why (owned) naming the layer,
+ * how many hosts it needs, and why the others are not eligible.
+ */
+bool place_layer_feasible(place_state *ps, GPtrArray *members, char **why);

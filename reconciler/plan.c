@@ -24,6 +24,7 @@ typedef struct {
 	GHashTable *duplicates;   /* domain names seen on two hosts */
 	GHashTable *removal_stops;/* host -> shutdowns of VMs being removed */
 	GHashTable *new_starts;   /* host -> defines of new VMs */
+	GHashTable *blocked;      /* domains of layers that cannot be placed */
 	const char *unreachable;  /* a host we cannot see, if any */
 	unsigned managed;         /* managed domains on reachable hosts */
 	unsigned removed;
@@ -582,14 +583,62 @@ plan_remove(planner *pl, obs_domain *o, const char *reason)
 
 /* ---- the passes -------------------------------------------------------- */
 
+/*
+ * A layer that cannot be kept apart on the hosts there are is an error
+ * for the layer as a whole, checked before any of its VMs is placed.
+ */
+static void
+check_layers(planner *pl)
+{
+	g_autoptr(GHashTable) layers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+							      (GDestroyNotify)g_ptr_array_unref);
+	GHashTableIter it;
+	gpointer key, members;
+
+	for (guint i = 0; i < pl->want->vms->len; i++) {
+		desired_vm *vm = pl->want->vms->pdata[i];
+		g_autofree char *k = NULL;
+		GPtrArray *list;
+
+		if (!vm->layer || wanted(pl, vm) == VM_UNDEPLOYED)
+			continue;
+		k = g_strdup_printf("%s/%s", vm->appliance, vm->layer);
+		list = g_hash_table_lookup(layers, k);
+		if (!list) {
+			list = g_ptr_array_new();
+			g_hash_table_insert(layers, g_steal_pointer(&k), list);
+		}
+		g_ptr_array_add(list, vm);
+	}
+	g_hash_table_iter_init(&it, layers);
+	while (g_hash_table_iter_next(&it, &key, &members)) {
+		GPtrArray *list = members;
+		g_autofree char *why = NULL;
+		bool creating = false;
+
+		for (guint i = 0; i < list->len; i++)
+			creating |= !g_hash_table_contains(pl->have->domain_by_name,
+							   ((desired_vm *)list->pdata[i])->domain);
+		if (list->len < 2 || !creating || pl->unreachable ||
+		    place_layer_feasible(pl->ps, list, &why))
+			continue;
+		refuse(pl, "%s", why);
+		for (guint i = 0; i < list->len; i++)
+			g_hash_table_add(pl->blocked, ((desired_vm *)list->pdata[i])->domain);
+	}
+}
+
 static void
 plan_desired(planner *pl)
 {
+	check_layers(pl);
 	for (guint i = 0; i < pl->want->vms->len; i++) {
 		desired_vm *vm = pl->want->vms->pdata[i];
 		obs_domain *o = g_hash_table_lookup(pl->have->domain_by_name, vm->domain);
 
 		if (o && g_hash_table_contains(pl->duplicates, vm->domain))
+			continue;
+		if (!o && g_hash_table_contains(pl->blocked, vm->domain))
 			continue;
 		if (o && !o->managed) {
 			refuse(pl, "%s: a domain of that name exists on %s and is not managed by strata; rename one of them",
@@ -771,6 +820,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	pl.undefines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					     (GDestroyNotify)g_ptr_array_unref);
 	pl.duplicates = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.blocked = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						 (GDestroyNotify)g_ptr_array_unref);
 	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -794,6 +844,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.stop_op);
 	g_hash_table_unref(pl.undefines);
 	g_hash_table_unref(pl.duplicates);
+	g_hash_table_unref(pl.blocked);
 	g_hash_table_unref(pl.removal_stops);
 	g_hash_table_unref(pl.new_starts);
 	return pl.p;

@@ -485,6 +485,74 @@ test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
 }
 
 static void
+test_place__spread_and_pack(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: s\nvms:\n  - {name: a, template: debian-12}\n"
+		       "  - {name: b, template: debian-12}\n---\n"
+		       "kind: appliance\nname: p\nplacement: pack\nvms:\n  - {name: a, template: debian-12}\n"
+		       "  - {name: b, template: debian-12}\n");
+	const plan *p = dc_plan(d);
+
+	(void)state;
+	assert_string_not_equal(find_op(p, OP_DEFINE, "s.a")->host, find_op(p, OP_DEFINE, "s.b")->host);
+	assert_string_equal(find_op(p, OP_DEFINE, "p.a")->host, find_op(p, OP_DEFINE, "p.b")->host);
+	assert_non_null(strstr(find_op(p, OP_DEFINE, "p.b")->reason, "pack: the fullest host that fits"));
+	dc_free(d);
+}
+
+static void
+test_place__vcpus_count_against_capacity(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: c\nvms:\n  - {name: big, template: debian-12, cpus: 9}\n");
+	const plan *p = dc_plan(d);
+
+	(void)state;
+	assert_int_equal(p->ops->len, 0);
+	assert_string_equal(p->errors->pdata[0],
+			    "no host can carry c.big (hv1 lacks vCPUs, hv2 lacks vCPUs, hv3 lacks vCPUs)");
+	dc_free(d);
+}
+
+static void
+test_place__layer_infeasible_on_the_live_hosts_is_one_error(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *node = g_build_filename(dir, "hv3.xml", NULL);
+	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
+	g_autofree char *xml = NULL, *text = NULL;
+	pass_options o = { .path = spec, .connect = "test:///default" };
+	g_autoptr(GError) err = NULL;
+	GString *g;
+	pass p;
+
+	(void)state;
+	/* hv3 has no copy of the base image: validation cannot know that. */
+	assert_true(g_file_get_contents("examples/webstack/hosts/hv3.xml", &xml, NULL, NULL));
+	g = g_string_new(xml);
+	g_string_replace(g, "debian-12.qcow2", "other.qcow2", 0);
+	tu_write(node, g->str);
+	g_string_free(g, TRUE);
+	text = g_strdup_printf("kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
+			       "kind: host\nname: hv2\nuri: test://" SRCDIR "/examples/webstack/hosts/hv2.xml\n---\n"
+			       "kind: host\nname: hv3\nuri: test://%s\n---\n"
+			       "kind: template\nname: t\npool: default\nvolume: debian-12.qcow2\n---\n"
+			       "kind: appliance\nname: a\nlayers: [web]\nvms:\n"
+			       "  - {name: w1, template: t, layer: web}\n  - {name: w2, template: t, layer: web}\n"
+			       "  - {name: w3, template: t, layer: web}\n  - {name: solo, template: t}\n", node);
+	tu_write(spec, text);
+	assert_true(pass_run(&p, &o, NULL, NULL, &err));
+	assert_int_equal(p.plan->errors->len, 1);
+	assert_string_equal(p.plan->errors->pdata[0],
+			    "layer 'web' of appliance 'a' needs 3 distinct hosts, only 2 are eligible "
+			    "(hv3 has no base volume 'debian-12.qcow2' in pool 'default')");
+	/* Nothing of the layer is half-deployed; the rest is still planned. */
+	assert_null(find_op(p.plan, OP_DEFINE, "a.w1"));
+	assert_non_null(find_op(p.plan, OP_DEFINE, "a.solo"));
+	pass_release(&p);
+	tu_rmtree(dir);
+}
+
+static void
 test_domxml__no_spec_value_adds_markup(void **state)
 {
 	desired_vm vm = { 0 };
@@ -560,6 +628,9 @@ main(void)
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
 		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
+		cmocka_unit_test(test_place__spread_and_pack),
+		cmocka_unit_test(test_place__vcpus_count_against_capacity),
+		cmocka_unit_test(test_place__layer_infeasible_on_the_live_hosts_is_one_error),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
 		cmocka_unit_test(test_domxml__golden_per_driver_type),
 	};
