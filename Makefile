@@ -115,10 +115,16 @@ check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
 	  STRATA_BIN=$(CURDIR)/$(A)/strata timeout 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
 	done; exit $$fail
 
-bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/bench_watch
+bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/bench_place \
+		$(B)/bench/bench_watch
 	$(B)/bench/bench_validate
 	$(B)/bench/bench_reconcile
+	$(B)/bench/bench_place
 	$(B)/bench/bench_watch
+
+$(B)/bench/bench_place: tests/bench/bench_place.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/bench/bench_watch: tests/bench/bench_watch.c tests/bench/benchgen.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -295,6 +295,7 @@ observe(host_set *hosts, const desired_state *want, obs_cache *cache)
 		obs_host *h = observe_host(hosts->hosts->pdata[i], want, cache,
 					   &o->xml_reads);
 
+		h->index = i;
 		g_ptr_array_add(o->hosts, h);
 		for (guint j = 0; j < h->domains->len; j++) {
 			obs_domain *d = h->domains->pdata[j];

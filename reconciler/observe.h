@@ -36,6 +36,7 @@ typedef struct {
 } obs_domain;
 
 struct obs_host {
+	guint index;             /* position in observed.hosts */
 	host_conn *conn;         /* borrowed */
 	const char *name;
 	bool reachable;

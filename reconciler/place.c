@@ -9,8 +9,9 @@
 
 struct place_state {
 	const observed *have;
-	GHashTable *committed;   /* host name -> uint64_t * bytes */
-	GHashTable *cpus;        /* host name -> guint * vCPUs placed */
+	uint64_t *memory;        /* by host index: bytes placed */
+	guint *cpus;             /* by host index: vCPUs placed */
+	GHashTable *disk_ok;     /* "pool\x1fvolume\x1fbase" -> bool[hosts]: computed once */
 	GHashTable *layer_hosts; /* "appliance/layer" -> GHashTable of host names */
 };
 
@@ -20,8 +21,9 @@ place_state_new(const desired_state *want, const observed *have)
 	place_state *ps = g_new0(place_state, 1);
 
 	ps->have = have;
-	ps->committed = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-	ps->cpus = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	ps->memory = g_new0(uint64_t, have->hosts->len + 1);
+	ps->cpus = g_new0(guint, have->hosts->len + 1);
+	ps->disk_ok = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	ps->layer_hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						(GDestroyNotify)g_hash_table_unref);
 	for (guint i = 0; i < have->hosts->len; i++) {
@@ -44,22 +46,11 @@ place_state_free(place_state *ps)
 {
 	if (!ps)
 		return;
-	g_hash_table_unref(ps->committed);
-	g_hash_table_unref(ps->cpus);
+	g_free(ps->memory);
+	g_free(ps->cpus);
+	g_hash_table_unref(ps->disk_ok);
 	g_hash_table_unref(ps->layer_hosts);
 	g_free(ps);
-}
-
-static uint64_t *
-committed(place_state *ps, const char *host)
-{
-	uint64_t *c = g_hash_table_lookup(ps->committed, host);
-
-	if (!c) {
-		c = g_new0(uint64_t, 1);
-		g_hash_table_insert(ps->committed, (gpointer)host, c);
-	}
-	return c;
 }
 
 static GHashTable *
@@ -75,23 +66,11 @@ layer_set(place_state *ps, const desired_vm *vm)
 	return set;
 }
 
-static guint *
-cpus_placed(place_state *ps, const char *host)
-{
-	guint *c = g_hash_table_lookup(ps->cpus, host);
-
-	if (!c) {
-		c = g_new0(guint, 1);
-		g_hash_table_insert(ps->cpus, (gpointer)host, c);
-	}
-	return c;
-}
-
 void
 place_commit(place_state *ps, const desired_vm *vm, const obs_host *host)
 {
-	*committed(ps, host->name) += vm->memory;
-	*cpus_placed(ps, host->name) += vm->cpus;
+	ps->memory[host->index] += vm->memory;
+	ps->cpus[host->index] += vm->cpus;
 	if (vm->layer)
 		g_hash_table_add(layer_set(ps, vm), (gpointer)host->name);
 }
@@ -103,8 +82,7 @@ available(place_state *ps, const obs_host *h)
 	double over = s ? s->overcommit_memory.v : 1.0;
 	int64_t reserve = s ? s->reserve_memory.v : 0;
 
-	return (int64_t)((double)h->node.memory * over) - reserve -
-	       (int64_t)*committed(ps, h->name);
+	return (int64_t)((double)h->node.memory * over) - reserve - (int64_t)ps->memory[h->index];
 }
 
 /* vCPUs left: the host's CPUs times its overcommit, less reserve and placed. */
@@ -115,7 +93,7 @@ available_cpus(place_state *ps, const obs_host *h)
 	double over = s ? s->overcommit_cpus.v : 1.0;
 	int64_t reserve = s ? s->reserve_cpus.v : 0;
 
-	return (double)h->node.cpus * over - (double)reserve - (double)*cpus_placed(ps, h->name);
+	return (double)h->node.cpus * over - (double)reserve - (double)ps->cpus[h->index];
 }
 
 static bool
@@ -153,18 +131,59 @@ unsafe_volume(const obs_host *h, const desired_disk *sys, const char **vol,
 	return false;
 }
 
-/*
- * May @h carry @vm?  Why not goes to @why when it is given: the reasons
- * are only formatted when no host fits, not hosts × VMs times.
- * @layers and @capacity: whether those constraints count.
- */
-static bool
-host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, bool layers,
-	  bool capacity, GString *why)
+/* Why @h cannot hold @vm's system disk, or NULL: pool, base, backing file. */
+static char *
+disk_problem(const desired_vm *vm, const obs_host *h)
 {
-	const spec_host *s = h->conn->spec;
 	const desired_disk *sys = vm->disks->pdata[0];
 	const char *bad_vol, *bad_path;
+
+	if (!obs_host_pool(h, sys->pool))
+		return g_strdup_printf("%s has no pool '%s'", h->name, sys->pool);
+	if (!obs_host_has_volume(h, sys->pool, sys->volume) &&
+	    !obs_host_has_volume(h, sys->pool, sys->base))
+		return g_strdup_printf("%s has no base volume '%s' in pool '%s'", h->name,
+				       sys->base, sys->pool);
+	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
+		return g_strdup_printf("%s: volume '%s' has a backing file outside pool '%s' (%s)",
+				       h->name, bad_vol, sys->pool, bad_path);
+	return NULL;
+}
+
+/* Per host, whether @vm's system disk can live there: computed once per
+ * disk shape and pass, not hosts × VMs times. */
+static const bool *
+disk_ok(place_state *ps, const desired_vm *vm)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+	g_autofree char *key = g_strdup_printf("%s\x1f%s\x1f%s", sys->pool,
+					       sys->role == DISK_PERSISTENT ? sys->volume : "",
+					       sys->base ? sys->base : "");
+	bool *ok = g_hash_table_lookup(ps->disk_ok, key);
+
+	if (ok)
+		return ok;
+	ok = g_new0(bool, ps->have->hosts->len + 1);
+	for (guint i = 0; i < ps->have->hosts->len; i++) {
+		g_autofree char *why = disk_problem(vm, ps->have->hosts->pdata[i]);
+
+		ok[i] = why == NULL;
+	}
+	g_hash_table_insert(ps->disk_ok, g_steal_pointer(&key), ok);
+	return ok;
+}
+
+/*
+ * May @h carry @vm?  Why not goes to @why when it is given: the reasons
+ * are only formatted when no host fits.  @layer: the hosts @vm's layer
+ * already uses (NULL: layers do not count); @disks: disk_ok() for @vm;
+ * @capacity: whether capacity counts.
+ */
+static bool
+host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *layer,
+	  const bool *disks, bool capacity, GString *why)
+{
+	const spec_host *s = h->conn->spec;
 
 #define NO(...) do {                                           \
 		if (why) {                                     \
@@ -183,16 +202,13 @@ host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, bool layers,
 	for (guint i = 0; i < vm->requires->len; i++)
 		if (!has_tag(s, vm->requires->pdata[i]))
 			NO("%s lacks tag '%s'", h->name, (char *)vm->requires->pdata[i]);
-	if (layers && vm->layer && g_hash_table_contains(layer_set(ps, vm), h->name))
+	if (layer && g_hash_table_contains(layer, h->name))
 		NO("%s already runs a VM of layer '%s'", h->name, vm->layer);
-	if (!obs_host_pool(h, sys->pool))
-		NO("%s has no pool '%s'", h->name, sys->pool);
-	if (!obs_host_has_volume(h, sys->pool, sys->volume) &&
-	    !obs_host_has_volume(h, sys->pool, sys->base))
-		NO("%s has no base volume '%s' in pool '%s'", h->name, sys->base, sys->pool);
-	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
-		NO("%s: volume '%s' has a backing file outside pool '%s' (%s)",
-		   h->name, bad_vol, sys->pool, bad_path);
+	if (!disks[h->index]) {
+		g_autofree char *problem = disk_problem(vm, h);
+
+		NO("%s", problem);
+	}
 	if (capacity && available(ps, h) < (int64_t)vm->memory)
 		NO("%s lacks memory", h->name);
 	if (capacity && available_cpus(ps, h) < (double)vm->cpus)
@@ -240,6 +256,8 @@ obs_host *
 place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 {
 	obs_host *pin = pinned_host(ps, vm), *best = NULL;
+	GHashTable *taken = vm->layer ? layer_set(ps, vm) : NULL;
+	const bool *disks = disk_ok(ps, vm);
 	int64_t best_avail = 0;
 	g_autofree char *layer = NULL;
 
@@ -247,7 +265,7 @@ place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 		obs_host *h = ps->have->hosts->pdata[i];
 		int64_t avail;
 
-		if ((pin && h != pin) || !host_fits(ps, vm, h, true, true, NULL))
+		if ((pin && h != pin) || !host_fits(ps, vm, h, taken, disks, true, NULL))
 			continue;
 		avail = available(ps, h);
 		if (!best || (vm->placement == PLACEMENT_PACK ? avail < best_avail
@@ -263,7 +281,7 @@ place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 			obs_host *h = ps->have->hosts->pdata[i];
 
 			if (!pin || h == pin)
-				host_fits(ps, vm, h, true, true, reasons);
+				host_fits(ps, vm, h, taken, disks, true, reasons);
 		}
 		*why = g_strdup_printf("no host can carry %s (%s)", vm->domain,
 				       reasons->len ? reasons->str : "no hosts");
@@ -292,7 +310,8 @@ augment(matcher *m, guint v)
 	for (guint h = 0; h < m->ps->have->hosts->len; h++) {
 		obs_host *host = m->ps->have->hosts->pdata[h];
 
-		if (m->visited[h] || !host_fits(m->ps, m->vms->pdata[v], host, false, false, NULL))
+		if (m->visited[h] || !host_fits(m->ps, m->vms->pdata[v], host, NULL,
+						  disk_ok(m->ps, m->vms->pdata[v]), false, NULL))
 			continue;
 		m->visited[h] = true;
 		if (m->host_vm[h] < 0 || augment(m, (guint)m->host_vm[h])) {
@@ -322,7 +341,7 @@ place_layer_feasible(place_state *ps, GPtrArray *members, char **why)
 	if (fit == members->len)
 		return true;
 	for (guint h = 0; h < nh; h++)
-		host_fits(ps, first, ps->have->hosts->pdata[h], false, false, out);
+		host_fits(ps, first, ps->have->hosts->pdata[h], NULL, disk_ok(ps, first), false, out);
 	*why = g_strdup_printf("layer '%s' of appliance '%s' needs %u distinct hosts, only %u %s eligible%s%s%s",
 			       first->layer, first->appliance, members->len, fit,
 			       fit == 1 ? "is" : "are", out->len ? " (" : "", out->str,
