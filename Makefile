@@ -90,7 +90,7 @@ check: deps-check strata check-unit check-asan
 
 check-unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
-	  echo "== $$t"; timeout 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
+	  echo "== $$t"; timeout -s KILL 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
 	done; exit $$fail
 
 # Spec tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -112,7 +112,7 @@ check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	  STRATA_BIN=$(CURDIR)/$(A)/strata timeout 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
+	  STRATA_BIN=$(CURDIR)/$(A)/strata timeout -s KILL 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
 	done; exit $$fail
 
 bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/bench_place \

@@ -125,19 +125,28 @@ all_running(watch *w)
 	       !strcmp(c, "running");
 }
 
+/* A watch with its folders made: src/ (holding spec.yaml) and the database. */
 static watch *
-watch_start(const char *extra)
+watch_dirs(void)
 {
 	watch *w = g_new0(watch, 1);
-	g_autofree char *text = app(extra);
-	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
-	g_autoptr(GError) err = NULL;
 
 	w->dir = tu_mkdtemp();
 	w->src = g_build_filename(w->dir, "src", NULL);
 	w->file = g_build_filename(w->src, "spec.yaml", NULL);
 	w->db = g_build_filename(w->dir, "strata.db", NULL);
 	assert_int_equal(mkdir(w->src, 0700), 0);
+	return w;
+}
+
+static watch *
+watch_start(const char *extra)
+{
+	watch *w = watch_dirs();
+	g_autofree char *text = app(extra);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
+	g_autoptr(GError) err = NULL;
+
 	tu_write(w->file, text);
 	o.path = w->src;
 	o.db = w->db;
@@ -380,18 +389,13 @@ b_unknown(watch *w)
 static void
 test_watch__unreachable_host_means_unknown_then_reconnects(void **state)
 {
-	watch *w = g_new0(watch, 1);
+	watch *w = watch_dirs();
 	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
 	g_autoptr(GError) err = NULL;
 	g_autofree char *node = NULL, *later = NULL, *text = NULL;
 
 	(void)state;
-	w->dir = tu_mkdtemp();
-	w->src = g_build_filename(w->dir, "src", NULL);
-	w->file = g_build_filename(w->src, "spec.yaml", NULL);
-	w->db = g_build_filename(w->dir, "strata.db", NULL);
 	node = g_build_filename(w->dir, "hv2.xml", NULL);
-	assert_int_equal(mkdir(w->src, 0700), 0);
 	/* hv2's node file does not exist yet: the host cannot be reached. */
 	text = g_strdup_printf("kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
 			       "kind: host\nname: hv2\nuri: test://%s\n---\n"
@@ -568,15 +572,10 @@ a_running_b_stopped(watch *w)
 static void
 test_schedule__office_hours_hold_against_self_heal(void **state)
 {
-	watch *w = g_new0(watch, 1);
+	watch *w = watch_dirs();
 	g_autofree char *text = scheduled_app(NULL);
 
 	(void)state;
-	w->dir = tu_mkdtemp();
-	w->src = g_build_filename(w->dir, "src", NULL);
-	w->file = g_build_filename(w->src, "spec.yaml", NULL);
-	w->db = g_build_filename(w->dir, "strata.db", NULL);
-	assert_int_equal(mkdir(w->src, 0700), 0);
 	tu_write(w->file, text);
 	/* Friday 19:59 in Paris: everything runs. */
 	w->d = start_on(w, at("2026-11-27T18:59:00Z"));
@@ -636,7 +635,7 @@ ops_of_kind(const char *db, const char *kind)
 static void
 test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
 {
-	watch *w = g_new0(watch, 1);
+	watch *w = watch_dirs();
 	g_autofree char *text = g_strdup_printf(
 		"%skind: appliance\nname: w\nschedule:\n"
 		"  - {action: snapshot-create, vms: [a], at: 2026-12-01T00:00:00Z, repeat: hourly, hours: 1, keep: 2}\n"
@@ -651,11 +650,6 @@ test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
 	int n;
 
 	(void)state;
-	w->dir = tu_mkdtemp();
-	w->src = g_build_filename(w->dir, "src", NULL);
-	w->file = g_build_filename(w->src, "spec.yaml", NULL);
-	w->db = g_build_filename(w->dir, "strata.db", NULL);
-	assert_int_equal(mkdir(w->src, 0700), 0);
 	tu_write(w->file, text);
 	w->d = start_on(w, at("2026-11-30T23:00:00Z"));
 	assert_true(wait_for(w, all_running, 5000));

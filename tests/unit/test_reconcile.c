@@ -449,26 +449,35 @@ test_crash__between_intent_and_result_is_adopted(void **state)
 	dc_free(d);
 }
 
+/* Copy node file @from to @to, replacing @old with @new (all, or the first). */
+static void
+node_variant(const char *from, const char *to, const char *old, const char *new, bool all)
+{
+	g_autofree char *xml = NULL;
+	GString *g;
+
+	assert_true(g_file_get_contents(from, &xml, NULL, NULL));
+	g = g_string_new(xml);
+	g_string_replace(g, old, new, all ? 0 : 1);
+	tu_write(to, g->str);
+	g_string_free(g, TRUE);
+}
+
 static void
 test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
 {
 	g_autofree char *dir = tu_mkdtemp();
 	g_autofree char *node = g_build_filename(dir, "evil.xml", NULL);
 	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
-	g_autofree char *xml = NULL, *text = NULL;
+	g_autofree char *text = NULL;
 	pass_options o = { .path = spec, .connect = "test:///default" };
 	g_autoptr(GError) err = NULL;
-	GString *g;
 	pass p;
 
 	(void)state;
-	assert_true(g_file_get_contents("examples/minimal/hosts/node.xml", &xml, NULL, NULL));
-	g = g_string_new(xml);
-	g_string_replace(g, "<name>debian-12.qcow2</name>",
-			 "<name>debian-12.qcow2</name><backingStore><path>/etc/shadow</path>"
-			 "<format type='raw'/></backingStore>", 1);
-	tu_write(node, g->str);
-	g_string_free(g, TRUE);
+	node_variant("examples/minimal/hosts/node.xml", node, "<name>debian-12.qcow2</name>",
+		     "<name>debian-12.qcow2</name><backingStore><path>/etc/shadow</path>"
+		     "<format type='raw'/></backingStore>", false);
 	text = g_strdup_printf("kind: host\nname: evil\nuri: test://%s\n---\n"
 			       "kind: template\nname: t\npool: default\nvolume: debian-12.qcow2\n---\n"
 			       "kind: persistent-template\nname: p\nfrom: t\n---\n"
@@ -519,19 +528,14 @@ test_place__layer_infeasible_on_the_live_hosts_is_one_error(void **state)
 	g_autofree char *dir = tu_mkdtemp();
 	g_autofree char *node = g_build_filename(dir, "hv3.xml", NULL);
 	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
-	g_autofree char *xml = NULL, *text = NULL;
+	g_autofree char *text = NULL;
 	pass_options o = { .path = spec, .connect = "test:///default" };
 	g_autoptr(GError) err = NULL;
-	GString *g;
 	pass p;
 
 	(void)state;
 	/* hv3 has no copy of the base image: validation cannot know that. */
-	assert_true(g_file_get_contents("examples/webstack/hosts/hv3.xml", &xml, NULL, NULL));
-	g = g_string_new(xml);
-	g_string_replace(g, "debian-12.qcow2", "other.qcow2", 0);
-	tu_write(node, g->str);
-	g_string_free(g, TRUE);
+	node_variant("examples/webstack/hosts/hv3.xml", node, "debian-12.qcow2", "other.qcow2", true);
 	text = g_strdup_printf("kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
 			       "kind: host\nname: hv2\nuri: test://" SRCDIR "/examples/webstack/hosts/hv2.xml\n---\n"
 			       "kind: host\nname: hv3\nuri: test://%s\n---\n"
