@@ -670,6 +670,41 @@ test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
 }
 
 static bool
+c_stopped(watch *w)
+{
+	g_autofree char *c = observed(w, "c", "observed");
+
+	return daemon_idle(w->d) && !strcmp(c, "stopped");
+}
+
+static void
+test_schedule__after_start_fires_per_vm_after_its_first_start(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *text = g_strdup_printf(
+		"%skind: appliance\nname: w\nschedule:\n"
+		"  - {action: poweroff, vms: [c], after_start: 600}\n"
+		"vms:\n  - {name: a, template: deb, restart: always}\n  - {name: b, template: deb}\n"
+		"  - {name: c, template: deb, restart: never}\n", hosts_yaml);
+	gint64 started;
+
+	(void)state;
+	tu_write(w->file, text);
+	/* First starts are recorded on the real clock; schedules read the fake one. */
+	started = g_get_real_time() / G_USEC_PER_SEC;
+	w->d = start_on(w, started);
+	assert_true(wait_for(w, all_running, 5000));
+	fake_now = started + 300;
+	daemon_schedule_check(w->d);
+	settle(w, 200);
+	assert_true(all_running(w));
+	fake_now = started + 700;
+	daemon_schedule_check(w->d);
+	assert_true(wait_for(w, c_stopped, 5000));
+	watch_stop(w);
+}
+
+static bool
 webstack_is(watch *w, const char *apps)
 {
 	g_autofree char *db = observed(w, "db", "observed");
@@ -878,6 +913,7 @@ main(void)
 		cmocka_unit_test(test_schedule__office_hours_hold_against_self_heal),
 		cmocka_unit_test(test_schedule__snapshots_keep_exactly_keep_and_reboot_runs),
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
+		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 	};
