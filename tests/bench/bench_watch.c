@@ -178,7 +178,7 @@ latency(bool git)
 
 typedef struct {
 	guint64 cpu_ticks;
-	guint64 switches;
+	GHashTable *switches;    /* thread id -> context switches so far */
 	guint64 rss_kib;
 } proc_use;
 
@@ -190,7 +190,7 @@ proc_read(GPid pid)
 	g_autofree char *stat = g_strdup_printf("/proc/%d/stat", (int)pid);
 	g_autofree char *text = NULL;
 	g_autoptr(GDir) tasks = g_dir_open(taskdir, 0, NULL);
-	proc_use u = { 0 };
+	proc_use u = { 0, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL), 0 };
 	const char *tid;
 
 	if (g_file_get_contents(stat, &text, NULL, NULL)) {
@@ -206,16 +206,36 @@ proc_read(GPid pid)
 		g_autofree char *t = NULL;
 		const char *v, *nv;
 
+		guint64 n = 0;
+
 		if (!g_file_get_contents(p, &t, NULL, NULL))
 			continue;
 		v = strstr(t, "\nvoluntary_ctxt_switches:");
 		nv = strstr(t, "nonvoluntary_ctxt_switches:");
 		if (v)
-			u.switches += g_ascii_strtoull(v + 25, NULL, 10);
+			n += g_ascii_strtoull(v + 25, NULL, 10);
 		if (nv)
-			u.switches += g_ascii_strtoull(nv + 27, NULL, 10);
+			n += g_ascii_strtoull(nv + 27, NULL, 10);
+		g_hash_table_insert(u.switches, g_strdup(tid), GSIZE_TO_POINTER((gsize)n));
 	}
 	return u;
+}
+
+/* Wake-ups over the interval, per thread (idle pool threads may exit). */
+static guint64
+switches_delta(const proc_use *a, const proc_use *b)
+{
+	GHashTableIter it;
+	gpointer tid, n;
+	guint64 sum = 0;
+
+	g_hash_table_iter_init(&it, b->switches);
+	while (g_hash_table_iter_next(&it, &tid, &n)) {
+		gsize before = GPOINTER_TO_SIZE(g_hash_table_lookup(a->switches, tid));
+
+		sum += GPOINTER_TO_SIZE(n) - MIN(before, GPOINTER_TO_SIZE(n));
+	}
+	return sum;
 }
 
 static int
@@ -253,9 +273,11 @@ idle(void)
 	g_usleep((gulong)secs * G_USEC_PER_SEC);
 	b = proc_read(pid);
 	printf("watch idle %d s with 10000 VMs: CPU %.2f s, %" G_GUINT64_FORMAT
-	       " context switches (all threads), RSS %.1f MiB\n", secs,
-	       (double)(b.cpu_ticks - a.cpu_ticks) / (double)hz, b.switches - a.switches,
+	       " context switches (threads alive at the end), RSS %.1f MiB\n", secs,
+	       (double)(b.cpu_ticks - a.cpu_ticks) / (double)hz, switches_delta(&a, &b),
 	       (double)b.rss_kib / 1024.0);
+	g_hash_table_unref(a.switches);
+	g_hash_table_unref(b.switches);
 	g_subprocess_send_signal(p, SIGTERM);
 	g_subprocess_wait(p, NULL, NULL);
 	cmd = g_strdup_printf("rm -rf '%s'", dir);
