@@ -413,14 +413,43 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uu
 	return op;
 }
 
+/* Volumes, definition and start of @vm on @h, all after @after (or not). */
+static bool
+plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reason,
+	       plan_op *after)
+{
+	g_autoptr(GPtrArray) vols = g_ptr_array_new();
+	guint before = pl->p->ops->len;
+	plan_op *def;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		plan_op *vol;
+
+		if (obs_host_has_volume(h, d->pool, d->volume))
+			continue;  /* adopt what an earlier run made */
+		vol = plan_disk(pl, vm, d, h, IMPACT_IN_PLACE);
+		if (!vol) {
+			g_ptr_array_set_size(pl->p->ops, before);  /* all or nothing */
+			return false;
+		}
+		dep(vol, after);
+		g_ptr_array_add(vols, vol);
+	}
+	def = plan_define(pl, vm, h, NULL, IMPACT_IN_PLACE, after, reason);
+	for (guint i = 0; i < vols->len; i++)
+		dep(def, vols->pdata[i]);
+	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(wanted(pl, vm)),
+		   IMPACT_IN_PLACE, def);
+	g_ptr_array_add(host_list(pl->new_starts, h->name), def);
+	return true;
+}
+
 static void
 plan_create(planner *pl, const desired_vm *vm)
 {
 	g_autofree char *because = NULL, *why = NULL, *reason = NULL;
-	g_autoptr(GPtrArray) vols = NULL;
-	guint before = pl->p->ops->len;
 	obs_host *h;
-	plan_op *def;
 
 	if (pl->unreachable) {
 		note(pl, "%s: not created while host %s is unreachable (it may be running there)",
@@ -433,27 +462,78 @@ plan_create(planner *pl, const desired_vm *vm)
 		return;
 	}
 	reason = g_strdup_printf("new VM, placed on %s: %s", h->name, because);
-	vols = g_ptr_array_new();
-	for (guint i = 0; i < vm->disks->len; i++) {
-		const desired_disk *d = vm->disks->pdata[i];
-		plan_op *vol;
+	if (plan_create_on(pl, vm, h, reason, NULL))
+		pl->p->n_create++;
+}
 
-		if (obs_host_has_volume(h, d->pool, d->volume))
-			continue;  /* adopt what an earlier run made */
-		vol = plan_disk(pl, vm, d, h, IMPACT_IN_PLACE);
-		if (!vol) {
-			g_ptr_array_set_size(pl->p->ops, before);  /* all or nothing */
-			return;
-		}
-		g_ptr_array_add(vols, vol);
+/* Why @vm must leave the host it runs on, or NULL. */
+static const char *
+must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	const spec_host *s = o->host->conn->spec;
+
+	if (s && s->maintenance.v)
+		return "its host is in maintenance";
+	if (!vm->layer)
+		return NULL;
+	/* Two VMs of a layer on one host: the later one in the spec moves. */
+	for (guint i = 0; i < pl->want->vms->len; i++) {
+		const desired_vm *mate = pl->want->vms->pdata[i];
+		const obs_domain *mo;
+
+		if (mate == vm)
+			break;
+		if (!mate->layer || strcmp(mate->appliance, vm->appliance) != 0 ||
+		    strcmp(mate->layer, vm->layer) != 0)
+			continue;
+		mo = g_hash_table_lookup(pl->have->domain_by_name, mate->domain);
+		if (mo && mo->host == o->host)
+			return "another VM of its layer shares the host";
 	}
-	def = plan_define(pl, vm, h, NULL, IMPACT_IN_PLACE, NULL, reason);
-	for (guint i = 0; i < vols->len; i++)
-		dep(def, vols->pdata[i]);
-	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(wanted(pl, vm)),
-		   IMPACT_IN_PLACE, def);
-	g_ptr_array_add(host_list(pl->new_starts, h->name), def);
-	pl->p->n_create++;
+	return NULL;
+}
+
+/*
+ * A cold move, as a careful operator does it by hand: stop the VM, remove
+ * it and its disks from the old host, then deploy it on the new one — never
+ * two copies at once.  Only for VMs whose disks are the template's
+ * throw-away system disk; strata does not copy volumes between hosts.
+ */
+static void
+plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *why)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+	obs_host *old = o->host, *h;
+	g_autofree char *because = NULL, *nowhere = NULL, *reason = NULL;
+	plan_op *last;
+
+	if (vm->never_disrupt) {
+		refuse(pl, "%s must move off %s (%s), and appliance '%s' sets disruption: never",
+		       vm->domain, old->name, why, vm->appliance);
+		return;
+	}
+	if (sys->role == DISK_PERSISTENT || vm->disks->len > 1) {
+		refuse(pl, "%s must move off %s (%s), but its %s there; strata does not copy volumes between hosts",
+		       vm->domain, old->name, why,
+		       sys->role == DISK_PERSISTENT ? "persistent volume lives" : "secondary disks live");
+		return;
+	}
+	h = place_vm(pl->ps, vm, &because, &nowhere);
+	if (!h) {
+		refuse(pl, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
+		return;
+	}
+	last = plan_state_why(pl, old->name, vm->domain, run_state_of(o) == RUN_SAVED ? RUN_OFF
+						 : run_state_of(o), RUN_OFF, IMPACT_REPLACE, NULL,
+			      "stopped to move");
+	if (last)
+		g_ptr_array_add(removal_stops(pl, old->name), last);
+	last = op_add(pl, OP_UNDEFINE, IMPACT_REPLACE, old->name, vm->domain, last, why);
+	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host");
+	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s", old->name, why,
+				 h->name, because);
+	plan_create_on(pl, vm, h, reason, last);
+	pl->p->n_change++;
 }
 
 /* A copy of @vm's hash with the observed size: equal means only size changed. */
@@ -540,8 +620,13 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	g_autofree char *hash = desired_vm_hash(vm, type);
 	run_state from = run_state_of(o);
 	guint before = pl->p->ops->len;
+	const char *move = must_move(pl, vm, o);
 	plan_op *last;
 
+	if (move && o->host->reachable) {
+		plan_move(pl, vm, o, move);
+		return;
+	}
 	if (!vm->heal && o->hash && strcmp(o->hash, hash) == 0 &&
 	    from != run_state_wanted(wanted(pl, vm))) {
 		note(pl, "%s: drift (state) reported only: appliance '%s' sets heal: false",

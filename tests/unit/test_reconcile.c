@@ -556,6 +556,96 @@ test_place__layer_infeasible_on_the_live_hosts_is_one_error(void **state)
 	tu_rmtree(dir);
 }
 
+/* The three hosts with hv3 in maintenance, then @appliances. */
+static void
+spec_with_maintenance(dc *d, const char *appliances)
+{
+	g_autofree char *text = g_strconcat(dc_base_spec, appliances, NULL);
+	GString *g = g_string_new(text);
+
+	g_string_replace(g, "hosts/hv3.xml\n", "hosts/hv3.xml\nmaintenance: true\n", 1);
+	tu_write(d->spec, g->str);
+	g_string_free(g, TRUE);
+}
+
+static void
+test_place__maintenance_moves_template_vms_away_one_copy_at_a_time(void **state)
+{
+	static const char *const app =
+		"kind: appliance\nname: m\nplacement: pack\nvms:\n"
+		"  - {name: x, template: debian-12}\n  - {name: y, template: debian-12}\n";
+	dc *d = dc_new(app);
+	const plan *p;
+	const plan_op *undef, *def;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "m.x")->host->name, "hv3");  /* pack: the fullest */
+	spec_with_maintenance(d, app);
+	p = dc_plan(d);
+	undef = find_op(p, OP_UNDEFINE, "m.x");
+	def = find_op(p, OP_DEFINE, "m.x");
+	assert_non_null(undef);
+	assert_string_equal(undef->host, "hv3");
+	assert_string_not_equal(def->host, "hv3");
+	/* Never two copies: the new definition waits for the old one to go. */
+	assert_true(depends_on(def, undef));
+	assert_non_null(strstr(def->reason, "moved from hv3 (its host is in maintenance)"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	assert_string_not_equal(dc_domain(d, "m.x")->host->name, "hv3");
+	assert_string_not_equal(dc_domain(d, "m.y")->host->name, "hv3");
+	dc_free(d);
+}
+
+static void
+test_place__joining_a_layer_moves_the_later_vm(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: l\nplacement: pack\nvms:\n"
+		       "  - {name: x, template: debian-12}\n  - {name: y, template: debian-12}\n");
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: l\nplacement: pack\nlayers: [ha]\nvms:\n"
+		   "  - {name: x, template: debian-12, layer: ha}\n  - {name: y, template: debian-12, layer: ha}\n");
+	p = dc_plan(d);
+	assert_null(find_op(p, OP_UNDEFINE, "l.x"));
+	assert_non_null(find_op(p, OP_UNDEFINE, "l.y"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	assert_string_not_equal(dc_domain(d, "l.x")->host->name, dc_domain(d, "l.y")->host->name);
+	/* Renaming the layer changes nothing on the hosts. */
+	dc_spec(d, "kind: appliance\nname: l\nplacement: pack\nlayers: [front]\nvms:\n"
+		   "  - {name: x, template: debian-12, layer: front}\n  - {name: y, template: debian-12, layer: front}\n");
+	assert_no_changes(d);
+	dc_free(d);
+}
+
+static void
+test_place__moves_refused_for_data_and_for_disruption_never(void **state)
+{
+	static const char *const app =
+		"kind: appliance\nname: r\nplacement: pack\nvms:\n  - {name: db, persistent: db-data}\n---\n"
+		"kind: appliance\nname: n\nplacement: pack\ndisruption: never\nvms:\n  - {name: web, template: debian-12}\n";
+	dc *d = dc_new(app);
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "r.db")->host->name, "hv3");
+	assert_string_equal(dc_domain(d, "n.web")->host->name, "hv3");
+	spec_with_maintenance(d, app);
+	p = dc_plan(d);
+	assert_int_equal(p->ops->len, 0);
+	assert_int_equal(p->errors->len, 2);
+	assert_string_equal(p->errors->pdata[0],
+			    "r.db must move off hv3 (its host is in maintenance), but its persistent volume lives there; strata does not copy volumes between hosts");
+	assert_string_equal(p->errors->pdata[1],
+			    "n.web must move off hv3 (its host is in maintenance), and appliance 'n' sets disruption: never");
+	dc_free(d);
+}
+
 static void
 test_domxml__no_spec_value_adds_markup(void **state)
 {
@@ -635,6 +725,9 @@ main(void)
 		cmocka_unit_test(test_place__spread_and_pack),
 		cmocka_unit_test(test_place__vcpus_count_against_capacity),
 		cmocka_unit_test(test_place__layer_infeasible_on_the_live_hosts_is_one_error),
+		cmocka_unit_test(test_place__maintenance_moves_template_vms_away_one_copy_at_a_time),
+		cmocka_unit_test(test_place__joining_a_layer_moves_the_later_vm),
+		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
 		cmocka_unit_test(test_domxml__golden_per_driver_type),
 	};
