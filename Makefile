@@ -16,10 +16,11 @@ SPEC_PKGS := glib-2.0 yaml-0.1
 PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2
 TEST_PKGS := cmocka
 
-# Debian packages behind the pkg-config names above, and the tools the tests use.
+# Debian packages behind the pkg-config names above, and what the tests use
+# (clang for the fuzzer, git, tzdata for time zones such as Europe/Paris).
 DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev \
-	libcmocka-dev clang libclang-rt-14-dev git
+	libcmocka-dev clang libclang-rt-14-dev git tzdata
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
