@@ -8,6 +8,36 @@
 #include "cli.h"
 #include "daemon.h"
 
+static daemon_state *the_daemon;
+
+/*
+ * Every log line names the revision in force; to the journal (with a
+ * STRATA_REVISION field) when stderr is the journal, else to stderr.
+ */
+static GLogWriterOutput
+log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+	const char *rev = the_daemon ? daemon_revision(the_daemon) : NULL;
+	g_autofree GLogField *out = g_new0(GLogField, n + 1);
+	g_autofree char *msg = NULL;
+
+	(void)data;
+	if (g_log_writer_default_would_drop(level, NULL))
+		return G_LOG_WRITER_HANDLED;
+	for (gsize i = 0; i < n; i++) {
+		out[i] = fields[i];
+		if (g_strcmp0(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0) {
+			msg = g_strdup_printf("[%s] %s", rev ? rev : "no revision",
+					      (const char *)fields[i].value);
+			out[i].value = msg;
+		}
+	}
+	out[n] = (GLogField){ "STRATA_REVISION", rev ? rev : "", -1 };
+	if (g_log_writer_is_journald(fileno(stderr)))
+		return g_log_writer_journald(level, out, n + 1, NULL);
+	return g_log_writer_standard_streams(level, out, n + 1, NULL);
+}
+
 int
 cmd_watch(int argc, char **argv)
 {
@@ -64,12 +94,15 @@ cmd_watch(int argc, char **argv)
 	o.resync_s = (unsigned)resync;
 	o.parallel = (unsigned)parallel;
 	o.allow_empty = allow_empty;
+	g_log_set_writer_func(log_writer, NULL, NULL);
 	d = daemon_new(&o, &err);
 	if (!d) {
 		fprintf(stderr, "strata watch: %s\n", err->message);
 		return STRATA_EXIT_ERROR;
 	}
+	the_daemon = d;
 	rc = daemon_run(d);
+	the_daemon = NULL;
 	daemon_free(d);
 	return rc;
 }

@@ -817,6 +817,12 @@ daemon_suspended(const daemon_state *d)
 	return d->suspended;
 }
 
+const char *
+daemon_revision(const daemon_state *d)
+{
+	return d->good_digest;
+}
+
 char *
 daemon_status_json(daemon_state *d)
 {

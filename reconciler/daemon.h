@@ -74,6 +74,8 @@ void daemon_request(daemon_state *d, const char *why);
 void daemon_reconcile_now(daemon_state *d);
 void daemon_suspend(daemon_state *d, bool suspend);
 bool daemon_suspended(const daemon_state *d);
+/* The revision in force (short digest), or NULL before the first good one. */
+const char *daemon_revision(const daemon_state *d);
 
 /* The socket path for database @db: strata.db -> strata.sock. */
 char *daemon_socket_path(const char *db);

@@ -136,7 +136,7 @@ watch_spawn(const char *src, const char *db, GDataInputStream **err_out)
 	assert_non_null(p);
 	in = g_data_input_stream_new(g_subprocess_get_stderr_pipe(p));
 	while ((line = g_data_input_stream_read_line(in, NULL, NULL, NULL))) {
-		bool started = strstr(line, ": run 1: ") != NULL;
+		bool started = strstr(line, "] run 1: ") != NULL;
 		bool invalid = strstr(line, "invalid revision") != NULL;
 
 		if (invalid)
