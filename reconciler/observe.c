@@ -108,6 +108,7 @@ host_free(gpointer p)
 
 	g_clear_pointer(&h->domains, g_ptr_array_unref);
 	g_clear_pointer(&h->vol_by_key, g_hash_table_unref);
+	g_clear_pointer(&h->vols_of, g_hash_table_unref);
 	g_clear_pointer(&h->details, g_hash_table_unref);
 	g_clear_pointer(&h->pools, g_ptr_array_unref);
 	g_clear_pointer(&h->vols, g_ptr_array_unref);
@@ -225,10 +226,24 @@ observe_volumes(obs_host *h, const desired_state *want)
 {
 	h->vol_by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	h->details = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, detail_free);
+	h->vols_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   (GDestroyNotify)g_ptr_array_unref);
 	for (guint i = 0; h->vols && i < h->vols->len; i++) {
 		virt_vol *v = h->vols->pdata[i];
+		const char *sep = strstr(v->name, "--");
+		g_autofree char *domain = sep ? g_strndup(v->name, (gsize)(sep - v->name)) : NULL;
+		GPtrArray *list;
 
 		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", v->pool, v->name), v);
+		/* Indexed once, so a plan never scans a host's volumes per VM. */
+		if (!domain || !desired_volume_owned_by(v->name, domain))
+			continue;
+		list = g_hash_table_lookup(h->vols_of, domain);
+		if (!list) {
+			list = g_ptr_array_new();
+			g_hash_table_insert(h->vols_of, g_steal_pointer(&domain), list);
+		}
+		g_ptr_array_add(list, v);
 	}
 	/* Bases: one read per base in use, not per VM. */
 	for (guint i = 0; want && i < want->vms->len; i++) {
@@ -349,6 +364,12 @@ obs_host_pool(const obs_host *h, const char *pool)
 			return p;
 	}
 	return NULL;
+}
+
+GPtrArray *
+obs_host_domain_volumes(const obs_host *h, const char *domain)
+{
+	return h->vols_of ? g_hash_table_lookup(h->vols_of, domain) : NULL;
 }
 
 uint64_t

@@ -45,6 +45,8 @@ struct obs_host {
 	GPtrArray *pools;        /* virt_pool * */
 	GPtrArray *vols;         /* virt_vol * */
 	GHashTable *vol_by_key;  /* "pool/name" -> virt_vol * */
+	GHashTable *vols_of;     /* domain name -> GPtrArray of its virt_vol *
+				    (the <appliance>.<vm>--<disk> volumes) */
 	GHashTable *details;     /* "pool/name" -> virt_vol_detail *: the bases
 				    in use, and persistent volumes about to be used */
 };
@@ -74,6 +76,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(observed, observed_free)
 obs_host *observed_host(const observed *o, const char *name);
 bool obs_host_has_volume(const obs_host *h, const char *pool, const char *name);
 const virt_pool *obs_host_pool(const obs_host *h, const char *pool);
+/* The non-persistent volumes named for @domain on @h (borrowed; may be NULL). */
+GPtrArray *obs_host_domain_volumes(const obs_host *h, const char *domain);
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it

@@ -390,11 +390,12 @@ static void
 plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
 		   const desired_vm *vm, plan_op *after, const char *reason)
 {
-	for (guint i = 0; h->vols && i < h->vols->len; i++) {
-		const virt_vol *v = h->vols->pdata[i];
+	GPtrArray *vols = obs_host_domain_volumes(h, domain);
 
-		if (desired_volume_owned_by(v->name, domain) &&
-		    !vm_has_volume(vm, v->pool, v->name))
+	for (guint i = 0; vols && i < vols->len; i++) {
+		const virt_vol *v = vols->pdata[i];
+
+		if (!vm_has_volume(vm, v->pool, v->name))
 			plan_vol_delete(pl, h->name, domain, v->pool, v->name, after, reason);
 	}
 }

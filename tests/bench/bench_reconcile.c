@@ -105,6 +105,35 @@ main(void)
 		return 1;
 	}
 	pass_release(&p);
+	/* Where a no-op pass spends its time: observing, or planning. */
+	{
+		g_autoptr(GError) e2 = NULL;
+		spec_diags diags;
+		spec_source *src;
+		desired_state *want;
+		observed *have;
+		plan *pl;
+		plan_options popts = { 0 };
+		gint64 t1, t2, t3;
+
+		spec_diags_init(&diags);
+		src = spec_load(spec, &diags);
+		spec_validate(src, &diags);
+		hosts_bind(hosts, src);
+		t1 = g_get_monotonic_time();
+		want = desired_build(src);
+		have = observe(hosts, want, cache);
+		t2 = g_get_monotonic_time();
+		pl = plan_build(want, have, &popts);
+		t3 = g_get_monotonic_time();
+		printf("no-op pass split: desired+observe %.0f ms, plan %.0f ms (%u ops)\n",
+		       (double)(t2 - t1) / 1000.0, (double)(t3 - t2) / 1000.0, pl->ops->len);
+		plan_free(pl);
+		observed_free(have);
+		desired_free(want);
+		spec_source_free(src);
+		spec_diags_release(&diags);
+	}
 	obs_cache_clear(cache);
 	malloc_trim(0);
 	hosts_rss = current_rss_mib();
