@@ -63,6 +63,22 @@ exec_sql(history *h, const char *sql, GError **error)
 	return true;
 }
 
+/* Every write that must land whole runs between these two. */
+static bool
+tx_begin(history *h, GError **error)
+{
+	return exec_sql(h, "BEGIN IMMEDIATE", error);
+}
+
+static bool
+tx_end(history *h, bool ok, GError **error)
+{
+	if (ok && exec_sql(h, "COMMIT", error))
+		return true;
+	exec_sql(h, "ROLLBACK", NULL);
+	return false;
+}
+
 static int
 user_version(history *h)
 {
@@ -90,13 +106,8 @@ migrate(history *h, GError **error)
 	for (; v < (int)G_N_ELEMENTS(migrations); v++) {
 		g_autofree char *bump = g_strdup_printf("PRAGMA user_version = %d", v + 1);
 
-		if (!exec_sql(h, "BEGIN IMMEDIATE", error))
-			return false;
-		if (!exec_sql(h, migrations[v], error) || !exec_sql(h, bump, error)) {
-			exec_sql(h, "ROLLBACK", NULL);
-			return false;
-		}
-		if (!exec_sql(h, "COMMIT", error))
+		if (!tx_begin(h, error) ||
+		    !tx_end(h, exec_sql(h, migrations[v], error) && exec_sql(h, bump, error), error))
 			return false;
 	}
 	return true;
@@ -234,19 +245,17 @@ op_args(const plan_op *op)
 	return NULL;
 }
 
-bool
-history_intents(history *h, gint64 run, plan_op **ops, guint n, gint64 *row_ids,
-		GError **error)
+static bool
+history_intents_write(history *h, gint64 run, plan_op **ops, guint n, gint64 *row_ids,
+		       GError **error)
 {
 	sqlite3_stmt *st;
 	gint64 now = g_get_real_time();
 
-	if (!exec_sql(h, "BEGIN IMMEDIATE", error))
-		return false;
 	st = prepare(h, "INSERT INTO ops(run, seq, host, appliance, vm, kind, impact, args, reason, intent) "
 		     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
 	if (!st)
-		goto fail;
+		return false;
 	for (guint i = 0; i < n; i++) {
 		g_autofree char *args = op_args(ops[i]);
 
@@ -264,16 +273,20 @@ history_intents(history *h, gint64 run, plan_op **ops, guint n, gint64 *row_ids,
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_fail(h, error, "record intent");
 			sqlite3_finalize(st);
-			goto fail;
+			return false;
 		}
 		row_ids[i] = sqlite3_last_insert_rowid(h->db);
 	}
 	sqlite3_finalize(st);
-	if (exec_sql(h, "COMMIT", error))
-		return true;
-fail:
-	exec_sql(h, "ROLLBACK", NULL);
-	return false;
+	return true;
+}
+
+bool
+history_intents(history *h, gint64 run, plan_op **ops, guint n, gint64 *row_ids,
+		GError **error)
+{
+	return tx_begin(h, error) &&
+	       tx_end(h, history_intents_write(h, run, ops, n, row_ids, error), error);
 }
 
 /* VM accounting: first deploy, last state, time spent running. */
@@ -310,18 +323,17 @@ account(history *h, const plan_op *op, gint64 now)
 	sqlite3_finalize(st);
 }
 
-bool
-history_results(history *h, plan_op **ops, const gint64 *row_ids, guint n, GError **error)
+static bool
+history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
+		       GError **error)
 {
 	sqlite3_stmt *st;
 	gint64 now = g_get_real_time();
 
-	if (!exec_sql(h, "BEGIN IMMEDIATE", error))
-		return false;
 	st = prepare(h, "UPDATE ops SET started = coalesce(started, ?), ended = ?, result = ?, error = ? WHERE id = ?",
 		     error);
 	if (!st)
-		goto fail;
+		return false;
 	for (guint i = 0; i < n; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, now);
@@ -332,17 +344,20 @@ history_results(history *h, plan_op **ops, const gint64 *row_ids, guint n, GErro
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_fail(h, error, "record result");
 			sqlite3_finalize(st);
-			goto fail;
+			return false;
 		}
 		if (ops[i]->status == OPST_DONE)
 			account(h, ops[i], now);
 	}
 	sqlite3_finalize(st);
-	if (exec_sql(h, "COMMIT", error))
-		return true;
-fail:
-	exec_sql(h, "ROLLBACK", NULL);
-	return false;
+	return true;
+}
+
+bool
+history_results(history *h, plan_op **ops, const gint64 *row_ids, guint n, GError **error)
+{
+	return tx_begin(h, error) &&
+	       tx_end(h, history_results_write(h, ops, row_ids, n, error), error);
 }
 
 GPtrArray *
@@ -406,20 +421,18 @@ history_schedule_get(history *h, const char *entry, const char *vm, gint64 *last
 	return found;
 }
 
-bool
-history_schedule_fired(history *h, const char *entry, const char *appliance,
-		       const char *vm, const char *action, gint64 planned, guint fires,
-		       GError **error)
+static bool
+history_schedule_fired_write(history *h, const char *entry, const char *appliance,
+			     const char *vm, const char *action, gint64 planned,
+			     guint fires, GError **error)
 {
 	sqlite3_stmt *st;
 
-	if (!exec_sql(h, "BEGIN IMMEDIATE", error))
-		return false;
 	st = prepare(h, "INSERT INTO schedule_state(entry, vm, appliance, action, last_fire, fires) "
 		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(entry, vm) DO UPDATE SET "
 		     "last_fire = ?5, fires = ?6", error);
 	if (!st)
-		goto fail;
+		return false;
 	sqlite3_bind_text(st, 1, entry, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, vm ? vm : "", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, appliance, -1, SQLITE_TRANSIENT);
@@ -429,14 +442,19 @@ history_schedule_fired(history *h, const char *entry, const char *appliance,
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		db_fail(h, error, "schedule state");
-		goto fail;
+		return false;
 	}
 	sqlite3_finalize(st);
-	if (exec_sql(h, "COMMIT", error))
-		return true;
-fail:
-	exec_sql(h, "ROLLBACK", NULL);
-	return false;
+	return true;
+}
+
+bool
+history_schedule_fired(history *h, const char *entry, const char *appliance,
+		       const char *vm, const char *action, gint64 planned, guint fires,
+		       GError **error)
+{
+	return tx_begin(h, error) &&
+	       tx_end(h, history_schedule_fired_write(h, entry, appliance, vm, action, planned, fires, error), error);
 }
 
 void
