@@ -564,6 +564,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
 	obs_host *h = o->host;
 	const char *type = virt_host_domain_type(h->conn->virt);
+	const desired_disk *sys = vm->disks->pdata[0];
 	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
 	bool replace = template_changed(vm, o);
 	bool live_mem = !replace && o->detailed && only_size_changed(vm, o, type) &&
@@ -580,6 +581,12 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		return plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, last);
 	}
+	if (sys->role == DISK_PERSISTENT && !obs_host_has_volume(h, sys->pool, sys->volume)) {
+		/* Making a fresh one would hide the VM's data, which is elsewhere. */
+		refuse(pl, "%s: its persistent volume %s/%s is not on %s, where the VM is; strata does not move volumes between pools or hosts",
+		       vm->domain, sys->pool, sys->volume, h->name);
+		return NULL;
+	}
 	if ((active || from == RUN_SAVED) && vm->never_disrupt) {
 		refuse(pl, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
 		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
@@ -592,7 +599,6 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		vm_op(pl, OP_DISCARD_SAVE, IMPACT_DESTROYS_DATA, h->name, vm->domain, &last,
 		      "the saved memory image cannot be restored into a changed definition");
 	if (replace) {
-		const desired_disk *sys = vm->disks->pdata[0];
 		plan_op *vol;
 
 		last = plan_vol_delete(pl, h->name, vm->domain, sys->pool, sys->volume, last,
@@ -603,7 +609,9 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	}
 	def = plan_define(pl, vm, h, o->uuid, impact, last,
 			  replace ? "template changed" : "definition changed");
-	for (guint i = 1; i < vm->disks->len; i++) {
+	/* Disks the new definition names that the host lacks (a new disk, a
+	 * disk in another pool); the system disk was rebuilt above if so. */
+	for (guint i = replace ? 1 : 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
 		if (!obs_host_has_volume(h, d->pool, d->volume))

@@ -297,6 +297,35 @@ test_persistent__deleted_only_by_its_own_state(void **state)
 }
 
 static void
+test_persistent__moved_to_another_pool_is_refused_not_recreated(void **state)
+{
+	static const char *const app =
+		"kind: appliance\nname: one\nvms:\n  - {name: db, persistent: db-data}\n---\n"
+		"kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n";
+	dc *d = dc_new(app);
+	g_autofree char *text = g_strconcat(dc_base_spec, app, NULL);
+	g_autofree char *host = NULL, *expect = NULL;
+	GString *g = g_string_new(text);
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "one.db")->host->name);
+	g_string_replace(g, "size: 20GiB\n", "size: 20GiB\npool: elsewhere\n", 1);
+	tu_write(d->spec, g->str);
+	g_string_free(g, TRUE);
+	p = dc_plan(d);
+	/* A fresh volume in the new pool would hide the VM's data: refused. */
+	assert_null(find_op(p, OP_VOL_CREATE, NULL));
+	assert_null(find_op(p, OP_VOL_DELETE, NULL));
+	expect = g_strdup_printf("one.db: its persistent volume elsewhere/persistent-db-data.qcow2 is not on %s, "
+				 "where the VM is; strata does not move volumes between pools or hosts", host);
+	assert_string_equal(p->errors->pdata[0], expect);
+	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	dc_free(d);
+}
+
+static void
 test_undeploy_redeploy__persistent_kept_template_disks_fresh(void **state)
 {
 	static const char *const on =
@@ -716,6 +745,7 @@ main(void)
 		cmocka_unit_test(test_plan__template_change_rebuilds_the_system_disk),
 		cmocka_unit_test(test_persistent__volume_outlives_its_vm_and_serves_another_appliance),
 		cmocka_unit_test(test_persistent__deleted_only_by_its_own_state),
+		cmocka_unit_test(test_persistent__moved_to_another_pool_is_refused_not_recreated),
 		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
