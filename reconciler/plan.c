@@ -446,15 +446,53 @@ plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reaso
 	return true;
 }
 
+static bool
+pinned_anywhere(const planner *pl, const desired_disk *sys)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++)
+		if (obs_host_has_volume(pl->have->hosts->pdata[i], sys->pool, sys->volume))
+			return true;
+	return false;
+}
+
+/* A persistent volume of this name in some other pool: the VM's data. */
+static const virt_vol *
+persistent_elsewhere(const planner *pl, const desired_disk *sys, const obs_host **where)
+{
+	for (guint i = 0; sys->role == DISK_PERSISTENT && i < pl->have->hosts->len; i++) {
+		const obs_host *h = pl->have->hosts->pdata[i];
+
+		for (guint j = 0; h->vols && j < h->vols->len; j++) {
+			const virt_vol *v = h->vols->pdata[j];
+
+			if (strcmp(v->name, sys->volume) == 0 && strcmp(v->pool, sys->pool) != 0) {
+				*where = h;
+				return v;
+			}
+		}
+	}
+	return NULL;
+}
+
 static void
 plan_create(planner *pl, const desired_vm *vm)
 {
 	g_autofree char *because = NULL, *why = NULL, *reason = NULL;
+	const desired_disk *sys = vm->disks->pdata[0];
+	const virt_vol *other;
+	const obs_host *where = NULL;
 	obs_host *h;
 
 	if (pl->unreachable) {
 		note(pl, "%s: not created while host %s is unreachable (it may be running there)",
 		     vm->domain, pl->unreachable);
+		return;
+	}
+	other = persistent_elsewhere(pl, sys, &where);
+	if (other && !pinned_anywhere(pl, sys)) {
+		refuse(pl, "%s: its persistent volume exists as %s/%s on %s, not in pool '%s' where its template now says; "
+		       "strata will not make an empty one beside it (move the volume, or set the pool back)",
+		       vm->domain, other->pool, other->name, where->name, sys->pool);
 		return;
 	}
 	h = place_vm(pl->ps, vm, &because, &why);

@@ -322,6 +322,19 @@ test_persistent__moved_to_another_pool_is_refused_not_recreated(void **state)
 				 "where the VM is; strata does not move volumes between pools or hosts", host);
 	assert_string_equal(p->errors->pdata[0], expect);
 	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	/* Undeployed and deployed again under the new pool: still refused. */
+	g = g_string_new(text);
+	g_string_replace(g, "name: one\nvms", "name: one\nstate: undeployed\nvms", 1);
+	tu_write(d->spec, g->str);
+	g_string_free(g, TRUE);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	g = g_string_new(text);
+	g_string_replace(g, "size: 20GiB\n", "size: 20GiB\npool: elsewhere\n", 1);
+	tu_write(d->spec, g->str);
+	g_string_free(g, TRUE);
+	p = dc_plan(d);
+	assert_null(find_op(p, OP_VOL_CREATE, NULL));
+	assert_non_null(strstr(p->errors->pdata[0], "its persistent volume exists as default/persistent-db-data.qcow2"));
 	dc_free(d);
 }
 
