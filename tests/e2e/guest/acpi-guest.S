@@ -1,0 +1,40 @@
+/*
+ * The smallest guest that behaves like an operating system towards ACPI:
+ * a boot sector that enables the power button, waits for it, and answers
+ * it by entering S5 (soft off).  `virsh shutdown` therefore ends in a
+ * guest-initiated power-off, the event strata must tell apart from a
+ * destroy or a crash.  No network, no kernel, 512 bytes.
+ *
+ * PIIX4 power management (QEMU's `pc` machine) is PCI 00:01.3; its I/O
+ * base is at config offset 0x40.  PM1a_STS is base+0, PM1a_EN base+2,
+ * PM1a_CNT base+4.  QEMU's DSDT declares _S5 as SLP_TYP 0.
+ */
+	.code16
+	.globl	_start
+_start:
+	cli
+	movw	$0xcf8, %dx
+	movl	$0x80000b40, %eax	/* bus 0, device 1, function 3, reg 0x40 */
+	outl	%eax, %dx
+	movw	$0xcfc, %dx
+	inl	%dx, %eax
+	andw	$0xffc0, %ax
+	movw	%ax, %bx		/* bx = PM I/O base */
+
+	leaw	2(%bx), %dx		/* PM1a_EN: power button enable */
+	movw	$0x0100, %ax
+	outw	%ax, %dx
+
+wait:	movw	%bx, %dx		/* PM1a_STS */
+	inw	%dx, %ax
+	testw	$0x0100, %ax		/* PWRBTN_STS */
+	jz	wait
+
+	leaw	4(%bx), %dx		/* PM1a_CNT: SLP_TYP 0 (S5) | SLP_EN */
+	movw	$0x2000, %ax
+	outw	%ax, %dx
+halt:	hlt
+	jmp	halt
+
+	.org	510
+	.word	0xaa55

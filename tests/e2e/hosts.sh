@@ -1,0 +1,145 @@
+# Real hypervisors on one machine, for the end-to-end suite.  Sourced.
+#
+# Each host is a virtlogd + libvirtd pair in its own mount and UTS namespace
+# (unshare -m -u): its own hostname, host UUID, /var/lib/libvirt,
+# /run/libvirt, /etc/libvirt and logs, all bound from $E2E_DIR/<name>.
+# They share the network namespace, so migration ports are split per host.
+# QEMU runs in software emulation (TCG): no KVM needed.
+#
+#   e2e_can_run            prints why it can't and returns 1
+#   e2e_host_up NAME N     starts host NAME (N = 1, 2, 3... picks ports/UUID)
+#   e2e_uri NAME           connection URI for strata and virsh
+#   e2e_host_stop NAME     kills libvirtd (guests keep running)
+#   e2e_host_start NAME    starts libvirtd again in the same namespace
+#   e2e_down               kills every process of every host, unmounts
+#
+# The base image is a 512-byte boot sector (guest/acpi-guest.S) that
+# powers off when asked through ACPI, so tests can tell a guest shutdown
+# from a destroy or a crash.
+
+E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_HOSTS=()
+
+e2e_can_run() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "needs root (mount namespaces and QEMU as root)"; return 1
+	fi
+	for c in unshare libvirtd virtlogd virsh qemu-system-x86_64 qemu-img qemu-io as ld; do
+		command -v "$c" >/dev/null || { echo "$c is not installed (make deps installs it)"; return 1; }
+	done
+	if ! unshare -m -u true 2>/dev/null; then
+		echo "this machine refuses new mount/UTS namespaces"; return 1
+	fi
+}
+
+# QEMU's user: libvirt looks it up even when qemu.conf says root.
+e2e_prepare_machine() {
+	id libvirt-qemu >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu
+	mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt
+}
+
+e2e_guest_image() {
+	local out=$1 tmp
+	tmp=$(mktemp -d)
+	as --32 -o "$tmp/g.o" "$E2E_HERE/guest/acpi-guest.S"
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$tmp/g.bin" "$tmp/g.o"
+	truncate -s 1M "$tmp/g.bin"
+	qemu-img convert -q -f raw -O qcow2 "$tmp/g.bin" "$out"
+	rm -rf "$tmp"
+}
+
+e2e_uri() { echo "qemu+unix:///system?socket=$E2E_DIR/$1/sock/libvirt-sock"; }
+
+e2e_virsh() { local h=$1; shift; virsh -q -c "$(e2e_uri "$h")" "$@"; }
+
+e2e_write_config() {
+	local name=$1 n=$2 dir=$E2E_DIR/$1
+	mkdir -p "$dir/etc/qemu" "$dir/sock" "$dir/pool"
+	cat >"$dir/etc/libvirtd.conf" <<CONF
+unix_sock_dir = "$dir/sock"
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+host_uuid = "00000000-0000-4000-8000-0000000000$(printf %02d "$n")"
+log_outputs = "3:file:$dir/libvirtd.log"
+CONF
+	cat >"$dir/etc/qemu.conf" <<CONF
+user = "root"
+group = "root"
+dynamic_ownership = 0
+security_driver = "none"
+migration_port_min = $((49152 + n * 100))
+migration_port_max = $((49152 + n * 100 + 99))
+CONF
+	cat >"$dir/etc/virtlogd.conf" <<CONF
+log_outputs = "3:file:$dir/virtlogd.log"
+CONF
+}
+
+# The namespace lives as long as its first process; keep a holder alive so
+# libvirtd can be stopped and started again inside the same namespace.
+e2e_host_up() {
+	local name=$1 n=$2 dir=$E2E_DIR/$1 i
+	e2e_write_config "$name" "$n"
+	( setsid unshare -m -u --propagation private sh -c '
+		dir=$1 name=$2
+		hostname "$name"
+		for d in run lib log cache; do mkdir -p "$dir/$d"; done
+		mount --bind "$dir/run" /run/libvirt
+		mount --bind "$dir/lib" /var/lib/libvirt
+		mount --bind "$dir/log" /var/log/libvirt
+		mount --bind "$dir/cache" /var/cache/libvirt
+		mount --bind "$dir/etc" /etc/libvirt
+		echo $$ >"$dir/ns.pid"
+		exec sleep infinity' sh "$dir" "$name" </dev/null >/dev/null 2>&1 & )
+	for i in $(seq 50); do [ -s "$dir/ns.pid" ] && break; sleep 0.1; done
+	E2E_HOSTS+=("$name")
+	nsenter -t "$(cat "$dir/ns.pid")" -m -u \
+		virtlogd --daemon --pid-file "$dir/virtlogd.pid" --config "$dir/etc/virtlogd.conf"
+	e2e_host_start "$name"
+	e2e_virsh "$name" pool-define-as default dir --target "$dir/pool" >/dev/null
+	e2e_virsh "$name" pool-start default >/dev/null
+	e2e_guest_image "$dir/pool/acpi-guest.qcow2"
+	e2e_virsh "$name" pool-refresh default >/dev/null
+}
+
+e2e_host_start() {
+	local name=$1 dir=$E2E_DIR/$1 i
+	rm -f "$dir/libvirtd.pid"
+	nsenter -t "$(cat "$dir/ns.pid")" -m -u \
+		libvirtd --daemon --pid-file "$dir/libvirtd.pid" --config "$dir/etc/libvirtd.conf"
+	for i in $(seq 100); do
+		virsh -q -c "$(e2e_uri "$name")" version >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "host $name: libvirtd did not answer in 10 s; its log:" >&2
+	tail -20 "$dir/libvirtd.log" >&2
+	return 1
+}
+
+e2e_host_stop() {
+	local dir=$E2E_DIR/$1
+	[ -s "$dir/libvirtd.pid" ] && kill "$(cat "$dir/libvirtd.pid")" 2>/dev/null
+	while [ -s "$dir/libvirtd.pid" ] && kill -0 "$(cat "$dir/libvirtd.pid")" 2>/dev/null; do sleep 0.05; done
+}
+
+# Every process whose mount namespace is the host's: libvirtd, virtlogd,
+# QEMU (which libvirt daemonizes, so it is no child of anything of ours).
+e2e_host_pids() {
+	local dir=$E2E_DIR/$1 ns p
+	[ -s "$dir/ns.pid" ] || return 0
+	ns=$(readlink "/proc/$(cat "$dir/ns.pid")/ns/mnt" 2>/dev/null) || return 0
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && echo "${p#/proc/}"
+	done
+}
+
+e2e_down() {
+	local h pids
+	for h in "${E2E_HOSTS[@]}"; do
+		pids=$(e2e_host_pids "$h")
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	done
+	E2E_HOSTS=()
+	wait 2>/dev/null
+}
