@@ -21,6 +21,9 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev \
 	libcmocka-dev clang libclang-rt-14-dev git tzdata
+# The end-to-end suite's real hypervisors (make e2e).
+E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
+	qemu-system-x86 qemu-utils binutils util-linux procps
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
@@ -53,7 +56,7 @@ SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validat
 .PRECIOUS: $(A)/%.o
 .SECONDARY: $(TESTLIB_OBJ)
 
-.PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean
+.PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean e2e
 
 all: deps-check strata
 
@@ -64,7 +67,7 @@ deps-check:
 	  exit 1; }
 
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(DEB_PKGS) $(E2E_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then echo "all build dependencies are installed"; \
@@ -138,6 +141,11 @@ $(B)/bench/bench_reconcile: tests/bench/bench_reconcile.c tests/bench/benchgen.c
 $(B)/bench/bench_validate: tests/bench/bench_validate.c $(SPEC_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(SPEC_LIBS)
+
+# Real libvirtd + QEMU hosts (root; see tests/e2e/README.md).  E2E=PATTERN
+# picks scenarios.
+e2e: strata
+	STRATA=$(CURDIR)/strata tests/e2e/run.sh $(E2E)
 
 FUZZ_SECONDS ?= 60
 fuzz: $(B)/fuzz/fuzz_spec

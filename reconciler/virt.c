@@ -140,15 +140,19 @@ host_probe(virt_host *h)
 
 	count(h);
 	driver = virConnectGetType(h->conn);
-	if (driver && g_ascii_strcasecmp(driver, "test") == 0)
-		h->domain_type = g_strdup("test");
-	else
-		h->domain_type = g_strdup(access("/dev/kvm", R_OK | W_OK) == 0 &&
-					  strstr(h->uri, "qemu") ? "kvm" : "qemu");
 	count(h);
 	caps = virConnectGetCapabilities(h->conn);
 	if (caps)
 		h->host_uuid = xpath_string(caps, "string(/capabilities/host/uuid)");
+	/* The host, not this machine, says whether it has KVM: a remote
+	 * hypervisor's /dev/kvm is not ours. */
+	if (driver && g_ascii_strcasecmp(driver, "test") == 0)
+		h->domain_type = g_strdup("test");
+	else if (caps)
+		h->domain_type = xpath_string(caps,
+			"string(/capabilities/guest/arch[@name='x86_64']/domain[@type='kvm']/@type)");
+	if (!h->domain_type)
+		h->domain_type = g_strdup("qemu");
 	virResetLastError();
 }
 

@@ -1,0 +1,114 @@
+# Helpers for the end-to-end scenarios.  Sourced by run.sh after hosts.sh.
+#
+# A scenario is a function `scenario_NAME` in scenarios/*.sh.  It gets a
+# fresh folder $S (spec in $S/spec, database $S/strata.db) and hosts emptied
+# of guests and volumes (but the base image).  `fail` ends the scenario.
+
+STRATA=${STRATA:-$E2E_HERE/../../strata}
+
+fail() { echo "    FAIL: $*" >&2; return 1; }
+note() { echo "    $*"; }
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.1 s.
+wait_for() {
+	local t=$1 what=$2 i; shift 2
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "after ${t} s still not: $what"
+}
+
+# The spec folder's hosts and templates.  e2e_spec HOST...
+e2e_spec() {
+	local h
+	mkdir -p "$S/spec"
+	: >"$S/spec/hosts.yaml"
+	for h in "$@"; do
+		cat >>"$S/spec/hosts.yaml" <<Y
+---
+kind: host
+name: $h
+uri: $(e2e_uri "$h")
+overcommit: {cpus: 16}
+Y
+	done
+	cat >"$S/spec/templates.yaml" <<'Y'
+kind: template
+name: tiny
+pool: default
+volume: acpi-guest.qcow2
+cpus: 1
+memory: 32MiB
+disk_size: 16MiB
+---
+kind: persistent-template
+name: data
+from: tiny
+pool: default
+size: 16MiB
+Y
+}
+
+apply() { "$STRATA" apply --yes --db "$S/strata.db" "$S/spec" "$@" >"$S/apply.out" 2>&1 ||
+	{ cat "$S/apply.out" >&2; fail "strata apply exited $?"; }; }
+
+# The plan is empty: strata sees what it made as converged.
+expect_converged() {
+	"$STRATA" plan --detailed-exitcode "$S/spec" >"$S/plan.out" 2>&1 ||
+		{ cat "$S/plan.out" >&2; fail "plan after apply is not empty"; }
+}
+
+# host_of DOMAIN: the host whose libvirt has it defined, or nothing.
+host_of() {
+	local h
+	for h in "${E2E_HOSTS[@]}"; do
+		if e2e_virsh "$h" dominfo "$1" >/dev/null 2>&1; then echo "$h"; fi
+	done
+}
+
+domstate() { e2e_virsh "$1" domstate --reason "$2" 2>/dev/null; }
+is_running() { [ "$(domstate "$1" "$2")" = "running (booted)" ] || [ "$(domstate "$1" "$2")" = "running (unpaused)" ] || [ "$(domstate "$1" "$2")" = "running (migrated)" ]; }
+is_off() { domstate "$1" "$2" | grep -q "^shut off"; }
+
+qemu_pid() { pgrep -f -- "guest=$1,"; }
+
+# Volumes' content, read beside a running guest (-U: no lock taken).
+vol_path() { echo "$E2E_DIR/$1/pool/$2"; }
+write_marker() { qemu-io -f qcow2 -c "write -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" >/dev/null; }
+has_marker() { qemu-io -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
+# qemu-io read -P prints "Pattern verification failed" on a mismatch.
+lacks_marker() { ! qemu-io -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
+
+# A daemon on the scenario's spec.  Its log is $S/watch.log.
+watch_start() {
+	"$STRATA" watch --db "$S/strata.db" --debounce 50 --resync 3600 "$S/spec" "$@" >"$S/watch.log" 2>&1 &
+	WATCH_PID=$!
+	wait_for 20 "the daemon answers" "$STRATA" status --db "$S/strata.db"
+}
+watch_stop() {
+	[ -n "${WATCH_PID:-}" ] || return 0
+	kill -TERM "$WATCH_PID" 2>/dev/null
+	wait "$WATCH_PID" 2>/dev/null
+	WATCH_PID=
+}
+
+# Between scenarios: every guest and volume gone but the base image.
+e2e_clean() {
+	local h d v
+	for h in "${E2E_HOSTS[@]}"; do
+		for d in $(e2e_virsh "$h" list --all --name); do
+			e2e_virsh "$h" destroy "$d" >/dev/null 2>&1
+			e2e_virsh "$h" undefine --managed-save --snapshots-metadata "$d" >/dev/null 2>&1
+		done
+		e2e_virsh "$h" pool-refresh default >/dev/null
+		for v in $(e2e_virsh "$h" vol-list default | awk '{print $1}'); do
+			[ "$v" = acpi-guest.qcow2 ] || e2e_virsh "$h" vol-delete --pool default "$v" >/dev/null
+		done
+	done
+}
