@@ -211,6 +211,9 @@ hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
 	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
 	history_hold_put(d->hist, vm->domain, state, h->hash, why);
 	g_message("%s: held %s: %s", vm->domain, spec_vm_state_names[state], why);
+	/* A run planned before this event may be about to start it. */
+	if (d->exec && state != VM_RUNNING && exec_skip_starts(d->exec, vm->domain, why))
+		g_message("%s: its pending start in this run is skipped", vm->domain);
 }
 
 /* A hold ends when the VM's spec changes; the overrides table is for plan. */
@@ -414,17 +417,77 @@ on_source_changed(gpointer data)
 
 /* ---- libvirt events ---------------------------------------------------- */
 
-static bool
-expected(daemon_state *d, const char *domain)
-{
-	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(d->expected, domain));
+static void daemon_request_event(daemon_state *d, const char *why);
 
-	if (!n)
+/*
+ * Which lifecycle events a successful op of strata's own causes, so they are
+ * not read as drift.  Kept per event type, not as a count: a QEMU start
+ * reports RESUMED then STARTED, a shutdown SHUTDOWN then STOPPED, and a
+ * count consumed by the first would leave the second looking like somebody
+ * else's doing (and a later real event swallowed in its place).
+ */
+static guint
+op_events(op_kind kind, virt_event out[3])
+{
+	switch (kind) {
+	case OP_START:
+		out[0] = VIRT_EV_STARTED, out[1] = VIRT_EV_RESUMED;
+		return 2;
+	case OP_RESUME:
+		out[0] = VIRT_EV_RESUMED;
+		return 1;
+	case OP_SHUTDOWN:
+		out[0] = VIRT_EV_SHUTDOWN, out[1] = VIRT_EV_STOPPED;
+		return 2;
+	case OP_SAVE:
+		out[0] = VIRT_EV_SUSPENDED, out[1] = VIRT_EV_STOPPED;
+		return 2;
+	case OP_SUSPEND:
+		out[0] = VIRT_EV_SUSPENDED;
+		return 1;
+	case OP_DEFINE:
+		out[0] = VIRT_EV_DEFINED;
+		return 1;
+	case OP_UNDEFINE:
+		out[0] = VIRT_EV_UNDEFINED;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+typedef struct {
+	guint8 n[VIRT_EV_COUNT];
+} expect_set;
+
+static void
+expect_add(daemon_state *d, const plan_op *op, int sign)
+{
+	virt_event ev[3];
+	guint k = op_events(op->kind, ev);
+	expect_set *e;
+
+	if (!k || !op->domain)
+		return;
+	e = g_hash_table_lookup(d->expected, op->domain);
+	if (!e) {
+		if (sign < 0)
+			return;
+		e = g_new0(expect_set, 1);
+		g_hash_table_insert(d->expected, g_strdup(op->domain), e);
+	}
+	for (guint i = 0; i < k; i++)
+		e->n[ev[i]] = (guint8)CLAMP((int)e->n[ev[i]] + sign, 0, 255);
+}
+
+static bool
+expected(daemon_state *d, const char *domain, int event)
+{
+	expect_set *e = g_hash_table_lookup(d->expected, domain);
+
+	if (!e || event < 0 || event >= VIRT_EV_COUNT || !e->n[event])
 		return false;
-	if (n == 1)
-		g_hash_table_remove(d->expected, domain);
-	else
-		g_hash_table_insert(d->expected, g_strdup(domain), GUINT_TO_POINTER(n - 1));
+	e->n[event]--;
 	return true;
 }
 
@@ -443,7 +506,7 @@ on_stopped(daemon_state *d, desired_vm *vm, int detail)
 		hold_set(d, vm, VM_STOPPED, "it crashed and its restart policy is never");
 		return;
 	}
-	daemon_request(d, crash ? "crash" : "stopped outside strata");
+	daemon_request_event(d, crash ? "crash" : "stopped outside strata");
 }
 
 static void
@@ -454,28 +517,31 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 
 	(void)h;
 	g_debug("event %d/%d on %s", event, detail, domain);
-	if (expected(d, domain) || !vm)
+	if (expected(d, domain, event) || !vm)
 		return;  /* strata's own doing, or not strata's domain */
 	switch (event) {
 	case VIRT_EV_STOPPED:
 		on_stopped(d, vm, detail);
 		break;
 	case VIRT_EV_CRASHED:
+	case VIRT_EV_SHUTDOWN:
 		break;  /* the STOPPED event that follows decides */
 	case VIRT_EV_STARTED:
-		/* Started by someone: a hold keeping it stopped ends. */
+	case VIRT_EV_RESUMED:
+		/* Started by someone: a hold keeping it stopped ends.  QEMU reports
+		 * RESUMED before STARTED; either may be the first we see. */
 		if (g_hash_table_remove(d->holds, domain)) {
 			history_hold_drop(d->hist, domain);
 			g_message("%s: hold released: it was started", domain);
 		}
-		daemon_request(d, "started outside strata");
+		daemon_request_event(d, "started outside strata");
 		break;
 	case VIRT_EV_DEFINED:
 		obs_cache_clear(d->cache);  /* redefined behind our back: read afresh */
-		daemon_request(d, "redefined outside strata");
+		daemon_request_event(d, "redefined outside strata");
 		break;
 	default:
-		daemon_request(d, "drift");
+		daemon_request_event(d, "drift");
 		break;
 	}
 }
@@ -557,23 +623,26 @@ daemon_schedule_json(daemon_state *d)
 
 /* ---- reconcile --------------------------------------------------------- */
 
+/* A run's ops are about to happen: their events are ours.  What the run
+ * before expected is forgotten; its events have long arrived. */
 static void
 expect_events(daemon_state *d, const plan *p)
 {
+	g_hash_table_remove_all(d->expected);
+	for (guint i = 0; i < p->ops->len; i++)
+		expect_add(d, p->ops->pdata[i], +1);
+}
+
+/* An op that failed or never ran causes no event: expecting one would
+ * swallow a real one later. */
+static void
+expect_forget_failed(daemon_state *d, const plan *p)
+{
 	for (guint i = 0; i < p->ops->len; i++) {
 		const plan_op *op = p->ops->pdata[i];
-		guint n;
 
-		/* The ops whose lifecycle event must not read as drift. */
-		if (!op->domain || (op->kind != OP_SHUTDOWN && op->kind != OP_START &&
-				    op->kind != OP_SUSPEND && op->kind != OP_RESUME &&
-				    op->kind != OP_SAVE && op->kind != OP_DEFINE &&
-				    op->kind != OP_UNDEFINE))
-			continue;
-		n = GPOINTER_TO_UINT(g_hash_table_lookup(d->expected, op->domain));
-		/* A graceful shutdown may arrive as SHUTDOWN then STOPPED. */
-		n += op->kind == OP_SHUTDOWN ? 2 : 1;
-		g_hash_table_insert(d->expected, g_strdup(op->domain), GUINT_TO_POINTER(n));
+		if (op->status != OPST_DONE)
+			expect_add(d, op, -1);
 	}
 }
 
@@ -626,6 +695,7 @@ reconcile_end(daemon_state *d)
 	g_autofree char *summary = plan_summary(d->pass.plan);
 	exec_result r = exec_finish(d->exec, &err);
 
+	expect_forget_failed(d, d->pass.plan);
 	d->exec = NULL;
 	loop_unwatch(d->exec_watch);
 	d->exec_watch = -1;
@@ -789,6 +859,22 @@ daemon_request(daemon_state *d, const char *why)
 	loop_timer_set(d->kick_timer, 0);
 }
 
+/* Lifecycle events come in bursts (RESUMED then STARTED; one per guest when
+ * several crash): plan once the burst is over, with every event's
+ * consequence (a hold, a release) already known. */
+#define EVENT_SETTLE_MS 250
+
+static void
+daemon_request_event(daemon_state *d, const char *why)
+{
+	g_debug("reconcile requested: %s", why);
+	if (d->exec) {
+		d->pending = true;
+		return;
+	}
+	loop_timer_set(d->kick_timer, EVENT_SETTLE_MS);
+}
+
 void
 daemon_reconcile_now(daemon_state *d)
 {
@@ -897,7 +983,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->lock_fd = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
-	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));

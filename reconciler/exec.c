@@ -344,6 +344,28 @@ exec_fd(const executor *x)
 	return x->wake;
 }
 
+/* The daemon learned mid-run that @domain must not be started (its guest
+ * shut itself down, say): its pending starts, and what waits on them, are
+ * skipped.  An op already handed to libvirt cannot be taken back. */
+guint
+exec_skip_starts(executor *x, const char *domain, const char *why)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < x->p->ops->len; i++) {
+		plan_op *op = x->p->ops->pdata[i];
+
+		if (op->status != OPST_PENDING || !op->domain || strcmp(op->domain, domain) ||
+		    (op->kind != OP_START && op->kind != OP_RESUME))
+			continue;
+		op->status = OPST_SKIPPED;
+		op->error = g_strdup_printf("skipped: %s", why);
+		x->finished++;
+		n++;
+	}
+	return n;
+}
+
 void
 exec_drain(executor *x)
 {

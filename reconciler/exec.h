@@ -59,6 +59,7 @@ executor *exec_new(plan *p, host_set *hosts, history *hist, gint64 run,
 int exec_fd(const executor *x);
 bool exec_step(executor *x, bool block);
 void exec_drain(executor *x);
+guint exec_skip_starts(executor *x, const char *domain, const char *why);
 exec_result exec_finish(executor *x, GError **error);
 
 const char *exec_result_name(exec_result r);

@@ -53,6 +53,7 @@ typedef enum {
 	VIRT_EV_SHUTDOWN = 6,
 	VIRT_EV_PMSUSPENDED = 7,
 	VIRT_EV_CRASHED = 8,
+	VIRT_EV_COUNT
 } virt_event;
 
 /* Why a domain stopped (virDomainEventStoppedDetailType). */

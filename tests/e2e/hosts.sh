@@ -68,6 +68,8 @@ user = "root"
 group = "root"
 dynamic_ownership = 0
 security_driver = "none"
+# QEMU stays in the host's mount namespace, so e2e_down finds it there.
+namespaces = []
 migration_port_min = $((49152 + n * 100))
 migration_port_max = $((49152 + n * 100 + 99))
 CONF
@@ -140,6 +142,8 @@ e2e_down() {
 		pids=$(e2e_host_pids "$h")
 		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	done
+	# Anything else still naming our folder (a QEMU, a daemon under test).
+	pkill -9 -f -- "$E2E_DIR/" 2>/dev/null
 	E2E_HOSTS=()
 	wait 2>/dev/null
 }

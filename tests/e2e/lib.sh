@@ -77,6 +77,21 @@ is_running() { [ "$(domstate "$1" "$2")" = "running (booted)" ] || [ "$(domstate
 is_off() { domstate "$1" "$2" | grep -q "^shut off"; }
 
 qemu_pid() { pgrep -f -- "guest=$1,"; }
+# A process that is gone or a zombie.
+gone() { ! ps -o stat= -p "$1" 2>/dev/null | grep -qv Z; }
+
+# acpi_shutdown HOST DOMAIN: press the power button until the guest answers
+# (a guest still in its BIOS has not enabled the button yet, and ignores it).
+acpi_shutdown() {
+	local pid i
+	pid=$(qemu_pid "$2") || fail "no QEMU process for $2"
+	for ((i = 0; i < 40; i++)); do
+		e2e_virsh "$1" shutdown "$2" >/dev/null 2>&1
+		sleep 0.5
+		gone "$pid" && return 0
+	done
+	fail "$2 did not answer the power button in 20 s"
+}
 
 # Volumes' content, read beside a running guest (-U: no lock taken).
 vol_path() { echo "$E2E_DIR/$1/pool/$2"; }
