@@ -145,7 +145,7 @@ $(B)/bench/bench_validate: tests/bench/bench_validate.c $(SPEC_OBJ)
 # Real libvirtd + QEMU hosts (root; see tests/e2e/README.md).  E2E=PATTERN
 # picks scenarios.
 e2e: strata
-	STRATA=$(CURDIR)/strata tests/e2e/run.sh $(E2E)
+	STRATA=$(CURDIR)/strata tests/e2e/run.sh "$(E2E)"
 
 FUZZ_SECONDS ?= 60
 fuzz: $(B)/fuzz/fuzz_spec

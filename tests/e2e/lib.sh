@@ -96,9 +96,9 @@ acpi_shutdown() {
 # Volumes' content, read beside a running guest (-U: no lock taken).
 vol_path() { echo "$E2E_DIR/$1/pool/$2"; }
 write_marker() { qemu-io -f qcow2 -c "write -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" >/dev/null; }
-has_marker() { qemu-io -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
+has_marker() { qemu-io -r -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
 # qemu-io read -P prints "Pattern verification failed" on a mismatch.
-lacks_marker() { ! qemu-io -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
+lacks_marker() { ! qemu-io -r -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
 
 # A daemon on the scenario's spec.  Its log is $S/watch.log.
 watch_start() {
