@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fault.h"
 
 typedef struct {
 	plan_op *op;
@@ -105,7 +106,9 @@ job_run(gpointer data, gpointer user)
 		g_autoptr(GError) err = NULL;
 
 		j->op->attempts++;
+		fault_point("op-intent");
 		if (run_once(j, &err)) {
+			fault_point("op-done");
 			j->op->status = OPST_DONE;
 			break;
 		}

@@ -4,6 +4,8 @@
 # E2E_REQUIRE=1 turns "cannot run here" into a failure (CI sets it);
 # E2E_KEEP=1 keeps the hosts' folders and logs.
 set -uo pipefail
+# set -e inside $(...) too: a failing check must fail its scenario.
+shopt -s inherit_errexit
 E2E_HERE=$(cd "$(dirname "$0")" && pwd)
 . "$E2E_HERE/hosts.sh"
 . "$E2E_HERE/lib.sh"

@@ -1,0 +1,17 @@
+/*
+ * fault.h - crash points for the end-to-end suite.
+ *
+ * STRATA_FAULT=POINT:N makes the process kill itself (SIGKILL, as a power
+ * cut or the OOM killer would) the Nth time it reaches POINT.  Used only to
+ * cut strata at an exact operation boundary, which no outside kill can hit
+ * reliably.  Unset, a point costs one load of a static.
+ *
+ * Points: op-intent (an op's intent is committed, libvirt not yet called),
+ * op-done (libvirt did it, the result is not yet recorded).
+ */
+#ifndef STRATA_FAULT_H
+#define STRATA_FAULT_H
+
+void fault_point(const char *point);
+
+#endif
