@@ -427,7 +427,7 @@ static void daemon_request_event(daemon_state *d, const char *why);
  * else's doing (and a later real event swallowed in its place).
  */
 static guint
-op_events(op_kind kind, virt_event out[3])
+op_events(op_kind kind, virt_event out[6])
 {
 	switch (kind) {
 	case OP_START:
@@ -451,6 +451,12 @@ op_events(op_kind kind, virt_event out[3])
 	case OP_UNDEFINE:
 		out[0] = VIRT_EV_UNDEFINED;
 		return 1;
+	case OP_MIGRATE:
+		/* Paused, stopped and undefined on the source; defined, started
+		 * and resumed on the target. */
+		out[0] = VIRT_EV_SUSPENDED, out[1] = VIRT_EV_STOPPED, out[2] = VIRT_EV_UNDEFINED;
+		out[3] = VIRT_EV_DEFINED, out[4] = VIRT_EV_STARTED, out[5] = VIRT_EV_RESUMED;
+		return 6;
 	default:
 		return 0;
 	}
@@ -463,7 +469,7 @@ typedef struct {
 static void
 expect_add(daemon_state *d, const plan_op *op, int sign)
 {
-	virt_event ev[3];
+	virt_event ev[6];
 	guint k = op_events(op->kind, ev);
 	expect_set *e;
 

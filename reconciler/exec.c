@@ -17,6 +17,8 @@ typedef struct {
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
 	char uuid[37];       /* DEFINE: the domain's UUID */
+	const char *dest_uri;       /* MIGRATE: the target host's URI ... */
+	const char *migration_uri;  /* ... and where its data goes */
 } job;
 
 void
@@ -67,6 +69,8 @@ run_once(job *j, GError **error)
 		return virt_set_memory(v, op->domain, op->value, true, error);
 	case OP_REBOOT:
 		return virt_reboot(v, op->domain, error);
+	case OP_MIGRATE:
+		return virt_migrate(v, op->domain, j->dest_uri, j->migration_uri, error);
 	case OP_SNAPSHOT_CREATE: {
 		/* Names end in the time, so retention keeps the newest. */
 		g_autofree char *prefix = g_strndup(op->snapshot, strlen(op->snapshot) - 16);
@@ -248,6 +252,12 @@ dispatch(executor *x, GError **error)
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
+		if (op->kind == OP_MIGRATE) {
+			host_conn *tc = g_hash_table_lookup(x->hosts->by_name, op->target);
+
+			j->dest_uri = tc ? tc->uri : NULL;
+			j->migration_uri = tc && tc->spec ? tc->spec->migration_uri.v : NULL;
+		}
 		x->in_flight++;
 		if (!j->virt) {
 			op->status = OPST_FAILED;

@@ -33,7 +33,7 @@ typedef struct {
 static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
-	"reboot", "snapshot-create", "snapshot-delete",
+	"reboot", "snapshot-create", "snapshot-delete", "migrate",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "replace", "destroys-data",
@@ -85,6 +85,8 @@ op_describe(const plan_op *op)
 	if (op->kind == OP_SET_MEMORY)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
 				       op_kind_name(op->kind), op->domain, op->value >> 20);
+	if (op->kind == OP_MIGRATE)
+		return g_strdup_printf("%s %s to %s", op_kind_name(op->kind), op->domain, op->target);
 	return g_strdup_printf("%s %s", op_kind_name(op->kind), op->domain);
 }
 
@@ -94,6 +96,7 @@ op_free(gpointer p)
 	plan_op *op = p;
 
 	g_free(op->host);
+	g_free(op->target);
 	g_free(op->domain);
 	g_free(op->appliance);
 	g_free(op->vm);
@@ -532,11 +535,55 @@ must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
 	return NULL;
 }
 
+/* A live move needs QEMU at both ends (the test driver cannot migrate), a
+ * running VM, and a current definition (else it is rebuilt anyway). */
+static bool
+can_migrate_live(const desired_vm *vm, const obs_domain *o, const obs_host *to)
+{
+	const char *type = virt_host_domain_type(o->host->conn->virt);
+	g_autofree char *hash = NULL;
+
+	if (strcmp(type, "test") == 0 || !to->conn->virt ||
+	    strcmp(type, virt_host_domain_type(to->conn->virt)) != 0 ||
+	    run_state_of(o) != RUN_RUNNING || !o->hash)
+		return false;
+	hash = desired_vm_hash(vm, type);
+	return strcmp(o->hash, hash) == 0;
+}
+
 /*
- * A cold move, as a careful operator does it by hand: stop the VM, remove
+ * A live move: the VM's disks are made on the new host (the system disk
+ * on the template's base there, so only its top layer travels), libvirt
+ * migrates the running VM with its disks' content, and the old host's
+ * copies of those throw-away disks are deleted once it has arrived.  There
+ * is one running copy at every moment; the guest does not restart.
+ */
+static void
+plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
+	     const char *why, const char *because)
+{
+	g_autofree char *reason = g_strdup_printf("live, from %s (%s), placed on %s: %s",
+						  o->host->name, why, h->name, because);
+	g_autoptr(GPtrArray) vols = g_ptr_array_new();
+	plan_op *mig;
+
+	for (guint i = 0; i < vm->disks->len; i++)
+		g_ptr_array_add(vols, plan_disk(pl, vm, vm->disks->pdata[i], h, IMPACT_IN_PLACE));
+	mig = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, o->host->name, vm->domain, NULL, reason);
+	mig->target = g_strdup(h->name);
+	for (guint i = 0; i < vols->len; i++)
+		dep(mig, vols->pdata[i]);
+	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host");
+	pl->p->n_change++;
+}
+
+/*
+ * A move, as a careful operator does it by hand.  A running VM on QEMU
+ * migrates live with its disks.  Otherwise a cold move: stop the VM, remove
  * it and its disks from the old host, then deploy it on the new one — never
- * two copies at once.  Only for VMs whose disks are the template's
- * throw-away system disk; strata does not copy volumes between hosts.
+ * two copies at once; only for VMs whose one disk is the template's
+ * throw-away system disk.  A persistent volume never moves: it is the VM's
+ * data, and strata keeps one copy of it, where it is.
  */
 static void
 plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *why)
@@ -551,15 +598,23 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *why)
 		       vm->domain, old->name, why, vm->appliance);
 		return;
 	}
-	if (sys->role == DISK_PERSISTENT || vm->disks->len > 1) {
-		refuse(pl, "%s must move off %s (%s), but its %s there; strata does not copy volumes between hosts",
-		       vm->domain, old->name, why,
-		       sys->role == DISK_PERSISTENT ? "persistent volume lives" : "secondary disks live");
+	if (sys->role == DISK_PERSISTENT) {
+		refuse(pl, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts",
+		       vm->domain, old->name, why);
 		return;
 	}
 	h = place_vm(pl->ps, vm, &because, &nowhere);
 	if (!h) {
 		refuse(pl, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
+		return;
+	}
+	if (can_migrate_live(vm, o, h)) {
+		plan_migrate(pl, vm, o, h, why, because);
+		return;
+	}
+	if (vm->disks->len > 1) {
+		refuse(pl, "%s must move off %s (%s), but it is not running on QEMU to migrate live and its secondary disks live there; strata does not copy stopped volumes between hosts",
+		       vm->domain, old->name, why);
 		return;
 	}
 	last = plan_state_why(pl, old->name, vm->domain, run_state_of(o) == RUN_SAVED ? RUN_OFF

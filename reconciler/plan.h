@@ -36,6 +36,7 @@ typedef enum {
 	OP_REBOOT,        /* scheduled one-shots: */
 	OP_SNAPSHOT_CREATE,
 	OP_SNAPSHOT_DELETE,
+	OP_MIGRATE,       /* live, from host to target, disks copied */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -60,6 +61,7 @@ struct plan_op {
 	op_kind kind;
 	op_impact impact;
 	char *host;
+	char *target;             /* MIGRATE: the host it goes to */
 	char *domain;             /* NULL for persistent-volume ops */
 	char *appliance;
 	char *vm;

@@ -70,6 +70,8 @@ add_op(JsonBuilder *b, const plan_op *op)
 	json_out_string(b, "kind", op_kind_name(op->kind));
 	json_out_string(b, "impact", op_impact_name(op->impact));
 	json_out_string(b, "host", op->host);
+	if (op->target)
+		json_out_string(b, "target", op->target);
 	json_out_string(b, "domain", op->domain);
 	json_out_string(b, "appliance", op->appliance);
 	json_out_string(b, "vm", op->vm);

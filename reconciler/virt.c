@@ -657,6 +657,46 @@ virt_reboot(virt_host *h, const char *name, GError **error)
 	WITH_DOMAIN(h, name, error, "cannot reboot", virDomainReboot(dom, 0));
 }
 
+/*
+ * Live migration, peer to peer: the source libvirtd talks to @dest_uri
+ * itself, so it must reach it under that name.  The domain arrives defined
+ * (and leaves no definition behind); its disks are copied through QEMU's
+ * NBD mirror, only the top layer for disks on a base image the target has
+ * too (NON_SHARED_INC).  The target volumes must exist: the plan creates
+ * them first.  @migration_uri (tcp://ADDRESS) says where the data goes when
+ * the target's hostname is not the way to reach it.
+ */
+bool
+virt_migrate(virt_host *h, const char *name, const char *dest_uri,
+	     const char *migration_uri, GError **error)
+{
+	virTypedParameterPtr params = NULL;
+	int n = 0, max = 0;
+	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+			 VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_NON_SHARED_INC;
+	bool ok;
+
+	if (migration_uri &&
+	    virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_URI, migration_uri) < 0) {
+		fail(error, "cannot migrate", name);
+		return false;
+	}
+	{
+		virDomainPtr dom = lookup(h, name, error);
+
+		ok = dom != NULL;
+		if (dom) {
+			count(h);
+			ok = virDomainMigrateToURI3(dom, dest_uri, params, (unsigned)n, flags) == 0;
+			if (!ok)
+				fail(error, "cannot migrate", name);
+			virDomainFree(dom);
+		}
+	}
+	virTypedParamsFree(params, n);
+	return ok;
+}
+
 bool
 virt_snapshot_create(virt_host *h, const char *name, const char *snapshot, GError **error)
 {

@@ -162,6 +162,8 @@ bool virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
 bool virt_set_memory(virt_host *h, const char *name, uint64_t bytes,
 		     bool live, GError **error);
 bool virt_reboot(virt_host *h, const char *name, GError **error);
+bool virt_migrate(virt_host *h, const char *name, const char *dest_uri,
+		  const char *migration_uri, GError **error);
 bool virt_snapshot_create(virt_host *h, const char *name, const char *snapshot,
 			  GError **error);
 /* Delete @name's snapshots whose names start with @prefix, oldest first

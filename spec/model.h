@@ -68,6 +68,7 @@ enum spec_action {
 typedef struct {
 	spec_obj obj;
 	spec_str uri;
+	spec_str migration_uri;     /* where migration data reaches this host */
 	spec_list tags;
 	spec_int reserve_memory;
 	spec_int reserve_cpus;
