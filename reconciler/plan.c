@@ -553,8 +553,8 @@ can_migrate_live(const desired_vm *vm, const obs_domain *o, const obs_host *to)
 
 /*
  * A live move: the VM's disks are made on the new host (the system disk
- * on the template's base there, so only its top layer travels), libvirt
- * migrates the running VM with its disks' content, and the old host's
+ * on the template's base there, as on a deploy), libvirt migrates the
+ * running VM with its disks' content, and the old host's
  * copies of those throw-away disks are deleted once it has arrived.  There
  * is one running copy at every moment; the guest does not restart.
  */

@@ -660,10 +660,10 @@ virt_reboot(virt_host *h, const char *name, GError **error)
 /*
  * Live migration, peer to peer: the source libvirtd talks to @dest_uri
  * itself, so it must reach it under that name.  The domain arrives defined
- * (and leaves no definition behind); its disks are copied through QEMU's
- * NBD mirror, only the top layer for disks on a base image the target has
- * too (NON_SHARED_INC).  The target volumes must exist: the plan creates
- * them first.  @migration_uri (tcp://ADDRESS) says where the data goes when
+ * (and leaves no definition behind); its disks are copied whole through
+ * QEMU's NBD mirror into volumes the plan made first.  Whole, not only the
+ * top layer (NON_SHARED_INC): libvirt 9 refuses the incremental copy for
+ * disks given as pool volumes, which is how strata defines them.  @migration_uri (tcp://ADDRESS) says where the data goes when
  * the target's hostname is not the way to reach it.
  */
 bool
@@ -673,7 +673,7 @@ virt_migrate(virt_host *h, const char *name, const char *dest_uri,
 	virTypedParameterPtr params = NULL;
 	int n = 0, max = 0;
 	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
-			 VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_NON_SHARED_INC;
+			 VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_NON_SHARED_DISK;
 	bool ok;
 
 	if (migration_uri &&

@@ -35,7 +35,9 @@ e2e_spec() {
 kind: host
 name: $h
 uri: $(e2e_uri "$h")
+migration_uri: tcp://127.0.0.1
 overcommit: {cpus: 16}
+maintenance: $(case " ${E2E_MAINTENANCE:-} " in *" $h "*) echo true;; *) echo false;; esac)
 Y
 	done
 	cat >"$S/spec/templates.yaml" <<'Y'

@@ -1,0 +1,45 @@
+# Host maintenance on real hosts: the VM that must leave migrates live,
+# with its disks' content, to the host its layer leaves free; nothing else
+# moves, and no guest restarts.
+
+migrate_spec() {
+	e2e_spec h1 h2 h3
+	cat >"$S/spec/m.yaml" <<Y
+kind: appliance
+name: m
+layers: [app]
+vms:
+  - {name: app1, template: tiny, layer: app, state: $1, disks: [{name: data, size: 16MiB}]}
+  - {name: app2, template: tiny, layer: app}
+Y
+}
+
+scenario_maintenance_migrates_live() {
+	local from mate to pid2 other
+	migrate_spec stopped
+	apply
+	from=$(host_of m.app1)
+	mate=$(host_of m.app2)
+	write_marker "$from" m.app1--data.qcow2
+	migrate_spec running
+	apply
+	is_running "$from" m.app1 || fail "m.app1 did not start"
+	pid2=$(qemu_pid m.app2)
+
+	note "$from goes into maintenance; m.app2 is on $mate"
+	E2E_MAINTENANCE=$from migrate_spec running
+	"$STRATA" plan "$S/spec" >"$S/plan.out"
+	grep -q "migrate m.app1 to" "$S/plan.out" || fail "the plan does not migrate m.app1: $(cat "$S/plan.out")"
+	apply
+	to=$(host_of m.app1)
+	[ -n "$to" ] && [ "$to" != "$from" ] && [ "$to" != "$mate" ] ||
+		fail "m.app1 is on '$to' (was on $from, its layer mate on $mate)"
+	expect_eq "m.app1 on $to" "running (migrated)" "$(domstate "$to" m.app1)"
+	has_marker "$to" m.app1--data.qcow2 || fail "the data disk's content did not travel"
+	[ ! -e "$(vol_path "$from" m.app1--data.qcow2)" ] || fail "the old copy of the data disk is left on $from"
+	[ ! -e "$(vol_path "$from" m.app1--system.qcow2)" ] || fail "the old system disk is left on $from"
+	expect_eq "m.app2's QEMU" "$pid2" "$(qemu_pid m.app2)"
+	other=$("$STRATA" history --db "$S/strata.db" --vm m.app1 | grep -c -E " (start|shutdown|undefine) " || true)
+	expect_eq "starts/stops/undefines of m.app1 since its first start" 1 "$other"
+	E2E_MAINTENANCE=$from expect_converged
+}
