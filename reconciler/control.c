@@ -83,8 +83,15 @@ on_client(control_server *c, int fd)
 	if (!peer_allowed(fd)) {
 		reply = g_strdup("{\"ok\": false, \"error\": \"permission denied\"}");
 	} else {
-		n = recv(fd, buf, REQUEST_MAX, 0);
-		buf[n > 0 ? n : 0] = '\0';
+		size_t len = 0;
+
+		/* Up to the newline: a request may arrive in pieces. */
+		while (len < REQUEST_MAX && (n = recv(fd, buf + len, REQUEST_MAX - len, 0)) > 0) {
+			len += (size_t)n;
+			if (memchr(buf, '\n', len))
+				break;
+		}
+		buf[len] = '\0';
 		reply = answer(c, g_strstrip(buf));
 	}
 	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0 ||
@@ -153,6 +160,7 @@ control_call(const char *path, const char *verb, GError **error)
 	struct timeval tv = { .tv_sec = 10 };
 	struct sockaddr_un sa;
 	GString *reply = g_string_new(NULL);
+	g_autofree char *line = NULL;
 	char buf[4096];
 	ssize_t n;
 	int fd;
@@ -168,7 +176,10 @@ control_call(const char *path, const char *verb, GError **error)
 		goto fail;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send(fd, verb, strlen(verb), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+	/* One write: the daemon answers on the first line it has, and a
+	 * second write after its answer would meet a closed socket. */
+	line = g_strconcat(verb, "\n", NULL);
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot talk to %s: %s", path, g_strerror(errno));
 		close(fd);

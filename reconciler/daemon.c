@@ -63,6 +63,7 @@ struct daemon_state {
 	gint64 run;
 	int exec_watch;
 	int kick_timer;            /* "reconcile soon" */
+	int closed_timer;          /* a host's connection closed */
 	int resync_timer;
 	int drain_timer;
 	int watchdog_timer;
@@ -519,9 +520,16 @@ static void
 on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointer data)
 {
 	daemon_state *d = data;
-	desired_vm *vm = d->want ? g_hash_table_lookup(d->want->vm_by_domain, domain) : NULL;
+	desired_vm *vm;
 
 	(void)h;
+	if (event == VIRT_EV_CLOSED) {
+		/* May come from an executor thread (the call that found the
+		 * socket closed): only the thread-safe wake-up here. */
+		loop_timer_set(d->closed_timer, 0);
+		return;
+	}
+	vm = d->want ? g_hash_table_lookup(d->want->vm_by_domain, domain) : NULL;
 	g_debug("event %d/%d on %s", event, detail, domain);
 	if (expected(d, domain, event) || !vm)
 		return;  /* strata's own doing, or not strata's domain */
@@ -796,6 +804,7 @@ static void
 reconcile_start(daemon_state *d)
 {
 	g_autoptr(GHashTable) overrides = NULL;
+	g_autoptr(GError) herr = NULL;
 	plan_options po = { .allow_empty = d->o.allow_empty };
 	exec_options eo;
 	plan *p;
@@ -825,10 +834,15 @@ reconcile_start(daemon_state *d)
 		retry_dead_hosts(d);
 		return;
 	}
-	d->run = history_run_begin(d->hist, "watch", d->revision, NULL);
+	d->run = history_run_begin(d->hist, "watch", d->revision, &herr);
 	if (d->run < 0) {
-		g_warning("history cannot be written: nothing is changed");
+		/* Disk full, say: nothing happens without its intent on record.
+		 * Nothing else may come to wake us when space returns: retry. */
+		d->retry_ms = d->retry_ms ? MIN(d->retry_ms * 2, 60000u) : 1000u;
+		g_warning("history cannot be written (%s): nothing is changed; retrying in %u ms",
+			  herr ? herr->message : "?", d->retry_ms);
 		pass_release(&d->pass);
+		loop_timer_set(d->kick_timer, (int)d->retry_ms);
 		return;
 	}
 	exec_options_init(&eo);
@@ -843,6 +857,26 @@ reconcile_start(daemon_state *d)
 	d->exec_watch = loop_watch(exec_fd(d->exec), on_exec, d);
 	if (exec_step(d->exec, false))
 		reconcile_end(d);
+}
+
+/* On the loop, after a connection closed: say which, and look again (the
+ * pass reconnects, with backoff, and registers for events anew). */
+static void
+on_closed(gpointer data)
+{
+	daemon_state *d = data;
+
+	loop_timer_set(d->closed_timer, -1);
+	for (guint i = 0; i < d->hosts->hosts->len; i++) {
+		host_conn *hc = d->hosts->hosts->pdata[i];
+
+		if (hc->virt && virt_host_closed(hc->virt) && !hc->close_reported) {
+			hc->close_reported = true;
+			g_warning("host %s: connection closed (libvirtd restarted or gone); reconnecting",
+				  hc->name);
+		}
+	}
+	daemon_request_event(d, "connection closed");
 }
 
 static void
@@ -985,7 +1019,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->o = *o;
 	if (!d->o.now)
 		d->o.now = real_now;
-	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = -1;
+	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
 	d->lock_fd = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
@@ -1012,6 +1046,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
 	d->signal_watch = loop_watch(d->signal_fd, on_signal, d);
 	d->kick_timer = loop_timer(-1, on_kick, d);
+	d->closed_timer = loop_timer(-1, on_closed, d);
 	d->resync_timer = loop_timer((int)(o->resync_s ? o->resync_s : 300) * 1000, on_resync, d);
 	if (wd_usec && g_ascii_strtoull(wd_usec, NULL, 10) >= 2000)
 		d->watchdog_timer = loop_timer((int)(g_ascii_strtoull(wd_usec, NULL, 10) / 2000),
@@ -1066,6 +1101,7 @@ daemon_free(daemon_state *d)
 		}
 	}
 	loop_timer_remove(d->kick_timer);
+	loop_timer_remove(d->closed_timer);
 	loop_timer_remove(d->resync_timer);
 	loop_timer_remove(d->drain_timer);
 	loop_timer_remove(d->watchdog_timer);

@@ -144,6 +144,7 @@ hosts_reconnect(host_set *set)
 		}
 		g_clear_pointer(&h->error, g_free);
 		h->backoff_ms = 0;
+		h->close_reported = false;
 		g_ptr_array_add(back, h);
 	}
 	return back;

@@ -21,6 +21,7 @@ typedef struct {
 	bool readonly;
 	gint64 next_try;         /* monotonic µs: no reconnect before */
 	guint backoff_ms;
+	bool close_reported;     /* its close was logged */
 } host_conn;
 
 typedef struct {

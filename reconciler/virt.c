@@ -17,6 +17,8 @@ struct virt_host {
 	virConnectPtr conn;
 	char *uri;
 	char *domain_type;
+	bool close_registered;
+	gint closed;              /* atomic: libvirt reported the connection closed */
 	char *host_uuid;
 	gint calls;         /* atomic: workers count too */
 };
@@ -175,11 +177,15 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 	return h;
 }
 
+static void on_close(virConnectPtr conn, int reason, void *opaque);
+
 void
 virt_host_free(virt_host *h)
 {
 	if (!h)
 		return;
+	if (h->conn && h->close_registered)
+		virConnectUnregisterCloseCallback(h->conn, on_close);
 	if (h->conn)
 		virConnectClose(h->conn);
 	g_free(h->uri);
@@ -403,6 +409,18 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 	return 0;
 }
 
+/* libvirtd went away (restarted, killed, network): say so now, not at the
+ * next periodic resync, so the daemon reconnects and re-registers. */
+static void
+on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	event_sink *sink = opaque;
+
+	(void)conn;
+	g_atomic_int_set(&sink->h->closed, 1);
+	sink->fn(sink->h, NULL, VIRT_EV_CLOSED, reason, sink->data);
+}
+
 int
 virt_events_start(virt_host *h, virt_event_fn fn, gpointer data)
 {
@@ -413,8 +431,17 @@ virt_events_start(virt_host *h, virt_event_fn fn, gpointer data)
 	sink->fn = fn;
 	sink->data = data;
 	/* Keepalive needs the event loop; the test driver has none to keep. */
-	if (strcmp(h->domain_type, "test") != 0)
+	if (strcmp(h->domain_type, "test") != 0) {
+		event_sink *closed = g_memdup2(sink, sizeof(*sink));
+
 		virConnectSetKeepAlive(h->conn, 5, 3);
+		if (virConnectRegisterCloseCallback(h->conn, on_close, closed, g_free) < 0) {
+			g_free(closed);
+			virResetLastError();
+		} else {
+			h->close_registered = true;
+		}
+	}
 	id = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 					      VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
 					      sink, g_free);
@@ -430,6 +457,12 @@ virt_events_stop(virt_host *h, int id)
 {
 	if (id >= 0)
 		virConnectDomainEventDeregisterAny(h->conn, id);
+}
+
+bool
+virt_host_closed(virt_host *h)
+{
+	return g_atomic_int_get(&h->closed) != 0;
 }
 
 bool

@@ -53,7 +53,8 @@ typedef enum {
 	VIRT_EV_SHUTDOWN = 6,
 	VIRT_EV_PMSUSPENDED = 7,
 	VIRT_EV_CRASHED = 8,
-	VIRT_EV_COUNT
+	VIRT_EV_COUNT,
+	VIRT_EV_CLOSED = 100,      /* the connection to the host closed (domain NULL) */
 } virt_event;
 
 /* Why a domain stopped (virDomainEventStoppedDetailType). */
@@ -125,7 +126,10 @@ unsigned virt_host_calls(const virt_host *h);
  * (loop.h must be initialised before the connection is opened); also
  * turns on keepalive.  Returns an id for virt_events_stop, or -1.
  */
+/* @fn gets lifecycle events on the loop thread, and VIRT_EV_CLOSED (domain
+ * NULL) from whichever thread noticed: it must only do thread-safe things. */
 int virt_events_start(virt_host *h, virt_event_fn fn, gpointer data);
+bool virt_host_closed(virt_host *h);
 void virt_events_stop(virt_host *h, int id);
 /* False once the connection is closed (keepalive timeout, daemon gone). */
 bool virt_host_alive(virt_host *h);
