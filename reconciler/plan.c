@@ -746,7 +746,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 }
 
 static void
-plan_remove(planner *pl, obs_domain *o, const char *reason)
+plan_remove(planner *pl, obs_domain *o, bool vanished, const char *reason)
 {
 	obs_host *h = o->host;
 	run_state from = run_state_of(o);
@@ -765,7 +765,10 @@ plan_remove(planner *pl, obs_domain *o, const char *reason)
 	plan_stale_volumes(pl, h, o->name, NULL, last,
 			   "non-persistent disk of a removed VM");
 	pl->p->n_remove++;
-	pl->removed++;
+	/* Only what vanished from the source counts towards "everything
+	 * removed": an explicit `state: undeployed` is not a lost folder. */
+	if (vanished)
+		pl->removed++;
 }
 
 /* ---- the passes -------------------------------------------------------- */
@@ -834,7 +837,7 @@ plan_desired(planner *pl)
 		}
 		if (wanted(pl, vm) == VM_UNDEPLOYED) {
 			if (o)
-				plan_remove(pl, o, "desired state undeployed");
+				plan_remove(pl, o, false, "desired state undeployed");
 			continue;
 		}
 		if (!o)
@@ -862,7 +865,7 @@ plan_observed(planner *pl)
 			if (g_hash_table_contains(pl->duplicates, d->name))
 				continue;
 			if (!g_hash_table_contains(pl->want->vm_by_domain, d->name))
-				plan_remove(pl, d, "no longer in the spec");
+				plan_remove(pl, d, true, "no longer in the spec");
 		}
 	}
 }

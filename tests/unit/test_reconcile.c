@@ -401,11 +401,21 @@ test_safety__removing_every_managed_vm_is_refused(void **state)
 
 	(void)state;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	dc_spec(d, "kind: appliance\nname: a\nstate: undeployed\nvms:\n  - {name: vm, template: debian-12}\n");
+	/* Every VM gone from the source: a lost folder looks like this. */
+	dc_spec(d, "kind: appliance\nname: b\nstate: undeployed\nvms:\n  - {name: other, template: debian-12}\n");
 	p = dc_plan(d);
 	assert_int_equal(p->ops->len, 0);
 	assert_string_equal(p->errors->pdata[0],
 			    "the plan would remove every managed VM (1); refused without --allow-empty");
+	/* Undeploying everything on purpose is said in the spec: it proceeds. */
+	dc_spec(d, "kind: appliance\nname: a\nstate: undeployed\nvms:\n  - {name: vm, template: debian-12}\n");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_null(dc_domain(d, "a.vm"));
+	/* And the flag allows the other. */
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: b\nstate: undeployed\nvms:\n  - {name: other, template: debian-12}\n");
 	d->allow_empty = true;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_null(dc_domain(d, "a.vm"));
