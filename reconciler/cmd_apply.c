@@ -85,7 +85,7 @@ cmd_apply(int argc, char **argv)
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
 		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "History database (default ./strata.db)", "PATH" },
-		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 8)", "N" },
+		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 16; at most 4 starts, migrations or copies per host)", "N" },
 		{ "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, "Do not ask for confirmation", NULL },
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "Show the plan and stop", NULL },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty,

@@ -52,7 +52,7 @@ cmd_watch(int argc, char **argv)
 		{ "socket", 0, 0, G_OPTION_ARG_FILENAME, &sock, "Control socket (default beside the database)", "PATH" },
 		{ "debounce", 0, 0, G_OPTION_ARG_INT, &debounce, "Milliseconds to wait after an edit (default 200)", "MS" },
 		{ "resync", 0, 0, G_OPTION_ARG_INT, &resync, "Seconds between full resyncs (default 300)", "S" },
-		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 8)", "N" },
+		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 16; at most 4 starts, migrations or copies per host)", "N" },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty, "Allow removing every managed VM", NULL },
 		{ "git", 0, 0, G_OPTION_ARG_STRING, &git,
 		  "Watch a Git repository (file://, a local path, https://, ssh://) instead of PATH", "URL" },

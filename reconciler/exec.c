@@ -25,7 +25,7 @@ void
 exec_options_init(exec_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->parallel = 8;
+	o->parallel = 16;
 	o->per_host = 4;
 	o->retries = 4;
 	o->backoff_ms = 100;
@@ -190,6 +190,30 @@ ready(const plan_op *op)
 	return true;
 }
 
+/*
+ * Ops that load a host: a start boots an emulator, a migration or a volume
+ * copy moves data, a save writes the guest's memory.  At most per_host of
+ * them at once on a host.  A shutdown mostly waits for the guest (and for
+ * the kernel to reap QEMU), a define or a delete is bookkeeping: those are
+ * bounded by `parallel` only, so a teardown is not queued behind waits.
+ */
+static bool
+heavy(const plan_op *op)
+{
+	switch (op->kind) {
+	case OP_START:
+	case OP_MIGRATE:
+	case OP_SAVE:
+	case OP_RESUME:
+	case OP_SNAPSHOT_CREATE:
+		return true;
+	case OP_VOL_CREATE:
+		return op->clone_from != NULL;
+	default:
+		return false;
+	}
+}
+
 static guint *
 busy(executor *x, const char *host)
 {
@@ -222,9 +246,9 @@ dispatch(executor *x, GError **error)
 		if (!ready(op))
 			continue;
 		b = busy(x, op->host);
-		if (*b >= x->opts->per_host)
+		if (heavy(op) && *b >= x->opts->per_host)
 			continue;
-		(*b)++;
+		*b += heavy(op);
 		op->status = OPST_RUNNING;
 		g_ptr_array_add(batch, op);
 	}
@@ -237,7 +261,7 @@ dispatch(executor *x, GError **error)
 			plan_op *op = batch->pdata[i];
 
 			op->status = OPST_PENDING;
-			(*busy(x, op->host))--;
+			*busy(x, op->host) -= heavy(op);
 		}
 		return false;
 	}
@@ -302,7 +326,7 @@ collect(executor *x, bool block)
 		plan_op *op = j->op;
 
 		x->in_flight--;
-		(*busy(x, op->host))--;
+		*busy(x, op->host) -= heavy(op);
 		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])
 			obs_cache_remember(x->cache, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);

@@ -3,7 +3,7 @@
  *
  * The calling thread owns the plan, the history and the order of things:
  * it hands ready operations to a GThreadPool (at most `parallel` at once,
- * at most `per_host` on one host), commits each batch's intents to history
+ * at most `per_host` heavy ones on one host), commits each batch's intents to history
  * before any of them starts, and records results as they come back.  A
  * failed op skips its dependents only; everything independent still runs.
  * Transient libvirt errors are retried with capped exponential backoff.
@@ -27,8 +27,8 @@ typedef void (*exec_progress_fn)(const plan_op *op, guint done, guint total,
 				 gpointer user);
 
 typedef struct {
-	guint parallel;           /* default 8 */
-	guint per_host;           /* default 4 */
+	guint parallel;           /* default 16 */
+	guint per_host;           /* default 4, heavy ops only (see exec.c) */
 	guint retries;            /* transient errors; default 4 */
 	guint backoff_ms;         /* first retry delay; default 100, capped at 5 s */
 	guint shutdown_timeout_ms;/* graceful shutdown before power-off; default 60 s */
