@@ -24,6 +24,8 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 # The end-to-end suite's real hypervisors (make e2e).
 E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils binutils util-linux procps
+# The side-by-side benchmark's competitor (make bench-deps; not needed to test).
+BENCH_PKGS := ansible python3-libvirt python3-lxml
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
@@ -56,7 +58,7 @@ SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validat
 .PRECIOUS: $(A)/%.o
 .SECONDARY: $(TESTLIB_OBJ)
 
-.PHONY: all check check-unit check-asan deps deps-check bench fuzz install clean e2e
+.PHONY: all check check-unit check-asan deps deps-check bench bench-deps fuzz install clean e2e
 
 all: deps-check strata
 
@@ -125,6 +127,11 @@ bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/be
 	$(B)/bench/bench_reconcile
 	$(B)/bench/bench_place
 	$(B)/bench/bench_watch
+	STRATA=$(CURDIR)/strata tests/bench/bench_e2e.sh
+
+bench-deps:
+	@SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PKGS)
 
 $(B)/bench/bench_place: tests/bench/bench_place.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)
