@@ -820,8 +820,15 @@ reconcile_start(daemon_state *d)
 	p = d->pass.plan;
 	add_oneshots(d, p);
 	status_capture(d);
-	for (guint i = 0; i < p->notes->len; i++)
-		g_debug("%s", (char *)p->notes->pdata[i]);
+	for (guint i = 0; i < p->notes->len; i++) {
+		const char *n = p->notes->pdata[i];
+
+		/* A VM held back by a lost host is news; "ignored" lines are not. */
+		if (strstr(n, ": waits: ") || strstr(n, "declared lost"))
+			g_message("%s", n);
+		else
+			g_debug("%s", n);
+	}
 	for (guint i = 0; i < p->errors->len; i++)
 		g_warning("%s", (char *)p->errors->pdata[i]);
 	if (p->errors->len || p->ops->len == 0) {

@@ -26,6 +26,7 @@ typedef struct {
 	GHashTable *new_starts;   /* host -> defines of new VMs */
 	GHashTable *blocked;      /* domains of layers that cannot be placed */
 	const char *unreachable;  /* a host we cannot see, if any */
+	const char *lost;         /* a host declared lost that does not answer */
 	unsigned managed;         /* managed domains on reachable hosts */
 	unsigned removed;
 } planner;
@@ -477,6 +478,31 @@ persistent_elsewhere(const planner *pl, const desired_disk *sys, const obs_host 
 	return NULL;
 }
 
+/*
+ * While a host is declared lost, a VM seen on no host that answers may have
+ * been running there.  It comes back elsewhere only if its policy says so
+ * and its disks can be had: a template VM's are made afresh; a persistent
+ * volume that no answering host has is on the lost host, and an empty one
+ * would hide it.
+ */
+static bool
+restart_after_loss(planner *pl, const desired_vm *vm)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+
+	if (vm->restart == RESTART_NEVER) {
+		note(pl, "%s: waits: seen on no host that answers, host %s is lost, and its restart policy is never",
+		     vm->domain, pl->lost);
+		return false;
+	}
+	if (sys->role == DISK_PERSISTENT && !pinned_anywhere(pl, sys)) {
+		note(pl, "%s: waits: its persistent volume %s/%s is on no host that answers (lost host %s may hold it); strata will not make an empty one",
+		     vm->domain, sys->pool, sys->volume, pl->lost);
+		return false;
+	}
+	return true;
+}
+
 static void
 plan_create(planner *pl, const desired_vm *vm)
 {
@@ -491,6 +517,8 @@ plan_create(planner *pl, const desired_vm *vm)
 		     vm->domain, pl->unreachable);
 		return;
 	}
+	if (pl->lost && !restart_after_loss(pl, vm))
+		return;
 	other = persistent_elsewhere(pl, sys, &where);
 	if (other && !pinned_anywhere(pl, sys)) {
 		refuse(pl, "%s: its persistent volume exists as %s/%s on %s, not in pool '%s' where its template now says; "
@@ -503,7 +531,9 @@ plan_create(planner *pl, const desired_vm *vm)
 		refuse(pl, "%s", why);
 		return;
 	}
-	reason = g_strdup_printf("new VM, placed on %s: %s", h->name, because);
+	reason = pl->lost ? g_strdup_printf("seen on no host that answers while %s is lost: deployed afresh, placed on %s: %s",
+					    pl->lost, h->name, because)
+			  : g_strdup_printf("new VM, placed on %s: %s", h->name, because);
 	if (plan_create_on(pl, vm, h, reason, NULL))
 		pl->p->n_create++;
 }
@@ -987,7 +1017,13 @@ find_duplicates(planner *pl)
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
 		obs_host *h = pl->have->hosts->pdata[i];
 
-		if (!h->reachable) {
+		if (!h->reachable && h->conn->spec && h->conn->spec->state.v == HOST_LOST) {
+			/* The operator says it is gone (and fenced): what ran there
+			 * may come back elsewhere, per restart policy. */
+			pl->lost = h->name;
+			note(pl, "host %s is declared lost and does not answer: VMs seen on no other host restart elsewhere, per their restart policy",
+			     h->name);
+		} else if (!h->reachable) {
 			pl->unreachable = h->name;
 			note(pl, "host %s is unreachable (%s): its VMs are unknown and nothing is planned there",
 			     h->name, h->conn->error ? h->conn->error : "no answer");

@@ -620,6 +620,65 @@ spec_with_maintenance(dc *d, const char *appliances)
 	g_string_free(g, TRUE);
 }
 
+#define LOSS_HOST(n, extra) \
+	"kind: host\nname: " n "\nuri: test://" SRCDIR "/examples/webstack/hosts/" n ".xml\n" extra "---\n"
+#define LOSS_TEMPLATES \
+	"kind: template\nname: debian-12\npool: default\nvolume: debian-12.qcow2\nmemory: 1GiB\n---\n" \
+	"kind: persistent-template\nname: db-data\nfrom: debian-12\nsize: 20GiB\n---\n"
+#define LOSS_APPS \
+	"kind: appliance\nname: h\nvms:\n" \
+	"  - {name: a, template: debian-12, restart: on-failure}\n" \
+	"  - {name: n, template: debian-12, restart: never}\n" \
+	"  - {name: p, persistent: db-data, restart: always}\n"
+
+static void
+test_place__lost_host_restarts_only_what_may_come_back(void **state)
+{
+	dc *d = dc_new("");
+	host_conn *hv3;
+	const plan *p;
+
+	(void)state;
+	/* Everything lands on hv3. */
+	tu_write(d->spec, LOSS_HOST("hv1", "maintenance: true\n") LOSS_HOST("hv2", "maintenance: true\n")
+		 LOSS_HOST("hv3", "") LOSS_TEMPLATES LOSS_APPS);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "h.p")->host->name, "hv3");
+	/* hv3 dies with its disks out of reach: its connection is gone and
+	 * cannot be made again. */
+	hv3 = g_hash_table_lookup(d->hosts->by_name, "hv3");
+	g_clear_pointer(&hv3->virt, virt_host_free);
+	g_free(hv3->uri);
+	hv3->uri = g_strdup("test:///nonexistent/hv3.xml");
+	tu_write(d->spec, LOSS_HOST("hv1", "") LOSS_HOST("hv2", "") LOSS_HOST("hv3", "")
+		 LOSS_TEMPLATES LOSS_APPS);
+	/* Unreachable only: it may still run them; nothing is made. */
+	p = dc_plan(d);
+	assert_int_equal(p->ops->len, 0);
+	assert_true(has_note(p, "h.a: not created while host hv3 is unreachable"));
+	/* Declared lost: a comes back elsewhere on a fresh disk; n (never) and
+	 * p (its data is on hv3) wait, and the plan says why. */
+	tu_write(d->spec, LOSS_HOST("hv1", "") LOSS_HOST("hv2", "") LOSS_HOST("hv3", "state: lost\n")
+		 LOSS_TEMPLATES LOSS_APPS);
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	assert_true(has_note(p, "h.n: waits: seen on no host that answers, host hv3 is lost, and its restart policy is never"));
+	assert_true(has_note(p, "h.p: waits: its persistent volume default/persistent-db-data.qcow2 is on no host that answers"));
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		assert_string_equal(op->domain, "h.a");
+		assert_string_not_equal(op->host, "hv3");
+	}
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_non_null(dc_domain(d, "h.a"));
+	assert_null(dc_domain(d, "h.n"));
+	assert_null(dc_domain(d, "h.p"));
+	assert_false(dc_has_volume(d, "hv1", "persistent-db-data.qcow2"));
+	assert_false(dc_has_volume(d, "hv2", "persistent-db-data.qcow2"));
+	dc_free(d);
+}
+
 static void
 test_place__maintenance_moves_template_vms_away_one_copy_at_a_time(void **state)
 {
@@ -779,6 +838,7 @@ main(void)
 		cmocka_unit_test(test_place__vcpus_count_against_capacity),
 		cmocka_unit_test(test_place__layer_infeasible_on_the_live_hosts_is_one_error),
 		cmocka_unit_test(test_place__maintenance_moves_template_vms_away_one_copy_at_a_time),
+		cmocka_unit_test(test_place__lost_host_restarts_only_what_may_come_back),
 		cmocka_unit_test(test_place__joining_a_layer_moves_the_later_vm),
 		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
