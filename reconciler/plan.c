@@ -597,8 +597,14 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	g_autoptr(GPtrArray) vols = g_ptr_array_new();
 	plan_op *mig;
 
-	for (guint i = 0; i < vm->disks->len; i++)
-		g_ptr_array_add(vols, plan_disk(pl, vm, vm->disks->pdata[i], h, IMPACT_IN_PLACE));
+	/* A disk left on the target by an earlier, failed migration is
+	 * reused: the copy overwrites it whole. */
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (!obs_host_has_volume(h, d->pool, d->volume))
+			g_ptr_array_add(vols, plan_disk(pl, vm, d, h, IMPACT_IN_PLACE));
+	}
 	mig = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, o->host->name, vm->domain, NULL, reason);
 	mig->target = g_strdup(h->name);
 	for (guint i = 0; i < vols->len; i++)

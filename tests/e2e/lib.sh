@@ -35,7 +35,7 @@ e2e_spec() {
 kind: host
 name: $h
 uri: $(e2e_uri "$h")
-migration_uri: tcp://127.0.0.1
+migration_uri: ${E2E_MIGRATION_URI:-tcp://127.0.0.1}
 overcommit: {cpus: 16}
 maintenance: $(case " ${E2E_MAINTENANCE:-} " in *" $h "*) echo true;; *) echo false;; esac)
 Y
@@ -57,8 +57,11 @@ size: 16MiB
 Y
 }
 
-apply() { "$STRATA" apply --yes --db "$S/strata.db" "$S/spec" "$@" >"$S/apply.out" 2>&1 ||
-	{ cat "$S/apply.out" >&2; fail "strata apply exited $?"; }; }
+apply() {
+	local rc=0
+	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" "$@" >"$S/apply.out" 2>&1 || rc=$?
+	[ $rc = 0 ] || { cat "$S/apply.out" >&2; fail "strata apply exited $rc"; }
+}
 
 # The plan is empty: strata sees what it made as converged.
 expect_converged() {

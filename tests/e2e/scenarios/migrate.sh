@@ -43,3 +43,29 @@ scenario_maintenance_migrates_live() {
 	expect_eq "starts/stops/undefines of m.app1 since its first start" 1 "$other"
 	E2E_MAINTENANCE=$from expect_converged
 }
+
+# A migration that fails (the target address does not resolve) leaves the VM
+# running where it was, with its disks; the next attempt reuses the volumes
+# the failed one made on the target, and succeeds.
+scenario_failed_migration_is_retried() {
+	local from to pid
+	migrate_spec running
+	apply
+	from=$(host_of m.app1)
+	pid=$(qemu_pid m.app1)
+	E2E_MAINTENANCE=$from E2E_MIGRATION_URI=tcp://no-such-host.invalid migrate_spec running
+	! "$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 ||
+		fail "apply succeeded although migration data could not be sent"
+	grep -q "failed  migrate m.app1" "$S/apply.out" || fail "no failed migration reported: $(cat "$S/apply.out")"
+	expect_eq "m.app1's host after the failed migration" "$from" "$(host_of m.app1)"
+	expect_eq "m.app1's QEMU" "$pid" "$(qemu_pid m.app1)"
+	[ -e "$(vol_path "$from" m.app1--data.qcow2)" ] || fail "the data disk is gone from $from"
+
+	E2E_MAINTENANCE=$from migrate_spec running
+	apply
+	to=$(host_of m.app1)
+	[ -n "$to" ] && [ "$to" != "$from" ] || fail "m.app1 is on '$to' after the retry"
+	expect_eq "m.app1 on $to" "running (migrated)" "$(domstate "$to" m.app1)"
+	[ ! -e "$(vol_path "$from" m.app1--data.qcow2)" ] || fail "the old data disk is left on $from"
+	E2E_MAINTENANCE=$from expect_converged
+}
