@@ -119,6 +119,17 @@ e2e_host_start() {
 	return 1
 }
 
+# A power cut: libvirtd, virtlogd and every guest of the host die at once
+# (the namespace's holder stays, so the host can boot again).
+e2e_host_crash() {
+	local dir=$E2E_DIR/$1 holder p
+	holder=$(cat "$dir/ns.pid")
+	for p in $(e2e_host_pids "$1"); do
+		[ "$p" = "$holder" ] || kill -9 "$p" 2>/dev/null
+	done
+	while [ -n "$(e2e_host_pids "$1" | grep -vx "$holder")" ]; do sleep 0.05; done
+}
+
 e2e_host_stop() {
 	local dir=$E2E_DIR/$1
 	[ -s "$dir/libvirtd.pid" ] && kill "$(cat "$dir/libvirtd.pid")" 2>/dev/null
