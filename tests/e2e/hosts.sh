@@ -10,7 +10,8 @@
 #   e2e_host_up NAME N     starts host NAME (N = 1, 2, 3... picks ports/UUID)
 #   e2e_uri NAME           connection URI for strata and virsh
 #   e2e_host_stop NAME     kills libvirtd (guests keep running)
-#   e2e_host_start NAME    starts libvirtd again in the same namespace
+#   e2e_host_start NAME    starts libvirtd (and virtlogd) again in the same namespace
+#   e2e_host_crash NAME    a power cut: libvirtd, virtlogd and guests killed at once
 #   e2e_down               kills every process of every host, unmounts
 #
 # The base image is a 512-byte boot sector (guest/acpi-guest.S) that
@@ -96,8 +97,6 @@ e2e_host_up() {
 		exec sleep infinity' sh "$dir" "$name" </dev/null >/dev/null 2>&1 & )
 	for i in $(seq 50); do [ -s "$dir/ns.pid" ] && break; sleep 0.1; done
 	E2E_HOSTS+=("$name")
-	nsenter -t "$(cat "$dir/ns.pid")" -m -u \
-		virtlogd --daemon --pid-file "$dir/virtlogd.pid" --config "$dir/etc/virtlogd.conf"
 	e2e_host_start "$name"
 	e2e_virsh "$name" pool-define-as default dir --target "$dir/pool" >/dev/null
 	e2e_virsh "$name" pool-start default >/dev/null
@@ -107,6 +106,12 @@ e2e_host_up() {
 
 e2e_host_start() {
 	local name=$1 dir=$E2E_DIR/$1 i
+	# virtlogd too, after a power cut (e2e_host_crash) took it down.
+	if ! { [ -s "$dir/virtlogd.pid" ] && kill -0 "$(cat "$dir/virtlogd.pid")" 2>/dev/null; }; then
+		rm -f "$dir/virtlogd.pid"
+		nsenter -t "$(cat "$dir/ns.pid")" -m -u \
+			virtlogd --daemon --pid-file "$dir/virtlogd.pid" --config "$dir/etc/virtlogd.conf"
+	fi
 	rm -f "$dir/libvirtd.pid"
 	nsenter -t "$(cat "$dir/ns.pid")" -m -u \
 		libvirtd --daemon --pid-file "$dir/libvirtd.pid" --config "$dir/etc/libvirtd.conf"
