@@ -37,6 +37,8 @@ for n in 1 2 3; do
 	[ $n = 1 ] && for m in 2 3; do mkdir -p "$E2E_DIR/h$m/cache"; cp -a "$E2E_DIR/h1/cache/." "$E2E_DIR/h$m/cache/"; done
 done
 echo "e2e: 3 hosts up in $((SECONDS - t0)) s ($E2E_DIR)"
+e2e_supervise &
+E2E_SUPERVISOR=$!
 
 passed=0 failed=0 failures=
 for s in $(declare -F | awk '{print $3}' | grep '^scenario_' | sed 's/^scenario_//'); do
@@ -56,5 +58,9 @@ for s in $(declare -F | awk '{print $3}' | grep '^scenario_' | sed 's/^scenario_
 		for f in "$S"/*.out "$S"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done
 	fi
 done
+if [ -s "$E2E_DIR/supervisor.log" ]; then
+	echo "e2e: libvirtd died and was started again (as systemd would) $(grep -c died "$E2E_DIR/supervisor.log") time(s):"
+	sed 's/^/    /' "$E2E_DIR/supervisor.log"
+fi
 echo "e2e: $passed passed, $failed failed${failures:+:$failures} ($((SECONDS - t0)) s)"
 [ $failed = 0 ]
