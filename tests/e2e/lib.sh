@@ -121,15 +121,18 @@ watch_stop() {
 
 # Between scenarios: every guest and volume gone but the base image.
 e2e_clean() {
-	local h d v
+	local h d v jobs
 	for h in "${E2E_HOSTS[@]}"; do
+		jobs=()
 		# In parallel: a QEMU process takes ~1.8 s to die on this
 		# machine's kernel, whatever the signal.
 		for d in $(e2e_virsh "$h" list --all --name); do
 			{ e2e_virsh "$h" destroy "$d" || true  # shut off already
 			  e2e_virsh "$h" undefine --managed-save --snapshots-metadata "$d"; } >/dev/null 2>&1 &
+			jobs+=($!)
 		done
-		wait
+		# These jobs only: a bare `wait` would wait for the supervisor too.
+		[ ${#jobs[@]} = 0 ] || wait "${jobs[@]}"
 		e2e_virsh "$h" pool-refresh default >/dev/null
 		for v in $(e2e_virsh "$h" vol-list default | awk '{print $1}'); do
 			[ "$v" = acpi-guest.qcow2 ] || e2e_virsh "$h" vol-delete --pool default "$v" >/dev/null
