@@ -91,7 +91,8 @@ cmd_plan(int argc, char **argv)
 	g_option_context_set_description(ctx,
 		"Reads the source, observes the hosts over read-only connections and prints the\n"
 		"operations apply would carry out, with the host and the reason for each.\n\n"
-		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error,\n"
+		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error (with\n"
+		"--detailed-exitcode: also when a host does not answer),\n"
 		"2 changes present (with --detailed-exitcode), 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json|dot", &fmt))
 		return STRATA_EXIT_USAGE;
@@ -115,7 +116,9 @@ cmd_plan(int argc, char **argv)
 	plan_show(stdout, fmt, p.plan);
 	if (fmt == OUTPUT_TEXT)
 		show_schedules(p.src, p.plan);
-	rc = p.plan->errors->len ? STRATA_EXIT_ERROR :
+	/* "No changes" is a claim about every host: one that did not answer
+	 * makes it unknowable, which a CI gate must not read as converged. */
+	rc = p.plan->errors->len || (detailed && p.plan->partial) ? STRATA_EXIT_ERROR :
 	     detailed && p.plan->ops->len ? STRATA_EXIT_CHANGES : STRATA_EXIT_OK;
 	pass_release(&p);
 	return rc;

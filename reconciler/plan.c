@@ -1031,6 +1031,7 @@ find_duplicates(planner *pl)
 			     h->name);
 		} else if (!h->reachable) {
 			pl->unreachable = h->name;
+			pl->p->partial = true;
 			note(pl, "host %s is unreachable (%s): its VMs are unknown and nothing is planned there",
 			     h->name, h->conn->error ? h->conn->error : "no answer");
 		}

@@ -87,6 +87,7 @@ typedef struct {
 	unsigned n_create;
 	unsigned n_change;
 	unsigned n_remove;
+	bool partial;             /* a host did not answer: what runs there is unknown */
 } plan;
 
 typedef struct {

@@ -25,7 +25,9 @@ show_text(FILE *out, const plan *p)
 	for (guint i = 0; i < p->errors->len; i++)
 		fprintf(out, "error: %s\n", (char *)p->errors->pdata[i]);
 	if (p->ops->len == 0) {
-		fprintf(out, "%s", p->errors->len ? "" : "No changes. The hosts match the spec.\n");
+		fprintf(out, "%s", p->errors->len ? "" : p->partial
+			? "No changes planned, but not every host answers: what runs there is unknown.\n"
+			: "No changes. The hosts match the spec.\n");
 		return;
 	}
 	fprintf(out, "%sstrata will perform these operations:\n\n",
