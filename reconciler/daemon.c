@@ -427,41 +427,21 @@ static void daemon_request_event(daemon_state *d, const char *why);
  * count consumed by the first would leave the second looking like somebody
  * else's doing (and a later real event swallowed in its place).
  */
-static guint
-op_events(op_kind kind, virt_event out[6])
-{
-	switch (kind) {
-	case OP_START:
-		out[0] = VIRT_EV_STARTED, out[1] = VIRT_EV_RESUMED;
-		return 2;
-	case OP_RESUME:
-		out[0] = VIRT_EV_RESUMED;
-		return 1;
-	case OP_SHUTDOWN:
-		out[0] = VIRT_EV_SHUTDOWN, out[1] = VIRT_EV_STOPPED;
-		return 2;
-	case OP_SAVE:
-		out[0] = VIRT_EV_SUSPENDED, out[1] = VIRT_EV_STOPPED;
-		return 2;
-	case OP_SUSPEND:
-		out[0] = VIRT_EV_SUSPENDED;
-		return 1;
-	case OP_DEFINE:
-		out[0] = VIRT_EV_DEFINED;
-		return 1;
-	case OP_UNDEFINE:
-		out[0] = VIRT_EV_UNDEFINED;
-		return 1;
-	case OP_MIGRATE:
-		/* Paused, stopped and undefined on the source; defined, started
-		 * and resumed on the target. */
-		out[0] = VIRT_EV_SUSPENDED, out[1] = VIRT_EV_STOPPED, out[2] = VIRT_EV_UNDEFINED;
-		out[3] = VIRT_EV_DEFINED, out[4] = VIRT_EV_STARTED, out[5] = VIRT_EV_RESUMED;
-		return 6;
-	default:
-		return 0;
-	}
-}
+#define EV(e) (1u << (e))
+static const guint op_events[OP_KIND_COUNT] = {
+	[OP_START] = EV(VIRT_EV_STARTED) | EV(VIRT_EV_RESUMED),
+	[OP_RESUME] = EV(VIRT_EV_RESUMED),
+	[OP_SHUTDOWN] = EV(VIRT_EV_SHUTDOWN) | EV(VIRT_EV_STOPPED),
+	[OP_SAVE] = EV(VIRT_EV_SUSPENDED) | EV(VIRT_EV_STOPPED),
+	[OP_SUSPEND] = EV(VIRT_EV_SUSPENDED),
+	[OP_DEFINE] = EV(VIRT_EV_DEFINED),
+	[OP_UNDEFINE] = EV(VIRT_EV_UNDEFINED),
+	/* Paused, stopped and undefined on the source; defined, started and
+	 * resumed on the target. */
+	[OP_MIGRATE] = EV(VIRT_EV_SUSPENDED) | EV(VIRT_EV_STOPPED) | EV(VIRT_EV_UNDEFINED) |
+		       EV(VIRT_EV_DEFINED) | EV(VIRT_EV_STARTED) | EV(VIRT_EV_RESUMED),
+};
+#undef EV
 
 typedef struct {
 	guint8 n[VIRT_EV_COUNT];
@@ -470,11 +450,10 @@ typedef struct {
 static void
 expect_add(daemon_state *d, const plan_op *op, int sign)
 {
-	virt_event ev[6];
-	guint k = op_events(op->kind, ev);
+	guint mask = op_events[op->kind];
 	expect_set *e;
 
-	if (!k || !op->domain)
+	if (!mask || !op->domain)
 		return;
 	e = g_hash_table_lookup(d->expected, op->domain);
 	if (!e) {
@@ -483,8 +462,9 @@ expect_add(daemon_state *d, const plan_op *op, int sign)
 		e = g_new0(expect_set, 1);
 		g_hash_table_insert(d->expected, g_strdup(op->domain), e);
 	}
-	for (guint i = 0; i < k; i++)
-		e->n[ev[i]] = (guint8)CLAMP((int)e->n[ev[i]] + sign, 0, 255);
+	for (guint ev = 0; ev < VIRT_EV_COUNT; ev++)
+		if (mask & (1u << ev))
+			e->n[ev] = (guint8)CLAMP((int)e->n[ev] + sign, 0, 255);
 }
 
 static bool

@@ -566,19 +566,16 @@ must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
 }
 
 /* A live move needs QEMU at both ends (the test driver cannot migrate), a
- * running VM, and a current definition (else it is rebuilt anyway). */
+ * running VM, and a current definition (@hash, the desired one; else it is
+ * rebuilt anyway). */
 static bool
-can_migrate_live(const desired_vm *vm, const obs_domain *o, const obs_host *to)
+can_migrate_live(const obs_domain *o, const char *hash, const obs_host *to)
 {
 	const char *type = virt_host_domain_type(o->host->conn->virt);
-	g_autofree char *hash = NULL;
 
-	if (strcmp(type, "test") == 0 || !to->conn->virt ||
-	    strcmp(type, virt_host_domain_type(to->conn->virt)) != 0 ||
-	    run_state_of(o) != RUN_RUNNING || !o->hash)
-		return false;
-	hash = desired_vm_hash(vm, type);
-	return strcmp(o->hash, hash) == 0;
+	return strcmp(type, "test") != 0 && to->conn->virt &&
+	       strcmp(type, virt_host_domain_type(to->conn->virt)) == 0 &&
+	       run_state_of(o) == RUN_RUNNING && o->hash && strcmp(o->hash, hash) == 0;
 }
 
 /*
@@ -622,7 +619,8 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
  * data, and strata keeps one copy of it, where it is.
  */
 static void
-plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *why)
+plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
+	  const char *why)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
 	obs_host *old = o->host, *h;
@@ -644,7 +642,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *why)
 		refuse(pl, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
 		return;
 	}
-	if (can_migrate_live(vm, o, h)) {
+	if (can_migrate_live(o, hash, h)) {
 		plan_migrate(pl, vm, o, h, why, because);
 		return;
 	}
@@ -762,7 +760,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	plan_op *last;
 
 	if (move && o->host->reachable) {
-		plan_move(pl, vm, o, move);
+		plan_move(pl, vm, o, hash, move);
 		return;
 	}
 	if (!vm->heal && o->hash && strcmp(o->hash, hash) == 0 &&
