@@ -215,12 +215,27 @@ memory_bytes(xmlXPathContextPtr ctx)
 }
 
 static void
+add_attr(GPtrArray *to, xmlNodePtr n, const char *attr)
+{
+	xmlChar *v = xmlGetProp(n, BAD_CAST attr);
+
+	if (v)
+		g_ptr_array_add(to, g_strdup((const char *)v));
+	xmlFree(v);
+}
+
+/*
+ * What the definition's disks use: pool volumes ("pool/volume") and host
+ * paths (file and block disks: another tool's domain may reach a volume
+ * by its path).  Only a volume nobody uses may ever be deleted.
+ */
+static void
 parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
 {
-	xmlXPathObjectPtr r = xmlXPathEvalExpression(
-		BAD_CAST "/domain/devices/disk[@type='volume']/source", ctx);
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source", ctx);
 
 	out->volumes = g_ptr_array_new_with_free_func(g_free);
+	out->paths = g_ptr_array_new_with_free_func(g_free);
 	if (!r)
 		return;
 	for (int i = 0; r->nodesetval && i < r->nodesetval->nodeNr; i++) {
@@ -230,6 +245,8 @@ parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
 
 		if (pool && vol)
 			g_ptr_array_add(out->volumes, g_strdup_printf("%s/%s", pool, vol));
+		add_attr(out->paths, n, "file");
+		add_attr(out->paths, n, "dev");
 		xmlFree(pool);
 		xmlFree(vol);
 	}
@@ -271,5 +288,7 @@ domxml_info_release(domxml_info *info)
 	g_free(info->template);
 	if (info->volumes)
 		g_ptr_array_unref(info->volumes);
+	if (info->paths)
+		g_ptr_array_unref(info->paths);
 	memset(info, 0, sizeof(*info));
 }

@@ -39,6 +39,7 @@ typedef struct {
 	unsigned cpus;
 	uint64_t memory;    /* bytes */
 	GPtrArray *volumes; /* char *: "pool/volume" of its volume disks */
+	GPtrArray *paths;   /* char *: host paths of its file and block disks */
 } domxml_info;
 
 bool domxml_parse(const char *xml, domxml_info *out);

@@ -14,6 +14,8 @@ typedef struct {
 	char *vm;
 	char *hash;
 	char *template;
+	GStrv volumes;         /* what its definition uses: "pool/volume" */
+	GStrv paths;           /* and host paths */
 } cache_entry;
 
 struct obs_cache {
@@ -30,7 +32,23 @@ cache_entry_free(gpointer p)
 	g_free(e->vm);
 	g_free(e->hash);
 	g_free(e->template);
+	g_strfreev(e->volumes);
+	g_strfreev(e->paths);
 	g_free(e);
+}
+
+/* A NULL-terminated copy of @a's strings (NULL stays NULL). */
+static GStrv
+strv_of(const GPtrArray *a)
+{
+	GStrv v;
+
+	if (!a)
+		return NULL;
+	v = g_new0(char *, a->len + 1);
+	for (guint i = 0; i < a->len; i++)
+		v[i] = g_strdup(a->pdata[i]);
+	return v;
 }
 
 obs_cache *
@@ -64,6 +82,8 @@ cache_put(obs_cache *c, const char *uuid, const domxml_info *info)
 	e->vm = g_strdup(info->vm);
 	e->hash = g_strdup(info->hash);
 	e->template = g_strdup(info->template);
+	e->volumes = strv_of(info->volumes);
+	e->paths = strv_of(info->paths);
 	g_mutex_lock(&c->lock);
 	g_hash_table_insert(c->by_uuid, g_strdup(uuid), e);
 	g_mutex_unlock(&c->lock);
@@ -98,6 +118,8 @@ domain_free(gpointer p)
 	g_free(d->vm);
 	g_free(d->hash);
 	g_free(d->template);
+	g_strfreev(d->volumes);
+	g_strfreev(d->paths);
 	g_free(d);
 }
 
@@ -109,6 +131,7 @@ host_free(gpointer p)
 	g_clear_pointer(&h->domains, g_ptr_array_unref);
 	g_clear_pointer(&h->vol_by_key, g_hash_table_unref);
 	g_clear_pointer(&h->vols_of, g_hash_table_unref);
+	g_clear_pointer(&h->users, g_hash_table_unref);
 	g_clear_pointer(&h->details, g_hash_table_unref);
 	g_clear_pointer(&h->pools, g_ptr_array_unref);
 	g_clear_pointer(&h->vols, g_ptr_array_unref);
@@ -116,14 +139,16 @@ host_free(gpointer p)
 }
 
 static void
-domain_take(obs_domain *d, bool managed, const char *app, const char *vm,
-	    const char *hash, const char *template)
+domain_take(obs_domain *d, const cache_entry *e)
 {
-	d->managed = managed;
-	d->appliance = g_strdup(app);
-	d->vm = g_strdup(vm);
-	d->hash = g_strdup(hash);
-	d->template = g_strdup(template);
+	d->managed = e->managed;
+	d->appliance = g_strdup(e->appliance);
+	d->vm = g_strdup(e->vm);
+	d->hash = g_strdup(e->hash);
+	d->template = g_strdup(e->template);
+	d->volumes = g_strdupv(e->volumes);
+	d->paths = g_strdupv(e->paths);
+	d->refs_known = true;
 }
 
 /* Read the definition of @d and remember what it says. */
@@ -134,10 +159,18 @@ domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 	domxml_info info;
 
 	(*reads)++;
+	/* Gone meanwhile, or unreadable: unmanaged, and what it uses unknown. */
 	if (!virt_domain_xml(h->conn->virt, d->name, true, &xml, NULL) ||
 	    !domxml_parse(xml, &info))
-		return;  /* gone meanwhile, or unreadable: treat as unmanaged */
-	domain_take(d, info.managed, info.appliance, info.vm, info.hash, info.template);
+		return;
+	d->managed = info.managed;
+	d->appliance = g_strdup(info.appliance);
+	d->vm = g_strdup(info.vm);
+	d->hash = g_strdup(info.hash);
+	d->template = g_strdup(info.template);
+	d->volumes = strv_of(info.volumes);
+	d->paths = strv_of(info.paths);
+	d->refs_known = true;
 	d->detailed = true;
 	d->cpus = info.cpus;
 	d->memory = info.memory;
@@ -168,7 +201,7 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 		hit = hash && e->hash && strcmp(hash, e->hash) == 0;
 	}
 	if (hit)
-		domain_take(d, e->managed, e->appliance, e->vm, e->hash, e->template);
+		domain_take(d, e);
 	g_mutex_unlock(&cache->lock);
 	return hit;
 }
@@ -221,30 +254,69 @@ read_detail(obs_host *h, const char *pool, const char *vol)
 	g_hash_table_insert(h->details, g_steal_pointer(&key), d);
 }
 
+/* @list in @table under @key, made on first use. */
+static void
+index_add(GHashTable *table, const char *key, gpointer item)
+{
+	GPtrArray *list = g_hash_table_lookup(table, key);
+
+	if (!list) {
+		list = g_ptr_array_new();
+		g_hash_table_insert(table, g_strdup(key), list);
+	}
+	g_ptr_array_add(list, item);
+}
+
+/*
+ * Who uses which volume, from the definitions alone: @d uses a volume it
+ * names as pool/volume, or by the path the volume has on this host.
+ */
+static void
+index_users(obs_host *h, GHashTable *vol_by_path, obs_domain *d)
+{
+	for (guint i = 0; d->volumes && d->volumes[i]; i++) {
+		virt_vol *v = g_hash_table_lookup(h->vol_by_key, d->volumes[i]);
+
+		index_add(h->users, d->volumes[i], d);
+		/* Its own volumes: used by it, and named the way strata names
+		 * its disks (so a volume attached by hand is never one). */
+		if (v && desired_volume_owned_by(v->name, d->name))
+			index_add(h->vols_of, d->name, v);
+	}
+	for (guint i = 0; d->paths && d->paths[i]; i++) {
+		virt_vol *v = g_hash_table_lookup(vol_by_path, d->paths[i]);
+
+		if (v) {
+			g_autofree char *key = g_strdup_printf("%s/%s", v->pool, v->name);
+
+			index_add(h->users, key, d);
+		}
+	}
+	if (!d->refs_known)
+		h->refs_known = false;
+}
+
 static void
 observe_volumes(obs_host *h, const desired_state *want)
 {
+	g_autoptr(GHashTable) vol_by_path = g_hash_table_new(g_str_hash, g_str_equal);
+	GDestroyNotify unref = (GDestroyNotify)g_ptr_array_unref;
+
 	h->vol_by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	h->details = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, detail_free);
-	h->vols_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					   (GDestroyNotify)g_ptr_array_unref);
+	h->vols_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, unref);
+	h->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, unref);
+	h->refs_known = h->reachable;
+	/* Indexed once, so a plan never scans a host's volumes per VM. */
 	for (guint i = 0; h->vols && i < h->vols->len; i++) {
 		virt_vol *v = h->vols->pdata[i];
-		const char *sep = strstr(v->name, "--");
-		g_autofree char *domain = sep ? g_strndup(v->name, (gsize)(sep - v->name)) : NULL;
-		GPtrArray *list;
 
 		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", v->pool, v->name), v);
-		/* Indexed once, so a plan never scans a host's volumes per VM. */
-		if (!domain || !desired_volume_owned_by(v->name, domain))
-			continue;
-		list = g_hash_table_lookup(h->vols_of, domain);
-		if (!list) {
-			list = g_ptr_array_new();
-			g_hash_table_insert(h->vols_of, g_steal_pointer(&domain), list);
-		}
-		g_ptr_array_add(list, v);
+		if (v->key && v->key[0] == '/')
+			g_hash_table_insert(vol_by_path, v->key, v);
 	}
+	for (guint i = 0; i < h->domains->len; i++)
+		index_users(h, vol_by_path, h->domains->pdata[i]);
 	/* Bases: one read per base in use, not per VM. */
 	for (guint i = 0; want && i < want->vms->len; i++) {
 		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
@@ -370,6 +442,24 @@ GPtrArray *
 obs_host_domain_volumes(const obs_host *h, const char *domain)
 {
 	return h->vols_of ? g_hash_table_lookup(h->vols_of, domain) : NULL;
+}
+
+bool
+obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
+		     const char *except)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, name);
+	GPtrArray *users = h->users ? g_hash_table_lookup(h->users, key) : NULL;
+
+	if (!h->refs_known)
+		return true;  /* a definition we could not read may use it */
+	for (guint i = 0; users && i < users->len; i++) {
+		const obs_domain *d = users->pdata[i];
+
+		if (!except || strcmp(d->name, except) != 0)
+			return true;
+	}
+	return false;
 }
 
 uint64_t

@@ -29,6 +29,9 @@ typedef struct {
 	char *vm;
 	char *hash;
 	char *template;
+	GStrv volumes;           /* what its definition uses: "pool/volume" */
+	GStrv paths;             /* and host paths (file and block disks) */
+	bool refs_known;         /* its definition was read: the two above hold */
 	bool detailed;           /* XML was read this pass: the fields below hold */
 	unsigned cpus;
 	uint64_t memory;
@@ -45,8 +48,12 @@ struct obs_host {
 	GPtrArray *pools;        /* virt_pool * */
 	GPtrArray *vols;         /* virt_vol * */
 	GHashTable *vol_by_key;  /* "pool/name" -> virt_vol * */
-	GHashTable *vols_of;     /* domain name -> GPtrArray of its virt_vol *
-				    (the <appliance>.<vm>--<disk> volumes) */
+	GHashTable *vols_of;     /* domain name -> GPtrArray of its virt_vol *:
+				    the volumes its definition uses that carry
+				    the names strata gives its disks */
+	GHashTable *users;       /* "pool/name" -> GPtrArray of obs_domain *
+				    whose definitions use that volume */
+	bool refs_known;         /* every domain's definition was read */
 	GHashTable *details;     /* "pool/name" -> virt_vol_detail *: the bases
 				    in use, and persistent volumes about to be used */
 };
@@ -76,8 +83,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(observed, observed_free)
 obs_host *observed_host(const observed *o, const char *name);
 bool obs_host_has_volume(const obs_host *h, const char *pool, const char *name);
 const virt_pool *obs_host_pool(const obs_host *h, const char *pool);
-/* The non-persistent volumes named for @domain on @h (borrowed; may be NULL). */
+/*
+ * The volumes @domain's definition uses on @h that carry the names strata
+ * gives its disks (borrowed; may be NULL).  Ownership comes from the
+ * definition: a volume merely named like one is not the domain's.
+ */
 GPtrArray *obs_host_domain_volumes(const obs_host *h, const char *domain);
+/*
+ * Whether any domain on @h other than @except (NULL: any) uses the volume,
+ * managed or not.  True as well when some definition on @h could not be
+ * read: a volume is only ever deleted when it is known to be unused.
+ */
+bool obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
+			  const char *except);
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it

@@ -25,6 +25,7 @@ typedef struct {
 	GHashTable *removal_stops;/* host -> shutdowns of VMs being removed */
 	GHashTable *new_starts;   /* host -> defines of new VMs */
 	GHashTable *blocked;      /* domains of layers that cannot be placed */
+	GHashTable *bases;        /* "pool/volume" of every base in the source */
 	const char *unreachable;  /* a host we cannot see, if any */
 	const char *lost;         /* a host declared lost that does not answer */
 	unsigned managed;         /* managed domains on reachable hosts */
@@ -361,17 +362,66 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 	return op;
 }
 
-static plan_op *
-plan_vol_delete(planner *pl, const char *host, const char *domain, const char *pool,
-		const char *volume, plan_op *after, const char *reason)
+/* Every template and persistent-template base the source names. */
+static GHashTable *
+bases_of(const desired_state *want)
 {
-	plan_op *op;
+	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
-	/* The last guard: a persistent volume is never deleted on this path. */
+	for (guint i = 0; i < want->vms->len; i++) {
+		const desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
+
+		if (sys->base)
+			g_hash_table_add(set, g_strdup_printf("%s/%s", sys->pool, sys->base));
+	}
+	for (guint i = 0; i < want->ptemplates->len; i++) {
+		const desired_ptemplate *t = want->ptemplates->pdata[i];
+
+		if (t->base)
+			g_hash_table_add(set, g_strdup_printf("%s/%s", t->base_pool, t->base));
+	}
+	return set;
+}
+
+/*
+ * Why @volume on @h must not be deleted along with @domain, or NULL.  The
+ * one gate every volume deletion passes: persistent volumes and template
+ * bases never, and no volume that a definition on the host other than
+ * @domain's uses (managed or not), nor any while a definition there could
+ * not be read.
+ */
+static const char *
+vol_delete_blocker(planner *pl, const obs_host *h, const char *domain,
+		   const char *pool, const char *volume)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, volume);
+
 	if (g_str_has_prefix(volume, "persistent-") ||
 	    g_hash_table_contains(pl->want->ptemplate_by_volume, volume))
+		return "it is a persistent volume";
+	if (!pl->bases)
+		pl->bases = bases_of(pl->want);
+	if (g_hash_table_contains(pl->bases, key))
+		return "it is a template's base image";
+	if (!h->refs_known)
+		return "a definition on the host could not be read, so it may be in use";
+	if (obs_host_volume_used(h, pool, volume, domain))
+		return "another domain's definition uses it";
+	return NULL;
+}
+
+static plan_op *
+plan_vol_delete(planner *pl, const obs_host *h, const char *domain, const char *pool,
+		const char *volume, plan_op *after, const char *reason)
+{
+	const char *keep = vol_delete_blocker(pl, h, domain, pool, volume);
+	plan_op *op;
+
+	if (keep) {
+		note(pl, "%s/%s on %s is kept: %s", pool, volume, h->name, keep);
 		return after;
-	op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, host, domain, after, reason);
+	}
+	op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, h->name, domain, after, reason);
 	op->pool = g_strdup(pool);
 	op->volume = g_strdup(volume);
 	return op;
@@ -400,7 +450,7 @@ plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
 		const virt_vol *v = vols->pdata[i];
 
 		if (!vm_has_volume(vm, v->pool, v->name))
-			plan_vol_delete(pl, h->name, domain, v->pool, v->name, after, reason);
+			plan_vol_delete(pl, h, domain, v->pool, v->name, after, reason);
 	}
 }
 
@@ -697,6 +747,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	bool live_mem = !replace && o->detailed && only_size_changed(vm, o, type) &&
 			o->cpus == vm->cpus && vm->memory < o->memory;
 	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
+	const char *why;
 	plan_op *last = NULL, *def;
 
 	if (active && live_mem) {
@@ -714,6 +765,11 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		       vm->domain, sys->pool, sys->volume, h->name);
 		return NULL;
 	}
+	if (replace && (why = vol_delete_blocker(pl, h, vm->domain, sys->pool, sys->volume))) {
+		refuse(pl, "%s: its system disk %s/%s must be rebuilt from the new template, but %s",
+		       vm->domain, sys->pool, sys->volume, why);
+		return NULL;
+	}
 	if ((active || from == RUN_SAVED) && vm->never_disrupt) {
 		refuse(pl, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
 		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
@@ -728,7 +784,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	if (replace) {
 		plan_op *vol;
 
-		last = plan_vol_delete(pl, h->name, vm->domain, sys->pool, sys->volume, last,
+		last = plan_vol_delete(pl, h, vm->domain, sys->pool, sys->volume, last,
 				       "template changed: the system disk is rebuilt");
 		vol = plan_disk(pl, vm, sys, h, IMPACT_REPLACE);
 		dep(vol, last);
@@ -1076,6 +1132,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.undefines);
 	g_hash_table_unref(pl.duplicates);
 	g_hash_table_unref(pl.blocked);
+	g_clear_pointer(&pl.bases, g_hash_table_unref);
 	g_hash_table_unref(pl.removal_stops);
 	g_hash_table_unref(pl.new_starts);
 	return pl.p;

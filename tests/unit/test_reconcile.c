@@ -393,6 +393,107 @@ test_safety__unmanaged_domains_are_left_alone(void **state)
 	tu_rmtree(dir);
 }
 
+/* A domain another tool defined on @host, its disk the volume @vol. */
+static void
+define_foreign(dc *d, const char *host, const char *name, const char *disk_xml)
+{
+	host_conn *c = g_hash_table_lookup(d->hosts->by_name, host);
+	g_autofree char *xml = g_strdup_printf(
+		"<domain type='test'><name>%s</name><memory>1024</memory><os><type>hvm</type></os>"
+		"<devices>%s</devices></domain>", name, disk_xml);
+	g_autoptr(GError) err = NULL;
+
+	assert_true(virt_define(c->virt, xml, NULL, &err));
+}
+
+static void
+make_volume(dc *d, const char *host, const char *vol)
+{
+	host_conn *c = g_hash_table_lookup(d->hosts->by_name, host);
+	g_autofree char *xml = g_strdup_printf(
+		"<volume><name>%s</name><capacity>1048576</capacity></volume>", vol);
+	g_autoptr(GError) err = NULL;
+
+	assert_true(virt_vol_create(c->virt, "default", xml, NULL, &err));
+}
+
+static bool
+plan_deletes(const plan *p, const char *volume)
+{
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_DELETE && g_strcmp0(op->volume, volume) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The first-round bug: volumes were given to the domain named before their
+ * first "--", so removing a.db deleted the disk of another domain named
+ * a.db--x.  Ownership now comes from the definitions.
+ */
+static void
+test_safety__a_volume_named_like_a_vms_disk_is_not_its(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: db, template: debian-12}\n"
+		       "  - {name: keep, template: debian-12}\n");
+	g_autofree char *host = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_non_null(dc_domain(d, "a.db"));
+	host = g_strdup(dc_domain(d, "a.db")->host->name);
+	/* Another tool's domain, on the same host, whose name extends a.db. */
+	make_volume(d, host, "a.db--x--system.qcow2");
+	define_foreign(d, host, "a.db--x",
+		       "<disk type='volume'><source pool='default' volume='a.db--x--system.qcow2'/>"
+		       "<target dev='vda'/></disk>");
+	/* A stray volume carrying a.db's disk naming, used by nobody. */
+	make_volume(d, host, "a.db--stray.qcow2");
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: keep, template: debian-12}\n");
+	assert_true(plan_deletes(dc_plan(d), "a.db--system.qcow2"));
+	assert_false(plan_deletes(dc_plan(d), "a.db--x--system.qcow2"));
+	assert_false(plan_deletes(dc_plan(d), "a.db--stray.qcow2"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_true(dc_has_volume(d, host, "a.db--x--system.qcow2"));
+	assert_true(dc_has_volume(d, host, "a.db--stray.qcow2"));
+	assert_false(dc_has_volume(d, "hv1", "a.db--system.qcow2") ||
+		     dc_has_volume(d, "hv2", "a.db--system.qcow2") ||
+		     dc_has_volume(d, "hv3", "a.db--system.qcow2"));
+	dc_free(d);
+}
+
+/* A VM's own disk that another domain uses too is kept, and the plan says why. */
+static void
+test_safety__a_disk_another_domain_uses_is_never_deleted(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: db, template: debian-12}\n"
+		       "  - {name: keep, template: debian-12}\n");
+	g_autofree char *host = NULL;
+	g_autofree char *note = NULL;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "a.db")->host->name);
+	/* An operator attached a.db's system disk to a rescue domain. */
+	define_foreign(d, host, "rescue",
+		       "<disk type='volume'><source pool='default' volume='a.db--system.qcow2'/>"
+		       "<target dev='vda'/></disk>");
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: keep, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_false(plan_deletes(p, "a.db--system.qcow2"));
+	note = g_strdup_printf("default/a.db--system.qcow2 on %s is kept: another domain's definition uses it",
+			       host);
+	assert_true(g_ptr_array_find_with_equal_func(p->notes, note, g_str_equal, NULL));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_null(dc_domain(d, "a.db"));
+	assert_true(dc_has_volume(d, host, "a.db--system.qcow2"));
+	dc_free(d);
+}
+
 static void
 test_safety__removing_every_managed_vm_is_refused(void **state)
 {
@@ -830,6 +931,8 @@ main(void)
 		cmocka_unit_test(test_persistent__moved_to_another_pool_is_refused_not_recreated),
 		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
+		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
+		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
