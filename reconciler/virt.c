@@ -649,22 +649,48 @@ virt_set_memory(virt_host *h, const char *name, uint64_t bytes, bool live,
 		    virDomainSetMemoryFlags(dom, bytes / 1024, flags));
 }
 
-/* Graceful first; a guest that ignores ACPI is powered off at the deadline. */
+/*
+ * Press the power button; true when the domain is off already or the press
+ * was delivered.  A press refused while the guest still runs is an error:
+ * the caller must not wait out a timeout for a request that never left.
+ */
+static bool
+press_power_button(virt_host *h, virDomainPtr dom, const char *name, GError **error)
+{
+	int state = 0, reason = 0;
+
+	count(h);
+	if (virDomainShutdown(dom) == 0)
+		return true;
+	fail(error, "cannot ask to shut down", name);
+	count(h);
+	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF) {
+		g_clear_error(error);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Graceful first; a guest that ignores ACPI is powered off at the deadline.
+ * The button is pressed again every VIRT_SHUTDOWN_REPRESS_MS: a guest still
+ * in its firmware, or an OS not yet listening, drops the first press (as
+ * OpenStack's shutdown_retry_interval does for the same reason).
+ */
 bool
 virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
 {
 	virDomainPtr dom = lookup(h, name, error);
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	gint64 now = g_get_monotonic_time();
+	gint64 deadline = now + (gint64)timeout_ms * 1000;
+	gint64 repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
 	int state = 0, reason = 0;
-	bool ok = true;
+	bool ok;
 
 	if (!dom)
 		return false;
-	count(h);
-	if (virDomainShutdown(dom) < 0) {
-		virResetLastError();
-	}
-	for (;;) {
+	ok = press_power_button(h, dom, name, error);
+	while (ok) {
 		count(h);
 		if (virDomainGetState(dom, &state, &reason, 0) < 0) {
 			ok = fail(error, "cannot read the state of", name);
@@ -672,11 +698,16 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 		}
 		if (state == VIR_DOMAIN_SHUTOFF)
 			break;
-		if (g_get_monotonic_time() >= deadline) {
+		now = g_get_monotonic_time();
+		if (now >= deadline) {
 			count(h);
 			if (virDomainDestroy(dom) < 0)
 				ok = fail(error, "cannot power off", name);
 			break;
+		}
+		if (now >= repress) {
+			repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
+			ok = press_power_button(h, dom, name, error);
 		}
 		g_usleep(100 * 1000);
 	}

@@ -145,6 +145,9 @@ bool virt_domain_xml(virt_host *h, const char *name, bool inactive,
 bool virt_volume_detail(virt_host *h, const char *pool, const char *name,
 			virt_vol_detail *out, GError **error);
 
+/* A graceful shutdown presses the power button again this often. */
+#define VIRT_SHUTDOWN_REPRESS_MS 3000
+
 void virt_dom_free(gpointer p);
 void virt_vol_free(gpointer p);
 void virt_pool_free(gpointer p);
