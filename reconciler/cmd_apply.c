@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <gio/gio.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,21 +38,36 @@ confirm(void)
 	return strcmp(g_strstrip(answer), "yes") == 0;
 }
 
-static int
-execute(pass *p, const char *db, guint parallel)
+/*
+ * The writer's lock is taken before planning: a plan made while a daemon
+ * changes the hosts would be stale before it starts.
+ */
+static history *
+open_history(const char *db)
 {
 	g_autoptr(GError) err = NULL;
-	g_autoptr(history) hist = history_open(db, &err);
+	history *hist = history_open(db, &err);
+
+	if (hist)
+		return hist;
+	if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_BUSY))
+		fprintf(stderr, "strata apply: %s; nothing was changed. While 'strata watch' runs, "
+			"ask it instead: strata reconcile --db %s\n", err->message, db);
+	else
+		fprintf(stderr, "strata apply: %s; nothing was changed\n", err->message);
+	return NULL;
+}
+
+static int
+execute(pass *p, history *hist, guint parallel)
+{
+	g_autoptr(GError) err = NULL;
 	g_autoptr(obs_cache) cache = obs_cache_new();
 	g_autofree char *summary = NULL;
 	exec_options eo;
 	exec_result r;
 	gint64 rev, run;
 
-	if (!hist) {
-		fprintf(stderr, "strata apply: %s; nothing was changed\n", err->message);
-		return STRATA_EXIT_ERROR;
-	}
 	if (history_interrupted(hist))
 		fprintf(stderr, "strata apply: %u operation(s) of an earlier run were interrupted; "
 			"this run observed the hosts afresh\n", history_interrupted(hist));
@@ -94,6 +110,7 @@ cmd_apply(int argc, char **argv)
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — converge the hosts to the source");
 	g_autoptr(GError) err = NULL;
+	g_autoptr(history) hist = NULL;
 	pass_options po = { 0 };
 	pass p;
 	int rc;
@@ -113,6 +130,8 @@ cmd_apply(int argc, char **argv)
 	po.connect = connect ? connect : "test:///default";
 	po.readonly = dry_run;
 	po.plan.allow_empty = allow_empty;
+	if (!dry_run && !(hist = open_history(db ? db : "strata.db")))
+		return STRATA_EXIT_ERROR;
 	if (!pass_run(&p, &po, NULL, NULL, &err)) {
 		diag_print(stderr, OUTPUT_TEXT, &p.diags);
 		fprintf(stderr, "strata apply: %s; nothing was changed\n",
@@ -128,7 +147,7 @@ cmd_apply(int argc, char **argv)
 	else if (!yes && isatty(STDIN_FILENO) && !confirm())
 		rc = (printf("Nothing was changed.\n"), STRATA_EXIT_ERROR);
 	else
-		rc = execute(&p, db ? db : "strata.db", (guint)parallel);
+		rc = execute(&p, hist, (guint)parallel);
 	pass_release(&p);
 	return rc;
 }

@@ -122,7 +122,7 @@ cmd_history(int argc, char **argv)
 		fprintf(stderr, "strata history: no history database at %s (use --db)\n", path);
 		return STRATA_EXIT_ERROR;
 	}
-	hist = history_open(path, &err);
+	hist = history_open_readonly(path, &err);
 	rows = hist ? history_ops(hist, &q, &err) : NULL;
 	if (!rows) {
 		fprintf(stderr, "strata history: %s\n", err->message);

@@ -21,6 +21,8 @@ struct control_server {
 	char *path;
 	int fd;
 	int watch;
+	bool bound;
+	struct stat st;        /* the socket we bound, removed only if still there */
 	struct daemon_state *d;
 };
 
@@ -109,6 +111,39 @@ on_accept(int fd, gpointer data)
 		on_client(data, client);
 }
 
+/*
+ * The writer's lock is held, so a socket at @path is a dead daemon's and
+ * may go; anything else there (a file, a link, someone else's socket) is
+ * not ours to remove.
+ */
+static bool
+clear_stale(const char *path, GError **error)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ||
+		       (g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "cannot use %s: %s", path, g_strerror(errno)), false);
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+			    "%s exists and is not a socket of this user; strata will not replace it "
+			    "(give another --socket)", path);
+		return false;
+	}
+	return unlink(path) == 0 || errno == ENOENT;
+}
+
+/* The socket at our path is still the one we bound (not a successor's). */
+static bool
+still_ours(const control_server *c)
+{
+	struct stat st;
+
+	return lstat(c->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == c->st.st_dev && st.st_ino == c->st.st_ino;
+}
+
 control_server *
 control_listen(const char *path, struct daemon_state *d, GError **error)
 {
@@ -122,17 +157,18 @@ control_listen(const char *path, struct daemon_state *d, GError **error)
 	if (!address(path, &sa, error))
 		goto fail;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	/* The lock is held: a socket left here is a dead daemon's. */
-	unlink(path);
+	if (!clear_stale(path, error))
+		goto fail;
 	old = umask(0077);
 	if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(c->fd, 16) < 0) {
+	    chmod(path, 0600) < 0 || listen(c->fd, 16) < 0 || lstat(path, &c->st) < 0) {
 		umask(old);
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot listen on %s: %s", path, g_strerror(errno));
 		goto fail;
 	}
 	umask(old);
+	c->bound = true;
 	c->watch = loop_watch(c->fd, on_accept, c);
 	return c;
 fail:
@@ -146,10 +182,10 @@ control_free(control_server *c)
 	if (!c)
 		return;
 	loop_unwatch(c->watch);
-	if (c->fd > 0) {
+	if (c->fd > 0)
 		close(c->fd);
+	if (c->bound && still_ours(c))
 		unlink(c->path);
-	}
 	g_free(c->path);
 	g_free(c);
 }

@@ -40,7 +40,6 @@ typedef struct {
 
 struct daemon_state {
 	daemon_options o;
-	int lock_fd;
 	history *hist;
 	obs_cache *cache;
 	host_set *hosts;
@@ -136,37 +135,6 @@ on_watchdog(gpointer data)
 {
 	(void)data;
 	notify("WATCHDOG=1");
-}
-
-/* ---- the database lock ------------------------------------------------- */
-
-static int
-lock_db(const char *db, GError **error)
-{
-	g_autofree char *path = g_strconcat(db, ".lock", NULL);
-	g_autofree char *pid = NULL;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "cannot lock %s: %s", path, g_strerror(errno));
-		return -1;
-	}
-	/* flock, not fcntl: it also excludes a second daemon in one process. */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char buf[32] = "";
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
-			    "another strata watch (pid %s) already uses %s; stop it first",
-			    n > 0 ? g_strstrip(buf) : "unknown", db);
-		close(fd);
-		return -1;
-	}
-	pid = g_strdup_printf("%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
-		g_warning("cannot write pid to %s", path);
-	return fd;
 }
 
 char *
@@ -821,6 +789,13 @@ reconcile_start(daemon_state *d)
 		retry_dead_hosts(d);
 		return;
 	}
+	if (!history_still_there(d->hist, &herr)) {
+		/* Loudly, and for good: what this daemon writes now reaches
+		 * no one, and a second daemon may already own the new file. */
+		g_critical("%s", herr->message);
+		pass_release(&d->pass);
+		return;
+	}
 	d->run = history_run_begin(d->hist, "watch", d->revision, &herr);
 	if (d->run < 0) {
 		/* Disk full, say: nothing happens without its intent on record.
@@ -1007,7 +982,6 @@ daemon_new(const daemon_options *o, GError **error)
 	if (!d->o.now)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
-	d->lock_fd = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -1016,9 +990,6 @@ daemon_new(const daemon_options *o, GError **error)
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
 	d->cache = obs_cache_new();
 	loop_init();
-	d->lock_fd = lock_db(o->db, error);
-	if (d->lock_fd < 0)
-		goto fail;
 	d->hist = history_open(o->db, error);
 	if (!d->hist)
 		goto fail;
@@ -1106,8 +1077,6 @@ daemon_free(daemon_state *d)
 	spec_source_free(d->good);
 	history_close(d->hist);
 	obs_cache_free(d->cache);
-	if (d->lock_fd >= 0)
-		close(d->lock_fd);
 	g_hash_table_unref(d->holds);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);

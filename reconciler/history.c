@@ -3,8 +3,14 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "history.h"
 
@@ -13,6 +19,10 @@ G_DEFINE_QUARK(strata-history-error-quark, history_error)
 struct history {
 	sqlite3 *db;
 	unsigned interrupted;
+	char *path;
+	int lock_fd;           /* the writer's lock; -1 when read-only */
+	dev_t dev;             /* the file opened, to notice it replaced */
+	ino_t ino;
 };
 
 /* Migrations, in order; user_version counts how many have run. */
@@ -125,25 +135,140 @@ mark_interrupted(history *h, GError **error)
 	return exec_sql(h, "UPDATE runs SET result = 'interrupted' WHERE ended IS NULL", error);
 }
 
+/*
+ * Beside the database, hidden, and not named like it: `rm strata.db*`
+ * takes the database and its WAL files but not the lock, so a second
+ * writer on the same path is still refused.
+ */
+char *
+history_lock_path(const char *db)
+{
+	g_autofree char *dir = g_path_get_dirname(db);
+	g_autofree char *base = g_path_get_basename(db);
+	g_autofree char *name = g_strdup_printf(".%s.lock", base);
+
+	return g_build_filename(dir, name, NULL);
+}
+
+/*
+ * One writer per database.  O_NOFOLLOW and the checks after open: a link
+ * or a file planted in a shared folder is never truncated as root.
+ */
+static int
+lock_take(const char *db, GError **error)
+{
+	g_autofree char *path = history_lock_path(db);
+	g_autofree char *pid = NULL;
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot lock %s: %s", path, g_strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "%s is not a lock file of this user; remove it if nothing uses it", path);
+		close(fd);
+		return -1;
+	}
+	/* flock, not fcntl: it also excludes a second writer in one process. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+			    "another strata (pid %s) already writes to %s",
+			    n > 0 ? g_strstrip(buf) : "unknown", db);
+		close(fd);
+		return -1;
+	}
+	pid = g_strdup_printf("%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		g_warning("cannot write pid to %s", path);
+	return fd;
+}
+
+/* A foreign SQLite file (or any other) is said to be one, not migrated. */
+static bool
+is_strata_db(history *h)
+{
+	sqlite3_stmt *st = NULL;
+	bool ok = true;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
+			       "'schedule_state', 'schedule_fires')", -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = sqlite3_column_int(st, 0) == 0;
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static history *
+open_db(const char *path, bool writer, GError **error)
+{
+	history *h = g_new0(history, 1);
+	int flags = writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+	struct stat st;
+
+	h->lock_fd = -1;
+	h->path = g_strdup(path);
+	if (writer && (h->lock_fd = lock_take(path, error)) < 0)
+		goto fail;
+	if (sqlite3_open_v2(path, &h->db, flags, NULL) != SQLITE_OK) {
+		db_fail(h, error, path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(h->db, 5000);
+	if (!is_strata_db(h)) {
+		g_set_error(error, HISTORY_ERROR, 0,
+			    "%s is not a strata database; give another --db",
+			    path);
+		goto fail;
+	}
+	if (writer && (!exec_sql(h, "PRAGMA journal_mode = WAL", error) ||
+		       !exec_sql(h, "PRAGMA synchronous = FULL", error)))
+		goto fail;
+	if (!exec_sql(h, "PRAGMA foreign_keys = ON", error))
+		goto fail;
+	if (writer && (!migrate(h, error) || !mark_interrupted(h, error)))
+		goto fail;
+	if (stat(path, &st) == 0) {
+		h->dev = st.st_dev;
+		h->ino = st.st_ino;
+	}
+	return h;
+fail:
+	history_close(h);
+	return NULL;
+}
+
 history *
 history_open(const char *path, GError **error)
 {
-	history *h = g_new0(history, 1);
+	return open_db(path, true, error);
+}
 
-	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		db_fail(h, error, path);
-		history_close(h);
-		return NULL;
-	}
-	sqlite3_busy_timeout(h->db, 5000);
-	if (!exec_sql(h, "PRAGMA journal_mode = WAL", error) ||
-	    !exec_sql(h, "PRAGMA synchronous = FULL", error) ||
-	    !exec_sql(h, "PRAGMA foreign_keys = ON", error) ||
-	    !migrate(h, error) || !mark_interrupted(h, error)) {
-		history_close(h);
-		return NULL;
-	}
-	return h;
+history *
+history_open_readonly(const char *path, GError **error)
+{
+	return open_db(path, false, error);
+}
+
+bool
+history_still_there(const history *h, GError **error)
+{
+	struct stat st;
+
+	if (stat(h->path, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino)
+		return true;
+	g_set_error(error, HISTORY_ERROR, 0,
+		    "the database %s was removed or replaced while in use; nothing is changed "
+		    "until strata is restarted on it", h->path);
+	return false;
 }
 
 void
@@ -152,6 +277,9 @@ history_close(history *h)
 	if (!h)
 		return;
 	sqlite3_close(h->db);
+	if (h->lock_fd >= 0)
+		close(h->lock_fd);
+	g_free(h->path);
 	g_free(h);
 }
 

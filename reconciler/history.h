@@ -25,7 +25,20 @@ GQuark history_error_quark(void);
 
 typedef struct history history;
 
+/*
+ * Open @path for writing: takes the one writer's lock (a second writer,
+ * `strata watch` or `strata apply`, gets G_IO_ERROR_BUSY naming the
+ * holder's pid), creates and migrates the database, and marks what a crash
+ * left interrupted.  A file that is not a strata database is refused.
+ */
 history *history_open(const char *path, GError **error);
+/* For readers (`strata history`): no lock, no migration, no marking. */
+history *history_open_readonly(const char *path, GError **error);
+/* Where the writer's lock of database @db lives. */
+char *history_lock_path(const char *db);
+/* False (and why) when the database file was removed or replaced since it
+ * was opened: what is written then would reach nobody. */
+bool history_still_there(const history *h, GError **error);
 void history_close(history *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(history, history_close)
 

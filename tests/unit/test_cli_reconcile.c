@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -123,6 +124,39 @@ test_cli__usage_errors_exit_64(void **state)
 	tu_result_release(&d);
 }
 
+/* Another program's SQLite file, or no SQLite at all: said in one line. */
+static void
+test_cli__a_foreign_database_is_named_not_migrated(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *db = g_build_filename(dir, "other.db", NULL);
+	g_autofree char *text = g_build_filename(dir, "notes.txt", NULL);
+	g_autofree char *want = NULL;
+	sqlite3 *s = NULL;
+	tu_result a, h, t;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(s, "CREATE TABLE invoices (id INTEGER)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(s);
+	tu_write(text, "not a database at all, but long enough to be read as one ......\n");
+	a = TU_RUN(NULL, "apply", "--yes", "--db", db, "examples/minimal");
+	h = TU_RUN(NULL, "history", "--db", db);
+	t = TU_RUN(NULL, "history", "--db", text);
+	want = g_strdup_printf("%s is not a strata database; give another --db", db);
+	assert_int_equal(a.status, 1);
+	assert_non_null(strstr(a.err, want));
+	assert_null(strstr(a.err, "CREATE"));
+	assert_int_equal(h.status, 1);
+	assert_non_null(strstr(h.err, want));
+	assert_int_equal(t.status, 1);
+	assert_non_null(strstr(t.err, "is not a strata database"));
+	tu_result_release(&a);
+	tu_result_release(&h);
+	tu_result_release(&t);
+	tu_rmtree(dir);
+}
+
 /* Start `strata watch` on @src; returns once its first run has begun. */
 static GSubprocess *
 watch_spawn(const char *src, const char *db, GDataInputStream **err_out)
@@ -169,6 +203,20 @@ test_watch__status_over_the_socket_then_sigterm_exits_0(void **state)
 		 g_get_monotonic_time() < end);
 	assert_int_equal(st.status, 0);
 	assert_non_null(strstr(st.out, "webstack.db              hv1      running     running"));
+	{
+		/* One writer: apply refuses, names the daemon, says what to do. */
+		g_autofree char *pid = g_strdup_printf("(pid %s)", g_subprocess_get_identifier(p));
+		tu_result ap = TU_RUN(NULL, "apply", "--yes", "--db", db, "examples/webstack");
+		tu_result hi = TU_RUN(NULL, "history", "--db", db);
+
+		assert_int_equal(ap.status, 1);
+		assert_non_null(strstr(ap.err, pid));
+		assert_non_null(strstr(ap.err, "ask it instead: strata reconcile"));
+		/* Readers open it read-only and need no lock. */
+		assert_int_equal(hi.status, 0);
+		tu_result_release(&ap);
+		tu_result_release(&hi);
+	}
 	g_subprocess_send_signal(p, SIGTERM);
 	while ((line = g_data_input_stream_read_line(err, NULL, NULL, NULL)))
 		g_free(line);
@@ -227,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_plan__invalid_source_changes_nothing_and_exits_1),
 		cmocka_unit_test(test_apply__examples_converge_and_leave_history),
 		cmocka_unit_test(test_cli__usage_errors_exit_64),
+		cmocka_unit_test(test_cli__a_foreign_database_is_named_not_migrated),
 		cmocka_unit_test(test_watch__status_over_the_socket_then_sigterm_exits_0),
 		cmocka_unit_test(test_watch__sigterm_mid_apply_leaves_no_op_running),
 	};

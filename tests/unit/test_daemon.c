@@ -368,7 +368,7 @@ test_watch__second_daemon_on_one_database_refuses(void **state)
 	watch *w = watch_start(NULL);
 	daemon_options o = { .connect = "test:///default", .path = w->src, .db = w->db };
 	g_autoptr(GError) err = NULL;
-	g_autofree char *expect = g_strdup_printf("another strata watch (pid %d) already uses %s",
+	g_autofree char *expect = g_strdup_printf("another strata (pid %d) already writes to %s",
 						  (int)getpid(), w->db);
 
 	(void)state;
@@ -376,6 +376,93 @@ test_watch__second_daemon_on_one_database_refuses(void **state)
 	assert_non_null(err);
 	assert_true(g_str_has_prefix(err->message, expect));
 	watch_stop(w);
+}
+
+static bool
+d_listed(watch *w)
+{
+	g_autofree char *dv = observed(w, "d", "desired");
+
+	return strcmp(dv, "-") != 0;
+}
+
+/*
+ * `rm strata.db*` under a running daemon: it notices at its next run and
+ * changes nothing more, and the lock (not named like the database) still
+ * refuses a second daemon on the same path.
+ */
+static void
+test_watch__database_removed_under_the_daemon(void **state)
+{
+	watch *w = watch_start(NULL);
+	daemon_options o = { .connect = "test:///default", .path = w->src, .db = w->db };
+	g_autofree char *text = app("  - {name: d, template: deb}\n");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GDir) dir = g_dir_open(w->dir, 0, NULL);
+	const char *name;
+
+	(void)state;
+	/* rm strata.db* */
+	while ((name = g_dir_read_name(dir)))
+		if (g_str_has_prefix(name, "strata.db")) {
+			g_autofree char *path = g_build_filename(w->dir, name, NULL);
+
+			assert_int_equal(unlink(path), 0);
+		}
+	save_atomically(w->file, text);
+	/* The revision with d was planned (d is listed)... */
+	assert_true(wait_for(w, d_listed, 5000));
+	settle(w, 500);
+	/* ...and nothing was carried out into a database nobody can read. */
+	{
+		g_autofree char *dv = observed(w, "d", "observed");
+
+		assert_string_equal(dv, "undeployed");
+	}
+	assert_null(daemon_new(&o, &err));
+	assert_true(g_str_has_prefix(err->message, "another strata (pid "));
+	watch_stop(w);
+}
+
+/* Root never truncates a file through a planted link, nor removes a file
+ * given as the socket. */
+static void
+test_watch__never_clobbers_what_it_did_not_create(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *text = app(NULL);
+	g_autofree char *precious = g_build_filename(w->dir, "precious.txt", NULL);
+	/* Hidden beside the database, so `rm strata.db*` leaves it. */
+	g_autofree char *lock = g_build_filename(w->dir, ".strata.db.lock", NULL);
+	g_autofree char *content = NULL;
+	daemon_options o = { .connect = "test:///default", .path = w->src, .db = w->db };
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	tu_write(w->file, text);
+	tu_write(precious, "keep me\n");
+	/* The socket path is a regular file: refused, the file kept. */
+	o.socket = precious;
+	assert_null(daemon_new(&o, &err));
+	assert_true(strstr(err->message, "is not a socket of this user") != NULL);
+	assert_true(g_file_get_contents(precious, &content, NULL, NULL));
+	assert_string_equal(content, "keep me\n");
+	g_clear_error(&err);
+	g_clear_pointer(&content, g_free);
+	/* The lock path is a link to it: refused, the target untouched. */
+	o.socket = NULL;
+	assert_int_equal(unlink(lock), 0);
+	assert_int_equal(symlink(precious, lock), 0);
+	assert_null(daemon_new(&o, &err));
+	assert_true(strstr(err->message, "cannot lock") != NULL);
+	assert_true(g_file_get_contents(precious, &content, NULL, NULL));
+	assert_string_equal(content, "keep me\n");
+	tu_rmtree(w->dir);
+	g_free(w->dir);
+	g_free(w->src);
+	g_free(w->file);
+	g_free(w->db);
+	g_free(w);
 }
 
 static bool
@@ -907,6 +994,8 @@ main(void)
 		cmocka_unit_test(test_watch__guest_shutdown_follows_restart_policy),
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
+		cmocka_unit_test(test_watch__database_removed_under_the_daemon),
+		cmocka_unit_test(test_watch__never_clobbers_what_it_did_not_create),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
 		cmocka_unit_test(test_watch__configmap_data_symlink_swap),
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
