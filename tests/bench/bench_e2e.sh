@@ -6,7 +6,11 @@
 #   virsh    a sequential shell script, one virsh call per step
 #   ansible  a playbook: community.libvirt.virt for define/start/destroy/
 #            undefine, ansible.builtin.command for the volumes
-# All three do the same libvirt work on the same hosts in one run.
+# All three do the same libvirt work on the same hosts in one run, with the
+# same domain type (KVM where /dev/kvm is usable, else TCG; E2E_DOMAIN_TYPE=
+# qemu forces TCG), and all three stop guests gracefully: the guest answers
+# the power button after BENCH_GUEST_SECONDS (default 5), as an OS that
+# takes that long to shut down, so teardown measures shutdowns, not kills.
 #   tests/bench/bench_e2e.sh [N]      (root; make bench runs it)
 set -uo pipefail
 N=${1:-20}
@@ -24,6 +28,8 @@ E2E_DIR=$(mktemp -d /tmp/strata-bench.XXXXXX)
 trap 'e2e_down; rm -rf "$E2E_DIR"' EXIT
 trap 'exit 130' INT TERM
 e2e_prepare_machine
+TYPE=$(e2e_domain_type) || exit 1
+E2E_GUEST_SECONDS=${BENCH_GUEST_SECONDS:-5}
 e2e_host_up h1 1 || exit 1
 mkdir -p "$E2E_DIR/h2/cache"; cp -a "$E2E_DIR/h1/cache/." "$E2E_DIR/h2/cache/"
 e2e_host_up h2 2 || exit 1
@@ -44,7 +50,7 @@ host_for() { local hosts=($2); echo "${hosts[$(($1 % ${#hosts[@]}))]}"; }
 
 domain_xml() {
 	cat <<X
-<domain type='qemu'><name>b.g$1</name><memory unit='KiB'>32768</memory><vcpu>1</vcpu>
+<domain type='$TYPE'><name>b.g$1</name><memory unit='KiB'>32768</memory><vcpu>1</vcpu>
 <os><type arch='x86_64'>hvm</type></os><features><acpi/></features>
 <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
 <devices><disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>
@@ -71,6 +77,8 @@ run_strata() {
 	strata_spec deployed "$1"
 	t=$(now); "$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || { tail -5 "$S/apply.out"; exit 1; }; UP=$(elapsed "$t")
 	check_up strata
+	e2e_virsh h1 dumpxml b.g0 | grep -q "<domain type='$TYPE'" ||
+		{ echo "bench_e2e: strata's guests are not of type $TYPE" >&2; exit 1; }
 	strata_spec undeployed "$1"
 	t=$(now); "$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || { tail -5 "$S/apply.out"; exit 1; }; DOWN=$(elapsed "$t")
 	check_down strata
@@ -90,9 +98,19 @@ run_virsh() {
 	done
 	UP=$(elapsed "$t"); check_up virsh
 	t=$(now)
+	# Ask every guest, then wait for each: the usual graceful script
+	# (pressing again, as strata does, for a guest still in its BIOS).
+	for ((i = 0; i < N; i++)); do
+		e2e_virsh "$(host_for $i "$1")" shutdown "b.g$i" >/dev/null
+	done
 	for ((i = 0; i < N; i++)); do
 		h=$(host_for $i "$1")
-		e2e_virsh $h destroy "b.g$i" >/dev/null
+		until [ "$(e2e_virsh $h domstate "b.g$i")" = "shut off" ]; do
+			sleep 1; e2e_virsh $h shutdown "b.g$i" >/dev/null 2>&1
+		done
+	done
+	for ((i = 0; i < N; i++)); do
+		h=$(host_for $i "$1")
 		e2e_virsh $h undefine "b.g$i" >/dev/null
 		e2e_virsh $h vol-delete --pool default "b.g$i--system.qcow2" >/dev/null
 	done
@@ -132,8 +150,15 @@ Y
 - hosts: localhost
   gather_facts: false
   tasks:
-    - name: stop
-      community.libvirt.virt: {name: "{{ item.name }}", state: destroyed, uri: "{{ item.uri }}"}
+    - name: stop (ask)
+      community.libvirt.virt: {name: "{{ item.name }}", state: shutdown, uri: "{{ item.uri }}"}
+      loop: "{{ guests }}"
+    - name: stop (wait, asking again)
+      community.libvirt.virt: {name: "{{ item.name }}", state: shutdown, uri: "{{ item.uri }}"}
+      register: st
+      until: st.changed == false
+      retries: 120
+      delay: 1
       loop: "{{ guests }}"
     - name: undefine
       community.libvirt.virt: {name: "{{ item.name }}", command: undefine, uri: "{{ item.uri }}"}
@@ -151,15 +176,15 @@ Y
 	DOWN=$(elapsed "$t"); check_down ansible
 }
 
-printf "\nbench_e2e: %d tiny QEMU guests (32 MiB, TCG), real libvirtd, same hosts, one run\n" "$N"
-printf "%-8s %-6s %9s %9s %12s %12s\n" method hosts "up (s)" "down (s)" "up ×strata" "down ×strata"
+printf "\nbench_e2e: %d tiny guests (32 MiB, domain type %s, answering the power button after %s s), real libvirtd, same hosts, one run\n" "$N" "$TYPE" "$E2E_GUEST_SECONDS"
+printf "%-8s %-5s %-6s %9s %9s %12s %12s\n" method type hosts "up (s)" "down (s)" "up ×strata" "down ×strata"
 for hosts in "h1" "h1 h2"; do
 	nh=$(echo $hosts | wc -w)
 	run_strata "$hosts"; SU=$UP SD=$DOWN
-	printf "%-8s %-6s %9s %9s %12s %12s\n" strata "$nh" "$SU" "$SD" 1.0 1.0
+	printf "%-8s %-5s %-6s %9s %9s %12s %12s\n" strata "$TYPE" "$nh" "$SU" "$SD" 1.0 1.0
 	for m in virsh ansible; do
 		"run_$m" "$hosts"
-		printf "%-8s %-6s %9s %9s %12s %12s\n" "$m" "$nh" "$UP" "$DOWN" \
+		printf "%-8s %-5s %-6s %9s %9s %12s %12s\n" "$m" "$TYPE" "$nh" "$UP" "$DOWN" \
 			"$(awk -v a="$UP" -v b="$SU" 'BEGIN {printf "%.1f", a / b}')" \
 			"$(awk -v a="$DOWN" -v b="$SD" 'BEGIN {printf "%.1f", a / b}')"
 	done

@@ -4,7 +4,10 @@
 # (unshare -m -u): its own hostname, host UUID, /var/lib/libvirt,
 # /run/libvirt, /etc/libvirt and logs, all bound from $E2E_DIR/<name>.
 # They share the network namespace, so migration ports are split per host.
-# QEMU runs in software emulation (TCG): no KVM needed.
+# Guests run under KVM where /dev/kvm is usable, as users run them, and in
+# software emulation (TCG) otherwise; E2E_DOMAIN_TYPE=qemu forces TCG by
+# hiding /dev/kvm inside each host's namespace, so libvirt itself reports a
+# machine without KVM (e2e_domain_type says which one runs).
 #
 #   e2e_can_run            prints why it can't and returns 1
 #   e2e_host_up NAME N     starts host NAME (N = 1, 2, 3... picks ports/UUID)
@@ -12,6 +15,8 @@
 #   e2e_host_stop NAME     kills libvirtd (guests keep running)
 #   e2e_host_start NAME    starts libvirtd (and virtlogd) again in the same namespace
 #   e2e_host_crash NAME    a power cut: libvirtd, virtlogd and guests killed at once
+#   e2e_host_check NAME    says what is wrong with a host (nothing: healthy)
+#   e2e_host_heal NAME     brings back what a scenario left broken
 #   e2e_down               kills every process of every host, unmounts
 #
 # The base image is a 512-byte boot sector (guest/acpi-guest.S) that
@@ -40,14 +45,38 @@ e2e_prepare_machine() {
 	mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt
 }
 
+# e2e_domain_type: "kvm" or "qemu", what strata will find in the hosts'
+# capabilities (E2E_DOMAIN_TYPE=qemu forces software emulation).
+e2e_domain_type() {
+	case "${E2E_DOMAIN_TYPE:-}" in
+	qemu|kvm) echo "$E2E_DOMAIN_TYPE"; return ;;
+	"") ;;
+	*) echo "E2E_DOMAIN_TYPE must be kvm or qemu, not '$E2E_DOMAIN_TYPE'" >&2; return 1 ;;
+	esac
+	if [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; then echo kvm; else echo qemu; fi
+}
+
+# e2e_guest_image FILE [SECONDS]: the ACPI guest, answering the power button
+# after SECONDS (default 0), as an OS that takes that long to shut down.
 e2e_guest_image() {
-	local out=$1 tmp
+	local out=$1 secs=${2:-0} tmp ticks
 	tmp=$(mktemp -d)
 	as --32 -o "$tmp/g.o" "$E2E_HERE/guest/acpi-guest.S"
 	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$tmp/g.bin" "$tmp/g.o"
+	# The BIOS ticks 18.2 times a second; a little-endian word at 508.
+	ticks=$(( (secs * 182 + 9) / 10 ))
+	printf "$(printf '\\x%02x\\x%02x' $((ticks & 255)) $((ticks >> 8)))" |
+		dd of="$tmp/g.bin" bs=1 seek=508 conv=notrunc status=none
 	truncate -s 1M "$tmp/g.bin"
 	qemu-img convert -q -f raw -O qcow2 "$tmp/g.bin" "$out"
 	rm -rf "$tmp"
+}
+
+# e2e_alive PIDFILE: its process runs.  A zombie does not: this machine's
+# init reaps orphans late (seconds), and a daemon killed by a power cut
+# stays a zombie meanwhile, which kill -0 would call alive.
+e2e_alive() {
+	[ -s "$1" ] && ps -o stat= -p "$(cat "$1")" 2>/dev/null | grep -qv Z
 }
 
 e2e_uri() { echo "qemu+unix:///system?socket=$E2E_DIR/$1/sock/libvirt-sock"; }
@@ -93,22 +122,57 @@ e2e_host_up() {
 		mount --bind "$dir/log" /var/log/libvirt
 		mount --bind "$dir/cache" /var/cache/libvirt
 		mount --bind "$dir/etc" /etc/libvirt
+		# A machine without KVM, as libvirt and QEMU see it.
+		[ "$3" = qemu ] && [ -e /dev/kvm ] && mount --bind /dev/null /dev/kvm
 		echo $$ >"$dir/ns.pid"
-		exec sleep infinity' sh "$dir" "$name" </dev/null >/dev/null 2>&1 & )
+		exec sleep infinity' sh "$dir" "$name" "$(e2e_domain_type)" </dev/null >/dev/null 2>&1 & )
 	for i in $(seq 50); do [ -s "$dir/ns.pid" ] && break; sleep 0.1; done
 	E2E_HOSTS+=("$name")
 	e2e_host_start "$name"
 	e2e_virsh "$name" pool-define-as default dir --target "$dir/pool" >/dev/null
 	e2e_virsh "$name" pool-start default >/dev/null
-	e2e_guest_image "$dir/pool/acpi-guest.qcow2"
+	e2e_guest_image "$dir/pool/acpi-guest.qcow2" "${E2E_GUEST_SECONDS:-0}"
 	e2e_virsh "$name" pool-refresh default >/dev/null
+}
+
+# What is wrong with host NAME, one line each; nothing when it is healthy:
+# virtlogd and libvirtd alive and answering, the pool active with its base.
+e2e_host_check() {
+	local name=$1 dir=$E2E_DIR/$1
+	e2e_alive "$dir/virtlogd.pid" || echo "$name: virtlogd is not running"
+	[ -S "$dir/run/virtlogd-sock" ] || echo "$name: virtlogd's socket is missing"
+	if ! e2e_virsh "$name" version >/dev/null 2>&1; then
+		echo "$name: libvirtd does not answer"
+		return
+	fi
+	[ "$(e2e_virsh "$name" pool-info default 2>/dev/null | awk '$1 == "State:" {print $2}')" = running ] ||
+		echo "$name: pool default is not active"
+	e2e_virsh "$name" vol-info --pool default acpi-guest.qcow2 >/dev/null 2>&1 ||
+		echo "$name: the base image is missing from pool default"
+}
+
+# Start again whatever e2e_host_check finds missing.
+e2e_host_heal() {
+	local name=$1 dir=$E2E_DIR/$1
+	if ! { e2e_alive "$dir/virtlogd.pid" && [ -S "$dir/run/virtlogd-sock" ]; }; then
+		[ -s "$dir/virtlogd.pid" ] && kill -9 "$(cat "$dir/virtlogd.pid")" 2>/dev/null
+		rm -f "$dir/virtlogd.pid"
+		e2e_host_stop "$name"
+	fi
+	e2e_virsh "$name" version >/dev/null 2>&1 || e2e_host_start "$name" || return 1
+	e2e_virsh "$name" pool-start default >/dev/null 2>&1
+	e2e_virsh "$name" pool-refresh default >/dev/null 2>&1
+	e2e_virsh "$name" vol-info --pool default acpi-guest.qcow2 >/dev/null 2>&1 || {
+		e2e_guest_image "$dir/pool/acpi-guest.qcow2" "${E2E_GUEST_SECONDS:-0}"
+		e2e_virsh "$name" pool-refresh default >/dev/null
+	}
 }
 
 e2e_host_start() {
 	local name=$1 dir=$E2E_DIR/$1 i
 	touch "$dir/down"  # the supervisor keeps off while we start it
 	# virtlogd too, after a power cut (e2e_host_crash) took it down.
-	if ! { [ -s "$dir/virtlogd.pid" ] && kill -0 "$(cat "$dir/virtlogd.pid")" 2>/dev/null; }; then
+	if ! e2e_alive "$dir/virtlogd.pid"; then
 		rm -f "$dir/virtlogd.pid"
 		nsenter -t "$(cat "$dir/ns.pid")" -m -u \
 			virtlogd --daemon --pid-file "$dir/virtlogd.pid" --config "$dir/etc/virtlogd.conf"
@@ -144,7 +208,7 @@ e2e_host_stop() {
 	local dir=$E2E_DIR/$1
 	touch "$dir/down"
 	[ -s "$dir/libvirtd.pid" ] && kill "$(cat "$dir/libvirtd.pid")" 2>/dev/null
-	while [ -s "$dir/libvirtd.pid" ] && kill -0 "$(cat "$dir/libvirtd.pid")" 2>/dev/null; do sleep 0.05; done
+	while e2e_alive "$dir/libvirtd.pid"; do sleep 0.05; done
 }
 
 # Every process whose mount namespace is the host's: libvirtd, virtlogd,
@@ -169,7 +233,7 @@ e2e_supervise() {
 		for h in "${E2E_HOSTS[@]}"; do
 			dir=$E2E_DIR/$h
 			[ -e "$dir/down" ] && continue
-			[ -s "$dir/libvirtd.pid" ] && kill -0 "$(cat "$dir/libvirtd.pid")" 2>/dev/null && continue
+			e2e_alive "$dir/libvirtd.pid" && continue
 			echo "$(date -u +%T) libvirtd on $h died; started again" >>"$E2E_DIR/supervisor.log"
 			e2e_host_start "$h" >>"$E2E_DIR/supervisor.log" 2>&1
 		done

@@ -112,6 +112,21 @@ watch_start() {
 	WATCH_PID=$!
 	wait_for 20 "the daemon answers" "$STRATA" status --db "$S/strata.db"
 }
+# What the daemon says: its status line for one VM, its run count.
+status_of() { "$STRATA" status --db "$S/strata.db" 2>/dev/null | awk -v vm="$1" '$1 == vm'; }
+# daemon_says VM REGEX: the daemon's status line for VM matches.
+daemon_says() { status_of "$1" | grep -Eq -- "$2"; }
+daemon_runs() { "$STRATA" status --db "$S/strata.db" 2>/dev/null | sed -n 's/.*, \([0-9]*\) reconciles$/\1/p'; }
+daemon_revision() { "$STRATA" status --db "$S/strata.db" 2>/dev/null | sed -n '1s/^revision \([^,]*\),.*/\1/p'; }
+revision_changed_from() { local r; r=$(daemon_revision); [ -n "$r" ] && [ "$r" != "$1" ]; }
+# daemon_settled_after N: idle, with a reconcile finished after the N-th.
+daemon_settled_after() {
+	local head
+	head=$("$STRATA" status --db "$S/strata.db" 2>/dev/null | head -1)
+	case $head in *", idle, "*) ;; *) return 1 ;; esac
+	[ "$(daemon_runs)" -gt "$1" ]
+}
+
 watch_stop() {
 	[ -n "${WATCH_PID:-}" ] || return 0
 	kill -TERM "$WATCH_PID" 2>/dev/null

@@ -30,13 +30,18 @@ trap finish EXIT
 trap 'echo "e2e: interrupted"; exit 130' INT TERM
 
 e2e_prepare_machine
+E2E_TYPE=$(e2e_domain_type) || exit 1
 t0=$SECONDS
 for n in 1 2 3; do
 	e2e_host_up "h$n" "$n" || exit 1
 	# QEMU's capabilities, probed by the first host, spare the others 4 s.
 	[ $n = 1 ] && for m in 2 3; do mkdir -p "$E2E_DIR/h$m/cache"; cp -a "$E2E_DIR/h1/cache/." "$E2E_DIR/h$m/cache/"; done
 done
-echo "e2e: 3 hosts up in $((SECONDS - t0)) s ($E2E_DIR)"
+case $E2E_TYPE in
+kvm) guests="KVM (hardware virtualization; E2E_DOMAIN_TYPE=qemu forces TCG)" ;;
+*) guests="TCG (software emulation${E2E_DOMAIN_TYPE:+, forced by E2E_DOMAIN_TYPE})" ;;
+esac
+echo "e2e: 3 hosts up in $((SECONDS - t0)) s ($E2E_DIR); guests run under $guests"
 e2e_supervise &
 E2E_SUPERVISOR=$!
 
@@ -45,11 +50,20 @@ for s in $(declare -F | awk '{print $3}' | grep '^scenario_' | sed 's/^scenario_
 	[[ -n "${1:-}" && ! "$s" =~ $1 ]] && continue
 	S=$E2E_DIR/s-$s
 	mkdir -p "$S"
-	e2e_clean
 	t=$SECONDS
 	echo "e2e: $s"
-	( set -e; trap watch_stop EXIT; "scenario_$s" )
-	rc=$?
+	# Each scenario starts from hosts known to be healthy: what an earlier
+	# one broke is said here, mended, and checked again.
+	rc=0
+	for h in "${E2E_HOSTS[@]}"; do
+		sick=$(e2e_host_check "$h")
+		[ -z "$sick" ] && continue
+		echo "$sick" | sed 's/^/    before the scenario: /'
+		e2e_host_heal "$h" >/dev/null 2>&1
+		sick=$(e2e_host_check "$h")
+		[ -z "$sick" ] || { echo "$sick" | sed 's/^/    FAIL: still broken: /'; rc=1; }
+	done
+	[ $rc = 0 ] && { e2e_clean; ( set -e; trap watch_stop EXIT; "scenario_$s" ); rc=$?; }
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1)); echo "e2e: $s ok ($((SECONDS - t)) s)"
 	else
@@ -62,5 +76,6 @@ if [ -s "$E2E_DIR/supervisor.log" ]; then
 	echo "e2e: libvirtd died and was started again (as systemd would) $(grep -c died "$E2E_DIR/supervisor.log") time(s):"
 	sed 's/^/    /' "$E2E_DIR/supervisor.log"
 fi
-echo "e2e: $passed passed, $failed failed${failures:+:$failures} ($((SECONDS - t0)) s)"
+echo "e2e: guests ran under $E2E_TYPE; $((SECONDS - t0)) s in all"
+echo "e2e: $passed passed, $failed failed${failures:+:$failures}"
 [ $failed = 0 ]

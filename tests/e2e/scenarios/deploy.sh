@@ -21,6 +21,9 @@ Y
 		is_running "$h" "web.$v" || fail "web.$v is $(domstate "$h" "web.$v") on $h"
 		hosts="$hosts $h"
 	done
+	# The domain type the hosts offer: KVM where /dev/kvm is usable.
+	expect_eq "domain type of web.app1" "$E2E_TYPE" \
+		"$(e2e_virsh "$(host_of web.app1)" dumpxml web.app1 | sed -n "s/^<domain type='\([a-z]*\)'.*/\1/p")"
 	expect_eq "distinct hosts of layer app" 3 "$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)"
 	h=$(host_of web.db)
 	[ -f "$(vol_path "$h" persistent-data.qcow2)" ] || fail "persistent volume not on the db's host $h"

@@ -10,7 +10,7 @@ faults_spec() {
 }
 
 scenario_libvirtd_restart() {
-	local pids h
+	local pids h runs rev
 	faults_spec a b c d
 	watch_start
 	wait_for 30 "four guests run" sh -c "[ \$(pgrep -fc 'guest=fa\\.') = 4 ]"
@@ -20,8 +20,11 @@ scenario_libvirtd_restart() {
 	note "libvirtd on $h stops; a VM is added meanwhile"
 	e2e_host_stop "$h"
 	wait_for 20 "the daemon notices" grep -q "host $h: connection closed" "$S/watch.log"
+	runs=$(daemon_runs) rev=$(daemon_revision)
 	faults_spec a b c d e
-	sleep 2
+	# The daemon has taken the new revision in and run a pass on it.
+	wait_for 30 "the daemon takes the revision with fa.e in" revision_changed_from "$rev"
+	wait_for 30 "the daemon runs a pass on it" daemon_settled_after "$runs"
 	[ -z "$(for x in h1 h2; do [ "$x" = "$h" ] || e2e_virsh "$x" list --all --name; done | grep fa.e)" ] ||
 		fail "fa.e was created while $h was unreachable (it could have been running there)"
 
@@ -49,7 +52,8 @@ scenario_history_disk_full() {
 	faults_spec a b
 	wait_for 30 "the daemon says why it changes nothing" \
 		grep -Eq "history.*(full|cannot be written)|database or disk is full" "$S/watch.log"
-	sleep 3
+	# It tried again at least once (backoff from 1 s), and still made nothing.
+	wait_for 30 "the daemon retries" sh -c "[ \$(grep -c 'retrying in' '$S/watch.log') -ge 2 ]"
 	[ -z "$(host_of fa.b)" ] || fail "fa.b was defined with no intent recorded"
 
 	note "space comes back"

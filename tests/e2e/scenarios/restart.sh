@@ -15,15 +15,11 @@ Y
 }
 
 all_running() { local v; for v in "$@"; do is_running h1 "ha.$v" || return 1; done; }
-# stays_off SECONDS VM...: still off after a while (the daemon had time to act).
-stays_off() {
-	local t=$1 v; shift
-	sleep "$t"
-	for v in "$@"; do is_off h1 "ha.$v" || fail "ha.$v was restarted: $(domstate h1 "ha.$v")"; done
-}
+# held VM REASON: the daemon holds VM stopped, for REASON.
+held() { daemon_says "ha.$1" "running +stopped +stopped \\($2\\)"; }
 
 scenario_restart_policies() {
-	local v pid
+	local v pid runs
 	restart_spec
 	watch_start
 	wait_for 30 "a, f and n run" all_running a f n
@@ -35,16 +31,18 @@ scenario_restart_policies() {
 	note "ACPI shutdown answered by the guest: only restart: always comes back"
 	for v in a f n; do acpi_shutdown h1 "ha.$v"; done
 	wait_for 30 "a running again after its shutdown" is_running h1 ha.a
-	stays_off 3 f n
-	expect_eq "reason f is off" "shut off (shutdown)" "$(domstate h1 ha.f)"
-	"$STRATA" status --db "$S/strata.db" >"$S/status.out"
-	grep -q "shut itself down" "$S/status.out" || fail "status does not say why ha.f stays off: $(cat "$S/status.out")"
+	# Decided, not merely not yet done: the daemon says it holds f and n.
+	wait_for 30 "the daemon holds f: the guest shut itself down" held f "the guest shut itself down"
+	wait_for 30 "the daemon holds n: the guest shut itself down" held n "the guest shut itself down"
+	for v in f n; do expect_eq "reason ha.$v is off" "shut off (shutdown)" "$(domstate h1 "ha.$v")"; done
 
 	note "a manual start releases the hold"
+	runs=$(daemon_runs)
 	e2e_virsh h1 start ha.f >/dev/null
 	e2e_virsh h1 start ha.n >/dev/null
-	stays_off 0
-	sleep 2
+	wait_for 30 "the daemon releases f" daemon_says ha.f "running +running +-$"
+	wait_for 30 "the daemon releases n" daemon_says ha.n "running +running +-$"
+	wait_for 30 "the daemon settles after the release" daemon_settled_after "$runs"
 	all_running f n || fail "f or n stopped again after a manual start"
 
 	note "kill -9 QEMU (a crash): always and on-failure come back, never stays off"
@@ -54,7 +52,7 @@ scenario_restart_policies() {
 	done
 	wait_for 20 "n off (crash)" is_off h1 ha.n
 	wait_for 30 "a and f running again after the crash" all_running a f
-	stays_off 3 n
+	wait_for 30 "the daemon holds n: it crashed" held n "it crashed and its restart policy is never"
 	expect_eq "reason n is off" "shut off (crashed)" "$(domstate h1 ha.n)"
 	for v in a f n; do expect_eq "copies of ha.$v" h1 "$(host_of "ha.$v")"; done
 }
