@@ -132,6 +132,7 @@ cmd_apply(int argc, char **argv)
 	po.plan.allow_empty = allow_empty;
 	if (!dry_run && !(hist = open_history(db ? db : "strata.db")))
 		return STRATA_EXIT_ERROR;
+	po.hist = hist;
 	if (!pass_run(&p, &po, NULL, NULL, &err)) {
 		diag_print(stderr, OUTPUT_TEXT, &p.diags);
 		fprintf(stderr, "strata apply: %s; nothing was changed\n",

@@ -263,18 +263,19 @@ static void
 hosts_connect(daemon_state *d, const spec_source *src)
 {
 	g_autoptr(GError) err = NULL;
+	g_autoptr(host_set) old = g_steal_pointer(&d->hosts);
 
-	if (d->hosts) {
-		for (guint i = 0; i < d->hosts->hosts->len; i++) {
-			host_conn *h = d->hosts->hosts->pdata[i];
+	if (old) {
+		for (guint i = 0; i < old->hosts->len; i++) {
+			host_conn *h = old->hosts->pdata[i];
 
 			if (h->virt)
 				virt_events_stop(h->virt, g_array_index(d->event_ids, int, i));
 		}
-		g_clear_pointer(&d->hosts, hosts_free);
 		obs_cache_clear(d->cache);
 	}
-	d->hosts = hosts_open(src, d->o.connect, false, &err);
+	/* Hosts whose URI is unchanged keep their connection. */
+	d->hosts = hosts_reopen(src, d->o.connect, false, old, &err);
 	g_array_set_size(d->event_ids, 0);
 	if (!d->hosts) {
 		g_warning("%s", err->message);
@@ -632,7 +633,7 @@ status_capture(daemon_state *d)
 			"unknown", "running", "running", "paused", "stopping", "stopped",
 			"crashed", "suspended",
 		};
-		bool unknown = !o && unreachable(have);
+		bool unknown = !o && (unreachable(have) || d->pass.plan->partial);
 		const char *observed_state = unknown ? "unknown" : !o ? "undeployed" :
 			(o->state == VIRT_DOM_SHUTOFF && o->managed_save) ? "saved" :
 			(o->state >= 0 && o->state <= 7) ? states[o->state] : "unknown";
@@ -764,7 +765,7 @@ reconcile_start(daemon_state *d)
 	overrides = holds_refresh(d);
 	po.overrides = overrides;
 	d->runs++;
-	pass_plan(&d->pass, d->good, d->hosts, d->cache, &po);
+	pass_plan(&d->pass, d->good, d->hosts, d->cache, &po, d->hist);
 	p = d->pass.plan;
 	add_oneshots(d, p);
 	status_capture(d);

@@ -21,6 +21,7 @@ struct history {
 	unsigned interrupted;
 	char *path;
 	int lock_fd;           /* the writer's lock; -1 when read-only */
+	GHashTable *host_seen; /* host -> digest of its managed domains last written */
 	dev_t dev;             /* the file opened, to notice it replaced */
 	ino_t ino;
 };
@@ -55,6 +56,9 @@ static const char *const migrations[] = {
 	"  action TEXT NOT NULL, planned INTEGER NOT NULL, actual INTEGER NOT NULL, result TEXT NOT NULL);"
 	"CREATE TABLE holds ("
 	"  domain TEXT PRIMARY KEY, state INTEGER NOT NULL, hash TEXT NOT NULL, why TEXT NOT NULL);",
+	/* 3: which managed domains each host ran at the last look */
+	"CREATE TABLE host_vms ("
+	"  host TEXT NOT NULL, domain TEXT NOT NULL, PRIMARY KEY (host, domain));",
 };
 
 static bool
@@ -199,7 +203,7 @@ is_strata_db(history *h)
 
 	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
-			       "'schedule_state', 'schedule_fires')", -1, &st, NULL) != SQLITE_OK)
+			       "'schedule_state', 'schedule_fires', 'host_vms')", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		ok = sqlite3_column_int(st, 0) == 0;
@@ -279,6 +283,8 @@ history_close(history *h)
 	sqlite3_close(h->db);
 	if (h->lock_fd >= 0)
 		close(h->lock_fd);
+	if (h->host_seen)
+		g_hash_table_unref(h->host_seen);
 	g_free(h->path);
 	g_free(h);
 }
@@ -669,4 +675,103 @@ history_holds(history *h, history_hold_fn fn, gpointer data)
 		   (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
 		   data);
 	sqlite3_finalize(st);
+}
+
+/* ---- hosts and the managed domains they ran ----------------------------- */
+
+static int
+by_name(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The managed domains of @oh, sorted, as one string: what is written. */
+static char *
+host_digest(const obs_host *oh)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (guint i = 0; i < oh->domains->len; i++) {
+		const obs_domain *d = oh->domains->pdata[i];
+
+		if (d->managed)
+			g_ptr_array_add(names, d->name);
+	}
+	g_ptr_array_sort(names, by_name);
+	for (guint i = 0; i < names->len; i++)
+		g_string_append_printf(s, "%s\n", (const char *)names->pdata[i]);
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static bool
+host_vms_write(history *h, const char *host, const char *digest)
+{
+	g_auto(GStrv) names = g_strsplit(digest, "\n", -1);
+	sqlite3_stmt *del = prepare(h, "DELETE FROM host_vms WHERE host = ?", NULL);
+	sqlite3_stmt *ins = prepare(h, "INSERT INTO host_vms(host, domain) VALUES (?, ?)", NULL);
+	bool ok = del && ins;
+
+	if (ok) {
+		sqlite3_bind_text(del, 1, host, -1, SQLITE_TRANSIENT);
+		ok = sqlite3_step(del) == SQLITE_DONE;
+	}
+	for (guint i = 0; ok && names[i] && names[i][0]; i++) {
+		sqlite3_reset(ins);
+		sqlite3_bind_text(ins, 1, host, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ins, 2, names[i], -1, SQLITE_TRANSIENT);
+		ok = sqlite3_step(ins) == SQLITE_DONE;
+	}
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	return ok;
+}
+
+bool
+history_host_vms_record(history *h, const observed *have, GError **error)
+{
+	if (!h->host_seen)
+		h->host_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	for (guint i = 0; i < have->hosts->len; i++) {
+		const obs_host *oh = have->hosts->pdata[i];
+		g_autofree char *digest = NULL;
+		const char *seen;
+
+		if (!oh->reachable)
+			continue;  /* unknown is not empty */
+		digest = host_digest(oh);
+		seen = g_hash_table_lookup(h->host_seen, oh->name);
+		if (seen && strcmp(seen, digest) == 0)
+			continue;  /* nothing new: no write on a quiet pass */
+		if (!tx_begin(h, error))
+			return false;
+		if (!host_vms_write(h, oh->name, digest)) {
+			db_fail(h, error, "recording the hosts' domains");
+			return tx_end(h, false, NULL);
+		}
+		if (!tx_end(h, true, error))
+			return false;
+		g_hash_table_insert(h->host_seen, g_strdup(oh->name), g_steal_pointer(&digest));
+	}
+	return true;
+}
+
+GPtrArray *
+history_vanished_hosts(history *h, const host_set *hosts)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	sqlite3_stmt *st = prepare(h, "SELECT host, count(*), group_concat(domain, ', ') "
+				      "FROM (SELECT * FROM host_vms ORDER BY domain) GROUP BY host", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *host = (const char *)sqlite3_column_text(st, 0);
+
+		if (g_hash_table_contains(hosts->by_name, host))
+			continue;
+		g_ptr_array_add(out, g_strdup_printf("%s (no longer in the source; it ran %d managed VM(s) at the last look: %s)",
+						     host, sqlite3_column_int(st, 1),
+						     (const char *)sqlite3_column_text(st, 2)));
+	}
+	sqlite3_finalize(st);
+	return out;
 }

@@ -18,6 +18,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "hosts.h"
+#include "observe.h"
 #include "plan.h"
 
 #define HISTORY_ERROR history_error_quark()
@@ -41,6 +43,18 @@ char *history_lock_path(const char *db);
 bool history_still_there(const history *h, GError **error);
 void history_close(history *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(history, history_close)
+
+/*
+ * Which managed domains each reachable host of @have runs, kept so that a
+ * host whose document disappears is not forgotten while it may still run
+ * them (written only when a host's list changes).
+ */
+bool history_host_vms_record(history *h, const observed *have, GError **error);
+/*
+ * Hosts that ran managed domains at the last look but that @hosts no
+ * longer names, each as "NAME (why)"; empty when there are none.
+ */
+GPtrArray *history_vanished_hosts(history *h, const host_set *hosts);
 
 /* Operations interrupted by a crash that history_open found, if any. */
 unsigned history_interrupted(const history *h);

@@ -53,24 +53,61 @@ same_hypervisor(const host_conn *a, const host_conn *b)
 	return ua && ub && strcmp(ua, ub) == 0;
 }
 
+/*
+ * @old's connection to host @name when it still reaches @uri: taken out of
+ * @old, so a revision that changes one host leaves the others' connections
+ * (and, on the test driver, their simulated state) as they are.
+ */
+static host_conn *
+host_take(host_set *old, const char *name, const spec_host *spec, const char *uri,
+	  bool readonly)
+{
+	host_conn *h = old ? g_hash_table_lookup(old->by_name, name) : NULL;
+
+	if (!h || !h->virt || strcmp(h->uri, uri) != 0 || h->readonly != readonly)
+		return NULL;
+	g_hash_table_remove(old->by_name, name);
+	g_ptr_array_remove_fast(old->hosts, h);  /* stolen: old frees it no more */
+	h->spec = spec;
+	return h;
+}
+
+static host_conn *
+host_get(host_set *old, const char *name, const spec_host *spec, const char *uri,
+	 bool readonly)
+{
+	host_conn *h = host_take(old, name, spec, uri, readonly);
+
+	return h ? h : host_connect(name, spec, uri, readonly);
+}
+
 host_set *
 hosts_open(const spec_source *src, const char *default_uri, bool readonly,
 	   GError **error)
+{
+	return hosts_reopen(src, default_uri, readonly, NULL, error);
+}
+
+host_set *
+hosts_reopen(const spec_source *src, const char *default_uri, bool readonly,
+	     host_set *old, GError **error)
 {
 	g_autoptr(host_set) set = g_new0(host_set, 1);
 
 	set->hosts = g_ptr_array_new_with_free_func(host_conn_free);
 	set->by_name = g_hash_table_new(g_str_hash, g_str_equal);
-	if (src->hosts->len == 0) {
-		g_ptr_array_add(set->hosts, host_connect("default", NULL,
-							 default_uri, readonly));
-	}
+	if (old)
+		g_ptr_array_set_free_func(old->hosts, NULL);
+	if (src->hosts->len == 0)
+		g_ptr_array_add(set->hosts, host_get(old, "default", NULL, default_uri, readonly));
 	for (guint i = 0; i < src->hosts->len; i++) {
 		const spec_host *sh = src->hosts->pdata[i];
 		g_autofree char *uri = virt_resolve_uri(sh->uri.v, sh->obj.file);
 
-		g_ptr_array_add(set->hosts, host_connect(sh->obj.name.v, sh, uri, readonly));
+		g_ptr_array_add(set->hosts, host_get(old, sh->obj.name.v, sh, uri, readonly));
 	}
+	if (old)
+		g_ptr_array_set_free_func(old->hosts, host_conn_free);
 	for (guint i = 0; i < set->hosts->len; i++) {
 		host_conn *h = set->hosts->pdata[i];
 

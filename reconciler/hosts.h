@@ -36,6 +36,12 @@ typedef struct {
  */
 host_set *hosts_open(const spec_source *src, const char *default_uri,
 		     bool readonly, GError **error);
+/*
+ * The same, keeping @old's connections to the hosts whose URI is unchanged
+ * (they move to the new set; @old keeps the rest, for the caller to free).
+ */
+host_set *hosts_reopen(const spec_source *src, const char *default_uri,
+		       bool readonly, host_set *old, GError **error);
 void hosts_free(host_set *set);
 
 /*

@@ -8,8 +8,11 @@
 #include "pass.h"
 
 static void
-pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_options *opts)
+pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_options *opts,
+	     history *hist)
 {
+	g_autoptr(GPtrArray) vanished = hist ? history_vanished_hosts(hist, p->hosts) : NULL;
+	plan_options po = *opts;
 	unsigned before;
 
 	p->want = desired_build(src);
@@ -18,18 +21,21 @@ pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_optio
 	before = hosts_calls(p->hosts);
 	p->have = observe(p->hosts, p->want, cache);
 	p->calls = hosts_calls(p->hosts) - before;
-	p->plan = plan_build(p->want, p->have, opts);
+	if (hist && !history_host_vms_record(hist, p->have, NULL))
+		g_warning("history: cannot record which VMs each host runs");
+	po.vanished = vanished;
+	p->plan = plan_build(p->want, p->have, &po);
 }
 
 void
 pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
-	  const plan_options *opts)
+	  const plan_options *opts, history *hist)
 {
 	memset(p, 0, sizeof(*p));
 	spec_diags_init(&p->diags);
 	p->hosts = hosts;
 	hosts_bind(hosts, src);
-	pass_observe(p, src, cache, opts);
+	pass_observe(p, src, cache, opts, hist);
 }
 
 bool
@@ -51,7 +57,7 @@ pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 		if (!p->hosts)
 			return false;
 	}
-	pass_observe(p, p->src, cache, &o->plan);
+	pass_observe(p, p->src, cache, &o->plan, o->hist);
 	return true;
 }
 

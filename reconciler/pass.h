@@ -11,6 +11,7 @@
 #pragma once
 
 #include "desired.h"
+#include "history.h"
 #include "hosts.h"
 #include "observe.h"
 #include "plan.h"
@@ -32,6 +33,7 @@ typedef struct {
 	const char *connect;     /* implicit host when the source has none */
 	bool readonly;           /* plans open read-only connections */
 	plan_options plan;
+	history *hist;           /* the writer's history, or NULL (see pass_plan) */
 } pass_options;
 
 /*
@@ -46,7 +48,9 @@ void pass_release(pass *p);
 
 /*
  * The second half of pass_run for a source already loaded and validated
- * (the daemon's last good revision, borrowed: p->src stays NULL).
+ * (the daemon's last good revision, borrowed: p->src stays NULL).  With
+ * @hist, hosts gone from the source that ran managed domains hold creation
+ * back (plan_options.vanished), and what each host runs is recorded.
  */
 void pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
-	       const plan_options *opts);
+	       const plan_options *opts, history *hist);

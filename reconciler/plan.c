@@ -27,6 +27,7 @@ typedef struct {
 	GHashTable *blocked;      /* domains of layers that cannot be placed */
 	GHashTable *bases;        /* "pool/volume" of every base in the source */
 	const char *unreachable;  /* a host we cannot see, if any */
+	char *vanished;           /* the name of a host gone from the source */
 	const char *lost;         /* a host declared lost that does not answer */
 	unsigned managed;         /* managed domains on reachable hosts */
 	unsigned removed;
@@ -1092,6 +1093,26 @@ find_duplicates(planner *pl)
 	}
 }
 
+/*
+ * A host removed from the source may still run what it ran: recreating
+ * those VMs elsewhere would make second copies (a fresh, empty persistent
+ * volume among them).  Treated as a host that does not answer.
+ */
+static void
+plan_vanished(planner *pl)
+{
+	for (guint i = 0; pl->opts->vanished && i < pl->opts->vanished->len; i++) {
+		const char *h = pl->opts->vanished->pdata[i];
+
+		g_free(pl->vanished);
+		pl->vanished = g_strndup(h, strcspn(h, " "));
+		pl->unreachable = pl->vanished;
+		pl->p->partial = true;
+		note(pl, "host %s: its VMs are unknown and none is created elsewhere; put its document back "
+		     "(state: lost if the machine is gone for good), or remove its VMs from it first", h);
+	}
+}
+
 plan *
 plan_build(const desired_state *want, const observed *have, const plan_options *opts)
 {
@@ -1114,6 +1135,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 					      (GDestroyNotify)g_ptr_array_unref);
 
 	find_duplicates(&pl);
+	plan_vanished(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);
 	plan_after(&pl);
@@ -1133,6 +1155,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.duplicates);
 	g_hash_table_unref(pl.blocked);
 	g_clear_pointer(&pl.bases, g_hash_table_unref);
+	g_free(pl.vanished);
 	g_hash_table_unref(pl.removal_stops);
 	g_hash_table_unref(pl.new_starts);
 	return pl.p;

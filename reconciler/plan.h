@@ -96,6 +96,10 @@ typedef struct {
 	 * instead of the spec's (a guest that shut itself down with restart:
 	 * on-failure, a scheduled power-off).  Borrowed; may be NULL. */
 	GHashTable *overrides;
+	/* char *: hosts that ran managed domains at the last look but are
+	 * gone from the source ("NAME (why)").  Their domains are unknown:
+	 * nothing is created while there are any.  Borrowed; may be NULL. */
+	const GPtrArray *vanished;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

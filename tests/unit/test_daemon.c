@@ -466,6 +466,79 @@ test_watch__never_clobbers_what_it_did_not_create(void **state)
 }
 
 static bool
+settled_after(watch *w, guint runs)
+{
+	return daemon_idle(w->d) && daemon_runs(w->d) > runs;
+}
+
+static guint settle_runs;
+
+static bool
+settled(watch *w)
+{
+	return settled_after(w, settle_runs);
+}
+
+/* The spec with host hv2's document removed (or every host's). */
+static char *
+without_hosts(bool all)
+{
+	g_autofree char *full = app(NULL);
+	const char *hv2 = strstr(full, "kind: host\nname: hv2");
+	const char *tmpl = strstr(full, "kind: template");
+
+	g_autofree char *head = g_strndup(full, (gsize)(hv2 - full));
+
+	return all ? g_strdup(tmpl) : g_strconcat(head, tmpl, NULL);
+}
+
+/*
+ * A host document removed while its host runs managed VMs: they are
+ * unknown, not missing; nothing is recreated on the remaining host, nor on
+ * the implicit --connect host when every host document goes.
+ */
+static void
+test_watch__removed_host_document_recreates_nothing(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *one = without_hosts(false);
+	g_autofree char *none = without_hosts(true);
+	const char *vms[] = { "a", "b", "c" };
+	char *on_hv2 = NULL;
+
+	(void)state;
+	for (guint i = 0; i < G_N_ELEMENTS(vms); i++) {
+		g_autofree char *h = observed(w, vms[i], "host");
+
+		if (strcmp(h, "hv2") == 0)
+			on_hv2 = (char *)vms[i];
+	}
+	assert_non_null(on_hv2);  /* spread placement used both hosts */
+	settle_runs = daemon_runs(w->d);
+	save_atomically(w->file, one);
+	assert_true(wait_for(w, settled, 5000));
+	settle(w, 300);
+	{
+		g_autofree char *st = observed(w, on_hv2, "observed");
+		g_autofree char *h = observed(w, on_hv2, "host");
+
+		assert_string_equal(st, "unknown");
+		assert_string_equal(h, "-");
+	}
+	/* Every host document gone: the implicit host makes nothing either. */
+	settle_runs = daemon_runs(w->d);
+	save_atomically(w->file, none);
+	assert_true(wait_for(w, settled, 5000));
+	settle(w, 300);
+	for (guint i = 0; i < G_N_ELEMENTS(vms); i++) {
+		g_autofree char *st = observed(w, vms[i], "observed");
+
+		assert_string_equal(st, "unknown");
+	}
+	watch_stop(w);
+}
+
+static bool
 b_unknown(watch *w)
 {
 	g_autofree char *b = observed(w, "b", "observed");
@@ -996,6 +1069,7 @@ main(void)
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
 		cmocka_unit_test(test_watch__database_removed_under_the_daemon),
 		cmocka_unit_test(test_watch__never_clobbers_what_it_did_not_create),
+		cmocka_unit_test(test_watch__removed_host_document_recreates_nothing),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
 		cmocka_unit_test(test_watch__configmap_data_symlink_swap),
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
