@@ -149,6 +149,31 @@ hosts_bind(host_set *set, const spec_source *src)
 	}
 }
 
+/*
+ * A host first reached late (it did not answer at start) is checked like
+ * the others: one reaching a hypervisor another host already reaches is
+ * kept unreachable, so its VMs stay unknown and layers are never placed on
+ * one machine under two names.
+ */
+static bool
+twin_refused(host_set *set, host_conn *h)
+{
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *o = set->hosts->pdata[i];
+
+		if (o == h || !same_hypervisor(h, o))
+			continue;
+		h->error = g_strdup_printf("it reaches the same hypervisor as host '%s' (host UUID %s); "
+					   "describe each hypervisor once", o->name, virt_host_uuid(h->virt));
+		g_warning("host %s: %s", h->name, h->error);
+		g_clear_pointer(&h->virt, virt_host_free);
+		h->backoff_ms = 60000;
+		h->next_try = g_get_monotonic_time() + (gint64)h->backoff_ms * 1000;
+		return true;
+	}
+	return false;
+}
+
 GPtrArray *
 hosts_reconnect(host_set *set)
 {
@@ -180,6 +205,8 @@ hosts_reconnect(host_set *set)
 			continue;
 		}
 		g_clear_pointer(&h->error, g_free);
+		if (twin_refused(set, h))
+			continue;
 		h->backoff_ms = 0;
 		h->close_reported = false;
 		g_ptr_array_add(back, h);
