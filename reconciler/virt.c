@@ -134,28 +134,37 @@ xpath_string(const char *xml, const char *expr)
 	return out;
 }
 
-static void
-host_probe(virt_host *h)
+/*
+ * What the host is: driver, host UUID, whether it offers KVM.  Facts that
+ * cannot be read make the host unknown, never a guess: taking "qemu" for a
+ * KVM host would redefine and restart every VM on it, and again when the
+ * capabilities came back.
+ */
+static bool
+host_probe(virt_host *h, GError **error)
 {
 	const char *driver;
 	g_autofree char *caps = NULL;
 
 	count(h);
 	driver = virConnectGetType(h->conn);
+	if (driver && g_ascii_strcasecmp(driver, "test") == 0) {
+		h->domain_type = g_strdup("test");
+		virResetLastError();
+		return true;
+	}
 	count(h);
 	caps = virConnectGetCapabilities(h->conn);
-	if (caps)
-		h->host_uuid = xpath_string(caps, "string(/capabilities/host/uuid)");
+	if (!driver || !caps)
+		return fail(error, "cannot read the capabilities of", h->uri);
+	h->host_uuid = xpath_string(caps, "string(/capabilities/host/uuid)");
 	/* The host, not this machine, says whether it has KVM: a remote
 	 * hypervisor's /dev/kvm is not ours. */
-	if (driver && g_ascii_strcasecmp(driver, "test") == 0)
-		h->domain_type = g_strdup("test");
-	else if (caps)
-		h->domain_type = xpath_string(caps,
-			"string(/capabilities/guest/arch[@name='x86_64']/domain[@type='kvm']/@type)");
+	h->domain_type = xpath_string(caps,
+		"string(/capabilities/guest/arch[@name='x86_64']/domain[@type='kvm']/@type)");
 	if (!h->domain_type)
 		h->domain_type = g_strdup("qemu");
-	virResetLastError();
+	return true;
 }
 
 virt_host *
@@ -173,7 +182,10 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 	h = g_new0(virt_host, 1);
 	h->conn = conn;
 	h->uri = g_strdup(uri);
-	host_probe(h);
+	if (!host_probe(h, error)) {
+		virt_host_free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -556,7 +568,9 @@ virt_define(virt_host *h, const char *xml, char *uuid_out, GError **error)
 	virDomainPtr d;
 
 	count(h);
-	d = virDomainDefineXML(h->conn, xml);
+	/* Validated against the schema: what libvirt would reject later is
+	 * rejected here, with its reason. */
+	d = virDomainDefineXMLFlags(h->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
 	if (!d)
 		return fail(error, "cannot define domain on", h->uri);
 	if (uuid_out)

@@ -429,6 +429,23 @@ plan_deletes(const plan *p, const char *volume)
 	return false;
 }
 
+/* What libvirt would silently drop or reject later is refused at define. */
+static void
+test_virt__define_validates_against_the_schema(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	host_conn *c = g_hash_table_lookup(d->hosts->by_name, "hv1");
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	assert_false(virt_define(c->virt, "<domain type='test'><name>x</name><memory>1024</memory>"
+				 "<os><type>hvm</type></os><devices><bogus/></devices></domain>",
+				 NULL, &err));
+	assert_non_null(strstr(err->message, "cannot define domain on"));
+	assert_null(dc_domain(d, "x"));
+	dc_free(d);
+}
+
 /*
  * The first-round bug: volumes were given to the domain named before their
  * first "--", so removing a.db deleted the disk of another domain named
@@ -931,6 +948,7 @@ main(void)
 		cmocka_unit_test(test_persistent__moved_to_another_pool_is_refused_not_recreated),
 		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
+		cmocka_unit_test(test_virt__define_validates_against_the_schema),
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
