@@ -438,6 +438,26 @@ obs_host_pool(const obs_host *h, const char *pool)
 	return NULL;
 }
 
+bool
+obs_host_pool_known(const obs_host *h, const char *pool)
+{
+	const virt_pool *p = obs_host_pool(h, pool);
+
+	return p && p->listed;
+}
+
+const char *
+obs_host_unknown_pool(const obs_host *h)
+{
+	for (guint i = 0; h->reachable && h->pools && i < h->pools->len; i++) {
+		const virt_pool *p = h->pools->pdata[i];
+
+		if (!p->listed)
+			return p->name;
+	}
+	return NULL;
+}
+
 GPtrArray *
 obs_host_domain_volumes(const obs_host *h, const char *domain)
 {

@@ -84,6 +84,14 @@ obs_host *observed_host(const observed *o, const char *name);
 bool obs_host_has_volume(const obs_host *h, const char *pool, const char *name);
 const virt_pool *obs_host_pool(const obs_host *h, const char *pool);
 /*
+ * Whether @pool's content on @h is known: it exists, is active, and its
+ * volumes were listed.  An inactive pool or a failed listing is unknown,
+ * never empty: nothing is made on the strength of a volume's absence.
+ */
+bool obs_host_pool_known(const obs_host *h, const char *pool);
+/* A pool of @h (reachable) whose content is unknown, or NULL. */
+const char *obs_host_unknown_pool(const obs_host *h);
+/*
  * The volumes @domain's definition uses on @h that carry the names strata
  * gives its disks (borrowed; may be NULL).  Ownership comes from the
  * definition: a volume merely named like one is not the domain's.

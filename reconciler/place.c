@@ -140,6 +140,9 @@ disk_problem(const desired_vm *vm, const obs_host *h)
 
 	if (!obs_host_pool(h, sys->pool))
 		return g_strdup_printf("%s has no pool '%s'", h->name, sys->pool);
+	if (!obs_host_pool_known(h, sys->pool))
+		return g_strdup_printf("%s: pool '%s' is inactive or could not be listed", h->name,
+				       sys->pool);
 	if (!obs_host_has_volume(h, sys->pool, sys->volume) &&
 	    !obs_host_has_volume(h, sys->pool, sys->base))
 		return g_strdup_printf("%s has no base volume '%s' in pool '%s'", h->name,

@@ -331,6 +331,11 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 	const char *backing = NULL;
 	plan_op *op;
 
+	if (!obs_host_pool_known(h, d->pool)) {
+		refuse(pl, "%s: pool '%s' on %s is inactive or could not be listed; nothing is made "
+		       "in it until its content is known", vm->domain, d->pool, h->name);
+		return NULL;
+	}
 	if (d->base && !base) {
 		refuse(pl, "%s: base volume '%s' is not in pool '%s' on %s", vm->domain,
 		       d->base, d->pool, h->name);
@@ -510,6 +515,19 @@ pinned_anywhere(const planner *pl, const desired_disk *sys)
 	return false;
 }
 
+/* A reachable host with a pool whose content is unknown, or NULL. */
+static const obs_host *
+hidden_pool(const planner *pl)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		const obs_host *h = pl->have->hosts->pdata[i];
+
+		if (obs_host_unknown_pool(h))
+			return h;
+	}
+	return NULL;
+}
+
 /* A persistent volume of this name in some other pool: the VM's data. */
 static const virt_vol *
 persistent_elsewhere(const planner *pl, const desired_disk *sys, const obs_host **where)
@@ -570,6 +588,12 @@ plan_create(planner *pl, const desired_vm *vm)
 	}
 	if (pl->lost && !restart_after_loss(pl, vm))
 		return;
+	if (sys->role == DISK_PERSISTENT && !pinned_anywhere(pl, sys) && (where = hidden_pool(pl))) {
+		refuse(pl, "%s: its persistent volume is on no host that lists its pools, and pool '%s' on %s "
+		       "is inactive or could not be listed: it may be there, so no empty one is made",
+		       vm->domain, obs_host_unknown_pool(where), where->name);
+		return;
+	}
 	other = persistent_elsewhere(pl, sys, &where);
 	if (other && !pinned_anywhere(pl, sys)) {
 		refuse(pl, "%s: its persistent volume exists as %s/%s on %s, not in pool '%s' where its template now says; "
@@ -1001,6 +1025,27 @@ plan_make_room(planner *pl)
 	}
 }
 
+/* Whether a domain on @h that this plan does not undefine uses @v. */
+static bool
+used_beyond(const obs_host *h, const virt_vol *v, const GPtrArray *undefs)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", v->pool, v->name);
+	GPtrArray *users = g_hash_table_lookup(h->users, key);
+
+	if (!h->refs_known)
+		return true;
+	for (guint i = 0; users && i < users->len; i++) {
+		const obs_domain *d = users->pdata[i];
+		bool going = false;
+
+		for (guint k = 0; undefs && k < undefs->len; k++)
+			going |= g_strcmp0(((plan_op *)undefs->pdata[k])->domain, d->name) == 0;
+		if (!going)
+			return true;
+	}
+	return false;
+}
+
 static void
 plan_persistent(planner *pl)
 {
@@ -1023,6 +1068,11 @@ plan_persistent(planner *pl)
 			}
 			if (!t->deleted || strcmp(t->pool, v->pool) != 0)
 				continue;
+			if (used_beyond(h, v, undefs)) {
+				note(pl, "%s/%s on %s is kept: a definition that stays on the host uses it, or one could not be read",
+				     v->pool, v->name, h->name);
+				continue;
+			}
 			op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, h->name, NULL, NULL,
 				    "its persistent template says state: deleted");
 			op->pool = g_strdup(v->pool);

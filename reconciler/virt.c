@@ -333,7 +333,8 @@ pool_describe(virStoragePoolPtr pool, virt_pool *out)
 	free(xml);
 }
 
-static void
+/* False when the listing failed: the pool's content is then unknown. */
+static bool
 list_volumes(virt_host *h, virStoragePoolPtr pool, GPtrArray *vols)
 {
 	virStorageVolPtr *v = NULL;
@@ -352,6 +353,7 @@ list_volumes(virt_host *h, virStoragePoolPtr pool, GPtrArray *vols)
 	}
 	free(v);
 	virResetLastError();
+	return n >= 0;
 }
 
 bool
@@ -376,8 +378,7 @@ virt_list_pools(virt_host *h, GPtrArray **pools_out, GPtrArray **vols_out,
 		pool_describe(pools[i], p);
 		count(h);
 		p->active = virStoragePoolIsActive(pools[i]) == 1;
-		if (p->active)
-			list_volumes(h, pools[i], vlist);
+		p->listed = p->active && list_volumes(h, pools[i], vlist);
 		g_ptr_array_add(plist, p);
 		virStoragePoolFree(pools[i]);
 	}
@@ -385,6 +386,24 @@ virt_list_pools(virt_host *h, GPtrArray **pools_out, GPtrArray **vols_out,
 	*pools_out = plist;
 	*vols_out = vlist;
 	return true;
+}
+
+bool
+virt_pool_set_active(virt_host *h, const char *pool, bool active, GError **error)
+{
+	virStoragePoolPtr p;
+	int rc;
+
+	count(h);
+	p = virStoragePoolLookupByName(h->conn, pool);
+	if (!p)
+		return fail(error, "cannot find pool", pool);
+	count(h);
+	rc = active ? virStoragePoolCreate(p, 0) : virStoragePoolDestroy(p);
+	if (rc < 0)
+		fail(error, active ? "cannot start pool" : "cannot stop pool", pool);
+	virStoragePoolFree(p);
+	return rc >= 0;
 }
 
 bool

@@ -90,6 +90,7 @@ typedef struct {
 	char *type;          /* "dir", "logical", ... */
 	char *path;          /* target path, where the pool has one */
 	bool active;
+	bool listed;         /* active and its volumes listed: absence means absent */
 } virt_pool;
 
 typedef struct {
@@ -183,3 +184,5 @@ bool virt_vol_create(virt_host *h, const char *pool, const char *xml,
 		     const char *clone_from, GError **error);
 bool virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		     GError **error);
+/* Start (active) or stop a storage pool; its volumes stay where they are. */
+bool virt_pool_set_active(virt_host *h, const char *pool, bool active, GError **error);

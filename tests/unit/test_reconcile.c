@@ -296,6 +296,53 @@ test_persistent__deleted_only_by_its_own_state(void **state)
 	dc_free(d);
 }
 
+/*
+ * A pool that is inactive (or whose listing fails) is unknown, not empty:
+ * the persistent volume it holds is not replaced by an empty one on
+ * another host, and nothing is placed in it.
+ */
+static void
+test_persistent__an_unlisted_pool_hides_nothing(void **state)
+{
+	const char *both = "kind: appliance\nname: one\nvms:\n  - {name: db, persistent: db-data}\n---\n"
+			   "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n";
+	dc *d = dc_new(both);
+	g_autofree char *host = NULL;
+	g_autofree char *text = NULL;
+	g_autoptr(GError) err = NULL;
+	host_conn *c;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "one.db")->host->name);
+	/* Undeployed: the VM goes, its volume stays on its host. */
+	text = g_strdup_printf("kind: appliance\nname: one\nstate: undeployed\nvms:\n"
+			       "  - {name: db, persistent: db-data}\n---\n%s", strstr(both, "kind: appliance\nname: anchor"));
+	dc_spec(d, text);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
+	/* Its pool stops answering for its content; deploy again. */
+	c = g_hash_table_lookup(d->hosts->by_name, host);
+	assert_true(virt_pool_set_active(c->virt, "default", false, &err));
+	dc_spec(d, both);
+	p = dc_plan(d);
+	assert_null(find_op(p, OP_VOL_CREATE, NULL));
+	assert_null(find_op(p, OP_DEFINE, "one.db"));
+	assert_true(p->errors->len > 0);
+	assert_non_null(strstr(p->errors->pdata[0], "no empty one is made"));
+	/* Back: the VM comes back on its volume, no second one anywhere. */
+	assert_true(virt_pool_set_active(c->virt, "default", true, &err));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "one.db")->host->name, host);
+	for (guint i = 1; i <= 3; i++) {
+		g_autofree char *hv = g_strdup_printf("hv%u", i);
+
+		assert_true(dc_has_volume(d, hv, "persistent-db-data.qcow2") == (strcmp(hv, host) == 0));
+	}
+	dc_free(d);
+}
+
 static void
 test_persistent__moved_to_another_pool_is_refused_not_recreated(void **state)
 {
@@ -945,6 +992,7 @@ main(void)
 		cmocka_unit_test(test_plan__template_change_rebuilds_the_system_disk),
 		cmocka_unit_test(test_persistent__volume_outlives_its_vm_and_serves_another_appliance),
 		cmocka_unit_test(test_persistent__deleted_only_by_its_own_state),
+		cmocka_unit_test(test_persistent__an_unlisted_pool_hides_nothing),
 		cmocka_unit_test(test_persistent__moved_to_another_pool_is_refused_not_recreated),
 		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
