@@ -141,14 +141,16 @@ cmd_apply(int argc, char **argv)
 		return STRATA_EXIT_ERROR;
 	}
 	plan_show(stdout, OUTPUT_TEXT, p.plan);
-	if (p.plan->errors->len)
-		rc = STRATA_EXIT_ERROR;
-	else if (dry_run || p.plan->ops->len == 0)
+	/* Errors hold back the appliances they concern; the rest is applied,
+	 * and the exit status still says that not everything could be. */
+	if (dry_run || p.plan->ops->len == 0)
 		rc = STRATA_EXIT_OK;
 	else if (!yes && isatty(STDIN_FILENO) && !confirm())
 		rc = (printf("Nothing was changed.\n"), STRATA_EXIT_ERROR);
 	else
 		rc = execute(&p, hist, (guint)parallel);
+	if (p.plan->errors->len)
+		rc = STRATA_EXIT_ERROR;
 	pass_release(&p);
 	return rc;
 }

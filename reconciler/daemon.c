@@ -780,7 +780,8 @@ reconcile_start(daemon_state *d)
 	}
 	for (guint i = 0; i < p->errors->len; i++)
 		g_warning("%s", (char *)p->errors->pdata[i]);
-	if (p->errors->len || p->ops->len == 0) {
+	/* Errors hold back their appliances only (plan.h): the rest runs. */
+	if (p->ops->len == 0) {
 		if (!p->errors->len)
 			g_debug("converged: %u libvirt calls", d->pass.calls);
 		pass_release(&d->pass);

@@ -26,6 +26,10 @@ typedef struct {
 	GHashTable *new_starts;   /* host -> defines of new VMs */
 	GHashTable *blocked;      /* domains of layers that cannot be placed */
 	GHashTable *bases;        /* "pool/volume" of every base in the source */
+	GHashTable *held;         /* appliances whose operations are held back */
+	GHashTable *tallies;      /* appliance -> guint[3]: its VMs counted in
+				     n_create, n_change, n_remove */
+	bool refuse_all;          /* an error that concerns the whole plan */
 	const char *unreachable;  /* a host we cannot see, if any */
 	char *vanished;           /* the name of a host gone from the source */
 	const char *lost;         /* a host declared lost that does not answer */
@@ -150,6 +154,22 @@ op_add(planner *pl, op_kind kind, op_impact impact, const char *host,
 	return op;
 }
 
+/* Count a VM in @counter (one of the plan's), and for its appliance. */
+static void
+tally(planner *pl, const char *appliance, guint *counter)
+{
+	guint *t = appliance ? g_hash_table_lookup(pl->tallies, appliance) : NULL;
+
+	(*counter)++;
+	if (!appliance)
+		return;
+	if (!t) {
+		t = g_new0(guint, 3);
+		g_hash_table_insert(pl->tallies, (gpointer)appliance, t);
+	}
+	t[counter == &pl->p->n_create ? 0 : counter == &pl->p->n_change ? 1 : 2]++;
+}
+
 static void
 dep(plan_op *op, plan_op *on)
 {
@@ -185,14 +205,23 @@ note(planner *pl, const char *fmt, ...)
 	va_end(ap);
 }
 
-G_GNUC_PRINTF(2, 3) static void
-refuse(planner *pl, const char *fmt, ...)
+/*
+ * What cannot be done, and why.  @scope is the appliance it concerns: its
+ * operations are held back while the rest of the fleet proceeds (NULL: the
+ * whole plan is refused; "": reported, nothing held).
+ */
+G_GNUC_PRINTF(3, 4) static void
+refuse(planner *pl, const char *scope, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	g_ptr_array_add(pl->p->errors, g_strdup_vprintf(fmt, ap));
 	va_end(ap);
+	if (!scope)
+		pl->refuse_all = true;
+	else if (*scope)
+		g_hash_table_add(pl->held, (gpointer)scope);
 }
 
 static run_state
@@ -332,17 +361,17 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 	plan_op *op;
 
 	if (!obs_host_pool_known(h, d->pool)) {
-		refuse(pl, "%s: pool '%s' on %s is inactive or could not be listed; nothing is made "
+		refuse(pl, vm->appliance, "%s: pool '%s' on %s is inactive or could not be listed; nothing is made "
 		       "in it until its content is known", vm->domain, d->pool, h->name);
 		return NULL;
 	}
 	if (d->base && !base) {
-		refuse(pl, "%s: base volume '%s' is not in pool '%s' on %s", vm->domain,
+		refuse(pl, vm->appliance, "%s: base volume '%s' is not in pool '%s' on %s", vm->domain,
 		       d->base, d->pool, h->name);
 		return NULL;
 	}
 	if (d->base && obs_host_unsafe_backing(h, d->pool, d->base)) {
-		refuse(pl, "%s: base volume '%s' on %s has a backing file outside pool '%s' (%s); refused",
+		refuse(pl, vm->appliance, "%s: base volume '%s' on %s has a backing file outside pool '%s' (%s); refused",
 		       vm->domain, d->base, h->name, d->pool,
 		       obs_host_unsafe_backing(h, d->pool, d->base));
 		return NULL;
@@ -589,28 +618,28 @@ plan_create(planner *pl, const desired_vm *vm)
 	if (pl->lost && !restart_after_loss(pl, vm))
 		return;
 	if (sys->role == DISK_PERSISTENT && !pinned_anywhere(pl, sys) && (where = hidden_pool(pl))) {
-		refuse(pl, "%s: its persistent volume is on no host that lists its pools, and pool '%s' on %s "
+		refuse(pl, vm->appliance, "%s: its persistent volume is on no host that lists its pools, and pool '%s' on %s "
 		       "is inactive or could not be listed: it may be there, so no empty one is made",
 		       vm->domain, obs_host_unknown_pool(where), where->name);
 		return;
 	}
 	other = persistent_elsewhere(pl, sys, &where);
 	if (other && !pinned_anywhere(pl, sys)) {
-		refuse(pl, "%s: its persistent volume exists as %s/%s on %s, not in pool '%s' where its template now says; "
+		refuse(pl, vm->appliance, "%s: its persistent volume exists as %s/%s on %s, not in pool '%s' where its template now says; "
 		       "strata will not make an empty one beside it (move the volume, or set the pool back)",
 		       vm->domain, other->pool, other->name, where->name, sys->pool);
 		return;
 	}
 	h = place_vm(pl->ps, vm, &because, &why);
 	if (!h) {
-		refuse(pl, "%s", why);
+		refuse(pl, vm->appliance, "%s", why);
 		return;
 	}
 	reason = pl->lost ? g_strdup_printf("seen on no host that answers while %s is lost: deployed afresh, placed on %s: %s",
 					    pl->lost, h->name, because)
 			  : g_strdup_printf("new VM, placed on %s: %s", h->name, because);
 	if (plan_create_on(pl, vm, h, reason, NULL))
-		pl->p->n_create++;
+		tally(pl, vm->appliance, &pl->p->n_create);
 }
 
 /* Why @vm must leave the host it runs on, or NULL. */
@@ -682,7 +711,7 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	for (guint i = 0; i < vols->len; i++)
 		dep(mig, vols->pdata[i]);
 	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host");
-	pl->p->n_change++;
+	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
 /*
@@ -703,18 +732,18 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	plan_op *last;
 
 	if (vm->never_disrupt) {
-		refuse(pl, "%s must move off %s (%s), and appliance '%s' sets disruption: never",
+		refuse(pl, vm->appliance, "%s must move off %s (%s), and appliance '%s' sets disruption: never",
 		       vm->domain, old->name, why, vm->appliance);
 		return;
 	}
 	if (sys->role == DISK_PERSISTENT) {
-		refuse(pl, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts",
+		refuse(pl, vm->appliance, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts",
 		       vm->domain, old->name, why);
 		return;
 	}
 	h = place_vm(pl->ps, vm, &because, &nowhere);
 	if (!h) {
-		refuse(pl, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
+		refuse(pl, vm->appliance, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
 		return;
 	}
 	if (can_migrate_live(o, hash, h)) {
@@ -722,7 +751,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 		return;
 	}
 	if (vm->disks->len > 1) {
-		refuse(pl, "%s must move off %s (%s), but it is not running on QEMU to migrate live and its secondary disks live there; strata does not copy stopped volumes between hosts",
+		refuse(pl, vm->appliance, "%s must move off %s (%s), but it is not running on QEMU to migrate live and its secondary disks live there; strata does not copy stopped volumes between hosts",
 		       vm->domain, old->name, why);
 		return;
 	}
@@ -736,7 +765,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s", old->name, why,
 				 h->name, because);
 	plan_create_on(pl, vm, h, reason, last);
-	pl->p->n_change++;
+	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
 /* A copy of @vm's hash with the observed size: equal means only size changed. */
@@ -786,17 +815,17 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	}
 	if (sys->role == DISK_PERSISTENT && !obs_host_has_volume(h, sys->pool, sys->volume)) {
 		/* Making a fresh one would hide the VM's data, which is elsewhere. */
-		refuse(pl, "%s: its persistent volume %s/%s is not on %s, where the VM is; strata does not move volumes between pools or hosts",
+		refuse(pl, vm->appliance, "%s: its persistent volume %s/%s is not on %s, where the VM is; strata does not move volumes between pools or hosts",
 		       vm->domain, sys->pool, sys->volume, h->name);
 		return NULL;
 	}
 	if (replace && (why = vol_delete_blocker(pl, h, vm->domain, sys->pool, sys->volume))) {
-		refuse(pl, "%s: its system disk %s/%s must be rebuilt from the new template, but %s",
+		refuse(pl, vm->appliance, "%s: its system disk %s/%s must be rebuilt from the new template, but %s",
 		       vm->domain, sys->pool, sys->volume, why);
 		return NULL;
 	}
 	if ((active || from == RUN_SAVED) && vm->never_disrupt) {
-		refuse(pl, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
+		refuse(pl, vm->appliance, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
 		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
 		       vm->appliance);
 		return NULL;
@@ -857,7 +886,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 				  IMPACT_IN_PLACE, NULL);
 	plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec");
 	if (pl->p->ops->len > before)
-		pl->p->n_change++;
+		tally(pl, vm->appliance, &pl->p->n_change);
 }
 
 static void
@@ -879,7 +908,7 @@ plan_remove(planner *pl, obs_domain *o, bool vanished, const char *reason)
 	g_ptr_array_add(undefs, last);
 	plan_stale_volumes(pl, h, o->name, NULL, last,
 			   "non-persistent disk of a removed VM");
-	pl->p->n_remove++;
+	tally(pl, o->appliance, &pl->p->n_remove);
 	/* Only what vanished from the source counts towards "everything
 	 * removed": an explicit `state: undeployed` is not a lost folder. */
 	if (vanished)
@@ -927,7 +956,7 @@ check_layers(planner *pl)
 		if (list->len < 2 || !creating || pl->unreachable ||
 		    place_layer_feasible(pl->ps, list, &why))
 			continue;
-		refuse(pl, "%s", why);
+		refuse(pl, ((desired_vm *)list->pdata[0])->appliance, "%s", why);
 		for (guint i = 0; i < list->len; i++)
 			g_hash_table_add(pl->blocked, ((desired_vm *)list->pdata[i])->domain);
 	}
@@ -946,7 +975,7 @@ plan_desired(planner *pl)
 		if (!o && g_hash_table_contains(pl->blocked, vm->domain))
 			continue;
 		if (o && !o->managed) {
-			refuse(pl, "%s: a domain of that name exists on %s and is not managed by strata; rename one of them",
+			refuse(pl, vm->appliance, "%s: a domain of that name exists on %s and is not managed by strata; rename one of them",
 			       vm->domain, o->host->name);
 			continue;
 		}
@@ -1122,7 +1151,7 @@ find_duplicates(planner *pl)
 		obs_domain *first = g_hash_table_lookup(pl->have->domain_by_name, d->name);
 
 		g_hash_table_add(pl->duplicates, d->name);
-		refuse(pl, "domain '%s' is defined on both %s and %s; strata will not touch it until one is removed by hand",
+		refuse(pl, d->appliance ? d->appliance : "", "domain '%s' is defined on both %s and %s; strata will not touch it until one is removed by hand",
 		       d->name, first->host->name, d->host->name);
 	}
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
@@ -1163,6 +1192,104 @@ plan_vanished(planner *pl)
 	}
 }
 
+/* Whether @op is held: its appliance is, or it waits for an op that is. */
+static bool
+op_held(const planner *pl, const plan_op *op, GHashTable *dropped)
+{
+	if (op->appliance && g_hash_table_contains(pl->held, op->appliance))
+		return true;
+	for (guint i = 0; i < op->deps->len; i++)
+		if (g_hash_table_contains(dropped, op->deps->pdata[i]))
+			return true;
+	return false;
+}
+
+/* Persistent volumes belong to no appliance: one made only for held VMs
+ * is held too (no kept op waits for it). */
+static void
+hold_orphan_volumes(planner *pl, GHashTable *dropped)
+{
+	g_autoptr(GHashTable) needed = g_hash_table_new(NULL, NULL);
+
+	for (guint i = 0; i < pl->p->ops->len; i++) {
+		plan_op *op = pl->p->ops->pdata[i];
+
+		for (guint j = 0; !g_hash_table_contains(dropped, op) && j < op->deps->len; j++)
+			g_hash_table_add(needed, op->deps->pdata[j]);
+	}
+	for (guint i = 0; i < pl->p->ops->len; i++) {
+		plan_op *op = pl->p->ops->pdata[i];
+		bool for_held = false;
+
+		if (op->appliance || op->kind != OP_VOL_CREATE || g_hash_table_contains(needed, op))
+			continue;
+		for (guint k = 0; k < pl->p->ops->len && !for_held; k++) {
+			plan_op *o = pl->p->ops->pdata[k];
+
+			for_held = g_hash_table_contains(dropped, o) && g_ptr_array_find(o->deps, op, NULL);
+		}
+		if (for_held)
+			g_hash_table_add(dropped, op);
+	}
+}
+
+/*
+ * One refusal does not freeze the fleet: the operations of the appliances
+ * an error concerns are held back, with everything that waits for them,
+ * and the rest proceeds.  An error that concerns the whole plan (NULL
+ * scope) holds everything.
+ */
+static void
+hold_back(planner *pl)
+{
+	g_autoptr(GHashTable) dropped = g_hash_table_new(NULL, NULL);
+	GPtrArray *kept;
+	GHashTableIter it;
+	gpointer app;
+	bool grew = true;
+
+	if (!pl->refuse_all && !g_hash_table_size(pl->held))
+		return;
+	while (grew) {  /* to a fixpoint: dependents of dependents */
+		grew = false;
+		for (guint i = 0; i < pl->p->ops->len; i++) {
+			plan_op *op = pl->p->ops->pdata[i];
+
+			if (!g_hash_table_contains(dropped, op) &&
+			    (pl->refuse_all || op_held(pl, op, dropped)))
+				grew = g_hash_table_add(dropped, op);
+		}
+	}
+	hold_orphan_volumes(pl, dropped);
+	kept = g_ptr_array_new_with_free_func(op_free);
+	for (guint i = 0; i < pl->p->ops->len; i++) {
+		plan_op *op = pl->p->ops->pdata[i];
+
+		if (g_hash_table_contains(dropped, op))
+			op_free(op);
+		else
+			g_ptr_array_add(kept, op);
+	}
+	g_ptr_array_set_free_func(pl->p->ops, NULL);
+	g_ptr_array_unref(pl->p->ops);
+	pl->p->ops = kept;
+	if (pl->refuse_all) {
+		pl->p->n_create = pl->p->n_change = pl->p->n_remove = 0;
+		return;
+	}
+	g_hash_table_iter_init(&it, pl->held);
+	while (g_hash_table_iter_next(&it, &app, NULL)) {
+		guint *c = g_hash_table_lookup(pl->tallies, app);
+
+		note(pl, "appliance '%s' is held back by the errors above; the rest proceeds", (char *)app);
+		if (c) {
+			pl->p->n_create -= c[0];
+			pl->p->n_change -= c[1];
+			pl->p->n_remove -= c[2];
+		}
+	}
+}
+
 plan *
 plan_build(const desired_state *want, const observed *have, const plan_options *opts)
 {
@@ -1179,6 +1306,8 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 					     (GDestroyNotify)g_ptr_array_unref);
 	pl.duplicates = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.blocked = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.held = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.tallies = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						 (GDestroyNotify)g_ptr_array_unref);
 	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -1191,11 +1320,10 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_after(&pl);
 	plan_make_room(&pl);
 	plan_persistent(&pl);
-	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty) {
-		refuse(&pl, "the plan would remove every managed VM (%u); refused without --allow-empty",
+	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty)
+		refuse(&pl, NULL, "the plan would remove every managed VM (%u); refused without --allow-empty",
 		       pl.managed);
-		g_ptr_array_set_size(pl.p->ops, 0);
-	}
+	hold_back(&pl);
 	plan_sort(pl.p);
 
 	place_state_free(pl.ps);
@@ -1205,6 +1333,8 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.duplicates);
 	g_hash_table_unref(pl.blocked);
 	g_clear_pointer(&pl.bases, g_hash_table_unref);
+	g_hash_table_unref(pl.held);
+	g_hash_table_unref(pl.tallies);
 	g_free(pl.vanished);
 	g_hash_table_unref(pl.removal_stops);
 	g_hash_table_unref(pl.new_starts);

@@ -83,7 +83,10 @@ struct plan_op {
 typedef struct {
 	GPtrArray *ops;           /* plan_op *, owned, a topological order */
 	GPtrArray *notes;         /* char *: ignored, orphaned, waiting */
-	GPtrArray *errors;        /* char *: what cannot be done, and why */
+	GPtrArray *errors;        /* char *: what cannot be done, and why; the
+				     ops of the appliances they concern (and
+				     what waits for them) are left out, the
+				     rest of the plan stands */
 	unsigned n_create;
 	unsigned n_change;
 	unsigned n_remove;

@@ -476,6 +476,38 @@ plan_deletes(const plan *p, const char *volume)
 	return false;
 }
 
+/* One appliance's refusal holds back that appliance only. */
+static void
+test_plan__a_refusal_holds_back_its_appliance_only(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: b\nvms:\n  - {name: n1, template: debian-12}\n");
+	plan *p;
+	g_autoptr(GError) err = NULL;
+	exec_options eo;
+	gint64 run;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	/* Another tool's domain already has the name c.x would get. */
+	define_foreign(d, "hv1", "c.x", "");
+	dc_spec(d, "kind: appliance\nname: b\nvms:\n  - {name: n1, template: debian-12}\n"
+		   "  - {name: n2, template: debian-12}\n---\n"
+		   "kind: appliance\nname: c\nvms:\n  - {name: x, template: debian-12}\n"
+		   "  - {name: y, template: debian-12}\n");
+	p = (plan *)dc_plan(d);
+	assert_int_equal(p->errors->len, 1);
+	assert_non_null(strstr(p->errors->pdata[0], "c.x: a domain of that name exists on hv1"));
+	assert_null(find_op(p, OP_DEFINE, "c.y"));
+	assert_non_null(find_op(p, OP_DEFINE, "b.n2"));
+	/* Carried out as the daemon and apply do: b converges, c waits. */
+	exec_options_init(&eo);
+	run = history_run_begin(d->hist, "test", 0, &err);
+	assert_int_equal(exec_plan(p, d->hosts, d->hist, run, d->cache, &eo, &err), EXEC_CONVERGED);
+	assert_int_equal(dc_domain(d, "b.n2")->state, VIRT_DOM_RUNNING);
+	assert_null(dc_domain(d, "c.y"));
+	dc_free(d);
+}
+
 /* What libvirt would silently drop or reject later is refused at define. */
 static void
 test_virt__define_validates_against_the_schema(void **state)
@@ -759,16 +791,21 @@ test_place__layer_infeasible_on_the_live_hosts_is_one_error(void **state)
 			       "kind: template\nname: t\npool: default\nvolume: debian-12.qcow2\n---\n"
 			       "kind: appliance\nname: a\nlayers: [web]\nvms:\n"
 			       "  - {name: w1, template: t, layer: web}\n  - {name: w2, template: t, layer: web}\n"
-			       "  - {name: w3, template: t, layer: web}\n  - {name: solo, template: t}\n", node);
+			       "  - {name: w3, template: t, layer: web}\n  - {name: solo, template: t}\n---\n"
+			       "kind: appliance\nname: b\nvms:\n  - {name: other, template: t}\n", node);
 	tu_write(spec, text);
 	assert_true(pass_run(&p, &o, NULL, NULL, &err));
 	assert_int_equal(p.plan->errors->len, 1);
 	assert_string_equal(p.plan->errors->pdata[0],
 			    "layer 'web' of appliance 'a' needs 3 distinct hosts, only 2 are eligible "
 			    "(hv3 has no base volume 'debian-12.qcow2' in pool 'default')");
-	/* Nothing of the layer is half-deployed; the rest is still planned. */
+	/* Appliance a is held whole (deployed together, never half); the
+	 * rest of the fleet is planned and counted. */
 	assert_null(find_op(p.plan, OP_DEFINE, "a.w1"));
-	assert_non_null(find_op(p.plan, OP_DEFINE, "a.solo"));
+	assert_null(find_op(p.plan, OP_DEFINE, "a.solo"));
+	assert_non_null(find_op(p.plan, OP_DEFINE, "b.other"));
+	assert_int_equal(p.plan->n_create, 1);
+	assert_true(has_note(p.plan, "appliance 'a' is held back by the errors above"));
 	pass_release(&p);
 	tu_rmtree(dir);
 }
@@ -996,6 +1033,7 @@ main(void)
 		cmocka_unit_test(test_persistent__moved_to_another_pool_is_refused_not_recreated),
 		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
+		cmocka_unit_test(test_plan__a_refusal_holds_back_its_appliance_only),
 		cmocka_unit_test(test_virt__define_validates_against_the_schema),
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
