@@ -452,15 +452,14 @@ on_stopped(daemon_state *d, desired_vm *vm, int detail)
 {
 	bool crash = detail == VIRT_STOP_CRASHED || detail == VIRT_STOP_FAILED;
 
+	/* A hold still asks for a pass: nothing is started, but the status
+	 * shows the stop and the hold at once, not at the next event. */
 	if (detail == VIRT_STOP_SHUTDOWN && vm->state == VM_RUNNING) {
 		/* The guest shut itself down: only `always` brings it back. */
-		if (vm->restart != RESTART_ALWAYS) {
+		if (vm->restart != RESTART_ALWAYS)
 			hold_set(d, vm, VM_STOPPED, "the guest shut itself down");
-			return;
-		}
 	} else if (crash && vm->restart == RESTART_NEVER) {
 		hold_set(d, vm, VM_STOPPED, "it crashed and its restart policy is never");
-		return;
 	}
 	daemon_request_event(d, crash ? "crash" : "stopped outside strata");
 }
@@ -749,6 +748,43 @@ reconnect(daemon_state *d)
 	}
 }
 
+/*
+ * The restart policy for stops this daemon did not see happen (it was not
+ * running, or its connection was down): libvirt keeps why a domain shut
+ * off.  A guest that shut itself down stays down unless restart: always,
+ * a crash stays down under restart: never, as if the event had been seen.
+ * A shutdown strata itself recorded last (a restart cut short) is not the
+ * guest's.  Returns whether a hold was set (the plan must be made again).
+ */
+static bool
+judge_unseen_stops(daemon_state *d)
+{
+	bool held = false;
+
+	for (guint i = 0; i < d->want->vms->len; i++) {
+		desired_vm *vm = d->want->vms->pdata[i];
+		obs_domain *o = g_hash_table_lookup(d->pass.have->domain_by_name, vm->domain);
+		g_autofree char *last = NULL;
+		bool crash, shutdown;
+
+		if (!o || !o->managed || o->state != VIRT_DOM_SHUTOFF || o->managed_save ||
+		    vm->state != VM_RUNNING || g_hash_table_contains(d->holds, vm->domain))
+			continue;
+		shutdown = o->reason == VIRT_SHUTOFF_SHUTDOWN && vm->restart != RESTART_ALWAYS;
+		crash = (o->reason == VIRT_SHUTOFF_CRASHED || o->reason == VIRT_SHUTOFF_FAILED) &&
+			vm->restart == RESTART_NEVER;
+		if (!shutdown && !crash)
+			continue;
+		last = history_last_op(d->hist, vm->domain);
+		if (shutdown && g_strcmp0(last, "shutdown") == 0)
+			continue;
+		hold_set(d, vm, VM_STOPPED, shutdown ? "the guest shut itself down (libvirt's record)"
+						     : "it crashed and its restart policy is never (libvirt's record)");
+		held = true;
+	}
+	return held;
+}
+
 static void
 reconcile_start(daemon_state *d)
 {
@@ -766,6 +802,13 @@ reconcile_start(daemon_state *d)
 	po.overrides = overrides;
 	d->runs++;
 	pass_plan(&d->pass, d->good, d->hosts, d->cache, &po, d->hist);
+	if (judge_unseen_stops(d)) {
+		pass_release(&d->pass);
+		g_hash_table_unref(overrides);
+		overrides = holds_refresh(d);
+		po.overrides = overrides;
+		pass_plan(&d->pass, d->good, d->hosts, d->cache, &po, d->hist);
+	}
 	p = d->pass.plan;
 	add_oneshots(d, p);
 	status_capture(d);

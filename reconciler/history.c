@@ -775,3 +775,23 @@ history_vanished_hosts(history *h, const host_set *hosts)
 	sqlite3_finalize(st);
 	return out;
 }
+
+char *
+history_last_op(history *h, const char *domain)
+{
+	g_auto(GStrv) parts = g_strsplit(domain, ".", 2);
+	sqlite3_stmt *st = prepare(h, "SELECT kind FROM ops WHERE appliance = ? AND vm = ? "
+				      "ORDER BY id DESC LIMIT 1", NULL);
+	char *kind = NULL;
+
+	if (!st || !parts[0] || !parts[1]) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, parts[0], -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, parts[1], -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		kind = g_strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return kind;
+}

@@ -57,6 +57,19 @@ typedef enum {
 	VIRT_EV_CLOSED = 100,      /* the connection to the host closed (domain NULL) */
 } virt_event;
 
+/* Why a domain is shut off (virDomainShutoffReason), kept by libvirt. */
+typedef enum {
+	VIRT_SHUTOFF_UNKNOWN = 0,
+	VIRT_SHUTOFF_SHUTDOWN = 1,  /* the guest shut itself down */
+	VIRT_SHUTOFF_DESTROYED = 2,
+	VIRT_SHUTOFF_CRASHED = 3,
+	VIRT_SHUTOFF_MIGRATED = 4,
+	VIRT_SHUTOFF_SAVED = 5,
+	VIRT_SHUTOFF_FAILED = 6,
+	VIRT_SHUTOFF_FROM_SNAPSHOT = 7,
+	VIRT_SHUTOFF_DAEMON = 8,
+} virt_shutoff_reason;
+
 /* Why a domain stopped (virDomainEventStoppedDetailType). */
 typedef enum {
 	VIRT_STOP_SHUTDOWN = 0,    /* the guest shut itself down */

@@ -32,7 +32,8 @@ scenario_restart_policies() {
 	for v in a f n; do acpi_shutdown h1 "ha.$v"; done
 	wait_for 30 "a running again after its shutdown" is_running h1 ha.a
 	# Decided, not merely not yet done: the daemon says it holds f and n.
-	wait_for 30 "the daemon holds f: the guest shut itself down" held f "the guest shut itself down"
+	wait_for 30 "the daemon holds f: the guest shut itself down" held f "the guest shut itself down" ||
+		fail "status says: $(status_of ha.f)"
 	wait_for 30 "the daemon holds n: the guest shut itself down" held n "the guest shut itself down"
 	for v in f n; do expect_eq "reason ha.$v is off" "shut off (shutdown)" "$(domstate h1 "ha.$v")"; done
 
@@ -55,4 +56,18 @@ scenario_restart_policies() {
 	wait_for 30 "the daemon holds n: it crashed" held n "it crashed and its restart policy is never"
 	expect_eq "reason n is off" "shut off (crashed)" "$(domstate h1 ha.n)"
 	for v in a f n; do expect_eq "copies of ha.$v" h1 "$(host_of "ha.$v")"; done
+
+	note "while the daemon is down: a shutdown and a crash are judged from libvirt's record"
+	e2e_virsh h1 start ha.n >/dev/null
+	wait_for 30 "the daemon releases n" daemon_says ha.n "running +running +-$"
+	watch_stop
+	acpi_shutdown h1 ha.f
+	pid=$(qemu_pid ha.n) || fail "no QEMU process for ha.n"
+	kill -9 $pid
+	wait_for 20 "n off (crash)" is_off h1 ha.n
+	watch_start
+	wait_for 30 "f held from libvirt's record" held f "the guest shut itself down \\(libvirt's record\\)"
+	wait_for 30 "n held from libvirt's record" held n "it crashed and its restart policy is never \\(libvirt's record\\)"
+	is_running h1 ha.a || fail "ha.a was touched"
+	for v in f n; do is_off h1 "ha.$v" || fail "ha.$v was started against its policy"; done
 }
