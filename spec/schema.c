@@ -419,6 +419,14 @@ set_str(decoder *d, const field *f, const ynode *v, spec_str *out)
 			   shown, f->key);
 		return;
 	}
+	/* Volume names are <appliance>.<vm>--<disk>.qcow2: with no '--' in
+	 * any name, that split is unambiguous and two disks never collide. */
+	if (f->type == T_NAME && strstr(s, "--")) {
+		spec_error(d->diags, d->file, v->pos, "reserved-separator",
+			   "'%s' contains '--', which is reserved as the separator in volume names (<appliance>.<vm>--<disk>.qcow2); use a single '-'",
+			   s);
+		return;
+	}
 	if (f->type == T_IDENT && !ident_ok(s)) {
 		g_autofree char *shown = spec_clip(s);
 

@@ -345,19 +345,29 @@ static void
 check_vm_disks(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	const char *vm_name = vm->name.v ? vm->name.v : "?";
 
 	for (guint i = 0; i < vm->disks->len; i++) {
 		spec_disk *d = vm->disks->pdata[i];
+		spec_disk *first;
 
 		if (!d->name.v)
 			continue;
 		/* "system" is the boot disk's name in the domain and in history. */
-		if (strcmp(d->name.v, "system") == 0 ||
-		    !g_hash_table_add(seen, d->name.v))
+		if (strcmp(d->name.v, "system") == 0) {
 			spec_error(c->diags, a->obj.file, d->name.pos, "duplicate-name",
-				   "disk name '%s' is %s in VM '%s'", d->name.v,
-				   strcmp(d->name.v, "system") == 0 ? "reserved for the boot disk" : "used twice",
-				   vm->name.v ? vm->name.v : "?");
+				   "disk name 'system' is reserved for the boot disk in VM '%s'",
+				   vm_name);
+			continue;
+		}
+		/* Two disks of one name would be one volume. */
+		first = g_hash_table_lookup(seen, d->name.v);
+		if (first)
+			spec_error(c->diags, a->obj.file, d->name.pos, "duplicate-name",
+				   "disk name '%s' is used twice in VM '%s' (first at %u:%u); each disk names its own volume",
+				   d->name.v, vm_name, first->name.pos.line, first->name.pos.col);
+		else
+			g_hash_table_insert(seen, d->name.v, d);
 	}
 }
 
