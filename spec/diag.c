@@ -75,6 +75,12 @@ spec_diags_add(spec_diags *d, const char *file, spec_pos pos,
 	g_ptr_array_add(d->items, diag);
 }
 
+bool
+spec_diags_full(const spec_diags *d)
+{
+	return d->items->len >= DIAGS_MAX;
+}
+
 static gint
 diag_cmp(gconstpointer a, gconstpointer b)
 {

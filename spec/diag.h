@@ -52,6 +52,12 @@ void spec_diags_add(spec_diags *d, const char *file, spec_pos pos,
 #define spec_warning(d, file, pos, code, ...) \
 	spec_diags_add((d), (file), (pos), SPEC_WARNING, (code), __VA_ARGS__)
 
+/*
+ * True once no further diagnostic will be kept (they are still counted):
+ * callers skip costly extras such as "did you mean" from there on.
+ */
+bool spec_diags_full(const spec_diags *d);
+
 /* Order by file, line, column, so output is stable whatever the check order. */
 void spec_diags_sort(spec_diags *d);
 

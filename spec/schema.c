@@ -575,40 +575,53 @@ want_seq(decoder *d, const field *f, const ynode *v, const char *what)
 	return false;
 }
 
+/* Lists are capped before any item is decoded, as scalars are. */
+static bool
+seq_len_ok(decoder *d, const field *f, const ynode *v, int64_t max)
+{
+	if ((int64_t)v->items->len <= max)
+		return true;
+	spec_error(d->diags, d->file, v->pos, "too-many",
+		   "'%s' has %u entries; the limit is %" G_GINT64_FORMAT,
+		   f->key, v->items->len, (gint64)max);
+	return false;
+}
+
 static void
 set_names(decoder *d, const field *f, const ynode *v, spec_list *out)
 {
+	g_autoptr(GHashTable) seen = NULL;
 	field item = *f;
 
-	if (!want_seq(d, f, v, "names"))
+	if (!want_seq(d, f, v, "names") || !seq_len_ok(d, f, v, SPEC_MAX_LIST))
 		return;
 	item.type = T_NAME;
 	out->items = g_array_new(FALSE, TRUE, sizeof(spec_str));
 	out->set = true;
 	out->pos = v->pos;
+	/* A set, not a scan of the items so far: no list is quadratic. */
+	seen = g_hash_table_new(g_str_hash, g_str_equal);
 	for (guint i = 0; i < v->items->len; i++) {
 		spec_str s = { 0 };
 
 		set_str(d, &item, v->items->pdata[i], &s);
 		if (!s.v)
 			continue;
-		for (guint j = 0; j < out->items->len; j++) {
-			if (strcmp(g_array_index(out->items, spec_str, j).v, s.v) == 0) {
-				spec_error(d->diags, d->file, s.pos, "duplicate-item",
-					   "'%s' is listed twice in '%s'", s.v, f->key);
-				g_clear_pointer(&s.v, g_free);
-				break;
-			}
+		if (g_hash_table_contains(seen, s.v)) {
+			spec_error(d->diags, d->file, s.pos, "duplicate-item",
+				   "'%s' is listed twice in '%s'", s.v, f->key);
+			g_free(s.v);
+			continue;
 		}
-		if (s.v)
-			g_array_append_val(out->items, s);
+		g_hash_table_add(seen, s.v);   /* borrowed: the list owns it */
+		g_array_append_val(out->items, s);
 	}
 }
 
 static void
 set_ints(decoder *d, const field *f, const ynode *v, spec_list *out)
 {
-	if (!want_seq(d, f, v, "whole numbers"))
+	if (!want_seq(d, f, v, "whole numbers") || !seq_len_ok(d, f, v, SPEC_MAX_LIST))
 		return;
 	out->items = g_array_new(FALSE, TRUE, sizeof(spec_int));
 	out->set = true;
@@ -646,12 +659,8 @@ set_objlist(decoder *d, const field *f, const ynode *v, GPtrArray *out)
 			   ynode_type_name(v->type));
 		return;
 	}
-	if ((int64_t)v->items->len > f->max) {
-		spec_error(d->diags, d->file, v->pos, "too-many",
-			   "'%s' has %u entries; the limit is %" G_GINT64_FORMAT,
-			   f->key, v->items->len, (gint64)f->max);
+	if (!seq_len_ok(d, f, v, f->max))
 		return;
-	}
 	for (guint i = 0; i < v->items->len; i++) {
 		const ynode *item = v->items->pdata[i];
 		void *obj;

@@ -14,6 +14,8 @@ typedef struct {
 	spec_source *src;
 	spec_diags *diags;
 	GHashTable *zones;  /* IANA name -> GTimeZone: each zone file read once */
+	GHashTable *host_tags;  /* spec_host * -> set of its tags */
+	GHashTable *all_tags;   /* every host's tags */
 } checker;
 
 /* Where a persistent template is used, to report a second binding. */
@@ -66,8 +68,12 @@ static void
 report_dangling(checker *c, const char *file, const spec_str *ref,
 		const char *what, const char *missing, GPtrArray *candidates)
 {
-	const char *guess = spec_suggest(ref->v, (const char *const *)candidates->pdata,
-					 candidates->len);
+	const char *guess = NULL;
+
+	/* A guess costs a pass over the candidates: only for messages kept. */
+	if (candidates && !spec_diags_full(c->diags))
+		guess = spec_suggest(ref->v, (const char *const *)candidates->pdata,
+				     candidates->len);
 
 	if (guess)
 		spec_error(c->diags, file, ref->pos, "unknown-reference",
@@ -89,12 +95,32 @@ resolve(checker *c, const char *file, const spec_str *ref, GHashTable *idx,
 	obj = g_hash_table_lookup(idx, ref->v);
 	if (obj)
 		return obj;
-	names = names_of(idx);
+	if (!spec_diags_full(c->diags))
+		names = names_of(idx);
 	report_dangling(c, file, ref, what, "is not defined", names);
 	return NULL;
 }
 
 /* ---- hosts ------------------------------------------------------------- */
+
+/* Tag sets, so matching a VM's `requires` costs one lookup per tag. */
+static void
+index_tags(checker *c)
+{
+	c->host_tags = g_hash_table_new_full(NULL, NULL, NULL,
+					     (GDestroyNotify)g_hash_table_unref);
+	c->all_tags = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < c->src->hosts->len; i++) {
+		spec_host *h = c->src->hosts->pdata[i];
+		GHashTable *tags = g_hash_table_new(g_str_hash, g_str_equal);
+
+		for (guint j = 0; j < spec_list_len(&h->tags); j++) {
+			g_hash_table_add(tags, (gpointer)spec_list_str(&h->tags, j));
+			g_hash_table_add(c->all_tags, (gpointer)spec_list_str(&h->tags, j));
+		}
+		g_hash_table_insert(c->host_tags, h, tags);
+	}
+}
 
 static void
 check_hosts(checker *c)
@@ -120,17 +146,14 @@ check_hosts(checker *c)
 }
 
 static bool
-host_has_tag(const spec_host *h, const char *tag)
+host_has_tag(const checker *c, const spec_host *h, const char *tag)
 {
-	for (guint i = 0; i < spec_list_len(&h->tags); i++)
-		if (strcmp(spec_list_str(&h->tags, i), tag) == 0)
-			return true;
-	return false;
+	return g_hash_table_contains(g_hash_table_lookup(c->host_tags, h), tag);
 }
 
 /* Why @h cannot carry @vm, or NULL if it can. */
 static char *
-host_ineligible(const spec_host *h, const spec_vm *vm)
+host_ineligible(const checker *c, const spec_host *h, const spec_vm *vm)
 {
 	if (h->state.v == HOST_LOST)
 		return g_strdup_printf("%s is lost", h->obj.name.v);
@@ -139,7 +162,7 @@ host_ineligible(const spec_host *h, const spec_vm *vm)
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
 		const char *tag = spec_list_str(&vm->requires, i);
 
-		if (!host_has_tag(h, tag))
+		if (!host_has_tag(c, h, tag))
 			return g_strdup_printf("%s lacks tag '%s'", h->obj.name.v, tag);
 	}
 	return NULL;
@@ -160,6 +183,7 @@ check_ptemplates(checker *c)
 /* ---- layers: a bipartite matching of the layer's VMs onto hosts -------- */
 
 typedef struct {
+	const checker *c;
 	GPtrArray *vms;      /* spec_vm * of one layer that will be deployed */
 	GPtrArray *hosts;    /* spec_host * */
 	int *host_vm;        /* host index -> vm index, or -1 */
@@ -168,12 +192,12 @@ typedef struct {
 
 /* host_ineligible() without the message: this runs hosts × VMs times. */
 static bool
-can_carry(const spec_host *h, const spec_vm *vm)
+can_carry(const checker *c, const spec_host *h, const spec_vm *vm)
 {
 	if (h->state.v == HOST_LOST || h->maintenance.v)
 		return false;
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++)
-		if (!host_has_tag(h, spec_list_str(&vm->requires, i)))
+		if (!host_has_tag(c, h, spec_list_str(&vm->requires, i)))
 			return false;
 	return true;
 }
@@ -182,7 +206,7 @@ static bool
 match_augment(matching *m, guint v)
 {
 	for (guint h = 0; h < m->hosts->len; h++) {
-		if (m->visited[h] || !can_carry(m->hosts->pdata[h], m->vms->pdata[v]))
+		if (m->visited[h] || !can_carry(m->c, m->hosts->pdata[h], m->vms->pdata[v]))
 			continue;
 		m->visited[h] = true;
 		if (m->host_vm[h] < 0 || match_augment(m, (guint)m->host_vm[h])) {
@@ -194,9 +218,9 @@ match_augment(matching *m, guint v)
 }
 
 static guint
-match_count(GPtrArray *vms, GPtrArray *hosts)
+match_count(const checker *c, GPtrArray *vms, GPtrArray *hosts)
 {
-	matching m = { vms, hosts, NULL, NULL };
+	matching m = { c, vms, hosts, NULL, NULL };
 	guint matched = 0;
 
 	m.host_vm = g_new(int, hosts->len + 1);
@@ -215,7 +239,7 @@ match_count(GPtrArray *vms, GPtrArray *hosts)
 
 /* The hosts that can carry none of @vms, with the reason, for the message. */
 static char *
-ineligible_summary(GPtrArray *hosts, GPtrArray *vms)
+ineligible_summary(const checker *c, GPtrArray *hosts, GPtrArray *vms)
 {
 	g_autoptr(GString) s = g_string_new(NULL);
 
@@ -224,10 +248,10 @@ ineligible_summary(GPtrArray *hosts, GPtrArray *vms)
 		bool any = false;
 
 		for (guint v = 0; v < vms->len && !any; v++)
-			any = can_carry(hosts->pdata[h], vms->pdata[v]);
+			any = can_carry(c, hosts->pdata[h], vms->pdata[v]);
 		if (any)
 			continue;
-		why = host_ineligible(hosts->pdata[h], vms->pdata[0]);
+		why = host_ineligible(c, hosts->pdata[h], vms->pdata[0]);
 		g_string_append_printf(s, "%s%s", s->len ? ", " : "", why);
 	}
 	return g_string_free(g_steal_pointer(&s), FALSE);
@@ -263,10 +287,10 @@ check_layer(checker *c, const spec_appliance *a, const spec_str *layer)
 			   layer->v, vms->len);
 		return;
 	}
-	fit = match_count(vms, hosts);
+	fit = match_count(c, vms, hosts);
 	if (fit == vms->len)
 		return;
-	why = ineligible_summary(hosts, vms);
+	why = ineligible_summary(c, hosts, vms);
 	spec_error(c->diags, a->obj.file, layer->pos, "layer-infeasible",
 		   "layer '%s' needs %u distinct hosts, only %u %s eligible%s%s%s",
 		   layer->v, vms->len, fit, fit == 1 ? "is" : "are",
@@ -330,11 +354,8 @@ check_vm_requires(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
 		const spec_str *tag = &g_array_index(vm->requires.items, spec_str, i);
-		bool found = false;
 
-		for (guint h = 0; h < c->src->hosts->len && !found; h++)
-			found = host_has_tag(c->src->hosts->pdata[h], tag->v);
-		if (!found)
+		if (!g_hash_table_contains(c->all_tags, tag->v))
 			spec_error(c->diags, a->obj.file, tag->pos, "unknown-tag",
 				   "VM '%s' requires tag '%s', which no host has",
 				   vm->name.v ? vm->name.v : "?", tag->v);
@@ -624,7 +645,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 void
 spec_validate(spec_source *src, spec_diags *diags)
 {
-	checker c = { src, diags, NULL };
+	checker c = { .src = src, .diags = diags };
 	g_autoptr(GHashTable) bound = g_hash_table_new_full(g_str_hash, g_str_equal,
 							     NULL, g_free);
 
@@ -637,10 +658,13 @@ spec_validate(spec_source *src, spec_diags *diags)
 	if (src->documents == 0 && src->load_errors == 0)
 		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
+	index_tags(&c);
 	check_hosts(&c);
 	check_ptemplates(&c);
 	for (guint i = 0; i < src->appliances->len; i++)
 		check_appliance(&c, src->appliances->pdata[i], bound);
 	g_hash_table_unref(c.zones);
+	g_hash_table_unref(c.host_tags);
+	g_hash_table_unref(c.all_tags);
 	spec_diags_sort(diags);
 }
