@@ -38,8 +38,7 @@ show_schedules(const spec_source *src, const plan *p)
 
 	for (guint i = 0; i < src->appliances->len; i++) {
 		const spec_appliance *a = src->appliances->pdata[i];
-		g_autoptr(GTimeZone) tz = a->timezone.v ? g_time_zone_new_identifier(a->timezone.v)
-							: g_time_zone_new_utc();
+		g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 
 		for (guint j = 0; j < a->schedule->len; j++) {
 			const spec_sched *s = a->schedule->pdata[j];

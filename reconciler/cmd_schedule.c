@@ -41,8 +41,7 @@ static void
 show_entry(JsonBuilder *b, const spec_appliance *a, const spec_sched *s, gint64 from,
 	   guint count)
 {
-	g_autoptr(GTimeZone) tz = a->timezone.v ? g_time_zone_new_identifier(a->timezone.v)
-						: g_time_zone_new_utc();
+	g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 	g_autofree sched_fire *fires = g_new0(sched_fire, count + 1);
 	g_autofree char *vms = vm_list(s);
 	g_autofree char *id = schedule_entry_id(a, s);

@@ -591,6 +591,7 @@ check_schedule(checker *c, const spec_appliance *a, GHashTable *vms,
 static GTimeZone *
 appliance_tz(checker *c, const spec_appliance *a)
 {
+	g_autofree char *why = NULL;
 	GTimeZone *tz;
 
 	if (!a->timezone.v)
@@ -598,11 +599,10 @@ appliance_tz(checker *c, const spec_appliance *a)
 	tz = g_hash_table_lookup(c->zones, a->timezone.v);
 	if (tz)
 		return g_time_zone_ref(tz);
-	tz = g_time_zone_new_identifier(a->timezone.v);
+	tz = spec_timezone_new(a->timezone.v, &why);
 	if (!tz) {
 		spec_error(c->diags, a->obj.file, a->timezone.pos, "bad-timezone",
-			   "unknown time zone '%s'; use an IANA name such as Europe/Paris or UTC",
-			   a->timezone.v);
+			   "%s", why);
 		return g_time_zone_new_utc();
 	}
 	g_hash_table_insert(c->zones, g_strdup(a->timezone.v), g_time_zone_ref(tz));
