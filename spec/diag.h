@@ -71,6 +71,16 @@ char *spec_diag_format(const spec_diag *diag);
 const char *spec_suggest(const char *word, const char *const *candidates,
 			 size_t n);
 
+/*
+ * Characters no value may hold, as they hide text or break lines where a
+ * reader does not expect it: C0 and C1 controls, DEL, and the line and
+ * paragraph separators U+2028 and U+2029.
+ */
+bool spec_unichar_is_control(gunichar c);
+
+/* The first such character in the UTF-8 string @s, or 0. */
+gunichar spec_find_control(const char *s);
+
 /* A copy of @s fit to quote in a message: valid UTF-8, no control
  * characters, at most 80 bytes. */
 char *spec_clip(const char *s);

@@ -313,15 +313,6 @@ ident_ok(const char *s)
 	return true;
 }
 
-static bool
-has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((guchar)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 typedef struct {
 	const char *unit;
 	int64_t factor;
@@ -380,6 +371,29 @@ static void decode_map(decoder *d, const table *t, const ynode *map, void *base,
 		       const char *where);
 
 static const char *
+control_kind(gunichar c)
+{
+	if (c == 0x2028)
+		return "line separator";
+	if (c == 0x2029)
+		return "paragraph separator";
+	return "control character";
+}
+
+static bool
+no_control(decoder *d, const ynode *v, const char *key)
+{
+	gunichar c = spec_find_control(v->value);
+
+	if (!c)
+		return true;
+	spec_error(d->diags, d->file, v->pos, "control-character",
+		   "'%s' contains a %s (U+%04X); remove it", key, control_kind(c),
+		   (unsigned)c);
+	return false;
+}
+
+static const char *
 want_scalar(decoder *d, const ynode *v, const char *key, const char *what)
 {
 	if (v->type != YNODE_SCALAR) {
@@ -394,12 +408,7 @@ want_scalar(decoder *d, const ynode *v, const char *key, const char *what)
 			   "'%s' has no value; it expects %s", key, what);
 		return NULL;
 	}
-	if (has_control(v->value)) {
-		spec_error(d->diags, d->file, v->pos, "control-character",
-			   "'%s' contains a control character; remove it", key);
-		return NULL;
-	}
-	return v->value;
+	return no_control(d, v, key) ? v->value : NULL;
 }
 
 static void
@@ -433,6 +442,13 @@ set_str(decoder *d, const field *f, const ynode *v, spec_str *out)
 		spec_error(d->diags, d->file, v->pos, "bad-identifier",
 			   "'%s' is not a valid %s: use letters, digits, '.', '_' and '-', starting with a letter or digit (no paths)",
 			   shown, f->key);
+		return;
+	}
+	/* A quoted "" is no more a value than a bare `key:`. */
+	if ((f->type == T_TEXT || f->type == T_STR) && !s[0]) {
+		spec_error(d->diags, d->file, v->pos, "missing-value",
+			   "'%s' is empty; give it a value%s", f->key,
+			   f->required ? "" : " or remove the key");
 		return;
 	}
 	if (f->type == T_TEXT && strlen(s) > 255) {
