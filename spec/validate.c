@@ -16,6 +16,7 @@ typedef struct {
 	GHashTable *zones;  /* IANA name -> GTimeZone: each zone file read once */
 	GHashTable *host_tags;  /* spec_host * -> set of its tags */
 	GHashTable *all_tags;   /* every host's tags */
+	GHashTable *macs;       /* lowercase MAC -> its first mac_owner */
 } checker;
 
 /* Where a persistent template is used, to report a second binding. */
@@ -416,6 +417,87 @@ check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
 	}
 }
 
+/* ---- NICs: MAC addresses --------------------------------------------- */
+
+/* Where a MAC address was first given, to name it in a duplicate's message. */
+typedef struct {
+	const char *file;
+	spec_pos pos;
+	const char *app;
+	const char *vm;
+} mac_owner;
+
+#define MAC_EXAMPLE "such as 52:54:00:12:34:56"
+
+/* Why @s is not a MAC address a NIC may have, or NULL; its bytes in @b. */
+static const char *
+mac_problem(const char *s, guint8 b[6])
+{
+	bool zero = true;
+
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+
+		if (!g_ascii_isxdigit(p[0]) || !g_ascii_isxdigit(p[1]) ||
+		    p[2] != (i < 5 ? ':' : '\0'))
+			return "is not six pairs of hex digits separated by ':'; write it like 52:54:00:12:34:56";
+		b[i] = (guint8)(g_ascii_xdigit_value(p[0]) << 4 | g_ascii_xdigit_value(p[1]));
+		zero = zero && b[i] == 0;
+	}
+	/* The lowest bit of the first byte marks a group (multicast) address. */
+	if (b[0] & 1)
+		return "is a multicast address (the lowest bit of its first byte is set); a NIC needs a unicast one, " MAC_EXAMPLE;
+	if (zero)
+		return "is all zeros; give a real one, " MAC_EXAMPLE ", or remove 'mac' and libvirt picks one";
+	return NULL;
+}
+
+/* Two NICs with one address break both; compared without regard to case. */
+static void
+check_mac_unique(checker *c, const spec_appliance *a, const spec_vm *vm,
+		 const spec_str *mac)
+{
+	g_autofree char *key = g_ascii_strdown(mac->v, -1);
+	const mac_owner *first = g_hash_table_lookup(c->macs, key);
+	mac_owner *own;
+
+	if (first) {
+		spec_error(c->diags, a->obj.file, mac->pos, "duplicate-mac",
+			   "MAC address '%s' of VM '%s.%s' is already used by VM '%s.%s' at %s:%u:%u; each NIC needs its own",
+			   mac->v, a->obj.name.v ? a->obj.name.v : "?",
+			   vm->name.v ? vm->name.v : "?", first->app, first->vm,
+			   first->file, first->pos.line, first->pos.col);
+		return;
+	}
+	own = g_new(mac_owner, 1);
+	*own = (mac_owner){ a->obj.file, mac->pos,
+			    a->obj.name.v ? a->obj.name.v : "?",
+			    vm->name.v ? vm->name.v : "?" };
+	g_hash_table_insert(c->macs, g_steal_pointer(&key), own);
+}
+
+static void
+check_vm_nics(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	for (guint i = 0; i < vm->nics->len; i++) {
+		const spec_nic *n = vm->nics->pdata[i];
+		const char *why;
+		guint8 b[6];
+
+		if (!n->mac.v)
+			continue;
+		why = mac_problem(n->mac.v, b);
+		if (why) {
+			g_autofree char *shown = spec_clip(n->mac.v);
+
+			spec_error(c->diags, a->obj.file, n->mac.pos, "bad-mac",
+				   "MAC address '%s' %s", shown, why);
+			continue;
+		}
+		check_mac_unique(c, a, vm, &n->mac);
+	}
+}
+
 /* ---- `after` cycles: depth-first search, reporting the cycle's path ---- */
 
 enum { WHITE, GREY, BLACK };
@@ -635,6 +717,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_refs(c, a, vm, vms, vm_names);
 		check_vm_requires(c, a, vm);
 		check_vm_disks(c, a, vm);
+		check_vm_nics(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)
@@ -651,6 +734,7 @@ spec_validate(spec_source *src, spec_diags *diags)
 
 	c.zones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					(GDestroyNotify)g_time_zone_unref);
+	c.macs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	src->host_by_name = index_objects(&c, src->hosts, "host");
 	src->template_by_name = index_objects(&c, src->templates, "template");
 	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
@@ -666,5 +750,6 @@ spec_validate(spec_source *src, spec_diags *diags)
 	g_hash_table_unref(c.zones);
 	g_hash_table_unref(c.host_tags);
 	g_hash_table_unref(c.all_tags);
+	g_hash_table_unref(c.macs);
 	spec_diags_sort(diags);
 }
