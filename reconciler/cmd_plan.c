@@ -93,7 +93,7 @@ cmd_plan(int argc, char **argv)
 		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error (with\n"
 		"--detailed-exitcode: also when a host does not answer),\n"
 		"2 changes present (with --detailed-exitcode), 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json|dot", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json|dot", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc != 2) {
 		fprintf(stderr, "strata plan: give exactly one PATH\nTry 'strata plan --help'.\n");
