@@ -429,11 +429,12 @@ typedef struct {
 
 #define MAC_EXAMPLE "such as 52:54:00:12:34:56"
 
-/* Why @s is not a MAC address a NIC may have, or NULL; its bytes in @b. */
+/* Why @s is not a MAC address a NIC may have, or NULL. */
 static const char *
-mac_problem(const char *s, guint8 b[6])
+mac_problem(const char *s)
 {
 	bool zero = true;
+	guint8 b[6];
 
 	for (int i = 0; i < 6; i++) {
 		const char *p = s + 3 * i;
@@ -482,11 +483,10 @@ check_vm_nics(checker *c, const spec_appliance *a, const spec_vm *vm)
 	for (guint i = 0; i < vm->nics->len; i++) {
 		const spec_nic *n = vm->nics->pdata[i];
 		const char *why;
-		guint8 b[6];
 
 		if (!n->mac.v)
 			continue;
-		why = mac_problem(n->mac.v, b);
+		why = mac_problem(n->mac.v);
 		if (why) {
 			g_autofree char *shown = spec_clip(n->mac.v);
 

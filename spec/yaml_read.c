@@ -324,8 +324,9 @@ offset_pos(const char *buf, size_t len, size_t off)
 }
 
 /*
- * libyaml's reader stops on bytes that are not UTF-8 and on control
- * characters, and gives only a byte offset for them (no mark).
+ * libyaml's reader stops on bytes that are not UTF-8 and on characters
+ * YAML does not allow raw (controls, U+FFFE...), and gives only a byte
+ * offset for them (no mark).
  */
 static void
 reader_input_error(reader *r, yaml_parser_t *p, const char *buf, size_t len)
@@ -340,7 +341,8 @@ reader_input_error(reader *r, yaml_parser_t *p, const char *buf, size_t len)
 			   p->problem ? p->problem : "invalid UTF-8");
 	else
 		spec_error(r->diags, r->file, pos, "control-character",
-			   "control character U+%04X is not allowed in YAML; remove it",
+			   "%s U+%04X is not allowed in YAML; remove it",
+			   spec_unichar_is_control(c) ? "control character" : "character",
 			   (unsigned)c);
 	r->failed = true;
 }
