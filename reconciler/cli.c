@@ -8,8 +8,20 @@
 
 #include "cli.h"
 
+static gboolean
+cli_in_range(const cli_range *r)
+{
+	if (*r->value >= r->min && *r->value <= r->max)
+		return TRUE;
+	fprintf(stderr, "%s: %s must be a whole number from %d to %d, not %d\n",
+		g_get_prgname(), r->option, r->min, r->max, *r->value);
+	fprintf(stderr, "Try '%s --help'.\n", g_get_prgname());
+	return FALSE;
+}
+
 gboolean
-cli_parse(GOptionContext *ctx, int *argc, char ***argv)
+cli_parse(GOptionContext *ctx, int *argc, char ***argv,
+	  const cli_range *ranges, size_t n)
 {
 	g_autoptr(GError) err = NULL;
 
@@ -18,6 +30,9 @@ cli_parse(GOptionContext *ctx, int *argc, char ***argv)
 		fprintf(stderr, "Try '%s --help'.\n", g_get_prgname());
 		return FALSE;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (!cli_in_range(&ranges[i]))
+			return FALSE;
 	return TRUE;
 }
 

@@ -22,11 +22,25 @@ typedef enum {
 	OUTPUT_DOT,
 } output_format;
 
+/* The most operations at once --parallel accepts. */
+#define CLI_PARALLEL_MAX 1024
+
+/* An integer option and the values it accepts. */
+typedef struct {
+	const char *option;     /* as the user writes it: "--parallel" */
+	const gint *value;
+	gint min, max;
+} cli_range;
+
 /*
- * Parse @argv with @ctx (which owns its entries).  Returns false after
- * printing the reason for a usage error; --help exits inside GLib.
+ * Parse @argv with @ctx (which owns its entries), then check each of the
+ * @n integer options of @ranges against its range: here, once, so that a
+ * bad value is reported naming its option before any other check of the
+ * verb.  Returns false after printing the reason for a usage error;
+ * --help exits inside GLib.
  */
-gboolean cli_parse(GOptionContext *ctx, int *argc, char ***argv);
+gboolean cli_parse(GOptionContext *ctx, int *argc, char ***argv,
+		   const cli_range *ranges, size_t n);
 
 /* "-o text|json|github" to a format; false for a format @allowed lacks. */
 gboolean cli_output_format(const char *name, const char *allowed,

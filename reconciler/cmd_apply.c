@@ -78,8 +78,7 @@ execute(pass *p, history *hist, guint parallel)
 		return STRATA_EXIT_ERROR;
 	}
 	exec_options_init(&eo);
-	if (parallel)
-		eo.parallel = parallel;
+	eo.parallel = parallel;
 	eo.progress = progress;
 	printf("\n");
 	r = exec_plan(p->plan, p->hosts, hist, run, cache, &eo, &err);
@@ -96,12 +95,12 @@ cmd_apply(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL;
 	gboolean yes = FALSE, dry_run = FALSE, allow_empty = FALSE;
-	gint parallel = 0;
+	gint parallel = EXEC_PARALLEL_DEFAULT;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
 		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "History database (default ./strata.db)", "PATH" },
-		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 16; at most 4 starts, migrations or copies per host)", "N" },
+		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once, 1 to 1024 (default 16; at most 4 starts, migrations or copies per host)", "N" },
 		{ "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, "Do not ask for confirmation", NULL },
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "Show the plan and stop", NULL },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty,
@@ -109,6 +108,9 @@ cmd_apply(int argc, char **argv)
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — converge the hosts to the source");
+	const cli_range ranges[] = {
+		{ "--parallel", &parallel, 1, CLI_PARALLEL_MAX },
+	};
 	g_autoptr(GError) err = NULL;
 	g_autoptr(history) hist = NULL;
 	pass_options po = { 0 };
@@ -120,9 +122,9 @@ cmd_apply(int argc, char **argv)
 		"Shows the plan, asks for confirmation on a terminal (unless --yes), then carries\n"
 		"it out, recording every operation in the history database.\n\n"
 		"Exit status: 0 converged or nothing to do, 1 error or partial, 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv))
+	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)))
 		return STRATA_EXIT_USAGE;
-	if (argc != 2 || parallel < 0) {
+	if (argc != 2) {
 		fprintf(stderr, "strata apply: give exactly one PATH\nTry 'strata apply --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}

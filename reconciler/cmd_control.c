@@ -68,7 +68,7 @@ cmd_control(int argc, char **argv)
 		"status: appliance, VM, host, desired and observed state, overrides.\n"
 		"reconcile: run a reconcile now.  suspend/resume: pause and restart reconciling\n"
 		"(events are still watched).\n\nExit status: 0 success, 1 no daemon or error, 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc != 1) {
 		fprintf(stderr, "strata %s: takes no PATH\n", verb);

@@ -103,7 +103,7 @@ cmd_history(int argc, char **argv)
 		"Every operation with its intent time and result, oldest first.  An operation\n"
 		"marked 'interrupted' was under way when strata stopped; the next run observed\n"
 		"what it had done.\n\nExit status: 0 success, 1 error, 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (since) {
 		g_autoptr(GTimeZone) utc = g_time_zone_new_utc();

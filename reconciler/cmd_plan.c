@@ -38,8 +38,7 @@ show_schedules(const spec_source *src, const plan *p)
 
 	for (guint i = 0; i < src->appliances->len; i++) {
 		const spec_appliance *a = src->appliances->pdata[i];
-		g_autoptr(GTimeZone) tz = a->timezone.v ? g_time_zone_new_identifier(a->timezone.v)
-							: g_time_zone_new_utc();
+		g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 
 		for (guint j = 0; j < a->schedule->len; j++) {
 			const spec_sched *s = a->schedule->pdata[j];
@@ -94,7 +93,7 @@ cmd_plan(int argc, char **argv)
 		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error (with\n"
 		"--detailed-exitcode: also when a host does not answer),\n"
 		"2 changes present (with --detailed-exitcode), 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json|dot", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json|dot", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc != 2) {
 		fprintf(stderr, "strata plan: give exactly one PATH\nTry 'strata plan --help'.\n");

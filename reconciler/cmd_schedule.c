@@ -41,8 +41,7 @@ static void
 show_entry(JsonBuilder *b, const spec_appliance *a, const spec_sched *s, gint64 from,
 	   guint count)
 {
-	g_autoptr(GTimeZone) tz = a->timezone.v ? g_time_zone_new_identifier(a->timezone.v)
-						: g_time_zone_new_utc();
+	g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 	g_autofree sched_fire *fires = g_new0(sched_fire, count + 1);
 	g_autofree char *vms = vm_list(s);
 	g_autofree char *id = schedule_entry_id(a, s);
@@ -122,12 +121,13 @@ cmd_schedule(int argc, char **argv)
 	GOptionEntry entries[] = {
 		{ "offline", 0, 0, G_OPTION_ARG_FILENAME, &path, "Compute from this source, no daemon", "PATH" },
 		{ "from", 0, 0, G_OPTION_ARG_STRING, &from, "Fires at or after this ISO 8601 time (default now)", "T" },
-		{ "count", 'n', 0, G_OPTION_ARG_INT, &count, "Fires per entry (default 5)", "N" },
+		{ "count", 'n', 0, G_OPTION_ARG_INT, &count, "Fires per entry, 1 to 10000 (default 5)", "N" },
 		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "The daemon's database (default ./strata.db)", "PATH" },
 		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json", "FORMAT" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("— when the scheduled actions fire");
+	const cli_range ranges[] = { { "--count", &count, 1, 10000 } };
 	g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
 	g_autoptr(GDateTime) start = NULL;
 	output_format fmt;
@@ -137,10 +137,11 @@ cmd_schedule(int argc, char **argv)
 		"With --offline PATH, computes the next fires of every schedule entry from the\n"
 		"source alone, in each appliance's time zone.\n\n"
 		"Exit status: 0 success, 1 error, 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv) || !cli_output_format(format, "text|json", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)) ||
+	    !cli_output_format(format, "text|json", &fmt))
 		return STRATA_EXIT_USAGE;
-	if (argc != 1 || count < 1 || count > 10000) {
-		fprintf(stderr, "strata schedule: takes no PATH (use --offline PATH); --count 1..10000\n");
+	if (argc != 1) {
+		fprintf(stderr, "strata schedule: takes no PATH (use --offline PATH)\n");
 		return STRATA_EXIT_USAGE;
 	}
 	start = from ? g_date_time_new_from_iso8601(from, utc) : g_date_time_new_now_utc();

@@ -61,7 +61,7 @@ cmd_validate(int argc, char **argv)
 		"PATH is a spec file or a folder of *.yaml files; - reads one file from standard input.\n"
 		"Needs no libvirt, no network and no root.\n\n"
 		"Exit status: 0 valid, 1 invalid, 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv) ||
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) ||
 	    !cli_output_format(format, "text|json|github", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc < 2) {

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "exec.h"
 
 static daemon_state *the_daemon;
 
@@ -43,25 +44,32 @@ cmd_watch(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL, *sock = NULL, *git = NULL;
 	g_autofree char *branch = NULL, *subdir = NULL;
-	gint debounce = 200, resync = 300, parallel = 0, interval = 60;
+	gint debounce = 200, resync = 300, parallel = EXEC_PARALLEL_DEFAULT, interval = 60;
 	gboolean allow_empty = FALSE;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
 		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "History database (default ./strata.db)", "PATH" },
 		{ "socket", 0, 0, G_OPTION_ARG_FILENAME, &sock, "Control socket (default beside the database)", "PATH" },
-		{ "debounce", 0, 0, G_OPTION_ARG_INT, &debounce, "Milliseconds to wait after an edit (default 200)", "MS" },
-		{ "resync", 0, 0, G_OPTION_ARG_INT, &resync, "Seconds between full resyncs (default 300)", "S" },
-		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once (default 16; at most 4 starts, migrations or copies per host)", "N" },
+		{ "debounce", 0, 0, G_OPTION_ARG_INT, &debounce, "Milliseconds to wait after an edit, 1 to 60000 (default 200)", "MS" },
+		{ "resync", 0, 0, G_OPTION_ARG_INT, &resync, "Seconds between full resyncs, 1 to 86400 (default 300)", "S" },
+		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once, 1 to 1024 (default 16; at most 4 starts, migrations or copies per host)", "N" },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty, "Allow removing every managed VM", NULL },
 		{ "git", 0, 0, G_OPTION_ARG_STRING, &git,
 		  "Watch a Git repository (file://, a local path, https://, ssh://) instead of PATH", "URL" },
 		{ "branch", 0, 0, G_OPTION_ARG_STRING, &branch, "Branch to follow (default main)", "B" },
 		{ "path", 0, 0, G_OPTION_ARG_STRING, &subdir, "Folder inside the repository", "SUBDIR" },
-		{ "interval", 0, 0, G_OPTION_ARG_INT, &interval, "Seconds between fetches (default 60)", "S" },
+		{ "interval", 0, 0, G_OPTION_ARG_INT, &interval, "Seconds between fetches, 1 to 86400 (default 60)", "S" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("(PATH | --git URL) — keep the hosts converged to a source");
+	/* The timers count milliseconds in an int: a day is far from its end. */
+	const cli_range ranges[] = {
+		{ "--debounce", &debounce, 1, 60000 },
+		{ "--resync", &resync, 1, 86400 },
+		{ "--parallel", &parallel, 1, CLI_PARALLEL_MAX },
+		{ "--interval", &interval, 1, 86400 },
+	};
 	g_autoptr(GError) err = NULL;
 	daemon_options o = { 0 };
 	daemon_state *d;
@@ -76,9 +84,9 @@ cmd_watch(int argc, char **argv)
 		"with 'strata status', 'strata reconcile', 'strata suspend' and 'strata resume'.\n"
 		"SIGTERM lets running operations finish, then exits 0.  SIGHUP re-reads the source.\n\n"
 		"Exit status: 0 stopped by a signal, 1 error, 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv))
+	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)))
 		return STRATA_EXIT_USAGE;
-	if (argc != (git ? 1 : 2) || debounce < 1 || resync < 1 || parallel < 0 || interval < 1) {
+	if (argc != (git ? 1 : 2)) {
 		fprintf(stderr, "strata watch: give exactly one PATH, or --git URL\nTry 'strata watch --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}

@@ -25,7 +25,7 @@ void
 exec_options_init(exec_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->parallel = 16;
+	o->parallel = EXEC_PARALLEL_DEFAULT;
 	o->per_host = 4;
 	o->retries = 4;
 	o->backoff_ms = 100;

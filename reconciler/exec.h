@@ -17,6 +17,9 @@
 #include "observe.h"
 #include "plan.h"
 
+/* Operations at once unless told otherwise (apply and watch --parallel). */
+#define EXEC_PARALLEL_DEFAULT 16
+
 typedef enum {
 	EXEC_CONVERGED,   /* every op done */
 	EXEC_PARTIAL,     /* some done, some failed or skipped */
@@ -27,7 +30,7 @@ typedef void (*exec_progress_fn)(const plan_op *op, guint done, guint total,
 				 gpointer user);
 
 typedef struct {
-	guint parallel;           /* default 16 */
+	guint parallel;           /* default EXEC_PARALLEL_DEFAULT */
 	guint per_host;           /* default 4, heavy ops only (see exec.c) */
 	guint retries;            /* transient errors; default 4 */
 	guint backoff_ms;         /* first retry delay; default 100, capped at 5 s */

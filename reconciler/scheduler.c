@@ -32,14 +32,6 @@ scheduler_free(scheduler *sc)
 	g_free(sc);
 }
 
-static GTimeZone *
-zone_of(const spec_appliance *a)
-{
-	GTimeZone *tz = a->timezone.v ? g_time_zone_new_identifier(a->timezone.v) : NULL;
-
-	return tz ? tz : g_time_zone_new_utc();
-}
-
 /* Fire @s for every VM it names (all of @a's when it names none), and
  * list each fire in history with its result. */
 static void
@@ -64,7 +56,7 @@ static void
 check_absolute(scheduler *sc, const spec_appliance *a, const spec_sched *s, gint64 now)
 {
 	g_autofree char *id = schedule_entry_id(a, s);
-	g_autoptr(GTimeZone) tz = zone_of(a);
+	g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 	const char *action = spec_action_names[s->action.v];
 	gint64 last = 0;
 	guint fired = 0;
@@ -165,7 +157,7 @@ scheduler_next(scheduler *sc, const spec_source *src, gint64 now)
 
 	for (guint i = 0; i < src->appliances->len; i++) {
 		const spec_appliance *a = src->appliances->pdata[i];
-		g_autoptr(GTimeZone) tz = zone_of(a);
+		g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 
 		for (guint j = 0; j < a->schedule->len; j++) {
 			const spec_sched *s = a->schedule->pdata[j];
@@ -196,7 +188,7 @@ scheduler_json(scheduler *sc, const spec_source *src, gint64 now, guint count)
 	json_builder_begin_array(b);
 	for (guint i = 0; src && i < src->appliances->len; i++) {
 		const spec_appliance *a = src->appliances->pdata[i];
-		g_autoptr(GTimeZone) tz = zone_of(a);
+		g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
 
 		for (guint j = 0; j < a->schedule->len; j++) {
 			const spec_sched *s = a->schedule->pdata[j];

@@ -75,6 +75,12 @@ spec_diags_add(spec_diags *d, const char *file, spec_pos pos,
 	g_ptr_array_add(d->items, diag);
 }
 
+bool
+spec_diags_full(const spec_diags *d)
+{
+	return d->items->len >= DIAGS_MAX;
+}
+
 static gint
 diag_cmp(gconstpointer a, gconstpointer b)
 {
@@ -155,13 +161,37 @@ spec_suggest(const char *word, const char *const *candidates, size_t n)
 	return best_d <= limit ? best : NULL;
 }
 
+bool
+spec_unichar_is_control(gunichar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029;
+}
+
+gunichar
+spec_find_control(const char *s)
+{
+	for (; *s; s = g_utf8_next_char(s)) {
+		gunichar c = g_utf8_get_char(s);
+
+		if (spec_unichar_is_control(c))
+			return c;
+	}
+	return 0;
+}
+
 char *
 spec_clip(const char *s)
 {
-	char *out = g_utf8_make_valid(s, (gssize)MIN(strlen(s), 80));
+	g_autofree char *valid = g_utf8_make_valid(s, (gssize)MIN(strlen(s), 80));
+	GString *out = g_string_sized_new(strlen(valid));
 
-	for (char *c = out; *c; c++)
-		if ((guchar)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return out;
+	for (const char *c = valid; *c; c = g_utf8_next_char(c)) {
+		gunichar u = g_utf8_get_char(c);
+
+		if (spec_unichar_is_control(u))
+			g_string_append_c(out, '?');
+		else
+			g_string_append_unichar(out, u);
+	}
+	return g_string_free(out, FALSE);
 }

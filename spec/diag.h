@@ -52,6 +52,12 @@ void spec_diags_add(spec_diags *d, const char *file, spec_pos pos,
 #define spec_warning(d, file, pos, code, ...) \
 	spec_diags_add((d), (file), (pos), SPEC_WARNING, (code), __VA_ARGS__)
 
+/*
+ * True once no further diagnostic will be kept (they are still counted):
+ * callers skip costly extras such as "did you mean" from there on.
+ */
+bool spec_diags_full(const spec_diags *d);
+
 /* Order by file, line, column, so output is stable whatever the check order. */
 void spec_diags_sort(spec_diags *d);
 
@@ -64,6 +70,16 @@ char *spec_diag_format(const spec_diag *diag);
  */
 const char *spec_suggest(const char *word, const char *const *candidates,
 			 size_t n);
+
+/*
+ * Characters no value may hold, as they hide text or break lines where a
+ * reader does not expect it: C0 and C1 controls, DEL, and the line and
+ * paragraph separators U+2028 and U+2029.
+ */
+bool spec_unichar_is_control(gunichar c);
+
+/* The first such character in the UTF-8 string @s, or 0. */
+gunichar spec_find_control(const char *s);
 
 /* A copy of @s fit to quote in a message: valid UTF-8, no control
  * characters, at most 80 bytes. */

@@ -313,15 +313,6 @@ ident_ok(const char *s)
 	return true;
 }
 
-static bool
-has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((guchar)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 typedef struct {
 	const char *unit;
 	int64_t factor;
@@ -380,6 +371,29 @@ static void decode_map(decoder *d, const table *t, const ynode *map, void *base,
 		       const char *where);
 
 static const char *
+control_kind(gunichar c)
+{
+	if (c == 0x2028)
+		return "line separator";
+	if (c == 0x2029)
+		return "paragraph separator";
+	return "control character";
+}
+
+static bool
+no_control(decoder *d, const ynode *v, const char *key)
+{
+	gunichar c = spec_find_control(v->value);
+
+	if (!c)
+		return true;
+	spec_error(d->diags, d->file, v->pos, "control-character",
+		   "'%s' contains a %s (U+%04X); remove it", key, control_kind(c),
+		   (unsigned)c);
+	return false;
+}
+
+static const char *
 want_scalar(decoder *d, const ynode *v, const char *key, const char *what)
 {
 	if (v->type != YNODE_SCALAR) {
@@ -394,12 +408,7 @@ want_scalar(decoder *d, const ynode *v, const char *key, const char *what)
 			   "'%s' has no value; it expects %s", key, what);
 		return NULL;
 	}
-	if (has_control(v->value)) {
-		spec_error(d->diags, d->file, v->pos, "control-character",
-			   "'%s' contains a control character; remove it", key);
-		return NULL;
-	}
-	return v->value;
+	return no_control(d, v, key) ? v->value : NULL;
 }
 
 static void
@@ -419,12 +428,27 @@ set_str(decoder *d, const field *f, const ynode *v, spec_str *out)
 			   shown, f->key);
 		return;
 	}
+	/* Volume names are <appliance>.<vm>--<disk>.qcow2: with no '--' in
+	 * any name, that split is unambiguous and two disks never collide. */
+	if (f->type == T_NAME && strstr(s, "--")) {
+		spec_error(d->diags, d->file, v->pos, "reserved-separator",
+			   "'%s' contains '--', which is reserved as the separator in volume names (<appliance>.<vm>--<disk>.qcow2); use a single '-'",
+			   s);
+		return;
+	}
 	if (f->type == T_IDENT && !ident_ok(s)) {
 		g_autofree char *shown = spec_clip(s);
 
 		spec_error(d->diags, d->file, v->pos, "bad-identifier",
 			   "'%s' is not a valid %s: use letters, digits, '.', '_' and '-', starting with a letter or digit (no paths)",
 			   shown, f->key);
+		return;
+	}
+	/* A quoted "" is no more a value than a bare `key:`. */
+	if ((f->type == T_TEXT || f->type == T_STR) && !s[0]) {
+		spec_error(d->diags, d->file, v->pos, "missing-value",
+			   "'%s' is empty; give it a value%s", f->key,
+			   f->required ? "" : " or remove the key");
 		return;
 	}
 	if (f->type == T_TEXT && strlen(s) > 255) {
@@ -567,40 +591,53 @@ want_seq(decoder *d, const field *f, const ynode *v, const char *what)
 	return false;
 }
 
+/* Lists are capped before any item is decoded, as scalars are. */
+static bool
+seq_len_ok(decoder *d, const field *f, const ynode *v, int64_t max)
+{
+	if ((int64_t)v->items->len <= max)
+		return true;
+	spec_error(d->diags, d->file, v->pos, "too-many",
+		   "'%s' has %u entries; the limit is %" G_GINT64_FORMAT,
+		   f->key, v->items->len, (gint64)max);
+	return false;
+}
+
 static void
 set_names(decoder *d, const field *f, const ynode *v, spec_list *out)
 {
+	g_autoptr(GHashTable) seen = NULL;
 	field item = *f;
 
-	if (!want_seq(d, f, v, "names"))
+	if (!want_seq(d, f, v, "names") || !seq_len_ok(d, f, v, SPEC_MAX_LIST))
 		return;
 	item.type = T_NAME;
 	out->items = g_array_new(FALSE, TRUE, sizeof(spec_str));
 	out->set = true;
 	out->pos = v->pos;
+	/* A set, not a scan of the items so far: no list is quadratic. */
+	seen = g_hash_table_new(g_str_hash, g_str_equal);
 	for (guint i = 0; i < v->items->len; i++) {
 		spec_str s = { 0 };
 
 		set_str(d, &item, v->items->pdata[i], &s);
 		if (!s.v)
 			continue;
-		for (guint j = 0; j < out->items->len; j++) {
-			if (strcmp(g_array_index(out->items, spec_str, j).v, s.v) == 0) {
-				spec_error(d->diags, d->file, s.pos, "duplicate-item",
-					   "'%s' is listed twice in '%s'", s.v, f->key);
-				g_clear_pointer(&s.v, g_free);
-				break;
-			}
+		if (g_hash_table_contains(seen, s.v)) {
+			spec_error(d->diags, d->file, s.pos, "duplicate-item",
+				   "'%s' is listed twice in '%s'", s.v, f->key);
+			g_free(s.v);
+			continue;
 		}
-		if (s.v)
-			g_array_append_val(out->items, s);
+		g_hash_table_add(seen, s.v);   /* borrowed: the list owns it */
+		g_array_append_val(out->items, s);
 	}
 }
 
 static void
 set_ints(decoder *d, const field *f, const ynode *v, spec_list *out)
 {
-	if (!want_seq(d, f, v, "whole numbers"))
+	if (!want_seq(d, f, v, "whole numbers") || !seq_len_ok(d, f, v, SPEC_MAX_LIST))
 		return;
 	out->items = g_array_new(FALSE, TRUE, sizeof(spec_int));
 	out->set = true;
@@ -638,12 +675,8 @@ set_objlist(decoder *d, const field *f, const ynode *v, GPtrArray *out)
 			   ynode_type_name(v->type));
 		return;
 	}
-	if ((int64_t)v->items->len > f->max) {
-		spec_error(d->diags, d->file, v->pos, "too-many",
-			   "'%s' has %u entries; the limit is %" G_GINT64_FORMAT,
-			   f->key, v->items->len, (gint64)f->max);
+	if (!seq_len_ok(d, f, v, f->max))
 		return;
-	}
 	for (guint i = 0; i < v->items->len; i++) {
 		const ynode *item = v->items->pdata[i];
 		void *obj;

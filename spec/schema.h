@@ -14,6 +14,9 @@
 #include "model.h"
 #include "yaml_read.h"
 
+/* Items in one list of names or numbers (`tags`, `after`, `days`, ...). */
+#define SPEC_MAX_LIST 1000
+
 /* Decode one document into @src.  Problems go to @diags. */
 void schema_decode_document(spec_source *src, const char *file,
 			    const ydoc *doc, spec_diags *diags);

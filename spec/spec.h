@@ -46,3 +46,15 @@ void spec_source_add_buffer(spec_source *src, const char *name, const char *buf,
  * `after` cycles, schedules.  Builds the name indexes of @src.
  */
 void spec_validate(spec_source *src, spec_diags *diags);
+
+/*
+ * The time zone called @name: "UTC", or an IANA name such as Europe/Paris
+ * that the zone database ($TZDIR, else /usr/share/zoneinfo) holds as a
+ * regular file of zone data.  Judged by its characters before any file is
+ * looked at: never a path, never a POSIX TZ string (spec/README.md).  NULL
+ * when refused, with the reason in @why (may be NULL; free it).
+ */
+GTimeZone *spec_timezone_new(const char *name, char **why);
+
+/* @a's time zone; UTC when it names none, or none that is accepted. */
+GTimeZone *spec_appliance_timezone(const spec_appliance *a);

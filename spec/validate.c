@@ -14,6 +14,9 @@ typedef struct {
 	spec_source *src;
 	spec_diags *diags;
 	GHashTable *zones;  /* IANA name -> GTimeZone: each zone file read once */
+	GHashTable *host_tags;  /* spec_host * -> set of its tags */
+	GHashTable *all_tags;   /* every host's tags */
+	GHashTable *macs;       /* lowercase MAC -> its first mac_owner */
 } checker;
 
 /* Where a persistent template is used, to report a second binding. */
@@ -66,8 +69,12 @@ static void
 report_dangling(checker *c, const char *file, const spec_str *ref,
 		const char *what, const char *missing, GPtrArray *candidates)
 {
-	const char *guess = spec_suggest(ref->v, (const char *const *)candidates->pdata,
-					 candidates->len);
+	const char *guess = NULL;
+
+	/* A guess costs a pass over the candidates: only for messages kept. */
+	if (candidates && !spec_diags_full(c->diags))
+		guess = spec_suggest(ref->v, (const char *const *)candidates->pdata,
+				     candidates->len);
 
 	if (guess)
 		spec_error(c->diags, file, ref->pos, "unknown-reference",
@@ -89,12 +96,32 @@ resolve(checker *c, const char *file, const spec_str *ref, GHashTable *idx,
 	obj = g_hash_table_lookup(idx, ref->v);
 	if (obj)
 		return obj;
-	names = names_of(idx);
+	if (!spec_diags_full(c->diags))
+		names = names_of(idx);
 	report_dangling(c, file, ref, what, "is not defined", names);
 	return NULL;
 }
 
 /* ---- hosts ------------------------------------------------------------- */
+
+/* Tag sets, so matching a VM's `requires` costs one lookup per tag. */
+static void
+index_tags(checker *c)
+{
+	c->host_tags = g_hash_table_new_full(NULL, NULL, NULL,
+					     (GDestroyNotify)g_hash_table_unref);
+	c->all_tags = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; i < c->src->hosts->len; i++) {
+		spec_host *h = c->src->hosts->pdata[i];
+		GHashTable *tags = g_hash_table_new(g_str_hash, g_str_equal);
+
+		for (guint j = 0; j < spec_list_len(&h->tags); j++) {
+			g_hash_table_add(tags, (gpointer)spec_list_str(&h->tags, j));
+			g_hash_table_add(c->all_tags, (gpointer)spec_list_str(&h->tags, j));
+		}
+		g_hash_table_insert(c->host_tags, h, tags);
+	}
+}
 
 static void
 check_hosts(checker *c)
@@ -120,17 +147,14 @@ check_hosts(checker *c)
 }
 
 static bool
-host_has_tag(const spec_host *h, const char *tag)
+host_has_tag(const checker *c, const spec_host *h, const char *tag)
 {
-	for (guint i = 0; i < spec_list_len(&h->tags); i++)
-		if (strcmp(spec_list_str(&h->tags, i), tag) == 0)
-			return true;
-	return false;
+	return g_hash_table_contains(g_hash_table_lookup(c->host_tags, h), tag);
 }
 
 /* Why @h cannot carry @vm, or NULL if it can. */
 static char *
-host_ineligible(const spec_host *h, const spec_vm *vm)
+host_ineligible(const checker *c, const spec_host *h, const spec_vm *vm)
 {
 	if (h->state.v == HOST_LOST)
 		return g_strdup_printf("%s is lost", h->obj.name.v);
@@ -139,7 +163,7 @@ host_ineligible(const spec_host *h, const spec_vm *vm)
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
 		const char *tag = spec_list_str(&vm->requires, i);
 
-		if (!host_has_tag(h, tag))
+		if (!host_has_tag(c, h, tag))
 			return g_strdup_printf("%s lacks tag '%s'", h->obj.name.v, tag);
 	}
 	return NULL;
@@ -160,6 +184,7 @@ check_ptemplates(checker *c)
 /* ---- layers: a bipartite matching of the layer's VMs onto hosts -------- */
 
 typedef struct {
+	const checker *c;
 	GPtrArray *vms;      /* spec_vm * of one layer that will be deployed */
 	GPtrArray *hosts;    /* spec_host * */
 	int *host_vm;        /* host index -> vm index, or -1 */
@@ -168,12 +193,12 @@ typedef struct {
 
 /* host_ineligible() without the message: this runs hosts × VMs times. */
 static bool
-can_carry(const spec_host *h, const spec_vm *vm)
+can_carry(const checker *c, const spec_host *h, const spec_vm *vm)
 {
 	if (h->state.v == HOST_LOST || h->maintenance.v)
 		return false;
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++)
-		if (!host_has_tag(h, spec_list_str(&vm->requires, i)))
+		if (!host_has_tag(c, h, spec_list_str(&vm->requires, i)))
 			return false;
 	return true;
 }
@@ -182,7 +207,7 @@ static bool
 match_augment(matching *m, guint v)
 {
 	for (guint h = 0; h < m->hosts->len; h++) {
-		if (m->visited[h] || !can_carry(m->hosts->pdata[h], m->vms->pdata[v]))
+		if (m->visited[h] || !can_carry(m->c, m->hosts->pdata[h], m->vms->pdata[v]))
 			continue;
 		m->visited[h] = true;
 		if (m->host_vm[h] < 0 || match_augment(m, (guint)m->host_vm[h])) {
@@ -194,9 +219,9 @@ match_augment(matching *m, guint v)
 }
 
 static guint
-match_count(GPtrArray *vms, GPtrArray *hosts)
+match_count(const checker *c, GPtrArray *vms, GPtrArray *hosts)
 {
-	matching m = { vms, hosts, NULL, NULL };
+	matching m = { c, vms, hosts, NULL, NULL };
 	guint matched = 0;
 
 	m.host_vm = g_new(int, hosts->len + 1);
@@ -215,7 +240,7 @@ match_count(GPtrArray *vms, GPtrArray *hosts)
 
 /* The hosts that can carry none of @vms, with the reason, for the message. */
 static char *
-ineligible_summary(GPtrArray *hosts, GPtrArray *vms)
+ineligible_summary(const checker *c, GPtrArray *hosts, GPtrArray *vms)
 {
 	g_autoptr(GString) s = g_string_new(NULL);
 
@@ -224,10 +249,10 @@ ineligible_summary(GPtrArray *hosts, GPtrArray *vms)
 		bool any = false;
 
 		for (guint v = 0; v < vms->len && !any; v++)
-			any = can_carry(hosts->pdata[h], vms->pdata[v]);
+			any = can_carry(c, hosts->pdata[h], vms->pdata[v]);
 		if (any)
 			continue;
-		why = host_ineligible(hosts->pdata[h], vms->pdata[0]);
+		why = host_ineligible(c, hosts->pdata[h], vms->pdata[0]);
 		g_string_append_printf(s, "%s%s", s->len ? ", " : "", why);
 	}
 	return g_string_free(g_steal_pointer(&s), FALSE);
@@ -263,10 +288,10 @@ check_layer(checker *c, const spec_appliance *a, const spec_str *layer)
 			   layer->v, vms->len);
 		return;
 	}
-	fit = match_count(vms, hosts);
+	fit = match_count(c, vms, hosts);
 	if (fit == vms->len)
 		return;
-	why = ineligible_summary(hosts, vms);
+	why = ineligible_summary(c, hosts, vms);
 	spec_error(c->diags, a->obj.file, layer->pos, "layer-infeasible",
 		   "layer '%s' needs %u distinct hosts, only %u %s eligible%s%s%s",
 		   layer->v, vms->len, fit, fit == 1 ? "is" : "are",
@@ -330,11 +355,8 @@ check_vm_requires(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
 		const spec_str *tag = &g_array_index(vm->requires.items, spec_str, i);
-		bool found = false;
 
-		for (guint h = 0; h < c->src->hosts->len && !found; h++)
-			found = host_has_tag(c->src->hosts->pdata[h], tag->v);
-		if (!found)
+		if (!g_hash_table_contains(c->all_tags, tag->v))
 			spec_error(c->diags, a->obj.file, tag->pos, "unknown-tag",
 				   "VM '%s' requires tag '%s', which no host has",
 				   vm->name.v ? vm->name.v : "?", tag->v);
@@ -345,19 +367,29 @@ static void
 check_vm_disks(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	const char *vm_name = vm->name.v ? vm->name.v : "?";
 
 	for (guint i = 0; i < vm->disks->len; i++) {
 		spec_disk *d = vm->disks->pdata[i];
+		spec_disk *first;
 
 		if (!d->name.v)
 			continue;
 		/* "system" is the boot disk's name in the domain and in history. */
-		if (strcmp(d->name.v, "system") == 0 ||
-		    !g_hash_table_add(seen, d->name.v))
+		if (strcmp(d->name.v, "system") == 0) {
 			spec_error(c->diags, a->obj.file, d->name.pos, "duplicate-name",
-				   "disk name '%s' is %s in VM '%s'", d->name.v,
-				   strcmp(d->name.v, "system") == 0 ? "reserved for the boot disk" : "used twice",
-				   vm->name.v ? vm->name.v : "?");
+				   "disk name 'system' is reserved for the boot disk in VM '%s'",
+				   vm_name);
+			continue;
+		}
+		/* Two disks of one name would be one volume. */
+		first = g_hash_table_lookup(seen, d->name.v);
+		if (first)
+			spec_error(c->diags, a->obj.file, d->name.pos, "duplicate-name",
+				   "disk name '%s' is used twice in VM '%s' (first at %u:%u); each disk names its own volume",
+				   d->name.v, vm_name, first->name.pos.line, first->name.pos.col);
+		else
+			g_hash_table_insert(seen, d->name.v, d);
 	}
 }
 
@@ -382,6 +414,87 @@ check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
 				   "VM '%s' cannot start after itself", vm->name.v);
 		else if (!g_hash_table_contains(vms, dep->v))
 			report_dangling(c, a->obj.file, dep, "VM", "is not in this appliance", vm_names);
+	}
+}
+
+/* ---- NICs: MAC addresses --------------------------------------------- */
+
+/* Where a MAC address was first given, to name it in a duplicate's message. */
+typedef struct {
+	const char *file;
+	spec_pos pos;
+	const char *app;
+	const char *vm;
+} mac_owner;
+
+#define MAC_EXAMPLE "such as 52:54:00:12:34:56"
+
+/* Why @s is not a MAC address a NIC may have, or NULL. */
+static const char *
+mac_problem(const char *s)
+{
+	bool zero = true;
+	guint8 b[6];
+
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+
+		if (!g_ascii_isxdigit(p[0]) || !g_ascii_isxdigit(p[1]) ||
+		    p[2] != (i < 5 ? ':' : '\0'))
+			return "is not six pairs of hex digits separated by ':'; write it like 52:54:00:12:34:56";
+		b[i] = (guint8)(g_ascii_xdigit_value(p[0]) << 4 | g_ascii_xdigit_value(p[1]));
+		zero = zero && b[i] == 0;
+	}
+	/* The lowest bit of the first byte marks a group (multicast) address. */
+	if (b[0] & 1)
+		return "is a multicast address (the lowest bit of its first byte is set); a NIC needs a unicast one, " MAC_EXAMPLE;
+	if (zero)
+		return "is all zeros; give a real one, " MAC_EXAMPLE ", or remove 'mac' and libvirt picks one";
+	return NULL;
+}
+
+/* Two NICs with one address break both; compared without regard to case. */
+static void
+check_mac_unique(checker *c, const spec_appliance *a, const spec_vm *vm,
+		 const spec_str *mac)
+{
+	g_autofree char *key = g_ascii_strdown(mac->v, -1);
+	const mac_owner *first = g_hash_table_lookup(c->macs, key);
+	mac_owner *own;
+
+	if (first) {
+		spec_error(c->diags, a->obj.file, mac->pos, "duplicate-mac",
+			   "MAC address '%s' of VM '%s.%s' is already used by VM '%s.%s' at %s:%u:%u; each NIC needs its own",
+			   mac->v, a->obj.name.v ? a->obj.name.v : "?",
+			   vm->name.v ? vm->name.v : "?", first->app, first->vm,
+			   first->file, first->pos.line, first->pos.col);
+		return;
+	}
+	own = g_new(mac_owner, 1);
+	*own = (mac_owner){ a->obj.file, mac->pos,
+			    a->obj.name.v ? a->obj.name.v : "?",
+			    vm->name.v ? vm->name.v : "?" };
+	g_hash_table_insert(c->macs, g_steal_pointer(&key), own);
+}
+
+static void
+check_vm_nics(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	for (guint i = 0; i < vm->nics->len; i++) {
+		const spec_nic *n = vm->nics->pdata[i];
+		const char *why;
+
+		if (!n->mac.v)
+			continue;
+		why = mac_problem(n->mac.v);
+		if (why) {
+			g_autofree char *shown = spec_clip(n->mac.v);
+
+			spec_error(c->diags, a->obj.file, n->mac.pos, "bad-mac",
+				   "MAC address '%s' %s", shown, why);
+			continue;
+		}
+		check_mac_unique(c, a, vm, &n->mac);
 	}
 }
 
@@ -560,6 +673,7 @@ check_schedule(checker *c, const spec_appliance *a, GHashTable *vms,
 static GTimeZone *
 appliance_tz(checker *c, const spec_appliance *a)
 {
+	g_autofree char *why = NULL;
 	GTimeZone *tz;
 
 	if (!a->timezone.v)
@@ -567,11 +681,10 @@ appliance_tz(checker *c, const spec_appliance *a)
 	tz = g_hash_table_lookup(c->zones, a->timezone.v);
 	if (tz)
 		return g_time_zone_ref(tz);
-	tz = g_time_zone_new_identifier(a->timezone.v);
+	tz = spec_timezone_new(a->timezone.v, &why);
 	if (!tz) {
 		spec_error(c->diags, a->obj.file, a->timezone.pos, "bad-timezone",
-			   "unknown time zone '%s'; use an IANA name such as Europe/Paris or UTC",
-			   a->timezone.v);
+			   "%s", why);
 		return g_time_zone_new_utc();
 	}
 	g_hash_table_insert(c->zones, g_strdup(a->timezone.v), g_time_zone_ref(tz));
@@ -604,6 +717,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_refs(c, a, vm, vms, vm_names);
 		check_vm_requires(c, a, vm);
 		check_vm_disks(c, a, vm);
+		check_vm_nics(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)
@@ -614,12 +728,13 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 void
 spec_validate(spec_source *src, spec_diags *diags)
 {
-	checker c = { src, diags, NULL };
+	checker c = { .src = src, .diags = diags };
 	g_autoptr(GHashTable) bound = g_hash_table_new_full(g_str_hash, g_str_equal,
 							     NULL, g_free);
 
 	c.zones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					(GDestroyNotify)g_time_zone_unref);
+	c.macs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	src->host_by_name = index_objects(&c, src->hosts, "host");
 	src->template_by_name = index_objects(&c, src->templates, "template");
 	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
@@ -627,10 +742,14 @@ spec_validate(spec_source *src, spec_diags *diags)
 	if (src->documents == 0 && src->load_errors == 0)
 		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
+	index_tags(&c);
 	check_hosts(&c);
 	check_ptemplates(&c);
 	for (guint i = 0; i < src->appliances->len; i++)
 		check_appliance(&c, src->appliances->pdata[i], bound);
 	g_hash_table_unref(c.zones);
+	g_hash_table_unref(c.host_tags);
+	g_hash_table_unref(c.all_tags);
+	g_hash_table_unref(c.macs);
 	spec_diags_sort(diags);
 }

@@ -277,6 +277,76 @@ reader_event(reader *r, yaml_event_t *ev)
 	}
 }
 
+/* Bytes of the line break at @s (YAML's: \n, \r\n, \r, NEL, LS, PS), or 0. */
+static size_t
+break_len(const char *s, size_t n)
+{
+	if (s[0] == '\r' && n >= 2 && s[1] == '\n')
+		return 2;
+	if (s[0] == '\n' || s[0] == '\r')
+		return 1;
+	if (n >= 2 && memcmp(s, "\xc2\x85", 2) == 0)
+		return 2;
+	if (n >= 3 && (memcmp(s, "\xe2\x80\xa8", 3) == 0 ||
+		       memcmp(s, "\xe2\x80\xa9", 3) == 0))
+		return 3;
+	return 0;
+}
+
+/*
+ * The line and column of byte @off, counted as libyaml counts its marks:
+ * characters, not bytes, and no column for a byte-order mark.  The bytes
+ * before @off are valid UTF-8 (the reader stopped at the first bad one).
+ */
+static spec_pos
+offset_pos(const char *buf, size_t len, size_t off)
+{
+	spec_pos pos = { 1, 1 };
+	size_t i = 0;
+
+	off = MIN(off, len);
+	if (off >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	while (i < off) {
+		size_t brk = break_len(buf + i, off - i);
+
+		if (brk) {
+			pos.line++;
+			pos.col = 1;
+			i += brk;
+			continue;
+		}
+		if (((guchar)buf[i] & 0xC0) != 0x80)
+			pos.col++;
+		i++;
+	}
+	return pos;
+}
+
+/*
+ * libyaml's reader stops on bytes that are not UTF-8 and on characters
+ * YAML does not allow raw (controls, U+FFFE...), and gives only a byte
+ * offset for them (no mark).
+ */
+static void
+reader_input_error(reader *r, yaml_parser_t *p, const char *buf, size_t len)
+{
+	size_t off = MIN(p->problem_offset, len);
+	spec_pos pos = offset_pos(buf, len, off);
+	gunichar c = g_utf8_get_char_validated(buf + off, (gssize)(len - off));
+
+	if (c == (gunichar)-1 || c == (gunichar)-2)
+		spec_error(r->diags, r->file, pos, "encoding",
+			   "%s: the file is not valid UTF-8; save it as UTF-8",
+			   p->problem ? p->problem : "invalid UTF-8");
+	else
+		spec_error(r->diags, r->file, pos, "control-character",
+			   "%s U+%04X is not allowed in YAML; remove it",
+			   spec_unichar_is_control(c) ? "control character" : "character",
+			   (unsigned)c);
+	r->failed = true;
+}
+
 /* libyaml's words, with a hint for the mistakes people really make. */
 static void
 reader_syntax_error(reader *r, yaml_parser_t *p, const char *buf, size_t len)
@@ -284,6 +354,11 @@ reader_syntax_error(reader *r, yaml_parser_t *p, const char *buf, size_t len)
 	spec_pos pos = mark_pos(p->problem_mark);
 	size_t off = p->problem_mark.index;
 	const char *hint = "";
+
+	if (p->error == YAML_READER_ERROR) {
+		reader_input_error(r, p, buf, len);
+		return;
+	}
 
 	if (off < len && buf[off] == '\t')
 		hint = " (a tab; YAML indents with spaces only)";
@@ -306,17 +381,7 @@ reader_precheck(reader *r, const char *buf, size_t len)
 		return false;
 	}
 	if (nul) {
-		spec_pos pos = { 1, 1 };
-
-		for (const char *c = buf; c < nul; c++) {
-			if (*c == '\n') {
-				pos.line++;
-				pos.col = 1;
-			} else if (((guchar)*c & 0xC0) != 0x80) {
-				pos.col++;
-			}
-		}
-		reader_fail(r, pos, "nul-byte",
+		reader_fail(r, offset_pos(buf, len, (size_t)(nul - buf)), "nul-byte",
 			    "file contains a NUL byte; is it a binary file?");
 		return false;
 	}

@@ -157,6 +157,44 @@ test_cli__a_foreign_database_is_named_not_migrated(void **state)
 	tu_rmtree(dir);
 }
 
+/* A usage error that names @option and the range it accepts, exit 64. */
+static void
+assert_range_error(tu_result r, const char *option, const char *range)
+{
+	g_autofree char *want = g_strdup_printf("%s must be a whole number from %s", option, range);
+
+	if (!strstr(r.err, want))
+		print_error("expected '%s' in:\n%s", want, r.err);
+	assert_int_equal(r.status, 64);
+	assert_non_null(strstr(r.err, want));
+	assert_null(strstr(r.err, "give exactly one PATH"));
+	tu_result_release(&r);
+}
+
+static void
+test_cli__out_of_range_options_are_named(void **state)
+{
+	/* Were any check missing, these would fail fast rather than act:
+	 * apply only plans (--dry-run), watch cannot open its database. */
+	const char *db = "/nonexistent/strata.db";
+
+	(void)state;
+	assert_range_error(TU_RUN(NULL, "apply", "--dry-run", "--parallel", "-5", "examples/minimal"),
+			   "--parallel", "1 to 1024, not -5");
+	assert_range_error(TU_RUN(NULL, "apply", "--dry-run", "-p", "0", "examples/minimal"),
+			   "--parallel", "1 to 1024, not 0");
+	assert_range_error(TU_RUN(NULL, "watch", "--db", db, "--parallel", "0", "examples/minimal"),
+			   "--parallel", "1 to 1024, not 0");
+	assert_range_error(TU_RUN(NULL, "watch", "--db", db, "--debounce", "-1", "examples/minimal"),
+			   "--debounce", "1 to 60000, not -1");
+	assert_range_error(TU_RUN(NULL, "watch", "--db", db, "--resync", "0", "examples/minimal"),
+			   "--resync", "1 to 86400, not 0");
+	assert_range_error(TU_RUN(NULL, "watch", "--db", db, "--interval", "0", "--git", "file:///nonexistent"),
+			   "--interval", "1 to 86400, not 0");
+	assert_range_error(TU_RUN(NULL, "schedule", "--count", "0", "--offline", "examples/minimal"),
+			   "--count", "1 to 10000, not 0");
+}
+
 /* Start `strata watch` on @src; returns once its first run has begun. */
 static GSubprocess *
 watch_spawn(const char *src, const char *db, GDataInputStream **err_out)
@@ -276,6 +314,7 @@ main(void)
 		cmocka_unit_test(test_apply__examples_converge_and_leave_history),
 		cmocka_unit_test(test_cli__usage_errors_exit_64),
 		cmocka_unit_test(test_cli__a_foreign_database_is_named_not_migrated),
+		cmocka_unit_test(test_cli__out_of_range_options_are_named),
 		cmocka_unit_test(test_watch__status_over_the_socket_then_sigterm_exits_0),
 		cmocka_unit_test(test_watch__sigterm_mid_apply_leaves_no_op_running),
 	};

@@ -122,6 +122,23 @@ test_load__more_than_10000_documents_is_refused(void **state)
 }
 
 static void
+test_load__80000_tags_are_refused_by_count(void **state)
+{
+	/* Once quadratic (11 s); refused now before any item is looked at. */
+	g_autoptr(GString) s = g_string_new("kind: host\nname: hv1\nuri: test:///a\ntags: [");
+	g_autofree char *out = NULL;
+	unsigned errors;
+
+	(void)state;
+	for (int i = 0; i < 80000; i++)
+		g_string_append_printf(s, "%st%d", i ? ", " : "", i);
+	g_string_append(s, "]\n");
+	out = load_text(s->str, s->len, &errors);
+	assert_int_equal(errors, 1);
+	assert_string_equal(out, "<stdin>:4:7: error: 'tags' has 80000 entries; the limit is 1000 [too-many]\n");
+}
+
+static void
 test_load__bom_is_accepted(void **state)
 {
 	g_autofree char *text = g_strdup_printf("\xef\xbb\xbf%s", host_doc);
@@ -289,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_suggest__close_words_only),
 		cmocka_unit_test(test_load__file_over_4mib_is_refused_without_parsing),
 		cmocka_unit_test(test_load__more_than_10000_documents_is_refused),
+		cmocka_unit_test(test_load__80000_tags_are_refused_by_count),
 		cmocka_unit_test(test_load__bom_is_accepted),
 		cmocka_unit_test(test_load__deep_nesting_costs_nothing),
 		cmocka_unit_test(test_load__fifo_is_refused_without_blocking),

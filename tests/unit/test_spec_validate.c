@@ -7,6 +7,8 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -153,6 +155,76 @@ test_errors__every_problem_in_one_pass(void **state)
 	assert_non_null(strstr(out, "requires tag 'fpga', which no host has"));
 }
 
+static char *
+with_zone(const char *zone)
+{
+	return g_strdup_printf("kind: appliance\nname: a\ntimezone: %s\nvms:\n"
+			       "  - {name: x, template: deb}\n", zone);
+}
+
+static void
+test_timezone__utc_needs_no_file_and_etc_utc_is_found(void **state)
+{
+	g_autofree char *utc = with_zone("UTC");
+	g_autofree char *etc = with_zone("Etc/UTC");
+	g_autofree char *empty = tu_mkdtemp();
+
+	(void)state;
+	assert_valid(etc);
+	g_setenv("TZDIR", empty, TRUE);
+	assert_valid(utc);
+	assert_error(etc, "unknown time zone 'Etc/UTC'");
+	g_unsetenv("TZDIR");
+	tu_rmtree(empty);
+}
+
+/* A zone database of our own: a real zone, a FIFO, a link to the FIFO and a
+ * file that is not zone data. */
+static char *
+fake_tzdir(void)
+{
+	char *dir = tu_mkdtemp();
+	g_autofree char *sub = g_build_filename(dir, "My", NULL);
+	g_autofree char *zone = g_build_filename(sub, "Zone", NULL);
+	g_autofree char *fifo = g_build_filename(dir, "Trap", NULL);
+	g_autofree char *link = g_build_filename(sub, "Link", NULL);
+	g_autofree char *fake = g_build_filename(sub, "Fake", NULL);
+	g_autofree char *paris = NULL;
+	gsize len = 0;
+
+	assert_true(g_file_get_contents("/usr/share/zoneinfo/Europe/Paris", &paris, &len, NULL));
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_true(g_file_set_contents(zone, paris, (gssize)len, NULL));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink(fifo, link), 0);
+	tu_write(fake, "not zone data, and shorter than a header\n");
+	return dir;
+}
+
+static void
+test_timezone__only_zone_files_in_tzdir_are_opened(void **state)
+{
+	g_autofree char *dir = fake_tzdir();
+	g_autofree char *mine = with_zone("My/Zone");
+	g_autofree char *trap = with_zone("Trap");
+	g_autofree char *link = with_zone("My/Link");
+	g_autofree char *fake = with_zone("My/Fake");
+
+	(void)state;
+	g_setenv("TZDIR", dir, TRUE);
+	/* Opening the FIFO would block for ever: fail instead of hanging. */
+	alarm(60);
+	/* GLib complains (g_critical) about a file that is not zone data. */
+	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
+	assert_valid(mine);
+	assert_error(trap, "unknown time zone 'Trap'");
+	assert_error(link, "unknown time zone 'My/Link'");
+	assert_error(fake, "unknown time zone 'My/Fake'");
+	alarm(0);
+	g_unsetenv("TZDIR");
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -164,6 +236,8 @@ main(void)
 		cmocka_unit_test(test_schedule__time_without_offset_uses_the_appliance_zone),
 		cmocka_unit_test(test_after__a_diamond_is_not_a_cycle),
 		cmocka_unit_test(test_errors__every_problem_in_one_pass),
+		cmocka_unit_test(test_timezone__utc_needs_no_file_and_etc_utc_is_found),
+		cmocka_unit_test(test_timezone__only_zone_files_in_tzdir_are_opened),
 	};
 
 	tu_chdir_srcdir();
