@@ -400,6 +400,7 @@ static void daemon_request_event(daemon_state *d, const char *why);
 static const guint op_events[OP_KIND_COUNT] = {
 	[OP_START] = EV(VIRT_EV_STARTED) | EV(VIRT_EV_RESUMED),
 	[OP_RESUME] = EV(VIRT_EV_RESUMED),
+	[OP_PM_WAKEUP] = EV(VIRT_EV_STARTED),
 	[OP_SHUTDOWN] = EV(VIRT_EV_SHUTDOWN) | EV(VIRT_EV_STOPPED),
 	[OP_SAVE] = EV(VIRT_EV_SUSPENDED) | EV(VIRT_EV_STOPPED),
 	[OP_SUSPEND] = EV(VIRT_EV_SUSPENDED),
@@ -634,6 +635,8 @@ status_capture(daemon_state *d)
 		};
 		bool unknown = !o && (unreachable(have) || d->pass.plan->partial);
 		const char *observed_state = unknown ? "unknown" : !o ? "undeployed" :
+			(o->state == VIRT_DOM_PAUSED && o->reason == VIRT_PAUSED_IOERROR) ?
+			"paused (I/O error)" :
 			(o->state == VIRT_DOM_SHUTOFF && o->managed_save) ? "saved" :
 			(o->state >= 0 && o->state <= 7) ? states[o->state] : "unknown";
 

@@ -69,6 +69,8 @@ run_once(job *j, GError **error)
 		return virt_set_memory(v, op->domain, op->value, true, error);
 	case OP_REBOOT:
 		return virt_reboot(v, op->domain, error);
+	case OP_PM_WAKEUP:
+		return virt_pm_wakeup(v, op->domain, error);
 	case OP_MIGRATE:
 		return virt_migrate(v, op->domain, j->dest_uri, j->migration_uri, error);
 	case OP_SNAPSHOT_CREATE: {

@@ -443,7 +443,7 @@ account(history *h, const plan_op *op, gint64 now)
 				"running_us = running_us + coalesce(?3 - running_since, 0), running_since = NULL "
 				"WHERE appliance = ?1 AND vm = ?2",
 	};
-	op_kind k = op->kind == OP_RESUME ? OP_START :
+	op_kind k = (op->kind == OP_RESUME || op->kind == OP_PM_WAKEUP) ? OP_START :
 		    (op->kind == OP_SUSPEND || op->kind == OP_SAVE) ? OP_SHUTDOWN : op->kind;
 	sqlite3_stmt *st;
 

@@ -40,7 +40,7 @@ typedef struct {
 static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
-	"reboot", "snapshot-create", "snapshot-delete", "migrate",
+	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "replace", "destroys-data",
@@ -858,6 +858,12 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 			  impact, def);
 }
 
+static bool
+paused_by_io_error(const obs_domain *o)
+{
+	return o->state == VIRT_DOM_PAUSED && o->reason == VIRT_PAUSED_IOERROR;
+}
+
 static void
 plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 {
@@ -879,8 +885,20 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		     vm->domain, vm->appliance);
 		return;
 	}
+	if (paused_by_io_error(o) && wanted(pl, vm) != VM_PAUSED) {
+		/* Resuming into the same failing storage pauses it again (and
+		 * did, every 250 ms): the operator must look first. */
+		note(pl, "%s: paused by an I/O error on its storage; not resumed until it is fixed "
+		     "(then resume it by hand, or change its spec)", vm->domain);
+		return;
+	}
 	if (!o->hash || strcmp(o->hash, hash) != 0)
 		last = plan_redefine(pl, vm, o, from);
+	else if (o->state == VIRT_DOM_PMSUSPENDED && wanted(pl, vm) == VM_RUNNING)
+		/* The guest suspended itself to RAM: only a wake-up brings it
+		 * back (a resume fails on every pass). */
+		last = op_add(pl, OP_PM_WAKEUP, IMPACT_IN_PLACE, h->name, vm->domain, NULL,
+			      "the guest suspended itself; desired state running");
 	else
 		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, NULL);

@@ -37,6 +37,7 @@ typedef enum {
 	OP_SNAPSHOT_CREATE,
 	OP_SNAPSHOT_DELETE,
 	OP_MIGRATE,       /* live, from host to target, disks copied */
+	OP_PM_WAKEUP,     /* wake a guest that suspended itself (S3) */
 	OP_KIND_COUNT,
 } op_kind;
 

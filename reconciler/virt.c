@@ -749,6 +749,12 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 }
 
 bool
+virt_pm_wakeup(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot wake up", virDomainPMWakeup(dom, 0));
+}
+
+bool
 virt_reboot(virt_host *h, const char *name, GError **error)
 {
 	WITH_DOMAIN(h, name, error, "cannot reboot", virDomainReboot(dom, 0));

@@ -70,6 +70,9 @@ typedef enum {
 	VIRT_SHUTOFF_DAEMON = 8,
 } virt_shutoff_reason;
 
+/* virDomainPausedReason values strata acts on. */
+#define VIRT_PAUSED_IOERROR 5
+
 /* Why a domain stopped (virDomainEventStoppedDetailType). */
 typedef enum {
 	VIRT_STOP_SHUTDOWN = 0,    /* the guest shut itself down */
@@ -183,6 +186,7 @@ bool virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
 bool virt_set_memory(virt_host *h, const char *name, uint64_t bytes,
 		     bool live, GError **error);
 bool virt_reboot(virt_host *h, const char *name, GError **error);
+bool virt_pm_wakeup(virt_host *h, const char *name, GError **error);
 bool virt_migrate(virt_host *h, const char *name, const char *dest_uri,
 		  const char *migration_uri, GError **error);
 bool virt_snapshot_create(virt_host *h, const char *name, const char *snapshot,

@@ -508,6 +508,45 @@ test_plan__a_refusal_holds_back_its_appliance_only(void **state)
 	dc_free(d);
 }
 
+/* Plan again from the last observation, with @vm's observed state and
+ * reason written by hand (states the test driver cannot enter). */
+static plan *
+replan_as(dc *d, const char *vm, int state, int reason)
+{
+	obs_domain *o = g_hash_table_lookup(d->last.have->domain_by_name, vm);
+	plan_options po = { 0 };
+
+	assert_non_null(o);
+	o->state = state;
+	o->reason = reason;
+	return plan_build(d->last.want, d->last.have, &po);
+}
+
+static void
+test_plan__pmsuspended_wakes_up_io_error_pause_waits(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	g_autoptr(plan) woke = NULL;
+	g_autoptr(plan) io = NULL;
+	g_autoptr(plan) user = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_plan(d);
+	/* The guest suspended itself to RAM: a wake-up, not a resume. */
+	woke = replan_as(d, "a.vm", VIRT_DOM_PMSUSPENDED, 0);
+	assert_int_equal(woke->ops->len, 1);
+	assert_int_equal(((plan_op *)woke->ops->pdata[0])->kind, OP_PM_WAKEUP);
+	/* Paused by an I/O error: reported, not resumed into the same error. */
+	io = replan_as(d, "a.vm", VIRT_DOM_PAUSED, VIRT_PAUSED_IOERROR);
+	assert_int_equal(io->ops->len, 0);
+	assert_true(has_note(io, "a.vm: paused by an I/O error on its storage"));
+	/* Paused by someone: drift, resumed. */
+	user = replan_as(d, "a.vm", VIRT_DOM_PAUSED, 1);
+	assert_non_null(find_op(user, OP_RESUME, "a.vm"));
+	dc_free(d);
+}
+
 /* What libvirt would silently drop or reject later is refused at define. */
 static void
 test_virt__define_validates_against_the_schema(void **state)
@@ -1034,6 +1073,7 @@ main(void)
 		cmocka_unit_test(test_undeploy_redeploy__persistent_kept_template_disks_fresh),
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
 		cmocka_unit_test(test_plan__a_refusal_holds_back_its_appliance_only),
+		cmocka_unit_test(test_plan__pmsuspended_wakes_up_io_error_pause_waits),
 		cmocka_unit_test(test_virt__define_validates_against_the_schema),
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
