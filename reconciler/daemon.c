@@ -36,7 +36,19 @@ typedef struct {
 	int state;                 /* enum spec_vm_state that holds */
 	char *hash;                /* the VM's desired hash when it began */
 	char *why;
+	gint64 until;              /* monotonic µs it ends at (crash-loop
+				      backoff, not persisted), or 0 */
 } hold;
+
+/* Crashes of one VM within CRASH_WINDOW_US, for the crash-loop backoff. */
+typedef struct {
+	guint n;
+	gint64 first;
+} crash_count;
+
+#define CRASH_LOOP_AFTER 3
+#define CRASH_WINDOW_US (10 * 60 * G_USEC_PER_SEC)
+#define CRASH_BACKOFF_MAX_S 300
 
 struct daemon_state {
 	daemon_options o;
@@ -56,6 +68,8 @@ struct daemon_state {
 	char *good_full;
 	gint64 revision;
 	GHashTable *holds;         /* domain -> hold * */
+	GHashTable *crashes;       /* domain -> crash_count * */
+	int backoff_timer;         /* the soonest crash-loop backoff ends */
 	GHashTable *expected;      /* domain -> events strata itself caused */
 	pass pass;                 /* the reconcile under way */
 	executor *exec;
@@ -193,12 +207,21 @@ holds_refresh(daemon_state *d)
 	GHashTableIter it;
 	gpointer k, v;
 
+	gint64 now = g_get_monotonic_time(), soonest = G_MAXINT64;
+
 	g_hash_table_iter_init(&it, d->holds);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		desired_vm *vm = g_hash_table_lookup(d->want->vm_by_domain, k);
 		g_autofree char *hash = vm ? desired_vm_hash(vm, "any") : NULL;
 		hold *h = v;
 
+		if (h->until && now >= h->until) {
+			g_message("%s: crash-loop backoff over: restarting", (char *)k);
+			g_hash_table_iter_remove(&it);
+			continue;
+		}
+		if (h->until)
+			soonest = MIN(soonest, h->until);
 		if (!hash || strcmp(hash, h->hash) != 0) {
 			g_message("%s: hold released: its spec changed", (char *)k);
 			history_hold_drop(d->hist, k);
@@ -207,7 +230,51 @@ holds_refresh(daemon_state *d)
 		}
 		g_hash_table_insert(overrides, k, GINT_TO_POINTER(h->state));
 	}
+	if (soonest != G_MAXINT64)
+		loop_timer_set(d->backoff_timer, (int)MAX((soonest - now) / 1000, 10));
 	return overrides;
+}
+
+/*
+ * A guest that keeps crashing is restarted with exponential backoff: after
+ * CRASH_LOOP_AFTER crashes within ten minutes, it waits 10 s, then 20 s, …
+ * up to five minutes, held stopped meanwhile (status says until when).
+ * Returns whether it is held.
+ */
+static bool
+crash_backoff(daemon_state *d, const desired_vm *vm)
+{
+	gint64 now = g_get_monotonic_time();
+	crash_count *c = g_hash_table_lookup(d->crashes, vm->domain);
+	hold *h;
+	guint delay;
+
+	if (!c) {
+		c = g_new0(crash_count, 1);
+		g_hash_table_insert(d->crashes, g_strdup(vm->domain), c);
+	}
+	if (!c->n || now - c->first > CRASH_WINDOW_US) {
+		c->n = 0;
+		c->first = now;
+	}
+	if (++c->n < CRASH_LOOP_AFTER)
+		return false;
+	delay = MIN(10u << MIN(c->n - CRASH_LOOP_AFTER, 5u), (guint)CRASH_BACKOFF_MAX_S);
+	h = g_new0(hold, 1);
+	h->state = VM_STOPPED;
+	h->hash = desired_vm_hash(vm, "any");
+	h->why = g_strdup_printf("crash loop: %u crashes in %" G_GINT64_FORMAT " s; restarted again in %u s",
+				 c->n, (now - c->first) / G_USEC_PER_SEC, delay);
+	h->until = now + (gint64)delay * G_USEC_PER_SEC;
+	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
+	g_message("%s: held stopped: %s", vm->domain, h->why);
+	return true;
+}
+
+static void
+on_backoff(gpointer data)
+{
+	daemon_request(data, "crash-loop backoff over");
 }
 
 /* ---- revisions --------------------------------------------------------- */
@@ -461,6 +528,8 @@ on_stopped(daemon_state *d, desired_vm *vm, int detail)
 			hold_set(d, vm, VM_STOPPED, "the guest shut itself down");
 	} else if (crash && vm->restart == RESTART_NEVER) {
 		hold_set(d, vm, VM_STOPPED, "it crashed and its restart policy is never");
+	} else if (crash) {
+		crash_backoff(d, vm);
 	}
 	daemon_request_event(d, crash ? "crash" : "stopped outside strata");
 }
@@ -1030,8 +1099,10 @@ daemon_new(const daemon_options *o, GError **error)
 	if (!d->o.now)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
+	d->backoff_timer = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
+	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
@@ -1052,6 +1123,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
 	d->signal_watch = loop_watch(d->signal_fd, on_signal, d);
 	d->kick_timer = loop_timer(-1, on_kick, d);
+	d->backoff_timer = loop_timer(-1, on_backoff, d);
 	d->closed_timer = loop_timer(-1, on_closed, d);
 	d->resync_timer = loop_timer((int)(o->resync_s ? o->resync_s : 300) * 1000, on_resync, d);
 	if (wd_usec && g_ascii_strtoull(wd_usec, NULL, 10) >= 2000)
@@ -1107,6 +1179,7 @@ daemon_free(daemon_state *d)
 		}
 	}
 	loop_timer_remove(d->kick_timer);
+	loop_timer_remove(d->backoff_timer);
 	loop_timer_remove(d->closed_timer);
 	loop_timer_remove(d->resync_timer);
 	loop_timer_remove(d->drain_timer);
@@ -1126,6 +1199,7 @@ daemon_free(daemon_state *d)
 	history_close(d->hist);
 	obs_cache_free(d->cache);
 	g_hash_table_unref(d->holds);
+	g_hash_table_unref(d->crashes);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
 	g_ptr_array_unref(d->oneshots);

@@ -70,4 +70,15 @@ scenario_restart_policies() {
 	wait_for 30 "n held from libvirt's record" held n "it crashed and its restart policy is never \\(libvirt's record\\)"
 	is_running h1 ha.a || fail "ha.a was touched"
 	for v in f n; do is_off h1 "ha.$v" || fail "ha.$v was started against its policy"; done
+
+	note "a crash loop: restarted twice at once, then with backoff"
+	for i in 1 2 3; do
+		wait_for 30 "a running before crash $i" is_running h1 ha.a
+		pid=$(qemu_pid ha.a) || fail "no QEMU process for ha.a"
+		kill -9 $pid
+		wait_for 20 "a off after crash $i" sh -c "! pgrep -f 'guest=ha.a,' | grep -qx $pid"
+	done
+	wait_for 30 "the daemon holds a in a crash loop" daemon_says ha.a "stopped \\(crash loop: 3 crashes"
+	is_off h1 ha.a || fail "ha.a restarted at once on its third crash"
+	wait_for 40 "a restarted after its backoff" is_running h1 ha.a
 }
