@@ -190,6 +190,29 @@ control_free(control_server *c)
 	g_free(c);
 }
 
+/* Say why: a daemon that is not there, or a socket we may not use. */
+static void
+connect_failed(const char *path, GError **error)
+{
+	int err = errno;
+	struct stat st;
+
+	if ((err == EACCES || err == EPERM) && stat(path, &st) == 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "permission denied on %s: it belongs to uid %u (mode %04o); run as that user "
+			    "(or root)", path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return;
+	}
+	if (err == EACCES || err == EPERM) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "permission denied on %s or a folder on its way; run as the daemon's user (or root)",
+			    path);
+		return;
+	}
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+		    "no strata watch answers on %s: %s", path, g_strerror(err));
+}
+
 char *
 control_call(const char *path, const char *verb, GError **error)
 {
@@ -205,8 +228,7 @@ control_call(const char *path, const char *verb, GError **error)
 		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "no strata watch answers on %s: %s", path, g_strerror(errno));
+		connect_failed(path, error);
 		if (fd >= 0)
 			close(fd);
 		goto fail;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -252,6 +253,19 @@ test_watch__status_over_the_socket_then_sigterm_exits_0(void **state)
 		assert_non_null(strstr(ap.err, "ask it instead: strata reconcile"));
 		/* Readers open it read-only and need no lock. */
 		assert_int_equal(hi.status, 0);
+		if (geteuid() == 0) {
+			/* Another user is told why, not "no daemon". */
+			const char *argv[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+					       g_getenv("STRATA_BIN") ? g_getenv("STRATA_BIN") : SRCDIR "/strata",
+					       "status", "--db", db, NULL };
+			g_autofree char *out = NULL, *errs = NULL;
+			int status = 0;
+
+			assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+						 &out, &errs, &status, NULL));
+			assert_false(g_spawn_check_wait_status(status, NULL));
+			assert_non_null(strstr(errs, "permission denied on"));
+		}
 		tu_result_release(&ap);
 		tu_result_release(&hi);
 	}
