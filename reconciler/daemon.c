@@ -730,6 +730,14 @@ reconcile_end(daemon_state *d)
 	exec_result r = exec_finish(d->exec, &err);
 
 	expect_forget_failed(d, d->pass.plan);
+	for (guint i = 0; i < d->pass.plan->ops->len; i++) {
+		const plan_op *op = d->pass.plan->ops->pdata[i];
+
+		if (op->status == OPST_FAILED)
+			g_warning("%s %s on %s failed: %s", op_kind_name(op->kind),
+				  op->domain ? op->domain : op->volume, op->host,
+				  op->error ? op->error : "?");
+	}
 	d->exec = NULL;
 	loop_unwatch(d->exec_watch);
 	d->exec_watch = -1;
@@ -1001,10 +1009,18 @@ daemon_reconcile_now(daemon_state *d)
 	daemon_request(d, "control: reconcile");
 }
 
+/* The resync also reloads the source: a folder replaced behind a link
+ * sends no event. */
 static void
 on_resync(gpointer data)
 {
-	daemon_request(data, "periodic resync");
+	daemon_state *d = data;
+
+	if (d->source && !d->git) {
+		source_dir_rewatch(d->source);
+		load_revision(d, "periodic resync");
+	}
+	daemon_request(d, "periodic resync");
 }
 
 void

@@ -15,13 +15,15 @@
 #include "source_dir.h"
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | \
-		    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_DONT_FOLLOW)
+		    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB)
 
 struct source_dir {
 	char *path;
 	int fd;
 	int watch;            /* loop handle of fd */
 	int timer;            /* debounce */
+	int retry;            /* the root is gone: look for it again */
+	int root_wd;          /* the root folder's watch, or -1 */
 	unsigned debounce_ms;
 	GHashTable *dirs;     /* wd -> folder path */
 	source_changed_fn fn;
@@ -37,9 +39,14 @@ watch_tree(source_dir *s, const char *dir, unsigned depth)
 
 	if (depth > 32)
 		return;
-	wd = inotify_add_watch(s->fd, dir, WATCH_MASK | IN_ONLYDIR);
+	/* The root may be a link (a deployment swapping versions); below it,
+	 * links are never followed. */
+	wd = inotify_add_watch(s->fd, dir, WATCH_MASK | IN_ONLYDIR |
+			       (depth ? IN_DONT_FOLLOW : 0));
 	if (wd < 0)
 		return;
+	if (depth == 0)
+		s->root_wd = wd;
 	g_hash_table_insert(s->dirs, GINT_TO_POINTER(wd), g_strdup(dir));
 	d = opendir(dir);
 	if (!d)
@@ -69,7 +76,26 @@ rewatch(source_dir *s)
 	while (g_hash_table_iter_next(&it, &wd, NULL))
 		inotify_rm_watch(s->fd, GPOINTER_TO_INT(wd));
 	g_hash_table_remove_all(s->dirs);
+	s->root_wd = -1;
 	watch_tree(s, s->path, 0);
+	/* Still gone: look again each second until it is back. */
+	loop_timer_set(s->retry, s->root_wd < 0 ? 1000 : -1);
+}
+
+void
+source_dir_rewatch(source_dir *s)
+{
+	rewatch(s);
+}
+
+static void
+on_retry(gpointer data)
+{
+	source_dir *s = data;
+
+	rewatch(s);
+	if (s->root_wd >= 0)
+		loop_timer_set(s->timer, (int)s->debounce_ms);
 }
 
 static void
@@ -86,7 +112,7 @@ on_inotify(int fd, gpointer data)
 {
 	source_dir *s = data;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool overflow = false;
+	bool overflow = false, root_gone = false;
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -102,13 +128,16 @@ on_inotify(int fd, gpointer data)
 
 				watch_tree(s, sub, 1);
 			}
+			/* The folder itself deleted, moved away or replaced. */
+			if (ev->wd == s->root_wd && (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
+				root_gone = true;
 			if (ev->mask & IN_IGNORED)
 				g_hash_table_remove(s->dirs, GINT_TO_POINTER(ev->wd));
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (overflow)
-		rewatch(s);  /* events were lost: trust nothing, reload all */
+	if (overflow || root_gone)
+		rewatch(s);  /* events were lost, or the folder replaced: reload all */
 	loop_timer_set(s->timer, (int)s->debounce_ms);
 }
 
@@ -119,7 +148,7 @@ source_dir_new(const char *path, unsigned debounce_ms, source_changed_fn fn,
 	source_dir *s = g_new0(source_dir, 1);
 
 	s->path = g_strdup(path);
-	s->watch = s->timer = -1;
+	s->watch = s->timer = s->retry = s->root_wd = -1;
 	s->fn = fn;
 	s->data = data;
 	s->debounce_ms = MAX(debounce_ms, 1u);
@@ -140,6 +169,7 @@ source_dir_new(const char *path, unsigned debounce_ms, source_changed_fn fn,
 	}
 	s->watch = loop_watch(s->fd, on_inotify, s);
 	s->timer = loop_timer(-1, on_debounce, s);
+	s->retry = loop_timer(-1, on_retry, s);
 	return s;
 }
 
@@ -150,6 +180,7 @@ source_dir_free(source_dir *s)
 		return;
 	loop_unwatch(s->watch);
 	loop_timer_remove(s->timer);
+	loop_timer_remove(s->retry);
 	if (s->fd >= 0)
 		close(s->fd);
 	g_hash_table_unref(s->dirs);

@@ -7,7 +7,9 @@
  * file and rename, backup files, vim's 4913 probe, `sed -i`, emacs locks,
  * a ConfigMap's `..data` symlink swap — all end in one reload, and a
  * reload whose files did not change triggers nothing.  An inotify queue
- * overflow re-adds every watch and reloads.
+ * overflow re-adds every watch and reloads; so does the folder itself being
+ * deleted, moved away or replaced (looked for again every second while it
+ * is gone).  The folder may be a symlink; links below it are not followed.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -21,3 +23,6 @@ typedef void (*source_changed_fn)(gpointer data);
 source_dir *source_dir_new(const char *path, unsigned debounce_ms,
 			   source_changed_fn fn, gpointer data, GError **error);
 void source_dir_free(source_dir *s);
+/* Watch the tree afresh (the periodic resync: a symlinked folder swapped
+ * to another target sends no event). */
+void source_dir_rewatch(source_dir *s);

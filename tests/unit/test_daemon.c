@@ -565,6 +565,87 @@ test_watch__removed_host_document_recreates_nothing(void **state)
 }
 
 static bool
+e_listed(watch *w)
+{
+	g_autofree char *e = observed(w, "e", "desired");
+
+	return strcmp(e, "-") != 0;
+}
+
+static bool
+g_listed(watch *w)
+{
+	g_autofree char *g = observed(w, "g", "desired");
+
+	return strcmp(g, "-") != 0;
+}
+
+/* The watched folder itself deleted and made again, or replaced by a
+ * rename: watched afresh, and the new content is the new revision. */
+static void
+test_watch__the_watched_folder_replaced(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *next = g_strconcat(w->src, ".next", NULL);
+	g_autofree char *old = g_strconcat(w->src, ".old", NULL);
+	g_autofree char *next_file = g_build_filename(next, "spec.yaml", NULL);
+	g_autofree char *t1 = app("  - {name: d, template: deb}\n");
+	g_autofree char *t2 = app("  - {name: d, template: deb}\n  - {name: e, template: deb}\n");
+
+	(void)state;
+	/* rm -rf src && mkdir src && write */
+	tu_rmtree(w->src);
+	settle(w, 100);
+	assert_int_equal(mkdir(w->src, 0700), 0);
+	tu_write(w->file, t1);
+	assert_true(wait_for(w, d_listed, 5000));
+	/* mv src src.old && mv src.next src */
+	assert_int_equal(mkdir(next, 0700), 0);
+	tu_write(next_file, t2);
+	assert_int_equal(rename(w->src, old), 0);
+	assert_int_equal(rename(next, w->src), 0);
+	assert_true(wait_for(w, e_listed, 5000));
+	tu_rmtree(old);
+	watch_stop(w);
+}
+
+/* A folder given as a link, swapped to another target (no event reaches
+ * the old target's watch): the periodic resync reloads it. */
+static void
+test_watch__a_linked_folder_swapped_is_reloaded_at_resync(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *v1 = g_build_filename(w->dir, "v1", NULL);
+	g_autofree char *v2 = g_build_filename(w->dir, "v2", NULL);
+	g_autofree char *f1 = g_build_filename(v1, "spec.yaml", NULL);
+	g_autofree char *f2 = g_build_filename(v2, "spec.yaml", NULL);
+	g_autofree char *link = g_build_filename(w->dir, "current", NULL);
+	g_autofree char *tmp = g_build_filename(w->dir, "current.tmp", NULL);
+	g_autofree char *t1 = app(NULL);
+	g_autofree char *t2 = app("  - {name: g, template: deb}\n");
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 1,
+			     .shutdown_timeout_ms = 1000 };
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	assert_int_equal(mkdir(v1, 0700), 0);
+	assert_int_equal(mkdir(v2, 0700), 0);
+	tu_write(f1, t1);
+	tu_write(f2, t2);
+	assert_int_equal(symlink("v1", link), 0);
+	o.path = link;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, all_running, 5000));
+	assert_int_equal(symlink("v2", tmp), 0);
+	assert_int_equal(rename(tmp, link), 0);
+	assert_true(wait_for(w, g_listed, 5000));
+	watch_stop(w);
+}
+
+static bool
 b_unknown(watch *w)
 {
 	g_autofree char *b = observed(w, "b", "observed");
@@ -1090,6 +1171,8 @@ main(void)
 		cmocka_unit_test(test_watch__database_removed_under_the_daemon),
 		cmocka_unit_test(test_watch__never_clobbers_what_it_did_not_create),
 		cmocka_unit_test(test_watch__removed_host_document_recreates_nothing),
+		cmocka_unit_test(test_watch__the_watched_folder_replaced),
+		cmocka_unit_test(test_watch__a_linked_folder_swapped_is_reloaded_at_resync),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
 		cmocka_unit_test(test_watch__configmap_data_symlink_swap),
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
