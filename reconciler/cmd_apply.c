@@ -94,8 +94,8 @@ int
 cmd_apply(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL;
-	gboolean yes = FALSE, dry_run = FALSE, allow_empty = FALSE;
-	gint parallel = EXEC_PARALLEL_DEFAULT;
+	gboolean yes = FALSE, dry_run = FALSE, allow_empty = FALSE, allow_removal = FALSE;
+	gint parallel = EXEC_PARALLEL_DEFAULT, max_removal = PLAN_MAX_REMOVAL_PCT;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
@@ -105,11 +105,16 @@ cmd_apply(int argc, char **argv)
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "Show the plan and stop", NULL },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty,
 		  "Allow removing every managed VM", NULL },
+		{ "max-removal", 0, 0, G_OPTION_ARG_INT, &max_removal,
+		  "Hold a revision that removes more than this share of the managed VMs, 1 to 100 (default 50)", "PCT" },
+		{ "allow-removal", 0, 0, G_OPTION_ARG_NONE, &allow_removal,
+		  "Confirm a revision held by --max-removal", NULL },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — converge the hosts to the source");
 	const cli_range ranges[] = {
 		{ "--parallel", &parallel, 1, CLI_PARALLEL_MAX },
+		{ "--max-removal", &max_removal, 1, 100 },
 	};
 	g_autoptr(GError) err = NULL;
 	g_autoptr(history) hist = NULL;
@@ -132,6 +137,8 @@ cmd_apply(int argc, char **argv)
 	po.connect = connect ? connect : "test:///default";
 	po.readonly = dry_run;
 	po.plan.allow_empty = allow_empty;
+	po.plan.max_removal_pct = (guint)max_removal;
+	po.plan.allow_removal = allow_removal;
 	if (!dry_run && !(hist = open_history(db ? db : "strata.db")))
 		return STRATA_EXIT_ERROR;
 	po.hist = hist;

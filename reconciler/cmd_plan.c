@@ -68,7 +68,8 @@ int
 cmd_plan(int argc, char **argv)
 {
 	g_autofree char *format = NULL, *connect = NULL;
-	gboolean detailed = FALSE, allow_empty = FALSE;
+	gboolean detailed = FALSE, allow_empty = FALSE, allow_removal = FALSE;
+	gint max_removal = PLAN_MAX_REMOVAL_PCT;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
@@ -77,7 +78,14 @@ cmd_plan(int argc, char **argv)
 		  "Exit 2 when there are changes, 0 when there are none", NULL },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty,
 		  "Allow a plan that removes every managed VM", NULL },
+		{ "max-removal", 0, 0, G_OPTION_ARG_INT, &max_removal,
+		  "Hold a revision that removes more than this share of the managed VMs, 1 to 100 (default 50)", "PCT" },
+		{ "allow-removal", 0, 0, G_OPTION_ARG_NONE, &allow_removal,
+		  "Plan as if a revision held by --max-removal were confirmed", NULL },
 		{ NULL },
+	};
+	const cli_range ranges[] = {
+		{ "--max-removal", &max_removal, 1, 100 },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — show what apply would do");
 	g_autoptr(GError) err = NULL;
@@ -93,7 +101,7 @@ cmd_plan(int argc, char **argv)
 		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error (with\n"
 		"--detailed-exitcode: also when a host does not answer),\n"
 		"2 changes present (with --detailed-exitcode), 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json|dot", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)) || !cli_output_format(format, "text|json|dot", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc != 2) {
 		fprintf(stderr, "strata plan: give exactly one PATH\nTry 'strata plan --help'.\n");
@@ -103,6 +111,8 @@ cmd_plan(int argc, char **argv)
 	po.connect = connect ? connect : "test:///default";
 	po.readonly = TRUE;
 	po.plan.allow_empty = allow_empty;
+	po.plan.max_removal_pct = (guint)max_removal;
+	po.plan.allow_removal = allow_removal;
 	if (!pass_run(&p, &po, NULL, NULL, &err)) {
 		diag_print(stderr, OUTPUT_TEXT, &p.diags);
 		if (err)

@@ -46,6 +46,7 @@ cmd_watch(int argc, char **argv)
 	g_autofree char *branch = NULL, *subdir = NULL;
 	gint debounce = 200, resync = 300, parallel = EXEC_PARALLEL_DEFAULT, interval = 60;
 	gboolean allow_empty = FALSE;
+	gint max_removal = PLAN_MAX_REMOVAL_PCT;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
@@ -55,6 +56,8 @@ cmd_watch(int argc, char **argv)
 		{ "resync", 0, 0, G_OPTION_ARG_INT, &resync, "Seconds between full resyncs, 1 to 86400 (default 300)", "S" },
 		{ "parallel", 'p', 0, G_OPTION_ARG_INT, &parallel, "Operations at once, 1 to 1024 (default 16; at most 4 starts, migrations or copies per host)", "N" },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty, "Allow removing every managed VM", NULL },
+		{ "max-removal", 0, 0, G_OPTION_ARG_INT, &max_removal,
+		  "Hold a revision that removes more than this share of the managed VMs until 'strata approve', 1 to 100 (default 50)", "PCT" },
 		{ "git", 0, 0, G_OPTION_ARG_STRING, &git,
 		  "Watch a Git repository (file://, a local path, https://, ssh://) instead of PATH", "URL" },
 		{ "branch", 0, 0, G_OPTION_ARG_STRING, &branch, "Branch to follow (default main)", "B" },
@@ -69,6 +72,7 @@ cmd_watch(int argc, char **argv)
 		{ "--resync", &resync, 1, 86400 },
 		{ "--parallel", &parallel, 1, CLI_PARALLEL_MAX },
 		{ "--interval", &interval, 1, 86400 },
+		{ "--max-removal", &max_removal, 1, 100 },
 	};
 	g_autoptr(GError) err = NULL;
 	daemon_options o = { 0 };
@@ -81,7 +85,8 @@ cmd_watch(int argc, char **argv)
 		"after a commit to a local repository), libvirt's domain events and a periodic\n"
 		"resync, and\n"
 		"reconciles on each change.  An invalid revision changes nothing.  Control it\n"
-		"with 'strata status', 'strata reconcile', 'strata suspend' and 'strata resume'.\n"
+		"with 'strata status', 'strata reconcile', 'strata suspend', 'strata resume' and\n"
+		"'strata approve' (confirms a revision held by --max-removal).\n"
 		"SIGTERM lets running operations finish, then exits 0.  SIGHUP re-reads the source.\n\n"
 		"Exit status: 0 stopped by a signal, 1 error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)))
@@ -102,6 +107,7 @@ cmd_watch(int argc, char **argv)
 	o.resync_s = (unsigned)resync;
 	o.parallel = (unsigned)parallel;
 	o.allow_empty = allow_empty;
+	o.max_removal_pct = (unsigned)max_removal;
 	g_log_set_writer_func(log_writer, NULL, NULL);
 	d = daemon_new(&o, &err);
 	if (!d) {

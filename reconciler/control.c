@@ -63,12 +63,15 @@ answer(control_server *c, const char *verb)
 		daemon_reconcile_now(c->d);
 		return g_strdup("{\"ok\": true, \"reconcile\": \"requested\"}");
 	}
+	if (strcmp(verb, "approve") == 0)
+		return g_strdup(daemon_approve(c->d) ? "{\"ok\": true, \"approved\": \"the revision in force\"}"
+						     : "{\"ok\": false, \"error\": \"no revision in force\"}");
 	if (strcmp(verb, "suspend") == 0 || strcmp(verb, "resume") == 0) {
 		daemon_suspend(c->d, strcmp(verb, "suspend") == 0);
 		return g_strdup_printf("{\"ok\": true, \"state\": \"%s\"}",
 				       daemon_suspended(c->d) ? "suspended" : "running");
 	}
-	return g_strdup("{\"ok\": false, \"error\": \"unknown verb; use status, reconcile, suspend or resume\"}");
+	return g_strdup("{\"ok\": false, \"error\": \"unknown verb; use status, reconcile, approve, suspend or resume\"}");
 }
 
 /* One request per connection; a client that sends nothing for 1 s is cut. */

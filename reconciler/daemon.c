@@ -69,6 +69,7 @@ struct daemon_state {
 	gint64 revision;
 	GHashTable *holds;         /* domain -> hold * */
 	GHashTable *crashes;       /* domain -> crash_count * */
+	char *approved;            /* digest of the revision `strata approve` confirmed */
 	int backoff_timer;         /* the soonest crash-loop backoff ends */
 	GHashTable *expected;      /* domain -> events strata itself caused */
 	pass pass;                 /* the reconcile under way */
@@ -870,7 +871,10 @@ reconcile_start(daemon_state *d)
 {
 	g_autoptr(GHashTable) overrides = NULL;
 	g_autoptr(GError) herr = NULL;
-	plan_options po = { .allow_empty = d->o.allow_empty };
+	plan_options po = { .allow_empty = d->o.allow_empty,
+			    .max_removal_pct = d->o.max_removal_pct,
+			    .allow_removal = d->approved && d->good_full &&
+					     strcmp(d->approved, d->good_full) == 0 };
 	exec_options eo;
 	plan *p;
 
@@ -1216,6 +1220,7 @@ daemon_free(daemon_state *d)
 	obs_cache_free(d->cache);
 	g_hash_table_unref(d->holds);
 	g_hash_table_unref(d->crashes);
+	g_free(d->approved);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
 	g_ptr_array_unref(d->oneshots);
@@ -1230,6 +1235,18 @@ daemon_iterate(daemon_state *d)
 {
 	(void)d;
 	loop_iterate();
+}
+
+bool
+daemon_approve(daemon_state *d)
+{
+	if (!d->good_full)
+		return false;
+	g_free(d->approved);
+	d->approved = g_strdup(d->good_full);
+	g_message("revision %s approved: removals beyond --max-removal may proceed", d->good_digest);
+	daemon_request(d, "approved");
+	return true;
 }
 
 bool

@@ -39,6 +39,7 @@ typedef struct {
 	unsigned parallel;
 	unsigned shutdown_timeout_ms;
 	bool allow_empty;
+	unsigned max_removal_pct;  /* 0: PLAN_MAX_REMOVAL_PCT */
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
 } daemon_options;
 
@@ -58,6 +59,10 @@ int daemon_run(daemon_state *d);
 /* For tests: one loop iteration; is anything left to do right now? */
 void daemon_iterate(daemon_state *d);
 bool daemon_idle(const daemon_state *d);
+/* Confirm the revision in force: held by --max-removal, it may now proceed
+ * (until the next revision, which is judged again).  False when nothing
+ * is in force. */
+bool daemon_approve(daemon_state *d);
 guint daemon_runs(const daemon_state *d);   /* reconciles started so far */
 
 /* For tests: run the schedule check now (what its timer does). */

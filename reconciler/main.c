@@ -28,6 +28,7 @@ static const cli_verb verbs[] = {
 	{ "schedule", cmd_schedule, "when the scheduled actions fire" },
 	{ "status", cmd_control, "what the running daemon sees" },
 	{ "reconcile", cmd_control, "ask the running daemon to reconcile now" },
+	{ "approve", cmd_control, "confirm a revision the running daemon holds (--max-removal)" },
 	{ "suspend", cmd_control, "pause the running daemon's reconciling" },
 	{ "resume", cmd_control, "resume the running daemon's reconciling" },
 };

@@ -1222,6 +1222,18 @@ op_held(const planner *pl, const plan_op *op, GHashTable *dropped)
 	return false;
 }
 
+/* A share of the fleet gone from the source at once is more likely a
+ * mistake (a wrong branch, a half-copied folder) than an intent. */
+static bool
+too_many_removed(const planner *pl)
+{
+	guint pct = pl->opts->max_removal_pct ? pl->opts->max_removal_pct : PLAN_MAX_REMOVAL_PCT;
+
+	/* Everything gone is the --allow-empty case, judged before. */
+	return pl->removed > 0 && pl->removed < pl->managed && !pl->opts->allow_removal &&
+	       (guint64)pl->removed * 100 > (guint64)pl->managed * pct;
+}
+
 /* Persistent volumes belong to no appliance: one made only for held VMs
  * is held too (no kept op waits for it). */
 static void
@@ -1341,6 +1353,11 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty)
 		refuse(&pl, NULL, "the plan would remove every managed VM (%u); refused without --allow-empty",
 		       pl.managed);
+	else if (too_many_removed(&pl))
+		refuse(&pl, NULL, "the revision would remove %u of the %u managed VMs, more than %u%%; "
+		       "nothing is changed until it is confirmed: strata apply --allow-removal, or "
+		       "strata approve while strata watch runs", pl.removed, pl.managed,
+		       opts->max_removal_pct ? opts->max_removal_pct : PLAN_MAX_REMOVAL_PCT);
 	hold_back(&pl);
 	plan_sort(pl.p);
 

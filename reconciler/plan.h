@@ -94,8 +94,14 @@ typedef struct {
 	bool partial;             /* a host did not answer: what runs there is unknown */
 } plan;
 
+#define PLAN_MAX_REMOVAL_PCT 50
+
 typedef struct {
 	bool allow_empty;         /* allow removing every managed VM */
+	/* A revision removing more than this share (percent; 0 = 50) of the
+	 * managed VMs is held unless allow_removal says it was confirmed. */
+	guint max_removal_pct;
+	bool allow_removal;
 	/* domain name -> GINT_TO_POINTER(enum spec_vm_state): states that hold
 	 * instead of the spec's (a guest that shut itself down with restart:
 	 * on-failure, a scheduled power-off).  Borrowed; may be NULL. */

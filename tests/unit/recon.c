@@ -67,7 +67,8 @@ const plan *
 dc_plan(dc *d)
 {
 	pass_options o = { .path = d->spec, .connect = "test:///default",
-			   .plan = { .allow_empty = d->allow_empty } };
+			   .plan = { .allow_empty = d->allow_empty,
+				     .allow_removal = d->allow_removal } };
 	g_autoptr(GError) err = NULL;
 
 	pass_release(&d->last);

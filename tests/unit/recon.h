@@ -23,6 +23,7 @@ typedef struct {
 	history *hist;
 	pass last;          /* the latest pass, released by the next */
 	bool allow_empty;
+	bool allow_removal;
 } dc;
 
 /* Hosts hv1..hv3 plus template debian-12 and persistent template db-data. */

@@ -645,6 +645,67 @@ test_watch__a_linked_folder_swapped_is_reloaded_at_resync(void **state)
 	watch_stop(w);
 }
 
+/* Whether domain @name is defined on one of the two hosts. */
+static bool
+defined_anywhere(watch *w, const char *name)
+{
+	const char *hosts[] = { "hv1", "hv2" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(hosts); i++) {
+		g_autoptr(GPtrArray) doms = NULL;
+
+		if (!virt_list_domains(daemon_host(w->d, hosts[i]), &doms, NULL))
+			continue;
+		for (guint j = 0; j < doms->len; j++)
+			if (strcmp(((virt_dom *)doms->pdata[j])->name, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+static bool
+c_gone(watch *w)
+{
+	return !defined_anywhere(w, "w.c") && !defined_anywhere(w, "w.b");
+}
+
+static bool
+only_a_running(watch *w)
+{
+	g_autofree char *a = observed(w, "a", "observed");
+	g_autofree char *b = observed(w, "b", "observed");
+
+	return daemon_idle(w->d) && !strcmp(a, "running") && !strcmp(b, "-");
+}
+
+/* A revision removing most VMs is held until `strata approve`. */
+static void
+test_watch__mass_removal_waits_for_approve(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *text = g_strdup_printf("%skind: appliance\nname: w\nvms:\n"
+						"  - {name: a, template: deb, restart: always}\n", hosts_yaml);
+	g_autofree char *rev = g_strdup(revision(w));
+
+	(void)state;
+	save_atomically(w->file, text);
+	wait_new_revision(w, rev);
+	settle_runs = daemon_runs(w->d);
+	assert_true(wait_for(w, settled, 5000));
+	{
+		/* b and c are still there: two of three is more than half. */
+		g_autofree char *c = observed(w, "c", "observed");
+
+		assert_string_equal(c, "-");  /* gone from the status: not desired */
+	}
+	assert_true(defined_anywhere(w, "w.c"));
+	assert_true(defined_anywhere(w, "w.b"));
+	assert_true(daemon_approve(w->d));
+	assert_true(wait_for(w, only_a_running, 5000));
+	assert_true(wait_for(w, c_gone, 5000));
+	watch_stop(w);
+}
+
 static bool
 b_unknown(watch *w)
 {
@@ -1172,6 +1233,7 @@ main(void)
 		cmocka_unit_test(test_watch__never_clobbers_what_it_did_not_create),
 		cmocka_unit_test(test_watch__removed_host_document_recreates_nothing),
 		cmocka_unit_test(test_watch__the_watched_folder_replaced),
+		cmocka_unit_test(test_watch__mass_removal_waits_for_approve),
 		cmocka_unit_test(test_watch__a_linked_folder_swapped_is_reloaded_at_resync),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
 		cmocka_unit_test(test_watch__configmap_data_symlink_swap),

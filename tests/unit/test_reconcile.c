@@ -658,6 +658,37 @@ test_safety__removing_every_managed_vm_is_refused(void **state)
 	dc_free(d);
 }
 
+/* More than half the fleet gone from the source at once waits for a yes. */
+static void
+test_safety__removing_most_of_the_fleet_waits_for_confirmation(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: v1, template: debian-12}\n"
+		       "  - {name: v2, template: debian-12}\n  - {name: v3, template: debian-12}\n"
+		       "  - {name: v4, template: debian-12}\n");
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	/* Two of four (50 %) is not more than half: it proceeds. */
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: v1, template: debian-12}\n"
+		   "  - {name: v2, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	/* Three of four: held whole, with what to do. */
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: v1, template: debian-12}\n"
+		   "  - {name: new, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->ops->len, 0);
+	assert_string_equal(p->errors->pdata[0],
+			    "the revision would remove 3 of the 4 managed VMs, more than 50%; nothing is changed "
+			    "until it is confirmed: strata apply --allow-removal, or strata approve while strata watch runs");
+	d->allow_removal = true;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_null(dc_domain(d, "a.v2"));
+	assert_non_null(dc_domain(d, "a.new"));
+	dc_free(d);
+}
+
 static void
 test_exec__a_failing_op_skips_only_its_dependents(void **state)
 {
@@ -1078,6 +1109,7 @@ main(void)
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
+		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
 		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
