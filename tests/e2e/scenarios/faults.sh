@@ -14,6 +14,9 @@ scenario_libvirtd_restart() {
 	faults_spec a b c d
 	watch_start
 	wait_for 30 "four guests run" sh -c "[ \$(pgrep -fc 'guest=fa\\.') = 4 ]"
+	# The run that started them is over: libvirtd stops between runs, not
+	# in the middle of a start (where it may take long to die).
+	wait_for 30 "the daemon settles" daemon_settled_after 0
 	pids=$(pgrep -f 'guest=fa\.' | sort | tr '\n' ' ')
 	h=$(host_of fa.a)
 
