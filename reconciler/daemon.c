@@ -70,6 +70,7 @@ struct daemon_state {
 	GHashTable *holds;         /* domain -> hold * */
 	GHashTable *crashes;       /* domain -> crash_count * */
 	char *approved;            /* digest of the revision `strata approve` confirmed */
+	char *bad_full;            /* digest of the last invalid revision recorded */
 	int backoff_timer;         /* the soonest crash-loop backoff ends */
 	GHashTable *expected;      /* domain -> events strata itself caused */
 	pass pass;                 /* the reconcile under way */
@@ -395,12 +396,17 @@ load_revision(daemon_state *d, const char *trigger)
 
 	spec_diags_init(&diags);
 	src = read_source(d, &diags, &rev);
-	if (!src || (d->good_digest && strcmp(spec_source_digest(src), d->good_full) == 0)) {
-		spec_source_free(src);  /* touched, not changed */
+	if (!src || (d->good_digest && strcmp(spec_source_digest(src), d->good_full) == 0) ||
+	    (diags.errors && g_strcmp0(spec_source_digest(src), d->bad_full) == 0)) {
+		/* Touched, not changed; or the invalid revision already recorded
+		 * (a Git poll finds the same bad commit each time). */
+		spec_source_free(src);
 		spec_diags_release(&diags);
 		return;
 	}
 	if (diags.errors) {
+		g_free(d->bad_full);
+		d->bad_full = g_strdup(spec_source_digest(src));
 		record_invalid(d, src, &diags, rev);
 		spec_source_free(src);
 		spec_diags_release(&diags);
@@ -1221,6 +1227,7 @@ daemon_free(daemon_state *d)
 	g_hash_table_unref(d->holds);
 	g_hash_table_unref(d->crashes);
 	g_free(d->approved);
+	g_free(d->bad_full);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
 	g_ptr_array_unref(d->oneshots);

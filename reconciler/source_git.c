@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "source_git.h"
+#include "../spec/yaml_read.h"
 
 struct source_git {
 	char *url;
@@ -145,33 +146,90 @@ spec_name(const char *name)
 	return name[0] != '.' && (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml"));
 }
 
-static int
-on_entry(const char *root, const git_tree_entry *e, void *payload)
-{
-	walk_ctx *w = payload;
-	const char *name = git_tree_entry_name(e);
-	g_autofree char *display = NULL;
-	git_blob *blob = NULL;
-	git_filemode_t mode = git_tree_entry_filemode(e);
+/* A file that would be left out makes the revision invalid, never smaller. */
+#define walk_error(w, path, code, ...)                                          \
+	do {                                                                    \
+		spec_error((w)->diags, (path), SPEC_NOPOS, (code), __VA_ARGS__); \
+		(w)->src->load_errors++;                                        \
+	} while (0)
 
-	if (mode == GIT_FILEMODE_TREE)
-		return name[0] == '.' ? 1 : 0;  /* skip dot-folders */
-	if (!spec_name(name))
-		return 0;
-	display = g_build_filename(w->g->display_root, root, name, NULL);
-	if (mode == GIT_FILEMODE_LINK) {
-		spec_error(w->diags, display, SPEC_NOPOS, "symlink-escape",
-			   "symbolic links in a Git source are not followed; commit the file itself");
-		return 0;
+static void
+load_blob(walk_ctx *w, const git_tree_entry *e, const char *display)
+{
+	git_odb *odb = NULL;
+	git_blob *blob = NULL;
+	git_object_t type;
+	size_t len = 0;
+
+	if (++w->files > SPEC_MAX_FILES) {
+		if (w->files == SPEC_MAX_FILES + 1)
+			walk_error(w, display, "too-many", "more than %u spec files; split the source",
+				   (unsigned)SPEC_MAX_FILES);
+		return;
 	}
-	if (++w->files > SPEC_MAX_FILES)
-		return 0;
-	if (git_blob_lookup(&blob, w->g->mirror, git_tree_entry_id(e)) < 0)
-		return 0;
+	/* The size from the object's header: a huge blob is never loaded. */
+	if (git_repository_odb(&odb, w->g->mirror) < 0 ||
+	    git_odb_read_header(&len, &type, odb, git_tree_entry_id(e)) < 0) {
+		git_odb_free(odb);
+		walk_error(w, display, "unreadable", "cannot read the file from the repository");
+		return;
+	}
+	git_odb_free(odb);
+	if (len > SPEC_MAX_FILE_BYTES) {
+		walk_error(w, display, "too-large", "%zu bytes, more than the %u a spec file may have; split it",
+			   len, (unsigned)SPEC_MAX_FILE_BYTES);
+		return;
+	}
+	if (git_blob_lookup(&blob, w->g->mirror, git_tree_entry_id(e)) < 0) {
+		walk_error(w, display, "unreadable", "cannot read the file from the repository");
+		return;
+	}
 	spec_source_add_buffer(w->src, display, git_blob_rawcontent(blob),
 			       (size_t)git_blob_rawsize(blob), w->diags);
 	git_blob_free(blob);
-	return 0;
+}
+
+/*
+ * Our own walk, not git_tree_walk: libgit2 recurses without a bound, and a
+ * commit nesting folders 100,000 deep overflowed the stack (at every start,
+ * since the mirror keeps the commit).  The limit is the folder source's.
+ */
+static void
+walk_tree(walk_ctx *w, const git_tree *tree, const char *rel, unsigned depth)
+{
+	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(e);
+		git_filemode_t mode = git_tree_entry_filemode(e);
+		g_autofree char *sub = g_build_filename(rel, name, NULL);
+		g_autofree char *display = g_build_filename(w->g->display_root, sub, NULL);
+		git_tree *child = NULL;
+
+		if (mode == GIT_FILEMODE_TREE) {
+			if (name[0] == '.')
+				continue;  /* dot-folders are not part of a source */
+			if (depth >= SPEC_MAX_DIR_DEPTH) {
+				walk_error(w, display, "too-deep", "folders nested deeper than %u; flatten the source",
+					   (unsigned)SPEC_MAX_DIR_DEPTH);
+				continue;
+			}
+			if (git_tree_lookup(&child, w->g->mirror, git_tree_entry_id(e)) < 0) {
+				walk_error(w, display, "unreadable", "cannot read the folder from the repository");
+				continue;
+			}
+			walk_tree(w, child, sub, depth + 1);
+			git_tree_free(child);
+			continue;
+		}
+		if (!spec_name(name))
+			continue;
+		if (mode == GIT_FILEMODE_LINK) {
+			spec_error(w->diags, display, SPEC_NOPOS, "symlink-escape",
+				   "symbolic links in a Git source are not followed; commit the file itself");
+			continue;
+		}
+		load_blob(w, e, display);
+	}
 }
 
 static bool
@@ -232,7 +290,7 @@ source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **er
 		git_commit_free(commit);
 		return w.src;
 	}
-	git_tree_walk(tree, GIT_TREEWALK_PRE, on_entry, &w);
+	walk_tree(&w, tree, "", 0);
 	git_tree_free(tree);
 	git_commit_free(commit);
 	return w.src;

@@ -21,6 +21,7 @@
 #include "testutil.h"
 #include "../../reconciler/daemon.h"
 #include "../../reconciler/loop.h"
+#include "../../reconciler/source_git.h"
 #include "../../reconciler/virt.h"
 
 typedef struct {
@@ -1167,6 +1168,11 @@ test_watch_git__commits_bad_commits_empty_tree_and_force_push(void **state)
 	repo_commit(repo, "broken", NULL);
 	settle(w, 500);
 	assert_string_equal(revision(w), rev);
+	/* Fetched again and again (polls, `strata reconcile`): recorded once. */
+	daemon_reconcile_now(w->d);
+	settle(w, 200);
+	daemon_reconcile_now(w->d);
+	settle(w, 200);
 	/* A commit that empties the tree: refused, nothing removed. */
 	unlink(file);
 	repo_commit(repo, "remove everything", NULL);
@@ -1199,6 +1205,82 @@ test_watch_git__commits_bad_commits_empty_tree_and_force_push(void **state)
 		assert_int_equal(n, 4);  /* good, broken, empty, forced */
 	}
 	watch_stop(w);
+}
+
+/* Every diagnostic of @src's load, one per line. */
+static char *
+git_load_text(const char *repo, const char *mirror)
+{
+	g_autoptr(GError) err = NULL;
+	source_git *g = source_git_new(repo, "main", "specs", mirror, &err);
+	GString *out = g_string_new(NULL);
+	git_revision rev = { 0 };
+	spec_diags diags;
+	spec_source *src;
+
+	assert_non_null(g);
+	assert_true(source_git_fetch(g, &err));
+	spec_diags_init(&diags);
+	src = source_git_load(g, &diags, &rev, &err);
+	assert_non_null(src);
+	for (guint i = 0; i < diags.items->len; i++) {
+		g_autofree char *line = spec_diag_format(diags.items->pdata[i]);
+
+		g_string_append_printf(out, "%s\n", line);
+	}
+	spec_source_free(src);
+	spec_diags_release(&diags);
+	git_revision_release(&rev);
+	source_git_free(g);
+	return g_string_free(out, FALSE);
+}
+
+/*
+ * Git sources are bounded like folders: a tree nested deeper than 32 and a
+ * blob over 4 MiB make the revision invalid (said where), and neither is
+ * walked or loaded (git_tree_walk recursed without a bound: a commit 100,000
+ * folders deep overflowed the stack).
+ */
+static void
+test_watch_git__deep_trees_and_huge_blobs_are_refused(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *mirror = g_build_filename(dir, "mirror.git", NULL);
+	g_autofree char *specs = g_build_filename(repo, "specs", NULL);
+	g_autofree char *spec = g_build_filename(specs, "spec.yaml", NULL);
+	g_autofree char *text = app(NULL);
+	g_autofree char *big_path = g_build_filename(specs, "big.yaml", NULL);
+	g_autoptr(GString) deep = g_string_new(specs);
+	g_autofree char *report = NULL;
+	git_repository_init_options io;
+	git_repository *r = NULL;
+	GString *big = g_string_new(NULL);
+
+	(void)state;
+	git_libgit2_init();
+	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH;
+	io.initial_head = "main";
+	assert_int_equal(git_repository_init_ext(&r, repo, &io), 0);
+	git_repository_free(r);
+	for (int i = 0; i < 40; i++)
+		g_string_append(deep, "/d");
+	assert_int_equal(g_mkdir_with_parents(deep->str, 0700), 0);
+	g_string_append(deep, "/deep.yaml");
+	tu_write(deep->str, "kind: template\nname: deep\npool: default\nvolume: x.qcow2\n");
+	tu_write(spec, text);
+	while (big->len <= 5u * 1024 * 1024)
+		g_string_append(big, "# padding, padding, padding, padding, padding, padding\n");
+	tu_write(big_path, big->str);
+	g_string_free(big, TRUE);
+	repo_commit(repo, "deep and big", NULL);
+	report = git_load_text(repo, mirror);
+	assert_non_null(strstr(report, "big.yaml: error: "));
+	assert_non_null(strstr(report, "more than the 4194304 a spec file may have; split it [too-large]"));
+	assert_non_null(strstr(report, "error: folders nested deeper than 32; flatten the source [too-deep]"));
+	assert_null(strstr(report, "deep.yaml"));
+	tu_rmtree(dir);
 }
 
 static void
@@ -1244,6 +1326,7 @@ main(void)
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
+		cmocka_unit_test(test_watch_git__deep_trees_and_huge_blobs_are_refused),
 	};
 
 	tu_chdir_srcdir();
