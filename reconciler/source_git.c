@@ -163,7 +163,7 @@ load_blob(walk_ctx *w, const git_tree_entry *e, const char *display)
 
 	if (++w->files > SPEC_MAX_FILES) {
 		if (w->files == SPEC_MAX_FILES + 1)
-			walk_error(w, display, "too-many", "more than %u spec files; split the source",
+			walk_error(w, display, "too-many-files", "more than %u spec files; split the source",
 				   (unsigned)SPEC_MAX_FILES);
 		return;
 	}
@@ -176,7 +176,7 @@ load_blob(walk_ctx *w, const git_tree_entry *e, const char *display)
 	}
 	git_odb_free(odb);
 	if (len > SPEC_MAX_FILE_BYTES) {
-		walk_error(w, display, "too-large", "%zu bytes, more than the %u a spec file may have; split it",
+		walk_error(w, display, "file-too-large", "%zu bytes, more than the %u a spec file may have; split it",
 			   len, (unsigned)SPEC_MAX_FILE_BYTES);
 		return;
 	}

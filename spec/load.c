@@ -171,8 +171,17 @@ walk_entry(walker *w, const char *path, const char *name, unsigned depth)
 	struct stat lst, st;
 	bool is_link;
 
-	if (lstat(path, &lst) < 0)
+	if (lstat(path, &lst) < 0) {
+		/* Listed, then gone (an editor renaming, a checkout): the tree
+		 * changed while read.  Skipping the file would make a revision
+		 * without it; this one is invalid, and the change's own event
+		 * brings the next read. */
+		if (is_spec_name(name))
+			spec_error(w->diags, path, SPEC_NOPOS, "changed-while-read",
+				   "the file went away while the source was read (%s); it is read again "
+				   "at the next change", g_strerror(errno));
 		return;
+	}
 	is_link = S_ISLNK(lst.st_mode);
 	if (is_link && !inside_root(w, path)) {
 		bool dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);

@@ -1277,7 +1277,7 @@ test_watch_git__deep_trees_and_huge_blobs_are_refused(void **state)
 	repo_commit(repo, "deep and big", NULL);
 	report = git_load_text(repo, mirror);
 	assert_non_null(strstr(report, "big.yaml: error: "));
-	assert_non_null(strstr(report, "more than the 4194304 a spec file may have; split it [too-large]"));
+	assert_non_null(strstr(report, "more than the 4194304 a spec file may have; split it [file-too-large]"));
 	assert_non_null(strstr(report, "error: folders nested deeper than 32; flatten the source [too-deep]"));
 	assert_null(strstr(report, "deep.yaml"));
 	tu_rmtree(dir);
