@@ -190,6 +190,7 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	vm->requires = strv_of(&svm->requires);
 	vm->placement = (int)a->placement.v;
 	vm->restart = (int)svm->restart.v;
+	vm->shutdown_timeout_s = (unsigned)svm->shutdown_timeout.v;
 	vm->heal = a->heal.v != 0;
 	vm->never_disrupt = a->disruption.v == DISRUPTION_NEVER;
 	vm->disks = g_ptr_array_new_with_free_func(disk_free);

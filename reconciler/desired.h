@@ -57,6 +57,7 @@ typedef struct {
 	GPtrArray *requires; /* char *: tags */
 	int placement;     /* enum spec_placement */
 	int restart;       /* enum spec_restart */
+	unsigned shutdown_timeout_s; /* graceful, then a hard power-off */
 	bool heal;
 	bool never_disrupt;
 	GPtrArray *disks;  /* desired_disk *, system disk first */

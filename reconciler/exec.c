@@ -29,7 +29,7 @@ exec_options_init(exec_options *o)
 	o->per_host = 4;
 	o->retries = 4;
 	o->backoff_ms = 100;
-	o->shutdown_timeout_ms = 60000;
+	o->shutdown_timeout_ms = 0;  /* each VM's shutdown_timeout */
 }
 
 const char *
@@ -56,7 +56,11 @@ run_once(job *j, GError **error)
 	case OP_START:
 		return virt_start(v, op->domain, error);
 	case OP_SHUTDOWN:
-		return virt_shutdown(v, op->domain, j->opts->shutdown_timeout_ms, error);
+		/* The VM's own timeout; the option overrides it (tests). */
+		return virt_shutdown(v, op->domain,
+				     j->opts->shutdown_timeout_ms ? j->opts->shutdown_timeout_ms :
+				     op->value ? (guint)op->value * 1000 : SPEC_SHUTDOWN_TIMEOUT_S * 1000,
+				     error);
 	case OP_SUSPEND:
 		return virt_suspend(v, op->domain, error);
 	case OP_RESUME:

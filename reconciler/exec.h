@@ -34,7 +34,8 @@ typedef struct {
 	guint per_host;           /* default 4, heavy ops only (see exec.c) */
 	guint retries;            /* transient errors; default 4 */
 	guint backoff_ms;         /* first retry delay; default 100, capped at 5 s */
-	guint shutdown_timeout_ms;/* graceful shutdown before power-off; default 60 s */
+	guint shutdown_timeout_ms;/* graceful shutdown before power-off; 0 (the
+				     default): each VM's shutdown_timeout */
 	exec_progress_fn progress;/* called on the calling thread as ops finish */
 	gpointer progress_user;
 } exec_options;

@@ -43,7 +43,7 @@ static const char *const kind_names[] = {
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 };
 static const char *const impact_names[] = {
-	"in-place", "restart", "replace", "destroys-data",
+	"in-place", "restart", "hard-stop", "replace", "destroys-data",
 };
 static const char *const status_names[] = {
 	"pending", "running", "done", "failed", "skipped",
@@ -272,6 +272,15 @@ vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
       const char *domain, plan_op **last, const char *reason)
 {
 	*last = op_add(pl, kind, impact, host, domain, *last, reason);
+	if (kind == OP_SHUTDOWN) {
+		/* Say what a stop may cost: after its timeout, a hard power-off
+		 * (the VM's own timeout; a removed VM gets the default). */
+		const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, domain);
+
+		if ((*last)->impact < IMPACT_HARD_STOP)
+			(*last)->impact = IMPACT_HARD_STOP;
+		(*last)->value = vm ? vm->shutdown_timeout_s : SPEC_SHUTDOWN_TIMEOUT_S;
+	}
 	if (kind == OP_START || kind == OP_RESUME)
 		g_hash_table_insert(pl->start_op, (gpointer)(*last)->domain, *last);
 	if (kind == OP_SHUTDOWN)

@@ -44,6 +44,7 @@ typedef enum {
 typedef enum {
 	IMPACT_IN_PLACE,
 	IMPACT_RESTART,
+	IMPACT_HARD_STOP,  /* graceful, then powered off hard at a timeout */
 	IMPACT_REPLACE,
 	IMPACT_DESTROYS_DATA,
 } op_impact;

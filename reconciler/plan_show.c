@@ -36,6 +36,9 @@ show_text(FILE *out, const plan *p)
 		const plan_op *op = p->ops->pdata[i];
 		g_autofree char *what = op_describe(op);
 		g_autoptr(GString) deps = g_string_new(NULL);
+		/* A stop says when it turns into a hard power-off. */
+		g_autofree char *after = op->impact == IMPACT_HARD_STOP
+			? g_strdup_printf(" after %u s]", (unsigned)op->value) : g_strdup("]");
 
 		for (guint j = 0; j < op->deps->len; j++)
 			g_string_append_printf(deps, "%s%u", j ? ", " : " (after ",
@@ -43,7 +46,7 @@ show_text(FILE *out, const plan *p)
 		fprintf(out, "  %3u %c %s on %s%s%s%s\n", op->id, op_symbol(op), what, op->host,
 			op->impact == IMPACT_IN_PLACE ? "" : "  [",
 			op->impact == IMPACT_IN_PLACE ? "" : op_impact_name(op->impact),
-			op->impact == IMPACT_IN_PLACE ? "" : "]");
+			op->impact == IMPACT_IN_PLACE ? "" : after);
 		fprintf(out, "        # %s%s%s\n", op->reason ? op->reason : "", deps->str,
 			deps->len ? ")" : "");
 	}
@@ -71,6 +74,8 @@ add_op(JsonBuilder *b, const plan_op *op)
 	json_out_string(b, "action", sym);
 	json_out_string(b, "kind", op_kind_name(op->kind));
 	json_out_string(b, "impact", op_impact_name(op->impact));
+	if (op->impact == IMPACT_HARD_STOP)
+		json_out_int(b, "hard_stop_after_s", (gint64)op->value);
 	json_out_string(b, "host", op->host);
 	if (op->target)
 		json_out_string(b, "target", op->target);

@@ -54,6 +54,9 @@ enum spec_vm_state {
 	VM_RUNNING, VM_STOPPED, VM_PAUSED, VM_SAVED, VM_UNDEPLOYED,
 };
 enum spec_restart { RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_NEVER };
+
+/* A graceful shutdown waits this long before powering off hard. */
+#define SPEC_SHUTDOWN_TIMEOUT_S 60
 enum spec_placement { PLACEMENT_SPREAD, PLACEMENT_PACK };
 enum spec_disruption { DISRUPTION_ALLOWED, DISRUPTION_NEVER };
 enum spec_repeat { REPEAT_NONE, REPEAT_HOURLY, REPEAT_WEEKLY, REPEAT_MONTHLY,
@@ -123,6 +126,7 @@ typedef struct {
 	spec_list requires;
 	spec_int restart;           /* enum spec_restart */
 	spec_int state;             /* enum spec_vm_state */
+	spec_int shutdown_timeout;  /* seconds before a hard power-off */
 } spec_vm;
 
 typedef struct {

@@ -130,6 +130,7 @@ vm_init(void *p)
 
 	vm->restart.v = RESTART_ON_FAILURE;
 	vm->state.v = VM_RUNNING;
+	vm->shutdown_timeout.v = SPEC_SHUTDOWN_TIMEOUT_S;
 	vm->disks = g_ptr_array_new();
 	vm->nics = g_ptr_array_new();
 }
@@ -224,6 +225,7 @@ static const field vm_fields[] = {
 	F("requires", T_NAMES, false, spec_vm, requires),
 	F("restart", T_ENUM, false, spec_vm, restart, .enums = spec_restart_names),
 	F("state", T_ENUM, false, spec_vm, state, .enums = spec_vm_state_names),
+	F("shutdown_timeout", T_INT, false, spec_vm, shutdown_timeout, .min = 1, .max = 3600),
 };
 static const table vm_table = TABLE("VM", vm_fields, .size = sizeof(spec_vm),
 	.pos_off = offsetof(spec_vm, pos), .init = vm_init);

@@ -547,6 +547,27 @@ test_plan__pmsuspended_wakes_up_io_error_pause_waits(void **state)
 	dc_free(d);
 }
 
+/* A stop says what it may cost: the hard power-off after the VM's timeout. */
+static void
+test_plan__a_stop_shows_its_hard_power_off(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12, shutdown_timeout: 5}\n");
+	g_autofree char *text = NULL;
+	const plan_op *op;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12, shutdown_timeout: 5, "
+		   "state: stopped}\n");
+	text = dc_plan_text(d);
+	assert_non_null(strstr(text, "shutdown a.vm on "));
+	assert_non_null(strstr(text, "[hard-stop after 5 s]"));
+	op = find_op(dc_plan(d), OP_SHUTDOWN, "a.vm");
+	assert_int_equal(op->impact, IMPACT_HARD_STOP);
+	assert_int_equal(op->value, 5);
+	dc_free(d);
+}
+
 /* What libvirt would silently drop or reject later is refused at define. */
 static void
 test_virt__define_validates_against_the_schema(void **state)
@@ -1105,6 +1126,7 @@ main(void)
 		cmocka_unit_test(test_safety__unmanaged_domains_are_left_alone),
 		cmocka_unit_test(test_plan__a_refusal_holds_back_its_appliance_only),
 		cmocka_unit_test(test_plan__pmsuspended_wakes_up_io_error_pause_waits),
+		cmocka_unit_test(test_plan__a_stop_shows_its_hard_power_off),
 		cmocka_unit_test(test_virt__define_validates_against_the_schema),
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
