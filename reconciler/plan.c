@@ -916,6 +916,23 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		tally(pl, vm->appliance, &pl->p->n_change);
 }
 
+/*
+ * libvirt's records of a domain's snapshots go with its definition; the
+ * internal snapshots themselves stay inside a persistent volume, which
+ * outlives the domain.  Said, so nobody thinks them gone (or kept whole).
+ */
+static void
+note_snapshots_kept(planner *pl, const obs_domain *o)
+{
+	for (guint i = 0; o->volumes && o->volumes[i]; i++) {
+		const char *vol = strchr(o->volumes[i], '/');
+
+		if (vol && g_str_has_prefix(vol + 1, "persistent-"))
+			note(pl, "%s: libvirt's list of its snapshots goes with its definition; the snapshots "
+			     "themselves stay inside %s (qemu-img snapshot -l)", o->name, o->volumes[i]);
+	}
+}
+
 static void
 plan_remove(planner *pl, obs_domain *o, bool vanished, const char *reason)
 {
@@ -930,7 +947,14 @@ plan_remove(planner *pl, obs_domain *o, bool vanished, const char *reason)
 	if (last)
 		g_ptr_array_add(removal_stops(pl, h->name), last);
 
-	last = op_add(pl, OP_UNDEFINE, IMPACT_IN_PLACE, h->name, o->name, last, reason);
+	/* A saved VM's memory image goes with its definition. */
+	last = op_add(pl, OP_UNDEFINE, from == RUN_SAVED ? IMPACT_DESTROYS_DATA : IMPACT_IN_PLACE,
+		      h->name, o->name, last, reason);
+	if (from == RUN_SAVED) {
+		g_free(last->reason);
+		last->reason = g_strdup_printf("%s; its saved memory image is discarded", reason);
+	}
+	note_snapshots_kept(pl, o);
 	undefs = host_list(pl->undefines, h->name);
 	g_ptr_array_add(undefs, last);
 	plan_stale_volumes(pl, h, o->name, NULL, last,

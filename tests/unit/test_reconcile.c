@@ -274,6 +274,9 @@ test_persistent__deleted_only_by_its_own_state(void **state)
 	p = dc_plan(d);
 	assert_null(find_op(p, OP_VOL_DELETE, NULL));
 	assert_true(has_note(p, "orphaned: persistent volume default/persistent-db-data.qcow2"));
+	/* Its snapshots: libvirt's records go, the snapshots stay in the volume. */
+	assert_true(has_note(p, "one.db: libvirt's list of its snapshots goes with its definition; "
+			     "the snapshots themselves stay inside default/persistent-db-data.qcow2"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_true(dc_has_volume(d, host, "persistent-db-data.qcow2"));
 	/* `state: deleted` deletes it. */
