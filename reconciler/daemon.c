@@ -94,13 +94,19 @@ struct daemon_state {
 	GPtrArray *oneshots;       /* oneshot *: scheduled, for the next reconcile */
 };
 
-/* A scheduled reboot or snapshot waiting for the next reconcile. */
+/*
+ * A scheduled reboot or snapshot, due until it is carried out: a VM not
+ * running (reboot) or not deployed, or an op that fails, leaves it queued
+ * for the next pass, with the reason logged once.
+ */
 typedef struct {
 	char *domain;
 	op_kind kind;
 	char *snapshot;
 	guint keep;
 	char *why;
+	const plan_op *op;         /* in the run under way, or NULL */
+	bool waiting_said;         /* "waits" was logged */
 } oneshot;
 
 static void
@@ -112,6 +118,45 @@ oneshot_free(gpointer p)
 	g_free(o->snapshot);
 	g_free(o->why);
 	g_free(o);
+}
+
+/* After a run: what was carried out leaves the queue; the rest stays due. */
+static void
+oneshots_settle(daemon_state *d, bool ran)
+{
+	for (guint i = d->oneshots->len; i-- > 0;) {
+		oneshot *o = d->oneshots->pdata[i];
+
+		if (!o->op)
+			continue;
+		if (ran && o->op->status == OPST_DONE) {
+			g_ptr_array_remove_index(d->oneshots, i);
+			continue;
+		}
+		g_message("%s: %s: not carried out (%s); stays due", o->domain, o->why,
+			  !ran ? "the run did not start" : o->op->error ? o->op->error : "skipped");
+		o->op = NULL;
+	}
+}
+
+/* A newer fire of the same action for the same VM replaces a waiting one. */
+static void
+oneshot_queue(daemon_state *d, oneshot *n)
+{
+	size_t len = n->snapshot ? strlen(n->snapshot) : 0;
+	size_t stem = n->kind == OP_SNAPSHOT_CREATE && len > 16 ? len - 16 : len;
+
+	for (guint i = 0; i < d->oneshots->len; i++) {
+		oneshot *o = d->oneshots->pdata[i];
+
+		if (!o->op && o->kind == n->kind && strcmp(o->domain, n->domain) == 0 &&
+		    (!n->snapshot || (o->snapshot && strncmp(o->snapshot, n->snapshot, stem) == 0))) {
+			g_ptr_array_index(d->oneshots, i) = n;
+			oneshot_free(o);
+			return;
+		}
+	}
+	g_ptr_array_add(d->oneshots, n);
 }
 
 static void reconcile_start(daemon_state *d);
@@ -614,7 +659,7 @@ on_fire(const spec_appliance *a, const spec_sched *s, const char *vm, int state,
 		o->snapshot = o->kind == OP_SNAPSHOT_CREATE ? g_strdup_printf("strata-%s-%s", id, stamp)
 							    : g_strdup("strata-");
 		o->keep = s->keep.set ? (guint)s->keep.v : 0;
-		g_ptr_array_add(d->oneshots, o);
+		oneshot_queue(d, o);
 		daemon_request(d, o->why);
 		return;
 	}
@@ -737,6 +782,7 @@ reconcile_end(daemon_state *d)
 	exec_result r = exec_finish(d->exec, &err);
 
 	expect_forget_failed(d, d->pass.plan);
+	oneshots_settle(d, true);
 	for (guint i = 0; i < d->pass.plan->ops->len; i++) {
 		const plan_op *op = d->pass.plan->ops->pdata[i];
 
@@ -807,15 +853,17 @@ add_oneshots(daemon_state *d, plan *p)
 		plan_op *op;
 
 		if (!dom || (o->kind == OP_REBOOT && dom->state != VIRT_DOM_RUNNING)) {
-			g_message("%s: %s: skipped, the VM is not %s", o->domain, o->why,
-				  dom ? "running" : "deployed");
+			if (!o->waiting_said)
+				g_message("%s: %s: stays due, the VM is not %s", o->domain, o->why,
+					  dom ? "running" : "deployed");
+			o->waiting_said = true;
 			continue;
 		}
 		op = plan_append_oneshot(p, o->kind, dom->host->name, o->domain, o->why);
 		op->snapshot = g_strdup(o->snapshot);
 		op->value = o->keep;
+		o->op = op;
 	}
-	g_ptr_array_set_size(d->oneshots, 0);
 }
 
 static void
@@ -928,6 +976,7 @@ reconcile_start(daemon_state *d)
 		/* Loudly, and for good: what this daemon writes now reaches
 		 * no one, and a second daemon may already own the new file. */
 		g_critical("%s", herr->message);
+		oneshots_settle(d, false);
 		pass_release(&d->pass);
 		return;
 	}
@@ -938,6 +987,7 @@ reconcile_start(daemon_state *d)
 		d->retry_ms = d->retry_ms ? MIN(d->retry_ms * 2, 60000u) : 1000u;
 		g_warning("history cannot be written (%s): nothing is changed; retrying in %u ms",
 			  herr ? herr->message : "?", d->retry_ms);
+		oneshots_settle(d, false);
 		pass_release(&d->pass);
 		loop_timer_set(d->kick_timer, (int)d->retry_ms);
 		return;

@@ -955,6 +955,42 @@ ops_of_kind(const char *db, const char *kind)
 	return n;
 }
 
+static bool
+one_reboot(watch *w)
+{
+	return daemon_idle(w->d) && ops_of_kind(w->db, "reboot") == 1;
+}
+
+/* A reboot due while its VM is stopped stays due, and runs once it runs. */
+static void
+test_schedule__a_oneshot_stays_due_until_carried_out(void **state)
+{
+	watch *w = watch_dirs();
+	const char *vms = "vms:\n  - {name: a, template: deb, restart: always}\n"
+			  "  - {name: b, template: deb%s}\n  - {name: c, template: deb, restart: never}\n";
+	g_autofree char *b_stopped = g_strdup_printf(vms, ", state: stopped");
+	g_autofree char *b_running = g_strdup_printf(vms, "");
+	g_autofree char *head = g_strdup_printf("%skind: appliance\nname: w\nschedule:\n"
+		"  - {action: reboot, vms: [b], at: 2026-12-01T00:30:00Z}\n", hosts_yaml);
+	g_autofree char *t1 = g_strconcat(head, b_stopped, NULL);
+	g_autofree char *t2 = g_strconcat(head, b_running, NULL);
+
+	(void)state;
+	tu_write(w->file, t1);
+	w->d = start_on(w, at("2026-12-01T00:00:00Z"));
+	settle_runs = 0;
+	assert_true(wait_for(w, settled, 5000));
+	fake_now = at("2026-12-01T00:30:10Z");
+	daemon_schedule_check(w->d);
+	settle_runs = daemon_runs(w->d);
+	assert_true(wait_for(w, settled, 5000));
+	assert_int_equal(ops_of_kind(w->db, "reboot"), 0);
+	/* b is started (its spec says running now): the reboot, still due, runs. */
+	save_atomically(w->file, t2);
+	assert_true(wait_for(w, one_reboot, 5000));
+	watch_stop(w);
+}
+
 static void
 test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
 {
@@ -1322,6 +1358,7 @@ main(void)
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
 		cmocka_unit_test(test_schedule__office_hours_hold_against_self_heal),
 		cmocka_unit_test(test_schedule__snapshots_keep_exactly_keep_and_reboot_runs),
+		cmocka_unit_test(test_schedule__a_oneshot_stays_due_until_carried_out),
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
