@@ -3,7 +3,9 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "daemon.h"
@@ -37,6 +39,37 @@ log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data
 	if (g_log_writer_is_journald(fileno(stderr)))
 		return g_log_writer_journald(level, out, n + 1, NULL);
 	return g_log_writer_standard_streams(level, out, n + 1, NULL);
+}
+
+/*
+ * SQLite maps the WAL index (-shm) into memory; if that file cannot be
+ * grown or read any more (made immutable, its disk gone), the next access
+ * raises SIGBUS, which no error code reports.  The daemon must not die
+ * silently: say why, then die of the same signal (so systemd sees it).
+ */
+static void
+on_sigbus(int sig)
+{
+	static const char msg[] =
+		"strata watch: SIGBUS: a memory-mapped file could not be read or grown -- most likely the "
+		"history database's -shm file (made immutable? its filesystem gone or full?); the "
+		"database is unusable, stopping now. Operations in flight are marked interrupted at "
+		"the next start.\n";
+
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* dying anyway */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+die_loudly_on_sigbus(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 int
@@ -109,6 +142,7 @@ cmd_watch(int argc, char **argv)
 	o.allow_empty = allow_empty;
 	o.max_removal_pct = (unsigned)max_removal;
 	g_log_set_writer_func(log_writer, NULL, NULL);
+	die_loudly_on_sigbus();
 	d = daemon_new(&o, &err);
 	if (!d) {
 		fprintf(stderr, "strata watch: %s\n", err->message);

@@ -972,7 +972,8 @@ reconcile_start(daemon_state *d)
 		retry_dead_hosts(d);
 		return;
 	}
-	if (!history_still_there(d->hist, &herr)) {
+	if (!history_still_there(d->hist, &herr) &&
+	    g_error_matches(herr, HISTORY_ERROR, HISTORY_ERROR_REPLACED)) {
 		/* Loudly, and for good: what this daemon writes now reaches
 		 * no one, and a second daemon may already own the new file. */
 		g_critical("%s", herr->message);
@@ -980,6 +981,7 @@ reconcile_start(daemon_state *d)
 		pass_release(&d->pass);
 		return;
 	}
+	g_clear_error(&herr);
 	d->run = history_run_begin(d->hist, "watch", d->revision, &herr);
 	if (d->run < 0) {
 		/* Disk full, say: nothing happens without its intent on record.

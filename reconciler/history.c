@@ -22,6 +22,7 @@ struct history {
 	char *path;
 	int lock_fd;           /* the writer's lock; -1 when read-only */
 	GHashTable *host_seen; /* host -> digest of its managed domains last written */
+	bool ready;            /* opened: dev and ino below hold */
 	dev_t dev;             /* the file opened, to notice it replaced */
 	ino_t ino;
 };
@@ -72,6 +73,8 @@ db_fail(history *h, GError **error, const char *what)
 static bool
 exec_sql(history *h, const char *sql, GError **error)
 {
+	if (!history_still_there(h, error))
+		return false;
 	if (sqlite3_exec(h->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(h, error, sql);
 	return true;
@@ -243,6 +246,7 @@ open_db(const char *path, bool writer, GError **error)
 	if (stat(path, &st) == 0) {
 		h->dev = st.st_dev;
 		h->ino = st.st_ino;
+		h->ready = true;
 	}
 	return h;
 fail:
@@ -265,14 +269,30 @@ history_open_readonly(const char *path, GError **error)
 bool
 history_still_there(const history *h, GError **error)
 {
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
 	struct stat st;
 
-	if (stat(h->path, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino)
-		return true;
-	g_set_error(error, HISTORY_ERROR, 0,
-		    "the database %s was removed or replaced while in use; nothing is changed "
-		    "until strata is restarted on it", h->path);
-	return false;
+	if (!h->ready)
+		return true;  /* being opened */
+	if (stat(h->path, &st) != 0 || st.st_dev != h->dev || st.st_ino != h->ino) {
+		g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_REPLACED,
+			    "the database %s was removed or replaced while in use; nothing is changed "
+			    "until strata is restarted on it", h->path);
+		return false;
+	}
+	/* A file that can no longer be written (made immutable, say): SQLite
+	 * would die of SIGBUS on its memory-mapped -shm file, not report it. */
+	for (guint i = 0; h->lock_fd >= 0 && i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree char *f = g_strconcat(h->path, suffixes[i], NULL);
+
+		if (access(f, W_OK) != 0 && errno != ENOENT) {
+			g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_UNWRITABLE,
+				    "the database file %s cannot be written (%s); nothing is changed until it can",
+				    f, g_strerror(errno));
+			return false;
+		}
+	}
+	return true;
 }
 
 void
@@ -300,6 +320,11 @@ prepare(history *h, const char *sql, GError **error)
 {
 	sqlite3_stmt *st = NULL;
 
+	/* Every statement first checks the files can take it (readers of a
+	 * WAL database write their read marks into -shm too; see
+	 * history_still_there): a SIGBUS cannot be handled, an error can. */
+	if (!history_still_there(h, error))
+		return NULL;
 	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		db_fail(h, error, sql);
 		return NULL;

@@ -25,6 +25,12 @@
 #define HISTORY_ERROR history_error_quark()
 GQuark history_error_quark(void);
 
+/* history_still_there's reasons (SQLite's own codes are the others). */
+enum {
+	HISTORY_ERROR_REPLACED = 1000,   /* removed or replaced: for good */
+	HISTORY_ERROR_UNWRITABLE,        /* not writable now: retried */
+};
+
 typedef struct history history;
 
 /*
