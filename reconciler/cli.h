@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-/* Exit codes follow terraform's habit (DESIGN §4), usage errors sysexits'. */
+/* Exit codes follow terraform's habit (README.md, Commands), usage errors sysexits'. */
 enum {
 	STRATA_EXIT_OK = 0,
 	STRATA_EXIT_ERROR = 1,

@@ -12,7 +12,7 @@
  * or empty one is recorded with its diagnostics and issues no operation,
  * and the last good revision stays in force.
  *
- * Restart policy (DESIGN §3) uses the event detail: a guest that shut
+ * Restart policy (README.md, "The daemon") uses the event detail: a guest that shut
  * itself down is restarted only with `restart: always`, a crash with
  * `always` or `on-failure`; otherwise the VM is held stopped (an override
  * that lasts until its spec changes or someone starts it).  A power-off

@@ -1,5 +1,5 @@
 /*
- * model.h - the typed model of a strata source (DESIGN §2)
+ * model.h - the typed model of a strata source (spec/README.md)
  *
  * Every value keeps the position it was read from, so a check that runs
  * long after parsing (a dangling reference, an `after` cycle) can still
