@@ -71,6 +71,8 @@ struct daemon_state {
 	GHashTable *crashes;       /* domain -> crash_count * */
 	char *approved;            /* digest of the revision `strata approve` confirmed */
 	char *bad_full;            /* digest of the last invalid revision recorded */
+	spec_source *next_src;     /* a valid revision loaded during a run */
+	char *next_rev;
 	int backoff_timer;         /* the soonest crash-loop backoff ends */
 	GHashTable *expected;      /* domain -> events strata itself caused */
 	pass pass;                 /* the reconcile under way */
@@ -431,6 +433,9 @@ read_source(daemon_state *d, spec_diags *diags, char **rev)
 	return src;
 }
 
+static void adopt_revision(daemon_state *d, spec_source *src, const char *rev,
+			   const char *trigger);
+
 /* Load the source; adopt it if it is valid and new. */
 static void
 load_revision(daemon_state *d, const char *trigger)
@@ -441,7 +446,15 @@ load_revision(daemon_state *d, const char *trigger)
 
 	spec_diags_init(&diags);
 	src = read_source(d, &diags, &rev);
+	if (src && !diags.errors && d->next_src && d->good_full &&
+	    strcmp(spec_source_digest(src), d->good_full) == 0) {
+		/* Back to the revision in force before the waiting one came. */
+		g_clear_pointer(&d->next_src, spec_source_free);
+		g_clear_pointer(&d->next_rev, g_free);
+		g_message("the revision waiting for the run's end was reverted; %s stays", d->good_digest);
+	}
 	if (!src || (d->good_digest && strcmp(spec_source_digest(src), d->good_full) == 0) ||
+	    (d->next_src && strcmp(spec_source_digest(src), spec_source_digest(d->next_src)) == 0) ||
 	    (diags.errors && g_strcmp0(spec_source_digest(src), d->bad_full) == 0)) {
 		/* Touched, not changed; or the invalid revision already recorded
 		 * (a Git poll finds the same bad commit each time). */
@@ -451,6 +464,8 @@ load_revision(daemon_state *d, const char *trigger)
 	}
 	if (diags.errors) {
 		g_free(d->bad_full);
+	spec_source_free(d->next_src);
+	g_free(d->next_rev);
 		d->bad_full = g_strdup(spec_source_digest(src));
 		record_invalid(d, src, &diags, rev);
 		spec_source_free(src);
@@ -458,6 +473,26 @@ load_revision(daemon_state *d, const char *trigger)
 		return;
 	}
 	spec_diags_release(&diags);
+	if (d->exec) {
+		/* The run in flight reads the spec and the connections it was
+		 * planned with (host_conn.spec borrows from d->good): the new
+		 * revision waits beside them and is adopted when it ends. */
+		if (d->next_src)
+			spec_source_free(d->next_src);
+		g_free(d->next_rev);
+		d->next_src = src;
+		d->next_rev = g_steal_pointer(&rev);
+		g_message("revision %s loaded; in force when the run in flight ends", d->next_rev);
+		return;
+	}
+	adopt_revision(d, src, rev, trigger);
+}
+
+/* Put @src in force (no run may be in flight: it frees what runs use). */
+static void
+adopt_revision(daemon_state *d, spec_source *src, const char *rev, const char *trigger)
+{
+	g_assert(!d->exec);
 	if (hosts_changed(d->hosts, src))
 		hosts_connect(d, src);
 	g_free(d->good_digest);
@@ -804,6 +839,11 @@ reconcile_end(daemon_state *d)
 	if (d->quitting) {
 		d->done = true;
 		return;
+	}
+	if (d->next_src) {
+		g_autofree char *rev = g_steal_pointer(&d->next_rev);
+
+		adopt_revision(d, g_steal_pointer(&d->next_src), rev, "loaded during the run");
 	}
 	/* Always look again: it verifies the run and refreshes the status.
 	 * After a failure, back off so a broken op is not retried in a loop. */

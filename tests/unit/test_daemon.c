@@ -766,6 +766,96 @@ test_watch__an_unwritable_database_stops_changes_not_the_daemon(void **state)
 	watch_stop(w);
 }
 
+/* The spec of revision @k: host hv1 on one of two simulated machines, and
+ * 1,500 VMs less k (so every revision is new work). */
+static char *
+churn_spec(const char *other_xml, int k)
+{
+	GString *s = g_string_new(NULL);
+
+	g_string_append_printf(s, "kind: host\nname: hv1\nuri: test://%s\novercommit: {cpus: 16}\n---\n"
+			       "kind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 16MiB\n",
+			       k % 2 ? other_xml : SRCDIR "/tests/data/hosts/big.xml");
+	/* Three appliances of up to 500 (a list holds at most 1,000). */
+	for (int i = 0; i < 1500 - k; i++)
+		g_string_append_printf(s, "%s  - {name: vm%d, template: t}\n",
+				       i % 500 ? "" : i == 0 ? "---\nkind: appliance\nname: a0\nvms:\n" :
+				       i == 500 ? "---\nkind: appliance\nname: a1\nvms:\n" :
+				       "---\nkind: appliance\nname: a2\nvms:\n", i);
+	return g_string_free(s, FALSE);
+}
+
+static const char *churn_last;
+static int churn_vms;
+
+static bool
+churn_converged(watch *w)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonObject *st = status(w, p);
+	JsonArray *vms = json_object_get_array_member(st, "vms");
+	guint running = 0;
+
+	if (!daemon_idle(w->d) || strcmp(revision(w), churn_last) != 0)
+		return false;
+	for (guint i = 0; i < json_array_get_length(vms); i++)
+		running += !strcmp(json_object_get_string_member(json_array_get_object_element(vms, i),
+								 "observed"), "running");
+	return (int)json_array_get_length(vms) == churn_vms && (int)running == churn_vms;
+}
+
+/*
+ * A revision every 50 ms during a 4,500-operation run, some moving the
+ * host to another machine: the run keeps the spec and connections it was
+ * planned with (freeing them under its workers was a use-after-free), and
+ * in the end the last revision is what runs.  Run under ASan by make check.
+ */
+static void
+test_watch__revisions_every_50ms_during_a_long_run(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *other = g_build_filename(w->dir, "big-copy.xml", NULL);
+	g_autofree char *xml = NULL;
+	g_autofree char *first = churn_spec(other, 0);
+	g_autofree char *last_digest = NULL;
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 10, .resync_s = 300,
+			     .shutdown_timeout_ms = 1000 };
+	g_autoptr(GError) err = NULL;
+	int k;
+
+	(void)state;
+	assert_true(g_file_get_contents(SRCDIR "/tests/data/hosts/big.xml", &xml, NULL, NULL));
+	tu_write(other, xml);
+	tu_write(w->file, first);
+	o.path = w->src;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	for (k = 1; k <= 20; k++) {
+		g_autofree char *text = churn_spec(other, k);
+
+		save_atomically(w->file, text);
+		settle(w, 50);
+	}
+	/* The last revision written, k = 20: on big.xml, 1,480 VMs. */
+	churn_vms = 1500 - 20;
+	{
+		g_autofree char *text = churn_spec(other, 20);
+		spec_diags diags;
+		spec_source *src;
+
+		spec_diags_init(&diags);
+		src = spec_load(w->src, &diags);
+		last_digest = g_strdup_printf("%.12s", spec_source_digest(src));
+		spec_source_free(src);
+		spec_diags_release(&diags);
+		(void)text;
+	}
+	churn_last = last_digest;
+	assert_true(wait_for(w, churn_converged, 120000));
+	watch_stop(w);
+}
+
 static bool
 b_unknown(watch *w)
 {
@@ -1411,6 +1501,7 @@ main(void)
 		cmocka_unit_test(test_watch__removed_host_document_recreates_nothing),
 		cmocka_unit_test(test_watch__the_watched_folder_replaced),
 		cmocka_unit_test(test_watch__mass_removal_waits_for_approve),
+		cmocka_unit_test(test_watch__revisions_every_50ms_during_a_long_run),
 		cmocka_unit_test(test_watch__an_unwritable_database_stops_changes_not_the_daemon),
 		cmocka_unit_test(test_watch__a_linked_folder_swapped_is_reloaded_at_resync),
 		cmocka_unit_test(test_watch__unreachable_host_means_unknown_then_reconnects),
