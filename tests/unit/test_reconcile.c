@@ -104,6 +104,66 @@ test_plan__after_orders_starts_and_reverses_stops(void **state)
 	dc_free(d);
 }
 
+/* Pause @domain behind strata's back, as an operator with virsh would. */
+static void
+pause_out_of_band(dc *d, const char *domain)
+{
+	const obs_domain *o = dc_domain(d, domain);
+	host_conn *hc;
+	g_autoptr(GError) err = NULL;
+
+	assert_non_null(o);
+	hc = g_hash_table_lookup(d->hosts->by_name, o->host->name);
+	assert_true(virt_suspend(hc->virt, domain, &err));
+	assert_int_equal(dc_domain(d, domain)->state, VIRT_DOM_PAUSED);
+}
+
+/*
+ * A paused VM that must stop is resumed first, so that its guest can shut
+ * down cleanly.  That resume is a step of stopping: counted as a start, it
+ * waited for the start of the VM it comes `after`, whose restart waits for
+ * this VM's shutdown -- a cycle, and the planner aborted (the daemon
+ * crash-looped under systemd).  Both orientations of `after` are tried.
+ */
+static void
+test_plan__paused_vm_stopped_while_its_after_partner_restarts(void **state)
+{
+	static const char *const fmt =
+		"kind: appliance\nname: p\nvms:\n"
+		"  - {name: a, template: debian-12, state: %s%s}\n"
+		"  - {name: b, template: debian-12, cpus: %u%s}\n";
+	static const char *const orient[][2] = {
+		{ ", after: [b]", "" },   /* the paused VM comes after the restarted one */
+		{ "", ", after: [a]" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(orient); i++) {
+		g_autofree char *before = g_strdup_printf(fmt, "running", orient[i][0], 1u, orient[i][1]);
+		g_autofree char *after = g_strdup_printf(fmt, "stopped", orient[i][0], 2u, orient[i][1]);
+		dc *d = dc_new(before);
+		const plan *p;
+
+		assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+		pause_out_of_band(d, "p.a");
+		dc_spec(d, after);
+		p = dc_plan(d);
+		assert_int_equal(p->errors->len, 0);
+		assert_non_null(find_op(p, OP_RESUME, "p.a"));
+		assert_non_null(find_op(p, OP_START, "p.b"));
+		/* `after` still orders the stops: the later VM goes down first. */
+		if (i == 0)
+			assert_true(depends_on(find_op(p, OP_SHUTDOWN, "p.b"), find_op(p, OP_SHUTDOWN, "p.a")));
+		else
+			assert_true(depends_on(find_op(p, OP_SHUTDOWN, "p.a"), find_op(p, OP_SHUTDOWN, "p.b")));
+		assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+		assert_no_changes(d);
+		assert_int_equal(dc_domain(d, "p.a")->state, VIRT_DOM_SHUTOFF);
+		assert_int_equal(dc_domain(d, "p.b")->state, VIRT_DOM_RUNNING);
+		dc_free(d);
+	}
+}
+
 static void
 test_plan__add_remove_rename_vm(void **state)
 {
@@ -820,6 +880,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply__fresh_deploy_converges_then_plans_nothing),
 		cmocka_unit_test(test_plan__after_orders_starts_and_reverses_stops),
+		cmocka_unit_test(test_plan__paused_vm_stopped_while_its_after_partner_restarts),
 		cmocka_unit_test(test_plan__add_remove_rename_vm),
 		cmocka_unit_test(test_apply__every_state_reaches_every_other),
 		cmocka_unit_test(test_plan__resize_live_and_with_restart),
