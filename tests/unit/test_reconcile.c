@@ -164,6 +164,35 @@ test_plan__paused_vm_stopped_while_its_after_partner_restarts(void **state)
 	}
 }
 
+/*
+ * Should a planner rule ever close a cycle again, ordering reports it as a
+ * plan error naming the VMs and the steps, and keeps what does not wait on
+ * it; it never aborts.
+ */
+static void
+test_plan__a_cycle_is_an_error_naming_its_vms_never_an_abort(void **state)
+{
+	g_autoptr(plan) p = plan_new();
+	plan_op *x = plan_append_oneshot(p, OP_REBOOT, "hv1", "c.x", "test");
+	plan_op *y = plan_append_oneshot(p, OP_REBOOT, "hv1", "c.y", "test");
+	plan_op *waits = plan_append_oneshot(p, OP_REBOOT, "hv2", "c.w", "test");
+	plan_op *free_op = plan_append_oneshot(p, OP_REBOOT, "hv2", "c.z", "test");
+
+	(void)state;
+	g_ptr_array_add(x->deps, y);
+	g_ptr_array_add(y->deps, x);
+	g_ptr_array_add(waits->deps, y);
+	assert_false(plan_order(p));
+	assert_int_equal(p->ops->len, 1);
+	assert_ptr_equal(p->ops->pdata[0], free_op);
+	assert_int_equal(free_op->id, 1);
+	assert_int_equal(p->errors->len, 1);
+	assert_string_equal(p->errors->pdata[0],
+			    "the plan cannot be ordered: steps of c.x, c.y wait on each other in a cycle "
+			    "(each waits for the next: reboot c.x, then reboot c.y, then the first again); "
+			    "3 steps, the cycle's and those waiting on it, are left out; a plan with an error is not carried out");
+}
+
 static void
 test_plan__add_remove_rename_vm(void **state)
 {
@@ -881,6 +910,7 @@ main(void)
 		cmocka_unit_test(test_apply__fresh_deploy_converges_then_plans_nothing),
 		cmocka_unit_test(test_plan__after_orders_starts_and_reverses_stops),
 		cmocka_unit_test(test_plan__paused_vm_stopped_while_its_after_partner_restarts),
+		cmocka_unit_test(test_plan__a_cycle_is_an_error_naming_its_vms_never_an_abort),
 		cmocka_unit_test(test_plan__add_remove_rename_vm),
 		cmocka_unit_test(test_apply__every_state_reaches_every_other),
 		cmocka_unit_test(test_plan__resize_live_and_with_restart),
