@@ -348,6 +348,11 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 	const char *backing = NULL;
 	plan_op *op;
 
+	if (!obs_host_pool(h, d->pool)) {
+		refuse(pl, "%s: disk '%s' goes in pool '%s', which %s does not have", vm->domain,
+		       d->name, d->pool, h->name);
+		return NULL;
+	}
 	if (d->base && !base) {
 		refuse(pl, "%s: base volume '%s' is not in pool '%s' on %s", vm->domain,
 		       d->base, d->pool, h->name);

@@ -634,6 +634,34 @@ test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * Found by fuzz_plan: a secondary disk in a pool no host has was planned
+ * anyway, and its create-volume failed on every apply.  Placement now
+ * wants every disk's pool, and a VM already deployed that gains such a
+ * disk is refused with the reason.
+ */
+static void
+test_place__a_disk_pool_the_host_lacks_is_refused_not_failed(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: q\nvms:\n"
+		       "  - {name: vm, template: debian-12, disks: [{name: fast, size: 1GiB, pool: ssd}]}\n");
+	const plan *p = dc_plan(d);
+
+	(void)state;
+	assert_int_equal(p->ops->len, 0);
+	assert_int_equal(p->errors->len, 1);
+	assert_string_equal(p->errors->pdata[0],
+			    "no host can carry q.vm (hv1 has no pool 'ssd', hv2 has no pool 'ssd', hv3 has no pool 'ssd')");
+	dc_spec(d, "kind: appliance\nname: q\nvms:\n  - {name: vm, template: debian-12}\n");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: q\nvms:\n"
+		   "  - {name: vm, template: debian-12, disks: [{name: fast, size: 1GiB, pool: ssd}]}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 1);
+	assert_non_null(strstr(p->errors->pdata[0], "q.vm: disk 'fast' goes in pool 'ssd', which hv"));
+	dc_free(d);
+}
+
 static void
 test_place__spread_and_pack(void **state)
 {
@@ -925,6 +953,7 @@ main(void)
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
 		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
+		cmocka_unit_test(test_place__a_disk_pool_the_host_lacks_is_refused_not_failed),
 		cmocka_unit_test(test_place__spread_and_pack),
 		cmocka_unit_test(test_place__vcpus_count_against_capacity),
 		cmocka_unit_test(test_place__layer_infeasible_on_the_live_hosts_is_one_error),
