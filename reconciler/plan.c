@@ -259,6 +259,16 @@ vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
 	return *last;
 }
 
+/* Suspended to RAM by the guest's own power management (counted as
+ * paused): it cannot be resumed to shut down, only woken or powered off. */
+static bool
+pm_suspended(const planner *pl, const char *host, const char *domain)
+{
+	const obs_domain *d = pl->have ? g_hash_table_lookup(pl->have->domain_by_name, domain) : NULL;
+
+	return d && strcmp(d->host->name, host) == 0 && d->state == VIRT_DOM_PMSUSPENDED;
+}
+
 /*
  * Every state can be reached from every other (DESIGN §3); these are the
  * steps a careful operator would take.  Returns the last op, or @last.
@@ -292,7 +302,8 @@ plan_state_why(planner *pl, const char *host, const char *domain, run_state from
 			 * would wait for the starts of the VMs this one comes
 			 * `after`, and a partner restarted in the same plan
 			 * starts only after this VM's shutdown: a cycle. */
-			last = op_add(pl, OP_RESUME, impact, host, domain, last, why);
+			if (!pm_suspended(pl, host, domain))
+				last = op_add(pl, OP_RESUME, impact, host, domain, last, why);
 			vm_op(pl, OP_SHUTDOWN, IMPACT_RESTART, host, domain, &last, why);
 			break;
 		}

@@ -604,6 +604,96 @@ node_variant(const char *from, const char *to, const char *old, const char *new,
 	g_string_free(g, TRUE);
 }
 
+/* A host whose node file defines @vm of @spec as strata would, in @runstate. */
+static char *
+node_with_managed_domain(const char *dir, const char *spec, const char *domain, int runstate)
+{
+	g_autofree char *node = g_build_filename(dir, "node.xml", NULL);
+	g_autofree char *xml = NULL, *hash = NULL, *base = NULL, *tail = NULL;
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(desired_state) want = NULL;
+	const desired_vm *vm;
+	spec_diags diags;
+	GString *g;
+
+	spec_diags_init(&diags);
+	src = spec_load(spec, &diags);
+	spec_validate(src, &diags);
+	assert_int_equal(diags.errors, 0);
+	spec_diags_release(&diags);
+	want = desired_build(src);
+	vm = g_hash_table_lookup(want->vm_by_domain, domain);
+	hash = desired_vm_hash(vm, "test");
+	xml = domxml_domain(vm, "test", hash, "6a9c5a8e-1f0b-4c1e-9d2a-3b4c5d6e7f80");
+	assert_true(g_file_get_contents("examples/minimal/hosts/node.xml", &base, NULL, NULL));
+	g = g_string_new(base);
+	g_string_replace(g, "</pool>", "<volume type=\"file\"><name>a.vm--system.qcow2</name>"
+			 "<capacity unit=\"GiB\">2</capacity></volume></pool>", 1);
+	tail = g_strdup_printf("<test:runstate>%d</test:runstate></domain>\n</node>", runstate);
+	g_string_replace(g, "</node>", xml, 1);
+	g_string_replace(g, "</domain>", tail, 1);
+	g_string_replace(g, "<domain ", "<domain xmlns:test=\"http://libvirt.org/schemas/domain/test/1.0\" ", 1);
+	tu_write(node, g->str);
+	g_string_free(g, TRUE);
+	return g_steal_pointer(&node);
+}
+
+/*
+ * Found by fuzz_plan: a guest its own power management suspended to RAM
+ * counts as paused, so stopping it began with a resume, which libvirt
+ * refuses for it ("not paused"): the VM could never be stopped or removed.
+ * It is powered off without a resume, at once (it would not see the power
+ * button); a start wakes it (virDomainPMWakeup, which the test driver lacks).
+ */
+static void
+test_apply__a_pmsuspended_vm_is_stopped_without_a_resume(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
+	g_autofree char *node = NULL, *text = NULL, *db = g_build_filename(dir, "h.db", NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(obs_cache) cache = obs_cache_new();
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(host_set) hosts = NULL;
+	pass_options o = { .path = spec, .connect = "test:///default" };
+	const obs_domain *dom;
+	spec_diags diags;
+	history *hist;
+	exec_options eo;
+	pass p;
+
+	(void)state;
+	text = g_strdup_printf("kind: host\nname: pm\nuri: test://%s/node.xml\n---\n"
+			       "kind: template\nname: t\npool: default\nvolume: debian-12.qcow2\n---\n"
+			       "kind: appliance\nname: a\nvms:\n  - {name: vm, template: t, state: stopped}\n", dir);
+	tu_write(spec, text);
+	node = node_with_managed_domain(dir, spec, "a.vm", VIRT_DOM_PMSUSPENDED);
+	spec_diags_init(&diags);
+	src = spec_load(spec, &diags);
+	spec_validate(src, &diags);
+	spec_diags_release(&diags);
+	hosts = hosts_open(src, "test:///default", false, &err);
+	assert_true(pass_run(&p, &o, hosts, cache, &err));
+	dom = g_hash_table_lookup(p.have->domain_by_name, "a.vm");
+	assert_non_null(dom);
+	assert_int_equal(dom->state, VIRT_DOM_PMSUSPENDED);
+	assert_int_equal(p.plan->errors->len, 0);
+	assert_null(find_op(p.plan, OP_RESUME, "a.vm"));
+	assert_non_null(find_op(p.plan, OP_SHUTDOWN, "a.vm"));
+	hist = history_open(db, &err);
+	exec_options_init(&eo);  /* the default 60 s timeout: not waited for */
+	assert_int_equal(exec_plan(p.plan, hosts, hist, history_run_begin(hist, "test", 0, &err),
+				   cache, &eo, &err), EXEC_CONVERGED);
+	pass_release(&p);
+	assert_true(pass_run(&p, &o, hosts, cache, &err));
+	assert_int_equal(p.plan->ops->len, 0);
+	dom = g_hash_table_lookup(p.have->domain_by_name, "a.vm");
+	assert_int_equal(dom->state, VIRT_DOM_SHUTOFF);
+	pass_release(&p);
+	history_close(hist);
+	tu_rmtree(dir);
+}
+
 static void
 test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
 {
@@ -952,6 +1042,7 @@ main(void)
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
+		cmocka_unit_test(test_apply__a_pmsuspended_vm_is_stopped_without_a_resume),
 		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
 		cmocka_unit_test(test_place__a_disk_pool_the_host_lacks_is_refused_not_failed),
 		cmocka_unit_test(test_place__spread_and_pack),
