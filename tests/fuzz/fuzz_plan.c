@@ -120,6 +120,11 @@ typedef struct {
 	GString *yaml;
 	GHashTable *bases;  /* "pool/volume" of the templates' bases */
 	guint uuid_seq;
+	/* So that most specs validate (an invalid one tests nothing here): */
+	bool ssd;           /* some host has tag ssd */
+	guint deleted;      /* persistent templates that say state: deleted */
+	guint eligible;     /* hosts up and not in maintenance */
+	guint in_layer;     /* VMs of the current appliance in its layer */
 } world;
 
 static char *workdir;
@@ -138,6 +143,8 @@ static struct {
 	unsigned inputs, invalid, refused, applied, converged, partial, checked;
 	unsigned shared_disk, shared_persistent;
 	GHashTable *failures;   /* "kind: error" -> count */
+	GHashTable *refusals;   /* diagnostic code of an invalid spec -> count */
+	GHashTable *errors;     /* a plan error, names left out -> count */
 } stats;
 
 static void
@@ -203,24 +210,32 @@ gen_hosts(world *w)
 	w->n_hosts = 1 + pick(r, MAX_HOSTS);
 	for (guint i = 0; i < w->n_hosts; i++) {
 		fhost *h = &w->hosts[i];
-		static const unsigned cpus[] = { 64, 8, 2 };
-		static const uint64_t gib[] = { 256, 16, 2 };
-		unsigned size = pick(r, 3);
+		static const unsigned cpus[] = { 64, 64, 8, 2 };
+		static const uint64_t gib[] = { 256, 256, 16, 2 };
+		unsigned size = pick(r, 4);
+		bool out;
 
 		g_snprintf(h->name, sizeof(h->name), "h%u", i);
-		h->reachable = !one_in(r, 10);
+		h->reachable = !one_in(r, 12);
 		h->has_fast = !one_in(r, 6);
 		h->cpus = cpus[size];
 		h->mem_kib = gib[size] << 20;
 		/* A host that does not answer: a node file that is not there. */
 		g_string_append_printf(w->yaml, "kind: host\nname: %s\nuri: test://%s/%s%s.xml\n",
 				       h->name, workdir, h->reachable ? "" : "gone-", h->name);
-		if (one_in(r, 2))
+		if (one_in(r, 2)) {
 			g_string_append(w->yaml, "tags: [ssd]\n");
-		if (one_in(r, 8))
+			w->ssd = true;
+		}
+		/* The only host in maintenance refuses every VM: keep it rare. */
+		out = one_in(r, w->n_hosts > 1 ? 8 : 32);
+		if (out)
 			g_string_append(w->yaml, "maintenance: true\n");
-		if ((!h->reachable && !one_in(r, 3)) || one_in(r, 16))
+		if ((!h->reachable && !one_in(r, 3)) || one_in(r, 16)) {
 			g_string_append(w->yaml, "state: lost\n");
+			out = true;
+		}
+		w->eligible += !out;
 		g_string_append(w->yaml, "---\n");
 	}
 }
@@ -238,14 +253,20 @@ gen_templates(world *w)
 		one_in(r, 4) ? "disk_size: 256MiB\n" : "");
 	g_hash_table_add(w->bases, g_strdup("default/base0.qcow2"));
 	g_hash_table_add(w->bases, g_strdup_printf("%s/base1.qcow2", pool1));
-	for (guint i = 0; i < 2; i++)
-		g_string_append_printf(w->yaml, "kind: persistent-template\nname: p%u\nfrom: t%u\n%s%s%s---\n",
+	for (guint i = 0; i < 2; i++) {
+		bool deleted;
+
+		g_string_append_printf(w->yaml, "kind: persistent-template\nname: p%u\nfrom: t%u\n%s%s",
 				       i, pick(r, 2), one_in(r, 4) ? "pool: fast\n" : "",
-				       one_in(r, 4) ? "size: 128MiB\n" : "",
-				       one_in(r, 5) ? "state: deleted\n" : "");
+				       one_in(r, 4) ? "size: 128MiB\n" : "");
+		deleted = one_in(r, 5);
+		if (deleted)
+			w->deleted |= 1u << i;
+		g_string_append(w->yaml, deleted ? "state: deleted\n---\n" : "---\n");
+	}
 }
 
-/* `after`: mostly earlier VMs (acyclic), sometimes later ones. */
+/* `after`: earlier VMs (acyclic), now and then any (maybe a cycle). */
 static void
 gen_after(world *w, guint self, guint n)
 {
@@ -253,7 +274,7 @@ gen_after(world *w, guint self, guint n)
 	guint count = pick(r, 3), mask = 0;
 
 	for (guint i = 0; i < count; i++) {
-		guint to = pick(r, n);
+		guint to = one_in(r, 8) ? pick(r, n) : self ? pick(r, self) : self;
 
 		if (to != self)
 			mask |= 1u << to;
@@ -280,8 +301,10 @@ gen_vm(world *w, guint i, guint n, bool layers, guint *ptemplates_used)
 	guint pt = pick(r, 2);
 
 	g_string_append_printf(w->yaml, "  - name: v%u\n", i);
-	/* A persistent template serves one VM: a second use is invalid. */
-	if (one_in(r, 4) && !(*ptemplates_used & (1u << pt))) {
+	/* A persistent template serves one VM: a second use is invalid, and
+	 * so is a use of one that says state: deleted (now and then). */
+	if (one_in(r, 4) && !(*ptemplates_used & (1u << pt)) &&
+	    (!(w->deleted & (1u << pt)) || one_in(r, 8))) {
 		*ptemplates_used |= 1u << pt;
 		g_string_append_printf(w->yaml, "    persistent: p%u\n", pt);
 	} else {
@@ -294,10 +317,13 @@ gen_vm(world *w, guint i, guint n, bool layers, guint *ptemplates_used)
 	if (one_in(r, 3))
 		g_string_append_printf(w->yaml, "    disks: [{name: d0, size: 64MiB}%s]\n",
 				       one_in(r, 2) ? ", {name: d1, size: 64MiB, pool: fast}" : "");
-	if (layers && !one_in(r, 3))
+	/* A layer needs a host per member (now and then one too many). */
+	if (layers && !one_in(r, 3) && (w->in_layer < w->eligible || one_in(r, 8))) {
 		g_string_append(w->yaml, "    layer: l0\n");
+		w->in_layer++;
+	}
 	gen_after(w, i, n);
-	if (one_in(r, 6))
+	if (one_in(r, 6) && (w->ssd || one_in(r, 8)))
 		g_string_append(w->yaml, "    requires: [ssd]\n");
 	g_string_append_printf(w->yaml, "    restart: %s\n", restarts[pick(r, 3)]);
 	g_string_append_printf(w->yaml, "    state: %s\n", states[pick(r, G_N_ELEMENTS(states))]);
@@ -312,6 +338,8 @@ gen_appliances(world *w)
 	for (guint a = 0; a < n; a++) {
 		guint vms = 1 + pick(r, 6);
 		bool layers = one_in(r, 3);
+
+		w->in_layer = 0;
 
 		g_string_append_printf(w->yaml, "kind: appliance\nname: a%u\n", a);
 		if (one_in(r, 10))
@@ -639,11 +667,14 @@ write_nodes(world *w)
 		fhost *h = &w->hosts[i];
 		g_autofree char *path = g_strdup_printf("%s/%s.xml", workdir, h->name);
 		g_autofree char *xml = NULL;
+		FILE *f;
 
 		if (!h->reachable)
 			continue;
 		xml = node_xml(h);
-		if (!g_file_set_contents(path, xml, -1, NULL))
+		/* Not g_file_set_contents: its fsync would cost more than the input. */
+		f = fopen(path, "w");
+		if (!f || fputs(xml, f) < 0 || fclose(f) != 0)
 			abort();
 		if (verbose)
 			fprintf(stderr, "==== node %s\n%s", h->name, xml);
@@ -788,19 +819,39 @@ check_plan(const world *w, const desired_state *want, const plan *p)
 /* ---- one input --------------------------------------------------------- */
 
 static void
+tally_key(GHashTable *t, const char *key)
+{
+	gpointer n = g_hash_table_lookup(t, key);
+
+	g_hash_table_insert(t, g_strdup(key), GUINT_TO_POINTER(GPOINTER_TO_UINT(n) + 1));
+}
+
+static void
 count_failures(const plan *p)
 {
 	for (guint i = 0; i < p->ops->len; i++) {
 		const plan_op *op = p->ops->pdata[i];
 		g_autofree char *why = NULL;
-		gpointer n;
 
 		if (op->status != OPST_FAILED)
 			continue;
 		why = g_strdup_printf("%s: %s", op_kind_name(op->kind), op->error);
-		n = g_hash_table_lookup(stats.failures, why);
-		g_hash_table_insert(stats.failures, g_steal_pointer(&why),
-				    GUINT_TO_POINTER(GPOINTER_TO_UINT(n) + 1));
+		tally_key(stats.failures, why);
+	}
+}
+
+static void
+count_errors(const plan *p)
+{
+	static GRegex *names;
+
+	if (!names)
+		names = g_regex_new("[a-z0-9-]+\\.[a-z0-9.-]+|'[^']*'|\\bh[0-9]\\b|[0-9]+", 0, 0, NULL);
+	for (guint i = 0; i < p->errors->len; i++) {
+		g_autofree char *shape = g_regex_replace_literal(names, p->errors->pdata[i], -1, 0,
+								 "_", 0, NULL);
+
+		tally_key(stats.errors, shape);
 	}
 }
 
@@ -889,8 +940,10 @@ run_world(world *w, spec_source *src)
 		plan_show(stderr, OUTPUT_TEXT, ps.plan);
 	}
 	check_plan(w, want, ps.plan);
-	if (ps.plan->errors->len)
+	if (ps.plan->errors->len) {
 		stats.refused++;   /* strata apply carries out no plan with errors */
+		count_errors(ps.plan);
+	}
 	else
 		converge(w, &ps, src, hosts, cache, &po);
 	shown[0] = NULL;
@@ -915,8 +968,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	spec_diags_init(&diags);
 	src = spec_load_buffer("fuzz.yaml", w.yaml->str, w.yaml->len, &diags);
 	spec_validate(src, &diags);
-	if (diags.errors)
+	if (diags.errors) {
 		stats.invalid++;
+		tally_key(stats.refusals, ((spec_diag *)diags.items->pdata[0])->code);
+	}
 	else
 		run_world(&w, src);
 	spec_diags_release(&diags);
@@ -938,6 +993,15 @@ print_stats(void)
 	if (tolerate_shared)
 		fprintf(stderr, "fuzz_plan: tolerated deletes of a volume another domain uses: "
 			"%u VM disks, %u persistent volumes\n", stats.shared_disk, stats.shared_persistent);
+	fprintf(stderr, "invalid specs, by their first diagnostic:\n");
+	g_hash_table_iter_init(&it, stats.refusals);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		fprintf(stderr, "  %6u  %s\n", GPOINTER_TO_UINT(v), (char *)k);
+	fprintf(stderr, "plan errors:\n");
+	g_hash_table_iter_init(&it, stats.errors);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		fprintf(stderr, "  %6u  %s\n", GPOINTER_TO_UINT(v), (char *)k);
+	fprintf(stderr, "operations that failed in applies:\n");
 	g_hash_table_iter_init(&it, stats.failures);
 	while (g_hash_table_iter_next(&it, &k, &v))
 		fprintf(stderr, "  %6u  %s\n", GPOINTER_TO_UINT(v), (char *)k);
@@ -975,6 +1039,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	verbose = g_getenv("FUZZ_PLAN_VERBOSE") != NULL;
 	tolerate_shared = g_strcmp0(g_getenv("FUZZ_PLAN_TOLERATE"), "shared-volume") == 0;
 	stats.failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	stats.refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	stats.errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	atexit(cleanup);
 	if (g_getenv("FUZZ_PLAN_STATS"))
 		atexit(print_stats);
