@@ -1069,7 +1069,7 @@ find_cycle(const plan *p, GHashTable *placed)
 	return path;
 }
 
-/* "the plan cannot be ordered: steps of a.x and a.y wait on each other ..." */
+/* "the plan cannot be ordered: steps of a.x, a.y wait on each other ..." */
 static char *
 cycle_error(const GPtrArray *cycle, guint dropped)
 {
