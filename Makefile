@@ -4,7 +4,7 @@
 #   make check      build and run every test (unit, golden, sanitizers)
 #   make deps       install the Debian packages the build and tests need
 #   make bench      run the benchmarks and print their figures
-#   make fuzz       run the spec fuzzer (FUZZ_SECONDS=60)
+#   make fuzz       run the spec and planner fuzzers (FUZZ_SECONDS=60 each)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -155,16 +155,28 @@ e2e: strata
 	STRATA=$(CURDIR)/strata tests/e2e/run.sh "$(E2E)"
 
 FUZZ_SECONDS ?= 60
-fuzz: $(B)/fuzz/fuzz_spec
-	@mkdir -p $(B)/fuzz/corpus
+# shared-volume: count, not abort on, deletes of volumes another domain uses
+# (see tests/fuzz/fuzz_plan.c); empty: every property aborts.
+FUZZ_PLAN_TOLERATE ?=
+FUZZ := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(B)/fuzz/fuzz_spec $(B)/fuzz/fuzz_plan
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus_plan
 	$(B)/fuzz/fuzz_spec -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz/ \
 	  $(B)/fuzz/corpus tests/data/spec/bad examples/webstack examples/minimal
+	FUZZ_PLAN_STATS=1 FUZZ_PLAN_TOLERATE=$(FUZZ_PLAN_TOLERATE) $(B)/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
+	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz/plan- \
+	  $(B)/fuzz/corpus_plan tests/data/fuzz_plan
 
 $(B)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRC)
 	@mkdir -p $(dir $@)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 	  $(shell $(PKG_CONFIG) --cflags $(SPEC_PKGS)) -o $@ $^ $(SPEC_LIBS)
+
+# The planner fuzzer links the whole reconciler (not main.c) and libvirt.
+$(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(SPEC_SRC) $(filter-out reconciler/main.c,$(RECON_SRC))
+	@mkdir -p $(dir $@)
+	clang -g -O1 $(FUZZ) -D_GNU_SOURCE -std=gnu11 $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 install: strata
 	install -d $(DESTDIR)$(BINDIR)

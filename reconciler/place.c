@@ -150,7 +150,30 @@ disk_problem(const desired_vm *vm, const obs_host *h)
 	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
 		return g_strdup_printf("%s: volume '%s' has a backing file outside pool '%s' (%s)",
 				       h->name, bad_vol, sys->pool, bad_path);
+	/* A secondary disk is made in its own pool: without it the VM could
+	 * be defined but its disk never created. */
+	for (guint i = 1; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (!obs_host_pool(h, d->pool))
+			return g_strdup_printf("%s has no pool '%s'", h->name, d->pool);
+	}
 	return NULL;
+}
+
+/* What disk_problem() depends on: the system disk and every disk's pool. */
+static char *
+disk_shape(const desired_vm *vm)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+	GString *key = g_string_new(NULL);
+
+	g_string_append_printf(key, "%s\x1f%s\x1f%s", sys->pool,
+			       sys->role == DISK_PERSISTENT ? sys->volume : "",
+			       sys->base ? sys->base : "");
+	for (guint i = 1; i < vm->disks->len; i++)
+		g_string_append_printf(key, "\x1f%s", ((desired_disk *)vm->disks->pdata[i])->pool);
+	return g_string_free(key, FALSE);
 }
 
 /* Per host, whether @vm's system disk can live there: computed once per
@@ -158,10 +181,7 @@ disk_problem(const desired_vm *vm, const obs_host *h)
 static const bool *
 disk_ok(place_state *ps, const desired_vm *vm)
 {
-	const desired_disk *sys = vm->disks->pdata[0];
-	g_autofree char *key = g_strdup_printf("%s\x1f%s\x1f%s", sys->pool,
-					       sys->role == DISK_PERSISTENT ? sys->volume : "",
-					       sys->base ? sys->base : "");
+	g_autofree char *key = disk_shape(vm);
 	bool *ok = g_hash_table_lookup(ps->disk_ok, key);
 
 	if (ok)

@@ -130,6 +130,17 @@ plan_free(plan *p)
 	g_free(p);
 }
 
+plan *
+plan_new(void)
+{
+	plan *p = g_new0(plan, 1);
+
+	p->ops = g_ptr_array_new_with_free_func(op_free);
+	p->notes = g_ptr_array_new_with_free_func(g_free);
+	p->errors = g_ptr_array_new_with_free_func(g_free);
+	return p;
+}
+
 static plan_op *
 op_add(planner *pl, op_kind kind, op_impact impact, const char *host,
        const char *domain, plan_op *after, const char *reason)
@@ -288,8 +299,18 @@ vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
 	return *last;
 }
 
+/* Suspended to RAM by the guest's own power management (counted as
+ * paused): it cannot be resumed to shut down, only woken or powered off. */
+static bool
+pm_suspended(const planner *pl, const char *host, const char *domain)
+{
+	const obs_domain *d = pl->have ? g_hash_table_lookup(pl->have->domain_by_name, domain) : NULL;
+
+	return d && strcmp(d->host->name, host) == 0 && d->state == VIRT_DOM_PMSUSPENDED;
+}
+
 /*
- * Every state can be reached from every other (DESIGN §3); these are the
+ * Every state can be reached from every other (spec/README.md); these are the
  * steps a careful operator would take.  Returns the last op, or @last.
  */
 static plan_op *
@@ -315,9 +336,18 @@ plan_state_why(planner *pl, const char *host, const char *domain, run_state from
 			vm_op(pl, OP_SAVE, impact, host, domain, &last, why);
 			break;
 		}
-		vm_op(pl, OP_RESUME, impact, host, domain, &last, why);
-		if (to == RUN_OFF)
+		if (to == RUN_OFF) {
+			/* Resumed only so that the guest can shut down cleanly: a
+			 * step of stopping, not a start.  Counted as a start it
+			 * would wait for the starts of the VMs this one comes
+			 * `after`, and a partner restarted in the same plan
+			 * starts only after this VM's shutdown: a cycle. */
+			if (!pm_suspended(pl, host, domain))
+				last = op_add(pl, OP_RESUME, impact, host, domain, last, why);
 			vm_op(pl, OP_SHUTDOWN, IMPACT_RESTART, host, domain, &last, why);
+			break;
+		}
+		vm_op(pl, OP_RESUME, impact, host, domain, &last, why);
 		break;
 	case RUN_SAVED:
 		if (to == RUN_OFF) {
@@ -369,6 +399,11 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 	const char *backing = NULL;
 	plan_op *op;
 
+	if (!obs_host_pool(h, d->pool)) {
+		refuse(pl, vm->appliance, "%s: disk '%s' goes in pool '%s', which %s does not have", vm->domain,
+		       d->name, d->pool, h->name);
+		return NULL;
+	}
 	if (!obs_host_pool_known(h, d->pool)) {
 		refuse(pl, vm->appliance, "%s: pool '%s' on %s is inactive or could not be listed; nothing is made "
 		       "in it until its content is known", vm->domain, d->pool, h->name);
@@ -1165,16 +1200,15 @@ plan_persistent(planner *pl)
 }
 
 /* Kahn's algorithm, stable: ops keep their order unless a dependency says
- * otherwise.  Renumbers ids to the new order. */
-static void
-plan_sort(plan *p)
+ * otherwise.  What waits on a cycle is never placed. */
+static GPtrArray *
+sort_ready(const plan *p, GHashTable *placed)
 {
 	GPtrArray *sorted = g_ptr_array_new_full(p->ops->len, op_free);
-	g_autoptr(GHashTable) placed = g_hash_table_new(NULL, NULL);
+	guint progress;
 
-	while (sorted->len < p->ops->len) {
-		guint progress = sorted->len;
-
+	do {
+		progress = sorted->len;
 		for (guint i = 0; i < p->ops->len; i++) {
 			plan_op *op = p->ops->pdata[i];
 			bool ready = !g_hash_table_contains(placed, op);
@@ -1187,11 +1221,83 @@ plan_sort(plan *p)
 			op->id = sorted->len + 1;
 			g_ptr_array_add(sorted, op);
 		}
-		g_assert(sorted->len > progress);  /* ops never depend in a cycle */
+	} while (sorted->len > progress && sorted->len < p->ops->len);
+	return sorted;
+}
+
+/*
+ * One cycle among the ops not placed.  Each of them waits for another
+ * unplaced op (else it would have been placed), so following the first
+ * such dependency must come back to an op already on the path.
+ */
+static GPtrArray *
+find_cycle(const plan *p, GHashTable *placed)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
+	GPtrArray *path = g_ptr_array_new();
+	plan_op *op = NULL;
+	guint from;
+
+	for (guint i = 0; !op && i < p->ops->len; i++)
+		if (!g_hash_table_contains(placed, p->ops->pdata[i]))
+			op = p->ops->pdata[i];
+	while (op && !g_hash_table_contains(seen, op)) {
+		plan_op *next = NULL;
+
+		g_hash_table_insert(seen, op, GUINT_TO_POINTER(path->len));
+		g_ptr_array_add(path, op);
+		for (guint j = 0; !next && j < op->deps->len; j++)
+			if (!g_hash_table_contains(placed, op->deps->pdata[j]))
+				next = op->deps->pdata[j];
+		op = next;
+	}
+	from = op ? GPOINTER_TO_UINT(g_hash_table_lookup(seen, op)) : 0;
+	g_ptr_array_remove_range(path, 0, from);
+	return path;
+}
+
+/* "the plan cannot be ordered: steps of a.x, a.y wait on each other ..." */
+static char *
+cycle_error(const GPtrArray *cycle, guint dropped)
+{
+	g_autoptr(GString) vms = g_string_new(NULL);
+	g_autoptr(GString) steps = g_string_new(NULL);
+	g_autoptr(GHashTable) named = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < cycle->len; i++) {
+		const plan_op *op = cycle->pdata[i];
+		g_autofree char *what = op_describe(op);
+
+		g_string_append_printf(steps, "%s%s", i ? ", then " : "", what);
+		if (!op->domain || !g_hash_table_add(named, op->domain))
+			continue;
+		g_string_append_printf(vms, "%s%s", vms->len ? ", " : "", op->domain);
+	}
+	return g_strdup_printf("the plan cannot be ordered: steps of %s wait on each other in a cycle "
+			       "(each waits for the next: %s, then the first again); "
+			       "%u steps, the cycle's and those waiting on it, are left out; a plan with an error is not carried out",
+			       vms->len ? vms->str : "persistent volumes", steps->str, dropped);
+}
+
+bool
+plan_order(plan *p)
+{
+	g_autoptr(GHashTable) placed = g_hash_table_new(NULL, NULL);
+	GPtrArray *sorted = sort_ready(p, placed);
+	guint dropped = p->ops->len - sorted->len;
+
+	if (dropped) {
+		g_autoptr(GPtrArray) cycle = find_cycle(p, placed);
+
+		g_ptr_array_add(p->errors, cycle_error(cycle, dropped));
+		for (guint i = 0; i < p->ops->len; i++)
+			if (!g_hash_table_contains(placed, p->ops->pdata[i]))
+				op_free(p->ops->pdata[i]);
 	}
 	g_ptr_array_set_free_func(p->ops, NULL);
 	g_ptr_array_unref(p->ops);
 	p->ops = sorted;
+	return dropped == 0;
 }
 
 static void
@@ -1358,10 +1464,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 {
 	planner pl = { .want = want, .have = have, .opts = opts };
 
-	pl.p = g_new0(plan, 1);
-	pl.p->ops = g_ptr_array_new_with_free_func(op_free);
-	pl.p->notes = g_ptr_array_new_with_free_func(g_free);
-	pl.p->errors = g_ptr_array_new_with_free_func(g_free);
+	pl.p = plan_new();
 	pl.ps = place_state_new(want, have);
 	pl.start_op = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.stop_op = g_hash_table_new(g_str_hash, g_str_equal);
@@ -1392,7 +1495,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 		       "strata approve while strata watch runs", pl.removed, pl.managed,
 		       opts->max_removal_pct ? opts->max_removal_pct : PLAN_MAX_REMOVAL_PCT);
 	hold_back(&pl);
-	plan_sort(pl.p);
+	plan_order(pl.p);
 
 	place_state_free(pl.ps);
 	g_hash_table_unref(pl.start_op);

@@ -115,8 +115,22 @@ typedef struct {
 
 plan *plan_build(const desired_state *want, const observed *have,
 		 const plan_options *opts);
+/* An empty plan: no ops, notes or errors. */
+plan *plan_new(void);
 void plan_free(plan *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(plan, plan_free)
+
+/*
+ * Put @p's ops in a topological order (stable: ops keep their order unless
+ * a dependency says otherwise) and number them.  plan_build does it; it
+ * is public for plans assembled or extended by hand.  Ops that wait on
+ * each other in a cycle cannot be ordered: they and what waits on them
+ * are dropped, an error naming the VMs and the steps of the cycle is
+ * added to p->errors (a plan with errors is not carried out), and false
+ * is returned.  Never an abort: a planner bug costs one pass, not the
+ * daemon.
+ */
+bool plan_order(plan *p);
 
 /*
  * Append a scheduled one-shot (reboot, snapshot-create, snapshot-delete)

@@ -643,10 +643,26 @@ virt_suspend(virt_host *h, const char *name, GError **error)
 	WITH_DOMAIN(h, name, error, "cannot pause", virDomainSuspend(dom));
 }
 
+/* A guest its own power management suspended to RAM is woken, not
+ * resumed: libvirt refuses virDomainResume for it. */
+static int
+resume_or_wake(virt_host *h, virDomainPtr dom)
+{
+	int state = 0, reason = 0;
+
+	count(h);
+	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PMSUSPENDED) {
+		count(h);
+		return virDomainPMWakeup(dom, 0);
+	}
+	count(h);
+	return virDomainResume(dom);
+}
+
 bool
 virt_resume(virt_host *h, const char *name, GError **error)
 {
-	WITH_DOMAIN(h, name, error, "cannot resume", virDomainResume(dom));
+	WITH_DOMAIN(h, name, error, "cannot resume", resume_or_wake(h, dom));
 }
 
 bool
@@ -722,7 +738,15 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 
 	if (!dom)
 		return false;
-	ok = press_power_button(h, dom, name, error);
+	count(h);
+	/* A guest suspended to RAM does not see the power button: waiting for
+	 * it to shut down would only wait out the timeout. */
+	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PMSUSPENDED) {
+		deadline = 0;
+		ok = true;
+	} else {
+		ok = press_power_button(h, dom, name, error);
+	}
 	while (ok) {
 		count(h);
 		if (virDomainGetState(dom, &state, &reason, 0) < 0) {

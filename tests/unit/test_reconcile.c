@@ -104,6 +104,95 @@ test_plan__after_orders_starts_and_reverses_stops(void **state)
 	dc_free(d);
 }
 
+/* Pause @domain behind strata's back, as an operator with virsh would. */
+static void
+pause_out_of_band(dc *d, const char *domain)
+{
+	const obs_domain *o = dc_domain(d, domain);
+	host_conn *hc;
+	g_autoptr(GError) err = NULL;
+
+	assert_non_null(o);
+	hc = g_hash_table_lookup(d->hosts->by_name, o->host->name);
+	assert_true(virt_suspend(hc->virt, domain, &err));
+	assert_int_equal(dc_domain(d, domain)->state, VIRT_DOM_PAUSED);
+}
+
+/*
+ * A paused VM that must stop is resumed first, so that its guest can shut
+ * down cleanly.  That resume is a step of stopping: counted as a start, it
+ * waited for the start of the VM it comes `after`, whose restart waits for
+ * this VM's shutdown -- a cycle, and the planner aborted (the daemon
+ * crash-looped under systemd).  Both orientations of `after` are tried.
+ */
+static void
+test_plan__paused_vm_stopped_while_its_after_partner_restarts(void **state)
+{
+	static const char *const fmt =
+		"kind: appliance\nname: p\nvms:\n"
+		"  - {name: a, template: debian-12, state: %s%s}\n"
+		"  - {name: b, template: debian-12, cpus: %u%s}\n";
+	static const char *const orient[][2] = {
+		{ ", after: [b]", "" },   /* the paused VM comes after the restarted one */
+		{ "", ", after: [a]" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(orient); i++) {
+		g_autofree char *before = g_strdup_printf(fmt, "running", orient[i][0], 1u, orient[i][1]);
+		g_autofree char *after = g_strdup_printf(fmt, "stopped", orient[i][0], 2u, orient[i][1]);
+		dc *d = dc_new(before);
+		const plan *p;
+
+		assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+		pause_out_of_band(d, "p.a");
+		dc_spec(d, after);
+		p = dc_plan(d);
+		assert_int_equal(p->errors->len, 0);
+		assert_non_null(find_op(p, OP_RESUME, "p.a"));
+		assert_non_null(find_op(p, OP_START, "p.b"));
+		/* `after` still orders the stops: the later VM goes down first. */
+		if (i == 0)
+			assert_true(depends_on(find_op(p, OP_SHUTDOWN, "p.b"), find_op(p, OP_SHUTDOWN, "p.a")));
+		else
+			assert_true(depends_on(find_op(p, OP_SHUTDOWN, "p.a"), find_op(p, OP_SHUTDOWN, "p.b")));
+		assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+		assert_no_changes(d);
+		assert_int_equal(dc_domain(d, "p.a")->state, VIRT_DOM_SHUTOFF);
+		assert_int_equal(dc_domain(d, "p.b")->state, VIRT_DOM_RUNNING);
+		dc_free(d);
+	}
+}
+
+/*
+ * Should a planner rule ever close a cycle again, ordering reports it as a
+ * plan error naming the VMs and the steps, and keeps what does not wait on
+ * it; it never aborts.
+ */
+static void
+test_plan__a_cycle_is_an_error_naming_its_vms_never_an_abort(void **state)
+{
+	g_autoptr(plan) p = plan_new();
+	plan_op *x = plan_append_oneshot(p, OP_REBOOT, "hv1", "c.x", "test");
+	plan_op *y = plan_append_oneshot(p, OP_REBOOT, "hv1", "c.y", "test");
+	plan_op *waits = plan_append_oneshot(p, OP_REBOOT, "hv2", "c.w", "test");
+	plan_op *free_op = plan_append_oneshot(p, OP_REBOOT, "hv2", "c.z", "test");
+
+	(void)state;
+	g_ptr_array_add(x->deps, y);
+	g_ptr_array_add(y->deps, x);
+	g_ptr_array_add(waits->deps, y);
+	assert_false(plan_order(p));
+	assert_int_equal(p->ops->len, 1);
+	assert_ptr_equal(p->ops->pdata[0], free_op);
+	assert_int_equal(free_op->id, 1);
+	assert_int_equal(p->errors->len, 1);
+	assert_string_equal(p->errors->pdata[0],
+			    "the plan cannot be ordered: steps of c.x, c.y wait on each other in a cycle "
+			    "(each waits for the next: reboot c.x, then reboot c.y, then the first again); "
+			    "3 steps, the cycle's and those waiting on it, are left out; a plan with an error is not carried out");
+}
+
 static void
 test_plan__add_remove_rename_vm(void **state)
 {
@@ -806,6 +895,96 @@ node_variant(const char *from, const char *to, const char *old, const char *new,
 	g_string_free(g, TRUE);
 }
 
+/* A host whose node file defines @vm of @spec as strata would, in @runstate. */
+static char *
+node_with_managed_domain(const char *dir, const char *spec, const char *domain, int runstate)
+{
+	g_autofree char *node = g_build_filename(dir, "node.xml", NULL);
+	g_autofree char *xml = NULL, *hash = NULL, *base = NULL, *tail = NULL;
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(desired_state) want = NULL;
+	const desired_vm *vm;
+	spec_diags diags;
+	GString *g;
+
+	spec_diags_init(&diags);
+	src = spec_load(spec, &diags);
+	spec_validate(src, &diags);
+	assert_int_equal(diags.errors, 0);
+	spec_diags_release(&diags);
+	want = desired_build(src);
+	vm = g_hash_table_lookup(want->vm_by_domain, domain);
+	hash = desired_vm_hash(vm, "test");
+	xml = domxml_domain(vm, "test", hash, "6a9c5a8e-1f0b-4c1e-9d2a-3b4c5d6e7f80");
+	assert_true(g_file_get_contents("examples/minimal/hosts/node.xml", &base, NULL, NULL));
+	g = g_string_new(base);
+	g_string_replace(g, "</pool>", "<volume type=\"file\"><name>a.vm--system.qcow2</name>"
+			 "<capacity unit=\"GiB\">2</capacity></volume></pool>", 1);
+	tail = g_strdup_printf("<test:runstate>%d</test:runstate></domain>\n</node>", runstate);
+	g_string_replace(g, "</node>", xml, 1);
+	g_string_replace(g, "</domain>", tail, 1);
+	g_string_replace(g, "<domain ", "<domain xmlns:test=\"http://libvirt.org/schemas/domain/test/1.0\" ", 1);
+	tu_write(node, g->str);
+	g_string_free(g, TRUE);
+	return g_steal_pointer(&node);
+}
+
+/*
+ * Found by fuzz_plan: a guest its own power management suspended to RAM
+ * counts as paused, so stopping it began with a resume, which libvirt
+ * refuses for it ("not paused"): the VM could never be stopped or removed.
+ * It is powered off without a resume, at once (it would not see the power
+ * button); a start wakes it (virDomainPMWakeup, which the test driver lacks).
+ */
+static void
+test_apply__a_pmsuspended_vm_is_stopped_without_a_resume(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *spec = g_build_filename(dir, "s.yaml", NULL);
+	g_autofree char *node = NULL, *text = NULL, *db = g_build_filename(dir, "h.db", NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(obs_cache) cache = obs_cache_new();
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(host_set) hosts = NULL;
+	pass_options o = { .path = spec, .connect = "test:///default" };
+	const obs_domain *dom;
+	spec_diags diags;
+	history *hist;
+	exec_options eo;
+	pass p;
+
+	(void)state;
+	text = g_strdup_printf("kind: host\nname: pm\nuri: test://%s/node.xml\n---\n"
+			       "kind: template\nname: t\npool: default\nvolume: debian-12.qcow2\n---\n"
+			       "kind: appliance\nname: a\nvms:\n  - {name: vm, template: t, state: stopped}\n", dir);
+	tu_write(spec, text);
+	node = node_with_managed_domain(dir, spec, "a.vm", VIRT_DOM_PMSUSPENDED);
+	spec_diags_init(&diags);
+	src = spec_load(spec, &diags);
+	spec_validate(src, &diags);
+	spec_diags_release(&diags);
+	hosts = hosts_open(src, "test:///default", false, &err);
+	assert_true(pass_run(&p, &o, hosts, cache, &err));
+	dom = g_hash_table_lookup(p.have->domain_by_name, "a.vm");
+	assert_non_null(dom);
+	assert_int_equal(dom->state, VIRT_DOM_PMSUSPENDED);
+	assert_int_equal(p.plan->errors->len, 0);
+	assert_null(find_op(p.plan, OP_RESUME, "a.vm"));
+	assert_non_null(find_op(p.plan, OP_SHUTDOWN, "a.vm"));
+	hist = history_open(db, &err);
+	exec_options_init(&eo);  /* the default 60 s timeout: not waited for */
+	assert_int_equal(exec_plan(p.plan, hosts, hist, history_run_begin(hist, "test", 0, &err),
+				   cache, &eo, &err), EXEC_CONVERGED);
+	pass_release(&p);
+	assert_true(pass_run(&p, &o, hosts, cache, &err));
+	assert_int_equal(p.plan->ops->len, 0);
+	dom = g_hash_table_lookup(p.have->domain_by_name, "a.vm");
+	assert_int_equal(dom->state, VIRT_DOM_SHUTOFF);
+	pass_release(&p);
+	history_close(hist);
+	tu_rmtree(dir);
+}
+
 static void
 test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
 {
@@ -834,6 +1013,34 @@ test_safety__base_with_backing_file_outside_its_pool_is_refused(void **state)
 			    "no host can carry a.vm (evil: volume 'debian-12.qcow2' has a backing file outside pool 'default' (/etc/shadow))");
 	pass_release(&p);
 	tu_rmtree(dir);
+}
+
+/*
+ * Found by fuzz_plan: a secondary disk in a pool no host has was planned
+ * anyway, and its create-volume failed on every apply.  Placement now
+ * wants every disk's pool, and a VM already deployed that gains such a
+ * disk is refused with the reason.
+ */
+static void
+test_place__a_disk_pool_the_host_lacks_is_refused_not_failed(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: q\nvms:\n"
+		       "  - {name: vm, template: debian-12, disks: [{name: fast, size: 1GiB, pool: ssd}]}\n");
+	const plan *p = dc_plan(d);
+
+	(void)state;
+	assert_int_equal(p->ops->len, 0);
+	assert_int_equal(p->errors->len, 1);
+	assert_string_equal(p->errors->pdata[0],
+			    "no host can carry q.vm (hv1 has no pool 'ssd', hv2 has no pool 'ssd', hv3 has no pool 'ssd')");
+	dc_spec(d, "kind: appliance\nname: q\nvms:\n  - {name: vm, template: debian-12}\n");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: q\nvms:\n"
+		   "  - {name: vm, template: debian-12, disks: [{name: fast, size: 1GiB, pool: ssd}]}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 1);
+	assert_non_null(strstr(p->errors->pdata[0], "q.vm: disk 'fast' goes in pool 'ssd', which hv"));
+	dc_free(d);
 }
 
 static void
@@ -1116,6 +1323,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply__fresh_deploy_converges_then_plans_nothing),
 		cmocka_unit_test(test_plan__after_orders_starts_and_reverses_stops),
+		cmocka_unit_test(test_plan__paused_vm_stopped_while_its_after_partner_restarts),
+		cmocka_unit_test(test_plan__a_cycle_is_an_error_naming_its_vms_never_an_abort),
 		cmocka_unit_test(test_plan__add_remove_rename_vm),
 		cmocka_unit_test(test_apply__every_state_reaches_every_other),
 		cmocka_unit_test(test_plan__resize_live_and_with_restart),
@@ -1137,7 +1346,9 @@ main(void)
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
+		cmocka_unit_test(test_apply__a_pmsuspended_vm_is_stopped_without_a_resume),
 		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
+		cmocka_unit_test(test_place__a_disk_pool_the_host_lacks_is_refused_not_failed),
 		cmocka_unit_test(test_place__spread_and_pack),
 		cmocka_unit_test(test_place__vcpus_count_against_capacity),
 		cmocka_unit_test(test_place__layer_infeasible_on_the_live_hosts_is_one_error),
