@@ -907,7 +907,7 @@ converge(world *w, pass *ps, spec_source *src, host_set *hosts, obs_cache *cache
 	stats.converged++;
 	if (fresh_cache)
 		obs_cache_clear(cache);
-	pass_plan(&again, src, hosts, cache, po);
+	pass_plan(&again, src, hosts, cache, po, NULL);
 	shown[1] = again.plan;
 	if (verbose) {
 		fprintf(stderr, "==== plan 2\n");
@@ -929,7 +929,7 @@ run_world(world *w, spec_source *src)
 	g_autoptr(GError) err = NULL;
 	g_autoptr(host_set) hosts = NULL;
 	g_autoptr(obs_cache) cache = obs_cache_new();
-	plan_options po = { .allow_empty = one_in(&w->r, 2) };
+	plan_options po = { .allow_empty = one_in(&w->r, 2), .allow_removal = one_in(&w->r, 2) };
 	pass ps;
 
 	gen_hosts_state(w, want);
@@ -937,7 +937,7 @@ run_world(world *w, spec_source *src)
 	hosts = hosts_open(src, "test:///default", false, &err);
 	if (!hosts)
 		die("hosts: %s", err->message);
-	pass_plan(&ps, src, hosts, cache, &po);
+	pass_plan(&ps, src, hosts, cache, &po, NULL);
 	shown[0] = ps.plan;
 	if (verbose) {
 		fprintf(stderr, "==== plan 1\n");
