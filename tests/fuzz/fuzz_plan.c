@@ -133,19 +133,9 @@ typedef struct {
 
 static char *workdir;
 static bool verbose;
-/*
- * FUZZ_PLAN_TOLERATE=shared-volume counts, instead of aborting on, the
- * violations of property 2 known when this harness was written: a volume
- * that another domain on the host uses is deleted -- a VM's disk (named
- * <appliance>.<vm>--<disk>) with the VM, or a persistent volume whose
- * template says `state: deleted`.  The planner takes a volume's owner from
- * its name; the fix takes it from the domain definitions on the host.
- */
-static bool tolerate_shared;
 
 static struct {
 	unsigned inputs, invalid, refused, applied, converged, partial, checked;
-	unsigned shared_disk, shared_persistent;
 	GHashTable *failures;   /* "kind: error" -> count */
 	GHashTable *refusals;   /* diagnostic code of an invalid spec -> count */
 	GHashTable *errors;     /* a plan error, names left out -> count */
@@ -771,13 +761,6 @@ check_user(const plan *p, const fhost *h, const plan_op *del, const use *u)
 	if (op_on(p, OP_DEFINE, h->name, u->domain) && desired_volume_owned_by(del->volume, u->domain) &&
 	    (!g_hash_table_contains(h->active, u->domain) || (stop && waits_for(del, stop))))
 		return;
-	if (tolerate_shared && g_strcmp0(del->domain, u->domain) != 0) {
-		if (del->domain)
-			stats.shared_disk++;
-		else
-			stats.shared_persistent++;
-		return;
-	}
 	die("op %u deletes %s on %s, which domain %s uses, and the plan does not remove that domain first",
 	    del->id, u->key, h->name, u->domain);
 }
@@ -994,9 +977,6 @@ print_stats(void)
 		"(%u completely, %u partly), %u checked to converge\n",
 		stats.inputs, stats.invalid, stats.refused, stats.applied, stats.converged,
 		stats.partial, stats.checked);
-	if (tolerate_shared)
-		fprintf(stderr, "fuzz_plan: tolerated deletes of a volume another domain uses: "
-			"%u VM disks, %u persistent volumes\n", stats.shared_disk, stats.shared_persistent);
 	fprintf(stderr, "invalid specs, by their first diagnostic:\n");
 	g_hash_table_iter_init(&it, stats.refusals);
 	while (g_hash_table_iter_next(&it, &k, &v))
@@ -1050,7 +1030,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!workdir)
 		abort();
 	verbose = g_getenv("FUZZ_PLAN_VERBOSE") != NULL;
-	tolerate_shared = g_strcmp0(g_getenv("FUZZ_PLAN_TOLERATE"), "shared-volume") == 0;
 	stats.failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	stats.refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	stats.errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
