@@ -19,6 +19,11 @@ typedef struct {
 	char uuid[37];       /* DEFINE: the domain's UUID */
 	const char *dest_uri;       /* MIGRATE: the target host's URI ... */
 	const char *migration_uri;  /* ... and where its data goes */
+	/* The outcome, written by the worker and put on the op by the loop
+	 * (collect): a worker never writes the plan the loop reads. */
+	bool ok;
+	unsigned attempts;
+	char *error;
 } job;
 
 void
@@ -115,17 +120,16 @@ job_run(gpointer data, gpointer user)
 	for (;;) {
 		g_autoptr(GError) err = NULL;
 
-		j->op->attempts++;
+		j->attempts++;
 		fault_point("op-intent");
 		if (run_once(j, &err)) {
 			fault_point("op-done");
-			j->op->status = OPST_DONE;
+			j->ok = true;
 			break;
 		}
 		if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_TRANSIENT) ||
-		    j->op->attempts > j->opts->retries) {
-			j->op->status = OPST_FAILED;
-			j->op->error = g_strdup(err->message);
+		    j->attempts > j->opts->retries) {
+			j->error = g_strdup(err->message);
 			break;
 		}
 		g_usleep((gulong)delay * 1000);
@@ -331,6 +335,9 @@ collect(executor *x, bool block)
 	for (; j; j = g_async_queue_try_pop(x->done)) {
 		plan_op *op = j->op;
 
+		op->attempts += j->attempts;
+		op->status = j->ok ? OPST_DONE : OPST_FAILED;
+		op->error = g_steal_pointer(&j->error);
 		x->in_flight--;
 		*busy(x, op->host) -= heavy(op);
 		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])

@@ -1,7 +1,8 @@
 /*
  * exec.h - carry out a plan: a bounded worker pool over the DAG
  *
- * The calling thread owns the plan, the history and the order of things:
+ * The calling thread owns the plan, the history and the order of things
+ * (workers write only their job; the loop puts the outcome on the op):
  * it hands ready operations to a GThreadPool (at most `parallel` at once,
  * at most `per_host` heavy ones on one host), commits each batch's intents to history
  * before any of them starts, and records results as they come back.  A
