@@ -1,7 +1,7 @@
 # strata — a declarative reconciler for libvirt
 #
 #   make            build ./strata
-#   make check      build and run every test (unit, golden, sanitizers)
+#   make check      build and run every test (unit, golden, ASan+UBSan, TSan)
 #   make deps       install the Debian packages the build and tests need
 #   make bench      run the benchmarks and print their figures
 #   make fuzz       run the spec and planner fuzzers (FUZZ_SECONDS=60 each)
@@ -58,7 +58,7 @@ SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validat
 .PRECIOUS: $(A)/%.o
 .SECONDARY: $(TESTLIB_OBJ)
 
-.PHONY: all check check-unit check-asan deps deps-check bench bench-deps fuzz install clean e2e
+.PHONY: all check check-unit check-asan check-tsan deps deps-check bench bench-deps fuzz install clean e2e
 
 all: deps-check strata
 
@@ -92,7 +92,7 @@ $(B)/tests/lib/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
 
-check: deps-check strata check-unit check-asan
+check: deps-check strata check-unit check-asan check-tsan
 
 check-unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
@@ -111,6 +111,29 @@ $(A)/tests/%: $(A)/tests/unit/%.o $(TESTLIB_SRC:%.c=$(A)/%.o) $(SPEC_SRC:%.c=$(A
 
 $(A)/strata: $(SPEC_SRC:%.c=$(A)/%.o) $(RECON_OBJ:$(B)/%=$(A)/%)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# The executor and daemon tests again under ThreadSanitizer: the loop and
+# the worker pool share plans, connections and caches.
+T := $(B)/tsan
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS := test_reconcile test_daemon
+.PRECIOUS: $(T)/%.o
+
+$(T)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(TSAN) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
+
+$(T)/tests/%: $(T)/tests/unit/%.o $(TESTLIB_SRC:%.c=$(T)/%.o) $(SPEC_SRC:%.c=$(T)/%.o) \
+		$(RECON_LIB_OBJ:$(B)/%=$(T)/%)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TSAN) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+check-tsan: $(TSAN_TESTS:%=$(T)/tests/%)
+	@fail=0; for t in $(TSAN_TESTS:%=$(T)/tests/%); do \
+	  echo "== $$t (tsan)"; \
+	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  timeout -s KILL 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
+	done; exit $$fail
 
 check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
 	@fail=0; for t in $(SAN_TESTS:%=$(A)/tests/%); do \

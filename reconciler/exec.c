@@ -10,6 +10,21 @@
 #include "exec.h"
 #include "fault.h"
 
+/*
+ * GLib's thread pool and queues synchronise through futexes that
+ * ThreadSanitizer cannot see: the hand-offs they make (a job to a worker,
+ * its result back) are told to it here, so that its reports are the races
+ * strata has, not the ones GLib prevents.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define HANDOFF_SEND(p) __tsan_release(p)
+#define HANDOFF_TAKE(p) __tsan_acquire(p)
+#else
+#define HANDOFF_SEND(p) ((void)(p))
+#define HANDOFF_TAKE(p) ((void)(p))
+#endif
+
 typedef struct {
 	plan_op *op;
 	virt_host *virt;
@@ -101,12 +116,20 @@ static void
 job_done(job *j)
 {
 	guint64 one = 1;
-	int wake = j->wake;  /* @j belongs to the loop once it is queued */
+	/* @j belongs to the loop once it is handed off: read what is needed
+	 * before. */
+	int wake = j->wake;
+	GAsyncQueue *done = j->done;
+	void *pool_end = done;
 
-	g_async_queue_push(j->done, j);
+	HANDOFF_SEND(j);
+	g_async_queue_push(done, j);
 	if (write(wake, &one, sizeof(one)) < 0) {
 		/* the counter is only a wake-up; the queue holds the result */
 	}
+	/* The last use of @wake: exec_finish closes it only after the pool
+	 * has joined this worker. */
+	HANDOFF_SEND(pool_end);
 }
 
 /* Worker thread: the op with retries; the result goes back on the queue. */
@@ -114,9 +137,11 @@ static void
 job_run(gpointer data, gpointer user)
 {
 	job *j = data;
-	guint delay = j->opts->backoff_ms;
+	guint delay;
 
 	(void)user;
+	HANDOFF_TAKE(j);
+	delay = j->opts->backoff_ms;
 	for (;;) {
 		g_autoptr(GError) err = NULL;
 
@@ -299,6 +324,7 @@ dispatch(executor *x, GError **error)
 			job_done(j);
 			continue;
 		}
+		HANDOFF_SEND(j);
 		g_thread_pool_push(x->pool, j, NULL);
 	}
 	return true;
@@ -333,8 +359,10 @@ collect(executor *x, bool block)
 		/* nothing to read: results were taken in by an earlier call */
 	}
 	for (; j; j = g_async_queue_try_pop(x->done)) {
-		plan_op *op = j->op;
+		plan_op *op;
 
+		HANDOFF_TAKE(j);
+		op = j->op;
 		op->attempts += j->attempts;
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
 		op->error = g_steal_pointer(&j->error);
@@ -451,7 +479,8 @@ exec_finish(executor *x, GError **error)
 {
 	exec_result r = x->error ? EXEC_FAILED : tally(x->p);
 
-	g_thread_pool_free(x->pool, FALSE, TRUE);
+	g_thread_pool_free(x->pool, FALSE, TRUE);  /* joins every worker */
+	HANDOFF_TAKE(x->done);
 	g_async_queue_unref(x->done);
 	g_hash_table_unref(x->row_of);
 	g_hash_table_unref(x->host_busy);
