@@ -464,8 +464,6 @@ load_revision(daemon_state *d, const char *trigger)
 	}
 	if (diags.errors) {
 		g_free(d->bad_full);
-	spec_source_free(d->next_src);
-	g_free(d->next_rev);
 		d->bad_full = g_strdup(spec_source_digest(src));
 		record_invalid(d, src, &diags, rev);
 		spec_source_free(src);
@@ -1320,6 +1318,8 @@ daemon_free(daemon_state *d)
 	g_hash_table_unref(d->crashes);
 	g_free(d->approved);
 	g_free(d->bad_full);
+	spec_source_free(d->next_src);
+	g_free(d->next_rev);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
 	g_ptr_array_unref(d->oneshots);

@@ -836,6 +836,11 @@ test_watch__revisions_every_50ms_during_a_long_run(void **state)
 
 		save_atomically(w->file, text);
 		settle(w, 50);
+		if (k % 7 == 0) {
+			/* An invalid save while a valid revision waits: it stays. */
+			save_atomically(w->file, "kind: appliance\nname: [\n");
+			settle(w, 50);
+		}
 	}
 	/* The last revision written, k = 20: on big.xml, 1,480 VMs. */
 	churn_vms = 1500 - 20;
