@@ -834,6 +834,28 @@ template_changed(const desired_vm *vm, const obs_domain *o)
 	       strcmp(o->template, vm->template) != 0;
 }
 
+/* A disk of @vm (from index @first) whose volume the definition on @h
+ * uses in another pool: the spec moved it. */
+static const desired_disk *
+moved_disk(const obs_host *h, const desired_vm *vm, guint first, const virt_vol **old)
+{
+	GPtrArray *vols = obs_host_domain_volumes(h, vm->domain);
+
+	for (guint i = first; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		for (guint j = 0; vols && j < vols->len; j++) {
+			const virt_vol *v = vols->pdata[j];
+
+			if (strcmp(v->name, d->volume) == 0 && strcmp(v->pool, d->pool) != 0) {
+				*old = v;
+				return d;
+			}
+		}
+	}
+	return NULL;
+}
+
 static plan_op *
 plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
@@ -845,6 +867,8 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	bool live_mem = !replace && o->detailed && only_size_changed(vm, o, type) &&
 			o->cpus == vm->cpus && vm->memory < o->memory;
 	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
+	const desired_disk *moved;
+	const virt_vol *old = NULL;
 	const char *why;
 	plan_op *last = NULL, *def;
 
@@ -874,6 +898,12 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		       vm->appliance);
 		return NULL;
 	}
+	if ((moved = moved_disk(h, vm, replace ? 1 : 0, &old))) {
+		refuse(pl, vm->appliance, "%s: disk '%s' would move from pool '%s' to pool '%s'; strata does not "
+		       "move volumes between pools (move it, or set its pool back)", vm->domain,
+		       moved->name, old->pool, moved->pool);
+		return NULL;
+	}
 	if (active)
 		last = plan_state(pl, h->name, vm->domain, from, RUN_OFF, impact, NULL);
 	else if (from == RUN_SAVED)
@@ -882,8 +912,11 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	if (replace) {
 		plan_op *vol;
 
-		last = plan_vol_delete(pl, h, vm->domain, sys->pool, sys->volume, last,
-				       "template changed: the system disk is rebuilt");
+		/* The old disk, if it is where the new one goes; one in another
+		 * pool goes after the new definition, as any disk it drops. */
+		if (obs_host_has_volume(h, sys->pool, sys->volume))
+			last = plan_vol_delete(pl, h, vm->domain, sys->pool, sys->volume, last,
+					       "template changed: the system disk is rebuilt");
 		vol = plan_disk(pl, vm, sys, h, IMPACT_REPLACE);
 		dep(vol, last);
 		last = vol;
@@ -918,6 +951,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	guint before = pl->p->ops->len;
 	const char *move = must_move(pl, vm, o);
 	plan_op *last;
+	bool redefined;
 
 	if (move && o->host->reachable) {
 		plan_move(pl, vm, o, hash, move);
@@ -936,7 +970,8 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		     "(then resume it by hand, or change its spec)", vm->domain);
 		return;
 	}
-	if (!o->hash || strcmp(o->hash, hash) != 0)
+	redefined = !o->hash || strcmp(o->hash, hash) != 0;
+	if (redefined)
 		last = plan_redefine(pl, vm, o, from);
 	else if (o->state == VIRT_DOM_PMSUSPENDED && wanted(pl, vm) == VM_RUNNING)
 		/* The guest suspended itself to RAM: only a wake-up brings it
@@ -946,7 +981,11 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	else
 		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, NULL);
-	plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec");
+	/* A disk leaves with the definition that used it: only after a new
+	 * definition without it (one attached by hand to an unchanged
+	 * definition is in use, and stays). */
+	if (redefined && last)
+		plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec");
 	if (pl->p->ops->len > before)
 		tally(pl, vm->appliance, &pl->p->n_change);
 }

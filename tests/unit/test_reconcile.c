@@ -713,6 +713,35 @@ test_safety__a_volume_named_like_a_vms_disk_is_not_its(void **state)
 	dc_free(d);
 }
 
+/* A disk attached by hand to a managed VM's definition (its hash unchanged)
+ * is in use: never deleted as "not in the spec". */
+static void
+test_safety__a_disk_attached_by_hand_stays(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	g_autofree char *host = NULL;
+	g_autofree char *xml = NULL;
+	g_autoptr(GString) edited = NULL;
+	g_autoptr(GError) err = NULL;
+	host_conn *c;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "a.vm")->host->name);
+	c = g_hash_table_lookup(d->hosts->by_name, host);
+	make_volume(d, host, "a.vm--extra.qcow2");
+	assert_true(virt_domain_xml(c->virt, "a.vm", true, &xml, &err));
+	edited = g_string_new(xml);
+	g_string_replace(edited, "</devices>", "<disk type='volume' device='disk'><source pool='default' "
+			 "volume='a.vm--extra.qcow2'/><target dev='vdz'/></disk></devices>", 1);
+	assert_true(virt_define(c->virt, edited->str, NULL, &err));
+	obs_cache_clear(d->cache);  /* what the DEFINED event does in the daemon */
+	assert_false(plan_deletes(dc_plan(d), "a.vm--extra.qcow2"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_true(dc_has_volume(d, host, "a.vm--extra.qcow2"));
+	dc_free(d);
+}
+
 /* A VM's own disk that another domain uses too is kept, and the plan says why. */
 static void
 test_safety__a_disk_another_domain_uses_is_never_deleted(void **state)
@@ -1342,6 +1371,7 @@ main(void)
 		cmocka_unit_test(test_virt__define_validates_against_the_schema),
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
+		cmocka_unit_test(test_safety__a_disk_attached_by_hand_stays),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
