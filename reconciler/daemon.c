@@ -842,6 +842,9 @@ reconcile_end(daemon_state *d)
 		g_autofree char *rev = g_steal_pointer(&d->next_rev);
 
 		adopt_revision(d, g_steal_pointer(&d->next_src), rev, "loaded during the run");
+		/* A new revision is tried at once, not after a failure's backoff. */
+		d->retry_ms = 0;
+		d->pending = true;
 	}
 	/* Always look again: it verifies the run and refreshes the status.
 	 * After a failure, back off so a broken op is not retried in a loop. */
@@ -1054,7 +1057,7 @@ on_closed(gpointer data)
 	daemon_state *d = data;
 
 	loop_timer_set(d->closed_timer, -1);
-	for (guint i = 0; i < d->hosts->hosts->len; i++) {
+	for (guint i = 0; d->hosts && i < d->hosts->hosts->len; i++) {
 		host_conn *hc = d->hosts->hosts->pdata[i];
 
 		if (hc->virt && virt_host_closed(hc->virt) && !hc->close_reported) {

@@ -319,8 +319,8 @@ dispatch(executor *x, GError **error)
 		}
 		x->in_flight++;
 		if (!j->virt) {
-			op->status = OPST_FAILED;
-			op->error = g_strdup_printf("host %s is not connected", op->host);
+			/* Its outcome goes through the job, like any worker's. */
+			j->error = g_strdup_printf("host %s is not connected", op->host);
 			job_done(j);
 			continue;
 		}

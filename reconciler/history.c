@@ -92,7 +92,11 @@ tx_end(history *h, bool ok, GError **error)
 {
 	if (ok && exec_sql(h, "COMMIT", error))
 		return true;
-	exec_sql(h, "ROLLBACK", NULL);
+	/* Directly, not through exec_sql's file check: a transaction left
+	 * open when the file stopped being writable would wedge every later
+	 * one. */
+	if (!sqlite3_get_autocommit(h->db))
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
 	return false;
 }
 

@@ -138,7 +138,13 @@ typedef struct {
 	spec_source *src;
 	spec_diags *diags;
 	unsigned files;
+	unsigned entries;    /* tree entries visited, files or not */
 } walk_ctx;
+
+/* A tree can name one subtree many times ("git bomb": ten entries naming
+ * the same tree, ten levels deep, are 10^10 visits): visits are bounded
+ * whatever the depth. */
+#define WALK_MAX_ENTRIES (10u * SPEC_MAX_FILES)
 
 static bool
 spec_name(const char *name)
@@ -189,46 +195,61 @@ load_blob(walk_ctx *w, const git_tree_entry *e, const char *display)
 	git_blob_free(blob);
 }
 
+static void walk_tree(walk_ctx *w, const git_tree *tree, const char *rel, unsigned depth);
+
+static void
+walk_entry(walk_ctx *w, const git_tree_entry *e, const char *rel, unsigned depth)
+{
+	const char *name = git_tree_entry_name(e);
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	g_autofree char *sub = g_build_filename(rel, name, NULL);
+	g_autofree char *display = g_build_filename(w->g->display_root, sub, NULL);
+	git_tree *child = NULL;
+
+	if (mode == GIT_FILEMODE_TREE) {
+		if (name[0] == '.')
+			return;  /* dot-folders are not part of a source */
+		if (depth >= SPEC_MAX_DIR_DEPTH) {
+			walk_error(w, display, "too-deep", "folders nested deeper than %u; flatten the source",
+				   (unsigned)SPEC_MAX_DIR_DEPTH);
+			return;
+		}
+		if (git_tree_lookup(&child, w->g->mirror, git_tree_entry_id(e)) < 0) {
+			walk_error(w, display, "unreadable", "cannot read the folder from the repository");
+			return;
+		}
+		walk_tree(w, child, sub, depth + 1);
+		git_tree_free(child);
+		return;
+	}
+	if (!spec_name(name))
+		return;
+	if (mode == GIT_FILEMODE_LINK) {
+		spec_error(w->diags, display, SPEC_NOPOS, "symlink-escape",
+			   "symbolic links in a Git source are not followed; commit the file itself");
+		return;
+	}
+	load_blob(w, e, display);
+}
+
 /*
  * Our own walk, not git_tree_walk: libgit2 recurses without a bound, and a
  * commit nesting folders 100,000 deep overflowed the stack (at every start,
- * since the mirror keeps the commit).  The limit is the folder source's.
+ * since the mirror keeps the commit).  Depth is limited as in the folder
+ * source, and visits are counted (see WALK_MAX_ENTRIES).
  */
 static void
 walk_tree(walk_ctx *w, const git_tree *tree, const char *rel, unsigned depth)
 {
 	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
-		const char *name = git_tree_entry_name(e);
-		git_filemode_t mode = git_tree_entry_filemode(e);
-		g_autofree char *sub = g_build_filename(rel, name, NULL);
-		g_autofree char *display = g_build_filename(w->g->display_root, sub, NULL);
-		git_tree *child = NULL;
-
-		if (mode == GIT_FILEMODE_TREE) {
-			if (name[0] == '.')
-				continue;  /* dot-folders are not part of a source */
-			if (depth >= SPEC_MAX_DIR_DEPTH) {
-				walk_error(w, display, "too-deep", "folders nested deeper than %u; flatten the source",
-					   (unsigned)SPEC_MAX_DIR_DEPTH);
-				continue;
-			}
-			if (git_tree_lookup(&child, w->g->mirror, git_tree_entry_id(e)) < 0) {
-				walk_error(w, display, "unreadable", "cannot read the folder from the repository");
-				continue;
-			}
-			walk_tree(w, child, sub, depth + 1);
-			git_tree_free(child);
-			continue;
+		if (++w->entries > WALK_MAX_ENTRIES) {
+			if (w->entries == WALK_MAX_ENTRIES + 1)
+				walk_error(w, w->g->display_root[0] ? w->g->display_root : ".", "too-many-files",
+					   "the commit's tree has more than %u entries; split the repository",
+					   WALK_MAX_ENTRIES);
+			return;
 		}
-		if (!spec_name(name))
-			continue;
-		if (mode == GIT_FILEMODE_LINK) {
-			spec_error(w->diags, display, SPEC_NOPOS, "symlink-escape",
-				   "symbolic links in a Git source are not followed; commit the file itself");
-			continue;
-		}
-		load_blob(w, e, display);
+		walk_entry(w, git_tree_entry_byindex(tree, i), rel, depth);
 	}
 }
 
@@ -265,7 +286,7 @@ source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **er
 	git_oid oid;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
-	walk_ctx w = { g, NULL, diags, 0 };
+	walk_ctx w = { g, NULL, diags, 0, 0 };
 	g_autoptr(GError) tree_err = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 

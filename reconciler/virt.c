@@ -699,9 +699,10 @@ virt_set_memory(virt_host *h, const char *name, uint64_t bytes, bool live,
 }
 
 /*
- * Press the power button; true when the domain is off already or the press
- * was delivered.  A press refused while the guest still runs is an error:
- * the caller must not wait out a timeout for a request that never left.
+ * Press the power button.  A press libvirt refuses is an error only while
+ * the guest runs (the request never left); in any other state the guest is
+ * on its way down already, or cannot see a button, and the caller's
+ * deadline decides.
  */
 static bool
 press_power_button(virt_host *h, virDomainPtr dom, const char *name, GError **error)
@@ -713,7 +714,7 @@ press_power_button(virt_host *h, virDomainPtr dom, const char *name, GError **er
 		return true;
 	fail(error, "cannot ask to shut down", name);
 	count(h);
-	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF) {
+	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_RUNNING) {
 		g_clear_error(error);
 		return true;
 	}
@@ -724,7 +725,9 @@ press_power_button(virt_host *h, virDomainPtr dom, const char *name, GError **er
  * Graceful first; a guest that ignores ACPI is powered off at the deadline.
  * The button is pressed again every VIRT_SHUTDOWN_REPRESS_MS: a guest still
  * in its firmware, or an OS not yet listening, drops the first press (as
- * OpenStack's shutdown_retry_interval does for the same reason).
+ * OpenStack's shutdown_retry_interval does for the same reason).  A paused
+ * guest, or one suspended to RAM, cannot see the button: powered off at
+ * once.
  */
 bool
 virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
@@ -734,19 +737,16 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 	gint64 deadline = now + (gint64)timeout_ms * 1000;
 	gint64 repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
 	int state = 0, reason = 0;
-	bool ok;
+	bool ok = true;
 
 	if (!dom)
 		return false;
 	count(h);
-	/* A guest suspended to RAM does not see the power button: waiting for
-	 * it to shut down would only wait out the timeout. */
-	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PMSUSPENDED) {
+	if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
+	    (state == VIR_DOMAIN_PMSUSPENDED || state == VIR_DOMAIN_PAUSED))
 		deadline = 0;
-		ok = true;
-	} else {
+	else
 		ok = press_power_button(h, dom, name, error);
-	}
 	while (ok) {
 		count(h);
 		if (virDomainGetState(dom, &state, &reason, 0) < 0) {
@@ -763,8 +763,12 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 			break;
 		}
 		if (now >= repress) {
+			/* A later press may meet the guest powering off: only the
+			 * deadline decides now. */
 			repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
-			ok = press_power_button(h, dom, name, error);
+			count(h);
+			if (virDomainShutdown(dom) < 0)
+				virResetLastError();
 		}
 		g_usleep(100 * 1000);
 	}

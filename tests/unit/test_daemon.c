@@ -1473,6 +1473,63 @@ test_watch_git__deep_trees_and_huge_blobs_are_refused(void **state)
 	tu_rmtree(dir);
 }
 
+/* A tree whose 10 entries all name the same subtree, 10 levels deep
+ * (a "git bomb": 10^10 visits), stops at the visit bound with an error. */
+static void
+test_watch_git__a_git_bomb_is_refused_not_walked(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *mirror = g_build_filename(dir, "mirror.git", NULL);
+	g_autofree char *report = NULL;
+	git_repository_init_options io;
+	git_repository *r = NULL;
+	git_signature *sig = NULL;
+	git_oid blob, tree, top, commit;
+	git_tree *t = NULL;
+
+	(void)state;
+	git_libgit2_init();
+	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH;
+	io.initial_head = "main";
+	assert_int_equal(git_repository_init_ext(&r, repo, &io), 0);
+	assert_int_equal(git_blob_create_from_buffer(&blob, r, "x", 1), 0);
+	tree = blob;
+	for (int level = 0; level <= 10; level++) {
+		git_treebuilder *tb = NULL;
+
+		assert_int_equal(git_treebuilder_new(&tb, r, NULL), 0);
+		for (int i = 0; i < 10; i++) {
+			char name[8];
+
+			g_snprintf(name, sizeof(name), "d%d", i);
+			assert_int_equal(git_treebuilder_insert(NULL, tb, name, &tree,
+								level ? GIT_FILEMODE_TREE : GIT_FILEMODE_BLOB), 0);
+		}
+		assert_int_equal(git_treebuilder_write(&tree, tb), 0);
+		git_treebuilder_free(tb);
+	}
+	{
+		git_treebuilder *tb = NULL;
+
+		assert_int_equal(git_treebuilder_new(&tb, r, NULL), 0);
+		assert_int_equal(git_treebuilder_insert(NULL, tb, "specs", &tree, GIT_FILEMODE_TREE), 0);
+		assert_int_equal(git_treebuilder_write(&top, tb), 0);
+		git_treebuilder_free(tb);
+	}
+	assert_int_equal(git_tree_lookup(&t, r, &top), 0);
+	assert_int_equal(git_signature_now(&sig, "Test Operator", "op@example.invalid"), 0);
+	assert_int_equal(git_commit_create_v(&commit, r, "HEAD", sig, sig, NULL, "bomb", t, 0), 0);
+	git_signature_free(sig);
+	git_tree_free(t);
+	git_repository_free(r);
+	report = git_load_text(repo, mirror);
+	assert_non_null(strstr(report, "the commit's tree has more than 100000 entries; split the repository "
+				       "[too-many-files]"));
+	tu_rmtree(dir);
+}
+
 static void
 test_watch_git__unreachable_remote_keeps_running(void **state)
 {
@@ -1520,6 +1577,7 @@ main(void)
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 		cmocka_unit_test(test_watch_git__deep_trees_and_huge_blobs_are_refused),
+		cmocka_unit_test(test_watch_git__a_git_bomb_is_refused_not_walked),
 	};
 
 	tu_chdir_srcdir();
