@@ -69,6 +69,8 @@ struct daemon_state {
 	gint64 revision;
 	GHashTable *holds;         /* domain -> hold * */
 	GHashTable *crashes;       /* domain -> crash_count * */
+	GHashTable *judge_hosts;   /* hosts whose stops were not seen live: just
+				      (re)connected, judged once by the next pass */
 	char *approved;            /* digest of the revision `strata approve` confirmed */
 	char *bad_full;            /* digest of the last invalid revision recorded */
 	spec_source *next_src;     /* a valid revision loaded during a run */
@@ -401,6 +403,9 @@ hosts_connect(daemon_state *d, const spec_source *src)
 		host_conn *h = d->hosts->hosts->pdata[i];
 		int id = h->virt ? virt_events_start(h->virt, on_domain_event, d) : -1;
 
+		if (h->virt)  /* stops before now were not seen: judged once */
+			g_hash_table_add(d->judge_hosts, g_strdup(h->name));
+
 		if (!h->virt)
 			g_warning("host %s unreachable: %s", h->name, h->error);
 		g_array_append_val(d->event_ids, id);
@@ -634,8 +639,14 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 	}
 	vm = d->want ? g_hash_table_lookup(d->want->vm_by_domain, domain) : NULL;
 	g_debug("event %d/%d on %s", event, detail, domain);
-	if (expected(d, domain, event) || !vm)
-		return;  /* strata's own doing, or not strata's domain */
+	if (expected(d, domain, event))
+		return;  /* strata's own doing */
+	if (!vm) {
+		/* Not strata's, but what it uses decides which volumes may go. */
+		if (event == VIRT_EV_DEFINED || event == VIRT_EV_UNDEFINED)
+			obs_cache_clear(d->cache);
+		return;
+	}
 	switch (event) {
 	case VIRT_EV_STOPPED:
 		on_stopped(d, vm, detail);
@@ -920,6 +931,10 @@ reconnect(daemon_state *d)
 				continue;
 			g_array_index(d->event_ids, int, j) = virt_events_start(h->virt, on_domain_event, d);
 			g_message("host %s reconnected", h->name);
+			/* What happened while it was away was not seen: judged once,
+			 * and what strata knew of its definitions is read afresh. */
+			g_hash_table_add(d->judge_hosts, g_strdup(h->name));
+			obs_cache_clear(d->cache);
 		}
 	}
 }
@@ -951,8 +966,13 @@ judge_unseen_stops(daemon_state *d)
 			vm->restart == RESTART_NEVER;
 		if (!shutdown && !crash)
 			continue;
+		if (!g_hash_table_contains(d->judge_hosts, o->host->name))
+			continue;  /* seen live there: events decided */
+		/* Only a VM strata last left running can have stopped on its
+		 * own: after strata's own stop, define or save it is strata's. */
 		last = history_last_op(d->hist, vm->domain);
-		if (shutdown && g_strcmp0(last, "shutdown") == 0)
+		if (!last || !(g_str_equal(last, "start") || g_str_equal(last, "resume") ||
+			       g_str_equal(last, "pm-wakeup") || g_str_equal(last, "migrate")))
 			continue;
 		hold_set(d, vm, VM_STOPPED, shutdown ? "the guest shut itself down (libvirt's record)"
 						     : "it crashed and its restart policy is never (libvirt's record)");
@@ -988,6 +1008,7 @@ reconcile_start(daemon_state *d)
 		po.overrides = overrides;
 		pass_plan(&d->pass, d->good, d->hosts, d->cache, &po, d->hist);
 	}
+	g_hash_table_remove_all(d->judge_hosts);  /* judged once */
 	p = d->pass.plan;
 	add_oneshots(d, p);
 	status_capture(d);
@@ -1123,6 +1144,9 @@ on_resync(gpointer data)
 		source_dir_rewatch(d->source);
 		load_revision(d, "periodic resync");
 	}
+	/* Events can be missed (a queue overflow, a client restart); other
+	 * tools' definitions are few: read them afresh. */
+	obs_cache_forget_unmanaged(d->cache);
 	daemon_request(d, "periodic resync");
 }
 
@@ -1222,6 +1246,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	d->judge_hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
@@ -1319,6 +1344,7 @@ daemon_free(daemon_state *d)
 	obs_cache_free(d->cache);
 	g_hash_table_unref(d->holds);
 	g_hash_table_unref(d->crashes);
+	g_hash_table_unref(d->judge_hosts);
 	g_free(d->approved);
 	g_free(d->bad_full);
 	spec_source_free(d->next_src);

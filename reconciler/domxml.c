@@ -232,7 +232,9 @@ add_attr(GPtrArray *to, xmlNodePtr n, const char *attr)
 static void
 parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
 {
-	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source", ctx);
+	/* Every source of every disk, the backing chain's too (a live
+	 * definition lists it): an overlay made on a volume uses it. */
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk//source", ctx);
 
 	out->volumes = g_ptr_array_new_with_free_func(g_free);
 	out->paths = g_ptr_array_new_with_free_func(g_free);
@@ -247,6 +249,7 @@ parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
 			g_ptr_array_add(out->volumes, g_strdup_printf("%s/%s", pool, vol));
 		add_attr(out->paths, n, "file");
 		add_attr(out->paths, n, "dev");
+		add_attr(out->paths, n, "name");  /* network disks: rbd pool/image, … */
 		xmlFree(pool);
 		xmlFree(vol);
 	}

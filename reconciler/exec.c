@@ -369,7 +369,7 @@ collect(executor *x, bool block)
 		x->in_flight--;
 		*busy(x, op->host) -= heavy(op);
 		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])
-			obs_cache_remember(x->cache, j->uuid, op->xml);
+			obs_cache_remember(x->cache, op->host, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);
 		g_free(j);
 	}

@@ -810,7 +810,7 @@ history_last_op(history *h, const char *domain)
 {
 	g_auto(GStrv) parts = g_strsplit(domain, ".", 2);
 	sqlite3_stmt *st = prepare(h, "SELECT kind FROM ops WHERE appliance = ? AND vm = ? "
-				      "ORDER BY id DESC LIMIT 1", NULL);
+				      "AND result = 'done' ORDER BY id DESC LIMIT 1", NULL);
 	char *kind = NULL;
 
 	if (!st || !parts[0] || !parts[1]) {

@@ -62,8 +62,8 @@ bool history_host_vms_record(history *h, const observed *have, GError **error);
  */
 GPtrArray *history_vanished_hosts(history *h, const host_set *hosts);
 
-/* The kind ("shutdown", "start", …) of the last operation strata recorded
- * for domain @domain (appliance.vm), or NULL. */
+/* The kind ("shutdown", "start", …) of the last operation strata carried
+ * out (result done) on domain @domain (appliance.vm), or NULL. */
 char *history_last_op(history *h, const char *domain);
 
 /* Operations interrupted by a crash that history_open found, if any. */

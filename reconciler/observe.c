@@ -72,8 +72,15 @@ obs_cache_free(obs_cache *c)
 	g_free(c);
 }
 
+/* Per host: two hosts may hold domains defined from one XML, one UUID. */
+static char *
+cache_key(const char *host, const char *uuid)
+{
+	return g_strdup_printf("%s/%s", host, uuid);
+}
+
 static void
-cache_put(obs_cache *c, const char *uuid, const domxml_info *info)
+cache_put(obs_cache *c, const char *host, const char *uuid, const domxml_info *info)
 {
 	cache_entry *e = g_new0(cache_entry, 1);
 
@@ -85,19 +92,35 @@ cache_put(obs_cache *c, const char *uuid, const domxml_info *info)
 	e->volumes = strv_of(info->volumes);
 	e->paths = strv_of(info->paths);
 	g_mutex_lock(&c->lock);
-	g_hash_table_insert(c->by_uuid, g_strdup(uuid), e);
+	g_hash_table_insert(c->by_uuid, cache_key(host, uuid), e);
 	g_mutex_unlock(&c->lock);
 }
 
 void
-obs_cache_remember(obs_cache *c, const char *uuid, const char *xml)
+obs_cache_remember(obs_cache *c, const char *host, const char *uuid, const char *xml)
 {
 	domxml_info info;
 
 	if (!domxml_parse(xml, &info))
 		return;
-	cache_put(c, uuid, &info);
+	cache_put(c, host, uuid, &info);
 	domxml_info_release(&info);
+}
+
+static gboolean
+unmanaged_entry(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	(void)data;
+	return !((cache_entry *)value)->managed;
+}
+
+void
+obs_cache_forget_unmanaged(obs_cache *c)
+{
+	g_mutex_lock(&c->lock);
+	g_hash_table_foreach_remove(c->by_uuid, unmanaged_entry, NULL);
+	g_mutex_unlock(&c->lock);
 }
 
 void
@@ -151,6 +174,30 @@ domain_take(obs_domain *d, const cache_entry *e)
 	d->refs_known = true;
 }
 
+/* The strings of @from that @to lacks, added to @to. */
+static void
+add_missing(GPtrArray *to, const GPtrArray *from)
+{
+	for (guint i = 0; i < from->len; i++)
+		if (!g_ptr_array_find_with_equal_func(to, from->pdata[i], g_str_equal, NULL))
+			g_ptr_array_add(to, g_strdup(from->pdata[i]));
+}
+
+/* The live definition's disks, added to @info's; false if unreadable. */
+static bool
+add_live_refs(obs_host *h, const obs_domain *d, domxml_info *info)
+{
+	g_autofree char *xml = NULL;
+	domxml_info live;
+
+	if (!virt_domain_xml(h->conn->virt, d->name, false, &xml, NULL) || !domxml_parse(xml, &live))
+		return false;
+	add_missing(info->volumes, live.volumes);
+	add_missing(info->paths, live.paths);
+	domxml_info_release(&live);
+	return true;
+}
+
 /* Read the definition of @d and remember what it says. */
 static void
 domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
@@ -163,6 +210,12 @@ domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 	if (!virt_domain_xml(h->conn->virt, d->name, true, &xml, NULL) ||
 	    !domxml_parse(xml, &info))
 		return;
+	/* A running domain may use more than its definition says: a disk
+	 * attached live only, a backing chain. */
+	if (d->state != VIRT_DOM_SHUTOFF && !add_live_refs(h, d, &info)) {
+		domxml_info_release(&info);
+		return;
+	}
 	d->managed = info.managed;
 	d->appliance = g_strdup(info.appliance);
 	d->vm = g_strdup(info.vm);
@@ -174,7 +227,7 @@ domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 	d->detailed = true;
 	d->cpus = info.cpus;
 	d->memory = info.memory;
-	cache_put(cache, d->uuid, &info);
+	cache_put(cache, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 }
 
@@ -186,13 +239,15 @@ static bool
 domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 		  const char *type)
 {
+	g_autofree char *key = NULL;
 	cache_entry *e;
 	desired_vm *vm;
 	g_autofree char *hash = NULL;
 	bool hit = false;
 
 	g_mutex_lock(&cache->lock);
-	e = g_hash_table_lookup(cache->by_uuid, d->uuid);
+	key = cache_key(d->host->name, d->uuid);
+	e = g_hash_table_lookup(cache->by_uuid, key);
 	if (e && !e->managed) {
 		hit = true;
 	} else if (e) {
@@ -280,8 +335,12 @@ index_users(obs_host *h, GHashTable *vol_by_path, obs_domain *d)
 		index_add(h->users, d->volumes[i], d);
 		/* Its own volumes: used by it, and named the way strata names
 		 * its disks (so a volume attached by hand is never one). */
-		if (v && desired_volume_owned_by(v->name, d->name))
-			index_add(h->vols_of, d->name, v);
+		if (v && desired_volume_owned_by(v->name, d->name)) {
+			GPtrArray *own = g_hash_table_lookup(h->vols_of, d->name);
+
+			if (!own || !g_ptr_array_find(own, v, NULL))  /* once each */
+				index_add(h->vols_of, d->name, v);
+		}
 	}
 	for (guint i = 0; d->paths && d->paths[i]; i++) {
 		virt_vol *v = g_hash_table_lookup(vol_by_path, d->paths[i]);
@@ -312,7 +371,8 @@ observe_volumes(obs_host *h, const desired_state *want)
 		virt_vol *v = h->vols->pdata[i];
 
 		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", v->pool, v->name), v);
-		if (v->key && v->key[0] == '/')
+		/* By key: a path for file pools, pool/image for rbd. */
+		if (v->key && v->key[0])
 			g_hash_table_insert(vol_by_path, v->key, v);
 	}
 	for (guint i = 0; i < h->domains->len; i++)

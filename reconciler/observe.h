@@ -70,10 +70,12 @@ typedef struct obs_cache obs_cache;
 obs_cache *obs_cache_new(void);
 void obs_cache_free(obs_cache *c);
 /* Remember the definition strata just gave domain @uuid. */
-void obs_cache_remember(obs_cache *c, const char *uuid, const char *xml);
+void obs_cache_remember(obs_cache *c, const char *host, const char *uuid, const char *xml);
 /* Forget what strata knew of every domain: the next pass reads them all
  * (a definition changed behind strata's back). */
 void obs_cache_clear(obs_cache *c);
+/* Forget the domains strata does not manage (the periodic resync). */
+void obs_cache_forget_unmanaged(obs_cache *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(obs_cache, obs_cache_free)
 
 observed *observe(host_set *hosts, const desired_state *want, obs_cache *cache);
