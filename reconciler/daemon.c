@@ -944,8 +944,10 @@ reconnect(daemon_state *d)
  * running, or its connection was down): libvirt keeps why a domain shut
  * off.  A guest that shut itself down stays down unless restart: always,
  * a crash stays down under restart: never, as if the event had been seen.
- * A shutdown strata itself recorded last (a restart cut short) is not the
- * guest's.  Returns whether a hold was set (the plan must be made again).
+ * Judged once per (re)connection of the host, and only for a VM that
+ * strata's last carried-out op left running (after its own stop, define
+ * or save, the stop is strata's).  Returns whether a hold was set (the
+ * plan must be made again).
  */
 static bool
 judge_unseen_stops(daemon_state *d)

@@ -324,9 +324,11 @@ prepare(history *h, const char *sql, GError **error)
 {
 	sqlite3_stmt *st = NULL;
 
-	/* Every statement first checks the files can take it (readers of a
-	 * WAL database write their read marks into -shm too; see
-	 * history_still_there): a SIGBUS cannot be handled, an error can. */
+	/* The writer's every statement (a WAL reader writes its read marks
+	 * into -shm too) first checks the files can take it; see
+	 * history_still_there: a SIGBUS cannot be handled, an error can.
+	 * Read-only openers (`strata history`) may lack write permission by
+	 * design and are not checked. */
 	if (!history_still_there(h, error))
 		return NULL;
 	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK) {

@@ -20,7 +20,7 @@ typedef struct {
 
 struct obs_cache {
 	GHashTable *by_uuid;   /* uuid -> cache_entry * */
-	GMutex lock;           /* hosts are observed in parallel */
+	GMutex lock;           /* any thread may remember or read a definition */
 };
 
 static void

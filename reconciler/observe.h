@@ -101,8 +101,12 @@ const char *obs_host_unknown_pool(const obs_host *h);
 GPtrArray *obs_host_domain_volumes(const obs_host *h, const char *domain);
 /*
  * Whether any domain on @h other than @except (NULL: any) uses the volume,
- * managed or not.  True as well when some definition on @h could not be
- * read: a volume is only ever deleted when it is known to be unused.
+ * managed or not, by pool and name or by key (a path, an rbd image), in
+ * its definition or, when it runs, its live definition with the backing
+ * chains, as observed at this pass (definitions are cached; other tools'
+ * are read again at each resync and on their events).  True as well when
+ * some definition on @h could not be read.  Not covered: a use that
+ * begins between this observation and the delete.
  */
 bool obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
 			  const char *except);

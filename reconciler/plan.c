@@ -1534,7 +1534,12 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 		       "strata approve while strata watch runs", pl.removed, pl.managed,
 		       opts->max_removal_pct ? opts->max_removal_pct : PLAN_MAX_REMOVAL_PCT);
 	hold_back(&pl);
-	plan_order(pl.p);
+	if (!plan_order(pl.p)) {
+		/* A planner bug: what was left could stop a VM whose start was
+		 * in the cycle, so nothing of this plan runs. */
+		g_ptr_array_set_size(pl.p->ops, 0);
+		pl.p->n_create = pl.p->n_change = pl.p->n_remove = 0;
+	}
 
 	place_state_free(pl.ps);
 	g_hash_table_unref(pl.start_op);

@@ -8,11 +8,18 @@
  * The rules that protect data live here:
  *  - only domains carrying strata's metadata are ever touched;
  *  - a VM is never created while some host is unreachable (it may be
- *    running there), and nothing is planned on an unreachable host;
- *  - a volume is deleted only if its name carries the prefix of a managed
- *    domain being removed or changed (<appliance>.<vm>--), or it is a
- *    persistent template's volume whose document says `state: deleted`;
- *  - a plan that would remove every managed VM is refused unless allowed.
+ *    running there) unless that host is declared lost, and nothing is
+ *    planned on an unreachable host;
+ *  - a volume is deleted (vol_delete_blocker) only if the definition of
+ *    the domain it goes with uses it and it carries the name strata gives
+ *    that domain's disks, no other definition on the host uses it (as
+ *    observed; see observe.h for what that covers), and it is neither a
+ *    persistent volume nor a template base; a persistent volume goes only
+ *    by its own `state: deleted`;
+ *  - a plan that would remove every managed VM, or more than a set share
+ *    of them, is refused unless allowed; an error holds back the
+ *    appliance it concerns, and a plan that cannot be ordered runs not
+ *    at all.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
