@@ -114,9 +114,27 @@ on_accept(int fd, gpointer data)
 		on_client(data, client);
 }
 
+/* Whether something listens on the socket at @path. */
+static bool
+answers(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0 || !address(path, &sa, NULL)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 /*
- * The writer's lock is held, so a socket at @path is a dead daemon's and
- * may go; anything else there (a file, a link, someone else's socket) is
+ * The writer's lock is held, so a socket at @path that nobody answers on
+ * is a dead daemon's and may go; anything else there (a file, a link, someone else's socket) is
  * not ours to remove.
  */
 static bool
@@ -132,6 +150,12 @@ clear_stale(const char *path, GError **error)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
 			    "%s exists and is not a socket of this user; strata will not replace it "
 			    "(give another --socket)", path);
+		return false;
+	}
+	if (answers(path)) {
+		/* Another database's daemon, given the same --socket. */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+			    "another strata watch serves %s; give another --socket", path);
 		return false;
 	}
 	return unlink(path) == 0 || errno == ENOENT;
