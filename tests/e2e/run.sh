@@ -7,6 +7,15 @@ set -uo pipefail
 # set -e inside $(...) too: a failing check must fail its scenario.
 shopt -s inherit_errexit
 E2E_HERE=$(cd "$(dirname "$0")" && pwd)
+# Under a subreaper of our own: daemonized QEMU, libvirtd and virtlogd are
+# reaped at once, whatever PID 1 does (see reaper.c).
+if [ -z "${E2E_REAPED:-}" ] && command -v cc >/dev/null; then
+	reaper=$(mktemp /tmp/strata-e2e-reaper.XXXXXX)
+	if cc -O2 -o "$reaper" "$E2E_HERE/reaper.c" 2>/dev/null; then
+		E2E_REAPED=1 E2E_REAPER_BIN=$reaper exec "$reaper" "$0" "$@"
+	fi
+	echo "e2e: cannot build the reaper; orphans are left to PID 1"
+fi
 . "$E2E_HERE/hosts.sh"
 . "$E2E_HERE/lib.sh"
 for f in "$E2E_HERE"/scenarios/*.sh; do . "$f"; done
@@ -25,6 +34,7 @@ finish() {
 		umount -l "$m"
 	done
 	if [ -n "${E2E_KEEP:-}" ]; then echo "e2e: kept $E2E_DIR"; else rm -rf "$E2E_DIR"; fi
+	rm -f "${E2E_REAPER_BIN:-}"
 }
 trap finish EXIT
 trap 'echo "e2e: interrupted"; exit 130' INT TERM
