@@ -172,6 +172,10 @@ void virt_pool_free(gpointer p);
 /* Mutations. */
 /* @uuid_out (37 bytes, or NULL) receives the domain's UUID. */
 bool virt_define(virt_host *h, const char *xml, char *uuid_out, GError **error);
+/* The same, saying whether libvirt validates @xml against its schema
+ * (virt_define does on every driver but the built-in test driver). */
+bool virt_define_flags(virt_host *h, const char *xml, bool validate, char *uuid_out,
+		       GError **error);
 bool virt_undefine(virt_host *h, const char *name, GError **error);
 bool virt_start(virt_host *h, const char *name, GError **error);
 bool virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms,

@@ -669,9 +669,9 @@ test_virt__define_validates_against_the_schema(void **state)
 	g_autoptr(GError) err = NULL;
 
 	(void)state;
-	assert_false(virt_define(c->virt, "<domain type='test'><name>x</name><memory>1024</memory>"
-				 "<os><type>hvm</type></os><devices><bogus/></devices></domain>",
-				 NULL, &err));
+	assert_false(virt_define_flags(c->virt, "<domain type='test'><name>x</name><memory>1024</memory>"
+				       "<os><type>hvm</type></os><devices><bogus/></devices></domain>",
+				       true, NULL, &err));
 	assert_non_null(strstr(err->message, "cannot define domain on"));
 	assert_null(dc_domain(d, "x"));
 	dc_free(d);
