@@ -178,7 +178,8 @@ lock_take(const char *db, GError **error)
 			    "cannot lock %s: %s", path, g_strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+	/* A hard link planted to another file would make us truncate it. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "%s is not a lock file of this user; remove it if nothing uses it", path);
 		close(fd);
