@@ -352,12 +352,18 @@ static void
 collect(executor *x, bool block)
 {
 	g_autoptr(GPtrArray) finished = g_ptr_array_new();
-	job *j = block ? g_async_queue_pop(x->done) : g_async_queue_try_pop(x->done);
 	guint64 count;
+	job *j;
 
+	/* The wake-ups first, then the queue: a worker queues its result
+	 * before it writes the eventfd, so every result queued after this
+	 * read brings a wake-up of its own.  (The other way round, a result
+	 * queued between an empty pop and the read lost its wake-up, and a
+	 * run whose last op it was waited forever: seen once in CI.) */
 	if (read(x->wake, &count, sizeof(count)) < 0) {
 		/* nothing to read: results were taken in by an earlier call */
 	}
+	j = block ? g_async_queue_pop(x->done) : g_async_queue_try_pop(x->done);
 	for (; j; j = g_async_queue_try_pop(x->done)) {
 		plan_op *op;
 
