@@ -408,12 +408,19 @@ test_watch__second_daemon_on_one_database_refuses(void **state)
 	watch_stop(w);
 }
 
+/* VM @vm is in the daemon's status: the revision desiring it was planned. */
+static bool
+vm_listed(watch *w, const char *vm)
+{
+	g_autofree char *desired = observed(w, vm, "desired");
+
+	return strcmp(desired, "-") != 0;
+}
+
 static bool
 d_listed(watch *w)
 {
-	g_autofree char *dv = observed(w, "d", "desired");
-
-	return strcmp(dv, "-") != 0;
+	return vm_listed(w, "d");
 }
 
 /*
@@ -571,17 +578,13 @@ test_watch__removed_host_document_recreates_nothing(void **state)
 static bool
 e_listed(watch *w)
 {
-	g_autofree char *e = observed(w, "e", "desired");
-
-	return strcmp(e, "-") != 0;
+	return vm_listed(w, "e");
 }
 
 static bool
 g_listed(watch *w)
 {
-	g_autofree char *g = observed(w, "g", "desired");
-
-	return strcmp(g, "-") != 0;
+	return vm_listed(w, "g");
 }
 
 /* The watched folder itself deleted and made again, or replaced by a
