@@ -447,8 +447,13 @@ observe(host_set *hosts, const desired_state *want, obs_cache *cache)
 		for (guint j = 0; j < h->domains->len; j++) {
 			obs_domain *d = h->domains->pdata[j];
 
-			if (!g_hash_table_insert(o->domain_by_name, d->name, d))
+			/* The first host keeps the name: g_hash_table_insert
+			 * would replace it, and a duplicate would then be
+			 * reported as on "h2 and h2". */
+			if (g_hash_table_contains(o->domain_by_name, d->name))
 				g_ptr_array_add(o->duplicates, d);
+			else
+				g_hash_table_insert(o->domain_by_name, d->name, d);
 		}
 	}
 	observe_persistent(o, want);

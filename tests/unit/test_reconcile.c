@@ -742,6 +742,40 @@ test_safety__a_disk_attached_by_hand_stays(void **state)
 	dc_free(d);
 }
 
+/*
+ * One domain defined on two hosts (a half-done move an operator left):
+ * the refusal names both hosts, the one seen first and the other.
+ */
+static void
+test_safety__a_domain_on_two_hosts_is_named_on_both(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	g_autofree char *host = NULL;
+	g_autofree char *xml = NULL;
+	g_autofree char *want = NULL;
+	g_autoptr(GError) err = NULL;
+	const char *other;
+	host_conn *c;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "a.vm")->host->name);
+	other = strcmp(host, "hv1") == 0 ? "hv2" : "hv1";
+	c = g_hash_table_lookup(d->hosts->by_name, host);
+	assert_true(virt_domain_xml(c->virt, "a.vm", true, &xml, &err));
+	c = g_hash_table_lookup(d->hosts->by_name, other);
+	assert_true(virt_define(c->virt, xml, NULL, &err));
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 1);
+	/* Hosts are observed in the spec's order: hv1 first. */
+	want = g_strdup_printf("domain 'a.vm' is defined on both hv1 and hv2; strata will not touch it "
+			       "until one is removed by hand");
+	assert_non_null(strstr(p->errors->pdata[0], want));
+	assert_int_equal(p->ops->len, 0);
+	dc_free(d);
+}
+
 /* A VM's own disk that another domain uses too is kept, and the plan says why. */
 static void
 test_safety__a_disk_another_domain_uses_is_never_deleted(void **state)
@@ -1372,6 +1406,7 @@ main(void)
 		cmocka_unit_test(test_safety__a_volume_named_like_a_vms_disk_is_not_its),
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
 		cmocka_unit_test(test_safety__a_disk_attached_by_hand_stays),
+		cmocka_unit_test(test_safety__a_domain_on_two_hosts_is_named_on_both),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
