@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
 #include <git2.h>
 #include <gio/gio.h>
 #include <string.h>
@@ -253,6 +254,98 @@ walk_tree(walk_ctx *w, const git_tree *tree, const char *rel, unsigned depth)
 	}
 }
 
+/* @blob's bytes in the mirror's test-nodes/ folder, named by its id: written
+ * once (atomically, never through a symlink), so an unchanged node file keeps
+ * its path and its host keeps its connection. */
+static char *
+node_file(source_git *g, const git_oid *id, const void *buf, size_t len, GError **error)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	g_autofree char *dir = g_build_filename(git_repository_path(g->mirror), "test-nodes", NULL);
+	g_autofree char *path = NULL;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	path = g_strdup_printf("%s/%s.xml", dir, hex);
+	if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+		return g_steal_pointer(&path);
+	if (g_mkdir_with_parents(dir, 0700) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot make %s: %s",
+			    dir, g_strerror(errno));
+		return NULL;
+	}
+	if (!g_file_set_contents_full(path, buf, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+		return NULL;
+	return g_steal_pointer(&path);
+}
+
+/*
+ * @sh's `test:REL` node file, read from @root (the commit's tree) beside the
+ * spec file that names it, and copied out: a bare or remote repository has
+ * no folder to resolve REL against, and a work tree's copy may differ from
+ * the commit.  The URI becomes test://ABS; a node file missing from the
+ * commit makes the revision invalid, said at the URI.
+ */
+static void
+resolve_test_node(walk_ctx *w, git_tree *root, spec_host *sh)
+{
+	const char *file = sh->obj.file, *root_dir = w->g->display_root;
+	g_autofree char *rel_dir = NULL, *base = NULL, *path = NULL, *out = NULL;
+	g_autoptr(GError) err = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t len = 0;
+
+	if (root_dir[0] && g_str_has_prefix(file, root_dir) && file[strlen(root_dir)] == '/')
+		file += strlen(root_dir) + 1;
+	rel_dir = g_path_get_dirname(file);
+	base = g_build_filename("/", w->g->subdir, rel_dir, NULL);
+	path = g_canonicalize_filename(sh->uri.v + 5, base);  /* "/a/b.xml": never above the root */
+	/* A symlink is a blob too: its target's name, never followed. */
+	if (git_tree_entry_bypath(&e, root, path + 1) < 0 || git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		spec_error(w->diags, sh->obj.file, sh->uri.pos, "no-such-file",
+			   "'%s' is not a file of this commit (looked for '%s'); commit the test-driver node file "
+			   "with the spec", sh->uri.v + 5, path + 1);
+		w->src->load_errors++;
+		git_tree_entry_free(e);
+		return;
+	}
+	if (git_repository_odb(&odb, w->g->mirror) < 0 ||
+	    git_odb_read_header(&len, &type, odb, git_tree_entry_id(e)) < 0 || len > SPEC_MAX_FILE_BYTES ||
+	    git_blob_lookup(&blob, w->g->mirror, git_tree_entry_id(e)) < 0 ||
+	    !(out = node_file(w->g, git_tree_entry_id(e), git_blob_rawcontent(blob),
+			      (size_t)git_blob_rawsize(blob), &err))) {
+		spec_error(w->diags, sh->obj.file, sh->uri.pos, "unreadable",
+			   "cannot copy '%s' out of the commit: %s", path + 1,
+			   err ? err->message : len > SPEC_MAX_FILE_BYTES ? "larger than 4 MiB" : "unreadable");
+		w->src->load_errors++;
+	} else {
+		g_free(sh->uri.v);
+		sh->uri.v = g_strdup_printf("test://%s", out);
+	}
+	git_blob_free(blob);
+	git_odb_free(odb);
+	git_tree_entry_free(e);
+}
+
+static void
+resolve_test_nodes(walk_ctx *w, git_commit *commit)
+{
+	git_tree *root = NULL;
+
+	if (git_commit_tree(&root, commit) < 0)
+		return;
+	for (guint i = 0; i < w->src->hosts->len; i++) {
+		spec_host *sh = w->src->hosts->pdata[i];
+
+		if (sh->uri.v && g_str_has_prefix(sh->uri.v, "test:") && !g_str_has_prefix(sh->uri.v, "test://"))
+			resolve_test_node(w, root, sh);
+	}
+	git_tree_free(root);
+}
+
 static bool
 load_tree(source_git *g, git_commit *commit, git_tree **out, GError **error)
 {
@@ -312,6 +405,7 @@ source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **er
 		return w.src;
 	}
 	walk_tree(&w, tree, "", 0);
+	resolve_test_nodes(&w, commit);
 	git_tree_free(tree);
 	git_commit_free(commit);
 	return w.src;

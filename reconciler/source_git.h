@@ -34,9 +34,10 @@ bool source_git_fetch(source_git *g, GError **error);
 
 /*
  * The branch's current commit as a spec source (files named
- * "SUBDIR/NAME.yaml", or under the local work tree for a local URL so
- * relative test-driver node files resolve).  NULL with @error when the
- * branch does not exist yet.
+ * "SUBDIR/NAME.yaml", or under the local work tree for a local URL).  A
+ * host's `test:REL` node file is read from the same commit and copied into
+ * the mirror's test-nodes/ folder, its URI made absolute.  NULL with
+ * @error when the branch does not exist yet.
  */
 spec_source *source_git_load(source_git *g, spec_diags *diags, git_revision *rev,
 			     GError **error);

@@ -1534,6 +1534,94 @@ test_watch_git__a_git_bomb_is_refused_not_walked(void **state)
 	tu_rmtree(dir);
 }
 
+/* The webstack example committed under specs/ of a new repository at @repo. */
+static void
+repo_with_webstack(const char *repo)
+{
+	static const char *const files[] = { "hosts.yaml", "templates.yaml", "webstack.yaml",
+					     "hosts/hv1.xml", "hosts/hv2.xml", "hosts/hv3.xml" };
+	git_repository_init_options io;
+	git_repository *r = NULL;
+
+	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_MKPATH;
+	io.initial_head = "main";
+	assert_int_equal(git_repository_init_ext(&r, repo, &io), 0);
+	git_repository_free(r);
+	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree char *from = g_build_filename(SRCDIR, "examples", "webstack", files[i], NULL);
+		g_autofree char *to = g_build_filename(repo, "specs", files[i], NULL);
+		g_autofree char *to_dir = g_path_get_dirname(to);
+		g_autofree char *text = NULL;
+
+		assert_true(g_file_get_contents(from, &text, NULL, NULL));
+		g_mkdir_with_parents(to_dir, 0700);
+		tu_write(to, text);
+	}
+	repo_commit(repo, "webstack", NULL);
+}
+
+/*
+ * A bare repository has no folder beside hosts.yaml: its `test:hosts/hv1.xml`
+ * resolved against the mirror, and the example watched from Git reported
+ * every host unreachable.  Node files are read from the commit.
+ */
+static void
+test_watch_git__a_bare_repository_reaches_its_test_hosts(void **state)
+{
+	watch *w = g_new0(watch, 1);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .git_branch = "main", .git_subdir = "specs", .git_interval_s = 3600,
+			     .now = fake_clock, .shutdown_timeout_ms = 1000 };
+	g_autofree char *work = NULL, *bare = NULL;
+	git_clone_options co;
+	git_repository *r = NULL;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	git_libgit2_init();
+	w->dir = tu_mkdtemp();
+	work = g_build_filename(w->dir, "work", NULL);
+	bare = g_build_filename(w->dir, "spec.git", NULL);
+	w->db = g_build_filename(w->dir, "strata.db", NULL);
+	repo_with_webstack(work);
+	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
+	co.bare = 1;
+	assert_int_equal(git_clone(&r, work, bare, &co), 0);
+	git_repository_free(r);
+	tu_rmtree(work);  /* only the bare repository is left */
+	o.git_url = bare;
+	o.db = w->db;
+	fake_now = at("2026-11-27T18:00:00Z");   /* Friday 19:00 in Paris: up */
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, webstack_up, 5000));
+	watch_stop(w);
+}
+
+/* A node file the commit lacks makes the revision invalid, said at the URI. */
+static void
+test_watch_git__a_test_host_file_missing_from_the_commit_is_named(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *mirror = g_build_filename(dir, "mirror.git", NULL);
+	g_autofree char *node = g_build_filename(repo, "specs", "hosts", "hv2.xml", NULL);
+	g_autofree char *report = NULL;
+
+	(void)state;
+	git_libgit2_init();
+	repo_with_webstack(repo);
+	unlink(node);
+	repo_commit(repo, "hv2's node file removed", NULL);
+	report = git_load_text(repo, mirror);
+	assert_non_null(strstr(report, "hosts.yaml:14:6: error: 'hosts/hv2.xml' is not a file of this commit "
+				       "(looked for 'specs/hosts/hv2.xml'); commit the test-driver node file with "
+				       "the spec [no-such-file]"));
+	tu_rmtree(dir);
+}
+
 static void
 test_watch_git__unreachable_remote_keeps_running(void **state)
 {
@@ -1579,6 +1667,8 @@ main(void)
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
+		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
+		cmocka_unit_test(test_watch_git__a_test_host_file_missing_from_the_commit_is_named),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 		cmocka_unit_test(test_watch_git__deep_trees_and_huge_blobs_are_refused),
 		cmocka_unit_test(test_watch_git__a_git_bomb_is_refused_not_walked),
