@@ -28,6 +28,7 @@
 typedef struct {
 	plan_op *op;
 	virt_host *virt;
+	obs_cache *cache;
 	const exec_options *opts;
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
@@ -58,6 +59,29 @@ exec_result_name(exec_result r)
 	return r == EXEC_CONVERGED ? "converged" : r == EXEC_PARTIAL ? "partial" : "failed";
 }
 
+/*
+ * The planner keeps any volume a definition used when the pass observed the
+ * host; a domain defined since (a rescue VM an operator made from the disk)
+ * is caught here, just before the delete, and the op fails saying who.
+ */
+static bool
+vol_delete_unused(job *j, GError **error)
+{
+	plan_op *op = j->op;
+	g_autofree char *user = NULL;
+
+	if (!obs_volume_user_now(j->cache, j->virt, op->host, op->pool, op->volume, op->domain, &user,
+				 error))
+		return false;
+	if (user) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+			    "%s/%s is kept: domain %s on %s uses it now; nothing was deleted",
+			    op->pool, op->volume, user, op->host);
+		return false;
+	}
+	return virt_vol_delete(j->virt, op->pool, op->volume, error);
+}
+
 static bool
 run_once(job *j, GError **error)
 {
@@ -68,7 +92,7 @@ run_once(job *j, GError **error)
 	case OP_VOL_CREATE:
 		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
 	case OP_VOL_DELETE:
-		return virt_vol_delete(v, op->pool, op->volume, error);
+		return vol_delete_unused(j, error);
 	case OP_DEFINE:
 		return virt_define(v, op->xml, j->uuid, error);
 	case OP_UNDEFINE:
@@ -309,6 +333,7 @@ dispatch(executor *x, GError **error)
 		j->op = op;
 		j->virt = hc ? hc->virt : NULL;
 		j->opts = x->opts;
+		j->cache = x->cache;
 		j->done = x->done;
 		j->wake = x->wake;
 		if (op->kind == OP_MIGRATE) {

@@ -231,6 +231,73 @@ domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 	domxml_info_release(&info);
 }
 
+/* What @d's definitions (and live one, when it runs) use, from @cache or
+ * read now; false when they cannot be read. */
+static bool
+refs_now(obs_cache *cache, virt_host *v, const char *host, const virt_dom *d,
+	 GStrv *volumes, GStrv *paths)
+{
+	g_autofree char *key = cache_key(host, d->uuid);
+	g_autofree char *xml = NULL;
+	g_autofree char *live = NULL;
+	domxml_info info, li;
+	cache_entry *e;
+
+	g_mutex_lock(&cache->lock);
+	e = g_hash_table_lookup(cache->by_uuid, key);
+	if (e) {
+		*volumes = g_strdupv(e->volumes);
+		*paths = g_strdupv(e->paths);
+	}
+	g_mutex_unlock(&cache->lock);
+	if (e)
+		return true;
+	if (!virt_domain_xml(v, d->name, true, &xml, NULL) || !domxml_parse(xml, &info))
+		return false;
+	if (d->state != VIRT_DOM_SHUTOFF) {
+		if (!virt_domain_xml(v, d->name, false, &live, NULL) || !domxml_parse(live, &li)) {
+			domxml_info_release(&info);
+			return false;
+		}
+		add_missing(info.volumes, li.volumes);
+		add_missing(info.paths, li.paths);
+		domxml_info_release(&li);
+	}
+	*volumes = strv_of(info.volumes);
+	*paths = strv_of(info.paths);
+	cache_put(cache, host, d->uuid, &info);
+	domxml_info_release(&info);
+	return true;
+}
+
+bool
+obs_volume_user_now(obs_cache *cache, virt_host *v, const char *host, const char *pool,
+		    const char *volume, const char *except, char **user, GError **error)
+{
+	g_autoptr(obs_cache) own = cache ? NULL : obs_cache_new();
+	g_autofree char *want = g_strdup_printf("%s/%s", pool, volume);
+	g_autofree char *key = NULL;
+	g_autoptr(GPtrArray) doms = NULL;
+
+	*user = NULL;
+	if (!virt_vol_key(v, pool, volume, &key, error) || !virt_list_domains(v, &doms, error))
+		return false;
+	for (guint i = 0; i < doms->len && !*user; i++) {
+		const virt_dom *d = doms->pdata[i];
+		g_auto(GStrv) volumes = NULL;
+		g_auto(GStrv) paths = NULL;
+
+		if (g_strcmp0(d->name, except) == 0)
+			continue;
+		if (!refs_now(cache ? cache : own, v, host, d, &volumes, &paths))
+			*user = g_strdup_printf("%s (its definition could not be read)", d->name);
+		else if ((volumes && g_strv_contains((const char *const *)volumes, want)) ||
+			 (paths && key && key[0] && g_strv_contains((const char *const *)paths, key)))
+			*user = g_strdup(d->name);
+	}
+	return true;
+}
+
 /*
  * The cache answers when it knows the domain and, for one we manage, its
  * hash is the one we want now; anything else is read afresh.

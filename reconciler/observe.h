@@ -105,11 +105,26 @@ GPtrArray *obs_host_domain_volumes(const obs_host *h, const char *domain);
  * its definition or, when it runs, its live definition with the backing
  * chains, as observed at this pass (definitions are cached; other tools'
  * are read again at each resync and on their events).  True as well when
- * some definition on @h could not be read.  Not covered: a use that
- * begins between this observation and the delete.
+ * some definition on @h could not be read.  A use that begins between
+ * this observation and the delete is caught by obs_volume_user_now.
  */
 bool obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
 			  const char *except);
+/*
+ * The last guard before a volume is deleted: whether a domain on host @v
+ * (named @host) uses @pool/@volume now, from a fresh listing of its domains
+ * (one call, plus the volume's lookup), other than @except (the domain
+ * the plan deletes it for: a rebuilt system disk).  Definitions come from @cache where
+ * strata knows them (the daemon forgets them at every definition event) and
+ * are read otherwise, so a domain defined since the pass observed the host
+ * is seen.  *@user is the first user's name (a definition that cannot be
+ * read counts as a use), or NULL.  False with @error if the host cannot
+ * list its domains or find the volume.  Not covered: an existing domain
+ * redefined by another tool between the pass and the delete, when no event
+ * told strata (strata apply has no events).
+ */
+bool obs_volume_user_now(obs_cache *cache, virt_host *v, const char *host, const char *pool,
+			 const char *volume, const char *except, char **user, GError **error);
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it

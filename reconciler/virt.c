@@ -965,6 +965,27 @@ virt_vol_create(virt_host *h, const char *pool, const char *xml,
 }
 
 bool
+virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
+	     GError **error)
+{
+	virStoragePoolPtr p = pool_lookup(h, pool, error);
+	virStorageVolPtr v;
+
+	if (!p)
+		return false;
+	count(h);
+	v = virStorageVolLookupByName(p, name);
+	if (!v)
+		fail(error, "no volume", name);
+	virStoragePoolFree(p);
+	if (!v)
+		return false;
+	*key = g_strdup(virStorageVolGetKey(v));  /* kept by the lookup: no call */
+	virStorageVolFree(v);
+	return true;
+}
+
+bool
 virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		GError **error)
 {

@@ -203,6 +203,9 @@ bool virt_snapshots_prune(virt_host *h, const char *name, const char *prefix,
 int virt_snapshot_count(virt_host *h, const char *name, const char *prefix);
 bool virt_vol_create(virt_host *h, const char *pool, const char *xml,
 		     const char *clone_from, GError **error);
+/* @pool/@name's key: its path for file pools, pool/image for rbd. */
+bool virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
+		  GError **error);
 bool virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		     GError **error);
 /* Start (active) or stop a storage pool; its volumes stay where they are. */

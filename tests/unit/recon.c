@@ -96,7 +96,14 @@ dc_plan_text(dc *d)
 exec_result
 dc_apply(dc *d)
 {
-	plan *p = (plan *)dc_plan(d);
+	dc_plan(d);
+	return dc_apply_planned(d);
+}
+
+exec_result
+dc_apply_planned(dc *d)
+{
+	plan *p = d->last.plan;
 	g_autoptr(GError) err = NULL;
 	exec_options eo;
 	exec_result r;

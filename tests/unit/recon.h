@@ -41,6 +41,8 @@ const plan *dc_plan(dc *d);
 
 /* Plan and carry it out; returns the result. */
 exec_result dc_apply(dc *d);
+/* Carry out the latest plan as it is, without planning again. */
+exec_result dc_apply_planned(dc *d);
 
 /* The observed domain @name, or NULL; from a fresh observation. */
 const obs_domain *dc_domain(dc *d, const char *name);

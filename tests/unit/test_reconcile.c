@@ -776,6 +776,44 @@ test_safety__a_domain_on_two_hosts_is_named_on_both(void **state)
 	dc_free(d);
 }
 
+/*
+ * The last guard: a domain defined after the pass observed the host (a
+ * rescue VM made from the disk while the plan waited for approval) keeps
+ * the volume the plan would delete, and the op says who uses it.
+ */
+static void
+test_safety__a_disk_used_since_the_plan_was_made_is_not_deleted(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: db, template: debian-12}\n"
+		       "  - {name: keep, template: debian-12}\n");
+	g_autofree char *host = NULL;
+	const plan *p;
+	const plan_op *del = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "a.db")->host->name);
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: keep, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_true(plan_deletes(p, "a.db--system.qcow2"));
+	define_foreign(d, host, "rescue",
+		       "<disk type='volume'><source pool='default' volume='a.db--system.qcow2'/>"
+		       "<target dev='vda'/></disk>");
+	assert_int_equal(dc_apply_planned(d), EXEC_PARTIAL);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_DELETE && g_strcmp0(op->volume, "a.db--system.qcow2") == 0)
+			del = op;
+	}
+	assert_non_null(del);
+	assert_int_equal(del->status, OPST_FAILED);
+	assert_non_null(strstr(del->error, "default/a.db--system.qcow2 is kept: domain rescue on "));
+	assert_true(dc_has_volume(d, host, "a.db--system.qcow2"));
+	assert_null(dc_domain(d, "a.db"));   /* the rest of the plan ran */
+	dc_free(d);
+}
+
 /* A VM's own disk that another domain uses too is kept, and the plan says why. */
 static void
 test_safety__a_disk_another_domain_uses_is_never_deleted(void **state)
@@ -1407,6 +1445,7 @@ main(void)
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
 		cmocka_unit_test(test_safety__a_disk_attached_by_hand_stays),
 		cmocka_unit_test(test_safety__a_domain_on_two_hosts_is_named_on_both),
+		cmocka_unit_test(test_safety__a_disk_used_since_the_plan_was_made_is_not_deleted),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
