@@ -44,3 +44,15 @@ fault_point(const char *point)
 		kill(getpid(), SIGKILL);
 	}
 }
+
+bool
+fault_injected(const char *name)
+{
+	const char *spec = g_getenv("STRATA_INJECT");
+	g_auto(GStrv) names = NULL;
+
+	if (!spec)
+		return false;
+	names = g_strsplit(spec, ",", -1);
+	return g_strv_contains((const char *const *)names, name);
+}

@@ -12,6 +12,16 @@
 #ifndef STRATA_FAULT_H
 #define STRATA_FAULT_H
 
+#include <stdbool.h>
+
 void fault_point(const char *point);
+
+/*
+ * STRATA_INJECT=NAME[,NAME...] makes a libvirt call fail as if the host
+ * refused it: faults the test driver cannot produce, for tests only.
+ * Read at each call (they are rare).  Names: capabilities (reading a
+ * host's capabilities at connect), shutdown (a power-button press).
+ */
+bool fault_injected(const char *name);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "virt.h"
 
 struct virt_host {
@@ -148,6 +149,11 @@ host_probe(virt_host *h, GError **error)
 
 	count(h);
 	driver = virConnectGetType(h->conn);
+	if (fault_injected("capabilities")) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot read the capabilities of '%s': "
+			    "STRATA_INJECT", h->uri);
+		return false;
+	}
 	if (driver && g_ascii_strcasecmp(driver, "test") == 0) {
 		h->domain_type = g_strdup("test");
 		virResetLastError();
@@ -719,7 +725,7 @@ press_power_button(virt_host *h, virDomainPtr dom, const char *name, GError **er
 	int state = 0, reason = 0;
 
 	count(h);
-	if (virDomainShutdown(dom) == 0)
+	if (!fault_injected("shutdown") && virDomainShutdown(dom) == 0)
 		return true;
 	fail(error, "cannot ask to shut down", name);
 	count(h);

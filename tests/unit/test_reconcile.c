@@ -814,6 +814,65 @@ test_safety__a_disk_used_since_the_plan_was_made_is_not_deleted(void **state)
 	dc_free(d);
 }
 
+/*
+ * A host whose capabilities cannot be read is unknown, not "qemu": taken
+ * for a software-emulated host, every VM on it was redefined and restarted
+ * (and again when the capabilities came back).  STRATA_INJECT stands in for
+ * the failure, which the test driver cannot produce.
+ */
+static void
+test_safety__unreadable_capabilities_make_the_host_unknown(void **state)
+{
+	dc *d;
+	const plan *p;
+
+	(void)state;
+	g_setenv("STRATA_INJECT", "capabilities", TRUE);
+	d = dc_new(webstack);
+	p = dc_plan(d);
+	g_unsetenv("STRATA_INJECT");
+	assert_true(p->partial);
+	assert_int_equal(p->ops->len, 0);
+	assert_true(has_note(p, "host hv1 is unreachable (cannot read the capabilities of 'test://"));
+	/* Readable again: the daemon's reconnect finds the hosts, and the
+	 * plan goes ahead. */
+	for (guint i = 0; i < d->hosts->hosts->len; i++)
+		((host_conn *)d->hosts->hosts->pdata[i])->next_try = 0;
+	{
+		g_autoptr(GPtrArray) back = hosts_reconnect(d->hosts);
+
+		assert_int_equal(back->len, 3);
+	}
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	dc_free(d);
+}
+
+/* A power-button press libvirt refuses, on a running guest, is an error
+ * (it was silence, and the VM ran on as if stopping), and nothing is
+ * powered off hard in its place. */
+static void
+test_exec__a_refused_shutdown_is_an_error(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12}\n");
+	const plan_op *stop;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: a\nvms:\n  - {name: vm, template: debian-12, state: stopped}\n");
+	g_setenv("STRATA_INJECT", "shutdown", TRUE);
+	assert_int_equal(dc_apply(d), EXEC_FAILED);
+	g_unsetenv("STRATA_INJECT");
+	stop = find_op(d->last.plan, OP_SHUTDOWN, "a.vm");
+	assert_non_null(stop);
+	assert_int_equal(stop->status, OPST_FAILED);
+	assert_non_null(strstr(stop->error, "cannot ask to shut down 'a.vm'"));
+	assert_int_equal(dc_domain(d, "a.vm")->state, VIRT_DOM_RUNNING);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_int_equal(dc_domain(d, "a.vm")->state, VIRT_DOM_SHUTOFF);
+	dc_free(d);
+}
+
 /* A VM's own disk that another domain uses too is kept, and the plan says why. */
 static void
 test_safety__a_disk_another_domain_uses_is_never_deleted(void **state)
@@ -1445,6 +1504,8 @@ main(void)
 		cmocka_unit_test(test_safety__a_disk_another_domain_uses_is_never_deleted),
 		cmocka_unit_test(test_safety__a_disk_attached_by_hand_stays),
 		cmocka_unit_test(test_safety__a_domain_on_two_hosts_is_named_on_both),
+		cmocka_unit_test(test_safety__unreadable_capabilities_make_the_host_unknown),
+		cmocka_unit_test(test_exec__a_refused_shutdown_is_an_error),
 		cmocka_unit_test(test_safety__a_disk_used_since_the_plan_was_made_is_not_deleted),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
