@@ -120,7 +120,9 @@ cmd_watch(int argc, char **argv)
 		"reconciles on each change.  An invalid revision changes nothing.  Control it\n"
 		"with 'strata status', 'strata reconcile', 'strata suspend', 'strata resume' and\n"
 		"'strata approve' (confirms a revision held by --max-removal).\n"
-		"SIGTERM lets running operations finish, then exits 0.  SIGHUP re-reads the source.\n\n"
+		"SIGTERM lets running operations finish for up to 30 s (a second SIGTERM: at once),\n"
+		"then exits 0; what still runs is recorded interrupted and observed by the next\n"
+		"start.  SIGHUP re-reads the source.\n\n"
 		"Exit status: 0 stopped by a signal, 1 error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)))
 		return STRATA_EXIT_USAGE;
@@ -151,6 +153,11 @@ cmd_watch(int argc, char **argv)
 	the_daemon = d;
 	rc = daemon_run(d);
 	the_daemon = NULL;
+	if (daemon_abandon(d)) {
+		/* A worker may be inside a call that never returns. */
+		fflush(NULL);
+		_exit(rc);
+	}
 	daemon_free(d);
 	return rc;
 }

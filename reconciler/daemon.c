@@ -92,6 +92,7 @@ struct daemon_state {
 	bool pending;
 	bool suspended;
 	bool quitting;
+	bool drain_expired;      /* SIGTERM's drain limit passed with ops running */
 	bool done;
 	guint runs;
 	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
@@ -1197,13 +1198,20 @@ daemon_status_json(daemon_state *d)
 
 /* ---- signals and lifetime ---------------------------------------------- */
 
+static unsigned
+drain_limit_ms(const daemon_state *d)
+{
+	return d->o.drain_limit_ms ? d->o.drain_limit_ms : DRAIN_LIMIT_MS;
+}
+
 static void
 on_drain_limit(gpointer data)
 {
 	daemon_state *d = data;
 
-	g_warning("operations still running after %d s; exiting anyway (history marks them interrupted)",
-		  DRAIN_LIMIT_MS / 1000);
+	g_warning("operations still running after %u ms; exiting anyway (history marks them interrupted)",
+		  drain_limit_ms(d));
+	d->drain_expired = true;
 	d->done = true;
 }
 
@@ -1221,15 +1229,27 @@ on_signal(int fd, gpointer data)
 		}
 		g_message("signal %u: stopping%s", si.ssi_signo,
 			  d->exec ? " once the running operations finish" : "");
-		notify("STOPPING=1");
-		d->quitting = true;
-		if (!d->exec) {
-			d->done = true;
-			continue;
-		}
-		exec_drain(d->exec);
-		d->drain_timer = loop_timer(DRAIN_LIMIT_MS, on_drain_limit, d);
+		daemon_quit(d);
 	}
+}
+
+void
+daemon_quit(daemon_state *d)
+{
+	if (d->quitting) {
+		/* A second signal: the operator will not wait for the limit. */
+		if (d->exec && !d->done)
+			on_drain_limit(d);
+		return;
+	}
+	notify("STOPPING=1");
+	d->quitting = true;
+	if (!d->exec) {
+		d->done = true;
+		return;
+	}
+	exec_drain(d->exec);
+	d->drain_timer = loop_timer(drain_limit_ms(d), on_drain_limit, d);
 }
 
 daemon_state *
@@ -1405,4 +1425,18 @@ daemon_run(daemon_state *d)
 	while (!d->done)
 		loop_iterate();
 	return 0;
+}
+
+bool
+daemon_abandon(daemon_state *d)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (!d->drain_expired || !d->exec)
+		return false;
+	if (!history_abandon_running(d->hist, "strata was stopped and its drain limit passed while this ran; "
+				     "the next run observes what happened", &err))
+		g_warning("%s", err->message);
+	g_clear_pointer(&d->control, control_free);
+	return true;
 }

@@ -38,6 +38,7 @@ typedef struct {
 	unsigned resync_s;         /* full resync period; default 300 */
 	unsigned parallel;
 	unsigned shutdown_timeout_ms;
+	unsigned drain_limit_ms;   /* SIGTERM: how long running ops may finish; default 30000 */
 	bool allow_empty;
 	unsigned max_removal_pct;  /* 0: PLAN_MAX_REMOVAL_PCT */
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
@@ -55,6 +56,19 @@ void daemon_free(daemon_state *d);
 
 /* Run until SIGTERM/SIGINT; in-flight operations finish first.  Exit code. */
 int daemon_run(daemon_state *d);
+
+/* What SIGTERM does: no new work; daemon_run returns when the running
+ * operations finish, or at the drain limit (at once on a second call). */
+void daemon_quit(daemon_state *d);
+
+/*
+ * After daemon_run: true if operations were still running at the drain
+ * limit.  They are then recorded interrupted (committed) and the socket
+ * removed; their workers still hold connections and would record their
+ * results, so the caller exits at once (_exit) instead of daemon_free,
+ * which waits for them.
+ */
+bool daemon_abandon(daemon_state *d);
 
 /* For tests: one loop iteration; is anything left to do right now? */
 void daemon_iterate(daemon_state *d);

@@ -56,3 +56,19 @@ fault_injected(const char *name)
 	names = g_strsplit(spec, ",", -1);
 	return g_strv_contains((const char *const *)names, name);
 }
+
+unsigned
+fault_delay_ms(const char *name)
+{
+	const char *spec = g_getenv("STRATA_INJECT");
+	g_auto(GStrv) items = NULL;
+	size_t n = strlen(name);
+
+	if (!spec)
+		return 0;
+	items = g_strsplit(spec, ",", -1);
+	for (guint i = 0; items[i]; i++)
+		if (strncmp(items[i], name, n) == 0 && items[i][n] == '=')
+			return (unsigned)g_ascii_strtoull(items[i] + n + 1, NULL, 10);
+	return 0;
+}

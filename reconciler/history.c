@@ -134,16 +134,37 @@ migrate(history *h, GError **error)
 	return true;
 }
 
+static bool
+mark_interrupted_why(history *h, const char *why, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(h->db, "UPDATE ops SET result = 'interrupted', error = ? WHERE result IS NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(h, error, "mark interrupted operations");
+	sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_fail(h, error, "mark interrupted operations");
+		sqlite3_finalize(st);
+		return false;
+	}
+	sqlite3_finalize(st);
+	h->interrupted = (unsigned)sqlite3_changes(h->db);
+	return exec_sql(h, "UPDATE runs SET result = 'interrupted' WHERE ended IS NULL", error);
+}
+
 /* Rows a crash left without a result: say so, once and for all. */
 static bool
 mark_interrupted(history *h, GError **error)
 {
-	if (!exec_sql(h, "UPDATE ops SET result = 'interrupted', "
-		      "error = 'strata stopped before the result was recorded; the next run observed what happened' "
-		      "WHERE result IS NULL", error))
-		return false;
-	h->interrupted = (unsigned)sqlite3_changes(h->db);
-	return exec_sql(h, "UPDATE runs SET result = 'interrupted' WHERE ended IS NULL", error);
+	return mark_interrupted_why(h, "strata stopped before the result was recorded; the next run observed "
+				    "what happened", error);
+}
+
+bool
+history_abandon_running(history *h, const char *why, GError **error)
+{
+	return mark_interrupted_why(h, why, error);
 }
 
 /*

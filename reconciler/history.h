@@ -66,6 +66,10 @@ GPtrArray *history_vanished_hosts(history *h, const host_set *hosts);
  * out (result done) on domain @domain (appliance.vm), or NULL. */
 char *history_last_op(history *h, const char *domain);
 
+/* Every operation without a result (the ones still running) is recorded
+ * `interrupted` with @why, and its run too: strata is leaving them. */
+bool history_abandon_running(history *h, const char *why, GError **error);
+
 /* Operations interrupted by a crash that history_open found, if any. */
 unsigned history_interrupted(const history *h);
 

@@ -756,6 +756,7 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 
 	if (!dom)
 		return false;
+	g_usleep((gulong)fault_delay_ms("stop-delay") * 1000);
 	count(h);
 	if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
 	    (state == VIR_DOMAIN_PMSUSPENDED || state == VIR_DOMAIN_PAUSED))

@@ -1274,6 +1274,69 @@ test_schedule__webstack_example_on_a_fake_clock(void **state)
 	watch_stop(w);
 }
 
+/* ---- lifetime ----------------------------------------------------------- */
+
+static bool
+busy(watch *w)
+{
+	return !daemon_idle(w->d);
+}
+
+/*
+ * SIGTERM's drain limit bounds the exit whatever runs: daemon_free used to
+ * wait for every worker, so one stop that never ended held the daemon (and
+ * systemd's stop) forever.  A stop held 3 s by the fault hook, a 300 ms
+ * limit: the loop ends at the limit, the op is recorded interrupted and the
+ * socket is gone before the worker is done.
+ */
+static void
+test_watch__sigterm_exits_at_its_drain_limit_whatever_runs(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *text = app(NULL);
+	g_autoptr(GString) stopped = NULL;
+	g_autofree char *sock = NULL;
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .shutdown_timeout_ms = 1000, .drain_limit_ms = 300 };
+	g_autoptr(GError) err = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	gint64 t0, waited_ms;
+
+	(void)state;
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, all_running, 5000));
+	g_setenv("STRATA_INJECT", "stop-delay=3000", TRUE);
+	stopped = g_string_new(text);
+	g_string_replace(stopped, "{name: b, template: deb}", "{name: b, template: deb, state: stopped}", 1);
+	tu_write(w->file, stopped->str);
+	assert_true(wait_for(w, busy, 5000));
+	sock = g_build_filename(w->dir, "strata.sock", NULL);
+	assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
+	t0 = g_get_monotonic_time();
+	daemon_quit(w->d);
+	daemon_run(w->d);
+	waited_ms = (g_get_monotonic_time() - t0) / 1000;
+	assert_true(waited_ms < 2500);   /* the stop alone holds 3,000 */
+	assert_true(daemon_abandon(w->d));
+	assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+	assert_int_equal(sqlite3_open_v2(w->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT result, error FROM ops WHERE kind = 'shutdown' AND vm = 'b'",
+					    -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal(sqlite3_column_text(st, 0), "interrupted");
+	assert_non_null(strstr((const char *)sqlite3_column_text(st, 1), "drain limit passed"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	g_unsetenv("STRATA_INJECT");
+	watch_stop(w);   /* waits for the held stop */
+}
+
 /* ---- Git sources: real repositories, made with libgit2 ---------------- */
 
 static git_oid
@@ -1666,6 +1729,7 @@ main(void)
 		cmocka_unit_test(test_schedule__a_oneshot_stays_due_until_carried_out),
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
+		cmocka_unit_test(test_watch__sigterm_exits_at_its_drain_limit_whatever_runs),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
 		cmocka_unit_test(test_watch_git__a_test_host_file_missing_from_the_commit_is_named),
