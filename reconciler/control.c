@@ -24,6 +24,8 @@ struct control_server {
 	bool bound;
 	struct stat st;        /* the socket we bound, removed only if still there */
 	struct daemon_state *d;
+	GHashTable *clients;   /* ctl_client * being served */
+	int backoff;           /* timer re-watching fd after EMFILE, or -1 */
 };
 
 static bool
@@ -74,44 +76,152 @@ answer(control_server *c, const char *verb)
 	return g_strdup("{\"ok\": false, \"error\": \"unknown verb; use status, reconcile, approve, suspend or resume\"}");
 }
 
-/* One request per connection; a client that sends nothing for 1 s is cut. */
+/*
+ * One request per connection, served without ever blocking the loop: the
+ * socket is non-blocking, each client has its own watch (reading its
+ * request, then writing the answer) and a deadline.  Credentials are
+ * taken at accept.  A client that has not finished within
+ * CLIENT_DEADLINE_MS is cut, and at most MAX_CLIENTS are served at once.
+ */
+#define CLIENT_DEADLINE_MS 1000
+#define MAX_CLIENTS 64
+#define ACCEPT_BACKOFF_MS 100
+
+typedef struct {
+	control_server *c;
+	int fd;
+	int watch;
+	int timer;
+	bool allowed;
+	char in[REQUEST_MAX + 1];
+	size_t in_len;
+	char *out;             /* the answer and its newline, once known */
+	size_t out_len;
+	size_t out_off;
+} ctl_client;
+
 static void
-on_client(control_server *c, int fd)
+client_close(ctl_client *cl)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	char buf[REQUEST_MAX + 1];
+	loop_unwatch(cl->watch);
+	loop_timer_remove(cl->timer);
+	close(cl->fd);
+	g_hash_table_remove(cl->c->clients, cl);
+	g_free(cl->out);
+	g_free(cl);
+}
+
+static void
+on_client_deadline(gpointer data)
+{
+	g_debug("control: a client sent no request within %d ms", CLIENT_DEADLINE_MS);
+	client_close(data);
+}
+
+static void
+client_answer(ctl_client *cl)
+{
 	g_autofree char *reply = NULL;
-	ssize_t n;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (!peer_allowed(fd)) {
+	cl->in[cl->in_len] = '\0';
+	if (!cl->allowed)
 		reply = g_strdup("{\"ok\": false, \"error\": \"permission denied\"}");
-	} else {
-		size_t len = 0;
+	else
+		reply = answer(cl->c, g_strstrip(cl->in));
+	cl->out = g_strconcat(reply, "\n", NULL);
+	cl->out_len = strlen(cl->out);
+	loop_watch_write(cl->watch, true);
+}
 
-		/* Up to the newline: a request may arrive in pieces. */
-		while (len < REQUEST_MAX && (n = recv(fd, buf + len, REQUEST_MAX - len, 0)) > 0) {
-			len += (size_t)n;
-			if (memchr(buf, '\n', len))
-				break;
-		}
-		buf[len] = '\0';
-		reply = answer(c, g_strstrip(buf));
-	}
-	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0 ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
-		g_debug("control: client went away");
-	close(fd);
+/* Some of the answer; true when the client is done with. */
+static bool
+client_write(ctl_client *cl)
+{
+	ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno != EAGAIN && errno != EINTR;
+	cl->out_off += (size_t)n;
+	return cl->out_off == cl->out_len;
+}
+
+/* Some of the request; true when the client is gone. */
+static bool
+client_read(ctl_client *cl)
+{
+	ssize_t n = recv(cl->fd, cl->in + cl->in_len, REQUEST_MAX - cl->in_len, MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno != EAGAIN && errno != EINTR;
+	cl->in_len += (size_t)n;
+	/* Up to the newline (a request may come in pieces), the size limit,
+	 * or the end of what the client sends. */
+	if (n == 0 || memchr(cl->in, '\n', cl->in_len) || cl->in_len == REQUEST_MAX)
+		client_answer(cl);
+	return false;
+}
+
+static void
+on_client(int fd, gpointer data)
+{
+	ctl_client *cl = data;
+	bool done;
+
+	(void)fd;
+	done = cl->out ? client_write(cl) : client_read(cl);
+	if (done)
+		client_close(cl);
+}
+
+static void on_accept(int fd, gpointer data);
+
+static void
+on_accept_again(gpointer data)
+{
+	control_server *c = data;
+
+	loop_timer_remove(c->backoff);
+	c->backoff = -1;
+	c->watch = loop_watch(c->fd, on_accept, c);
+}
+
+/* Out of descriptors: the listening socket stays readable, so it is
+ * unwatched for a while instead of spinning the loop. */
+static void
+accept_back_off(control_server *c, int err)
+{
+	g_warning("control: cannot accept a client (%s); waiting %d ms", g_strerror(err),
+		  ACCEPT_BACKOFF_MS);
+	loop_unwatch(c->watch);
+	c->watch = -1;
+	c->backoff = loop_timer(ACCEPT_BACKOFF_MS, on_accept_again, c);
 }
 
 static void
 on_accept(int fd, gpointer data)
 {
+	control_server *c = data;
+	ctl_client *cl;
 	int client;
 
-	while ((client = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		on_client(data, client);
+	while ((client = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (g_hash_table_size(c->clients) >= MAX_CLIENTS) {
+			close(client);  /* the client sees the connection closed */
+			continue;
+		}
+		cl = g_new0(ctl_client, 1);
+		cl->c = c;
+		cl->fd = client;
+		cl->allowed = peer_allowed(client);
+		cl->watch = loop_watch(client, on_client, cl);
+		cl->timer = loop_timer(CLIENT_DEADLINE_MS, on_client_deadline, cl);
+		g_hash_table_add(c->clients, cl);
+		if (!cl->allowed)
+			client_answer(cl);  /* said at once, whatever it sends */
+	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+		accept_back_off(c, errno);
 }
 
 /* Whether something listens on the socket at @path. */
@@ -180,7 +290,8 @@ control_listen(const char *path, struct daemon_state *d, GError **error)
 
 	c->path = g_strdup(path);
 	c->d = d;
-	c->watch = -1;
+	c->watch = c->backoff = -1;
+	c->clients = g_hash_table_new(NULL, NULL);
 	if (!address(path, &sa, error))
 		goto fail;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -208,6 +319,14 @@ control_free(control_server *c)
 {
 	if (!c)
 		return;
+	if (c->clients) {
+		g_autoptr(GList) clients = g_hash_table_get_keys(c->clients);
+
+		for (GList *l = clients; l; l = l->next)
+			client_close(l->data);
+		g_hash_table_unref(c->clients);
+	}
+	loop_timer_remove(c->backoff);
 	loop_unwatch(c->watch);
 	if (c->fd > 0)
 		close(c->fd);

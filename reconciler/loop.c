@@ -61,6 +61,13 @@ loop_watch(int fd, loop_fd_fn fn, gpointer data)
 }
 
 void
+loop_watch_write(int watch, bool write)
+{
+	if (watch >= 0)
+		virEventUpdateHandle(watch, write ? VIR_EVENT_HANDLE_WRITABLE : VIR_EVENT_HANDLE_READABLE);
+}
+
+void
 loop_unwatch(int watch)
 {
 	if (watch >= 0)

@@ -22,6 +22,8 @@ void loop_init(void);
 
 /* Watch @fd for reading; returns a watch id (< 0 on failure). */
 int loop_watch(int fd, loop_fd_fn fn, gpointer data);
+/* Watch it for writing instead (@write), or for reading again. */
+void loop_watch_write(int watch, bool write);
 void loop_unwatch(int watch);
 
 /* A timer firing every @ms milliseconds (-1: disarmed). */

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <json-glib/json-glib.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1274,6 +1275,66 @@ test_schedule__webstack_example_on_a_fake_clock(void **state)
 	watch_stop(w);
 }
 
+/* ---- the control socket -------------------------------------------------- */
+
+static int
+raw_client(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/*
+ * A client that connects and says nothing held the loop in a blocking recv
+ * for its 1 s deadline, one such client after another, before anyone else
+ * was served.  Now each waits on its own watch: status answers while eight
+ * silent clients are still connected, and they are cut at their deadline.
+ */
+static void
+test_watch__silent_clients_do_not_hold_the_socket(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *sock = g_build_filename(w->dir, "strata.sock", NULL);
+	int silent[8], asker, t = loop_timer(10, tick, NULL);
+	char buf[65536];
+	size_t got = 0;
+	gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+	(void)state;
+	for (guint i = 0; i < G_N_ELEMENTS(silent); i++)
+		silent[i] = raw_client(sock);
+	asker = raw_client(sock);
+	assert_int_equal(send(asker, "status\n", 7, MSG_NOSIGNAL), 7);
+	while (!memchr(buf, '\n', got) && got < sizeof(buf) - 1 && g_get_monotonic_time() < end) {
+		ssize_t n;
+
+		daemon_iterate(w->d);
+		n = recv(asker, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	buf[got] = '\0';
+	assert_non_null(strstr(buf, "\"vms\""));
+	/* Still waiting, neither answered nor cut. */
+	for (guint i = 0; i < G_N_ELEMENTS(silent); i++) {
+		assert_int_equal(recv(silent[i], buf, 1, MSG_DONTWAIT), -1);
+		assert_int_equal(errno, EAGAIN);
+	}
+	settle(w, 1500);
+	for (guint i = 0; i < G_N_ELEMENTS(silent); i++) {
+		assert_int_equal(recv(silent[i], buf, 1, MSG_DONTWAIT), 0);   /* cut */
+		close(silent[i]);
+	}
+	close(asker);
+	loop_timer_remove(t);
+	watch_stop(w);
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 static bool
@@ -1729,6 +1790,7 @@ main(void)
 		cmocka_unit_test(test_schedule__a_oneshot_stays_due_until_carried_out),
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
+		cmocka_unit_test(test_watch__silent_clients_do_not_hold_the_socket),
 		cmocka_unit_test(test_watch__sigterm_exits_at_its_drain_limit_whatever_runs),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
