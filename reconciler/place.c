@@ -257,6 +257,30 @@ pinned_host(place_state *ps, const desired_vm *vm)
 	return NULL;
 }
 
+/*
+ * A VM defined nowhere whose system disk already exists on a host, unused:
+ * what a run cut short between creating the disk and the define leaves.
+ * The define it sent may still land there (libvirtd finishes a dead
+ * client's calls), so the VM goes there too if it fits: placed elsewhere,
+ * it ran on two hosts (seen in the e2e crash scenario).
+ */
+static obs_host *
+left_behind(place_state *ps, const desired_vm *vm)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+
+	if (sys->role == DISK_PERSISTENT)
+		return NULL;
+	for (guint i = 0; i < ps->have->hosts->len; i++) {
+		obs_host *h = ps->have->hosts->pdata[i];
+
+		if (h->reachable && obs_host_has_volume(h, sys->pool, sys->volume) &&
+		    h->refs_known && !obs_host_volume_used(h, sys->pool, sys->volume, NULL))
+			return h;
+	}
+	return NULL;
+}
+
 /* "layer app already on hv1, hv3" — why the layer ruled hosts out. */
 static char *
 layer_note(place_state *ps, const desired_vm *vm)
@@ -278,11 +302,18 @@ layer_note(place_state *ps, const desired_vm *vm)
 obs_host *
 place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 {
-	obs_host *pin = pinned_host(ps, vm), *best = NULL;
+	obs_host *pin = pinned_host(ps, vm), *best = NULL, *left = NULL;
 	GHashTable *taken = vm->layer ? layer_set(ps, vm) : NULL;
 	const bool *disks = disk_ok(ps, vm);
 	int64_t best_avail = 0;
 	g_autofree char *layer = NULL;
+
+	if (!pin && (left = left_behind(ps, vm)) && host_fits(ps, vm, left, taken, disks, true, NULL)) {
+		layer = layer_note(ps, vm);
+		*because = g_strdup_printf("its system disk is there already, from a run cut short%s", layer);
+		place_commit(ps, vm, left);
+		return left;
+	}
 
 	for (guint i = 0; i < ps->have->hosts->len; i++) {
 		obs_host *h = ps->have->hosts->pdata[i];

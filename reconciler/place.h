@@ -5,7 +5,8 @@
  * what this plan already placed, pick a host or say why none fits.  This
  * first version honours maintenance, lost hosts, tags, layers (one host per
  * VM of a layer), capacity (memory and vCPUs after reserve and overcommit),
- * a persistent volume that already lives on a host, and spread/pack.  It is
+ * a persistent volume that already lives on a host, a system disk a run cut
+ * short left on a host (its define may still land there), and spread/pack.  It is
  * deterministic (ties go to the first host in spec order) and stable: it
  * only places new VMs, and never moves one that runs.
  *

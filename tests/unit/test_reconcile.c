@@ -1041,6 +1041,38 @@ test_crash__between_intent_and_result_is_adopted(void **state)
 	dc_free(d);
 }
 
+/*
+ * A run cut short after creating a VM's disk on one host may have sent the
+ * define too, and libvirtd finishes it after strata died.  Placed on
+ * another host by the next run, the VM ran on two (seen in the e2e crash
+ * scenario, under TCG where defines are slow): it goes where its disk is.
+ */
+static void
+test_crash__a_vm_goes_where_its_disk_was_left(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: c\nvms:\n  - {name: vm, template: debian-12}\n");
+	const plan_op *op;
+	const char *other;
+	g_autofree char *chosen = NULL;
+
+	(void)state;
+	op = find_op(dc_plan(d), OP_DEFINE, "c.vm");
+	assert_non_null(op);
+	chosen = g_strdup(op->host);
+	other = strcmp(chosen, "hv1") == 0 ? "hv2" : "hv1";
+	/* The disk of the cut-short run, on a host placement would not pick. */
+	make_volume(d, other, "c.vm--system.qcow2");
+	op = find_op(dc_plan(d), OP_DEFINE, "c.vm");
+	assert_non_null(op);
+	assert_string_equal(op->host, other);
+	assert_null(find_op(d->last.plan, OP_VOL_CREATE, "c.vm"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "c.vm")->host->name, other);
+	assert_false(dc_has_volume(d, chosen, "c.vm--system.qcow2"));
+	assert_no_changes(d);
+	dc_free(d);
+}
+
 /* Copy node file @from to @to, replacing @old with @new (all, or the first). */
 static void
 node_variant(const char *from, const char *to, const char *old, const char *new, bool all)
@@ -1511,6 +1543,7 @@ main(void)
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
 		cmocka_unit_test(test_crash__between_intent_and_result_is_adopted),
+		cmocka_unit_test(test_crash__a_vm_goes_where_its_disk_was_left),
 		cmocka_unit_test(test_apply__a_pmsuspended_vm_is_stopped_without_a_resume),
 		cmocka_unit_test(test_safety__base_with_backing_file_outside_its_pool_is_refused),
 		cmocka_unit_test(test_place__a_disk_pool_the_host_lacks_is_refused_not_failed),
