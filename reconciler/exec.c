@@ -28,7 +28,6 @@
 typedef struct {
 	plan_op *op;
 	virt_host *virt;
-	obs_cache *cache;
 	const exec_options *opts;
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
@@ -70,8 +69,8 @@ vol_delete_unused(job *j, GError **error)
 	plan_op *op = j->op;
 	g_autofree char *user = NULL;
 
-	if (!obs_volume_user_now(j->cache, j->virt, op->host, op->pool, op->volume, op->domain, &user,
-				 error))
+	if (!obs_volume_user_now(j->virt, op->pool, op->volume, op->rebuild ? op->domain : NULL,
+				 &user, error))
 		return false;
 	if (user) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
@@ -333,7 +332,6 @@ dispatch(executor *x, GError **error)
 		j->op = op;
 		j->virt = hc ? hc->virt : NULL;
 		j->opts = x->opts;
-		j->cache = x->cache;
 		j->done = x->done;
 		j->wake = x->wake;
 		if (op->kind == OP_MIGRATE) {

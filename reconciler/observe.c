@@ -231,31 +231,23 @@ domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 	domxml_info_release(&info);
 }
 
-/* What @d's definitions (and live one, when it runs) use, from @cache or
- * read now; false when they cannot be read. */
+/* What @d's definition (and live one, when it runs) uses, read now: false
+ * when it cannot be read, with *@gone when the domain went meanwhile. */
 static bool
-refs_now(obs_cache *cache, virt_host *v, const char *host, const virt_dom *d,
-	 GStrv *volumes, GStrv *paths)
+refs_now(virt_host *v, const virt_dom *d, GStrv *volumes, GStrv *paths, bool *gone)
 {
-	g_autofree char *key = cache_key(host, d->uuid);
 	g_autofree char *xml = NULL;
 	g_autofree char *live = NULL;
+	g_autoptr(GError) err = NULL;
 	domxml_info info, li;
-	cache_entry *e;
 
-	g_mutex_lock(&cache->lock);
-	e = g_hash_table_lookup(cache->by_uuid, key);
-	if (e) {
-		*volumes = g_strdupv(e->volumes);
-		*paths = g_strdupv(e->paths);
-	}
-	g_mutex_unlock(&cache->lock);
-	if (e)
-		return true;
-	if (!virt_domain_xml(v, d->name, true, &xml, NULL) || !domxml_parse(xml, &info))
+	if (!virt_domain_xml(v, d->name, true, &xml, &err) || !domxml_parse(xml, &info)) {
+		*gone = g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
 		return false;
+	}
 	if (d->state != VIRT_DOM_SHUTOFF) {
-		if (!virt_domain_xml(v, d->name, false, &live, NULL) || !domxml_parse(live, &li)) {
+		if (!virt_domain_xml(v, d->name, false, &live, &err) || !domxml_parse(live, &li)) {
+			*gone = g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
 			domxml_info_release(&info);
 			return false;
 		}
@@ -265,16 +257,14 @@ refs_now(obs_cache *cache, virt_host *v, const char *host, const virt_dom *d,
 	}
 	*volumes = strv_of(info.volumes);
 	*paths = strv_of(info.paths);
-	cache_put(cache, host, d->uuid, &info);
 	domxml_info_release(&info);
 	return true;
 }
 
 bool
-obs_volume_user_now(obs_cache *cache, virt_host *v, const char *host, const char *pool,
-		    const char *volume, const char *except, char **user, GError **error)
+obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const char *except,
+		    char **user, GError **error)
 {
-	g_autoptr(obs_cache) own = cache ? NULL : obs_cache_new();
 	g_autofree char *want = g_strdup_printf("%s/%s", pool, volume);
 	g_autofree char *key = NULL;
 	g_autoptr(GPtrArray) doms = NULL;
@@ -282,18 +272,25 @@ obs_volume_user_now(obs_cache *cache, virt_host *v, const char *host, const char
 	*user = NULL;
 	if (!virt_vol_key(v, pool, volume, &key, error) || !virt_list_domains(v, &doms, error))
 		return false;
+	if (!key || !key[0]) {
+		*user = g_strdup("(unknown: the volume has no key to compare disk paths with)");
+		return true;
+	}
 	for (guint i = 0; i < doms->len && !*user; i++) {
 		const virt_dom *d = doms->pdata[i];
 		g_auto(GStrv) volumes = NULL;
 		g_auto(GStrv) paths = NULL;
+		bool gone = false;
 
 		if (g_strcmp0(d->name, except) == 0)
 			continue;
-		if (!refs_now(cache ? cache : own, v, host, d, &volumes, &paths))
-			*user = g_strdup_printf("%s (its definition could not be read)", d->name);
-		else if ((volumes && g_strv_contains((const char *const *)volumes, want)) ||
-			 (paths && key && key[0] && g_strv_contains((const char *const *)paths, key)))
+		if (!refs_now(v, d, &volumes, &paths, &gone)) {
+			if (!gone)  /* undefined meanwhile: uses nothing */
+				*user = g_strdup_printf("%s (its definition could not be read)", d->name);
+		} else if ((volumes && g_strv_contains((const char *const *)volumes, want)) ||
+			   (paths && g_strv_contains((const char *const *)paths, key))) {
 			*user = g_strdup(d->name);
+		}
 	}
 	return true;
 }

@@ -112,19 +112,20 @@ bool obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
 			  const char *except);
 /*
  * The last guard before a volume is deleted: whether a domain on host @v
- * (named @host) uses @pool/@volume now, from a fresh listing of its domains
- * (one call, plus the volume's lookup), other than @except (the domain
- * the plan deletes it for: a rebuilt system disk).  Definitions come from @cache where
- * strata knows them (the daemon forgets them at every definition event) and
- * are read otherwise, so a domain defined since the pass observed the host
- * is seen.  *@user is the first user's name (a definition that cannot be
- * read counts as a use), or NULL.  False with @error if the host cannot
- * list its domains or find the volume.  Not covered: an existing domain
- * redefined by another tool between the pass and the delete, when no event
- * told strata (strata apply has no events).
+ * uses @pool/@volume now, from a fresh listing of its domains and a fresh
+ * read of each definition (and live definition, when it runs), other than
+ * @except (the domain whose system disk is rebuilt).  Nothing comes from a
+ * cache: a domain defined, redefined or given a disk live since the pass
+ * observed the host is seen.  Four calls plus one or two per domain on the
+ * host: deletes are rare, and none is undone.  *@user is the first user's
+ * name (a definition that cannot be read counts as a use; a domain gone
+ * meanwhile does not), or NULL.  False with @error if the host cannot list
+ * its domains or find the volume.  Not seen: a shut-off domain whose disk
+ * is an overlay backed by the volume (its definition names the overlay).
  */
-bool obs_volume_user_now(obs_cache *cache, virt_host *v, const char *host, const char *pool,
-			 const char *volume, const char *except, char **user, GError **error);
+bool obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const char *except,
+			 char **user, GError **error);
+
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it

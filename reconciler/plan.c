@@ -914,9 +914,14 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 
 		/* The old disk, if it is where the new one goes; one in another
 		 * pool goes after the new definition, as any disk it drops. */
-		if (obs_host_has_volume(h, sys->pool, sys->volume))
+		if (obs_host_has_volume(h, sys->pool, sys->volume)) {
+			plan_op *before = last;
+
 			last = plan_vol_delete(pl, h, vm->domain, sys->pool, sys->volume, last,
 					       "template changed: the system disk is rebuilt");
+			if (last != before)
+				last->rebuild = true;
+		}
 		vol = plan_disk(pl, vm, sys, h, IMPACT_REPLACE);
 		dep(vol, last);
 		last = vol;

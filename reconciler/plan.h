@@ -77,6 +77,9 @@ struct plan_op {
 	char *pool;               /* volume ops */
 	char *volume;
 	char *clone_from;         /* VOL_CREATE by copying this volume */
+	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
+				     stays defined: the last guard before the
+				     delete ignores that domain's use of it */
 	char *xml;                /* DEFINE: domain XML; VOL_CREATE: volume XML */
 	char *hash;               /* DEFINE: the hash it records */
 	uint64_t value;           /* SET_MEMORY: bytes; SNAPSHOT_CREATE: snapshots kept */

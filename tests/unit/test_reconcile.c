@@ -743,6 +743,41 @@ test_safety__a_disk_attached_by_hand_stays(void **state)
 }
 
 /*
+ * The guard reads every definition afresh: a domain that names the disk by
+ * its path, or one that carries the very name of the VM the plan removes
+ * (its definition put back by hand), is a user; only a rebuilt system
+ * disk's own domain is not counted.
+ */
+static void
+test_safety__the_last_guard_sees_paths_and_names_put_back(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: db, template: debian-12}\n");
+	g_autofree char *host = NULL;
+	g_autofree char *user = NULL;
+	g_autofree char *key = NULL;
+	g_autofree char *disk = NULL;
+	g_autoptr(GError) err = NULL;
+	host_conn *c;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	host = g_strdup(dc_domain(d, "a.db")->host->name);
+	c = g_hash_table_lookup(d->hosts->by_name, host);
+	assert_true(obs_volume_user_now(c->virt, "default", "a.db--system.qcow2", NULL, &user, &err));
+	assert_string_equal(user, "a.db");
+	g_clear_pointer(&user, g_free);
+	assert_true(obs_volume_user_now(c->virt, "default", "a.db--system.qcow2", "a.db", &user, &err));
+	assert_null(user);
+	/* By path, from a domain strata never saw. */
+	assert_true(virt_vol_key(c->virt, "default", "a.db--system.qcow2", &key, &err));
+	disk = g_strdup_printf("<disk type='file'><source file='%s'/><target dev='vdb'/></disk>", key);
+	define_foreign(d, host, "by-path", disk);
+	assert_true(obs_volume_user_now(c->virt, "default", "a.db--system.qcow2", "a.db", &user, &err));
+	assert_string_equal(user, "by-path");
+	dc_free(d);
+}
+
+/*
  * One domain defined on two hosts (a half-done move an operator left):
  * the refusal names both hosts, the one seen first and the other.
  */
@@ -1539,6 +1574,7 @@ main(void)
 		cmocka_unit_test(test_safety__unreadable_capabilities_make_the_host_unknown),
 		cmocka_unit_test(test_exec__a_refused_shutdown_is_an_error),
 		cmocka_unit_test(test_safety__a_disk_used_since_the_plan_was_made_is_not_deleted),
+		cmocka_unit_test(test_safety__the_last_guard_sees_paths_and_names_put_back),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
 		cmocka_unit_test(test_exec__a_failing_op_skips_only_its_dependents),
