@@ -47,6 +47,10 @@ int
 main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
+	if (g_getenv("STRATA_FAULT") || g_getenv("STRATA_INJECT"))
+		fprintf(stderr, "strata: warning: fault injection is on (STRATA_FAULT=%s STRATA_INJECT=%s); "
+			"for tests only\n", g_getenv("STRATA_FAULT") ? g_getenv("STRATA_FAULT") : "",
+			g_getenv("STRATA_INJECT") ? g_getenv("STRATA_INJECT") : "");
 	if (argc < 2) {
 		usage(stderr);
 		return STRATA_EXIT_USAGE;

@@ -140,6 +140,7 @@ typedef struct {
 	spec_diags *diags;
 	unsigned files;
 	unsigned entries;    /* tree entries visited, files or not */
+	GHashTable *rel_of;  /* a loaded file's display name -> its path in the subdir's tree */
 } walk_ctx;
 
 /* A tree can name one subtree many times ("git bomb": ten entries naming
@@ -230,6 +231,7 @@ walk_entry(walk_ctx *w, const git_tree_entry *e, const char *rel, unsigned depth
 			   "symbolic links in a Git source are not followed; commit the file itself");
 		return;
 	}
+	g_hash_table_insert(w->rel_of, g_strdup(display), g_strdup(sub));
 	load_blob(w, e, display);
 }
 
@@ -254,18 +256,21 @@ walk_tree(walk_ctx *w, const git_tree *tree, const char *rel, unsigned depth)
 	}
 }
 
-/* @blob's bytes in the mirror's test-nodes/ folder, named by its id: written
- * once (atomically, never through a symlink), so an unchanged node file keeps
- * its path and its host keeps its connection. */
+/* @blob's bytes in the mirror's test-nodes/ folder, named by its path in
+ * the tree and its id: written once (atomically, never through a symlink),
+ * so an unchanged node file keeps its URI and its host its connection, and
+ * two files alike at two paths stay two hosts. */
 static char *
-node_file(source_git *g, const git_oid *id, const void *buf, size_t len, GError **error)
+node_file(source_git *g, const char *tree_path, const git_oid *id, const void *buf, size_t len,
+	  GError **error)
 {
 	char hex[GIT_OID_HEXSZ + 1];
 	g_autofree char *dir = g_build_filename(git_repository_path(g->mirror), "test-nodes", NULL);
+	g_autofree char *where = g_compute_checksum_for_string(G_CHECKSUM_SHA256, tree_path, -1);
 	g_autofree char *path = NULL;
 
 	git_oid_tostr(hex, sizeof(hex), id);
-	path = g_strdup_printf("%s/%s.xml", dir, hex);
+	path = g_strdup_printf("%s/%.16s-%s.xml", dir, where, hex);
 	if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
 		return g_steal_pointer(&path);
 	if (g_mkdir_with_parents(dir, 0700) < 0) {
@@ -288,8 +293,9 @@ node_file(source_git *g, const git_oid *id, const void *buf, size_t len, GError 
 static void
 resolve_test_node(walk_ctx *w, git_tree *root, spec_host *sh)
 {
-	const char *file = sh->obj.file, *root_dir = w->g->display_root;
+	const char *rel = g_hash_table_lookup(w->rel_of, sh->obj.file);
 	g_autofree char *rel_dir = NULL, *base = NULL, *path = NULL, *out = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
 	g_autoptr(GError) err = NULL;
 	git_tree_entry *e = NULL;
 	git_blob *blob = NULL;
@@ -297,9 +303,7 @@ resolve_test_node(walk_ctx *w, git_tree *root, spec_host *sh)
 	git_object_t type;
 	size_t len = 0;
 
-	if (root_dir[0] && g_str_has_prefix(file, root_dir) && file[strlen(root_dir)] == '/')
-		file += strlen(root_dir) + 1;
-	rel_dir = g_path_get_dirname(file);
+	rel_dir = g_path_get_dirname(rel ? rel : ".");
 	base = g_build_filename("/", w->g->subdir, rel_dir, NULL);
 	path = g_canonicalize_filename(sh->uri.v + 5, base);  /* "/a/b.xml": never above the root */
 	/* A symlink is a blob too: its target's name, never followed. */
@@ -315,7 +319,7 @@ resolve_test_node(walk_ctx *w, git_tree *root, spec_host *sh)
 	if (git_repository_odb(&odb, w->g->mirror) < 0 ||
 	    git_odb_read_header(&len, &type, odb, git_tree_entry_id(e)) < 0 || len > SPEC_MAX_FILE_BYTES ||
 	    git_blob_lookup(&blob, w->g->mirror, git_tree_entry_id(e)) < 0 ||
-	    !(out = node_file(w->g, git_tree_entry_id(e), git_blob_rawcontent(blob),
+	    !(out = node_file(w->g, path, git_tree_entry_id(e), git_blob_rawcontent(blob),
 			      (size_t)git_blob_rawsize(blob), &err))) {
 		spec_error(w->diags, sh->obj.file, sh->uri.pos, "unreadable",
 			   "cannot copy '%s' out of the commit: %s", path + 1,
@@ -324,6 +328,10 @@ resolve_test_node(walk_ctx *w, git_tree *root, spec_host *sh)
 	} else {
 		g_free(sh->uri.v);
 		sh->uri.v = g_strdup_printf("test://%s", out);
+		/* A commit that changes only a node file is a new revision. */
+		git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(e));
+		g_checksum_update(w->src->digest, (const guchar *)path, (gssize)strlen(path) + 1);
+		g_checksum_update(w->src->digest, (const guchar *)hex, (gssize)strlen(hex));
 	}
 	git_blob_free(blob);
 	git_odb_free(odb);
@@ -379,7 +387,8 @@ source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **er
 	git_oid oid;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
-	walk_ctx w = { g, NULL, diags, 0, 0 };
+	g_autoptr(GHashTable) rel_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	walk_ctx w = { g, NULL, diags, 0, 0, rel_of };
 	g_autoptr(GError) tree_err = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 

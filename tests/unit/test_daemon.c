@@ -1746,6 +1746,88 @@ test_watch_git__a_test_host_file_missing_from_the_commit_is_named(void **state)
 	tu_rmtree(dir);
 }
 
+/* @repo's main as a spec source read from subdir "specs/" (with its slash). */
+static spec_source *
+git_load_src(const char *repo, const char *mirror, spec_diags *diags)
+{
+	g_autoptr(GError) err = NULL;
+	source_git *g = source_git_new(repo, "main", "specs/", mirror, &err);
+	git_revision rev = { 0 };
+	spec_source *src;
+
+	assert_non_null(g);
+	assert_true(source_git_fetch(g, &err));
+	spec_diags_init(diags);
+	src = source_git_load(g, diags, &rev, &err);
+	assert_non_null(src);
+	git_revision_release(&rev);
+	source_git_free(g);
+	return src;
+}
+
+static const char *
+host_uri(const spec_source *src, const char *name)
+{
+	for (guint i = 0; i < src->hosts->len; i++) {
+		const spec_host *h = src->hosts->pdata[i];
+
+		if (strcmp(h->obj.name.v, name) == 0)
+			return h->uri.v;
+	}
+	return NULL;
+}
+
+/*
+ * Node files are part of the revision: two alike at two paths stay two
+ * hosts (named by content alone they were one URI, a duplicate), and a
+ * commit that changes only a node file is a new revision with a new URI.
+ */
+static void
+test_watch_git__node_files_are_part_of_the_revision(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *mirror = g_build_filename(dir, "mirror.git", NULL);
+	g_autofree char *hv1 = g_build_filename(repo, "specs", "hosts", "hv1.xml", NULL);
+	g_autofree char *hv2 = g_build_filename(repo, "specs", "hosts", "hv2.xml", NULL);
+	g_autofree char *hv3 = g_build_filename(repo, "specs", "hosts", "hv3.xml", NULL);
+	g_autofree char *text = NULL, *digest = NULL, *uri3 = NULL;
+	g_autoptr(GString) edited = NULL;
+	spec_diags diags;
+	spec_source *src;
+
+	(void)state;
+	git_libgit2_init();
+	repo_with_webstack(repo);
+	assert_true(g_file_get_contents(hv1, &text, NULL, NULL));
+	tu_write(hv2, text);
+	repo_commit(repo, "hv2 is built like hv1", NULL);
+	src = git_load_src(repo, mirror, &diags);
+	spec_validate(src, &diags);
+	assert_int_equal(diags.errors, 0);
+	assert_true(g_str_has_prefix(host_uri(src, "hv1"), "test:///"));
+	assert_string_not_equal(host_uri(src, "hv1"), host_uri(src, "hv2"));
+	assert_true(g_file_test(host_uri(src, "hv2") + 7, G_FILE_TEST_IS_REGULAR));
+	digest = g_strdup(spec_source_digest(src));
+	uri3 = g_strdup(host_uri(src, "hv3"));
+	spec_source_free(src);
+	spec_diags_release(&diags);
+
+	g_free(text);
+	assert_true(g_file_get_contents(hv3, &text, NULL, NULL));
+	edited = g_string_new(text);
+	g_string_append(edited, "<!-- one more line -->\n");
+	tu_write(hv3, edited->str);
+	repo_commit(repo, "only hv3's node file", NULL);
+	src = git_load_src(repo, mirror, &diags);
+	assert_int_equal(diags.errors, 0);
+	assert_string_not_equal(spec_source_digest(src), digest);
+	assert_string_not_equal(host_uri(src, "hv3"), uri3);
+	spec_source_free(src);
+	spec_diags_release(&diags);
+	tu_rmtree(dir);
+}
+
 static void
 test_watch_git__unreachable_remote_keeps_running(void **state)
 {
@@ -1795,6 +1877,7 @@ main(void)
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
 		cmocka_unit_test(test_watch_git__a_test_host_file_missing_from_the_commit_is_named),
+		cmocka_unit_test(test_watch_git__node_files_are_part_of_the_revision),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 		cmocka_unit_test(test_watch_git__deep_trees_and_huge_blobs_are_refused),
 		cmocka_unit_test(test_watch_git__a_git_bomb_is_refused_not_walked),
