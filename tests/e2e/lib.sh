@@ -83,6 +83,8 @@ is_running() { [ "$(domstate "$1" "$2")" = "running (booted)" ] || [ "$(domstate
 is_off() { domstate "$1" "$2" | grep -q "^shut off"; }
 
 qemu_pid() { pgrep -f -- "guest=$1,"; }
+# new_qemu_runs DOMAIN OLD_PID: on h1, running in a QEMU other than OLD_PID.
+new_qemu_runs() { local p; is_running h1 "$1" && p=$(qemu_pid "$1") && [ "$p" != "$2" ]; }
 # A process that is gone or a zombie.
 gone() { ! ps -o stat= -p "$1" 2>/dev/null | grep -qv Z; }
 

@@ -72,8 +72,12 @@ scenario_restart_policies() {
 	for v in f n; do is_off h1 "ha.$v" || fail "ha.$v was started against its policy"; done
 
 	note "a crash loop: restarted twice at once, then with backoff"
+	pid=
 	for i in 1 2 3; do
-		wait_for 30 "a running before crash $i" is_running h1 ha.a
+		# A new QEMU, not only "running": libvirt says so of a killed one
+		# until it reads the monitor's end (the kernel takes ~1.8 s to
+		# reap QEMU), while pgrep no longer finds it.
+		wait_for 30 "a running (a new QEMU) before crash $i" new_qemu_runs ha.a "$pid"
 		pid=$(qemu_pid ha.a) || fail "no QEMU process for ha.a"
 		kill -9 $pid
 		wait_for 20 "a off after crash $i" sh -c "! pgrep -f 'guest=ha.a,' | grep -qx $pid"
