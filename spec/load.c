@@ -175,11 +175,16 @@ walk_entry(walker *w, const char *path, const char *name, unsigned depth)
 		/* Listed, then gone (an editor renaming, a checkout): the tree
 		 * changed while read.  Skipping the file would make a revision
 		 * without it; this one is invalid, and the change's own event
-		 * brings the next read. */
-		if (is_spec_name(name))
+		 * brings the next read.  Listed but not reachable (a folder
+		 * readable without search permission) is invalid too. */
+		if (is_spec_name(name) && errno == ENOENT)
 			spec_error(w->diags, path, SPEC_NOPOS, "changed-while-read",
 				   "the file went away while the source was read (%s); it is read again "
 				   "at the next change", g_strerror(errno));
+		else if (is_spec_name(name))
+			spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
+				   "listed in its folder but cannot be reached: %s; give the folder search "
+				   "(x) permission", g_strerror(errno));
 		return;
 	}
 	is_link = S_ISLNK(lst.st_mode);

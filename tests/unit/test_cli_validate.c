@@ -7,6 +7,8 @@
  */
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "../../reconciler/diag_print.h"
@@ -122,6 +124,49 @@ test_validate__reads_stdin(void **state)
 	tu_result_release(&bad);
 }
 
+/*
+ * A file its folder lists but that cannot be reached (lstat fails: the
+ * folder can be read but not searched, as for an editor's file renamed
+ * away mid-read) makes the source invalid; it was skipped, and the rest
+ * made a smaller valid revision.  Run as an unprivileged user, since
+ * root's permission checks would let the read through.
+ */
+static void
+test_validate__a_listed_file_that_cannot_be_reached_is_invalid(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *src = g_build_filename(dir, "src", NULL);
+	g_autofree char *sub = g_build_filename(src, "more", NULL);
+	g_autofree char *a = g_build_filename(src, "a.yaml", NULL);
+	g_autofree char *b = g_build_filename(sub, "b.yaml", NULL);
+	const char *bin = g_getenv("STRATA_BIN") ? g_getenv("STRATA_BIN") : SRCDIR "/strata";
+	const char *as_root[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+				  bin, "validate", src, NULL };
+	const char *as_user[] = { bin, "validate", src, NULL };
+	g_autofree char *out = NULL, *errs = NULL;
+	int status = 0;
+
+	(void)state;
+	assert_int_equal(g_mkdir_with_parents(sub, 0755), 0);
+	tu_write(a, "kind: template\nname: t\npool: default\nvolume: t.qcow2\nmemory: 1GiB\n");
+	tu_write(b, "kind: appliance\nname: x\nvms:\n  - {name: v, template: t}\n");
+	assert_int_equal(chmod(dir, 0755), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(src, 65534, 65534), 0);
+		assert_int_equal(chown(sub, 65534, 65534), 0);
+		assert_int_equal(chown(a, 65534, 65534), 0);
+		assert_int_equal(chown(b, 65534, 65534), 0);
+	}
+	assert_int_equal(chmod(sub, 0644), 0);   /* readable, not searchable */
+	assert_true(g_spawn_sync(NULL, (char **)(geteuid() == 0 ? as_root : as_user), NULL,
+				 G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errs, &status, NULL));
+	assert_false(g_spawn_check_wait_status(status, NULL));
+	assert_non_null(strstr(errs, "more/b.yaml: error: listed in its folder but cannot be reached: "
+				     "Permission denied; give the folder search (x) permission [unreadable]"));
+	assert_int_equal(chmod(sub, 0755), 0);
+	tu_rmtree(dir);
+}
+
 static void
 test_validate__usage_errors_exit_64(void **state)
 {
@@ -158,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_github_escape__workflow_command_rules),
 		cmocka_unit_test(test_validate__reads_stdin),
 		cmocka_unit_test(test_validate__usage_errors_exit_64),
+		cmocka_unit_test(test_validate__a_listed_file_that_cannot_be_reached_is_invalid),
 	};
 
 	tu_chdir_srcdir();
