@@ -967,20 +967,29 @@ virt_vol_create(virt_host *h, const char *pool, const char *xml,
 	return true;
 }
 
-bool
-virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
-	     GError **error)
+/* @pool/@name, looked up (two calls), or NULL with @error. */
+static virStorageVolPtr
+vol_lookup(virt_host *h, const char *pool, const char *name, GError **error)
 {
 	virStoragePoolPtr p = pool_lookup(h, pool, error);
 	virStorageVolPtr v;
 
 	if (!p)
-		return false;
+		return NULL;
 	count(h);
 	v = virStorageVolLookupByName(p, name);
 	if (!v)
 		fail(error, "no volume", name);
 	virStoragePoolFree(p);
+	return v;
+}
+
+bool
+virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
+	     GError **error)
+{
+	virStorageVolPtr v = vol_lookup(h, pool, name, error);
+
 	if (!v)
 		return false;
 	*key = g_strdup(virStorageVolGetKey(v));  /* kept by the lookup: no call */
@@ -992,17 +1001,9 @@ bool
 virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		GError **error)
 {
-	virStoragePoolPtr p = pool_lookup(h, pool, error);
-	virStorageVolPtr v;
+	virStorageVolPtr v = vol_lookup(h, pool, name, error);
 	int rc;
 
-	if (!p)
-		return false;
-	count(h);
-	v = virStorageVolLookupByName(p, name);
-	if (!v)
-		fail(error, "no volume", name);
-	virStoragePoolFree(p);
 	if (!v)
 		return false;
 	count(h);
