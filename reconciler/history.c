@@ -22,6 +22,8 @@ struct history {
 	char *path;
 	int lock_fd;           /* the writer's lock; -1 when read-only */
 	GHashTable *host_seen; /* host -> digest of its managed domains last written */
+	GHashTable *cut_short; /* "appliance.vm" -> host: a define or volume
+				  create a crashed run had sent there */
 	bool ready;            /* opened: dev and ino below hold */
 	dev_t dev;             /* the file opened, to notice it replaced */
 	ino_t ino;
@@ -153,10 +155,35 @@ mark_interrupted_why(history *h, const char *why, GError **error)
 	return exec_sql(h, "UPDATE runs SET result = 'interrupted' WHERE ended IS NULL", error);
 }
 
+/* Where a crashed run was making VMs: libvirtd may still carry out what
+ * it had sent (a define, a volume copy) after strata died. */
+static void
+note_cut_short(history *h)
+{
+	sqlite3_stmt *st = NULL;
+
+	h->cut_short = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if (sqlite3_prepare_v2(h->db, "SELECT appliance || '.' || vm, host FROM ops WHERE result IS NULL "
+			       "AND kind IN ('define', 'create-volume') AND vm IS NOT NULL ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		g_hash_table_insert(h->cut_short, g_strdup((const char *)sqlite3_column_text(st, 0)),
+				    g_strdup((const char *)sqlite3_column_text(st, 1)));
+	sqlite3_finalize(st);
+}
+
+GHashTable *
+history_cut_short(const history *h)
+{
+	return h->cut_short;
+}
+
 /* Rows a crash left without a result: say so, once and for all. */
 static bool
 mark_interrupted(history *h, GError **error)
 {
+	note_cut_short(h);
 	return mark_interrupted_why(h, "strata stopped before the result was recorded; the next run observed "
 				    "what happened", error);
 }
@@ -332,6 +359,8 @@ history_close(history *h)
 		close(h->lock_fd);
 	if (h->host_seen)
 		g_hash_table_unref(h->host_seen);
+	if (h->cut_short)
+		g_hash_table_unref(h->cut_short);
 	g_free(h->path);
 	g_free(h);
 }

@@ -70,6 +70,13 @@ char *history_last_op(history *h, const char *domain);
  * `interrupted` with @why, and its run too: strata is leaving them. */
 bool history_abandon_running(history *h, const char *why, GError **error);
 
+/*
+ * What history_open found cut short by a crash: "appliance.vm" -> the host
+ * where a define or volume create of it was sent and never answered (it
+ * may still land there).  Borrowed; NULL for a reader.
+ */
+GHashTable *history_cut_short(const history *h);
+
 /* Operations interrupted by a crash that history_open found, if any. */
 unsigned history_interrupted(const history *h);
 

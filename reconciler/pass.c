@@ -24,6 +24,8 @@ pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_optio
 	if (hist && !history_host_vms_record(hist, p->have, NULL))
 		g_warning("history: cannot record which VMs each host runs");
 	po.vanished = vanished;
+	if (hist)
+		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);
 }
 

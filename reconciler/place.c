@@ -13,14 +13,16 @@ struct place_state {
 	guint *cpus;             /* by host index: vCPUs placed */
 	GHashTable *disk_ok;     /* "pool\x1fvolume\x1fbase" -> bool[hosts]: computed once */
 	GHashTable *layer_hosts; /* "appliance/layer" -> GHashTable of host names */
+	GHashTable *cut_short;   /* borrowed: see plan_options */
 };
 
 place_state *
-place_state_new(const desired_state *want, const observed *have)
+place_state_new(const desired_state *want, const observed *have, GHashTable *cut_short)
 {
 	place_state *ps = g_new0(place_state, 1);
 
 	ps->have = have;
+	ps->cut_short = cut_short;
 	ps->memory = g_new0(uint64_t, have->hosts->len + 1);
 	ps->cpus = g_new0(guint, have->hosts->len + 1);
 	ps->disk_ok = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -258,24 +260,21 @@ pinned_host(place_state *ps, const desired_vm *vm)
 }
 
 /*
- * A VM defined nowhere whose system disk already exists on a host, unused:
- * what a run cut short between creating the disk and the define leaves.
- * The define it sent may still land there (libvirtd finishes a dead
- * client's calls), so the VM goes there too if it fits: placed elsewhere,
- * it ran on two hosts (seen in the e2e crash scenario).
+ * The host where a crashed run had sent @vm's define or disk, never
+ * answered: libvirtd carries out a dead client's calls, so they may still
+ * land there.  Placed elsewhere, the VM ran on two hosts (the e2e crash
+ * scenario, under TCG where a define takes seconds).  From history, never
+ * from volume names: a disk merely named like the VM's says nothing.
  */
 static obs_host *
-left_behind(place_state *ps, const desired_vm *vm)
+cut_short_on(place_state *ps, const desired_vm *vm)
 {
-	const desired_disk *sys = vm->disks->pdata[0];
+	const char *name = ps->cut_short ? g_hash_table_lookup(ps->cut_short, vm->domain) : NULL;
 
-	if (sys->role == DISK_PERSISTENT)
-		return NULL;
-	for (guint i = 0; i < ps->have->hosts->len; i++) {
+	for (guint i = 0; name && i < ps->have->hosts->len; i++) {
 		obs_host *h = ps->have->hosts->pdata[i];
 
-		if (h->reachable && obs_host_has_volume(h, sys->pool, sys->volume) &&
-		    h->refs_known && !obs_host_volume_used(h, sys->pool, sys->volume, NULL))
+		if (strcmp(h->name, name) == 0 && h->reachable)
 			return h;
 	}
 	return NULL;
@@ -300,7 +299,7 @@ layer_note(place_state *ps, const desired_vm *vm)
 }
 
 obs_host *
-place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
+place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char **why)
 {
 	obs_host *pin = pinned_host(ps, vm), *best = NULL, *left = NULL;
 	GHashTable *taken = vm->layer ? layer_set(ps, vm) : NULL;
@@ -308,9 +307,10 @@ place_vm(place_state *ps, const desired_vm *vm, char **because, char **why)
 	int64_t best_avail = 0;
 	g_autofree char *layer = NULL;
 
-	if (!pin && (left = left_behind(ps, vm)) && host_fits(ps, vm, left, taken, disks, true, NULL)) {
+	if (!pin && fresh && (left = cut_short_on(ps, vm)) &&
+	    host_fits(ps, vm, left, taken, disks, true, NULL)) {
 		layer = layer_note(ps, vm);
-		*because = g_strdup_printf("its system disk is there already, from a run cut short%s", layer);
+		*because = g_strdup_printf("a crashed run had sent it there, and that may still land%s", layer);
 		place_commit(ps, vm, left);
 		return left;
 	}

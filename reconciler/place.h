@@ -5,8 +5,9 @@
  * what this plan already placed, pick a host or say why none fits.  This
  * first version honours maintenance, lost hosts, tags, layers (one host per
  * VM of a layer), capacity (memory and vCPUs after reserve and overcommit),
- * a persistent volume that already lives on a host, a system disk a run cut
- * short left on a host (its define may still land there), and spread/pack.  It is
+ * a persistent volume that already lives on a host, the host a crashed run
+ * had sent a new VM's define or disk to (it may still land there), and
+ * spread/pack.  It is
  * deterministic (ties go to the first host in spec order) and stable: it
  * only places new VMs, and never moves one that runs.
  *
@@ -20,7 +21,9 @@
 typedef struct place_state place_state;
 
 /* Seed with what already runs: memory committed and layer members. */
-place_state *place_state_new(const desired_state *want, const observed *have);
+/* @cut_short: see plan_options (borrowed; may be NULL). */
+place_state *place_state_new(const desired_state *want, const observed *have,
+			     GHashTable *cut_short);
 void place_state_free(place_state *ps);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(place_state, place_state_free)
 
@@ -28,10 +31,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(place_state, place_state_free)
 void place_commit(place_state *ps, const desired_vm *vm, const obs_host *host);
 
 /*
- * Choose a host for @vm.  Returns NULL and sets *why (owned) when none is
- * eligible; *because (owned) says why the chosen host was picked.
+ * Choose a host for @vm: a new VM (@fresh), or one that must move.  Returns
+ * NULL and sets *why (owned) when none is eligible; *because (owned) says
+ * why the chosen host was picked.
  */
-obs_host *place_vm(place_state *ps, const desired_vm *vm, char **because,
+obs_host *place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because,
 		   char **why);
 
 /*

@@ -674,7 +674,7 @@ plan_create(planner *pl, const desired_vm *vm)
 		       vm->domain, other->pool, other->name, where->name, sys->pool);
 		return;
 	}
-	h = place_vm(pl->ps, vm, &because, &why);
+	h = place_vm(pl->ps, vm, true, &because, &why);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s", why);
 		return;
@@ -785,7 +785,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 		       vm->domain, old->name, why);
 		return;
 	}
-	h = place_vm(pl->ps, vm, &because, &nowhere);
+	h = place_vm(pl->ps, vm, false, &because, &nowhere);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
 		return;
@@ -1509,7 +1509,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	planner pl = { .want = want, .have = have, .opts = opts };
 
 	pl.p = plan_new();
-	pl.ps = place_state_new(want, have);
+	pl.ps = place_state_new(want, have, opts->cut_short);
 	pl.start_op = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.stop_op = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.undefines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,

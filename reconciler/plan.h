@@ -121,6 +121,10 @@ typedef struct {
 	 * gone from the source ("NAME (why)").  Their domains are unknown:
 	 * nothing is created while there are any.  Borrowed; may be NULL. */
 	const GPtrArray *vanished;
+	/* "appliance.vm" -> host: a define or volume create a crashed run
+	 * sent there, never answered.  A VM defined nowhere goes there, where
+	 * the call may still land.  Borrowed; may be NULL. */
+	GHashTable *cut_short;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

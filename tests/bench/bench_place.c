@@ -98,7 +98,7 @@ main(void)
 	guint placed = 0, failed = 0;
 
 	for (int round = 0; round < 5; round++) {
-		place_state *ps = place_state_new(want, have);
+		place_state *ps = place_state_new(want, have, NULL);
 		gint64 t0 = g_get_monotonic_time();
 		double ms;
 
@@ -106,7 +106,7 @@ main(void)
 		for (guint i = 0; i < want->vms->len; i++) {
 			g_autofree char *because = NULL, *why = NULL;
 
-			if (place_vm(ps, want->vms->pdata[i], &because, &why))
+			if (place_vm(ps, want->vms->pdata[i], true, &because, &why))
 				placed++;
 			else
 				failed++;
