@@ -111,11 +111,26 @@ client_close(ctl_client *cl)
 	g_free(cl);
 }
 
+static bool client_read(ctl_client *cl);
+static bool client_write(ctl_client *cl);
+
+/*
+ * The deadline.  The loop may have been busy past it (a pass on the loop):
+ * a request waiting unread is still read and answered, without blocking,
+ * before the client is cut.
+ */
 static void
 on_client_deadline(gpointer data)
 {
-	g_debug("control: a client sent no request within %d ms", CLIENT_DEADLINE_MS);
-	client_close(data);
+	ctl_client *cl = data;
+
+	if (!cl->out)
+		client_read(cl);
+	if (cl->out)
+		client_write(cl);
+	else
+		g_debug("control: a client sent no request within %d ms", CLIENT_DEADLINE_MS);
+	client_close(cl);
 }
 
 static void
@@ -130,7 +145,6 @@ client_answer(ctl_client *cl)
 		reply = answer(cl->c, g_strstrip(cl->in));
 	cl->out = g_strconcat(reply, "\n", NULL);
 	cl->out_len = strlen(cl->out);
-	loop_watch_write(cl->watch, true);
 }
 
 /* Some of the answer; true when the client is done with. */
@@ -166,12 +180,22 @@ static void
 on_client(int fd, gpointer data)
 {
 	ctl_client *cl = data;
-	bool done;
+	bool had_answer = cl->out != NULL;
 
 	(void)fd;
-	done = cl->out ? client_write(cl) : client_read(cl);
-	if (done)
+	if (!had_answer && client_read(cl)) {
 		client_close(cl);
+		return;
+	}
+	if (!cl->out)
+		return;  /* more of the request to come */
+	/* Sent at once, mostly: the socket's buffer takes a whole answer. */
+	if (client_write(cl)) {
+		client_close(cl);
+		return;
+	}
+	if (!had_answer)
+		loop_watch_write(cl->watch, true);
 }
 
 static void on_accept(int fd, gpointer data);
@@ -207,7 +231,12 @@ on_accept(int fd, gpointer data)
 
 	while ((client = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 		if (g_hash_table_size(c->clients) >= MAX_CLIENTS) {
-			close(client);  /* the client sees the connection closed */
+			static const char busy[] = "{\"ok\": false, \"error\": \"busy: too many clients at once; "
+						   "try again\"}\n";
+
+			if (send(client, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				g_debug("control: a client turned away went first");
+			close(client);
 			continue;
 		}
 		cl = g_new0(ctl_client, 1);
@@ -217,8 +246,13 @@ on_accept(int fd, gpointer data)
 		cl->watch = loop_watch(client, on_client, cl);
 		cl->timer = loop_timer(CLIENT_DEADLINE_MS, on_client_deadline, cl);
 		g_hash_table_add(c->clients, cl);
-		if (!cl->allowed)
+		if (!cl->allowed) {
 			client_answer(cl);  /* said at once, whatever it sends */
+			if (client_write(cl))
+				client_close(cl);
+			else
+				loop_watch_write(cl->watch, true);
+		}
 	}
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 		accept_back_off(c, errno);
@@ -368,7 +402,7 @@ control_call(const char *path, const char *verb, GError **error)
 	g_autofree char *line = NULL;
 	char buf[4096];
 	ssize_t n;
-	int fd;
+	int fd, saved;
 
 	if (!address(path, &sa, error))
 		goto fail;
@@ -391,7 +425,16 @@ control_call(const char *path, const char *verb, GError **error)
 	}
 	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
 		g_string_append_len(reply, buf, n);
+	saved = errno;
 	close(fd);
+	/* An answer ends with its newline: anything else (cut off, timed
+	 * out, turned away) is no answer, never an empty success. */
+	if (n < 0 || reply->len == 0 || reply->str[reply->len - 1] != '\n') {
+		g_set_error(error, G_IO_ERROR, n < 0 ? g_io_error_from_errno(saved) : G_IO_ERROR_FAILED,
+			    "no complete answer from the strata watch on %s%s%s", path,
+			    n < 0 ? ": " : "", n < 0 ? g_strerror(saved) : "");
+		goto fail;
+	}
 	return g_string_free(reply, FALSE);
 fail:
 	g_string_free(reply, TRUE);

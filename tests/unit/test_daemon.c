@@ -1335,6 +1335,65 @@ test_watch__silent_clients_do_not_hold_the_socket(void **state)
 	watch_stop(w);
 }
 
+/* Read @fd's answer (one line) while the daemon's loop runs. */
+static char *
+answer_of(watch *w, int fd)
+{
+	char buf[65536];
+	size_t got = 0;
+	int t = loop_timer(10, tick, NULL);
+	gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+	ssize_t n = 1;
+
+	while (n != 0 && !memchr(buf, '\n', got) && got < sizeof(buf) - 1 &&
+	       g_get_monotonic_time() < end) {
+		daemon_iterate(w->d);
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	loop_timer_remove(t);
+	buf[got] = '\0';
+	return g_strdup(buf);
+}
+
+/*
+ * A request sent while the loop was busy past the client's deadline (a
+ * pass on the loop) is still answered: the deadline and the request came
+ * due in one iteration, and the client was cut with its verb carried out
+ * and no answer.  Past 64 clients at once, one is told "busy", not cut.
+ */
+static void
+test_watch__a_late_loop_still_answers_and_a_full_one_says_busy(void **state)
+{
+	watch *w = watch_start(NULL);
+	g_autofree char *sock = g_build_filename(w->dir, "strata.sock", NULL);
+	g_autofree char *reply = NULL;
+	int many[64], late, extra;
+
+	(void)state;
+	late = raw_client(sock);
+	daemon_iterate(w->d);                 /* accepted */
+	assert_int_equal(send(late, "suspend\n", 8, MSG_NOSIGNAL), 8);
+	g_usleep(1200 * 1000);                /* the loop busy past the deadline */
+	reply = answer_of(w, late);
+	assert_string_equal(reply, "{\"ok\": true, \"state\": \"suspended\"}\n");
+	close(late);
+	for (guint i = 0; i < G_N_ELEMENTS(many); i++) {
+		many[i] = raw_client(sock);
+		daemon_iterate(w->d);         /* accepted: the backlog is 16 */
+	}
+	settle(w, 100);
+	extra = raw_client(sock);
+	g_free(reply);
+	reply = answer_of(w, extra);
+	assert_non_null(strstr(reply, "\"error\": \"busy: too many clients at once; try again\""));
+	close(extra);
+	for (guint i = 0; i < G_N_ELEMENTS(many); i++)
+		close(many[i]);
+	watch_stop(w);
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 static bool
@@ -1873,6 +1932,7 @@ main(void)
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
 		cmocka_unit_test(test_watch__silent_clients_do_not_hold_the_socket),
+		cmocka_unit_test(test_watch__a_late_loop_still_answers_and_a_full_one_says_busy),
 		cmocka_unit_test(test_watch__sigterm_exits_at_its_drain_limit_whatever_runs),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
