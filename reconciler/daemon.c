@@ -1434,6 +1434,8 @@ daemon_abandon(daemon_state *d)
 
 	if (!d->drain_expired || !d->exec)
 		return false;
+	/* Results already queued are recorded as what they are. */
+	exec_step(d->exec, false);
 	if (!history_abandon_running(d->hist, "strata was stopped and its drain limit passed while this ran; "
 				     "the next run observes what happened", &err))
 		g_warning("%s", err->message);

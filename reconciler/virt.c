@@ -744,15 +744,16 @@ bool
 virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
 {
 	virDomainPtr dom = lookup(h, name, error);
-	gint64 now = g_get_monotonic_time();
-	gint64 deadline = now + (gint64)timeout_ms * 1000;
-	gint64 repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
+	gint64 now, deadline, repress;
 	int state = 0, reason = 0;
 	bool ok = true;
 
 	if (!dom)
 		return false;
-	g_usleep((gulong)fault_delay_ms("stop-delay") * 1000);
+	g_usleep((gulong)fault_delay_ms("stop-delay") * 1000);  /* before the deadline starts */
+	now = g_get_monotonic_time();
+	deadline = now + (gint64)timeout_ms * 1000;
+	repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
 	count(h);
 	if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
 	    (state == VIR_DOMAIN_PMSUSPENDED || state == VIR_DOMAIN_PAUSED))

@@ -172,19 +172,25 @@ walk_entry(walker *w, const char *path, const char *name, unsigned depth)
 	bool is_link;
 
 	if (lstat(path, &lst) < 0) {
-		/* Listed, then gone (an editor renaming, a checkout): the tree
-		 * changed while read.  Skipping the file would make a revision
-		 * without it; this one is invalid, and the change's own event
-		 * brings the next read.  Listed but not reachable (a folder
-		 * readable without search permission) is invalid too. */
-		if (is_spec_name(name) && errno == ENOENT)
-			spec_error(w->diags, path, SPEC_NOPOS, "changed-while-read",
-				   "the file went away while the source was read (%s); it is read again "
-				   "at the next change", g_strerror(errno));
-		else if (is_spec_name(name))
-			spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
-				   "listed in its folder but cannot be reached: %s; give the folder search "
-				   "(x) permission", g_strerror(errno));
+		int err = errno;
+
+		/* Listed, then gone or replaced (an editor renaming, a
+		 * checkout): the tree changed while read.  Skipping a spec file
+		 * would make a revision without it; this one is invalid, and
+		 * the change's own event brings the next read.  Any entry that
+		 * cannot be reached otherwise (a folder readable but not
+		 * searchable) may hold spec files: invalid too, whatever its
+		 * name. */
+		if (err == ENOENT || err == ENOTDIR) {
+			if (is_spec_name(name))
+				spec_error(w->diags, path, SPEC_NOPOS, "changed-while-read",
+					   "the file went away while the source was read (%s); it is read "
+					   "again at the next change", g_strerror(err));
+			return;
+		}
+		spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
+			   "listed in its folder but cannot be reached: %s%s", g_strerror(err),
+			   err == EACCES ? "; give the folder search (x) permission" : "");
 		return;
 	}
 	is_link = S_ISLNK(lst.st_mode);
@@ -197,7 +203,9 @@ walk_entry(walker *w, const char *path, const char *name, unsigned depth)
 		return;
 	}
 	if (stat(path, &st) < 0) {
-		if (is_spec_name(name))
+		/* A dangling link not named as a spec file is nothing to read;
+		 * one that cannot be followed otherwise may lead to a folder. */
+		if (is_spec_name(name) || (errno != ENOENT && errno != ENOTDIR))
 			spec_error(w->diags, path, SPEC_NOPOS, "unreadable",
 				   "cannot read: %s", g_strerror(errno));
 		return;
@@ -223,8 +231,12 @@ walk_dir(walker *w, const char *dir, unsigned depth)
 	g_autofree char *key = NULL;
 	struct stat st;
 
-	if (stat(dir, &st) < 0)
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)  /* gone: the change's event reloads */
+			spec_error(w->diags, dir, SPEC_NOPOS, "unreadable", "cannot read the folder: %s",
+				   g_strerror(errno));
 		return;
+	}
 	key = g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
 	if (g_hash_table_contains(w->seen_dirs, key))
 		return;  /* a loop through a symlink inside the tree */

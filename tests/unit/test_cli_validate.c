@@ -125,10 +125,9 @@ test_validate__reads_stdin(void **state)
 }
 
 /*
- * A file its folder lists but that cannot be reached (lstat fails: the
- * folder can be read but not searched, as for an editor's file renamed
- * away mid-read) makes the source invalid; it was skipped, and the rest
- * made a smaller valid revision.  Run as an unprivileged user, since
+ * A file or folder its folder lists but that cannot be reached (lstat
+ * fails: the folder can be read but not searched) makes the source
+ * invalid; it was skipped, and the rest made a smaller valid revision.  Run as an unprivileged user, since
  * root's permission checks would let the read through.
  */
 static void
@@ -139,6 +138,7 @@ test_validate__a_listed_file_that_cannot_be_reached_is_invalid(void **state)
 	g_autofree char *sub = g_build_filename(src, "more", NULL);
 	g_autofree char *a = g_build_filename(src, "a.yaml", NULL);
 	g_autofree char *b = g_build_filename(sub, "b.yaml", NULL);
+	g_autofree char *deeper = g_build_filename(sub, "deeper", NULL);
 	const char *bin = g_getenv("STRATA_BIN") ? g_getenv("STRATA_BIN") : SRCDIR "/strata";
 	const char *as_root[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 				  bin, "validate", src, NULL };
@@ -147,7 +147,16 @@ test_validate__a_listed_file_that_cannot_be_reached_is_invalid(void **state)
 	int status = 0;
 
 	(void)state;
-	assert_int_equal(g_mkdir_with_parents(sub, 0755), 0);
+	const char *probe[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-x",
+				bin, NULL };
+
+	if (geteuid() == 0 && (!g_spawn_sync(NULL, (char **)probe, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+					     NULL, NULL, &status, NULL) ||
+			       !g_spawn_check_wait_status(status, NULL))) {
+		tu_rmtree(dir);
+		skip();  /* no setpriv, or uid 65534 cannot reach the binary */
+	}
+	assert_int_equal(g_mkdir_with_parents(deeper, 0755), 0);
 	tu_write(a, "kind: template\nname: t\npool: default\nvolume: t.qcow2\nmemory: 1GiB\n");
 	tu_write(b, "kind: appliance\nname: x\nvms:\n  - {name: v, template: t}\n");
 	assert_int_equal(chmod(dir, 0755), 0);
@@ -156,12 +165,16 @@ test_validate__a_listed_file_that_cannot_be_reached_is_invalid(void **state)
 		assert_int_equal(chown(sub, 65534, 65534), 0);
 		assert_int_equal(chown(a, 65534, 65534), 0);
 		assert_int_equal(chown(b, 65534, 65534), 0);
+		assert_int_equal(chown(deeper, 65534, 65534), 0);
 	}
 	assert_int_equal(chmod(sub, 0644), 0);   /* readable, not searchable */
 	assert_true(g_spawn_sync(NULL, (char **)(geteuid() == 0 ? as_root : as_user), NULL,
 				 G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errs, &status, NULL));
 	assert_false(g_spawn_check_wait_status(status, NULL));
 	assert_non_null(strstr(errs, "more/b.yaml: error: listed in its folder but cannot be reached: "
+				     "Permission denied; give the folder search (x) permission [unreadable]"));
+	/* A folder in it, whatever its name, may hold spec files. */
+	assert_non_null(strstr(errs, "more/deeper: error: listed in its folder but cannot be reached: "
 				     "Permission denied; give the folder search (x) permission [unreadable]"));
 	assert_int_equal(chmod(sub, 0755), 0);
 	tu_rmtree(dir);
