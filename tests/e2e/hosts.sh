@@ -123,7 +123,7 @@ e2e_host_up() {
 		mount --bind "$dir/cache" /var/cache/libvirt
 		mount --bind "$dir/etc" /etc/libvirt
 		# A machine without KVM, as libvirt and QEMU see it.  (libvirt
-		# still sees a /dev/kvm and re-probes QEMU's capabilities now and
+		# still sees a /dev/kvm and re-probes the capabilities of QEMU now and
 		# then, which makes this mode slower: see README.)
 		[ "$3" = qemu ] && [ -e /dev/kvm ] && mount --bind /dev/null /dev/kvm
 		echo $$ >"$dir/ns.pid"
