@@ -93,6 +93,7 @@ struct daemon_state {
 	bool suspended;
 	bool quitting;
 	bool drain_expired;      /* SIGTERM's drain limit passed with ops running */
+	bool drain_cut;          /* ... or a second signal cut the wait short */
 	bool done;
 	guint runs;
 	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
@@ -1209,8 +1210,8 @@ on_drain_limit(gpointer data)
 {
 	daemon_state *d = data;
 
-	g_warning("operations still running after %u ms; exiting anyway (history marks them interrupted)",
-		  drain_limit_ms(d));
+	g_warning("operations still running %s; exiting anyway (history marks them interrupted)",
+		  d->drain_cut ? "at a second signal" : "at the drain limit");
 	d->drain_expired = true;
 	d->done = true;
 }
@@ -1238,8 +1239,10 @@ daemon_quit(daemon_state *d)
 {
 	if (d->quitting) {
 		/* A second signal: the operator will not wait for the limit. */
-		if (d->exec && !d->done)
+		if (d->exec && !d->done) {
+			d->drain_cut = true;
 			on_drain_limit(d);
+		}
 		return;
 	}
 	notify("STOPPING=1");

@@ -45,30 +45,33 @@ fault_point(const char *point)
 	}
 }
 
+/* The STRATA_INJECT item NAME or NAME=VALUE: its value ("" without one),
+ * or NULL when absent. */
+static char *
+inject_item(const char *name)
+{
+	const char *spec = g_getenv("STRATA_INJECT");
+	g_auto(GStrv) items = spec ? g_strsplit(spec, ",", -1) : NULL;
+	size_t n = strlen(name);
+
+	for (guint i = 0; items && items[i]; i++)
+		if (strncmp(items[i], name, n) == 0 && (items[i][n] == '\0' || items[i][n] == '='))
+			return g_strdup(items[i][n] ? items[i] + n + 1 : "");
+	return NULL;
+}
+
 bool
 fault_injected(const char *name)
 {
-	const char *spec = g_getenv("STRATA_INJECT");
-	g_auto(GStrv) names = NULL;
+	g_autofree char *v = inject_item(name);
 
-	if (!spec)
-		return false;
-	names = g_strsplit(spec, ",", -1);
-	return g_strv_contains((const char *const *)names, name);
+	return v != NULL;
 }
 
 unsigned
 fault_delay_ms(const char *name)
 {
-	const char *spec = g_getenv("STRATA_INJECT");
-	g_auto(GStrv) items = NULL;
-	size_t n = strlen(name);
+	g_autofree char *v = inject_item(name);
 
-	if (!spec)
-		return 0;
-	items = g_strsplit(spec, ",", -1);
-	for (guint i = 0; items[i]; i++)
-		if (strncmp(items[i], name, n) == 0 && items[i][n] == '=')
-			return (unsigned)g_ascii_strtoull(items[i] + n + 1, NULL, 10);
-	return 0;
+	return v ? (unsigned)g_ascii_strtoull(v, NULL, 10) : 0;
 }

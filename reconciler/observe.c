@@ -183,18 +183,30 @@ add_missing(GPtrArray *to, const GPtrArray *from)
 			g_ptr_array_add(to, g_strdup(from->pdata[i]));
 }
 
-/* The live definition's disks, added to @info's; false if unreadable. */
+/*
+ * Domain @name's definition, parsed into @info, with what its live
+ * definition uses added when it runs (a disk attached live only, a backing
+ * chain).  False when either cannot be read, @error saying why (a domain
+ * gone meanwhile is VIRT_ERROR_NOT_FOUND).
+ */
 static bool
-add_live_refs(obs_host *h, const obs_domain *d, domxml_info *info)
+read_definition(virt_host *v, const char *name, bool running, domxml_info *info, GError **error)
 {
 	g_autofree char *xml = NULL;
-	domxml_info live;
+	g_autofree char *live = NULL;
+	domxml_info li;
 
-	if (!virt_domain_xml(h->conn->virt, d->name, false, &xml, NULL) || !domxml_parse(xml, &live))
+	if (!virt_domain_xml(v, name, true, &xml, error) || !domxml_parse(xml, info))
 		return false;
-	add_missing(info->volumes, live.volumes);
-	add_missing(info->paths, live.paths);
-	domxml_info_release(&live);
+	if (!running)
+		return true;
+	if (!virt_domain_xml(v, name, false, &live, error) || !domxml_parse(live, &li)) {
+		domxml_info_release(info);
+		return false;
+	}
+	add_missing(info->volumes, li.volumes);
+	add_missing(info->paths, li.paths);
+	domxml_info_release(&li);
 	return true;
 }
 
@@ -202,20 +214,12 @@ add_live_refs(obs_host *h, const obs_domain *d, domxml_info *info)
 static void
 domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 {
-	g_autofree char *xml = NULL;
 	domxml_info info;
 
 	(*reads)++;
 	/* Gone meanwhile, or unreadable: unmanaged, and what it uses unknown. */
-	if (!virt_domain_xml(h->conn->virt, d->name, true, &xml, NULL) ||
-	    !domxml_parse(xml, &info))
+	if (!read_definition(h->conn->virt, d->name, d->state != VIRT_DOM_SHUTOFF, &info, NULL))
 		return;
-	/* A running domain may use more than its definition says: a disk
-	 * attached live only, a backing chain. */
-	if (d->state != VIRT_DOM_SHUTOFF && !add_live_refs(h, d, &info)) {
-		domxml_info_release(&info);
-		return;
-	}
 	d->managed = info.managed;
 	d->appliance = g_strdup(info.appliance);
 	d->vm = g_strdup(info.vm);
@@ -229,36 +233,6 @@ domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
 	d->memory = info.memory;
 	cache_put(cache, h->name, d->uuid, &info);
 	domxml_info_release(&info);
-}
-
-/* What @d's definition (and live one, when it runs) uses, read now: false
- * when it cannot be read, with *@gone when the domain went meanwhile. */
-static bool
-refs_now(virt_host *v, const virt_dom *d, GStrv *volumes, GStrv *paths, bool *gone)
-{
-	g_autofree char *xml = NULL;
-	g_autofree char *live = NULL;
-	g_autoptr(GError) err = NULL;
-	domxml_info info, li;
-
-	if (!virt_domain_xml(v, d->name, true, &xml, &err) || !domxml_parse(xml, &info)) {
-		*gone = g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
-		return false;
-	}
-	if (d->state != VIRT_DOM_SHUTOFF) {
-		if (!virt_domain_xml(v, d->name, false, &live, &err) || !domxml_parse(live, &li)) {
-			*gone = g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
-			domxml_info_release(&info);
-			return false;
-		}
-		add_missing(info.volumes, li.volumes);
-		add_missing(info.paths, li.paths);
-		domxml_info_release(&li);
-	}
-	*volumes = strv_of(info.volumes);
-	*paths = strv_of(info.paths);
-	domxml_info_release(&info);
-	return true;
 }
 
 bool
@@ -278,19 +252,20 @@ obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const ch
 	}
 	for (guint i = 0; i < doms->len && !*user; i++) {
 		const virt_dom *d = doms->pdata[i];
-		g_auto(GStrv) volumes = NULL;
-		g_auto(GStrv) paths = NULL;
-		bool gone = false;
+		g_autoptr(GError) err = NULL;
+		domxml_info info;
 
 		if (g_strcmp0(d->name, except) == 0)
 			continue;
-		if (!refs_now(v, d, &volumes, &paths, &gone)) {
-			if (!gone)  /* undefined meanwhile: uses nothing */
+		if (!read_definition(v, d->name, d->state != VIRT_DOM_SHUTOFF, &info, &err)) {
+			if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))  /* gone: uses nothing */
 				*user = g_strdup_printf("%s (its definition could not be read)", d->name);
-		} else if ((volumes && g_strv_contains((const char *const *)volumes, want)) ||
-			   (paths && g_strv_contains((const char *const *)paths, key))) {
-			*user = g_strdup(d->name);
+			continue;
 		}
+		if (g_ptr_array_find_with_equal_func(info.volumes, want, g_str_equal, NULL) ||
+		    g_ptr_array_find_with_equal_func(info.paths, key, g_str_equal, NULL))
+			*user = g_strdup(d->name);
+		domxml_info_release(&info);
 	}
 	return true;
 }
