@@ -78,6 +78,8 @@ struct daemon_state {
 	int backoff_timer;         /* the soonest crash-loop backoff ends */
 	GHashTable *expected;      /* domain -> events strata itself caused */
 	pass pass;                 /* the reconcile under way */
+	int observe_watch;         /* its hosts answering (pass.observing) */
+	int observe_timer;         /* ... or their deadline */
 	executor *exec;
 	gint64 run;
 	int exec_watch;
@@ -167,6 +169,15 @@ oneshot_queue(daemon_state *d, oneshot *n)
 
 static void reconcile_start(daemon_state *d);
 static void schedule_arm(daemon_state *d);
+
+/* A run is under way: its hosts are being observed, or its plan carried
+ * out.  Either way threads use the revision and the connections, which
+ * must not change until it ends. */
+static bool
+busy(const daemon_state *d)
+{
+	return d->pass.observing || d->exec;
+}
 
 static gint64
 real_now(void)
@@ -478,7 +489,7 @@ load_revision(daemon_state *d, const char *trigger)
 		return;
 	}
 	spec_diags_release(&diags);
-	if (d->exec) {
+	if (busy(d)) {
 		/* The run in flight reads the spec and the connections it was
 		 * planned with (host_conn.spec borrows from d->good): the new
 		 * revision waits beside them and is adopted when it ends. */
@@ -495,9 +506,9 @@ load_revision(daemon_state *d, const char *trigger)
 
 /* Put @src in force (no run may be in flight: it frees what runs use). */
 static void
-adopt_revision(daemon_state *d, spec_source *src, const char *rev, const char *trigger)
+revision_in_force(daemon_state *d, spec_source *src, const char *rev, const char *trigger)
 {
-	g_assert(!d->exec);
+	g_assert(!busy(d));
 	if (hosts_changed(d->hosts, src))
 		hosts_connect(d, src);
 	g_free(d->good_digest);
@@ -512,6 +523,13 @@ adopt_revision(daemon_state *d, spec_source *src, const char *rev, const char *t
 	g_message("revision %s in force (%s)", rev, trigger);
 	scheduler_check(d->sched, d->good, d->o.now());
 	schedule_arm(d);
+}
+
+/* The same, and reconcile to it. */
+static void
+adopt_revision(daemon_state *d, spec_source *src, const char *rev, const char *trigger)
+{
+	revision_in_force(d, src, rev, trigger);
 	daemon_request(d, trigger);
 }
 
@@ -893,7 +911,7 @@ retry_dead_hosts(daemon_state *d)
 		if (!h->virt)
 			next = MIN(next, h->next_try);
 	}
-	if (next != G_MAXINT64 && !d->exec)
+	if (next != G_MAXINT64 && !busy(d))
 		loop_timer_set(d->kick_timer, (int)MAX((next - now) / 1000, 100));
 }
 
@@ -985,8 +1003,71 @@ judge_unseen_stops(daemon_state *d)
 	return held;
 }
 
+static void reconcile_observed(daemon_state *d);
+
+static void
+observe_stop_watching(daemon_state *d)
+{
+	loop_unwatch(d->observe_watch);
+	d->observe_watch = -1;
+	loop_timer_set(d->observe_timer, -1);
+}
+
+/* A host answered: plan once all have. */
+static void
+on_observed(int fd, gpointer data)
+{
+	daemon_state *d = data;
+
+	(void)fd;
+	if (d->pass.observing && observe_complete(d->pass.observing))
+		reconcile_observed(d);
+}
+
+/* The deadline: the hosts yet to answer are unknown for this pass. */
+static void
+on_observe_deadline(gpointer data)
+{
+	daemon_state *d = data;
+
+	if (d->pass.observing)
+		reconcile_observed(d);
+}
+
+/*
+ * A run begins by observing: each host on its own thread (observe.h), so
+ * the loop goes on answering signals, the control socket and the watchdog
+ * while a slow host is read.  reconcile_observed plans once every host
+ * answered, or at the deadline.
+ */
 static void
 reconcile_start(daemon_state *d)
+{
+	guint deadline = d->o.observe_timeout_ms ? d->o.observe_timeout_ms : OBSERVE_DEADLINE_MS;
+
+	d->pending = false;
+	if (busy(d) || d->quitting)
+		return;
+	if (d->next_src) {  /* loaded while the last pass observed */
+		g_autofree char *rev = g_steal_pointer(&d->next_rev);
+
+		revision_in_force(d, g_steal_pointer(&d->next_src), rev, "loaded while observing");
+	}
+	if (!d->good || !d->hosts || d->suspended)
+		return;
+	reconnect(d);
+	d->runs++;
+	pass_plan_begin(&d->pass, d->good, d->hosts, d->cache, deadline);
+	if (observe_complete(d->pass.observing)) {  /* no host to wait for */
+		reconcile_observed(d);
+		return;
+	}
+	d->observe_watch = loop_watch(observe_fd(d->pass.observing), on_observed, d);
+	loop_timer_set(d->observe_timer, (int)deadline);
+}
+
+static void
+reconcile_observed(daemon_state *d)
 {
 	g_autoptr(GHashTable) overrides = NULL;
 	g_autoptr(GError) herr = NULL;
@@ -997,20 +1078,15 @@ reconcile_start(daemon_state *d)
 	exec_options eo;
 	plan *p;
 
-	d->pending = false;
-	if (!d->good || !d->hosts || d->suspended || d->quitting || d->exec)
-		return;
-	reconnect(d);
+	observe_stop_watching(d);
 	overrides = holds_refresh(d);
 	po.overrides = overrides;
-	d->runs++;
-	pass_plan(&d->pass, d->good, d->hosts, d->cache, &po, d->hist);
+	pass_plan_end(&d->pass, &po, d->hist);
 	if (judge_unseen_stops(d)) {
-		pass_release(&d->pass);
 		g_hash_table_unref(overrides);
 		overrides = holds_refresh(d);
 		po.overrides = overrides;
-		pass_plan(&d->pass, d->good, d->hosts, d->cache, &po, d->hist);
+		pass_replan(&d->pass, &po, d->hist);
 	}
 	g_hash_table_remove_all(d->judge_hosts);  /* judged once */
 	p = d->pass.plan;
@@ -1035,7 +1111,11 @@ reconcile_start(daemon_state *d)
 		/* A pass's snapshot and plan are gone: give the memory back
 		 * while the daemon idles. */
 		malloc_trim(0);
-		retry_dead_hosts(d);
+		if (d->pending || d->next_src)  /* came while the hosts were observed */
+			daemon_request(d, d->next_src ? "a revision loaded while observing"
+						      : "requested while observing");
+		else
+			retry_dead_hosts(d);
 		return;
 	}
 	if (!history_still_there(d->hist, &herr) &&
@@ -1107,7 +1187,7 @@ void
 daemon_request(daemon_state *d, const char *why)
 {
 	g_debug("reconcile requested: %s", why);
-	if (d->exec) {
+	if (busy(d)) {
 		d->pending = true;
 		return;
 	}
@@ -1123,7 +1203,7 @@ static void
 daemon_request_event(daemon_state *d, const char *why)
 {
 	g_debug("reconcile requested: %s", why);
-	if (d->exec) {
+	if (busy(d)) {
 		d->pending = true;
 		return;
 	}
@@ -1184,7 +1264,8 @@ daemon_status_json(daemon_state *d)
 
 	json_builder_begin_object(b);
 	json_out_string(b, "revision", d->good_digest);
-	json_out_string(b, "state", d->suspended ? "suspended" : d->exec ? "reconciling" : "idle");
+	json_out_string(b, "state", d->suspended ? "suspended" : d->exec ? "reconciling" :
+					   d->pass.observing ? "observing" : "idle");
 	json_out_int(b, "runs", d->runs);
 	json_builder_set_member_name(b, "vms");
 	json_builder_begin_array(b);
@@ -1267,7 +1348,7 @@ daemon_new(const daemon_options *o, GError **error)
 	if (!d->o.now)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
-	d->backoff_timer = -1;
+	d->backoff_timer = d->observe_timer = d->observe_watch = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -1292,6 +1373,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
 	d->signal_watch = loop_watch(d->signal_fd, on_signal, d);
 	d->kick_timer = loop_timer(-1, on_kick, d);
+	d->observe_timer = loop_timer(-1, on_observe_deadline, d);
 	d->backoff_timer = loop_timer(-1, on_backoff, d);
 	d->closed_timer = loop_timer(-1, on_closed, d);
 	d->resync_timer = loop_timer((int)(o->resync_s ? o->resync_s : 300) * 1000, on_resync, d);
@@ -1339,6 +1421,11 @@ daemon_free(daemon_state *d)
 			;
 		reconcile_end(d);
 	}
+	if (d->pass.observing) {  /* late hosts' threads keep what they use */
+		observe_stop_watching(d);
+		pass_release(&d->pass);
+	}
+	loop_timer_remove(d->observe_timer);
 	if (d->hosts) {
 		for (guint i = 0; i < d->hosts->hosts->len; i++) {
 			host_conn *h = d->hosts->hosts->pdata[i];
@@ -1405,7 +1492,7 @@ daemon_approve(daemon_state *d)
 bool
 daemon_idle(const daemon_state *d)
 {
-	return !d->exec && !d->pending;
+	return !busy(d) && !d->pending;
 }
 
 guint

@@ -39,6 +39,8 @@ typedef struct {
 	unsigned parallel;
 	unsigned shutdown_timeout_ms;
 	unsigned drain_limit_ms;   /* SIGTERM: how long running ops may finish; default 30000 */
+	unsigned observe_timeout_ms; /* a host not observed by then is unknown for
+					the pass; default OBSERVE_DEADLINE_MS */
 	bool allow_empty;
 	unsigned max_removal_pct;  /* 0: PLAN_MAX_REMOVAL_PCT */
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */

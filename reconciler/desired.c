@@ -226,7 +226,7 @@ ptemplate_build(const spec_source *src, const spec_ptemplate *p)
 desired_state *
 desired_build(const spec_source *src)
 {
-	desired_state *d = g_new0(desired_state, 1);
+	desired_state *d = g_atomic_rc_box_new0(desired_state);
 
 	d->vms = g_ptr_array_new_with_free_func(vm_free);
 	d->vm_by_domain = g_hash_table_new(g_str_hash, g_str_equal);
@@ -251,14 +251,26 @@ desired_build(const spec_source *src)
 	return d;
 }
 
-void
-desired_free(desired_state *d)
+static void
+desired_clear(gpointer p)
 {
-	if (!d)
-		return;
+	desired_state *d = p;
+
 	g_hash_table_unref(d->vm_by_domain);
 	g_hash_table_unref(d->ptemplate_by_volume);
 	g_ptr_array_unref(d->vms);
 	g_ptr_array_unref(d->ptemplates);
-	g_free(d);
+}
+
+desired_state *
+desired_ref(desired_state *d)
+{
+	return g_atomic_rc_box_acquire(d);
+}
+
+void
+desired_free(desired_state *d)
+{
+	if (d)
+		g_atomic_rc_box_release_full(d, desired_clear);
 }

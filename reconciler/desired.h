@@ -81,7 +81,13 @@ typedef struct {
 	GHashTable *ptemplate_by_volume;
 } desired_state;
 
+/*
+ * The desired state is self-contained (it borrows nothing from @src) and
+ * reference-counted: an observer thread that outlives its pass keeps the
+ * one it was given.  desired_free drops a reference.
+ */
 desired_state *desired_build(const spec_source *src);
+desired_state *desired_ref(desired_state *d);
 void desired_free(desired_state *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)
 

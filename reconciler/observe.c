@@ -3,7 +3,10 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "domxml.h"
 #include "observe.h"
@@ -54,7 +57,7 @@ strv_of(const GPtrArray *a)
 obs_cache *
 obs_cache_new(void)
 {
-	obs_cache *c = g_new0(obs_cache, 1);
+	obs_cache *c = g_atomic_rc_box_new0(obs_cache);
 
 	c->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					   cache_entry_free);
@@ -62,14 +65,26 @@ obs_cache_new(void)
 	return c;
 }
 
+static void
+obs_cache_clear_box(gpointer p)
+{
+	obs_cache *c = p;
+
+	g_hash_table_unref(c->by_uuid);
+	g_mutex_clear(&c->lock);
+}
+
+obs_cache *
+obs_cache_ref(obs_cache *c)
+{
+	return g_atomic_rc_box_acquire(c);
+}
+
 void
 obs_cache_free(obs_cache *c)
 {
-	if (!c)
-		return;
-	g_hash_table_unref(c->by_uuid);
-	g_mutex_clear(&c->lock);
-	g_free(c);
+	if (c)
+		g_atomic_rc_box_release_full(c, obs_cache_clear_box);
 }
 
 /* Per host: two hosts may hold domains defined from one XML, one UUID. */
@@ -158,6 +173,9 @@ host_free(gpointer p)
 	g_clear_pointer(&h->details, g_hash_table_unref);
 	g_clear_pointer(&h->pools, g_ptr_array_unref);
 	g_clear_pointer(&h->vols, g_ptr_array_unref);
+	g_free(h->name);
+	g_free(h->domain_type);
+	g_free(h->error);
 	g_free(h);
 }
 
@@ -212,13 +230,13 @@ read_definition(virt_host *v, const char *name, bool running, domxml_info *info,
 
 /* Read the definition of @d and remember what it says. */
 static void
-domain_read(obs_host *h, obs_domain *d, obs_cache *cache, unsigned *reads)
+domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, unsigned *reads)
 {
 	domxml_info info;
 
 	(*reads)++;
 	/* Gone meanwhile, or unreadable: unmanaged, and what it uses unknown. */
-	if (!read_definition(h->conn->virt, d->name, d->state != VIRT_DOM_SHUTOFF, &info, NULL))
+	if (!read_definition(v, d->name, d->state != VIRT_DOM_SHUTOFF, &info, NULL))
 		return;
 	d->managed = info.managed;
 	d->appliance = g_strdup(info.appliance);
@@ -301,10 +319,10 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 }
 
 static void
-observe_domains(obs_host *h, GPtrArray *doms, const desired_state *want,
+observe_domains(obs_host *h, virt_host *v, GPtrArray *doms, const desired_state *want,
 		obs_cache *cache, unsigned *reads)
 {
-	const char *type = virt_host_domain_type(h->conn->virt);
+	const char *type = h->domain_type;
 
 	for (guint i = 0; i < doms->len; i++) {
 		virt_dom *vd = doms->pdata[i];
@@ -317,7 +335,7 @@ observe_domains(obs_host *h, GPtrArray *doms, const desired_state *want,
 		d->managed_save = vd->managed_save;
 		d->host = h;
 		if (!domain_from_cache(d, want, cache, type))
-			domain_read(h, d, cache, reads);
+			domain_read(h, v, d, cache, reads);
 		g_ptr_array_add(h->domains, d);
 	}
 }
@@ -332,7 +350,7 @@ detail_free(gpointer p)
 }
 
 static void
-read_detail(obs_host *h, const char *pool, const char *vol)
+read_detail(obs_host *h, virt_host *v, const char *pool, const char *vol)
 {
 	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
 	virt_vol_detail *d;
@@ -341,7 +359,7 @@ read_detail(obs_host *h, const char *pool, const char *vol)
 	    !g_hash_table_contains(h->vol_by_key, key))
 		return;
 	d = g_new0(virt_vol_detail, 1);
-	if (!virt_volume_detail(h->conn->virt, pool, vol, d, NULL)) {
+	if (!virt_volume_detail(v, pool, vol, d, NULL)) {
 		detail_free(d);
 		return;
 	}
@@ -395,7 +413,7 @@ index_users(obs_host *h, GHashTable *vol_by_path, obs_domain *d)
 }
 
 static void
-observe_volumes(obs_host *h, const desired_state *want)
+observe_volumes(obs_host *h, virt_host *v, const desired_state *want)
 {
 	g_autoptr(GHashTable) vol_by_path = g_hash_table_new(g_str_hash, g_str_equal);
 	GDestroyNotify unref = (GDestroyNotify)g_ptr_array_unref;
@@ -407,12 +425,12 @@ observe_volumes(obs_host *h, const desired_state *want)
 	h->refs_known = h->reachable;
 	/* Indexed once, so a plan never scans a host's volumes per VM. */
 	for (guint i = 0; h->vols && i < h->vols->len; i++) {
-		virt_vol *v = h->vols->pdata[i];
+		virt_vol *vol = h->vols->pdata[i];
 
-		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", v->pool, v->name), v);
+		g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", vol->pool, vol->name), vol);
 		/* By key: a path for file pools, pool/image for rbd. */
-		if (v->key && v->key[0])
-			g_hash_table_insert(vol_by_path, v->key, v);
+		if (vol->key && vol->key[0])
+			g_hash_table_insert(vol_by_path, vol->key, vol);
 	}
 	for (guint i = 0; i < h->domains->len; i++)
 		index_users(h, vol_by_path, h->domains->pdata[i]);
@@ -421,68 +439,263 @@ observe_volumes(obs_host *h, const desired_state *want)
 		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
 
 		if (sys->base)
-			read_detail(h, sys->pool, sys->base);
+			read_detail(h, v, sys->pool, sys->base);
 	}
 }
 
-/* Persistent volumes about to be given to a VM are checked before use. */
+/*
+ * Persistent volumes about to be given to a VM are checked before use:
+ * those present here that no domain here uses (one read per such volume,
+ * whatever the number of VMs).
+ */
 static void
-observe_persistent(observed *o, const desired_state *want)
+observe_persistent(obs_host *h, virt_host *v, const desired_state *want)
 {
 	for (guint i = 0; i < want->vms->len; i++) {
-		desired_vm *vm = want->vms->pdata[i];
-		desired_disk *sys = vm->disks->pdata[0];
+		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
+		g_autofree char *key = NULL;
 
-		if (sys->role != DISK_PERSISTENT ||
-		    g_hash_table_contains(o->domain_by_name, vm->domain))
+		if (sys->role != DISK_PERSISTENT)
 			continue;
-		for (guint j = 0; j < o->hosts->len; j++) {
-			obs_host *h = o->hosts->pdata[j];
-
-			if (h->reachable)
-				read_detail(h, sys->pool, sys->volume);
-		}
+		key = g_strdup_printf("%s/%s", sys->pool, sys->volume);
+		if (!g_hash_table_contains(h->users, key))
+			read_detail(h, v, sys->pool, sys->volume);
 	}
 }
 
+/* A host with nothing observed: unknown, never empty. */
 static obs_host *
-observe_host(host_conn *conn, const desired_state *want, obs_cache *cache,
-	     unsigned *reads)
+host_unknown(const char *name, const char *why)
 {
 	obs_host *h = g_new0(obs_host, 1);
-	g_autoptr(GPtrArray) doms = NULL;
 
-	h->conn = conn;
-	h->name = conn->name;
+	h->name = g_strdup(name);
+	h->error = g_strdup(why);
 	h->domains = g_ptr_array_new_with_free_func(domain_free);
-	if (!conn->virt ||
-	    !virt_node_info(conn->virt, &h->node, NULL) ||
-	    !virt_list_domains(conn->virt, &doms, NULL) ||
-	    !virt_list_pools(conn->virt, &h->pools, &h->vols, NULL)) {
-		h->reachable = false;
-		observe_volumes(h, NULL);
-		return h;
-	}
-	h->reachable = true;
-	observe_domains(h, doms, want, cache, reads);
-	observe_volumes(h, want);
+	observe_volumes(h, NULL, NULL);
 	return h;
 }
 
+/* What one host's thread needs: its own references, nothing of the caller's. */
+typedef struct {
+	observation *ob;
+	guint index;
+	char *name;
+	virt_host *virt;
+	desired_state *want;
+	obs_cache *cache;
+} host_job;
+
+struct observation {
+	GMutex lock;
+	GCond cond;
+	guint n, answered;
+	obs_host **slot;         /* what each host's thread found, once it answered */
+	const spec_host **specs; /* read at begin, on the caller's thread */
+	char **names;
+	bool closed;             /* observe_end took what had come */
+	unsigned xml_reads;
+	int fd;
+	guint deadline_ms;
+	gint64 deadline;
+};
+
+static void
+observation_clear(gpointer p)
+{
+	observation *ob = p;
+
+	for (guint i = 0; i < ob->n; i++)
+		if (ob->slot[i])
+			host_free(ob->slot[i]);
+	g_free(ob->slot);
+	g_free(ob->specs);
+	g_strfreev(ob->names);
+	if (ob->fd >= 0)
+		close(ob->fd);
+	g_mutex_clear(&ob->lock);
+	g_cond_clear(&ob->cond);
+}
+
+static void
+observation_unref(observation *ob)
+{
+	g_atomic_rc_box_release_full(ob, observation_clear);
+}
+
+static obs_host *
+observe_host(const host_job *j, unsigned *reads)
+{
+	obs_host *h = g_new0(obs_host, 1);
+	g_autoptr(GPtrArray) doms = NULL;
+	g_autoptr(GError) err = NULL;
+
+	h->name = g_strdup(j->name);
+	h->domain_type = g_strdup(virt_host_domain_type(j->virt));
+	h->domains = g_ptr_array_new_with_free_func(domain_free);
+	if (!virt_node_info(j->virt, &h->node, &err) ||
+	    !virt_list_domains(j->virt, &doms, &err) ||
+	    !virt_list_pools(j->virt, &h->pools, &h->vols, &err)) {
+		h->error = g_strdup(err->message);
+		observe_volumes(h, NULL, NULL);
+		return h;
+	}
+	h->reachable = true;
+	observe_domains(h, j->virt, doms, j->want, j->cache, reads);
+	observe_volumes(h, j->virt, j->want);
+	observe_persistent(h, j->virt, j->want);
+	return h;
+}
+
+static void
+host_job_free(host_job *j)
+{
+	observation_unref(j->ob);
+	g_free(j->name);
+	virt_host_free(j->virt);
+	desired_free(j->want);
+	obs_cache_free(j->cache);
+	g_free(j);
+}
+
+/* An answer, unless observe_end already gave the host up. */
+static void
+host_answered(observation *ob, guint index, obs_host *h, unsigned reads)
+{
+	g_mutex_lock(&ob->lock);
+	if (!ob->closed) {
+		ob->slot[index] = g_steal_pointer(&h);
+		ob->answered++;
+		ob->xml_reads += reads;
+		g_cond_broadcast(&ob->cond);
+		if (ob->fd >= 0)
+			eventfd_write(ob->fd, 1);
+	}
+	g_mutex_unlock(&ob->lock);
+	if (h)
+		host_free(h);
+}
+
+static gpointer
+host_job_run(gpointer p)
+{
+	host_job *j = p;
+	unsigned reads = 0;
+	obs_host *h = observe_host(j, &reads);
+
+	host_answered(j->ob, j->index, h, reads);
+	host_job_free(j);
+	return NULL;
+}
+
+observation *
+observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint deadline_ms)
+{
+	observation *ob = g_atomic_rc_box_new0(observation);
+	guint n = hosts->hosts->len;
+
+	g_mutex_init(&ob->lock);
+	g_cond_init(&ob->cond);
+	ob->n = n;
+	ob->slot = g_new0(obs_host *, n);
+	ob->specs = g_new0(const spec_host *, n);
+	ob->names = g_new0(char *, n + 1);
+	ob->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ob->deadline_ms = deadline_ms;
+	ob->deadline = g_get_monotonic_time() + (gint64)deadline_ms * 1000;
+	for (guint i = 0; i < n; i++) {
+		host_conn *c = hosts->hosts->pdata[i];
+		g_autoptr(GError) err = NULL;
+		host_job *j;
+		GThread *t;
+
+		ob->specs[i] = c->spec;
+		ob->names[i] = g_strdup(c->name);
+		if (!c->virt) {
+			host_answered(ob, i, host_unknown(c->name, c->error ? c->error : "not connected"), 0);
+			continue;
+		}
+		j = g_new0(host_job, 1);
+		j->ob = g_atomic_rc_box_acquire(ob);
+		j->index = i;
+		j->name = g_strdup(c->name);
+		j->virt = virt_host_ref(c->virt);
+		j->want = desired_ref(want);
+		j->cache = obs_cache_ref(cache);
+		t = g_thread_try_new("observe", host_job_run, j, &err);
+		if (!t) {
+			host_answered(ob, i, host_unknown(c->name, err->message), 0);
+			host_job_free(j);
+			continue;
+		}
+		g_thread_unref(t);  /* detached: it may outlive the pass */
+	}
+	return ob;
+}
+
+int
+observe_fd(const observation *ob)
+{
+	return ob->fd;
+}
+
+gint64
+observe_deadline(const observation *ob)
+{
+	return ob->deadline;
+}
+
+bool
+observe_complete(observation *ob)
+{
+	eventfd_t count;
+	bool done;
+
+	if (ob->fd >= 0)
+		(void)eventfd_read(ob->fd, &count);
+	g_mutex_lock(&ob->lock);
+	done = ob->answered == ob->n;
+	g_mutex_unlock(&ob->lock);
+	return done;
+}
+
+void
+observe_wait(observation *ob)
+{
+	g_mutex_lock(&ob->lock);
+	while (ob->answered < ob->n && g_cond_wait_until(&ob->cond, &ob->lock, ob->deadline))
+		;
+	g_mutex_unlock(&ob->lock);
+}
+
 observed *
-observe(host_set *hosts, const desired_state *want, obs_cache *cache)
+observe_end(observation *ob)
 {
 	observed *o = g_new0(observed, 1);
 
 	o->hosts = g_ptr_array_new_with_free_func(host_free);
 	o->domain_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	o->duplicates = g_ptr_array_new();
-	for (guint i = 0; i < hosts->hosts->len; i++) {
-		obs_host *h = observe_host(hosts->hosts->pdata[i], want, cache,
-					   &o->xml_reads);
+	g_mutex_lock(&ob->lock);
+	ob->closed = true;
+	o->xml_reads = ob->xml_reads;
+	for (guint i = 0; i < ob->n; i++) {
+		obs_host *h = g_steal_pointer(&ob->slot[i]);
 
+		if (!h) {
+			g_autofree char *why = g_strdup_printf("no answer within %u s",
+							       (ob->deadline_ms + 999) / 1000);
+
+			h = host_unknown(ob->names[i], why);
+		}
 		h->index = i;
+		h->spec = ob->specs[i];
 		g_ptr_array_add(o->hosts, h);
+	}
+	g_mutex_unlock(&ob->lock);
+	for (guint i = 0; i < o->hosts->len; i++) {
+		obs_host *h = o->hosts->pdata[i];
+
 		for (guint j = 0; j < h->domains->len; j++) {
 			obs_domain *d = h->domains->pdata[j];
 
@@ -495,8 +708,17 @@ observe(host_set *hosts, const desired_state *want, obs_cache *cache)
 				g_hash_table_insert(o->domain_by_name, d->name, d);
 		}
 	}
-	observe_persistent(o, want);
+	observation_unref(ob);
 	return o;
+}
+
+observed *
+observe(host_set *hosts, desired_state *want, obs_cache *cache)
+{
+	observation *ob = observe_begin(hosts, want, cache, OBSERVE_DEADLINE_MS);
+
+	observe_wait(ob);
+	return observe_end(ob);
 }
 
 void

@@ -38,10 +38,17 @@ typedef struct {
 	obs_host *host;
 } obs_domain;
 
+/*
+ * Observed state is plain data: nothing in it reaches a live connection,
+ * so plan and place can be table-tested from states written by hand.
+ */
 struct obs_host {
 	guint index;             /* position in observed.hosts */
-	host_conn *conn;         /* borrowed */
-	const char *name;
+	char *name;
+	const spec_host *spec;   /* its host document (borrowed from the revision
+				    observed), NULL for the implicit host */
+	char *domain_type;       /* "test", "kvm" or "qemu"; NULL when unreachable */
+	char *error;             /* why it is unreachable, or NULL */
 	bool reachable;
 	virt_node node;
 	GPtrArray *domains;      /* obs_domain * */
@@ -68,6 +75,8 @@ typedef struct {
 /* What strata knows of domains it has seen: uuid -> definition summary. */
 typedef struct obs_cache obs_cache;
 obs_cache *obs_cache_new(void);
+/* Reference-counted, like the desired state, for late observer threads. */
+obs_cache *obs_cache_ref(obs_cache *c);
 void obs_cache_free(obs_cache *c);
 /* Remember the definition strata just gave domain @uuid. */
 void obs_cache_remember(obs_cache *c, const char *host, const char *uuid, const char *xml);
@@ -78,7 +87,31 @@ void obs_cache_clear(obs_cache *c);
 void obs_cache_forget_unmanaged(obs_cache *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(obs_cache, obs_cache_free)
 
-observed *observe(host_set *hosts, const desired_state *want, obs_cache *cache);
+/*
+ * Observing runs one thread per reachable host, each with its own
+ * references to the connection, @want and @cache, so a host that misses
+ * the deadline costs the caller nothing: it is unknown for this pass
+ * ("no answer within N s"), and its thread, when its calls return, drops
+ * what it found.  observe_begin reads @hosts on the calling thread only;
+ * nothing of @hosts is touched after it returns.
+ */
+#define OBSERVE_DEADLINE_MS 60000
+typedef struct observation observation;
+observation *observe_begin(host_set *hosts, desired_state *want, obs_cache *cache,
+			   guint deadline_ms);
+/* Readable (an eventfd) each time a host answers: for an event loop. */
+int observe_fd(const observation *ob);
+/* Every host answered; consumes the fd's count. */
+bool observe_complete(observation *ob);
+/* Monotonic µs at which the hosts yet to answer are given up. */
+gint64 observe_deadline(const observation *ob);
+/* Block until every host answered or the deadline passed. */
+void observe_wait(observation *ob);
+/* What came, hosts yet to answer unknown; frees @ob (late threads keep
+ * their own reference). */
+observed *observe_end(observation *ob);
+/* begin, wait, end: for one-shot commands and tests. */
+observed *observe(host_set *hosts, desired_state *want, obs_cache *cache);
 void observed_free(observed *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(observed, observed_free)
 

@@ -7,26 +7,60 @@
 
 #include "pass.h"
 
+/* On the caller's thread: what the plan needs from history, then the
+ * hosts' threads start. */
 static void
-pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_options *opts,
-	     history *hist)
+pass_begin(pass *p, const spec_source *src, obs_cache *cache, guint deadline_ms)
 {
-	g_autoptr(GPtrArray) vanished = hist ? history_vanished_hosts(hist, p->hosts) : NULL;
-	plan_options po = *opts;
-	unsigned before;
-
 	p->want = desired_build(src);
 	if (!cache)
 		cache = p->own_cache = obs_cache_new();
-	before = hosts_calls(p->hosts);
-	p->have = observe(p->hosts, p->want, cache);
-	p->calls = hosts_calls(p->hosts) - before;
-	if (hist && !history_host_vms_record(hist, p->have, NULL))
-		g_warning("history: cannot record which VMs each host runs");
+	p->calls_before = hosts_calls(p->hosts);
+	p->observing = observe_begin(p->hosts, p->want, cache, deadline_ms);
+}
+
+void
+pass_replan(pass *p, const plan_options *opts, history *hist)
+{
+	g_autoptr(GPtrArray) vanished = hist ? history_vanished_hosts(hist, p->hosts) : NULL;
+	plan_options po = *opts;
+
+	g_clear_pointer(&p->plan, plan_free);
 	po.vanished = vanished;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);
+}
+
+void
+pass_plan_end(pass *p, const plan_options *opts, history *hist)
+{
+	p->have = observe_end(g_steal_pointer(&p->observing));
+	/* Late hosts' threads may still count; what they did is not ours. */
+	p->calls = hosts_calls(p->hosts) - p->calls_before;
+	if (hist && !history_host_vms_record(hist, p->have, NULL))
+		g_warning("history: cannot record which VMs each host runs");
+	pass_replan(p, opts, hist);
+}
+
+static void
+pass_observe(pass *p, const spec_source *src, obs_cache *cache, const plan_options *opts,
+	     history *hist)
+{
+	pass_begin(p, src, cache, OBSERVE_DEADLINE_MS);
+	observe_wait(p->observing);
+	pass_plan_end(p, opts, hist);
+}
+
+void
+pass_plan_begin(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
+		guint deadline_ms)
+{
+	memset(p, 0, sizeof(*p));
+	spec_diags_init(&p->diags);
+	p->hosts = hosts;
+	hosts_bind(hosts, src);
+	pass_begin(p, src, cache, deadline_ms);
 }
 
 void
@@ -67,6 +101,8 @@ void
 pass_release(pass *p)
 {
 	plan_free(p->plan);
+	if (p->observing)
+		observed_free(observe_end(p->observing));
 	observed_free(p->have);
 	obs_cache_free(p->own_cache);
 	if (p->own_hosts)

@@ -26,6 +26,8 @@ typedef struct {
 	observed *have;
 	plan *plan;
 	unsigned calls;          /* libvirt calls made by observe */
+	unsigned calls_before;
+	observation *observing;  /* between pass_plan_begin and pass_plan_end */
 } pass;
 
 typedef struct {
@@ -54,3 +56,17 @@ void pass_release(pass *p);
  */
 void pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
 	       const plan_options *opts, history *hist);
+
+/*
+ * pass_plan in two halves, for an event loop: begin starts the hosts'
+ * observer threads and returns (observe_fd(p->observing) says when one
+ * answers); end takes what came by then (a host yet to answer is unknown
+ * for this pass) and plans, on the caller's thread, which also reads and
+ * writes @hist.  Between the two the caller keeps @src, @hosts and @cache
+ * alive and does not rebind @hosts.
+ */
+void pass_plan_begin(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
+		     guint deadline_ms);
+void pass_plan_end(pass *p, const plan_options *opts, history *hist);
+/* Plan again from the same observation (with other holds, say). */
+void pass_replan(pass *p, const plan_options *opts, history *hist);

@@ -80,7 +80,7 @@ place_commit(place_state *ps, const desired_vm *vm, const obs_host *host)
 static int64_t
 available(place_state *ps, const obs_host *h)
 {
-	const spec_host *s = h->conn->spec;
+	const spec_host *s = h->spec;
 	double over = s ? s->overcommit_memory.v : 1.0;
 	int64_t reserve = s ? s->reserve_memory.v : 0;
 
@@ -91,7 +91,7 @@ available(place_state *ps, const obs_host *h)
 static double
 available_cpus(place_state *ps, const obs_host *h)
 {
-	const spec_host *s = h->conn->spec;
+	const spec_host *s = h->spec;
 	double over = s ? s->overcommit_cpus.v : 1.0;
 	int64_t reserve = s ? s->reserve_cpus.v : 0;
 
@@ -208,7 +208,7 @@ static bool
 host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *layer,
 	  const bool *disks, bool capacity, GString *why)
 {
-	const spec_host *s = h->conn->spec;
+	const spec_host *s = h->spec;
 
 #define NO(...) do {                                           \
 		if (why) {                                     \

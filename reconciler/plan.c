@@ -539,7 +539,7 @@ static plan_op *
 plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uuid,
 	    op_impact impact, plan_op *after, const char *reason)
 {
-	const char *type = virt_host_domain_type(h->conn->virt);
+	const char *type = h->domain_type;
 	plan_op *op = op_add(pl, OP_DEFINE, impact, h->name, vm->domain, after, reason);
 
 	op->hash = desired_vm_hash(vm, type);
@@ -690,7 +690,7 @@ plan_create(planner *pl, const desired_vm *vm)
 static const char *
 must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
 {
-	const spec_host *s = o->host->conn->spec;
+	const spec_host *s = o->host->spec;
 
 	if (s && s->maintenance.v)
 		return "its host is in maintenance";
@@ -719,10 +719,10 @@ must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
 static bool
 can_migrate_live(const obs_domain *o, const char *hash, const obs_host *to)
 {
-	const char *type = virt_host_domain_type(o->host->conn->virt);
+	const char *type = o->host->domain_type;
 
-	return strcmp(type, "test") != 0 && to->conn->virt &&
-	       strcmp(type, virt_host_domain_type(to->conn->virt)) == 0 &&
+	return strcmp(type, "test") != 0 && to->reachable && to->domain_type &&
+	       strcmp(type, to->domain_type) == 0 &&
 	       run_state_of(o) == RUN_RUNNING && o->hash && strcmp(o->hash, hash) == 0;
 }
 
@@ -860,7 +860,7 @@ static plan_op *
 plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
 	obs_host *h = o->host;
-	const char *type = virt_host_domain_type(h->conn->virt);
+	const char *type = h->domain_type;
 	const desired_disk *sys = vm->disks->pdata[0];
 	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
 	bool replace = template_changed(vm, o);
@@ -950,7 +950,7 @@ static void
 plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 {
 	obs_host *h = o->host;
-	const char *type = virt_host_domain_type(h->conn->virt);
+	const char *type = h->domain_type;
 	g_autofree char *hash = desired_vm_hash(vm, type);
 	run_state from = run_state_of(o);
 	guint before = pl->p->ops->len;
@@ -1358,7 +1358,7 @@ find_duplicates(planner *pl)
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
 		obs_host *h = pl->have->hosts->pdata[i];
 
-		if (!h->reachable && h->conn->spec && h->conn->spec->state.v == HOST_LOST) {
+		if (!h->reachable && h->spec && h->spec->state.v == HOST_LOST) {
 			/* The operator says it is gone (and fenced): what ran there
 			 * may come back elsewhere, per restart policy. */
 			pl->lost = h->name;
@@ -1368,7 +1368,7 @@ find_duplicates(planner *pl)
 			pl->unreachable = h->name;
 			pl->p->partial = true;
 			note(pl, "host %s is unreachable (%s): its VMs are unknown and nothing is planned there",
-			     h->name, h->conn->error ? h->conn->error : "no answer");
+			     h->name, h->error ? h->error : "no answer");
 		}
 	}
 }

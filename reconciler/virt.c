@@ -181,7 +181,7 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 		fail(error, "cannot connect to", uri);
 		return NULL;
 	}
-	h = g_new0(virt_host, 1);
+	h = g_atomic_rc_box_new0(virt_host);
 	h->conn = conn;
 	h->uri = g_strdup(uri);
 	if (!host_probe(h, error)) {
@@ -193,11 +193,11 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 
 static void on_close(virConnectPtr conn, int reason, void *opaque);
 
-void
-virt_host_free(virt_host *h)
+static void
+virt_host_clear(gpointer p)
 {
-	if (!h)
-		return;
+	virt_host *h = p;
+
 	if (h->conn && h->close_registered)
 		virConnectUnregisterCloseCallback(h->conn, on_close);
 	if (h->conn)
@@ -205,7 +205,19 @@ virt_host_free(virt_host *h)
 	g_free(h->uri);
 	g_free(h->domain_type);
 	g_free(h->host_uuid);
-	g_free(h);
+}
+
+virt_host *
+virt_host_ref(virt_host *h)
+{
+	return g_atomic_rc_box_acquire(h);
+}
+
+void
+virt_host_free(virt_host *h)
+{
+	if (h)
+		g_atomic_rc_box_release_full(h, virt_host_clear);
 }
 
 const char *

@@ -125,6 +125,13 @@ typedef struct {
  * (`test:hosts/hv1.xml`) must be resolved first with virt_resolve_uri.
  */
 virt_host *virt_host_open(const char *uri, bool readonly, GError **error);
+/*
+ * A connection is reference-counted: a thread still waiting on a host that
+ * missed its deadline keeps the connection it uses.  virt_host_free drops
+ * a reference; the last one closes the connection, on whichever thread
+ * drops it.
+ */
+virt_host *virt_host_ref(virt_host *h);
 void virt_host_free(virt_host *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virt_host, virt_host_free)
 

@@ -63,8 +63,9 @@ make_observed(const spec_source *src, GPtrArray *conns)
 		c->spec = sh;
 		g_ptr_array_add(conns, c);
 		h->index = i;
-		h->conn = c;
-		h->name = c->name;
+		h->spec = sh;
+		h->name = g_strdup(c->name);
+		h->domain_type = g_strdup("test");
 		h->reachable = true;
 		h->node = (virt_node){ .cpus = 64, .memory = 512ULL << 30, .free_memory = 512ULL << 30 };
 		h->domains = g_ptr_array_new();

@@ -1402,6 +1402,15 @@ busy(watch *w)
 	return !daemon_idle(w->d);
 }
 
+/* Carrying out a plan, as `strata status` says (not only observing). */
+static bool
+reconciling(watch *w)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+
+	return g_strcmp0(json_object_get_string_member(status(w, p), "state"), "reconciling") == 0;
+}
+
 /*
  * SIGTERM's drain limit bounds the exit whatever runs: daemon_free used to
  * wait for every worker, so one stop that never ended held the daemon (and
@@ -1435,7 +1444,7 @@ test_watch__sigterm_exits_at_its_drain_limit_whatever_runs(void **state)
 	stopped = g_string_new(text);
 	g_string_replace(stopped, "{name: b, template: deb}", "{name: b, template: deb, state: stopped}", 1);
 	tu_write(w->file, stopped->str);
-	assert_true(wait_for(w, busy, 5000));
+	assert_true(wait_for(w, reconciling, 5000));
 	sock = g_build_filename(w->dir, "strata.sock", NULL);
 	assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
 	t0 = g_get_monotonic_time();

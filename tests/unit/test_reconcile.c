@@ -313,14 +313,14 @@ test_persistent__volume_outlives_its_vm_and_serves_another_appliance(void **stat
 	dc *d = dc_new("kind: appliance\nname: one\nvms:\n  - {name: db, persistent: db-data}\n---\n"
 		       "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
 	const obs_domain *db;
-	const char *host;
+	g_autofree char *host = NULL;
 	const plan *p;
 
 	(void)state;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	db = dc_domain(d, "one.db");
 	assert_non_null(db);
-	host = db->host->name;
+	host = g_strdup(db->host->name);
 	/* The VM goes; its persistent volume stays. */
 	dc_spec(d, "kind: appliance\nname: anchor\nvms:\n  - {name: keep, template: debian-12}\n");
 	p = dc_plan(d);
