@@ -1396,12 +1396,6 @@ test_watch__a_late_loop_still_answers_and_a_full_one_says_busy(void **state)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
-static bool
-busy(watch *w)
-{
-	return !daemon_idle(w->d);
-}
-
 /* Carrying out a plan, as `strata status` says (not only observing). */
 static bool
 reconciling(watch *w)
