@@ -80,6 +80,8 @@ struct daemon_state {
 	pass pass;                 /* the reconcile under way */
 	int observe_watch;         /* its hosts answering (pass.observing) */
 	int observe_timer;         /* ... or their deadline */
+	int connect_watch;         /* connection attempts ending (hosts_fd) */
+	int connect_fd;
 	executor *exec;
 	gint64 run;
 	int exec_watch;
@@ -390,6 +392,22 @@ hosts_changed(const host_set *set, const spec_source *src)
 static void on_domain_event(virt_host *h, const char *domain, int event, int detail,
 			    gpointer data);
 
+static void on_connected(int fd, gpointer data);
+
+/* Attempts report through the set's fd (the same across revisions while
+ * the set is made from the last one). */
+static void
+connect_watch(daemon_state *d)
+{
+	int fd = d->hosts ? hosts_fd(d->hosts) : -1;
+
+	if (fd == d->connect_fd)
+		return;
+	loop_unwatch(d->connect_watch);
+	d->connect_watch = fd >= 0 ? loop_watch(fd, on_connected, d) : -1;
+	d->connect_fd = fd;
+}
+
 static void
 hosts_connect(daemon_state *d, const spec_source *src)
 {
@@ -408,6 +426,7 @@ hosts_connect(daemon_state *d, const spec_source *src)
 	/* Hosts whose URI is unchanged keep their connection. */
 	d->hosts = hosts_reopen(src, d->o.connect, false, old, &err);
 	g_array_set_size(d->event_ids, 0);
+	connect_watch(d);
 	if (!d->hosts) {
 		g_warning("%s", err->message);
 		return;
@@ -418,11 +437,9 @@ hosts_connect(daemon_state *d, const spec_source *src)
 
 		if (h->virt)  /* stops before now were not seen: judged once */
 			g_hash_table_add(d->judge_hosts, g_strdup(h->name));
-
-		if (!h->virt)
-			g_warning("host %s unreachable: %s", h->name, h->error);
 		g_array_append_val(d->event_ids, id);
 	}
+	hosts_reconnect(d->hosts);  /* the new ones, off the loop */
 }
 
 /* Read the source as it is now: the folder, or the fetched commit. */
@@ -908,7 +925,7 @@ retry_dead_hosts(daemon_state *d)
 	for (guint i = 0; i < d->hosts->hosts->len; i++) {
 		host_conn *h = d->hosts->hosts->pdata[i];
 
-		if (!h->virt)
+		if (!h->virt && !h->connecting)
 			next = MIN(next, h->next_try);
 	}
 	if (next != G_MAXINT64 && !busy(d))
@@ -938,25 +955,61 @@ add_oneshots(daemon_state *d, plan *p)
 	}
 }
 
+/* Connections made since last time go into service; attempts that failed
+ * are said once per reason. */
+static guint
+take_connections(daemon_state *d)
+{
+	g_autoptr(GPtrArray) back = NULL;
+	g_autoptr(GHashTable) before = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+
+	for (guint i = 0; i < d->hosts->hosts->len; i++) {
+		host_conn *h = d->hosts->hosts->pdata[i];
+
+		g_hash_table_insert(before, h->name, g_strdup(h->error));
+	}
+	back = hosts_connected(d->hosts);
+	for (guint i = 0; i < d->hosts->hosts->len; i++) {
+		host_conn *h = d->hosts->hosts->pdata[i];
+
+		if (!h->virt && !h->connecting && h->error &&
+		    g_strcmp0(h->error, g_hash_table_lookup(before, h->name)) != 0)
+			g_warning("host %s unreachable: %s", h->name, h->error);
+		if (!g_ptr_array_find(back, h, NULL))
+			continue;
+		g_array_index(d->event_ids, int, i) = virt_events_start(h->virt, on_domain_event, d);
+		g_message("host %s connected", h->name);
+		/* What happened while it was away was not seen: judged once,
+		 * and what strata knew of its definitions is read afresh. */
+		g_hash_table_add(d->judge_hosts, g_strdup(h->name));
+		obs_cache_clear(d->cache);
+	}
+	return back->len;
+}
+
 static void
 reconnect(daemon_state *d)
 {
-	g_autoptr(GPtrArray) back = hosts_reconnect(d->hosts);
+	take_connections(d);
+	hosts_reconnect(d->hosts);
+}
 
-	for (guint i = 0; i < back->len; i++) {
-		host_conn *h = back->pdata[i];
+/*
+ * An attempt ended.  A connection goes into service at once (the loop
+ * owns the set; a run's workers and observers hold their own references),
+ * and a pass follows: the host is known again, or it failed and passes no
+ * longer wait for it.
+ */
+static void
+on_connected(int fd, gpointer data)
+{
+	daemon_state *d = data;
 
-		for (guint j = 0; j < d->hosts->hosts->len; j++) {
-			if (d->hosts->hosts->pdata[j] != h)
-				continue;
-			g_array_index(d->event_ids, int, j) = virt_events_start(h->virt, on_domain_event, d);
-			g_message("host %s reconnected", h->name);
-			/* What happened while it was away was not seen: judged once,
-			 * and what strata knew of its definitions is read afresh. */
-			g_hash_table_add(d->judge_hosts, g_strdup(h->name));
-			obs_cache_clear(d->cache);
-		}
-	}
+	(void)fd;
+	if (!d->hosts)
+		return;
+	take_connections(d);
+	daemon_request_event(d, "a host connection attempt ended");
 }
 
 /*
@@ -1004,6 +1057,26 @@ judge_unseen_stops(daemon_state *d)
 }
 
 static void reconcile_observed(daemon_state *d);
+
+/*
+ * A pass waits a little for attempts just begun (the first one at start,
+ * a host added by a revision), so it does not report as unknown a host
+ * about to answer; on_connected cuts the wait short.  A host still silent
+ * after CONNECT_GRACE_MS is unknown for the passes until it answers.
+ */
+#define CONNECT_GRACE_MS 5000
+
+static bool
+connect_grace(daemon_state *d)
+{
+	gint64 newest = hosts_newest_attempt(d->hosts);
+	gint64 left = newest ? newest + CONNECT_GRACE_MS * 1000 - g_get_monotonic_time() : 0;
+
+	if (left <= 0)
+		return false;
+	loop_timer_set(d->kick_timer, (int)(left / 1000) + 1);
+	return true;
+}
 
 static void
 observe_stop_watching(daemon_state *d)
@@ -1056,6 +1129,8 @@ reconcile_start(daemon_state *d)
 	if (!d->good || !d->hosts || d->suspended)
 		return;
 	reconnect(d);
+	if (connect_grace(d))
+		return;
 	d->runs++;
 	pass_plan_begin(&d->pass, d->good, d->hosts, d->cache, deadline);
 	if (observe_complete(d->pass.observing)) {  /* no host to wait for */
@@ -1349,6 +1424,7 @@ daemon_new(const daemon_options *o, GError **error)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
 	d->backoff_timer = d->observe_timer = d->observe_watch = -1;
+	d->connect_watch = d->connect_fd = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -1426,6 +1502,7 @@ daemon_free(daemon_state *d)
 		pass_release(&d->pass);
 	}
 	loop_timer_remove(d->observe_timer);
+	loop_unwatch(d->connect_watch);
 	if (d->hosts) {
 		for (guint i = 0; i < d->hosts->hosts->len; i++) {
 			host_conn *h = d->hosts->hosts->pdata[i];

@@ -330,7 +330,9 @@ dispatch(executor *x, GError **error)
 
 		g_hash_table_insert(x->row_of, op, g_memdup2(&rows[i], sizeof(gint64)));
 		j->op = op;
-		j->virt = hc ? hc->virt : NULL;
+		/* The job's own reference: a connection replaced while it runs
+		 * stays open for it. */
+		j->virt = hc && hc->virt ? virt_host_ref(hc->virt) : NULL;
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
@@ -400,6 +402,7 @@ collect(executor *x, bool block)
 		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])
 			obs_cache_remember(x->cache, op->host, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);
+		virt_host_free(j->virt);
 		g_free(j);
 	}
 	record(x, finished);

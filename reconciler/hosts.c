@@ -4,8 +4,115 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "hosts.h"
+
+/*
+ * Where connection attempts report: each runs virt_host_open on its own
+ * thread (virConnectOpen has no timeout, and a host that accepts and never
+ * answers holds it forever) and queues its outcome here.  Shared, by
+ * reference, by a host set, the sets made from it, and every attempt
+ * still running.
+ */
+struct host_connector {
+	GAsyncQueue *results;  /* connect_job * */
+	int fd;                /* eventfd: counted up as outcomes arrive */
+};
+
+typedef struct {
+	host_connector *hc;    /* the attempt's reference, dropped once queued */
+	char *name;
+	char *uri;
+	bool readonly;
+	guint gen;
+	virt_host *virt;
+	char *error;
+} connect_job;
+
+static void
+connect_job_free(gpointer p)
+{
+	connect_job *j = p;
+
+	g_free(j->name);
+	g_free(j->uri);
+	virt_host_free(j->virt);
+	g_free(j->error);
+	g_free(j);
+}
+
+static void
+connector_clear(gpointer p)
+{
+	host_connector *hc = p;
+
+	g_async_queue_unref(hc->results);
+	close(hc->fd);
+}
+
+static host_connector *
+connector_new(void)
+{
+	host_connector *hc = g_atomic_rc_box_new0(host_connector);
+
+	hc->results = g_async_queue_new_full(connect_job_free);
+	hc->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return hc;
+}
+
+static void
+connector_unref(host_connector *hc)
+{
+	if (hc)
+		g_atomic_rc_box_release_full(hc, connector_clear);
+}
+
+static gpointer
+connect_run(gpointer p)
+{
+	connect_job *j = p;
+	host_connector *hc = g_steal_pointer(&j->hc);
+	g_autoptr(GError) err = NULL;
+
+	j->virt = virt_host_open(j->uri, j->readonly, &err);
+	if (!j->virt)
+		j->error = g_strdup(err->message);
+	g_async_queue_push(hc->results, j);
+	eventfd_write(hc->fd, 1);
+	connector_unref(hc);
+	return NULL;
+}
+
+/* Begin an attempt for @h unless one runs; never blocks. */
+static void
+connect_start(host_set *set, host_conn *h)
+{
+	connect_job *j;
+	GThread *t;
+	g_autoptr(GError) err = NULL;
+
+	if (h->connecting)
+		return;
+	j = g_new0(connect_job, 1);
+	j->hc = g_atomic_rc_box_acquire(set->connector);
+	j->name = g_strdup(h->name);
+	j->uri = g_strdup(h->uri);
+	j->readonly = h->readonly;
+	j->gen = ++h->connect_gen;
+	t = g_thread_try_new("connect", connect_run, j, &err);
+	if (!t) {
+		connector_unref(j->hc);
+		connect_job_free(j);
+		g_free(h->error);
+		h->error = g_strdup(err->message);
+		return;
+	}
+	g_thread_unref(t);  /* detached: it may never return */
+	h->connecting = true;
+	h->connect_began = g_get_monotonic_time();
+}
 
 static void
 host_conn_free(gpointer p)
@@ -20,22 +127,16 @@ host_conn_free(gpointer p)
 }
 
 static host_conn *
-host_connect(const char *name, const spec_host *spec, const char *uri,
-	     bool readonly)
+host_new(const char *name, const spec_host *spec, const char *uri, bool readonly)
 {
 	host_conn *h = g_new0(host_conn, 1);
-	g_autoptr(GError) err = NULL;
 
 	h->name = g_strdup(name);
 	h->spec = spec;
 	h->uri = g_strdup(uri);
 	h->readonly = readonly;
-	h->virt = virt_host_open(uri, readonly, &err);
-	if (!h->virt) {
-		h->error = g_strdup(err->message);
-		h->backoff_ms = 1000;
-		h->next_try = g_get_monotonic_time() + h->backoff_ms * 1000;
-	}
+	h->error = g_strdup("not connected yet");
+	h->backoff_ms = 1000;
 	return h;
 }
 
@@ -64,7 +165,8 @@ host_take(host_set *old, const char *name, const spec_host *spec, const char *ur
 {
 	host_conn *h = old ? g_hash_table_lookup(old->by_name, name) : NULL;
 
-	if (!h || !h->virt || strcmp(h->uri, uri) != 0 || h->readonly != readonly)
+	if (!h || !(h->virt || h->connecting) || strcmp(h->uri, uri) != 0 ||
+	    h->readonly != readonly)
 		return NULL;
 	g_hash_table_remove(old->by_name, name);
 	g_ptr_array_remove_fast(old->hosts, h);  /* stolen: old frees it no more */
@@ -78,14 +180,69 @@ host_get(host_set *old, const char *name, const spec_host *spec, const char *uri
 {
 	host_conn *h = host_take(old, name, spec, uri, readonly);
 
-	return h ? h : host_connect(name, spec, uri, readonly);
+	return h ? h : host_new(name, spec, uri, readonly);
+}
+
+/* Two hosts reaching one hypervisor, as an error; false if none. */
+static bool
+twins(host_set *set, GError **error)
+{
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+
+		for (guint j = 0; j < i; j++) {
+			host_conn *o = set->hosts->pdata[j];
+
+			if (same_hypervisor(h, o)) {
+				g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+					    "hosts '%s' and '%s' reach the same hypervisor (host UUID %s); describe each hypervisor once",
+					    o->name, h->name, virt_host_uuid(h->virt));
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 host_set *
 hosts_open(const spec_source *src, const char *default_uri, bool readonly,
-	   GError **error)
+	   guint deadline_ms, GError **error)
 {
-	return hosts_reopen(src, default_uri, readonly, NULL, error);
+	g_autoptr(host_set) set = hosts_reopen(src, default_uri, readonly, NULL, error);
+	gint64 deadline = g_get_monotonic_time() + (gint64)deadline_ms * 1000;
+	g_autoptr(GPtrArray) back = NULL;
+
+	if (!set)
+		return NULL;
+	for (guint i = 0; i < set->hosts->len; i++)
+		connect_start(set, set->hosts->pdata[i]);
+	for (;;) {
+		guint waiting = 0;
+		connect_job *j;
+
+		for (guint i = 0; i < set->hosts->len; i++)
+			waiting += ((host_conn *)set->hosts->pdata[i])->connecting;
+		if (!waiting)
+			break;
+		j = g_async_queue_timeout_pop(set->connector->results,
+					      MAX(deadline - g_get_monotonic_time(), 0));
+		if (!j)
+			break;
+		g_async_queue_push_front(set->connector->results, j);
+		g_clear_pointer(&back, g_ptr_array_unref);
+		back = hosts_connected(set);
+	}
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+
+		if (h->connecting) {
+			g_free(h->error);
+			h->error = g_strdup_printf("no answer within %u s", (deadline_ms + 999) / 1000);
+		}
+	}
+	if (twins(set, error))
+		return NULL;
+	return g_steal_pointer(&set);
 }
 
 host_set *
@@ -96,6 +253,8 @@ hosts_reopen(const spec_source *src, const char *default_uri, bool readonly,
 
 	set->hosts = g_ptr_array_new_with_free_func(host_conn_free);
 	set->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	/* Attempts still running report to the new set. */
+	set->connector = old ? g_atomic_rc_box_acquire(old->connector) : connector_new();
 	if (old)
 		g_ptr_array_set_free_func(old->hosts, NULL);
 	if (src->hosts->len == 0)
@@ -108,19 +267,11 @@ hosts_reopen(const spec_source *src, const char *default_uri, bool readonly,
 	}
 	if (old)
 		g_ptr_array_set_free_func(old->hosts, host_conn_free);
+	if (twins(set, error))
+		return NULL;
 	for (guint i = 0; i < set->hosts->len; i++) {
 		host_conn *h = set->hosts->pdata[i];
 
-		for (guint j = 0; j < i; j++) {
-			host_conn *o = set->hosts->pdata[j];
-
-			if (same_hypervisor(h, o)) {
-				g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
-					    "hosts '%s' and '%s' reach the same hypervisor (host UUID %s); describe each hypervisor once",
-					    o->name, h->name, virt_host_uuid(h->virt));
-				return NULL;
-			}
-		}
 		g_hash_table_insert(set->by_name, h->name, h);
 	}
 	return g_steal_pointer(&set);
@@ -135,6 +286,7 @@ hosts_free(host_set *set)
 		g_hash_table_unref(set->by_name);
 	if (set->hosts)
 		g_ptr_array_unref(set->hosts);
+	connector_unref(set->connector);
 	g_free(set);
 }
 
@@ -174,15 +326,13 @@ twin_refused(host_set *set, host_conn *h)
 	return false;
 }
 
-GPtrArray *
+void
 hosts_reconnect(host_set *set)
 {
-	GPtrArray *back = g_ptr_array_new();
 	gint64 now = g_get_monotonic_time();
 
 	for (guint i = 0; i < set->hosts->len; i++) {
 		host_conn *h = set->hosts->pdata[i];
-		g_autoptr(GError) err = NULL;
 
 		if (h->virt && virt_host_alive(h->virt))
 			continue;
@@ -194,24 +344,73 @@ hosts_reconnect(host_set *set)
 			h->backoff_ms = 1000;
 			h->next_try = now;
 		}
-		if (now < h->next_try)
-			continue;
-		h->virt = virt_host_open(h->uri, h->readonly, &err);
-		if (!h->virt) {
-			g_free(h->error);
-			h->error = g_strdup(err->message);
-			h->backoff_ms = MIN(h->backoff_ms * 2, 60000u);
-			h->next_try = now + (gint64)h->backoff_ms * 1000;
-			continue;
-		}
-		g_clear_pointer(&h->error, g_free);
-		if (twin_refused(set, h))
-			continue;
-		h->backoff_ms = 0;
-		h->close_reported = false;
-		g_ptr_array_add(back, h);
+		if (now >= h->next_try)
+			connect_start(set, h);
+	}
+}
+
+int
+hosts_fd(const host_set *set)
+{
+	return set->connector->fd;
+}
+
+/* @j's outcome on @h, whose attempt it is. */
+static bool
+connect_take(host_set *set, host_conn *h, connect_job *j)
+{
+	gint64 now = g_get_monotonic_time();
+
+	h->connecting = false;
+	if (!j->virt) {
+		g_free(h->error);
+		h->error = g_steal_pointer(&j->error);
+		h->backoff_ms = MIN(MAX(h->backoff_ms, 500u) * 2, 60000u);
+		h->next_try = now + (gint64)h->backoff_ms * 1000;
+		return false;
+	}
+	h->virt = g_steal_pointer(&j->virt);
+	g_clear_pointer(&h->error, g_free);
+	if (twin_refused(set, h))
+		return false;
+	h->backoff_ms = 0;
+	h->close_reported = false;
+	return true;
+}
+
+GPtrArray *
+hosts_connected(host_set *set)
+{
+	GPtrArray *back = g_ptr_array_new();
+	eventfd_t count;
+	connect_job *j;
+
+	(void)eventfd_read(set->connector->fd, &count);
+	while ((j = g_async_queue_try_pop(set->connector->results))) {
+		host_conn *h = g_hash_table_lookup(set->by_name, j->name);
+
+		/* An attempt for a host since dropped, or given up and begun
+		 * again, is not this host's: its connection is closed. */
+		if (h && h->connecting && h->connect_gen == j->gen && strcmp(h->uri, j->uri) == 0 &&
+		    connect_take(set, h, j))
+			g_ptr_array_add(back, h);
+		connect_job_free(j);
 	}
 	return back;
+}
+
+gint64
+hosts_newest_attempt(const host_set *set)
+{
+	gint64 began = 0;
+
+	for (guint i = 0; i < set->hosts->len; i++) {
+		host_conn *h = set->hosts->pdata[i];
+
+		if (h->connecting)
+			began = MAX(began, h->connect_began);
+	}
+	return began;
 }
 
 unsigned

@@ -22,23 +22,42 @@ typedef struct {
 	gint64 next_try;         /* monotonic µs: no reconnect before */
 	guint backoff_ms;
 	bool close_reported;     /* its close was logged */
+	bool connecting;         /* an attempt runs (on its own thread) */
+	guint connect_gen;       /* which attempt is this host's */
+	gint64 connect_began;    /* monotonic µs */
 } host_conn;
+
+typedef struct host_connector host_connector;
 
 typedef struct {
 	GPtrArray *hosts;        /* host_conn *, in spec order */
 	GHashTable *by_name;
+	host_connector *connector;
 } host_set;
 
 /*
- * Connect to every host of @src (read-only for plans).  An unreachable
- * host is kept, with its error, so the plan can hold its VMs back instead
- * of mistaking them for missing.  Fails only on a configuration error.
+ * Connecting never blocks the caller: each attempt runs virt_host_open on
+ * a thread of its own (virConnectOpen has no timeout; a host that accepts
+ * and never answers holds it forever), at most one per host at a time,
+ * and reports through hosts_fd.  An unreachable host is kept, with its
+ * error, so the plan holds its VMs back instead of taking them for
+ * missing.
  */
-host_set *hosts_open(const spec_source *src, const char *default_uri,
-		     bool readonly, GError **error);
+
 /*
- * The same, keeping @old's connections to the hosts whose URI is unchanged
- * (they move to the new set; @old keeps the rest, for the caller to free).
+ * Connect to every host of @src (read-only for plans) in parallel, waiting
+ * at most @deadline_ms: a host that has not answered by then is
+ * unreachable ("no answer within N s") for whoever uses this set.  Fails
+ * only on a configuration error (two hosts reaching one hypervisor).
+ */
+#define HOSTS_CONNECT_DEADLINE_MS 30000
+host_set *hosts_open(const spec_source *src, const char *default_uri, bool readonly,
+		     guint deadline_ms, GError **error);
+/*
+ * The hosts of @src, keeping @old's connections (and attempts under way)
+ * to the hosts whose URI is unchanged: they move to the new set; @old
+ * keeps the rest, for the caller to free.  New hosts are not connected
+ * yet: hosts_reconnect begins that.
  */
 host_set *hosts_reopen(const spec_source *src, const char *default_uri,
 		       bool readonly, host_set *old, GError **error);
@@ -55,8 +74,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(host_set, hosts_free)
 unsigned hosts_calls(const host_set *set);
 
 /*
- * Reopen the hosts whose connection is gone (never made, or closed by a
- * keepalive timeout), each no more often than its backoff allows (1 s,
- * doubling to 60 s).  Returns the hosts that came back (borrowed).
+ * Begin an attempt for each host whose connection is gone (never made, or
+ * closed by a keepalive timeout) and whose backoff allows (1 s, doubling
+ * to 60 s).  Returns at once.
  */
-GPtrArray *hosts_reconnect(host_set *set);
+void hosts_reconnect(host_set *set);
+/* Readable when an attempt has ended: call hosts_connected. */
+int hosts_fd(const host_set *set);
+/* Take the attempts' outcomes in; returns the hosts that came back
+ * (borrowed).  On the thread that owns @set. */
+GPtrArray *hosts_connected(host_set *set);
+/* When the newest attempt still running began (monotonic µs), or 0. */
+gint64 hosts_newest_attempt(const host_set *set);

@@ -88,7 +88,7 @@ pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 	if (p->hosts)
 		hosts_bind(p->hosts, p->src);
 	if (!p->hosts) {
-		p->hosts = hosts_open(p->src, o->connect, o->readonly, error);
+		p->hosts = hosts_open(p->src, o->connect, o->readonly, HOSTS_CONNECT_DEADLINE_MS, error);
 		p->own_hosts = true;
 		if (!p->hosts)
 			return false;

@@ -917,7 +917,7 @@ run_world(world *w, spec_source *src)
 
 	gen_hosts_state(w, want);
 	write_nodes(w);
-	hosts = hosts_open(src, "test:///default", false, &err);
+	hosts = hosts_open(src, "test:///default", false, HOSTS_CONNECT_DEADLINE_MS, &err);
 	if (!hosts)
 		die("hosts: %s", err->message);
 	pass_plan(&ps, src, hosts, cache, &po, NULL);

@@ -41,7 +41,7 @@ dc_new(const char *appliances)
 	spec_validate(src, &diags);
 	assert_int_equal(diags.errors, 0);
 	spec_diags_release(&diags);
-	d->hosts = hosts_open(src, "test:///default", false, &err);
+	d->hosts = hosts_open(src, "test:///default", false, HOSTS_CONNECT_DEADLINE_MS, &err);
 	assert_non_null(d->hosts);
 	d->cache = obs_cache_new();
 	db = g_build_filename(d->dir, "strata.db", NULL);
