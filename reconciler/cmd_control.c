@@ -16,7 +16,7 @@ print_status(const char *reply)
 {
 	g_autoptr(JsonParser) p = json_parser_new();
 	JsonObject *root;
-	JsonArray *vms;
+	JsonArray *vms, *hosts;
 
 	if (!json_parser_load_from_data(p, reply, -1, NULL)) {
 		printf("%s", reply);
@@ -27,6 +27,17 @@ print_status(const char *reply)
 	       json_object_get_string_member_with_default(root, "revision", "none"),
 	       json_object_get_string_member_with_default(root, "state", "?"),
 	       json_object_get_int_member_with_default(root, "runs", 0));
+	hosts = json_object_get_array_member(root, "hosts");
+	for (guint i = 0; hosts && i < json_array_get_length(hosts); i++) {
+		JsonObject *h = json_array_get_object_element(hosts, i);
+		const char *err = json_object_get_string_member_with_default(h, "error", NULL);
+
+		printf("host %-19s %s%s%s%s\n", json_object_get_string_member(h, "name"),
+		       json_object_get_string_member(h, "state"), err ? " (" : "", err ? err : "",
+		       err ? ")" : "");
+	}
+	if (hosts && json_array_get_length(hosts))
+		printf("\n");
 	printf("%-24s %-8s %-11s %-11s %s\n", "VM", "HOST", "DESIRED", "OBSERVED", "OVERRIDE");
 	vms = json_object_get_array_member(root, "vms");
 	for (guint i = 0; vms && i < json_array_get_length(vms); i++) {
@@ -65,7 +76,8 @@ cmd_control(int argc, char **argv)
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
-		"status: appliance, VM, host, desired and observed state, overrides.\n"
+		"status: each host (up or unknown, and why); each VM's appliance, host, desired and\n"
+		"observed state, overrides.\n"
 		"reconcile: run a reconcile now.  suspend/resume: pause and restart reconciling\n"
 		"(events are still watched).\n\nExit status: 0 success, 1 no daemon or error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))

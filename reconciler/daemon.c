@@ -101,6 +101,7 @@ struct daemon_state {
 	bool done;
 	guint runs;
 	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
+	GPtrArray *status_hosts;   /* the same, one per host */
 	GPtrArray *oneshots;       /* oneshot *: scheduled, for the next reconcile */
 };
 
@@ -826,6 +827,18 @@ status_capture(daemon_state *d)
 	const observed *have = d->pass.have;
 
 	g_ptr_array_set_size(d->status, 0);
+	g_ptr_array_set_size(d->status_hosts, 0);
+	for (guint i = 0; i < have->hosts->len; i++) {
+		const obs_host *h = have->hosts->pdata[i];
+		g_autoptr(JsonBuilder) b = json_builder_new();
+
+		json_builder_begin_object(b);
+		json_out_string(b, "name", h->name);
+		json_out_string(b, "state", h->reachable ? "up" : "unknown");
+		json_out_string(b, "error", h->error);
+		json_builder_end_object(b);
+		g_ptr_array_add(d->status_hosts, json_builder_get_root(b));
+	}
 	for (guint i = 0; i < d->want->vms->len; i++) {
 		desired_vm *vm = d->want->vms->pdata[i];
 		obs_domain *o = g_hash_table_lookup(have->domain_by_name, vm->domain);
@@ -1342,6 +1355,11 @@ daemon_status_json(daemon_state *d)
 	json_out_string(b, "state", d->suspended ? "suspended" : d->exec ? "reconciling" :
 					   d->pass.observing ? "observing" : "idle");
 	json_out_int(b, "runs", d->runs);
+	json_builder_set_member_name(b, "hosts");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < d->status_hosts->len; i++)
+		json_builder_add_value(b, json_node_copy(d->status_hosts->pdata[i]));
+	json_builder_end_array(b);
 	json_builder_set_member_name(b, "vms");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->status->len; i++)
@@ -1431,6 +1449,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->judge_hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+	d->status_hosts = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
 	d->cache = obs_cache_new();
@@ -1540,6 +1559,7 @@ daemon_free(daemon_state *d)
 	g_free(d->next_rev);
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
+	g_ptr_array_unref(d->status_hosts);
 	g_ptr_array_unref(d->oneshots);
 	g_array_unref(d->event_ids);
 	g_free(d->good_digest);

@@ -612,7 +612,12 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		ob->specs[i] = c->spec;
 		ob->names[i] = g_strdup(c->name);
 		if (!c->virt) {
-			host_answered(ob, i, host_unknown(c->name, c->error ? c->error : "not connected"), 0);
+			g_autofree char *why = c->connecting ?
+				g_strdup_printf("connecting: no answer for %" G_GINT64_FORMAT " s",
+						(g_get_monotonic_time() - c->connect_began) / G_USEC_PER_SEC) :
+				g_strdup(c->error ? c->error : "not connected");
+
+			host_answered(ob, i, host_unknown(c->name, why), 0);
 			continue;
 		}
 		j = g_new0(host_job, 1);

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <json-glib/json-glib.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <signal.h>
@@ -1394,6 +1395,150 @@ test_watch__a_late_loop_still_answers_and_a_full_one_says_busy(void **state)
 	watch_stop(w);
 }
 
+/* The state of host @name in the daemon's last status ("-" if absent). */
+static char *
+host_state(watch *w, const char *name, const char *field)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonArray *hosts = json_object_get_array_member(status(w, p), "hosts");
+
+	for (guint i = 0; hosts && i < json_array_get_length(hosts); i++) {
+		JsonObject *o = json_array_get_object_element(hosts, i);
+
+		if (strcmp(json_object_get_string_member(o, "name"), name) == 0)
+			return g_strdup(json_object_get_string_member_with_default(o, field, "-"));
+	}
+	return g_strdup("-");
+}
+
+/* A TCP port on 127.0.0.1 that completes every handshake (the kernel's
+ * backlog) and never answers a byte. */
+static int
+black_hole(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* How long `status` takes to be answered on a new connection, in µs. */
+static gint64
+status_latency(watch *w, const char *sock)
+{
+	gint64 t0 = g_get_monotonic_time();
+	int fd = raw_client(sock);
+	g_autofree char *reply = NULL;
+
+	assert_int_equal(send(fd, "status\n", 7, MSG_NOSIGNAL), 7);
+	reply = answer_of(w, fd);
+	close(fd);
+	assert_non_null(strstr(reply, "\"vms\""));
+	return g_get_monotonic_time() - t0;
+}
+
+/* WATCHDOG=1 datagrams waiting on @fd: the longest gap since *@last. */
+static gint64
+watchdog_gap(int fd, gint64 *last)
+{
+	char buf[256];
+	ssize_t n;
+	gint64 gap = 0, now = g_get_monotonic_time();
+
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		if (strcmp(buf, "WATCHDOG=1") == 0) {
+			gap = MAX(gap, now - *last);
+			*last = now;
+		}
+	}
+	return MAX(gap, now - *last);
+}
+
+static bool
+b_stopped(watch *w)
+{
+	g_autofree char *b = observed(w, "b", "observed");
+
+	return daemon_idle(w->d) && strcmp(b, "stopped") == 0;
+}
+
+/*
+ * A host that accepts the connection and never answers (virConnectOpen
+ * has no timeout) used to hold the loop in the connect: no status, no
+ * signal, no watchdog.  Now, beside two test-driver hosts: a change on
+ * those converges; `status` answers within 100 ms throughout, from the
+ * revision that adds the black hole to the end; the watchdog (every
+ * 100 ms) is never late by more than 500 ms; the host is shown unknown,
+ * and why.
+ */
+static void
+test_watch__a_black_holed_host_blocks_nothing(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *notify_path = g_build_filename(w->dir, "notify", NULL);
+	g_autofree char *sock = g_build_filename(w->dir, "strata.sock", NULL);
+	g_autofree char *text = app(NULL);
+	g_autofree char *hv3 = NULL, *with_hole = NULL, *why = NULL, *hs = NULL;
+	g_autoptr(GString) stopped = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .shutdown_timeout_ms = 1000 };
+	g_autoptr(GError) err = NULL;
+	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), port, hole = black_hole(&port);
+	gint64 worst = 0, worst_gap = 0, last_wd, end;
+	int t;
+
+	(void)state;
+	memcpy(sa.sun_path, notify_path, strlen(notify_path));
+	assert_int_equal(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	g_setenv("NOTIFY_SOCKET", notify_path, TRUE);
+	g_setenv("WATCHDOG_USEC", "200000", TRUE);
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, all_running, 5000));
+	hv3 = g_strdup_printf("kind: host\nname: hv3\nuri: qemu+tcp://127.0.0.1:%d/system\n---\n", port);
+	stopped = g_string_new(text);
+	g_string_replace(stopped, "{name: b, template: deb}", "{name: b, template: deb, state: stopped}", 1);
+	with_hole = g_strconcat(hv3, stopped->str, NULL);
+	tu_write(w->file, with_hole);
+	last_wd = g_get_monotonic_time();
+	t = loop_timer(10, tick, NULL);
+	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	while (g_get_monotonic_time() < end) {
+		worst = MAX(worst, status_latency(w, sock));
+		worst_gap = MAX(worst_gap, watchdog_gap(nfd, &last_wd));
+		g_free(hs);
+		hs = host_state(w, "hv3", "state");
+		if (b_stopped(w) && strcmp(hs, "unknown") == 0)
+			break;
+		settle(w, 50);
+	}
+	loop_timer_remove(t);
+	assert_true(b_stopped(w));            /* the others converged */
+	assert_string_equal(hs, "unknown");
+	why = host_state(w, "hv3", "error");
+	assert_non_null(strstr(why, "connecting: no answer for"));
+	if (worst >= 100000 || worst_gap >= 500000)
+		fail_msg("status answered in %" G_GINT64_FORMAT " µs at worst, watchdog late by %" G_GINT64_FORMAT " µs",
+			 worst, worst_gap);
+	g_unsetenv("NOTIFY_SOCKET");
+	g_unsetenv("WATCHDOG_USEC");
+	watch_stop(w);
+	close(hole);   /* the attempt still waiting fails, and its thread ends */
+	close(nfd);
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* Carrying out a plan, as `strata status` says (not only observing). */
@@ -1936,6 +2081,7 @@ main(void)
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
 		cmocka_unit_test(test_watch__silent_clients_do_not_hold_the_socket),
 		cmocka_unit_test(test_watch__a_late_loop_still_answers_and_a_full_one_says_busy),
+		cmocka_unit_test(test_watch__a_black_holed_host_blocks_nothing),
 		cmocka_unit_test(test_watch__sigterm_exits_at_its_drain_limit_whatever_runs),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
