@@ -3,31 +3,21 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "exec.h"
 #include "fault.h"
+#include "handoff.h"
 
-/*
- * GLib's thread pool and queues synchronise through futexes that
- * ThreadSanitizer cannot see: the hand-offs they make (a job to a worker,
- * its result back) are told to it here, so that its reports are the races
- * strata has, not the ones GLib prevents.
- */
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#define HANDOFF_SEND(p) __tsan_release(p)
-#define HANDOFF_TAKE(p) __tsan_acquire(p)
-#else
-#define HANDOFF_SEND(p) ((void)(p))
-#define HANDOFF_TAKE(p) ((void)(p))
-#endif
+typedef struct waiter waiter;
 
 typedef struct {
 	plan_op *op;
 	virt_host *virt;
+	waiter *waiter;      /* where a graceful stop waits for its guest */
 	const exec_options *opts;
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
@@ -39,6 +29,12 @@ typedef struct {
 	bool ok;
 	unsigned attempts;
 	char *error;
+	/* SHUTDOWN: the button is pressed and the guest not yet off: the job
+	 * goes to the waiter, and a notice (a job of its own) tells the loop
+	 * the worker is free. */
+	virt_stop stop;
+	bool waits;
+	bool notice;
 } job;
 
 void
@@ -98,12 +94,18 @@ run_once(job *j, GError **error)
 		return virt_undefine(v, op->domain, error);
 	case OP_START:
 		return virt_start(v, op->domain, error);
-	case OP_SHUTDOWN:
+	case OP_SHUTDOWN: {
 		/* The VM's own timeout; the option overrides it (tests). */
-		return virt_shutdown(v, op->domain,
+		bool off;
+
+		if (!virt_stop_begin(v, op->domain,
 				     j->opts->shutdown_timeout_ms ? j->opts->shutdown_timeout_ms :
 				     op->value ? (guint)op->value * 1000 : SPEC_SHUTDOWN_TIMEOUT_S * 1000,
-				     error);
+				     &j->stop, &off, error))
+			return false;
+		j->waits = !off;
+		return true;
+	}
 	case OP_SUSPEND:
 		return virt_suspend(v, op->domain, error);
 	case OP_RESUME:
@@ -155,6 +157,161 @@ job_done(job *j)
 	HANDOFF_SEND(pool_end);
 }
 
+/*
+ * The waiter: one thread per executor that watches every graceful stop
+ * whose button was pressed, so that waiting for guests holds no worker and
+ * a teardown takes about one guest's shutdown time, not one per `parallel`
+ * guests.  Each round (WAIT_ROUND_MS) lists the domains of each host with a
+ * stop waiting, once (two calls, whatever the number of VMs), and lets
+ * virt_stop_step press again, or power off at the deadline.
+ */
+#define WAIT_ROUND_MS 200
+
+struct waiter {
+	pthread_mutex_t lock;   /* pthread: ThreadSanitizer sees it */
+	pthread_cond_t cond;    /* on CLOCK_MONOTONIC */
+	GPtrArray *jobs;        /* job *, waiting */
+	bool stop;
+	GThread *thread;
+};
+
+/* Name -> state of @v's domains, or NULL when they cannot be listed. */
+static GHashTable *
+states_of(virt_host *v)
+{
+	g_autoptr(GPtrArray) doms = NULL;
+	GHashTable *t;
+
+	if (!virt_list_domains(v, &doms, NULL))
+		return NULL;
+	t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (guint i = 0; i < doms->len; i++) {
+		virt_dom *d = doms->pdata[i];
+
+		g_hash_table_insert(t, g_strdup(d->name), GINT_TO_POINTER(d->state + 1));
+	}
+	return t;
+}
+
+/* One look at every stop of @batch; the ended ones leave it, with their
+ * result on the loop's queue. */
+static void
+waiter_round(GPtrArray *batch)
+{
+	g_autoptr(GHashTable) hosts = g_hash_table_new_full(NULL, NULL, NULL,
+							    (GDestroyNotify)g_hash_table_unref);
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = 0; i < batch->len;) {
+		job *j = batch->pdata[i];
+		g_autoptr(GError) err = NULL;
+		GHashTable *t;
+		int state;
+		bool ok;
+
+		if (!g_hash_table_lookup_extended(hosts, j->virt, NULL, (gpointer *)&t)) {
+			t = states_of(j->virt);
+			g_hash_table_insert(hosts, j->virt, t);
+		}
+		/* Not listed: gone.  No listing: unknown, and the deadline decides. */
+		state = t ? GPOINTER_TO_INT(g_hash_table_lookup(t, j->op->domain)) - 1 : VIRT_DOM_RUNNING;
+		if (!virt_stop_step(j->virt, j->op->domain, state, now, &j->stop, &ok, &err)) {
+			i++;
+			continue;
+		}
+		g_ptr_array_remove_index_fast(batch, i);
+		j->ok = ok;
+		if (ok)
+			fault_point("op-done");
+		else
+			j->error = g_strdup(err ? err->message : "the stop failed");
+		job_done(j);
+	}
+}
+
+static gpointer
+waiter_run(gpointer data)
+{
+	waiter *w = data;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		g_autoptr(GPtrArray) batch = NULL;
+		gint64 next = g_get_monotonic_time() + WAIT_ROUND_MS * 1000;
+		struct timespec until = { .tv_sec = next / G_USEC_PER_SEC,
+					  .tv_nsec = (next % G_USEC_PER_SEC) * 1000 };
+
+		if (!w->jobs->len) {
+			pthread_cond_wait(&w->cond, &w->lock);
+			continue;
+		}
+		batch = g_steal_pointer(&w->jobs);
+		w->jobs = g_ptr_array_new();
+		pthread_mutex_unlock(&w->lock);
+		waiter_round(batch);
+		pthread_mutex_lock(&w->lock);
+		g_ptr_array_extend_and_steal(w->jobs, g_steal_pointer(&batch));
+		if (!w->stop)
+			pthread_cond_timedwait(&w->cond, &w->lock, &until);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static waiter *
+waiter_new(void)
+{
+	waiter *w = g_new0(waiter, 1);
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	w->jobs = g_ptr_array_new();
+	w->thread = g_thread_new("waiter", waiter_run, w);
+	return w;
+}
+
+static void
+waiter_add(waiter *w, job *j)
+{
+	pthread_mutex_lock(&w->lock);
+	g_ptr_array_add(w->jobs, j);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Only once no stop waits (the executor is done with every op). */
+static void
+waiter_free(waiter *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	g_thread_join(w->thread);
+	g_ptr_array_unref(w->jobs);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	g_free(w);
+}
+
+/* The worker is free: the loop hears it before the stop's end. */
+static void
+hand_to_waiter(job *j)
+{
+	job *n = g_new0(job, 1);
+
+	n->op = j->op;
+	n->done = j->done;
+	n->wake = j->wake;
+	n->notice = true;
+	job_done(n);
+	waiter_add(j->waiter, j);  /* the waiter's from here */
+}
+
 /* Worker thread: the op with retries; the result goes back on the queue. */
 static void
 job_run(gpointer data, gpointer user)
@@ -171,6 +328,10 @@ job_run(gpointer data, gpointer user)
 		j->attempts++;
 		fault_point("op-intent");
 		if (run_once(j, &err)) {
+			if (j->waits) {
+				hand_to_waiter(j);
+				return;
+			}
 			fault_point("op-done");
 			j->ok = true;
 			break;
@@ -194,6 +355,8 @@ struct executor {
 	obs_cache *cache;
 	const exec_options *opts;
 	GThreadPool *pool;
+	waiter *waiter;
+	guint waiting;            /* stops with the waiter */
 	GAsyncQueue *done;
 	GHashTable *row_of;       /* op -> history row id */
 	GHashTable *host_busy;    /* host name -> count in flight */
@@ -333,6 +496,7 @@ dispatch(executor *x, GError **error)
 		/* The job's own reference: a connection replaced while it runs
 		 * stays open for it. */
 		j->virt = hc && hc->virt ? virt_host_ref(hc->virt) : NULL;
+		j->waiter = x->waiter;
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
@@ -394,11 +558,22 @@ collect(executor *x, bool block)
 
 		HANDOFF_TAKE(j);
 		op = j->op;
+		if (j->notice) {  /* its worker is free; the op runs on */
+			x->in_flight--;
+			x->waiting++;
+			*busy(x, op->host) -= heavy(op);
+			g_free(j);
+			continue;
+		}
 		op->attempts += j->attempts;
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
 		op->error = g_steal_pointer(&j->error);
-		x->in_flight--;
-		*busy(x, op->host) -= heavy(op);
+		if (j->waits) {
+			x->waiting--;
+		} else {
+			x->in_flight--;
+			*busy(x, op->host) -= heavy(op);
+		}
 		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])
 			obs_cache_remember(x->cache, op->host, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);
@@ -443,6 +618,7 @@ exec_new(plan *p, host_set *hosts, history *hist, gint64 run, obs_cache *cache,
 	x->row_of = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	x->host_busy = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	x->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	x->waiter = waiter_new();
 	x->pool = g_thread_pool_new(job_run, NULL, (gint)MAX(opts->parallel, 1u), FALSE, NULL);
 	exec_step(x, false);
 	return x;
@@ -495,13 +671,13 @@ advance(executor *x)
 	/* History that cannot be written stops new work: no intent, no change. */
 	if (!x->stop && !dispatch(x, &x->error))
 		x->stop = true;
-	return x->in_flight == 0;
+	return x->in_flight == 0 && x->waiting == 0;
 }
 
 bool
 exec_step(executor *x, bool block)
 {
-	if (x->in_flight > 0)
+	if (x->in_flight > 0 || x->waiting > 0)
 		collect(x, block);
 	return advance(x);
 }
@@ -512,6 +688,7 @@ exec_finish(executor *x, GError **error)
 	exec_result r = x->error ? EXEC_FAILED : tally(x->p);
 
 	g_thread_pool_free(x->pool, FALSE, TRUE);  /* joins every worker */
+	waiter_free(x->waiter);                    /* and the waiter */
 	HANDOFF_TAKE(x->done);
 	g_async_queue_unref(x->done);
 	g_hash_table_unref(x->row_of);

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "handoff.h"
 #include "hosts.h"
 
 /*
@@ -79,6 +80,7 @@ connect_run(gpointer p)
 	j->virt = virt_host_open(j->uri, j->readonly, &err);
 	if (!j->virt)
 		j->error = g_strdup(err->message);
+	HANDOFF_SEND(j);
 	g_async_queue_push(hc->results, j);
 	eventfd_write(hc->fd, 1);
 	connector_unref(hc);
@@ -95,6 +97,7 @@ connect_start(host_set *set, host_conn *h)
 
 	if (h->connecting)
 		return;
+	virt_init();  /* once, here: libxml2's global set-up is not thread-safe */
 	j = g_new0(connect_job, 1);
 	j->hc = g_atomic_rc_box_acquire(set->connector);
 	j->name = g_strdup(h->name);
@@ -387,7 +390,10 @@ hosts_connected(host_set *set)
 
 	(void)eventfd_read(set->connector->fd, &count);
 	while ((j = g_async_queue_try_pop(set->connector->results))) {
-		host_conn *h = g_hash_table_lookup(set->by_name, j->name);
+		host_conn *h;
+
+		HANDOFF_TAKE(j);
+		h = g_hash_table_lookup(set->by_name, j->name);
 
 		/* An attempt for a host since dropped, or given up and begun
 		 * again, is not this host's: its connection is closed. */

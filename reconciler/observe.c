@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -23,7 +24,8 @@ typedef struct {
 
 struct obs_cache {
 	GHashTable *by_uuid;   /* uuid -> cache_entry * */
-	GMutex lock;           /* any thread may remember or read a definition */
+	pthread_mutex_t lock;  /* any thread may remember or read a definition
+				  (a pthread mutex: ThreadSanitizer sees it) */
 };
 
 static void
@@ -61,7 +63,7 @@ obs_cache_new(void)
 
 	c->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					   cache_entry_free);
-	g_mutex_init(&c->lock);
+	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
 
@@ -71,7 +73,7 @@ obs_cache_clear_box(gpointer p)
 	obs_cache *c = p;
 
 	g_hash_table_unref(c->by_uuid);
-	g_mutex_clear(&c->lock);
+	pthread_mutex_destroy(&c->lock);
 }
 
 obs_cache *
@@ -106,9 +108,9 @@ cache_put(obs_cache *c, const char *host, const char *uuid, const domxml_info *i
 	e->template = g_strdup(info->template);
 	e->volumes = strv_of(info->volumes);
 	e->paths = strv_of(info->paths);
-	g_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->lock);
 	g_hash_table_insert(c->by_uuid, cache_key(host, uuid), e);
-	g_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void
@@ -133,17 +135,17 @@ unmanaged_entry(gpointer key, gpointer value, gpointer data)
 void
 obs_cache_forget_unmanaged(obs_cache *c)
 {
-	g_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->lock);
 	g_hash_table_foreach_remove(c->by_uuid, unmanaged_entry, NULL);
-	g_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void
 obs_cache_clear(obs_cache *c)
 {
-	g_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->lock);
 	g_hash_table_remove_all(c->by_uuid);
-	g_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void
@@ -302,7 +304,7 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 	g_autofree char *hash = NULL;
 	bool hit = false;
 
-	g_mutex_lock(&cache->lock);
+	pthread_mutex_lock(&cache->lock);
 	key = cache_key(d->host->name, d->uuid);
 	e = g_hash_table_lookup(cache->by_uuid, key);
 	if (e && !e->managed) {
@@ -314,7 +316,7 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 	}
 	if (hit)
 		domain_take(d, e);
-	g_mutex_unlock(&cache->lock);
+	pthread_mutex_unlock(&cache->lock);
 	return hit;
 }
 
@@ -487,8 +489,8 @@ typedef struct {
 } host_job;
 
 struct observation {
-	GMutex lock;
-	GCond cond;
+	pthread_mutex_t lock;    /* pthread, not GLib's: ThreadSanitizer sees it */
+	pthread_cond_t cond;     /* on CLOCK_MONOTONIC */
 	guint n, answered;
 	obs_host **slot;         /* what each host's thread found, once it answered */
 	const spec_host **specs; /* read at begin, on the caller's thread */
@@ -513,8 +515,8 @@ observation_clear(gpointer p)
 	g_strfreev(ob->names);
 	if (ob->fd >= 0)
 		close(ob->fd);
-	g_mutex_clear(&ob->lock);
-	g_cond_clear(&ob->cond);
+	pthread_mutex_destroy(&ob->lock);
+	pthread_cond_destroy(&ob->cond);
 }
 
 static void
@@ -562,16 +564,16 @@ host_job_free(host_job *j)
 static void
 host_answered(observation *ob, guint index, obs_host *h, unsigned reads)
 {
-	g_mutex_lock(&ob->lock);
+	pthread_mutex_lock(&ob->lock);
 	if (!ob->closed) {
 		ob->slot[index] = g_steal_pointer(&h);
 		ob->answered++;
 		ob->xml_reads += reads;
-		g_cond_broadcast(&ob->cond);
+		pthread_cond_broadcast(&ob->cond);
 		if (ob->fd >= 0)
 			eventfd_write(ob->fd, 1);
 	}
-	g_mutex_unlock(&ob->lock);
+	pthread_mutex_unlock(&ob->lock);
 	if (h)
 		host_free(h);
 }
@@ -593,9 +595,14 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 {
 	observation *ob = g_atomic_rc_box_new0(observation);
 	guint n = hosts->hosts->len;
+	pthread_condattr_t ca;
 
-	g_mutex_init(&ob->lock);
-	g_cond_init(&ob->cond);
+	virt_init();
+	pthread_mutex_init(&ob->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ob->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	ob->n = n;
 	ob->slot = g_new0(obs_host *, n);
 	ob->specs = g_new0(const spec_host *, n);
@@ -658,19 +665,24 @@ observe_complete(observation *ob)
 
 	if (ob->fd >= 0)
 		(void)eventfd_read(ob->fd, &count);
-	g_mutex_lock(&ob->lock);
+	pthread_mutex_lock(&ob->lock);
 	done = ob->answered == ob->n;
-	g_mutex_unlock(&ob->lock);
+	pthread_mutex_unlock(&ob->lock);
 	return done;
 }
 
 void
 observe_wait(observation *ob)
 {
-	g_mutex_lock(&ob->lock);
-	while (ob->answered < ob->n && g_cond_wait_until(&ob->cond, &ob->lock, ob->deadline))
+	/* g_get_monotonic_time is CLOCK_MONOTONIC, as the condition's clock. */
+	struct timespec until = { .tv_sec = ob->deadline / G_USEC_PER_SEC,
+				  .tv_nsec = (ob->deadline % G_USEC_PER_SEC) * 1000 };
+
+	pthread_mutex_lock(&ob->lock);
+	while (ob->answered < ob->n &&
+	       pthread_cond_timedwait(&ob->cond, &ob->lock, &until) != ETIMEDOUT)
 		;
-	g_mutex_unlock(&ob->lock);
+	pthread_mutex_unlock(&ob->lock);
 }
 
 observed *
@@ -681,7 +693,7 @@ observe_end(observation *ob)
 	o->hosts = g_ptr_array_new_with_free_func(host_free);
 	o->domain_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	o->duplicates = g_ptr_array_new();
-	g_mutex_lock(&ob->lock);
+	pthread_mutex_lock(&ob->lock);
 	ob->closed = true;
 	o->xml_reads = ob->xml_reads;
 	for (guint i = 0; i < ob->n; i++) {
@@ -697,7 +709,7 @@ observe_end(observation *ob)
 		h->spec = ob->specs[i];
 		g_ptr_array_add(o->hosts, h);
 	}
-	g_mutex_unlock(&ob->lock);
+	pthread_mutex_unlock(&ob->lock);
 	for (guint i = 0; i < o->hosts->len; i++) {
 		obs_host *h = o->hosts->pdata[i];
 

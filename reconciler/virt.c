@@ -34,12 +34,13 @@ virt_quiet(void *opaque, virErrorPtr err)
 	(void)err;
 }
 
-static void
-virt_init_once(void)
+void
+virt_init(void)
 {
 	static gsize done;
 
 	if (g_once_init_enter(&done)) {
+		xmlInitParser();
 		virInitialize();
 		virSetErrorFunc(NULL, virt_quiet);
 		g_once_init_leave(&done, 1);
@@ -175,7 +176,7 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 	virt_host *h;
 	virConnectPtr conn;
 
-	virt_init_once();
+	virt_init();
 	conn = readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri);
 	if (!conn) {
 		fail(error, "cannot connect to", uri);
@@ -750,54 +751,110 @@ press_power_button(virt_host *h, virDomainPtr dom, const char *name, GError **er
  * in its firmware, or an OS not yet listening, drops the first press (as
  * OpenStack's shutdown_retry_interval does for the same reason).  A paused
  * guest, or one suspended to RAM, cannot see the button: powered off at
- * once.
+ * once.  The fault hook stop-delay=MS holds the first press that long (a
+ * guest slow to answer, on a driver whose guests answer at once); the
+ * deadline starts at the press.
  */
 bool
-virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
+virt_stop_begin(virt_host *h, const char *name, unsigned timeout_ms, virt_stop *s, bool *off,
+		GError **error)
 {
 	virDomainPtr dom = lookup(h, name, error);
-	gint64 now, deadline, repress;
+	gint64 now = g_get_monotonic_time();
 	int state = 0, reason = 0;
 	bool ok = true;
 
+	*off = false;
 	if (!dom)
 		return false;
-	g_usleep((gulong)fault_delay_ms("stop-delay") * 1000);  /* before the deadline starts */
-	now = g_get_monotonic_time();
-	deadline = now + (gint64)timeout_ms * 1000;
-	repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
+	memset(s, 0, sizeof(*s));
+	s->timeout_ms = timeout_ms;
+	s->press_at = now + (gint64)fault_delay_ms("stop-delay") * 1000;
 	count(h);
-	if (virDomainGetState(dom, &state, &reason, 0) == 0 &&
-	    (state == VIR_DOMAIN_PMSUSPENDED || state == VIR_DOMAIN_PAUSED))
-		deadline = 0;
-	else
-		ok = press_power_button(h, dom, name, error);
-	while (ok) {
+	if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+		ok = fail(error, "cannot read the state of", name);
+	} else if (state == VIR_DOMAIN_SHUTOFF) {
+		*off = true;
+	} else if (state == VIR_DOMAIN_PMSUSPENDED || state == VIR_DOMAIN_PAUSED) {
 		count(h);
-		if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-			ok = fail(error, "cannot read the state of", name);
-			break;
-		}
-		if (state == VIR_DOMAIN_SHUTOFF)
-			break;
-		now = g_get_monotonic_time();
-		if (now >= deadline) {
-			count(h);
-			if (virDomainDestroy(dom) < 0)
-				ok = fail(error, "cannot power off", name);
-			break;
-		}
-		if (now >= repress) {
-			/* A later press may meet the guest powering off: only the
-			 * deadline decides now. */
-			repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
-			count(h);
-			if (virDomainShutdown(dom) < 0)
-				virResetLastError();
-		}
-		g_usleep(100 * 1000);
+		ok = virDomainDestroy(dom) == 0 || fail(error, "cannot power off", name);
+		*off = ok;
+	} else if (s->press_at <= now) {
+		ok = press_power_button(h, dom, name, error);
+		s->pressed = true;
+		s->deadline = now + (gint64)timeout_ms * 1000;
+		s->repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
 	}
 	virDomainFree(dom);
+	return ok;
+}
+
+bool
+virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop *s, bool *ok,
+	       GError **error)
+{
+	virDomainPtr dom;
+
+	*ok = true;
+	if (state < 0 || state == VIR_DOMAIN_SHUTOFF)
+		return true;  /* off, or gone: nothing left running */
+	if (!s->pressed && now < s->press_at)
+		return false;
+	dom = lookup(h, name, error);
+	if (!dom) {
+		*ok = g_error_matches(*error, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
+		if (*ok)
+			g_clear_error(error);
+		return true;
+	}
+	if (!s->pressed) {
+		*ok = press_power_button(h, dom, name, error);
+		s->pressed = true;
+		s->deadline = now + (gint64)s->timeout_ms * 1000;
+		s->repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
+		virDomainFree(dom);
+		return !*ok;
+	}
+	if (now >= s->deadline) {
+		count(h);
+		*ok = virDomainDestroy(dom) == 0 || fail(error, "cannot power off", name);
+		virDomainFree(dom);
+		return true;
+	}
+	if (now >= s->repress) {
+		/* A later press may meet the guest powering off: only the
+		 * deadline decides now. */
+		s->repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
+		count(h);
+		if (virDomainShutdown(dom) < 0)
+			virResetLastError();
+	}
+	virDomainFree(dom);
+	return false;
+}
+
+bool
+virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
+{
+	virt_stop s;
+	bool off, ok = true;
+
+	if (!virt_stop_begin(h, name, timeout_ms, &s, &off, error))
+		return false;
+	while (!off) {
+		virDomainPtr dom = lookup(h, name, NULL);
+		int state = -1, reason = 0;
+
+		if (dom) {
+			count(h);
+			if (virDomainGetState(dom, &state, &reason, 0) < 0)
+				state = VIR_DOMAIN_RUNNING;  /* unknown: the deadline decides */
+			virDomainFree(dom);
+		}
+		off = virt_stop_step(h, name, state, g_get_monotonic_time(), &s, &ok, error);
+		if (!off)
+			g_usleep(100 * 1000);
+	}
 	return ok;
 }
 

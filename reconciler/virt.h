@@ -121,6 +121,13 @@ typedef struct {
 } virt_node;
 
 /*
+ * libvirt and libxml2 set up, once per process; virt_host_open does it,
+ * but whoever starts threads that open connections calls it first:
+ * libxml2's global set-up is not safe from two threads at once.
+ */
+void virt_init(void);
+
+/*
  * Open @uri.  A test-driver URI written relative to a spec file
  * (`test:hosts/hv1.xml`) must be resolved first with virt_resolve_uri.
  */
@@ -185,6 +192,27 @@ bool virt_define_flags(virt_host *h, const char *xml, bool validate, char *uuid_
 		       GError **error);
 bool virt_undefine(virt_host *h, const char *name, GError **error);
 bool virt_start(virt_host *h, const char *name, GError **error);
+/*
+ * A graceful stop in two halves, so that waiting for the guest holds no
+ * thread: virt_stop_begin presses the power button (*@off when nothing is
+ * left to wait for: it was off, or could not hear the button and was
+ * powered off); virt_stop_step then takes one look, given the domain's
+ * @state from a listing made at @now (-1: not listed, gone): it presses
+ * again every VIRT_SHUTDOWN_REPRESS_MS and powers off at the deadline.
+ * It returns true once the stop has ended, *@ok saying how.
+ */
+typedef struct {
+	unsigned timeout_ms;
+	bool pressed;
+	gint64 press_at;     /* monotonic µs of the first press */
+	gint64 repress;
+	gint64 deadline;     /* power off then */
+} virt_stop;
+bool virt_stop_begin(virt_host *h, const char *name, unsigned timeout_ms, virt_stop *s,
+		     bool *off, GError **error);
+bool virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop *s,
+		    bool *ok, GError **error);
+/* Both, waiting on the calling thread (one state read per 100 ms). */
 bool virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms,
 		   GError **error);
 bool virt_destroy(virt_host *h, const char *name, GError **error);
