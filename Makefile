@@ -94,7 +94,7 @@ $(B)/tests/lib/%.o: tests/unit/%.c
 
 check: deps-check strata check-unit check-asan check-tsan
 
-check-unit: $(UNIT_BIN)
+check-unit: strata $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; timeout -s KILL 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
 	done; exit $$fail
@@ -145,11 +145,12 @@ check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
 	done; exit $$fail
 
 bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/bench_place \
-		$(B)/bench/bench_watch
+		$(B)/bench/bench_watch $(B)/bench/bench_teardown
 	$(B)/bench/bench_validate
 	$(B)/bench/bench_reconcile
 	$(B)/bench/bench_place
 	$(B)/bench/bench_watch
+	$(B)/bench/bench_teardown
 	STRATA=$(CURDIR)/strata tests/bench/bench_e2e.sh
 
 bench-deps:
@@ -165,6 +166,10 @@ $(B)/bench/bench_watch: tests/bench/bench_watch.c tests/bench/benchgen.c $(SPEC_
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -o $@ $^ $(PKG_LIBS)
 
 $(B)/bench/bench_reconcile: tests/bench/bench_reconcile.c tests/bench/benchgen.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/bench/bench_teardown: tests/bench/bench_teardown.c tests/bench/benchgen.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 

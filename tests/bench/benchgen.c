@@ -26,6 +26,25 @@ write_node(const char *dir, int h)
 	g_file_set_contents(path, xml, -1, NULL);
 }
 
+void
+benchgen_flat(const char *dir, int hosts, int appliances, int vms, const char *vm_extra)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *path = g_build_filename(dir, "spec.yaml", NULL);
+
+	for (int h = 0; h < hosts; h++) {
+		write_node(dir, h);
+		g_string_append_printf(s, "---\nkind: host\nname: hv%03d\nuri: test:hv%03d.xml\n", h, h);
+	}
+	g_string_append(s, "---\nkind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 1GiB\n");
+	for (int a = 0; a < appliances; a++) {
+		g_string_append_printf(s, "---\nkind: appliance\nname: app%04d\nvms:\n", a);
+		for (int v = 0; v < vms; v++)
+			g_string_append_printf(s, "  - {name: vm%d, template: t%s}\n", v, vm_extra);
+	}
+	g_file_set_contents(path, s->str, (gssize)s->len, NULL);
+}
+
 static void
 write_spec(const char *dir)
 {

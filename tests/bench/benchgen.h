@@ -14,3 +14,7 @@
 #define VMS 10
 
 void benchgen_source(const char *dir);
+
+/* @hosts node files and a spec of @appliances appliances of @vms plain VMs
+ * each, @vm_extra appended to every VM's flow mapping (", state: stopped"). */
+void benchgen_flat(const char *dir, int hosts, int appliances, int vms, const char *vm_extra);

@@ -1487,7 +1487,12 @@ test_place__joining_a_layer_moves_the_later_vm(void **state)
 	assert_non_null(find_op(p, OP_UNDEFINE, "l.y"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_no_changes(d);
-	assert_string_not_equal(dc_domain(d, "l.x")->host->name, dc_domain(d, "l.y")->host->name);
+	{
+		/* Each dc_domain plans again: keep the first answer. */
+		g_autofree char *hx = g_strdup(dc_domain(d, "l.x")->host->name);
+
+		assert_string_not_equal(hx, dc_domain(d, "l.y")->host->name);
+	}
 	/* Renaming the layer changes nothing on the hosts. */
 	dc_spec(d, "kind: appliance\nname: l\nplacement: pack\nlayers: [front]\nvms:\n"
 		   "  - {name: x, template: debian-12, layer: front}\n  - {name: y, template: debian-12, layer: front}\n");
