@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "desired.h"
+#include "handoff.h"
 
 char *
 desired_volume_name(const char *domain, const char *disk)
@@ -256,6 +257,7 @@ desired_clear(gpointer p)
 {
 	desired_state *d = p;
 
+	HANDOFF_TAKE(d);
 	g_hash_table_unref(d->vm_by_domain);
 	g_hash_table_unref(d->ptemplate_by_volume);
 	g_ptr_array_unref(d->vms);
@@ -271,6 +273,8 @@ desired_ref(desired_state *d)
 void
 desired_free(desired_state *d)
 {
-	if (d)
-		g_atomic_rc_box_release_full(d, desired_clear);
+	if (!d)
+		return;
+	HANDOFF_SEND(d);
+	g_atomic_rc_box_release_full(d, desired_clear);
 }

@@ -5,7 +5,11 @@
  * ThreadSanitizer cannot see: the hand-offs they make (a job to a worker,
  * its result back) are told to it here, so that its reports are the races
  * strata has, not the ones GLib prevents.  Locks that guard data shared
- * between threads are pthread mutexes, which it sees.
+ * between threads are pthread mutexes, which it sees.  The same goes for
+ * the last reference of a g_atomic_rc_box: its count is decremented
+ * inside GLib, so each release is told (SEND before dropping a reference,
+ * TAKE in the function that frees), as a reference count must order
+ * every holder's last use before the free.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

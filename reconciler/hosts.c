@@ -49,6 +49,7 @@ connector_clear(gpointer p)
 {
 	host_connector *hc = p;
 
+	HANDOFF_TAKE(hc);
 	g_async_queue_unref(hc->results);
 	close(hc->fd);
 }
@@ -66,8 +67,10 @@ connector_new(void)
 static void
 connector_unref(host_connector *hc)
 {
-	if (hc)
-		g_atomic_rc_box_release_full(hc, connector_clear);
+	if (!hc)
+		return;
+	HANDOFF_SEND(hc);
+	g_atomic_rc_box_release_full(hc, connector_clear);
 }
 
 static gpointer

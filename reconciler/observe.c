@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "domxml.h"
+#include "handoff.h"
 #include "observe.h"
 
 typedef struct {
@@ -72,6 +73,7 @@ obs_cache_clear_box(gpointer p)
 {
 	obs_cache *c = p;
 
+	HANDOFF_TAKE(c);
 	g_hash_table_unref(c->by_uuid);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -85,8 +87,10 @@ obs_cache_ref(obs_cache *c)
 void
 obs_cache_free(obs_cache *c)
 {
-	if (c)
-		g_atomic_rc_box_release_full(c, obs_cache_clear_box);
+	if (!c)
+		return;
+	HANDOFF_SEND(c);
+	g_atomic_rc_box_release_full(c, obs_cache_clear_box);
 }
 
 /* Per host: two hosts may hold domains defined from one XML, one UUID. */
@@ -507,6 +511,7 @@ observation_clear(gpointer p)
 {
 	observation *ob = p;
 
+	HANDOFF_TAKE(ob);  /* every reference's last use happened before */
 	for (guint i = 0; i < ob->n; i++)
 		if (ob->slot[i])
 			host_free(ob->slot[i]);
@@ -522,6 +527,7 @@ observation_clear(gpointer p)
 static void
 observation_unref(observation *ob)
 {
+	HANDOFF_SEND(ob);
 	g_atomic_rc_box_release_full(ob, observation_clear);
 }
 

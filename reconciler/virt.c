@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "handoff.h"
 #include "virt.h"
 
 struct virt_host {
@@ -199,6 +200,7 @@ virt_host_clear(gpointer p)
 {
 	virt_host *h = p;
 
+	HANDOFF_TAKE(h);
 	if (h->conn && h->close_registered)
 		virConnectUnregisterCloseCallback(h->conn, on_close);
 	if (h->conn)
@@ -217,8 +219,10 @@ virt_host_ref(virt_host *h)
 void
 virt_host_free(virt_host *h)
 {
-	if (h)
-		g_atomic_rc_box_release_full(h, virt_host_clear);
+	if (!h)
+		return;
+	HANDOFF_SEND(h);
+	g_atomic_rc_box_release_full(h, virt_host_clear);
 }
 
 const char *
