@@ -27,6 +27,7 @@
 #include "plan_show.h"
 #include "source_dir.h"
 #include "schedule.h"
+#include "offload.h"
 #include "scheduler.h"
 #include "source_git.h"
 
@@ -59,6 +60,10 @@ struct daemon_state {
 	source_dir *source;        /* the folder, or a local repository's refs */
 	source_git *git;
 	int git_timer;
+	offload *fetches;          /* Git fetches report here */
+	int fetch_watch;
+	bool fetching;
+	char *fetch_again;         /* the trigger of a fetch asked for during one */
 	scheduler *sched;
 	int sched_timer;
 	control_server *control;
@@ -480,6 +485,8 @@ load_revision(daemon_state *d, const char *trigger)
 	spec_diags diags;
 	spec_source *src;
 
+	if (d->fetching)  /* the mirror is the fetch's; its end loads */
+		return;
 	spec_diags_init(&diags);
 	src = read_source(d, &diags, &rev);
 	if (src && !diags.errors && d->next_src && d->good_full &&
@@ -551,16 +558,90 @@ adopt_revision(daemon_state *d, spec_source *src, const char *rev, const char *t
 	daemon_request(d, trigger);
 }
 
+/*
+ * Fetching runs off the loop (offload.h): libgit2 1.5 has no timeout, and a
+ * remote that accepts and never answers would hold the loop, signals and
+ * all.  One fetch at a time; a trigger during one asks for another after
+ * it.  The mirror is the fetch's until it ends: nothing else reads it
+ * meanwhile (load_revision waits for the fetch's end).
+ */
+typedef struct {
+	source_git *git;
+	char *trigger;
+	bool ok;
+	char *error;
+} fetch_job;
+
+static void
+fetch_job_free(gpointer p)
+{
+	fetch_job *f = p;
+
+	g_free(f->trigger);
+	g_free(f->error);
+	g_free(f);
+}
+
+static gpointer
+fetch_run(gpointer p)
+{
+	fetch_job *f = p;
+	g_autoptr(GError) err = NULL;
+
+	f->ok = source_git_fetch(f->git, &err);
+	if (!f->ok)
+		f->error = g_strdup(err->message);
+	return NULL;
+}
+
 /* Fetch, then load; an unreachable remote keeps the revision in force. */
 static void
 fetch_and_load(daemon_state *d, const char *trigger)
 {
 	g_autoptr(GError) err = NULL;
+	fetch_job *f;
 
-	if (d->git && !source_git_fetch(d->git, &err))
-		g_warning("fetch failed, %s stays in force: %s",
-			  d->good_digest ? d->good_digest : "no revision", err->message);
-	load_revision(d, trigger);
+	if (!d->git) {
+		load_revision(d, trigger);
+		return;
+	}
+	if (d->fetching) {
+		g_free(d->fetch_again);
+		d->fetch_again = g_strdup(trigger);
+		return;
+	}
+	f = g_new0(fetch_job, 1);
+	f->git = d->git;
+	f->trigger = g_strdup(trigger);
+	if (!offload_run(d->fetches, fetch_run, f, &err)) {
+		g_warning("cannot fetch (%s); the revision in force stays", err->message);
+		fetch_job_free(f);
+		return;
+	}
+	d->fetching = true;
+}
+
+/* A fetch ended: load what it brought. */
+static void
+on_fetched(int fd, gpointer data)
+{
+	daemon_state *d = data;
+	fetch_job *f;
+
+	(void)fd;
+	while ((f = offload_take(d->fetches))) {
+		d->fetching = false;
+		if (!f->ok)
+			g_warning("fetch failed, %s stays in force: %s",
+				  d->good_digest ? d->good_digest : "no revision", f->error);
+		load_revision(d, f->trigger);
+		fetch_job_free(f);
+	}
+	if (d->fetch_again && !d->fetching) {
+		g_autofree char *again = g_steal_pointer(&d->fetch_again);
+
+		fetch_and_load(d, again);
+	}
 }
 
 static void
@@ -1442,7 +1523,7 @@ daemon_new(const daemon_options *o, GError **error)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
 	d->backoff_timer = d->observe_timer = d->observe_watch = -1;
-	d->connect_watch = d->connect_fd = -1;
+	d->connect_watch = d->connect_fd = d->fetch_watch = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -1485,6 +1566,8 @@ daemon_new(const daemon_options *o, GError **error)
 			goto fail;
 		d->git_timer = loop_timer((int)(o->git_interval_s ? o->git_interval_s : 60) * 1000,
 					  on_git_timer, d);
+		d->fetches = offload_new(fetch_job_free);
+		d->fetch_watch = loop_watch(offload_fd(d->fetches), on_fetched, d);
 		/* A local repository: its refs change the moment a commit lands. */
 		if (source_git_local_refs(d->git))
 			d->source = source_dir_new(source_git_local_refs(d->git),
@@ -1540,7 +1623,12 @@ daemon_free(daemon_state *d)
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	source_dir_free(d->source);
-	source_git_free(d->git);
+	loop_unwatch(d->fetch_watch);
+	offload_unref(d->fetches);
+	g_free(d->fetch_again);
+	/* A fetch still running keeps using the mirror: left to the exit. */
+	if (!d->fetching)
+		source_git_free(d->git);
 	loop_timer_remove(d->git_timer);
 	loop_timer_remove(d->sched_timer);
 	scheduler_free(d->sched);

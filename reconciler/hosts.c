@@ -4,26 +4,11 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include "handoff.h"
 #include "hosts.h"
+#include "offload.h"
 
-/*
- * Where connection attempts report: each runs virt_host_open on its own
- * thread (virConnectOpen has no timeout, and a host that accepts and never
- * answers holds it forever) and queues its outcome here.  Shared, by
- * reference, by a host set, the sets made from it, and every attempt
- * still running.
- */
-struct host_connector {
-	GAsyncQueue *results;  /* connect_job * */
-	int fd;                /* eventfd: counted up as outcomes arrive */
-};
-
+/* One attempt, on a thread of its own (offload.h). */
 typedef struct {
-	host_connector *hc;    /* the attempt's reference, dropped once queued */
 	char *name;
 	char *uri;
 	bool readonly;
@@ -44,78 +29,41 @@ connect_job_free(gpointer p)
 	g_free(j);
 }
 
-static void
-connector_clear(gpointer p)
-{
-	host_connector *hc = p;
-
-	HANDOFF_TAKE(hc);
-	g_async_queue_unref(hc->results);
-	close(hc->fd);
-}
-
-static host_connector *
-connector_new(void)
-{
-	host_connector *hc = g_atomic_rc_box_new0(host_connector);
-
-	hc->results = g_async_queue_new_full(connect_job_free);
-	hc->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return hc;
-}
-
-static void
-connector_unref(host_connector *hc)
-{
-	if (!hc)
-		return;
-	HANDOFF_SEND(hc);
-	g_atomic_rc_box_release_full(hc, connector_clear);
-}
-
 static gpointer
 connect_run(gpointer p)
 {
 	connect_job *j = p;
-	host_connector *hc = g_steal_pointer(&j->hc);
 	g_autoptr(GError) err = NULL;
 
 	j->virt = virt_host_open(j->uri, j->readonly, &err);
 	if (!j->virt)
 		j->error = g_strdup(err->message);
-	HANDOFF_SEND(j);
-	g_async_queue_push(hc->results, j);
-	eventfd_write(hc->fd, 1);
-	connector_unref(hc);
 	return NULL;
 }
+
+static void connect_taken(host_set *set, connect_job *j, GPtrArray *back);
 
 /* Begin an attempt for @h unless one runs; never blocks. */
 static void
 connect_start(host_set *set, host_conn *h)
 {
 	connect_job *j;
-	GThread *t;
 	g_autoptr(GError) err = NULL;
 
 	if (h->connecting)
 		return;
 	virt_init();  /* once, here: libxml2's global set-up is not thread-safe */
 	j = g_new0(connect_job, 1);
-	j->hc = g_atomic_rc_box_acquire(set->connector);
 	j->name = g_strdup(h->name);
 	j->uri = g_strdup(h->uri);
 	j->readonly = h->readonly;
 	j->gen = ++h->connect_gen;
-	t = g_thread_try_new("connect", connect_run, j, &err);
-	if (!t) {
-		connector_unref(j->hc);
+	if (!offload_run(set->attempts, connect_run, j, &err)) {
 		connect_job_free(j);
 		g_free(h->error);
 		h->error = g_strdup(err->message);
 		return;
 	}
-	g_thread_unref(t);  /* detached: it may never return */
 	h->connecting = true;
 	h->connect_began = g_get_monotonic_time();
 }
@@ -216,7 +164,6 @@ hosts_open(const spec_source *src, const char *default_uri, bool readonly,
 {
 	g_autoptr(host_set) set = hosts_reopen(src, default_uri, readonly, NULL, error);
 	gint64 deadline = g_get_monotonic_time() + (gint64)deadline_ms * 1000;
-	g_autoptr(GPtrArray) back = NULL;
 
 	if (!set)
 		return NULL;
@@ -230,13 +177,10 @@ hosts_open(const spec_source *src, const char *default_uri, bool readonly,
 			waiting += ((host_conn *)set->hosts->pdata[i])->connecting;
 		if (!waiting)
 			break;
-		j = g_async_queue_timeout_pop(set->connector->results,
-					      MAX(deadline - g_get_monotonic_time(), 0));
+		j = offload_take_until(set->attempts, deadline);
 		if (!j)
 			break;
-		g_async_queue_push_front(set->connector->results, j);
-		g_clear_pointer(&back, g_ptr_array_unref);
-		back = hosts_connected(set);
+		connect_taken(set, j, NULL);
 	}
 	for (guint i = 0; i < set->hosts->len; i++) {
 		host_conn *h = set->hosts->pdata[i];
@@ -260,7 +204,7 @@ hosts_reopen(const spec_source *src, const char *default_uri, bool readonly,
 	set->hosts = g_ptr_array_new_with_free_func(host_conn_free);
 	set->by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	/* Attempts still running report to the new set. */
-	set->connector = old ? g_atomic_rc_box_acquire(old->connector) : connector_new();
+	set->attempts = old ? offload_ref(old->attempts) : offload_new(connect_job_free);
 	if (old)
 		g_ptr_array_set_free_func(old->hosts, NULL);
 	if (src->hosts->len == 0)
@@ -292,7 +236,7 @@ hosts_free(host_set *set)
 		g_hash_table_unref(set->by_name);
 	if (set->hosts)
 		g_ptr_array_unref(set->hosts);
-	connector_unref(set->connector);
+	offload_unref(set->attempts);
 	g_free(set);
 }
 
@@ -358,7 +302,7 @@ hosts_reconnect(host_set *set)
 int
 hosts_fd(const host_set *set)
 {
-	return set->connector->fd;
+	return offload_fd(set->attempts);
 }
 
 /* @j's outcome on @h, whose attempt it is. */
@@ -384,27 +328,28 @@ connect_take(host_set *set, host_conn *h, connect_job *j)
 	return true;
 }
 
+/* The outcome @j on its host, if it is still this host's attempt (one for
+ * a host since dropped, or given up and begun again, is not: its
+ * connection is closed); a host back is added to @back. */
+static void
+connect_taken(host_set *set, connect_job *j, GPtrArray *back)
+{
+	host_conn *h = g_hash_table_lookup(set->by_name, j->name);
+
+	if (h && h->connecting && h->connect_gen == j->gen && strcmp(h->uri, j->uri) == 0 &&
+	    connect_take(set, h, j) && back)
+		g_ptr_array_add(back, h);
+	connect_job_free(j);
+}
+
 GPtrArray *
 hosts_connected(host_set *set)
 {
 	GPtrArray *back = g_ptr_array_new();
-	eventfd_t count;
 	connect_job *j;
 
-	(void)eventfd_read(set->connector->fd, &count);
-	while ((j = g_async_queue_try_pop(set->connector->results))) {
-		host_conn *h;
-
-		HANDOFF_TAKE(j);
-		h = g_hash_table_lookup(set->by_name, j->name);
-
-		/* An attempt for a host since dropped, or given up and begun
-		 * again, is not this host's: its connection is closed. */
-		if (h && h->connecting && h->connect_gen == j->gen && strcmp(h->uri, j->uri) == 0 &&
-		    connect_take(set, h, j))
-			g_ptr_array_add(back, h);
-		connect_job_free(j);
-	}
+	while ((j = offload_take(set->attempts)))
+		connect_taken(set, j, back);
 	return back;
 }
 

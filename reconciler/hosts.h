@@ -27,12 +27,13 @@ typedef struct {
 	gint64 connect_began;    /* monotonic µs */
 } host_conn;
 
-typedef struct host_connector host_connector;
+typedef struct offload offload;
 
 typedef struct {
 	GPtrArray *hosts;        /* host_conn *, in spec order */
 	GHashTable *by_name;
-	host_connector *connector;
+	offload *attempts;       /* connection attempts report here; shared
+				    with the sets reopened from this one */
 } host_set;
 
 /*
