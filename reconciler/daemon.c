@@ -86,6 +86,7 @@ struct daemon_state {
 	int observe_watch;         /* its hosts answering (pass.observing) */
 	int observe_timer;         /* ... or their deadline */
 	int connect_watch;         /* connection attempts ending (hosts_fd) */
+	gint64 grace_began;        /* a pass first waited for attempts */
 	int connect_fd;
 	executor *exec;
 	gint64 run;
@@ -1019,7 +1020,7 @@ retry_dead_hosts(daemon_state *d)
 	for (guint i = 0; i < d->hosts->hosts->len; i++) {
 		host_conn *h = d->hosts->hosts->pdata[i];
 
-		if (!h->virt && !h->connecting)
+		if (!h->virt && !h->connecting && h->abandoned < HOSTS_ATTEMPTS_ABANDONED_MAX)
 			next = MIN(next, h->next_try);
 	}
 	if (next != G_MAXINT64 && !busy(d))
@@ -1163,11 +1164,19 @@ static void reconcile_observed(daemon_state *d);
 static bool
 connect_grace(daemon_state *d)
 {
+	gint64 now = g_get_monotonic_time();
 	gint64 newest = hosts_newest_attempt(d->hosts);
-	gint64 left = newest ? newest + CONNECT_GRACE_MS * 1000 - g_get_monotonic_time() : 0;
+	gint64 left = newest ? newest + CONNECT_GRACE_MS * 1000 - now : 0;
 
-	if (left <= 0)
+	/* At most the grace in all, per pass: attempts that come due one
+	 * after another never put a pass off for longer. */
+	if (!d->grace_began)
+		d->grace_began = now;
+	left = MIN(left, d->grace_began + CONNECT_GRACE_MS * 1000 - now);
+	if (left <= 0) {
+		d->grace_began = 0;
 		return false;
+	}
 	loop_timer_set(d->kick_timer, (int)(left / 1000) + 1);
 	return true;
 }
@@ -1248,16 +1257,35 @@ reconcile_observed(daemon_state *d)
 	plan *p;
 
 	observe_stop_watching(d);
+	if (d->quitting || d->suspended) {
+		/* Stopped or suspended while the hosts were read: nothing runs. */
+		pass_release(&d->pass);
+		return;
+	}
 	overrides = holds_refresh(d);
 	po.overrides = overrides;
 	pass_plan_end(&d->pass, &po, d->hist);
+	if (d->next_src) {
+		/* A revision came while the hosts were read: plan that one
+		 * instead (this plan may undo what it keeps). */
+		pass_release(&d->pass);
+		daemon_request(d, "a revision loaded while observing");
+		return;
+	}
 	if (judge_unseen_stops(d)) {
 		g_hash_table_unref(overrides);
 		overrides = holds_refresh(d);
 		po.overrides = overrides;
 		pass_replan(&d->pass, &po, d->hist);
 	}
-	g_hash_table_remove_all(d->judge_hosts);  /* judged once */
+	/* Judged once: the hosts this pass saw.  One connected meanwhile, or
+	 * unknown for this pass, is judged by the first pass that sees it. */
+	for (guint i = 0; i < d->pass.have->hosts->len; i++) {
+		const obs_host *h = d->pass.have->hosts->pdata[i];
+
+		if (h->reachable)
+			g_hash_table_remove(d->judge_hosts, h->name);
+	}
 	p = d->pass.plan;
 	add_oneshots(d, p);
 	status_capture(d);

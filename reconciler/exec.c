@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -171,6 +172,7 @@ struct waiter {
 	pthread_mutex_t lock;   /* pthread: ThreadSanitizer sees it */
 	pthread_cond_t cond;    /* on CLOCK_MONOTONIC */
 	GPtrArray *jobs;        /* job *, waiting */
+	bool busy;              /* in a round, or waiting for the next */
 	bool stop;
 	GThread *thread;
 };
@@ -213,7 +215,8 @@ waiter_round(GPtrArray *batch)
 			t = states_of(j->virt);
 			g_hash_table_insert(hosts, j->virt, t);
 		}
-		/* Not listed: gone.  No listing: unknown, and the deadline decides. */
+		/* Not listed: gone.  No listing: taken as running, so the press
+		 * and the deadline still come (and say why if the host is gone). */
 		state = t ? GPOINTER_TO_INT(g_hash_table_lookup(t, j->op->domain)) - 1 : VIRT_DOM_RUNNING;
 		if (!virt_stop_step(j->virt, j->op->domain, state, now, &j->stop, &ok, &err)) {
 			i++;
@@ -247,12 +250,16 @@ waiter_run(gpointer data)
 		}
 		batch = g_steal_pointer(&w->jobs);
 		w->jobs = g_ptr_array_new();
+		w->busy = true;
 		pthread_mutex_unlock(&w->lock);
 		waiter_round(batch);
 		pthread_mutex_lock(&w->lock);
 		g_ptr_array_extend_and_steal(w->jobs, g_steal_pointer(&batch));
-		if (!w->stop)
-			pthread_cond_timedwait(&w->cond, &w->lock, &until);
+		/* The rest of the round's time, whatever wakes it (only the
+		 * end of the run does). */
+		while (!w->stop && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+			;
+		w->busy = false;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -274,12 +281,15 @@ waiter_new(void)
 	return w;
 }
 
+/* The waiter is woken only from idle: stops handed over during a round
+ * wait for the next one, so rounds keep their pace. */
 static void
 waiter_add(waiter *w, job *j)
 {
 	pthread_mutex_lock(&w->lock);
+	if (!w->jobs->len && !w->busy)
+		pthread_cond_signal(&w->cond);
 	g_ptr_array_add(w->jobs, j);
-	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 

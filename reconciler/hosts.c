@@ -43,6 +43,17 @@ connect_run(gpointer p)
 
 static void connect_taken(host_set *set, connect_job *j, GPtrArray *back);
 
+/* Attempts are told apart across hosts and sets: one counter (loop only). */
+static guint attempt_gen;
+
+/* Put the next attempt off by @h's backoff (1 s, doubling to 60 s). */
+static void
+backoff(host_conn *h, gint64 now)
+{
+	h->backoff_ms = MIN(MAX(h->backoff_ms, 500u) * 2, 60000u);
+	h->next_try = now + (gint64)h->backoff_ms * 1000;
+}
+
 /* Begin an attempt for @h unless one runs; never blocks. */
 static void
 connect_start(host_set *set, host_conn *h)
@@ -50,18 +61,19 @@ connect_start(host_set *set, host_conn *h)
 	connect_job *j;
 	g_autoptr(GError) err = NULL;
 
-	if (h->connecting)
+	if (h->connecting || h->abandoned >= HOSTS_ATTEMPTS_ABANDONED_MAX)
 		return;
 	virt_init();  /* once, here: libxml2's global set-up is not thread-safe */
 	j = g_new0(connect_job, 1);
 	j->name = g_strdup(h->name);
 	j->uri = g_strdup(h->uri);
 	j->readonly = h->readonly;
-	j->gen = ++h->connect_gen;
+	j->gen = h->connect_gen = ++attempt_gen;
 	if (!offload_run(set->attempts, connect_run, j, &err)) {
 		connect_job_free(j);
 		g_free(h->error);
 		h->error = g_strdup(err->message);
+		backoff(h, g_get_monotonic_time());
 		return;
 	}
 	h->connecting = true;
@@ -186,6 +198,8 @@ hosts_open(const spec_source *src, const char *default_uri, bool readonly,
 		host_conn *h = set->hosts->pdata[i];
 
 		if (h->connecting) {
+			h->connecting = false;
+			h->connect_gen = 0;
 			g_free(h->error);
 			h->error = g_strdup_printf("no answer within %u s", (deadline_ms + 999) / 1000);
 		}
@@ -294,6 +308,18 @@ hosts_reconnect(host_set *set)
 			h->backoff_ms = 1000;
 			h->next_try = now;
 		}
+		if (h->connecting && now - h->connect_began >= HOSTS_CONNECT_DEADLINE_MS * 1000) {
+			/* Given up: its outcome, if it ever comes, is not taken, and
+			 * a new attempt may begin (a host that came back), while no
+			 * more than a few wait at once. */
+			h->connecting = false;
+			h->connect_gen = 0;
+			h->abandoned++;
+			g_free(h->error);
+			h->error = g_strdup_printf("no answer within %u s to connecting",
+						   HOSTS_CONNECT_DEADLINE_MS / 1000);
+			backoff(h, now);
+		}
 		if (now >= h->next_try)
 			connect_start(set, h);
 	}
@@ -315,8 +341,7 @@ connect_take(host_set *set, host_conn *h, connect_job *j)
 	if (!j->virt) {
 		g_free(h->error);
 		h->error = g_steal_pointer(&j->error);
-		h->backoff_ms = MIN(MAX(h->backoff_ms, 500u) * 2, 60000u);
-		h->next_try = now + (gint64)h->backoff_ms * 1000;
+		backoff(h, now);
 		return false;
 	}
 	h->virt = g_steal_pointer(&j->virt);
@@ -337,8 +362,12 @@ connect_taken(host_set *set, connect_job *j, GPtrArray *back)
 	host_conn *h = g_hash_table_lookup(set->by_name, j->name);
 
 	if (h && h->connecting && h->connect_gen == j->gen && strcmp(h->uri, j->uri) == 0 &&
-	    connect_take(set, h, j) && back)
-		g_ptr_array_add(back, h);
+	    h->readonly == j->readonly) {
+		if (connect_take(set, h, j) && back)
+			g_ptr_array_add(back, h);
+	} else if (h && h->abandoned) {
+		h->abandoned--;  /* one given up has ended after all */
+	}
 	connect_job_free(j);
 }
 

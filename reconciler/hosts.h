@@ -24,6 +24,7 @@ typedef struct {
 	bool close_reported;     /* its close was logged */
 	bool connecting;         /* an attempt runs (on its own thread) */
 	guint connect_gen;       /* which attempt is this host's */
+	guint abandoned;         /* attempts given up that have not returned */
 	gint64 connect_began;    /* monotonic µs */
 } host_conn;
 
@@ -52,6 +53,9 @@ typedef struct {
  * only on a configuration error (two hosts reaching one hypervisor).
  */
 #define HOSTS_CONNECT_DEADLINE_MS 30000
+/* The daemon gives an attempt up after the same time, and begins no new
+ * one while this many given up have not returned. */
+#define HOSTS_ATTEMPTS_ABANDONED_MAX 2
 host_set *hosts_open(const spec_source *src, const char *default_uri, bool readonly,
 		     guint deadline_ms, GError **error);
 /*

@@ -27,6 +27,8 @@ struct obs_cache {
 	GHashTable *by_uuid;   /* uuid -> cache_entry * */
 	pthread_mutex_t lock;  /* any thread may remember or read a definition
 				  (a pthread mutex: ThreadSanitizer sees it) */
+	guint gen;             /* bumped by each forgetting: what an observer
+				  read before one is not kept after it */
 };
 
 static void
@@ -100,8 +102,21 @@ cache_key(const char *host, const char *uuid)
 	return g_strdup_printf("%s/%s", host, uuid);
 }
 
+static guint
+cache_gen(obs_cache *c)
+{
+	guint gen;
+
+	pthread_mutex_lock(&c->lock);
+	gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return gen;
+}
+
+/* What @info says of domain @uuid, read while the cache was at @gen
+ * (G_MAXUINT: now, so always kept). */
 static void
-cache_put(obs_cache *c, const char *host, const char *uuid, const domxml_info *info)
+cache_put(obs_cache *c, guint gen, const char *host, const char *uuid, const domxml_info *info)
 {
 	cache_entry *e = g_new0(cache_entry, 1);
 
@@ -113,8 +128,13 @@ cache_put(obs_cache *c, const char *host, const char *uuid, const domxml_info *i
 	e->volumes = strv_of(info->volumes);
 	e->paths = strv_of(info->paths);
 	pthread_mutex_lock(&c->lock);
-	g_hash_table_insert(c->by_uuid, cache_key(host, uuid), e);
+	if (gen == G_MAXUINT || gen == c->gen) {
+		g_hash_table_insert(c->by_uuid, cache_key(host, uuid), e);
+		e = NULL;
+	}
 	pthread_mutex_unlock(&c->lock);
+	if (e)
+		cache_entry_free(e);
 }
 
 void
@@ -124,7 +144,7 @@ obs_cache_remember(obs_cache *c, const char *host, const char *uuid, const char 
 
 	if (!domxml_parse(xml, &info))
 		return;
-	cache_put(c, host, uuid, &info);
+	cache_put(c, G_MAXUINT, host, uuid, &info);
 	domxml_info_release(&info);
 }
 
@@ -141,6 +161,7 @@ obs_cache_forget_unmanaged(obs_cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	g_hash_table_foreach_remove(c->by_uuid, unmanaged_entry, NULL);
+	c->gen++;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -149,6 +170,7 @@ obs_cache_clear(obs_cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	g_hash_table_remove_all(c->by_uuid);
+	c->gen++;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -236,7 +258,8 @@ read_definition(virt_host *v, const char *name, bool running, domxml_info *info,
 
 /* Read the definition of @d and remember what it says. */
 static void
-domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, unsigned *reads)
+domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint gen,
+	    unsigned *reads)
 {
 	domxml_info info;
 
@@ -255,7 +278,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, unsigned
 	d->detailed = true;
 	d->cpus = info.cpus;
 	d->memory = info.memory;
-	cache_put(cache, h->name, d->uuid, &info);
+	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 }
 
@@ -326,7 +349,7 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 
 static void
 observe_domains(obs_host *h, virt_host *v, GPtrArray *doms, const desired_state *want,
-		obs_cache *cache, unsigned *reads)
+		obs_cache *cache, guint gen, unsigned *reads)
 {
 	const char *type = h->domain_type;
 
@@ -341,7 +364,7 @@ observe_domains(obs_host *h, virt_host *v, GPtrArray *doms, const desired_state 
 		d->managed_save = vd->managed_save;
 		d->host = h;
 		if (!domain_from_cache(d, want, cache, type))
-			domain_read(h, v, d, cache, reads);
+			domain_read(h, v, d, cache, gen, reads);
 		g_ptr_array_add(h->domains, d);
 	}
 }
@@ -490,6 +513,7 @@ typedef struct {
 	virt_host *virt;
 	desired_state *want;
 	obs_cache *cache;
+	guint cache_gen;         /* the cache's, at begin */
 } host_job;
 
 struct observation {
@@ -549,7 +573,7 @@ observe_host(const host_job *j, unsigned *reads)
 		return h;
 	}
 	h->reachable = true;
-	observe_domains(h, j->virt, doms, j->want, j->cache, reads);
+	observe_domains(h, j->virt, doms, j->want, j->cache, j->cache_gen, reads);
 	observe_volumes(h, j->virt, j->want);
 	observe_persistent(h, j->virt, j->want);
 	return h;
@@ -591,6 +615,9 @@ host_job_run(gpointer p)
 	unsigned reads = 0;
 	obs_host *h = observe_host(j, &reads);
 
+	/* Its calls are over: the next pass may read the host (released
+	 * before the answer, which the next pass may follow at once). */
+	virt_host_unclaim(j->virt);
 	host_answered(j->ob, j->index, h, reads);
 	host_job_free(j);
 	return NULL;
@@ -633,6 +660,12 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 			host_answered(ob, i, host_unknown(c->name, why), 0);
 			continue;
 		}
+		if (!virt_host_claim(c->virt)) {
+			/* Its observer from an earlier pass has not returned: one
+			 * thread per host, however long libvirtd takes. */
+			host_answered(ob, i, host_unknown(c->name, "still answering an earlier pass's reads"), 0);
+			continue;
+		}
 		j = g_new0(host_job, 1);
 		j->ob = g_atomic_rc_box_acquire(ob);
 		j->index = i;
@@ -640,8 +673,10 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		j->virt = virt_host_ref(c->virt);
 		j->want = desired_ref(want);
 		j->cache = obs_cache_ref(cache);
+		j->cache_gen = cache_gen(cache);
 		t = g_thread_try_new("observe", host_job_run, j, &err);
 		if (!t) {
+			virt_host_unclaim(c->virt);
 			host_answered(ob, i, host_unknown(c->name, err->message), 0);
 			host_job_free(j);
 			continue;

@@ -35,9 +35,12 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 void
 pass_plan_end(pass *p, const plan_options *opts, history *hist)
 {
+	/* Approximate: a connection gone meanwhile takes its count along, and
+	 * one made meanwhile brings its probe's. */
+	unsigned now_calls = hosts_calls(p->hosts);
+
 	p->have = observe_end(g_steal_pointer(&p->observing));
-	/* Late hosts' threads may still count; what they did is not ours. */
-	p->calls = hosts_calls(p->hosts) - p->calls_before;
+	p->calls = now_calls > p->calls_before ? now_calls - p->calls_before : 0;
 	if (hist && !history_host_vms_record(hist, p->have, NULL))
 		g_warning("history: cannot record which VMs each host runs");
 	pass_replan(p, opts, hist);

@@ -23,6 +23,7 @@ struct virt_host {
 	gint closed;              /* atomic: libvirt reported the connection closed */
 	char *host_uuid;
 	gint calls;         /* atomic: workers count too */
+	gint observed;      /* atomic: an observer reads the host */
 };
 
 G_DEFINE_QUARK(strata-virt-error-quark, virt_error)
@@ -241,6 +242,18 @@ const char *
 virt_host_uuid(const virt_host *h)
 {
 	return h->host_uuid;
+}
+
+bool
+virt_host_claim(virt_host *h)
+{
+	return g_atomic_int_compare_and_exchange(&h->observed, 0, 1);
+}
+
+void
+virt_host_unclaim(virt_host *h)
+{
+	g_atomic_int_set(&h->observed, 0);
 }
 
 unsigned
@@ -507,6 +520,12 @@ virt_events_stop(virt_host *h, int id)
 {
 	if (id >= 0)
 		virConnectDomainEventDeregisterAny(h->conn, id);
+	/* Its data is the caller's, who may go while a late observer still
+	 * holds the connection open. */
+	if (h->close_registered) {
+		virConnectUnregisterCloseCallback(h->conn, on_close);
+		h->close_registered = false;
+	}
 }
 
 bool
@@ -802,8 +821,8 @@ virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop 
 	*ok = true;
 	if (state < 0 || state == VIR_DOMAIN_SHUTOFF)
 		return true;  /* off, or gone: nothing left running */
-	if (!s->pressed && now < s->press_at)
-		return false;
+	if (s->pressed ? now < s->repress && now < s->deadline : now < s->press_at)
+		return false;  /* nothing due: no call */
 	dom = lookup(h, name, error);
 	if (!dom) {
 		*ok = g_error_matches(*error, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
@@ -822,6 +841,12 @@ virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop 
 	if (now >= s->deadline) {
 		count(h);
 		*ok = virDomainDestroy(dom) == 0 || fail(error, "cannot power off", name);
+		/* The state came from a listing made a moment ago: a guest that
+		 * went off since cannot be powered off, and needs not be. */
+		if (!*ok && virDomainIsActive(dom) == 0) {
+			g_clear_error(error);
+			*ok = true;
+		}
 		virDomainFree(dom);
 		return true;
 	}

@@ -151,6 +151,9 @@ const char *virt_host_domain_type(const virt_host *h);
 /* The hypervisor's host UUID from its capabilities, or NULL. */
 const char *virt_host_uuid(const virt_host *h);
 unsigned virt_host_calls(const virt_host *h);
+/* One observer at a time per connection: false if one still reads it. */
+bool virt_host_claim(virt_host *h);
+void virt_host_unclaim(virt_host *h);
 
 /*
  * Lifecycle events of every domain on @h, delivered on the event loop
@@ -161,6 +164,8 @@ unsigned virt_host_calls(const virt_host *h);
  * NULL) from whichever thread noticed: it must only do thread-safe things. */
 int virt_events_start(virt_host *h, virt_event_fn fn, gpointer data);
 bool virt_host_closed(virt_host *h);
+/* Stop both: the event callback and the close callback (whose data may
+ * not outlive the caller, though the connection may: it is shared). */
 void virt_events_stop(virt_host *h, int id);
 /* False once the connection is closed (keepalive timeout, daemon gone). */
 bool virt_host_alive(virt_host *h);
