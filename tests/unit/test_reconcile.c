@@ -1581,10 +1581,60 @@ test_domxml__golden_per_driver_type(void **state)
 	spec_diags_release(&diags);
 }
 
+static void
+note_done(const plan_op *op, guint done, guint total, gpointer user)
+{
+	(void)done;
+	(void)total;
+	if (op->status == OPST_DONE)
+		g_ptr_array_add(user, g_strdup_printf("%s %s", op_kind_name(op->kind), op->domain));
+}
+
+/*
+ * Waiting for a guest holds no worker: with one worker, a stop whose guest
+ * takes 1.5 s to answer the button (the fault hook) and an independent
+ * start: the start is done first.  When the stop's wait held the only
+ * worker, the start came after it.
+ */
+static void
+test_exec__a_stop_waiting_for_its_guest_holds_no_worker(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: w\nvms:\n"
+		       "  - {name: x, template: debian-12}\n  - {name: y, template: debian-12, state: stopped}\n");
+	g_autoptr(GPtrArray) order = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) err = NULL;
+	exec_options eo;
+	plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: appliance\nname: w\nvms:\n"
+		   "  - {name: x, template: debian-12, state: stopped}\n  - {name: y, template: debian-12}\n");
+	p = (plan *)dc_plan(d);
+	assert_int_equal(p->ops->len, 2);
+	/* The worker takes the stop first: the start can only overtake it. */
+	assert_int_equal(((plan_op *)p->ops->pdata[0])->kind, OP_SHUTDOWN);
+	exec_options_init(&eo);
+	eo.parallel = 1;
+	eo.shutdown_timeout_ms = 10000;
+	eo.progress = note_done;
+	eo.progress_user = order;
+	g_setenv("STRATA_INJECT", "stop-delay=1500", TRUE);
+	assert_int_equal(exec_plan(p, d->hosts, d->hist, history_run_begin(d->hist, "test", 0, NULL),
+				   d->cache, &eo, &err), EXEC_CONVERGED);
+	g_unsetenv("STRATA_INJECT");
+	assert_int_equal(order->len, 2);
+	assert_string_equal(order->pdata[0], "start w.y");
+	assert_string_equal(order->pdata[1], "shutdown w.x");
+	assert_no_changes(d);
+	dc_free(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exec__a_stop_waiting_for_its_guest_holds_no_worker),
 		cmocka_unit_test(test_apply__fresh_deploy_converges_then_plans_nothing),
 		cmocka_unit_test(test_plan__after_orders_starts_and_reverses_stops),
 		cmocka_unit_test(test_plan__paused_vm_stopped_while_its_after_partner_restarts),
