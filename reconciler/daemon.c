@@ -1652,9 +1652,17 @@ daemon_free(daemon_state *d)
 		close(d->signal_fd);
 	source_dir_free(d->source);
 	loop_unwatch(d->fetch_watch);
+	if (d->fetching) {
+		/* A fetch under way uses the mirror: it gets 2 s to end, else
+		 * the mirror is left to it (and to the exit). */
+		fetch_job *f = offload_take_until(d->fetches, g_get_monotonic_time() + 2 * G_USEC_PER_SEC);
+
+		d->fetching = f == NULL;
+		if (f)
+			fetch_job_free(f);
+	}
 	offload_unref(d->fetches);
 	g_free(d->fetch_again);
-	/* A fetch still running keeps using the mirror: left to the exit. */
 	if (!d->fetching)
 		source_git_free(d->git);
 	loop_timer_remove(d->git_timer);

@@ -15,6 +15,14 @@
 
 typedef struct waiter waiter;
 
+/* A migration under way, aborted at its deadline by the waiter. */
+typedef struct {
+	virt_host *virt;
+	const char *domain;     /* the op's */
+	gint64 deadline;
+	bool aborted;
+} deadline_watch;
+
 typedef struct {
 	plan_op *op;
 	virt_host *virt;
@@ -78,6 +86,31 @@ vol_delete_unused(job *j, GError **error)
 	return virt_vol_delete(j->virt, op->pool, op->volume, error);
 }
 
+static void waiter_watch(waiter *w, deadline_watch *dw);
+static bool waiter_unwatch(waiter *w, deadline_watch *dw);
+
+/* A live migration, aborted by the waiter at the op's deadline (op->value
+ * seconds, from the plan): the VM stays on the source and the op fails. */
+static bool
+migrate(job *j, GError **error)
+{
+	deadline_watch dw = { .virt = j->virt, .domain = j->op->domain,
+			      .deadline = g_get_monotonic_time() + (gint64)j->op->value * G_USEC_PER_SEC };
+	bool ok;
+
+	waiter_watch(j->waiter, &dw);
+	ok = virt_migrate(j->virt, j->op->domain, j->dest_uri, j->migration_uri, error);
+	if (waiter_unwatch(j->waiter, &dw) && !ok) {
+		g_autofree char *why = g_strdup((*error)->message);
+
+		g_clear_error(error);
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+			    "aborted at its deadline (%" G_GUINT64_FORMAT " s; migration_timeout of host %s): %s; "
+			    "%s keeps running on %s", j->op->value, j->op->host, why, j->op->domain, j->op->host);
+	}
+	return ok;
+}
+
 static bool
 run_once(job *j, GError **error)
 {
@@ -122,7 +155,7 @@ run_once(job *j, GError **error)
 	case OP_PM_WAKEUP:
 		return virt_pm_wakeup(v, op->domain, error);
 	case OP_MIGRATE:
-		return virt_migrate(v, op->domain, j->dest_uri, j->migration_uri, error);
+		return migrate(j, error);
 	case OP_SNAPSHOT_CREATE: {
 		/* Names end in the time, so retention keeps the newest. */
 		g_autofree char *prefix = g_strndup(op->snapshot, strlen(op->snapshot) - 16);
@@ -172,6 +205,7 @@ struct waiter {
 	pthread_mutex_t lock;   /* pthread: ThreadSanitizer sees it */
 	pthread_cond_t cond;    /* on CLOCK_MONOTONIC */
 	GPtrArray *jobs;        /* job *, waiting */
+	GPtrArray *watches;     /* deadline_watch *, of migrations running */
 	bool busy;              /* in a round, or waiting for the next */
 	bool stop;
 	GThread *thread;
@@ -232,6 +266,25 @@ waiter_round(GPtrArray *batch)
 	}
 }
 
+/* Abort the migrations past their deadline (under the waiter's lock: the
+ * worker that runs one takes its watch out only under it too). */
+static void
+waiter_deadlines(waiter *w)
+{
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = 0; i < w->watches->len; i++) {
+		deadline_watch *dw = w->watches->pdata[i];
+		g_autoptr(GError) err = NULL;
+
+		if (dw->aborted || now < dw->deadline)
+			continue;
+		dw->aborted = true;
+		if (!virt_abort_job(dw->virt, dw->domain, &err))
+			g_warning("%s: past its migration deadline, and %s", dw->domain, err->message);
+	}
+}
+
 static gpointer
 waiter_run(gpointer data)
 {
@@ -244,7 +297,8 @@ waiter_run(gpointer data)
 		struct timespec until = { .tv_sec = next / G_USEC_PER_SEC,
 					  .tv_nsec = (next % G_USEC_PER_SEC) * 1000 };
 
-		if (!w->jobs->len) {
+		waiter_deadlines(w);
+		if (!w->jobs->len && !w->watches->len) {
 			pthread_cond_wait(&w->cond, &w->lock);
 			continue;
 		}
@@ -277,6 +331,7 @@ waiter_new(void)
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	w->jobs = g_ptr_array_new();
+	w->watches = g_ptr_array_new();
 	w->thread = g_thread_new("waiter", waiter_run, w);
 	return w;
 }
@@ -287,10 +342,33 @@ static void
 waiter_add(waiter *w, job *j)
 {
 	pthread_mutex_lock(&w->lock);
-	if (!w->jobs->len && !w->busy)
+	if (!w->jobs->len && !w->watches->len && !w->busy)
 		pthread_cond_signal(&w->cond);
 	g_ptr_array_add(w->jobs, j);
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Watch @dw until waiter_unwatch; true if the waiter aborted it. */
+static void
+waiter_watch(waiter *w, deadline_watch *dw)
+{
+	pthread_mutex_lock(&w->lock);
+	if (!w->jobs->len && !w->watches->len && !w->busy)
+		pthread_cond_signal(&w->cond);
+	g_ptr_array_add(w->watches, dw);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static bool
+waiter_unwatch(waiter *w, deadline_watch *dw)
+{
+	bool aborted;
+
+	pthread_mutex_lock(&w->lock);
+	g_ptr_array_remove_fast(w->watches, dw);
+	aborted = dw->aborted;
+	pthread_mutex_unlock(&w->lock);
+	return aborted;
 }
 
 /* Only once no stop waits (the executor is done with every op). */
@@ -303,6 +381,7 @@ waiter_free(waiter *w)
 	pthread_mutex_unlock(&w->lock);
 	g_thread_join(w->thread);
 	g_ptr_array_unref(w->jobs);
+	g_ptr_array_unref(w->watches);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	g_free(w);

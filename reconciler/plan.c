@@ -93,7 +93,8 @@ op_describe(const plan_op *op)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
 				       op_kind_name(op->kind), op->domain, op->value >> 20);
 	if (op->kind == OP_MIGRATE)
-		return g_strdup_printf("%s %s to %s", op_kind_name(op->kind), op->domain, op->target);
+		return g_strdup_printf("%s %s to %s (aborted after %" G_GUINT64_FORMAT " s)",
+				       op_kind_name(op->kind), op->domain, op->target, op->value);
 	return g_strdup_printf("%s %s", op_kind_name(op->kind), op->domain);
 }
 
@@ -752,6 +753,11 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	}
 	mig = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, o->host->name, vm->domain, NULL, reason);
 	mig->target = g_strdup(h->name);
+	/* Seconds before it is aborted: the source host's setting, else a
+	 * minute and 10 s per GiB (about 100 MiB/s, with room to converge). */
+	mig->value = o->host->spec && o->host->spec->migration_timeout.v
+		? (uint64_t)o->host->spec->migration_timeout.v
+		: 60 + 10 * ((vm->memory + (1ULL << 30) - 1) >> 30);
 	for (guint i = 0; i < vols->len; i++)
 		dep(mig, vols->pdata[i]);
 	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host");

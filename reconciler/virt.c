@@ -940,6 +940,12 @@ virt_migrate(virt_host *h, const char *name, const char *dest_uri,
 }
 
 bool
+virt_abort_job(virt_host *h, const char *name, GError **error)
+{
+	WITH_DOMAIN(h, name, error, "cannot abort the job of", virDomainAbortJob(dom));
+}
+
+bool
 virt_snapshot_create(virt_host *h, const char *name, const char *snapshot, GError **error)
 {
 	g_autofree char *xml = NULL;

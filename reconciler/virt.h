@@ -233,6 +233,9 @@ bool virt_reboot(virt_host *h, const char *name, GError **error);
 bool virt_pm_wakeup(virt_host *h, const char *name, GError **error);
 bool virt_migrate(virt_host *h, const char *name, const char *dest_uri,
 		  const char *migration_uri, GError **error);
+/* Abort @name's job under way (a migration): its call returns an error,
+ * and the domain stays where it was. */
+bool virt_abort_job(virt_host *h, const char *name, GError **error);
 bool virt_snapshot_create(virt_host *h, const char *name, const char *snapshot,
 			  GError **error);
 /* Delete @name's snapshots whose names start with @prefix, oldest first

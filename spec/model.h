@@ -72,6 +72,8 @@ typedef struct {
 	spec_obj obj;
 	spec_str uri;
 	spec_str migration_uri;     /* where migration data reaches this host */
+	spec_int migration_timeout; /* seconds a live migration away from this
+				       host may take; 0: from the VM's memory */
 	spec_list tags;
 	spec_int reserve_memory;
 	spec_int reserve_cpus;

@@ -170,6 +170,7 @@ static const field host_fields[] = {
 	F("name", T_NAME, true, spec_host, obj.name),
 	F("uri", T_STR, true, spec_host, uri),
 	F("migration_uri", T_STR, false, spec_host, migration_uri),
+	F("migration_timeout", T_INT, false, spec_host, migration_timeout, .min = 10, .max = 86400),
 	F("tags", T_NAMES, false, spec_host, tags),
 	F("reserve", T_TABLE, false, spec_host, obj, .sub = &reserve_table),
 	F("overcommit", T_TABLE, false, spec_host, obj, .sub = &overcommit_table),

@@ -37,6 +37,7 @@ name: $h
 uri: $(e2e_uri "$h")
 migration_uri: ${E2E_MIGRATION_URI:-tcp://127.0.0.1}
 overcommit: {cpus: 16}
+$([ -n "${E2E_MIGRATION_TIMEOUT:-}" ] && echo "migration_timeout: $E2E_MIGRATION_TIMEOUT")
 maintenance: $(case " ${E2E_MAINTENANCE:-} " in *" $h "*) echo true;; *) echo false;; esac)
 state: $(case " ${E2E_LOST:-} " in *" $h "*) echo lost;; *) echo up;; esac)
 Y
