@@ -89,24 +89,30 @@ vol_delete_unused(job *j, GError **error)
 static void waiter_watch(waiter *w, deadline_watch *dw);
 static bool waiter_unwatch(waiter *w, deadline_watch *dw);
 
-/* A live migration, aborted by the waiter at the op's deadline (op->value
- * seconds, from the plan): the VM stays on the source and the op fails. */
+/*
+ * A live migration or a managed save, aborted by the waiter at the op's
+ * deadline (op->value seconds, from the plan): the VM stays as it was (on
+ * the source, running) and the op fails saying so.
+ */
 static bool
-migrate(job *j, GError **error)
+with_deadline(job *j, GError **error)
 {
-	deadline_watch dw = { .virt = j->virt, .domain = j->op->domain,
-			      .deadline = g_get_monotonic_time() + (gint64)j->op->value * G_USEC_PER_SEC };
+	plan_op *op = j->op;
+	deadline_watch dw = { .virt = j->virt, .domain = op->domain,
+			      .deadline = g_get_monotonic_time() + (gint64)op->value * G_USEC_PER_SEC };
 	bool ok;
 
 	waiter_watch(j->waiter, &dw);
-	ok = virt_migrate(j->virt, j->op->domain, j->dest_uri, j->migration_uri, error);
+	ok = op->kind == OP_MIGRATE ? virt_migrate(j->virt, op->domain, j->dest_uri, j->migration_uri, error)
+				    : virt_managed_save(j->virt, op->domain, error);
 	if (waiter_unwatch(j->waiter, &dw) && !ok) {
 		g_autofree char *why = g_strdup((*error)->message);
 
 		g_clear_error(error);
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
-			    "aborted at its deadline (%" G_GUINT64_FORMAT " s; migration_timeout of host %s): %s; "
-			    "%s keeps running on %s", j->op->value, j->op->host, why, j->op->domain, j->op->host);
+			    "aborted at its deadline (%" G_GUINT64_FORMAT " s%s%s): %s; %s keeps running on %s",
+			    op->value, op->kind == OP_MIGRATE ? "; migration_timeout of host " : "",
+			    op->kind == OP_MIGRATE ? op->host : "", why, op->domain, op->host);
 	}
 	return ok;
 }
@@ -145,7 +151,7 @@ run_once(job *j, GError **error)
 	case OP_RESUME:
 		return virt_resume(v, op->domain, error);
 	case OP_SAVE:
-		return virt_managed_save(v, op->domain, error);
+		return with_deadline(j, error);
 	case OP_DISCARD_SAVE:
 		return virt_managed_save_remove(v, op->domain, error);
 	case OP_SET_MEMORY:
@@ -155,7 +161,7 @@ run_once(job *j, GError **error)
 	case OP_PM_WAKEUP:
 		return virt_pm_wakeup(v, op->domain, error);
 	case OP_MIGRATE:
-		return migrate(j, error);
+		return with_deadline(j, error);
 	case OP_SNAPSHOT_CREATE: {
 		/* Names end in the time, so retention keeps the newest. */
 		g_autofree char *prefix = g_strndup(op->snapshot, strlen(op->snapshot) - 16);

@@ -293,6 +293,14 @@ vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
 			(*last)->impact = IMPACT_HARD_STOP;
 		(*last)->value = vm ? vm->shutdown_timeout_s : SPEC_SHUTDOWN_TIMEOUT_S;
 	}
+	if (kind == OP_SAVE) {
+		/* Seconds before the save is aborted: writing the guest's memory
+		 * out, a minute and 10 s per GiB (the VM's, else one GiB). */
+		const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, domain);
+		uint64_t gib = vm ? (vm->memory + (1ULL << 30) - 1) >> 30 : 1;
+
+		(*last)->value = 60 + 10 * gib;
+	}
 	if (kind == OP_START || kind == OP_RESUME)
 		g_hash_table_insert(pl->start_op, (gpointer)(*last)->domain, *last);
 	if (kind == OP_SHUTDOWN)
