@@ -1073,7 +1073,7 @@ take_connections(daemon_state *d)
 		if (!g_ptr_array_find(back, h, NULL))
 			continue;
 		g_array_index(d->event_ids, int, i) = virt_events_start(h->virt, on_domain_event, d);
-		g_message("host %s connected", h->name);
+		g_message("host %s %s", h->name, h->was_connected ? "reconnected" : "connected");
 		/* What happened while it was away was not seen: judged once,
 		 * and what strata knew of its definitions is read afresh. */
 		g_hash_table_add(d->judge_hosts, g_strdup(h->name));

@@ -41,7 +41,7 @@ connect_run(gpointer p)
 	return NULL;
 }
 
-static void connect_taken(host_set *set, connect_job *j, GPtrArray *back);
+static void connect_taken(host_set *set, connect_job *j, GPtrArray *back, bool refuse_twins);
 
 /* Attempts are told apart across hosts and sets: one counter (loop only). */
 static guint attempt_gen;
@@ -192,7 +192,7 @@ hosts_open(const spec_source *src, const char *default_uri, bool readonly,
 		j = offload_take_until(set->attempts, deadline);
 		if (!j)
 			break;
-		connect_taken(set, j, NULL);
+		connect_taken(set, j, NULL, false);  /* twins are an error here */
 	}
 	for (guint i = 0; i < set->hosts->len; i++) {
 		host_conn *h = set->hosts->pdata[i];
@@ -333,7 +333,7 @@ hosts_fd(const host_set *set)
 
 /* @j's outcome on @h, whose attempt it is. */
 static bool
-connect_take(host_set *set, host_conn *h, connect_job *j)
+connect_take(host_set *set, host_conn *h, connect_job *j, bool refuse_twins)
 {
 	gint64 now = g_get_monotonic_time();
 
@@ -346,8 +346,10 @@ connect_take(host_set *set, host_conn *h, connect_job *j)
 	}
 	h->virt = g_steal_pointer(&j->virt);
 	g_clear_pointer(&h->error, g_free);
-	if (twin_refused(set, h))
+	if (refuse_twins && twin_refused(set, h))
 		return false;
+	h->was_connected = h->ever_connected;
+	h->ever_connected = true;
 	h->backoff_ms = 0;
 	h->close_reported = false;
 	return true;
@@ -357,13 +359,13 @@ connect_take(host_set *set, host_conn *h, connect_job *j)
  * a host since dropped, or given up and begun again, is not: its
  * connection is closed); a host back is added to @back. */
 static void
-connect_taken(host_set *set, connect_job *j, GPtrArray *back)
+connect_taken(host_set *set, connect_job *j, GPtrArray *back, bool refuse_twins)
 {
 	host_conn *h = g_hash_table_lookup(set->by_name, j->name);
 
 	if (h && h->connecting && h->connect_gen == j->gen && strcmp(h->uri, j->uri) == 0 &&
 	    h->readonly == j->readonly) {
-		if (connect_take(set, h, j) && back)
+		if (connect_take(set, h, j, refuse_twins) && back)
 			g_ptr_array_add(back, h);
 	} else if (h && h->abandoned) {
 		h->abandoned--;  /* one given up has ended after all */
@@ -378,7 +380,7 @@ hosts_connected(host_set *set)
 	connect_job *j;
 
 	while ((j = offload_take(set->attempts)))
-		connect_taken(set, j, back);
+		connect_taken(set, j, back, true);
 	return back;
 }
 

@@ -23,6 +23,8 @@ typedef struct {
 	guint backoff_ms;
 	bool close_reported;     /* its close was logged */
 	bool connecting;         /* an attempt runs (on its own thread) */
+	bool ever_connected;
+	bool was_connected;      /* a connection was made before the last one */
 	guint connect_gen;       /* which attempt is this host's */
 	guint abandoned;         /* attempts given up that have not returned */
 	gint64 connect_began;    /* monotonic µs */
