@@ -87,6 +87,7 @@ struct daemon_state {
 	int observe_timer;         /* ... or their deadline */
 	int connect_watch;         /* connection attempts ending (hosts_fd) */
 	gint64 grace_began;        /* a pass first waited for attempts */
+	guint gave_way;            /* passes dropped in a row for a newer revision */
 	int connect_fd;
 	executor *exec;
 	gint64 run;
@@ -527,6 +528,9 @@ load_revision(daemon_state *d, const char *trigger)
 		g_message("revision %s loaded; in force when the run in flight ends", d->next_rev);
 		return;
 	}
+	/* Newer than one still waiting (a pass gave way without a run). */
+	g_clear_pointer(&d->next_src, spec_source_free);
+	g_clear_pointer(&d->next_rev, g_free);
 	adopt_revision(d, src, rev, trigger);
 }
 
@@ -617,6 +621,7 @@ fetch_and_load(daemon_state *d, const char *trigger)
 	if (!offload_run(d->fetches, fetch_run, f, &err)) {
 		g_warning("cannot fetch (%s); the revision in force stays", err->message);
 		fetch_job_free(f);
+		load_revision(d, trigger);
 		return;
 	}
 	d->fetching = true;
@@ -1022,6 +1027,8 @@ retry_dead_hosts(daemon_state *d)
 
 		if (!h->virt && !h->connecting && h->abandoned < HOSTS_ATTEMPTS_ABANDONED_MAX)
 			next = MIN(next, h->next_try);
+		if (h->connecting)  /* given up then, and tried again */
+			next = MIN(next, h->connect_began + (gint64)HOSTS_CONNECT_DEADLINE_MS * 1000);
 	}
 	if (next != G_MAXINT64 && !busy(d))
 		loop_timer_set(d->kick_timer, (int)MAX((next - now) / 1000, 100));
@@ -1153,6 +1160,20 @@ judge_unseen_stops(daemon_state *d)
 
 static void reconcile_observed(daemon_state *d);
 
+/* A pass ended without a run: the revision that waited for it goes in
+ * force now, before anything else can come in between. */
+static bool
+take_waiting_revision(daemon_state *d)
+{
+	g_autofree char *rev = NULL;
+
+	if (!d->next_src || busy(d))
+		return false;
+	rev = g_steal_pointer(&d->next_rev);
+	revision_in_force(d, g_steal_pointer(&d->next_src), rev, "loaded while observing");
+	return true;
+}
+
 /*
  * A pass waits a little for attempts just begun (the first one at start,
  * a host added by a revision), so it does not report as unknown a host
@@ -1224,13 +1245,11 @@ reconcile_start(daemon_state *d)
 	d->pending = false;
 	if (busy(d) || d->quitting)
 		return;
-	if (d->next_src) {  /* loaded while the last pass observed */
-		g_autofree char *rev = g_steal_pointer(&d->next_rev);
-
-		revision_in_force(d, g_steal_pointer(&d->next_src), rev, "loaded while observing");
-	}
-	if (!d->good || !d->hosts || d->suspended)
+	take_waiting_revision(d);  /* loaded while the last pass observed */
+	if (!d->good || !d->hosts || d->suspended) {
+		d->grace_began = 0;
 		return;
+	}
 	reconnect(d);
 	if (connect_grace(d))
 		return;
@@ -1260,18 +1279,23 @@ reconcile_observed(daemon_state *d)
 	if (d->quitting || d->suspended) {
 		/* Stopped or suspended while the hosts were read: nothing runs. */
 		pass_release(&d->pass);
+		take_waiting_revision(d);
 		return;
 	}
 	overrides = holds_refresh(d);
 	po.overrides = overrides;
 	pass_plan_end(&d->pass, &po, d->hist);
-	if (d->next_src) {
+	if (d->next_src && d->gave_way < 2) {
 		/* A revision came while the hosts were read: plan that one
-		 * instead (this plan may undo what it keeps). */
+		 * instead (this plan may undo what it keeps), but not for ever:
+		 * after two in a row, the plan in hand runs. */
+		d->gave_way++;
 		pass_release(&d->pass);
+		take_waiting_revision(d);
 		daemon_request(d, "a revision loaded while observing");
 		return;
 	}
+	d->gave_way = 0;
 	if (judge_unseen_stops(d)) {
 		g_hash_table_unref(overrides);
 		overrides = holds_refresh(d);
@@ -1308,9 +1332,8 @@ reconcile_observed(daemon_state *d)
 		/* A pass's snapshot and plan are gone: give the memory back
 		 * while the daemon idles. */
 		malloc_trim(0);
-		if (d->pending || d->next_src)  /* came while the hosts were observed */
-			daemon_request(d, d->next_src ? "a revision loaded while observing"
-						      : "requested while observing");
+		if (take_waiting_revision(d) || d->pending)  /* came while the hosts were observed */
+			daemon_request(d, "requested or loaded while observing");
 		else
 			retry_dead_hosts(d);
 		return;
@@ -1601,6 +1624,10 @@ daemon_new(const daemon_options *o, GError **error)
 			d->source = source_dir_new(source_git_local_refs(d->git),
 						   o->debounce_ms ? o->debounce_ms : 200,
 						   on_source_changed, d, NULL);
+		/* What the mirror holds goes in force now: a first fetch that
+		 * never returns must not leave the daemon without a revision. */
+		if (source_git_fetched(d->git))
+			load_revision(d, "start");
 		fetch_and_load(d, "start");
 	} else {
 		d->source = source_dir_new(o->path, o->debounce_ms ? o->debounce_ms : 200,

@@ -110,7 +110,7 @@ with_deadline(job *j, GError **error)
 
 		g_clear_error(error);
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
-			    "aborted at its deadline (%" G_GUINT64_FORMAT " s%s%s): %s; %s keeps running on %s",
+			    "aborted at its deadline (%" G_GUINT64_FORMAT " s%s%s): %s; %s stays as it was on %s",
 			    op->value, op->kind == OP_MIGRATE ? "; migration_timeout of host " : "",
 			    op->kind == OP_MIGRATE ? op->host : "", why, op->domain, op->host);
 	}
@@ -272,23 +272,39 @@ waiter_round(GPtrArray *batch)
 	}
 }
 
-/* Abort the migrations past their deadline (under the waiter's lock: the
- * worker that runs one takes its watch out only under it too). */
+/*
+ * Abort the jobs past their deadline.  Called with the waiter's lock held
+ * (a worker takes its watch out only under it); the calls are made with it
+ * released, on copies, so that a slow host holds no worker handing a stop
+ * or a migration over.  An abort that comes as the job ends only warns.
+ */
 static void
 waiter_deadlines(waiter *w)
 {
+	g_autoptr(GPtrArray) due = g_ptr_array_new();
 	gint64 now = g_get_monotonic_time();
 
 	for (guint i = 0; i < w->watches->len; i++) {
 		deadline_watch *dw = w->watches->pdata[i];
-		g_autoptr(GError) err = NULL;
 
 		if (dw->aborted || now < dw->deadline)
 			continue;
 		dw->aborted = true;
-		if (!virt_abort_job(dw->virt, dw->domain, &err))
-			g_warning("%s: past its migration deadline, and %s", dw->domain, err->message);
+		g_ptr_array_add(due, virt_host_ref(dw->virt));
+		g_ptr_array_add(due, g_strdup(dw->domain));
 	}
+	if (!due->len)
+		return;
+	pthread_mutex_unlock(&w->lock);
+	for (guint i = 0; i < due->len; i += 2) {
+		g_autoptr(GError) err = NULL;
+		g_autofree char *domain = due->pdata[i + 1];
+
+		if (!virt_abort_job(due->pdata[i], domain, &err))
+			g_warning("%s: past its deadline, and %s", domain, err->message);
+		virt_host_free(due->pdata[i]);
+	}
+	pthread_mutex_lock(&w->lock);
 }
 
 static gpointer

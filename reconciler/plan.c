@@ -762,10 +762,21 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	mig = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, o->host->name, vm->domain, NULL, reason);
 	mig->target = g_strdup(h->name);
 	/* Seconds before it is aborted: the source host's setting, else a
-	 * minute and 10 s per GiB (about 100 MiB/s, with room to converge). */
-	mig->value = o->host->spec && o->host->spec->migration_timeout.v
-		? (uint64_t)o->host->spec->migration_timeout.v
-		: 60 + 10 * ((vm->memory + (1ULL << 30) - 1) >> 30);
+	 * minute and 10 s per GiB moved, memory and every disk copied whole
+	 * (about 100 MiB/s, with room to converge). */
+	if (o->host->spec && o->host->spec->migration_timeout.v) {
+		mig->value = (uint64_t)o->host->spec->migration_timeout.v;
+	} else {
+		uint64_t bytes = vm->memory;
+
+		for (guint i = 0; i < vm->disks->len; i++) {
+			const desired_disk *d = vm->disks->pdata[i];
+
+			bytes += d->capacity ? d->capacity
+					     : obs_host_capacity(o->host, d->pool, d->base ? d->base : d->volume);
+		}
+		mig->value = 60 + 10 * ((bytes + (1ULL << 30) - 1) >> 30);
+	}
 	for (guint i = 0; i < vols->len; i++)
 		dep(mig, vols->pdata[i]);
 	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host");

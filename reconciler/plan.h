@@ -82,7 +82,9 @@ struct plan_op {
 				     delete ignores that domain's use of it */
 	char *xml;                /* DEFINE: domain XML; VOL_CREATE: volume XML */
 	char *hash;               /* DEFINE: the hash it records */
-	uint64_t value;           /* SET_MEMORY: bytes; SNAPSHOT_CREATE: snapshots kept */
+	uint64_t value;           /* SET_MEMORY: bytes; SNAPSHOT_CREATE: snapshots kept;
+				     SHUTDOWN: seconds to a power-off; MIGRATE, SAVE:
+				     seconds to an abort */
 	char *snapshot;           /* SNAPSHOT_*: the name, or the prefix to prune */
 	char *reason;
 	GPtrArray *deps;          /* plan_op *, borrowed */

@@ -76,6 +76,8 @@ add_op(JsonBuilder *b, const plan_op *op)
 	json_out_string(b, "impact", op_impact_name(op->impact));
 	if (op->impact == IMPACT_HARD_STOP)
 		json_out_int(b, "hard_stop_after_s", (gint64)op->value);
+	if (op->kind == OP_MIGRATE || op->kind == OP_SAVE)
+		json_out_int(b, "aborted_after_s", (gint64)op->value);
 	json_out_string(b, "host", op->host);
 	if (op->target)
 		json_out_string(b, "target", op->target);

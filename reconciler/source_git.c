@@ -112,6 +112,15 @@ credentials(git_credential **out, const char *url, const char *user,
 }
 
 bool
+source_git_fetched(source_git *g)
+{
+	g_autofree char *ref = g_strdup_printf("refs/remotes/origin/%s", g->branch);
+	git_oid oid;
+
+	return git_reference_name_to_id(&oid, g->mirror, ref) == 0;
+}
+
+bool
 source_git_fetch(source_git *g, GError **error)
 {
 	git_fetch_options opts;

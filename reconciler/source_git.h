@@ -31,6 +31,8 @@ void source_git_free(source_git *g);
 
 /* Fetch now; false (and @error) when the remote cannot be reached. */
 bool source_git_fetch(source_git *g, GError **error);
+/* Whether the mirror holds the branch already (from an earlier run). */
+bool source_git_fetched(source_git *g);
 
 /*
  * The branch's current commit as a spec source (files named
