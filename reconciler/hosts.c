@@ -368,7 +368,15 @@ connect_taken(host_set *set, connect_job *j, GPtrArray *back, bool refuse_twins)
 		if (connect_take(set, h, j, refuse_twins) && back)
 			g_ptr_array_add(back, h);
 	} else if (h && h->abandoned) {
-		h->abandoned--;  /* one given up has ended after all */
+		/* One given up has ended after all: a connection it made is
+		 * taken when the host has none and none is being made. */
+		h->abandoned--;
+		if (j->virt && !h->virt && !h->connecting && strcmp(h->uri, j->uri) == 0 &&
+		    h->readonly == j->readonly) {
+			h->connecting = true;  /* as connect_take expects */
+			if (connect_take(set, h, j, refuse_twins) && back)
+				g_ptr_array_add(back, h);
+		}
 	}
 	connect_job_free(j);
 }

@@ -842,8 +842,10 @@ virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop 
 		count(h);
 		*ok = virDomainDestroy(dom) == 0 || fail(error, "cannot power off", name);
 		/* The state came from a listing made a moment ago: a guest that
-		 * went off since cannot be powered off, and needs not be. */
-		if (!*ok && virDomainIsActive(dom) == 0) {
+		 * went off (or went away) since cannot be powered off, and needs
+		 * not be. */
+		if (!*ok && (g_error_matches(*error, VIRT_ERROR, VIRT_ERROR_NOT_FOUND) ||
+			     virDomainIsActive(dom) == 0)) {
 			g_clear_error(error);
 			*ok = true;
 		}
