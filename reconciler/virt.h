@@ -200,8 +200,8 @@ bool virt_start(virt_host *h, const char *name, GError **error);
 /*
  * A graceful stop in two halves, so that waiting for the guest holds no
  * thread: virt_stop_begin presses the power button (*@off when nothing is
- * left to wait for: it was off, or could not hear the button and was
- * powered off); virt_stop_step then takes one look, given the domain's
+ * left to wait for: it was off, could not hear the button and was
+ * powered off, or was off right after the press); virt_stop_step then takes one look, given the domain's
  * @state from a listing made at @now (-1: not listed, gone): it presses
  * again every VIRT_SHUTDOWN_REPRESS_MS and powers off at the deadline.
  * It returns true once the stop has ended, *@ok saying how.
