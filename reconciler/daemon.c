@@ -88,6 +88,8 @@ struct daemon_state {
 	int connect_watch;         /* connection attempts ending (hosts_fd) */
 	gint64 grace_began;        /* a pass first waited for attempts */
 	guint gave_way;            /* passes dropped in a row for a newer revision */
+	bool late_hosts;           /* connected hosts the last pass had no answer from */
+	guint late_retry_ms;
 	int connect_fd;
 	executor *exec;
 	gint64 run;
@@ -1030,6 +1032,14 @@ retry_dead_hosts(daemon_state *d)
 		if (h->connecting)  /* given up then, and tried again */
 			next = MIN(next, h->connect_began + (gint64)HOSTS_CONNECT_DEADLINE_MS * 1000);
 	}
+	/* Connected hosts that did not answer the last pass in time: look
+	 * again, backing off (1 s, doubling to 60 s), not at the next resync. */
+	if (d->late_hosts) {
+		d->late_retry_ms = MIN(MAX(d->late_retry_ms * 2, 1000u), 60000u);
+		next = MIN(next, now + (gint64)d->late_retry_ms * 1000);
+	} else {
+		d->late_retry_ms = 0;
+	}
 	if (next != G_MAXINT64 && !busy(d))
 		loop_timer_set(d->kick_timer, (int)MAX((next - now) / 1000, 100));
 }
@@ -1304,11 +1314,15 @@ reconcile_observed(daemon_state *d)
 	}
 	/* Judged once: the hosts this pass saw.  One connected meanwhile, or
 	 * unknown for this pass, is judged by the first pass that sees it. */
+	d->late_hosts = false;
 	for (guint i = 0; i < d->pass.have->hosts->len; i++) {
 		const obs_host *h = d->pass.have->hosts->pdata[i];
+		host_conn *c = g_hash_table_lookup(d->hosts->by_name, h->name);
 
 		if (h->reachable)
 			g_hash_table_remove(d->judge_hosts, h->name);
+		else if (c && c->virt)
+			d->late_hosts = true;  /* connected, and late */
 	}
 	p = d->pass.plan;
 	add_oneshots(d, p);

@@ -25,7 +25,9 @@ void fault_point(const char *point);
 bool fault_injected(const char *name);
 
 /* NAME=MS in STRATA_INJECT: a delay, else 0.  stop-delay=MS holds every
- * graceful stop that long first (a guest slow to answer the button). */
+ * graceful stop that long first (a guest slow to answer the button);
+ * observe-stall-HOST=MS holds the observation of host HOST that long (a
+ * libvirtd stuck in a call). */
 unsigned fault_delay_ms(const char *name);
 
 #endif

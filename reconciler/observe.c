@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "domxml.h"
+#include "fault.h"
 #include "handoff.h"
 #include "observe.h"
 
@@ -564,6 +565,13 @@ observe_host(const host_job *j, unsigned *reads)
 
 	h->name = g_strdup(j->name);
 	h->domain_type = g_strdup(virt_host_domain_type(j->virt));
+	{
+		/* A host slow to answer (a libvirtd stuck in a call), which
+		 * the test driver cannot be. */
+		g_autofree char *stall = g_strdup_printf("observe-stall-%s", j->name);
+
+		g_usleep((gulong)fault_delay_ms(stall) * 1000);
+	}
 	h->domains = g_ptr_array_new_with_free_func(domain_free);
 	if (!virt_node_info(j->virt, &h->node, &err) ||
 	    !virt_list_domains(j->virt, &doms, &err) ||

@@ -1539,6 +1539,77 @@ test_watch__a_black_holed_host_blocks_nothing(void **state)
 	close(nfd);
 }
 
+static bool
+hv2_unknown_a_stopped(watch *w)
+{
+	g_autofree char *hv2 = host_state(w, "hv2", "state");
+	g_autofree char *a = observed(w, "a", "observed");
+
+	return daemon_idle(w->d) && strcmp(hv2, "unknown") == 0 && strcmp(a, "stopped") == 0;
+}
+
+static bool
+hv2_up_a_running(watch *w)
+{
+	g_autofree char *hv2 = host_state(w, "hv2", "state");
+	g_autofree char *a = observed(w, "a", "observed");
+
+	return daemon_idle(w->d) && strcmp(hv2, "up") == 0 && strcmp(a, "running") == 0;
+}
+
+static char *
+pinned_spec(const char *state)
+{
+	return g_strdup_printf("kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n"
+			       "tags: [here]\n---\n"
+			       "kind: host\nname: hv2\nuri: test://" SRCDIR "/examples/webstack/hosts/hv2.xml\n---\n"
+			       "kind: template\nname: deb\npool: default\nvolume: debian-12.qcow2\nmemory: 512MiB\n---\n"
+			       "kind: appliance\nname: w\nvms:\n  - {name: a, template: deb, requires: [here], state: %s}\n",
+			       state);
+}
+
+/*
+ * A host whose observation stalls (libvirtd stuck in a call: the fault
+ * hook holds it 3 s) misses the pass's deadline (500 ms here): it is
+ * unknown for that pass, and a change on the other host is planned and
+ * carried out without waiting for it; the next pass starts no second
+ * observer on it while the first is out.  Once it answers in time again,
+ * it is up.
+ */
+static void
+test_watch__a_host_slow_to_observe_is_unknown_for_the_pass(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *running = pinned_spec("running");
+	g_autofree char *stopped = pinned_spec("stopped");
+	g_autofree char *why = NULL;
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .shutdown_timeout_ms = 1000, .observe_timeout_ms = 500 };
+	g_autoptr(GError) err = NULL;
+	gint64 t0;
+
+	(void)state;
+	tu_write(w->file, running);
+	o.path = w->src;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	if (!w->d)
+		fail_msg("daemon_new: %s", err->message);
+	assert_true(wait_for(w, hv2_up_a_running, 5000));
+	g_setenv("STRATA_INJECT", "observe-stall-hv2=3000", TRUE);
+	t0 = g_get_monotonic_time();
+	tu_write(w->file, stopped);
+	assert_true(wait_for(w, hv2_unknown_a_stopped, 5000));
+	assert_true(g_get_monotonic_time() - t0 < 2500 * 1000);  /* not after the stall */
+	why = host_state(w, "hv2", "error");
+	if (!strstr(why, "no answer within 1 s") && !strstr(why, "still answering an earlier pass"))
+		fail_msg("hv2: %s", why);
+	g_unsetenv("STRATA_INJECT");
+	tu_write(w->file, running);
+	assert_true(wait_for(w, hv2_up_a_running, 10000));
+	watch_stop(w);
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* Carrying out a plan, as `strata status` says (not only observing). */
@@ -2082,6 +2153,7 @@ main(void)
 		cmocka_unit_test(test_watch__silent_clients_do_not_hold_the_socket),
 		cmocka_unit_test(test_watch__a_late_loop_still_answers_and_a_full_one_says_busy),
 		cmocka_unit_test(test_watch__a_black_holed_host_blocks_nothing),
+		cmocka_unit_test(test_watch__a_host_slow_to_observe_is_unknown_for_the_pass),
 		cmocka_unit_test(test_watch__sigterm_exits_at_its_drain_limit_whatever_runs),
 		cmocka_unit_test(test_watch_git__commits_bad_commits_empty_tree_and_force_push),
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
