@@ -198,12 +198,13 @@ job_done(job *j)
 }
 
 /*
- * The waiter: one thread per executor that watches every graceful stop
- * whose button was pressed, so that waiting for guests holds no worker and
- * a teardown takes about one guest's shutdown time, not one per `parallel`
- * guests.  Each round (WAIT_ROUND_MS) lists the domains of each host with a
- * stop waiting, once (two calls, whatever the number of VMs), and lets
- * virt_stop_step press again, or power off at the deadline.
+ * The waiter: one thread per host of a run that watches every graceful
+ * stop whose button was pressed there, so that waiting for guests holds
+ * no worker and a teardown takes about one guest's shutdown time, not one
+ * per `parallel` guests.  Each round (WAIT_ROUND_MS) lists the host's
+ * domains once (two calls, whatever the number of VMs) and lets
+ * virt_stop_step press again, or power off at the deadline.  It also
+ * aborts the host's migrations and saves past their deadline.
  */
 #define WAIT_ROUND_MS 200
 
@@ -466,7 +467,9 @@ struct executor {
 	obs_cache *cache;
 	const exec_options *opts;
 	GThreadPool *pool;
-	waiter *waiter;
+	GHashTable *waiters;      /* host name (the plan's) -> waiter *, made on
+				     first use: a host whose listing hangs holds
+				     only its own stops and deadlines */
 	guint waiting;            /* stops with the waiter */
 	GAsyncQueue *done;
 	GHashTable *row_of;       /* op -> history row id */
@@ -564,6 +567,19 @@ host_of(executor *x, const plan_op *op)
 	return g_hash_table_lookup(x->hosts->by_name, op->host);
 }
 
+/* @host's waiter, made on first use (on the calling thread). */
+static waiter *
+waiter_of(executor *x, const char *host)
+{
+	waiter *w = g_hash_table_lookup(x->waiters, host);
+
+	if (!w) {
+		w = waiter_new();
+		g_hash_table_insert(x->waiters, (gpointer)host, w);
+	}
+	return w;
+}
+
 /* Pick what may start now, commit its intents, hand it to the pool. */
 static bool
 dispatch(executor *x, GError **error)
@@ -607,7 +623,7 @@ dispatch(executor *x, GError **error)
 		/* The job's own reference: a connection replaced while it runs
 		 * stays open for it. */
 		j->virt = hc && hc->virt ? virt_host_ref(hc->virt) : NULL;
-		j->waiter = x->waiter;
+		j->waiter = waiter_of(x, op->host);
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
@@ -729,7 +745,7 @@ exec_new(plan *p, host_set *hosts, history *hist, gint64 run, obs_cache *cache,
 	x->row_of = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	x->host_busy = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	x->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	x->waiter = waiter_new();
+	x->waiters = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)waiter_free);
 	x->pool = g_thread_pool_new(job_run, NULL, (gint)MAX(opts->parallel, 1u), FALSE, NULL);
 	exec_step(x, false);
 	return x;
@@ -799,7 +815,7 @@ exec_finish(executor *x, GError **error)
 	exec_result r = x->error ? EXEC_FAILED : tally(x->p);
 
 	g_thread_pool_free(x->pool, FALSE, TRUE);  /* joins every worker */
-	waiter_free(x->waiter);                    /* and the waiter */
+	g_hash_table_unref(x->waiters);            /* and the waiters */
 	HANDOFF_TAKE(x->done);
 	g_async_queue_unref(x->done);
 	g_hash_table_unref(x->row_of);
