@@ -131,6 +131,7 @@ $(T)/tests/%: $(T)/tests/unit/%.o $(TESTLIB_SRC:%.c=$(T)/%.o) $(SPEC_SRC:%.c=$(T
 check-tsan: $(TSAN_TESTS:%=$(T)/tests/%)
 	@fail=0; for t in $(TSAN_TESTS:%=$(T)/tests/%); do \
 	  echo "== $$t (tsan)"; \
+	  G_SLICE=always-malloc \
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  timeout -s KILL 900 $$t || { echo "FAILED (or timed out): $$t"; fail=1; }; \
 	done; exit $$fail

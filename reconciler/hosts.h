@@ -54,7 +54,7 @@ typedef struct {
  * unreachable ("no answer within N s") for whoever uses this set.  Fails
  * only on a configuration error (two hosts reaching one hypervisor).
  */
-#define HOSTS_CONNECT_DEADLINE_MS 30000
+#define HOSTS_CONNECT_DEADLINE_MS 60000
 /* The daemon gives an attempt up after the same time, and begins no new
  * one while this many given up have not returned. */
 #define HOSTS_ATTEMPTS_ABANDONED_MAX 2
