@@ -993,6 +993,13 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		     vm->domain, vm->appliance);
 		return;
 	}
+	if (o->state == VIRT_DOM_PAUSED && o->reason == VIRT_PAUSED_STARTING_UP) {
+		/* Someone's start is under way (slow under emulation): it is not
+		 * paused, and acting now would fight it.  Its STARTED event, or
+		 * the next pass, sees how it ends. */
+		note(pl, "%s: being started; looked at again once it is", vm->domain);
+		return;
+	}
 	if (paused_by_io_error(o) && wanted(pl, vm) != VM_PAUSED) {
 		/* Resuming into the same failing storage pauses it again (and
 		 * did, every 250 ms): the operator must look first. */

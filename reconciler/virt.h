@@ -72,6 +72,7 @@ typedef enum {
 
 /* virDomainPausedReason values strata acts on. */
 #define VIRT_PAUSED_IOERROR 5
+#define VIRT_PAUSED_STARTING_UP 11  /* being started (someone's start under way) */
 
 /* Why a domain stopped (virDomainEventStoppedDetailType). */
 typedef enum {

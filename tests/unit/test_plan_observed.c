@@ -254,6 +254,24 @@ test_observed__a_pause_on_an_io_error_is_left_to_the_operator(void **state)
 	table_free(t);
 }
 
+/* A VM paused because someone's start is under way is left alone: a
+ * hold or a plan acting on "paused" would fight that start. */
+static void
+test_observed__a_vm_being_started_is_left_alone(void **state)
+{
+	table *t = table_new();
+	plan *p;
+
+	(void)state;
+	vm_on(t, host_add(t, "hv1", "kvm", true), VIRT_DOM_PAUSED, VIRT_PAUSED_STARTING_UP, "kvm");
+	host_add(t, "hv2", "kvm", true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_true(has_note(p, "a.vm: being started"));
+	plan_free(p);
+	table_free(t);
+}
+
 /* The host's domain type is part of the definition: one made for plain
  * QEMU on a host that is KVM is redefined (and restarted to take it). */
 static void
@@ -307,6 +325,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_observed__a_guest_suspended_to_ram_is_woken),
 		cmocka_unit_test(test_observed__a_pause_on_an_io_error_is_left_to_the_operator),
+		cmocka_unit_test(test_observed__a_vm_being_started_is_left_alone),
 		cmocka_unit_test(test_observed__kvm_and_qemu_definitions_differ),
 		cmocka_unit_test(test_observed__a_host_that_did_not_answer_is_unknown_not_empty),
 	};
