@@ -236,26 +236,21 @@ states_of(virt_host *v)
 	return t;
 }
 
-/* One look at every stop of @batch; the ended ones leave it, with their
- * result on the loop's queue. */
+/* One look at every stop of @batch (all on the waiter's host: one
+ * listing); the ended ones leave it, with their result on the loop's
+ * queue. */
 static void
 waiter_round(GPtrArray *batch)
 {
-	g_autoptr(GHashTable) hosts = g_hash_table_new_full(NULL, NULL, NULL,
-							    (GDestroyNotify)g_hash_table_unref);
+	g_autoptr(GHashTable) t = batch->len ? states_of(((job *)batch->pdata[0])->virt) : NULL;
 	gint64 now = g_get_monotonic_time();
 
 	for (guint i = 0; i < batch->len;) {
 		job *j = batch->pdata[i];
 		g_autoptr(GError) err = NULL;
-		GHashTable *t;
 		int state;
 		bool ok;
 
-		if (!g_hash_table_lookup_extended(hosts, j->virt, NULL, (gpointer *)&t)) {
-			t = states_of(j->virt);
-			g_hash_table_insert(hosts, j->virt, t);
-		}
 		/* Not listed: gone.  No listing: taken as running, so the press
 		 * and the deadline still come (and say why if the host is gone). */
 		state = t ? GPOINTER_TO_INT(g_hash_table_lookup(t, j->op->domain)) - 1 : VIRT_DOM_RUNNING;

@@ -70,11 +70,9 @@ void
 pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
 	  const plan_options *opts, history *hist)
 {
-	memset(p, 0, sizeof(*p));
-	spec_diags_init(&p->diags);
-	p->hosts = hosts;
-	hosts_bind(hosts, src);
-	pass_observe(p, src, cache, opts, hist);
+	pass_plan_begin(p, src, hosts, cache, OBSERVE_DEADLINE_MS);
+	observe_wait(p->observing);
+	pass_plan_end(p, opts, hist);
 }
 
 bool

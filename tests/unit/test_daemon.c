@@ -121,20 +121,27 @@ wait_new_revision(watch *w, const char *before)
 	assert_true(wait_for(w, revision_moved, 5000));
 }
 
+/* @field of the entry of status array @array whose @key is @value ("-"). */
+static char *
+status_entry(watch *w, const char *array, const char *key, const char *value, const char *field)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonArray *a = json_object_get_array_member(status(w, p), array);
+
+	for (guint i = 0; a && i < json_array_get_length(a); i++) {
+		JsonObject *o = json_array_get_object_element(a, i);
+
+		if (strcmp(json_object_get_string_member(o, key), value) == 0)
+			return g_strdup(json_object_get_string_member_with_default(o, field, "-"));
+	}
+	return g_strdup("-");
+}
+
 /* The observed state of VM @vm in the daemon's last status ("-" if absent). */
 static char *
 observed(watch *w, const char *vm, const char *field)
 {
-	g_autoptr(JsonParser) p = json_parser_new();
-	JsonArray *vms = json_object_get_array_member(status(w, p), "vms");
-
-	for (guint i = 0; i < json_array_get_length(vms); i++) {
-		JsonObject *o = json_array_get_object_element(vms, i);
-
-		if (strcmp(json_object_get_string_member(o, "vm"), vm) == 0)
-			return g_strdup(json_object_get_string_member_with_default(o, field, "-"));
-	}
-	return g_strdup("-");
+	return status_entry(w, "vms", "vm", vm, field);
 }
 
 static bool
@@ -1399,16 +1406,7 @@ test_watch__a_late_loop_still_answers_and_a_full_one_says_busy(void **state)
 static char *
 host_state(watch *w, const char *name, const char *field)
 {
-	g_autoptr(JsonParser) p = json_parser_new();
-	JsonArray *hosts = json_object_get_array_member(status(w, p), "hosts");
-
-	for (guint i = 0; hosts && i < json_array_get_length(hosts); i++) {
-		JsonObject *o = json_array_get_object_element(hosts, i);
-
-		if (strcmp(json_object_get_string_member(o, "name"), name) == 0)
-			return g_strdup(json_object_get_string_member_with_default(o, field, "-"));
-	}
-	return g_strdup("-");
+	return status_entry(w, "hosts", "name", name, field);
 }
 
 /* A TCP port on 127.0.0.1 that completes every handshake (the kernel's
