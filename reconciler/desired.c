@@ -249,7 +249,30 @@ desired_build(const spec_source *src)
 		g_ptr_array_add(d->ptemplates, p);
 		g_hash_table_insert(d->ptemplate_by_volume, p->volume, p);
 	}
+	d->shared_pools = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						(GDestroyNotify)g_strfreev);
+	for (guint i = 0; src->pools && i < src->pools->len; i++) {
+		const spec_pool *p = src->pools->pdata[i];
+		GStrv hosts = g_new0(char *, spec_list_len(&p->hosts) + 1);
+
+		if (!p->shared.v) {
+			g_free(hosts);
+			continue;
+		}
+		for (guint j = 0; j < spec_list_len(&p->hosts); j++)
+			hosts[j] = g_strdup(spec_list_str(&p->hosts, j));
+		g_hash_table_insert(d->shared_pools, g_strdup(p->obj.name.v), hosts);
+	}
 	return d;
+}
+
+const char *const *
+desired_pool_sharers(const desired_state *d, const char *pool, const char *host)
+{
+	GStrv hosts = d->shared_pools ? g_hash_table_lookup(d->shared_pools, pool) : NULL;
+
+	return hosts && (!host || g_strv_contains((const char *const *)hosts, host))
+		? (const char *const *)hosts : NULL;
 }
 
 static void
@@ -260,6 +283,7 @@ desired_clear(gpointer p)
 	HANDOFF_TAKE(d);
 	g_hash_table_unref(d->vm_by_domain);
 	g_hash_table_unref(d->ptemplate_by_volume);
+	g_clear_pointer(&d->shared_pools, g_hash_table_unref);
 	g_ptr_array_unref(d->vms);
 	g_ptr_array_unref(d->ptemplates);
 }

@@ -79,6 +79,8 @@ typedef struct {
 	GHashTable *vm_by_domain;    /* domain name -> desired_vm * */
 	GPtrArray *ptemplates;       /* desired_ptemplate * */
 	GHashTable *ptemplate_by_volume;
+	GHashTable *shared_pools;    /* pool name -> GStrv: the hosts declared
+					to see it as one storage */
 } desired_state;
 
 /*
@@ -87,6 +89,10 @@ typedef struct {
  * one it was given.  desired_free drops a reference.
  */
 desired_state *desired_build(const spec_source *src);
+/* The hosts declared to share @pool when @host (NULL: any) is one of
+ * them, else NULL.  A declaration only: observe_* says whether it holds. */
+const char *const *desired_pool_sharers(const desired_state *d, const char *pool,
+					const char *host);
 desired_state *desired_ref(desired_state *d);
 void desired_free(desired_state *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)

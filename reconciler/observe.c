@@ -30,6 +30,8 @@ struct obs_cache {
 				  (a pthread mutex: ThreadSanitizer sees it) */
 	guint gen;             /* bumped by each forgetting: what an observer
 				  read before one is not kept after it */
+	GHashTable *shares;    /* pool -> share_state *: written only by
+				  observe_end, on the caller's thread */
 };
 
 static void
@@ -67,6 +69,7 @@ obs_cache_new(void)
 
 	c->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					   cache_entry_free);
+	c->shares = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, share_state_free);
 	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
@@ -78,6 +81,7 @@ obs_cache_clear_box(gpointer p)
 
 	HANDOFF_TAKE(c);
 	g_hash_table_unref(c->by_uuid);
+	g_hash_table_unref(c->shares);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -202,6 +206,7 @@ host_free(gpointer p)
 	g_clear_pointer(&h->details, g_hash_table_unref);
 	g_clear_pointer(&h->pools, g_ptr_array_unref);
 	g_clear_pointer(&h->vols, g_ptr_array_unref);
+	g_clear_pointer(&h->probes, g_ptr_array_unref);
 	g_free(h->name);
 	g_free(h->domain_type);
 	g_free(h->error);
@@ -515,6 +520,7 @@ typedef struct {
 	desired_state *want;
 	obs_cache *cache;
 	guint cache_gen;         /* the cache's, at begin */
+	GPtrArray *probes;       /* share_probe *: pools this thread checks */
 } host_job;
 
 struct observation {
@@ -525,6 +531,8 @@ struct observation {
 	const spec_host **specs; /* read at begin, on the caller's thread */
 	char **names;
 	bool closed;             /* observe_end took what had come */
+	GHashTable *shares;      /* pool -> share_state *, the caller's only */
+	obs_cache *cache;        /* the caller's only: taken back at end */
 	unsigned xml_reads;
 	int fd;
 	guint deadline_ms;
@@ -543,6 +551,7 @@ observation_clear(gpointer p)
 	g_free(ob->slot);
 	g_free(ob->specs);
 	g_strfreev(ob->names);
+	g_clear_pointer(&ob->shares, g_hash_table_unref);
 	if (ob->fd >= 0)
 		close(ob->fd);
 	pthread_mutex_destroy(&ob->lock);
@@ -557,13 +566,14 @@ observation_unref(observation *ob)
 }
 
 static obs_host *
-observe_host(const host_job *j, unsigned *reads)
+observe_host(host_job *j, unsigned *reads)
 {
 	obs_host *h = g_new0(obs_host, 1);
 	g_autoptr(GPtrArray) doms = NULL;
 	g_autoptr(GError) err = NULL;
 
 	h->name = g_strdup(j->name);
+	h->serial = virt_host_serial(j->virt);
 	h->domain_type = g_strdup(virt_host_domain_type(j->virt));
 	{
 		/* A host slow to answer (a libvirtd stuck in a call), which
@@ -584,6 +594,10 @@ observe_host(const host_job *j, unsigned *reads)
 	observe_domains(h, j->virt, doms, j->want, j->cache, j->cache_gen, reads);
 	observe_volumes(h, j->virt, j->want);
 	observe_persistent(h, j->virt, j->want);
+	/* After this host's own listing, so it never lists its own probe. */
+	for (guint i = 0; j->probes && i < j->probes->len; i++)
+		share_probe_run(j->probes->pdata[i]);
+	h->probes = g_steal_pointer(&j->probes);
 	return h;
 }
 
@@ -595,6 +609,7 @@ host_job_free(host_job *j)
 	virt_host_free(j->virt);
 	desired_free(j->want);
 	obs_cache_free(j->cache);
+	g_clear_pointer(&j->probes, g_ptr_array_unref);
 	g_free(j);
 }
 
@@ -631,11 +646,120 @@ host_job_run(gpointer p)
 	return NULL;
 }
 
+/* What the cache knows of @pool, if it was declared with the same hosts. */
+static share_state *
+share_known(obs_cache *cache, const char *pool, const char *const *members)
+{
+	g_autofree char *declared = g_strjoinv(",", (char **)members);
+	share_state *s;
+
+	pthread_mutex_lock(&cache->lock);
+	s = g_hash_table_lookup(cache->shares, pool);
+	s = s && strcmp(s->declared, declared) == 0 ? share_state_copy(s) : NULL;
+	pthread_mutex_unlock(&cache->lock);
+	return s ? s : share_state_new(pool, members);
+}
+
+/* Whether some member's side is not verified on its present connection. */
+static bool
+share_stale(const share_state *s, GPtrArray *up)
+{
+	if (s->refuted)
+		return true;  /* until a probe agrees: the mount may be fixed */
+	for (guint i = 0; i < up->len; i++) {
+		host_conn *c = up->pdata[i];
+		guint64 *serial = g_hash_table_lookup(s->serial, c->name);
+
+		if (!serial || *serial != virt_host_serial(c->virt))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * For each declared shared pool, on the caller's thread: what is known of
+ * it, and a probe when a member's side is unverified on its connection.
+ * The probe runs on the thread of the first connected member, which
+ * also holds references to the others.  Read-only connections cannot make
+ * a volume: nothing is probed, the declaration is assumed.
+ */
+static GPtrArray **
+share_begin(observation *ob, host_set *hosts, const desired_state *want, obs_cache *cache)
+{
+	GPtrArray **probes = g_new0(GPtrArray *, hosts->hosts->len);
+	GHashTableIter it;
+	gpointer pool, members;
+
+	ob->shares = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, share_state_free);
+	g_hash_table_iter_init(&it, want->shared_pools);
+	while (g_hash_table_iter_next(&it, &pool, &members)) {
+		g_autoptr(GPtrArray) up = g_ptr_array_new();
+		share_state *s = share_known(cache, pool, members);
+		bool readonly = false;
+		host_conn *from;
+		share_probe *p;
+
+		g_hash_table_insert(ob->shares, g_strdup(pool), s);
+		for (guint i = 0; ((char **)members)[i]; i++) {
+			host_conn *c = g_hash_table_lookup(hosts->by_name, ((char **)members)[i]);
+
+			if (c && c->virt) {
+				g_ptr_array_add(up, c);
+				readonly |= c->readonly;
+			}
+		}
+		s->can_probe = up->len >= 2 && !readonly;
+		if (!s->can_probe || !share_stale(s, up))
+			continue;
+		from = up->pdata[0];
+		p = share_probe_new(pool, from->name, from->virt);
+		for (guint i = 1; i < up->len; i++)
+			share_probe_add(p, ((host_conn *)up->pdata[i])->name,
+					((host_conn *)up->pdata[i])->virt);
+		for (guint i = 0; i < hosts->hosts->len; i++) {
+			if (hosts->hosts->pdata[i] != from)
+				continue;
+			if (!probes[i])
+				probes[i] = g_ptr_array_new_with_free_func(share_probe_free);
+			g_ptr_array_add(probes[i], p);
+		}
+	}
+	return probes;
+}
+
+/* On the caller's thread: what the probes found, into the pass and the cache. */
+static void
+share_end(observed *o, observation *ob, obs_cache *cache)
+{
+	GHashTableIter it;
+	gpointer pool, s;
+
+	for (guint i = 0; i < o->hosts->len; i++) {
+		obs_host *h = o->hosts->pdata[i];
+
+		for (guint j = 0; h->probes && j < h->probes->len; j++) {
+			share_probe *p = h->probes->pdata[j];
+			share_state *st = g_hash_table_lookup(ob->shares, p->pool);
+
+			if (st)
+				share_state_learn(st, p);
+		}
+		g_clear_pointer(&h->probes, g_ptr_array_unref);
+	}
+	pthread_mutex_lock(&cache->lock);
+	g_hash_table_iter_init(&it, ob->shares);
+	while (g_hash_table_iter_next(&it, &pool, &s))
+		g_hash_table_insert(cache->shares, g_strdup(pool), share_state_copy(s));
+	pthread_mutex_unlock(&cache->lock);
+	o->shares = g_steal_pointer(&ob->shares);
+}
+
 observation *
 observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint deadline_ms)
 {
 	observation *ob = g_atomic_rc_box_new0(observation);
 	guint n = hosts->hosts->len;
+	GPtrArray **probes;
 	pthread_condattr_t ca;
 
 	virt_init();
@@ -651,6 +775,8 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 	ob->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ob->deadline_ms = deadline_ms;
 	ob->deadline = g_get_monotonic_time() + (gint64)deadline_ms * 1000;
+	ob->cache = obs_cache_ref(cache);
+	probes = share_begin(ob, hosts, want, cache);
 	for (guint i = 0; i < n; i++) {
 		host_conn *c = hosts->hosts->pdata[i];
 		g_autoptr(GError) err = NULL;
@@ -682,6 +808,7 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		j->want = desired_ref(want);
 		j->cache = obs_cache_ref(cache);
 		j->cache_gen = cache_gen(cache);
+		j->probes = g_steal_pointer(&probes[i]);
 		t = g_thread_try_new("observe", host_job_run, j, &err);
 		if (!t) {
 			virt_host_unclaim(c->virt);
@@ -691,6 +818,9 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		}
 		g_thread_unref(t);  /* detached: it may outlive the pass */
 	}
+	for (guint i = 0; i < n; i++)  /* of hosts whose thread did not start */
+		g_clear_pointer(&probes[i], g_ptr_array_unref);
+	g_free(probes);
 	return ob;
 }
 
@@ -774,6 +904,8 @@ observe_end(observation *ob)
 				g_hash_table_insert(o->domain_by_name, d->name, d);
 		}
 	}
+	share_end(o, ob, ob->cache);
+	obs_cache_free(g_steal_pointer(&ob->cache));
 	observation_unref(ob);
 	return o;
 }
@@ -793,6 +925,7 @@ observed_free(observed *o)
 	if (!o)
 		return;
 	g_hash_table_unref(o->domain_by_name);
+	g_clear_pointer(&o->shares, g_hash_table_unref);
 	g_ptr_array_unref(o->duplicates);
 	g_ptr_array_unref(o->hosts);
 	g_free(o);
@@ -902,4 +1035,14 @@ obs_host_unsafe_backing(const obs_host *h, const char *pool, const char *vol)
 	prefix = g_str_has_suffix(p->path, "/") ? g_strdup(p->path)
 						  : g_strconcat(p->path, "/", NULL);
 	return g_str_has_prefix(d->backing, prefix) ? NULL : d->backing;
+}
+
+share_verdict
+obs_pool_shared(const observed *o, const desired_state *want, const char *pool,
+		const obs_host *a, const obs_host *b, const char **why)
+{
+	share_host ha = { a->name, a->reachable, a->serial };
+	share_host hb = { b->name, b->reachable, b->serial };
+
+	return share_between(want, o->shares, pool, &ha, &hb, why);
 }

@@ -14,6 +14,7 @@
 
 #include "desired.h"
 #include "hosts.h"
+#include "pool_share.h"
 #include "virt.h"
 
 typedef struct obs_host obs_host;
@@ -50,6 +51,9 @@ struct obs_host {
 	char *domain_type;       /* "test", "kvm" or "qemu"; NULL when unreachable */
 	char *error;             /* why it is unreachable, or NULL */
 	bool reachable;
+	guint64 serial;          /* the connection observed (virt_host_serial) */
+	GPtrArray *probes;       /* share_probe *: run by this host's thread,
+				    taken by observe_end */
 	virt_node node;
 	GPtrArray *domains;      /* obs_domain * */
 	GPtrArray *pools;        /* virt_pool * */
@@ -69,6 +73,8 @@ typedef struct {
 	GPtrArray *hosts;             /* obs_host *, in host_set order */
 	GHashTable *domain_by_name;   /* first seen wins; duplicates are errors */
 	GPtrArray *duplicates;        /* obs_domain *: same name on another host */
+	GHashTable *shares;           /* pool name -> share_state *: what is known
+					 of each declared shared pool */
 	unsigned xml_reads;           /* how many domain XMLs this pass read */
 } observed;
 
@@ -158,6 +164,10 @@ bool obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
  */
 bool obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const char *except,
 			 char **user, GError **error);
+
+/* share_between for two observed hosts. */
+share_verdict obs_pool_shared(const observed *o, const desired_state *want, const char *pool,
+			      const obs_host *a, const obs_host *b, const char **why);
 
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*

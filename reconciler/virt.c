@@ -24,7 +24,11 @@ struct virt_host {
 	char *host_uuid;
 	gint calls;         /* atomic: workers count too */
 	gint observed;      /* atomic: an observer reads the host */
+	guint64 serial;     /* which connection this is, process-wide */
 };
+
+static guint64 next_serial;  /* under serial_lock */
+G_LOCK_DEFINE_STATIC(serial_lock);
 
 G_DEFINE_QUARK(strata-virt-error-quark, virt_error)
 
@@ -187,6 +191,9 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 	h = g_atomic_rc_box_new0(virt_host);
 	h->conn = conn;
 	h->uri = g_strdup(uri);
+	G_LOCK(serial_lock);
+	h->serial = ++next_serial;
+	G_UNLOCK(serial_lock);
 	if (!host_probe(h, error)) {
 		virt_host_free(h);
 		return NULL;
@@ -1107,6 +1114,53 @@ virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
 	*key = g_strdup(virStorageVolGetKey(v));  /* kept by the lookup: no call */
 	virStorageVolFree(v);
 	return true;
+}
+
+guint64
+virt_host_serial(const virt_host *h)
+{
+	return h->serial;
+}
+
+bool
+virt_pool_refresh(virt_host *h, const char *pool, GError **error)
+{
+	virStoragePoolPtr p = pool_lookup(h, pool, error);
+	bool ok;
+
+	if (!p)
+		return false;
+	count(h);
+	ok = virStoragePoolRefresh(p, 0) == 0;
+	if (!ok)
+		fail(error, "cannot refresh pool", pool);
+	virStoragePoolFree(p);
+	return ok;
+}
+
+int
+virt_vol_exists(virt_host *h, const char *pool, const char *name, GError **error)
+{
+	virStoragePoolPtr p = pool_lookup(h, pool, error);
+	virStorageVolPtr v;
+	virErrorPtr e;
+	int rc = 1;
+
+	if (!p)
+		return -1;
+	count(h);
+	v = virStorageVolLookupByName(p, name);
+	if (v) {
+		virStorageVolFree(v);
+	} else if ((e = virGetLastError()) && e->code == VIR_ERR_NO_STORAGE_VOL) {
+		virResetLastError();
+		rc = 0;
+	} else {
+		fail(error, "cannot look for volume", name);
+		rc = -1;
+	}
+	virStoragePoolFree(p);
+	return rc;
 }
 
 bool

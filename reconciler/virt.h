@@ -252,5 +252,14 @@ bool virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
 		  GError **error);
 bool virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		     GError **error);
+/* Read @pool's content again from its storage (a file another host made
+ * appears; one it deleted goes). */
+bool virt_pool_refresh(virt_host *h, const char *pool, GError **error);
+/* 1 when @pool/@name exists as this host last listed the pool, 0 when it
+ * does not, -1 with @error when that cannot be told (no such pool, the
+ * host does not answer). */
+int virt_vol_exists(virt_host *h, const char *pool, const char *name, GError **error);
+/* Which connection this is: a reconnect gives a new number. */
+guint64 virt_host_serial(const virt_host *h);
 /* Start (active) or stop a storage pool; its volumes stay where they are. */
 bool virt_pool_set_active(virt_host *h, const char *pool, bool active, GError **error);

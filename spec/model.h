@@ -83,6 +83,17 @@ typedef struct {
 	spec_int state;             /* enum spec_host_state */
 } spec_host;
 
+/*
+ * A storage pool several hosts see as the same storage (NFS, a cluster
+ * filesystem, shared LVM): declared, never guessed from paths, since two
+ * local pools at equal paths are different disks.
+ */
+typedef struct {
+	spec_obj obj;               /* name: the libvirt pool's, on every host */
+	spec_list hosts;            /* the host documents that mount it */
+	spec_int shared;            /* boolean, required */
+} spec_pool;
+
 typedef struct {
 	spec_obj obj;
 	spec_str pool;
@@ -169,6 +180,7 @@ typedef struct {
 	GPtrArray *templates;       /* spec_template * */
 	GPtrArray *ptemplates;      /* spec_ptemplate * */
 	GPtrArray *appliances;      /* spec_appliance * */
+	GPtrArray *pools;           /* spec_pool * */
 	unsigned documents;
 	unsigned load_errors;       /* errors met while reading its files */
 	GChecksum *digest;          /* over every file's name and bytes */
@@ -177,6 +189,7 @@ typedef struct {
 	GHashTable *template_by_name;
 	GHashTable *ptemplate_by_name;
 	GHashTable *appliance_by_name;
+	GHashTable *pool_by_name;
 } spec_source;
 
 spec_source *spec_source_new(const char *root);

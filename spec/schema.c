@@ -188,6 +188,13 @@ static const field template_fields[] = {
 	F("disk_size", T_SIZE, false, spec_template, disk_size, .min = MiB, .max = SIZE_MAX_BYTES),
 };
 
+static const field pool_fields[] = {
+	F("kind", T_IGNORE, true, spec_pool, obj),
+	F("name", T_IDENT, true, spec_pool, obj.name),
+	F("hosts", T_NAMES, true, spec_pool, hosts),
+	F("shared", T_BOOL, true, spec_pool, shared),
+};
+
 static const field ptemplate_fields[] = {
 	F("kind", T_IGNORE, true, spec_ptemplate, obj),
 	F("name", T_NAME, true, spec_ptemplate, obj.name),
@@ -284,6 +291,8 @@ static const kind_row kinds[] = {
 	{ "appliance", TABLE("appliance", appliance_fields,
 			     .size = sizeof(spec_appliance), .init = appliance_init),
 	  offsetof(spec_source, appliances) },
+	{ "pool", TABLE("pool", pool_fields, .size = sizeof(spec_pool)),
+	  offsetof(spec_source, pools) },
 };
 
 #undef TABLE
@@ -826,7 +835,7 @@ kind_lookup(decoder *d, const ynode *map)
 
 	if (!kind) {
 		spec_error(d->diags, d->file, map->pos, "missing-key",
-			   "document has no 'kind'; add one of host, template, persistent-template, appliance");
+			   "document has no 'kind'; add one of host, template, persistent-template, appliance, pool");
 		return NULL;
 	}
 	if (kind->type != YNODE_SCALAR) {
@@ -842,7 +851,7 @@ kind_lookup(decoder *d, const ynode *map)
 	guess = spec_suggest(kind->value, names, G_N_ELEMENTS(kinds));
 	shown = spec_clip(kind->value);
 	spec_error(d->diags, d->file, kind->pos, "unknown-kind",
-		   "unknown kind '%s'%s%s%s; use host, template, persistent-template or appliance",
+		   "unknown kind '%s'%s%s%s; use host, template, persistent-template, appliance or pool",
 		   shown, guess ? " (did you mean '" : "", guess ? guess : "",
 		   guess ? "'?)" : "");
 	return NULL;
@@ -871,7 +880,8 @@ schema_decode_document(spec_source *src, const char *file, const ydoc *doc,
 	if (!row)
 		return;
 	obj = g_malloc0(row->table.size);
-	row->table.init(obj);
+	if (row->table.init)
+		row->table.init(obj);
 	obj->file = file;
 	obj->pos = root->pos;
 	g_ptr_array_add(G_STRUCT_MEMBER(GPtrArray *, src, row->list_off), obj);
@@ -936,6 +946,7 @@ spec_source_new(const char *root)
 	src->templates = g_ptr_array_new();
 	src->ptemplates = g_ptr_array_new();
 	src->appliances = g_ptr_array_new();
+	src->pools = g_ptr_array_new();
 	src->digest = g_checksum_new(G_CHECKSUM_SHA256);
 	return src;
 }
@@ -958,6 +969,7 @@ spec_source_free(spec_source *src)
 	g_clear_pointer(&src->template_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->ptemplate_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->appliance_by_name, g_hash_table_unref);
+	g_clear_pointer(&src->pool_by_name, g_hash_table_unref);
 	g_ptr_array_unref(src->files);
 	g_checksum_free(src->digest);
 	g_free(src->root);

@@ -146,6 +146,44 @@ check_hosts(checker *c)
 	}
 }
 
+/* ---- pools ------------------------------------------------------------- */
+
+/*
+ * A shared pool names at least two hosts, each defined, each once.  Whether
+ * they really see the same storage is checked on the live hosts (a probe
+ * volume), not here.
+ */
+static void
+check_pool(checker *c, const spec_pool *p)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	guint n = spec_list_len(&p->hosts);
+
+	/* (A host listed twice is the list's own error, duplicate-item.) */
+	for (guint i = 0; i < n; i++) {
+		const spec_str *h = &g_array_index(p->hosts.items, spec_str, i);
+
+		if (g_hash_table_contains(c->src->host_by_name, h->v))
+			continue;
+		if (!names && !spec_diags_full(c->diags))
+			names = names_of(c->src->host_by_name);
+		report_dangling(c, p->obj.file, h, "host", c->src->hosts->len ? "is not defined" :
+				"is not defined: the source has no host documents, and a shared pool needs two",
+				names);
+	}
+	if (p->shared.set && p->shared.v && p->hosts.set && n < 2)
+		spec_error(c->diags, p->obj.file, p->hosts.pos, "pool-hosts",
+			   "pool '%s' is declared shared but names %u host%s; list every host that mounts it (at least two)",
+			   p->obj.name.v ? p->obj.name.v : "?", n, n == 1 ? "" : "s");
+}
+
+static void
+check_pools(checker *c)
+{
+	for (guint i = 0; i < c->src->pools->len; i++)
+		check_pool(c, c->src->pools->pdata[i]);
+}
+
 static bool
 host_has_tag(const checker *c, const spec_host *h, const char *tag)
 {
@@ -739,12 +777,14 @@ spec_validate(spec_source *src, spec_diags *diags)
 	src->template_by_name = index_objects(&c, src->templates, "template");
 	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
 	src->appliance_by_name = index_objects(&c, src->appliances, "appliance");
+	src->pool_by_name = index_objects(&c, src->pools, "pool");
 	if (src->documents == 0 && src->load_errors == 0)
 		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
 	index_tags(&c);
 	check_hosts(&c);
 	check_ptemplates(&c);
+	check_pools(&c);
 	for (guint i = 0; i < src->appliances->len; i++)
 		check_appliance(&c, src->appliances->pdata[i], bound);
 	g_hash_table_unref(c.zones);
