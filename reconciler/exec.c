@@ -31,6 +31,7 @@ typedef struct {
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
 	char uuid[37];       /* DEFINE: the domain's UUID */
+	virt_host *peer;            /* VOL_DELETE after a move: where the VM went */
 	const char *dest_uri;       /* MIGRATE: the target host's URI ... */
 	const char *migration_uri;  /* ... and where its data goes */
 	/* The outcome, written by the worker and put on the op by the loop
@@ -68,11 +69,53 @@ exec_result_name(exec_result r)
  * host; a domain defined since (a rescue VM an operator made from the disk)
  * is caught here, just before the delete, and the op fails saying who.
  */
+/*
+ * After a move, the old host's copy goes only if the two hosts do not see
+ * the pool as one storage: if they do (a sharing nobody declared), it is
+ * the very volume the VM now uses.  Proved by a probe made through the new
+ * host; a probe that cannot tell keeps the volume.
+ */
+static bool
+vol_not_shared_with_peer(job *j, GError **error)
+{
+	plan_op *op = j->op;
+	share_probe *p;
+	bool ok = false;
+
+	if (!j->peer) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+			    "%s/%s is kept: host %s, where the VM went, is not connected, so strata cannot tell "
+			    "whether the two see pool '%s' as one storage; nothing was deleted",
+			    op->pool, op->volume, op->peer, op->pool);
+		return false;
+	}
+	p = share_probe_new(op->pool, op->peer, j->peer);
+	share_probe_add(p, op->host, j->virt);
+	share_probe_run(p);
+	if (p->error)
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+			    "%s/%s is kept: strata cannot tell whether %s and %s see pool '%s' as one storage (%s); nothing was deleted",
+			    op->pool, op->volume, op->host, op->peer, op->pool, p->error);
+	else if (p->seen->len)
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+			    "%s/%s is kept: %s and %s see pool '%s' as one storage (a probe volume made through %s "
+			    "is seen through %s), so it is the volume the VM uses on %s; nothing was deleted. "
+			    "Declare the pool shared (kind: pool) so that moves on it copy nothing",
+			    op->pool, op->volume, op->host, op->peer, op->pool, op->peer, op->host, op->peer);
+	else
+		ok = true;
+	share_probe_free(p);
+	return ok;
+}
+
 static bool
 vol_delete_unused(job *j, GError **error)
 {
 	plan_op *op = j->op;
 	g_autofree char *user = NULL;
+
+	if (op->peer && !vol_not_shared_with_peer(j, error))
+		return false;
 
 	if (!obs_volume_user_now(j->virt, op->pool, op->volume, op->rebuild ? op->domain : NULL,
 				 &user, error))
@@ -103,7 +146,7 @@ with_deadline(job *j, GError **error)
 	bool ok;
 
 	waiter_watch(j->waiter, &dw);
-	ok = op->kind == OP_MIGRATE ? virt_migrate(j->virt, op->domain, j->dest_uri, j->migration_uri, error)
+	ok = op->kind == OP_MIGRATE ? virt_migrate(j->virt, op->domain, j->dest_uri, j->migration_uri, op->shared, error)
 				    : virt_managed_save(j->virt, op->domain, error);
 	if (waiter_unwatch(j->waiter, &dw) && !ok) {
 		g_autofree char *why = g_strdup((*error)->message);
@@ -622,6 +665,11 @@ dispatch(executor *x, GError **error)
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
+		if (op->kind == OP_VOL_DELETE && op->peer) {
+			host_conn *pc = g_hash_table_lookup(x->hosts->by_name, op->peer);
+
+			j->peer = pc && pc->virt ? virt_host_ref(pc->virt) : NULL;
+		}
 		if (op->kind == OP_MIGRATE) {
 			host_conn *tc = g_hash_table_lookup(x->hosts->by_name, op->target);
 
@@ -700,6 +748,7 @@ collect(executor *x, bool block)
 			obs_cache_remember(x->cache, op->host, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);
 		virt_host_free(j->virt);
+		virt_host_free(j->peer);
 		g_free(j);
 	}
 	record(x, finished);

@@ -565,6 +565,24 @@ observation_unref(observation *ob)
 	g_atomic_rc_box_release_full(ob, observation_clear);
 }
 
+/*
+ * A pool declared shared is read again from its storage first (one call
+ * each): another member may have made or deleted a volume in it, which
+ * this host's libvirtd lists only after a refresh.  A pool that cannot be
+ * refreshed is listed as it was.
+ */
+static void
+refresh_shared(const host_job *j)
+{
+	GHashTableIter it;
+	gpointer pool;
+
+	g_hash_table_iter_init(&it, j->want->shared_pools);
+	while (g_hash_table_iter_next(&it, &pool, NULL))
+		if (desired_pool_sharers(j->want, pool, j->name))
+			(void)virt_pool_refresh(j->virt, pool, NULL);
+}
+
 static obs_host *
 observe_host(host_job *j, unsigned *reads)
 {
@@ -583,6 +601,7 @@ observe_host(host_job *j, unsigned *reads)
 		g_usleep((gulong)fault_delay_ms(stall) * 1000);
 	}
 	h->domains = g_ptr_array_new_with_free_func(domain_free);
+	refresh_shared(j);
 	if (!virt_node_info(j->virt, &h->node, &err) ||
 	    !virt_list_domains(j->virt, &doms, &err) ||
 	    !virt_list_pools(j->virt, &h->pools, &h->vols, &err)) {

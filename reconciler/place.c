@@ -8,6 +8,7 @@
 #include "place.h"
 
 struct place_state {
+	const desired_state *want;
 	const observed *have;
 	uint64_t *memory;        /* by host index: bytes placed */
 	guint *cpus;             /* by host index: vCPUs placed */
@@ -21,6 +22,7 @@ place_state_new(const desired_state *want, const observed *have, GHashTable *cut
 {
 	place_state *ps = g_new0(place_state, 1);
 
+	ps->want = want;
 	ps->have = have;
 	ps->cut_short = cut_short;
 	ps->memory = g_new0(uint64_t, have->hosts->len + 1);
@@ -242,7 +244,26 @@ host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *
 	return true;
 }
 
-/* A persistent volume that exists already pins its VM to that host. */
+/*
+ * Whether @h may carry @vm, pinned to @pin: the host itself, or one
+ * declared to share the volume's pool with it (not refuted, not waiting
+ * for its probe) that lists the volume.
+ */
+static bool
+pin_allows(place_state *ps, const desired_vm *vm, const obs_host *pin, const obs_host *h)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+	const char *why;
+	share_verdict v;
+
+	if (!pin || h == pin)
+		return true;
+	v = obs_pool_shared(ps->have, ps->want, sys->pool, pin, h, &why);
+	return (v == SHARE_YES || v == SHARE_ASSUMED) && obs_host_has_volume(h, sys->pool, sys->volume);
+}
+
+/* A persistent volume that exists already pins its VM to that host (and
+ * to the hosts that share its pool with it). */
 static obs_host *
 pinned_host(place_state *ps, const desired_vm *vm)
 {
@@ -319,7 +340,7 @@ place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char
 		obs_host *h = ps->have->hosts->pdata[i];
 		int64_t avail;
 
-		if ((pin && h != pin) || !host_fits(ps, vm, h, taken, disks, true, NULL))
+		if (!pin_allows(ps, vm, pin, h) || !host_fits(ps, vm, h, taken, disks, true, NULL))
 			continue;
 		avail = available(ps, h);
 		if (!best || (vm->placement == PLACEMENT_PACK ? avail < best_avail
@@ -334,7 +355,7 @@ place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char
 		for (guint i = 0; i < ps->have->hosts->len; i++) {
 			obs_host *h = ps->have->hosts->pdata[i];
 
-			if (!pin || h == pin)
+			if (pin_allows(ps, vm, pin, h))
 				host_fits(ps, vm, h, taken, disks, true, reasons);
 		}
 		*why = g_strdup_printf("no host can carry %s (%s)", vm->domain,
@@ -342,9 +363,13 @@ place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char
 		return NULL;
 	}
 	layer = layer_note(ps, vm);
-	*because = g_strdup_printf("%s%s", pin ? "its persistent volume is there" :
-				   vm->placement == PLACEMENT_PACK ? "pack: the fullest host that fits"
-								   : "spread: the most free memory", layer);
+	if (pin && pin != best)
+		*because = g_strdup_printf("its persistent volume is there, on a pool it shares with %s%s",
+					   pin->name, layer);
+	else
+		*because = g_strdup_printf("%s%s", pin ? "its persistent volume is there" :
+					   vm->placement == PLACEMENT_PACK ? "pack: the fullest host that fits"
+									   : "spread: the most free memory", layer);
 	place_commit(ps, vm, best);
 	return best;
 }

@@ -93,8 +93,9 @@ op_describe(const plan_op *op)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
 				       op_kind_name(op->kind), op->domain, op->value >> 20);
 	if (op->kind == OP_MIGRATE)
-		return g_strdup_printf("%s %s to %s (aborted after %" G_GUINT64_FORMAT " s)",
-				       op_kind_name(op->kind), op->domain, op->target, op->value);
+		return g_strdup_printf("%s %s to %s%s (aborted after %" G_GUINT64_FORMAT " s)",
+				       op_kind_name(op->kind), op->domain, op->target,
+				       op->shared ? ", disks on shared storage" : "", op->value);
 	return g_strdup_printf("%s %s", op_kind_name(op->kind), op->domain);
 }
 
@@ -105,6 +106,7 @@ op_free(gpointer p)
 
 	g_free(op->host);
 	g_free(op->target);
+	g_free(op->peer);
 	g_free(op->domain);
 	g_free(op->appliance);
 	g_free(op->vm);
@@ -472,6 +474,29 @@ bases_of(const desired_state *want)
 }
 
 /*
+ * On a pool declared shared, the volume is every member's: each must
+ * answer, and none may use it (any domain, even one named like @domain:
+ * a stale copy on another member).
+ */
+static const char *
+shared_pool_blocker(planner *pl, const obs_host *h, const char *pool, const char *volume)
+{
+	const char *const *members = desired_pool_sharers(pl->want, pool, h->name);
+
+	for (guint i = 0; members && members[i]; i++) {
+		const obs_host *m = observed_host(pl->have, members[i]);
+
+		if (!m || m == h)
+			continue;
+		if (!m->reachable)
+			return "the pool is declared shared, and a host that shares it does not answer (it may use it)";
+		if (!m->refs_known || obs_host_volume_used(m, pool, volume, NULL))
+			return "the pool is declared shared, and a domain on another host that shares it uses it (or may)";
+	}
+	return NULL;
+}
+
+/*
  * Why @volume on @h must not be deleted along with @domain, or NULL.  The
  * one gate every volume deletion passes: persistent volumes and template
  * bases never, and no volume that a definition on the host other than
@@ -495,16 +520,24 @@ vol_delete_blocker(planner *pl, const obs_host *h, const char *domain,
 		return "a definition on the host could not be read, so it may be in use";
 	if (obs_host_volume_used(h, pool, volume, domain))
 		return "another domain's definition uses it";
-	return NULL;
+	return shared_pool_blocker(pl, h, pool, volume);
 }
 
+/*
+ * @moved_to: the host the VM moves to, when the delete is a move's.  A move
+ * never deletes from a pool declared shared (the volume may be the one the
+ * VM uses over there), and exec checks that the two hosts do not see the
+ * pool as one storage before it deletes (a sharing nobody declared).
+ */
 static plan_op *
 plan_vol_delete(planner *pl, const obs_host *h, const char *domain, const char *pool,
-		const char *volume, plan_op *after, const char *reason)
+		const char *volume, plan_op *after, const char *reason, const obs_host *moved_to)
 {
 	const char *keep = vol_delete_blocker(pl, h, domain, pool, volume);
 	plan_op *op;
 
+	if (!keep && moved_to && desired_pool_sharers(pl->want, pool, h->name))
+		keep = "the pool is declared shared, and a move never deletes from a shared pool";
 	if (keep) {
 		note(pl, "%s/%s on %s is kept: %s", pool, volume, h->name, keep);
 		return after;
@@ -512,6 +545,7 @@ plan_vol_delete(planner *pl, const obs_host *h, const char *domain, const char *
 	op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, h->name, domain, after, reason);
 	op->pool = g_strdup(pool);
 	op->volume = g_strdup(volume);
+	op->peer = moved_to ? g_strdup(moved_to->name) : NULL;
 	return op;
 }
 
@@ -530,7 +564,8 @@ vm_has_volume(const desired_vm *vm, const char *pool, const char *volume)
 /* Volumes named for @domain on @h that @vm (NULL: removed) no longer has. */
 static void
 plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
-		   const desired_vm *vm, plan_op *after, const char *reason)
+		   const desired_vm *vm, plan_op *after, const char *reason,
+		   const obs_host *moved_to)
 {
 	GPtrArray *vols = obs_host_domain_volumes(h, domain);
 
@@ -538,7 +573,7 @@ plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
 		const virt_vol *v = vols->pdata[i];
 
 		if (!vm_has_volume(vm, v->pool, v->name))
-			plan_vol_delete(pl, h, domain, v->pool, v->name, after, reason);
+			plan_vol_delete(pl, h, domain, v->pool, v->name, after, reason, moved_to);
 	}
 }
 
@@ -630,6 +665,35 @@ persistent_elsewhere(const planner *pl, const desired_disk *sys, const obs_host 
 }
 
 /*
+ * A persistent VM seen on no host that answers comes back only on the
+ * same volume: on a host that shares its pool with the lost host (by
+ * declaration, not refuted) and lists the volume.  A same-named volume on
+ * a host that does not share the pool is another disk.
+ */
+static bool
+shared_with_lost(planner *pl, const desired_vm *vm)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+	const obs_host *lost = observed_host(pl->have, pl->lost);
+	const char *why = NULL;
+
+	for (guint i = 0; lost && i < pl->have->hosts->len; i++) {
+		const obs_host *h = pl->have->hosts->pdata[i];
+		share_verdict v;
+
+		if (!h->reachable || !obs_host_has_volume(h, sys->pool, sys->volume))
+			continue;
+		v = obs_pool_shared(pl->have, pl->want, sys->pool, lost, h, &why);
+		if (v == SHARE_YES || v == SHARE_ASSUMED)
+			return true;
+	}
+	note(pl, "%s: waits: host %s is lost and its persistent volume %s/%s is on no answering host that shares pool '%s' with it (%s)",
+	     vm->domain, pl->lost, sys->pool, sys->volume, sys->pool,
+	     why ? why : "declare the pool with kind: pool if it is shared storage");
+	return false;
+}
+
+/*
  * While a host is declared lost, a VM seen on no host that answers may have
  * been running there.  It comes back elsewhere only if its policy says so
  * and its disks can be had: a template VM's are made afresh; a persistent
@@ -651,6 +715,8 @@ restart_after_loss(planner *pl, const desired_vm *vm)
 		     vm->domain, sys->pool, sys->volume, pl->lost);
 		return false;
 	}
+	if (sys->role == DISK_PERSISTENT && !shared_with_lost(pl, vm))
+		return false;
 	return true;
 }
 
@@ -735,6 +801,102 @@ can_migrate_live(const obs_domain *o, const char *hash, const obs_host *to)
 	       run_state_of(o) == RUN_RUNNING && o->hash && strcmp(o->hash, hash) == 0;
 }
 
+/* Seconds before a live migration is aborted: the source host's setting,
+ * else a minute and 10 s per GiB moved, memory and (@copy) every disk
+ * copied whole (about 100 MiB/s, with room to converge). */
+static uint64_t
+migrate_deadline_s(const desired_vm *vm, const obs_host *from, bool copy)
+{
+	uint64_t bytes = vm->memory;
+
+	if (from->spec && from->spec->migration_timeout.v)
+		return (uint64_t)from->spec->migration_timeout.v;
+	for (guint i = 0; copy && i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		bytes += d->capacity ? d->capacity
+				     : obs_host_capacity(from, d->pool, d->base ? d->base : d->volume);
+	}
+	return 60 + 10 * ((bytes + (1ULL << 30) - 1) >> 30);
+}
+
+/*
+ * How @vm's disks stand between @from and @to: all on pools the two are
+ * declared to share (1), none (0), or neither (-1, *@why): some shared and
+ * some not, or a declaration not verified yet or refuted by its probe.
+ */
+static int
+disks_shared(planner *pl, const desired_vm *vm, const obs_host *from, const obs_host *to,
+	     const char **why)
+{
+	guint shared = 0;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		const char *w = NULL;
+		share_verdict v = obs_pool_shared(pl->have, pl->want, d->pool, from, to, &w);
+
+		if (v == SHARE_UNVERIFIED || v == SHARE_REFUTED) {
+			*why = w;
+			return -1;
+		}
+		if (v == SHARE_ASSUMED)
+			note(pl, "pool '%s' is taken as shared by %s and %s: %s", d->pool, from->name,
+			     to->name, w);
+		shared += v != SHARE_NO;
+	}
+	if (shared && shared < vm->disks->len) {
+		*why = "some of its disks are on a pool the two hosts share and some are not; strata moves a VM whose disks are all shared, or all copied";
+		return -1;
+	}
+	return shared ? 1 : 0;
+}
+
+/*
+ * A move on shared storage: the disks stay where they are, and both hosts
+ * see them.  Live when it can be (no disk copied), else a stop, an
+ * undefine, and a define and start on the new host.  No volume is made
+ * or deleted either way.
+ */
+static void
+plan_move_shared(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
+		 const char *hash, const char *why, const char *because)
+{
+	obs_host *old = o->host;
+	g_autofree char *reason = NULL;
+	plan_op *last;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (!obs_host_has_volume(h, d->pool, d->volume)) {
+			refuse(pl, vm->appliance, "%s must move off %s (%s): %s does not list %s/%s although the pool is shared; nothing is made beside it",
+			       vm->domain, old->name, why, h->name, d->pool, d->volume);
+			return;
+		}
+	}
+	if (can_migrate_live(o, hash, h)) {
+		reason = g_strdup_printf("live, from %s (%s), placed on %s: %s; its disks stay on shared storage",
+					 old->name, why, h->name, because);
+		last = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, old->name, vm->domain, NULL, reason);
+		last->target = g_strdup(h->name);
+		last->shared = true;
+		last->value = migrate_deadline_s(vm, old, false);
+		tally(pl, vm->appliance, &pl->p->n_change);
+		return;
+	}
+	last = plan_state_why(pl, old->name, vm->domain, run_state_of(o) == RUN_SAVED ? RUN_OFF
+						 : run_state_of(o), RUN_OFF, IMPACT_RESTART, NULL,
+			      "stopped to move");
+	if (last)
+		g_ptr_array_add(removal_stops(pl, old->name), last);
+	last = op_add(pl, OP_UNDEFINE, IMPACT_RESTART, old->name, vm->domain, last, why);
+	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s; its disks stay on shared storage",
+				 old->name, why, h->name, because);
+	plan_create_on(pl, vm, h, reason, last);
+	tally(pl, vm->appliance, &pl->p->n_change);
+}
+
 /*
  * A live move: the VM's disks are made on the new host (the system disk
  * on the template's base there, as on a deploy), libvirt migrates the
@@ -761,25 +923,10 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	}
 	mig = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, o->host->name, vm->domain, NULL, reason);
 	mig->target = g_strdup(h->name);
-	/* Seconds before it is aborted: the source host's setting, else a
-	 * minute and 10 s per GiB moved, memory and every disk copied whole
-	 * (about 100 MiB/s, with room to converge). */
-	if (o->host->spec && o->host->spec->migration_timeout.v) {
-		mig->value = (uint64_t)o->host->spec->migration_timeout.v;
-	} else {
-		uint64_t bytes = vm->memory;
-
-		for (guint i = 0; i < vm->disks->len; i++) {
-			const desired_disk *d = vm->disks->pdata[i];
-
-			bytes += d->capacity ? d->capacity
-					     : obs_host_capacity(o->host, d->pool, d->base ? d->base : d->volume);
-		}
-		mig->value = 60 + 10 * ((bytes + (1ULL << 30) - 1) >> 30);
-	}
+	mig->value = migrate_deadline_s(vm, o->host, true);
 	for (guint i = 0; i < vols->len; i++)
 		dep(mig, vols->pdata[i]);
-	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host");
+	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host", h);
 	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
@@ -798,6 +945,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	const desired_disk *sys = vm->disks->pdata[0];
 	obs_host *old = o->host, *h;
 	g_autofree char *because = NULL, *nowhere = NULL, *reason = NULL;
+	const char *unshared = NULL;
 	plan_op *last;
 
 	if (vm->never_disrupt) {
@@ -805,14 +953,28 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 		       vm->domain, old->name, why, vm->appliance);
 		return;
 	}
-	if (sys->role == DISK_PERSISTENT) {
-		refuse(pl, vm->appliance, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts",
-		       vm->domain, old->name, why);
+	if (sys->role == DISK_PERSISTENT && !desired_pool_sharers(pl->want, sys->pool, old->name)) {
+		refuse(pl, vm->appliance, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts (if other hosts see pool '%s' as the same storage, declare it with kind: pool)",
+		       vm->domain, old->name, why, sys->pool);
 		return;
 	}
 	h = place_vm(pl->ps, vm, false, &because, &nowhere);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
+		return;
+	}
+	switch (disks_shared(pl, vm, old, h, &unshared)) {
+	case 1:
+		plan_move_shared(pl, vm, o, h, hash, why, because);
+		return;
+	case -1:
+		refuse(pl, vm->appliance, "%s must move off %s (%s) to %s, but %s", vm->domain, old->name,
+		       why, h->name, unshared);
+		return;
+	}
+	if (sys->role == DISK_PERSISTENT) {
+		refuse(pl, vm->appliance, "%s must move off %s (%s), but %s does not share pool '%s' with it; strata does not copy persistent volumes between hosts",
+		       vm->domain, old->name, why, h->name, sys->pool);
 		return;
 	}
 	if (can_migrate_live(o, hash, h)) {
@@ -830,7 +992,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	if (last)
 		g_ptr_array_add(removal_stops(pl, old->name), last);
 	last = op_add(pl, OP_UNDEFINE, IMPACT_REPLACE, old->name, vm->domain, last, why);
-	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host");
+	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host", h);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s", old->name, why,
 				 h->name, because);
 	plan_create_on(pl, vm, h, reason, last);
@@ -943,7 +1105,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 			plan_op *before = last;
 
 			last = plan_vol_delete(pl, h, vm->domain, sys->pool, sys->volume, last,
-					       "template changed: the system disk is rebuilt");
+					       "template changed: the system disk is rebuilt", NULL);
 			if (last != before)
 				last->rebuild = true;
 		}
@@ -1022,7 +1184,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	 * definition without it (one attached by hand to an unchanged
 	 * definition is in use, and stays). */
 	if (redefined && last)
-		plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec");
+		plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec", NULL);
 	if (pl->p->ops->len > before)
 		tally(pl, vm->appliance, &pl->p->n_change);
 }
@@ -1069,7 +1231,7 @@ plan_remove(planner *pl, obs_domain *o, bool vanished, const char *reason)
 	undefs = host_list(pl->undefines, h->name);
 	g_ptr_array_add(undefs, last);
 	plan_stale_volumes(pl, h, o->name, NULL, last,
-			   "non-persistent disk of a removed VM");
+			   "non-persistent disk of a removed VM", NULL);
 	tally(pl, o->appliance, &pl->p->n_remove);
 	/* Only what vanished from the source counts towards "everything
 	 * removed": an explicit `state: undeployed` is not a lost folder. */
@@ -1237,6 +1399,53 @@ used_beyond(const obs_host *h, const virt_vol *v, const GPtrArray *undefs)
 	return false;
 }
 
+/*
+ * A persistent volume on a pool declared shared is one volume, whichever
+ * member lists it: deleted once, through the first member that lists it,
+ * when every member answers and none keeps a domain that uses it.
+ */
+static bool
+shared_delete_through(planner *pl, const obs_host *h, const virt_vol *v)
+{
+	const char *const *members = desired_pool_sharers(pl->want, v->pool, h->name);
+
+	for (guint i = 0; members && members[i]; i++) {
+		const obs_host *m = observed_host(pl->have, members[i]);
+		GPtrArray *undefs = m ? g_hash_table_lookup(pl->undefines, m->name) : NULL;
+
+		if (m == h)
+			continue;
+		if (!m || !m->reachable) {
+			note(pl, "%s/%s is kept: pool '%s' is shared with %s, which does not answer (a VM there may use it)",
+			     v->pool, v->name, v->pool, members[i]);
+			return false;
+		}
+		if (used_beyond(m, v, undefs)) {
+			note(pl, "%s/%s is kept: pool '%s' is shared with %s, where a definition that stays uses it, or one could not be read",
+			     v->pool, v->name, v->pool, m->name);
+			return false;
+		}
+		/* A member before @h that lists it deletes it. */
+		if (m->index < h->index && obs_host_has_volume(m, v->pool, v->name))
+			return false;
+	}
+	return true;
+}
+
+/* The delete waits for the members' undefines of the VMs that used it. */
+static void
+shared_delete_after(planner *pl, const obs_host *h, const virt_vol *v, plan_op *op)
+{
+	const char *const *members = desired_pool_sharers(pl->want, v->pool, h->name);
+
+	for (guint i = 0; members && members[i]; i++) {
+		GPtrArray *undefs = g_hash_table_lookup(pl->undefines, members[i]);
+
+		for (guint k = 0; strcmp(members[i], h->name) != 0 && undefs && k < undefs->len; k++)
+			dep(op, undefs->pdata[k]);
+	}
+}
+
 static void
 plan_persistent(planner *pl)
 {
@@ -1264,12 +1473,15 @@ plan_persistent(planner *pl)
 				     v->pool, v->name, h->name);
 				continue;
 			}
+			if (!shared_delete_through(pl, h, v))
+				continue;
 			op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, h->name, NULL, NULL,
 				    "its persistent template says state: deleted");
 			op->pool = g_strdup(v->pool);
 			op->volume = g_strdup(v->name);
 			for (guint k = 0; undefs && k < undefs->len; k++)
 				dep(op, undefs->pdata[k]);
+			shared_delete_after(pl, h, v, op);
 			pl->p->n_remove++;
 		}
 	}

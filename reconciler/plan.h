@@ -71,6 +71,11 @@ struct plan_op {
 	op_impact impact;
 	char *host;
 	char *target;             /* MIGRATE: the host it goes to */
+	bool shared;              /* MIGRATE: its disks stay where they are, on
+				     pools both hosts share; nothing is copied */
+	char *peer;               /* VOL_DELETE after a move: the host the VM
+				     went to; exec makes sure the two do not
+				     see the pool as one storage first */
 	char *domain;             /* NULL for persistent-volume ops */
 	char *appliance;
 	char *vm;

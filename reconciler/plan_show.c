@@ -81,6 +81,10 @@ add_op(JsonBuilder *b, const plan_op *op)
 	json_out_string(b, "host", op->host);
 	if (op->target)
 		json_out_string(b, "target", op->target);
+	if (op->kind == OP_MIGRATE) {
+		json_builder_set_member_name(b, "shared_storage");
+		json_builder_add_boolean_value(b, op->shared);
+	}
 	json_out_string(b, "domain", op->domain);
 	json_out_string(b, "appliance", op->appliance);
 	json_out_string(b, "vm", op->vm);

@@ -921,15 +921,22 @@ virt_reboot(virt_host *h, const char *name, GError **error)
  * top layer (NON_SHARED_INC): libvirt 9 refuses the incremental copy for
  * disks given as pool volumes, which is how strata defines them.  @migration_uri (tcp://ADDRESS) says where the data goes when
  * the target's hostname is not the way to reach it.
+ *
+ * @shared: the disks are on pools both hosts see, verified by strata's
+ * probe: nothing is copied.  libvirt judges shared storage by filesystem
+ * type (NFS, GFS2, OCFS2, Ceph...) and refuses one it does not know as
+ * shared (a bind mount, a cluster filesystem it has no test for) unless
+ * told VIR_MIGRATE_UNSAFE; the probe is the better test, so strata says so.
  */
 bool
 virt_migrate(virt_host *h, const char *name, const char *dest_uri,
-	     const char *migration_uri, GError **error)
+	     const char *migration_uri, bool shared, GError **error)
 {
 	virTypedParameterPtr params = NULL;
 	int n = 0, max = 0;
 	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
-			 VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_NON_SHARED_DISK;
+			 VIR_MIGRATE_UNDEFINE_SOURCE |
+			 (shared ? VIR_MIGRATE_UNSAFE : VIR_MIGRATE_NON_SHARED_DISK);
 	bool ok;
 
 	if (migration_uri &&

@@ -233,7 +233,7 @@ bool virt_set_memory(virt_host *h, const char *name, uint64_t bytes,
 bool virt_reboot(virt_host *h, const char *name, GError **error);
 bool virt_pm_wakeup(virt_host *h, const char *name, GError **error);
 bool virt_migrate(virt_host *h, const char *name, const char *dest_uri,
-		  const char *migration_uri, GError **error);
+		  const char *migration_uri, bool shared, GError **error);
 /* Abort @name's job under way (a migration): its call returns an error,
  * and the domain stays where it was. */
 bool virt_abort_job(virt_host *h, const char *name, GError **error);
