@@ -247,19 +247,41 @@ host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *
 /*
  * Whether @h may carry @vm, pinned to @pin: the host itself, or one
  * declared to share the volume's pool with it (not refuted, not waiting
- * for its probe) that lists the volume.
+ * for its probe) that lists the volume.  Else why not, in @reasons.
  */
 static bool
-pin_allows(place_state *ps, const desired_vm *vm, const obs_host *pin, const obs_host *h)
+pin_allows(place_state *ps, const desired_vm *vm, const obs_host *pin, const obs_host *h,
+	   GString *reasons)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
-	const char *why;
+	const char *why = NULL;
 	share_verdict v;
 
 	if (!pin || h == pin)
 		return true;
 	v = obs_pool_shared(ps->have, ps->want, sys->pool, pin, h, &why);
-	return (v == SHARE_YES || v == SHARE_ASSUMED) && obs_host_has_volume(h, sys->pool, sys->volume);
+	if ((v == SHARE_YES || v == SHARE_ASSUMED) && obs_host_has_volume(h, sys->pool, sys->volume))
+		return true;
+	if (reasons && v != SHARE_NO && h->reachable)
+		g_string_append_printf(reasons, "%s%s: %s", reasons->len ? "; " : "", h->name,
+				       why ? why : "does not list the persistent volume");
+	return false;
+}
+
+/* Whether every disk of @vm is on a pool @from and @h share: a move there
+ * copies nothing. */
+static bool
+shares_disks(place_state *ps, const desired_vm *vm, const obs_host *from, const obs_host *h)
+{
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		const char *why;
+		share_verdict v = obs_pool_shared(ps->have, ps->want, d->pool, from, h, &why);
+
+		if (v != SHARE_YES && v != SHARE_ASSUMED)
+			return false;
+	}
+	return true;
 }
 
 /* A persistent volume that exists already pins its VM to that host (and
@@ -319,28 +341,21 @@ layer_note(place_state *ps, const desired_vm *vm)
 	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-obs_host *
-place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char **why)
+/* The host that fits @vm best, among those sharing its disks' pools with
+ * @near when that is given. */
+static obs_host *
+best_host(place_state *ps, const desired_vm *vm, const obs_host *pin, GHashTable *taken,
+	  const bool *disks, const obs_host *near)
 {
-	obs_host *pin = pinned_host(ps, vm), *best = NULL, *left = NULL;
-	GHashTable *taken = vm->layer ? layer_set(ps, vm) : NULL;
-	const bool *disks = disk_ok(ps, vm);
+	obs_host *best = NULL;
 	int64_t best_avail = 0;
-	g_autofree char *layer = NULL;
-
-	if (!pin && fresh && (left = cut_short_on(ps, vm)) &&
-	    host_fits(ps, vm, left, taken, disks, true, NULL)) {
-		layer = layer_note(ps, vm);
-		*because = g_strdup_printf("a crashed run had sent it there, and that may still land%s", layer);
-		place_commit(ps, vm, left);
-		return left;
-	}
 
 	for (guint i = 0; i < ps->have->hosts->len; i++) {
 		obs_host *h = ps->have->hosts->pdata[i];
 		int64_t avail;
 
-		if (!pin_allows(ps, vm, pin, h) || !host_fits(ps, vm, h, taken, disks, true, NULL))
+		if (!pin_allows(ps, vm, pin, h, NULL) || !host_fits(ps, vm, h, taken, disks, true, NULL) ||
+		    (near && !shares_disks(ps, vm, near, h)))
 			continue;
 		avail = available(ps, h);
 		if (!best || (vm->placement == PLACEMENT_PACK ? avail < best_avail
@@ -349,13 +364,37 @@ place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char
 			best_avail = avail;
 		}
 	}
+	return best;
+}
+
+obs_host *
+place_vm(place_state *ps, const desired_vm *vm, const obs_host *from, char **because, char **why)
+{
+	obs_host *pin = pinned_host(ps, vm), *best = NULL, *left = NULL;
+	GHashTable *taken = vm->layer ? layer_set(ps, vm) : NULL;
+	const bool *disks = disk_ok(ps, vm);
+	g_autofree char *layer = NULL;
+	bool near = false;
+
+	if (!pin && !from && (left = cut_short_on(ps, vm)) &&
+	    host_fits(ps, vm, left, taken, disks, true, NULL)) {
+		layer = layer_note(ps, vm);
+		*because = g_strdup_printf("a crashed run had sent it there, and that may still land%s", layer);
+		place_commit(ps, vm, left);
+		return left;
+	}
+	/* A move stays on the storage it is on when it can: nothing copied. */
+	if (from && (best = best_host(ps, vm, pin, taken, disks, from)))
+		near = true;
+	else
+		best = best_host(ps, vm, pin, taken, disks, NULL);
 	if (!best) {
 		g_autoptr(GString) reasons = g_string_new(NULL);
 
 		for (guint i = 0; i < ps->have->hosts->len; i++) {
 			obs_host *h = ps->have->hosts->pdata[i];
 
-			if (pin_allows(ps, vm, pin, h))
+			if (pin_allows(ps, vm, pin, h, reasons))
 				host_fits(ps, vm, h, taken, disks, true, reasons);
 		}
 		*why = g_strdup_printf("no host can carry %s (%s)", vm->domain,
@@ -366,6 +405,9 @@ place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because, char
 	if (pin && pin != best)
 		*because = g_strdup_printf("its persistent volume is there, on a pool it shares with %s%s",
 					   pin->name, layer);
+	else if (near)
+		*because = g_strdup_printf("it shares the pools of %s's disks with %s, so nothing is copied%s",
+					   vm->domain, from->name, layer);
 	else
 		*because = g_strdup_printf("%s%s", pin ? "its persistent volume is there" :
 					   vm->placement == PLACEMENT_PACK ? "pack: the fullest host that fits"

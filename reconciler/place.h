@@ -31,12 +31,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(place_state, place_state_free)
 void place_commit(place_state *ps, const desired_vm *vm, const obs_host *host);
 
 /*
- * Choose a host for @vm: a new VM (@fresh), or one that must move.  Returns
- * NULL and sets *why (owned) when none is eligible; *because (owned) says
- * why the chosen host was picked.
+ * Choose a host for @vm: a new VM (@from NULL), or one that must leave
+ * @from, which goes to a host sharing its disks' pools with @from when one
+ * fits (nothing is copied).  Returns NULL and sets *why (owned) when none
+ * is eligible; *because (owned) says why the chosen host was picked.
  */
-obs_host *place_vm(place_state *ps, const desired_vm *vm, bool fresh, char **because,
-		   char **why);
+obs_host *place_vm(place_state *ps, const desired_vm *vm, const obs_host *from,
+		   char **because, char **why);
 
 /*
  * Can the deployed @members (desired_vm *) of one layer have a host each,

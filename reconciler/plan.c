@@ -749,7 +749,7 @@ plan_create(planner *pl, const desired_vm *vm)
 		       vm->domain, other->pool, other->name, where->name, sys->pool);
 		return;
 	}
-	h = place_vm(pl->ps, vm, true, &because, &why);
+	h = place_vm(pl->ps, vm, NULL, &because, &why);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s", why);
 		return;
@@ -958,7 +958,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 		       vm->domain, old->name, why, sys->pool);
 		return;
 	}
-	h = place_vm(pl->ps, vm, false, &because, &nowhere);
+	h = place_vm(pl->ps, vm, old, &because, &nowhere);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
 		return;
@@ -1747,6 +1747,26 @@ hold_back(planner *pl)
 	}
 }
 
+/*
+ * A declared-shared pool that its probe contradicted is an error said on
+ * every plan, naming the hosts, until the mounts or the declaration are
+ * fixed.  It holds nothing back by itself: what would act on the sharing
+ * (a move, a failover) is refused where it is planned.
+ */
+static void
+refuted_pools(planner *pl)
+{
+	g_autoptr(GList) pools = pl->have->shares ? g_hash_table_get_keys(pl->have->shares) : NULL;
+
+	pools = g_list_sort(pools, (GCompareFunc)strcmp);
+	for (GList *l = pools; l; l = l->next) {
+		const share_state *s = g_hash_table_lookup(pl->have->shares, l->data);
+
+		if (s->refuted)
+			refuse(pl, "", "%s", s->refuted);
+	}
+}
+
 plan *
 plan_build(const desired_state *want, const observed *have, const plan_options *opts)
 {
@@ -1768,6 +1788,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 					      (GDestroyNotify)g_ptr_array_unref);
 
 	find_duplicates(&pl);
+	refuted_pools(&pl);
 	plan_vanished(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);

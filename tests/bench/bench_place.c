@@ -107,7 +107,7 @@ main(void)
 		for (guint i = 0; i < want->vms->len; i++) {
 			g_autofree char *because = NULL, *why = NULL;
 
-			if (place_vm(ps, want->vms->pdata[i], true, &because, &why))
+			if (place_vm(ps, want->vms->pdata[i], NULL, &because, &why))
 				placed++;
 			else
 				failed++;

@@ -28,15 +28,32 @@ typedef struct {
 } table;
 
 static void
-vol_add(obs_host *h, const char *name)
+vol_in(obs_host *h, const char *pool, const char *name)
 {
 	virt_vol *v = g_new0(virt_vol, 1);
 
-	v->pool = g_strdup("default");
+	v->pool = g_strdup(pool);
 	v->name = g_strdup(name);
-	v->key = g_strdup_printf("/var/lib/libvirt/images/%s", name);
+	v->key = g_strdup_printf("/var/lib/libvirt/%s/%s", pool, name);
 	g_ptr_array_add(h->vols, v);
-	g_hash_table_insert(h->vol_by_key, g_strdup_printf("default/%s", name), v);
+	g_hash_table_insert(h->vol_by_key, g_strdup_printf("%s/%s", pool, name), v);
+}
+
+/* A dir pool @name on @h, listed, with the template base in it. */
+static void
+pool_add(obs_host *h, const char *name)
+{
+	virt_pool *pool = g_new0(virt_pool, 1);
+	virt_vol_detail *base = g_new0(virt_vol_detail, 1);
+
+	pool->name = g_strdup(name);
+	pool->type = g_strdup("dir");
+	pool->path = g_strdup_printf("/var/lib/libvirt/%s", name);
+	pool->active = pool->listed = true;
+	g_ptr_array_add(h->pools, pool);
+	vol_in(h, name, "base.qcow2");
+	base->capacity = 1ULL << 30;
+	g_hash_table_insert(h->details, g_strdup_printf("%s/base.qcow2", name), base);
 }
 
 /* Host @name as observe would leave it: reachable (or not), with the
@@ -45,10 +62,9 @@ static obs_host *
 host_add(table *t, const char *name, const char *type, bool reachable)
 {
 	obs_host *h = g_new0(obs_host, 1);
-	virt_pool *pool = g_new0(virt_pool, 1);
-	virt_vol_detail *base = g_new0(virt_vol_detail, 1);
 
 	h->index = t->have->hosts->len;
+	h->serial = h->index + 1;
 	h->name = g_strdup(name);
 	h->spec = g_hash_table_lookup(t->src->host_by_name, name);
 	h->domain_type = reachable ? g_strdup(type) : NULL;
@@ -66,59 +82,61 @@ host_add(table *t, const char *name, const char *type, bool reachable)
 					 (GDestroyNotify)g_ptr_array_unref);
 	h->details = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	if (reachable) {
-		pool->name = g_strdup("default");
-		pool->type = g_strdup("dir");
-		pool->path = g_strdup("/var/lib/libvirt/images");
-		pool->active = pool->listed = true;
-		g_ptr_array_add(h->pools, pool);
-		vol_add(h, "base.qcow2");
-		base->capacity = 1ULL << 30;
-		g_hash_table_insert(h->details, g_strdup("default/base.qcow2"), base);
-	} else {
-		virt_pool_free(pool);
-		g_free(base);
+		pool_add(h, "default");
+		pool_add(h, "san");
 	}
 	g_ptr_array_add(t->have->hosts, h);
 	return h;
 }
 
-/* VM a.vm on @h in @state (and @reason), defined by strata for a host of
- * type @defined_for, its system disk in pool default. */
+/* VM @domain on @h in @state (and @reason), defined by strata for a host
+ * of type @defined_for, with its disks (listed on @h) as the spec says. */
 static obs_domain *
-vm_on(table *t, obs_host *h, int state, int reason, const char *defined_for)
+vm_at(table *t, obs_host *h, const char *domain, int state, int reason, const char *defined_for)
 {
-	const desired_vm *vm = g_hash_table_lookup(t->want->vm_by_domain, "a.vm");
+	const desired_vm *vm = g_hash_table_lookup(t->want->vm_by_domain, domain);
 	obs_domain *d = g_new0(obs_domain, 1);
-	g_autofree char *disk = desired_volume_name("a.vm", "system");
-	g_autofree char *key = g_strdup_printf("default/%s", disk);
 	GPtrArray *own = g_ptr_array_new();
-	GPtrArray *users = g_ptr_array_new();
 
-	d->name = g_strdup("a.vm");
+	d->name = g_strdup(domain);
 	memcpy(d->uuid, "6b1e8f2a-0000-4000-8000-000000000001", 37);
 	d->state = state;
 	d->reason = reason;
 	d->managed = true;
-	d->appliance = g_strdup("a");
-	d->vm = g_strdup("vm");
+	d->appliance = g_strdup(vm->appliance);
+	d->vm = g_strdup(vm->vm);
 	d->hash = desired_vm_hash(vm, defined_for);
-	d->template = g_strdup("t");
-	d->volumes = g_new0(char *, 2);
-	d->volumes[0] = g_strdup(key);
+	d->template = g_strdup(vm->template);
+	d->volumes = g_new0(char *, vm->disks->len + 1);
 	d->refs_known = true;
 	d->host = h;
 	g_ptr_array_add(h->domains, d);
 	g_hash_table_insert(t->have->domain_by_name, d->name, d);
-	vol_add(h, disk);
-	g_ptr_array_add(own, g_hash_table_lookup(h->vol_by_key, key));
-	g_hash_table_insert(h->vols_of, g_strdup("a.vm"), own);
-	g_ptr_array_add(users, d);
-	g_hash_table_insert(h->users, g_strdup(key), users);
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *disk = vm->disks->pdata[i];
+		g_autofree char *key = g_strdup_printf("%s/%s", disk->pool, disk->volume);
+		GPtrArray *users = g_ptr_array_new();
+
+		d->volumes[i] = g_strdup(key);
+		if (!g_hash_table_contains(h->vol_by_key, key))
+			vol_in(h, disk->pool, disk->volume);
+		if (disk->role != DISK_PERSISTENT)
+			g_ptr_array_add(own, g_hash_table_lookup(h->vol_by_key, key));
+		g_ptr_array_add(users, d);
+		g_hash_table_insert(h->users, g_strdup(key), users);
+	}
+	g_hash_table_insert(h->vols_of, g_strdup(domain), own);
 	return d;
 }
 
+static obs_domain *
+vm_on(table *t, obs_host *h, int state, int reason, const char *defined_for)
+{
+	return vm_at(t, h, "a.vm", state, reason, defined_for);
+}
+
 static table *
-table_new(void)
+table_new_from(const char *text)
 {
 	table *t = g_new0(table, 1);
 	g_autofree char *file = NULL;
@@ -126,7 +144,7 @@ table_new(void)
 
 	t->dir = tu_mkdtemp();
 	file = g_build_filename(t->dir, "spec.yaml", NULL);
-	tu_write(file, spec_text);
+	tu_write(file, text);
 	spec_diags_init(&diags);
 	t->src = spec_load(t->dir, &diags);
 	spec_validate(t->src, &diags);
@@ -138,6 +156,12 @@ table_new(void)
 	t->have->domain_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	t->have->duplicates = g_ptr_array_new();
 	return t;
+}
+
+static table *
+table_new(void)
+{
+	return table_new_from(spec_text);
 }
 
 static void
@@ -172,6 +196,7 @@ table_free(table *t)
 	g_ptr_array_unref(t->have->hosts);
 	g_hash_table_unref(t->have->domain_by_name);
 	g_ptr_array_unref(t->have->duplicates);
+	g_clear_pointer(&t->have->shares, g_hash_table_unref);
 	g_free(t->have);
 	desired_free(t->want);
 	spec_source_free(t->src);
@@ -319,6 +344,312 @@ test_observed__a_host_that_did_not_answer_is_unknown_not_empty(void **state)
 	table_free(t);
 }
 
+
+/* ---- shared pools ------------------------------------------------------ */
+
+/*
+ * Three hosts; pool san declared shared by hv1 and hv2 (@declared), while
+ * hv3 has a local pool of the same name and path.  hv1 carries @hv1 (extra
+ * host keys); the appliance's VMs are @vms.
+ */
+static table *
+shared_table(bool declared, const char *hv1, const char *vms)
+{
+	g_autofree char *text = g_strdup_printf(
+		"kind: host\nname: hv1\nuri: test:///default\n%s---\n"
+		"kind: host\nname: hv2\nuri: test:///a\n---\n"
+		"kind: host\nname: hv3\nuri: test:///b\n---\n"
+		"%s"
+		"kind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 512MiB\n---\n"
+		"kind: template\nname: ts\npool: san\nvolume: base.qcow2\nmemory: 512MiB\n---\n"
+		"kind: persistent-template\nname: pdata\nfrom: ts\n---\n"
+		"kind: appliance\nname: s\nvms:\n%s",
+		hv1, declared ? "kind: pool\nname: san\nhosts: [hv1, hv2]\nshared: true\n---\n" : "", vms);
+
+	return table_new_from(text);
+}
+
+/* What the probes found of pool san: @verified hosts seen together on
+ * their present connections, or @refuted; @can_probe as observe sets it. */
+static void
+share_as(table *t, const char *const *verified, const char *refuted, bool can_probe)
+{
+	static const char *const members[] = { "hv1", "hv2", NULL };
+	share_state *st = share_state_new("san", members);
+
+	st->can_probe = can_probe;
+	st->refuted = g_strdup(refuted);
+	for (guint i = 0; verified && verified[i]; i++) {
+		guint64 serial = observed_host(t->have, verified[i])->serial;
+
+		g_hash_table_insert(st->serial, g_strdup(verified[i]), g_memdup2(&serial, sizeof(serial)));
+	}
+	t->have->shares = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, share_state_free);
+	g_hash_table_insert(t->have->shares, g_strdup("san"), st);
+}
+
+static const char *const both[] = { "hv1", "hv2", NULL };
+
+/* @h lists @domain's disks as well: it sees the same storage. */
+static void
+lists_disks(table *t, obs_host *h, const char *domain)
+{
+	const desired_vm *vm = g_hash_table_lookup(t->want->vm_by_domain, domain);
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		vol_in(h, d->pool, d->volume);
+	}
+}
+
+static const plan_op *
+op_of(const plan *p, op_kind kind)
+{
+	for (guint i = 0; i < p->ops->len; i++)
+		if (((plan_op *)p->ops->pdata[i])->kind == kind)
+			return p->ops->pdata[i];
+	return NULL;
+}
+
+/* Maintenance on hv1: a running VM whose disks are on the verified shared
+ * pool migrates live to hv2 with nothing copied, made or deleted, even
+ * though hv3 has more room (its san is other storage). */
+static void
+test_shared__a_running_vm_migrates_without_copying(void **state)
+{
+	table *t = shared_table(true, "maintenance: true\n",
+				"  - {name: w, template: ts, disks: [{name: data, size: 1GiB}]}\n");
+	obs_host *hv1 = host_add(t, "hv1", "kvm", true), *hv2 = host_add(t, "hv2", "kvm", true);
+	const plan_op *mig;
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv3", "kvm", true)->node.memory = 128ULL << 30;
+	vm_at(t, hv1, "s.w", VIRT_DOM_RUNNING, 1, "kvm");
+	lists_disks(t, hv2, "s.w");
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "migrate");
+	mig = op_of(p, OP_MIGRATE);
+	assert_string_equal(mig->target, "hv2");
+	assert_true(mig->shared);
+	assert_int_equal(p->errors->len, 0);
+	plan_free(p);
+	table_free(t);
+}
+
+/* A persistent VM moves too, live, but only to a host that shares its
+ * pool: hv3, with the most room, lists a volume of the same name in its
+ * own san, which is another disk. */
+static void
+test_shared__a_persistent_vm_moves_only_within_its_pool(void **state)
+{
+	table *t = shared_table(true, "maintenance: true\n", "  - {name: p, persistent: pdata}\n");
+	obs_host *hv1 = host_add(t, "hv1", "kvm", true), *hv2 = host_add(t, "hv2", "kvm", true);
+	obs_host *hv3 = host_add(t, "hv3", "kvm", true);
+	plan *p;
+
+	(void)state;
+	hv3->node.memory = 128ULL << 30;
+	vm_at(t, hv1, "s.p", VIRT_DOM_RUNNING, 1, "kvm");
+	lists_disks(t, hv2, "s.p");
+	lists_disks(t, hv3, "s.p");
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "migrate");
+	assert_string_equal(op_of(p, OP_MIGRATE)->target, "hv2");
+	assert_true(op_of(p, OP_MIGRATE)->shared);
+	plan_free(p);
+	table_free(t);
+	/* Not declared: refused, saying how to declare it. */
+	t = shared_table(false, "maintenance: true\n", "  - {name: p, persistent: pdata}\n");
+	hv1 = host_add(t, "hv1", "kvm", true);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true);
+	vm_at(t, hv1, "s.p", VIRT_DOM_RUNNING, 1, "kvm");
+	lists_disks(t, hv2, "s.p");
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_int_equal(p->errors->len, 1);
+	assert_non_null(strstr(p->errors->pdata[0], "declare it with kind: pool"));
+	plan_free(p);
+	table_free(t);
+}
+
+/* A stopped VM on the shared pool moves cold: undefined here, defined
+ * there, its volumes untouched. */
+static void
+test_shared__a_cold_move_leaves_the_volumes_alone(void **state)
+{
+	table *t = shared_table(true, "maintenance: true\n",
+				"  - {name: w, template: ts, state: stopped}\n");
+	obs_host *hv1 = host_add(t, "hv1", "kvm", true), *hv2 = host_add(t, "hv2", "kvm", true);
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv3", "kvm", true);
+	vm_at(t, hv1, "s.w", VIRT_DOM_SHUTOFF, 1, "kvm");
+	lists_disks(t, hv2, "s.w");
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "undefine define");
+	assert_string_equal(op_of(p, OP_DEFINE)->host, "hv2");
+	plan_free(p);
+	table_free(t);
+}
+
+/* A declaration the probe contradicted: an error naming the hosts on
+ * every plan, and the move it would carry refused; nothing runs. */
+static void
+test_shared__a_refuted_declaration_moves_nothing(void **state)
+{
+	static const char finding[] = "pool 'san' is declared shared by hv1,hv2, but a probe volume made through hv1 is not seen through hv2";
+	table *t = shared_table(true, "maintenance: true\n", "  - {name: p, persistent: pdata}\n");
+	obs_host *hv1 = host_add(t, "hv1", "kvm", true), *hv2 = host_add(t, "hv2", "kvm", true);
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv3", "kvm", true);
+	vm_at(t, hv1, "s.p", VIRT_DOM_RUNNING, 1, "kvm");
+	lists_disks(t, hv2, "s.p");
+	share_as(t, NULL, finding, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_int_equal(p->errors->len, 2);
+	assert_string_equal(p->errors->pdata[0], finding);
+	assert_non_null(strstr(p->errors->pdata[1], "s.p must move off hv1"));
+	plan_free(p);
+	table_free(t);
+	/* Probing possible but not reported yet (its host missed the
+	 * deadline): not acted on either. */
+	t = shared_table(true, "maintenance: true\n", "  - {name: p, persistent: pdata}\n");
+	hv1 = host_add(t, "hv1", "kvm", true);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true);
+	vm_at(t, hv1, "s.p", VIRT_DOM_RUNNING, 1, "kvm");
+	lists_disks(t, hv2, "s.p");
+	share_as(t, NULL, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_non_null(strstr(p->errors->pdata[0], "not verified yet"));
+	plan_free(p);
+	table_free(t);
+}
+
+/* A template VM leaving a shared-pool member for a host outside the pool
+ * is copied; its old disks stay (a move never deletes from a shared
+ * pool).  Between two local pools the old disk is deleted, after exec's
+ * probe of the two hosts (op->peer). */
+static void
+test_shared__a_copy_move_never_deletes_from_a_shared_pool(void **state)
+{
+	table *t = shared_table(true, "maintenance: true\n", "  - {name: w, template: ts}\n");
+	obs_host *hv1;
+	plan *p;
+
+	(void)state;
+	hv1 = host_add(t, "hv1", "kvm", true);
+	host_add(t, "hv2", "kvm", true)->node.memory = 256ULL << 20;  /* too small */
+	host_add(t, "hv3", "kvm", true);
+	vm_at(t, hv1, "s.w", VIRT_DOM_RUNNING, 1, "kvm");
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "create-volume migrate");
+	assert_string_equal(op_of(p, OP_MIGRATE)->target, "hv3");
+	assert_false(op_of(p, OP_MIGRATE)->shared);
+	assert_true(has_note(p, "is kept: the pool is declared shared, and a move never deletes from a shared pool"));
+	plan_free(p);
+	table_free(t);
+
+	t = shared_table(true, "maintenance: true\n", "  - {name: w, template: t}\n");
+	hv1 = host_add(t, "hv1", "kvm", true);
+	host_add(t, "hv2", "kvm", true);
+	vm_at(t, hv1, "s.w", VIRT_DOM_RUNNING, 1, "kvm");
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "create-volume migrate delete-volume");
+	assert_string_equal(op_of(p, OP_VOL_DELETE)->host, "hv1");
+	assert_string_equal(op_of(p, OP_VOL_DELETE)->peer, "hv2");
+	plan_free(p);
+	table_free(t);
+}
+
+/* hv1 declared lost: the persistent VM comes back on hv2, which shares
+ * its pool, on the same volume (nothing made); never on hv3, whose
+ * same-named volume is another disk.  Undeclared, it waits. */
+static void
+test_shared__a_persistent_vm_fails_over_within_its_pool(void **state)
+{
+	const char *vms = "  - {name: p, persistent: pdata, restart: always}\n";
+	table *t = shared_table(true, "state: lost\n", vms);
+	obs_host *hv2, *hv3;
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv1", "kvm", false);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	hv3 = host_add(t, "hv3", "kvm", true);
+	hv3->node.memory = 128ULL << 30;
+	lists_disks(t, hv2, "s.p");
+	lists_disks(t, hv3, "s.p");
+	share_as(t, NULL, NULL, false);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "define start");
+	assert_string_equal(op_of(p, OP_DEFINE)->host, "hv2");
+	plan_free(p);
+	table_free(t);
+
+	t = shared_table(false, "state: lost\n", vms);
+	host_add(t, "hv1", "kvm", false);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true);
+	lists_disks(t, hv2, "s.p");
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_true(has_note(p, "s.p: waits: host hv1 is lost and its persistent volume san/persistent-pdata.qcow2 is on no answering host that shares pool 'san' with it"));
+	plan_free(p);
+	table_free(t);
+}
+
+/* A persistent volume on a shared pool is one volume: `state: deleted`
+ * deletes it once, and not while a member does not answer. */
+static void
+test_shared__a_shared_persistent_volume_is_deleted_once(void **state)
+{
+	const char *text = "kind: host\nname: hv1\nuri: test:///default\n---\n"
+			   "kind: host\nname: hv2\nuri: test:///a\n---\n"
+			   "kind: pool\nname: san\nhosts: [hv1, hv2]\nshared: true\n---\n"
+			   "kind: template\nname: ts\npool: san\nvolume: base.qcow2\n---\n"
+			   "kind: persistent-template\nname: pdata\nfrom: ts\nstate: deleted\n---\n"
+			   "kind: appliance\nname: s\nvms:\n  - {name: w, template: ts, state: undeployed}\n";
+	table *t = table_new_from(text);
+	obs_host *hv1, *hv2;
+	plan *p;
+
+	(void)state;
+	hv1 = host_add(t, "hv1", "kvm", true);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	vol_in(hv1, "san", "persistent-pdata.qcow2");
+	vol_in(hv2, "san", "persistent-pdata.qcow2");
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "delete-volume");
+	assert_string_equal(op_of(p, OP_VOL_DELETE)->host, "hv1");
+	plan_free(p);
+	table_free(t);
+
+	t = table_new_from(text);
+	hv1 = host_add(t, "hv1", "kvm", true);
+	host_add(t, "hv2", "kvm", false);
+	vol_in(hv1, "san", "persistent-pdata.qcow2");
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_true(has_note(p, "is kept: pool 'san' is shared with hv2, which does not answer"));
+	plan_free(p);
+	table_free(t);
+}
+
 int
 main(void)
 {
@@ -328,6 +659,13 @@ main(void)
 		cmocka_unit_test(test_observed__a_vm_being_started_is_left_alone),
 		cmocka_unit_test(test_observed__kvm_and_qemu_definitions_differ),
 		cmocka_unit_test(test_observed__a_host_that_did_not_answer_is_unknown_not_empty),
+		cmocka_unit_test(test_shared__a_running_vm_migrates_without_copying),
+		cmocka_unit_test(test_shared__a_persistent_vm_moves_only_within_its_pool),
+		cmocka_unit_test(test_shared__a_cold_move_leaves_the_volumes_alone),
+		cmocka_unit_test(test_shared__a_refuted_declaration_moves_nothing),
+		cmocka_unit_test(test_shared__a_copy_move_never_deletes_from_a_shared_pool),
+		cmocka_unit_test(test_shared__a_persistent_vm_fails_over_within_its_pool),
+		cmocka_unit_test(test_shared__a_shared_persistent_volume_is_deleted_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

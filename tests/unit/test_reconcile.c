@@ -1518,7 +1518,7 @@ test_place__moves_refused_for_data_and_for_disruption_never(void **state)
 	assert_int_equal(p->ops->len, 0);
 	assert_int_equal(p->errors->len, 2);
 	assert_string_equal(p->errors->pdata[0],
-			    "r.db must move off hv3 (its host is in maintenance), but its persistent volume lives there; strata does not copy persistent volumes between hosts");
+			    "r.db must move off hv3 (its host is in maintenance), but its persistent volume lives there; strata does not copy persistent volumes between hosts (if other hosts see pool 'default' as the same storage, declare it with kind: pool)");
 	assert_string_equal(p->errors->pdata[1],
 			    "n.web must move off hv3 (its host is in maintenance), and appliance 'n' sets disruption: never");
 	dc_free(d);
