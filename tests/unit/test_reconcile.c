@@ -1630,6 +1630,213 @@ test_exec__a_stop_waiting_for_its_guest_holds_no_worker(void **state)
 	dc_free(d);
 }
 
+
+/* ---- shared storage against the test driver --------------------------- */
+
+/* A test-driver node with a dir pool named default-pool, as test:///default has. */
+static char *
+node_with_default_pool(const char *dir)
+{
+	char *file = g_build_filename(dir, "node.xml", NULL);
+
+	tu_write(file, "<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads>"
+		       "<active>4</active></cpu><memory>8388608</memory>"
+		       "<pool type='dir'><name>default-pool</name><capacity unit='GiB'>100</capacity>"
+		       "<available unit='GiB'>100</available>"
+		       "<target><path>/var/lib/strata-sim/peer</path></target></pool></node>");
+	return file;
+}
+
+static host_set *
+two_hosts(const char *dir, const char *extra)
+{
+	g_autofree char *node = node_with_default_pool(dir);
+	g_autofree char *text = g_strdup_printf("kind: host\nname: hv1\nuri: test:///default\n---\n"
+						"kind: host\nname: hv2\nuri: test://%s\n---\n%s", node, extra);
+	g_autofree char *spec = g_build_filename(dir, "spec.yaml", NULL);
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(GError) err = NULL;
+	spec_diags diags;
+	host_set *hosts;
+
+	tu_write(spec, text);
+	spec_diags_init(&diags);
+	src = spec_load(spec, &diags);
+	spec_validate(src, &diags);
+	assert_int_equal(diags.errors, 0);
+	spec_diags_release(&diags);
+	hosts = hosts_open(src, NULL, false, HOSTS_CONNECT_DEADLINE_MS, &err);
+	assert_non_null(hosts);
+	return hosts;
+}
+
+static virt_host *
+conn_of(host_set *hosts, const char *name)
+{
+	return ((host_conn *)g_hash_table_lookup(hosts->by_name, name))->virt;
+}
+
+/* Whether a probe volume is left in @pool on @v. */
+static bool
+probe_left(virt_host *v, const char *pool)
+{
+	g_autoptr(GPtrArray) pools = NULL, vols = NULL;
+	g_autoptr(GError) err = NULL;
+	bool left = false;
+
+	assert_true(virt_pool_refresh(v, pool, &err));
+	assert_true(virt_list_pools(v, &pools, &vols, &err));
+	for (guint i = 0; i < vols->len; i++)
+		left |= g_str_has_prefix(((virt_vol *)vols->pdata[i])->name, SHARE_PROBE_PREFIX);
+	return left;
+}
+
+/*
+ * A pool declared shared by two hosts that do not see one storage: the
+ * probe says so, naming the hosts, on every plan; its volume is gone from
+ * both afterwards.
+ */
+static void
+test_shared__a_declaration_the_probe_contradicts_is_an_error(void **state)
+{
+	dc *d = dc_new("kind: pool\nname: default\nhosts: [hv1, hv2]\nshared: true\n---\n"
+		       "kind: appliance\nname: a\nvms:\n  - {name: w, template: debian-12}\n");
+	const plan *p;
+
+	(void)state;
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 1);
+	assert_non_null(strstr(p->errors->pdata[0], "pool 'default' is declared shared by hv1,hv2, but a probe volume made through hv1 is not seen through hv2"));
+	assert_false(probe_left(conn_of(d->hosts, "hv1"), "default"));
+	assert_false(probe_left(conn_of(d->hosts, "hv2"), "default"));
+	/* Said again on the next pass (which probes again: a mount may be fixed). */
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 1);
+	dc_free(d);
+}
+
+/* Two connections to one test-driver node are two hosts that really see
+ * one storage: the probe verifies the declaration, and a verified member
+ * is not probed again on the same connection. */
+static void
+test_shared__a_declaration_the_probe_confirms_is_kept_per_connection(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autoptr(host_set) hosts = two_hosts(dir, "kind: pool\nname: default-pool\nhosts: [hv1, hv2]\nshared: true\n");
+	host_conn *hv2 = g_hash_table_lookup(hosts->by_name, "hv2");
+	g_autoptr(GError) err = NULL;
+	g_autofree char *spec = g_build_filename(dir, "spec.yaml", NULL);
+	spec_diags diags;
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(desired_state) want = NULL;
+	g_autoptr(obs_cache) cache = obs_cache_new();
+	observed *o;
+	const char *why;
+	unsigned before;
+
+	(void)state;
+	virt_host_free(hv2->virt);
+	hv2->virt = virt_host_open("test:///default?as-hv2", false, &err);
+	assert_non_null(hv2->virt);
+	spec_diags_init(&diags);
+	src = spec_load(spec, &diags);
+	spec_validate(src, &diags);
+	spec_diags_release(&diags);
+	want = desired_build(src);
+	o = observe(hosts, want, cache);
+	assert_int_equal(obs_pool_shared(o, want, "default-pool", o->hosts->pdata[0], o->hosts->pdata[1], &why),
+			 SHARE_YES);
+	observed_free(o);
+	before = hosts_calls(hosts);
+	o = observe(hosts, want, cache);
+	assert_int_equal(obs_pool_shared(o, want, "default-pool", o->hosts->pdata[0], o->hosts->pdata[1], &why),
+			 SHARE_YES);
+	observed_free(o);
+	/* hv2 reconnects: its side is probed again (a create, refreshes, a delete). */
+	{
+		unsigned again = hosts_calls(hosts) - before;
+
+		virt_host_free(hv2->virt);
+		hv2->virt = virt_host_open("test:///default?as-hv2-again", false, &err);
+		before = hosts_calls(hosts);
+		o = observe(hosts, want, cache);
+		assert_int_equal(obs_pool_shared(o, want, "default-pool", o->hosts->pdata[0],
+						 o->hosts->pdata[1], &why), SHARE_YES);
+		observed_free(o);
+		assert_true(hosts_calls(hosts) - before > again);
+	}
+	assert_false(probe_left(conn_of(hosts, "hv1"), "default-pool"));
+	tu_rmtree(dir);
+}
+
+/* Delete @volume on hv1 as a move's old copy, the VM gone to @peer. */
+static plan_op *
+delete_after_move(plan *p, host_set *hosts, const char *dir, const char *volume, const char *peer)
+{
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autoptr(GError) err = NULL;
+	history *hist = history_open(db, &err);
+	g_autoptr(obs_cache) cache = obs_cache_new();
+	plan_op *op = plan_append_oneshot(p, OP_VOL_DELETE, "hv1", NULL, "the VM moved to another host");
+	exec_options eo;
+	gint64 run;
+
+	op->pool = g_strdup("default-pool");
+	op->volume = g_strdup(volume);
+	op->peer = g_strdup(peer);
+	exec_options_init(&eo);
+	run = history_run_begin(hist, "test", 0, &err);
+	exec_plan(p, hosts, hist, run, cache, &eo, &err);
+	history_close(hist);
+	return op;
+}
+
+static bool
+volume_there(virt_host *v, const char *volume)
+{
+	g_autoptr(GError) err = NULL;
+
+	return virt_vol_exists(v, "default-pool", volume, &err) == 1;
+}
+
+/*
+ * The last guard on a move's delete: the old host's copy goes only if the
+ * two hosts do not see the pool as one storage.  Here they do, and nothing
+ * declared it (two hypervisors mounting one NFS export at the same path,
+ * with no kind: pool): the copy is the volume the VM now uses, and is kept.
+ */
+static void
+test_shared__a_move_never_deletes_the_copy_its_target_sees(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autoptr(host_set) hosts = two_hosts(dir, "");
+	host_conn *hv2 = g_hash_table_lookup(hosts->by_name, "hv2");
+	g_autofree char *xml = domxml_volume("m.w--system.qcow2", 1 << 20, NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(plan) p = plan_new(), q = plan_new();
+	plan_op *op;
+
+	(void)state;
+	/* Separate storage: the old copy is deleted. */
+	assert_true(virt_vol_create(conn_of(hosts, "hv1"), "default-pool", xml, NULL, &err));
+	op = delete_after_move(p, hosts, dir, "m.w--system.qcow2", "hv2");
+	assert_int_equal(op->status, OPST_DONE);
+	assert_false(volume_there(conn_of(hosts, "hv1"), "m.w--system.qcow2"));
+
+	/* One storage: kept, and the op says why. */
+	virt_host_free(hv2->virt);
+	hv2->virt = virt_host_open("test:///default?as-hv2", false, &err);
+	assert_non_null(hv2->virt);
+	assert_true(virt_vol_create(conn_of(hosts, "hv1"), "default-pool", xml, NULL, &err));
+	op = delete_after_move(q, hosts, dir, "m.w--system.qcow2", "hv2");
+	assert_int_equal(op->status, OPST_FAILED);
+	assert_non_null(strstr(op->error, "default-pool/m.w--system.qcow2 is kept: hv1 and hv2 see pool 'default-pool' as one storage"));
+	assert_true(volume_there(conn_of(hosts, "hv1"), "m.w--system.qcow2"));
+	assert_false(probe_left(conn_of(hosts, "hv1"), "default-pool"));
+	assert_true(virt_vol_delete(conn_of(hosts, "hv1"), "default-pool", "m.w--system.qcow2", &err));
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -1661,6 +1868,9 @@ main(void)
 		cmocka_unit_test(test_safety__unreadable_capabilities_make_the_host_unknown),
 		cmocka_unit_test(test_exec__a_refused_shutdown_is_an_error),
 		cmocka_unit_test(test_safety__a_disk_used_since_the_plan_was_made_is_not_deleted),
+		cmocka_unit_test(test_shared__a_declaration_the_probe_contradicts_is_an_error),
+		cmocka_unit_test(test_shared__a_declaration_the_probe_confirms_is_kept_per_connection),
+		cmocka_unit_test(test_shared__a_move_never_deletes_the_copy_its_target_sees),
 		cmocka_unit_test(test_safety__the_last_guard_sees_paths_and_names_put_back),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
