@@ -16,7 +16,7 @@ print_status(const char *reply)
 {
 	g_autoptr(JsonParser) p = json_parser_new();
 	JsonObject *root;
-	JsonArray *vms, *hosts;
+	JsonArray *vms, *hosts, *pools;
 
 	if (!json_parser_load_from_data(p, reply, -1, NULL)) {
 		printf("%s", reply);
@@ -32,11 +32,23 @@ print_status(const char *reply)
 		JsonObject *h = json_array_get_object_element(hosts, i);
 		const char *err = json_object_get_string_member_with_default(h, "error", NULL);
 
-		printf("host %-19s %s%s%s%s\n", json_object_get_string_member(h, "name"),
+		const char *locks = json_object_get_string_member_with_default(h, "lock_manager", NULL);
+
+		printf("host %-19s %s%s%s%s%s%s%s\n", json_object_get_string_member(h, "name"),
 		       json_object_get_string_member(h, "state"), err ? " (" : "", err ? err : "",
-		       err ? ")" : "");
+		       err ? ")" : "", locks ? ", lock manager " : "", locks ? locks : "",
+		       locks ? " (declared)" : "");
 	}
-	if (hosts && json_array_get_length(hosts))
+	pools = json_object_get_array_member(root, "pools");
+	for (guint i = 0; pools && i < json_array_get_length(pools); i++) {
+		JsonObject *sp = json_array_get_object_element(pools, i);
+		const char *finding = json_object_get_string_member_with_default(sp, "finding", NULL);
+
+		printf("pool %-19s shared by %s: %s%s%s\n", json_object_get_string_member(sp, "name"),
+		       json_object_get_string_member(sp, "hosts"), json_object_get_string_member(sp, "state"),
+		       finding ? ": " : "", finding ? finding : "");
+	}
+	if ((hosts && json_array_get_length(hosts)) || (pools && json_array_get_length(pools)))
 		printf("\n");
 	printf("%-24s %-8s %-11s %-11s %s\n", "VM", "HOST", "DESIRED", "OBSERVED", "OVERRIDE");
 	vms = json_object_get_array_member(root, "vms");

@@ -33,13 +33,14 @@ static void
 print_summary(const char *path, const spec_source *src)
 {
 	printf("%s: valid: %u file%s, %u document%s (%u host%s, %u template%s, "
-	       "%u persistent template%s, %u appliance%s)\n", path,
+	       "%u persistent template%s, %u appliance%s, %u pool%s)\n", path,
 	       src->files->len, src->files->len == 1 ? "" : "s",
 	       src->documents, src->documents == 1 ? "" : "s",
 	       src->hosts->len, src->hosts->len == 1 ? "" : "s",
 	       src->templates->len, src->templates->len == 1 ? "" : "s",
 	       src->ptemplates->len, src->ptemplates->len == 1 ? "" : "s",
-	       src->appliances->len, src->appliances->len == 1 ? "" : "s");
+	       src->appliances->len, src->appliances->len == 1 ? "" : "s",
+	       src->pools->len, src->pools->len == 1 ? "" : "s");
 }
 
 int

@@ -111,6 +111,7 @@ struct daemon_state {
 	guint runs;
 	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
 	GPtrArray *status_hosts;   /* the same, one per host */
+	GPtrArray *status_pools;   /* and one per declared shared pool */
 	GPtrArray *oneshots;       /* oneshot *: scheduled, for the next reconcile */
 };
 
@@ -910,6 +911,30 @@ unreachable(const observed *have)
 	return false;
 }
 
+/* Each declared shared pool: its members and what the probes found. */
+static void
+status_capture_pools(daemon_state *d)
+{
+	const observed *have = d->pass.have;
+	g_autoptr(GList) pools = have->shares ? g_hash_table_get_keys(have->shares) : NULL;
+
+	g_ptr_array_set_size(d->status_pools, 0);
+	pools = g_list_sort(pools, (GCompareFunc)strcmp);
+	for (GList *l = pools; l; l = l->next) {
+		const share_state *s = g_hash_table_lookup(have->shares, l->data);
+		g_autoptr(JsonBuilder) b = json_builder_new();
+
+		json_builder_begin_object(b);
+		json_out_string(b, "name", s->pool);
+		json_out_string(b, "hosts", s->declared);
+		json_out_string(b, "state", s->refuted ? "refuted" :
+				g_hash_table_size(s->serial) ? "verified" : "unverified");
+		json_out_string(b, "finding", s->refuted);
+		json_builder_end_object(b);
+		g_ptr_array_add(d->status_pools, json_builder_get_root(b));
+	}
+}
+
 static void
 status_capture(daemon_state *d)
 {
@@ -925,9 +950,14 @@ status_capture(daemon_state *d)
 		json_out_string(b, "name", h->name);
 		json_out_string(b, "state", h->reachable ? "up" : "unknown");
 		json_out_string(b, "error", h->error);
+		/* Declared: libvirt has no call that says which lock manager
+		 * its QEMU driver uses. */
+		json_out_string(b, "lock_manager", h->spec && h->spec->lock_manager.set ?
+				spec_lock_manager_names[h->spec->lock_manager.v] : NULL);
 		json_builder_end_object(b);
 		g_ptr_array_add(d->status_hosts, json_builder_get_root(b));
 	}
+	status_capture_pools(d);
 	for (guint i = 0; i < d->want->vms->len; i++) {
 		desired_vm *vm = d->want->vms->pdata[i];
 		obs_domain *o = g_hash_table_lookup(have->domain_by_name, vm->domain);
@@ -1506,6 +1536,11 @@ daemon_status_json(daemon_state *d)
 	for (guint i = 0; i < d->status_hosts->len; i++)
 		json_builder_add_value(b, json_node_copy(d->status_hosts->pdata[i]));
 	json_builder_end_array(b);
+	json_builder_set_member_name(b, "pools");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < d->status_pools->len; i++)
+		json_builder_add_value(b, json_node_copy(d->status_pools->pdata[i]));
+	json_builder_end_array(b);
 	json_builder_set_member_name(b, "vms");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->status->len; i++)
@@ -1596,6 +1631,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->status_hosts = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+	d->status_pools = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
 	d->cache = obs_cache_new();
@@ -1725,6 +1761,7 @@ daemon_free(daemon_state *d)
 	g_hash_table_unref(d->expected);
 	g_ptr_array_unref(d->status);
 	g_ptr_array_unref(d->status_hosts);
+	g_ptr_array_unref(d->status_pools);
 	g_ptr_array_unref(d->oneshots);
 	g_array_unref(d->event_ids);
 	g_free(d->good_digest);

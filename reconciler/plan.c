@@ -671,6 +671,25 @@ persistent_elsewhere(const planner *pl, const desired_disk *sys, const obs_host 
  * a host that does not share the pool is another disk.
  */
 static bool
+locks_disks(const obs_host *h)
+{
+	return h->spec && h->spec->lock_manager.set && h->spec->lock_manager.v != LOCK_NONE;
+}
+
+/* Without a lock manager, only the fencing behind `state: lost` keeps a
+ * second QEMU off the disk: said where it matters. */
+static void
+note_unlocked(planner *pl, const desired_vm *vm, const obs_host *lost, const obs_host *h)
+{
+	if (locks_disks(lost) && locks_disks(h))
+		return;
+	note(pl, "%s: restarts on the same volume with no lock manager declared on %s%s%s: only the fencing of %s "
+	     "keeps a second QEMU off the disk (configure virtlockd with a shared lockspace, or sanlock)",
+	     vm->domain, locks_disks(lost) ? "" : lost->name, locks_disks(lost) || locks_disks(h) ? "" : " and ",
+	     locks_disks(h) ? "" : h->name, lost->name);
+}
+
+static bool
 shared_with_lost(planner *pl, const desired_vm *vm)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
@@ -684,8 +703,10 @@ shared_with_lost(planner *pl, const desired_vm *vm)
 		if (!h->reachable || !obs_host_has_volume(h, sys->pool, sys->volume))
 			continue;
 		v = obs_pool_shared(pl->have, pl->want, sys->pool, lost, h, &why);
-		if (v == SHARE_YES || v == SHARE_ASSUMED)
+		if (v == SHARE_YES || v == SHARE_ASSUMED) {
+			note_unlocked(pl, vm, lost, h);
 			return true;
+		}
 	}
 	note(pl, "%s: waits: host %s is lost and its persistent volume %s/%s is on no answering host that shares pool '%s' with it (%s)",
 	     vm->domain, pl->lost, sys->pool, sys->volume, sys->pool,
@@ -1751,10 +1772,11 @@ hold_back(planner *pl)
  * A declared-shared pool that its probe contradicted is an error said on
  * every plan, naming the hosts, until the mounts or the declaration are
  * fixed.  It holds nothing back by itself: what would act on the sharing
- * (a move, a failover) is refused where it is planned.
+ * (a move, a failover) is refused where it is planned.  One never probed
+ * is said to be taken as declared.
  */
 static void
-refuted_pools(planner *pl)
+shared_pool_findings(planner *pl)
 {
 	g_autoptr(GList) pools = pl->have->shares ? g_hash_table_get_keys(pl->have->shares) : NULL;
 
@@ -1764,6 +1786,11 @@ refuted_pools(planner *pl)
 
 		if (s->refuted)
 			refuse(pl, "", "%s", s->refuted);
+		else if (!s->can_probe && !g_hash_table_size(s->serial))
+			note(pl, "pool '%s' is declared shared by %s; not probed on this pass (read-only connections, "
+			     "as strata plan's, cannot make a probe volume; or fewer than two of them answer): "
+			     "taken as declared here, verified by apply and watch before they act on it",
+			     s->pool, s->declared);
 	}
 }
 
@@ -1788,7 +1815,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 					      (GDestroyNotify)g_ptr_array_unref);
 
 	find_duplicates(&pl);
-	refuted_pools(&pl);
+	shared_pool_findings(&pl);
 	plan_vanished(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);

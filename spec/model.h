@@ -48,6 +48,7 @@ typedef struct {
 } spec_obj;
 
 enum spec_host_state { HOST_UP, HOST_LOST };
+enum spec_lock_manager { LOCK_NONE, LOCK_VIRTLOCKD, LOCK_SANLOCK };
 enum spec_ptemplate_state { PTEMPLATE_PRESENT, PTEMPLATE_DELETED };
 enum spec_appliance_state { APPLIANCE_DEPLOYED, APPLIANCE_UNDEPLOYED };
 enum spec_vm_state {
@@ -81,6 +82,7 @@ typedef struct {
 	spec_num overcommit_memory; /* default 1 */
 	spec_int maintenance;
 	spec_int state;             /* enum spec_host_state */
+	spec_int lock_manager;      /* enum spec_lock_manager; unset: not declared */
 } spec_host;
 
 /*
@@ -208,6 +210,7 @@ extern const char *const spec_restart_names[];
 extern const char *const spec_action_names[];
 extern const char *const spec_repeat_names[];
 extern const char *const spec_appliance_state_names[];
+extern const char *const spec_lock_manager_names[];
 
 /* Effective values: the VM's own, else its template's. */
 const spec_template *spec_vm_template(const spec_source *src,

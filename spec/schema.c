@@ -75,6 +75,7 @@ const char *const spec_repeat_names[] = {
 const char *const spec_appliance_state_names[] = {
 	"deployed", "undeployed", NULL };
 static const char *const host_state_names[] = { "up", "lost", NULL };
+const char *const spec_lock_manager_names[] = { "none", "virtlockd", "sanlock", NULL };
 static const char *const ptemplate_state_names[] = {
 	"present", "deleted", NULL };
 static const char *const placement_names[] = { "spread", "pack", NULL };
@@ -176,6 +177,7 @@ static const field host_fields[] = {
 	F("overcommit", T_TABLE, false, spec_host, obj, .sub = &overcommit_table),
 	F("maintenance", T_BOOL, false, spec_host, maintenance),
 	F("state", T_ENUM, false, spec_host, state, .enums = host_state_names),
+	F("lock_manager", T_ENUM, false, spec_host, lock_manager, .enums = spec_lock_manager_names),
 };
 
 static const field template_fields[] = {
