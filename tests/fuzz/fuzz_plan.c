@@ -234,6 +234,23 @@ gen_hosts(world *w)
 	}
 }
 
+/* Now and then a pool declared shared by some hosts: under the test
+ * driver (one node each) the probe refutes it, and nothing may act on it. */
+static void
+gen_pool(world *w)
+{
+	reader *r = &w->r;
+	guint n;
+
+	if (w->n_hosts < 2 || !one_in(r, 6))
+		return;
+	n = 2 + pick(r, w->n_hosts - 1);
+	g_string_append_printf(w->yaml, "kind: pool\nname: %s\nhosts: [", one_in(r, 2) ? "fast" : "default");
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(w->yaml, "%s%s", i ? ", " : "", w->hosts[i].name);
+	g_string_append(w->yaml, "]\nshared: true\n---\n");
+}
+
 static void
 gen_templates(world *w)
 {
@@ -773,6 +790,8 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 
 	if (g_hash_table_contains(w->bases, key))
 		die("op %u deletes template base %s on %s", del->id, key, del->host);
+	if (del->peer && desired_pool_sharers(want, del->pool, del->host))
+		die("op %u deletes %s on %s after a move, from a pool declared shared", del->id, key, del->host);
 	if (g_str_has_prefix(del->volume, "persistent-") &&
 	    (!t || !t->deleted || strcmp(t->pool, del->pool) != 0))
 		die("op %u deletes persistent volume %s on %s, and its template does not say state: deleted",
@@ -949,6 +968,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	current = &w;
 	gen_hosts(&w);
 	gen_templates(&w);
+	gen_pool(&w);
 	gen_appliances(&w);
 	if (verbose)
 		fprintf(stderr, "==== spec\n%s", w.yaml->str);
