@@ -911,6 +911,27 @@ unreachable(const observed *have)
 	return false;
 }
 
+/* Every member that answers was seen sharing the pool on its present
+ * connection (and at least two did). */
+static bool
+verified_now(const observed *have, const share_state *s)
+{
+	g_auto(GStrv) members = g_strsplit(s->declared, ",", -1);
+	guint seen = 0;
+
+	for (guint i = 0; members[i]; i++) {
+		const obs_host *h = observed_host(have, members[i]);
+		guint64 *serial = g_hash_table_lookup(s->serial, members[i]);
+
+		if (!h || !h->reachable)
+			continue;
+		if (!serial || *serial != h->serial)
+			return false;
+		seen++;
+	}
+	return seen >= 2;
+}
+
 /* Each declared shared pool: its members and what the probes found. */
 static void
 status_capture_pools(daemon_state *d)
@@ -928,8 +949,8 @@ status_capture_pools(daemon_state *d)
 		json_out_string(b, "name", s->pool);
 		json_out_string(b, "hosts", s->declared);
 		json_out_string(b, "state", s->refuted ? "refuted" :
-				g_hash_table_size(s->serial) ? "verified" : "unverified");
-		json_out_string(b, "finding", s->refuted);
+				verified_now(have, s) ? "verified" : "unverified");
+		json_out_string(b, "finding", s->refuted ? s->refuted : s->unproven);
 		json_builder_end_object(b);
 		g_ptr_array_add(d->status_pools, json_builder_get_root(b));
 	}

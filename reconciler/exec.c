@@ -31,7 +31,8 @@ typedef struct {
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
 	char uuid[37];       /* DEFINE: the domain's UUID */
-	virt_host *peer;            /* VOL_DELETE after a move: where the VM went */
+	virt_host *peer;            /* VOL_DELETE after a move: where the VM went;
+				       MIGRATE with pools to refresh: its target */
 	const char *dest_uri;       /* MIGRATE: the target host's URI ... */
 	const char *migration_uri;  /* ... and where its data goes */
 	/* The outcome, written by the worker and put on the op by the loop
@@ -160,12 +161,38 @@ with_deadline(job *j, GError **error)
 	return ok;
 }
 
+/*
+ * Shared pools the op's volumes are on, read again from their storage on
+ * the host that will open them: another member made or moved them since
+ * that host's libvirtd last read the pool, and a volume it does not list
+ * cannot be started from.  A refresh that fails fails the op (libvirt may
+ * have stopped the pool: nothing is started on it).
+ */
+static bool
+refresh_pools(job *j, GError **error)
+{
+	plan_op *op = j->op;
+	virt_host *on = op->kind == OP_MIGRATE ? j->peer : j->virt;
+
+	for (guint i = 0; op->refresh && op->refresh[i]; i++) {
+		if (!on) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "host %s is not connected", op->target);
+			return false;
+		}
+		if (!virt_pool_refresh(on, op->refresh[i], error))
+			return false;
+	}
+	return true;
+}
+
 static bool
 run_once(job *j, GError **error)
 {
 	plan_op *op = j->op;
 	virt_host *v = j->virt;
 
+	if (!refresh_pools(j, error))
+		return false;
 	switch (op->kind) {
 	case OP_VOL_CREATE:
 		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
@@ -665,8 +692,9 @@ dispatch(executor *x, GError **error)
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
-		if (op->kind == OP_VOL_DELETE && op->peer) {
-			host_conn *pc = g_hash_table_lookup(x->hosts->by_name, op->peer);
+		if ((op->kind == OP_VOL_DELETE && op->peer) || (op->kind == OP_MIGRATE && op->refresh)) {
+			host_conn *pc = g_hash_table_lookup(x->hosts->by_name,
+							    op->kind == OP_MIGRATE ? op->target : op->peer);
 
 			j->peer = pc && pc->virt ? virt_host_ref(pc->virt) : NULL;
 		}

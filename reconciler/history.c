@@ -22,6 +22,8 @@ struct history {
 	char *path;
 	int lock_fd;           /* the writer's lock; -1 when read-only */
 	GHashTable *host_seen; /* host -> digest of its managed domains last written */
+	GHashTable *share_gen; /* "pool\x1fdeclared" -> guint64 *: the probe
+				  outcome last written */
 	GHashTable *cut_short; /* "appliance.vm" -> host: a define or volume
 				  create a crashed run had sent there */
 	bool ready;            /* opened: dev and ino below hold */
@@ -62,6 +64,13 @@ static const char *const migrations[] = {
 	/* 3: which managed domains each host ran at the last look */
 	"CREATE TABLE host_vms ("
 	"  host TEXT NOT NULL, domain TEXT NOT NULL, PRIMARY KEY (host, domain));",
+	/* 4: what probes found of declared shared pools, per declaration */
+	"CREATE TABLE pool_members ("
+	"  pool TEXT NOT NULL, declared TEXT NOT NULL, host TEXT NOT NULL, verified INTEGER NOT NULL,"
+	"  PRIMARY KEY (pool, declared, host));"
+	"CREATE TABLE pool_refutations ("
+	"  pool TEXT NOT NULL, declared TEXT NOT NULL, finding TEXT NOT NULL, time INTEGER NOT NULL,"
+	"  PRIMARY KEY (pool, declared));",
 };
 
 static bool
@@ -259,7 +268,7 @@ is_strata_db(history *h)
 
 	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
-			       "'schedule_state', 'schedule_fires', 'host_vms')", -1, &st, NULL) != SQLITE_OK)
+			       "'schedule_state', 'schedule_fires', 'host_vms', 'pool_members', 'pool_refutations')", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		ok = sqlite3_column_int(st, 0) == 0;
@@ -359,6 +368,7 @@ history_close(history *h)
 		close(h->lock_fd);
 	if (h->host_seen)
 		g_hash_table_unref(h->host_seen);
+	g_clear_pointer(&h->share_gen, g_hash_table_unref);
 	if (h->cut_short)
 		g_hash_table_unref(h->cut_short);
 	g_free(h->path);
@@ -877,4 +887,102 @@ history_last_op(history *h, const char *domain)
 		kind = g_strdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return kind;
+}
+
+/* ---- shared pools ------------------------------------------------------ */
+
+static bool
+share_step(history *h, const char *sql, const share_state *s, const char *text)
+{
+	sqlite3_stmt *st = prepare(h, sql, NULL);
+	bool ok;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, s->pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, s->declared, -1, SQLITE_TRANSIENT);
+	if (text)
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, g_get_real_time() / G_USEC_PER_SEC);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* A probe's outcome: a refutation voids the members seen before; members
+ * seen sharing are added; a probe of every member that agreed lifts a
+ * refutation. */
+static bool
+share_write(history *h, const share_state *s)
+{
+	GHashTableIter it;
+	gpointer host;
+	bool ok = true;
+
+	if (s->refuted)
+		return share_step(h, "INSERT OR REPLACE INTO pool_refutations VALUES (?1, ?2, ?3, ?4)", s,
+				  s->refuted) &&
+		       share_step(h, "DELETE FROM pool_members WHERE pool = ?1 AND declared = ?2", s, NULL);
+	g_hash_table_iter_init(&it, s->ever);
+	while (ok && g_hash_table_iter_next(&it, &host, NULL))
+		ok = share_step(h, "INSERT OR REPLACE INTO pool_members VALUES (?1, ?2, ?3, ?4)", s, host);
+	if (ok && s->all_agreed)
+		ok = share_step(h, "DELETE FROM pool_refutations WHERE pool = ?1 AND declared = ?2", s, NULL);
+	return ok;
+}
+
+/* What history says of @s's declaration: members seen sharing, a standing
+ * refutation. */
+static void
+share_read(history *h, share_state *s)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT host FROM pool_members WHERE pool = ?1 AND declared = ?2", NULL);
+
+	if (st) {
+		sqlite3_bind_text(st, 1, s->pool, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, s->declared, -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			g_hash_table_add(s->ever, g_strdup((const char *)sqlite3_column_text(st, 0)));
+		sqlite3_finalize(st);
+	}
+	st = prepare(h, "SELECT finding FROM pool_refutations WHERE pool = ?1 AND declared = ?2", NULL);
+	if (st) {
+		sqlite3_bind_text(st, 1, s->pool, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, s->declared, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW && !s->refuted)
+			s->refuted = g_strdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	s->history = true;
+}
+
+bool
+history_shares_sync(history *h, GHashTable *shares, GError **error)
+{
+	GHashTableIter it;
+	gpointer v;
+	bool ok = true;
+
+	if (!shares)
+		return true;
+	if (!h->share_gen)
+		h->share_gen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_iter_init(&it, shares);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		share_state *s = v;
+		g_autofree char *key = g_strdup_printf("%s\x1f%s", s->pool, s->declared);
+		guint64 *gen = g_hash_table_lookup(h->share_gen, key);
+
+		if (s->gen && (!gen || *gen != s->gen)) {
+			if (!tx_begin(h, error))
+				return false;
+			if (!tx_end(h, share_write(h, s), NULL)) {
+				ok = db_fail(h, error, "recording what a probe found");
+				continue;
+			}
+			g_hash_table_insert(h->share_gen, g_strdup(key), g_memdup2(&s->gen, sizeof(s->gen)));
+		}
+		share_read(h, s);
+	}
+	return ok;
 }

@@ -57,6 +57,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(history, history_close)
  */
 bool history_host_vms_record(history *h, const observed *have, GError **error);
 /*
+ * What this pass's probes found of the declared shared pools (@shares:
+ * pool -> share_state *), recorded once per outcome, and what history knows
+ * read back into each state: the members ever seen sharing the pool under
+ * that declaration, and a refutation no probe of every member has lifted.
+ * A failover onto a member that cannot be probed (lost) rests on that.
+ */
+bool history_shares_sync(history *h, GHashTable *shares, GError **error);
+/*
  * Hosts that ran managed domains at the last look but that @hosts no
  * longer names, each as "NAME (why)"; empty when there are none.
  */

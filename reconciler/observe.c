@@ -30,8 +30,8 @@ struct obs_cache {
 				  (a pthread mutex: ThreadSanitizer sees it) */
 	guint gen;             /* bumped by each forgetting: what an observer
 				  read before one is not kept after it */
-	GHashTable *shares;    /* pool -> share_state *: written only by
-				  observe_end, on the caller's thread */
+	GHashTable *shares;    /* pool -> share_state *: under @lock; a probe's
+				  thread writes what it found here */
 };
 
 static void
@@ -206,7 +206,6 @@ host_free(gpointer p)
 	g_clear_pointer(&h->details, g_hash_table_unref);
 	g_clear_pointer(&h->pools, g_ptr_array_unref);
 	g_clear_pointer(&h->vols, g_ptr_array_unref);
-	g_clear_pointer(&h->probes, g_ptr_array_unref);
 	g_free(h->name);
 	g_free(h->domain_type);
 	g_free(h->error);
@@ -520,13 +519,16 @@ typedef struct {
 	desired_state *want;
 	obs_cache *cache;
 	guint cache_gen;         /* the cache's, at begin */
-	GPtrArray *probes;       /* share_probe *: pools this thread checks */
+	GPtrArray *probes;       /* share_probe *: pools this thread checks,
+				    after its host has answered */
+	GStrv lost;              /* hosts declared lost */
 } host_job;
 
 struct observation {
 	pthread_mutex_t lock;    /* pthread, not GLib's: ThreadSanitizer sees it */
 	pthread_cond_t cond;     /* on CLOCK_MONOTONIC */
 	guint n, answered;
+	guint probes, probed;    /* probes begun, and reported */
 	obs_host **slot;         /* what each host's thread found, once it answered */
 	const spec_host **specs; /* read at begin, on the caller's thread */
 	char **names;
@@ -566,21 +568,31 @@ observation_unref(observation *ob)
 }
 
 /*
- * A pool declared shared is read again from its storage first (one call
- * each): another member may have made or deleted a volume in it, which
- * this host's libvirtd lists only after a refresh.  A pool that cannot be
- * refreshed is listed as it was.
+ * While a member of a shared pool is declared lost, the other members'
+ * listing of it is read again from its storage first (one call each): a
+ * failover reads it, and a volume another member made since this host's
+ * libvirtd last read the pool is listed only after a refresh.  Only then:
+ * a refresh is not a read in libvirt (one that fails stops the pool, and
+ * a hung NFS server holds it), so strata does not refresh on every pass;
+ * a move refreshes the pool on its target just before it acts.
  */
 static void
 refresh_shared(const host_job *j)
 {
 	GHashTableIter it;
-	gpointer pool;
+	gpointer pool, members;
 
 	g_hash_table_iter_init(&it, j->want->shared_pools);
-	while (g_hash_table_iter_next(&it, &pool, NULL))
-		if (desired_pool_sharers(j->want, pool, j->name))
+	while (g_hash_table_iter_next(&it, &pool, &members)) {
+		bool lost = false;
+
+		if (!desired_pool_sharers(j->want, pool, j->name))
+			continue;
+		for (guint i = 0; ((char **)members)[i]; i++)
+			lost |= g_strv_contains((const char *const *)j->lost, ((char **)members)[i]);
+		if (lost)
 			(void)virt_pool_refresh(j->virt, pool, NULL);
+	}
 }
 
 static obs_host *
@@ -613,10 +625,6 @@ observe_host(host_job *j, unsigned *reads)
 	observe_domains(h, j->virt, doms, j->want, j->cache, j->cache_gen, reads);
 	observe_volumes(h, j->virt, j->want);
 	observe_persistent(h, j->virt, j->want);
-	/* After this host's own listing, so it never lists its own probe. */
-	for (guint i = 0; j->probes && i < j->probes->len; i++)
-		share_probe_run(j->probes->pdata[i]);
-	h->probes = g_steal_pointer(&j->probes);
 	return h;
 }
 
@@ -629,6 +637,7 @@ host_job_free(host_job *j)
 	desired_free(j->want);
 	obs_cache_free(j->cache);
 	g_clear_pointer(&j->probes, g_ptr_array_unref);
+	g_strfreev(j->lost);
 	g_free(j);
 }
 
@@ -650,6 +659,35 @@ host_answered(observation *ob, guint index, obs_host *h, unsigned reads)
 		host_free(h);
 }
 
+static void
+probe_reported(observation *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	if (!ob->closed) {
+		ob->probed++;
+		pthread_cond_broadcast(&ob->cond);
+		if (ob->fd >= 0)
+			eventfd_write(ob->fd, 1);
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+/* What a probe found, into the cache (any thread), for this pass and the
+ * next; unless the declaration changed meanwhile. */
+static void
+share_learn(obs_cache *cache, const share_probe *p)
+{
+	share_state *s;
+
+	pthread_mutex_lock(&cache->lock);
+	s = g_hash_table_lookup(cache->shares, p->pool);
+	if (s && strcmp(s->declared, p->declared) == 0) {
+		share_state_learn(s, p);
+		s->probing = false;
+	}
+	pthread_mutex_unlock(&cache->lock);
+}
+
 static gpointer
 host_job_run(gpointer p)
 {
@@ -661,30 +699,37 @@ host_job_run(gpointer p)
 	 * before the answer, which the next pass may follow at once). */
 	virt_host_unclaim(j->virt);
 	host_answered(j->ob, j->index, h, reads);
+	/* After the answer: a member slow to answer a probe costs this host
+	 * nothing, and the pool stays unverified for the pass. */
+	for (guint i = 0; j->probes && i < j->probes->len; i++) {
+		share_probe_run(j->probes->pdata[i]);
+		share_learn(j->cache, j->probes->pdata[i]);
+		probe_reported(j->ob);
+	}
 	host_job_free(j);
 	return NULL;
 }
 
-/* What the cache knows of @pool, if it was declared with the same hosts. */
+/* What the cache knows of @pool, if it was declared with the same hosts
+ * (a copy), else a fresh state.  Under the cache's lock. */
 static share_state *
 share_known(obs_cache *cache, const char *pool, const char *const *members)
 {
 	g_autofree char *declared = g_strjoinv(",", (char **)members);
-	share_state *s;
+	share_state *s = g_hash_table_lookup(cache->shares, pool);
 
-	pthread_mutex_lock(&cache->lock);
-	s = g_hash_table_lookup(cache->shares, pool);
-	s = s && strcmp(s->declared, declared) == 0 ? share_state_copy(s) : NULL;
-	pthread_mutex_unlock(&cache->lock);
-	return s ? s : share_state_new(pool, members);
+	return s && strcmp(s->declared, declared) == 0 ? share_state_copy(s)
+						       : share_state_new(pool, members);
 }
 
 /* Whether some member's side is not verified on its present connection. */
 static bool
 share_stale(const share_state *s, GPtrArray *up)
 {
-	if (s->refuted)
-		return true;  /* until a probe agrees: the mount may be fixed */
+	if (s->probing)
+		return false;  /* one at a time; until it reports, unverified */
+	if (s->refuted || s->unproven)
+		return true;   /* until a probe agrees: the mount may be fixed */
 	for (guint i = 0; i < up->len; i++) {
 		host_conn *c = up->pdata[i];
 		guint64 *serial = g_hash_table_lookup(s->serial, c->name);
@@ -695,12 +740,25 @@ share_stale(const share_state *s, GPtrArray *up)
 	return false;
 }
 
+/* A probe of @s's pool through the first of @up, the others looking. */
+static share_probe *
+share_probe_for(const share_state *s, GPtrArray *up)
+{
+	host_conn *from = up->pdata[0];
+	share_probe *p = share_probe_new(s->pool, from->name, from->virt);
+
+	p->declared = g_strdup(s->declared);
+	for (guint i = 1; i < up->len; i++)
+		share_probe_add(p, ((host_conn *)up->pdata[i])->name, ((host_conn *)up->pdata[i])->virt);
+	return p;
+}
+
 /*
  * For each declared shared pool, on the caller's thread: what is known of
  * it, and a probe when a member's side is unverified on its connection.
- * The probe runs on the thread of the first connected member, which
- * also holds references to the others.  Read-only connections cannot make
- * a volume: nothing is probed, the declaration is assumed.
+ * The probe runs on the thread of the first connected member, after that
+ * host has answered.  Read-only connections cannot make a volume: nothing
+ * is probed.  Returns the probes by host index.
  */
 static GPtrArray **
 share_begin(observation *ob, host_set *hosts, const desired_state *want, obs_cache *cache)
@@ -710,15 +768,13 @@ share_begin(observation *ob, host_set *hosts, const desired_state *want, obs_cac
 	gpointer pool, members;
 
 	ob->shares = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, share_state_free);
+	pthread_mutex_lock(&cache->lock);
 	g_hash_table_iter_init(&it, want->shared_pools);
 	while (g_hash_table_iter_next(&it, &pool, &members)) {
 		g_autoptr(GPtrArray) up = g_ptr_array_new();
 		share_state *s = share_known(cache, pool, members);
 		bool readonly = false;
-		host_conn *from;
-		share_probe *p;
 
-		g_hash_table_insert(ob->shares, g_strdup(pool), s);
 		for (guint i = 0; ((char **)members)[i]; i++) {
 			host_conn *c = g_hash_table_lookup(hosts->by_name, ((char **)members)[i]);
 
@@ -728,49 +784,87 @@ share_begin(observation *ob, host_set *hosts, const desired_state *want, obs_cac
 			}
 		}
 		s->can_probe = up->len >= 2 && !readonly;
-		if (!s->can_probe || !share_stale(s, up))
-			continue;
-		from = up->pdata[0];
-		p = share_probe_new(pool, from->name, from->virt);
-		for (guint i = 1; i < up->len; i++)
-			share_probe_add(p, ((host_conn *)up->pdata[i])->name,
-					((host_conn *)up->pdata[i])->virt);
-		for (guint i = 0; i < hosts->hosts->len; i++) {
-			if (hosts->hosts->pdata[i] != from)
-				continue;
-			if (!probes[i])
-				probes[i] = g_ptr_array_new_with_free_func(share_probe_free);
-			g_ptr_array_add(probes[i], p);
+		if (s->can_probe && share_stale(s, up)) {
+			guint from = 0;
+
+			while (hosts->hosts->pdata[from] != up->pdata[0])
+				from++;
+			if (!probes[from])
+				probes[from] = g_ptr_array_new_with_free_func(share_probe_free);
+			g_ptr_array_add(probes[from], share_probe_for(s, up));
+			s->probing = true;
 		}
+		g_hash_table_insert(cache->shares, g_strdup(pool), share_state_copy(s));
+		g_hash_table_insert(ob->shares, g_strdup(pool), s);
 	}
+	pthread_mutex_unlock(&cache->lock);
 	return probes;
 }
 
-/* On the caller's thread: what the probes found, into the pass and the cache. */
+/* Probes whose host's thread did not start: not under way after all. */
+static void
+share_unbegin(obs_cache *cache, GPtrArray *probes)
+{
+	pthread_mutex_lock(&cache->lock);
+	for (guint i = 0; probes && i < probes->len; i++) {
+		share_probe *p = probes->pdata[i];
+		share_state *s = g_hash_table_lookup(cache->shares, p->pool);
+
+		if (s && strcmp(s->declared, p->declared) == 0)
+			s->probing = false;
+	}
+	pthread_mutex_unlock(&cache->lock);
+}
+
+/* On the caller's thread: what is known now, probes reported included. */
 static void
 share_end(observed *o, observation *ob, obs_cache *cache)
 {
 	GHashTableIter it;
 	gpointer pool, s;
 
-	for (guint i = 0; i < o->hosts->len; i++) {
-		obs_host *h = o->hosts->pdata[i];
-
-		for (guint j = 0; h->probes && j < h->probes->len; j++) {
-			share_probe *p = h->probes->pdata[j];
-			share_state *st = g_hash_table_lookup(ob->shares, p->pool);
-
-			if (st)
-				share_state_learn(st, p);
-		}
-		g_clear_pointer(&h->probes, g_ptr_array_unref);
-	}
 	pthread_mutex_lock(&cache->lock);
 	g_hash_table_iter_init(&it, ob->shares);
-	while (g_hash_table_iter_next(&it, &pool, &s))
-		g_hash_table_insert(cache->shares, g_strdup(pool), share_state_copy(s));
+	while (g_hash_table_iter_next(&it, &pool, &s)) {
+		share_state *now = g_hash_table_lookup(cache->shares, pool);
+
+		if (now && strcmp(now->declared, ((share_state *)s)->declared) == 0) {
+			bool can_probe = ((share_state *)s)->can_probe;
+
+			now = share_state_copy(now);
+			now->can_probe = can_probe;
+			g_hash_table_iter_replace(&it, now);
+		}
+	}
 	pthread_mutex_unlock(&cache->lock);
 	o->shares = g_steal_pointer(&ob->shares);
+}
+
+static void
+probes_expected(observation *ob, const GPtrArray *probes, bool more)
+{
+	if (!probes)
+		return;
+	pthread_mutex_lock(&ob->lock);
+	if (more)
+		ob->probes += probes->len;
+	else
+		ob->probes -= probes->len;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+static GStrv
+lost_hosts(const host_set *hosts)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+	for (guint i = 0; i < hosts->hosts->len; i++) {
+		const host_conn *c = hosts->hosts->pdata[i];
+
+		if (c->spec && c->spec->state.v == HOST_LOST)
+			g_strv_builder_add(b, c->name);
+	}
+	return g_strv_builder_end(b);
 }
 
 observation *
@@ -779,6 +873,7 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 	observation *ob = g_atomic_rc_box_new0(observation);
 	guint n = hosts->hosts->len;
 	GPtrArray **probes;
+	GStrv lost;
 	pthread_condattr_t ca;
 
 	virt_init();
@@ -796,6 +891,7 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 	ob->deadline = g_get_monotonic_time() + (gint64)deadline_ms * 1000;
 	ob->cache = obs_cache_ref(cache);
 	probes = share_begin(ob, hosts, want, cache);
+	lost = lost_hosts(hosts);
 	for (guint i = 0; i < n; i++) {
 		host_conn *c = hosts->hosts->pdata[i];
 		g_autoptr(GError) err = NULL;
@@ -828,8 +924,12 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		j->cache = obs_cache_ref(cache);
 		j->cache_gen = cache_gen(cache);
 		j->probes = g_steal_pointer(&probes[i]);
+		j->lost = g_strdupv(lost);
+		probes_expected(ob, j->probes, true);  /* before it can report one */
 		t = g_thread_try_new("observe", host_job_run, j, &err);
 		if (!t) {
+			probes_expected(ob, j->probes, false);
+			share_unbegin(cache, j->probes);
 			virt_host_unclaim(c->virt);
 			host_answered(ob, i, host_unknown(c->name, err->message), 0);
 			host_job_free(j);
@@ -837,9 +937,12 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		}
 		g_thread_unref(t);  /* detached: it may outlive the pass */
 	}
-	for (guint i = 0; i < n; i++)  /* of hosts whose thread did not start */
+	for (guint i = 0; i < n; i++) {  /* of hosts whose thread did not start */
+		share_unbegin(cache, probes[i]);
 		g_clear_pointer(&probes[i], g_ptr_array_unref);
+	}
 	g_free(probes);
+	g_strfreev(lost);
 	return ob;
 }
 
@@ -864,7 +967,7 @@ observe_complete(observation *ob)
 	if (ob->fd >= 0)
 		(void)eventfd_read(ob->fd, &count);
 	pthread_mutex_lock(&ob->lock);
-	done = ob->answered == ob->n;
+	done = ob->answered == ob->n && ob->probed == ob->probes;
 	pthread_mutex_unlock(&ob->lock);
 	return done;
 }
@@ -877,7 +980,7 @@ observe_wait(observation *ob)
 				  .tv_nsec = (ob->deadline % G_USEC_PER_SEC) * 1000 };
 
 	pthread_mutex_lock(&ob->lock);
-	while (ob->answered < ob->n &&
+	while ((ob->answered < ob->n || ob->probed < ob->probes) &&
 	       pthread_cond_timedwait(&ob->cond, &ob->lock, &until) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&ob->lock);

@@ -52,8 +52,6 @@ struct obs_host {
 	char *error;             /* why it is unreachable, or NULL */
 	bool reachable;
 	guint64 serial;          /* the connection observed (virt_host_serial) */
-	GPtrArray *probes;       /* share_probe *: run by this host's thread,
-				    taken by observe_end */
 	virt_node node;
 	GPtrArray *domains;      /* obs_domain * */
 	GPtrArray *pools;        /* virt_pool * */

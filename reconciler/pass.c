@@ -43,6 +43,8 @@ pass_plan_end(pass *p, const plan_options *opts, history *hist)
 	p->calls = now_calls > p->calls_before ? now_calls - p->calls_before : 0;
 	if (hist && !history_host_vms_record(hist, p->have, NULL))
 		g_warning("history: cannot record which VMs each host runs");
+	if (hist && !history_shares_sync(hist, p->have->shares, NULL))
+		g_warning("history: cannot record what the shared-pool probes found");
 	pass_replan(p, opts, hist);
 }
 

@@ -260,7 +260,10 @@ pin_allows(place_state *ps, const desired_vm *vm, const obs_host *pin, const obs
 	if (!pin || h == pin)
 		return true;
 	v = obs_pool_shared(ps->have, ps->want, sys->pool, pin, h, &why);
-	if ((v == SHARE_YES || v == SHARE_ASSUMED) && obs_host_has_volume(h, sys->pool, sys->volume))
+	/* The volume is known to be there: @h lists it, or the pin does (a
+	 * move; @h may not have read the pool since another made it). */
+	if ((v == SHARE_YES || v == SHARE_ASSUMED) &&
+	    (obs_host_has_volume(h, sys->pool, sys->volume) || obs_host_has_volume(pin, sys->pool, sys->volume)))
 		return true;
 	if (reasons && v != SHARE_NO && h->reachable)
 		g_string_append_printf(reasons, "%s%s: %s", reasons->len ? "; " : "", h->name,
@@ -285,14 +288,17 @@ shares_disks(place_state *ps, const desired_vm *vm, const obs_host *from, const 
 }
 
 /* A persistent volume that exists already pins its VM to that host (and
- * to the hosts that share its pool with it). */
-static obs_host *
-pinned_host(place_state *ps, const desired_vm *vm)
+ * to the hosts that share its pool with it); a VM leaving @from (a move, a
+ * failover from a lost host) to @from's. */
+static const obs_host *
+pinned_host(place_state *ps, const desired_vm *vm, const obs_host *from)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
 
 	if (sys->role != DISK_PERSISTENT)
 		return NULL;
+	if (from)
+		return from;
 	for (guint i = 0; i < ps->have->hosts->len; i++) {
 		obs_host *h = ps->have->hosts->pdata[i];
 
@@ -370,7 +376,8 @@ best_host(place_state *ps, const desired_vm *vm, const obs_host *pin, GHashTable
 obs_host *
 place_vm(place_state *ps, const desired_vm *vm, const obs_host *from, char **because, char **why)
 {
-	obs_host *pin = pinned_host(ps, vm), *best = NULL, *left = NULL;
+	const obs_host *pin = pinned_host(ps, vm, from);
+	obs_host *best = NULL, *left = NULL;
 	GHashTable *taken = vm->layer ? layer_set(ps, vm) : NULL;
 	const bool *disks = disk_ok(ps, vm);
 	g_autofree char *layer = NULL;

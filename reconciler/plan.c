@@ -107,6 +107,7 @@ op_free(gpointer p)
 	g_free(op->host);
 	g_free(op->target);
 	g_free(op->peer);
+	g_strfreev(op->refresh);
 	g_free(op->domain);
 	g_free(op->appliance);
 	g_free(op->vm);
@@ -594,7 +595,7 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uu
 /* Volumes, definition and start of @vm on @h, all after @after (or not). */
 static bool
 plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reason,
-	       plan_op *after)
+	       plan_op *after, GStrv shared)
 {
 	g_autoptr(GPtrArray) vols = g_ptr_array_new();
 	guint before = pl->p->ops->len;
@@ -604,8 +605,9 @@ plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reaso
 		const desired_disk *d = vm->disks->pdata[i];
 		plan_op *vol;
 
-		if (obs_host_has_volume(h, d->pool, d->volume))
-			continue;  /* adopt what an earlier run made */
+		if (obs_host_has_volume(h, d->pool, d->volume) ||
+		    (shared && g_strv_contains((const char *const *)shared, d->pool)))
+			continue;  /* adopt what an earlier run made, or the shared one */
 		vol = plan_disk(pl, vm, d, h, IMPACT_IN_PLACE);
 		if (!vol) {
 			g_ptr_array_set_size(pl->p->ops, before);  /* all or nothing */
@@ -615,6 +617,8 @@ plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reaso
 		g_ptr_array_add(vols, vol);
 	}
 	def = plan_define(pl, vm, h, NULL, IMPACT_IN_PLACE, after, reason);
+	/* Another member made those: this host reads the pools again first. */
+	def->refresh = g_strdupv(shared);
 	for (guint i = 0; i < vols->len; i++)
 		dep(def, vols->pdata[i]);
 	plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(wanted(pl, vm)),
@@ -703,10 +707,8 @@ shared_with_lost(planner *pl, const desired_vm *vm)
 		if (!h->reachable || !obs_host_has_volume(h, sys->pool, sys->volume))
 			continue;
 		v = obs_pool_shared(pl->have, pl->want, sys->pool, lost, h, &why);
-		if (v == SHARE_YES || v == SHARE_ASSUMED) {
-			note_unlocked(pl, vm, lost, h);
+		if (v == SHARE_YES || v == SHARE_ASSUMED)
 			return true;
-		}
 	}
 	note(pl, "%s: waits: host %s is lost and its persistent volume %s/%s is on no answering host that shares pool '%s' with it (%s)",
 	     vm->domain, pl->lost, sys->pool, sys->volume, sys->pool,
@@ -741,13 +743,49 @@ restart_after_loss(planner *pl, const desired_vm *vm)
 	return true;
 }
 
+/*
+ * A failover from @lost to @h: the pools of @vm's disks that the two share
+ * (*@shared, NULL if none), whose volumes it restarts on as they are.  A
+ * disk @h lists on a pool whose sharing with @lost is unverified or
+ * refuted may be the VM's or another: refused.
+ */
+static bool
+failover_disks(planner *pl, const desired_vm *vm, const obs_host *lost, const obs_host *h,
+	       GStrv *shared)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	bool any = false;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		const char *why = NULL;
+		share_verdict v = obs_pool_shared(pl->have, pl->want, d->pool, lost, h, &why);
+
+		if (v == SHARE_YES || v == SHARE_ASSUMED) {
+			g_strv_builder_add(b, d->pool);
+			any = true;
+		} else if (v != SHARE_NO && obs_host_has_volume(h, d->pool, d->volume)) {
+			refuse(pl, vm->appliance, "%s: %s lists %s/%s, but whether pool '%s' there is the storage lost host %s "
+			       "used is not known (%s); strata will not restart the VM on a disk that may be another",
+			       vm->domain, h->name, d->pool, d->volume, d->pool, lost->name, why);
+			return false;
+		}
+	}
+	if (any) {
+		*shared = g_strv_builder_end(b);
+		note_unlocked(pl, vm, lost, h);
+	}
+	return true;
+}
+
 static void
 plan_create(planner *pl, const desired_vm *vm)
 {
 	g_autofree char *because = NULL, *why = NULL, *reason = NULL;
 	const desired_disk *sys = vm->disks->pdata[0];
 	const virt_vol *other;
-	const obs_host *where = NULL;
+	const obs_host *where = NULL, *lost;
+	g_auto(GStrv) shared = NULL;
 	obs_host *h;
 
 	if (pl->unreachable) {
@@ -770,15 +808,20 @@ plan_create(planner *pl, const desired_vm *vm)
 		       vm->domain, other->pool, other->name, where->name, sys->pool);
 		return;
 	}
-	h = place_vm(pl->ps, vm, NULL, &because, &why);
+	lost = pl->lost ? observed_host(pl->have, pl->lost) : NULL;
+	h = place_vm(pl->ps, vm, lost, &because, &why);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s", why);
 		return;
 	}
-	reason = pl->lost ? g_strdup_printf("seen on no host that answers while %s is lost: deployed afresh, placed on %s: %s",
-					    pl->lost, h->name, because)
-			  : g_strdup_printf("new VM, placed on %s: %s", h->name, because);
-	if (plan_create_on(pl, vm, h, reason, NULL))
+	if (lost && !failover_disks(pl, vm, lost, h, &shared))
+		return;
+	reason = !lost ? g_strdup_printf("new VM, placed on %s: %s", h->name, because) :
+		 shared ? g_strdup_printf("seen on no host that answers while %s is lost: restarted on its disks "
+					  "on shared storage, placed on %s: %s", pl->lost, h->name, because)
+			: g_strdup_printf("seen on no host that answers while %s is lost: deployed afresh, placed on %s: %s",
+					  pl->lost, h->name, because);
+	if (plan_create_on(pl, vm, h, reason, NULL, shared))
 		tally(pl, vm->appliance, &pl->p->n_create);
 }
 
@@ -841,15 +884,35 @@ migrate_deadline_s(const desired_vm *vm, const obs_host *from, bool copy)
 	return 60 + 10 * ((bytes + (1ULL << 30) - 1) >> 30);
 }
 
+/* Every disk the domain's definition uses, not only the spec's, is a
+ * volume of a pool @o's host and @to share (a migration without copying
+ * takes them all as they are). */
+static bool
+observed_disks_shared(planner *pl, const obs_domain *o, const obs_host *to)
+{
+	if (!o->refs_known || (o->paths && o->paths[0]))
+		return false;
+	for (guint i = 0; o->volumes && o->volumes[i]; i++) {
+		g_autofree char *pool = g_strndup(o->volumes[i], strcspn(o->volumes[i], "/"));
+		const char *why;
+		share_verdict v = obs_pool_shared(pl->have, pl->want, pool, o->host, to, &why);
+
+		if (v != SHARE_YES && v != SHARE_ASSUMED)
+			return false;
+	}
+	return true;
+}
+
 /*
- * How @vm's disks stand between @from and @to: all on pools the two are
+ * How @vm's disks stand between @o's host and @to: all on pools the two are
  * declared to share (1), none (0), or neither (-1, *@why): some shared and
  * some not, or a declaration not verified yet or refuted by its probe.
  */
 static int
-disks_shared(planner *pl, const desired_vm *vm, const obs_host *from, const obs_host *to,
+disks_shared(planner *pl, const desired_vm *vm, const obs_domain *o, const obs_host *to,
 	     const char **why)
 {
+	const obs_host *from = o->host;
 	guint shared = 0;
 
 	for (guint i = 0; i < vm->disks->len; i++) {
@@ -870,7 +933,28 @@ disks_shared(planner *pl, const desired_vm *vm, const obs_host *from, const obs_
 		*why = "some of its disks are on a pool the two hosts share and some are not; strata moves a VM whose disks are all shared, or all copied";
 		return -1;
 	}
+	if (shared && !observed_disks_shared(pl, o, to)) {
+		*why = "its definition has a disk outside the spec (attached by hand) that is not a volume of a pool the two hosts share; "
+		       "strata does not move it without copying, nor copy it (detach it, or move the VM by hand)";
+		return -1;
+	}
 	return shared ? 1 : 0;
+}
+
+/* The pools of @vm's disks, each once. */
+static GStrv
+disk_pools(const desired_vm *vm)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (g_hash_table_add(seen, d->pool))
+			g_strv_builder_add(b, d->pool);
+	}
+	return g_strv_builder_end(b);
 }
 
 /*
@@ -885,23 +969,16 @@ plan_move_shared(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 {
 	obs_host *old = o->host;
 	g_autofree char *reason = NULL;
+	g_auto(GStrv) pools = disk_pools(vm);
 	plan_op *last;
 
-	for (guint i = 0; i < vm->disks->len; i++) {
-		const desired_disk *d = vm->disks->pdata[i];
-
-		if (!obs_host_has_volume(h, d->pool, d->volume)) {
-			refuse(pl, vm->appliance, "%s must move off %s (%s): %s does not list %s/%s although the pool is shared; nothing is made beside it",
-			       vm->domain, old->name, why, h->name, d->pool, d->volume);
-			return;
-		}
-	}
 	if (can_migrate_live(o, hash, h)) {
 		reason = g_strdup_printf("live, from %s (%s), placed on %s: %s; its disks stay on shared storage",
 					 old->name, why, h->name, because);
 		last = op_add(pl, OP_MIGRATE, IMPACT_IN_PLACE, old->name, vm->domain, NULL, reason);
 		last->target = g_strdup(h->name);
 		last->shared = true;
+		last->refresh = g_strdupv(pools);
 		last->value = migrate_deadline_s(vm, old, false);
 		tally(pl, vm->appliance, &pl->p->n_change);
 		return;
@@ -914,7 +991,7 @@ plan_move_shared(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	last = op_add(pl, OP_UNDEFINE, IMPACT_RESTART, old->name, vm->domain, last, why);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s; its disks stay on shared storage",
 				 old->name, why, h->name, because);
-	plan_create_on(pl, vm, h, reason, last);
+	plan_create_on(pl, vm, h, reason, last, pools);
 	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
@@ -984,7 +1061,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 		refuse(pl, vm->appliance, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
 		return;
 	}
-	switch (disks_shared(pl, vm, old, h, &unshared)) {
+	switch (disks_shared(pl, vm, o, h, &unshared)) {
 	case 1:
 		plan_move_shared(pl, vm, o, h, hash, why, because);
 		return;
@@ -1016,7 +1093,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host", h);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s", old->name, why,
 				 h->name, because);
-	plan_create_on(pl, vm, h, reason, last);
+	plan_create_on(pl, vm, h, reason, last, NULL);
 	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
@@ -1786,6 +1863,8 @@ shared_pool_findings(planner *pl)
 
 		if (s->refuted)
 			refuse(pl, "", "%s", s->refuted);
+		else if (s->unproven)
+			note(pl, "%s; nothing is moved or failed over on it until a probe agrees", s->unproven);
 		else if (!s->can_probe && !g_hash_table_size(s->serial))
 			note(pl, "pool '%s' is declared shared by %s; not probed on this pass (read-only connections, "
 			     "as strata plan's, cannot make a probe volume; or fewer than two of them answer): "

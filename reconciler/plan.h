@@ -73,6 +73,9 @@ struct plan_op {
 	char *target;             /* MIGRATE: the host it goes to */
 	bool shared;              /* MIGRATE: its disks stay where they are, on
 				     pools both hosts share; nothing is copied */
+	GStrv refresh;            /* MIGRATE: pools its target, DEFINE: pools its
+				     host, reads again first (shared pools, where
+				     another member made the volumes) */
 	char *peer;               /* VOL_DELETE after a move: the host the VM
 				     went to; exec makes sure the two do not
 				     see the pool as one storage first */

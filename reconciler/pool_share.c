@@ -28,7 +28,9 @@ share_state_new(const char *pool, const char *const *hosts)
 
 	s->pool = g_strdup(pool);
 	s->declared = g_strjoinv(",", (char **)hosts);
+	s->n_members = g_strv_length((char **)hosts);
 	s->serial = serial_table();
+	s->ever = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	return s;
 }
 
@@ -41,12 +43,22 @@ share_state_copy(const share_state *s)
 
 	c->pool = g_strdup(s->pool);
 	c->declared = g_strdup(s->declared);
+	c->n_members = s->n_members;
 	c->refuted = g_strdup(s->refuted);
+	c->unproven = g_strdup(s->unproven);
+	c->all_agreed = s->all_agreed;
+	c->history = s->history;
+	c->gen = s->gen;
 	c->can_probe = s->can_probe;
+	c->probing = s->probing;
 	c->serial = serial_table();
 	g_hash_table_iter_init(&it, s->serial);
 	while (g_hash_table_iter_next(&it, &k, &v))
 		serial_put(c->serial, k, *(guint64 *)v);
+	c->ever = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_hash_table_iter_init(&it, s->ever);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_hash_table_add(c->ever, g_strdup(k));
 	return c;
 }
 
@@ -60,7 +72,9 @@ share_state_free(gpointer p)
 	g_free(s->pool);
 	g_free(s->declared);
 	g_free(s->refuted);
+	g_free(s->unproven);
 	g_hash_table_unref(s->serial);
+	g_hash_table_unref(s->ever);
 	g_free(s);
 }
 
@@ -71,7 +85,7 @@ share_probe_new(const char *pool, const char *from, virt_host *from_virt)
 
 	p->pool = g_strdup(pool);
 	p->from = g_strdup(from);
-	p->from_virt = virt_host_ref(from_virt);
+	p->from_virt = from_virt ? virt_host_ref(from_virt) : NULL;  /* NULL: a test's */
 	p->names = g_ptr_array_new_with_free_func(g_free);
 	p->virts = g_ptr_array_new_with_free_func((GDestroyNotify)virt_host_free);
 	p->seen = g_ptr_array_new_with_free_func(g_free);
@@ -84,7 +98,7 @@ void
 share_probe_add(share_probe *p, const char *name, virt_host *v)
 {
 	g_ptr_array_add(p->names, g_strdup(name));
-	g_ptr_array_add(p->virts, virt_host_ref(v));
+	g_ptr_array_add(p->virts, v ? virt_host_ref(v) : NULL);
 }
 
 void
@@ -95,6 +109,7 @@ share_probe_free(gpointer q)
 	if (!p)
 		return;
 	g_free(p->pool);
+	g_free(p->declared);
 	g_free(p->from);
 	virt_host_free(p->from_virt);
 	g_ptr_array_unref(p->names);
@@ -118,7 +133,8 @@ probe_seen_by(virt_host *v, const char *pool, const char *name, GError **error)
 void
 share_probe_run(share_probe *p)
 {
-	g_autofree char *name = g_strdup_printf(SHARE_PROBE_PREFIX "%s.qcow2", g_uuid_string_random());
+	g_autofree char *uuid = g_uuid_string_random();
+	g_autofree char *name = g_strdup_printf(SHARE_PROBE_PREFIX "%s.qcow2", uuid);
 	g_autofree char *xml = domxml_volume(name, 1 << 20, NULL);
 	g_autoptr(GError) err = NULL;
 
@@ -157,6 +173,14 @@ joined(const GPtrArray *names)
 	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+/*
+ * A probe that cannot tell (a pool missing or inactive on a member, a busy
+ * pool) proves nothing either way: the pool stays unverified, with why, and
+ * what was known stays.  One that a member does not see refutes the whole
+ * declaration, and its past verifications with it.  One that agrees
+ * verifies the members it covered; it lifts a refutation only if it
+ * covered them all (a member left out may be the one that differs).
+ */
 void
 share_state_learn(share_state *s, const share_probe *p)
 {
@@ -164,11 +188,11 @@ share_state_learn(share_state *s, const share_probe *p)
 	GHashTableIter it;
 	gpointer k, v;
 
-	g_clear_pointer(&s->refuted, g_free);
+	s->gen++;
+	s->all_agreed = false;
+	g_clear_pointer(&s->unproven, g_free);
 	if (p->error) {
-		s->refuted = g_strdup_printf("pool '%s' is declared shared by %s, but could not be verified: %s",
-					     s->pool, s->declared, p->error);
-		g_hash_table_remove_all(s->serial);
+		s->unproven = g_strdup_printf("pool '%s' could not be verified: %s", s->pool, p->error);
 		return;
 	}
 	if (p->unseen->len) {
@@ -177,21 +201,32 @@ share_state_learn(share_state *s, const share_probe *p)
 		seen = joined(p->seen);
 		unseen = joined(p->unseen);
 		also = p->seen->len ? g_strdup_printf(" (it is seen through %s)", seen) : g_strdup("");
+		g_free(s->refuted);
 		s->refuted = g_strdup_printf("pool '%s' is declared shared by %s, but a probe volume made through %s "
 					     "is not seen through %s%s: their pools '%s' are different storage "
 					     "(one is local, or mounts something else); nothing is moved or failed "
 					     "over on it until the mounts or the declaration are fixed",
 					     s->pool, s->declared, p->from, unseen, also, s->pool);
 		g_hash_table_remove_all(s->serial);
+		g_hash_table_remove_all(s->ever);
 		return;
 	}
 	g_hash_table_iter_init(&it, p->serials);
-	while (g_hash_table_iter_next(&it, &k, &v))
+	while (g_hash_table_iter_next(&it, &k, &v)) {
 		serial_put(s->serial, k, *(guint64 *)v);
+		g_hash_table_add(s->ever, g_strdup(k));
+	}
+	if (g_hash_table_size(p->serials) == s->n_members) {
+		s->all_agreed = true;
+		g_clear_pointer(&s->refuted, g_free);
+	}
 }
 
-/* Whether @h's side of the pool is settled: verified on this connection,
- * or beyond checking (down, lost, or nothing to probe against). */
+/*
+ * Whether @h's side of the pool is settled: verified on this connection;
+ * or beyond probing now (down, lost, read-only) and seen sharing it before
+ * (without history, as for strata plan, taken as declared).
+ */
 static share_verdict
 member_verdict(const share_state *s, const share_host *h, const char **why)
 {
@@ -199,15 +234,17 @@ member_verdict(const share_state *s, const share_host *h, const char **why)
 
 	if (h->reachable && serial && *serial == h->serial)
 		return SHARE_YES;
-	if (!h->reachable) {
-		*why = "assumed from the declaration: a member does not answer, so it cannot be probed";
-		return SHARE_ASSUMED;
-	}
-	if (s && s->can_probe) {
-		*why = "the declaration is not verified yet (its probe has not reported)";
+	if (h->reachable && s && s->can_probe) {
+		*why = s->unproven ? s->unproven : "the declaration is not verified yet (its probe has not reported)";
 		return SHARE_UNVERIFIED;
 	}
-	*why = "assumed from the declaration: not probed (read-only connections, or no other member answers)";
+	if (s && s->history && !g_hash_table_contains(s->ever, h->name)) {
+		*why = "strata has never seen this host share the pool (no probe agreed while it answered) under "
+		       "this declaration, so it cannot be probed now and is not taken on trust";
+		return SHARE_UNVERIFIED;
+	}
+	*why = s && s->history ? "one side cannot be probed now (down, lost or read-only); it was seen sharing the pool before"
+			       : "taken as declared: not probed (read-only connections keep no history)";
 	return SHARE_ASSUMED;
 }
 

@@ -22,17 +22,30 @@
 #include "desired.h"
 #include "virt.h"
 
-/* Probe volumes carry this prefix; the planner ignores such volumes. */
+/* Probe volumes carry this prefix.  No spec names a volume so (strata's own
+ * are `<appliance>.<vm>--<disk>` and `persistent-<name>`), so nothing plans
+ * on one; a probe left by a crash mid-probe is inert and may be deleted by
+ * hand. */
 #define SHARE_PROBE_PREFIX "strata-probe-"
 
 /* What strata knows of one declared pool, kept across passes. */
 typedef struct {
 	char *pool;
 	char *declared;          /* the member list, joined: a new one forgets */
+	guint n_members;
 	GHashTable *serial;      /* host -> guint64 *: the connection on which a
 				    probe saw it share the pool with the others */
-	char *refuted;           /* the last probe's finding against it, or NULL */
-	bool can_probe;          /* this pass: two members up, read-write */
+	GHashTable *ever;        /* host -> NULL: seen sharing the pool under this
+				    declaration, at any time (from history) */
+	bool history;            /* @ever and a stored refutation were read */
+	char *refuted;           /* a probe's finding against the declaration, or
+				    NULL; cleared only by a probe that covers
+				    every member and agrees */
+	bool all_agreed;         /* the last probe covered every member and agreed */
+	char *unproven;          /* the last probe could not tell, and why */
+	guint64 gen;             /* bumped by each probe's outcome */
+	bool can_probe;          /* this pass: two members connected, read-write */
+	bool probing;            /* in the cache: a probe is under way */
 } share_state;
 
 share_state *share_state_new(const char *pool, const char *const *hosts);
@@ -42,6 +55,7 @@ void share_state_free(gpointer s);
 /* One probe: made through @from, looked for through every other member. */
 typedef struct {
 	char *pool;
+	char *declared;          /* the declaration it checks (share_state's) */
 	char *from;
 	virt_host *from_virt;    /* a reference of its own */
 	GPtrArray *names;        /* char *: the other members probed */
@@ -64,10 +78,13 @@ void share_state_learn(share_state *s, const share_probe *p);
 typedef enum {
 	SHARE_NO,          /* not declared for both hosts */
 	SHARE_YES,         /* declared, and both verified on their connections */
-	SHARE_ASSUMED,     /* declared, not contradicted, but could not be probed
-			      (read-only connections, a member down or lost) */
-	SHARE_UNVERIFIED,  /* declared, probing possible, not done yet */
-	SHARE_REFUTED,     /* a probe contradicted it, or could not check it */
+	SHARE_ASSUMED,     /* declared and not contradicted; a side that cannot be
+			      probed now (down, lost, or read-only connections) was
+			      seen sharing it before (or, without history, as
+			      strata plan has none, is taken as declared) */
+	SHARE_UNVERIFIED,  /* declared, not verified: probing possible and not
+			      done or inconclusive, or a side never seen sharing */
+	SHARE_REFUTED,     /* a probe contradicted it */
 } share_verdict;
 
 /* Plain data about one host for the verdict: no connection. */

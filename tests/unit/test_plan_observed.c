@@ -650,6 +650,164 @@ test_shared__a_shared_persistent_volume_is_deleted_once(void **state)
 	table_free(t);
 }
 
+/* Placement order does not decide a failover: with hv3 (a local san
+ * holding a same-named volume) before hv2, the VM still goes to hv2. */
+static void
+test_shared__failover_never_lands_on_a_same_named_volume(void **state)
+{
+	const char *vms = "  - {name: p, persistent: pdata, restart: always}\n";
+	table *t = shared_table(true, "state: lost\n", vms);
+	obs_host *hv2, *hv3;
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv1", "kvm", false);
+	hv3 = host_add(t, "hv3", "kvm", true);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	hv3->node.memory = 128ULL << 30;
+	lists_disks(t, hv3, "s.p");
+	lists_disks(t, hv2, "s.p");
+	share_as(t, NULL, NULL, false);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "define start");
+	assert_string_equal(op_of(p, OP_DEFINE)->host, "hv2");
+	assert_true(has_note(p, "s.p: restarts on the same volume with no lock manager declared on hv1 and hv2"));
+	plan_free(p);
+	table_free(t);
+}
+
+/* With history, a lost member never seen sharing the pool is not taken on
+ * trust: the VM waits, saying why. */
+static void
+test_shared__failover_needs_the_lost_host_seen_sharing_before(void **state)
+{
+	const char *vms = "  - {name: p, persistent: pdata, restart: always}\n";
+	table *t = shared_table(true, "state: lost\n", vms);
+	share_state *st;
+	obs_host *hv2;
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv1", "kvm", false);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true);
+	lists_disks(t, hv2, "s.p");
+	share_as(t, NULL, NULL, false);
+	st = g_hash_table_lookup(t->have->shares, "san");
+	st->history = true;
+	g_hash_table_add(st->ever, g_strdup("hv2"));
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_true(has_note(p, "strata has never seen this host share the pool"));
+	plan_free(p);
+	table_free(t);
+	/* Seen before (both): it fails over. */
+	t = shared_table(true, "state: lost\n", vms);
+	host_add(t, "hv1", "kvm", false);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true);
+	lists_disks(t, hv2, "s.p");
+	share_as(t, NULL, NULL, false);
+	st = g_hash_table_lookup(t->have->shares, "san");
+	st->history = true;
+	g_hash_table_add(st->ever, g_strdup("hv1"));
+	g_hash_table_add(st->ever, g_strdup("hv2"));
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "define start");
+	plan_free(p);
+	table_free(t);
+}
+
+/* A template VM whose disk is on a pool shared with the lost host restarts
+ * on that disk (its host reads the pool first); nothing is made. */
+static void
+test_shared__a_template_vm_fails_over_onto_its_shared_disk(void **state)
+{
+	table *t = shared_table(true, "state: lost\n", "  - {name: w, template: ts}\n");
+	obs_host *hv2;
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv1", "kvm", false);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true)->node.memory = 128ULL << 30;
+	lists_disks(t, hv2, "s.w");
+	share_as(t, NULL, NULL, false);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "define start");
+	assert_string_equal(op_of(p, OP_DEFINE)->host, "hv2");
+	assert_non_null(op_of(p, OP_DEFINE)->refresh);
+	assert_string_equal(op_of(p, OP_DEFINE)->refresh[0], "san");
+	assert_non_null(strstr(op_of(p, OP_DEFINE)->reason, "restarted on its disks on shared storage"));
+	plan_free(p);
+	table_free(t);
+}
+
+/* A probe's outcome for pool san (members hv1, hv2, hv3): seen by @seen,
+ * not by @unseen, or @error. */
+static share_probe *
+outcome(const char *const *seen, const char *const *unseen, const char *error)
+{
+	share_probe *p = share_probe_new("san", "hv1", NULL);
+	guint64 serial = 7;
+
+	p->declared = g_strdup("hv1,hv2,hv3");
+	p->error = g_strdup(error);
+	g_hash_table_insert(p->serials, g_strdup("hv1"), g_memdup2(&serial, sizeof(serial)));
+	for (guint i = 0; seen && seen[i]; i++) {
+		g_ptr_array_add(p->seen, g_strdup(seen[i]));
+		g_hash_table_insert(p->serials, g_strdup(seen[i]), g_memdup2(&serial, sizeof(serial)));
+	}
+	for (guint i = 0; unseen && unseen[i]; i++)
+		g_ptr_array_add(p->unseen, g_strdup(unseen[i]));
+	return p;
+}
+
+/* What a probe teaches: a refutation voids what was seen before and
+ * stays until a probe of every member agrees; a probe that cannot tell
+ * changes nothing known. */
+static void
+test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member(void **state)
+{
+	static const char *const members[] = { "hv1", "hv2", "hv3", NULL };
+	share_state *s = share_state_new("san", members);
+	share_probe *p;
+
+	(void)state;
+	p = outcome((const char *const[]){ "hv2", NULL }, (const char *const[]){ "hv3", NULL }, NULL);
+	share_state_learn(s, p);
+	share_probe_free(p);
+	assert_non_null(s->refuted);
+	assert_non_null(strstr(s->refuted, "not seen through hv3 (it is seen through hv2)"));
+	/* hv3 down: hv1 and hv2 agree; hv3 may be the odd one, so it stands. */
+	p = outcome((const char *const[]){ "hv2", NULL }, NULL, NULL);
+	share_state_learn(s, p);
+	share_probe_free(p);
+	assert_non_null(s->refuted);
+	assert_true(g_hash_table_contains(s->ever, "hv2"));
+	/* Cannot tell: nothing known changes. */
+	p = outcome(NULL, NULL, "hv2 cannot tell whether it sees the probe: busy");
+	share_state_learn(s, p);
+	share_probe_free(p);
+	assert_non_null(s->refuted);
+	assert_non_null(strstr(s->unproven, "busy"));
+	assert_true(g_hash_table_contains(s->serial, "hv2"));
+	/* Every member agrees: lifted. */
+	p = outcome((const char *const[]){ "hv2", "hv3", NULL }, NULL, NULL);
+	share_state_learn(s, p);
+	share_probe_free(p);
+	assert_null(s->refuted);
+	assert_null(s->unproven);
+	assert_true(s->all_agreed);
+	/* A later refutation voids every member seen before. */
+	p = outcome(NULL, (const char *const[]){ "hv2", "hv3", NULL }, NULL);
+	share_state_learn(s, p);
+	share_probe_free(p);
+	assert_int_equal(g_hash_table_size(s->ever), 0);
+	assert_int_equal(g_hash_table_size(s->serial), 0);
+	share_state_free(s);
+}
+
 int
 main(void)
 {
@@ -666,6 +824,10 @@ main(void)
 		cmocka_unit_test(test_shared__a_copy_move_never_deletes_from_a_shared_pool),
 		cmocka_unit_test(test_shared__a_persistent_vm_fails_over_within_its_pool),
 		cmocka_unit_test(test_shared__a_shared_persistent_volume_is_deleted_once),
+		cmocka_unit_test(test_shared__failover_never_lands_on_a_same_named_volume),
+		cmocka_unit_test(test_shared__failover_needs_the_lost_host_seen_sharing_before),
+		cmocka_unit_test(test_shared__a_template_vm_fails_over_onto_its_shared_disk),
+		cmocka_unit_test(test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1778,6 +1778,9 @@ delete_after_move(plan *p, host_set *hosts, const char *dir, const char *volume,
 	history *hist = history_open(db, &err);
 	g_autoptr(obs_cache) cache = obs_cache_new();
 	plan_op *op = plan_append_oneshot(p, OP_VOL_DELETE, "hv1", NULL, "the VM moved to another host");
+
+	if (!hist)
+		fail_msg("history: %s", err->message);
 	exec_options eo;
 	gint64 run;
 
@@ -1837,6 +1840,61 @@ test_shared__a_move_never_deletes_the_copy_its_target_sees(void **state)
 	tu_rmtree(dir);
 }
 
+/* What probes found outlives the process: a later run (a one-shot apply
+ * after a host died) knows which members were seen sharing the pool, and
+ * a standing refutation. */
+static void
+test_shared__what_probes_found_is_kept_in_history(void **state)
+{
+	static const char *const members[] = { "hv1", "hv2", NULL };
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GHashTable) shares = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, share_state_free);
+	history *hist = history_open(db, &err);
+	share_state *s = share_state_new("san", members);
+
+	(void)state;
+	assert_non_null(hist);
+	g_hash_table_add(s->ever, g_strdup("hv1"));
+	g_hash_table_add(s->ever, g_strdup("hv2"));
+	s->all_agreed = true;
+	s->gen = 1;
+	g_hash_table_insert(shares, g_strdup("san"), s);
+	assert_true(history_shares_sync(hist, shares, &err));
+	history_close(hist);
+
+	hist = history_open(db, &err);
+	s = share_state_new("san", members);  /* a new process knows nothing */
+	g_hash_table_insert(shares, g_strdup("san"), s);
+	assert_true(history_shares_sync(hist, shares, &err));
+	assert_true(s->history);
+	assert_int_equal(g_hash_table_size(s->ever), 2);
+	assert_null(s->refuted);
+	/* Refuted: the members seen before are void, the finding stays. */
+	s->refuted = g_strdup("pool 'san' ... not seen through hv2");
+	s->gen = 2;
+	assert_true(history_shares_sync(hist, shares, &err));
+	history_close(hist);
+	hist = history_open(db, &err);
+	s = share_state_new("san", members);
+	g_hash_table_insert(shares, g_strdup("san"), s);
+	assert_true(history_shares_sync(hist, shares, &err));
+	assert_string_equal(s->refuted, "pool 'san' ... not seen through hv2");
+	assert_int_equal(g_hash_table_size(s->ever), 0);
+	/* Another declaration (the member list changed) starts afresh. */
+	{
+		static const char *const other[] = { "hv1", "hv3", NULL };
+		share_state *o = share_state_new("san", other);
+
+		g_hash_table_insert(shares, g_strdup("san"), o);
+		assert_true(history_shares_sync(hist, shares, &err));
+		assert_null(o->refuted);
+	}
+	history_close(hist);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -1871,6 +1929,7 @@ main(void)
 		cmocka_unit_test(test_shared__a_declaration_the_probe_contradicts_is_an_error),
 		cmocka_unit_test(test_shared__a_declaration_the_probe_confirms_is_kept_per_connection),
 		cmocka_unit_test(test_shared__a_move_never_deletes_the_copy_its_target_sees),
+		cmocka_unit_test(test_shared__what_probes_found_is_kept_in_history),
 		cmocka_unit_test(test_safety__the_last_guard_sees_paths_and_names_put_back),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
