@@ -31,9 +31,9 @@ san_down() {
 	local h dir
 	for h in h1 h2 h3; do
 		dir=$E2E_DIR/$h
-		e2e_virsh "$h" pool-destroy san >/dev/null 2>&1
-		e2e_virsh "$h" pool-undefine san >/dev/null 2>&1
-		nsenter -t "$(cat "$dir/ns.pid")" -m -- umount "$SAN_PATH" 2>/dev/null
+		e2e_virsh "$h" pool-destroy san >/dev/null 2>&1 || true
+		e2e_virsh "$h" pool-undefine san >/dev/null 2>&1 || true
+		nsenter -t "$(cat "$dir/ns.pid")" -m -- umount "$SAN_PATH" 2>/dev/null || true
 	done
 	return 0
 }
@@ -180,7 +180,7 @@ scenario_shared_pool_host_loss_fails_over() {
 
 	note "h1 boots again"
 	e2e_host_start h1
-	e2e_virsh h1 destroy s.p >/dev/null 2>&1
-	e2e_virsh h1 undefine s.p >/dev/null 2>&1
+	e2e_virsh h1 destroy s.p >/dev/null 2>&1 || true
+	e2e_virsh h1 undefine s.p >/dev/null 2>&1 || true
 	san_down
 }
