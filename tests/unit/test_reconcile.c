@@ -1647,25 +1647,26 @@ node_with_default_pool(const char *dir)
 	return file;
 }
 
+/* Hosts hv1 (test:///default) and hv2 (a node of its own), from a source
+ * *@src the caller keeps while the hosts live (they borrow its documents). */
 static host_set *
-two_hosts(const char *dir, const char *extra)
+two_hosts(const char *dir, const char *extra, spec_source **src)
 {
 	g_autofree char *node = node_with_default_pool(dir);
 	g_autofree char *text = g_strdup_printf("kind: host\nname: hv1\nuri: test:///default\n---\n"
 						"kind: host\nname: hv2\nuri: test://%s\n---\n%s", node, extra);
 	g_autofree char *spec = g_build_filename(dir, "spec.yaml", NULL);
-	g_autoptr(spec_source) src = NULL;
 	g_autoptr(GError) err = NULL;
 	spec_diags diags;
 	host_set *hosts;
 
 	tu_write(spec, text);
 	spec_diags_init(&diags);
-	src = spec_load(spec, &diags);
-	spec_validate(src, &diags);
+	*src = spec_load(spec, &diags);
+	spec_validate(*src, &diags);
 	assert_int_equal(diags.errors, 0);
 	spec_diags_release(&diags);
-	hosts = hosts_open(src, NULL, false, HOSTS_CONNECT_DEADLINE_MS, &err);
+	hosts = hosts_open(*src, NULL, false, HOSTS_CONNECT_DEADLINE_MS, &err);
 	assert_non_null(hosts);
 	return hosts;
 }
@@ -1722,12 +1723,10 @@ static void
 test_shared__a_declaration_the_probe_confirms_is_kept_per_connection(void **state)
 {
 	g_autofree char *dir = tu_mkdtemp();
-	g_autoptr(host_set) hosts = two_hosts(dir, "kind: pool\nname: default-pool\nhosts: [hv1, hv2]\nshared: true\n");
+	g_autoptr(spec_source) src = NULL;
+	host_set *hosts = two_hosts(dir, "kind: pool\nname: default-pool\nhosts: [hv1, hv2]\nshared: true\n", &src);
 	host_conn *hv2 = g_hash_table_lookup(hosts->by_name, "hv2");
 	g_autoptr(GError) err = NULL;
-	g_autofree char *spec = g_build_filename(dir, "spec.yaml", NULL);
-	spec_diags diags;
-	g_autoptr(spec_source) src = NULL;
 	g_autoptr(desired_state) want = NULL;
 	g_autoptr(obs_cache) cache = obs_cache_new();
 	observed *o;
@@ -1738,10 +1737,6 @@ test_shared__a_declaration_the_probe_confirms_is_kept_per_connection(void **stat
 	virt_host_free(hv2->virt);
 	hv2->virt = virt_host_open("test:///default?as-hv2", false, &err);
 	assert_non_null(hv2->virt);
-	spec_diags_init(&diags);
-	src = spec_load(spec, &diags);
-	spec_validate(src, &diags);
-	spec_diags_release(&diags);
 	want = desired_build(src);
 	o = observe(hosts, want, cache);
 	assert_int_equal(obs_pool_shared(o, want, "default-pool", o->hosts->pdata[0], o->hosts->pdata[1], &why),
@@ -1766,6 +1761,7 @@ test_shared__a_declaration_the_probe_confirms_is_kept_per_connection(void **stat
 		assert_true(hosts_calls(hosts) - before > again);
 	}
 	assert_false(probe_left(conn_of(hosts, "hv1"), "default-pool"));
+	hosts_free(hosts);
 	tu_rmtree(dir);
 }
 
@@ -1812,7 +1808,8 @@ static void
 test_shared__a_move_never_deletes_the_copy_its_target_sees(void **state)
 {
 	g_autofree char *dir = tu_mkdtemp();
-	g_autoptr(host_set) hosts = two_hosts(dir, "");
+	g_autoptr(spec_source) src = NULL;
+	host_set *hosts = two_hosts(dir, "", &src);
 	host_conn *hv2 = g_hash_table_lookup(hosts->by_name, "hv2");
 	g_autofree char *xml = domxml_volume("m.w--system.qcow2", 1 << 20, NULL);
 	g_autoptr(GError) err = NULL;
@@ -1837,6 +1834,7 @@ test_shared__a_move_never_deletes_the_copy_its_target_sees(void **state)
 	assert_true(volume_there(conn_of(hosts, "hv1"), "m.w--system.qcow2"));
 	assert_false(probe_left(conn_of(hosts, "hv1"), "default-pool"));
 	assert_true(virt_vol_delete(conn_of(hosts, "hv1"), "default-pool", "m.w--system.qcow2", &err));
+	hosts_free(hosts);
 	tu_rmtree(dir);
 }
 
