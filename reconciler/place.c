@@ -15,6 +15,8 @@ struct place_state {
 	GHashTable *disk_ok;     /* "pool\x1fvolume\x1fbase" -> bool[hosts]: computed once */
 	GHashTable *layer_hosts; /* "appliance/layer" -> GHashTable of host names */
 	GHashTable *cut_short;   /* borrowed: see plan_options */
+	GHashTable *storage;     /* storage_key -> guint64 *: bytes of new volumes
+				    this plan put there */
 };
 
 place_state *
@@ -28,6 +30,7 @@ place_state_new(const desired_state *want, const observed *have, GHashTable *cut
 	ps->memory = g_new0(uint64_t, have->hosts->len + 1);
 	ps->cpus = g_new0(guint, have->hosts->len + 1);
 	ps->disk_ok = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	ps->storage = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	ps->layer_hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						(GDestroyNotify)g_hash_table_unref);
 	for (guint i = 0; i < have->hosts->len; i++) {
@@ -54,6 +57,7 @@ place_state_free(place_state *ps)
 	g_free(ps->cpus);
 	g_hash_table_unref(ps->disk_ok);
 	g_hash_table_unref(ps->layer_hosts);
+	g_hash_table_unref(ps->storage);
 	g_free(ps);
 }
 
@@ -347,11 +351,102 @@ layer_note(place_state *ps, const desired_vm *vm)
 	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+/* ---- storage: a pool's free space, counted once per storage ----------- */
+
+/* One storage per pool and host, or one per pool declared shared: its
+ * members see the same bytes, so what is placed through one is gone for
+ * all (refuted or not: counting two storages as one errs on the safe side). */
+static char *
+storage_key(const place_state *ps, const obs_host *h, const char *pool)
+{
+	return desired_pool_sharers(ps->want, pool, h->name) ? g_strdup_printf("=%s", pool)
+							      : g_strdup_printf("%s/%s", h->name, pool);
+}
+
+/* Bytes @vm's disks add to @pool through @h: the volumes @h does not list,
+ * but not those a move from @from keeps on a pool the two share.  Counted
+ * at their full size (a thin overlay may take less; never more). */
+static uint64_t
+new_bytes(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_host *from,
+	  const char *pool)
+{
+	uint64_t n = 0;
+	const char *why;
+	share_verdict v = from ? obs_pool_shared(ps->have, ps->want, pool, from, h, &why) : SHARE_NO;
+
+	if (v == SHARE_YES || v == SHARE_ASSUMED)
+		return 0;  /* the move keeps the volumes where they are */
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (strcmp(d->pool, pool) != 0 || obs_host_has_volume(h, d->pool, d->volume))
+			continue;
+		n += d->capacity ? d->capacity : obs_host_capacity(h, d->pool, d->base ? d->base : d->volume);
+	}
+	return n;
+}
+
+static guint64 *
+storage_used(place_state *ps, const obs_host *h, const char *pool)
+{
+	g_autofree char *key = storage_key(ps, h, pool);
+	guint64 *used = g_hash_table_lookup(ps->storage, key);
+
+	if (!used) {
+		used = g_new0(guint64, 1);
+		g_hash_table_insert(ps->storage, g_steal_pointer(&key), used);
+	}
+	return used;
+}
+
+/* Whether @vm's new volumes fit the free space of their pools on @h, after
+ * what this plan already put in the same storage; pools whose size could
+ * not be read are not judged. */
+static bool
+storage_fits(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_host *from,
+	     GString *why)
+{
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const char *pool = ((desired_disk *)vm->disks->pdata[i])->pool;
+		const virt_pool *p = obs_host_pool(h, pool);
+		uint64_t need = p && p->sized ? new_bytes(ps, vm, h, from, pool) : 0;
+		guint64 used = need ? *storage_used(ps, h, pool) : 0;
+
+		if (need && used + need > p->available) {
+			g_autofree char *free_s = g_format_size_full(p->available > used ? p->available - used : 0,
+								     G_FORMAT_SIZE_IEC_UNITS);
+			g_autofree char *need_s = g_format_size_full(need, G_FORMAT_SIZE_IEC_UNITS);
+
+			if (why)
+				g_string_append_printf(why, "%s%s: pool '%s' has %s free%s, %s needed",
+						       why->len ? ", " : "", h->name, pool, free_s,
+						       desired_pool_sharers(ps->want, pool, h->name)
+							       ? " (one storage with the hosts that share it)" : "",
+						       need_s);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+storage_commit(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_host *from)
+{
+	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const char *pool = ((desired_disk *)vm->disks->pdata[i])->pool;
+
+		if (g_hash_table_add(done, (gpointer)pool))
+			*storage_used(ps, h, pool) += new_bytes(ps, vm, h, from, pool);
+	}
+}
+
 /* The host that fits @vm best, among those sharing its disks' pools with
  * @near when that is given. */
 static obs_host *
 best_host(place_state *ps, const desired_vm *vm, const obs_host *pin, GHashTable *taken,
-	  const bool *disks, const obs_host *near)
+	  const bool *disks, const obs_host *from, bool near)
 {
 	obs_host *best = NULL;
 	int64_t best_avail = 0;
@@ -361,7 +456,7 @@ best_host(place_state *ps, const desired_vm *vm, const obs_host *pin, GHashTable
 		int64_t avail;
 
 		if (!pin_allows(ps, vm, pin, h, NULL) || !host_fits(ps, vm, h, taken, disks, true, NULL) ||
-		    (near && !shares_disks(ps, vm, near, h)))
+		    !storage_fits(ps, vm, h, from, NULL) || (near && !shares_disks(ps, vm, from, h)))
 			continue;
 		avail = available(ps, h);
 		if (!best || (vm->placement == PLACEMENT_PACK ? avail < best_avail
@@ -388,21 +483,23 @@ place_vm(place_state *ps, const desired_vm *vm, const obs_host *from, char **bec
 		layer = layer_note(ps, vm);
 		*because = g_strdup_printf("a crashed run had sent it there, and that may still land%s", layer);
 		place_commit(ps, vm, left);
+		storage_commit(ps, vm, left, NULL);
 		return left;
 	}
 	/* A move stays on the storage it is on when it can: nothing copied. */
-	if (from && (best = best_host(ps, vm, pin, taken, disks, from)))
+	if (from && (best = best_host(ps, vm, pin, taken, disks, from, true)))
 		near = true;
 	else
-		best = best_host(ps, vm, pin, taken, disks, NULL);
+		best = best_host(ps, vm, pin, taken, disks, from, false);
 	if (!best) {
 		g_autoptr(GString) reasons = g_string_new(NULL);
 
 		for (guint i = 0; i < ps->have->hosts->len; i++) {
 			obs_host *h = ps->have->hosts->pdata[i];
 
-			if (pin_allows(ps, vm, pin, h, reasons))
-				host_fits(ps, vm, h, taken, disks, true, reasons);
+			if (pin_allows(ps, vm, pin, h, reasons) &&
+			    host_fits(ps, vm, h, taken, disks, true, reasons))
+				storage_fits(ps, vm, h, from, reasons);
 		}
 		*why = g_strdup_printf("no host can carry %s (%s)", vm->domain,
 				       reasons->len ? reasons->str : "no hosts");
@@ -420,6 +517,7 @@ place_vm(place_state *ps, const desired_vm *vm, const obs_host *from, char **bec
 					   vm->placement == PLACEMENT_PACK ? "pack: the fullest host that fits"
 									   : "spread: the most free memory", layer);
 	place_commit(ps, vm, best);
+	storage_commit(ps, vm, best, from);
 	return best;
 }
 

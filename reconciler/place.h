@@ -4,8 +4,10 @@
  * Pure.  One narrow interface: given the VM and the hosts as observed plus
  * what this plan already placed, pick a host or say why none fits.  This
  * first version honours maintenance, lost hosts, tags, layers (one host per
- * VM of a layer), capacity (memory and vCPUs after reserve and overcommit),
- * a persistent volume that already lives on a host, the host a crashed run
+ * VM of a layer), capacity (memory and vCPUs after reserve and overcommit;
+ * pool space for new volumes, a shared pool's counted once),
+ * a persistent volume that already lives on a host (or on a pool it shares
+ * with others: then any of them), the host a crashed run
  * had sent a new VM's define or disk to (it may still land there), and
  * spread/pack.  It is
  * deterministic (ties go to the first host in spec order) and stable: it

@@ -400,6 +400,7 @@ virt_list_pools(virt_host *h, GPtrArray **pools_out, GPtrArray **vols_out,
 		GError **error)
 {
 	virStoragePoolPtr *pools = NULL;
+	virStoragePoolInfo info;
 	GPtrArray *plist, *vlist;
 	int n;
 
@@ -416,7 +417,15 @@ virt_list_pools(virt_host *h, GPtrArray **pools_out, GPtrArray **vols_out,
 		count(h);
 		pool_describe(pools[i], p);
 		count(h);
-		p->active = virStoragePoolIsActive(pools[i]) == 1;
+		/* State and size in one call. */
+		if (virStoragePoolGetInfo(pools[i], &info) == 0) {
+			p->active = info.state == VIR_STORAGE_POOL_RUNNING;
+			p->capacity = info.capacity;
+			p->available = info.available;
+			p->sized = p->active;
+		} else {
+			virResetLastError();
+		}
 		p->listed = p->active && list_volumes(h, pools[i], vlist);
 		g_ptr_array_add(plist, p);
 		virStoragePoolFree(pools[i]);

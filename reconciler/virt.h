@@ -108,6 +108,9 @@ typedef struct {
 	char *path;          /* target path, where the pool has one */
 	bool active;
 	bool listed;         /* active and its volumes listed: absence means absent */
+	bool sized;          /* active, and the two below were read */
+	uint64_t capacity;   /* bytes */
+	uint64_t available;  /* bytes free for new volumes */
 } virt_pool;
 
 typedef struct {

@@ -790,8 +790,17 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 
 	if (g_hash_table_contains(w->bases, key))
 		die("op %u deletes template base %s on %s", del->id, key, del->host);
-	if (del->peer && desired_pool_sharers(want, del->pool, del->host))
-		die("op %u deletes %s on %s after a move, from a pool declared shared", del->id, key, del->host);
+	/* A move (the domain defined or migrated elsewhere by this plan) never
+	 * deletes from a pool declared shared: it may be the copy it uses. */
+	for (guint i = 0; del->domain && desired_pool_sharers(want, del->pool, del->host) && i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if ((op->kind == OP_DEFINE || op->kind == OP_MIGRATE) && g_strcmp0(op->domain, del->domain) == 0 &&
+		    strcmp(op->kind == OP_MIGRATE ? op->target : op->host, del->host) != 0)
+			die("op %u deletes %s on %s, a pool declared shared, while op %u moves %s to %s",
+			    del->id, key, del->host, op->id, del->domain,
+			    op->kind == OP_MIGRATE ? op->target : op->host);
+	}
 	if (g_str_has_prefix(del->volume, "persistent-") &&
 	    (!t || !t->deleted || strcmp(t->pool, del->pool) != 0))
 		die("op %u deletes persistent volume %s on %s, and its template does not say state: deleted",

@@ -49,7 +49,8 @@ pool_add(obs_host *h, const char *name)
 	pool->name = g_strdup(name);
 	pool->type = g_strdup("dir");
 	pool->path = g_strdup_printf("/var/lib/libvirt/%s", name);
-	pool->active = pool->listed = true;
+	pool->active = pool->listed = pool->sized = true;
+	pool->capacity = pool->available = 1ULL << 40;
 	g_ptr_array_add(h->pools, pool);
 	vol_in(h, name, "base.qcow2");
 	base->capacity = 1ULL << 30;
@@ -808,6 +809,68 @@ test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member(void **state
 	share_state_free(s);
 }
 
+/* @h's pool @name has @gib GiB free. */
+static void
+pool_free_gib(obs_host *h, const char *name, uint64_t gib)
+{
+	for (guint i = 0; i < h->pools->len; i++) {
+		virt_pool *p = h->pools->pdata[i];
+
+		if (strcmp(p->name, name) == 0)
+			p->available = gib << 30;
+	}
+}
+
+/* Placement counts a shared pool's free space once: two VMs with 8 GiB
+ * disks do not both fit the 10 GiB that hv1 and hv2 see of one storage;
+ * the second goes to hv3's own pool.  Undeclared, each host's 10 GiB is
+ * its own and both fit there. */
+static void
+test_shared__placement_counts_a_shared_pool_once(void **state)
+{
+	const char *vms = "  - {name: a, template: ts, disks: [{name: d, size: 8GiB}]}\n"
+			  "  - {name: b, template: ts, disks: [{name: d, size: 8GiB}]}\n";
+	table *t = shared_table(true, "", vms);
+	obs_host *hv1, *hv2, *hv3;
+	plan *p;
+
+	(void)state;
+	hv1 = host_add(t, "hv1", "kvm", true);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	hv3 = host_add(t, "hv3", "kvm", true);
+	hv3->node.memory = 8ULL << 30;  /* the last choice by memory */
+	pool_free_gib(hv1, "san", 10);
+	pool_free_gib(hv2, "san", 10);
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_int_equal(p->errors->len, 0);
+	assert_string_equal(op_of(p, OP_DEFINE)->host, "hv1");
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_DEFINE && strcmp(op->domain, "s.b") == 0)
+			assert_string_equal(op->host, "hv3");
+	}
+	plan_free(p);
+	table_free(t);
+
+	t = shared_table(false, "", vms);
+	hv1 = host_add(t, "hv1", "kvm", true);
+	hv2 = host_add(t, "hv2", "kvm", true);
+	host_add(t, "hv3", "kvm", true)->node.memory = 8ULL << 30;
+	pool_free_gib(hv1, "san", 10);
+	pool_free_gib(hv2, "san", 10);
+	p = plan_of(t);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_DEFINE)
+			assert_true(strcmp(op->host, "hv1") == 0 || strcmp(op->host, "hv2") == 0);
+	}
+	plan_free(p);
+	table_free(t);
+}
+
 int
 main(void)
 {
@@ -828,6 +891,7 @@ main(void)
 		cmocka_unit_test(test_shared__failover_needs_the_lost_host_seen_sharing_before),
 		cmocka_unit_test(test_shared__a_template_vm_fails_over_onto_its_shared_disk),
 		cmocka_unit_test(test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member),
+		cmocka_unit_test(test_shared__placement_counts_a_shared_pool_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1011,21 +1011,35 @@ test_safety__removing_most_of_the_fleet_waits_for_confirmation(void **state)
 static void
 test_exec__a_failing_op_skips_only_its_dependents(void **state)
 {
-	/* 600GiB exceeds the simulated pool (490GiB free): a real failure. */
 	dc *d = dc_new("kind: appliance\nname: f\nvms:\n"
-		       "  - {name: big, template: debian-12, disks: [{name: huge, size: 600GiB}]}\n"
+		       "  - {name: big, template: debian-12, disks: [{name: huge, size: 1GiB}]}\n"
 		       "  - {name: ok1, template: debian-12}\n"
 		       "  - {name: ok2, template: debian-12, after: [big]}\n"
 		       "  - {name: ok3, template: debian-12}\n");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GPtrArray) rows = NULL;
+	g_autofree char *xml = domxml_volume("f.big--huge.qcow2", 1 << 20, NULL);
 	history_query q = { .vm = "f.big" };
 	const plan *p;
+	const plan_op *huge;
+	host_conn *on;
 	unsigned failed = 0, skipped = 0;
 
 	(void)state;
-	assert_int_equal(dc_apply(d), EXEC_PARTIAL);
-	p = d->last.plan;
+	/* A real failure: someone made a volume of that name on the host
+	 * after the plan (libvirt refuses to make it again). */
+	p = dc_plan(d);
+	huge = NULL;
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_CREATE && g_strcmp0(op->volume, "f.big--huge.qcow2") == 0)
+			huge = op;
+	}
+	assert_non_null(huge);
+	on = g_hash_table_lookup(d->hosts->by_name, huge->host);
+	assert_true(virt_vol_create(on->virt, "default", xml, NULL, &err));
+	assert_int_equal(dc_apply_planned(d), EXEC_PARTIAL);
 	for (guint i = 0; i < p->ops->len; i++) {
 		const plan_op *op = p->ops->pdata[i];
 
@@ -1045,8 +1059,10 @@ test_exec__a_failing_op_skips_only_its_dependents(void **state)
 	for (guint i = 0; i < rows->len; i++) {
 		GHashTable *r = rows->pdata[i];
 
-		if (g_strcmp0(g_hash_table_lookup(r, "result"), "failed") == 0)
-			assert_non_null(strstr(g_hash_table_lookup(r, "error"), "huge"));
+		if (g_strcmp0(g_hash_table_lookup(r, "result"), "failed") == 0) {
+			assert_non_null(strstr(g_hash_table_lookup(r, "args"), "huge"));
+			assert_non_null(strstr(g_hash_table_lookup(r, "error"), "already exists"));
+		}
 	}
 	dc_free(d);
 }
