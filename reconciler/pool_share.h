@@ -8,9 +8,11 @@
  * named volume is made through one member, the pool is refreshed on the
  * others, and each says whether it sees it; the volume is then deleted.
  * A member is verified for the connection it was probed on: a reconnect
- * probes again.  A declaration a probe contradicts (or could not check)
- * is refuted: nothing is moved or failed over on it, and each pass probes
- * again until a probe agrees.
+ * probes again.  A declaration a probe contradicts is refuted: nothing is
+ * moved or failed over on it, and each pass probes again until a probe of
+ * every member agrees.  A probe that cannot tell proves nothing.  What
+ * probes found is kept in history (history_shares_sync), so that a member
+ * that cannot be probed now counts only if it was seen sharing before.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
