@@ -941,6 +941,20 @@ disks_shared(planner *pl, const desired_vm *vm, const obs_domain *o, const obs_h
 	return shared ? 1 : 0;
 }
 
+/* A cold move's first half: stopped (a saved image goes with the
+ * definition) and undefined on its host; returns the undefine. */
+static plan_op *
+leave_host(planner *pl, const obs_domain *o, op_impact impact, const char *why)
+{
+	run_state from = run_state_of(o);
+	plan_op *last = plan_state_why(pl, o->host->name, o->name, from == RUN_SAVED ? RUN_OFF : from,
+				       RUN_OFF, impact, NULL, "stopped to move");
+
+	if (last)
+		g_ptr_array_add(removal_stops(pl, o->host->name), last);
+	return op_add(pl, OP_UNDEFINE, impact, o->host->name, o->name, last, why);
+}
+
 /* The pools of @vm's disks, each once. */
 static GStrv
 disk_pools(const desired_vm *vm)
@@ -983,12 +997,7 @@ plan_move_shared(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 		tally(pl, vm->appliance, &pl->p->n_change);
 		return;
 	}
-	last = plan_state_why(pl, old->name, vm->domain, run_state_of(o) == RUN_SAVED ? RUN_OFF
-						 : run_state_of(o), RUN_OFF, IMPACT_RESTART, NULL,
-			      "stopped to move");
-	if (last)
-		g_ptr_array_add(removal_stops(pl, old->name), last);
-	last = op_add(pl, OP_UNDEFINE, IMPACT_RESTART, old->name, vm->domain, last, why);
+	last = leave_host(pl, o, IMPACT_RESTART, why);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s; its disks stay on shared storage",
 				 old->name, why, h->name, because);
 	plan_create_on(pl, vm, h, reason, last, pools);
@@ -1084,12 +1093,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 		       vm->domain, old->name, why);
 		return;
 	}
-	last = plan_state_why(pl, old->name, vm->domain, run_state_of(o) == RUN_SAVED ? RUN_OFF
-						 : run_state_of(o), RUN_OFF, IMPACT_REPLACE, NULL,
-			      "stopped to move");
-	if (last)
-		g_ptr_array_add(removal_stops(pl, old->name), last);
-	last = op_add(pl, OP_UNDEFINE, IMPACT_REPLACE, old->name, vm->domain, last, why);
+	last = leave_host(pl, o, IMPACT_REPLACE, why);
 	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host", h);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s", old->name, why,
 				 h->name, because);
