@@ -455,15 +455,16 @@ best_host(place_state *ps, const desired_vm *vm, const obs_host *pin, GHashTable
 		obs_host *h = ps->have->hosts->pdata[i];
 		int64_t avail;
 
-		if (!pin_allows(ps, vm, pin, h, NULL) || !host_fits(ps, vm, h, taken, disks, true, NULL) ||
-		    !storage_fits(ps, vm, h, from, NULL) || (near && !shares_disks(ps, vm, from, h)))
+		if (!pin_allows(ps, vm, pin, h, NULL) || !host_fits(ps, vm, h, taken, disks, true, NULL))
 			continue;
 		avail = available(ps, h);
-		if (!best || (vm->placement == PLACEMENT_PACK ? avail < best_avail
-							      : avail > best_avail)) {
-			best = h;
-			best_avail = avail;
-		}
+		if (best && (vm->placement == PLACEMENT_PACK ? avail >= best_avail : avail <= best_avail))
+			continue;
+		/* Only for a host that would win: the same choice, fewer checks. */
+		if (!storage_fits(ps, vm, h, from, NULL) || (near && !shares_disks(ps, vm, from, h)))
+			continue;
+		best = h;
+		best_avail = avail;
 	}
 	return best;
 }

@@ -74,7 +74,7 @@ make_observed(const spec_source *src, GPtrArray *conns)
 		pool->name = g_strdup("default");
 		pool->type = g_strdup("dir");
 		pool->path = g_strdup("/var/lib/libvirt/images");
-		pool->active = true;
+		pool->active = pool->listed = true;
 		g_ptr_array_add(h->pools, pool);
 		vol->pool = g_strdup("default");
 		vol->name = g_strdup("base.qcow2");
@@ -109,8 +109,8 @@ main(void)
 
 			if (place_vm(ps, want->vms->pdata[i], NULL, &because, &why))
 				placed++;
-			else
-				failed++;
+			else if (++failed == 1 && round == 0)
+				fprintf(stderr, "not placed: %s\n", why);
 		}
 		ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
 		best = MIN(best, ms);
