@@ -593,6 +593,8 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uu
 }
 
 /* Volumes, definition and start of @vm on @h, all after @after (or not). */
+/* @shared: pools whose volumes of @vm exist, listed on @h or not (a
+ * move on shared storage): none is made, and @h reads them again first. */
 static bool
 plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reason,
 	       plan_op *after, GStrv shared)
@@ -694,22 +696,50 @@ note_unlocked(planner *pl, const desired_vm *vm, const obs_host *lost, const obs
 }
 
 static bool
+is_lost(const obs_host *h)
+{
+	return !h->reachable && h->spec && h->spec->state.v == HOST_LOST;
+}
+
+/*
+ * The lost host @vm's disks were on, as far as shared storage tells: one
+ * that shares a disk's pool with an answering host listing that disk (the
+ * listings of a lost member's pools are read afresh each pass).  NULL: no
+ * disk of it is on storage a lost host shares; it is placed as new.
+ * *@why: why a lost host's sharing could not be taken, if one was met.
+ */
+static const obs_host *
+failover_source(planner *pl, const desired_vm *vm, const char **why)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		const obs_host *lost = pl->have->hosts->pdata[i];
+
+		for (guint j = 0; is_lost(lost) && j < pl->have->hosts->len; j++) {
+			const obs_host *h = pl->have->hosts->pdata[j];
+
+			for (guint k = 0; h->reachable && k < vm->disks->len; k++) {
+				const desired_disk *d = vm->disks->pdata[k];
+				share_verdict v;
+
+				if (!obs_host_has_volume(h, d->pool, d->volume))
+					continue;
+				v = obs_pool_shared(pl->have, pl->want, d->pool, lost, h, why);
+				if (v == SHARE_YES || v == SHARE_ASSUMED)
+					return lost;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool
 shared_with_lost(planner *pl, const desired_vm *vm)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
-	const obs_host *lost = observed_host(pl->have, pl->lost);
 	const char *why = NULL;
 
-	for (guint i = 0; lost && i < pl->have->hosts->len; i++) {
-		const obs_host *h = pl->have->hosts->pdata[i];
-		share_verdict v;
-
-		if (!h->reachable || !obs_host_has_volume(h, sys->pool, sys->volume))
-			continue;
-		v = obs_pool_shared(pl->have, pl->want, sys->pool, lost, h, &why);
-		if (v == SHARE_YES || v == SHARE_ASSUMED)
-			return true;
-	}
+	if (failover_source(pl, vm, &why))
+		return true;
 	note(pl, "%s: waits: host %s is lost and its persistent volume %s/%s is on no answering host that shares pool '%s' with it (%s)",
 	     vm->domain, pl->lost, sys->pool, sys->volume, sys->pool,
 	     why ? why : "declare the pool with kind: pool if it is shared storage");
@@ -761,10 +791,12 @@ failover_disks(planner *pl, const desired_vm *vm, const obs_host *lost, const ob
 		const char *why = NULL;
 		share_verdict v = obs_pool_shared(pl->have, pl->want, d->pool, lost, h, &why);
 
+		if (!obs_host_has_volume(h, d->pool, d->volume))
+			continue;  /* not there: made afresh, as on any redeploy */
 		if (v == SHARE_YES || v == SHARE_ASSUMED) {
 			g_strv_builder_add(b, d->pool);
 			any = true;
-		} else if (v != SHARE_NO && obs_host_has_volume(h, d->pool, d->volume)) {
+		} else if (v != SHARE_NO) {
 			refuse(pl, vm->appliance, "%s: %s lists %s/%s, but whether pool '%s' there is the storage lost host %s "
 			       "used is not known (%s); strata will not restart the VM on a disk that may be another",
 			       vm->domain, h->name, d->pool, d->volume, d->pool, lost->name, why);
@@ -785,6 +817,7 @@ plan_create(planner *pl, const desired_vm *vm)
 	const desired_disk *sys = vm->disks->pdata[0];
 	const virt_vol *other;
 	const obs_host *where = NULL, *lost;
+	const char *unshared = NULL;
 	g_auto(GStrv) shared = NULL;
 	obs_host *h;
 
@@ -808,7 +841,7 @@ plan_create(planner *pl, const desired_vm *vm)
 		       vm->domain, other->pool, other->name, where->name, sys->pool);
 		return;
 	}
-	lost = pl->lost ? observed_host(pl->have, pl->lost) : NULL;
+	lost = pl->lost ? failover_source(pl, vm, &unshared) : NULL;
 	h = place_vm(pl->ps, vm, lost, &because, &why);
 	if (!h) {
 		refuse(pl, vm->appliance, "%s", why);
@@ -816,12 +849,14 @@ plan_create(planner *pl, const desired_vm *vm)
 	}
 	if (lost && !failover_disks(pl, vm, lost, h, &shared))
 		return;
-	reason = !lost ? g_strdup_printf("new VM, placed on %s: %s", h->name, because) :
+	reason = !pl->lost ? g_strdup_printf("new VM, placed on %s: %s", h->name, because) :
 		 shared ? g_strdup_printf("seen on no host that answers while %s is lost: restarted on its disks "
-					  "on shared storage, placed on %s: %s", pl->lost, h->name, because)
+					  "on shared storage, placed on %s: %s", lost->name, h->name, because)
 			: g_strdup_printf("seen on no host that answers while %s is lost: deployed afresh, placed on %s: %s",
 					  pl->lost, h->name, because);
-	if (plan_create_on(pl, vm, h, reason, NULL, shared))
+	/* Its listing of a lost member's pools was read afresh this pass: what
+	 * it lists is adopted, what it does not is made. */
+	if (plan_create_on(pl, vm, h, reason, NULL, NULL))
 		tally(pl, vm->appliance, &pl->p->n_create);
 }
 
