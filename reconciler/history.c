@@ -909,9 +909,10 @@ share_step(history *h, const char *sql, const share_state *s, const char *text)
 	return ok;
 }
 
-/* A probe's outcome: a refutation voids the members seen before; members
- * seen sharing are added; a probe of every member that agreed lifts a
- * refutation. */
+/* A probe's outcome: a refutation voids the members seen before, under
+ * any declaration of the pool; members seen sharing are added; a probe of
+ * every member that agreed lifts the pool's refutation, whichever
+ * declaration it was found under. */
 static bool
 share_write(history *h, const share_state *s)
 {
@@ -922,12 +923,12 @@ share_write(history *h, const share_state *s)
 	if (s->refuted)
 		return share_step(h, "INSERT OR REPLACE INTO pool_refutations VALUES (?1, ?2, ?3, ?4)", s,
 				  s->refuted) &&
-		       share_step(h, "DELETE FROM pool_members WHERE pool = ?1 AND declared = ?2", s, NULL);
+		       share_step(h, "DELETE FROM pool_members WHERE pool = ?1", s, NULL);
 	g_hash_table_iter_init(&it, s->ever);
 	while (ok && g_hash_table_iter_next(&it, &host, NULL))
 		ok = share_step(h, "INSERT OR REPLACE INTO pool_members VALUES (?1, ?2, ?3, ?4)", s, host);
 	if (ok && s->all_agreed)
-		ok = share_step(h, "DELETE FROM pool_refutations WHERE pool = ?1 AND declared = ?2", s, NULL);
+		ok = share_step(h, "DELETE FROM pool_refutations WHERE pool = ?1", s, NULL);
 	return ok;
 }
 
@@ -945,7 +946,9 @@ share_read(history *h, share_state *s)
 			g_hash_table_add(s->ever, g_strdup((const char *)sqlite3_column_text(st, 0)));
 		sqlite3_finalize(st);
 	}
-	st = prepare(h, "SELECT finding FROM pool_refutations WHERE pool = ?1 AND declared = ?2", NULL);
+	/* A refutation stands for the pool, whatever its declaration now. */
+	st = prepare(h, "SELECT finding FROM pool_refutations WHERE pool = ?1 "
+			"ORDER BY time DESC LIMIT 1", NULL);
 	if (st) {
 		sqlite3_bind_text(st, 1, s->pool, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, s->declared, -1, SQLITE_TRANSIENT);

@@ -715,7 +715,7 @@ host_job_run(gpointer p)
 static share_state *
 share_known(obs_cache *cache, const char *pool, const char *const *members)
 {
-	g_autofree char *declared = g_strjoinv(",", (char **)members);
+	g_autofree char *declared = share_declared(members);
 	share_state *s = g_hash_table_lookup(cache->shares, pool);
 
 	return s && strcmp(s->declared, declared) == 0 ? share_state_copy(s)

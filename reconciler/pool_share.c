@@ -21,13 +21,29 @@ serial_put(GHashTable *t, const char *host, guint64 serial)
 	g_hash_table_insert(t, g_strdup(host), g_memdup2(&serial, sizeof(serial)));
 }
 
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The member list in name order: a declaration is a set. */
+char *
+share_declared(const char *const *hosts)
+{
+	g_auto(GStrv) sorted = g_strdupv((char **)hosts);
+
+	qsort(sorted, g_strv_length(sorted), sizeof(char *), by_name);
+	return g_strjoinv(",", sorted);
+}
+
 share_state *
 share_state_new(const char *pool, const char *const *hosts)
 {
 	share_state *s = g_new0(share_state, 1);
 
 	s->pool = g_strdup(pool);
-	s->declared = g_strjoinv(",", (char **)hosts);
+	s->declared = share_declared(hosts);
 	s->n_members = g_strv_length((char **)hosts);
 	s->serial = serial_table();
 	s->ever = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -181,6 +197,8 @@ joined(const GPtrArray *names)
  * verifies the members it covered; it lifts a refutation only if it
  * covered them all (a member left out may be the one that differs).
  */
+static gint share_gens;
+
 void
 share_state_learn(share_state *s, const share_probe *p)
 {
@@ -188,7 +206,8 @@ share_state_learn(share_state *s, const share_probe *p)
 	GHashTableIter it;
 	gpointer k, v;
 
-	s->gen++;
+	/* Process-wide: a new declaration's state never repeats an old one's. */
+	s->gen = (guint64)g_atomic_int_add(&share_gens, 1) + 1;
 	s->all_agreed = false;
 	g_clear_pointer(&s->unproven, g_free);
 	if (p->error) {

@@ -33,7 +33,8 @@
 /* What strata knows of one declared pool, kept across passes. */
 typedef struct {
 	char *pool;
-	char *declared;          /* the member list, joined: a new one forgets */
+	char *declared;          /* the member list, sorted and joined: another
+				    list forgets what was known */
 	guint n_members;
 	GHashTable *serial;      /* host -> guint64 *: the connection on which a
 				    probe saw it share the pool with the others */
@@ -51,6 +52,8 @@ typedef struct {
 } share_state;
 
 share_state *share_state_new(const char *pool, const char *const *hosts);
+/* @hosts joined in name order (share_state.declared). */
+char *share_declared(const char *const *hosts);
 share_state *share_state_copy(const share_state *s);
 void share_state_free(gpointer s);
 

@@ -1896,12 +1896,23 @@ test_shared__what_probes_found_is_kept_in_history(void **state)
 	assert_true(history_shares_sync(hist, shares, &err));
 	assert_string_equal(s->refuted, "pool 'san' ... not seen through hv2");
 	assert_int_equal(g_hash_table_size(s->ever), 0);
-	/* Another declaration (the member list changed) starts afresh. */
+	/* Another declaration (the member list changed, in another order):
+	 * the pool's refutation stands until a probe of every member agrees,
+	 * and the members seen before under any declaration are void. */
 	{
-		static const char *const other[] = { "hv1", "hv3", NULL };
+		static const char *const other[] = { "hv3", "hv1", NULL };
 		share_state *o = share_state_new("san", other);
 
 		g_hash_table_insert(shares, g_strdup("san"), o);
+		assert_true(history_shares_sync(hist, shares, &err));
+		assert_string_equal(o->declared, "hv1,hv3");
+		assert_non_null(o->refuted);
+		assert_int_equal(g_hash_table_size(o->ever), 0);
+		g_clear_pointer(&o->refuted, g_free);
+		g_hash_table_add(o->ever, g_strdup("hv1"));
+		g_hash_table_add(o->ever, g_strdup("hv3"));
+		o->all_agreed = true;
+		o->gen = 99;
 		assert_true(history_shares_sync(hist, shares, &err));
 		assert_null(o->refuted);
 	}
