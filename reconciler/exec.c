@@ -31,6 +31,8 @@ typedef struct {
 	GAsyncQueue *done;
 	int wake;            /* eventfd: a result waits */
 	char uuid[37];       /* DEFINE: the domain's UUID */
+	GPtrArray *members;         /* VOL_DELETE on a shared pool: virt_host * of
+				       the other members (NULL: not connected) */
 	virt_host *peer;            /* VOL_DELETE after a move: where the VM went;
 				       MIGRATE with pools to refresh: its target */
 	const char *dest_uri;       /* MIGRATE: the target host's URI ... */
@@ -109,6 +111,41 @@ vol_not_shared_with_peer(job *j, GError **error)
 	return ok;
 }
 
+/*
+ * On a pool declared shared, the volume is every member's: each is asked,
+ * from a fresh read of the pool and of its domains' definitions, whether
+ * a domain there uses it (by name or by path).  A member not connected, or
+ * that cannot tell, keeps it.
+ */
+static bool
+vol_unused_by_members(job *j, GError **error)
+{
+	plan_op *op = j->op;
+
+	for (guint i = 0; op->members && op->members[i]; i++) {
+		virt_host *m = j->members->pdata[i];
+		g_autofree char *user = NULL;
+		g_autoptr(GError) err = NULL;
+
+		if (!m || !virt_pool_refresh(m, op->pool, &err) ||
+		    (!obs_volume_user_now(m, op->pool, op->volume, NULL, &user, &err) &&
+		     !g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+				    "%s/%s is kept: pool '%s' is shared with %s, which %s; nothing was deleted",
+				    op->pool, op->volume, op->pool, op->members[i],
+				    !m ? "is not connected" : "cannot say whether a domain there uses it");
+			return false;
+		}
+		if (user) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+				    "%s/%s is kept: domain %s on %s, which shares pool '%s', uses it now; nothing was deleted",
+				    op->pool, op->volume, user, op->members[i], op->pool);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 vol_delete_unused(job *j, GError **error)
 {
@@ -116,6 +153,8 @@ vol_delete_unused(job *j, GError **error)
 	g_autofree char *user = NULL;
 
 	if (op->peer && !vol_not_shared_with_peer(j, error))
+		return false;
+	if (op->members && !vol_unused_by_members(j, error))
 		return false;
 
 	if (!obs_volume_user_now(j->virt, op->pool, op->volume, op->rebuild ? op->domain : NULL,
@@ -692,6 +731,13 @@ dispatch(executor *x, GError **error)
 		j->opts = x->opts;
 		j->done = x->done;
 		j->wake = x->wake;
+		for (guint k = 0; op->kind == OP_VOL_DELETE && op->members && op->members[k]; k++) {
+			host_conn *mc = g_hash_table_lookup(x->hosts->by_name, op->members[k]);
+
+			if (!j->members)
+				j->members = g_ptr_array_new_with_free_func((GDestroyNotify)virt_host_free);
+			g_ptr_array_add(j->members, mc && mc->virt ? virt_host_ref(mc->virt) : NULL);
+		}
 		if ((op->kind == OP_VOL_DELETE && op->peer) || (op->kind == OP_MIGRATE && op->refresh)) {
 			host_conn *pc = g_hash_table_lookup(x->hosts->by_name,
 							    op->kind == OP_MIGRATE ? op->target : op->peer);
@@ -777,6 +823,7 @@ collect(executor *x, bool block)
 		g_ptr_array_add(finished, op);
 		virt_host_free(j->virt);
 		virt_host_free(j->peer);
+		g_clear_pointer(&j->members, g_ptr_array_unref);
 		g_free(j);
 	}
 	record(x, finished);

@@ -681,7 +681,7 @@ share_learn(obs_cache *cache, const share_probe *p)
 
 	pthread_mutex_lock(&cache->lock);
 	s = g_hash_table_lookup(cache->shares, p->pool);
-	if (s && strcmp(s->declared, p->declared) == 0) {
+	if (s && strcmp(s->declared, p->declared) == 0 && s->probe_id == p->id) {
 		share_state_learn(s, p);
 		s->probing = false;
 	}
@@ -722,14 +722,23 @@ share_known(obs_cache *cache, const char *pool, const char *const *members)
 						       : share_state_new(pool, members);
 }
 
+/* A probe silent this long is given up (a member hung in a refresh): the
+ * next may begin, and the old one's outcome is ignored. */
+#define SHARE_PROBE_ABANDON_US (3 * (gint64)OBSERVE_DEADLINE_MS * 1000)
+/* A refuted or inconclusive pool is probed again this often, not at every
+ * pass: each probe refreshes the pool on every member. */
+#define SHARE_REPROBE_US (300 * G_USEC_PER_SEC)
+
 /* Whether some member's side is not verified on its present connection. */
 static bool
 share_stale(const share_state *s, GPtrArray *up)
 {
-	if (s->probing)
+	gint64 since = g_get_monotonic_time() - s->probe_began;
+
+	if (s->probing && since < SHARE_PROBE_ABANDON_US)
 		return false;  /* one at a time; until it reports, unverified */
 	if (s->refuted || s->unproven)
-		return true;   /* until a probe agrees: the mount may be fixed */
+		return since >= SHARE_REPROBE_US;  /* the mount may be fixed */
 	for (guint i = 0; i < up->len; i++) {
 		host_conn *c = up->pdata[i];
 		guint64 *serial = g_hash_table_lookup(s->serial, c->name);
@@ -748,6 +757,7 @@ share_probe_for(const share_state *s, GPtrArray *up)
 	share_probe *p = share_probe_new(s->pool, from->name, from->virt);
 
 	p->declared = g_strdup(s->declared);
+	p->id = s->probe_id;
 	for (guint i = 1; i < up->len; i++)
 		share_probe_add(p, ((host_conn *)up->pdata[i])->name, ((host_conn *)up->pdata[i])->virt);
 	return p;
@@ -760,6 +770,8 @@ share_probe_for(const share_state *s, GPtrArray *up)
  * host has answered.  Read-only connections cannot make a volume: nothing
  * is probed.  Returns the probes by host index.
  */
+static gint probe_ids;  /* atomic */
+
 static GPtrArray **
 share_begin(observation *ob, host_set *hosts, const desired_state *want, obs_cache *cache)
 {
@@ -791,8 +803,10 @@ share_begin(observation *ob, host_set *hosts, const desired_state *want, obs_cac
 				from++;
 			if (!probes[from])
 				probes[from] = g_ptr_array_new_with_free_func(share_probe_free);
-			g_ptr_array_add(probes[from], share_probe_for(s, up));
 			s->probing = true;
+			s->probe_id = (guint64)g_atomic_int_add(&probe_ids, 1) + 1;
+			s->probe_began = g_get_monotonic_time();
+			g_ptr_array_add(probes[from], share_probe_for(s, up));
 		}
 		g_hash_table_insert(cache->shares, g_strdup(pool), share_state_copy(s));
 		g_hash_table_insert(ob->shares, g_strdup(pool), s);
@@ -810,7 +824,7 @@ share_unbegin(obs_cache *cache, GPtrArray *probes)
 		share_probe *p = probes->pdata[i];
 		share_state *s = g_hash_table_lookup(cache->shares, p->pool);
 
-		if (s && strcmp(s->declared, p->declared) == 0)
+		if (s && strcmp(s->declared, p->declared) == 0 && s->probe_id == p->id)
 			s->probing = false;
 	}
 	pthread_mutex_unlock(&cache->lock);

@@ -108,6 +108,7 @@ op_free(gpointer p)
 	g_free(op->target);
 	g_free(op->peer);
 	g_strfreev(op->refresh);
+	g_strfreev(op->members);
 	g_free(op->domain);
 	g_free(op->appliance);
 	g_free(op->vm);
@@ -524,6 +525,22 @@ vol_delete_blocker(planner *pl, const obs_host *h, const char *domain,
 	return shared_pool_blocker(pl, h, pool, volume);
 }
 
+/* The members of @pool's shared declaration other than @h, or NULL. */
+static GStrv
+other_members(planner *pl, const obs_host *h, const char *pool)
+{
+	const char *const *members = desired_pool_sharers(pl->want, pool, h->name);
+	g_autoptr(GStrvBuilder) b = NULL;
+
+	if (!members)
+		return NULL;
+	b = g_strv_builder_new();
+	for (guint i = 0; members[i]; i++)
+		if (strcmp(members[i], h->name) != 0)
+			g_strv_builder_add(b, members[i]);
+	return g_strv_builder_end(b);
+}
+
 /*
  * @moved_to: the host the VM moves to, when the delete is a move's.  A move
  * never deletes from a pool declared shared (the volume may be the one the
@@ -547,6 +564,7 @@ plan_vol_delete(planner *pl, const obs_host *h, const char *domain, const char *
 	op->pool = g_strdup(pool);
 	op->volume = g_strdup(volume);
 	op->peer = moved_to ? g_strdup(moved_to->name) : NULL;
+	op->members = other_members(pl, h, pool);
 	return op;
 }
 
@@ -1616,6 +1634,7 @@ plan_persistent(planner *pl)
 				    "its persistent template says state: deleted");
 			op->pool = g_strdup(v->pool);
 			op->volume = g_strdup(v->name);
+			op->members = other_members(pl, h, v->pool);
 			for (guint k = 0; undefs && k < undefs->len; k++)
 				dep(op, undefs->pdata[k]);
 			shared_delete_after(pl, h, v, op);

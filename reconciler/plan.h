@@ -76,6 +76,9 @@ struct plan_op {
 	GStrv refresh;            /* MIGRATE: pools its target, DEFINE: pools its
 				     host, reads again first (shared pools, where
 				     another member made the volumes) */
+	GStrv members;            /* VOL_DELETE on a pool declared shared: the
+				     other members, each asked just before
+				     whether a domain there uses the volume */
 	char *peer;               /* VOL_DELETE after a move: the host the VM
 				     went to; exec makes sure the two do not
 				     see the pool as one storage first */

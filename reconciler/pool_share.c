@@ -67,6 +67,8 @@ share_state_copy(const share_state *s)
 	c->gen = s->gen;
 	c->can_probe = s->can_probe;
 	c->probing = s->probing;
+	c->probe_id = s->probe_id;
+	c->probe_began = s->probe_began;
 	c->serial = serial_table();
 	g_hash_table_iter_init(&it, s->serial);
 	while (g_hash_table_iter_next(&it, &k, &v))

@@ -49,6 +49,9 @@ typedef struct {
 	guint64 gen;             /* bumped by each probe's outcome */
 	bool can_probe;          /* this pass: two members connected, read-write */
 	bool probing;            /* in the cache: a probe is under way */
+	guint64 probe_id;        /* the newest probe's; an older one's outcome
+				    (given up as hung) is ignored */
+	gint64 probe_began;      /* monotonic µs, the newest probe's start */
 } share_state;
 
 share_state *share_state_new(const char *pool, const char *const *hosts);
@@ -59,6 +62,7 @@ void share_state_free(gpointer s);
 
 /* One probe: made through @from, looked for through every other member. */
 typedef struct {
+	guint64 id;
 	char *pool;
 	char *declared;          /* the declaration it checks (share_state's) */
 	char *from;

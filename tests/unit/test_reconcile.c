@@ -1726,7 +1726,8 @@ test_shared__a_declaration_the_probe_contradicts_is_an_error(void **state)
 	assert_non_null(strstr(p->errors->pdata[0], "pool 'default' is declared shared by hv1,hv2, but a probe volume made through hv1 is not seen through hv2"));
 	assert_false(probe_left(conn_of(d->hosts, "hv1"), "default"));
 	assert_false(probe_left(conn_of(d->hosts, "hv2"), "default"));
-	/* Said again on the next pass (which probes again: a mount may be fixed). */
+	/* Said again on the next pass (from what is known: it is probed again
+	 * 5 minutes later, in case a mount was fixed). */
 	p = dc_plan(d);
 	assert_int_equal(p->errors->len, 1);
 	dc_free(d);
@@ -1781,9 +1782,11 @@ test_shared__a_declaration_the_probe_confirms_is_kept_per_connection(void **stat
 	tu_rmtree(dir);
 }
 
-/* Delete @volume on hv1 as a move's old copy, the VM gone to @peer. */
+/* Delete @volume on hv1 as a move's old copy, the VM gone to @peer (or,
+ * with @members, from a pool shared with those). */
 static plan_op *
-delete_after_move(plan *p, host_set *hosts, const char *dir, const char *volume, const char *peer)
+delete_on_hv1(plan *p, host_set *hosts, const char *dir, const char *volume, const char *peer,
+	      const char *const *members)
 {
 	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
 	g_autoptr(GError) err = NULL;
@@ -1799,6 +1802,7 @@ delete_after_move(plan *p, host_set *hosts, const char *dir, const char *volume,
 	op->pool = g_strdup("default-pool");
 	op->volume = g_strdup(volume);
 	op->peer = g_strdup(peer);
+	op->members = g_strdupv((char **)members);
 	exec_options_init(&eo);
 	run = history_run_begin(hist, "test", 0, &err);
 	exec_plan(p, hosts, hist, run, cache, &eo, &err);
@@ -1835,7 +1839,7 @@ test_shared__a_move_never_deletes_the_copy_its_target_sees(void **state)
 	(void)state;
 	/* Separate storage: the old copy is deleted. */
 	assert_true(virt_vol_create(conn_of(hosts, "hv1"), "default-pool", xml, NULL, &err));
-	op = delete_after_move(p, hosts, dir, "m.w--system.qcow2", "hv2");
+	op = delete_on_hv1(p, hosts, dir, "m.w--system.qcow2", "hv2", NULL);
 	assert_int_equal(op->status, OPST_DONE);
 	assert_false(volume_there(conn_of(hosts, "hv1"), "m.w--system.qcow2"));
 
@@ -1844,7 +1848,7 @@ test_shared__a_move_never_deletes_the_copy_its_target_sees(void **state)
 	hv2->virt = virt_host_open("test:///default?as-hv2", false, &err);
 	assert_non_null(hv2->virt);
 	assert_true(virt_vol_create(conn_of(hosts, "hv1"), "default-pool", xml, NULL, &err));
-	op = delete_after_move(q, hosts, dir, "m.w--system.qcow2", "hv2");
+	op = delete_on_hv1(q, hosts, dir, "m.w--system.qcow2", "hv2", NULL);
 	assert_int_equal(op->status, OPST_FAILED);
 	assert_non_null(strstr(op->error, "default-pool/m.w--system.qcow2 is kept: hv1 and hv2 see pool 'default-pool' as one storage"));
 	assert_true(volume_there(conn_of(hosts, "hv1"), "m.w--system.qcow2"));
@@ -1920,6 +1924,50 @@ test_shared__what_probes_found_is_kept_in_history(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * On a pool declared shared, a volume is every member's: before it is
+ * deleted through one, each other member is asked whether a domain there
+ * uses it; a member not connected keeps it.  (Two connections to one node
+ * stand for two hosts on one storage.)
+ */
+static void
+test_shared__a_delete_on_a_shared_pool_asks_every_member(void **state)
+{
+	static const char *const hv2[] = { "hv2", NULL };
+	g_autofree char *dir = tu_mkdtemp();
+	g_autoptr(spec_source) src = NULL;
+	host_set *hosts = two_hosts(dir, "", &src);
+	host_conn *c2 = g_hash_table_lookup(hosts->by_name, "hv2");
+	g_autofree char *xml = domxml_volume("s.w--data.qcow2", 1 << 20, NULL);
+	g_autofree char *dom = g_strdup_printf(
+		"<domain type='test'><name>rescue</name><memory>1024</memory><os><type>hvm</type></os>"
+		"<devices><disk type='volume'><source pool='default-pool' volume='s.w--data.qcow2'/>"
+		"<target dev='vda'/></disk></devices></domain>");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(plan) p = plan_new(), q = plan_new();
+	virt_host *away = c2->virt;
+	plan_op *op;
+
+	(void)state;
+	assert_true(virt_vol_create(conn_of(hosts, "hv1"), "default-pool", xml, NULL, &err));
+	c2->virt = NULL;  /* hv2 does not answer */
+	op = delete_on_hv1(p, hosts, dir, "s.w--data.qcow2", NULL, hv2);
+	assert_int_equal(op->status, OPST_FAILED);
+	assert_non_null(strstr(op->error, "is kept: pool 'default-pool' is shared with hv2, which is not connected"));
+	virt_host_free(away);
+	c2->virt = virt_host_open("test:///default?as-hv2", false, &err);
+	assert_non_null(c2->virt);
+	assert_true(virt_define(c2->virt, dom, NULL, &err));
+	op = delete_on_hv1(q, hosts, dir, "s.w--data.qcow2", NULL, hv2);
+	assert_int_equal(op->status, OPST_FAILED);
+	assert_non_null(strstr(op->error, "is kept: domain rescue on hv2, which shares pool 'default-pool', uses it now"));
+	assert_true(volume_there(conn_of(hosts, "hv1"), "s.w--data.qcow2"));
+	assert_true(virt_undefine(c2->virt, "rescue", &err));
+	assert_true(virt_vol_delete(conn_of(hosts, "hv1"), "default-pool", "s.w--data.qcow2", &err));
+	hosts_free(hosts);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -1955,6 +2003,7 @@ main(void)
 		cmocka_unit_test(test_shared__a_declaration_the_probe_confirms_is_kept_per_connection),
 		cmocka_unit_test(test_shared__a_move_never_deletes_the_copy_its_target_sees),
 		cmocka_unit_test(test_shared__what_probes_found_is_kept_in_history),
+		cmocka_unit_test(test_shared__a_delete_on_a_shared_pool_asks_every_member),
 		cmocka_unit_test(test_safety__the_last_guard_sees_paths_and_names_put_back),
 		cmocka_unit_test(test_safety__removing_every_managed_vm_is_refused),
 		cmocka_unit_test(test_safety__removing_most_of_the_fleet_waits_for_confirmation),
