@@ -1182,3 +1182,12 @@ obs_pool_shared(const observed *o, const desired_state *want, const char *pool,
 
 	return share_between(want, o->shares, pool, &ha, &hb, why);
 }
+
+bool
+obs_host_pool_allows_backing(const obs_host *h, const char *pool)
+{
+	const virt_pool *p = obs_host_pool(h, pool);
+
+	return p && p->type && (strcmp(p->type, "dir") == 0 || strcmp(p->type, "fs") == 0 ||
+				strcmp(p->type, "netfs") == 0);
+}

@@ -167,6 +167,10 @@ bool obs_volume_user_now(virt_host *v, const char *pool, const char *volume, con
 share_verdict obs_pool_shared(const observed *o, const desired_state *want, const char *pool,
 			      const obs_host *a, const obs_host *b, const char **why);
 
+/* Whether @pool on @h holds files a qcow2 overlay can be built on (dir,
+ * fs, netfs): a system disk there is an overlay of its base, not a copy. */
+bool obs_host_pool_allows_backing(const obs_host *h, const char *pool);
+
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it

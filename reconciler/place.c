@@ -353,6 +353,12 @@ layer_note(place_state *ps, const desired_vm *vm)
 
 /* ---- storage: a pool's free space, counted once per storage ----------- */
 
+static bool
+is_lost(const obs_host *h)
+{
+	return !h->reachable && h->spec && h->spec->state.v == HOST_LOST;
+}
+
 /* One storage per pool and host, or one per pool declared shared: its
  * members see the same bytes, so what is placed through one is gone for
  * all (refuted or not: counting two storages as one errs on the safe side). */
@@ -363,9 +369,14 @@ storage_key(const place_state *ps, const obs_host *h, const char *pool)
 							      : g_strdup_printf("%s/%s", h->name, pool);
 }
 
-/* Bytes @vm's disks add to @pool through @h: the volumes @h does not list,
- * but not those a move from @from keeps on a pool the two share.  Counted
- * at their full size (a thin overlay may take less; never more). */
+/*
+ * Bytes a plan writes into @pool through @h for @vm, now: a copy of a base
+ * (a persistent volume; a system disk where the pool cannot hold an
+ * overlay) its base's size; a move that copies its disks (from @from, not
+ * sharing the pool) their full size.  New qcow2 disks and overlays start
+ * empty and are not counted: they grow later, which no placement foresees.
+ * Volumes @h lists already are not written.
+ */
 static uint64_t
 new_bytes(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_host *from,
 	  const char *pool)
@@ -378,10 +389,17 @@ new_bytes(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_ho
 		return 0;  /* the move keeps the volumes where they are */
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
+		bool moved = from && !is_lost(from);
+		bool cloned = d->base && (d->role == DISK_PERSISTENT ||
+					  (d->role == DISK_SYSTEM && !obs_host_pool_allows_backing(h, d->pool)));
 
 		if (strcmp(d->pool, pool) != 0 || obs_host_has_volume(h, d->pool, d->volume))
 			continue;
-		n += d->capacity ? d->capacity : obs_host_capacity(h, d->pool, d->base ? d->base : d->volume);
+		if (moved)
+			n += d->capacity ? d->capacity
+					 : obs_host_capacity(from, d->pool, d->base ? d->base : d->volume);
+		else if (cloned)
+			n += obs_host_capacity(h, d->pool, d->base);
 	}
 	return n;
 }

@@ -385,14 +385,6 @@ plan_state(planner *pl, const char *host, const char *domain, run_state from,
 
 /* ---- volumes ----------------------------------------------------------- */
 
-static bool
-pool_allows_backing(const obs_host *h, const char *pool)
-{
-	const virt_pool *p = obs_host_pool(h, pool);
-
-	return p && p->type && (strcmp(p->type, "dir") == 0 || strcmp(p->type, "fs") == 0 ||
-				strcmp(p->type, "netfs") == 0);
-}
 
 static const virt_vol *
 host_volume(const obs_host *h, const char *pool, const char *name)
@@ -440,7 +432,7 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		    d->role == DISK_SYSTEM ? "system disk from the template" : "secondary disk");
 	op->pool = g_strdup(d->pool);
 	op->volume = g_strdup(d->volume);
-	if (d->role == DISK_SYSTEM && pool_allows_backing(h, d->pool) && base->key)
+	if (d->role == DISK_SYSTEM && obs_host_pool_allows_backing(h, d->pool) && base->key)
 		backing = base->key;
 	else if (d->base)
 		op->clone_from = g_strdup(d->base);

@@ -798,66 +798,65 @@ test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member(void **state
 	share_state_free(s);
 }
 
-/* @h's pool @name has @gib GiB free. */
+/* @h's pool @name has @mib MiB free. */
 static void
-pool_free_gib(obs_host *h, const char *name, uint64_t gib)
+pool_free_mib(obs_host *h, const char *name, uint64_t mib)
 {
 	for (guint i = 0; i < h->pools->len; i++) {
 		virt_pool *p = h->pools->pdata[i];
 
 		if (strcmp(p->name, name) == 0)
-			p->available = gib << 30;
+			p->available = mib << 20;
 	}
 }
 
-/* Placement counts a shared pool's free space once: two VMs with 8 GiB
- * disks do not both fit the 10 GiB that hv1 and hv2 see of one storage;
- * the second goes to hv3's own pool.  Undeclared, each host's 10 GiB is
- * its own and both fit there. */
+/* Placement counts a shared pool's free space once: two persistent VMs,
+ * each a copy of a 1 GiB base, do not both fit the 1.5 GiB that hv1 and
+ * hv2 see of one storage; the second goes to hv3's own pool.  Undeclared,
+ * each host's 1.5 GiB is its own and both fit there. */
 static void
 test_shared__placement_counts_a_shared_pool_once(void **state)
 {
-	const char *vms = "  - {name: a, template: ts, disks: [{name: d, size: 8GiB}]}\n"
-			  "  - {name: b, template: ts, disks: [{name: d, size: 8GiB}]}\n";
-	table *t = shared_table(true, "", vms);
-	obs_host *hv1, *hv2, *hv3;
-	plan *p;
+	for (int declared = 1; declared >= 0; declared--) {
+		g_autofree char *text = g_strdup_printf(
+			"kind: host\nname: hv1\nuri: test:///default\n---\n"
+			"kind: host\nname: hv2\nuri: test:///a\n---\n"
+			"kind: host\nname: hv3\nuri: test:///b\n---\n%s"
+			"kind: template\nname: ts\npool: san\nvolume: base.qcow2\nmemory: 512MiB\n---\n"
+			"kind: persistent-template\nname: pa\nfrom: ts\n---\n"
+			"kind: persistent-template\nname: pb\nfrom: ts\n---\n"
+			"kind: appliance\nname: s\nvms:\n  - {name: a, persistent: pa}\n  - {name: b, persistent: pb}\n",
+			declared ? "kind: pool\nname: san\nhosts: [hv1, hv2]\nshared: true\n---\n" : "");
+		table *t = table_new_from(text);
+		obs_host *hv1 = host_add(t, "hv1", "kvm", true), *hv2 = host_add(t, "hv2", "kvm", true);
+		const char *b_on = NULL;
+		guint defines = 0;
+		plan *p;
 
+		host_add(t, "hv3", "kvm", true)->node.memory = 8ULL << 30;  /* the last choice */
+		pool_free_mib(hv1, "san", 1536);
+		pool_free_mib(hv2, "san", 1536);
+		if (declared)
+			share_as(t, both, NULL, true);
+		p = plan_of(t);
+		assert_int_equal(p->errors->len, 0);
+		for (guint i = 0; i < p->ops->len; i++) {
+			const plan_op *op = p->ops->pdata[i];
+
+			if (op->kind != OP_DEFINE)
+				continue;
+			defines++;
+			if (strcmp(op->domain, "s.a") == 0)
+				assert_string_equal(op->host, "hv1");
+			else
+				b_on = op->host;
+		}
+		assert_int_equal(defines, 2);
+		assert_string_equal(b_on, declared ? "hv3" : "hv2");
+		plan_free(p);
+		table_free(t);
+	}
 	(void)state;
-	hv1 = host_add(t, "hv1", "kvm", true);
-	hv2 = host_add(t, "hv2", "kvm", true);
-	hv3 = host_add(t, "hv3", "kvm", true);
-	hv3->node.memory = 8ULL << 30;  /* the last choice by memory */
-	pool_free_gib(hv1, "san", 10);
-	pool_free_gib(hv2, "san", 10);
-	share_as(t, both, NULL, true);
-	p = plan_of(t);
-	assert_int_equal(p->errors->len, 0);
-	assert_string_equal(op_of(p, OP_DEFINE)->host, "hv1");
-	for (guint i = 0; i < p->ops->len; i++) {
-		const plan_op *op = p->ops->pdata[i];
-
-		if (op->kind == OP_DEFINE && strcmp(op->domain, "s.b") == 0)
-			assert_string_equal(op->host, "hv3");
-	}
-	plan_free(p);
-	table_free(t);
-
-	t = shared_table(false, "", vms);
-	hv1 = host_add(t, "hv1", "kvm", true);
-	hv2 = host_add(t, "hv2", "kvm", true);
-	host_add(t, "hv3", "kvm", true)->node.memory = 8ULL << 30;
-	pool_free_gib(hv1, "san", 10);
-	pool_free_gib(hv2, "san", 10);
-	p = plan_of(t);
-	for (guint i = 0; i < p->ops->len; i++) {
-		const plan_op *op = p->ops->pdata[i];
-
-		if (op->kind == OP_DEFINE)
-			assert_true(strcmp(op->host, "hv1") == 0 || strcmp(op->host, "hv2") == 0);
-	}
-	plan_free(p);
-	table_free(t);
 }
 
 int
