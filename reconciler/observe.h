@@ -98,6 +98,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(obs_cache, obs_cache_free)
  * ("no answer within N s"), and its thread, when its calls return, drops
  * what it found.  observe_begin reads @hosts on the calling thread only;
  * nothing of @hosts is touched after it returns.
+ *
+ * A declared shared pool whose members are not all verified on their
+ * present connections is probed (pool_share.h) by the thread of its first
+ * connected member, after that host has answered and released it: the
+ * pass waits for the probe up to the same deadline, and a probe late for
+ * it leaves the pool unverified, never the host unknown.  So a host may
+ * see its next pass's observer while a probe of the last one still runs
+ * there (at most one probe per pool; one silent for 3 minutes is given up).
  */
 #define OBSERVE_DEADLINE_MS 60000
 typedef struct observation observation;
