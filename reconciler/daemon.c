@@ -889,15 +889,16 @@ expect_events(daemon_state *d, const plan *p)
 		expect_add(d, p->ops->pdata[i], +1);
 }
 
-/* An op that failed or never ran causes no event: expecting one would
- * swallow a real one later. */
+/* An op that failed, never ran, or found nothing to do (a stop of a VM
+ * already off) causes no event: expecting one would swallow a real one
+ * later (seen under emulation: a crash taken for strata's own stop). */
 static void
 expect_forget_failed(daemon_state *d, const plan *p)
 {
 	for (guint i = 0; i < p->ops->len; i++) {
 		const plan_op *op = p->ops->pdata[i];
 
-		if (op->status != OPST_DONE)
+		if (op->status != OPST_DONE || op->unchanged)
 			expect_add(d, op, -1);
 	}
 }

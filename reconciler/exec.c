@@ -48,6 +48,7 @@ typedef struct {
 	virt_stop stop;
 	bool waits;
 	bool notice;
+	bool unchanged;      /* see plan_op.unchanged */
 } job;
 
 void
@@ -253,6 +254,7 @@ run_once(job *j, GError **error)
 				     &j->stop, &off, error))
 			return false;
 		j->waits = !off;
+		j->unchanged = j->stop.was_off;
 		return true;
 	}
 	case OP_SUSPEND:
@@ -811,6 +813,7 @@ collect(executor *x, bool block)
 		}
 		op->attempts += j->attempts;
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
+		op->unchanged = j->ok && j->unchanged;
 		op->error = g_steal_pointer(&j->error);
 		if (j->waits) {
 			x->waiting--;

@@ -103,6 +103,8 @@ struct plan_op {
 	op_status status;
 	char *error;
 	unsigned attempts;
+	bool unchanged;           /* done, but it found nothing to do (a stop of a
+				     VM already off): no event follows */
 };
 
 typedef struct {

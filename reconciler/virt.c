@@ -814,6 +814,7 @@ virt_stop_begin(virt_host *h, const char *name, unsigned timeout_ms, virt_stop *
 		ok = fail(error, "cannot read the state of", name);
 	} else if (state == VIR_DOMAIN_SHUTOFF) {
 		*off = true;
+		s->was_off = true;
 	} else if (state == VIR_DOMAIN_PMSUSPENDED || state == VIR_DOMAIN_PAUSED) {
 		count(h);
 		ok = virDomainDestroy(dom) == 0 || fail(error, "cannot power off", name);

@@ -212,6 +212,7 @@ bool virt_start(virt_host *h, const char *name, GError **error);
  */
 typedef struct {
 	unsigned timeout_ms;
+	bool was_off;        /* off at the first look: nothing was done */
 	bool pressed;
 	gint64 press_at;     /* monotonic µs of the first press */
 	gint64 repress;
