@@ -16,6 +16,8 @@
 
 G_DEFINE_QUARK(strata-history-error-quark, history_error)
 
+#define HISTORY_NOTHING_TO_DO "nothing to do: it was so already"
+
 struct history {
 	sqlite3 *db;
 	unsigned interrupted;
@@ -568,7 +570,10 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 		sqlite3_bind_int64(st, 1, now);
 		sqlite3_bind_int64(st, 2, now);
 		sqlite3_bind_text(st, 3, op_status_name(ops[i]->status), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, ops[i]->error, -1, SQLITE_TRANSIENT);
+		/* A done op that found nothing to do says so, and is no one's
+		 * last act on the VM (history_last_op). */
+		sqlite3_bind_text(st, 4, ops[i]->error ? ops[i]->error :
+				  ops[i]->unchanged ? HISTORY_NOTHING_TO_DO : NULL, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 5, row_ids[i]);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_fail(h, error, "record result");
@@ -874,7 +879,7 @@ history_last_op(history *h, const char *domain)
 {
 	g_auto(GStrv) parts = g_strsplit(domain, ".", 2);
 	sqlite3_stmt *st = prepare(h, "SELECT kind FROM ops WHERE appliance = ? AND vm = ? "
-				      "AND result = 'done' ORDER BY id DESC LIMIT 1", NULL);
+				      "AND result = 'done' AND error IS NULL ORDER BY id DESC LIMIT 1", NULL);
 	char *kind = NULL;
 
 	if (!st || !parts[0] || !parts[1]) {
