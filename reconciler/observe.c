@@ -1191,3 +1191,9 @@ obs_host_pool_allows_backing(const obs_host *h, const char *pool)
 	return p && p->type && (strcmp(p->type, "dir") == 0 || strcmp(p->type, "fs") == 0 ||
 				strcmp(p->type, "netfs") == 0);
 }
+
+bool
+obs_host_lost(const obs_host *h)
+{
+	return !h->reachable && h->spec && h->spec->state.v == HOST_LOST;
+}

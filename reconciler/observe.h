@@ -178,6 +178,9 @@ share_verdict obs_pool_shared(const observed *o, const desired_state *want, cons
 /* Whether @pool on @h holds files a qcow2 overlay can be built on (dir,
  * fs, netfs): a system disk there is an overlay of its base, not a copy. */
 bool obs_host_pool_allows_backing(const obs_host *h, const char *pool);
+/* Declared `state: lost` and not answering: what ran there may come back
+ * elsewhere. */
+bool obs_host_lost(const obs_host *h);
 
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /*

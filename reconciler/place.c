@@ -353,11 +353,6 @@ layer_note(place_state *ps, const desired_vm *vm)
 
 /* ---- storage: a pool's free space, counted once per storage ----------- */
 
-static bool
-is_lost(const obs_host *h)
-{
-	return !h->reachable && h->spec && h->spec->state.v == HOST_LOST;
-}
 
 /* One storage per pool and host, or one per pool declared shared: its
  * members see the same bytes, so what is placed through one is gone for
@@ -389,7 +384,7 @@ new_bytes(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_ho
 		return 0;  /* the move keeps the volumes where they are */
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
-		bool moved = from && !is_lost(from);
+		bool moved = from && !obs_host_lost(from);
 		bool cloned = d->base && (d->role == DISK_PERSISTENT ||
 					  (d->role == DISK_SYSTEM && !obs_host_pool_allows_backing(h, d->pool)));
 

@@ -705,12 +705,6 @@ note_unlocked(planner *pl, const desired_vm *vm, const obs_host *lost, const obs
 	     locks_disks(h) ? "" : h->name, lost->name);
 }
 
-static bool
-is_lost(const obs_host *h)
-{
-	return !h->reachable && h->spec && h->spec->state.v == HOST_LOST;
-}
-
 /*
  * The lost host @vm's disks were on, as far as shared storage tells: one
  * that shares a disk's pool with an answering host listing that disk (the
@@ -724,7 +718,7 @@ failover_source(planner *pl, const desired_vm *vm, const char **why)
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
 		const obs_host *lost = pl->have->hosts->pdata[i];
 
-		for (guint j = 0; is_lost(lost) && j < pl->have->hosts->len; j++) {
+		for (guint j = 0; obs_host_lost(lost) && j < pl->have->hosts->len; j++) {
 			const obs_host *h = pl->have->hosts->pdata[j];
 
 			for (guint k = 0; h->reachable && k < vm->disks->len; k++) {
@@ -1750,7 +1744,7 @@ find_duplicates(planner *pl)
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
 		obs_host *h = pl->have->hosts->pdata[i];
 
-		if (!h->reachable && h->spec && h->spec->state.v == HOST_LOST) {
+		if (obs_host_lost(h)) {
 			/* The operator says it is gone (and fenced): what ran there
 			 * may come back elsewhere, per restart policy. */
 			pl->lost = h->name;
