@@ -57,6 +57,67 @@ print_json(GPtrArray *rows)
 	json_out_print(stdout, b);
 }
 
+static const char *const image_columns[] = {
+	"host", "pool", "volume", "sha256", "bytes", "moved", "source", "run", "time",
+};
+
+static void
+print_images_json(GPtrArray *rows)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_array(b);
+	for (guint i = 0; i < rows->len; i++) {
+		GHashTable *r = rows->pdata[i];
+
+		json_builder_begin_object(b);
+		for (size_t c = 0; c < G_N_ELEMENTS(image_columns); c++) {
+			const char *k = image_columns[c];
+			const char *v = g_hash_table_lookup(r, k);
+			g_autofree char *t = NULL;
+
+			json_builder_set_member_name(b, k);
+			if (!v)
+				json_builder_add_null_value(b);
+			else if (g_str_equal(k, "time") && (t = iso_time(v)))
+				json_builder_add_string_value(b, t);
+			else if (g_str_equal(k, "bytes") || g_str_equal(k, "moved") || g_str_equal(k, "run"))
+				json_builder_add_int_value(b, g_ascii_strtoll(v, NULL, 10));
+			else
+				json_builder_add_string_value(b, v);
+		}
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_out_print(stdout, b);
+}
+
+/* One line per base and host: its checksum and where it came from, or a
+ * copy begun and never verified. */
+static void
+print_images_text(GPtrArray *rows)
+{
+	for (guint i = 0; i < rows->len; i++) {
+		GHashTable *r = rows->pdata[i];
+		g_autofree char *when = iso_time(g_hash_table_lookup(r, "time"));
+		const char *sha = g_hash_table_lookup(r, "sha256");
+		const char *src = g_hash_table_lookup(r, "source");
+		const char *bytes = g_hash_table_lookup(r, "bytes");
+		const char *moved = g_hash_table_lookup(r, "moved");
+
+		printf("%s  %s/%s on %s  ", when, (char *)g_hash_table_lookup(r, "pool"),
+		       (char *)g_hash_table_lookup(r, "volume"), (char *)g_hash_table_lookup(r, "host"));
+		if (!sha)
+			printf("copy from %s begun in run %s, NOT verified\n", src,
+			       (char *)g_hash_table_lookup(r, "run"));
+		else if (src)
+			printf("sha256 %s  %s bytes, %s moved, copied from %s in run %s\n", sha, bytes,
+			       moved ? moved : "?", src, (char *)g_hash_table_lookup(r, "run"));
+		else
+			printf("sha256 %s  %s bytes, copied from here\n", sha, bytes ? bytes : "?");
+	}
+}
+
 static void
 print_text(GPtrArray *rows)
 {
@@ -83,7 +144,10 @@ int
 cmd_history(int argc, char **argv)
 {
 	g_autofree char *db = NULL, *vm = NULL, *since = NULL, *format = NULL;
+	gboolean images = FALSE;
 	GOptionEntry entries[] = {
+		{ "images", 0, 0, G_OPTION_ARG_NONE, &images,
+		  "Template bases instead: each copy with its sha256, size and source", NULL },
 		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "History database (default ./strata.db)", "PATH" },
 		{ "vm", 0, 0, G_OPTION_ARG_STRING, &vm, "Only this VM (name or appliance.name)", "VM" },
 		{ "since", 0, 0, G_OPTION_ARG_STRING, &since, "Only from this ISO 8601 time on", "TIME" },
@@ -102,7 +166,9 @@ cmd_history(int argc, char **argv)
 	g_option_context_set_description(ctx,
 		"Every operation with its intent time and result, oldest first.  An operation\n"
 		"marked 'interrupted' was under way when strata stopped; the next run observed\n"
-		"what it had done.\n\nExit status: 0 success, 1 error, 64 usage error.");
+		"what it had done.  With --images: every template base strata copied to a host\n"
+		"or copied from one, with its sha256 and size; a copy begun and never verified\n"
+		"(strata stopped during it) is listed as such.\n\nExit status: 0 success, 1 error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (since) {
@@ -123,12 +189,16 @@ cmd_history(int argc, char **argv)
 		return STRATA_EXIT_ERROR;
 	}
 	hist = history_open_readonly(path, &err);
-	rows = hist ? history_ops(hist, &q, &err) : NULL;
+	rows = !hist ? NULL : images ? history_images(hist, &err) : history_ops(hist, &q, &err);
 	if (!rows) {
 		fprintf(stderr, "strata history: %s\n", err->message);
 		return STRATA_EXIT_ERROR;
 	}
-	if (fmt == OUTPUT_JSON)
+	if (images && fmt == OUTPUT_JSON)
+		print_images_json(rows);
+	else if (images)
+		print_images_text(rows);
+	else if (fmt == OUTPUT_JSON)
 		print_json(rows);
 	else
 		print_text(rows);

@@ -224,6 +224,54 @@ ptemplate_build(const spec_source *src, const spec_ptemplate *p)
 	return d;
 }
 
+static void
+base_free(gpointer p)
+{
+	desired_base *b = p;
+
+	g_free(b->template);
+	g_free(b->pool);
+	g_free(b->volume);
+	g_free(b->source_host);
+	g_free(b->sha256);
+	g_free(b);
+}
+
+/* Two templates may name one base; for where it comes from and its
+ * checksum, the first that says decides. */
+static GHashTable *
+bases_build(const spec_source *src)
+{
+	GHashTable *bases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, base_free);
+
+	for (guint i = 0; i < src->templates->len; i++) {
+		const spec_template *t = src->templates->pdata[i];
+		g_autofree char *key = g_strdup_printf("%s/%s", t->pool.v, t->volume.v);
+		desired_base *b = g_hash_table_lookup(bases, key);
+
+		if (!b) {
+			b = g_new0(desired_base, 1);
+			b->template = g_strdup(t->obj.name.v);
+			b->pool = g_strdup(t->pool.v);
+			b->volume = g_strdup(t->volume.v);
+			g_hash_table_insert(bases, g_steal_pointer(&key), b);
+		}
+		if (!b->source_host)
+			b->source_host = g_strdup(t->source_host.v);
+		if (!b->sha256)
+			b->sha256 = g_strdup(t->sha256.v);
+	}
+	return bases;
+}
+
+const desired_base *
+desired_base_of(const desired_state *d, const char *pool, const char *volume)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, volume);
+
+	return d->bases ? g_hash_table_lookup(d->bases, key) : NULL;
+}
+
 desired_state *
 desired_build(const spec_source *src)
 {
@@ -263,6 +311,7 @@ desired_build(const spec_source *src)
 			hosts[j] = g_strdup(spec_list_str(&p->hosts, j));
 		g_hash_table_insert(d->shared_pools, g_strdup(p->obj.name.v), hosts);
 	}
+	d->bases = bases_build(src);
 	return d;
 }
 
@@ -284,6 +333,7 @@ desired_clear(gpointer p)
 	g_hash_table_unref(d->vm_by_domain);
 	g_hash_table_unref(d->ptemplate_by_volume);
 	g_clear_pointer(&d->shared_pools, g_hash_table_unref);
+	g_clear_pointer(&d->bases, g_hash_table_unref);
 	g_ptr_array_unref(d->vms);
 	g_ptr_array_unref(d->ptemplates);
 }

@@ -74,6 +74,16 @@ typedef struct {
 	bool deleted;      /* state: deleted */
 } desired_ptemplate;
 
+/* A template's base image, and where strata fetches it for a host that
+ * lacks it. */
+typedef struct {
+	char *template;
+	char *pool;
+	char *volume;
+	char *source_host;  /* NULL: never copied; it must be on every host */
+	char *sha256;       /* declared checksum, or NULL */
+} desired_base;
+
 typedef struct {
 	GPtrArray *vms;              /* desired_vm *, in spec order */
 	GHashTable *vm_by_domain;    /* domain name -> desired_vm * */
@@ -81,6 +91,7 @@ typedef struct {
 	GHashTable *ptemplate_by_volume;
 	GHashTable *shared_pools;    /* pool name -> GStrv: the hosts declared
 					to see it as one storage */
+	GHashTable *bases;           /* "pool/volume" -> desired_base *, owned */
 } desired_state;
 
 /*
@@ -93,6 +104,9 @@ desired_state *desired_build(const spec_source *src);
  * them, else NULL.  A declaration only: observe_* says whether it holds. */
 const char *const *desired_pool_sharers(const desired_state *d, const char *pool,
 					const char *host);
+/* The template base @pool/@volume, or NULL when no template names it. */
+const desired_base *desired_base_of(const desired_state *d, const char *pool,
+				    const char *volume);
 desired_state *desired_ref(desired_state *d);
 void desired_free(desired_state *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)

@@ -49,6 +49,7 @@ typedef struct {
 	bool waits;
 	bool notice;
 	bool unchanged;      /* see plan_op.unchanged */
+	virt_copy copy;      /* VOL_COPY: what crossed, and its checksum */
 } job;
 
 void
@@ -238,6 +239,13 @@ run_once(job *j, GError **error)
 		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
 	case OP_VOL_DELETE:
 		return vol_delete_unused(j, error);
+	case OP_VOL_COPY:
+		if (!j->peer) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_TRANSIENT, "host %s, where the base is "
+				    "copied from, is not connected", op->peer);
+			return false;
+		}
+		return virt_vol_copy(j->peer, v, op->pool, op->volume, op->hash, &j->copy, error);
 	case OP_DEFINE:
 		return virt_define(v, op->xml, j->uuid, error);
 	case OP_UNDEFINE:
@@ -650,6 +658,8 @@ heavy(const plan_op *op)
 		return true;
 	case OP_VOL_CREATE:
 		return op->clone_from != NULL;
+	case OP_VOL_COPY:
+		return true;
 	default:
 		return false;
 	}
@@ -740,7 +750,8 @@ dispatch(executor *x, GError **error)
 				j->members = g_ptr_array_new_with_free_func((GDestroyNotify)virt_host_free);
 			g_ptr_array_add(j->members, mc && mc->virt ? virt_host_ref(mc->virt) : NULL);
 		}
-		if ((op->kind == OP_VOL_DELETE && op->peer) || (op->kind == OP_MIGRATE && op->refresh)) {
+		if (((op->kind == OP_VOL_DELETE || op->kind == OP_VOL_COPY) && op->peer) ||
+		    (op->kind == OP_MIGRATE && op->refresh)) {
 			host_conn *pc = g_hash_table_lookup(x->hosts->by_name,
 							    op->kind == OP_MIGRATE ? op->target : op->peer);
 
@@ -815,6 +826,12 @@ collect(executor *x, bool block)
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
 		op->unchanged = j->ok && j->unchanged;
 		op->error = g_steal_pointer(&j->error);
+		if (op->kind == OP_VOL_COPY) {
+			op->digest = j->copy.sha256[0] ? g_strdup(j->copy.sha256) : NULL;
+			op->length = j->copy.length;
+			op->moved = j->copy.moved;
+			op->partial = j->copy.partial;
+		}
 		if (j->waits) {
 			x->waiting--;
 		} else {

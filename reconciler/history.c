@@ -73,6 +73,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE pool_refutations ("
 	"  pool TEXT NOT NULL, declared TEXT NOT NULL, finding TEXT NOT NULL, time INTEGER NOT NULL,"
 	"  PRIMARY KEY (pool, declared));",
+	/* 5: template bases strata copied or copied from, with their checksums;
+	 * sha256 NULL: a copy begun and not verified (it may be half made) */
+	"CREATE TABLE images ("
+	"  host TEXT NOT NULL, pool TEXT NOT NULL, volume TEXT NOT NULL, sha256 TEXT,"
+	"  bytes INTEGER, moved INTEGER, source TEXT, run INTEGER, time INTEGER NOT NULL,"
+	"  PRIMARY KEY (host, pool, volume));",
 };
 
 static bool
@@ -270,7 +276,8 @@ is_strata_db(history *h)
 
 	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
-			       "'schedule_state', 'schedule_fires', 'host_vms', 'pool_members', 'pool_refutations')", -1, &st, NULL) != SQLITE_OK)
+			       "'schedule_state', 'schedule_fires', 'host_vms', 'pool_members', 'pool_refutations', "
+			       "'images')", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		ok = sqlite3_column_int(st, 0) == 0;
@@ -463,6 +470,9 @@ history_run_end(history *h, gint64 run, const char *result, const char *summary,
 static char *
 op_args(const plan_op *op)
 {
+	if (op->kind == OP_VOL_COPY)
+		return g_strdup_printf("%s/%s from %s%s%s", op->pool, op->volume, op->peer,
+				       op->hash ? " sha256=" : "", op->hash ? op->hash : "");
 	if (op->volume)
 		return g_strdup_printf("%s/%s%s%s", op->pool, op->volume,
 				       op->clone_from ? " from " : "",
@@ -474,6 +484,139 @@ op_args(const plan_op *op)
 	if (op->kind == OP_MIGRATE)
 		return g_strdup_printf("to=%s", op->target);
 	return NULL;
+}
+
+/*
+ * A base copy is recorded as begun (checksum NULL) with its intent, so that
+ * a crash in the middle leaves a mark on what may be half a copy.
+ */
+static bool
+image_begun(history *h, gint64 run, const plan_op *op, gint64 now, GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT OR REPLACE INTO images(host, pool, volume, source, run, time) "
+				   "VALUES (?, ?, ?, ?, ?, ?)", error);
+	int rc;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, op->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, op->pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, op->volume, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, op->peer, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, run);
+	sqlite3_bind_int64(st, 6, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || db_fail(h, error, "record a copy begun");
+}
+
+/*
+ * Its outcome: verified, it gets its checksum (and the source's bytes are
+ * recorded as having it too); failed with nothing left behind, the mark
+ * goes; failed leaving a partial copy, the mark stays.
+ */
+static void
+image_ended(history *h, const plan_op *op, gint64 now)
+{
+	sqlite3_stmt *st;
+
+	if (op->status == OPST_DONE) {
+		st = prepare(h, "UPDATE images SET sha256 = ?4, bytes = ?5, moved = ?6, time = ?7 "
+			     "WHERE host = ?1 AND pool = ?2 AND volume = ?3", NULL);
+	} else if (!op->partial) {
+		st = prepare(h, "DELETE FROM images WHERE host = ?1 AND pool = ?2 AND volume = ?3 "
+			     "AND sha256 IS NULL", NULL);
+	} else {
+		return;
+	}
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, op->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, op->pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, op->volume, -1, SQLITE_TRANSIENT);
+	if (op->status == OPST_DONE) {
+		sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, (gint64)op->length);
+		sqlite3_bind_int64(st, 6, (gint64)op->moved);
+		sqlite3_bind_int64(st, 7, now);
+	}
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (op->status != OPST_DONE)
+		return;
+	st = prepare(h, "INSERT OR IGNORE INTO images(host, pool, volume, sha256, bytes, time) "
+		     "VALUES (?, ?, ?, ?, ?, ?)", NULL);
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, op->peer, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, op->pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, op->volume, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, (gint64)op->length);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+GHashTable *
+history_unverified_copies(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sqlite3_stmt *st = prepare(h, "SELECT host || '/' || pool || '/' || volume, run FROM images "
+				   "WHERE sha256 IS NULL", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		gint64 run = sqlite3_column_int64(st, 1);
+
+		g_hash_table_insert(t, g_strdup((const char *)sqlite3_column_text(st, 0)),
+				    g_memdup2(&run, sizeof(run)));
+	}
+	sqlite3_finalize(st);
+	return t;
+}
+
+GPtrArray *
+history_images(history *h, GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time "
+				   "FROM images ORDER BY pool, volume, time", error);
+	GPtrArray *rows;
+
+	if (!st)
+		return NULL;
+	rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		GHashTable *row = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+
+		for (int c = 0; c < sqlite3_column_count(st); c++) {
+			const unsigned char *v = sqlite3_column_text(st, c);
+
+			if (v)
+				g_hash_table_insert(row, (gpointer)g_intern_string(sqlite3_column_name(st, c)),
+						    g_strdup((const char *)v));
+		}
+		g_ptr_array_add(rows, row);
+	}
+	sqlite3_finalize(st);
+	return rows;
+}
+
+char *
+history_image_sha256(history *h, const char *host, const char *pool, const char *volume)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT sha256 FROM images WHERE host = ? AND pool = ? AND volume = ? "
+				   "AND sha256 IS NOT NULL", NULL);
+	char *sha = NULL;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, volume, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		sha = g_strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return sha;
 }
 
 static bool
@@ -507,6 +650,10 @@ history_intents_write(history *h, gint64 run, plan_op **ops, guint n, gint64 *ro
 			return false;
 		}
 		row_ids[i] = sqlite3_last_insert_rowid(h->db);
+		if (ops[i]->kind == OP_VOL_COPY && !image_begun(h, run, ops[i], now, error)) {
+			sqlite3_finalize(st);
+			return false;
+		}
 	}
 	sqlite3_finalize(st);
 	return true;
@@ -582,6 +729,8 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 		}
 		if (ops[i]->status == OPST_DONE)
 			account(h, ops[i], now);
+		if (ops[i]->kind == OP_VOL_COPY)
+			image_ended(h, ops[i], now);
 	}
 	sqlite3_finalize(st);
 	return true;

@@ -84,6 +84,16 @@ bool history_abandon_running(history *h, const char *why, GError **error);
  * may still land there).  Borrowed; NULL for a reader.
  */
 GHashTable *history_cut_short(const history *h);
+/* "host/pool/volume" -> run id (gint64 *): base copies begun and never
+ * verified (plan_options.unverified_copies).  A new table, the caller's. */
+GHashTable *history_unverified_copies(history *h);
+/* Every base copied or copied from, as rows (column -> text, NULL
+ * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
+ * time. */
+GPtrArray *history_images(history *h, GError **error);
+/* The checksum recorded for a base on @host (copied there, or copied from
+ * there), or NULL. */
+char *history_image_sha256(history *h, const char *host, const char *pool, const char *volume);
 
 /* Operations interrupted by a crash that history_open found, if any. */
 unsigned history_interrupted(const history *h);

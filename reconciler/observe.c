@@ -475,6 +475,11 @@ observe_volumes(obs_host *h, virt_host *v, const desired_state *want)
 		if (sys->base)
 			read_detail(h, v, sys->pool, sys->base);
 	}
+	for (guint i = 0; want && i < want->ptemplates->len; i++) {
+		desired_ptemplate *p = want->ptemplates->pdata[i];
+
+		read_detail(h, v, p->base_pool, p->base);
+	}
 }
 
 /*
@@ -1150,6 +1155,60 @@ obs_host_capacity(const obs_host *h, const char *pool, const char *vol)
 	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
 
 	return d ? d->capacity : 0;
+}
+
+uint64_t
+obs_host_allocation(const obs_host *h, const char *pool, const char *vol)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
+	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+
+	return d ? d->allocation : 0;
+}
+
+const obs_host *
+obs_host_named(const observed *o, const char *name)
+{
+	for (guint i = 0; name && i < o->hosts->len; i++) {
+		const obs_host *h = o->hosts->pdata[i];
+
+		if (strcmp(h->name, name) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+char *
+obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *h)
+{
+	const obs_host *src = b ? obs_host_named(o, b->source_host) : NULL;
+	g_autofree char *key = NULL;
+	const virt_vol_detail *d;
+
+	if (!b || !b->source_host)
+		return g_strdup_printf("%s has no base volume '%s' in pool '%s', and no template says "
+				       "where to copy it from (source: {host: ...})",
+				       h->name, b ? b->volume : "?", b ? b->pool : "?");
+	if (!obs_host_pool_allows_backing(h, b->pool))
+		return g_strdup_printf("%s has no base volume '%s', and strata copies bases only into "
+				       "file pools (dir, fs, netfs): pool '%s' there is not one",
+				       h->name, b->volume, b->pool);
+	if (!src || !src->reachable)
+		return g_strdup_printf("%s has no base volume '%s' in pool '%s', and its source host %s "
+				       "does not answer", h->name, b->volume, b->pool, b->source_host);
+	key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	if (!g_hash_table_contains(src->vol_by_key, key))
+		return g_strdup_printf("%s has no base volume '%s' in pool '%s', nor has its source host %s",
+				       h->name, b->volume, b->pool, src->name);
+	d = g_hash_table_lookup(src->details, key);
+	if (!d)
+		return g_strdup_printf("%s has no base volume '%s', and its size on %s could not be read",
+				       h->name, b->volume, src->name);
+	if (d->backing)
+		return g_strdup_printf("%s has no base volume '%s', and the one on %s has a backing file "
+				       "(%s): strata copies only a base that stands alone", h->name,
+				       b->volume, src->name, d->backing);
+	return NULL;
 }
 
 const char *

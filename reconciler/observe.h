@@ -183,6 +183,15 @@ bool obs_host_pool_allows_backing(const obs_host *h, const char *pool);
 bool obs_host_lost(const obs_host *h);
 
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
+/* Bytes @vol takes on disk (a copy moves about that), 0 if not read. */
+uint64_t obs_host_allocation(const obs_host *h, const char *pool, const char *vol);
+const obs_host *obs_host_named(const observed *o, const char *name);
+/*
+ * Why @b cannot be copied onto @h from its source host, or NULL if it can
+ * (free the reason): it names no source, the source does not answer or
+ * lacks it, it leans on a backing file, or @h's pool is not a file pool.
+ */
+char *obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *h);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it
  * could read a host file through it), else NULL.  Only for volumes whose

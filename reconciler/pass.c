@@ -19,17 +19,37 @@ pass_begin(pass *p, const spec_source *src, obs_cache *cache, guint deadline_ms)
 	p->observing = observe_begin(p->hosts, p->want, cache, deadline_ms);
 }
 
+/*
+ * A base copied before is expected to have the checksum recorded then, at
+ * its source: a base changed in place would give new VMs other bytes than
+ * the ones already built on it.  A declared checksum stands first.
+ */
+static void
+expect_recorded_checksums(plan *pl, history *hist)
+{
+	for (guint i = 0; i < pl->ops->len; i++) {
+		plan_op *op = pl->ops->pdata[i];
+
+		if (op->kind == OP_VOL_COPY && !op->hash)
+			op->hash = history_image_sha256(hist, op->peer, op->pool, op->volume);
+	}
+}
+
 void
 pass_replan(pass *p, const plan_options *opts, history *hist)
 {
 	g_autoptr(GPtrArray) vanished = hist ? history_vanished_hosts(hist, p->hosts) : NULL;
+	g_autoptr(GHashTable) unverified = hist ? history_unverified_copies(hist) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
 	po.vanished = vanished;
+	po.unverified_copies = unverified;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);
+	if (hist)
+		expect_recorded_checksums(p->plan, hist);
 }
 
 void

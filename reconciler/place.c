@@ -141,7 +141,7 @@ unsafe_volume(const obs_host *h, const desired_disk *sys, const char **vol,
 
 /* Why @h cannot hold @vm's system disk, or NULL: pool, base, backing file. */
 static char *
-disk_problem(const desired_vm *vm, const obs_host *h)
+disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
 	const char *bad_vol, *bad_path;
@@ -151,10 +151,13 @@ disk_problem(const desired_vm *vm, const obs_host *h)
 	if (!obs_host_pool_known(h, sys->pool))
 		return g_strdup_printf("%s: pool '%s' is inactive or could not be listed", h->name,
 				       sys->pool);
-	if (!obs_host_has_volume(h, sys->pool, sys->volume) &&
-	    !obs_host_has_volume(h, sys->pool, sys->base))
-		return g_strdup_printf("%s has no base volume '%s' in pool '%s'", h->name,
-				       sys->base, sys->pool);
+	if (sys->base && !obs_host_has_volume(h, sys->pool, sys->volume) &&
+	    !obs_host_has_volume(h, sys->pool, sys->base)) {
+		char *why = obs_base_copy_blocker(ps->have, desired_base_of(ps->want, sys->pool, sys->base), h);
+
+		if (why)
+			return why;  /* else strata copies it there first */
+	}
 	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
 		return g_strdup_printf("%s: volume '%s' has a backing file outside pool '%s' (%s)",
 				       h->name, bad_vol, sys->pool, bad_path);
@@ -196,7 +199,7 @@ disk_ok(place_state *ps, const desired_vm *vm)
 		return ok;
 	ok = g_new0(bool, ps->have->hosts->len + 1);
 	for (guint i = 0; i < ps->have->hosts->len; i++) {
-		g_autofree char *why = disk_problem(vm, ps->have->hosts->pdata[i]);
+		g_autofree char *why = disk_problem(ps, vm, ps->have->hosts->pdata[i]);
 
 		ok[i] = why == NULL;
 	}
@@ -236,7 +239,7 @@ host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *
 	if (layer && g_hash_table_contains(layer, h->name))
 		NO("%s already runs a VM of layer '%s'", h->name, vm->layer);
 	if (!disks[h->index]) {
-		g_autofree char *problem = disk_problem(vm, h);
+		g_autofree char *problem = disk_problem(ps, vm, h);
 
 		NO("%s", problem);
 	}
@@ -365,6 +368,23 @@ storage_key(const place_state *ps, const obs_host *h, const char *pool)
 }
 
 /*
+ * A base strata copies onto the host first: the bytes it takes at its
+ * source (counted again for each VM placed there: a pass over-reserves
+ * rather than overfills), and its full size again when cloned.
+ */
+static uint64_t
+base_copy_bytes(const place_state *ps, const desired_disk *d, bool cloned)
+{
+	const desired_base *b = desired_base_of(ps->want, d->pool, d->base);
+	const obs_host *src = b ? obs_host_named(ps->have, b->source_host) : NULL;
+
+	if (!src)
+		return 0;
+	return obs_host_allocation(src, d->pool, d->base) +
+	       (cloned ? obs_host_capacity(src, d->pool, d->base) : 0);
+}
+
+/*
  * Bytes a plan writes into @pool through @h for @vm, now: a copy of a base
  * (a persistent volume; a system disk where the pool cannot hold an
  * overlay) its base's size; a move that copies its disks (from @from, not
@@ -393,6 +413,8 @@ new_bytes(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_ho
 		if (moved)
 			n += d->capacity ? d->capacity
 					 : obs_host_capacity(from, d->pool, d->base ? d->base : d->volume);
+		else if (d->base && !obs_host_has_volume(h, d->pool, d->base))
+			n += base_copy_bytes(ps, d, cloned);
 		else if (cloned)
 			n += obs_host_capacity(h, d->pool, d->base);
 	}

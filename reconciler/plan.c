@@ -26,6 +26,8 @@ typedef struct {
 	GHashTable *new_starts;   /* host -> defines of new VMs */
 	GHashTable *blocked;      /* domains of layers that cannot be placed */
 	GHashTable *bases;        /* "pool/volume" of every base in the source */
+	GHashTable *copies;       /* "host/pool/volume" -> index in p->ops of
+				     its VOL_COPY: one per base and host */
 	GHashTable *held;         /* appliances whose operations are held back */
 	GHashTable *tallies;      /* appliance -> guint[3]: its VMs counted in
 				     n_create, n_change, n_remove */
@@ -41,6 +43,7 @@ static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
+	"copy-volume",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -72,6 +75,7 @@ op_symbol(const plan_op *op)
 {
 	switch (op->kind) {
 	case OP_VOL_CREATE:
+	case OP_VOL_COPY:
 		return '+';
 	case OP_DEFINE:
 		/* A redefinition names the existing domain's UUID. */
@@ -85,10 +89,31 @@ op_symbol(const plan_op *op)
 }
 
 char *
+plan_size_text(uint64_t bytes)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	guint i = 0;
+
+	while (v >= 1024 && i + 1 < G_N_ELEMENTS(unit)) {
+		v /= 1024;
+		i++;
+	}
+	return i ? g_strdup_printf("%.1f %s", v, unit[i])
+		 : g_strdup_printf("%" G_GUINT64_FORMAT " bytes", bytes);
+}
+
+char *
 op_describe(const plan_op *op)
 {
 	if (op->kind == OP_VOL_CREATE || op->kind == OP_VOL_DELETE)
 		return g_strdup_printf("%s %s/%s", op_kind_name(op->kind), op->pool, op->volume);
+	if (op->kind == OP_VOL_COPY) {
+		g_autofree char *size = plan_size_text(op->value);
+
+		return g_strdup_printf("%s %s/%s from %s (%s)", op_kind_name(op->kind), op->pool,
+				       op->volume, op->peer, size);
+	}
 	if (op->kind == OP_SET_MEMORY)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
 				       op_kind_name(op->kind), op->domain, op->value >> 20);
@@ -120,6 +145,7 @@ op_free(gpointer p)
 	g_free(op->reason);
 	g_free(op->snapshot);
 	g_free(op->error);
+	g_free(op->digest);
 	g_ptr_array_unref(op->deps);
 	g_free(op);
 }
@@ -394,14 +420,94 @@ host_volume(const obs_host *h, const char *pool, const char *name)
 	return g_hash_table_lookup(h->vol_by_key, key);
 }
 
-/* A VOL_CREATE for @d on @h, or NULL (and a refusal) if its base is missing. */
+/* Where a file pool keeps @volume: its path, as libvirt keys it. */
+static char *
+copy_path(const obs_host *h, const char *pool, const char *volume)
+{
+	const virt_pool *p = obs_host_pool(h, pool);
+
+	return p && p->path ? g_build_filename(p->path, volume, NULL) : NULL;
+}
+
+/* The VOL_COPY planned for @key, if it is still in the plan (an all-or-
+ * nothing creation may have dropped it since). */
+static plan_op *
+copy_planned(planner *pl, const char *key, const char *host, const desired_base *b)
+{
+	gpointer at;
+	plan_op *op;
+
+	if (!g_hash_table_lookup_extended(pl->copies, key, NULL, &at) ||
+	    GPOINTER_TO_UINT(at) >= pl->p->ops->len)
+		return NULL;
+	op = pl->p->ops->pdata[GPOINTER_TO_UINT(at)];
+	return op->kind == OP_VOL_COPY && strcmp(op->host, host) == 0 &&
+	       strcmp(op->pool, b->pool) == 0 && strcmp(op->volume, b->volume) == 0 ? op : NULL;
+}
+
+/*
+ * The copy of @d's base onto @h, once per host and base, or NULL (and a
+ * refusal) when it cannot be copied.  It is created on @h before anything
+ * is built on it; the source keeps its own.
+ */
+static plan_op *
+plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
+{
+	const desired_base *b = desired_base_of(pl->want, d->pool, d->base);
+	g_autofree char *key = g_strdup_printf("%s/%s/%s", h->name, d->pool, d->base);
+	g_autofree char *why = NULL;
+	g_autofree char *reason = NULL;
+	const obs_host *src;
+	plan_op *op = b ? copy_planned(pl, key, h->name, b) : NULL;
+
+	if (op)
+		return op;
+	why = b ? obs_base_copy_blocker(pl->have, b, h) : NULL;
+	if (!b || why) {
+		refuse(pl, vm->appliance, "%s: %s", vm->domain,
+		       why ? why : "its base is named by no template");
+		return NULL;
+	}
+	src = obs_host_named(pl->have, b->source_host);
+	reason = g_strdup_printf("base of template %s, missing on %s: copied from %s%s", b->template,
+				 h->name, src->name, b->sha256 ? ", checksum declared" : "");
+	op = op_add(pl, OP_VOL_COPY, IMPACT_IN_PLACE, h->name, NULL, NULL, reason);
+	op->pool = g_strdup(b->pool);
+	op->volume = g_strdup(b->volume);
+	op->peer = g_strdup(src->name);
+	op->hash = g_strdup(b->sha256);
+	op->value = obs_host_allocation(src, b->pool, b->volume);
+	g_hash_table_insert(pl->copies, g_steal_pointer(&key), GUINT_TO_POINTER(pl->p->ops->len - 1));
+	return op;
+}
+
+/* Where a copy was begun and never verified, nothing is built. */
+static bool
+unverified_copy(planner *pl, const desired_vm *vm, const desired_disk *d, const obs_host *h)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s/%s", h->name, d->pool, d->base);
+	gint64 *run = pl->opts->unverified_copies ? g_hash_table_lookup(pl->opts->unverified_copies, key)
+						  : NULL;
+
+	if (!run)
+		return false;
+	refuse(pl, vm->appliance, "%s: base volume '%s' in pool '%s' on %s is a copy that run %" G_GINT64_FORMAT
+	       " began and did not verify: it may be half a copy, and nothing is built on it. "
+	       "Delete it (virsh vol-delete --pool %s %s) and strata copies it again",
+	       vm->domain, d->base, d->pool, h->name, *run, d->pool, d->base);
+	return true;
+}
+
+/* A VOL_CREATE for @d on @h, or NULL (and a refusal) if its base is missing
+ * and cannot be copied there. */
 static plan_op *
 plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 	  op_impact impact)
 {
 	const virt_vol *base = d->base ? host_volume(h, d->pool, d->base) : NULL;
 	uint64_t cap = d->capacity;
-	const char *backing = NULL;
+	g_autofree char *backing = NULL;
+	plan_op *copy = NULL;
 	plan_op *op;
 
 	if (!obs_host_pool(h, d->pool)) {
@@ -414,29 +520,32 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		       "in it until its content is known", vm->domain, d->pool, h->name);
 		return NULL;
 	}
-	if (d->base && !base) {
-		refuse(pl, vm->appliance, "%s: base volume '%s' is not in pool '%s' on %s", vm->domain,
-		       d->base, d->pool, h->name);
+	if (d->base && !base && !(copy = plan_copy(pl, vm, d, h)))
 		return NULL;
-	}
-	if (d->base && obs_host_unsafe_backing(h, d->pool, d->base)) {
+	if (base && unverified_copy(pl, vm, d, h))
+		return NULL;
+	if (base && obs_host_unsafe_backing(h, d->pool, d->base)) {
 		refuse(pl, vm->appliance, "%s: base volume '%s' on %s has a backing file outside pool '%s' (%s); refused",
 		       vm->domain, d->base, h->name, d->pool,
 		       obs_host_unsafe_backing(h, d->pool, d->base));
 		return NULL;
 	}
 	if (d->base)
-		cap = MAX(cap, obs_host_capacity(h, d->pool, d->base));
+		cap = MAX(cap, obs_host_capacity(copy ? obs_host_named(pl->have, copy->peer) : h, d->pool,
+						  d->base));
 	op = op_add(pl, OP_VOL_CREATE, impact, h->name, vm->domain, NULL,
 		    d->role == DISK_PERSISTENT ? "persistent volume, made once from its template" :
 		    d->role == DISK_SYSTEM ? "system disk from the template" : "secondary disk");
 	op->pool = g_strdup(d->pool);
 	op->volume = g_strdup(d->volume);
-	if (d->role == DISK_SYSTEM && obs_host_pool_allows_backing(h, d->pool) && base->key)
-		backing = base->key;
-	else if (d->base)
+	/* A copied base is a file of the pool: its path is known before it
+	 * exists. */
+	if (d->role == DISK_SYSTEM && obs_host_pool_allows_backing(h, d->pool))
+		backing = base ? g_strdup(base->key) : copy_path(h, d->pool, d->base);
+	if (d->base && !backing)
 		op->clone_from = g_strdup(d->base);
 	op->xml = domxml_volume(d->volume, cap, backing);
+	dep(op, copy);
 	if (d->role == DISK_PERSISTENT) {
 		/* A persistent volume belongs to no domain: it outlives them. */
 		g_clear_pointer(&op->domain, g_free);
@@ -1932,6 +2041,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	pl.blocked = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.held = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.tallies = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	pl.copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						 (GDestroyNotify)g_ptr_array_unref);
 	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -1968,6 +2078,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.duplicates);
 	g_hash_table_unref(pl.blocked);
 	g_clear_pointer(&pl.bases, g_hash_table_unref);
+	g_clear_pointer(&pl.copies, g_hash_table_unref);
 	g_hash_table_unref(pl.held);
 	g_hash_table_unref(pl.tallies);
 	g_free(pl.vanished);

@@ -45,6 +45,7 @@ typedef enum {
 	OP_SNAPSHOT_DELETE,
 	OP_MIGRATE,       /* live, from host to target, disks copied */
 	OP_PM_WAKEUP,     /* wake a guest that suspended itself (S3) */
+	OP_VOL_COPY,      /* a template base, from host peer to host */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -81,7 +82,8 @@ struct plan_op {
 				     whether a domain there uses the volume */
 	char *peer;               /* VOL_DELETE after a move: the host the VM
 				     went to; exec makes sure the two do not
-				     see the pool as one storage first */
+				     see the pool as one storage first.
+				     VOL_COPY: the host it is copied from */
 	char *domain;             /* NULL for persistent-volume ops */
 	char *appliance;
 	char *vm;
@@ -92,8 +94,9 @@ struct plan_op {
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */
 	char *xml;                /* DEFINE: domain XML; VOL_CREATE: volume XML */
-	char *hash;               /* DEFINE: the hash it records */
-	uint64_t value;           /* SET_MEMORY: bytes; SNAPSHOT_CREATE: snapshots kept;
+	char *hash;               /* DEFINE: the hash it records; VOL_COPY: the
+				     sha256 the copy must have, or NULL */
+	uint64_t value;           /* VOL_COPY: bytes on disk at the source; SET_MEMORY: bytes; SNAPSHOT_CREATE: snapshots kept;
 				     SHUTDOWN: seconds to a power-off; MIGRATE, SAVE:
 				     seconds to an abort */
 	char *snapshot;           /* SNAPSHOT_*: the name, or the prefix to prune */
@@ -105,6 +108,10 @@ struct plan_op {
 	unsigned attempts;
 	bool unchanged;           /* done, but it found nothing to do (a stop of a
 				     VM already off): no event follows */
+	char *digest;             /* VOL_COPY: the sha256 the copy had */
+	uint64_t length;          /* VOL_COPY: bytes in the image */
+	uint64_t moved;           /* VOL_COPY: data bytes that crossed */
+	bool partial;             /* VOL_COPY failed and what it made stayed */
 };
 
 typedef struct {
@@ -140,6 +147,10 @@ typedef struct {
 	 * sent there, never answered.  A VM defined nowhere goes there, where
 	 * the call may still land.  Borrowed; may be NULL. */
 	GHashTable *cut_short;
+	/* "host/pool/volume" -> run id (gint64 *): base copies a run began
+	 * and never verified.  What is there may be half a copy: nothing is
+	 * built on it.  Borrowed; may be NULL. */
+	GHashTable *unverified_copies;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,
@@ -173,5 +184,8 @@ const char *op_impact_name(op_impact i);
 const char *op_status_name(op_status s);
 /* '+' creates, '-' removes, '~' changes in place. */
 char op_symbol(const plan_op *op);
+/* "300.0 MiB": binary units, plain spaces (GLib's g_format_size puts a
+ * no-break space, which a terminal or a grep does not take for one). */
+char *plan_size_text(uint64_t bytes);
 /* "start webstack.app1", "create volume default/persistent-db.qcow2" */
 char *op_describe(const plan_op *op);

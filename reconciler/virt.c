@@ -1,5 +1,6 @@
 /*
- * virt.c - the one place that talks to libvirt
+ * virt.c - the one place that talks to libvirt (with virt_copy.c, which
+ * streams volumes between hosts)
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -13,19 +14,8 @@
 
 #include "fault.h"
 #include "handoff.h"
-#include "virt.h"
+#include "virt_internal.h"
 
-struct virt_host {
-	virConnectPtr conn;
-	char *uri;
-	char *domain_type;
-	bool close_registered;
-	gint closed;              /* atomic: libvirt reported the connection closed */
-	char *host_uuid;
-	gint calls;         /* atomic: workers count too */
-	gint observed;      /* atomic: an observer reads the host */
-	guint64 serial;     /* which connection this is, process-wide */
-};
 
 static guint64 next_serial;  /* under serial_lock */
 G_LOCK_DEFINE_STATIC(serial_lock);
@@ -630,6 +620,9 @@ virt_volume_detail(virt_host *h, const char *pool, const char *name,
 	out->capacity = cap ? g_ascii_strtoull(cap, NULL, 10) : 0;
 	if (unit && strcmp(unit, "bytes") != 0 && strcmp(unit, "B") != 0)
 		out->capacity = 0;  /* libvirt reports bytes; anything else is not trusted */
+	g_free(cap);
+	cap = xpath_string(xml, "string(/volume/allocation)");
+	out->allocation = cap ? g_ascii_strtoull(cap, NULL, 10) : 0;
 	out->backing = xpath_string(xml, "string(/volume/backingStore/path)");
 	free(xml);
 	return true;
@@ -1195,4 +1188,24 @@ virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		fail(error, "cannot delete volume", name);
 	virStorageVolFree(v);
 	return rc >= 0;
+}
+
+/* ---- for virt_copy.c (virt_internal.h) --------------------------------- */
+
+void
+virt_count(virt_host *h)
+{
+	count(h);
+}
+
+bool
+virt_fail(GError **error, const char *what, const char *subject)
+{
+	return fail(error, what, subject);
+}
+
+virStoragePoolPtr
+virt_pool_lookup(virt_host *h, const char *pool, GError **error)
+{
+	return pool_lookup(h, pool, error);
 }

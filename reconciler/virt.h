@@ -115,6 +115,7 @@ typedef struct {
 
 typedef struct {
 	uint64_t capacity;
+	uint64_t allocation; /* bytes it takes on disk */
 	char *backing;       /* backing file of the image, or NULL */
 } virt_vol_detail;
 
@@ -265,5 +266,23 @@ bool virt_pool_refresh(virt_host *h, const char *pool, GError **error);
 int virt_vol_exists(virt_host *h, const char *pool, const char *name, GError **error);
 /* Which connection this is: a reconnect gives a new number. */
 guint64 virt_host_serial(const virt_host *h);
+/*
+ * Copy @pool/@name from @src into the same pool on @dst, where it must not
+ * exist, streaming through this process (sparse where both pools allow).
+ * With @expect_sha256, a copy whose checksum differs fails.  On any
+ * failure the destination volume is deleted (the error says if it could
+ * not be).  Only for file pools (dir, fs, netfs): the copy is made raw and
+ * its format read from its content by a refresh of @dst's pool.
+ */
+typedef struct {
+	char sha256[65];     /* of the image's bytes, holes read as zeros */
+	uint64_t length;     /* bytes in the image */
+	uint64_t moved;      /* data bytes that crossed (holes did not) */
+	bool sparse;         /* streamed sparse */
+	bool partial;        /* failed, and the destination volume it made
+				could not be deleted */
+} virt_copy;
+bool virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char *name,
+		   const char *expect_sha256, virt_copy *out, GError **error);
 /* Start (active) or stop a storage pool; its volumes stay where they are. */
 bool virt_pool_set_active(virt_host *h, const char *pool, bool active, GError **error);

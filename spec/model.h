@@ -103,6 +103,9 @@ typedef struct {
 	spec_int cpus;
 	spec_int memory;
 	spec_int disk_size;
+	spec_str source_host;       /* source: {host}: where strata copies the
+				       base from to hosts that lack it */
+	spec_str sha256;            /* the base's expected checksum, or unset */
 } spec_template;
 
 typedef struct {

@@ -180,6 +180,11 @@ static const field host_fields[] = {
 	F("lock_manager", T_ENUM, false, spec_host, lock_manager, .enums = spec_lock_manager_names),
 };
 
+static const field source_fields[] = {
+	F("host", T_NAME, true, spec_template, source_host),
+};
+static const table source_table = TABLE("source", source_fields);
+
 static const field template_fields[] = {
 	F("kind", T_IGNORE, true, spec_template, obj),
 	F("name", T_NAME, true, spec_template, obj.name),
@@ -188,6 +193,8 @@ static const field template_fields[] = {
 	F("cpus", T_INT, false, spec_template, cpus, .min = 1, .max = 1024),
 	F("memory", T_SIZE, false, spec_template, memory, .min = MiB, .max = SIZE_MAX_BYTES),
 	F("disk_size", T_SIZE, false, spec_template, disk_size, .min = MiB, .max = SIZE_MAX_BYTES),
+	F("source", T_TABLE, false, spec_template, obj, .sub = &source_table),
+	F("sha256", T_STR, false, spec_template, sha256),
 };
 
 static const field pool_fields[] = {

@@ -207,6 +207,39 @@ host_ineligible(const checker *c, const spec_host *h, const spec_vm *vm)
 	return NULL;
 }
 
+/* ---- templates --------------------------------------------------------- */
+
+/* A checksum as sha256sum prints it: 64 lowercase hexadecimal digits. */
+static bool
+is_sha256(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == 64 && s[n] == '\0';
+}
+
+/*
+ * Where a base comes from is a host of the source; the checksum, when
+ * given, is the one every copy must have.
+ */
+static void
+check_templates(checker *c)
+{
+	for (guint i = 0; i < c->src->templates->len; i++) {
+		spec_template *t = c->src->templates->pdata[i];
+
+		if (t->source_host.v)
+			resolve(c, t->obj.file, &t->source_host, c->src->host_by_name, "host");
+		if (t->sha256.v && !is_sha256(t->sha256.v)) {
+			g_autofree char *shown = spec_clip(t->sha256.v);
+
+			spec_error(c->diags, t->obj.file, t->sha256.pos, "bad-checksum",
+				   "sha256 '%s' is not a SHA-256 checksum; give the 64 lowercase hexadecimal "
+				   "digits sha256sum prints for the base volume", shown);
+		}
+	}
+}
+
 /* ---- persistent templates ---------------------------------------------- */
 
 static void
@@ -783,6 +816,7 @@ spec_validate(spec_source *src, spec_diags *diags)
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
 	index_tags(&c);
 	check_hosts(&c);
+	check_templates(&c);
 	check_ptemplates(&c);
 	check_pools(&c);
 	for (guint i = 0; i < src->appliances->len; i++)

@@ -24,18 +24,38 @@ dc_spec(dc *d, const char *appliances)
 	tu_write(d->spec, text);
 }
 
+static dc *dc_open(dc *d);
+
 dc *
 dc_new(const char *appliances)
 {
 	dc *d = g_new0(dc, 1);
+
+	d->dir = tu_mkdtemp();
+	d->spec = g_build_filename(d->dir, "spec.yaml", NULL);
+	dc_spec(d, appliances);
+	return dc_open(d);
+}
+
+dc *
+dc_new_spec(const char *text)
+{
+	dc *d = g_new0(dc, 1);
+
+	d->dir = tu_mkdtemp();
+	d->spec = g_build_filename(d->dir, "spec.yaml", NULL);
+	tu_write(d->spec, text);
+	return dc_open(d);
+}
+
+static dc *
+dc_open(dc *d)
+{
 	g_autofree char *db = NULL;
 	g_autoptr(GError) err = NULL;
 	spec_diags diags;
 	g_autoptr(spec_source) src = NULL;
 
-	d->dir = tu_mkdtemp();
-	d->spec = g_build_filename(d->dir, "spec.yaml", NULL);
-	dc_spec(d, appliances);
 	spec_diags_init(&diags);
 	src = spec_load(d->spec, &diags);
 	spec_validate(src, &diags);
@@ -67,6 +87,7 @@ const plan *
 dc_plan(dc *d)
 {
 	pass_options o = { .path = d->spec, .connect = "test:///default",
+			   .hist = d->use_history ? d->hist : NULL,
 			   .plan = { .allow_empty = d->allow_empty,
 				     .allow_removal = d->allow_removal } };
 	g_autoptr(GError) err = NULL;

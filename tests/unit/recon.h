@@ -24,12 +24,16 @@ typedef struct {
 	pass last;          /* the latest pass, released by the next */
 	bool allow_empty;
 	bool allow_removal;
+	bool use_history;   /* plans read the history, as `strata apply` does */
 } dc;
 
 /* Hosts hv1..hv3 plus template debian-12 and persistent template db-data. */
 extern const char *const dc_base_spec;
 
 dc *dc_new(const char *appliances);
+/* The same with a whole spec of the test's own (its hosts, its templates);
+ * the file is @d->spec, in @d->dir. */
+dc *dc_new_spec(const char *text);
 void dc_free(dc *d);
 
 /* Replace the spec's appliances (the hosts and templates stay). */

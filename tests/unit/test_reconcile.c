@@ -1374,7 +1374,8 @@ test_place__layer_infeasible_on_the_live_hosts_is_one_error(void **state)
 	assert_int_equal(p.plan->errors->len, 1);
 	assert_string_equal(p.plan->errors->pdata[0],
 			    "layer 'web' of appliance 'a' needs 3 distinct hosts, only 2 are eligible "
-			    "(hv3 has no base volume 'debian-12.qcow2' in pool 'default')");
+			    "(hv3 has no base volume 'debian-12.qcow2' in pool 'default', and no template says "
+			    "where to copy it from (source: {host: ...}))");
 	/* Appliance a is held whole (deployed together, never half); the
 	 * rest of the fleet is planned and counted. */
 	assert_null(find_op(p.plan, OP_DEFINE, "a.w1"));

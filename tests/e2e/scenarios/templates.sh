@@ -1,0 +1,98 @@
+# Template bases copied by strata to the hosts that lack them, through
+# libvirt's volume streams.  The base gold.qcow2 is the ACPI guest with a
+# marker written into it at 64 KiB (past the boot code), on h1 only.
+
+# gold_up: the base on h1, with the marker; h2 and h3 lack it.
+gold_up() {
+	local f=$E2E_DIR/h1/pool/gold.qcow2
+	e2e_guest_image "$f"
+	qemu-io -f qcow2 -c "write -P 0x6b 65536 4096" "$f" >/dev/null || fail "cannot mark the base"
+	e2e_virsh h1 pool-refresh default >/dev/null
+}
+
+# gold_spec "TEMPLATE KEYS" VM-LINE...: template gold (source h1), the VMs
+# in appliance t, h1 and h3 in maintenance so that they go to h2.
+gold_spec() {
+	local keys=$1 vm
+	shift
+	E2E_MAINTENANCE="h1 h3" e2e_spec h1 h2 h3
+	cat >"$S/spec/gold.yaml" <<Y
+kind: template
+name: gold
+pool: default
+volume: gold.qcow2
+cpus: 1
+memory: 32MiB
+disk_size: 16MiB
+$keys
+---
+kind: appliance
+name: t
+vms:
+Y
+	for vm in "$@"; do echo "  - $vm" >>"$S/spec/gold.yaml"; done
+}
+
+# The overlay built on h2's copy reads the marker: the bytes came with it.
+overlay_has_gold_marker() {
+	qemu-io -r -U -f qcow2 -c "read -P 0x6b 65536 4096" "$(vol_path h2 "$1")" 2>&1 | grep -q "^read 4096/4096"
+}
+
+# A VM placed on h2, which lacks the base: strata copies it from h1 first,
+# with the same bytes (sha256 of the files), records the checksum, and
+# builds the VM on the copy; a second VM on h2 reuses it.
+scenario_template_base_copied_on_demand() {
+	local sha copies
+	gold_up
+	gold_spec "source: {host: h1}" "{name: a, template: gold}"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "copy-volume default/gold.qcow2 from h1" "$S/plan.out" ||
+		fail "the plan does not copy the base: $(cat "$S/plan.out")"
+	apply
+	expect_eq "t.a's host" h2 "$(host_of t.a)"
+	is_running h2 t.a || fail "t.a does not run on h2"
+	sha=$(sha256sum <"$E2E_DIR/h1/pool/gold.qcow2" | cut -d' ' -f1)
+	expect_eq "sha256 of h2's copy" "$sha" "$(sha256sum <"$E2E_DIR/h2/pool/gold.qcow2" | cut -d' ' -f1)"
+	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
+	grep -q "default/gold.qcow2 on h2  sha256 $sha .* copied from h1" "$S/images.out" ||
+		fail "no checksum recorded for h2's copy: $(cat "$S/images.out")"
+	grep -q "default/gold.qcow2 on h1  sha256 $sha" "$S/images.out" ||
+		fail "no checksum recorded for h1's base: $(cat "$S/images.out")"
+	overlay_has_gold_marker "t.a--system.qcow2" || fail "t.a's disk does not read the base's bytes"
+	[ -z "$(e2e_virsh h3 vol-list default | grep gold)" ] || fail "h3 got a copy it does not need"
+
+	note "a second VM on h2 reuses the copy"
+	gold_spec "source: {host: h1}" "{name: a, template: gold}" "{name: b, template: gold}"
+	apply
+	is_running h2 t.b || fail "t.b does not run on h2"
+	copies=$("$STRATA" history --db "$S/strata.db" | grep -c " copy-volume " || true)
+	expect_eq "copies made" 1 "$copies"
+	E2E_MAINTENANCE="h1 h3" expect_converged
+}
+
+# A copy whose checksum is not the declared one fails, and leaves nothing
+# on h2: no file, no volume, no mark of a half copy; nothing is built.
+# With the right checksum, the next apply copies it.
+scenario_template_copy_with_wrong_checksum_leaves_nothing() {
+	local rc=0 sha
+	gold_up
+	gold_spec "source: {host: h1}
+sha256: 0000000000000000000000000000000000000000000000000000000000000000" "{name: a, template: gold}"
+	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || rc=$?
+	[ $rc != 0 ] || fail "apply succeeded with a wrong checksum"
+	grep -q "checksum mismatch for default/gold.qcow2" "$S/apply.out" ||
+		fail "no checksum error: $(cat "$S/apply.out")"
+	grep -q "the partial copy was deleted" "$S/apply.out" || fail "the copy's fate is not said: $(cat "$S/apply.out")"
+	[ ! -e "$E2E_DIR/h2/pool/gold.qcow2" ] || fail "the bad copy is left on h2"
+	[ -z "$(e2e_virsh h2 vol-list default | grep gold)" ] || fail "h2's libvirt still lists the bad copy"
+	[ -z "$(e2e_virsh h2 list --all --name)" ] || fail "a VM was defined on the bad copy"
+	"$STRATA" history --images --db "$S/strata.db" | grep -q "NOT verified" && fail "a half copy is recorded"
+
+	note "the right checksum"
+	sha=$(sha256sum <"$E2E_DIR/h1/pool/gold.qcow2" | cut -d' ' -f1)
+	gold_spec "source: {host: h1}
+sha256: $sha" "{name: a, template: gold}"
+	apply
+	is_running h2 t.a || fail "t.a does not run on h2"
+	overlay_has_gold_marker "t.a--system.qcow2" || fail "t.a's disk does not read the base's bytes"
+}
