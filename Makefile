@@ -153,6 +153,7 @@ bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/be
 	$(B)/bench/bench_watch
 	$(B)/bench/bench_teardown
 	STRATA=$(CURDIR)/strata tests/bench/bench_e2e.sh
+	STRATA=$(CURDIR)/strata tests/bench/bench_copy.sh
 
 bench-deps:
 	@SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
