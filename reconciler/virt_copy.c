@@ -67,45 +67,139 @@ send_all(copy_job *c, const char *buf, size_t n, GError **error)
 	return true;
 }
 
+/*
+ * Two threads, so that reading from the source overlaps hashing and
+ * writing to the destination, as the two processes of a shell pipe do:
+ * done in one thread, a 1 GiB copy took 4.5 s against 3.7 for `virsh
+ * vol-download | virsh vol-upload`.  The caller's thread receives into
+ * chunks and queues them; a writer thread hashes and sends them, and
+ * gives each back.  PIPE_CHUNKS bounds the memory (2 MiB).
+ */
+#define PIPE_CHUNKS 8
+
+typedef struct {
+	char *buf;
+	int n;              /* bytes of data in buf; 0 with hole > 0: a hole */
+	long long hole;
+	bool end;           /* no more: the writer stops */
+} chunk;
+
+typedef struct {
+	copy_job *c;
+	GAsyncQueue *full;   /* chunk *: received, to hash and send */
+	GAsyncQueue *empty;  /* chunk *: free */
+	gint failed;         /* atomic: the writer failed; the reader stops */
+	GError *error;       /* the writer's, read after the join */
+} pipeline;
+
+static bool
+write_chunk(pipeline *pl, const chunk *k)
+{
+	copy_job *c = pl->c;
+
+	if (k->hole) {
+		virt_count(c->dst);
+		if (virStreamSendHole(c->out, k->hole, 0) < 0)
+			return virt_fail(&pl->error, "cannot write to volume", c->name);
+		if (!hash_zeros(c, (uint64_t)k->hole))
+			goto no_hash;
+		c->res->length += (uint64_t)k->hole;
+		return true;
+	}
+	if (gnutls_hash(c->hash, k->buf, (size_t)k->n) < 0)
+		goto no_hash;
+	if (!send_all(c, k->buf, (size_t)k->n, &pl->error))
+		return false;
+	c->res->length += (uint64_t)k->n;
+	c->res->moved += (uint64_t)k->n;
+	return true;
+no_hash:
+	g_set_error(&pl->error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot hash volume '%s'", c->name);
+	return false;
+}
+
+/* The writer: everything it sends and hashes, it alone touches (c->out,
+ * c->hash, c->res) until the reader has joined it. */
+static gpointer
+writer(gpointer data)
+{
+	pipeline *pl = data;
+
+	for (;;) {
+		chunk *k = g_async_queue_pop(pl->full);
+		bool end = k->end;
+
+		if (!end && !g_atomic_int_get(&pl->failed) && !write_chunk(pl, k))
+			g_atomic_int_set(&pl->failed, 1);
+		g_async_queue_push(pl->empty, k);
+		if (end)
+			return NULL;
+	}
+}
+
+/* Receive one chunk into @k: data, a hole, or the end. */
+static bool
+read_chunk(copy_job *c, chunk *k, GError **error)
+{
+	unsigned flags = c->res->sparse ? VIR_STREAM_RECV_STOP_AT_HOLE : 0;
+	int n;
+
+	k->n = 0;
+	k->hole = 0;
+	k->end = false;
+	virt_count(c->src);
+	n = virStreamRecvFlags(c->in, k->buf, CHUNK, flags);
+	if (n == -3) {
+		virt_count(c->src);
+		if (virStreamRecvHole(c->in, &k->hole, 0) < 0)
+			return virt_fail(error, "cannot read from volume", c->name);
+		return true;
+	}
+	if (n < 0)
+		return virt_fail(error, "cannot read from volume", c->name);
+	k->n = n;
+	k->end = n == 0;
+	return true;
+}
+
 /* Data and holes from @in to @out, hashed on the way, until the end. */
 static bool
 pump(copy_job *c, GError **error)
 {
-	g_autofree char *buf = g_malloc(CHUNK);
-	unsigned flags = c->res->sparse ? VIR_STREAM_RECV_STOP_AT_HOLE : 0;
+	pipeline pl = { .c = c, .full = g_async_queue_new(), .empty = g_async_queue_new() };
+	chunk chunks[PIPE_CHUNKS];
+	GThread *t;
+	bool ok = true;
+	chunk *k;
 
-	for (;;) {
-		int n;
-
-		virt_count(c->src);
-		n = virStreamRecvFlags(c->in, buf, CHUNK, flags);
-		if (n == -3) {
-			long long hole = 0;
-
-			virt_count(c->src);
-			if (virStreamRecvHole(c->in, &hole, 0) < 0)
-				return virt_fail(error, "cannot read from volume", c->name);
-			virt_count(c->dst);
-			if (virStreamSendHole(c->out, hole, 0) < 0)
-				return virt_fail(error, "cannot write to volume", c->name);
-			if (!hash_zeros(c, (uint64_t)hole))
-				break;
-			c->res->length += (uint64_t)hole;
-			continue;
-		}
-		if (n < 0)
-			return virt_fail(error, "cannot read from volume", c->name);
-		if (n == 0)
-			return true;
-		if (gnutls_hash(c->hash, buf, (size_t)n) < 0)
-			break;
-		if (!send_all(c, buf, (size_t)n, error))
-			return false;
-		c->res->length += (uint64_t)n;
-		c->res->moved += (uint64_t)n;
+	for (int i = 0; i < PIPE_CHUNKS; i++) {
+		chunks[i].buf = g_malloc(CHUNK);
+		g_async_queue_push(pl.empty, &chunks[i]);
 	}
-	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot hash volume '%s'", c->name);
-	return false;
+	t = g_thread_new("strata-copy", writer, &pl);
+	for (;;) {
+		k = g_async_queue_pop(pl.empty);
+		if (g_atomic_int_get(&pl.failed) || !(ok = read_chunk(c, k, error))) {
+			k->end = true;  /* the writer stops; so do we */
+			g_async_queue_push(pl.full, k);
+			break;
+		}
+		g_async_queue_push(pl.full, k);
+		if (k->end)
+			break;
+	}
+	g_thread_join(t);
+	if (ok && pl.error) {
+		g_propagate_error(error, pl.error);
+		ok = false;
+	} else if (pl.error) {
+		g_error_free(pl.error);
+	}
+	for (int i = 0; i < PIPE_CHUNKS; i++)
+		g_free(chunks[i].buf);
+	g_async_queue_unref(pl.full);
+	g_async_queue_unref(pl.empty);
+	return ok;
 }
 
 /* The source's download stream, sparse if its pool takes it. */
