@@ -546,6 +546,10 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		op->clone_from = g_strdup(d->base);
 	op->xml = domxml_volume(d->volume, cap, backing);
 	dep(op, copy);
+	/* A VM replaced or moved cold is stopped only once its new base is
+	 * there: a copy that fails leaves it running where it was. */
+	if (copy)
+		dep(g_hash_table_lookup(pl->stop_op, vm->domain), copy);
 	if (d->role == DISK_PERSISTENT) {
 		/* A persistent volume belongs to no domain: it outlives them. */
 		g_clear_pointer(&op->domain, g_free);

@@ -212,9 +212,11 @@ open_source(copy_job *c, GError **error)
 		return false;
 	virt_count(c->src);
 	c->from = virStorageVolLookupByName(p, c->name);
+	if (!c->from)
+		virt_fail(error, "no volume", c->name);  /* before the free resets it */
 	virStoragePoolFree(p);
 	if (!c->from)
-		return virt_fail(error, "no volume", c->name);
+		return false;
 	for (int sparse = 1; sparse >= 0; sparse--) {
 		g_clear_error(error);
 		virt_count(c->src);
@@ -251,9 +253,11 @@ open_destination(copy_job *c, GError **error)
 			      "<target><format type='raw'/></target></volume>", esc);
 	virt_count(c->dst);
 	c->to = virStorageVolCreateXML(p, xml, 0);
+	if (!c->to)
+		virt_fail(error, "cannot create volume", c->name);  /* before the free resets it */
 	virStoragePoolFree(p);
 	if (!c->to)
-		return virt_fail(error, "cannot create volume", c->name);
+		return false;
 	virt_count(c->dst);
 	c->out = virStreamNew(c->dst->conn, 0);
 	if (!c->out)
@@ -308,6 +312,54 @@ checked(copy_job *c, const char *expect, GError **error)
 	return false;
 }
 
+/*
+ * libvirt reads the copy's format from its content.  A refresh that fails
+ * (another volume of the pool being built: "asynchronous jobs running")
+ * does not undo a verified copy: libvirt refreshes the pool itself when an
+ * upload ends, and the next pass observes it.
+ */
+static bool
+refreshed(copy_job *c)
+{
+	virStoragePoolPtr p = virt_pool_lookup(c->dst, c->pool, NULL);
+
+	if (p) {
+		virt_count(c->dst);
+		if (virStoragePoolRefresh(p, 0) < 0)
+			g_message("%s: pool '%s' not refreshed after copying %s: %s", virt_host_uri(c->dst),
+				  c->pool, c->name, virGetLastErrorMessage());
+		virStoragePoolFree(p);
+	}
+	virResetLastError();
+	return true;
+}
+
+/*
+ * The copy, as libvirt now reads it, must have no backing file of its own:
+ * checked at the source when planned, but the source may have been
+ * rewritten since (a qcow2 header naming /dev/sda would let a VM built on
+ * the copy read it).  A declared or recorded checksum already rules that
+ * out; without one, this does.
+ */
+static bool
+stands_alone(copy_job *c, GError **error)
+{
+	char *xml;
+	bool alone;
+
+	virt_count(c->dst);
+	xml = virStorageVolGetXMLDesc(c->to, 0);
+	if (!xml)
+		return virt_fail(error, "cannot read the copy", c->name);
+	alone = !strstr(xml, "<backingStore");
+	free(xml);
+	if (!alone)
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+			    "the copy of %s/%s has a backing file of its own (its source changed since it was "
+			    "checked): strata copies only a base that stands alone", c->pool, c->name);
+	return alone;
+}
+
 /* Whatever failed, the destination keeps nothing half-made. */
 static void
 undo(copy_job *c, GError **error)
@@ -341,9 +393,12 @@ virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char *name
 	      const char *expect_sha256, virt_copy *out, GError **error)
 {
 	copy_job c = { .src = src, .dst = dst, .pool = pool, .name = name, .res = out };
-	bool ok;
+	bool ok, partial;
 
+	/* A partial copy an earlier attempt could not delete stays said. */
+	partial = out->partial;
 	memset(out, 0, sizeof(*out));
+	out->partial = partial;
 	if (gnutls_hash_init(&c.hash, GNUTLS_DIG_SHA256) < 0) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "no SHA-256 in GnuTLS");
 		return false;
@@ -351,20 +406,7 @@ virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char *name
 	ok = open_source(&c, error) && open_destination(&c, error) && pump(&c, error) &&
 	     finish(&c, error);
 	hex_digest(c.hash, out->sha256);
-	ok = ok && checked(&c, expect_sha256, error);
-	if (ok) {
-		virStoragePoolPtr p = virt_pool_lookup(dst, pool, error);
-
-		/* libvirt reads the copy's format from its content. */
-		if (p) {
-			virt_count(dst);
-			ok = virStoragePoolRefresh(p, 0) == 0 ||
-			     virt_fail(error, "cannot refresh pool after copying", name);
-			virStoragePoolFree(p);
-		} else {
-			ok = false;
-		}
-	}
+	ok = ok && checked(&c, expect_sha256, error) && refreshed(&c) && stands_alone(&c, error);
 	if (!ok)
 		undo(&c, error);
 	if (c.from)

@@ -15,8 +15,11 @@
 
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
+#define VOL(name) "<volume type='file'><name>" name "</name><capacity unit='GiB'>2</capacity>" \
+		  "<allocation unit='MiB'>300</allocation><target><format type='qcow2'/></target></volume>"
+
 static char *
-node(const char *dir, const char *name, bool with_base)
+node(const char *dir, const char *name, const char *volumes)
 {
 	char *file = g_strdup_printf("%s/%s.xml", dir, name);
 	g_autofree char *text = g_strdup_printf(
@@ -25,9 +28,7 @@ node(const char *dir, const char *name, bool with_base)
 		"<pool type='dir'><name>default</name><capacity unit='GiB'>100</capacity>"
 		"<available unit='GiB'>100</available>"
 		"<target><path>/var/lib/strata-sim/%s/default</path></target>%s</pool></node>",
-		name, with_base ? "<volume type='file'><name>gold.qcow2</name><capacity unit='GiB'>2</capacity>"
-				  "<allocation unit='MiB'>300</allocation><target><format type='qcow2'/></target>"
-				  "</volume>" : "");
+		name, volumes);
 
 	tu_write(file, text);
 	return file;
@@ -38,24 +39,41 @@ typedef struct {
 	dc *d;
 } fixture;
 
-/* @template_extra: keys added to the template (a source, a checksum). */
-static fixture *
-fixture_new(const char *template_extra)
+/* The spec: hv1 with gold.qcow2 (and silver.qcow2), hv2 with silver.qcow2
+ * only, template gold with @template_extra (a source, a checksum), template
+ * silver, and appliance a with @vms (on hv2: they require tag fast). */
+static char *
+spec_text(fixture *f, const char *template_extra, const char *vms)
 {
-	fixture *f = g_new0(fixture, 1);
-	g_autofree char *src = NULL, *dst = NULL, *spec = NULL;
+	g_autofree char *src = node(f->nodes, "src", VOL("gold.qcow2") VOL("silver.qcow2"));
+	g_autofree char *dst = node(f->nodes, "dst", VOL("silver.qcow2"));
 
-	f->nodes = tu_mkdtemp();
-	src = node(f->nodes, "src", true);
-	dst = node(f->nodes, "dst", false);
-	spec = g_strdup_printf("kind: host\nname: hv1\nuri: test://%s\n---\n"
+	return g_strdup_printf("kind: host\nname: hv1\nuri: test://%s\n---\n"
 			       "kind: host\nname: hv2\nuri: test://%s\ntags: [fast]\n---\n"
 			       "kind: template\nname: gold\npool: default\nvolume: gold.qcow2\n%s---\n"
-			       "kind: appliance\nname: a\nvms:\n  - {name: w, template: gold, requires: [fast]}\n",
-			       src, dst, template_extra);
+			       "kind: template\nname: silver\npool: default\nvolume: silver.qcow2\n---\n"
+			       "kind: appliance\nname: a\nvms:\n%s",
+			       src, dst, template_extra, vms);
+}
+
+static fixture *
+fixture_with(const char *template_extra, const char *vms)
+{
+	fixture *f = g_new0(fixture, 1);
+	g_autofree char *spec = NULL;
+
+	f->nodes = tu_mkdtemp();
+	spec = spec_text(f, template_extra, vms);
 	f->d = dc_new_spec(spec);
 	f->d->use_history = true;
 	return f;
+}
+
+/* @template_extra: keys added to template gold; one VM, a.w, on gold. */
+static fixture *
+fixture_new(const char *template_extra)
+{
+	return fixture_with(template_extra, "  - {name: w, template: gold, requires: [fast]}\n");
 }
 
 static void
@@ -84,6 +102,20 @@ count_kind(const plan *p, op_kind kind)
 	for (guint i = 0; i < p->ops->len; i++)
 		n += ((plan_op *)p->ops->pdata[i])->kind == kind;
 	return n;
+}
+
+/* Carry out the latest plan, whatever its outcome. */
+static exec_result
+dc_apply_planned_may_fail(dc *d)
+{
+	g_autoptr(GError) err = NULL;
+	exec_options eo;
+	gint64 run;
+
+	exec_options_init(&eo);
+	eo.backoff_ms = 1;
+	run = history_run_begin(d->hist, "test", 0, &err);
+	return exec_plan(d->last.plan, d->hosts, d->hist, run, d->cache, &eo, &err);
 }
 
 static bool
@@ -131,19 +163,55 @@ test_copy__a_host_lacking_the_base_gets_it_copied_first(void **state)
 static void
 test_copy__one_copy_serves_every_vm_on_the_host(void **state)
 {
-	fixture *f = fixture_new("source: {host: hv1}\n");
-	g_autofree char *spec = NULL;
-	const plan *p;
+	fixture *f = fixture_with("source: {host: hv1}\n",
+				  "  - {name: w, template: gold, requires: [fast]}\n"
+				  "  - {name: x, template: gold, requires: [fast]}\n"
+				  "  - {name: y, template: gold, requires: [fast]}\n");
+	const plan *p = dc_plan(f->d);
+	const plan_op *copy = find_kind(p, OP_VOL_COPY);
 
 	(void)state;
-	g_file_get_contents(f->d->spec, &spec, NULL, NULL);
-	spec = g_strconcat(spec, "  - {name: x, template: gold, requires: [fast]}\n"
-			   "  - {name: y, template: gold, requires: [fast]}\n", NULL);
-	tu_write(f->d->spec, spec);
-	p = dc_plan(f->d);
 	assert_int_equal(p->errors->len, 0);
 	assert_int_equal(count_kind(p, OP_VOL_COPY), 1);
 	assert_int_equal(count_kind(p, OP_VOL_CREATE), 3);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_CREATE)
+			assert_true(has_dep(op, copy));
+	}
+	fixture_free(f);
+}
+
+/*
+ * A running VM whose template changes to a base its host lacks: it is
+ * stopped only once the copy is there, so a copy that fails leaves it
+ * running where it is.
+ */
+static void
+test_copy__a_running_vm_is_stopped_only_after_the_copy(void **state)
+{
+	fixture *f = fixture_with("source: {host: hv1}\n", "  - {name: w, template: silver, requires: [fast]}\n");
+	g_autofree char *spec = NULL;
+	const plan *p;
+	const plan_op *copy, *stop;
+
+	(void)state;
+	assert_int_equal(dc_apply(f->d), EXEC_CONVERGED);
+	spec = spec_text(f, "source: {host: hv1}\n", "  - {name: w, template: gold, requires: [fast]}\n");
+	tu_write(f->d->spec, spec);
+	p = dc_plan(f->d);
+	assert_int_equal(p->errors->len, 0);
+	copy = find_kind(p, OP_VOL_COPY);
+	stop = find_kind(p, OP_SHUTDOWN);
+	assert_non_null(copy);
+	assert_non_null(stop);
+	assert_string_equal(stop->domain, "a.w");
+	assert_true(has_dep(stop, copy));
+	/* The copy fails (the test driver cannot stream): the VM runs on. */
+	dc_apply_planned_may_fail(f->d);
+	assert_int_equal(stop->status, OPST_SKIPPED);
+	assert_int_equal(dc_domain(f->d, "a.w")->state, VIRT_DOM_RUNNING);
 	fixture_free(f);
 }
 
@@ -187,18 +255,11 @@ test_copy__a_failed_copy_leaves_nothing_behind(void **state)
 {
 	fixture *f = fixture_new("source: {host: hv1}\n");
 	const plan *p = dc_plan(f->d);
-	g_autoptr(GError) err = NULL;
 	g_autoptr(GHashTable) unverified = NULL;
 	const plan_op *copy;
-	exec_options eo;
-	gint64 run;
 
 	(void)state;
-	exec_options_init(&eo);
-	eo.backoff_ms = 1;
-	run = history_run_begin(f->d->hist, "test", 0, &err);
-	assert_int_equal(exec_plan(f->d->last.plan, f->d->hosts, f->d->hist, run, f->d->cache, &eo, &err),
-			 EXEC_FAILED);
+	assert_int_equal(dc_apply_planned_may_fail(f->d), EXEC_FAILED);
 	copy = find_kind(p, OP_VOL_COPY);
 	assert_int_equal(copy->status, OPST_FAILED);
 	assert_non_null(strstr(copy->error, "cannot read volume 'gold.qcow2': this function is not supported by the connection driver: virStorageVolDownload"));
@@ -281,6 +342,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy__a_host_lacking_the_base_gets_it_copied_first),
 		cmocka_unit_test(test_copy__one_copy_serves_every_vm_on_the_host),
+		cmocka_unit_test(test_copy__a_running_vm_is_stopped_only_after_the_copy),
 		cmocka_unit_test(test_copy__without_a_source_a_missing_base_is_refused),
 		cmocka_unit_test(test_copy__a_declared_checksum_is_what_the_copy_must_have),
 		cmocka_unit_test(test_copy__a_failed_copy_leaves_nothing_behind),
