@@ -233,12 +233,68 @@ base_free(gpointer p)
 	g_free(b->pool);
 	g_free(b->volume);
 	g_free(b->source_host);
+	g_free(b->source_library);
 	g_free(b->sha256);
 	g_free(b);
 }
 
-/* Two templates may name one base; for where it comes from and its
- * checksum, the first that says decides. */
+static void
+library_free(gpointer p)
+{
+	desired_library *l = p;
+
+	g_free(l->name);
+	g_free(l->path);
+	g_strfreev(l->exports);
+	g_free(l);
+}
+
+static GPtrArray *
+libraries_build(const spec_source *src)
+{
+	GPtrArray *libs = g_ptr_array_new_with_free_func(library_free);
+
+	for (guint i = 0; i < src->libraries->len; i++) {
+		const spec_library *s = src->libraries->pdata[i];
+		desired_library *l = g_new0(desired_library, 1);
+
+		l->name = g_strdup(s->obj.name.v);
+		l->path = g_strdup(s->path.v);
+		l->exports = g_new0(char *, spec_list_len(&s->export) + 1);
+		for (guint j = 0; j < spec_list_len(&s->export); j++)
+			l->exports[j] = g_strdup(spec_list_str(&s->export, j));
+		g_ptr_array_add(libs, l);
+	}
+	return libs;
+}
+
+const desired_library *
+desired_library_named(const desired_state *d, const char *name)
+{
+	for (guint i = 0; name && d->libraries && i < d->libraries->len; i++) {
+		const desired_library *l = d->libraries->pdata[i];
+
+		if (strcmp(l->name, name) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+const desired_base *
+desired_base_of_template(const desired_state *d, const char *name)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, d->bases);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (strcmp(((desired_base *)v)->template, name) == 0)
+			return v;
+	return NULL;
+}
+
+/* Two templates may name one base (validation makes them agree on where
+ * it comes from and its checksum): the first describes it. */
 static GHashTable *
 bases_build(const spec_source *src)
 {
@@ -254,10 +310,15 @@ bases_build(const spec_source *src)
 			b->template = g_strdup(t->obj.name.v);
 			b->pool = g_strdup(t->pool.v);
 			b->volume = g_strdup(t->volume.v);
+			b->version = (unsigned)t->version.v;
+			b->cpus = (unsigned)t->cpus.v;
+			b->memory = (uint64_t)t->memory.v;
 			g_hash_table_insert(bases, g_steal_pointer(&key), b);
 		}
-		if (!b->source_host)
+		if (!b->source_host && !b->source_library) {
 			b->source_host = g_strdup(t->source_host.v);
+			b->source_library = g_strdup(t->source_library.v);
+		}
 		if (!b->sha256)
 			b->sha256 = g_strdup(t->sha256.v);
 	}
@@ -312,6 +373,7 @@ desired_build(const spec_source *src)
 		g_hash_table_insert(d->shared_pools, g_strdup(p->obj.name.v), hosts);
 	}
 	d->bases = bases_build(src);
+	d->libraries = libraries_build(src);
 	return d;
 }
 
@@ -334,6 +396,7 @@ desired_clear(gpointer p)
 	g_hash_table_unref(d->ptemplate_by_volume);
 	g_clear_pointer(&d->shared_pools, g_hash_table_unref);
 	g_clear_pointer(&d->bases, g_hash_table_unref);
+	g_clear_pointer(&d->libraries, g_ptr_array_unref);
 	g_ptr_array_unref(d->vms);
 	g_ptr_array_unref(d->ptemplates);
 }

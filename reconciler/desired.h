@@ -80,9 +80,20 @@ typedef struct {
 	char *template;
 	char *pool;
 	char *volume;
-	char *source_host;  /* NULL: never copied; it must be on every host */
+	char *source_host;  /* NULL: never copied from a host ... */
+	char *source_library; /* ... nor a library: it must be on every host */
 	char *sha256;       /* declared checksum, or NULL */
+	unsigned version;   /* the template's */
+	unsigned cpus;      /* the template's, for a library's index */
+	uint64_t memory;
 } desired_base;
+
+/* A template library and what this source exports into it. */
+typedef struct {
+	char *name;
+	char *path;
+	GStrv exports;      /* template names */
+} desired_library;
 
 typedef struct {
 	GPtrArray *vms;              /* desired_vm *, in spec order */
@@ -92,6 +103,7 @@ typedef struct {
 	GHashTable *shared_pools;    /* pool name -> GStrv: the hosts declared
 					to see it as one storage */
 	GHashTable *bases;           /* "pool/volume" -> desired_base *, owned */
+	GPtrArray *libraries;        /* desired_library * */
 } desired_state;
 
 /*
@@ -107,6 +119,10 @@ const char *const *desired_pool_sharers(const desired_state *d, const char *pool
 /* The template base @pool/@volume, or NULL when no template names it. */
 const desired_base *desired_base_of(const desired_state *d, const char *pool,
 				    const char *volume);
+/* The library named @name, or NULL. */
+const desired_library *desired_library_named(const desired_state *d, const char *name);
+/* The base of template @name, or NULL. */
+const desired_base *desired_base_of_template(const desired_state *d, const char *name);
 desired_state *desired_ref(desired_state *d);
 void desired_free(desired_state *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)

@@ -12,6 +12,7 @@
 #include "exec.h"
 #include "fault.h"
 #include "handoff.h"
+#include "library.h"
 
 typedef struct waiter waiter;
 
@@ -239,7 +240,13 @@ run_once(job *j, GError **error)
 		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
 	case OP_VOL_DELETE:
 		return vol_delete_unused(j, error);
+	case OP_LIB_EXPORT:
+		return lib_export(op->file, v, op->host, op->pool, op->volume, op->export->template,
+				  op->export->version, op->export->cpus, op->export->memory,
+				  op->export->format, op->export->virtual_size, &j->copy, error);
 	case OP_VOL_COPY:
+		if (op->library)
+			return lib_import(op->file, v, op->pool, op->volume, op->hash, &j->copy, error);
 		if (!j->peer) {
 			g_set_error(error, VIRT_ERROR, VIRT_ERROR_TRANSIENT, "host %s, where the base is "
 				    "copied from, is not connected", op->peer);
@@ -659,6 +666,7 @@ heavy(const plan_op *op)
 	case OP_VOL_CREATE:
 		return op->clone_from != NULL;
 	case OP_VOL_COPY:
+	case OP_LIB_EXPORT:
 		return true;
 	default:
 		return false;
@@ -826,7 +834,7 @@ collect(executor *x, bool block)
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
 		op->unchanged = j->ok && j->unchanged;
 		op->error = g_steal_pointer(&j->error);
-		if (op->kind == OP_VOL_COPY) {
+		if (op->kind == OP_VOL_COPY || op->kind == OP_LIB_EXPORT) {
 			op->digest = j->copy.sha256[0] ? g_strdup(j->copy.sha256) : NULL;
 			op->length = j->copy.length;
 			op->moved = j->copy.moved;

@@ -471,8 +471,12 @@ static char *
 op_args(const plan_op *op)
 {
 	if (op->kind == OP_VOL_COPY)
-		return g_strdup_printf("%s/%s from %s%s%s", op->pool, op->volume, op->peer,
+		return g_strdup_printf("%s/%s from %s%s%s%s", op->pool, op->volume,
+				       op->library ? "library " : "", op->library ? op->library : op->peer,
 				       op->hash ? " sha256=" : "", op->hash ? op->hash : "");
+	if (op->kind == OP_LIB_EXPORT)
+		return g_strdup_printf("%s version %u from %s/%s into library %s", op->export->template,
+				       op->export->version, op->pool, op->volume, op->library);
 	if (op->volume)
 		return g_strdup_printf("%s/%s%s%s", op->pool, op->volume,
 				       op->clone_from ? " from " : "",
@@ -502,7 +506,10 @@ image_begun(history *h, gint64 run, const plan_op *op, gint64 now, GError **erro
 	sqlite3_bind_text(st, 1, op->host, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, op->pool, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, op->volume, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, op->peer, -1, SQLITE_TRANSIENT);
+	if (op->library)
+		sqlite3_bind_text(st, 4, g_strdup_printf("library:%s", op->library), -1, g_free);
+	else
+		sqlite3_bind_text(st, 4, op->peer, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, run);
 	sqlite3_bind_int64(st, 6, now);
 	rc = sqlite3_step(st);
@@ -542,8 +549,8 @@ image_ended(history *h, const plan_op *op, gint64 now)
 	}
 	sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (op->status != OPST_DONE)
-		return;
+	if (op->status != OPST_DONE || op->library)
+		return;  /* from a library: its index holds the checksum */
 	st = prepare(h, "INSERT OR IGNORE INTO images(host, pool, volume, sha256, bytes, time) "
 		     "VALUES (?, ?, ?, ?, ?, ?)", NULL);
 	if (!st)
@@ -554,6 +561,28 @@ image_ended(history *h, const plan_op *op, gint64 now)
 	sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, (gint64)op->length);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+/* An export, as a copy of the base in the library: "library:NAME",
+ * TEMPLATE, "version N". */
+static void
+image_exported(history *h, const plan_op *op, gint64 now)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT OR REPLACE INTO images(host, pool, volume, sha256, bytes, moved, "
+				   "source, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", NULL);
+
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, g_strdup_printf("library:%s", op->library), -1, g_free);
+	sqlite3_bind_text(st, 2, op->export->template, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, g_strdup_printf("version %u", op->export->version), -1, g_free);
+	sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, (gint64)op->length);
+	sqlite3_bind_int64(st, 6, (gint64)op->moved);
+	sqlite3_bind_text(st, 7, op->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, now);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
 }
@@ -731,6 +760,8 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 			account(h, ops[i], now);
 		if (ops[i]->kind == OP_VOL_COPY)
 			image_ended(h, ops[i], now);
+		if (ops[i]->kind == OP_LIB_EXPORT && ops[i]->status == OPST_DONE)
+			image_exported(h, ops[i], now);
 	}
 	sqlite3_finalize(st);
 	return true;

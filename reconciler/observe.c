@@ -380,6 +380,7 @@ detail_free(gpointer p)
 	virt_vol_detail *d = p;
 
 	g_free(d->backing);
+	g_free(d->format);
 	g_free(d);
 }
 
@@ -468,18 +469,24 @@ observe_volumes(obs_host *h, virt_host *v, const desired_state *want)
 	}
 	for (guint i = 0; i < h->domains->len; i++)
 		index_users(h, vol_by_path, h->domains->pdata[i]);
-	/* Bases: one read per base in use, not per VM. */
+	/* Bases: one read per template's base, not per VM (a base no VM uses
+	 * yet may be exported or copied). */
+	if (want) {
+		GHashTableIter it;
+		gpointer b;
+
+		g_hash_table_iter_init(&it, want->bases);
+		while (g_hash_table_iter_next(&it, NULL, &b))
+			read_detail(h, v, ((desired_base *)b)->pool, ((desired_base *)b)->volume);
+	}
+	/* A persistent volume's base, in the persistent volume's pool. */
 	for (guint i = 0; want && i < want->vms->len; i++) {
 		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
 
 		if (sys->base)
 			read_detail(h, v, sys->pool, sys->base);
 	}
-	for (guint i = 0; want && i < want->ptemplates->len; i++) {
-		desired_ptemplate *p = want->ptemplates->pdata[i];
 
-		read_detail(h, v, p->base_pool, p->base);
-	}
 }
 
 /*
@@ -544,6 +551,9 @@ struct observation {
 	int fd;
 	guint deadline_ms;
 	gint64 deadline;
+	GPtrArray *libs;         /* lib_index *: read by the library thread */
+	bool libs_pending;       /* it has not answered */
+	desired_state *want;     /* the caller's: which libraries to say unknown */
 };
 
 static void
@@ -559,6 +569,9 @@ observation_clear(gpointer p)
 	g_free(ob->specs);
 	g_strfreev(ob->names);
 	g_clear_pointer(&ob->shares, g_hash_table_unref);
+	g_clear_pointer(&ob->libs, g_ptr_array_unref);
+	if (ob->want)
+		desired_free(ob->want);
 	if (ob->fd >= 0)
 		close(ob->fd);
 	pthread_mutex_destroy(&ob->lock);
@@ -662,6 +675,91 @@ host_answered(observation *ob, guint index, obs_host *h, unsigned reads)
 	pthread_mutex_unlock(&ob->lock);
 	if (h)
 		host_free(h);
+}
+
+/*
+ * Template libraries are folders, perhaps on a network share: read on a
+ * thread of their own with the hosts' deadline, so that a share that hangs
+ * costs a pass its libraries (unknown: nothing is copied from or into
+ * them), never the loop.
+ */
+typedef struct {
+	observation *ob;
+	desired_state *want;
+} lib_job;
+
+static gpointer
+lib_job_run(gpointer data)
+{
+	lib_job *j = data;
+	observation *ob = j->ob;
+	GPtrArray *libs = g_ptr_array_new_with_free_func((GDestroyNotify)lib_index_free);
+
+	HANDOFF_TAKE(j);
+	for (guint i = 0; i < j->want->libraries->len; i++) {
+		const desired_library *l = j->want->libraries->pdata[i];
+
+		g_ptr_array_add(libs, lib_index_read(l->name, l->path));
+	}
+	pthread_mutex_lock(&ob->lock);
+	if (!ob->closed) {
+		ob->libs = g_steal_pointer(&libs);
+		ob->libs_pending = false;
+		pthread_cond_broadcast(&ob->cond);
+		if (ob->fd >= 0)
+			eventfd_write(ob->fd, 1);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	if (libs)
+		g_ptr_array_unref(libs);
+	desired_free(j->want);
+	observation_unref(ob);
+	g_free(j);
+	return NULL;
+}
+
+static void
+libraries_begin(observation *ob, desired_state *want)
+{
+	lib_job *j;
+	GThread *t;
+
+	if (!want->libraries->len)
+		return;
+	j = g_new0(lib_job, 1);
+	j->ob = g_atomic_rc_box_acquire(ob);
+	j->want = desired_ref(want);
+	ob->libs_pending = true;
+	HANDOFF_SEND(j);
+	t = g_thread_try_new("libraries", lib_job_run, j, NULL);
+	if (t) {
+		g_thread_unref(t);
+		return;
+	}
+	ob->libs_pending = false;  /* libraries_end says they are unknown */
+	desired_free(j->want);
+	observation_unref(j->ob);
+	g_free(j);
+}
+
+/* Under ob->lock: what the library thread found, or each library unknown. */
+static GPtrArray *
+libraries_end(observation *ob, const desired_state *want)
+{
+	GPtrArray *libs = g_steal_pointer(&ob->libs);
+
+	if (libs)
+		return libs;
+	libs = g_ptr_array_new_with_free_func((GDestroyNotify)lib_index_free);
+	for (guint i = 0; want && i < want->libraries->len; i++) {
+		const desired_library *l = want->libraries->pdata[i];
+		lib_index *x = lib_index_parse(l->name, l->path, l->path, "{\"format\": 1, \"templates\": []}", -1);
+
+		x->error = g_strdup_printf("library folder %s: no answer within %u s (a share that hangs?)",
+					   l->path, (ob->deadline_ms + 999) / 1000);
+		g_ptr_array_add(libs, x);
+	}
+	return libs;
 }
 
 static void
@@ -910,6 +1008,8 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 	ob->deadline = g_get_monotonic_time() + (gint64)deadline_ms * 1000;
 	ob->cache = obs_cache_ref(cache);
 	probes = share_begin(ob, hosts, want, cache);
+	ob->want = desired_ref(want);
+	libraries_begin(ob, want);
 	lost = lost_hosts(hosts);
 	for (guint i = 0; i < n; i++) {
 		host_conn *c = hosts->hosts->pdata[i];
@@ -986,7 +1086,7 @@ observe_complete(observation *ob)
 	if (ob->fd >= 0)
 		(void)eventfd_read(ob->fd, &count);
 	pthread_mutex_lock(&ob->lock);
-	done = ob->answered == ob->n && ob->probed == ob->probes;
+	done = ob->answered == ob->n && ob->probed == ob->probes && !ob->libs_pending;
 	pthread_mutex_unlock(&ob->lock);
 	return done;
 }
@@ -999,7 +1099,7 @@ observe_wait(observation *ob)
 				  .tv_nsec = (ob->deadline % G_USEC_PER_SEC) * 1000 };
 
 	pthread_mutex_lock(&ob->lock);
-	while ((ob->answered < ob->n || ob->probed < ob->probes) &&
+	while ((ob->answered < ob->n || ob->probed < ob->probes || ob->libs_pending) &&
 	       pthread_cond_timedwait(&ob->cond, &ob->lock, &until) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&ob->lock);
@@ -1016,6 +1116,7 @@ observe_end(observation *ob)
 	pthread_mutex_lock(&ob->lock);
 	ob->closed = true;
 	o->xml_reads = ob->xml_reads;
+	o->libraries = libraries_end(ob, ob->want);
 	for (guint i = 0; i < ob->n; i++) {
 		obs_host *h = g_steal_pointer(&ob->slot[i]);
 
@@ -1067,6 +1168,7 @@ observed_free(observed *o)
 		return;
 	g_hash_table_unref(o->domain_by_name);
 	g_clear_pointer(&o->shares, g_hash_table_unref);
+	g_clear_pointer(&o->libraries, g_ptr_array_unref);
 	g_ptr_array_unref(o->duplicates);
 	g_ptr_array_unref(o->hosts);
 	g_free(o);
@@ -1157,6 +1259,15 @@ obs_host_capacity(const obs_host *h, const char *pool, const char *vol)
 	return d ? d->capacity : 0;
 }
 
+const char *
+obs_host_format(const obs_host *h, const char *pool, const char *vol)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
+	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+
+	return d ? d->format : NULL;
+}
+
 uint64_t
 obs_host_allocation(const obs_host *h, const char *pool, const char *vol)
 {
@@ -1164,6 +1275,18 @@ obs_host_allocation(const obs_host *h, const char *pool, const char *vol)
 	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
 
 	return d ? d->allocation : 0;
+}
+
+const lib_index *
+obs_library(const observed *o, const char *name)
+{
+	for (guint i = 0; name && o->libraries && i < o->libraries->len; i++) {
+		const lib_index *x = o->libraries->pdata[i];
+
+		if (strcmp(x->name, name) == 0)
+			return x;
+	}
+	return NULL;
 }
 
 const obs_host *
@@ -1178,6 +1301,48 @@ obs_host_named(const observed *o, const char *name)
 	return NULL;
 }
 
+const lib_entry *
+obs_library_entry(const observed *o, const desired_base *b, char **why)
+{
+	const lib_index *x = obs_library(o, b->source_library);
+	const lib_entry *e = x && !x->error ? lib_index_find(x, b->template, b->version) : NULL;
+	g_autofree char *versions = NULL;
+
+	if (!x)
+		*why = g_strdup_printf("library '%s' was not read", b->source_library);
+	else if (x->error)
+		*why = g_strdup_printf("library '%s' cannot be read: %s", x->name, x->error);
+	else if (!e)
+		*why = g_strdup_printf("library '%s' has no template '%s' version %u (versions there: %s)",
+				       x->name, b->template, b->version, versions = lib_index_versions(x, b->template));
+	else if (e->disks->len != 1)
+		*why = g_strdup_printf("library '%s' has template '%s' version %u with %u disks; strata's "
+				       "templates have one", x->name, b->template, b->version, e->disks->len);
+	else if (b->sha256 && strcmp(b->sha256, ((lib_disk *)e->disks->pdata[0])->sha256) != 0)
+		*why = g_strdup_printf("library '%s' lists template '%s' version %u with sha256 %s, not the "
+				       "declared %s", x->name, b->template, b->version,
+				       ((lib_disk *)e->disks->pdata[0])->sha256, b->sha256);
+	else
+		return e;
+	return NULL;
+}
+
+/* obs_base_copy_blocker for a base that comes from a library. */
+static char *
+obs_library_copy_blocker(const observed *o, const desired_base *b, const obs_host *h)
+{
+	g_autofree char *why = NULL;
+
+	if (!obs_host_pool_allows_backing(h, b->pool))
+		return g_strdup_printf("%s has no base volume '%s', and strata copies bases only into "
+				       "file pools (dir, fs, netfs): pool '%s' there is not one",
+				       h->name, b->volume, b->pool);
+	if (obs_library_entry(o, b, &why))
+		return NULL;
+	return g_strdup_printf("%s has no base volume '%s' in pool '%s', and %s", h->name, b->volume,
+			       b->pool, why);
+}
+
 char *
 obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *h)
 {
@@ -1185,10 +1350,12 @@ obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *
 	g_autofree char *key = NULL;
 	const virt_vol_detail *d;
 
-	if (!b || !b->source_host)
+	if (!b || (!b->source_host && !b->source_library))
 		return g_strdup_printf("%s has no base volume '%s' in pool '%s', and no template says "
 				       "where to copy it from (source: {host: ...})",
 				       h->name, b ? b->volume : "?", b ? b->pool : "?");
+	if (b->source_library)
+		return obs_library_copy_blocker(o, b, h);
 	if (!obs_host_pool_allows_backing(h, b->pool))
 		return g_strdup_printf("%s has no base volume '%s', and strata copies bases only into "
 				       "file pools (dir, fs, netfs): pool '%s' there is not one",

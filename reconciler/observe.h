@@ -14,6 +14,7 @@
 
 #include "desired.h"
 #include "hosts.h"
+#include "library.h"
 #include "pool_share.h"
 #include "virt.h"
 
@@ -74,6 +75,7 @@ typedef struct {
 	GHashTable *shares;           /* pool name -> share_state *: what is known
 					 of each declared shared pool */
 	unsigned xml_reads;           /* how many domain XMLs this pass read */
+	GPtrArray *libraries;         /* lib_index *, one per library document */
 } observed;
 
 /* What strata knows of domains it has seen: uuid -> definition summary. */
@@ -185,13 +187,20 @@ bool obs_host_lost(const obs_host *h);
 uint64_t obs_host_capacity(const obs_host *h, const char *pool, const char *vol);
 /* Bytes @vol takes on disk (a copy moves about that), 0 if not read. */
 uint64_t obs_host_allocation(const obs_host *h, const char *pool, const char *vol);
+/* Its format as libvirt reads it ("qcow2"), NULL if not read. */
+const char *obs_host_format(const obs_host *h, const char *pool, const char *vol);
 const obs_host *obs_host_named(const observed *o, const char *name);
+/* The index of library @name as read this pass (->error if it could not
+ * be), or NULL if the source has no such library. */
+const lib_index *obs_library(const observed *o, const char *name);
 /*
  * Why @b cannot be copied onto @h from its source host, or NULL if it can
  * (free the reason): it names no source, the source does not answer or
  * lacks it, it leans on a backing file, or @h's pool is not a file pool.
  */
 char *obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *h);
+/* The library entry @b is copied from, or NULL and why not (free it). */
+const lib_entry *obs_library_entry(const observed *o, const desired_base *b, char **why);
 /*
  * The backing file of @vol when it lies outside its pool (a VM built on it
  * could read a host file through it), else NULL.  Only for volumes whose

@@ -377,7 +377,14 @@ base_copy_bytes(const place_state *ps, const desired_disk *d, bool cloned)
 {
 	const desired_base *b = desired_base_of(ps->want, d->pool, d->base);
 	const obs_host *src = b ? obs_host_named(ps->have, b->source_host) : NULL;
+	g_autofree char *why = NULL;
+	const lib_entry *e = b && b->source_library ? obs_library_entry(ps->have, b, &why) : NULL;
 
+	if (e) {
+		const lib_disk *ld = e->disks->pdata[0];
+
+		return ld->bytes + (cloned ? ld->virtual_size : 0);
+	}
 	if (!src)
 		return 0;
 	return obs_host_allocation(src, d->pool, d->base) +

@@ -43,7 +43,7 @@ static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
-	"copy-volume",
+	"copy-volume", "export-template",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -76,6 +76,7 @@ op_symbol(const plan_op *op)
 	switch (op->kind) {
 	case OP_VOL_CREATE:
 	case OP_VOL_COPY:
+	case OP_LIB_EXPORT:
 		return '+';
 	case OP_DEFINE:
 		/* A redefinition names the existing domain's UUID. */
@@ -111,8 +112,16 @@ op_describe(const plan_op *op)
 	if (op->kind == OP_VOL_COPY) {
 		g_autofree char *size = plan_size_text(op->value);
 
-		return g_strdup_printf("%s %s/%s from %s (%s)", op_kind_name(op->kind), op->pool,
-				       op->volume, op->peer, size);
+		return g_strdup_printf("%s %s/%s from %s%s (%s)", op_kind_name(op->kind), op->pool,
+				       op->volume, op->library ? "library " : "",
+				       op->library ? op->library : op->peer, size);
+	}
+	if (op->kind == OP_LIB_EXPORT) {
+		g_autofree char *size = plan_size_text(op->value);
+
+		return g_strdup_printf("%s %s version %u from %s/%s into library %s (%s)", op_kind_name(op->kind),
+				       op->export->template, op->export->version, op->pool, op->volume,
+				       op->library, size);
 	}
 	if (op->kind == OP_SET_MEMORY)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
@@ -140,6 +149,13 @@ op_free(gpointer p)
 	g_free(op->pool);
 	g_free(op->volume);
 	g_free(op->clone_from);
+	g_free(op->library);
+	g_free(op->file);
+	if (op->export) {
+		g_free(op->export->template);
+		g_free(op->export->format);
+		g_free(op->export);
+	}
 	g_free(op->xml);
 	g_free(op->hash);
 	g_free(op->reason);
@@ -429,6 +445,24 @@ copy_path(const obs_host *h, const char *pool, const char *volume)
 	return p && p->path ? g_build_filename(p->path, volume, NULL) : NULL;
 }
 
+static plan_op *plan_import(planner *pl, const desired_base *b, obs_host *h);
+
+/* The size of @d's base: on @h, or where @copy brings it from. */
+static uint64_t
+base_capacity(planner *pl, const desired_disk *d, const obs_host *h, const plan_op *copy)
+{
+	const desired_base *b = desired_base_of(pl->want, d->pool, d->base);
+	g_autofree char *why = NULL;
+	const lib_entry *e;
+
+	if (!copy)
+		return obs_host_capacity(h, d->pool, d->base);
+	if (!copy->library)
+		return obs_host_capacity(obs_host_named(pl->have, copy->peer), d->pool, d->base);
+	e = b ? obs_library_entry(pl->have, b, &why) : NULL;
+	return e ? ((const lib_disk *)e->disks->pdata[0])->virtual_size : 0;
+}
+
 /* The VOL_COPY planned for @key, if it is still in the plan (an all-or-
  * nothing creation may have dropped it since). */
 static plan_op *
@@ -468,17 +502,120 @@ plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
 		       why ? why : "its base is named by no template");
 		return NULL;
 	}
-	src = obs_host_named(pl->have, b->source_host);
-	reason = g_strdup_printf("base of template %s, missing on %s: copied from %s%s", b->template,
-				 h->name, src->name, b->sha256 ? ", checksum declared" : "");
-	op = op_add(pl, OP_VOL_COPY, IMPACT_IN_PLACE, h->name, NULL, NULL, reason);
-	op->pool = g_strdup(b->pool);
-	op->volume = g_strdup(b->volume);
-	op->peer = g_strdup(src->name);
-	op->hash = g_strdup(b->sha256);
-	op->value = obs_host_allocation(src, b->pool, b->volume);
+	if (b->source_library) {
+		op = plan_import(pl, b, h);
+	} else {
+		src = obs_host_named(pl->have, b->source_host);
+		reason = g_strdup_printf("base of template %s, missing on %s: copied from %s%s", b->template,
+					 h->name, src->name, b->sha256 ? ", checksum declared" : "");
+		op = op_add(pl, OP_VOL_COPY, IMPACT_IN_PLACE, h->name, NULL, NULL, reason);
+		op->pool = g_strdup(b->pool);
+		op->volume = g_strdup(b->volume);
+		op->peer = g_strdup(src->name);
+		op->hash = g_strdup(b->sha256);
+		op->value = obs_host_allocation(src, b->pool, b->volume);
+	}
 	g_hash_table_insert(pl->copies, g_steal_pointer(&key), GUINT_TO_POINTER(pl->p->ops->len - 1));
 	return op;
+}
+
+/* ---- template libraries ------------------------------------------------ */
+
+/* The copy of @b's image from its library onto @h (checked copyable). */
+static plan_op *
+plan_import(planner *pl, const desired_base *b, obs_host *h)
+{
+	g_autofree char *why = NULL;
+	const lib_entry *e = obs_library_entry(pl->have, b, &why);
+	const lib_disk *d = e->disks->pdata[0];
+	const lib_index *x = obs_library(pl->have, b->source_library);
+	g_autofree char *reason = g_strdup_printf("base of template %s version %u, missing on %s: copied from "
+						  "library %s, checksum from its index", b->template,
+						  b->version, h->name, x->name);
+	plan_op *op = op_add(pl, OP_VOL_COPY, IMPACT_IN_PLACE, h->name, NULL, NULL, reason);
+
+	op->pool = g_strdup(b->pool);
+	op->volume = g_strdup(b->volume);
+	op->library = g_strdup(x->name);
+	op->file = g_build_filename(x->path, d->file, NULL);
+	op->hash = g_strdup(d->sha256);
+	op->value = d->bytes;
+	return op;
+}
+
+/* A host that answers and holds @b alone (no backing file), its source
+ * host first. */
+static const obs_host *
+export_host(planner *pl, const desired_base *b)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	const obs_host *src = obs_host_named(pl->have, b->source_host);
+
+	if (src && src->reachable && g_hash_table_contains(src->vol_by_key, key) &&
+	    g_hash_table_contains(src->details, key) &&
+	    !((virt_vol_detail *)g_hash_table_lookup(src->details, key))->backing)
+		return src;
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		const obs_host *h = pl->have->hosts->pdata[i];
+		const virt_vol_detail *d = h->reachable ? g_hash_table_lookup(h->details, key) : NULL;
+
+		if (d && !d->backing && g_hash_table_contains(h->vol_by_key, key))
+			return h;
+	}
+	return NULL;
+}
+
+static void
+plan_export_template(planner *pl, const desired_library *l, const char *template)
+{
+	const desired_base *b = desired_base_of_template(pl->want, template);
+	const lib_index *x = obs_library(pl->have, l->name);
+	const obs_host *h;
+	plan_op *op;
+	const char *format;
+
+	if (!b || !x)
+		return;
+	if (x->error) {
+		refuse(pl, "", "template %s is not exported: library '%s' cannot be read: %s", template,
+		       l->name, x->error);
+		return;
+	}
+	if (lib_index_find(x, template, b->version))
+		return;  /* exported once per version; never rewritten */
+	h = export_host(pl, b);
+	if (!h) {
+		refuse(pl, "", "template %s version %u is not exported to library '%s': no host that answers "
+		       "holds its base %s/%s alone", template, b->version, l->name, b->pool, b->volume);
+		return;
+	}
+	op = op_add(pl, OP_LIB_EXPORT, IMPACT_IN_PLACE, h->name, NULL, NULL,
+		    "exported once per version; the library's index gets its checksum");
+	op->pool = g_strdup(b->pool);
+	op->volume = g_strdup(b->volume);
+	op->library = g_strdup(l->name);
+	op->file = g_strdup(l->path);
+	op->value = obs_host_allocation(h, b->pool, b->volume);
+	op->export = g_new0(plan_export, 1);
+	op->export->template = g_strdup(template);
+	op->export->version = b->version;
+	op->export->cpus = b->cpus;
+	op->export->memory = b->memory;
+	format = obs_host_format(h, b->pool, b->volume);
+	op->export->format = g_strdup(format ? format : "qcow2");
+	op->export->virtual_size = obs_host_capacity(h, b->pool, b->volume);
+}
+
+/* What each library should hold from this source and does not yet. */
+static void
+plan_exports(planner *pl)
+{
+	for (guint i = 0; pl->want->libraries && i < pl->want->libraries->len; i++) {
+		const desired_library *l = pl->want->libraries->pdata[i];
+
+		for (guint j = 0; l->exports[j]; j++)
+			plan_export_template(pl, l, l->exports[j]);
+	}
 }
 
 /* Where a copy was begun and never verified, nothing is built. */
@@ -531,8 +668,7 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		return NULL;
 	}
 	if (d->base)
-		cap = MAX(cap, obs_host_capacity(copy ? obs_host_named(pl->have, copy->peer) : h, d->pool,
-						  d->base));
+		cap = MAX(cap, base_capacity(pl, d, h, copy));
 	op = op_add(pl, OP_VOL_CREATE, impact, h->name, vm->domain, NULL,
 		    d->role == DISK_PERSISTENT ? "persistent volume, made once from its template" :
 		    d->role == DISK_SYSTEM ? "system disk from the template" : "secondary disk");
@@ -2059,6 +2195,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_after(&pl);
 	plan_make_room(&pl);
 	plan_persistent(&pl);
+	plan_exports(&pl);
 	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty)
 		refuse(&pl, NULL, "the plan would remove every managed VM (%u); refused without --allow-empty",
 		       pl.managed);

@@ -45,7 +45,8 @@ typedef enum {
 	OP_SNAPSHOT_DELETE,
 	OP_MIGRATE,       /* live, from host to target, disks copied */
 	OP_PM_WAKEUP,     /* wake a guest that suspended itself (S3) */
-	OP_VOL_COPY,      /* a template base, from host peer to host */
+	OP_VOL_COPY,      /* a template base, from host peer (or a library) to host */
+	OP_LIB_EXPORT,    /* a template base, from host into a library */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -64,6 +65,16 @@ typedef enum {
 	OPST_FAILED,
 	OPST_SKIPPED,     /* a dependency failed */
 } op_status;
+
+/* LIB_EXPORT: the library entry it adds. */
+typedef struct {
+	char *template;
+	unsigned version;
+	unsigned cpus;
+	uint64_t memory;
+	char *format;
+	uint64_t virtual_size;
+} plan_export;
 
 typedef struct plan_op plan_op;
 struct plan_op {
@@ -90,6 +101,10 @@ struct plan_op {
 	char *pool;               /* volume ops */
 	char *volume;
 	char *clone_from;         /* VOL_CREATE by copying this volume */
+	char *library;            /* VOL_COPY from, LIB_EXPORT into: its name */
+	char *file;               /* VOL_COPY from a library: the image file;
+				     LIB_EXPORT: the library's folder */
+	plan_export *export;      /* LIB_EXPORT */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */

@@ -624,6 +624,7 @@ virt_volume_detail(virt_host *h, const char *pool, const char *name,
 	cap = xpath_string(xml, "string(/volume/allocation)");
 	out->allocation = cap ? g_ascii_strtoull(cap, NULL, 10) : 0;
 	out->backing = xpath_string(xml, "string(/volume/backingStore/path)");
+	out->format = xpath_string(xml, "string(/volume/target/format/@type)");
 	free(xml);
 	return true;
 }

@@ -116,6 +116,7 @@ typedef struct {
 typedef struct {
 	uint64_t capacity;
 	uint64_t allocation; /* bytes it takes on disk */
+	char *format;        /* "qcow2", "raw", ... or NULL */
 	char *backing;       /* backing file of the image, or NULL */
 } virt_vol_detail;
 
@@ -284,5 +285,13 @@ typedef struct {
 } virt_copy;
 bool virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char *name,
 		   const char *expect_sha256, virt_copy *out, GError **error);
+/* The same with a file at one end: @fd, open for writing (its holes kept,
+ * its size set, synced; the caller removes it on failure) ... */
+bool virt_vol_download_file(virt_host *src, const char *pool, const char *name, int fd,
+			    virt_copy *out, GError **error);
+/* ... or open for reading (@what names it in messages). */
+bool virt_vol_upload_file(int fd, const char *what, virt_host *dst, const char *pool,
+			  const char *name, const char *expect_sha256, virt_copy *out,
+			  GError **error);
 /* Start (active) or stop a storage pool; its volumes stay where they are. */
 bool virt_pool_set_active(virt_host *h, const char *pool, bool active, GError **error);

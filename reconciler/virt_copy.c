@@ -16,9 +16,12 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
 #include <gnutls/crypto.h>
 #include <libvirt/virterror.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "virt_internal.h"
 
@@ -28,12 +31,15 @@
 static const char zeros[CHUNK];
 
 typedef struct {
-	virt_host *src, *dst;
+	virt_host *src, *dst;      /* NULL: that end is a file */
 	const char *pool;
 	const char *name;
+	const char *from_what;     /* the source, for messages */
 	virStorageVolPtr from;
 	virStorageVolPtr to;       /* made on the destination: deleted on failure */
 	virStreamPtr in, out;
+	int in_fd, out_fd;         /* the file ends, else -1 */
+	off_t in_pos, in_size, out_pos;
 	gnutls_hash_hd_t hash;
 	virt_copy *res;
 } copy_job;
@@ -92,11 +98,51 @@ typedef struct {
 	GError *error;       /* the writer's, read after the join */
 } pipeline;
 
+/* Into a file: a hole is skipped (the file stays sparse there), data is
+ * written at its place. */
+static bool
+write_file_chunk(pipeline *pl, const chunk *k)
+{
+	copy_job *c = pl->c;
+	size_t done = 0;
+
+	if (k->hole) {
+		if (!hash_zeros(c, (uint64_t)k->hole))
+			goto no_hash;
+		c->out_pos += k->hole;
+		c->res->length += (uint64_t)k->hole;
+		return true;
+	}
+	if (gnutls_hash(c->hash, k->buf, (size_t)k->n) < 0)
+		goto no_hash;
+	while (done < (size_t)k->n) {
+		ssize_t w = pwrite(c->out_fd, k->buf + done, (size_t)k->n - done, c->out_pos + (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			g_set_error(&pl->error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write the copy of %s: %s",
+				    c->name, g_strerror(errno));
+			return false;
+		}
+		done += (size_t)w;
+	}
+	c->out_pos += k->n;
+	c->res->length += (uint64_t)k->n;
+	c->res->moved += (uint64_t)k->n;
+	return true;
+no_hash:
+	g_set_error(&pl->error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot hash volume '%s'", c->name);
+	return false;
+}
+
 static bool
 write_chunk(pipeline *pl, const chunk *k)
 {
 	copy_job *c = pl->c;
 
+	if (c->out_fd >= 0)
+		return write_file_chunk(pl, k);
 	if (k->hole) {
 		virt_count(c->dst);
 		if (virStreamSendHole(c->out, k->hole, 0) < 0)
@@ -137,6 +183,51 @@ writer(gpointer data)
 	}
 }
 
+static bool
+file_failed(copy_job *c, const char *what, GError **error)
+{
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot %s %s: %s", what, c->from_what,
+		    g_strerror(errno));
+	return false;
+}
+
+/* From a file: its holes as holes (SEEK_DATA/SEEK_HOLE), its data in
+ * chunks. */
+static bool
+read_file_chunk(copy_job *c, chunk *k, GError **error)
+{
+	off_t data, hole;
+	ssize_t n;
+
+	if (c->in_pos >= c->in_size) {
+		k->end = true;
+		return true;
+	}
+	data = lseek(c->in_fd, c->in_pos, SEEK_DATA);
+	if (data < 0 && errno != ENXIO)
+		return file_failed(c, "read", error);
+	if (data < 0 || data > c->in_pos) {  /* a hole, to the end if no data follows */
+		k->hole = (data < 0 ? c->in_size : data) - c->in_pos;
+		c->in_pos += k->hole;
+		return true;
+	}
+	hole = lseek(c->in_fd, c->in_pos, SEEK_HOLE);
+	if (hole < 0)
+		return file_failed(c, "read", error);
+	do
+		n = pread(c->in_fd, k->buf, (size_t)MIN((off_t)CHUNK, hole - c->in_pos), c->in_pos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return file_failed(c, "read", error);
+	if (n == 0) {  /* shorter than it was: the file changed under us */
+		errno = EIO;
+		return file_failed(c, "read all of", error);
+	}
+	k->n = (int)n;
+	c->in_pos += n;
+	return true;
+}
+
 /* Receive one chunk into @k: data, a hole, or the end. */
 static bool
 read_chunk(copy_job *c, chunk *k, GError **error)
@@ -147,6 +238,8 @@ read_chunk(copy_job *c, chunk *k, GError **error)
 	k->n = 0;
 	k->hole = 0;
 	k->end = false;
+	if (c->in_fd >= 0)
+		return read_file_chunk(c, k, error);
 	virt_count(c->src);
 	n = virStreamRecvFlags(c->in, k->buf, CHUNK, flags);
 	if (n == -3) {
@@ -276,14 +369,26 @@ open_destination(copy_job *c, GError **error)
 static bool
 finish(copy_job *c, GError **error)
 {
-	bool ok;
+	bool ok = true;
 
+	if (c->out_fd >= 0) {  /* a trailing hole sets the size; then to disk */
+		if (ftruncate(c->out_fd, c->out_pos) < 0 || fsync(c->out_fd) < 0) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write the copy of %s: %s",
+				    c->name, g_strerror(errno));
+			return false;
+		}
+	}
+	if (!c->in)
+		goto out;
 	virt_count(c->src);
 	ok = virStreamFinish(c->in) == 0 || virt_fail(error, "cannot finish reading volume", c->name);
 	virStreamFree(c->in);
 	c->in = NULL;
 	if (!ok)
 		return false;
+out:
+	if (!c->out)
+		return true;
 	virt_count(c->dst);
 	ok = virStreamFinish(c->out) == 0 || virt_fail(error, "cannot finish writing volume", c->name);
 	virStreamFree(c->out);
@@ -308,7 +413,7 @@ checked(copy_job *c, const char *expect, GError **error)
 		return true;
 	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
 		    "checksum mismatch for %s/%s from %s: sha256 %s, expected %s",
-		    c->pool, c->name, virt_host_uri(c->src), c->res->sha256, expect);
+		    c->pool, c->name, c->from_what, c->res->sha256, expect);
 	return false;
 }
 
@@ -388,30 +493,69 @@ undo(copy_job *c, GError **error)
 	g_error_free(del);
 }
 
-bool
-virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char *name,
-	      const char *expect_sha256, virt_copy *out, GError **error)
+/* Both ends set up in @c (a host or a file each): stream, hash, check. */
+static bool
+run(copy_job *c, const char *expect_sha256, GError **error)
 {
-	copy_job c = { .src = src, .dst = dst, .pool = pool, .name = name, .res = out };
+	virt_copy *out = c->res;
 	bool ok, partial;
 
 	/* A partial copy an earlier attempt could not delete stays said. */
 	partial = out->partial;
 	memset(out, 0, sizeof(*out));
 	out->partial = partial;
-	if (gnutls_hash_init(&c.hash, GNUTLS_DIG_SHA256) < 0) {
+	if (gnutls_hash_init(&c->hash, GNUTLS_DIG_SHA256) < 0) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "no SHA-256 in GnuTLS");
 		return false;
 	}
-	ok = open_source(&c, error) && open_destination(&c, error) && pump(&c, error) &&
-	     finish(&c, error);
-	hex_digest(c.hash, out->sha256);
-	ok = ok && checked(&c, expect_sha256, error) && refreshed(&c) && stands_alone(&c, error);
+	if (c->in_fd >= 0)
+		out->sparse = true;  /* a file's holes are found with SEEK_HOLE */
+	ok = (c->in_fd >= 0 || open_source(c, error)) && (c->out_fd >= 0 || open_destination(c, error)) &&
+	     pump(c, error) && finish(c, error);
+	hex_digest(c->hash, out->sha256);
+	ok = ok && checked(c, expect_sha256, error) &&
+	     (c->out_fd >= 0 || (refreshed(c) && stands_alone(c, error)));
 	if (!ok)
-		undo(&c, error);
-	if (c.from)
-		virStorageVolFree(c.from);
-	if (c.to)
-		virStorageVolFree(c.to);
+		undo(c, error);
+	if (c->from)
+		virStorageVolFree(c->from);
+	if (c->to)
+		virStorageVolFree(c->to);
 	return ok;
+}
+
+bool
+virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char *name,
+	      const char *expect_sha256, virt_copy *out, GError **error)
+{
+	copy_job c = { .src = src, .dst = dst, .pool = pool, .name = name, .res = out,
+		       .from_what = virt_host_uri(src), .in_fd = -1, .out_fd = -1 };
+
+	return run(&c, expect_sha256, error);
+}
+
+bool
+virt_vol_download_file(virt_host *src, const char *pool, const char *name, int fd,
+		       virt_copy *out, GError **error)
+{
+	copy_job c = { .src = src, .pool = pool, .name = name, .res = out,
+		       .from_what = virt_host_uri(src), .in_fd = -1, .out_fd = fd };
+
+	return run(&c, NULL, error);
+}
+
+bool
+virt_vol_upload_file(int fd, const char *what, virt_host *dst, const char *pool, const char *name,
+		     const char *expect_sha256, virt_copy *out, GError **error)
+{
+	copy_job c = { .dst = dst, .pool = pool, .name = name, .res = out, .from_what = what,
+		       .in_fd = fd, .out_fd = -1 };
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot read %s: %s", what, g_strerror(errno));
+		return false;
+	}
+	c.in_size = st.st_size;
+	return run(&c, expect_sha256, error);
 }

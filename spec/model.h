@@ -104,9 +104,23 @@ typedef struct {
 	spec_int memory;
 	spec_int disk_size;
 	spec_str source_host;       /* source: {host}: where strata copies the
-				       base from to hosts that lack it */
+				       base from to hosts that lack it ... */
+	spec_str source_library;    /* ... or source: {library}: a library whose
+				       index has this name and version */
 	spec_str sha256;            /* the base's expected checksum, or unset */
+	spec_int version;           /* ≥ 1, default 1 */
 } spec_template;
+
+/*
+ * A template library: a folder on the machine strata runs on (local, or a
+ * share mounted there) holding template images and an index.  `export`
+ * names the templates this source puts into it.
+ */
+typedef struct {
+	spec_obj obj;
+	spec_str path;              /* absolute */
+	spec_list export;           /* template names */
+} spec_library;
 
 typedef struct {
 	spec_obj obj;
@@ -186,6 +200,7 @@ typedef struct {
 	GPtrArray *ptemplates;      /* spec_ptemplate * */
 	GPtrArray *appliances;      /* spec_appliance * */
 	GPtrArray *pools;           /* spec_pool * */
+	GPtrArray *libraries;       /* spec_library * */
 	unsigned documents;
 	unsigned load_errors;       /* errors met while reading its files */
 	GChecksum *digest;          /* over every file's name and bytes */
@@ -195,6 +210,7 @@ typedef struct {
 	GHashTable *ptemplate_by_name;
 	GHashTable *appliance_by_name;
 	GHashTable *pool_by_name;
+	GHashTable *library_by_name;
 } spec_source;
 
 spec_source *spec_source_new(const char *root);

@@ -101,6 +101,7 @@ template_init(void *p)
 
 	t->cpus.v = 1;
 	t->memory.v = 1 * GiB;
+	t->version.v = 1;
 }
 
 static void
@@ -181,9 +182,17 @@ static const field host_fields[] = {
 };
 
 static const field source_fields[] = {
-	F("host", T_NAME, true, spec_template, source_host),
+	F("host", T_NAME, false, spec_template, source_host),
+	F("library", T_NAME, false, spec_template, source_library),
 };
 static const table source_table = TABLE("source", source_fields);
+
+static const field library_fields[] = {
+	F("kind", T_IGNORE, true, spec_library, obj),
+	F("name", T_NAME, true, spec_library, obj.name),
+	F("path", T_STR, true, spec_library, path),
+	F("export", T_NAMES, false, spec_library, export),
+};
 
 static const field template_fields[] = {
 	F("kind", T_IGNORE, true, spec_template, obj),
@@ -195,6 +204,7 @@ static const field template_fields[] = {
 	F("disk_size", T_SIZE, false, spec_template, disk_size, .min = MiB, .max = SIZE_MAX_BYTES),
 	F("source", T_TABLE, false, spec_template, obj, .sub = &source_table),
 	F("sha256", T_STR, false, spec_template, sha256),
+	F("version", T_INT, false, spec_template, version, .min = 1, .max = 1000000),
 };
 
 static const field pool_fields[] = {
@@ -302,6 +312,8 @@ static const kind_row kinds[] = {
 	  offsetof(spec_source, appliances) },
 	{ "pool", TABLE("pool", pool_fields, .size = sizeof(spec_pool)),
 	  offsetof(spec_source, pools) },
+	{ "library", TABLE("library", library_fields, .size = sizeof(spec_library)),
+	  offsetof(spec_source, libraries) },
 };
 
 #undef TABLE
@@ -844,7 +856,7 @@ kind_lookup(decoder *d, const ynode *map)
 
 	if (!kind) {
 		spec_error(d->diags, d->file, map->pos, "missing-key",
-			   "document has no 'kind'; add one of host, template, persistent-template, appliance, pool");
+			   "document has no 'kind'; add one of host, template, persistent-template, appliance, pool, library");
 		return NULL;
 	}
 	if (kind->type != YNODE_SCALAR) {
@@ -860,7 +872,7 @@ kind_lookup(decoder *d, const ynode *map)
 	guess = spec_suggest(kind->value, names, G_N_ELEMENTS(kinds));
 	shown = spec_clip(kind->value);
 	spec_error(d->diags, d->file, kind->pos, "unknown-kind",
-		   "unknown kind '%s'%s%s%s; use host, template, persistent-template, appliance or pool",
+		   "unknown kind '%s'%s%s%s; use host, template, persistent-template, appliance, pool or library",
 		   shown, guess ? " (did you mean '" : "", guess ? guess : "",
 		   guess ? "'?)" : "");
 	return NULL;
@@ -956,6 +968,7 @@ spec_source_new(const char *root)
 	src->ptemplates = g_ptr_array_new();
 	src->appliances = g_ptr_array_new();
 	src->pools = g_ptr_array_new();
+	src->libraries = g_ptr_array_new();
 	src->digest = g_checksum_new(G_CHECKSUM_SHA256);
 	return src;
 }
@@ -979,6 +992,7 @@ spec_source_free(spec_source *src)
 	g_clear_pointer(&src->ptemplate_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->appliance_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->pool_by_name, g_hash_table_unref);
+	g_clear_pointer(&src->library_by_name, g_hash_table_unref);
 	g_ptr_array_unref(src->files);
 	g_checksum_free(src->digest);
 	g_free(src->root);

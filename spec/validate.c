@@ -218,24 +218,83 @@ is_sha256(const char *s)
 	return n == 64 && s[n] == '\0';
 }
 
+/* Two templates naming one base must agree on where it comes from and on
+ * its checksum: the first is @a. */
+static void
+check_same_base(checker *c, const spec_template *a, const spec_template *b)
+{
+	const char *what = g_strcmp0(a->source_host.v, b->source_host.v) ? "source host" :
+			   g_strcmp0(a->source_library.v, b->source_library.v) ? "source library" :
+			   a->sha256.v && b->sha256.v && strcmp(a->sha256.v, b->sha256.v) ? "sha256" :
+			   g_strcmp0(a->source_library.v, NULL) && a->version.v != b->version.v ? "version" : NULL;
+
+	if (what)
+		spec_error(c->diags, b->obj.file, b->obj.name.pos, "base-conflict",
+			   "template '%s' names base %s/%s as template '%s' does (%s:%u), but with another %s; "
+			   "give both the same, or give one its own volume", b->obj.name.v, b->pool.v, b->volume.v,
+			   a->obj.name.v, a->obj.file, a->obj.name.pos.line, what);
+}
+
 /*
- * Where a base comes from is a host of the source; the checksum, when
- * given, is the one every copy must have.
+ * Where a base comes from is a host or a library of the source; the
+ * checksum, when given, is the one every copy must have.
  */
 static void
 check_templates(checker *c)
 {
+	g_autoptr(GHashTable) by_base = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
 	for (guint i = 0; i < c->src->templates->len; i++) {
 		spec_template *t = c->src->templates->pdata[i];
+		g_autofree char *base = g_strdup_printf("%s/%s", t->pool.v, t->volume.v);
+		const spec_template *first = g_hash_table_lookup(by_base, base);
 
 		if (t->source_host.v)
 			resolve(c, t->obj.file, &t->source_host, c->src->host_by_name, "host");
+		if (t->source_library.v)
+			resolve(c, t->obj.file, &t->source_library, c->src->library_by_name, "library");
+		if (t->source_host.v && t->source_library.v)
+			spec_error(c->diags, t->obj.file, t->source_library.pos, "source-conflict",
+				   "source names both host '%s' and library '%s'; give one", t->source_host.v,
+				   t->source_library.v);
 		if (t->sha256.v && !is_sha256(t->sha256.v)) {
 			g_autofree char *shown = spec_clip(t->sha256.v);
 
 			spec_error(c->diags, t->obj.file, t->sha256.pos, "bad-checksum",
 				   "sha256 '%s' is not a SHA-256 checksum; give the 64 lowercase hexadecimal "
 				   "digits sha256sum prints for the base volume", shown);
+		}
+		if (!t->pool.v || !t->volume.v)
+			continue;
+		if (first)
+			check_same_base(c, first, t);
+		else
+			g_hash_table_insert(by_base, g_steal_pointer(&base), t);
+	}
+}
+
+/* ---- libraries ---------------------------------------------------------- */
+
+/* A library is a folder strata reads and writes: an absolute path, and it
+ * exports only templates it does not import. */
+static void
+check_libraries(checker *c)
+{
+	for (guint i = 0; i < c->src->libraries->len; i++) {
+		spec_library *l = c->src->libraries->pdata[i];
+
+		if (l->path.v && !g_path_is_absolute(l->path.v))
+			spec_error(c->diags, l->obj.file, l->path.pos, "relative-path",
+				   "library path '%s' is relative; give the folder's absolute path (a relative "
+				   "one would depend on the folder strata was started from)", l->path.v);
+		for (guint j = 0; j < spec_list_len(&l->export); j++) {
+			const spec_str *name = &g_array_index(l->export.items, spec_str, j);
+			const spec_template *t = resolve(c, l->obj.file, name, c->src->template_by_name, "template");
+
+			if (t && g_strcmp0(t->source_library.v, l->obj.name.v) == 0)
+				spec_error(c->diags, l->obj.file, name->pos, "export-loop",
+					   "library '%s' exports template '%s', which comes from it; a template is "
+					   "exported from the hosts that hold it", l->obj.name.v, name->v);
 		}
 	}
 }
@@ -811,12 +870,14 @@ spec_validate(spec_source *src, spec_diags *diags)
 	src->ptemplate_by_name = index_objects(&c, src->ptemplates, "persistent template");
 	src->appliance_by_name = index_objects(&c, src->appliances, "appliance");
 	src->pool_by_name = index_objects(&c, src->pools, "pool");
+	src->library_by_name = index_objects(&c, src->libraries, "library");
 	if (src->documents == 0 && src->load_errors == 0)
 		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
 	index_tags(&c);
 	check_hosts(&c);
 	check_templates(&c);
+	check_libraries(&c);
 	check_ptemplates(&c);
 	check_pools(&c);
 	for (guint i = 0; i < src->appliances->len; i++)

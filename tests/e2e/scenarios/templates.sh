@@ -96,3 +96,81 @@ sha256: $sha" "{name: a, template: gold}"
 	is_running h2 t.a || fail "t.a does not run on h2"
 	overlay_has_gold_marker "t.a--system.qcow2" || fail "t.a's disk does not read the base's bytes"
 }
+
+# lib_spec DIR "TEMPLATE KEYS" "LIBRARY KEYS" HOSTS VM-LINE...: a spec
+# folder of its own (another datacenter's), library central in
+# $E2E_DIR/library, template gold version 2, appliance t with the VMs.
+lib_spec() {
+	local dir=$1 tkeys=$2 lkeys=$3 hosts=$4 vm
+	shift 4
+	S=$dir E2E_MAINTENANCE="${E2E_MAINTENANCE:-}" e2e_spec $hosts
+	cat >"$dir/spec/gold.yaml" <<Y
+kind: library
+name: central
+path: $E2E_DIR/library
+$lkeys
+---
+kind: template
+name: gold
+version: 2
+pool: default
+volume: gold.qcow2
+cpus: 1
+memory: 32MiB
+disk_size: 16MiB
+$tkeys
+Y
+	[ $# = 0 ] && return
+	printf -- "---\nkind: appliance\nname: t\nlayers: [l]\nvms:\n" >>"$dir/spec/gold.yaml"
+	for vm in "$@"; do echo "  - $vm" >>"$dir/spec/gold.yaml"; done
+}
+
+# One strata exports the template into a library folder; another, with a
+# database and source of its own and other hosts, deploys from it: the
+# image is pulled into its pool and checked against the index.  A byte
+# flipped in the library then makes the next pull fail with a checksum
+# error, leaving nothing on that host.
+scenario_template_library_export_then_deploy_elsewhere() {
+	local a=$S/dc-a b=$S/dc-b sha idx rc=0
+	gold_up
+	rm -rf "$E2E_DIR/library" && mkdir -p "$E2E_DIR/library" "$a" "$b"
+	sha=$(sha256sum <"$E2E_DIR/h1/pool/gold.qcow2" | cut -d' ' -f1)
+
+	note "datacenter A exports gold version 2"
+	lib_spec "$a" "source: {host: h1}" "export: [gold]" "h1"
+	"$STRATA" apply --yes --db "$a/strata.db" "$a/spec" >"$a/apply.out" 2>&1 ||
+		{ cat "$a/apply.out" >&2; fail "export apply failed"; }
+	grep -q "export-template gold version 2 from default/gold.qcow2 into library central" "$a/apply.out" ||
+		fail "no export in: $(cat "$a/apply.out")"
+	idx=$E2E_DIR/library/index.json
+	[ -f "$idx" ] || fail "no index in the library"
+	expect_eq "sha256 of the library's image" "$sha" \
+		"$(sha256sum <"$E2E_DIR/library/gold/2/disk0.qcow2" | cut -d' ' -f1)"
+	for field in '"name" : "gold"' '"version" : 2' '"cpus" : 1' '"memory" : 33554432' \
+		'"format" : "qcow2"' '"virtual_size" : 1048576' "\"sha256\" : \"$sha\"" '"file" : "gold/2/disk0.qcow2"' '"made" : "'; do
+		grep -qF "$field" "$idx" || fail "the index lacks $field: $(cat "$idx")"
+	done
+	"$STRATA" plan --detailed-exitcode "$a/spec" >/dev/null 2>&1 || fail "datacenter A would export again"
+
+	note "datacenter B deploys from the library onto h2"
+	E2E_MAINTENANCE=h3 lib_spec "$b" "source: {library: central}" "" "h2 h3" "{name: a, template: gold, layer: l}"
+	"$STRATA" apply --yes --db "$b/strata.db" "$b/spec" >"$b/apply.out" 2>&1 ||
+		{ cat "$b/apply.out" >&2; fail "import apply failed"; }
+	grep -q "copy-volume default/gold.qcow2 from library central" "$b/apply.out" ||
+		fail "no copy from the library in: $(cat "$b/apply.out")"
+	is_running h2 t.a || fail "t.a does not run on h2"
+	expect_eq "sha256 of h2's copy" "$sha" "$(sha256sum <"$E2E_DIR/h2/pool/gold.qcow2" | cut -d' ' -f1)"
+	overlay_has_gold_marker "t.a--system.qcow2" || fail "t.a's disk does not read the library image's bytes"
+
+	note "a byte flipped in the library; a VM for h3"
+	printf '\x01' | dd of="$E2E_DIR/library/gold/2/disk0.qcow2" bs=1 seek=70000 conv=notrunc status=none
+	lib_spec "$b" "source: {library: central}" "" "h2 h3" "{name: a, template: gold, layer: l}" \
+		"{name: b, template: gold, layer: l}"
+	"$STRATA" apply --yes --db "$b/strata.db" "$b/spec" >"$b/apply.out" 2>&1 || rc=$?
+	[ $rc != 0 ] || fail "apply succeeded from a corrupted library"
+	grep -q "checksum mismatch for default/gold.qcow2 from $E2E_DIR/library/gold/2/disk0.qcow2" "$b/apply.out" ||
+		fail "no checksum error: $(cat "$b/apply.out")"
+	[ ! -e "$E2E_DIR/h3/pool/gold.qcow2" ] || fail "the bad copy is left on h3"
+	[ -z "$(e2e_virsh h3 list --all --name)" ] || fail "a VM was defined on h3"
+	is_running h2 t.a || fail "t.a was touched"
+}

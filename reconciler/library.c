@@ -1,0 +1,560 @@
+/*
+ * library.c - a template library's index, and images in and out of it
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "library.h"
+
+#define INDEX "index.json"
+#define LOCK ".index.lock"
+#define FORMAT 1
+/* An index is a list, not an archive: bigger than this is not one. */
+#define INDEX_MAX (16 << 20)
+
+static void
+disk_free(gpointer p)
+{
+	lib_disk *d = p;
+
+	g_free(d->file);
+	g_free(d->format);
+	g_free(d->sha256);
+	g_free(d);
+}
+
+static void
+entry_free(gpointer p)
+{
+	lib_entry *e = p;
+
+	g_free(e->name);
+	g_free(e->made);
+	g_free(e->made_by);
+	g_ptr_array_unref(e->disks);
+	g_free(e);
+}
+
+void
+lib_index_free(lib_index *x)
+{
+	if (!x)
+		return;
+	g_free(x->name);
+	g_free(x->path);
+	g_ptr_array_unref(x->entries);
+	g_free(x->error);
+	g_free(x);
+}
+
+static lib_index *
+index_new(const char *name, const char *path)
+{
+	lib_index *x = g_new0(lib_index, 1);
+
+	x->name = g_strdup(name);
+	x->path = g_strdup(path);
+	x->entries = g_ptr_array_new_with_free_func(entry_free);
+	return x;
+}
+
+/* ---- reading, strictly ------------------------------------------------- */
+
+typedef struct {
+	const char *what;     /* the file, for messages */
+	GString *where;       /* JSON path of the member being read */
+	char *error;
+} reader;
+
+static bool
+bad(reader *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static bool
+bad(reader *r, const char *fmt, ...)
+{
+	va_list ap;
+	g_autofree char *msg = NULL;
+
+	if (r->error)
+		return false;
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	r->error = g_strdup_printf("%s: %s: %s", r->what, r->where->len ? r->where->str : "top level", msg);
+	return false;
+}
+
+static bool
+is_hex64(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* A file named by the index stays in the folder: relative, no "..", no
+ * control characters. */
+static bool
+safe_file(const char *f)
+{
+	g_auto(GStrv) parts = NULL;
+
+	if (!*f || f[0] == '/' || strlen(f) > 1024)
+		return false;
+	for (const char *c = f; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == '\\')
+			return false;
+	parts = g_strsplit(f, "/", -1);
+	for (guint i = 0; parts[i]; i++)
+		if (!*parts[i] || strcmp(parts[i], ".") == 0 || strcmp(parts[i], "..") == 0)
+			return false;
+	return true;
+}
+
+static const char *
+get_string(reader *r, JsonObject *o, const char *key)
+{
+	JsonNode *n = json_object_get_member(o, key);
+	gsize old = r->where->len;
+	const char *v = NULL;
+
+	g_string_append_printf(r->where, ".%s", key);
+	if (!n)
+		bad(r, "missing");
+	else if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+		bad(r, "not a string");
+	else
+		v = json_node_get_string(n);
+	if (v)
+		g_string_truncate(r->where, old);
+	return v;
+}
+
+static bool
+get_uint(reader *r, JsonObject *o, const char *key, uint64_t min, uint64_t *out)
+{
+	JsonNode *n = json_object_get_member(o, key);
+	gsize old = r->where->len;
+
+	g_string_append_printf(r->where, ".%s", key);
+	if (!n)
+		return bad(r, "missing");
+	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+		return bad(r, "not an integer");
+	if (json_node_get_int(n) < (gint64)min)
+		return bad(r, "%" G_GINT64_FORMAT " is below %" G_GUINT64_FORMAT, json_node_get_int(n), min);
+	*out = (uint64_t)json_node_get_int(n);
+	g_string_truncate(r->where, old);
+	return true;
+}
+
+static lib_disk *
+read_disk(reader *r, JsonNode *n)
+{
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+	lib_disk *d;
+	const char *file, *format, *sha;
+
+	if (!o) {
+		bad(r, "not an object");
+		return NULL;
+	}
+	d = g_new0(lib_disk, 1);
+	if (!(file = get_string(r, o, "file")) || !(format = get_string(r, o, "format")) ||
+	    !(sha = get_string(r, o, "sha256")) ||
+	    !get_uint(r, o, "virtual_size", 1, &d->virtual_size) || !get_uint(r, o, "bytes", 0, &d->bytes))
+		goto fail;
+	if (!safe_file(file)) {
+		bad(r, "file '%s' is not a relative path inside the library", file);
+		goto fail;
+	}
+	if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
+		bad(r, "format '%s' is neither qcow2 nor raw", format);
+		goto fail;
+	}
+	if (!is_hex64(sha)) {
+		bad(r, "sha256 is not 64 lowercase hexadecimal digits");
+		goto fail;
+	}
+	d->file = g_strdup(file);
+	d->format = g_strdup(format);
+	d->sha256 = g_strdup(sha);
+	return d;
+fail:
+	disk_free(d);
+	return NULL;
+}
+
+static lib_entry *
+read_entry(reader *r, JsonNode *n)
+{
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+	JsonNode *disks;
+	lib_entry *e;
+	const char *name, *made;
+	const char *by;
+	uint64_t version, cpus;
+
+	if (!o) {
+		bad(r, "not an object");
+		return NULL;
+	}
+	e = g_new0(lib_entry, 1);
+	e->disks = g_ptr_array_new_with_free_func(disk_free);
+	if (!(name = get_string(r, o, "name")) || !(made = get_string(r, o, "made")) ||
+	    !get_uint(r, o, "version", 1, &version) || !get_uint(r, o, "cpus", 1, &cpus) ||
+	    !get_uint(r, o, "memory", 1, &e->memory))
+		goto fail;
+	if (version > G_MAXUINT || cpus > 1024) {
+		bad(r, "version or cpus out of range");
+		goto fail;
+	}
+	e->name = g_strdup(name);
+	e->made = g_strdup(made);
+	by = json_object_has_member(o, "made_by") ? get_string(r, o, "made_by") : NULL;
+	e->made_by = g_strdup(by);
+	e->version = (unsigned)version;
+	e->cpus = (unsigned)cpus;
+	disks = json_object_get_member(o, "disks");
+	g_string_append(r->where, ".disks");
+	if (!disks || !JSON_NODE_HOLDS_ARRAY(disks) || !json_array_get_length(json_node_get_array(disks))) {
+		bad(r, "not a list of at least one disk");
+		goto fail;
+	}
+	for (guint i = 0; i < json_array_get_length(json_node_get_array(disks)); i++) {
+		gsize old = r->where->len;
+		lib_disk *d;
+
+		g_string_append_printf(r->where, "[%u]", i);
+		d = read_disk(r, json_array_get_element(json_node_get_array(disks), i));
+		if (!d)
+			goto fail;
+		g_ptr_array_add(e->disks, d);
+		g_string_truncate(r->where, old);
+	}
+	return e;
+fail:
+	entry_free(e);
+	return NULL;
+}
+
+static void
+read_templates(reader *r, lib_index *x, JsonNode *root)
+{
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+	JsonNode *list;
+	uint64_t format;
+
+	if (!o) {
+		bad(r, "not an object");
+		return;
+	}
+	if (!get_uint(r, o, "format", 1, &format))
+		return;
+	if (format != FORMAT) {
+		bad(r, "format %" G_GUINT64_FORMAT " is not one this strata reads (%d)", format, FORMAT);
+		return;
+	}
+	list = json_object_get_member(o, "templates");
+	g_string_append(r->where, ".templates");
+	if (!list || !JSON_NODE_HOLDS_ARRAY(list)) {
+		bad(r, "not a list");
+		return;
+	}
+	for (guint i = 0; i < json_array_get_length(json_node_get_array(list)); i++) {
+		gsize old = r->where->len;
+		lib_entry *e;
+
+		g_string_append_printf(r->where, "[%u]", i);
+		e = read_entry(r, json_array_get_element(json_node_get_array(list), i));
+		if (!e)
+			return;
+		if (lib_index_find(x, e->name, e->version)) {
+			bad(r, "template '%s' version %u is listed twice", e->name, e->version);
+			entry_free(e);
+			return;
+		}
+		g_ptr_array_add(x->entries, e);
+		g_string_truncate(r->where, old);
+	}
+}
+
+lib_index *
+lib_index_parse(const char *name, const char *path, const char *what, const char *json, gssize len)
+{
+	lib_index *x = index_new(name, path);
+	g_autoptr(JsonParser) p = json_parser_new_immutable();
+	g_autoptr(GError) err = NULL;
+	reader r = { .what = what, .where = g_string_new(NULL) };
+
+	if (!json_parser_load_from_data(p, json, len, &err))
+		/* json-glib says "<data>:LINE:COL: Parse error: ..." */
+		r.error = g_strdup_printf("%s:%s", what,
+					  g_str_has_prefix(err->message, "<data>:") ? err->message + 7 : err->message);
+	else
+		read_templates(&r, x, json_parser_get_root(p));
+	if (r.error) {
+		g_ptr_array_set_size(x->entries, 0);
+		x->error = g_strdup_printf("%s; fix or restore the index (strata reads nothing from a "
+					   "library it cannot read, and writes nothing to it)", r.error);
+		g_free(r.error);
+	}
+	g_string_free(r.where, TRUE);
+	return x;
+}
+
+lib_index *
+lib_index_read(const char *name, const char *path)
+{
+	g_autofree char *file = g_build_filename(path, INDEX, NULL);
+	g_autofree char *text = NULL;
+	g_autoptr(GError) err = NULL;
+	gsize len = 0;
+	lib_index *x;
+	struct stat st;
+	const char *why = NULL;
+
+	if (stat(path, &st) < 0)
+		why = g_strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = "not a folder";
+	if (why) {
+		x = index_new(name, path);
+		x->error = g_strdup_printf("library folder %s: %s (is the share mounted?)", path, why);
+		return x;
+	}
+	if (stat(file, &st) < 0 && errno == ENOENT)
+		return index_new(name, path);  /* nothing exported yet */
+	if (stat(file, &st) == 0 && st.st_size > INDEX_MAX) {
+		x = index_new(name, path);
+		x->error = g_strdup_printf("%s: %lld bytes: too large for an index", file, (long long)st.st_size);
+		return x;
+	}
+	if (!g_file_get_contents(file, &text, &len, &err)) {
+		x = index_new(name, path);
+		x->error = g_strdup(err->message);
+		return x;
+	}
+	return lib_index_parse(name, path, file, text, (gssize)len);
+}
+
+const lib_entry *
+lib_index_find(const lib_index *x, const char *name, unsigned version)
+{
+	for (guint i = 0; i < x->entries->len; i++) {
+		const lib_entry *e = x->entries->pdata[i];
+
+		if (e->version == version && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+char *
+lib_index_versions(const lib_index *x, const char *name)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < x->entries->len; i++) {
+		const lib_entry *e = x->entries->pdata[i];
+
+		if (strcmp(e->name, name) == 0)
+			g_string_append_printf(s, "%s%u", s->len ? ", " : "", e->version);
+	}
+	if (!s->len)
+		g_string_append(s, "none");
+	return g_string_free(s, FALSE);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void
+build_entry(JsonBuilder *b, const lib_entry *e)
+{
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "name");
+	json_builder_add_string_value(b, e->name);
+	json_builder_set_member_name(b, "version");
+	json_builder_add_int_value(b, e->version);
+	json_builder_set_member_name(b, "cpus");
+	json_builder_add_int_value(b, e->cpus);
+	json_builder_set_member_name(b, "memory");
+	json_builder_add_int_value(b, (gint64)e->memory);
+	json_builder_set_member_name(b, "made");
+	json_builder_add_string_value(b, e->made);
+	if (e->made_by) {
+		json_builder_set_member_name(b, "made_by");
+		json_builder_add_string_value(b, e->made_by);
+	}
+	json_builder_set_member_name(b, "disks");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < e->disks->len; i++) {
+		const lib_disk *d = e->disks->pdata[i];
+
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "file");
+		json_builder_add_string_value(b, d->file);
+		json_builder_set_member_name(b, "format");
+		json_builder_add_string_value(b, d->format);
+		json_builder_set_member_name(b, "virtual_size");
+		json_builder_add_int_value(b, (gint64)d->virtual_size);
+		json_builder_set_member_name(b, "bytes");
+		json_builder_add_int_value(b, (gint64)d->bytes);
+		json_builder_set_member_name(b, "sha256");
+		json_builder_add_string_value(b, d->sha256);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
+/* The index with @x's entries, written whole beside it and renamed over
+ * it: a reader sees the old index or the new, never half. */
+static bool
+index_write(const lib_index *x, GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) g = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *file = g_build_filename(x->path, INDEX, NULL);
+	g_autofree char *text = NULL;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "format");
+	json_builder_add_int_value(b, FORMAT);
+	json_builder_set_member_name(b, "templates");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < x->entries->len; i++)
+		build_entry(b, x->entries->pdata[i]);
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(g, root);
+	json_generator_set_pretty(g, TRUE);
+	text = json_generator_to_data(g, NULL);
+	/* g_file_set_contents writes a temporary file, syncs it and renames. */
+	return g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT |
+					G_FILE_SET_CONTENTS_DURABLE, 0644, error);
+}
+
+static int
+lock_index(const char *path, GError **error)
+{
+	g_autofree char *file = g_build_filename(path, LOCK, NULL);
+	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot lock library %s: %s", path,
+			    g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *
+now_iso(void)
+{
+	g_autoptr(GDateTime) t = g_date_time_new_now_utc();
+
+	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+/* Under the lock: add @e unless the index has it already. */
+static bool
+index_add(const char *path, const char *tmp, const char *final, lib_entry *e, GError **error)
+{
+	int lock = lock_index(path, error);
+	g_autoptr(lib_index) x = NULL;
+	bool ok = false;
+
+	if (lock < 0)
+		return false;
+	x = lib_index_read("", path);
+	if (x->error) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s", x->error);
+	} else if (lib_index_find(x, e->name, e->version)) {
+		ok = true;  /* exported meanwhile by another installation: theirs stands */
+		unlink(tmp);
+	} else if (rename(tmp, final) < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place: %s", final,
+			    g_strerror(errno));
+	} else {
+		g_ptr_array_add(x->entries, e);
+		ok = index_write(x, error);
+		g_ptr_array_steal_index(x->entries, x->entries->len - 1);
+	}
+	close(lock);
+	return ok;
+}
+
+bool
+lib_export(const char *path, virt_host *h, const char *host_name, const char *pool,
+	   const char *volume, const char *name, unsigned version, unsigned cpus, uint64_t memory,
+	   const char *format, uint64_t virtual_size, virt_copy *out, GError **error)
+{
+	g_autofree char *rel = g_strdup_printf("%s/%u/disk0.%s", name, version, format);
+	g_autofree char *dir = g_strdup_printf("%s/%s/%u", path, name, version);
+	g_autofree char *final = g_build_filename(path, rel, NULL);
+	g_autofree char *tmp = g_strdup_printf("%s/.disk0.%s.partial-%d", dir, format, (int)getpid());
+	lib_disk *d;
+	lib_entry e = { .name = (char *)name, .version = version, .cpus = cpus, .memory = memory,
+			.made_by = (char *)host_name };
+	bool ok;
+	int fd;
+
+	if (g_mkdir_with_parents(dir, 0755) < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot make %s: %s", dir, g_strerror(errno));
+		return false;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write %s: %s", tmp, g_strerror(errno));
+		return false;
+	}
+	ok = virt_vol_download_file(h, pool, volume, fd, out, error);
+	close(fd);
+	if (!ok) {
+		unlink(tmp);
+		g_prefix_error(error, "nothing was added to the library: ");
+		return false;
+	}
+	d = g_new0(lib_disk, 1);
+	d->file = g_strdup(rel);
+	d->format = g_strdup(format);
+	d->virtual_size = virtual_size;
+	d->bytes = out->length;
+	d->sha256 = g_strdup(out->sha256);
+	e.disks = g_ptr_array_new_with_free_func(disk_free);
+	g_ptr_array_add(e.disks, d);
+	e.made = now_iso();
+	ok = index_add(path, tmp, final, &e, error);
+	if (!ok)
+		unlink(tmp);
+	g_ptr_array_unref(e.disks);
+	g_free(e.made);
+	return ok;
+}
+
+bool
+lib_import(const char *file, virt_host *dst, const char *pool, const char *volume,
+	   const char *sha256, virt_copy *out, GError **error)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bool ok;
+
+	if (fd < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot read %s: %s", file, g_strerror(errno));
+		return false;
+	}
+	ok = virt_vol_upload_file(fd, file, dst, pool, volume, sha256, out, error);
+	close(fd);
+	return ok;
+}
