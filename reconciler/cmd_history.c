@@ -58,7 +58,7 @@ print_json(GPtrArray *rows)
 }
 
 static const char *const image_columns[] = {
-	"host", "pool", "volume", "sha256", "bytes", "moved", "source", "run", "time",
+	"host", "pool", "volume", "sha256", "bytes", "moved", "source", "run", "time", "note",
 };
 
 static void
@@ -115,6 +115,8 @@ print_images_text(GPtrArray *rows)
 			       moved ? moved : "?", src, (char *)g_hash_table_lookup(r, "run"));
 		else
 			printf("sha256 %s  %s bytes, copied from here\n", sha, bytes ? bytes : "?");
+		if (g_hash_table_lookup(r, "note"))
+			printf("    %s\n", (char *)g_hash_table_lookup(r, "note"));
 	}
 }
 

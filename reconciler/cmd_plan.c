@@ -67,13 +67,16 @@ show_schedules(const spec_source *src, const plan *p)
 int
 cmd_plan(int argc, char **argv)
 {
-	g_autofree char *format = NULL, *connect = NULL;
+	g_autofree char *format = NULL, *connect = NULL, *db = NULL;
 	gboolean detailed = FALSE, allow_empty = FALSE, allow_removal = FALSE;
 	gint max_removal = PLAN_MAX_REMOVAL_PCT;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
 		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json, dot", "FORMAT" },
+		{ "db", 0, 0, G_OPTION_ARG_FILENAME, &db,
+		  "Read this history database too (never written), as apply would: copies never verified, "
+		  "checksums recorded, exports done", "PATH" },
 		{ "detailed-exitcode", 0, 0, G_OPTION_ARG_NONE, &detailed,
 		  "Exit 2 when there are changes, 0 when there are none", NULL },
 		{ "allow-empty", 0, 0, G_OPTION_ARG_NONE, &allow_empty,
@@ -90,6 +93,7 @@ cmd_plan(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH — show what apply would do");
 	g_autoptr(GError) err = NULL;
 	pass_options po = { 0 };
+	g_autoptr(history) hist = NULL;
 	output_format fmt;
 	pass p;
 	int rc;
@@ -107,6 +111,11 @@ cmd_plan(int argc, char **argv)
 		fprintf(stderr, "strata plan: give exactly one PATH\nTry 'strata plan --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
+	if (db && !(hist = history_open_readonly(db, &err))) {
+		fprintf(stderr, "strata plan: %s\n", err->message);
+		return STRATA_EXIT_ERROR;
+	}
+	po.hist_read = hist;
 	po.path = argv[1];
 	po.connect = connect ? connect : "test:///default";
 	po.readonly = TRUE;

@@ -249,6 +249,42 @@ library_free(gpointer p)
 	g_free(l);
 }
 
+static void
+export_free(gpointer p)
+{
+	desired_export *e = p;
+
+	g_free(e->name);
+	g_free(e->template);
+	g_free(e->format);
+	g_free(e->path);
+	g_free(e->command);
+	g_free(e->region);
+	g_free(e);
+}
+
+static GPtrArray *
+exports_build(const spec_source *src)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(export_free);
+
+	for (guint i = 0; i < src->exports->len; i++) {
+		const spec_export *s = src->exports->pdata[i];
+		desired_export *e = g_new0(desired_export, 1);
+
+		e->name = g_strdup(s->obj.name.v);
+		e->template = g_strdup(s->template.v);
+		e->format = g_strdup(spec_image_format_names[s->format.v]);
+		e->path = g_strdup(s->path.v);
+		e->command = g_strdup(s->upload_command.v);
+		e->region = g_strdup(s->upload_region.v);
+		e->timeout_s = (unsigned)s->upload_timeout.v;
+		e->attempts = (unsigned)s->upload_attempts.v;
+		g_ptr_array_add(out, e);
+	}
+	return out;
+}
+
 static GPtrArray *
 libraries_build(const spec_source *src)
 {
@@ -374,6 +410,7 @@ desired_build(const spec_source *src)
 	}
 	d->bases = bases_build(src);
 	d->libraries = libraries_build(src);
+	d->exports = exports_build(src);
 	return d;
 }
 
@@ -397,6 +434,7 @@ desired_clear(gpointer p)
 	g_clear_pointer(&d->shared_pools, g_hash_table_unref);
 	g_clear_pointer(&d->bases, g_hash_table_unref);
 	g_clear_pointer(&d->libraries, g_ptr_array_unref);
+	g_clear_pointer(&d->exports, g_ptr_array_unref);
 	g_ptr_array_unref(d->vms);
 	g_ptr_array_unref(d->ptemplates);
 }

@@ -88,6 +88,18 @@ typedef struct {
 	uint64_t memory;
 } desired_base;
 
+/* A template's image for a public cloud (kind: export). */
+typedef struct {
+	char *name;
+	char *template;
+	char *format;       /* qcow2, raw, vmdk, vhd */
+	char *path;
+	char *command;      /* upload command line, or NULL */
+	char *region;
+	unsigned timeout_s;
+	unsigned attempts;
+} desired_export;
+
 /* A template library and what this source exports into it. */
 typedef struct {
 	char *name;
@@ -104,6 +116,7 @@ typedef struct {
 					to see it as one storage */
 	GHashTable *bases;           /* "pool/volume" -> desired_base *, owned */
 	GPtrArray *libraries;        /* desired_library * */
+	GPtrArray *exports;          /* desired_export * */
 } desired_state;
 
 /*

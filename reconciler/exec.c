@@ -12,6 +12,7 @@
 #include "exec.h"
 #include "fault.h"
 #include "handoff.h"
+#include "image_export.h"
 #include "library.h"
 
 typedef struct waiter waiter;
@@ -51,6 +52,7 @@ typedef struct {
 	bool notice;
 	bool unchanged;      /* see plan_op.unchanged */
 	virt_copy copy;      /* VOL_COPY: what crossed, and its checksum */
+	image_result image;  /* IMAGE_EXPORT */
 } job;
 
 void
@@ -240,6 +242,19 @@ run_once(job *j, GError **error)
 		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
 	case OP_VOL_DELETE:
 		return vol_delete_unused(j, error);
+	case OP_IMAGE_EXPORT: {
+		image_target t = { .path = op->file, .file_name = op->export->file_name,
+				   .format = op->export->format, .command = op->export->command,
+				   .region = op->export->region, .timeout_s = op->export->timeout_s,
+				   .attempts = op->export->attempts };
+		bool ok;
+
+		g_clear_pointer(&j->image.log, g_free);
+		ok = image_export(v, op->pool, op->volume, &t, &j->image, error);
+		memcpy(j->copy.sha256, j->image.sha256, sizeof(j->copy.sha256));
+		j->copy.length = j->image.bytes;
+		return ok;
+	}
 	case OP_LIB_EXPORT:
 		return lib_export(op->file, v, op->host, op->pool, op->volume, op->export->template,
 				  op->export->version, op->export->cpus, op->export->memory,
@@ -667,6 +682,7 @@ heavy(const plan_op *op)
 		return op->clone_from != NULL;
 	case OP_VOL_COPY:
 	case OP_LIB_EXPORT:
+	case OP_IMAGE_EXPORT:
 		return true;
 	default:
 		return false;
@@ -834,7 +850,9 @@ collect(executor *x, bool block)
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
 		op->unchanged = j->ok && j->unchanged;
 		op->error = g_steal_pointer(&j->error);
-		if (op->kind == OP_VOL_COPY || op->kind == OP_LIB_EXPORT) {
+		if (op->kind == OP_IMAGE_EXPORT)
+			op->log = g_steal_pointer(&j->image.log);
+		if (op->kind == OP_VOL_COPY || op->kind == OP_LIB_EXPORT || op->kind == OP_IMAGE_EXPORT) {
 			op->digest = j->copy.sha256[0] ? g_strdup(j->copy.sha256) : NULL;
 			op->length = j->copy.length;
 			op->moved = j->copy.moved;
@@ -851,6 +869,7 @@ collect(executor *x, bool block)
 		g_ptr_array_add(finished, op);
 		virt_host_free(j->virt);
 		virt_host_free(j->peer);
+		g_free(j->image.log);
 		g_clear_pointer(&j->members, g_ptr_array_unref);
 		g_free(j);
 	}

@@ -77,7 +77,7 @@ static const char *const migrations[] = {
 	 * sha256 NULL: a copy begun and not verified (it may be half made) */
 	"CREATE TABLE images ("
 	"  host TEXT NOT NULL, pool TEXT NOT NULL, volume TEXT NOT NULL, sha256 TEXT,"
-	"  bytes INTEGER, moved INTEGER, source TEXT, run INTEGER, time INTEGER NOT NULL,"
+	"  bytes INTEGER, moved INTEGER, source TEXT, run INTEGER, time INTEGER NOT NULL, note TEXT,"
 	"  PRIMARY KEY (host, pool, volume));",
 };
 
@@ -477,6 +477,9 @@ op_args(const plan_op *op)
 	if (op->kind == OP_LIB_EXPORT)
 		return g_strdup_printf("%s version %u from %s/%s into library %s", op->export->template,
 				       op->export->version, op->pool, op->volume, op->library);
+	if (op->kind == OP_IMAGE_EXPORT)
+		return g_strdup_printf("%s version %u from %s/%s as %s/%s", op->export->template,
+				       op->export->version, op->pool, op->volume, op->file, op->export->file_name);
 	if (op->volume)
 		return g_strdup_printf("%s/%s%s%s", op->pool, op->volume,
 				       op->clone_from ? " from " : "",
@@ -565,17 +568,20 @@ image_ended(history *h, const plan_op *op, gint64 now)
 	sqlite3_finalize(st);
 }
 
-/* An export, as a copy of the base in the library: "library:NAME",
- * TEMPLATE, "version N". */
+/* An export, as a copy of the base: host "library:NAME" or "export:NAME",
+ * pool TEMPLATE, volume "version N"; an image export's note says what
+ * its upload did. */
 static void
 image_exported(history *h, const plan_op *op, gint64 now)
 {
 	sqlite3_stmt *st = prepare(h, "INSERT OR REPLACE INTO images(host, pool, volume, sha256, bytes, moved, "
-				   "source, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", NULL);
+				   "source, time, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", NULL);
 
 	if (!st)
 		return;
-	sqlite3_bind_text(st, 1, g_strdup_printf("library:%s", op->library), -1, g_free);
+	sqlite3_bind_text(st, 1, g_strdup_printf("%s:%s", op->kind == OP_LIB_EXPORT ? "library" : "export",
+						 op->library), -1, g_free);
+	sqlite3_bind_text(st, 9, op->log, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, op->export->template, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, g_strdup_printf("version %u", op->export->version), -1, g_free);
 	sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
@@ -585,6 +591,19 @@ image_exported(history *h, const plan_op *op, gint64 now)
 	sqlite3_bind_int64(st, 8, now);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
+}
+
+GHashTable *
+history_done_exports(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	sqlite3_stmt *st = prepare(h, "SELECT substr(host, 8) || '/' || pool || '/' || substr(volume, 9) "
+				   "FROM images WHERE host LIKE 'export:%' AND sha256 IS NOT NULL", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		g_hash_table_add(t, g_strdup((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	return t;
 }
 
 GHashTable *
@@ -607,7 +626,7 @@ history_unverified_copies(history *h)
 GPtrArray *
 history_images(history *h, GError **error)
 {
-	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time "
+	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time, note "
 				   "FROM images ORDER BY pool, volume, time", error);
 	GPtrArray *rows;
 
@@ -760,7 +779,8 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 			account(h, ops[i], now);
 		if (ops[i]->kind == OP_VOL_COPY)
 			image_ended(h, ops[i], now);
-		if (ops[i]->kind == OP_LIB_EXPORT && ops[i]->status == OPST_DONE)
+		if ((ops[i]->kind == OP_LIB_EXPORT || ops[i]->kind == OP_IMAGE_EXPORT) &&
+		    ops[i]->status == OPST_DONE)
 			image_exported(h, ops[i], now);
 	}
 	sqlite3_finalize(st);

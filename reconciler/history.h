@@ -87,6 +87,9 @@ GHashTable *history_cut_short(const history *h);
 /* "host/pool/volume" -> run id (gint64 *): base copies begun and never
  * verified (plan_options.unverified_copies).  A new table, the caller's. */
 GHashTable *history_unverified_copies(history *h);
+/* "EXPORT/TEMPLATE/VERSION" of every image export done
+ * (plan_options.done_exports).  A new table, the caller's. */
+GHashTable *history_done_exports(history *h);
 /* Every base copied or copied from, as rows (column -> text, NULL
  * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
  * time. */

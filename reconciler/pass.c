@@ -38,18 +38,21 @@ expect_recorded_checksums(plan *pl, history *hist)
 void
 pass_replan(pass *p, const plan_options *opts, history *hist)
 {
+	history *known = hist ? hist : p->read_hist;
 	g_autoptr(GPtrArray) vanished = hist ? history_vanished_hosts(hist, p->hosts) : NULL;
-	g_autoptr(GHashTable) unverified = hist ? history_unverified_copies(hist) : NULL;
+	g_autoptr(GHashTable) unverified = known ? history_unverified_copies(known) : NULL;
+	g_autoptr(GHashTable) exported = known ? history_done_exports(known) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
 	po.vanished = vanished;
 	po.unverified_copies = unverified;
+	po.done_exports = exported;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);
-	if (hist)
-		expect_recorded_checksums(p->plan, hist);
+	if (known)
+		expect_recorded_checksums(p->plan, known);
 }
 
 void
@@ -103,6 +106,7 @@ pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 {
 	memset(p, 0, sizeof(*p));
 	spec_diags_init(&p->diags);
+	p->read_hist = o->hist_read;
 	p->src = spec_load(o->path, &p->diags);
 	spec_validate(p->src, &p->diags);
 	if (p->diags.errors)

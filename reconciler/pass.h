@@ -28,6 +28,7 @@ typedef struct {
 	unsigned calls;          /* libvirt calls made by observe */
 	unsigned calls_before;
 	observation *observing;  /* between pass_plan_begin and pass_plan_end */
+	history *read_hist;      /* pass_options.hist_read, borrowed */
 } pass;
 
 typedef struct {
@@ -36,6 +37,9 @@ typedef struct {
 	bool readonly;           /* plans open read-only connections */
 	plan_options plan;
 	history *hist;           /* the writer's history, or NULL (see pass_plan) */
+	history *hist_read;      /* without @hist: a history only read from, for
+				    what the plan learns there (copies never
+				    verified, checksums, exports done) */
 } pass_options;
 
 /*

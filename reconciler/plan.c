@@ -43,7 +43,7 @@ static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
-	"copy-volume", "export-template",
+	"copy-volume", "export-template", "export-image",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -77,6 +77,7 @@ op_symbol(const plan_op *op)
 	case OP_VOL_CREATE:
 	case OP_VOL_COPY:
 	case OP_LIB_EXPORT:
+	case OP_IMAGE_EXPORT:
 		return '+';
 	case OP_DEFINE:
 		/* A redefinition names the existing domain's UUID. */
@@ -123,6 +124,11 @@ op_describe(const plan_op *op)
 				       op->export->template, op->export->version, op->pool, op->volume,
 				       op->library, size);
 	}
+	if (op->kind == OP_IMAGE_EXPORT)
+		return g_strdup_printf("%s %s version %u from %s/%s as %s %s/%s%s", op_kind_name(op->kind),
+				       op->export->template, op->export->version, op->pool, op->volume,
+				       op->export->format, op->file, op->export->file_name,
+				       op->export->command ? ", then uploaded" : "");
 	if (op->kind == OP_SET_MEMORY)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
 				       op_kind_name(op->kind), op->domain, op->value >> 20);
@@ -154,6 +160,9 @@ op_free(gpointer p)
 	if (op->export) {
 		g_free(op->export->template);
 		g_free(op->export->format);
+		g_free(op->export->file_name);
+		g_free(op->export->command);
+		g_free(op->export->region);
 		g_free(op->export);
 	}
 	g_free(op->xml);
@@ -162,6 +171,7 @@ op_free(gpointer p)
 	g_free(op->snapshot);
 	g_free(op->error);
 	g_free(op->digest);
+	g_free(op->log);
 	g_ptr_array_unref(op->deps);
 	g_free(op);
 }
@@ -606,6 +616,48 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 	op->export->virtual_size = obs_host_capacity(h, b->pool, b->volume);
 }
 
+/*
+ * A template's image for a public cloud, once per export and template
+ * version: the file is named by both, so that a target that refuses a name
+ * twice (Azure) never sees one twice.
+ */
+static void
+plan_image_export(planner *pl, const desired_export *e)
+{
+	const desired_base *b = desired_base_of_template(pl->want, e->template);
+	g_autofree char *key = NULL;
+	const obs_host *h;
+	plan_op *op;
+
+	if (!b)
+		return;
+	key = g_strdup_printf("%s/%s/%u", e->name, e->template, b->version);
+	if (pl->opts->done_exports && g_hash_table_contains(pl->opts->done_exports, key))
+		return;
+	h = export_host(pl, b);
+	if (!h) {
+		refuse(pl, "", "export %s: template %s version %u is not exported: no host that answers "
+		       "holds its base %s/%s alone", e->name, e->template, b->version, b->pool, b->volume);
+		return;
+	}
+	op = op_add(pl, OP_IMAGE_EXPORT, IMPACT_IN_PLACE, h->name, NULL, NULL,
+		    "converted on this machine, once per template version; the template is only read");
+	op->pool = g_strdup(b->pool);
+	op->volume = g_strdup(b->volume);
+	op->library = g_strdup(e->name);
+	op->file = g_strdup(e->path);
+	op->value = obs_host_allocation(h, b->pool, b->volume);
+	op->export = g_new0(plan_export, 1);
+	op->export->template = g_strdup(e->template);
+	op->export->version = b->version;
+	op->export->format = g_strdup(e->format);
+	op->export->file_name = g_strdup_printf("%s-%s-v%u.%s", e->name, e->template, b->version, e->format);
+	op->export->command = g_strdup(e->command);
+	op->export->region = g_strdup(e->region);
+	op->export->timeout_s = e->timeout_s;
+	op->export->attempts = e->attempts;
+}
+
 /* What each library should hold from this source and does not yet. */
 static void
 plan_exports(planner *pl)
@@ -616,6 +668,8 @@ plan_exports(planner *pl)
 		for (guint j = 0; l->exports[j]; j++)
 			plan_export_template(pl, l, l->exports[j]);
 	}
+	for (guint i = 0; pl->want->exports && i < pl->want->exports->len; i++)
+		plan_image_export(pl, pl->want->exports->pdata[i]);
 }
 
 /* Where a copy was begun and never verified, nothing is built. */

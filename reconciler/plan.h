@@ -47,6 +47,7 @@ typedef enum {
 	OP_PM_WAKEUP,     /* wake a guest that suspended itself (S3) */
 	OP_VOL_COPY,      /* a template base, from host peer (or a library) to host */
 	OP_LIB_EXPORT,    /* a template base, from host into a library */
+	OP_IMAGE_EXPORT,  /* a template base, converted for a public cloud */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -66,7 +67,7 @@ typedef enum {
 	OPST_SKIPPED,     /* a dependency failed */
 } op_status;
 
-/* LIB_EXPORT: the library entry it adds. */
+/* LIB_EXPORT: the library entry it adds; IMAGE_EXPORT: the target. */
 typedef struct {
 	char *template;
 	unsigned version;
@@ -74,6 +75,11 @@ typedef struct {
 	uint64_t memory;
 	char *format;
 	uint64_t virtual_size;
+	char *file_name;          /* IMAGE_EXPORT: in the folder op->file */
+	char *command;            /* IMAGE_EXPORT: upload, or NULL */
+	char *region;
+	unsigned timeout_s;
+	unsigned attempts;
 } plan_export;
 
 typedef struct plan_op plan_op;
@@ -123,7 +129,9 @@ struct plan_op {
 	unsigned attempts;
 	bool unchanged;           /* done, but it found nothing to do (a stop of a
 				     VM already off): no event follows */
-	char *digest;             /* VOL_COPY: the sha256 the copy had */
+	char *digest;             /* VOL_COPY: the sha256 the copy had;
+				     IMAGE_EXPORT: the converted file's */
+	char *log;                /* IMAGE_EXPORT: what its upload attempts did */
 	uint64_t length;          /* VOL_COPY: bytes in the image */
 	uint64_t moved;           /* VOL_COPY: data bytes that crossed */
 	bool partial;             /* VOL_COPY failed and what it made stayed */
@@ -166,6 +174,10 @@ typedef struct {
 	 * and never verified.  What is there may be half a copy: nothing is
 	 * built on it.  Borrowed; may be NULL. */
 	GHashTable *unverified_copies;
+	/* "EXPORT/TEMPLATE/VERSION": images exported and uploaded already,
+	 * never again (a cloud may refuse a name twice).  Borrowed; may be
+	 * NULL. */
+	GHashTable *done_exports;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

@@ -107,9 +107,27 @@ typedef struct {
 				       base from to hosts that lack it ... */
 	spec_str source_library;    /* ... or source: {library}: a library whose
 				       index has this name and version */
+	spec_pos source_pos;        /* where `source` is; line 0: absent */
 	spec_str sha256;            /* the base's expected checksum, or unset */
 	spec_int version;           /* ≥ 1, default 1 */
 } spec_template;
+
+enum spec_image_format { IMAGE_QCOW2, IMAGE_RAW, IMAGE_VMDK, IMAGE_VHD };
+
+/*
+ * A template's image exported for a public cloud: converted into a folder,
+ * then handed to an upload command.
+ */
+typedef struct {
+	spec_obj obj;
+	spec_str template;
+	spec_int format;            /* enum spec_image_format */
+	spec_str path;              /* absolute folder */
+	spec_str upload_command;    /* upload: {command, region, timeout} */
+	spec_str upload_region;
+	spec_int upload_timeout;    /* seconds */
+	spec_int upload_attempts;
+} spec_export;
 
 /*
  * A template library: a folder on the machine strata runs on (local, or a
@@ -201,6 +219,7 @@ typedef struct {
 	GPtrArray *appliances;      /* spec_appliance * */
 	GPtrArray *pools;           /* spec_pool * */
 	GPtrArray *libraries;       /* spec_library * */
+	GPtrArray *exports;         /* spec_export * */
 	unsigned documents;
 	unsigned load_errors;       /* errors met while reading its files */
 	GChecksum *digest;          /* over every file's name and bytes */
@@ -211,6 +230,7 @@ typedef struct {
 	GHashTable *appliance_by_name;
 	GHashTable *pool_by_name;
 	GHashTable *library_by_name;
+	GHashTable *export_by_name;
 } spec_source;
 
 spec_source *spec_source_new(const char *root);
@@ -229,6 +249,7 @@ extern const char *const spec_restart_names[];
 extern const char *const spec_action_names[];
 extern const char *const spec_repeat_names[];
 extern const char *const spec_appliance_state_names[];
+extern const char *const spec_image_format_names[];
 extern const char *const spec_lock_manager_names[];
 
 /* Effective values: the VM's own, else its template's. */

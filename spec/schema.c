@@ -187,6 +187,34 @@ static const field source_fields[] = {
 };
 static const table source_table = TABLE("source", source_fields);
 
+const char *const spec_image_format_names[] = { "qcow2", "raw", "vmdk", "vhd", NULL };
+
+static const field upload_fields[] = {
+	F("command", T_STR, true, spec_export, upload_command),
+	F("region", T_STR, false, spec_export, upload_region),
+	F("timeout", T_INT, false, spec_export, upload_timeout, .min = 1, .max = 86400),
+	F("attempts", T_INT, false, spec_export, upload_attempts, .min = 1, .max = 10),
+};
+static const table upload_table = TABLE("upload", upload_fields);
+
+static const field export_fields[] = {
+	F("kind", T_IGNORE, true, spec_export, obj),
+	F("name", T_NAME, true, spec_export, obj.name),
+	F("template", T_NAME, true, spec_export, template),
+	F("format", T_ENUM, true, spec_export, format, .enums = spec_image_format_names),
+	F("path", T_STR, true, spec_export, path),
+	F("upload", T_TABLE, false, spec_export, obj, .sub = &upload_table),
+};
+
+static void
+export_init(void *p)
+{
+	spec_export *e = p;
+
+	e->upload_timeout.v = 600;
+	e->upload_attempts.v = 3;
+}
+
 static const field library_fields[] = {
 	F("kind", T_IGNORE, true, spec_library, obj),
 	F("name", T_NAME, true, spec_library, obj.name),
@@ -202,7 +230,8 @@ static const field template_fields[] = {
 	F("cpus", T_INT, false, spec_template, cpus, .min = 1, .max = 1024),
 	F("memory", T_SIZE, false, spec_template, memory, .min = MiB, .max = SIZE_MAX_BYTES),
 	F("disk_size", T_SIZE, false, spec_template, disk_size, .min = MiB, .max = SIZE_MAX_BYTES),
-	F("source", T_TABLE, false, spec_template, obj, .sub = &source_table),
+	F("source", T_TABLE, false, spec_template, obj, .sub = &source_table,
+	  .off2 = offsetof(spec_template, source_pos)),
 	F("sha256", T_STR, false, spec_template, sha256),
 	F("version", T_INT, false, spec_template, version, .min = 1, .max = 1000000),
 };
@@ -314,6 +343,8 @@ static const kind_row kinds[] = {
 	  offsetof(spec_source, pools) },
 	{ "library", TABLE("library", library_fields, .size = sizeof(spec_library)),
 	  offsetof(spec_source, libraries) },
+	{ "export", TABLE("export", export_fields, .size = sizeof(spec_export), .init = export_init),
+	  offsetof(spec_source, exports) },
 };
 
 #undef TABLE
@@ -772,8 +803,8 @@ decode_field(decoder *d, const field *f, const ynode *v, void *base)
 			spec_error(d->diags, d->file, v->pos, "wrong-type",
 				   "'%s' expects a mapping, got %s", f->key,
 				   ynode_type_name(v->type));
-		else
-			decode_map(d, f->sub, v, base, f->key);
+		else if (decode_map(d, f->sub, v, base, f->key), f->off2)
+			*(spec_pos *)((char *)base + f->off2) = v->pos;  /* where it is: its presence counts */
 		break;
 	case T_OBJLIST:
 		set_objlist(d, f, v, *(GPtrArray **)at);
@@ -856,7 +887,7 @@ kind_lookup(decoder *d, const ynode *map)
 
 	if (!kind) {
 		spec_error(d->diags, d->file, map->pos, "missing-key",
-			   "document has no 'kind'; add one of host, template, persistent-template, appliance, pool, library");
+			   "document has no 'kind'; add one of host, template, persistent-template, appliance, pool, library, export");
 		return NULL;
 	}
 	if (kind->type != YNODE_SCALAR) {
@@ -872,7 +903,7 @@ kind_lookup(decoder *d, const ynode *map)
 	guess = spec_suggest(kind->value, names, G_N_ELEMENTS(kinds));
 	shown = spec_clip(kind->value);
 	spec_error(d->diags, d->file, kind->pos, "unknown-kind",
-		   "unknown kind '%s'%s%s%s; use host, template, persistent-template, appliance, pool or library",
+		   "unknown kind '%s'%s%s%s; use host, template, persistent-template, appliance, pool, library or export",
 		   shown, guess ? " (did you mean '" : "", guess ? guess : "",
 		   guess ? "'?)" : "");
 	return NULL;
@@ -969,6 +1000,7 @@ spec_source_new(const char *root)
 	src->appliances = g_ptr_array_new();
 	src->pools = g_ptr_array_new();
 	src->libraries = g_ptr_array_new();
+	src->exports = g_ptr_array_new();
 	src->digest = g_checksum_new(G_CHECKSUM_SHA256);
 	return src;
 }
@@ -993,6 +1025,7 @@ spec_source_free(spec_source *src)
 	g_clear_pointer(&src->appliance_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->pool_by_name, g_hash_table_unref);
 	g_clear_pointer(&src->library_by_name, g_hash_table_unref);
+	g_clear_pointer(&src->export_by_name, g_hash_table_unref);
 	g_ptr_array_unref(src->files);
 	g_checksum_free(src->digest);
 	g_free(src->root);

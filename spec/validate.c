@@ -253,6 +253,10 @@ check_templates(checker *c)
 			resolve(c, t->obj.file, &t->source_host, c->src->host_by_name, "host");
 		if (t->source_library.v)
 			resolve(c, t->obj.file, &t->source_library, c->src->library_by_name, "library");
+		if (t->source_pos.line && !t->source_host.v && !t->source_library.v)
+			spec_error(c->diags, t->obj.file, t->source_pos, "missing-key",
+				   "source names neither a host nor a library; give {host: NAME} or {library: NAME}, "
+				   "or remove it");
 		if (t->source_host.v && t->source_library.v)
 			spec_error(c->diags, t->obj.file, t->source_library.pos, "source-conflict",
 				   "source names both host '%s' and library '%s'; give one", t->source_host.v,
@@ -296,6 +300,50 @@ check_libraries(checker *c)
 					   "library '%s' exports template '%s', which comes from it; a template is "
 					   "exported from the hosts that hold it", l->obj.name.v, name->v);
 		}
+	}
+}
+
+/* ---- exports ------------------------------------------------------------ */
+
+/* Every {placeholder} of an upload command is one strata fills in. */
+static void
+check_placeholders(checker *c, const spec_export *e)
+{
+	static const char *const known[] = { "{file}", "{name}", "{region}", "{sha256}" };
+	const char *p = e->upload_command.v;
+
+	while (p && (p = strchr(p, '{'))) {
+		const char *close = strchr(p, '}');
+		size_t n = close ? (size_t)(close - p + 1) : strlen(p);
+		bool ok = false;
+
+		for (size_t i = 0; i < G_N_ELEMENTS(known) && close; i++)
+			ok |= strlen(known[i]) == n && strncmp(p, known[i], n) == 0;
+		if (!ok) {
+			spec_error(c->diags, e->obj.file, e->upload_command.pos, "bad-placeholder",
+				   "upload command has '%.*s', which is not a placeholder strata fills in; use "
+				   "{file}, {name}, {region} or {sha256}", (int)MIN(n, 40), p);
+			return;
+		}
+		p = close + 1;
+	}
+}
+
+static void
+check_exports(checker *c)
+{
+	for (guint i = 0; i < c->src->exports->len; i++) {
+		spec_export *e = c->src->exports->pdata[i];
+
+		resolve(c, e->obj.file, &e->template, c->src->template_by_name, "template");
+		if (e->path.v && !g_path_is_absolute(e->path.v))
+			spec_error(c->diags, e->obj.file, e->path.pos, "relative-path",
+				   "export path '%s' is relative; give the folder's absolute path (a relative "
+				   "one would depend on the folder strata was started from)", e->path.v);
+		if (e->upload_command.v && !*g_strstrip(g_strdup(e->upload_command.v)))
+			spec_error(c->diags, e->obj.file, e->upload_command.pos, "empty-command",
+				   "upload command is empty; give the command line, or remove upload");
+		check_placeholders(c, e);
 	}
 }
 
@@ -871,6 +919,7 @@ spec_validate(spec_source *src, spec_diags *diags)
 	src->appliance_by_name = index_objects(&c, src->appliances, "appliance");
 	src->pool_by_name = index_objects(&c, src->pools, "pool");
 	src->library_by_name = index_objects(&c, src->libraries, "library");
+	src->export_by_name = index_objects(&c, src->exports, "export");
 	if (src->documents == 0 && src->load_errors == 0)
 		spec_error(diags, src->root, SPEC_NOPOS, "empty-source",
 			   "no documents found; an empty source is refused so that it can never remove anything (check the path)");
@@ -878,6 +927,7 @@ spec_validate(spec_source *src, spec_diags *diags)
 	check_hosts(&c);
 	check_templates(&c);
 	check_libraries(&c);
+	check_exports(&c);
 	check_ptemplates(&c);
 	check_pools(&c);
 	for (guint i = 0; i < src->appliances->len; i++)

@@ -1,5 +1,6 @@
 /*
- * test_copy.c - template bases copied to the hosts that lack them
+ * test_copy.c - template bases copied to the hosts that lack them, and
+ * template libraries
  *
  * Two test-driver hosts: hv1 holds the base `gold.qcow2`, hv2 has the same
  * pool, empty, and the tag the VM requires.  The test driver cannot stream
@@ -9,6 +10,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "recon.h"
@@ -35,9 +37,12 @@ node(const char *dir, const char *name, const char *volumes)
 }
 
 typedef struct {
-	char *nodes;   /* folder of the node files */
+	char *nodes;   /* folder of the node files, and the library's */
 	dc *d;
 } fixture;
+
+/* Documents added to every spec of the fixture (a library). */
+static const char *extra_docs = "";
 
 /* The spec: hv1 with gold.qcow2 (and silver.qcow2), hv2 with silver.qcow2
  * only, template gold with @template_extra (a source, a checksum), template
@@ -52,8 +57,9 @@ spec_text(fixture *f, const char *template_extra, const char *vms)
 			       "kind: host\nname: hv2\nuri: test://%s\ntags: [fast]\n---\n"
 			       "kind: template\nname: gold\npool: default\nvolume: gold.qcow2\n%s---\n"
 			       "kind: template\nname: silver\npool: default\nvolume: silver.qcow2\n---\n"
+			       "%s"
 			       "kind: appliance\nname: a\nvms:\n%s",
-			       src, dst, template_extra, vms);
+			       src, dst, template_extra, extra_docs, vms);
 }
 
 static fixture *
@@ -63,6 +69,12 @@ fixture_with(const char *template_extra, const char *vms)
 	g_autofree char *spec = NULL;
 
 	f->nodes = tu_mkdtemp();
+	if (*extra_docs) {  /* the library folder, in the nodes' */
+		g_autofree char *lib = g_build_filename(f->nodes, "lib", NULL);
+
+		g_mkdir(lib, 0755);
+		extra_docs = g_strdup_printf(extra_docs, lib);
+	}
 	spec = spec_text(f, template_extra, vms);
 	f->d = dc_new_spec(spec);
 	f->d->use_history = true;
@@ -336,6 +348,209 @@ test_copy__the_next_copy_must_match_the_recorded_checksum(void **state)
 	fixture_free(f);
 }
 
+/* ---- libraries ---------------------------------------------------------- */
+
+#define SHA_B "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c"
+
+static void
+write_index(fixture *f, const char *entries)
+{
+	g_autofree char *file = g_build_filename(f->nodes, "lib", "index.json", NULL);
+	g_autofree char *text = g_strdup_printf("{\"format\": 1, \"templates\": [%s]}", entries);
+
+	tu_write(file, text);
+}
+
+static const char *const gold_v2 =
+	"{\"name\": \"gold\", \"version\": 2, \"cpus\": 1, \"memory\": 1073741824, \"made\": \"2026-11-24T00:00:00Z\", "
+	"\"disks\": [{\"file\": \"gold/2/disk0.qcow2\", \"format\": \"qcow2\", \"virtual_size\": 2147483648, "
+	"\"bytes\": 5242880, \"sha256\": \"" SHA_B "\"}]}";
+
+static fixture *
+library_fixture(const char *template_extra)
+{
+	fixture *f;
+
+	extra_docs = "kind: library\nname: central\npath: %s\n---\n";
+	f = fixture_new(template_extra);
+	return f;
+}
+
+static void
+library_fixture_free(fixture *f)
+{
+	g_free((char *)extra_docs);
+	extra_docs = "";
+	fixture_free(f);
+}
+
+/* A base from a library: copied from the image its index lists for the
+ * template's version, with the index's checksum. */
+static void
+test_library__a_base_is_pulled_from_the_library(void **state)
+{
+	fixture *f = library_fixture("version: 2\nsource: {library: central}\n");
+	const plan *p;
+	const plan_op *copy;
+	g_autofree char *desc = NULL, *file = NULL;
+
+	(void)state;
+	write_index(f, gold_v2);
+	p = dc_plan(f->d);
+	assert_int_equal(p->errors->len, 0);
+	copy = find_kind(p, OP_VOL_COPY);
+	assert_non_null(copy);
+	assert_string_equal(copy->host, "hv2");
+	assert_string_equal(copy->library, "central");
+	assert_null(copy->peer);
+	file = g_build_filename(f->nodes, "lib", "gold/2/disk0.qcow2", NULL);
+	assert_string_equal(copy->file, file);
+	assert_string_equal(copy->hash, SHA_B);
+	desc = op_describe(copy);
+	assert_string_equal(desc, "copy-volume default/gold.qcow2 from library central (5.0 MiB)");
+	assert_true(has_dep(find_kind(p, OP_VOL_CREATE), copy));
+	assert_non_null(strstr(find_kind(p, OP_VOL_CREATE)->xml, "<capacity unit=\"bytes\">2147483648</capacity>"));
+	library_fixture_free(f);
+}
+
+/* The refusals say what is wrong and where to look. */
+static void
+test_library__what_the_library_lacks_is_refused_with_the_reason(void **state)
+{
+	static const struct {
+		const char *template_extra;
+		const char *index;     /* NULL: no index.json at all */
+		const char *expect;
+	} cases[] = {
+		{ "version: 3\nsource: {library: central}\n", "GOLD",
+		  "hv2 has no base volume 'gold.qcow2' in pool 'default', and library 'central' has no template 'gold' version 3 (versions there: 2)" },
+		{ "version: 2\nsource: {library: central}\n", NULL,
+		  "library 'central' has no template 'gold' version 2 (versions there: none)" },
+		{ "version: 2\nsource: {library: central}\nsha256: " SHA_A "\n", "GOLD",
+		  "library 'central' lists template 'gold' version 2 with sha256 " SHA_B ", not the declared " SHA_A },
+		{ "version: 2\nsource: {library: central}\n", "{\"format\": 1, \"templates\": [}",
+		  "library 'central' cannot be read: " },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		fixture *f = library_fixture(cases[i].template_extra);
+		const plan *p;
+
+		if (cases[i].index && strcmp(cases[i].index, "GOLD") == 0)
+			write_index(f, gold_v2);
+		else if (cases[i].index) {
+			g_autofree char *file = g_build_filename(f->nodes, "lib", "index.json", NULL);
+
+			tu_write(file, cases[i].index);
+		}
+		p = dc_plan(f->d);
+		assert_null(find_kind(p, OP_VOL_COPY));
+		assert_null(find_kind(p, OP_DEFINE));
+		assert_int_equal(p->errors->len, 1);
+		if (!strstr(p->errors->pdata[0], cases[i].expect))
+			fail_msg("case %zu: '%s' lacks '%s'", i, (char *)p->errors->pdata[0], cases[i].expect);
+		library_fixture_free(f);
+	}
+}
+
+/* Exported once per version, from a host that holds the base. */
+static void
+test_library__a_template_is_exported_once_per_version(void **state)
+{
+	fixture *f;
+	const plan *p;
+	const plan_op *ex;
+	g_autofree char *desc = NULL;
+
+	(void)state;
+	extra_docs = "kind: library\nname: central\npath: %s\nexport: [gold]\n---\n";
+	f = fixture_with("version: 2\nsource: {host: hv1}\n", "  - {name: w, template: silver}\n");
+	p = dc_plan(f->d);
+	ex = find_kind(p, OP_LIB_EXPORT);
+	assert_non_null(ex);
+	assert_string_equal(ex->host, "hv1");
+	assert_string_equal(ex->export->template, "gold");
+	assert_int_equal(ex->export->version, 2);
+	assert_string_equal(ex->export->format, "qcow2");
+	assert_int_equal(ex->export->virtual_size, 2ULL << 30);
+	desc = op_describe(ex);
+	assert_string_equal(desc, "export-template gold version 2 from default/gold.qcow2 into library central (300.0 MiB)");
+	write_index(f, gold_v2);
+	p = dc_plan(f->d);
+	assert_null(find_kind(p, OP_LIB_EXPORT));
+	library_fixture_free(f);
+}
+
+/* The index is input anyone with the share may write: read strictly. */
+static void
+test_library__a_hostile_index_is_refused_saying_where(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *expect;
+	} cases[] = {
+		{ "{\"format\": 1, \"templates\": [", "idx:1:" },
+		{ "[]", "idx: top level: not an object" },
+		{ "{\"format\": 2, \"templates\": []}", "format 2 is not one this strata reads" },
+		{ "{\"format\": 1}", "idx: .templates: not a list" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\"}]}", "idx: .templates[0].made: missing" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": \"2\"}]}",
+		  ".templates[0].version: not an integer" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
+		  "\"memory\": 1, \"disks\": [{\"file\": \"../../etc/shadow\", \"format\": \"raw\", \"sha256\": \"" SHA_A "\", "
+		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
+		  ".templates[0].disks[0]: file '../../etc/shadow' is not a relative path inside the library" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
+		  "\"memory\": 1, \"disks\": [{\"file\": \"/etc/shadow\", \"format\": \"raw\", \"sha256\": \"" SHA_A "\", "
+		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
+		  "file '/etc/shadow' is not a relative path inside the library" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
+		  "\"memory\": 1, \"disks\": [{\"file\": \"g/1/d\", \"format\": \"vmdk\", \"sha256\": \"" SHA_A "\", "
+		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
+		  "format 'vmdk' is neither qcow2 nor raw" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
+		  "\"memory\": 1, \"disks\": [{\"file\": \"g/1/d\", \"format\": \"raw\", \"sha256\": \"ABC\", "
+		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
+		  ".templates[0].disks[0]: sha256 is not 64 lowercase hexadecimal digits" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
+		  "\"memory\": 1, \"disks\": []}]}",
+		  ".templates[0].disks: not a list of at least one disk" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(lib_index) x = lib_index_parse("central", "/lib", "idx", cases[i].json, -1);
+
+		assert_non_null(x->error);
+		if (!strstr(x->error, cases[i].expect))
+			fail_msg("case %zu: '%s' lacks '%s'", i, x->error, cases[i].expect);
+		assert_int_equal(x->entries->len, 0);
+	}
+}
+
+/* A duplicate entry is refused; a missing folder says so; an empty one
+ * is an empty library. */
+static void
+test_library__folders_and_duplicates(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *dup = g_strdup_printf("{\"format\": 1, \"templates\": [%s, %s]}", gold_v2, gold_v2);
+	g_autoptr(lib_index) d = lib_index_parse("central", dir, "idx", dup, -1);
+	g_autoptr(lib_index) missing = lib_index_read("central", "/nonexistent/strata-lib");
+	g_autoptr(lib_index) empty = lib_index_read("central", dir);
+	g_autofree char *versions = NULL;
+
+	(void)state;
+	assert_non_null(strstr(d->error, "template 'gold' version 2 is listed twice"));
+	assert_non_null(strstr(missing->error, "library folder /nonexistent/strata-lib: No such file or directory (is the share mounted?)"));
+	assert_null(empty->error);
+	assert_int_equal(empty->entries->len, 0);
+	versions = lib_index_versions(empty, "gold");
+	assert_string_equal(versions, "none");
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -348,6 +563,11 @@ main(void)
 		cmocka_unit_test(test_copy__a_failed_copy_leaves_nothing_behind),
 		cmocka_unit_test(test_copy__a_copy_cut_short_is_not_built_on),
 		cmocka_unit_test(test_copy__the_next_copy_must_match_the_recorded_checksum),
+		cmocka_unit_test(test_library__a_base_is_pulled_from_the_library),
+		cmocka_unit_test(test_library__what_the_library_lacks_is_refused_with_the_reason),
+		cmocka_unit_test(test_library__a_template_is_exported_once_per_version),
+		cmocka_unit_test(test_library__a_hostile_index_is_refused_saying_where),
+		cmocka_unit_test(test_library__folders_and_duplicates),
 	};
 
 	tu_chdir_srcdir();

@@ -174,3 +174,76 @@ scenario_template_library_export_then_deploy_elsewhere() {
 	[ -z "$(e2e_virsh h3 list --all --name)" ] || fail "a VM was defined on h3"
 	is_running h2 t.a || fail "t.a was touched"
 }
+
+# Exports for public clouds: a base whose virtual size is not a whole MiB,
+# exported as a streamOptimized vmdk (uploaded by a command, here a local
+# script) and as a fixed vhd rounded up to a MiB; a failing upload is
+# reported with each attempt's exit status and output.  The template's
+# base is only read.
+scenario_template_export_converts_and_uploads() {
+	local base=$E2E_DIR/h1/pool/odd.qcow2 out=$S/out up=$S/uploaded sha rc=0 info
+	qemu-img create -q -f qcow2 "$base" 3149824
+	qemu-io -f qcow2 -c "write -P 0x3c 0 1M" -c "write -P 0x7e 2M 4096" "$base" >/dev/null
+	e2e_virsh h1 pool-refresh default >/dev/null
+	sha=$(sha256sum <"$base" | cut -d' ' -f1)
+	mkdir -p "$up"
+	cat >"$S/upload.sh" <<SH
+#!/bin/sh
+cp "\$1" "$up/\$2" && echo "uploaded \$2 to \$3"
+SH
+	chmod +x "$S/upload.sh"
+	E2E_MAINTENANCE="h2 h3" e2e_spec h1 h2 h3
+	cat >"$S/spec/odd.yaml" <<Y
+kind: template
+name: odd
+pool: default
+volume: odd.qcow2
+---
+kind: export
+name: aws
+template: odd
+format: vmdk
+path: $out
+upload: {command: "$S/upload.sh {file} {name} {region}", region: eu-west-1}
+---
+kind: export
+name: azure
+template: odd
+format: vhd
+path: $out
+---
+kind: export
+name: denied
+template: odd
+format: raw
+path: $out
+upload: {command: "echo access denied >&2; exit 3", attempts: 2}
+Y
+	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || rc=$?
+	[ $rc != 0 ] || fail "apply succeeded with a failing upload"
+	grep -q "upload attempt 1: exit 3: access denied; upload attempt 2: exit 3: access denied" "$S/apply.out" ||
+		fail "the failing upload is not reported: $(cat "$S/apply.out")"
+	[ -f "$out/denied-odd-v1.raw" ] || fail "the converted file of the failed upload is gone"
+
+	note "vmdk: streamOptimized, same content, uploaded"
+	qemu-img compare -q "$base" "$out/aws-odd-v1.vmdk" || fail "the vmdk's content differs"
+	qemu-img info "$out/aws-odd-v1.vmdk" | grep -q "create type: streamOptimized" ||
+		fail "not streamOptimized: $(qemu-img info "$out/aws-odd-v1.vmdk")"
+	cmp -s "$out/aws-odd-v1.vmdk" "$up/aws-odd-v1.vmdk" || fail "the upload command did not receive the file"
+	"$STRATA" history --images --db "$S/strata.db" | grep -q "upload attempt 1: exit 0: uploaded aws-odd-v1.vmdk to eu-west-1" ||
+		fail "the upload is not recorded: $("$STRATA" history --images --db "$S/strata.db")"
+
+	note "vhd: fixed, its virtual size rounded up to a MiB"
+	# A fixed VHD is raw data with a footer: qemu-img must be told it is one.
+	qemu-img compare -q -F vpc "$base" "$out/azure-odd-v1.vhd" || fail "the vhd's content differs"
+	info=$(qemu-img info -f vpc --output=json "$out/azure-odd-v1.vhd")
+	echo "$info" | grep -q '"virtual-size": 4194304' || fail "the vhd's size is not 4 MiB: $info"
+	echo "$info" | grep -q '"format": "vpc"' || fail "not a vhd: $info"
+	expect_eq "the vhd file's size (fixed: data + 512-byte footer)" 4194816 "$(stat -c %s "$out/azure-odd-v1.vhd")"
+
+	note "once per version: only the failed export is planned again (plan reads the history)"
+	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "export-image odd version 1 .* as raw" "$S/plan.out" || fail "the failed export is not planned again"
+	grep -q "as vmdk\|as vhd" "$S/plan.out" && fail "a done export is planned again: $(cat "$S/plan.out")"
+	expect_eq "the base's sha256" "$sha" "$(sha256sum <"$base" | cut -d' ' -f1)"
+}
