@@ -340,7 +340,7 @@ check_exports(checker *c)
 			spec_error(c->diags, e->obj.file, e->path.pos, "relative-path",
 				   "export path '%s' is relative; give the folder's absolute path (a relative "
 				   "one would depend on the folder strata was started from)", e->path.v);
-		if (e->upload_command.v && !*g_strstrip(g_strdup(e->upload_command.v)))
+		if (e->upload_command.v && !e->upload_command.v[strspn(e->upload_command.v, " \t")])
 			spec_error(c->diags, e->obj.file, e->upload_command.pos, "empty-command",
 				   "upload command is empty; give the command line, or remove upload");
 		check_placeholders(c, e);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "recon.h"
+#include "../../reconciler/image_export.h"
 
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
@@ -551,6 +552,65 @@ test_library__folders_and_duplicates(void **state)
 	tu_rmtree(dir);
 }
 
+/* ---- exports ------------------------------------------------------------ */
+
+/* Placeholders are filled with values quoted for the shell: a file name
+ * with a space or a quote stays one argument; an unknown one is refused. */
+static void
+test_export__upload_line_quotes_what_it_fills_in(void **state)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *line = image_upload_line("up {file} s3://b/{name} --region {region} # {sha256}",
+						  "/out/a b'c.vmdk", "a.vmdk", "eu-west-1", SHA_A, &err);
+	g_autofree char *bad = NULL;
+
+	(void)state;
+	assert_string_equal(line, "up '/out/a b'\\''c.vmdk' s3://b/'a.vmdk' --region 'eu-west-1' # '" SHA_A "'");
+	bad = image_upload_line("up {fiel}", "f", "n", NULL, SHA_A, &err);
+	assert_null(bad);
+	assert_non_null(strstr(err->message, "unknown placeholder {fiel} in the upload command"));
+}
+
+/* An image export is planned once per export and template version, on a
+ * host holding the base, named by both. */
+static void
+test_export__planned_once_per_version(void **state)
+{
+	fixture *f;
+	const plan *p;
+	const plan_op *ex;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *desc = NULL;
+	plan_op *done;
+	gint64 run, row;
+
+	(void)state;
+	extra_docs = "kind: export\nname: aws\ntemplate: gold\nformat: vmdk\npath: %s\n"
+		     "upload: {command: \"up {file}\"}\n---\n";
+	f = fixture_with("version: 3\nsource: {host: hv1}\n", "  - {name: w, template: silver}\n");
+	p = dc_plan(f->d);
+	ex = find_kind(p, OP_IMAGE_EXPORT);
+	assert_non_null(ex);
+	assert_string_equal(ex->host, "hv1");
+	assert_string_equal(ex->export->file_name, "aws-gold-v3.vmdk");
+	assert_string_equal(ex->export->command, "up {file}");
+	assert_int_equal(ex->export->timeout_s, 600);
+	assert_int_equal(ex->export->attempts, 3);
+	desc = op_describe(ex);
+	assert_non_null(strstr(desc, "export-image gold version 3 from default/gold.qcow2 as vmdk "));
+	assert_true(g_str_has_suffix(desc, "/lib/aws-gold-v3.vmdk, then uploaded"));
+	/* Done: recorded, and never planned again. */
+	done = (plan_op *)ex;
+	run = history_run_begin(f->d->hist, "test", 0, &err);
+	assert_true(history_intents(f->d->hist, run, &done, 1, &row, &err));
+	done->status = OPST_DONE;
+	done->digest = g_strdup(SHA_A);
+	assert_true(history_results(f->d->hist, &done, &row, 1, &err));
+	p = dc_plan(f->d);
+	assert_null(find_kind(p, OP_IMAGE_EXPORT));
+	library_fixture_free(f);
+}
+
 int
 main(void)
 {
@@ -568,6 +628,8 @@ main(void)
 		cmocka_unit_test(test_library__a_template_is_exported_once_per_version),
 		cmocka_unit_test(test_library__a_hostile_index_is_refused_saying_where),
 		cmocka_unit_test(test_library__folders_and_duplicates),
+		cmocka_unit_test(test_export__upload_line_quotes_what_it_fills_in),
+		cmocka_unit_test(test_export__planned_once_per_version),
 	};
 
 	tu_chdir_srcdir();
