@@ -234,6 +234,7 @@ base_free(gpointer p)
 	g_free(b->volume);
 	g_free(b->source_host);
 	g_free(b->source_library);
+	g_free(b->source_vm);
 	g_free(b->sha256);
 	g_free(b);
 }
@@ -351,9 +352,10 @@ bases_build(const spec_source *src)
 			b->memory = (uint64_t)t->memory.v;
 			g_hash_table_insert(bases, g_steal_pointer(&key), b);
 		}
-		if (!b->source_host && !b->source_library) {
+		if (!b->source_host && !b->source_library && !b->source_vm) {
 			b->source_host = g_strdup(t->source_host.v);
 			b->source_library = g_strdup(t->source_library.v);
+			b->source_vm = g_strdup(t->source_vm.v);
 		}
 		if (!b->sha256)
 			b->sha256 = g_strdup(t->sha256.v);

@@ -81,7 +81,9 @@ typedef struct {
 	char *pool;
 	char *volume;
 	char *source_host;  /* NULL: never copied from a host ... */
-	char *source_library; /* ... nor a library: it must be on every host */
+	char *source_library; /* ... nor a library ... */
+	char *source_vm;    /* ... nor captured from this VM ("app.vm"): it must
+			       be on every host */
 	char *sha256;       /* declared checksum, or NULL */
 	unsigned version;   /* the template's */
 	unsigned cpus;      /* the template's, for a library's index */

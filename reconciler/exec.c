@@ -242,6 +242,8 @@ run_once(job *j, GError **error)
 		return virt_vol_create(v, op->pool, op->xml, op->clone_from, error);
 	case OP_VOL_DELETE:
 		return vol_delete_unused(j, error);
+	case OP_VOL_CAPTURE:
+		return virt_vol_capture(v, op->pool, op->volume, op->file, op->clone_from, &j->copy, error);
 	case OP_IMAGE_EXPORT: {
 		image_target t = { .path = op->file, .file_name = op->export->file_name,
 				   .format = op->export->format, .command = op->export->command,
@@ -683,6 +685,7 @@ heavy(const plan_op *op)
 	case OP_VOL_COPY:
 	case OP_LIB_EXPORT:
 	case OP_IMAGE_EXPORT:
+	case OP_VOL_CAPTURE:
 		return true;
 	default:
 		return false;
@@ -852,7 +855,8 @@ collect(executor *x, bool block)
 		op->error = g_steal_pointer(&j->error);
 		if (op->kind == OP_IMAGE_EXPORT)
 			op->log = g_steal_pointer(&j->image.log);
-		if (op->kind == OP_VOL_COPY || op->kind == OP_LIB_EXPORT || op->kind == OP_IMAGE_EXPORT) {
+		if (op->kind == OP_VOL_COPY || op->kind == OP_LIB_EXPORT || op->kind == OP_IMAGE_EXPORT ||
+		    op->kind == OP_VOL_CAPTURE) {
 			op->digest = j->copy.sha256[0] ? g_strdup(j->copy.sha256) : NULL;
 			op->length = j->copy.length;
 			op->moved = j->copy.moved;

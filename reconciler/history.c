@@ -474,6 +474,8 @@ op_args(const plan_op *op)
 		return g_strdup_printf("%s/%s from %s%s%s%s", op->pool, op->volume,
 				       op->library ? "library " : "", op->library ? op->library : op->peer,
 				       op->hash ? " sha256=" : "", op->hash ? op->hash : "");
+	if (op->kind == OP_VOL_CAPTURE)
+		return g_strdup_printf("%s/%s from %s/%s", op->pool, op->volume, op->file, op->clone_from);
 	if (op->kind == OP_LIB_EXPORT)
 		return g_strdup_printf("%s version %u from %s/%s into library %s", op->export->template,
 				       op->export->version, op->pool, op->volume, op->library);
@@ -509,7 +511,9 @@ image_begun(history *h, gint64 run, const plan_op *op, gint64 now, GError **erro
 	sqlite3_bind_text(st, 1, op->host, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, op->pool, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, op->volume, -1, SQLITE_TRANSIENT);
-	if (op->library)
+	if (op->kind == OP_VOL_CAPTURE)
+		sqlite3_bind_text(st, 4, g_strdup_printf("vm:%s", op->domain), -1, g_free);
+	else if (op->library)
 		sqlite3_bind_text(st, 4, g_strdup_printf("library:%s", op->library), -1, g_free);
 	else
 		sqlite3_bind_text(st, 4, op->peer, -1, SQLITE_TRANSIENT);
@@ -552,8 +556,8 @@ image_ended(history *h, const plan_op *op, gint64 now)
 	}
 	sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (op->status != OPST_DONE || op->library)
-		return;  /* from a library: its index holds the checksum */
+	if (op->status != OPST_DONE || op->library || op->kind == OP_VOL_CAPTURE)
+		return;  /* from a library (its index holds the checksum), or made here */
 	st = prepare(h, "INSERT OR IGNORE INTO images(host, pool, volume, sha256, bytes, time) "
 		     "VALUES (?, ?, ?, ?, ?, ?)", NULL);
 	if (!st)
@@ -698,7 +702,8 @@ history_intents_write(history *h, gint64 run, plan_op **ops, guint n, gint64 *ro
 			return false;
 		}
 		row_ids[i] = sqlite3_last_insert_rowid(h->db);
-		if (ops[i]->kind == OP_VOL_COPY && !image_begun(h, run, ops[i], now, error)) {
+		if ((ops[i]->kind == OP_VOL_COPY || ops[i]->kind == OP_VOL_CAPTURE) &&
+		    !image_begun(h, run, ops[i], now, error)) {
 			sqlite3_finalize(st);
 			return false;
 		}
@@ -777,7 +782,7 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 		}
 		if (ops[i]->status == OPST_DONE)
 			account(h, ops[i], now);
-		if (ops[i]->kind == OP_VOL_COPY)
+		if (ops[i]->kind == OP_VOL_COPY || ops[i]->kind == OP_VOL_CAPTURE)
 			image_ended(h, ops[i], now);
 		if ((ops[i]->kind == OP_LIB_EXPORT || ops[i]->kind == OP_IMAGE_EXPORT) &&
 		    ops[i]->status == OPST_DONE)

@@ -1343,26 +1343,63 @@ obs_library_copy_blocker(const observed *o, const desired_base *b, const obs_hos
 			       b->pool, why);
 }
 
+const obs_host *
+obs_base_source(const observed *o, const desired_base *b)
+{
+	g_autofree char *key = NULL;
+
+	if (!b || b->source_host)
+		return b ? obs_host_named(o, b->source_host) : NULL;
+	if (!b->source_vm)
+		return NULL;
+	key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	for (guint i = 0; i < o->hosts->len; i++) {
+		const obs_host *h = o->hosts->pdata[i];
+		const virt_vol_detail *d = h->reachable ? g_hash_table_lookup(h->details, key) : NULL;
+
+		if (d && !d->backing && g_hash_table_contains(h->vol_by_key, key))
+			return h;
+	}
+	return NULL;
+}
+
+/* For a base captured from a VM that no host holds yet: whether it can be
+ * captured this pass (the VM deployed on a host that answers). */
+static char *
+capture_blocker(const observed *o, const desired_base *b, const obs_host *h)
+{
+	const obs_domain *d = g_hash_table_lookup(o->domain_by_name, b->source_vm);
+
+	if (d && d->host->reachable)
+		return NULL;
+	return g_strdup_printf("%s has no base volume '%s', and VM %s, which template %s is captured "
+			       "from, is not deployed on a host that answers", h->name, b->volume,
+			       b->source_vm, b->template);
+}
+
 char *
 obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *h)
 {
-	const obs_host *src = b ? obs_host_named(o, b->source_host) : NULL;
+	const obs_host *src = obs_base_source(o, b);
 	g_autofree char *key = NULL;
 	const virt_vol_detail *d;
 
-	if (!b || (!b->source_host && !b->source_library))
+	if (!b || (!b->source_host && !b->source_library && !b->source_vm))
 		return g_strdup_printf("%s has no base volume '%s' in pool '%s', and no template says "
 				       "where to copy it from (source: {host: ...})",
 				       h->name, b ? b->volume : "?", b ? b->pool : "?");
 	if (b->source_library)
 		return obs_library_copy_blocker(o, b, h);
+	if (b->source_vm && !src && obs_host_pool_allows_backing(h, b->pool))
+		return capture_blocker(o, b, h);
 	if (!obs_host_pool_allows_backing(h, b->pool))
 		return g_strdup_printf("%s has no base volume '%s', and strata copies bases only into "
 				       "file pools (dir, fs, netfs): pool '%s' there is not one",
 				       h->name, b->volume, b->pool);
 	if (!src || !src->reachable)
 		return g_strdup_printf("%s has no base volume '%s' in pool '%s', and its source host %s "
-				       "does not answer", h->name, b->volume, b->pool, b->source_host);
+				       "does not answer", h->name, b->volume, b->pool,
+				       b->source_host ? b->source_host : "(none holds it)");
 	key = g_strdup_printf("%s/%s", b->pool, b->volume);
 	if (!g_hash_table_contains(src->vol_by_key, key))
 		return g_strdup_printf("%s has no base volume '%s' in pool '%s', nor has its source host %s",

@@ -199,6 +199,9 @@ const lib_index *obs_library(const observed *o, const char *name);
  * lacks it, it leans on a backing file, or @h's pool is not a file pool.
  */
 char *obs_base_copy_blocker(const observed *o, const desired_base *b, const obs_host *h);
+/* The host @b is copied from: its source host, or for a base captured
+ * from a VM, a host that answers and holds it alone; NULL if none. */
+const obs_host *obs_base_source(const observed *o, const desired_base *b);
 /* The library entry @b is copied from, or NULL and why not (free it). */
 const lib_entry *obs_library_entry(const observed *o, const desired_base *b, char **why);
 /*

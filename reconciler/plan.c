@@ -28,6 +28,8 @@ typedef struct {
 	GHashTable *bases;        /* "pool/volume" of every base in the source */
 	GHashTable *copies;       /* "host/pool/volume" -> index in p->ops of
 				     its VOL_COPY: one per base and host */
+	GHashTable *captures;     /* "pool/volume" -> its VOL_CAPTURE (never
+				     dropped: made before any VM is planned) */
 	GHashTable *held;         /* appliances whose operations are held back */
 	GHashTable *tallies;      /* appliance -> guint[3]: its VMs counted in
 				     n_create, n_change, n_remove */
@@ -43,7 +45,7 @@ static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
-	"copy-volume", "export-template", "export-image",
+	"copy-volume", "export-template", "export-image", "capture-volume",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -78,6 +80,7 @@ op_symbol(const plan_op *op)
 	case OP_VOL_COPY:
 	case OP_LIB_EXPORT:
 	case OP_IMAGE_EXPORT:
+	case OP_VOL_CAPTURE:
 		return '+';
 	case OP_DEFINE:
 		/* A redefinition names the existing domain's UUID. */
@@ -124,6 +127,9 @@ op_describe(const plan_op *op)
 				       op->export->template, op->export->version, op->pool, op->volume,
 				       op->library, size);
 	}
+	if (op->kind == OP_VOL_CAPTURE)
+		return g_strdup_printf("%s %s/%s from %s's disk %s/%s", op_kind_name(op->kind), op->pool,
+				       op->volume, op->domain, op->file, op->clone_from);
 	if (op->kind == OP_IMAGE_EXPORT)
 		return g_strdup_printf("%s %s version %u from %s/%s as %s %s/%s%s", op_kind_name(op->kind),
 				       op->export->template, op->export->version, op->pool, op->volume,
@@ -456,6 +462,8 @@ copy_path(const obs_host *h, const char *pool, const char *volume)
 }
 
 static plan_op *plan_import(planner *pl, const desired_base *b, obs_host *h);
+static bool copy_source_marked(planner *pl, const desired_vm *vm, const desired_base *b,
+			       const obs_host *src);
 
 /* The size of @d's base: on @h, or where @copy brings it from. */
 static uint64_t
@@ -467,6 +475,8 @@ base_capacity(planner *pl, const desired_disk *d, const obs_host *h, const plan_
 
 	if (!copy)
 		return obs_host_capacity(h, d->pool, d->base);
+	if (copy->kind == OP_VOL_CAPTURE || (!copy->library && copy->deps->len))
+		return 0;  /* not made yet: the system disk takes the VM's own size */
 	if (!copy->library)
 		return obs_host_capacity(obs_host_named(pl->have, copy->peer), d->pool, d->base);
 	e = b ? obs_library_entry(pl->have, b, &why) : NULL;
@@ -512,10 +522,31 @@ plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
 		       why ? why : "its base is named by no template");
 		return NULL;
 	}
+	src = obs_base_source(pl->have, b);
 	if (b->source_library) {
 		op = plan_import(pl, b, h);
+	} else if (!src) {
+		/* Captured this pass: built on where it is made, copied from
+		 * there elsewhere. */
+		g_autofree char *base_key = g_strdup_printf("%s/%s", b->pool, b->volume);
+		plan_op *cap = g_hash_table_lookup(pl->captures, base_key);
+
+		if (!cap) {
+			refuse(pl, vm->appliance, "%s: template %s is not captured yet from VM %s (see the "
+			       "plan's notes)", vm->domain, b->template, b->source_vm);
+			return NULL;
+		}
+		if (strcmp(cap->host, h->name) == 0)
+			return cap;
+		op = op_add(pl, OP_VOL_COPY, IMPACT_IN_PLACE, h->name, NULL, cap,
+			    "base captured this run, missing here: copied from where it was made");
+		op->pool = g_strdup(b->pool);
+		op->volume = g_strdup(b->volume);
+		op->peer = g_strdup(cap->host);
+		op->value = cap->value;
+	} else if (copy_source_marked(pl, vm, b, src)) {
+		return NULL;
 	} else {
-		src = obs_host_named(pl->have, b->source_host);
 		reason = g_strdup_printf("base of template %s, missing on %s: copied from %s%s", b->template,
 					 h->name, src->name, b->sha256 ? ", checksum declared" : "");
 		op = op_add(pl, OP_VOL_COPY, IMPACT_IN_PLACE, h->name, NULL, NULL, reason);
@@ -527,6 +558,97 @@ plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
 	}
 	g_hash_table_insert(pl->copies, g_steal_pointer(&key), GUINT_TO_POINTER(pl->p->ops->len - 1));
 	return op;
+}
+
+/* ---- capture: a template made from a VM's disk -------------------------- */
+
+static const char *must_move(planner *pl, const desired_vm *vm, const obs_domain *o);
+
+/*
+ * Why @vm cannot be captured now, or NULL.  Only a VM that matches its
+ * spec is captured: stopped (graceful) if it runs, its disk copied, then
+ * started again; any other change to it in the same plan would fight
+ * those steps.
+ */
+static const char *
+capture_waits(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	g_autofree char *hash = desired_vm_hash(vm, o->host->domain_type);
+	run_state from = run_state_of(o);
+
+	if (!o->host->reachable)
+		return "its host does not answer";
+	if (must_move(pl, vm, o))
+		return "it is about to move";
+	if (!o->hash || strcmp(o->hash, hash) != 0)
+		return "its definition does not match its spec yet";
+	if (from != run_state_wanted(wanted(pl, vm)))
+		return "its state does not match its spec yet";
+	if (from != RUN_RUNNING && from != RUN_OFF)
+		return "it is paused or saved; strata captures a VM that runs or is shut off";
+	if (from == RUN_RUNNING && vm->never_disrupt)
+		return "it runs, and its appliance sets disruption: never (a capture stops it)";
+	return NULL;
+}
+
+static void
+plan_capture(planner *pl, const desired_base *b)
+{
+	const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, b->source_vm);
+	obs_domain *o = g_hash_table_lookup(pl->have->domain_by_name, b->source_vm);
+	const desired_disk *sys = vm ? vm->disks->pdata[0] : NULL;
+	g_autofree char *why = NULL;
+	const char *wait;
+	plan_op *stop = NULL, *cap;
+
+	if (!vm || !o) {
+		note(pl, "template %s: not captured yet: VM %s is not deployed", b->template, b->source_vm);
+		return;
+	}
+	if ((wait = capture_waits(pl, vm, o))) {
+		note(pl, "template %s: not captured yet from VM %s: %s", b->template, b->source_vm, wait);
+		return;
+	}
+	if (!obs_host_pool(o->host, b->pool) || !obs_host_pool_allows_backing(o->host, b->pool)) {
+		refuse(pl, vm->appliance, "template %s cannot be captured from %s: pool '%s' on %s is missing "
+		       "or not a file pool", b->template, b->source_vm, b->pool, o->host->name);
+		return;
+	}
+	why = g_strdup_printf("capture of template %s version %u: stopped while its disk is copied",
+			      b->template, b->version);
+	if (run_state_of(o) == RUN_RUNNING)
+		stop = plan_state_why(pl, o->host->name, vm->domain, RUN_RUNNING, RUN_OFF, IMPACT_RESTART, NULL, why);
+	g_free(why);
+	why = g_strdup_printf("template %s version %u, captured once from %s's system disk (flattened), "
+			      "then hashed", b->template, b->version, vm->domain);
+	cap = op_add(pl, OP_VOL_CAPTURE, IMPACT_IN_PLACE, o->host->name, vm->domain, stop, why);
+	cap->pool = g_strdup(b->pool);
+	cap->volume = g_strdup(b->volume);
+	cap->clone_from = g_strdup(sys->volume);
+	cap->file = g_strdup(sys->pool);
+	cap->value = obs_host_capacity(o->host, sys->pool, sys->volume);
+	if (stop)
+		plan_state_why(pl, o->host->name, vm->domain, RUN_OFF, RUN_RUNNING, IMPACT_IN_PLACE, cap,
+			       "back to its desired state after the capture");
+	tally(pl, vm->appliance, &pl->p->n_change);
+	g_hash_table_insert(pl->captures, g_strdup_printf("%s/%s", b->pool, b->volume), cap);
+}
+
+/* Templates captured from a VM that no host holds yet: before any VM is
+ * planned, so that those built on them wait for the capture. */
+static void
+plan_captures(planner *pl)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, pl->want->bases);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const desired_base *b = v;
+
+		if (b->source_vm && !obs_base_source(pl->have, b))
+			plan_capture(pl, b);
+	}
 }
 
 /* ---- template libraries ------------------------------------------------ */
@@ -670,6 +792,23 @@ plan_exports(planner *pl)
 	}
 	for (guint i = 0; pl->want->exports && i < pl->want->exports->len; i++)
 		plan_image_export(pl, pl->want->exports->pdata[i]);
+}
+
+/* A source whose base is itself a copy or capture never verified is not
+ * copied from: half an image must not spread. */
+static bool
+copy_source_marked(planner *pl, const desired_vm *vm, const desired_base *b, const obs_host *src)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s/%s", src->name, b->pool, b->volume);
+	gint64 *run = pl->opts->unverified_copies ? g_hash_table_lookup(pl->opts->unverified_copies, key)
+						  : NULL;
+
+	if (run)
+		refuse(pl, vm->appliance, "%s: base volume '%s' on %s, where it would be copied from, was made "
+		       "by run %" G_GINT64_FORMAT " and never verified: nothing is copied from it. Delete it "
+		       "(virsh vol-delete --pool %s %s) and strata makes it again", vm->domain, b->volume,
+		       src->name, *run, b->pool, b->volume);
+	return run != NULL;
 }
 
 /* Where a copy was begun and never verified, nothing is built. */
@@ -2236,6 +2375,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	pl.held = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.tallies = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	pl.copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	pl.captures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						 (GDestroyNotify)g_ptr_array_unref);
 	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -2244,6 +2384,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	find_duplicates(&pl);
 	shared_pool_findings(&pl);
 	plan_vanished(&pl);
+	plan_captures(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);
 	plan_after(&pl);
@@ -2274,6 +2415,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_hash_table_unref(pl.blocked);
 	g_clear_pointer(&pl.bases, g_hash_table_unref);
 	g_clear_pointer(&pl.copies, g_hash_table_unref);
+	g_clear_pointer(&pl.captures, g_hash_table_unref);
 	g_hash_table_unref(pl.held);
 	g_hash_table_unref(pl.tallies);
 	g_free(pl.vanished);

@@ -48,6 +48,7 @@ typedef enum {
 	OP_VOL_COPY,      /* a template base, from host peer (or a library) to host */
 	OP_LIB_EXPORT,    /* a template base, from host into a library */
 	OP_IMAGE_EXPORT,  /* a template base, converted for a public cloud */
+	OP_VOL_CAPTURE,   /* a template base, made from a VM's system disk */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -109,7 +110,8 @@ struct plan_op {
 	char *clone_from;         /* VOL_CREATE by copying this volume */
 	char *library;            /* VOL_COPY from, LIB_EXPORT into: its name */
 	char *file;               /* VOL_COPY from a library: the image file;
-				     LIB_EXPORT: the library's folder */
+				     LIB_EXPORT: the library's folder;
+				     VOL_CAPTURE: the pool of clone_from */
 	plan_export *export;      /* LIB_EXPORT */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the

@@ -289,6 +289,10 @@ bool virt_vol_copy(virt_host *src, virt_host *dst, const char *pool, const char 
  * its size set, synced; the caller removes it on failure) ... */
 bool virt_vol_download_file(virt_host *src, const char *pool, const char *name, int fd,
 			    virt_copy *out, GError **error);
+/* A new volume @pool/@name made by libvirt from @src_pool/@src_vol on @h,
+ * flattened (a template captured from a VM's disk), and hashed. */
+bool virt_vol_capture(virt_host *h, const char *pool, const char *name, const char *src_pool,
+		      const char *src_vol, virt_copy *out, GError **error);
 /* ... or open for reading (@what names it in messages). */
 bool virt_vol_upload_file(int fd, const char *what, virt_host *dst, const char *pool,
 			  const char *name, const char *expect_sha256, virt_copy *out,

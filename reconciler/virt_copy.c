@@ -25,6 +25,9 @@
 
 #include "virt_internal.h"
 
+/* out_fd for a copy that is only hashed. */
+#define DISCARD (-2)
+
 /* libvirt's largest stream message payload. */
 #define CHUNK (256 * 1024)
 
@@ -115,7 +118,7 @@ write_file_chunk(pipeline *pl, const chunk *k)
 	}
 	if (gnutls_hash(c->hash, k->buf, (size_t)k->n) < 0)
 		goto no_hash;
-	while (done < (size_t)k->n) {
+	while (c->out_fd >= 0 && done < (size_t)k->n) {
 		ssize_t w = pwrite(c->out_fd, k->buf + done, (size_t)k->n - done, c->out_pos + (off_t)done);
 
 		if (w < 0 && errno == EINTR)
@@ -141,7 +144,7 @@ write_chunk(pipeline *pl, const chunk *k)
 {
 	copy_job *c = pl->c;
 
-	if (c->out_fd >= 0)
+	if (c->out_fd >= 0 || c->out_fd == DISCARD)
 		return write_file_chunk(pl, k);
 	if (k->hole) {
 		virt_count(c->dst);
@@ -510,11 +513,12 @@ run(copy_job *c, const char *expect_sha256, GError **error)
 	}
 	if (c->in_fd >= 0)
 		out->sparse = true;  /* a file's holes are found with SEEK_HOLE */
-	ok = (c->in_fd >= 0 || open_source(c, error)) && (c->out_fd >= 0 || open_destination(c, error)) &&
+	ok = (c->in_fd >= 0 || open_source(c, error)) &&
+	     (c->out_fd >= 0 || c->out_fd == DISCARD || open_destination(c, error)) &&
 	     pump(c, error) && finish(c, error);
 	hex_digest(c->hash, out->sha256);
 	ok = ok && checked(c, expect_sha256, error) &&
-	     (c->out_fd >= 0 || (refreshed(c) && stands_alone(c, error)));
+	     (c->out_fd >= 0 || c->out_fd == DISCARD || (refreshed(c) && stands_alone(c, error)));
 	if (!ok)
 		undo(c, error);
 	if (c->from)
@@ -558,4 +562,65 @@ virt_vol_upload_file(int fd, const char *what, virt_host *dst, const char *pool,
 	}
 	c.in_size = st.st_size;
 	return run(&c, expect_sha256, error);
+}
+
+/*
+ * A capture: libvirt copies @src_pool/@src_vol into a new @pool/@name
+ * (qemu-img convert: the backing chain flattened), on the host; then the
+ * new volume is read back through a download stream to hash it.  Whatever
+ * fails after it was made, it is deleted.
+ */
+bool
+virt_vol_capture(virt_host *h, const char *pool, const char *name, const char *src_pool,
+		 const char *src_vol, virt_copy *out, GError **error)
+{
+	g_autofree char *esc = g_markup_escape_text(name, -1);
+	g_autofree char *xml = NULL;
+	virStoragePoolPtr sp = NULL, p = NULL;
+	virStorageVolPtr from = NULL, made = NULL;
+	virStorageVolInfo info;
+	copy_job c = { .src = h, .dst = h, .pool = pool, .name = name, .res = out,
+		       .from_what = virt_host_uri(h), .in_fd = -1, .out_fd = DISCARD };
+	bool ok = false;
+
+	if (!(sp = virt_pool_lookup(h, src_pool, error)) || !(p = virt_pool_lookup(h, pool, error)))
+		goto out;
+	virt_count(h);
+	if (!(from = virStorageVolLookupByName(sp, src_vol))) {
+		virt_fail(error, "no volume", src_vol);
+		goto out;
+	}
+	virt_count(h);
+	if (virStorageVolGetInfo(from, &info) < 0) {
+		virt_fail(error, "cannot read volume", src_vol);
+		goto out;
+	}
+	xml = g_strdup_printf("<volume><name>%s</name><capacity unit='bytes'>%llu</capacity>"
+			      "<target><format type='qcow2'/></target></volume>", esc, info.capacity);
+	virt_count(h);
+	if (!(made = virStorageVolCreateXMLFrom(p, xml, from, 0))) {
+		virt_fail(error, "cannot capture into volume", name);
+		goto out;
+	}
+	ok = run(&c, NULL, error);
+	if (!ok) {
+		virt_count(h);
+		if (virStorageVolDelete(made, 0) == 0) {
+			g_prefix_error(error, "the captured volume was deleted: ");
+		} else {
+			out->partial = true;
+			g_prefix_error(error, "the captured volume %s/%s could NOT be deleted; delete it by hand: ",
+				       pool, name);
+		}
+	}
+out:
+	if (made)
+		virStorageVolFree(made);
+	if (from)
+		virStorageVolFree(from);
+	if (sp)
+		virStoragePoolFree(sp);
+	if (p)
+		virStoragePoolFree(p);
+	return ok;
 }

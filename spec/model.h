@@ -106,7 +106,9 @@ typedef struct {
 	spec_str source_host;       /* source: {host}: where strata copies the
 				       base from to hosts that lack it ... */
 	spec_str source_library;    /* ... or source: {library}: a library whose
-				       index has this name and version */
+				       index has this name and version ... */
+	spec_str source_vm;         /* ... or source: {vm: APP.VM}: captured from
+				       that VM's system disk, once per version */
 	spec_pos source_pos;        /* where `source` is; line 0: absent */
 	spec_str sha256;            /* the base's expected checksum, or unset */
 	spec_int version;           /* ≥ 1, default 1 */

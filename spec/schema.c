@@ -184,6 +184,7 @@ static const field host_fields[] = {
 static const field source_fields[] = {
 	F("host", T_NAME, false, spec_template, source_host),
 	F("library", T_NAME, false, spec_template, source_library),
+	F("vm", T_STR, false, spec_template, source_vm),
 };
 static const table source_table = TABLE("source", source_fields);
 
@@ -226,7 +227,7 @@ static const field template_fields[] = {
 	F("kind", T_IGNORE, true, spec_template, obj),
 	F("name", T_NAME, true, spec_template, obj.name),
 	F("pool", T_IDENT, true, spec_template, pool),
-	F("volume", T_IDENT, true, spec_template, volume),
+	F("volume", T_IDENT, false, spec_template, volume),
 	F("cpus", T_INT, false, spec_template, cpus, .min = 1, .max = 1024),
 	F("memory", T_SIZE, false, spec_template, memory, .min = MiB, .max = SIZE_MAX_BYTES),
 	F("disk_size", T_SIZE, false, spec_template, disk_size, .min = MiB, .max = SIZE_MAX_BYTES),

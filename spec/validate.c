@@ -218,6 +218,43 @@ is_sha256(const char *s)
 	return n == 64 && s[n] == '\0';
 }
 
+/* The VM a template is captured from: APPLIANCE.VM, defined, and not built
+ * on the template itself. */
+static void
+check_capture(checker *c, const spec_template *t)
+{
+	g_auto(GStrv) parts = g_strsplit(t->source_vm.v, ".", 2);
+	const spec_appliance *a = parts[0] && parts[1] ? g_hash_table_lookup(c->src->appliance_by_name, parts[0]) : NULL;
+
+	if (!parts[0] || !parts[1]) {
+		spec_error(c->diags, t->obj.file, t->source_vm.pos, "bad-value",
+			   "source vm '%s' is not APPLIANCE.VM (for example shop.app1)", t->source_vm.v);
+		return;
+	}
+	if (!a) {
+		spec_error(c->diags, t->obj.file, t->source_vm.pos, "unknown-reference",
+			   "source vm '%s': appliance '%s' is not defined", t->source_vm.v, parts[0]);
+		return;
+	}
+	for (guint i = 0; i < a->vms->len; i++) {
+		const spec_vm *vm = a->vms->pdata[i];
+
+		if (g_strcmp0(vm->name.v, parts[1]) != 0)
+			continue;
+		if (g_strcmp0(vm->template.v, t->obj.name.v) == 0)
+			spec_error(c->diags, t->obj.file, t->source_vm.pos, "capture-loop",
+				   "template '%s' is captured from VM '%s', which is built on it", t->obj.name.v,
+				   t->source_vm.v);
+		else if (!vm->template.v)
+			spec_error(c->diags, t->obj.file, t->source_vm.pos, "bad-value",
+				   "source vm '%s' boots from a persistent volume; strata captures the system disk "
+				   "of a VM built from a template", t->source_vm.v);
+		return;
+	}
+	spec_error(c->diags, t->obj.file, t->source_vm.pos, "unknown-reference",
+		   "source vm '%s': appliance '%s' has no VM '%s'", t->source_vm.v, parts[0], parts[1]);
+}
+
 /* Two templates naming one base must agree on where it comes from and on
  * its checksum: the first is @a. */
 static void
@@ -253,14 +290,24 @@ check_templates(checker *c)
 			resolve(c, t->obj.file, &t->source_host, c->src->host_by_name, "host");
 		if (t->source_library.v)
 			resolve(c, t->obj.file, &t->source_library, c->src->library_by_name, "library");
-		if (t->source_pos.line && !t->source_host.v && !t->source_library.v)
+		if (t->source_pos.line && !t->source_host.v && !t->source_library.v && !t->source_vm.v)
 			spec_error(c->diags, t->obj.file, t->source_pos, "missing-key",
-				   "source names neither a host nor a library; give {host: NAME} or {library: NAME}, "
-				   "or remove it");
-		if (t->source_host.v && t->source_library.v)
-			spec_error(c->diags, t->obj.file, t->source_library.pos, "source-conflict",
-				   "source names both host '%s' and library '%s'; give one", t->source_host.v,
-				   t->source_library.v);
+				   "source names neither a host, a library nor a VM; give {host: NAME}, "
+				   "{library: NAME} or {vm: APPLIANCE.VM}, or remove it");
+		if (!!t->source_host.v + !!t->source_library.v + !!t->source_vm.v > 1)
+			spec_error(c->diags, t->obj.file, t->source_pos, "source-conflict",
+				   "source names more than one of host, library and vm; give one");
+		if (t->source_vm.v)
+			check_capture(c, t);
+		if (t->source_vm.v && !t->volume.v && t->obj.name.v) {
+			/* strata names what it captures: by template and version */
+			t->volume.v = g_strdup_printf("%s-v%" G_GINT64_FORMAT ".qcow2", t->obj.name.v, t->version.v);
+			t->volume.pos = t->source_pos;
+		}
+		if (!t->volume.v && !t->source_vm.v && t->obj.name.v)
+			spec_error(c->diags, t->obj.file, t->obj.pos, "missing-key",
+				   "template is missing required key 'volume' (only a template captured from a VM "
+				   "may leave it out: strata names that one)");
 		if (t->sha256.v && !is_sha256(t->sha256.v)) {
 			g_autofree char *shown = spec_clip(t->sha256.v);
 

@@ -247,3 +247,57 @@ Y
 	grep -q "as vmdk\|as vhd" "$S/plan.out" && fail "a done export is planned again: $(cat "$S/plan.out")"
 	expect_eq "the base's sha256" "$sha" "$(sha256sum <"$base" | cut -d' ' -f1)"
 }
+
+# cap_spec "TEMPLATE DOC" VM-LINE...: appliance t in layer l on h1 and h2
+# (h3 in maintenance), the VMs given.
+cap_spec() {
+	local doc=$1 vm
+	shift
+	E2E_MAINTENANCE=h3 e2e_spec h1 h2 h3
+	{ [ -n "$doc" ] && printf '%s\n---\n' "$doc"
+	  printf 'kind: appliance\nname: t\nlayers: [l]\nvms:\n'
+	  for vm in "$@"; do echo "  - $vm"; done; } >"$S/spec/cap.yaml"
+}
+
+# Bytes written into a VM's disk, the VM captured as a template (stopped,
+# its disk copied flattened, started again), and the template deployed on
+# another host: the bytes are there, copied by strata, checksums recorded.
+scenario_template_captured_from_a_vm_and_deployed_elsewhere() {
+	local cap_doc sha
+	cap_spec "" "{name: src, template: tiny, layer: l, state: stopped}"
+	apply
+	expect_eq "t.src's host" h1 "$(host_of t.src)"
+	write_marker h1 t.src--system.qcow2 || fail "cannot write into t.src's disk"
+	cap_spec "" "{name: src, template: tiny, layer: l}"
+	apply
+	is_running h1 t.src || fail "t.src does not run"
+
+	note "template cap is captured from t.src and deployed on h2"
+	cap_doc="kind: template
+name: cap
+pool: default
+source: {vm: t.src}
+cpus: 1
+memory: 32MiB
+disk_size: 16MiB"
+	cap_spec "$cap_doc" "{name: src, template: tiny, layer: l}" "{name: copy, template: cap, layer: l}"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 || true
+	for step in "shutdown t.src" "capture-volume default/cap-v1.qcow2 from t.src's disk default/t.src--system.qcow2" \
+		"start t.src" "copy-volume default/cap-v1.qcow2 from h1" "start t.copy"; do
+		grep -qF "$step" "$S/plan.out" || fail "the plan lacks '$step': $(cat "$S/plan.out")"
+	done
+	apply
+	is_running h1 t.src || fail "t.src is not running again after the capture"
+	expect_eq "t.copy's host" h2 "$(host_of t.copy)"
+	is_running h2 t.copy || fail "t.copy does not run on h2"
+	qemu-img info "$(vol_path h1 cap-v1.qcow2)" | grep -q "backing file" && fail "the capture is not flattened"
+	has_marker h2 t.copy--system.qcow2 || fail "the bytes written into t.src are not in t.copy's disk"
+	sha=$(sha256sum <"$(vol_path h1 cap-v1.qcow2)" | cut -d' ' -f1)
+	expect_eq "sha256 of h2's copy" "$sha" "$(sha256sum <"$(vol_path h2 cap-v1.qcow2)" | cut -d' ' -f1)"
+	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
+	grep -q "default/cap-v1.qcow2 on h1  sha256 $sha .* copied from vm:t.src" "$S/images.out" ||
+		fail "the capture's checksum is not recorded: $(cat "$S/images.out")"
+	grep -q "default/cap-v1.qcow2 on h2  sha256 $sha .* copied from h1" "$S/images.out" ||
+		fail "the copy's checksum is not recorded: $(cat "$S/images.out")"
+	expect_converged
+}
