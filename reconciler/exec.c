@@ -637,7 +637,7 @@ skip_orphans(executor *x, GPtrArray *skipped)
 			for (guint j = 0; j < op->deps->len; j++) {
 				plan_op *d = op->deps->pdata[j];
 
-				if (d->status == OPST_FAILED || d->status == OPST_SKIPPED) {
+				if ((d->status == OPST_FAILED && !op->after_any) || d->status == OPST_SKIPPED) {
 					op->status = OPST_SKIPPED;
 					op->error = g_strdup_printf("skipped: step %u (%s) did not succeed",
 								    d->id, op_kind_name(d->kind));
@@ -657,9 +657,12 @@ ready(const plan_op *op)
 {
 	if (op->status != OPST_PENDING)
 		return false;
-	for (guint j = 0; j < op->deps->len; j++)
-		if (((plan_op *)op->deps->pdata[j])->status != OPST_DONE)
+	for (guint j = 0; j < op->deps->len; j++) {
+		op_status s = ((plan_op *)op->deps->pdata[j])->status;
+
+		if (s != OPST_DONE && !(op->after_any && s == OPST_FAILED))
 			return false;
+	}
 	return true;
 }
 

@@ -537,6 +537,11 @@ image_ended(history *h, const plan_op *op, gint64 now)
 	if (op->status == OPST_DONE) {
 		st = prepare(h, "UPDATE images SET sha256 = ?4, bytes = ?5, moved = ?6, time = ?7 "
 			     "WHERE host = ?1 AND pool = ?2 AND volume = ?3", NULL);
+	} else if (!op->partial && op->kind == OP_VOL_CAPTURE) {
+		/* Kept, so that a capture that fails is not retried (the VM
+		 * stopped again) at every pass: history_failed_captures. */
+		st = prepare(h, "UPDATE images SET note = 'capture failed: ' || ?4, time = ?7 "
+			     "WHERE host = ?1 AND pool = ?2 AND volume = ?3 AND sha256 IS NULL", NULL);
 	} else if (!op->partial) {
 		st = prepare(h, "DELETE FROM images WHERE host = ?1 AND pool = ?2 AND volume = ?3 "
 			     "AND sha256 IS NULL", NULL);
@@ -552,6 +557,9 @@ image_ended(history *h, const plan_op *op, gint64 now)
 		sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 5, (gint64)op->length);
 		sqlite3_bind_int64(st, 6, (gint64)op->moved);
+		sqlite3_bind_int64(st, 7, now);
+	} else if (op->kind == OP_VOL_CAPTURE) {
+		sqlite3_bind_text(st, 4, op->error ? op->error : "?", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 7, now);
 	}
 	sqlite3_step(st);
@@ -611,11 +619,30 @@ history_done_exports(history *h)
 }
 
 GHashTable *
+history_failed_captures(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sqlite3_stmt *st = prepare(h, "SELECT pool || '/' || volume, time, note FROM images "
+				   "WHERE sha256 IS NULL AND note LIKE 'capture failed: %'", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(sqlite3_column_int64(st, 1) / G_USEC_PER_SEC);
+		g_autofree char *iso = when ? g_date_time_format_iso8601(when) : g_strdup("?");
+
+		g_hash_table_insert(t, g_strdup((const char *)sqlite3_column_text(st, 0)),
+				    g_strdup_printf("%" G_GINT64_FORMAT " at %s, %s", (gint64)sqlite3_column_int64(st, 1), iso,
+						    (const char *)sqlite3_column_text(st, 2)));
+	}
+	sqlite3_finalize(st);
+	return t;
+}
+
+GHashTable *
 history_unverified_copies(history *h)
 {
 	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	sqlite3_stmt *st = prepare(h, "SELECT host || '/' || pool || '/' || volume, run FROM images "
-				   "WHERE sha256 IS NULL", NULL);
+				   "WHERE sha256 IS NULL AND coalesce(note, '') NOT LIKE 'capture failed: %'", NULL);
 
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		gint64 run = sqlite3_column_int64(st, 1);

@@ -90,6 +90,9 @@ GHashTable *history_unverified_copies(history *h);
 /* "EXPORT/TEMPLATE/VERSION" of every image export done
  * (plan_options.done_exports).  A new table, the caller's. */
 GHashTable *history_done_exports(history *h);
+/* "pool/volume" -> "TIME_US at ISO, capture failed: why" of captures
+ * that failed (plan_options.failed_captures).  A new table. */
+GHashTable *history_failed_captures(history *h);
 /* Every base copied or copied from, as rows (column -> text, NULL
  * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
  * time. */

@@ -42,12 +42,14 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	g_autoptr(GPtrArray) vanished = hist ? history_vanished_hosts(hist, p->hosts) : NULL;
 	g_autoptr(GHashTable) unverified = known ? history_unverified_copies(known) : NULL;
 	g_autoptr(GHashTable) exported = known ? history_done_exports(known) : NULL;
+	g_autoptr(GHashTable) failed = known ? history_failed_captures(known) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
 	po.vanished = vanished;
 	po.unverified_copies = unverified;
 	po.done_exports = exported;
+	po.failed_captures = failed;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);

@@ -591,6 +591,21 @@ capture_waits(planner *pl, const desired_vm *vm, const obs_domain *o)
 	return NULL;
 }
 
+#define CAPTURE_RETRY_US (3600 * (gint64)G_USEC_PER_SEC)
+
+/* What the last capture of @b said, if it failed within the hour. */
+static const char *
+capture_failed_lately(planner *pl, const desired_base *b)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	const char *failed = pl->opts->failed_captures ? g_hash_table_lookup(pl->opts->failed_captures, key)
+						       : NULL;
+
+	if (!failed || g_get_real_time() - g_ascii_strtoll(failed, NULL, 10) > CAPTURE_RETRY_US)
+		return NULL;
+	return strchr(failed, ' ') + 4;  /* past "TIME_US at " */
+}
+
 static void
 plan_capture(planner *pl, const desired_base *b)
 {
@@ -603,6 +618,11 @@ plan_capture(planner *pl, const desired_base *b)
 
 	if (!vm || !o) {
 		note(pl, "template %s: not captured yet: VM %s is not deployed", b->template, b->source_vm);
+		return;
+	}
+	if ((wait = capture_failed_lately(pl, b))) {
+		note(pl, "template %s: not captured from VM %s again yet: the last try failed (%s); "
+		     "strata tries again an hour after it", b->template, b->source_vm, wait);
 		return;
 	}
 	if ((wait = capture_waits(pl, vm, o))) {
@@ -627,9 +647,13 @@ plan_capture(planner *pl, const desired_base *b)
 	cap->clone_from = g_strdup(sys->volume);
 	cap->file = g_strdup(sys->pool);
 	cap->value = obs_host_capacity(o->host, sys->pool, sys->volume);
-	if (stop)
-		plan_state_why(pl, o->host->name, vm->domain, RUN_OFF, RUN_RUNNING, IMPACT_IN_PLACE, cap,
-			       "back to its desired state after the capture");
+	if (stop) {
+		/* Whatever becomes of the capture, the VM runs again. */
+		plan_op *start = plan_state_why(pl, o->host->name, vm->domain, RUN_OFF, RUN_RUNNING,
+						IMPACT_IN_PLACE, cap, "back to its desired state after the capture");
+
+		start->after_any = true;
+	}
 	tally(pl, vm->appliance, &pl->p->n_change);
 	g_hash_table_insert(pl->captures, g_strdup_printf("%s/%s", b->pool, b->volume), cap);
 }

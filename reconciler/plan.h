@@ -113,6 +113,9 @@ struct plan_op {
 				     LIB_EXPORT: the library's folder;
 				     VOL_CAPTURE: the pool of clone_from */
 	plan_export *export;      /* LIB_EXPORT */
+	bool after_any;           /* runs once its steps ended, done or failed
+				     (not skipped): a VM started again after a
+				     capture, whatever became of the capture */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */
@@ -180,6 +183,10 @@ typedef struct {
 	 * never again (a cloud may refuse a name twice).  Borrowed; may be
 	 * NULL. */
 	GHashTable *done_exports;
+	/* "pool/volume" -> "TIME_US at ISO, capture failed: why": a capture
+	 * that failed is tried again an hour later, not at every pass (each
+	 * try stops the VM).  Borrowed; may be NULL. */
+	GHashTable *failed_captures;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,
