@@ -77,8 +77,10 @@ static const char *const migrations[] = {
 	 * sha256 NULL: a copy begun and not verified (it may be half made) */
 	"CREATE TABLE images ("
 	"  host TEXT NOT NULL, pool TEXT NOT NULL, volume TEXT NOT NULL, sha256 TEXT,"
-	"  bytes INTEGER, moved INTEGER, source TEXT, run INTEGER, time INTEGER NOT NULL, note TEXT,"
+	"  bytes INTEGER, moved INTEGER, source TEXT, run INTEGER, time INTEGER NOT NULL,"
 	"  PRIMARY KEY (host, pool, volume));",
+	/* 6: what an export's upload did, why a capture failed */
+	"ALTER TABLE images ADD COLUMN note TEXT;",
 };
 
 static bool

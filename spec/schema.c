@@ -483,6 +483,7 @@ set_str(decoder *d, const field *f, const ynode *v, spec_str *out)
 			   f->type == T_IDENT ? "an identifier" : "a string";
 	const char *s = want_scalar(d, v, f->key, what);
 
+	out->pos = v->pos;  /* given, even if refused: not "missing" too */
 	if (!s)
 		return;
 	if (f->type == T_NAME && !spec_name_ok(s)) {

@@ -304,7 +304,7 @@ check_templates(checker *c)
 			t->volume.v = g_strdup_printf("%s-v%" G_GINT64_FORMAT ".qcow2", t->obj.name.v, t->version.v);
 			t->volume.pos = t->source_pos;
 		}
-		if (!t->volume.v && !t->source_vm.v && t->obj.name.v)
+		if (!t->volume.v && !t->volume.pos.line && !t->source_vm.v && t->obj.name.v)
 			spec_error(c->diags, t->obj.file, t->obj.pos, "missing-key",
 				   "template is missing required key 'volume' (only a template captured from a VM "
 				   "may leave it out: strata names that one)");
