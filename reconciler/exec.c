@@ -246,7 +246,8 @@ run_once(job *j, GError **error)
 		return virt_vol_capture(v, op->pool, op->volume, op->file, op->clone_from, &j->copy, error);
 	case OP_IMAGE_EXPORT: {
 		image_target t = { .path = op->file, .file_name = op->export->file_name,
-				   .format = op->export->format, .command = op->export->command,
+				   .format = op->export->format, .source_format = op->export->source_format,
+				   .command = op->export->command,
 				   .region = op->export->region, .timeout_s = op->export->timeout_s,
 				   .attempts = op->export->attempts };
 		bool ok;
@@ -263,7 +264,7 @@ run_once(job *j, GError **error)
 				  op->export->format, op->export->virtual_size, &j->copy, error);
 	case OP_VOL_COPY:
 		if (op->library)
-			return lib_import(op->file, v, op->pool, op->volume, op->hash, &j->copy, error);
+			return lib_import(op->file, op->image, v, op->pool, op->volume, op->hash, &j->copy, error);
 		if (!j->peer) {
 			g_set_error(error, VIRT_ERROR, VIRT_ERROR_TRANSIENT, "host %s, where the base is "
 				    "copied from, is not connected", op->peer);
@@ -280,6 +281,7 @@ run_once(job *j, GError **error)
 		/* The VM's own timeout; the option overrides it (tests). */
 		bool off;
 
+		j->stop.no_force = op->no_force;
 		if (!virt_stop_begin(v, op->domain,
 				     j->opts->shutdown_timeout_ms ? j->opts->shutdown_timeout_ms :
 				     op->value ? (guint)op->value * 1000 : SPEC_SHUTDOWN_TIMEOUT_S * 1000,
@@ -637,7 +639,8 @@ skip_orphans(executor *x, GPtrArray *skipped)
 			for (guint j = 0; j < op->deps->len; j++) {
 				plan_op *d = op->deps->pdata[j];
 
-				if ((d->status == OPST_FAILED && !op->after_any) || d->status == OPST_SKIPPED) {
+				if ((d->status == OPST_FAILED && !(op->after_any && d->kind == OP_VOL_CAPTURE)) ||
+				    d->status == OPST_SKIPPED) {
 					op->status = OPST_SKIPPED;
 					op->error = g_strdup_printf("skipped: step %u (%s) did not succeed",
 								    d->id, op_kind_name(d->kind));
@@ -660,7 +663,8 @@ ready(const plan_op *op)
 	for (guint j = 0; j < op->deps->len; j++) {
 		op_status s = ((plan_op *)op->deps->pdata[j])->status;
 
-		if (s != OPST_DONE && !(op->after_any && s == OPST_FAILED))
+		if (s != OPST_DONE && !(op->after_any && s == OPST_FAILED &&
+					((plan_op *)op->deps->pdata[j])->kind == OP_VOL_CAPTURE))
 			return false;
 	}
 	return true;

@@ -621,6 +621,20 @@ history_done_exports(history *h)
 }
 
 GHashTable *
+history_captured(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sqlite3_stmt *st = prepare(h, "SELECT pool || '/' || volume, sha256 FROM images "
+				   "WHERE sha256 IS NOT NULL AND source LIKE 'vm:%'", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		g_hash_table_insert(t, g_strdup((const char *)sqlite3_column_text(st, 0)),
+				    g_strdup((const char *)sqlite3_column_text(st, 1)));
+	sqlite3_finalize(st);
+	return t;
+}
+
+GHashTable *
 history_failed_captures(history *h)
 {
 	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -93,6 +93,9 @@ GHashTable *history_done_exports(history *h);
 /* "pool/volume" -> "TIME_US at ISO, capture failed: why" of captures
  * that failed (plan_options.failed_captures).  A new table. */
 GHashTable *history_failed_captures(history *h);
+/* "pool/volume" -> sha256 of every base captured from a VM (never
+ * captured twice: plan_options.captured).  A new table. */
+GHashTable *history_captured(history *h);
 /* Every base copied or copied from, as rows (column -> text, NULL
  * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
  * time. */

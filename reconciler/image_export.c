@@ -121,26 +121,26 @@ qemu_img(const char *const *args, const char *what, GError **error)
 }
 
 /* Azure takes a fixed VHD whose virtual size is a whole number of MiB: the
- * raw image is grown to the next MiB (zeros), then converted. */
+ * raw image is grown to the next MiB (zeros), then converted.  The source's
+ * format is given (never guessed from content). */
 static bool
-convert(const char *src, const char *dst, const char *format, GError **error)
+convert(const char *src, const char *src_format, const char *dst, const char *format, GError **error)
 {
 	g_autofree char *raw = g_strconcat(dst, ".raw", NULL);
+	const char *f = src_format ? src_format : "qcow2";
 	struct stat st;
 	bool ok;
 
-	if (strcmp(format, "qcow2") == 0)
-		return qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-O", "qcow2", src, dst, NULL },
-				"convert to qcow2", error);
-	if (strcmp(format, "raw") == 0)
-		return qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-O", "raw", src, dst, NULL },
-				"convert to raw", error);
+	if (strcmp(format, "qcow2") == 0 || strcmp(format, "raw") == 0)
+		return qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-f", f, "-O", format, src, dst,
+						       NULL }, format[0] == 'q' ? "convert to qcow2" : "convert to raw",
+				error);
 	if (strcmp(format, "vmdk") == 0)
-		return qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-O", "vmdk", "-o",
+		return qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-f", f, "-O", "vmdk", "-o",
 						       "subformat=streamOptimized", src, dst, NULL },
 				"convert to a streamOptimized vmdk", error);
 	/* vhd */
-	if (!qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-O", "raw", src, raw, NULL },
+	if (!qemu_img((const char *const[]){ "qemu-img", "convert", "-q", "-f", f, "-O", "raw", src, raw, NULL },
 		      "convert to raw", error))
 		return false;
 	ok = stat(raw, &st) == 0 && truncate(raw, (st.st_size + MiB - 1) / MiB * MiB) == 0;
@@ -223,41 +223,53 @@ upload(const image_target *t, const char *file, image_result *out, GError **erro
 	return ok;
 }
 
+/*
+ * Everything is made in a folder of its own, private (0700) and fresh,
+ * inside the target's: whoever can write the target folder cannot plant
+ * a link where strata writes.  Only the finished file is moved out.
+ */
 bool
 image_export(virt_host *h, const char *pool, const char *volume, const image_target *t,
 	     image_result *out, GError **error)
 {
 	g_autofree char *final = g_build_filename(t->path, t->file_name, NULL);
-	g_autofree char *tmp = g_strdup_printf("%s/.%s.partial-%d", t->path, t->file_name, (int)getpid());
-	g_autofree char *image = g_strconcat(tmp, ".source", NULL);
+	g_autofree char *work = NULL, *tmp = NULL, *image = NULL;
 	virt_copy copy = { 0 };
 	bool ok;
 	int fd;
 
 	memset(out, 0, sizeof(*out));
 	if (g_mkdir_with_parents(t->path, 0755) < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot make %s: %s", t->path,
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot make %s: %s", t->path, g_strerror(errno));
+		return false;
+	}
+	work = g_build_filename(t->path, ".strata-export-XXXXXX", NULL);
+	if (!g_mkdtemp_full(work, 0700)) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot make a folder in %s: %s", t->path,
 			    g_strerror(errno));
 		return false;
 	}
-	fd = open(image, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	tmp = g_build_filename(work, t->file_name, NULL);
+	image = g_build_filename(work, "source", NULL);
+	fd = open(image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write %s: %s", image,
-			    g_strerror(errno));
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write %s: %s", image, g_strerror(errno));
+		rmdir(work);
 		return false;
 	}
 	ok = virt_vol_download_file(h, pool, volume, fd, &copy, error);
 	close(fd);
-	ok = ok && convert(image, tmp, t->format, error) && hash_file(tmp, out->sha256, &out->bytes, error);
+	ok = ok && convert(image, t->source_format, tmp, t->format, error) &&
+	     hash_file(tmp, out->sha256, &out->bytes, error);
 	unlink(image);
-	if (ok && rename(tmp, final) < 0) {
+	if (ok && (chmod(tmp, 0644) < 0 || rename(tmp, final) < 0)) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place: %s", final,
 			    g_strerror(errno));
 		ok = false;
 	}
-	if (!ok) {
-		unlink(tmp);
+	unlink(tmp);
+	rmdir(work);
+	if (!ok)
 		return false;
-	}
 	return !t->command || upload(t, final, out, error);
 }

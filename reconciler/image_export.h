@@ -23,6 +23,7 @@ typedef struct {
 	const char *path;        /* the folder the file goes into */
 	const char *file_name;   /* its name there: unique per target */
 	const char *format;      /* qcow2, raw, vmdk, vhd */
+	const char *source_format; /* the base's (qcow2, raw), or NULL */
 	const char *command;     /* the upload command line, or NULL */
 	const char *region;      /* for {region} */
 	unsigned timeout_s;      /* each upload attempt's deadline */

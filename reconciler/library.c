@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +21,80 @@
 #define FORMAT 1
 /* An index is a list, not an archive: bigger than this is not one. */
 #define INDEX_MAX (16 << 20)
+/* How long an export waits for another installation's index update. */
+#define LOCK_WAIT_S 60
+
+/*
+ * Everything in the library is opened beneath its folder's descriptor
+ * with openat2: no symlink and no ".." on the way, so that whoever can
+ * write the share cannot send a read or a write (as root) elsewhere.
+ */
+static int
+beneath(int root, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = { .flags = (guint64)(flags | O_CLOEXEC), .mode = mode,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+
+	return (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+}
+
+static int
+open_root(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "library folder %s: %s (is the share mounted?)",
+			    path, g_strerror(errno));
+	return fd;
+}
+
+/* A regular file beneath @root, opened without blocking (a FIFO would
+ * hold the caller), or -1 and why. */
+static int
+open_regular(int root, const char *rel, const char *path, GError **error)
+{
+	int fd = beneath(root, rel, O_RDONLY | O_NONBLOCK, 0);
+	struct stat st;
+
+	if (fd < 0) {
+		g_set_error(error, VIRT_ERROR, errno == ENOENT ? VIRT_ERROR_NOT_FOUND : VIRT_ERROR_FAILED,
+			    "%s/%s: %s%s", path, rel, g_strerror(errno),
+			    errno == ELOOP || errno == EXDEV ? " (a symlink or a path out of the library: refused)" : "");
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s: not a regular file", path, rel);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* At most @max bytes of a regular file beneath @root. */
+static char *
+read_regular(int root, const char *rel, const char *path, gsize max, gsize *len, GError **error)
+{
+	int fd = open_regular(root, rel, path, error);
+	GString *s;
+	char buf[65536];
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	s = g_string_new(NULL);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && s->len <= max)
+		g_string_append_len(s, buf, n);
+	close(fd);
+	if (n < 0 || s->len > max) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s: %s", path, rel,
+			    n < 0 ? g_strerror(errno) : "too large for an index");
+		g_string_free(s, TRUE);
+		return NULL;
+	}
+	*len = s->len;
+	return g_string_free(s, FALSE);
+}
 
 static void
 disk_free(gpointer p)
@@ -309,39 +385,41 @@ lib_index_parse(const char *name, const char *path, const char *what, const char
 	return x;
 }
 
-lib_index *
-lib_index_read(const char *name, const char *path)
+static lib_index *
+index_read_at(int root, const char *name, const char *path)
 {
 	g_autofree char *file = g_build_filename(path, INDEX, NULL);
 	g_autofree char *text = NULL;
 	g_autoptr(GError) err = NULL;
 	gsize len = 0;
 	lib_index *x;
-	struct stat st;
-	const char *why = NULL;
 
-	if (stat(path, &st) < 0)
-		why = g_strerror(errno);
-	else if (!S_ISDIR(st.st_mode))
-		why = "not a folder";
-	if (why) {
-		x = index_new(name, path);
-		x->error = g_strdup_printf("library folder %s: %s (is the share mounted?)", path, why);
-		return x;
-	}
-	if (stat(file, &st) < 0 && errno == ENOENT)
+	text = read_regular(root, INDEX, path, INDEX_MAX, &len, &err);
+	if (!text && g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))
 		return index_new(name, path);  /* nothing exported yet */
-	if (stat(file, &st) == 0 && st.st_size > INDEX_MAX) {
-		x = index_new(name, path);
-		x->error = g_strdup_printf("%s: %lld bytes: too large for an index", file, (long long)st.st_size);
-		return x;
-	}
-	if (!g_file_get_contents(file, &text, &len, &err)) {
+	if (!text) {
 		x = index_new(name, path);
 		x->error = g_strdup(err->message);
 		return x;
 	}
 	return lib_index_parse(name, path, file, text, (gssize)len);
+}
+
+lib_index *
+lib_index_read(const char *name, const char *path)
+{
+	g_autoptr(GError) err = NULL;
+	int root = open_root(path, &err);
+	lib_index *x;
+
+	if (root < 0) {
+		x = index_new(name, path);
+		x->error = g_strdup(err->message);
+		return x;
+	}
+	x = index_read_at(root, name, path);
+	close(root);
+	return x;
 }
 
 const lib_entry *
@@ -414,16 +492,53 @@ build_entry(JsonBuilder *b, const lib_entry *e)
 	json_builder_end_object(b);
 }
 
+/* A new file beneath @dir with a name no one can guess ahead. */
+static int
+create_temp(int dir, const char *stem, char **name, GError **error)
+{
+	for (int i = 0; i < 8; i++) {
+		int fd;
+
+		g_free(*name);
+		*name = g_strdup_printf(".%s.partial-%08x%08x", stem, g_random_int(), g_random_int());
+		fd = beneath(dir, *name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : (g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+							   "cannot create a file in the library: %s",
+							   g_strerror(errno)), -1);
+	}
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot create a file in the library");
+	return -1;
+}
+
+static bool
+write_all(int fd, const char *text, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, text, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		text += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
 /* The index with @x's entries, written whole beside it and renamed over
  * it: a reader sees the old index or the new, never half. */
 static bool
-index_write(const lib_index *x, GError **error)
+index_write(int root, const lib_index *x, GError **error)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonGenerator) g = json_generator_new();
-	g_autoptr(JsonNode) root = NULL;
+	g_autoptr(JsonNode) top = NULL;
 	g_autofree char *file = g_build_filename(x->path, INDEX, NULL);
-	g_autofree char *text = NULL;
+	g_autofree char *text = NULL, *tmp = NULL;
+	bool ok;
+	int fd;
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "format");
@@ -434,29 +549,41 @@ index_write(const lib_index *x, GError **error)
 		build_entry(b, x->entries->pdata[i]);
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(g, root);
+	top = json_builder_get_root(b);
+	json_generator_set_root(g, top);
 	json_generator_set_pretty(g, TRUE);
 	text = json_generator_to_data(g, NULL);
-	/* g_file_set_contents writes a temporary file, syncs it and renames. */
-	return g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT |
-					G_FILE_SET_CONTENTS_DURABLE, 0644, error);
+	fd = create_temp(root, INDEX, &tmp, error);
+	if (fd < 0)
+		return false;
+	ok = write_all(fd, text, strlen(text)) && fsync(fd) == 0;
+	close(fd);
+	if (ok && renameat(root, tmp, root, INDEX) == 0 && fsync(root) == 0)
+		return true;
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write %s: %s", file, g_strerror(errno));
+	unlinkat(root, tmp, 0);
+	return false;
 }
 
+/* The index lock, waited for LOCK_WAIT_S at most: another installation
+ * that holds it longer is stuck, and this export fails saying so. */
 static int
-lock_index(const char *path, GError **error)
+lock_index(int root, const char *path, GError **error)
 {
-	g_autofree char *file = g_build_filename(path, LOCK, NULL);
-	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int fd = beneath(root, LOCK, O_RDWR | O_CREAT, 0644);
 
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot lock library %s: %s", path,
-			    g_strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	for (int i = 0; fd >= 0 && i < LOCK_WAIT_S * 10; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK)
+			break;
+		g_usleep(100 * 1000);
 	}
-	return fd;
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot lock library %s: %s", path,
+		    fd < 0 || errno != EWOULDBLOCK ? g_strerror(errno) : "held by another for over a minute");
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
 static char *
@@ -467,32 +594,53 @@ now_iso(void)
 	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
-/* Under the lock: add @e unless the index has it already. */
+/* Under the lock: add @e unless the index has it already; the image,
+ * @tmp in @dir, is renamed to @final there first. */
 static bool
-index_add(const char *path, const char *tmp, const char *final, lib_entry *e, GError **error)
+index_add(int root, const char *path, int dir, const char *tmp, const char *final, lib_entry *e,
+	  GError **error)
 {
-	int lock = lock_index(path, error);
+	int lock = lock_index(root, path, error);
 	g_autoptr(lib_index) x = NULL;
 	bool ok = false;
 
 	if (lock < 0)
 		return false;
-	x = lib_index_read("", path);
+	x = index_read_at(root, "", path);
 	if (x->error) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s", x->error);
 	} else if (lib_index_find(x, e->name, e->version)) {
 		ok = true;  /* exported meanwhile by another installation: theirs stands */
-		unlink(tmp);
-	} else if (rename(tmp, final) < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place: %s", final,
-			    g_strerror(errno));
+		unlinkat(dir, tmp, 0);
+	} else if (renameat(dir, tmp, dir, final) < 0) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place in %s: %s", final,
+			    path, g_strerror(errno));
 	} else {
 		g_ptr_array_add(x->entries, e);
-		ok = index_write(x, error);
+		ok = index_write(root, x, error);
 		g_ptr_array_steal_index(x->entries, x->entries->len - 1);
 	}
 	close(lock);
 	return ok;
+}
+
+/* @root/@name, made if missing, opened beneath @root. */
+static int
+subdir(int root, const char *name, const char *path, GError **error)
+{
+	int fd;
+
+	if (mkdirat(root, name, 0755) < 0 && errno != EEXIST) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot make %s/%s: %s", path, name,
+			    g_strerror(errno));
+		return -1;
+	}
+	fd = beneath(root, name, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s: %s%s", path, name, g_strerror(errno),
+			    errno == ELOOP || errno == EXDEV || errno == ENOTDIR ?
+			    " (a symlink, or not a folder: refused)" : "");
+	return fd;
 }
 
 bool
@@ -500,31 +648,25 @@ lib_export(const char *path, virt_host *h, const char *host_name, const char *po
 	   const char *volume, const char *name, unsigned version, unsigned cpus, uint64_t memory,
 	   const char *format, uint64_t virtual_size, virt_copy *out, GError **error)
 {
-	g_autofree char *rel = g_strdup_printf("%s/%u/disk0.%s", name, version, format);
-	g_autofree char *dir = g_strdup_printf("%s/%s/%u", path, name, version);
-	g_autofree char *final = g_build_filename(path, rel, NULL);
-	g_autofree char *tmp = g_strdup_printf("%s/.disk0.%s.partial-%d", dir, format, (int)getpid());
+	g_autofree char *ver = g_strdup_printf("%u", version);
+	g_autofree char *final = g_strdup_printf("disk0.%s", format);
+	g_autofree char *rel = g_strdup_printf("%s/%s/%s", name, ver, final);
+	g_autofree char *tmp = NULL;
+	int root = -1, tdir = -1, vdir = -1, fd = -1;
 	lib_disk *d;
 	lib_entry e = { .name = (char *)name, .version = version, .cpus = cpus, .memory = memory,
 			.made_by = (char *)host_name };
-	bool ok;
-	int fd;
+	bool ok = false;
 
-	if (g_mkdir_with_parents(dir, 0755) < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot make %s: %s", dir, g_strerror(errno));
-		return false;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot write %s: %s", tmp, g_strerror(errno));
-		return false;
-	}
+	if ((root = open_root(path, error)) < 0 || (tdir = subdir(root, name, path, error)) < 0 ||
+	    (vdir = subdir(tdir, ver, path, error)) < 0 || (fd = create_temp(vdir, final, &tmp, error)) < 0)
+		goto out;
 	ok = virt_vol_download_file(h, pool, volume, fd, out, error);
 	close(fd);
 	if (!ok) {
-		unlink(tmp);
+		unlinkat(vdir, tmp, 0);
 		g_prefix_error(error, "nothing was added to the library: ");
-		return false;
+		goto out;
 	}
 	d = g_new0(lib_disk, 1);
 	d->file = g_strdup(rel);
@@ -535,26 +677,32 @@ lib_export(const char *path, virt_host *h, const char *host_name, const char *po
 	e.disks = g_ptr_array_new_with_free_func(disk_free);
 	g_ptr_array_add(e.disks, d);
 	e.made = now_iso();
-	ok = index_add(path, tmp, final, &e, error);
+	ok = index_add(root, path, vdir, tmp, final, &e, error);
 	if (!ok)
-		unlink(tmp);
+		unlinkat(vdir, tmp, 0);
 	g_ptr_array_unref(e.disks);
 	g_free(e.made);
+out:
+	for (int *f = (int[]){ vdir, tdir, root }, k = 0; k < 3; k++)
+		if (f[k] >= 0)
+			close(f[k]);
 	return ok;
 }
 
 bool
-lib_import(const char *file, virt_host *dst, const char *pool, const char *volume,
+lib_import(const char *path, const char *file, virt_host *dst, const char *pool, const char *volume,
 	   const char *sha256, virt_copy *out, GError **error)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	bool ok;
+	g_autofree char *what = g_build_filename(path, file, NULL);
+	int root = open_root(path, error);
+	int fd = root < 0 ? -1 : open_regular(root, file, path, error);
+	bool ok = false;
 
-	if (fd < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot read %s: %s", file, g_strerror(errno));
-		return false;
+	if (fd >= 0) {
+		ok = virt_vol_upload_file(fd, what, dst, pool, volume, sha256, out, error);
+		close(fd);
 	}
-	ok = virt_vol_upload_file(fd, file, dst, pool, volume, sha256, out, error);
-	close(fd);
+	if (root >= 0)
+		close(root);
 	return ok;
 }

@@ -15,8 +15,11 @@
  * entry is added once, when its image is whole and synced, and never
  * changed: a new image is a new version.
  *
- * The index is input from a share anyone may write: it is read strictly,
- * and a file outside the folder is refused.
+ * The index is input from a share anyone may write: it is read strictly;
+ * every file is opened beneath the folder with openat2 (no symlink, no
+ * "..": a planted link cannot send a read or a root write elsewhere),
+ * regular files only (a FIFO would block), and the index lock is waited
+ * for a minute at most.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -77,7 +80,8 @@ bool lib_export(const char *path, virt_host *h, const char *host_name, const cha
 		uint64_t memory, const char *format, uint64_t virtual_size, virt_copy *out,
 		GError **error);
 
-/* Copy library image @file (absolute, inside the library) into @pool/@volume
+/* Copy library image @file (relative to the library at @path, opened
+ * beneath it: no symlink on the way, a regular file) into @pool/@volume
  * on @dst; its checksum must be @sha256. */
-bool lib_import(const char *file, virt_host *dst, const char *pool, const char *volume,
-		const char *sha256, virt_copy *out, GError **error);
+bool lib_import(const char *path, const char *file, virt_host *dst, const char *pool,
+		const char *volume, const char *sha256, virt_copy *out, GError **error);

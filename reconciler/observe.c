@@ -553,6 +553,7 @@ struct observation {
 	gint64 deadline;
 	GPtrArray *libs;         /* lib_index *: read by the library thread */
 	bool libs_pending;       /* it has not answered */
+	const char *libs_why;    /* why it was not started */
 	desired_state *want;     /* the caller's: which libraries to say unknown */
 };
 
@@ -688,6 +689,10 @@ typedef struct {
 	desired_state *want;
 } lib_job;
 
+/* Library threads still reading: one at a time, so that a share that
+ * hangs holds one thread, not one per pass. */
+static gint lib_readers;
+
 static gpointer
 lib_job_run(gpointer data)
 {
@@ -715,6 +720,7 @@ lib_job_run(gpointer data)
 	desired_free(j->want);
 	observation_unref(ob);
 	g_free(j);
+	g_atomic_int_dec_and_test(&lib_readers);
 	return NULL;
 }
 
@@ -726,6 +732,11 @@ libraries_begin(observation *ob, desired_state *want)
 
 	if (!want->libraries->len)
 		return;
+	if (g_atomic_int_get(&lib_readers)) {
+		ob->libs_why = "still reading them for an earlier pass (a share that hangs?)";
+		return;
+	}
+	g_atomic_int_inc(&lib_readers);
 	j = g_new0(lib_job, 1);
 	j->ob = g_atomic_rc_box_acquire(ob);
 	j->want = desired_ref(want);
@@ -737,6 +748,7 @@ libraries_begin(observation *ob, desired_state *want)
 		return;
 	}
 	ob->libs_pending = false;  /* libraries_end says they are unknown */
+	g_atomic_int_dec_and_test(&lib_readers);
 	desired_free(j->want);
 	observation_unref(j->ob);
 	g_free(j);
@@ -755,8 +767,9 @@ libraries_end(observation *ob, const desired_state *want)
 		const desired_library *l = want->libraries->pdata[i];
 		lib_index *x = lib_index_parse(l->name, l->path, l->path, "{\"format\": 1, \"templates\": []}", -1);
 
-		x->error = g_strdup_printf("library folder %s: no answer within %u s (a share that hangs?)",
-					   l->path, (ob->deadline_ms + 999) / 1000);
+		x->error = ob->libs_why ? g_strdup_printf("library folder %s: %s", l->path, ob->libs_why)
+					: g_strdup_printf("library folder %s: no answer within %u s (a share that hangs?)",
+							  l->path, (ob->deadline_ms + 999) / 1000);
 		g_ptr_array_add(libs, x);
 	}
 	return libs;

@@ -163,10 +163,12 @@ op_free(gpointer p)
 	g_free(op->clone_from);
 	g_free(op->library);
 	g_free(op->file);
+	g_free(op->image);
 	if (op->export) {
 		g_free(op->export->template);
 		g_free(op->export->format);
 		g_free(op->export->file_name);
+		g_free(op->export->source_format);
 		g_free(op->export->command);
 		g_free(op->export->region);
 		g_free(op->export);
@@ -531,7 +533,14 @@ plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
 		g_autofree char *base_key = g_strdup_printf("%s/%s", b->pool, b->volume);
 		plan_op *cap = g_hash_table_lookup(pl->captures, base_key);
 
-		if (!cap) {
+		if (!cap && !g_hash_table_contains(pl->have->domain_by_name, vm->domain)) {
+			/* A new VM waits alone: held with its appliance, the VM
+			 * captured from may be held too, and wait for ever. */
+			note(pl, "%s: waits for template %s, not captured yet from VM %s (see above)",
+			     vm->domain, b->template, b->source_vm);
+			return NULL;
+		}
+		if (!cap) {  /* a VM rebuilt onto it: its appliance holds, it is not torn down */
 			refuse(pl, vm->appliance, "%s: template %s is not captured yet from VM %s (see the "
 			       "plan's notes)", vm->domain, b->template, b->source_vm);
 			return NULL;
@@ -612,12 +621,19 @@ plan_capture(planner *pl, const desired_base *b)
 	const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, b->source_vm);
 	obs_domain *o = g_hash_table_lookup(pl->have->domain_by_name, b->source_vm);
 	const desired_disk *sys = vm ? vm->disks->pdata[0] : NULL;
-	g_autofree char *why = NULL;
+	g_autofree char *why = NULL, *key = NULL;
 	const char *wait;
 	plan_op *stop = NULL, *cap;
 
 	if (!vm || !o) {
 		note(pl, "template %s: not captured yet: VM %s is not deployed", b->template, b->source_vm);
+		return;
+	}
+	key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	if (pl->opts->captured && (wait = g_hash_table_lookup(pl->opts->captured, key))) {
+		note(pl, "template %s version %u was captured before (sha256 %s), and no host that answers "
+		     "holds it now; a version is captured once: raise version to capture again",
+		     b->template, b->version, wait);
 		return;
 	}
 	if ((wait = capture_failed_lately(pl, b))) {
@@ -636,8 +652,13 @@ plan_capture(planner *pl, const desired_base *b)
 	}
 	why = g_strdup_printf("capture of template %s version %u: stopped while its disk is copied",
 			      b->template, b->version);
-	if (run_state_of(o) == RUN_RUNNING)
+	if (run_state_of(o) == RUN_RUNNING) {
 		stop = plan_state_why(pl, o->host->name, vm->domain, RUN_RUNNING, RUN_OFF, IMPACT_RESTART, NULL, why);
+		/* A guest that does not shut down is not powered off: a disk
+		 * copied from a VM cut off is no template. */
+		stop->no_force = true;
+		stop->impact = IMPACT_RESTART;
+	}
 	g_free(why);
 	why = g_strdup_printf("template %s version %u, captured once from %s's system disk (flattened), "
 			      "then hashed", b->template, b->version, vm->domain);
@@ -693,21 +714,31 @@ plan_import(planner *pl, const desired_base *b, obs_host *h)
 	op->pool = g_strdup(b->pool);
 	op->volume = g_strdup(b->volume);
 	op->library = g_strdup(x->name);
-	op->file = g_build_filename(x->path, d->file, NULL);
+	op->file = g_strdup(x->path);
+	op->image = g_strdup(d->file);
 	op->hash = g_strdup(d->sha256);
 	op->value = d->bytes;
 	return op;
 }
 
-/* A host that answers and holds @b alone (no backing file), its source
- * host first. */
+/* Whether @b on @h is a copy or capture begun and never verified. */
+static bool
+marked(planner *pl, const obs_host *h, const desired_base *b)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s/%s", h->name, b->pool, b->volume);
+
+	return pl->opts->unverified_copies && g_hash_table_contains(pl->opts->unverified_copies, key);
+}
+
+/* A host that answers and holds @b alone (no backing file), not a copy
+ * never verified, its source host first. */
 static const obs_host *
 export_host(planner *pl, const desired_base *b)
 {
 	g_autofree char *key = g_strdup_printf("%s/%s", b->pool, b->volume);
 	const obs_host *src = obs_host_named(pl->have, b->source_host);
 
-	if (src && src->reachable && g_hash_table_contains(src->vol_by_key, key) &&
+	if (src && src->reachable && g_hash_table_contains(src->vol_by_key, key) && !marked(pl, src, b) &&
 	    g_hash_table_contains(src->details, key) &&
 	    !((virt_vol_detail *)g_hash_table_lookup(src->details, key))->backing)
 		return src;
@@ -715,7 +746,7 @@ export_host(planner *pl, const desired_base *b)
 		const obs_host *h = pl->have->hosts->pdata[i];
 		const virt_vol_detail *d = h->reachable ? g_hash_table_lookup(h->details, key) : NULL;
 
-		if (d && !d->backing && g_hash_table_contains(h->vol_by_key, key))
+		if (d && !d->backing && g_hash_table_contains(h->vol_by_key, key) && !marked(pl, h, b))
 			return h;
 	}
 	return NULL;
@@ -758,7 +789,14 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 	op->export->cpus = b->cpus;
 	op->export->memory = b->memory;
 	format = obs_host_format(h, b->pool, b->volume);
-	op->export->format = g_strdup(format ? format : "qcow2");
+	if (!format || (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0)) {
+		refuse(pl, "", "template %s version %u is not exported to library '%s': its base on %s is %s, "
+		       "and a library holds qcow2 and raw images", template, b->version, l->name, h->name,
+		       format ? format : "of a format libvirt does not say");
+		g_ptr_array_remove(pl->p->ops, op);
+		return;
+	}
+	op->export->format = g_strdup(format);
 	op->export->virtual_size = obs_host_capacity(h, b->pool, b->volume);
 }
 
@@ -798,6 +836,7 @@ plan_image_export(planner *pl, const desired_export *e)
 	op->export->version = b->version;
 	op->export->format = g_strdup(e->format);
 	op->export->file_name = g_strdup_printf("%s-%s-v%u.%s", e->name, e->template, b->version, e->format);
+	op->export->source_format = g_strdup(obs_host_format(h, b->pool, b->volume));
 	op->export->command = g_strdup(e->command);
 	op->export->region = g_strdup(e->region);
 	op->export->timeout_s = e->timeout_s;

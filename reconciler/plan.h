@@ -77,6 +77,7 @@ typedef struct {
 	char *format;
 	uint64_t virtual_size;
 	char *file_name;          /* IMAGE_EXPORT: in the folder op->file */
+	char *source_format;      /* IMAGE_EXPORT: the base's, as libvirt says */
 	char *command;            /* IMAGE_EXPORT: upload, or NULL */
 	char *region;
 	unsigned timeout_s;
@@ -112,10 +113,14 @@ struct plan_op {
 	char *file;               /* VOL_COPY from a library: the image file;
 				     LIB_EXPORT: the library's folder;
 				     VOL_CAPTURE: the pool of clone_from */
+	char *image;              /* VOL_COPY from a library: the image, relative
+				     to the library's folder (op->file) */
 	plan_export *export;      /* LIB_EXPORT */
-	bool after_any;           /* runs once its steps ended, done or failed
-				     (not skipped): a VM started again after a
-				     capture, whatever became of the capture */
+	bool after_any;           /* runs once its steps ended, a capture among
+				     them failed or not: a VM started again
+				     after a capture, whatever became of it */
+	bool no_force;            /* SHUTDOWN: never powered off at the timeout
+				     (before a capture: a clean disk, or none) */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */
@@ -187,6 +192,9 @@ typedef struct {
 	 * that failed is tried again an hour later, not at every pass (each
 	 * try stops the VM).  Borrowed; may be NULL. */
 	GHashTable *failed_captures;
+	/* "pool/volume" -> sha256: versions captured already, never again
+	 * (a version is one image).  Borrowed; may be NULL. */
+	GHashTable *captured;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

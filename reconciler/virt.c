@@ -797,10 +797,13 @@ virt_stop_begin(virt_host *h, const char *name, unsigned timeout_ms, virt_stop *
 	int state = 0, reason = 0;
 	bool ok = true;
 
+	bool no_force = s->no_force;
+
 	*off = false;
 	if (!dom)
 		return false;
 	memset(s, 0, sizeof(*s));
+	s->no_force = no_force;
 	s->timeout_ms = timeout_ms;
 	s->press_at = now + (gint64)fault_delay_ms("stop-delay") * 1000;
 	count(h);
@@ -853,6 +856,13 @@ virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop 
 		s->repress = now + VIRT_SHUTDOWN_REPRESS_MS * 1000;
 		virDomainFree(dom);
 		return !*ok;
+	}
+	if (now >= s->deadline && s->no_force) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s did not shut down within %u s, and is not "
+			    "powered off: what comes next needs a clean stop", name, s->timeout_ms / 1000);
+		*ok = false;
+		virDomainFree(dom);
+		return true;
 	}
 	if (now >= s->deadline) {
 		count(h);

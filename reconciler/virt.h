@@ -219,6 +219,8 @@ typedef struct {
 	gint64 press_at;     /* monotonic µs of the first press */
 	gint64 repress;
 	gint64 deadline;     /* power off then */
+	bool no_force;       /* at the deadline, fail instead (set before
+				virt_stop_begin, which keeps it) */
 } virt_stop;
 bool virt_stop_begin(virt_host *h, const char *name, unsigned timeout_ms, virt_stop *s,
 		     bool *off, GError **error);

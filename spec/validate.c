@@ -262,6 +262,7 @@ check_same_base(checker *c, const spec_template *a, const spec_template *b)
 {
 	const char *what = g_strcmp0(a->source_host.v, b->source_host.v) ? "source host" :
 			   g_strcmp0(a->source_library.v, b->source_library.v) ? "source library" :
+			   g_strcmp0(a->source_vm.v, b->source_vm.v) ? "source vm" :
 			   a->sha256.v && b->sha256.v && strcmp(a->sha256.v, b->sha256.v) ? "sha256" :
 			   g_strcmp0(a->source_library.v, NULL) && a->version.v != b->version.v ? "version" : NULL;
 
@@ -283,8 +284,8 @@ check_templates(checker *c)
 
 	for (guint i = 0; i < c->src->templates->len; i++) {
 		spec_template *t = c->src->templates->pdata[i];
-		g_autofree char *base = g_strdup_printf("%s/%s", t->pool.v, t->volume.v);
-		const spec_template *first = g_hash_table_lookup(by_base, base);
+		g_autofree char *base = NULL;
+		const spec_template *first;
 
 		if (t->source_host.v)
 			resolve(c, t->obj.file, &t->source_host, c->src->host_by_name, "host");
@@ -299,6 +300,10 @@ check_templates(checker *c)
 				   "source names more than one of host, library and vm; give one");
 		if (t->source_vm.v)
 			check_capture(c, t);
+		if (t->source_vm.v && t->sha256.v)
+			spec_error(c->diags, t->obj.file, t->sha256.pos, "bad-checksum",
+				   "template '%s' is captured from a VM: its checksum is known once it is made "
+				   "(strata records it); remove sha256", t->obj.name.v);
 		if (t->source_vm.v && !t->volume.v && t->obj.name.v) {
 			/* strata names what it captures: by template and version */
 			t->volume.v = g_strdup_printf("%s-v%" G_GINT64_FORMAT ".qcow2", t->obj.name.v, t->version.v);
@@ -317,6 +322,8 @@ check_templates(checker *c)
 		}
 		if (!t->pool.v || !t->volume.v)
 			continue;
+		base = g_strdup_printf("%s/%s", t->pool.v, t->volume.v);
+		first = g_hash_table_lookup(by_base, base);
 		if (first)
 			check_same_base(c, first, t);
 		else

@@ -12,6 +12,8 @@
  */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "recon.h"
 #include "../../reconciler/image_export.h"
@@ -416,8 +418,9 @@ test_library__a_base_is_pulled_from_the_library(void **state)
 	assert_string_equal(copy->host, "hv2");
 	assert_string_equal(copy->library, "central");
 	assert_null(copy->peer);
-	file = g_build_filename(f->nodes, "lib", "gold/2/disk0.qcow2", NULL);
+	file = g_build_filename(f->nodes, "lib", NULL);
 	assert_string_equal(copy->file, file);
+	assert_string_equal(copy->image, "gold/2/disk0.qcow2");
 	assert_string_equal(copy->hash, SHA_B);
 	desc = op_describe(copy);
 	assert_string_equal(desc, "copy-volume default/gold.qcow2 from library central (5.0 MiB)");
@@ -564,6 +567,46 @@ test_library__folders_and_duplicates(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * Whoever can write the share cannot send strata elsewhere: an index that
+ * is a symlink or a FIFO is refused (a FIFO without blocking), and so is
+ * an image reached through a symlinked folder.
+ */
+static void
+test_library__links_and_fifos_in_the_share_are_refused(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *outside = tu_mkdtemp();
+	g_autofree char *idx = g_build_filename(dir, "index.json", NULL);
+	g_autofree char *target = g_build_filename(outside, "secret", NULL);
+	g_autofree char *link = g_build_filename(dir, "gold", NULL);
+	g_autoptr(GError) err = NULL;
+	virt_copy out = { 0 };
+
+	(void)state;
+	tu_write(target, "{\"format\": 1, \"templates\": []}");
+	assert_int_equal(symlink(target, idx), 0);
+	{
+		g_autoptr(lib_index) x = lib_index_read("central", dir);
+
+		assert_non_null(x->error);
+		assert_non_null(strstr(x->error, "a symlink or a path out of the library: refused"));
+	}
+	assert_int_equal(unlink(idx), 0);
+	assert_int_equal(mkfifo(idx, 0600), 0);
+	{
+		g_autoptr(lib_index) x = lib_index_read("central", dir);
+
+		assert_non_null(x->error);
+		assert_non_null(strstr(x->error, "index.json: not a regular file"));
+	}
+	assert_int_equal(symlink(outside, link), 0);
+	assert_false(lib_import(dir, "gold/secret", NULL, "default", "gold.qcow2", SHA_A, &out, &err));
+	assert_non_null(strstr(err->message, "a symlink or a path out of the library: refused"));
+	tu_rmtree(dir);
+	tu_rmtree(outside);
+}
+
 /* ---- capture ------------------------------------------------------------ */
 
 static bool
@@ -704,6 +747,7 @@ main(void)
 		cmocka_unit_test(test_library__a_template_is_exported_once_per_version),
 		cmocka_unit_test(test_library__a_hostile_index_is_refused_saying_where),
 		cmocka_unit_test(test_library__folders_and_duplicates),
+		cmocka_unit_test(test_library__links_and_fifos_in_the_share_are_refused),
 		cmocka_unit_test(test_capture__a_failed_capture_starts_the_vm_again_and_waits),
 		cmocka_unit_test(test_export__upload_line_quotes_what_it_fills_in),
 		cmocka_unit_test(test_export__planned_once_per_version),
