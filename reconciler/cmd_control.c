@@ -16,7 +16,7 @@ print_status(const char *reply)
 {
 	g_autoptr(JsonParser) p = json_parser_new();
 	JsonObject *root;
-	JsonArray *vms, *hosts, *pools;
+	JsonArray *vms, *hosts, *pools, *templates;
 
 	if (!json_parser_load_from_data(p, reply, -1, NULL)) {
 		printf("%s", reply);
@@ -48,7 +48,27 @@ print_status(const char *reply)
 		       json_object_get_string_member(sp, "hosts"), json_object_get_string_member(sp, "state"),
 		       finding ? ": " : "", finding ? finding : "");
 	}
-	if ((hosts && json_array_get_length(hosts)) || (pools && json_array_get_length(pools)))
+	templates = json_object_get_array_member(root, "templates");
+	for (guint i = 0; templates && i < json_array_get_length(templates); i++) {
+		JsonObject *t = json_array_get_object_element(templates, i);
+		JsonArray *copies = json_object_get_array_member(t, "copies");
+		const char *src = json_object_get_string_member_with_default(t, "source", NULL);
+
+		printf("template %-15s version %" G_GINT64_FORMAT ", %s%s%s, on", json_object_get_string_member(t, "template"),
+		       json_object_get_int_member(t, "version"), json_object_get_string_member(t, "base"),
+		       src ? " from " : "", src ? src : "");
+		for (guint j = 0; copies && j < json_array_get_length(copies); j++) {
+			JsonObject *c = json_array_get_object_element(copies, j);
+			const char *sha = json_object_get_string_member_with_default(c, "sha256", NULL);
+
+			printf(" %s", json_object_get_string_member(c, "host"));
+			if (sha)
+				printf(" (sha256 %.12s)", sha);
+		}
+		printf("%s\n", copies && json_array_get_length(copies) ? "" : " no host");
+	}
+	if ((hosts && json_array_get_length(hosts)) || (pools && json_array_get_length(pools)) ||
+	    (templates && json_array_get_length(templates)))
 		printf("\n");
 	printf("%-24s %-8s %-11s %-11s %s\n", "VM", "HOST", "DESIRED", "OBSERVED", "OVERRIDE");
 	vms = json_object_get_array_member(root, "vms");

@@ -112,6 +112,7 @@ struct daemon_state {
 	GPtrArray *status;         /* JSON objects (JsonNode *) from the last pass */
 	GPtrArray *status_hosts;   /* the same, one per host */
 	GPtrArray *status_pools;   /* and one per declared shared pool */
+	GPtrArray *status_templates; /* and one per template base */
 	GPtrArray *oneshots;       /* oneshot *: scheduled, for the next reconcile */
 };
 
@@ -957,6 +958,49 @@ status_capture_pools(daemon_state *d)
 	}
 }
 
+/* Each template's base: its version, where it comes from, and on which
+ * hosts it is, with the checksum recorded for each copy. */
+static void
+status_capture_templates(daemon_state *d)
+{
+	const observed *have = d->pass.have;
+	g_autoptr(GList) keys = g_hash_table_get_keys(d->want->bases);
+
+	g_ptr_array_set_size(d->status_templates, 0);
+	keys = g_list_sort(keys, (GCompareFunc)strcmp);
+	for (GList *l = keys; l; l = l->next) {
+		const desired_base *base = g_hash_table_lookup(d->want->bases, l->data);
+		g_autofree char *key = g_strdup_printf("%s/%s", base->pool, base->volume);
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autofree char *from = base->source_host ? g_strdup_printf("host %s", base->source_host) :
+					base->source_library ? g_strdup_printf("library %s", base->source_library) :
+					base->source_vm ? g_strdup_printf("vm %s", base->source_vm) : NULL;
+
+		json_builder_begin_object(b);
+		json_out_string(b, "template", base->template);
+		json_out_int(b, "version", base->version);
+		json_out_string(b, "base", key);
+		json_out_string(b, "source", from);
+		json_builder_set_member_name(b, "copies");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < have->hosts->len; i++) {
+			const obs_host *h = have->hosts->pdata[i];
+			g_autofree char *sha = NULL;
+
+			if (!h->reachable || !g_hash_table_contains(h->vol_by_key, key))
+				continue;
+			sha = history_image_sha256(d->hist, h->name, base->pool, base->volume);
+			json_builder_begin_object(b);
+			json_out_string(b, "host", h->name);
+			json_out_string(b, "sha256", sha);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		g_ptr_array_add(d->status_templates, json_builder_get_root(b));
+	}
+}
+
 static void
 status_capture(daemon_state *d)
 {
@@ -980,6 +1024,7 @@ status_capture(daemon_state *d)
 		g_ptr_array_add(d->status_hosts, json_builder_get_root(b));
 	}
 	status_capture_pools(d);
+	status_capture_templates(d);
 	for (guint i = 0; i < d->want->vms->len; i++) {
 		desired_vm *vm = d->want->vms->pdata[i];
 		obs_domain *o = g_hash_table_lookup(have->domain_by_name, vm->domain);
@@ -1563,6 +1608,11 @@ daemon_status_json(daemon_state *d)
 	for (guint i = 0; i < d->status_pools->len; i++)
 		json_builder_add_value(b, json_node_copy(d->status_pools->pdata[i]));
 	json_builder_end_array(b);
+	json_builder_set_member_name(b, "templates");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < d->status_templates->len; i++)
+		json_builder_add_value(b, json_node_copy(d->status_templates->pdata[i]));
+	json_builder_end_array(b);
 	json_builder_set_member_name(b, "vms");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->status->len; i++)
@@ -1654,6 +1704,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->status = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->status_hosts = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->status_pools = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+	d->status_templates = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
 	d->cache = obs_cache_new();
@@ -1784,6 +1835,7 @@ daemon_free(daemon_state *d)
 	g_ptr_array_unref(d->status);
 	g_ptr_array_unref(d->status_hosts);
 	g_ptr_array_unref(d->status_pools);
+	g_ptr_array_unref(d->status_templates);
 	g_ptr_array_unref(d->oneshots);
 	g_array_unref(d->event_ids);
 	g_free(d->good_digest);

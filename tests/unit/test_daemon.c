@@ -233,6 +233,7 @@ test_watch__converges_then_follows_each_editor_pattern(void **state)
 	watch *w = watch_start(NULL);
 	g_autofree char *rev0 = g_strdup(revision(w));
 	g_autofree char *text = NULL;
+	g_autofree char *base = status_entry(w, "templates", "template", "deb", "base");
 	g_autofree char *vimswap = g_build_filename(w->src, ".spec.yaml.swp", NULL);
 	g_autofree char *probe = g_build_filename(w->src, "4913", NULL);
 	g_autofree char *lock = g_build_filename(w->src, ".#spec.yaml", NULL);
@@ -240,6 +241,18 @@ test_watch__converges_then_follows_each_editor_pattern(void **state)
 	g_autofree char *subfile = g_build_filename(sub, "extra.yml", NULL);
 	char *revs[6];
 	int n = 0;
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonArray *templates = json_object_get_array_member(status(w, p), "templates");
+	JsonArray *copies = NULL;
+
+	/* status lists each template's base and the hosts that hold it */
+	assert_string_equal(base, "default/debian-12.qcow2");
+	for (guint i = 0; templates && i < json_array_get_length(templates); i++)
+		if (!strcmp(json_object_get_string_member(json_array_get_object_element(templates, i), "template"),
+			    "deb"))
+			copies = json_object_get_array_member(json_array_get_object_element(templates, i), "copies");
+	assert_non_null(copies);
+	assert_int_equal(json_array_get_length(copies), 2);  /* hv1 and hv2 */
 
 	(void)state;
 	revs[n++] = g_strdup(rev0);
