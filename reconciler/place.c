@@ -153,7 +153,12 @@ disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
 				       sys->pool);
 	if (sys->base && !obs_host_has_volume(h, sys->pool, sys->volume) &&
 	    !obs_host_has_volume(h, sys->pool, sys->base)) {
-		char *why = obs_base_copy_blocker(ps->have, desired_base_of(ps->want, sys->pool, sys->base), h);
+		const desired_base *b = desired_base_of(ps->want, sys->pool, sys->base);
+		/* No template names it there: a persistent volume's pool other
+		 * than its template's, where the base must be to be cloned. */
+		char *why = b ? obs_base_copy_blocker(ps->have, b, h)
+			      : g_strdup_printf("%s has no base volume '%s' in pool '%s'", h->name, sys->base,
+						sys->pool);
 
 		if (why)
 			return why;  /* else strata copies it there first */

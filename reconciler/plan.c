@@ -518,10 +518,10 @@ plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
 
 	if (op)
 		return op;
-	why = b ? obs_base_copy_blocker(pl->have, b, h) : NULL;
-	if (!b || why) {
-		refuse(pl, vm->appliance, "%s: %s", vm->domain,
-		       why ? why : "its base is named by no template");
+	why = b ? obs_base_copy_blocker(pl->have, b, h)
+		: g_strdup_printf("base volume '%s' is not in pool '%s' on %s", d->base, d->pool, h->name);
+	if (why) {
+		refuse(pl, vm->appliance, "%s: %s", vm->domain, why);
 		return NULL;
 	}
 	src = obs_base_source(pl->have, b);
