@@ -15,9 +15,7 @@
  *    that domain's disks, no other definition on the host uses it (as
  *    observed; see observe.h for what that covers), and it is neither a
  *    persistent volume nor a template base; a persistent volume goes only
- *    by its own `state: deleted`; an old version of a captured template
- *    goes only by its template's `keep`, where strata made it, and (exec
- *    checks) no domain and no volume on the host uses it;
+ *    by its own `state: deleted`;
  *  - a plan that would remove every managed VM, or more than a set share
  *    of them, is refused unless allowed; an error holds back the
  *    appliance it concerns, and a plan that cannot be ordered runs not
