@@ -171,17 +171,6 @@ vol_delete_unused(job *j, GError **error)
 			    op->pool, op->volume, user, op->host);
 		return false;
 	}
-	/* An old template version: a disk built on it (a stopped VM's overlay
-	 * names its backing file nowhere in the domain's definition) would be
-	 * lost with it. */
-	if (op->retire && !virt_vol_backs_none(j->virt, op->pool, op->volume, &user, error))
-		return false;
-	if (user) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
-			    "%s/%s is kept: volume %s on %s is built on it; nothing was deleted",
-			    op->pool, op->volume, user, op->host);
-		return false;
-	}
 	return virt_vol_delete(j->virt, op->pool, op->volume, error);
 }
 

@@ -621,19 +621,6 @@ history_done_exports(history *h)
 }
 
 GHashTable *
-history_made(history *h)
-{
-	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	sqlite3_stmt *st = prepare(h, "SELECT host || '/' || pool || '/' || volume FROM images "
-				   "WHERE sha256 IS NOT NULL AND source IS NOT NULL AND host NOT LIKE '%:%'", NULL);
-
-	while (st && sqlite3_step(st) == SQLITE_ROW)
-		g_hash_table_add(t, g_strdup((const char *)sqlite3_column_text(st, 0)));
-	sqlite3_finalize(st);
-	return t;
-}
-
-GHashTable *
 history_captured(history *h)
 {
 	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -96,9 +96,6 @@ GHashTable *history_failed_captures(history *h);
 /* "pool/volume" -> sha256 of every base captured from a VM (never
  * captured twice: plan_options.captured).  A new table. */
 GHashTable *history_captured(history *h);
-/* "host/pool/volume" of every base strata made there (copied or captured,
- * verified): the only ones retention may delete.  A new table. */
-GHashTable *history_made(history *h);
 /* Every base copied or copied from, as rows (column -> text, NULL
  * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
  * time. */

@@ -44,7 +44,6 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	g_autoptr(GHashTable) exported = known ? history_done_exports(known) : NULL;
 	g_autoptr(GHashTable) failed = known ? history_failed_captures(known) : NULL;
 	g_autoptr(GHashTable) captured = known ? history_captured(known) : NULL;
-	g_autoptr(GHashTable) made = known ? history_made(known) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
@@ -53,7 +52,6 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	po.done_exports = exported;
 	po.failed_captures = failed;
 	po.captured = captured;
-	po.made = made;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);

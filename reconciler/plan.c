@@ -679,87 +679,6 @@ plan_capture(planner *pl, const desired_base *b)
 	g_hash_table_insert(pl->captures, g_strdup_printf("%s/%s", b->pool, b->volume), cap);
 }
 
-/* ---- retention: old captured versions ---------------------------------- */
-
-static GHashTable *bases_of(const desired_state *want);
-
-/* The version k of "<template>-v<k>.qcow2", or 0 if @name is not one. */
-static unsigned
-captured_version(const desired_base *b, const char *name)
-{
-	g_autofree char *prefix = g_strdup_printf("%s-v", b->template);
-	const char *p = g_str_has_prefix(name, prefix) ? name + strlen(prefix) : NULL;
-	char *end = NULL;
-	guint64 k = p && g_ascii_isdigit(*p) ? g_ascii_strtoull(p, &end, 10) : 0;
-
-	return end && strcmp(end, ".qcow2") == 0 && k <= G_MAXUINT ? (unsigned)k : 0;
-}
-
-/* Whether the plan does anything on @h: retention waits for a host at rest
- * (a VM rebuilt onto the new version drops its old disk first). */
-static bool
-host_busy(planner *pl, const obs_host *h)
-{
-	for (guint i = 0; i < pl->p->ops->len; i++) {
-		const plan_op *op = pl->p->ops->pdata[i];
-
-		if (!strcmp(op->host, h->name) || !g_strcmp0(op->target, h->name))
-			return true;
-	}
-	return false;
-}
-
-/*
- * `keep: N`: versions of a captured template older than the N newest go,
- * on each host at rest, if strata made that copy (history), no template
- * names it now, and no domain there uses it as observed; exec looks again
- * just before, at every domain and at every volume's backing file.
- */
-static void
-plan_retire(planner *pl, const desired_base *b, const obs_host *h)
-{
-	for (guint i = 0; h->vols && i < h->vols->len; i++) {
-		const virt_vol *v = h->vols->pdata[i];
-		unsigned k = strcmp(v->pool, b->pool) == 0 ? captured_version(b, v->name) : 0;
-		g_autofree char *made = g_strdup_printf("%s/%s/%s", h->name, v->pool, v->name);
-		g_autofree char *key = g_strdup_printf("%s/%s", v->pool, v->name);
-		g_autofree char *why = NULL;
-		plan_op *op;
-
-		if (!k || k + b->keep > b->version || !pl->opts->made ||
-		    !g_hash_table_contains(pl->opts->made, made) || g_hash_table_contains(pl->bases, key) ||
-		    g_hash_table_contains(h->users, key))
-			continue;
-		why = g_strdup_printf("template %s version %u, older than the %u kept (keep: %u), made here by "
-				      "strata; no domain uses it", b->template, k, b->keep, b->keep);
-		op = op_add(pl, OP_VOL_DELETE, IMPACT_IN_PLACE, h->name, NULL, NULL, why);
-		op->pool = g_strdup(v->pool);
-		op->volume = g_strdup(v->name);
-		op->retire = true;
-	}
-}
-
-static void
-plan_retirements(planner *pl)
-{
-	GHashTableIter it;
-	gpointer v;
-
-	if (!pl->bases)
-		pl->bases = bases_of(pl->want);
-	g_hash_table_iter_init(&it, pl->want->bases);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		const desired_base *b = v;
-
-		for (guint i = 0; b->keep && b->source_vm && i < pl->have->hosts->len; i++) {
-			const obs_host *h = pl->have->hosts->pdata[i];
-
-			if (h->reachable && h->refs_known && !host_busy(pl, h))
-				plan_retire(pl, b, h);
-		}
-	}
-}
-
 /* Templates captured from a VM that no host holds yet: before any VM is
  * planned, so that those built on them wait for the capture. */
 static void
@@ -2535,7 +2454,6 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_make_room(&pl);
 	plan_persistent(&pl);
 	plan_exports(&pl);
-	plan_retirements(&pl);
 	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty)
 		refuse(&pl, NULL, "the plan would remove every managed VM (%u); refused without --allow-empty",
 		       pl.managed);

@@ -121,9 +121,6 @@ struct plan_op {
 				     after a capture, whatever became of it */
 	bool no_force;            /* SHUTDOWN: never powered off at the timeout
 				     (before a capture: a clean disk, or none) */
-	bool retire;              /* VOL_DELETE of an old captured version
-				     (keep: N): exec checks first that no
-				     domain and no volume on the host uses it */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */
@@ -198,10 +195,6 @@ typedef struct {
 	/* "pool/volume" -> sha256: versions captured already, never again
 	 * (a version is one image).  Borrowed; may be NULL. */
 	GHashTable *captured;
-	/* "host/pool/volume" of the bases strata made (history_made): old
-	 * captured versions are deleted only among these.  Borrowed; may be
-	 * NULL (then none is). */
-	GHashTable *made;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

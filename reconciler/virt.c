@@ -1220,36 +1220,3 @@ virt_pool_lookup(virt_host *h, const char *pool, GError **error)
 {
 	return pool_lookup(h, pool, error);
 }
-
-bool
-virt_vol_backs_none(virt_host *h, const char *pool, const char *name, char **user, GError **error)
-{
-	g_autoptr(GPtrArray) pools = NULL, vols = NULL;
-	g_autofree char *key = NULL;
-
-	*user = NULL;
-	if (!virt_vol_key(h, pool, name, &key, error) || !virt_list_pools(h, &pools, &vols, error))
-		return false;
-	if (!key || !key[0]) {
-		*user = g_strdup("(unknown: the volume has no path to compare backing files with)");
-		return true;
-	}
-	for (guint i = 0; i < vols->len && !*user; i++) {
-		const virt_vol *v = vols->pdata[i];
-		virt_vol_detail d = { 0 };
-		g_autoptr(GError) err = NULL;
-
-		if (!strcmp(v->pool, pool) && !strcmp(v->name, name))
-			continue;
-		if (!virt_volume_detail(h, v->pool, v->name, &d, &err)) {
-			if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))  /* gone: backs nothing */
-				*user = g_strdup_printf("%s/%s (it could not be read)", v->pool, v->name);
-			continue;
-		}
-		if (d.backing && strcmp(d.backing, key) == 0)
-			*user = g_strdup_printf("%s/%s", v->pool, v->name);
-		g_free(d.backing);
-		g_free(d.format);
-	}
-	return true;
-}

@@ -260,11 +260,6 @@ bool virt_vol_key(virt_host *h, const char *pool, const char *name, char **key,
 		  GError **error);
 bool virt_vol_delete(virt_host *h, const char *pool, const char *name,
 		     GError **error);
-/* *@user: the first volume on @h, in any pool, whose backing file is
- * @pool/@name ("pool/volume"), or NULL if none is.  One call per volume:
- * only before a base is deleted. */
-bool virt_vol_backs_none(virt_host *h, const char *pool, const char *name, char **user,
-			 GError **error);
 /* Read @pool's content again from its storage (a file another host made
  * appears; one it deleted goes). */
 bool virt_pool_refresh(virt_host *h, const char *pool, GError **error);

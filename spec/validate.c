@@ -300,10 +300,6 @@ check_templates(checker *c)
 				   "source names more than one of host, library and vm; give one");
 		if (t->source_vm.v)
 			check_capture(c, t);
-		if (t->keep.set && !t->source_vm.v)
-			spec_error(c->diags, t->obj.file, t->keep.pos, "bad-value",
-				   "keep applies to a template captured from a VM (source: {vm: ...}), whose "
-				   "versions strata names and makes; remove it");
 		if (t->source_vm.v && t->sha256.v)
 			spec_error(c->diags, t->obj.file, t->sha256.pos, "bad-checksum",
 				   "template '%s' is captured from a VM: its checksum is known once it is made "

@@ -671,86 +671,6 @@ test_capture__a_failed_capture_starts_the_vm_again_and_waits(void **state)
 	dc_free(d);
 }
 
-/* Record that strata made @volume on @host (as a verified copy would). */
-static void
-record_made(dc *d, const char *host, const char *volume)
-{
-	plan_op op = { .kind = OP_VOL_COPY, .host = (char *)host, .pool = "default", .volume = (char *)volume,
-		       .peer = "elsewhere", .status = OPST_PENDING };
-	plan_op *ops = &op;
-	g_autoptr(GError) err = NULL;
-	gint64 run, row;
-
-	op.deps = g_ptr_array_new();
-	run = history_run_begin(d->hist, "test", 0, &err);
-	assert_true(history_intents(d->hist, run, &ops, 1, &row, &err));
-	op.status = OPST_DONE;
-	op.digest = SHA_A;
-	assert_true(history_results(d->hist, &ops, &row, 1, &err));
-	g_ptr_array_unref(op.deps);
-}
-
-/*
- * keep: 1 on a captured template at version 2: version 1 goes from a host
- * at rest where strata made it, and only there; the current version, and
- * a version 1 strata did not make (on the VM's host), stay.
- */
-static void
-test_capture__old_versions_go_by_keep_only_where_strata_made_them(void **state)
-{
-	dc *d = dc_new("kind: appliance\nname: a\nvms:\n  - {name: src, template: debian-12}\n");
-	g_autoptr(GError) err = NULL;
-	g_autofree char *other = NULL, *spec = NULL, *src_host = NULL;
-	const plan *p;
-	guint retired = 0;
-	host_conn *hc;
-
-	(void)state;
-	d->use_history = true;
-	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	other = g_strdup(strcmp(dc_domain(d, "a.src")->host->name, "hv3") ? "hv3" : "hv1");
-	hc = g_hash_table_lookup(d->hosts->by_name, other);
-	for (guint v = 1; v <= 2; v++) {
-		g_autofree char *xml = g_strdup_printf("<volume><name>cap-v%u.qcow2</name><capacity>1048576</capacity></volume>", v);
-
-		assert_true(virt_vol_create(hc->virt, "default", xml, NULL, &err));
-	}
-	/* On the VM's own host, a version 1 strata did not make. */
-	src_host = g_strdup(dc_domain(d, "a.src")->host->name);
-	assert_true(virt_vol_create(((host_conn *)g_hash_table_lookup(d->hosts->by_name, src_host))->virt,
-				    "default", "<volume><name>cap-v1.qcow2</name><capacity>1048576</capacity></volume>",
-				    NULL, &err));
-	record_made(d, other, "cap-v1.qcow2");
-	record_made(d, other, "cap-v2.qcow2");
-	spec = g_strdup("kind: template\nname: cap\nversion: 2\nkeep: 1\npool: default\nsource: {vm: a.src}\n---\n"
-			"kind: appliance\nname: a\nvms:\n  - {name: src, template: debian-12}\n");
-	dc_spec(d, spec);
-	p = dc_plan(d);
-	assert_int_equal(p->errors->len, 0);
-	for (guint i = 0; i < p->ops->len; i++) {
-		const plan_op *op = p->ops->pdata[i];
-
-		if (op->kind != OP_VOL_DELETE)
-			continue;
-		assert_true(op->retire);
-		assert_string_equal(op->host, other);
-		assert_string_equal(op->volume, "cap-v1.qcow2");  /* not v2 (kept) */
-		retired++;
-	}
-	assert_int_equal(retired, 1);
-	assert_int_equal(dc_apply_planned(d), EXEC_CONVERGED);
-	assert_false(dc_has_volume(d, other, "cap-v1.qcow2"));
-	assert_true(dc_has_volume(d, other, "cap-v2.qcow2"));
-	assert_true(dc_has_volume(d, src_host, "cap-v1.qcow2"));  /* not strata's */
-	/* keep: 2 keeps both */
-	dc_spec(d, "kind: template\nname: cap\nversion: 3\nkeep: 2\npool: default\nsource: {vm: a.src}\n---\n"
-		   "kind: appliance\nname: a\nvms:\n  - {name: src, template: debian-12}\n");
-	p = dc_plan(d);
-	for (guint i = 0; i < p->ops->len; i++)
-		assert_int_not_equal(((plan_op *)p->ops->pdata[i])->kind, OP_VOL_DELETE);
-	dc_free(d);
-}
-
 /* ---- exports ------------------------------------------------------------ */
 
 /* Placeholders are filled with values quoted for the shell: a file name
@@ -829,7 +749,6 @@ main(void)
 		cmocka_unit_test(test_library__folders_and_duplicates),
 		cmocka_unit_test(test_library__links_and_fifos_in_the_share_are_refused),
 		cmocka_unit_test(test_capture__a_failed_capture_starts_the_vm_again_and_waits),
-		cmocka_unit_test(test_capture__old_versions_go_by_keep_only_where_strata_made_them),
 		cmocka_unit_test(test_export__upload_line_quotes_what_it_fills_in),
 		cmocka_unit_test(test_export__planned_once_per_version),
 	};
