@@ -107,7 +107,9 @@ print_images_text(GPtrArray *rows)
 
 		printf("%s  %s/%s on %s  ", when, (char *)g_hash_table_lookup(r, "pool"),
 		       (char *)g_hash_table_lookup(r, "volume"), (char *)g_hash_table_lookup(r, "host"));
-		if (!sha)
+		if (!sha && g_hash_table_lookup(r, "note"))
+			printf("%s\n", (char *)g_hash_table_lookup(r, "note"));
+		else if (!sha)
 			printf("copy from %s begun in run %s, NOT verified\n", src,
 			       (char *)g_hash_table_lookup(r, "run"));
 		else if (src)

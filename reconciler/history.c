@@ -584,7 +584,8 @@ image_ended(history *h, const plan_op *op, gint64 now)
 
 /* An export, as a copy of the base: host "library:NAME" or "export:NAME",
  * pool TEMPLATE, volume "version N"; an image export's note says what
- * its upload did. */
+ * its upload did.  A failed one is recorded without a checksum, its note
+ * saying why (history_failed_exports). */
 static void
 image_exported(history *h, const plan_op *op, gint64 now)
 {
@@ -595,10 +596,14 @@ image_exported(history *h, const plan_op *op, gint64 now)
 		return;
 	sqlite3_bind_text(st, 1, g_strdup_printf("%s:%s", op->kind == OP_LIB_EXPORT ? "library" : "export",
 						 op->library), -1, g_free);
-	sqlite3_bind_text(st, 9, op->log, -1, SQLITE_TRANSIENT);
+	if (op->status == OPST_DONE)
+		sqlite3_bind_text(st, 9, op->log, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_text(st, 9, g_strdup_printf("export failed: %s", op->error ? op->error : "?"), -1,
+				  g_free);
 	sqlite3_bind_text(st, 2, op->export->template, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, g_strdup_printf("version %u", op->export->version), -1, g_free);
-	sqlite3_bind_text(st, 4, op->digest, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, op->status == OPST_DONE ? op->digest : NULL, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, (gint64)op->length);
 	sqlite3_bind_int64(st, 6, (gint64)op->moved);
 	sqlite3_bind_text(st, 7, op->host, -1, SQLITE_TRANSIENT);
@@ -616,6 +621,21 @@ history_done_exports(history *h)
 
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		g_hash_table_add(t, g_strdup((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	return t;
+}
+
+GHashTable *
+history_failed_exports(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sqlite3_stmt *st = prepare(h, "SELECT host || '/' || pool || '/' || substr(volume, 9), time, note FROM images "
+				   "WHERE sha256 IS NULL AND note LIKE 'export failed: %'", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		g_hash_table_insert(t, g_strdup((const char *)sqlite3_column_text(st, 0)),
+				    g_strdup_printf("%" G_GINT64_FORMAT " %s", (gint64)sqlite3_column_int64(st, 1),
+						    (const char *)sqlite3_column_text(st, 2)));
 	sqlite3_finalize(st);
 	return t;
 }
@@ -658,7 +678,8 @@ history_unverified_copies(history *h)
 {
 	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	sqlite3_stmt *st = prepare(h, "SELECT host || '/' || pool || '/' || volume, run FROM images "
-				   "WHERE sha256 IS NULL AND coalesce(note, '') NOT LIKE 'capture failed: %'", NULL);
+				   "WHERE sha256 IS NULL AND coalesce(note, '') NOT LIKE 'capture failed: %' "
+				   "AND coalesce(note, '') NOT LIKE 'export failed: %'", NULL);
 
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		gint64 run = sqlite3_column_int64(st, 1);
@@ -828,7 +849,7 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 		if (ops[i]->kind == OP_VOL_COPY || ops[i]->kind == OP_VOL_CAPTURE)
 			image_ended(h, ops[i], now);
 		if ((ops[i]->kind == OP_LIB_EXPORT || ops[i]->kind == OP_IMAGE_EXPORT) &&
-		    ops[i]->status == OPST_DONE)
+		    (ops[i]->status == OPST_DONE || ops[i]->status == OPST_FAILED))
 			image_exported(h, ops[i], now);
 	}
 	sqlite3_finalize(st);

@@ -96,6 +96,10 @@ GHashTable *history_failed_captures(history *h);
 /* "pool/volume" -> sha256 of every base captured from a VM (never
  * captured twice: plan_options.captured).  A new table. */
 GHashTable *history_captured(history *h);
+/* "export:NAME/TEMPLATE/VERSION" or "library:NAME/TEMPLATE/VERSION" ->
+ * "TIME_US export failed: why" of exports whose last try failed
+ * (plan_options.failed_exports).  A new table. */
+GHashTable *history_failed_exports(history *h);
 /* Every base copied or copied from, as rows (column -> text, NULL
  * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
  * time. */

@@ -464,6 +464,7 @@ copy_path(const obs_host *h, const char *pool, const char *volume)
 }
 
 static plan_op *plan_import(planner *pl, const desired_base *b, obs_host *h);
+static const char *export_failed_lately(planner *pl, const char *key);
 static bool copy_source_marked(planner *pl, const desired_vm *vm, const desired_base *b,
 			       const obs_host *src);
 
@@ -757,6 +758,8 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 {
 	const desired_base *b = desired_base_of_template(pl->want, template);
 	const lib_index *x = obs_library(pl->have, l->name);
+	g_autofree char *key = NULL;
+	const char *why;
 	const obs_host *h;
 	plan_op *op;
 	const char *format;
@@ -770,6 +773,12 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 	}
 	if (lib_index_find(x, template, b->version))
 		return;  /* exported once per version; never rewritten */
+	key = g_strdup_printf("library:%s/%s/%u", l->name, template, b->version);
+	if ((why = export_failed_lately(pl, key))) {
+		note(pl, "template %s version %u: not exported to library '%s' again yet: the last try failed "
+		     "(%s); strata tries again an hour after it", template, b->version, l->name, why);
+		return;
+	}
 	h = export_host(pl, b);
 	if (!h) {
 		refuse(pl, "", "template %s version %u is not exported to library '%s': no host that answers "
@@ -810,6 +819,7 @@ plan_image_export(planner *pl, const desired_export *e)
 {
 	const desired_base *b = desired_base_of_template(pl->want, e->template);
 	g_autofree char *key = NULL;
+	const char *why;
 	const obs_host *h;
 	plan_op *op;
 
@@ -818,6 +828,13 @@ plan_image_export(planner *pl, const desired_export *e)
 	key = g_strdup_printf("%s/%s/%u", e->name, e->template, b->version);
 	if (pl->opts->done_exports && g_hash_table_contains(pl->opts->done_exports, key))
 		return;
+	g_free(key);
+	key = g_strdup_printf("export:%s/%s/%u", e->name, e->template, b->version);
+	if ((why = export_failed_lately(pl, key))) {
+		note(pl, "export %s of template %s version %u: not tried again yet: the last try failed (%s); "
+		     "strata tries again an hour after it", e->name, e->template, b->version, why);
+		return;
+	}
 	h = export_host(pl, b);
 	if (!h) {
 		refuse(pl, "", "export %s: template %s version %u is not exported: no host that answers "
@@ -841,6 +858,18 @@ plan_image_export(planner *pl, const desired_export *e)
 	op->export->region = g_strdup(e->region);
 	op->export->timeout_s = e->timeout_s;
 	op->export->attempts = e->attempts;
+}
+
+/* The last try of export @key ("export:NAME/T/V") if it failed within the
+ * hour: why, else NULL. */
+static const char *
+export_failed_lately(planner *pl, const char *key)
+{
+	const char *failed = pl->opts->failed_exports ? g_hash_table_lookup(pl->opts->failed_exports, key) : NULL;
+
+	if (!failed || g_get_real_time() - g_ascii_strtoll(failed, NULL, 10) > CAPTURE_RETRY_US)
+		return NULL;
+	return strchr(failed, ' ') + 1;
 }
 
 /* What each library should hold from this source and does not yet. */

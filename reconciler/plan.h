@@ -195,6 +195,10 @@ typedef struct {
 	/* "pool/volume" -> sha256: versions captured already, never again
 	 * (a version is one image).  Borrowed; may be NULL. */
 	GHashTable *captured;
+	/* history_failed_exports: an export that failed is tried again an
+	 * hour later, not at every pass (each try streams the whole image).
+	 * Borrowed; may be NULL. */
+	GHashTable *failed_exports;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

@@ -730,6 +730,35 @@ test_export__planned_once_per_version(void **state)
 	library_fixture_free(f);
 }
 
+/* An export that failed is not tried again at every pass (each try streams
+ * and converts the whole image): the plan says it waits. */
+static void
+test_export__a_failed_export_waits_an_hour(void **state)
+{
+	fixture *f;
+	const plan *p;
+	plan_op *ex;
+	g_autoptr(GError) err = NULL;
+	gint64 run, row;
+
+	(void)state;
+	extra_docs = "kind: export\nname: aws\ntemplate: gold\nformat: vmdk\npath: %s\n---\n";
+	f = fixture_with("version: 3\nsource: {host: hv1}\n", "  - {name: w, template: silver}\n");
+	p = dc_plan(f->d);
+	ex = (plan_op *)find_kind(p, OP_IMAGE_EXPORT);
+	assert_non_null(ex);
+	run = history_run_begin(f->d->hist, "test", 0, &err);
+	assert_true(history_intents(f->d->hist, run, &ex, 1, &row, &err));
+	ex->status = OPST_FAILED;
+	ex->error = g_strdup("upload attempt 1: exit 3: denied");
+	assert_true(history_results(f->d->hist, &ex, &row, 1, &err));
+	p = dc_plan(f->d);
+	assert_null(find_kind(p, OP_IMAGE_EXPORT));
+	assert_true(has_note_with(p, "export aws of template gold version 3: not tried again yet: the last try "
+				  "failed (export failed: upload attempt 1: exit 3: denied)"));
+	library_fixture_free(f);
+}
+
 int
 main(void)
 {
@@ -751,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_capture__a_failed_capture_starts_the_vm_again_and_waits),
 		cmocka_unit_test(test_export__upload_line_quotes_what_it_fills_in),
 		cmocka_unit_test(test_export__planned_once_per_version),
+		cmocka_unit_test(test_export__a_failed_export_waits_an_hour),
 	};
 
 	tu_chdir_srcdir();

@@ -241,10 +241,11 @@ Y
 	echo "$info" | grep -q '"format": "vpc"' || fail "not a vhd: $info"
 	expect_eq "the vhd file's size (fixed: data + 512-byte footer)" 4194816 "$(stat -c %s "$out/azure-odd-v1.vhd")"
 
-	note "once per version: only the failed export is planned again (plan reads the history)"
+	note "once per version; the failed one waits an hour (plan reads the history)"
 	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
-	grep -q "export-image odd version 1 .* as raw" "$S/plan.out" || fail "the failed export is not planned again"
-	grep -q "as vmdk\|as vhd" "$S/plan.out" && fail "a done export is planned again: $(cat "$S/plan.out")"
+	grep -q "export denied of template odd version 1: not tried again yet: the last try failed" "$S/plan.out" ||
+		fail "the failed export's wait is not said: $(cat "$S/plan.out")"
+	grep -q "export-image" "$S/plan.out" && fail "an export is planned again: $(cat "$S/plan.out")"
 	expect_eq "the base's sha256" "$sha" "$(sha256sum <"$base" | cut -d' ' -f1)"
 }
 
