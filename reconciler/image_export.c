@@ -56,14 +56,62 @@ image_upload_line(const char *command, const char *file, const char *name, const
 	return g_string_free(out, FALSE);
 }
 
-/* Run @argv under coreutils' timeout (@secs, then a kill 10 s later);
- * its output (both streams) in *@output. */
+/*
+ * Run @argv under coreutils' timeout (@secs, then a kill 10 s later); its
+ * output (both streams) in *@output.  The output goes through a file, not
+ * a pipe: a command that leaves a process behind holding it (a daemon it
+ * started) would keep a pipe open, and the wait, past the deadline.
+ */
+static bool run_to(const char *const *argv, unsigned secs, int fd, int *status, GError **error);
+static char *file_tail(int fd);
+
 static bool
 run(const char *const *argv, unsigned secs, int *status, char **output, GError **error)
 {
-	g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func(g_free);
-	g_autofree char *err = NULL;
+	g_autofree char *log = NULL;
+	int fd = g_file_open_tmp("strata-run-XXXXXX", &log, error);
 	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = run_to(argv, secs, fd, status, error);
+	if (ok)
+		*output = file_tail(fd);
+	close(fd);
+	unlink(log);
+	return ok;
+}
+
+/* The last OUTPUT_TAIL bytes written to @fd: a chatty command's output is
+ * not read whole. */
+static char *
+file_tail(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > OUTPUT_TAIL ? end - OUTPUT_TAIL : 0;
+	char *buf = g_malloc0(OUTPUT_TAIL + 1);
+	ssize_t n = end > 0 ? pread(fd, buf, (size_t)(end - from), from) : 0;
+
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The child's stdout and stderr: @fd. */
+static void
+to_fd(gpointer data)
+{
+	int fd = GPOINTER_TO_INT(data);
+
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+}
+
+static bool
+run_to(const char *const *argv, unsigned secs, int fd, int *status, GError **error)
+{
+	g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func(g_free);
 
 	g_ptr_array_add(a, g_strdup("timeout"));
 	g_ptr_array_add(a, g_strdup("-k"));
@@ -72,15 +120,8 @@ run(const char *const *argv, unsigned secs, int *status, char **output, GError *
 	for (guint i = 0; argv[i]; i++)
 		g_ptr_array_add(a, g_strdup(argv[i]));
 	g_ptr_array_add(a, NULL);
-	ok = g_spawn_sync(NULL, (char **)a->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_CLOEXEC_PIPES,
-			  NULL, NULL, output, &err, status, error);
-	if (ok && err && *err) {
-		char *both = g_strconcat(*output ? *output : "", err, NULL);
-
-		g_free(*output);
-		*output = both;
-	}
-	return ok;
+	return g_spawn_sync(NULL, (char **)a->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+			    to_fd, GINT_TO_POINTER(fd), NULL, NULL, status, error);
 }
 
 static const char *

@@ -181,7 +181,7 @@ scenario_template_library_export_then_deploy_elsewhere() {
 # reported with each attempt's exit status and output.  The template's
 # base is only read.
 scenario_template_export_converts_and_uploads() {
-	local base=$E2E_DIR/h1/pool/odd.qcow2 out=$S/out up=$S/uploaded sha rc=0 info
+	local base=$E2E_DIR/h1/pool/odd.qcow2 out=$S/out up=$S/uploaded sha rc=0 info t0
 	qemu-img create -q -f qcow2 "$base" 3149824
 	qemu-io -f qcow2 -c "write -P 0x3c 0 1M" -c "write -P 0x7e 2M 4096" "$base" >/dev/null
 	e2e_virsh h1 pool-refresh default >/dev/null
@@ -190,6 +190,7 @@ scenario_template_export_converts_and_uploads() {
 	cat >"$S/upload.sh" <<SH
 #!/bin/sh
 cp "\$1" "$up/\$2" && echo "uploaded \$2 to \$3"
+sleep 120 &   # a helper left behind, holding our output: strata does not wait for it
 SH
 	chmod +x "$S/upload.sh"
 	E2E_MAINTENANCE="h2 h3" e2e_spec h1 h2 h3
@@ -219,7 +220,10 @@ format: raw
 path: $out
 upload: {command: "echo access denied >&2; exit 3", attempts: 2}
 Y
+	t0=$SECONDS
 	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || rc=$?
+	pkill -f "^sleep 120" || true
+	[ $((SECONDS - t0)) -lt 60 ] || fail "apply waited for the helper the upload command left behind"
 	[ $rc != 0 ] || fail "apply succeeded with a failing upload"
 	grep -q "upload attempt 1: exit 3: access denied; upload attempt 2: exit 3: access denied" "$S/apply.out" ||
 		fail "the failing upload is not reported: $(cat "$S/apply.out")"
