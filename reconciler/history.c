@@ -691,16 +691,13 @@ history_unverified_copies(history *h)
 	return t;
 }
 
-GPtrArray *
-history_images(history *h, GError **error)
+/* Every row @st gives, as column -> text (NULL columns absent); @st is
+ * finalized. */
+static GPtrArray *
+rows_of(sqlite3_stmt *st)
 {
-	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time, note "
-				   "FROM images ORDER BY pool, volume, time", error);
-	GPtrArray *rows;
+	GPtrArray *rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
 
-	if (!st)
-		return NULL;
-	rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		GHashTable *row = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 
@@ -715,6 +712,17 @@ history_images(history *h, GError **error)
 	}
 	sqlite3_finalize(st);
 	return rows;
+}
+
+GPtrArray *
+history_images(history *h, GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time, note "
+				   "FROM images ORDER BY pool, volume, time", error);
+
+	if (!st)
+		return NULL;
+	return rows_of(st);
 }
 
 char *
@@ -870,7 +878,6 @@ history_ops(history *h, const history_query *q, GError **error)
 		"SELECT ops.id, ops.run, runs.trigger, ops.seq, ops.host, ops.appliance, ops.vm, "
 		"ops.kind, ops.impact, ops.args, ops.reason, ops.intent, ops.ended, ops.result, ops.error "
 		"FROM ops JOIN runs ON runs.id = ops.run WHERE ops.intent >= ?1");
-	GPtrArray *rows;
 	sqlite3_stmt *st;
 
 	if (q->vm)
@@ -884,21 +891,7 @@ history_ops(history *h, const history_query *q, GError **error)
 	sqlite3_bind_int64(st, 1, q->since_us);
 	if (q->vm)
 		sqlite3_bind_text(st, 2, q->vm, -1, SQLITE_TRANSIENT);
-	rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_hash_table_unref);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		GHashTable *row = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-
-		for (int c = 0; c < sqlite3_column_count(st); c++) {
-			const unsigned char *v = sqlite3_column_text(st, c);
-
-			if (v)
-				g_hash_table_insert(row, (gpointer)g_intern_string(sqlite3_column_name(st, c)),
-						    g_strdup((const char *)v));
-		}
-		g_ptr_array_add(rows, row);
-	}
-	sqlite3_finalize(st);
-	return rows;
+	return rows_of(st);
 }
 
 /* ---- scheduled actions ------------------------------------------------- */

@@ -1263,11 +1263,19 @@ obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
 	return false;
 }
 
+/* What was read of @pool/@vol on @h, or NULL. */
+static const virt_vol_detail *
+detail_of(const obs_host *h, const char *pool, const char *vol)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
+
+	return g_hash_table_lookup(h->details, key);
+}
+
 uint64_t
 obs_host_capacity(const obs_host *h, const char *pool, const char *vol)
 {
-	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
-	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+	const virt_vol_detail *d = detail_of(h, pool, vol);
 
 	return d ? d->capacity : 0;
 }
@@ -1275,8 +1283,7 @@ obs_host_capacity(const obs_host *h, const char *pool, const char *vol)
 const char *
 obs_host_format(const obs_host *h, const char *pool, const char *vol)
 {
-	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
-	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+	const virt_vol_detail *d = detail_of(h, pool, vol);
 
 	return d ? d->format : NULL;
 }
@@ -1284,8 +1291,7 @@ obs_host_format(const obs_host *h, const char *pool, const char *vol)
 uint64_t
 obs_host_allocation(const obs_host *h, const char *pool, const char *vol)
 {
-	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
-	virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+	const virt_vol_detail *d = detail_of(h, pool, vol);
 
 	return d ? d->allocation : 0;
 }
