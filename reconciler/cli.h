@@ -48,6 +48,7 @@ gboolean cli_output_format(const char *name, const char *allowed,
 
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_observe(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_watch(int argc, char **argv);

@@ -76,8 +76,9 @@ int
 cmd_watch(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL, *sock = NULL, *git = NULL;
-	g_autofree char *branch = NULL, *subdir = NULL;
+	g_autofree char *branch = NULL, *subdir = NULL, *snapshot = NULL;
 	gint debounce = 200, resync = 300, parallel = EXEC_PARALLEL_DEFAULT, interval = 60;
+	gint snapshot_every = 600;
 	gboolean allow_empty = FALSE;
 	gint max_removal = PLAN_MAX_REMOVAL_PCT;
 	GOptionEntry entries[] = {
@@ -96,6 +97,10 @@ cmd_watch(int argc, char **argv)
 		{ "branch", 0, 0, G_OPTION_ARG_STRING, &branch, "Branch to follow (default main)", "B" },
 		{ "path", 0, 0, G_OPTION_ARG_STRING, &subdir, "Folder inside the repository", "SUBDIR" },
 		{ "interval", 0, 0, G_OPTION_ARG_INT, &interval, "Seconds between fetches, 1 to 86400 (default 60)", "S" },
+		{ "observed-snapshot", 0, 0, G_OPTION_ARG_FILENAME, &snapshot,
+		  "Keep this file a snapshot of what the hosts run, for 'strata plan --observed' in CI", "FILE" },
+		{ "observed-snapshot-interval", 0, 0, G_OPTION_ARG_INT, &snapshot_every,
+		  "Seconds between snapshots, 10 to 86400 (default 600)", "S" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("(PATH | --git URL) — keep the hosts converged to a source");
@@ -106,6 +111,7 @@ cmd_watch(int argc, char **argv)
 		{ "--parallel", &parallel, 1, CLI_PARALLEL_MAX },
 		{ "--interval", &interval, 1, 86400 },
 		{ "--max-removal", &max_removal, 1, 100 },
+		{ "--observed-snapshot-interval", &snapshot_every, 10, 86400 },
 	};
 	g_autoptr(GError) err = NULL;
 	daemon_options o = { 0 };
@@ -122,7 +128,10 @@ cmd_watch(int argc, char **argv)
 		"'strata approve' (confirms a revision held by --max-removal).\n"
 		"SIGTERM lets running operations finish for up to 30 s (a second SIGTERM: at once),\n"
 		"then exits 0; what still runs is recorded interrupted and observed by the next\n"
-		"start.  SIGHUP re-reads the source.\n\n"
+		"start.  SIGHUP re-reads the source.\n"
+		"With --observed-snapshot, the first pass and then one pass every\n"
+		"--observed-snapshot-interval seconds read every domain's definition again and\n"
+		"write what they observed to FILE (replaced whole), for 'strata plan --observed'.\n\n"
 		"Exit status: 0 stopped by a signal, 1 error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)))
 		return STRATA_EXIT_USAGE;
@@ -143,6 +152,8 @@ cmd_watch(int argc, char **argv)
 	o.parallel = (unsigned)parallel;
 	o.allow_empty = allow_empty;
 	o.max_removal_pct = (unsigned)max_removal;
+	o.observed_snapshot = snapshot;
+	o.snapshot_interval_s = (unsigned)snapshot_every;
 	g_log_set_writer_func(log_writer, NULL, NULL);
 	die_loudly_on_sigbus();
 	d = daemon_new(&o, &err);

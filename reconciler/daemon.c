@@ -30,6 +30,7 @@
 #include "offload.h"
 #include "scheduler.h"
 #include "source_git.h"
+#include "observe_snapshot.h"
 
 #define DRAIN_LIMIT_MS 30000
 
@@ -114,6 +115,11 @@ struct daemon_state {
 	GPtrArray *status_pools;   /* and one per declared shared pool */
 	GPtrArray *status_templates; /* and one per template base */
 	GPtrArray *oneshots;       /* oneshot *: scheduled, for the next reconcile */
+	snapshot_file *snapshot;   /* --observed-snapshot, or NULL */
+	int snapshot_watch;
+	gint64 snapshot_due;       /* monotonic µs: the next pass at or after it
+				      reads every definition and is written */
+	bool snapshot_pass;        /* the pass under way is one */
 };
 
 /*
@@ -1339,6 +1345,49 @@ on_observe_deadline(gpointer data)
 }
 
 /*
+ * A snapshot for plans elsewhere (observe_snapshot.h) is what a one-shot
+ * `strata observe` would find: so the pass that writes it reads every
+ * definition again, as a fresh cache does.  That costs a read or two per
+ * domain, once per --observed-snapshot-interval, not at every pass.
+ */
+static void
+snapshot_begin(daemon_state *d)
+{
+	if (!d->snapshot || snapshot_file_busy(d->snapshot) ||
+	    g_get_monotonic_time() < d->snapshot_due)
+		return;
+	obs_cache_clear(d->cache);
+	d->snapshot_pass = true;
+}
+
+/* On the loop: only the JSON text is made here; the file is written by a
+ * thread of its own. */
+static void
+snapshot_end(daemon_state *d)
+{
+	unsigned every = d->o.snapshot_interval_s ? d->o.snapshot_interval_s : 600;
+	g_autoptr(GError) err = NULL;
+
+	if (!d->snapshot_pass)
+		return;
+	d->snapshot_pass = false;
+	d->snapshot_due = g_get_monotonic_time() + (gint64)every * G_USEC_PER_SEC;
+	if (!snapshot_file_write(d->snapshot, observe_snapshot_write(d->pass.have, d->o.now()), &err))
+		g_warning("observed snapshot not written: %s", err->message);
+}
+
+static void
+on_snapshot_written(int fd, gpointer data)
+{
+	daemon_state *d = data;
+	g_autoptr(GError) err = NULL;
+
+	(void)fd;
+	if (!snapshot_file_done(d->snapshot, &err))
+		g_warning("observed snapshot not written: %s", err->message);
+}
+
+/*
  * A run begins by observing: each host on its own thread (observe.h), so
  * the loop goes on answering signals, the control socket and the watchdog
  * while a slow host is read.  reconcile_observed plans once every host
@@ -1361,6 +1410,7 @@ reconcile_start(daemon_state *d)
 	if (connect_grace(d))
 		return;
 	d->runs++;
+	snapshot_begin(d);
 	pass_plan_begin(&d->pass, d->good, d->hosts, d->cache, deadline);
 	if (observe_complete(d->pass.observing)) {  /* no host to wait for */
 		reconcile_observed(d);
@@ -1392,6 +1442,7 @@ reconcile_observed(daemon_state *d)
 	overrides = holds_refresh(d);
 	po.overrides = overrides;
 	pass_plan_end(&d->pass, &po, d->hist);
+	snapshot_end(d);
 	if (d->next_src && d->gave_way < 2) {
 		/* A revision came while the hosts were read: plan that one
 		 * instead (this plan may undo what it keeps), but not for ever:
@@ -1695,7 +1746,7 @@ daemon_new(const daemon_options *o, GError **error)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
 	d->backoff_timer = d->observe_timer = d->observe_watch = -1;
-	d->connect_watch = d->connect_fd = d->fetch_watch = -1;
+	d->connect_watch = d->connect_fd = d->fetch_watch = d->snapshot_watch = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
 	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -1727,6 +1778,10 @@ daemon_new(const daemon_options *o, GError **error)
 	d->backoff_timer = loop_timer(-1, on_backoff, d);
 	d->closed_timer = loop_timer(-1, on_closed, d);
 	d->resync_timer = loop_timer((int)(o->resync_s ? o->resync_s : 300) * 1000, on_resync, d);
+	if (o->observed_snapshot) {
+		d->snapshot = snapshot_file_new(o->observed_snapshot);
+		d->snapshot_watch = loop_watch(snapshot_file_fd(d->snapshot), on_snapshot_written, d);
+	}
 	if (wd_usec && g_ascii_strtoull(wd_usec, NULL, 10) >= 2000)
 		d->watchdog_timer = loop_timer((int)(g_ascii_strtoull(wd_usec, NULL, 10) / 2000),
 					       on_watchdog, d);
@@ -1796,6 +1851,8 @@ daemon_free(daemon_state *d)
 	loop_timer_remove(d->closed_timer);
 	loop_timer_remove(d->resync_timer);
 	loop_timer_remove(d->drain_timer);
+	loop_unwatch(d->snapshot_watch);
+	snapshot_file_free(d->snapshot);
 	loop_timer_remove(d->watchdog_timer);
 	loop_unwatch(d->signal_watch);
 	if (d->signal_fd >= 0)

@@ -43,6 +43,8 @@ typedef struct {
 					the pass; default OBSERVE_DEADLINE_MS */
 	bool allow_empty;
 	unsigned max_removal_pct;  /* 0: PLAN_MAX_REMOVAL_PCT */
+	const char *observed_snapshot; /* keep this snapshot file up to date, or NULL */
+	unsigned snapshot_interval_s;  /* at most this often; default 600 */
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
 } daemon_options;
 

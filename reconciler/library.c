@@ -492,6 +492,23 @@ build_entry(JsonBuilder *b, const lib_entry *e)
 	json_builder_end_object(b);
 }
 
+JsonNode *
+lib_index_to_json(const lib_index *x)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "format");
+	json_builder_add_int_value(b, FORMAT);
+	json_builder_set_member_name(b, "templates");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < x->entries->len; i++)
+		build_entry(b, x->entries->pdata[i]);
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
 /* A new file beneath @dir with a name no one can guess ahead. */
 static int
 create_temp(int dir, const char *stem, char **name, GError **error)
@@ -532,24 +549,13 @@ write_all(int fd, const char *text, size_t n)
 static bool
 index_write(int root, const lib_index *x, GError **error)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonGenerator) g = json_generator_new();
-	g_autoptr(JsonNode) top = NULL;
+	g_autoptr(JsonNode) top = lib_index_to_json(x);
 	g_autofree char *file = g_build_filename(x->path, INDEX, NULL);
 	g_autofree char *text = NULL, *tmp = NULL;
 	bool ok;
 	int fd;
 
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "format");
-	json_builder_add_int_value(b, FORMAT);
-	json_builder_set_member_name(b, "templates");
-	json_builder_begin_array(b);
-	for (guint i = 0; i < x->entries->len; i++)
-		build_entry(b, x->entries->pdata[i]);
-	json_builder_end_array(b);
-	json_builder_end_object(b);
-	top = json_builder_get_root(b);
 	json_generator_set_root(g, top);
 	json_generator_set_pretty(g, TRUE);
 	text = json_generator_to_data(g, NULL);

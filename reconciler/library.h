@@ -25,6 +25,7 @@
  */
 #pragma once
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdint.h>
 
 #include "virt.h"
@@ -60,6 +61,8 @@ lib_index *lib_index_read(const char *name, const char *path);
 /* The index from JSON text (tests; @what names it in messages). */
 lib_index *lib_index_parse(const char *name, const char *path, const char *what,
 			   const char *json, gssize len);
+/* The index as its index.json holds it (lib_index_parse reads it back). */
+JsonNode *lib_index_to_json(const lib_index *x);
 void lib_index_free(lib_index *x);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lib_index, lib_index_free)
 

@@ -22,6 +22,7 @@ typedef struct {
 static const cli_verb verbs[] = {
 	{ "validate", cmd_validate, "check specs offline (no libvirt needed)" },
 	{ "plan", cmd_plan, "show what apply would do, changing nothing" },
+	{ "observe", cmd_observe, "record what the hosts run, for plans without them" },
 	{ "apply", cmd_apply, "converge the hosts to the source" },
 	{ "history", cmd_history, "the operations strata carried out" },
 	{ "watch", cmd_watch, "the daemon: keep the hosts converged to a source" },

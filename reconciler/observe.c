@@ -509,16 +509,43 @@ observe_persistent(obs_host *h, virt_host *v, const desired_state *want)
 	}
 }
 
-/* A host with nothing observed: unknown, never empty. */
-static obs_host *
-host_unknown(const char *name, const char *why)
+obs_host *
+obs_host_new(const char *name)
 {
 	obs_host *h = g_new0(obs_host, 1);
 
 	h->name = g_strdup(name);
-	h->error = g_strdup(why);
 	h->domains = g_ptr_array_new_with_free_func(domain_free);
+	return h;
+}
+
+void
+obs_host_index(obs_host *h)
+{
 	observe_volumes(h, NULL, NULL);
+}
+
+void
+obs_host_put_detail(obs_host *h, const char *pool, const char *vol, virt_vol_detail *d)
+{
+	g_hash_table_replace(h->details, g_strdup_printf("%s/%s", pool, vol), d);
+}
+
+void
+obs_host_free(obs_host *h)
+{
+	if (h)
+		host_free(h);
+}
+
+/* A host with nothing observed: unknown, never empty. */
+obs_host *
+obs_host_unknown(const char *name, const char *why)
+{
+	obs_host *h = obs_host_new(name);
+
+	h->error = g_strdup(why);
+	obs_host_index(h);
 	return h;
 }
 
@@ -1038,13 +1065,13 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 						(g_get_monotonic_time() - c->connect_began) / G_USEC_PER_SEC) :
 				g_strdup(c->error ? c->error : "not connected");
 
-			host_answered(ob, i, host_unknown(c->name, why), 0);
+			host_answered(ob, i, obs_host_unknown(c->name, why), 0);
 			continue;
 		}
 		if (!virt_host_claim(c->virt)) {
 			/* Its observer from an earlier pass has not returned: one
 			 * thread per host, however long libvirtd takes. */
-			host_answered(ob, i, host_unknown(c->name, "still answering an earlier pass's reads"), 0);
+			host_answered(ob, i, obs_host_unknown(c->name, "still answering an earlier pass's reads"), 0);
 			continue;
 		}
 		j = g_new0(host_job, 1);
@@ -1063,7 +1090,7 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 			probes_expected(ob, j->probes, false);
 			share_unbegin(cache, j->probes);
 			virt_host_unclaim(c->virt);
-			host_answered(ob, i, host_unknown(c->name, err->message), 0);
+			host_answered(ob, i, obs_host_unknown(c->name, err->message), 0);
 			host_job_free(j);
 			continue;
 		}
@@ -1119,13 +1146,39 @@ observe_wait(observation *ob)
 }
 
 observed *
-observe_end(observation *ob)
+observed_new(void)
 {
 	observed *o = g_new0(observed, 1);
 
 	o->hosts = g_ptr_array_new_with_free_func(host_free);
 	o->domain_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	o->duplicates = g_ptr_array_new();
+	return o;
+}
+
+void
+observed_add_host(observed *o, obs_host *h)
+{
+	h->index = o->hosts->len;
+	g_ptr_array_add(o->hosts, h);
+	for (guint j = 0; j < h->domains->len; j++) {
+		obs_domain *d = h->domains->pdata[j];
+
+		/* The first host keeps the name: g_hash_table_insert would
+		 * replace it, and a duplicate would then be reported as on
+		 * "h2 and h2". */
+		if (g_hash_table_contains(o->domain_by_name, d->name))
+			g_ptr_array_add(o->duplicates, d);
+		else
+			g_hash_table_insert(o->domain_by_name, d->name, d);
+	}
+}
+
+observed *
+observe_end(observation *ob)
+{
+	observed *o = observed_new();
+
 	pthread_mutex_lock(&ob->lock);
 	ob->closed = true;
 	o->xml_reads = ob->xml_reads;
@@ -1137,28 +1190,12 @@ observe_end(observation *ob)
 			g_autofree char *why = g_strdup_printf("no answer within %u s",
 							       (ob->deadline_ms + 999) / 1000);
 
-			h = host_unknown(ob->names[i], why);
+			h = obs_host_unknown(ob->names[i], why);
 		}
-		h->index = i;
 		h->spec = ob->specs[i];
-		g_ptr_array_add(o->hosts, h);
+		observed_add_host(o, h);
 	}
 	pthread_mutex_unlock(&ob->lock);
-	for (guint i = 0; i < o->hosts->len; i++) {
-		obs_host *h = o->hosts->pdata[i];
-
-		for (guint j = 0; j < h->domains->len; j++) {
-			obs_domain *d = h->domains->pdata[j];
-
-			/* The first host keeps the name: g_hash_table_insert
-			 * would replace it, and a duplicate would then be
-			 * reported as on "h2 and h2". */
-			if (g_hash_table_contains(o->domain_by_name, d->name))
-				g_ptr_array_add(o->duplicates, d);
-			else
-				g_hash_table_insert(o->domain_by_name, d->name, d);
-		}
-	}
 	share_end(o, ob, ob->cache);
 	obs_cache_free(g_steal_pointer(&ob->cache));
 	observation_unref(ob);

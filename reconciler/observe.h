@@ -129,6 +129,22 @@ observed *observe(host_set *hosts, desired_state *want, obs_cache *cache);
 void observed_free(observed *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(observed, observed_free)
 
+/*
+ * An observation put together from recorded data (observe_snapshot.h):
+ * a host is filled in (reachable, node, pools, vols, domains), indexed
+ * with obs_host_index, given the details it had, then added, in host set
+ * order.  The indexes are built by the same code as a live observation's.
+ */
+observed *observed_new(void);
+obs_host *obs_host_new(const char *name);
+void obs_host_index(obs_host *h);
+/* @d is taken (allocated as observe does: g_new0, strings g_strdup). */
+void obs_host_put_detail(obs_host *h, const char *pool, const char *vol, virt_vol_detail *d);
+void observed_add_host(observed *o, obs_host *h);
+/* A host with nothing observed, and why: unknown, never empty. */
+obs_host *obs_host_unknown(const char *name, const char *why);
+void obs_host_free(obs_host *h);
+
 obs_host *observed_host(const observed *o, const char *name);
 bool obs_host_has_volume(const obs_host *h, const char *pool, const char *name);
 const virt_pool *obs_host_pool(const obs_host *h, const char *pool);

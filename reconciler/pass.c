@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "observe_snapshot.h"
 #include "pass.h"
 
 /* On the caller's thread: what the plan needs from history, then the
@@ -106,6 +107,28 @@ pass_plan(pass *p, spec_source *src, host_set *hosts, obs_cache *cache,
 	pass_plan_end(p, opts, hist);
 }
 
+/* The observation a snapshot gives this revision, and the plan from it. */
+static bool
+pass_from_snapshot(pass *p, const pass_options *o, GError **error)
+{
+	observed *snap = observe_snapshot_load(o->observed_file, &p->snapshot_taken, error);
+
+	if (!snap)
+		return false;
+	p->want = desired_build(p->src);
+	p->snapshot_gaps = g_ptr_array_new_with_free_func(g_free);
+	p->have = observe_snapshot_bind(snap, p->src, p->want, p->snapshot_gaps);
+	pass_replan(p, &o->plan, NULL);
+	/* Not the plan the hosts would give: say what is missing, and never
+	 * let --detailed-exitcode read it as complete. */
+	for (guint i = 0; i < p->snapshot_gaps->len; i++)
+		g_ptr_array_add(p->plan->notes, g_strdup_printf("snapshot: %s; observe again with this revision",
+								 (char *)p->snapshot_gaps->pdata[i]));
+	if (p->snapshot_gaps->len)
+		p->plan->partial = true;
+	return true;
+}
+
 bool
 pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 	 GError **error)
@@ -117,6 +140,8 @@ pass_run(pass *p, const pass_options *o, host_set *hosts, obs_cache *cache,
 	spec_validate(p->src, &p->diags);
 	if (p->diags.errors)
 		return false;  /* the last good revision stays in force */
+	if (o->observed_file)
+		return pass_from_snapshot(p, o, error);
 	p->hosts = hosts;
 	if (p->hosts)
 		hosts_bind(p->hosts, p->src);
@@ -143,5 +168,6 @@ pass_release(pass *p)
 	desired_free(p->want);
 	spec_source_free(p->src);
 	spec_diags_release(&p->diags);
+	g_clear_pointer(&p->snapshot_gaps, g_ptr_array_unref);
 	memset(p, 0, sizeof(*p));
 }

@@ -29,6 +29,8 @@ typedef struct {
 	unsigned calls_before;
 	observation *observing;  /* between pass_plan_begin and pass_plan_end */
 	history *read_hist;      /* pass_options.hist_read, borrowed */
+	gint64 snapshot_taken;   /* pass_options.observed_file: when it was taken */
+	GPtrArray *snapshot_gaps;/* char *: what the plan needed that it lacks */
 } pass;
 
 typedef struct {
@@ -40,10 +42,14 @@ typedef struct {
 	history *hist_read;      /* without @hist: a history only read from, for
 				    what the plan learns there (copies never
 				    verified, checksums, exports done) */
+	const char *observed_file; /* plan from this snapshot (observe_snapshot.h),
+				    opening no connection */
 } pass_options;
 
 /*
- * Load, validate, observe, plan.  Returns false with diagnostics in
+ * Load, validate, observe (or read o->observed_file), plan.  A snapshot
+ * that lacks what the revision needs makes the plan partial, each gap a
+ * note.  Returns false with diagnostics in
  * p->diags (an invalid source) or @error (hosts); p is filled as far as it
  * got and must be released with pass_release either way.  @hosts and
  * @cache may be NULL (one-shot) or kept by the caller across passes.

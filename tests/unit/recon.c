@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "recon.h"
+#include "../../reconciler/observe_snapshot.h"
 
 const char *const dc_base_spec =
 	"kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\ntags: [ssd]\n---\n"
@@ -83,6 +84,51 @@ dc_free(dc *d)
 	g_free(d);
 }
 
+static char *
+plan_shown(const plan *p, output_format fmt)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	plan_show(f, fmt, p);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Every plan a test makes is made again from a snapshot of what its pass
+ * observed, written and read back as `strata observe` and `strata plan
+ * --observed` do: the two must be the same, byte for byte, in text and in
+ * JSON, and the snapshot must cover the revision.  (Passes that read a
+ * writer's history plan with what a snapshot does not carry.)
+ */
+static void
+dc_check_snapshot(dc *d, const pass_options *live)
+{
+	g_autofree char *file = g_build_filename(d->dir, "observed.json", NULL);
+	g_autofree char *text = observe_snapshot_write(d->last.have, g_get_real_time() / G_USEC_PER_SEC);
+	pass_options o = *live;
+	g_autoptr(GError) err = NULL;
+	pass p;
+
+	o.observed_file = file;
+	o.hist = NULL;
+	assert_true(g_file_set_contents(file, text, -1, NULL));
+	if (!pass_run(&p, &o, NULL, NULL, &err))
+		fail_msg("plan from the snapshot failed: %s", err ? err->message : "invalid spec");
+	for (guint i = 0; i < p.snapshot_gaps->len; i++)
+		print_error("gap: %s\n", (char *)p.snapshot_gaps->pdata[i]);
+	assert_int_equal(p.snapshot_gaps->len, 0);
+	for (output_format fmt = OUTPUT_TEXT; fmt <= OUTPUT_JSON; fmt++) {
+		g_autofree char *want = plan_shown(d->last.plan, fmt);
+		g_autofree char *got = plan_shown(p.plan, fmt);
+
+		assert_string_equal(got, want);
+	}
+	pass_release(&p);
+}
+
 const plan *
 dc_plan(dc *d)
 {
@@ -98,20 +144,15 @@ dc_plan(dc *d)
 			print_error("%s\n", spec_diag_format(d->last.diags.items->pdata[i]));
 		fail_msg("pass failed: %s", err ? err->message : "invalid spec");
 	}
+	if (!o.hist)
+		dc_check_snapshot(d, &o);
 	return d->last.plan;
 }
 
 char *
 dc_plan_text(dc *d)
 {
-	const plan *p = dc_plan(d);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	plan_show(f, OUTPUT_TEXT, p);
-	fclose(f);
-	return buf;
+	return plan_shown(dc_plan(d), OUTPUT_TEXT);
 }
 
 exec_result
