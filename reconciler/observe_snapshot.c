@@ -605,8 +605,14 @@ read_library(json_in *r, JsonObject *o, GPtrArray *libs)
 	what = g_strdup_printf("%s: %s.index", r->what, r->where->str);
 	x = lib_index_parse(name, path, what, text, -1);
 	g_ptr_array_add(libs, x);
-	if (x->error)
-		return json_in_bad(r, "index: %s", x->error);
+	if (x->error) {
+		/* Its message names the member already; the advice to fix a
+		 * library's index is not for a snapshot. */
+		const char *cut = strstr(x->error, "; fix or restore");
+
+		r->error = g_strndup(x->error, cut ? (gsize)(cut - x->error) : strlen(x->error));
+		return false;
+	}
 	x->error = g_steal_pointer(&error);
 	return true;
 }

@@ -62,6 +62,7 @@
 #include "../../reconciler/exec.h"
 #include "../../reconciler/pass.h"
 #include "../../reconciler/plan_show.h"
+#include "../../reconciler/observe_snapshot.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -135,7 +136,7 @@ static char *workdir;
 static bool verbose;
 
 static struct {
-	unsigned inputs, invalid, refused, applied, converged, partial, checked;
+	unsigned inputs, invalid, refused, applied, converged, partial, checked, snapshots;
 	GHashTable *failures;   /* "kind: error" -> count */
 	GHashTable *refusals;   /* diagnostic code of an invalid spec -> count */
 	GHashTable *errors;     /* a plan error, names left out -> count */
@@ -943,6 +944,48 @@ converge(world *w, pass *ps, spec_source *src, host_set *hosts, obs_cache *cache
 	pass_release(&again);
 }
 
+static char *
+shown_text(const plan *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	plan_show(f, OUTPUT_TEXT, p);
+	fclose(f);
+	return buf;
+}
+
+/* What was observed, written as a snapshot and read back, plans the same:
+ * `strata plan --observed` is the live plan, byte for byte. */
+static void
+check_snapshot(const spec_source *src, const pass *ps, const plan_options *po)
+{
+	g_autofree char *text = observe_snapshot_write(ps->have, 0);
+	g_autoptr(GPtrArray) gaps = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) err = NULL;
+	g_autofree char *live = NULL, *again = NULL;
+	observed *snap, *have;
+	gint64 taken;
+	plan *p;
+
+	snap = observe_snapshot_parse("snapshot", text, -1, &taken, &err);
+	if (!snap)
+		die("a snapshot strata wrote does not read back: %s", err->message);
+	have = observe_snapshot_bind(snap, src, ps->want, gaps);
+	if (gaps->len)
+		die("the snapshot of this very revision lacks something: %s", (char *)gaps->pdata[0]);
+	p = plan_build(ps->want, have, po);
+	live = shown_text(ps->plan);
+	again = shown_text(p);
+	if (strcmp(live, again) != 0)
+		die("the plan from a snapshot differs from the live plan:\n%s\n---- from the snapshot:\n%s",
+		    live, again);
+	stats.snapshots++;
+	plan_free(p);
+	observed_free(have);
+}
+
 static void
 run_world(world *w, spec_source *src)
 {
@@ -965,6 +1008,7 @@ run_world(world *w, spec_source *src)
 		plan_show(stderr, OUTPUT_TEXT, ps.plan);
 	}
 	check_plan(w, want, ps.plan);
+	check_snapshot(src, &ps, &po);
 	if (ps.plan->errors->len) {
 		stats.refused++;   /* strata apply carries out no plan with errors */
 		count_errors(ps.plan);
@@ -1013,9 +1057,9 @@ print_stats(void)
 	gpointer k, v;
 
 	fprintf(stderr, "fuzz_plan: %u inputs: %u invalid specs, %u plans with errors, %u applied "
-		"(%u completely, %u partly), %u checked to converge\n",
+		"(%u completely, %u partly), %u checked to converge, %u planned again from a snapshot\n",
 		stats.inputs, stats.invalid, stats.refused, stats.applied, stats.converged,
-		stats.partial, stats.checked);
+		stats.partial, stats.checked, stats.snapshots);
 	fprintf(stderr, "invalid specs, by their first diagnostic:\n");
 	g_hash_table_iter_init(&it, stats.refusals);
 	while (g_hash_table_iter_next(&it, &k, &v))

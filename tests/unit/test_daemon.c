@@ -227,6 +227,102 @@ y_and_f_running(watch *w)
 	return !strcmp(y, "running") && !strcmp(f, "running");
 }
 
+static const char *snap_path;
+
+static bool
+snapshot_written(watch *w)
+{
+	(void)w;
+	return g_file_test(snap_path, G_FILE_TEST_EXISTS);
+}
+
+/* The snapshot file lists domains a, b and c, each of them read. */
+static bool
+snapshot_has_abc(watch *w)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonArray *hosts;
+	guint read = 0;
+
+	(void)w;
+	if (!json_parser_load_from_file(p, snap_path, NULL))
+		return false;
+	hosts = json_object_get_array_member(json_node_get_object(json_parser_get_root(p)), "hosts");
+	for (guint i = 0; i < json_array_get_length(hosts); i++) {
+		JsonArray *doms = json_object_get_array_member(json_array_get_object_element(hosts, i), "domains");
+
+		for (guint j = 0; j < json_array_get_length(doms); j++) {
+			JsonObject *d = json_array_get_object_element(doms, j);
+
+			read += json_object_get_boolean_member(d, "managed") &&
+				json_object_get_boolean_member(d, "detailed");
+		}
+	}
+	return read == 3;
+}
+
+/*
+ * --observed-snapshot: the first pass writes what it observed, off the
+ * loop, to the file a CI job fetches; every definition was read for it.
+ * A file that cannot be written is logged, and the daemon goes on.
+ */
+static void
+test_watch__keeps_an_observed_snapshot(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *text = app(NULL);
+	g_autofree char *file = g_build_filename(w->dir, "observed.json", NULL);
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .observed_snapshot = file, .snapshot_interval_s = 1 };
+	g_autoptr(GError) err = NULL;
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonObject *h;
+	JsonArray *hosts, *doms;
+
+	(void)state;
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	o.shutdown_timeout_ms = 1000;
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	assert_true(wait_for(w, all_running, 5000));
+	snap_path = file;
+	assert_true(wait_for(w, snapshot_written, 5000));
+	/* Its reader is tested on its own (test_observe_snapshot): here, what
+	 * the daemon put in it. */
+	assert_true(json_parser_load_from_file(p, file, &err));
+	hosts = json_object_get_array_member(json_node_get_object(json_parser_get_root(p)), "hosts");
+	assert_int_equal(json_array_get_length(hosts), 2);  /* the source's hv1 and hv2 */
+	for (guint i = 0; i < 2; i++) {
+		h = json_array_get_object_element(hosts, i);
+		assert_string_equal(json_object_get_string_member(h, "name"), i ? "hv2" : "hv1");
+		assert_true(json_object_get_boolean_member(h, "reachable"));
+		assert_true(json_array_get_length(json_object_get_array_member(h, "volumes")) > 0);
+		doms = json_object_get_array_member(h, "domains");
+		assert_int_equal(json_array_get_length(doms), 0);  /* nothing deployed yet */
+	}
+	/* A pass a second later (an edit brings one) writes it again: the
+	 * three VMs, whose definitions the daemon knew from its cache, read. */
+	settle(w, 1100);
+	g_free(text);
+	text = app("  - {name: d, template: deb}\n");
+	save_atomically(w->file, text);
+	assert_true(wait_for(w, snapshot_has_abc, 5000));
+	daemon_free(w->d);
+	/* A folder that does not exist: logged, and the daemon converges. */
+	g_free(file);
+	file = g_build_filename(w->dir, "no", "such", "observed.json", NULL);
+	o.observed_snapshot = file;
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	assert_true(wait_for(w, all_running, 5000));
+	settle(w, 200);
+	assert_false(g_file_test(file, G_FILE_TEST_EXISTS));
+	snap_path = NULL;
+	watch_stop(w);
+}
+
 static void
 test_watch__converges_then_follows_each_editor_pattern(void **state)
 {
@@ -2141,6 +2237,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_watch__converges_then_follows_each_editor_pattern),
+		cmocka_unit_test(test_watch__keeps_an_observed_snapshot),
 		cmocka_unit_test(test_watch__invalid_revision_changes_nothing_and_is_recorded),
 		cmocka_unit_test(test_watch__guest_shutdown_follows_restart_policy),
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
