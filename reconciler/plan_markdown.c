@@ -157,9 +157,12 @@ md_destroys(GString *out, const plan *p)
 		md_text(out, what);
 		g_string_append(out, " on ");
 		md_text(out, op->host);
-		g_string_append(out, " (");
-		md_text(out, op->reason);
-		g_string_append(out, ")\n");
+		if (op->reason) {
+			g_string_append(out, " (");
+			md_text(out, op->reason);
+			g_string_append_c(out, ')');
+		}
+		g_string_append_c(out, '\n');
 	}
 	if (any)
 		g_string_append_c(out, '\n');
