@@ -42,6 +42,7 @@ cli_output_format(const char *name, const char *allowed, output_format *out)
 	static const struct { const char *name; output_format f; } formats[] = {
 		{ "text", OUTPUT_TEXT }, { "json", OUTPUT_JSON },
 		{ "github", OUTPUT_GITHUB }, { "dot", OUTPUT_DOT },
+		{ "markdown", OUTPUT_MARKDOWN },
 	};
 	g_auto(GStrv) ok = g_strsplit(allowed, "|", -1);
 

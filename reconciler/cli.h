@@ -20,6 +20,7 @@ typedef enum {
 	OUTPUT_JSON,
 	OUTPUT_GITHUB,
 	OUTPUT_DOT,
+	OUTPUT_MARKDOWN,
 } output_format;
 
 /* The most operations at once --parallel accepts. */

@@ -90,7 +90,7 @@ cmd_plan(int argc, char **argv)
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
-		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json, dot", "FORMAT" },
+		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json, dot, markdown (a pull-request comment)", "FORMAT" },
 		{ "observed", 0, 0, G_OPTION_ARG_FILENAME, &snapshot,
 		  "Plan from this snapshot (strata observe -o json, or the daemon's --observed-snapshot) "
 		  "instead of the hosts: no connection is opened", "FILE" },
@@ -129,7 +129,7 @@ cmd_plan(int argc, char **argv)
 		"Exit status: 0 success (with --detailed-exitcode: no changes), 1 error (with\n"
 		"--detailed-exitcode: also when a host does not answer),\n"
 		"2 changes present (with --detailed-exitcode), 64 usage error.");
-	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)) || !cli_output_format(format, "text|json|dot", &fmt))
+	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)) || !cli_output_format(format, "text|json|dot|markdown", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc != 2) {
 		fprintf(stderr, "strata plan: give exactly one PATH\nTry 'strata plan --help'.\n");

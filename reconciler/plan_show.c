@@ -166,6 +166,11 @@ plan_show(FILE *out, output_format fmt, const plan *p)
 		show_json(out, p);
 	else if (fmt == OUTPUT_DOT)
 		show_dot(out, p);
+	else if (fmt == OUTPUT_MARKDOWN) {
+		g_autofree char *md = plan_markdown(p);
+
+		fputs(md, out);
+	}
 	else
 		show_text(out, p);
 }

@@ -59,6 +59,33 @@ test_plan__json_and_dot(void **state)
 	tu_result_release(&dot);
 }
 
+/* For a pull request: the plan as Markdown, the exit codes unchanged;
+ * the schedule lines stay the text plan's, and no other verb takes it. */
+static void
+test_plan__markdown_for_a_pull_request(void **state)
+{
+	tu_result md = TU_RUN(NULL, "plan", "-o", "markdown", "examples/webstack");
+	tu_result detailed = TU_RUN(NULL, "plan", "-o", "markdown", "--detailed-exitcode", "examples/webstack");
+	tu_result validate = TU_RUN(NULL, "validate", "-o", "markdown", "examples/webstack");
+	tu_result help = TU_RUN(NULL, "plan", "--help");
+
+	(void)state;
+	assert_int_equal(md.status, 0);
+	assert_true(g_str_has_prefix(md.out, "### strata plan\n\n**Impact:** 0 destroys-data, "));
+	assert_non_null(strstr(md.out, "**Plan:** 3 to create, 0 to change, 0 to remove (10 operations)."));
+	assert_non_null(strstr(md.out, "| 3 | + define | webstack.db | hv1 | in-place | "));
+	assert_non_null(strstr(md.out, "```mermaid\n"));
+	assert_null(strstr(md.out, "schedule:"));
+	assert_int_equal(detailed.status, 2);
+	assert_string_equal(detailed.out, md.out);
+	assert_int_equal(validate.status, 64);
+	assert_non_null(strstr(help.out, "markdown"));
+	tu_result_release(&md);
+	tu_result_release(&detailed);
+	tu_result_release(&validate);
+	tu_result_release(&help);
+}
+
 static void
 test_plan__invalid_source_changes_nothing_and_exits_1(void **state)
 {
@@ -324,6 +351,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan__detailed_exitcode_says_changes),
 		cmocka_unit_test(test_plan__json_and_dot),
+		cmocka_unit_test(test_plan__markdown_for_a_pull_request),
 		cmocka_unit_test(test_plan__invalid_source_changes_nothing_and_exits_1),
 		cmocka_unit_test(test_apply__examples_converge_and_leave_history),
 		cmocka_unit_test(test_cli__usage_errors_exit_64),
