@@ -65,13 +65,18 @@ show_schedules(const spec_source *src, const plan *p)
 }
 
 /* On standard error, so that the plan itself stays the live one's, byte
- * for byte. */
+ * for byte; a Markdown plan (a comment on a pull request, where standard
+ * error is not read) ends with it too. */
 static void
-snapshot_age(const char *file, gint64 taken)
+snapshot_age(const char *file, gint64 taken, output_format fmt)
 {
 	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(taken);
 	g_autofree char *when = g_date_time_format_iso8601(t);
 	gint64 age = g_get_real_time() / G_USEC_PER_SEC - taken;
+
+	if (fmt == OUTPUT_MARKDOWN)
+		printf("\n<sub>Hosts as observed at %s (%" G_GINT64_FORMAT " min before this plan), from a "
+		       "snapshot: no hypervisor was reached.</sub>\n", when, MAX(age, 0) / 60);
 
 	if (age < 0)
 		fprintf(stderr, "strata plan: hosts as observed at %s, from %s (in the future: check the clocks)\n",
@@ -161,9 +166,9 @@ cmd_plan(int argc, char **argv)
 		pass_release(&p);
 		return STRATA_EXIT_ERROR;
 	}
-	if (snapshot)
-		snapshot_age(snapshot, p.snapshot_taken);
 	plan_show(stdout, fmt, p.plan);
+	if (snapshot)
+		snapshot_age(snapshot, p.snapshot_taken, fmt);
 	if (fmt == OUTPUT_TEXT)
 		show_schedules(p.src, p.plan);
 	/* "No changes" is a claim about every host: one that did not answer
