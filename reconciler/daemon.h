@@ -44,6 +44,8 @@ typedef struct {
 	bool allow_empty;
 	unsigned max_removal_pct;  /* 0: PLAN_MAX_REMOVAL_PCT */
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
+	struct verifier *verifier; /* signatures a Git revision needs (source_verify.h),
+				      or NULL; daemon_new takes it, failing or not */
 } daemon_options;
 
 typedef struct daemon_state daemon_state;
