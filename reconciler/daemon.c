@@ -621,7 +621,7 @@ take_verdict(daemon_state *d, verify_verdict *vd)
 		d->refused_at = real_now();
 		return;
 	}
-	g_message("commit %s verified (%s%s%s, key %s, %u signature%s checked)", vd->commit,
+	g_message("commit %s verified (%s%s%skey %s, %u signature%s checked)", vd->commit,
 		  vd->tag ? "tag " : "", vd->tag ? vd->tag : "", vd->tag ? ", " : "",
 		  vd->key_id ? vd->key_id : "?", vd->checked, vd->checked == 1 ? "" : "s");
 	g_free(d->verified);

@@ -285,7 +285,7 @@ is_strata_db(history *h)
 	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
 			       "'schedule_state', 'schedule_fires', 'host_vms', 'pool_members', 'pool_refutations', "
-			       "'images')", -1, &st, NULL) != SQLITE_OK)
+			       "'images', 'signature_checks')", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		ok = sqlite3_column_int(st, 0) == 0;

@@ -691,6 +691,246 @@ test_verify__a_signed_tag_on_an_unsigned_commit_in_tag_mode_only(void **state)
 	tu_rmtree(repo);
 }
 
+/* ---- the daemon --------------------------------------------------------- */
+
+static const char *const spec_hosts =
+	"kind: host\nname: hv1\nuri: test://" SRCDIR "/examples/webstack/hosts/hv1.xml\n---\n"
+	"kind: template\nname: deb\npool: default\nvolume: debian-12.qcow2\nmemory: 512MiB\n---\n"
+	"kind: appliance\nname: w\nvms:\n  - {name: a, template: deb}\n";
+
+static void
+tick(gpointer data)
+{
+	(void)data;
+}
+
+typedef bool (*daemon_cond)(daemon_state *d);
+
+/* Drive the daemon's loop until @cond holds or @ms pass. */
+static bool
+drive(daemon_state *d, daemon_cond cond, int ms)
+{
+	int t = loop_timer(10, tick, NULL);
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	bool ok;
+
+	while (!(ok = cond && cond(d)) && g_get_monotonic_time() < end)
+		daemon_iterate(d);
+	loop_timer_remove(t);
+	return ok;
+}
+
+static JsonObject *
+status_of(daemon_state *d, JsonParser *p)
+{
+	g_autofree char *json = daemon_status_json(d);
+
+	assert_true(json_parser_load_from_data(p, json, -1, NULL));
+	return json_node_get_object(json_parser_get_root(p));
+}
+
+static char *
+status_string(daemon_state *d, const char *object, const char *member)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonObject *o = status_of(d, p);
+	JsonNode *n;
+
+	for (char **path = g_strsplit(object, ".", -1), **it = path; *it || (g_strfreev(path), 0); it++) {
+		n = json_object_get_member(o, *it);
+		if (!n || !JSON_NODE_HOLDS_OBJECT(n)) {
+			g_strfreev(path);
+			return NULL;
+		}
+		o = json_node_get_object(n);
+	}
+	return g_strdup(json_object_get_string_member_with_default(o, member, NULL));
+}
+
+static gint64
+verifications(daemon_state *d)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonObject *o = status_of(d, p);
+	JsonObject *sg = json_object_get_object_member(o, "signatures");
+
+	return json_object_get_int_member(sg, "verifications");
+}
+
+static bool
+has_revision(daemon_state *d)
+{
+	return daemon_revision(d) != NULL && daemon_idle(d) && daemon_runs(d) > 0;
+}
+
+static bool
+has_refusal(daemon_state *d)
+{
+	g_autofree char *r = status_string(d, "signatures.refused", "commit");
+
+	return r != NULL;
+}
+
+static char *want_refused;
+static gint64 want_verifications;
+
+static gint64 verifications(daemon_state *d);
+
+static bool
+verified_n(daemon_state *d)
+{
+	return verifications(d) >= want_verifications;
+}
+
+static bool
+refused_is(daemon_state *d)
+{
+	g_autofree char *r = status_string(d, "signatures.refused", "commit");
+
+	return g_strcmp0(r, want_refused) == 0;
+}
+
+static int
+count_rows(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+static daemon_state *
+daemon_on(const char *repo, const char *db, verify_mode mode)
+{
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .git_url = repo, .git_branch = "main", .git_interval_s = 3600, .db = db };
+	g_autoptr(GError) err = NULL;
+	daemon_state *d;
+
+	o.verifier = verifier_for((setup){ .mode = mode, .pgp = true, .ssh = true });
+	d = daemon_new(&o, &err);
+	if (!d)
+		fail_msg("daemon_new: %s", err->message);
+	return d;
+}
+
+/*
+ * The daemon end to end: an unsigned head is not applied, the previous
+ * revision stays, history and status say why, and fetching the same head
+ * again does not verify it again.  A restart keeps the verified commit in
+ * force and the range anchored where it was.
+ */
+static void
+test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autofree char *good = NULL, *bad = NULL, *later = NULL, *rev = NULL, *text = NULL;
+	g_autofree char *reason = NULL, *verified = NULL;
+	daemon_state *d;
+
+	(void)state;
+	RUN(NULL, "git", "init", "-q", "-b", "main", repo);
+	good = commit(repo, ssh(SSH_ALICE), spec_hosts);
+	d = daemon_on(repo, db, VERIFY_RANGE);
+	assert_true(drive(d, has_revision, 10000));
+	rev = g_strdup(daemon_revision(d));
+	verified = status_string(d, "signatures", "verified");
+	assert_string_equal(verified, good);
+	assert_int_equal(verifications(d), 1);
+	assert_false(has_refusal(d));
+
+	/* An unsigned commit: judged once, refused, not applied. */
+	text = g_strconcat(spec_hosts, "  - {name: b, template: deb}\n", NULL);
+	bad = commit(repo, unsigned_, text);
+	want_refused = bad;
+	daemon_reconcile_now(d);
+	assert_true(drive(d, refused_is, 10000));
+	assert_true(drive(d, has_revision, 10000));
+	assert_string_equal(daemon_revision(d), rev);
+	reason = status_string(d, "signatures.refused", "reason");
+	assert_string_equal(reason, "the commit is not signed");
+	g_free(verified);
+	verified = status_string(d, "signatures", "verified");
+	assert_string_equal(verified, good);
+	assert_int_equal(verifications(d), 2);
+	/* Fetched again and again: not judged again, not recorded again. */
+	daemon_reconcile_now(d);
+	drive(d, NULL, 500);
+	daemon_reconcile_now(d);
+	drive(d, NULL, 500);
+	assert_int_equal(verifications(d), 2);
+	assert_string_equal(daemon_revision(d), rev);
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 0"), 1);
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 1"), 1);
+	{
+		g_autofree char *sql = g_strdup_printf(
+			"SELECT count(*) FROM signature_checks WHERE ok = 0 AND commit_id = '%s' "
+			"AND reason = 'the commit is not signed' AND mode = 'range'", bad);
+
+		assert_int_equal(count_rows(db, sql), 1);
+	}
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM runs WHERE result = 'refused' "
+				    "AND summary LIKE 'signature refused (range): the commit is not signed%'"), 1);
+	/* The VM the refused commit adds was never made. */
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM ops WHERE vm = 'b'"), 0);
+
+	/* A signed commit on top: a new head, judged again; the range still
+	 * holds the unsigned one, so it is refused too. */
+	{
+		g_autofree char *more = g_strconcat(text, "# signed, on top\n", NULL);
+
+		later = commit(repo, pgp("alice@example.org"), more);
+	}
+	daemon_reconcile_now(d);
+	want_verifications = 3;
+	assert_true(drive(d, verified_n, 10000));
+	assert_int_equal(verifications(d), 3);
+	assert_true(refused_is(d));  /* the commit at fault, not the head */
+	assert_true(drive(d, has_revision, 10000));
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 0"), 2);
+	assert_string_equal(daemon_revision(d), rev);
+
+	/* A restart: the verified commit is in force at once, the refused
+	 * head judged once more (the keys may have changed). */
+	daemon_free(d);
+	d = daemon_on(repo, db, VERIFY_RANGE);
+	assert_true(drive(d, has_revision, 10000));
+	assert_string_equal(daemon_revision(d), rev);
+	want_verifications = 1;
+	assert_true(drive(d, verified_n, 10000));
+	assert_true(refused_is(d));
+	assert_int_equal(verifications(d), 1);
+	/* Head mode, on the same database: a first run in that mode judges
+	 * the signed head alone, and applies it. */
+	daemon_free(d);
+	d = daemon_on(repo, db, VERIFY_HEAD);
+	g_free(verified);
+	verified = NULL;
+	assert_true(drive(d, has_revision, 10000));
+	for (gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC; g_get_monotonic_time() < end;) {
+		g_free(verified);
+		verified = status_string(d, "signatures", "verified");
+		if (g_strcmp0(verified, later) == 0)
+			break;
+		drive(d, NULL, 50);
+	}
+	assert_string_equal(verified, later);
+	assert_true(drive(d, has_revision, 10000));
+	assert_string_not_equal(daemon_revision(d), rev);
+	daemon_free(d);
+	want_refused = NULL;
+	tu_rmtree(dir);
+}
+
 /* ---- bad configuration -------------------------------------------------- */
 
 static void
@@ -780,6 +1020,7 @@ main(void)
 		cmocka_unit_test(test_verify__keys_not_allowed_are_refused),
 		cmocka_unit_test(test_verify__a_signature_over_other_bytes_is_refused),
 		cmocka_unit_test(test_verify__a_signed_tag_on_an_unsigned_commit_in_tag_mode_only),
+		cmocka_unit_test(test_verify__the_daemon_keeps_the_last_verified_revision),
 		cmocka_unit_test(test_verify__bad_configuration_is_a_usage_error),
 		cmocka_unit_test(test_verify__strata_watch_refuses_bad_flags_with_64),
 	};
