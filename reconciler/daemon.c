@@ -602,7 +602,8 @@ record_refused(daemon_state *d, const verify_verdict *vd)
 
 /* On the loop: a verdict from the fetch's thread.  A commit verified is
  * the one loaded from now on; one refused leaves the last verified in
- * force, and is remembered so that it is not judged again. */
+ * force, and is remembered (until a newer head verifies) so that it is
+ * not judged again. */
 static void
 take_verdict(daemon_state *d, verify_verdict *vd)
 {
@@ -624,6 +625,9 @@ take_verdict(daemon_state *d, verify_verdict *vd)
 	g_message("commit %s verified (%s%s%skey %s, %u signature%s checked)", vd->commit,
 		  vd->tag ? "tag " : "", vd->tag ? vd->tag : "", vd->tag ? ", " : "",
 		  vd->key_id ? vd->key_id : "?", vd->checked, vd->checked == 1 ? "" : "s");
+	/* What status shows is the head's state: a refusal that a newer
+	 * verified head replaced is history's, not status's. */
+	verify_verdict_release(&d->refused);
 	g_free(d->verified);
 	g_free(d->verified_target);
 	d->verified = g_steal_pointer(&vd->commit);

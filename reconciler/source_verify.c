@@ -902,62 +902,67 @@ verify_tag_target(const verifier *v, git_repository *repo, const git_oid *id, ve
 	git_tag_free(tag);
 }
 
-/* Every commit reachable from @head and not from @old, oldest first;
- * only @head on a first run or when @old is gone from the repository. */
+/*
+ * The commits reachable from @head and not from @old, oldest first, into
+ * @ids: counted before any is checked, so a push too long to check is
+ * refused at once.  False (and why) when the walk fails.
+ */
+static bool
+range_commits(git_repository *repo, const git_oid *old, const git_oid *head, GArray *ids, char **why)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	bool ok = true;
+
+	if (git_revwalk_new(&walk, repo) < 0 || git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE) < 0 ||
+	    git_revwalk_push(walk, head) < 0 || git_revwalk_hide(walk, old) < 0) {
+		*why = git_reason("cannot walk the new commits");
+		ok = false;
+	}
+	while (ok && ids->len <= VERIFY_RANGE_MAX && git_revwalk_next(&oid, walk) == 0)
+		g_array_append_val(ids, oid);
+	git_revwalk_free(walk);
+	return ok;
+}
+
+/* Every commit reachable from @head and not from @old (range_commits);
+ * only @head on a first run or when @old is gone from the repository, or
+ * when @head is one that @old reaches. */
 static void
 verify_range(const verifier *v, git_repository *repo, const char *old, const git_oid *head,
 	     verify_verdict *vd)
 {
-	git_revwalk *walk = NULL;
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(git_oid));
 	git_commit *oc = NULL;
-	git_oid oid, old_id;
-	guint n = 0;
+	git_oid old_id;
 	bool hide = old && git_oid_fromstr(&old_id, old) == 0 && git_commit_lookup(&oc, repo, &old_id) == 0;
 
 	git_commit_free(oc);
-	if (git_revwalk_new(&walk, repo) < 0 || git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE) < 0 ||
-	    git_revwalk_push(walk, head) < 0 || (hide && git_revwalk_hide(walk, &old_id) < 0)) {
-		vd->reason = git_reason("cannot walk the new commits");
+	if (hide && !range_commits(repo, &old_id, head, ids, &vd->reason)) {
 		vd->commit = g_strdup(vd->target);
-		git_revwalk_free(walk);
 		return;
 	}
-	if (!hide) {
-		git_revwalk_free(walk);
-		walk = NULL;
+	if (ids->len > VERIFY_RANGE_MAX) {
+		vd->reason = g_strdup_printf("more than %u new commits since the last verified one; "
+					     "check them by hand, then restart once with --verify head",
+					     VERIFY_RANGE_MAX);
+		vd->commit = g_strdup(vd->target);
+		return;
 	}
-	while (walk && git_revwalk_next(&oid, walk) == 0) {
-		if (++n > VERIFY_RANGE_MAX) {
-			g_free(vd->reason);
-			vd->ok = false;
-			vd->reason = g_strdup_printf("more than %u new commits since the last verified one; "
-						     "check them by hand, then restart once with --verify head",
-						     VERIFY_RANGE_MAX);
-			g_free(vd->commit);
-			vd->commit = g_strdup(vd->target);
-			git_revwalk_free(walk);
-			return;
-		}
-		{
-			sig_result r = { 0 };
-
-			verify_commit(v, repo, &oid, &r);
-			take_result(vd, &r, &oid);
-			if (!vd->ok)
-				break;
-		}
-	}
-	git_revwalk_free(walk);
-	if (n == 0) {  /* a first run, or @old gone: the head alone */
+	if (ids->len == 0)
+		g_array_append_val(ids, *head);
+	for (guint i = 0; i < ids->len; i++) {
+		const git_oid *id = &g_array_index(ids, git_oid, i);
 		sig_result r = { 0 };
 
-		verify_commit(v, repo, head, &r);
-		take_result(vd, &r, head);
+		verify_commit(v, repo, id, &r);
+		take_result(vd, &r, id);
+		if (!vd->ok)
+			return;
 	}
-	if (vd->ok) {  /* what applies is the head, whatever was checked last */
-		g_free(vd->commit);
-		vd->commit = g_strdup(vd->target);
-	}
+	/* What applies is the head, whatever was checked last. */
+	g_free(vd->commit);
+	vd->commit = g_strdup(vd->target);
 }
 
 void

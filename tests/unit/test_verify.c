@@ -443,6 +443,58 @@ test_verify__a_signed_range_is_accepted(void **state)
 
 /* ---- refused ------------------------------------------------------------ */
 
+/* A push longer than VERIFY_RANGE_MAX is refused before any is checked
+ * (the commits made with libgit2: a thousand runs of git would be slow). */
+static void
+test_verify__a_range_too_long_is_refused_whole(void **state)
+{
+	g_autofree char *repo = repo_new();
+	g_autofree char *base = NULL;
+	git_repository *r = NULL;
+	git_signature *who = NULL;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL;
+	git_oid id;
+	verify_verdict vd;
+
+	(void)state;
+	base = commit_n(repo, pgp("alice@example.org"), 1);
+	assert_int_equal(git_repository_open(&r, repo), 0);
+	assert_int_equal(git_signature_now(&who, "Test Operator", "op@example.invalid"), 0);
+	assert_int_equal(git_oid_fromstr(&id, base), 0);
+	for (guint i = 0; i <= VERIFY_RANGE_MAX; i++) {
+		g_autofree char *msg = g_strdup_printf("unsigned %u", i);
+
+		assert_int_equal(git_commit_lookup(&parent, r, &id), 0);
+		assert_int_equal(git_commit_tree(&tree, parent), 0);
+		assert_int_equal(git_commit_create_v(&id, r, "refs/heads/main", who, who, NULL, msg, tree, 1,
+						     parent), 0);
+		git_tree_free(tree);
+		git_commit_free(parent);
+	}
+	git_signature_free(who);
+	git_repository_free(r);
+	judge(RANGE_BOTH, repo, base, &vd);
+	assert_refused(&vd, NULL, "more than 1000 new commits");
+	assert_int_equal(vd.checked, 0);
+	verify_verdict_release(&vd);
+	/* One fewer is checked, and the first unsigned one named. */
+	RUN(NULL, "git", "-C", repo, "update-ref", "refs/heads/main", "main~1");
+	judge(RANGE_BOTH, repo, base, &vd);
+	assert_refused(&vd, NULL, "the commit is not signed");
+	assert_int_equal(vd.checked, 1);
+	{
+		g_autofree char *range = g_strdup_printf("%s..main", base);
+		g_autofree char *list = RUN_OUT(NULL, "git", "-C", repo, "rev-list", "--reverse", range);
+
+		assert_int_equal(strlen(list), (GIT_OID_HEXSZ + 1) * VERIFY_RANGE_MAX);
+		list[GIT_OID_HEXSZ] = '\0';  /* the oldest, the base's child */
+		assert_string_equal(vd.commit, list);
+	}
+	verify_verdict_release(&vd);
+	tu_rmtree(repo);
+}
+
 static void
 test_verify__an_unsigned_commit_under_a_signed_head(void **state)
 {
@@ -926,6 +978,24 @@ test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
 	assert_string_equal(verified, later);
 	assert_true(drive(d, has_revision, 10000));
 	assert_string_not_equal(daemon_revision(d), rev);
+	assert_false(has_refusal(d));
+	/* Refused, then replaced by a signed head: status shows the head's
+	 * state, history keeps both. */
+	g_free(bad);
+	bad = commit(repo, unsigned_, "# not signed\n");
+	want_refused = bad;
+	daemon_reconcile_now(d);
+	assert_true(drive(d, refused_is, 10000));
+	g_free(later);
+	later = commit(repo, ssh(SSH_ALICE), spec_hosts);
+	daemon_reconcile_now(d);
+	want_verifications = 3;
+	assert_true(drive(d, verified_n, 10000));
+	assert_false(has_refusal(d));
+	g_free(verified);
+	verified = status_string(d, "signatures", "verified");
+	assert_string_equal(verified, later);
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 0"), 4);
 	daemon_free(d);
 	want_refused = NULL;
 	tu_rmtree(dir);
@@ -1014,6 +1084,7 @@ main(void)
 		cmocka_unit_test(test_verify__a_head_signed_with_ssh_is_accepted),
 		cmocka_unit_test(test_verify__a_signed_range_is_accepted),
 		cmocka_unit_test(test_verify__an_unsigned_commit_under_a_signed_head),
+		cmocka_unit_test(test_verify__a_range_too_long_is_refused_whole),
 		cmocka_unit_test(test_verify__a_force_push_judges_what_the_last_verified_does_not_reach),
 		cmocka_unit_test(test_verify__an_expired_key_is_refused),
 		cmocka_unit_test(test_verify__a_revoked_key_is_refused),
