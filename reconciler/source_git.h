@@ -7,7 +7,8 @@
  * file (symlinks are refused, with a diagnostic).  Fetches are forced
  * (+refs/heads/B), so a force-push is followed.  TLS certificates and SSH
  * host keys are checked by libgit2; SSH keys come from ssh-agent.  No
- * option turns checks off.
+ * option turns checks off.  Signed commits and tags are judged by
+ * source_verify.h, on the mirror, between a fetch and a load.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
