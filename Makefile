@@ -13,16 +13,18 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
 SPEC_PKGS := glib-2.0 yaml-0.1
-PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls
+PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme
 TEST_PKGS := cmocka
 
 # Debian packages behind the pkg-config names above, and what the tests use
 # (clang for the fuzzer, git, tzdata for time zones such as Europe/Paris,
-# cmark-gfm to render `plan -o markdown` as GitHub does).
+# cmark-gfm to render `plan -o markdown` as GitHub does; gnupg and
+# openssh-client verify signed commits, and the tests make keys and signed
+# commits with them).
 DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev \
-	libcmocka-dev libgnutls28-dev clang libclang-rt-14-dev git tzdata \
-	cmark-gfm
+	libcmocka-dev libgnutls28-dev libgpgme-dev clang libclang-rt-14-dev git tzdata \
+	cmark-gfm gnupg openssh-client
 # The end-to-end suite's real hypervisors (make e2e).
 E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils binutils util-linux procps
@@ -55,7 +57,7 @@ A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
 	test_reconcile test_cli_reconcile test_daemon test_schedule test_plan_observed test_copy \
-	test_observe_snapshot test_plan_markdown
+	test_observe_snapshot test_plan_markdown test_verify
 
 # Keep the sanitizer objects between runs (they are built by pattern rules).
 .PRECIOUS: $(A)/%.o

@@ -11,6 +11,38 @@
 #include "control.h"
 #include "daemon.h"
 
+static JsonObject *
+object_member(JsonObject *o, const char *name)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+/* "signatures range: verified 1a2b…", and the last refusal with why. */
+static void
+print_signatures(JsonObject *root)
+{
+	JsonObject *sg = object_member(root, "signatures");
+	JsonObject *r = sg ? object_member(sg, "refused") : NULL;
+	const char *verified = sg ? json_object_get_string_member_with_default(sg, "verified", NULL) : NULL;
+
+	if (!sg)
+		return;
+	printf("signatures %s: verified %.12s\n", json_object_get_string_member_with_default(sg, "mode", "?"),
+	       verified ? verified : "none yet");
+	if (r) {
+		const char *tag = json_object_get_string_member_with_default(r, "tag", NULL);
+		const char *key = json_object_get_string_member_with_default(r, "key_id", NULL);
+
+		printf("refused    %.12s%s%s%s, key %s: %s\n",
+		       json_object_get_string_member_with_default(r, "commit", "?"), tag ? " (tag " : "",
+		       tag ? tag : "", tag ? ")" : "", key ? key : "none",
+		       json_object_get_string_member_with_default(r, "reason", "?"));
+	}
+	printf("\n");
+}
+
 static void
 print_status(const char *reply)
 {
@@ -27,6 +59,7 @@ print_status(const char *reply)
 	       json_object_get_string_member_with_default(root, "revision", "none"),
 	       json_object_get_string_member_with_default(root, "state", "?"),
 	       json_object_get_int_member_with_default(root, "runs", 0));
+	print_signatures(root);
 	hosts = json_object_get_array_member(root, "hosts");
 	for (guint i = 0; hosts && i < json_array_get_length(hosts); i++) {
 		JsonObject *h = json_array_get_object_element(hosts, i);

@@ -10,8 +10,46 @@
 #include "cli.h"
 #include "daemon.h"
 #include "exec.h"
+#include "source_verify.h"
 
 static daemon_state *the_daemon;
+
+/*
+ * The signature flags, checked before anything starts: a mode that does
+ * not exist, a file that is missing or holds no key, is a usage error.
+ */
+static bool
+make_verifier(daemon_options *o, const char *git, const char *mode_name, const char *keyring,
+	      const char *allowed, char **signers, const char *tag_pattern, int *rc)
+{
+	verify_options vo = { .keyring = keyring, .allowed_signers = allowed,
+			      .signers = (const char *const *)signers, .tag_pattern = tag_pattern };
+	g_autoptr(GError) err = NULL;
+
+	*rc = STRATA_EXIT_USAGE;
+	if (mode_name && (!verify_mode_parse(mode_name, &vo.mode) || vo.mode == VERIFY_OFF)) {
+		fprintf(stderr, "strata watch: --verify: '%s' is not a mode: use head, range or tag\n"
+			"Try 'strata watch --help'.\n", mode_name);
+		return false;
+	}
+	if (vo.mode != VERIFY_OFF && !git) {
+		fprintf(stderr, "strata watch: --verify needs --git: a folder source has no signatures\n"
+			"Try 'strata watch --help'.\n");
+		return false;
+	}
+	o->verifier = verifier_new(&vo, &err);
+	if (!o->verifier) {
+		fprintf(stderr, "strata watch: %s\n", err->message);
+		if (!g_error_matches(err, VERIFY_ERROR, VERIFY_ERROR_CONFIG))
+			*rc = STRATA_EXIT_ERROR;
+		return false;
+	}
+	if (vo.mode == VERIFY_OFF) {  /* nothing to verify: no verifier */
+		verifier_free(o->verifier);
+		o->verifier = NULL;
+	}
+	return true;
+}
 
 /*
  * Every log line names the revision in force; to the journal (with a
@@ -77,6 +115,8 @@ cmd_watch(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL, *sock = NULL, *git = NULL;
 	g_autofree char *branch = NULL, *subdir = NULL, *snapshot = NULL;
+	g_autofree char *verify = NULL, *keyring = NULL, *allowed = NULL, *tag_pattern = NULL;
+	g_auto(GStrv) signers = NULL;
 	gint debounce = 200, resync = 300, parallel = EXEC_PARALLEL_DEFAULT, interval = 60;
 	gint snapshot_every = 600;
 	gboolean allow_empty = FALSE;
@@ -101,6 +141,17 @@ cmd_watch(int argc, char **argv)
 		  "Keep this file a snapshot of what the hosts run, for 'strata plan --observed' in CI", "FILE" },
 		{ "observed-snapshot-interval", 0, 0, G_OPTION_ARG_INT, &snapshot_every,
 		  "Seconds between snapshots, 10 to 86400 (default 600)", "S" },
+		{ "verify", 0, 0, G_OPTION_ARG_STRING, &verify,
+		  "Apply only signed Git revisions: head (the new head commit is signed), range (every new "
+		  "commit is), tag (the newest tag matching --verify-tag-pattern is; its commit applies)", "MODE" },
+		{ "verify-keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring,
+		  "OpenPGP public keys that may sign (armored or binary; imported into a private GNUPGHOME)", "FILE" },
+		{ "verify-allowed-signers", 0, 0, G_OPTION_ARG_FILENAME, &allowed,
+		  "SSH keys that may sign, in ssh-keygen's allowed signers format", "FILE" },
+		{ "verify-signer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &signers,
+		  "Only this signer (OpenPGP fingerprint or user id email, SSH principal); repeatable", "ID" },
+		{ "verify-tag-pattern", 0, 0, G_OPTION_ARG_STRING, &tag_pattern,
+		  "Tags considered by --verify tag, a glob (default *)", "GLOB" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("(PATH | --git URL) — keep the hosts converged to a source");
@@ -128,7 +179,11 @@ cmd_watch(int argc, char **argv)
 		"'strata approve' (confirms a revision held by --max-removal).\n"
 		"SIGTERM lets running operations finish for up to 30 s (a second SIGTERM: at once),\n"
 		"then exits 0; what still runs is recorded interrupted and observed by the next\n"
-		"start.  SIGHUP re-reads the source.\n"
+		"start.  SIGHUP re-reads the source.\n\n"
+		"With --verify, a Git revision applies only if signed by a key of --verify-keyring\n"
+		"or --verify-allowed-signers (given here, never read from the repository); one\n"
+		"refused is recorded in history, shown by 'strata status', and not tried again\n"
+		"until the branch (or tag) moves.\n\n"
 		"With --observed-snapshot, the first pass and then one pass every\n"
 		"--observed-snapshot-interval seconds read every domain's definition again and\n"
 		"write what they observed to FILE (replaced whole), for 'strata plan --observed'.\n\n"
@@ -139,6 +194,8 @@ cmd_watch(int argc, char **argv)
 		fprintf(stderr, "strata watch: give exactly one PATH, or --git URL\nTry 'strata watch --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
+	if (!make_verifier(&o, git, verify, keyring, allowed, signers, tag_pattern, &rc))
+		return rc;
 	o.path = git ? NULL : argv[1];
 	o.git_url = git;
 	o.git_branch = branch;

@@ -31,6 +31,7 @@
 #include "scheduler.h"
 #include "source_git.h"
 #include "observe_snapshot.h"
+#include "source_verify.h"
 
 #define DRAIN_LIMIT_MS 30000
 
@@ -65,6 +66,12 @@ struct daemon_state {
 	int fetch_watch;
 	bool fetching;
 	char *fetch_again;         /* the trigger of a fetch asked for during one */
+	verifier *verifier;        /* signatures a Git revision needs, or NULL */
+	char *verified;            /* the last commit verified: the one loaded */
+	char *verified_target;     /* ... and what was judged for it (head or tag) */
+	verify_verdict refused;    /* the last refusal (target NULL: none) */
+	gint64 refused_at;         /* Unix seconds */
+	guint verifications;       /* verifier runs since start */
 	scheduler *sched;
 	int sched_timer;
 	control_server *control;
@@ -474,7 +481,12 @@ read_source(daemon_state *d, spec_diags *diags, char **rev)
 		*rev = g_strdup_printf("dir:%.12s", spec_source_digest(src));
 		return src;
 	}
-	src = source_git_load(d->git, diags, &gr, &err);
+	if (d->verifier && !d->verified) {
+		g_debug("no verified commit yet: nothing to load");
+		return NULL;
+	}
+	/* With verification, the commit last verified, not the branch's. */
+	src = source_git_load_commit(d->git, d->verifier ? d->verified : NULL, diags, &gr, &err);
 	if (!src) {
 		g_warning("%s", err->message);
 		return NULL;
@@ -573,6 +585,61 @@ adopt_revision(daemon_state *d, spec_source *src, const char *rev, const char *t
 	daemon_request(d, trigger);
 }
 
+/* ---- signatures -------------------------------------------------------- */
+
+static void
+record_refused(daemon_state *d, const verify_verdict *vd)
+{
+	g_autofree char *rev = NULL, *summary = NULL;
+	gint64 revision, run;
+
+	summary = g_strdup_printf("signature refused (%s): %s%s%s%s%s", verify_mode_name(verifier_mode(d->verifier)),
+				  vd->reason, vd->key_id ? "; key " : "", vd->key_id ? vd->key_id : "",
+				  vd->tag ? "; tag " : "", vd->tag ? vd->tag : "");
+	rev = g_strdup_printf("git:%s (not applied: signature refused)", vd->commit);
+	revision = history_revision(d->hist, d->o.git_url, rev, NULL);
+	run = history_run_begin(d->hist, "source", revision, NULL);
+	if (run > 0)
+		history_run_end(d->hist, run, "refused", summary, NULL);
+	g_warning("commit %s%s%s%s refused: %s; %s stays in force", vd->commit, vd->tag ? " (tag " : "",
+		  vd->tag ? vd->tag : "", vd->tag ? ")" : "", summary,
+		  d->good_digest ? d->good_digest : "no revision");
+}
+
+/* On the loop: a verdict from the fetch's thread.  A commit verified is
+ * the one loaded from now on; one refused leaves the last verified in
+ * force, and is remembered (until a newer head verifies) so that it is
+ * not judged again. */
+static void
+take_verdict(daemon_state *d, verify_verdict *vd)
+{
+	history_signature hs = { verify_mode_name(verifier_mode(d->verifier)), vd->target, vd->commit,
+				 vd->tag, vd->ok, vd->key_id, vd->signer, vd->reason };
+	g_autoptr(GError) err = NULL;
+
+	d->verifications++;
+	if (!history_signature_record(d->hist, &hs, &err))
+		g_warning("%s", err->message);
+	if (!vd->ok) {
+		record_refused(d, vd);
+		verify_verdict_release(&d->refused);
+		d->refused = *vd;
+		memset(vd, 0, sizeof(*vd));
+		d->refused_at = real_now();
+		return;
+	}
+	g_message("commit %s verified (%s%s%skey %s, %u signature%s checked)", vd->commit,
+		  vd->tag ? "tag " : "", vd->tag ? vd->tag : "", vd->tag ? ", " : "",
+		  vd->key_id ? vd->key_id : "?", vd->checked, vd->checked == 1 ? "" : "s");
+	/* What status shows is the head's state: a refusal that a newer
+	 * verified head replaced is history's, not status's. */
+	verify_verdict_release(&d->refused);
+	g_free(d->verified);
+	g_free(d->verified_target);
+	d->verified = g_steal_pointer(&vd->commit);
+	d->verified_target = g_steal_pointer(&vd->target);
+}
+
 /*
  * Fetching runs off the loop (offload.h): libgit2 1.5 has no timeout, and a
  * remote that accepts and never answers would hold the loop, signals and
@@ -585,6 +652,14 @@ typedef struct {
 	char *trigger;
 	bool ok;
 	char *error;
+	/* Signature verification, on the same thread after the fetch: it runs
+	 * gpg and ssh-keygen, and waits for them. */
+	const verifier *verifier;  /* NULL: none */
+	char *old_commit;          /* the last verified commit, or NULL */
+	char *old_target;          /* ... what was judged for it */
+	char *refused_target;      /* the last refused, not judged again */
+	bool judged;               /* @verdict holds a new judgement */
+	verify_verdict verdict;
 } fetch_job;
 
 static void
@@ -594,7 +669,34 @@ fetch_job_free(gpointer p)
 
 	g_free(f->trigger);
 	g_free(f->error);
+	g_free(f->old_commit);
+	g_free(f->old_target);
+	g_free(f->refused_target);
+	verify_verdict_release(&f->verdict);
 	g_free(f);
+}
+
+/*
+ * What the mirror holds now, judged unless it was already: the last
+ * verified and the last refused are not judged again, so a refused head
+ * costs one verification, not one per fetch.
+ */
+static void
+fetch_verify(fetch_job *f)
+{
+	g_autofree char *ref = source_git_branch_ref(f->git);
+	g_autofree char *target = NULL;
+	g_autoptr(GError) err = NULL;
+	git_repository *repo = source_git_repository(f->git);
+
+	if (!verifier_target(f->verifier, repo, ref, &target, &err)) {
+		g_debug("signatures: %s", err->message);
+		return;
+	}
+	if (g_strcmp0(target, f->old_target) == 0 || g_strcmp0(target, f->refused_target) == 0)
+		return;
+	verifier_verify(f->verifier, repo, f->old_commit, target, &f->verdict);
+	f->judged = true;
 }
 
 static gpointer
@@ -606,6 +708,10 @@ fetch_run(gpointer p)
 	f->ok = source_git_fetch(f->git, &err);
 	if (!f->ok)
 		f->error = g_strdup(err->message);
+	/* Even after a failed fetch: what an earlier one brought may not have
+	 * been judged (the daemon stopped first). */
+	if (f->verifier)
+		fetch_verify(f);
 	return NULL;
 }
 
@@ -628,6 +734,10 @@ fetch_and_load(daemon_state *d, const char *trigger)
 	f = g_new0(fetch_job, 1);
 	f->git = d->git;
 	f->trigger = g_strdup(trigger);
+	f->verifier = d->verifier;
+	f->old_commit = g_strdup(d->verified);
+	f->old_target = g_strdup(d->verified_target);
+	f->refused_target = g_strdup(d->refused.target);
 	if (!offload_run(d->fetches, fetch_run, f, &err)) {
 		g_warning("cannot fetch (%s); the revision in force stays", err->message);
 		fetch_job_free(f);
@@ -650,6 +760,8 @@ on_fetched(int fd, gpointer data)
 		if (!f->ok)
 			g_warning("fetch failed, %s stays in force: %s",
 				  d->good_digest ? d->good_digest : "no revision", f->error);
+		if (f->judged)
+			take_verdict(d, &f->verdict);
 		load_revision(d, f->trigger);
 		fetch_job_free(f);
 	}
@@ -1637,6 +1749,31 @@ daemon_revision(const daemon_state *d)
 	return d->good_digest;
 }
 
+/* What verification holds: the commit verified, the last refusal. */
+static void
+status_signatures(daemon_state *d, JsonBuilder *b)
+{
+	const verify_verdict *r = &d->refused;
+
+	json_builder_set_member_name(b, "signatures");
+	json_builder_begin_object(b);
+	json_out_string(b, "mode", verify_mode_name(verifier_mode(d->verifier)));
+	json_out_string(b, "verified", d->verified);
+	json_out_int(b, "verifications", d->verifications);
+	if (r->target) {
+		json_builder_set_member_name(b, "refused");
+		json_builder_begin_object(b);
+		json_out_string(b, "commit", r->commit);
+		json_out_string(b, "tag", r->tag);
+		json_out_string(b, "key_id", r->key_id);
+		json_out_string(b, "signer", r->signer);
+		json_out_string(b, "reason", r->reason);
+		json_out_int(b, "time", d->refused_at);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+}
+
 char *
 daemon_status_json(daemon_state *d)
 {
@@ -1649,6 +1786,8 @@ daemon_status_json(daemon_state *d)
 	json_out_string(b, "state", d->suspended ? "suspended" : d->exec ? "reconciling" :
 					   d->pass.observing ? "observing" : "idle");
 	json_out_int(b, "runs", d->runs);
+	if (d->verifier)
+		status_signatures(d, b);
 	json_builder_set_member_name(b, "hosts");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->status_hosts->len; i++)
@@ -1742,6 +1881,8 @@ daemon_new(const daemon_options *o, GError **error)
 	const char *wd_usec = g_getenv("WATCHDOG_USEC");
 
 	d->o = *o;
+	d->verifier = o->verifier;
+	d->o.verifier = NULL;
 	if (!d->o.now)
 		d->o.now = real_now;
 	d->exec_watch = d->kick_timer = d->resync_timer = d->drain_timer = d->closed_timer = -1;
@@ -1793,6 +1934,13 @@ daemon_new(const daemon_options *o, GError **error)
 		d->git = source_git_new(o->git_url, o->git_branch, o->git_subdir, mirror, error);
 		if (!d->git)
 			goto fail;
+		if (d->verifier) {
+			/* The commit verified last goes in force at start, not
+			 * whatever the mirror's branch holds. */
+			source_git_fetch_tags(d->git, verifier_wants_tags(d->verifier));
+			history_signature_verified(d->hist, verify_mode_name(verifier_mode(d->verifier)),
+						   &d->verified_target, &d->verified);
+		}
 		d->git_timer = loop_timer((int)(o->git_interval_s ? o->git_interval_s : 60) * 1000,
 					  on_git_timer, d);
 		d->fetches = offload_new(fetch_job_free);
@@ -1870,8 +2018,15 @@ daemon_free(daemon_state *d)
 	}
 	offload_unref(d->fetches);
 	g_free(d->fetch_again);
-	if (!d->fetching)
+	/* A fetch still running keeps the mirror and the verifier it uses
+	 * (the GNUPGHOME stays behind then: the process is about to exit). */
+	if (!d->fetching) {
 		source_git_free(d->git);
+		verifier_free(d->verifier);
+	}
+	g_free(d->verified);
+	g_free(d->verified_target);
+	verify_verdict_release(&d->refused);
 	loop_timer_remove(d->git_timer);
 	loop_timer_remove(d->sched_timer);
 	scheduler_free(d->sched);

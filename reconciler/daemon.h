@@ -12,6 +12,11 @@
  * or empty one is recorded with its diagnostics and issues no operation,
  * and the last good revision stays in force.
  *
+ * A Git source with a verifier (source_verify.h) loads only the commit
+ * last verified: the fetch's thread judges a new head (or tag) after
+ * fetching, the loop records the verdict; a refused one is recorded once,
+ * shown by status, and leaves the last verified commit in force.
+ *
  * Restart policy (README.md, "The daemon") uses the event detail: a guest that shut
  * itself down is restarted only with `restart: always`, a crash with
  * `always` or `on-failure`; otherwise the VM is held stopped (an override
@@ -46,6 +51,8 @@ typedef struct {
 	const char *observed_snapshot; /* keep this snapshot file up to date, or NULL */
 	unsigned snapshot_interval_s;  /* at most this often; default 600 */
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
+	struct verifier *verifier; /* signatures a Git revision needs (source_verify.h),
+				      or NULL; daemon_new takes it, failing or not */
 } daemon_options;
 
 typedef struct daemon_state daemon_state;

@@ -81,6 +81,12 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (host, pool, volume));",
 	/* 6: what an export's upload did, why a capture failed */
 	"ALTER TABLE images ADD COLUMN note TEXT;",
+	/* 7: each signature verification of a Git source's new head or tag:
+	 * the last one ok is where the next range begins */
+	"CREATE TABLE signature_checks ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, mode TEXT NOT NULL, target TEXT NOT NULL,"
+	"  commit_id TEXT NOT NULL, tag TEXT, ok INTEGER NOT NULL, key_id TEXT, signer TEXT,"
+	"  reason TEXT);",
 };
 
 static bool
@@ -279,7 +285,7 @@ is_strata_db(history *h)
 	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
 			       "'schedule_state', 'schedule_fires', 'host_vms', 'pool_members', 'pool_refutations', "
-			       "'images')", -1, &st, NULL) != SQLITE_OK)
+			       "'images', 'signature_checks')", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		ok = sqlite3_column_int(st, 0) == 0;
@@ -1255,4 +1261,45 @@ history_shares_sync(history *h, GHashTable *shares, GError **error)
 		share_read(h, s);
 	}
 	return ok;
+}
+
+/* ---- signature checks of a Git source ----------------------------------- */
+
+bool
+history_signature_record(history *h, const history_signature *s, GError **error)
+{
+	sqlite3_stmt *st = prepare(h, "INSERT INTO signature_checks(time, mode, target, commit_id, tag, ok, "
+				   "key_id, signer, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, g_get_real_time());
+	sqlite3_bind_text(st, 2, s->mode, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, s->target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, s->commit, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, s->tag, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 6, s->ok);
+	sqlite3_bind_text(st, 7, s->key_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, s->signer, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 9, s->reason, -1, SQLITE_TRANSIENT);
+	return insert(h, st, error) > 0;
+}
+
+bool
+history_signature_verified(history *h, const char *mode, char **target, char **commit)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT target, commit_id FROM signature_checks "
+				   "WHERE ok = 1 AND mode = ? ORDER BY id DESC LIMIT 1", NULL);
+	bool found = false;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, mode, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*target = g_strdup((const char *)sqlite3_column_text(st, 0));
+		*commit = g_strdup((const char *)sqlite3_column_text(st, 1));
+		found = true;
+	}
+	sqlite3_finalize(st);
+	return found;
 }

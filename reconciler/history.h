@@ -143,6 +143,27 @@ void history_schedule_log(history *h, const char *entry, const char *appliance,
 /* When strata first started @appliance.@vm (µs), or 0. */
 gint64 history_first_start(history *h, const char *appliance, const char *vm);
 
+/*
+ * A signature verification of a Git source (source_verify.h): what was
+ * judged (the head commit, or a tag object), the commit it applies or
+ * refuses, and the key seen.  Refusals are kept for people; the last
+ * success per mode anchors the next range and what is in force at start.
+ */
+typedef struct {
+	const char *mode;
+	const char *target;
+	const char *commit;
+	const char *tag;
+	bool ok;
+	const char *key_id;
+	const char *signer;
+	const char *reason;
+} history_signature;
+
+bool history_signature_record(history *h, const history_signature *s, GError **error);
+/* The last commit verified in @mode (and what was judged), or false. */
+bool history_signature_verified(history *h, const char *mode, char **target, char **commit);
+
 /* Holds (daemon.h): a desired state that overrides the spec's, kept here
  * so a restart does not undo a scheduled power-off. */
 typedef void (*history_hold_fn)(const char *domain, int state, const char *hash,

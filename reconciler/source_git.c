@@ -17,6 +17,7 @@ struct source_git {
 	char *subdir;            /* "" for the whole tree */
 	char *display_root;      /* prefix of file names in diagnostics */
 	char *local_refs;        /* <local repo>/.git/refs, for a local URL */
+	bool tags;               /* fetch every tag too (signed tags) */
 	git_repository *mirror;
 };
 
@@ -111,6 +112,24 @@ credentials(git_credential **out, const char *url, const char *user,
 	return GIT_PASSTHROUGH;
 }
 
+void
+source_git_fetch_tags(source_git *g, bool tags)
+{
+	g->tags = tags;
+}
+
+git_repository *
+source_git_repository(source_git *g)
+{
+	return g->mirror;
+}
+
+char *
+source_git_branch_ref(const source_git *g)
+{
+	return g_strdup_printf("refs/remotes/origin/%s", g->branch);
+}
+
 bool
 source_git_fetched(source_git *g)
 {
@@ -126,8 +145,10 @@ source_git_fetch(source_git *g, GError **error)
 	git_fetch_options opts;
 	g_autofree char *spec = g_strdup_printf("+refs/heads/%s:refs/remotes/origin/%s",
 						g->branch, g->branch);
-	char *specs[] = { spec };
-	git_strarray refspecs = { specs, 1 };
+	char *specs[] = { spec, "+refs/tags/*:refs/tags/*" };
+	/* Tags forced and pruned like the branch: the mirror holds what the
+	 * remote says now, and the verifier judges that. */
+	git_strarray refspecs = { specs, g->tags ? 2 : 1 };
 	git_remote *remote = NULL;
 	bool ok;
 
@@ -392,6 +413,13 @@ load_tree(source_git *g, git_commit *commit, git_tree **out, GError **error)
 spec_source *
 source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **error)
 {
+	return source_git_load_commit(g, NULL, diags, rev, error);
+}
+
+spec_source *
+source_git_load_commit(source_git *g, const char *commit_id, spec_diags *diags, git_revision *rev,
+		       GError **error)
+{
 	g_autofree char *ref = g_strdup_printf("refs/remotes/origin/%s", g->branch);
 	git_oid oid;
 	git_commit *commit = NULL;
@@ -401,7 +429,13 @@ source_git_load(source_git *g, spec_diags *diags, git_revision *rev, GError **er
 	g_autoptr(GError) tree_err = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 
-	if (git_reference_name_to_id(&oid, g->mirror, ref) < 0) {
+	if (commit_id) {
+		if (git_oid_fromstr(&oid, commit_id) < 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "'%s' is not a commit id", commit_id);
+			return NULL;
+		}
+	} else if (git_reference_name_to_id(&oid, g->mirror, ref) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
 			    "branch '%s' not fetched yet from %s", g->branch, g->url);
 		return NULL;

@@ -7,12 +7,14 @@
  * file (symlinks are refused, with a diagnostic).  Fetches are forced
  * (+refs/heads/B), so a force-push is followed.  TLS certificates and SSH
  * host keys are checked by libgit2; SSH keys come from ssh-agent.  No
- * option turns checks off.
+ * option turns checks off.  Signed commits and tags are judged by
+ * source_verify.h, on the mirror, between a fetch and a load.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #pragma once
 
+#include <git2.h>
 #include <glib.h>
 
 #include "../spec/spec.h"
@@ -31,6 +33,13 @@ void source_git_free(source_git *g);
 
 /* Fetch now; false (and @error) when the remote cannot be reached. */
 bool source_git_fetch(source_git *g, GError **error);
+/* Fetch every tag too (forced, pruned), for signed tags; before a fetch. */
+void source_git_fetch_tags(source_git *g, bool tags);
+/* The mirror, for the verifier: only while no fetch runs, or on the
+ * fetch's own thread. */
+git_repository *source_git_repository(source_git *g);
+/* "refs/remotes/origin/BRANCH": the branch as the mirror holds it. */
+char *source_git_branch_ref(const source_git *g);
 /* Whether the mirror holds the branch already (from an earlier run). */
 bool source_git_fetched(source_git *g);
 
@@ -43,6 +52,10 @@ bool source_git_fetched(source_git *g);
  */
 spec_source *source_git_load(source_git *g, spec_diags *diags, git_revision *rev,
 			     GError **error);
+/* The same for commit @commit_id (40 hex) instead of the branch's: a
+ * verified commit, which the branch may have moved past. */
+spec_source *source_git_load_commit(source_git *g, const char *commit_id, spec_diags *diags,
+				    git_revision *rev, GError **error);
 void git_revision_release(git_revision *rev);
 
 /* The folder whose changes mean "a local commit happened", or NULL. */
