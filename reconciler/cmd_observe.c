@@ -54,7 +54,8 @@ cmd_observe(int argc, char **argv)
 		"`strata plan --observed FILE PATH` plans from without reaching the hosts:\n"
 		"per host its node capacity, pools, volumes, the details of the volumes the\n"
 		"revision reads, and its domains (state, strata's metadata, what their\n"
-		"definitions use).  It holds no domain XML, no URI and no secret.\n\n"
+		"definitions use).  It holds no domain XML and no secret; of each host's URI\n"
+		"only a digest (an unreachable host's error has <uri> in its place).\n\n"
 		"A host that does not answer is recorded as unknown (a plan from the\n"
 		"snapshot is then partial) and named on standard error.\n\n"
 		"Exit status: 0 success, 1 error (invalid source), 64 usage error.");
@@ -82,7 +83,7 @@ cmd_observe(int argc, char **argv)
 				h->name, h->error);
 	}
 	if (fmt == OUTPUT_JSON) {
-		g_autofree char *text = observe_snapshot_write(p.have, g_get_real_time() / G_USEC_PER_SEC);
+		g_autofree char *text = observe_snapshot_write(p.have, p.hosts, g_get_real_time() / G_USEC_PER_SEC);
 
 		fputs(text, stdout);
 	} else {

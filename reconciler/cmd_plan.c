@@ -30,12 +30,11 @@ entry_touched(const plan *p, const spec_appliance *a, const spec_sched *s)
 	return false;
 }
 
-/* The next fire of each schedule entry whose VMs the plan touches. */
+/* The next fire after @now of each schedule entry whose VMs the plan
+ * touches. */
 static void
-show_schedules(const spec_source *src, const plan *p)
+show_schedules(const spec_source *src, const plan *p, gint64 now)
 {
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-
 	for (guint i = 0; i < src->appliances->len; i++) {
 		const spec_appliance *a = src->appliances->pdata[i];
 		g_autoptr(GTimeZone) tz = spec_appliance_timezone(a);
@@ -170,7 +169,8 @@ cmd_plan(int argc, char **argv)
 	if (snapshot)
 		snapshot_age(snapshot, p.snapshot_taken, fmt);
 	if (fmt == OUTPUT_TEXT)
-		show_schedules(p.src, p.plan);
+		/* From a snapshot: the fires the plan had when it was taken. */
+		show_schedules(p.src, p.plan, snapshot ? p.snapshot_taken : g_get_real_time() / G_USEC_PER_SEC);
 	/* "No changes" is a claim about every host: one that did not answer
 	 * makes it unknowable, which a CI gate must not read as converged. */
 	rc = p.plan->errors->len || (detailed && p.plan->partial) ? STRATA_EXIT_ERROR :

@@ -1465,9 +1465,19 @@ on_observe_deadline(gpointer data)
 static void
 snapshot_begin(daemon_state *d)
 {
-	if (!d->snapshot || snapshot_file_busy(d->snapshot) ||
-	    g_get_monotonic_time() < d->snapshot_due)
+	unsigned every = d->o.snapshot_interval_s ? d->o.snapshot_interval_s : 600;
+
+	if (!d->snapshot || g_get_monotonic_time() < d->snapshot_due)
 		return;
+	if (snapshot_file_busy(d->snapshot)) {
+		/* A share that hangs: said once per interval, so that the
+		 * snapshot growing old is never silent. */
+		g_warning("observed snapshot not written: the write begun %u s ago or more has not returned "
+			  "(a share that hangs?); plans from %s grow old",
+			  every, d->o.observed_snapshot);
+		d->snapshot_due = g_get_monotonic_time() + (gint64)every * G_USEC_PER_SEC;
+		return;
+	}
 	obs_cache_clear(d->cache);
 	d->snapshot_pass = true;
 }
@@ -1484,7 +1494,7 @@ snapshot_end(daemon_state *d)
 		return;
 	d->snapshot_pass = false;
 	d->snapshot_due = g_get_monotonic_time() + (gint64)every * G_USEC_PER_SEC;
-	if (!snapshot_file_write(d->snapshot, observe_snapshot_write(d->pass.have, d->o.now()), &err))
+	if (!snapshot_file_write(d->snapshot, observe_snapshot_write(d->pass.have, d->hosts, d->o.now()), &err))
 		g_warning("observed snapshot not written: %s", err->message);
 }
 

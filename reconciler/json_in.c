@@ -4,6 +4,9 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdarg.h>
+#include <string.h>
+
+#include <gio/gio.h>
 
 #include "json_in.h"
 
@@ -41,8 +44,9 @@ gsize
 json_in_enter(json_in *r, const char *key)
 {
 	gsize old = r->where->len;
+	g_autofree char *shown = json_in_printable(key);  /* a member name is input too */
 
-	g_string_append_printf(r->where, r->where->len ? ".%s" : "%s", key);
+	g_string_append_printf(r->where, r->where->len ? ".%s" : "%s", shown);
 	return old;
 }
 
@@ -61,15 +65,93 @@ json_in_leave(json_in *r, gsize old)
 	g_string_truncate(r->where, old);
 }
 
-/* A string a terminal or a log may show: no control characters (an escape
- * sequence in a name would rewrite what the operator reads). */
+static bool
+control(gunichar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/* A string a terminal or a log may show: valid UTF-8 with no control
+ * characters, C1 included (an escape sequence in a name would rewrite what
+ * the operator reads; U+009B is a CSI of its own). */
 static bool
 printable(const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	if (!g_utf8_validate(s, -1, NULL))
+		return false;
+	for (; *s; s = g_utf8_next_char(s))
+		if (control(g_utf8_get_char(s)))
 			return false;
 	return true;
+}
+
+char *
+json_in_printable(const char *s)
+{
+	GString *out = g_string_new(NULL);
+	g_autofree char *valid = g_utf8_make_valid(s, -1);
+
+	for (const char *c = valid; *c; c = g_utf8_next_char(c)) {
+		gunichar u = g_utf8_get_char(c);
+
+		if (control(u))
+			g_string_append_c(out, '?');
+		else
+			g_string_append_unichar(out, u);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Whether @text nests arrays and objects at most @max deep (strings
+ * skipped); *@line is the line where it went deeper. */
+static bool
+depth_ok(const char *text, gsize len, guint max, guint *line)
+{
+	guint depth = 0;
+	bool in_string = false;
+
+	*line = 1;
+	for (gsize i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (c == '\n')
+			(*line)++;
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return false;
+		} else if ((c == ']' || c == '}') && depth) {
+			depth--;
+		}
+	}
+	return true;
+}
+
+bool
+json_in_parse(JsonParser *p, const char *what, const char *text, gssize len, GError **error)
+{
+	gsize n = len < 0 ? strlen(text) : (gsize)len;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *msg = NULL;
+	guint line;
+
+	if (!depth_ok(text, n, JSON_IN_MAX_DEPTH, &line)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			    "%s:%u: nested deeper than %d levels", what, line, JSON_IN_MAX_DEPTH);
+		return false;
+	}
+	if (json_parser_load_from_data(p, text, (gssize)n, &err))
+		return true;
+	/* json-glib says "<data>:LINE:COL: Parse error: ..." */
+	msg = json_in_printable(g_str_has_prefix(err->message, "<data>:") ? err->message + 7 : err->message);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s:%s", what, msg);
+	return false;
 }
 
 static const char *

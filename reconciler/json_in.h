@@ -21,6 +21,19 @@ typedef struct {
 	char *error;          /* the first error, or NULL */
 } json_in;
 
+/* Deeper than this is refused before parsing: json-glib parses
+ * recursively, and 200 KB of "[" would overflow the stack. */
+#define JSON_IN_MAX_DEPTH 64
+
+/*
+ * Parse @text with @p: refused, with @error naming @what and where, when
+ * it nests deeper than JSON_IN_MAX_DEPTH or does not parse.  Control
+ * characters the parser's message would echo are replaced.
+ */
+bool json_in_parse(JsonParser *p, const char *what, const char *text, gssize len, GError **error);
+/* @s with every control character (C0, DEL, C1) replaced by '?'. */
+char *json_in_printable(const char *s);
+
 void json_in_init(json_in *r, const char *what);
 /* Frees the path, not the error: take r->error first. */
 void json_in_release(json_in *r);

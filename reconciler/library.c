@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_in.h"
 #include "library.h"
 
 #define INDEX "index.json"
@@ -369,10 +370,8 @@ lib_index_parse(const char *name, const char *path, const char *what, const char
 	g_autoptr(GError) err = NULL;
 	reader r = { .what = what, .where = g_string_new(NULL) };
 
-	if (!json_parser_load_from_data(p, json, len, &err))
-		/* json-glib says "<data>:LINE:COL: Parse error: ..." */
-		r.error = g_strdup_printf("%s:%s", what,
-					  g_str_has_prefix(err->message, "<data>:") ? err->message + 7 : err->message);
+	if (!json_in_parse(p, what, json, len, &err))
+		r.error = g_strdup(err->message);
 	else
 		read_templates(&r, x, json_parser_get_root(p));
 	if (r.error) {

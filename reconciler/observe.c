@@ -209,6 +209,7 @@ host_free(gpointer p)
 	g_free(h->name);
 	g_free(h->domain_type);
 	g_free(h->error);
+	g_free(h->uri_digest);
 	g_free(h);
 }
 

@@ -66,6 +66,7 @@ struct obs_host {
 	bool refs_known;         /* every domain's definition was read */
 	GHashTable *details;     /* "pool/name" -> virt_vol_detail *: the bases
 				    in use, and persistent volumes about to be used */
+	char *uri_digest;        /* read from a snapshot: its URI's SHA-256, or NULL */
 };
 
 typedef struct {

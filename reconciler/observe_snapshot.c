@@ -138,13 +138,29 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	json_builder_end_object(b);
 }
 
-static void
-write_host(JsonBuilder *b, const obs_host *h)
+static char *
+uri_digest(const char *uri)
 {
+	return g_compute_checksum_for_string(G_CHECKSUM_SHA256, uri, -1);
+}
+
+static void
+write_host(JsonBuilder *b, const obs_host *h, const host_set *hosts)
+{
+	const host_conn *c = hosts ? g_hash_table_lookup(hosts->by_name, h->name) : NULL;
+	g_autofree char *digest = c && c->uri ? uri_digest(c->uri) : NULL;
+	g_autofree char *error = NULL;
+
+	if (h->error) {
+		g_auto(GStrv) parts = c && c->uri && *c->uri ? g_strsplit(h->error, c->uri, -1) : NULL;
+
+		error = parts ? g_strjoinv("<uri>", parts) : g_strdup(h->error);
+	}
 	json_builder_begin_object(b);
 	json_out_string(b, "name", h->name);
+	json_out_string(b, "uri_sha256", digest);
 	out_bool(b, "reachable", h->reachable);
-	json_out_string(b, "error", h->error);
+	json_out_string(b, "error", error);
 	json_out_string(b, "domain_type", h->domain_type);
 	json_out_int(b, "serial", (gint64)h->serial);
 	json_builder_set_member_name(b, "node");
@@ -153,12 +169,14 @@ write_host(JsonBuilder *b, const obs_host *h)
 	json_out_int(b, "memory", (gint64)h->node.memory);
 	json_out_int(b, "free_memory", (gint64)h->node.free_memory);
 	json_builder_end_object(b);
-	write_pools(b, h->pools);
-	write_volumes(b, h->vols);
-	write_details(b, h->details);
+	/* What an unreachable host listed before it failed is unknown, as the
+	 * plan takes it: a snapshot does not carry it. */
+	write_pools(b, h->reachable ? h->pools : NULL);
+	write_volumes(b, h->reachable ? h->vols : NULL);
+	write_details(b, h->reachable ? h->details : NULL);
 	json_builder_set_member_name(b, "domains");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < h->domains->len; i++)
+	for (guint i = 0; h->reachable && i < h->domains->len; i++)
 		write_domain(b, h->domains->pdata[i]);
 	json_builder_end_array(b);
 	json_builder_end_object(b);
@@ -182,8 +200,8 @@ out_table_keys(JsonBuilder *b, const char *name, GHashTable *t)
 static void
 write_share(JsonBuilder *b, const share_state *s)
 {
-	GHashTableIter it;
-	gpointer host, serial;
+	g_autofree gpointer *keys = NULL;
+	guint n = 0;
 
 	json_builder_begin_object(b);
 	json_out_string(b, "pool", s->pool);
@@ -191,9 +209,10 @@ write_share(JsonBuilder *b, const share_state *s)
 	json_out_int(b, "members", s->n_members);
 	json_builder_set_member_name(b, "verified");
 	json_builder_begin_object(b);
-	g_hash_table_iter_init(&it, s->serial);
-	while (g_hash_table_iter_next(&it, &host, &serial))
-		json_out_int(b, host, (gint64)*(guint64 *)serial);
+	keys = g_hash_table_get_keys_as_array(s->serial, &n);
+	g_qsort_with_data(keys, (gint)n, sizeof(*keys), by_string, NULL);
+	for (guint i = 0; i < n; i++)
+		json_out_int(b, keys[i], (gint64)*(guint64 *)g_hash_table_lookup(s->serial, keys[i]));
 	json_builder_end_object(b);
 	out_table_keys(b, "ever", s->ever);
 	out_bool(b, "history", s->history);
@@ -241,7 +260,7 @@ write_libraries(JsonBuilder *b, const GPtrArray *libs)
 }
 
 char *
-observe_snapshot_write(const observed *o, gint64 taken)
+observe_snapshot_write(const observed *o, const host_set *hosts, gint64 taken)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonGenerator) g = json_generator_new();
@@ -256,7 +275,7 @@ observe_snapshot_write(const observed *o, gint64 taken)
 	json_builder_set_member_name(b, "hosts");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < o->hosts->len; i++)
-		write_host(b, o->hosts->pdata[i]);
+		write_host(b, o->hosts->pdata[i], hosts);
 	json_builder_end_array(b);
 	write_shares(b, o->shares);
 	write_libraries(b, o->libraries);
@@ -269,6 +288,10 @@ observe_snapshot_write(const observed *o, gint64 taken)
 }
 
 /* ---- reading ----------------------------------------------------------- */
+
+/* What one domain's definition may use, at most: the indexes are built
+ * with a search per volume, which a hostile list would make quadratic. */
+#define DOMAIN_REFS_MAX 4096
 
 /* A string member that may be null, copied; false on an error. */
 static bool
@@ -343,6 +366,10 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 		return false;
 	if (!*d->name)
 		return json_in_bad(r, "name is empty");
+	if ((d->volumes && g_strv_length(d->volumes) > DOMAIN_REFS_MAX) ||
+	    (d->paths && g_strv_length(d->paths) > DOMAIN_REFS_MAX))
+		return json_in_bad(r, "more than %d volumes or paths: not a domain libvirt listed",
+				   DOMAIN_REFS_MAX);
 	if (d->managed && (!d->appliance || !d->vm || !d->hash))
 		return json_in_bad(r, "a managed domain without its appliance, vm and hash");
 	d->state = (int)state;
@@ -490,7 +517,8 @@ read_host(json_in *r, JsonObject *o)
 	if (!name)
 		return NULL;
 	h = obs_host_new(name);
-	if (!json_in_bool(r, o, "reachable", &h->reachable) || !dup_or_null(r, o, "error", &h->error) ||
+	if (!dup_or_null(r, o, "uri_sha256", &h->uri_digest) ||
+	    !json_in_bool(r, o, "reachable", &h->reachable) || !dup_or_null(r, o, "error", &h->error) ||
 	    !dup_or_null(r, o, "domain_type", &h->domain_type) ||
 	    !json_in_uint(r, o, "serial", 0, &serial) || !read_node(r, o, &h->node))
 		goto fail;
@@ -500,11 +528,21 @@ read_host(json_in *r, JsonObject *o)
 			    h->reachable ? "both" : "neither");
 		goto fail;
 	}
+	/* Planning compares it ("test", "kvm", "qemu") for every definition. */
+	if (h->reachable && !h->domain_type) {
+		json_in_bad(r, "a reachable host without its domain_type");
+		goto fail;
+	}
 	if (!read_host_lists(r, o, h))
 		goto fail;
 	obs_host_index(h);
 	if (!read_list(r, o, "details", NULL, 0, (read_fn)read_detail, h))
 		goto fail;
+	if (!h->reachable && (h->pools->len || h->vols->len || h->domains->len ||
+			      g_hash_table_size(h->details))) {
+		json_in_bad(r, "an unreachable host lists pools, volumes or domains: what it runs is unknown");
+		goto fail;
+	}
 	return h;
 fail:
 	obs_host_free(h);
@@ -517,6 +555,8 @@ read_hosts(json_in *r, JsonObject *root, observed *o)
 	JsonArray *a = json_in_array(r, root, "hosts");
 	gsize old;
 
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
 	if (!a)
 		return false;
 	old = json_in_enter(r, "hosts");
@@ -527,7 +567,7 @@ read_hosts(json_in *r, JsonObject *root, observed *o)
 
 		if (!h)
 			return false;
-		if (observed_host(o, h->name)) {
+		if (!g_hash_table_add(seen, h->name)) {
 			json_in_bad(r, "host '%s' is listed twice", h->name);
 			obs_host_free(h);
 			return false;
@@ -573,6 +613,8 @@ read_share(json_in *r, JsonObject *o, GHashTable *shares)
 	if (!pool || !dup_string(r, o, "declared", &declared) ||
 	    !json_in_range(r, o, "members", 0, G_MAXUINT, &members))
 		return false;
+	if (g_hash_table_contains(shares, pool))
+		return json_in_bad(r, "pool '%s' is listed twice", pool);
 	s = share_state_new(pool, none);
 	g_hash_table_replace(shares, g_strdup(pool), s);
 	g_free(s->declared);
@@ -599,6 +641,9 @@ read_library(json_in *r, JsonObject *o, GPtrArray *libs)
 
 	if (!index || !dup_or_null(r, o, "error", &error))
 		return false;
+	for (guint i = 0; i < libs->len; i++)
+		if (strcmp(((lib_index *)libs->pdata[i])->name, name) == 0)
+			return json_in_bad(r, "library '%s' is listed twice", name);
 	n = json_node_init_object(json_node_alloc(), index);
 	text = json_to_string(n, FALSE);
 	json_node_unref(n);
@@ -644,9 +689,9 @@ observe_snapshot_parse(const char *what, const char *text, gssize len, gint64 *t
 	uint64_t format;
 	json_in r;
 
-	if (!json_parser_load_from_data(p, text, len, &err)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s:%s; write it again with `strata observe`",
-			    what, g_str_has_prefix(err->message, "<data>:") ? err->message + 7 : err->message);
+	if (!json_in_parse(p, what, text, len, &err)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s; write it again with `strata observe`",
+			    err->message);
 		return NULL;
 	}
 	json_in_init(&r, what);
@@ -688,7 +733,7 @@ observe_snapshot_load(const char *file, gint64 *taken, GError **error)
 	/* Not a FIFO or a device: a read that never ends would hang a CI job. */
 	if (!S_ISREG(st.st_mode) || st.st_size > OBSERVE_SNAPSHOT_MAX) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-			    "%s: %s", file, S_ISREG(st.st_mode) ? "larger than 256 MiB: not a snapshot strata wrote"
+			    "%s: %s", file, S_ISREG(st.st_mode) ? "larger than 32 MiB: not a snapshot strata wrote"
 							       : "not a regular file");
 		close(fd);
 		return NULL;
@@ -714,6 +759,20 @@ observe_snapshot_load(const char *file, gint64 *taken, GError **error)
 
 /* ---- binding to a revision --------------------------------------------- */
 
+static void
+gap(GPtrArray *gaps, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+gap(GPtrArray *gaps, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_ptr_array_add(gaps, g_strdup_vprintf(fmt, ap));
+	va_end(ap);
+}
+
+
 static obs_host *
 take_host(observed *snap, const char *name)
 {
@@ -727,27 +786,23 @@ take_host(observed *snap, const char *name)
 }
 
 static void
-bind_host(observed *o, observed *snap, const char *name, const spec_host *spec)
+bind_host(observed *o, observed *snap, const char *name, const spec_host *spec, const char *uri,
+	  GPtrArray *gaps)
 {
 	obs_host *h = take_host(snap, name);
+	g_autofree char *digest = uri ? uri_digest(uri) : NULL;
 
-	if (!h)
+	if (!h) {
 		h = obs_host_unknown(name, "not in the observed snapshot");
+	} else if (h->uri_digest && digest && strcmp(h->uri_digest, digest) != 0) {
+		/* Another hypervisor under the same name: what the snapshot
+		 * holds is not what runs there. */
+		obs_host_free(h);
+		h = obs_host_unknown(name, "its URI is not the one the snapshot observed");
+		gap(gaps, "host %s points at another URI than the one observed", name);
+	}
 	h->spec = spec;
 	observed_add_host(o, h);
-}
-
-static void
-gap(GPtrArray *gaps, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void
-gap(GPtrArray *gaps, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	g_ptr_array_add(gaps, g_strdup_vprintf(fmt, ap));
-	va_end(ap);
 }
 
 /* A volume the revision reads the details of, listed and not detailed. */
@@ -775,6 +830,19 @@ host_gaps(const obs_host *h, const desired_state *want, GPtrArray *gaps)
 
 		if (sys->base)
 			need_detail(h, sys->pool, sys->base, gaps);
+	}
+	/* A persistent volume about to be given to a VM, which no domain uses:
+	 * a live pass reads its details (observe_persistent) to refuse one
+	 * whose backing file leaves its pool. */
+	for (guint i = 0; i < want->vms->len; i++) {
+		const desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
+		g_autofree char *key = NULL;
+
+		if (sys->role != DISK_PERSISTENT)
+			continue;
+		key = g_strdup_printf("%s/%s", sys->pool, sys->volume);
+		if (!g_hash_table_contains(h->users, key))
+			need_detail(h, sys->pool, sys->volume, gaps);
 	}
 	/* A definition the observation took from its cache, whose hash the
 	 * revision changes: a live pass would read it. */
@@ -842,17 +910,18 @@ bind_shares(observed *o, observed *snap, const desired_state *want, GPtrArray *g
 }
 
 observed *
-observe_snapshot_bind(observed *snap, const spec_source *src, const desired_state *want,
-		      GPtrArray *gaps)
+observe_snapshot_bind(observed *snap, const spec_source *src, const char *default_uri,
+		      const desired_state *want, GPtrArray *gaps)
 {
 	observed *o = observed_new();
 
 	if (!src->hosts->len)
-		bind_host(o, snap, "default", NULL);
+		bind_host(o, snap, "default", NULL, default_uri, gaps);
 	for (guint i = 0; i < src->hosts->len; i++) {
 		const spec_host *sh = src->hosts->pdata[i];
+		g_autofree char *uri = virt_resolve_uri(sh->uri.v, sh->obj.file);
 
-		bind_host(o, snap, sh->obj.name.v, sh);
+		bind_host(o, snap, sh->obj.name.v, sh, uri, gaps);
 	}
 	for (guint i = 0; i < o->hosts->len; i++)
 		host_gaps(o->hosts->pdata[i], want, gaps);

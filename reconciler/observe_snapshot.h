@@ -9,7 +9,8 @@
  * `strata plan --observed FILE PATH` plans from it with no connection.
  *
  * The snapshot is plain data, nothing more than what planning reads: no
- * domain XML, no URI (one may carry a user name), no secret.  The indexes
+ * domain XML, no secret, and of a host's URI (one may carry a user name)
+ * only its digest.  The indexes
  * a plan looks volumes and users up in are rebuilt by observe.c's own
  * code, so the plan from a snapshot is the plan the live hosts gave.
  *
@@ -26,11 +27,18 @@
 #include "observe.h"
 
 #define OBSERVE_SNAPSHOT_FORMAT 1
-/* A snapshot larger than this is refused, not read into memory. */
-#define OBSERVE_SNAPSHOT_MAX (256u << 20)
+/* A snapshot larger than this is refused, not read into memory: some
+ * 25,000 VMs' worth, and parsing takes about forty times its size. */
+#define OBSERVE_SNAPSHOT_MAX (32u << 20)
 
-/* The snapshot of @o taken at @taken (Unix seconds), as JSON text. */
-char *observe_snapshot_write(const observed *o, gint64 taken);
+/*
+ * The snapshot of @o taken at @taken (Unix seconds), as JSON text.  With
+ * @hosts (the set @o was observed through), each host carries the SHA-256
+ * of its URI, so that a plan for a revision that points a host elsewhere
+ * knows the snapshot is not of it; and an unreachable host's error, which
+ * libvirt writes with the URI in it, has the URI replaced by "<uri>".
+ */
+char *observe_snapshot_write(const observed *o, const host_set *hosts, gint64 taken);
 
 /*
  * Read a snapshot (@what names it in messages, "observed.json").  Strict:
@@ -44,11 +52,13 @@ observed *observe_snapshot_load(const char *file, gint64 *taken, GError **error)
 
 /*
  * The observation @src's hosts would give, from @snap (consumed): hosts
- * in the order a live pass observes them, each pointed at its document;
- * a host, library or shared pool the snapshot does not cover is unknown.
+ * in the order a live pass observes them, each pointed at its document
+ * (@default_uri: the implicit host's, when @src has no host documents);
+ * a host, library or shared pool the snapshot does not cover, or a host
+ * whose URI is not the one observed, is unknown.
  * What @want needs that the snapshot lacks is added to @gaps (char *).
  */
-observed *observe_snapshot_bind(observed *snap, const spec_source *src,
+observed *observe_snapshot_bind(observed *snap, const spec_source *src, const char *default_uri,
 				const desired_state *want, GPtrArray *gaps);
 
 /*

@@ -117,7 +117,7 @@ pass_from_snapshot(pass *p, const pass_options *o, GError **error)
 		return false;
 	p->want = desired_build(p->src);
 	p->snapshot_gaps = g_ptr_array_new_with_free_func(g_free);
-	p->have = observe_snapshot_bind(snap, p->src, p->want, p->snapshot_gaps);
+	p->have = observe_snapshot_bind(snap, p->src, o->connect, p->want, p->snapshot_gaps);
 	pass_replan(p, &o->plan, NULL);
 	/* Not the plan the hosts would give: say what is missing, and never
 	 * let --detailed-exitcode read it as complete. */

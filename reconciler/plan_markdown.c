@@ -10,7 +10,7 @@
  * (names, paths, libvirt's messages), and the comment is rendered as HTML
  * for everyone who opens the pull request: each string is escaped for the
  * place it lands in, so that a spec can put neither HTML nor Markdown
- * into the comment.
+ * into the comment, nor mention anyone or link anything.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -36,20 +36,52 @@ static const op_impact impact_order[] = {
  * specials become entities, so that no tag of the spec's is ever one,
  * whatever the renderer does with raw HTML.
  */
+/* U+2060 WORD JOINER: invisible, and no word boundary. */
+#define MD_WJ "\xe2\x81\xa0"
+
+/*
+ * Whether a link or a reference begins at @s in @start: GitHub and GitLab
+ * link @user (and notify them), #12, !3, %milestone, &epic, ~label and
+ * $snippet after rendering, so a backslash does not stop them, and GFM
+ * autolinks http://... and www.... A word joiner after the marker keeps
+ * the text as it reads and breaks the link.
+ */
+static gsize
+md_link_start(const char *start, const char *s)
+{
+	if (strchr("@#!%&~$", *s))
+		return 1;
+	if (s[0] == ':' && s[1] == '/' && s[2] == '/')
+		return 1;
+	if ((s == start || !g_ascii_isalnum(s[-1])) && g_ascii_strncasecmp(s, "www.", 4) == 0)
+		return 3;
+	return 0;
+}
+
 static void
 md_text(GString *out, const char *s)
 {
 	g_autoptr(GString) md = g_string_new(NULL);
 	g_autofree char *html = NULL;
+	const char *start = s;
 
 	for (; s && *s; s++) {
+		gsize link = md_link_start(start, s);
+
 		if (*s == '\n' || *s == '\r') {
 			g_string_append_c(md, ' ');
 			continue;
 		}
 		if (strchr("\\`*_[]|~#!$", *s))
 			g_string_append_c(md, '\\');
-		g_string_append_c(md, *s);
+		if (link > 1) {
+			g_string_append_len(md, s, (gssize)link);
+			s += link - 1;
+		} else {
+			g_string_append_c(md, *s);
+		}
+		if (link)
+			g_string_append(md, MD_WJ);
 	}
 	html = g_markup_escape_text(md->str, -1);
 	g_string_append(out, html);

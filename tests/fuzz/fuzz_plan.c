@@ -945,13 +945,13 @@ converge(world *w, pass *ps, spec_source *src, host_set *hosts, obs_cache *cache
 }
 
 static char *
-shown_text(const plan *p)
+shown_as(const plan *p, output_format fmt)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	plan_show(f, OUTPUT_TEXT, p);
+	plan_show(f, fmt, p);
 	fclose(f);
 	return buf;
 }
@@ -961,7 +961,7 @@ shown_text(const plan *p)
 static void
 check_snapshot(const spec_source *src, const pass *ps, const plan_options *po)
 {
-	g_autofree char *text = observe_snapshot_write(ps->have, 0);
+	g_autofree char *text = observe_snapshot_write(ps->have, NULL, 0);
 	g_autoptr(GPtrArray) gaps = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GError) err = NULL;
 	g_autofree char *live = NULL, *again = NULL;
@@ -972,15 +972,19 @@ check_snapshot(const spec_source *src, const pass *ps, const plan_options *po)
 	snap = observe_snapshot_parse("snapshot", text, -1, &taken, &err);
 	if (!snap)
 		die("a snapshot strata wrote does not read back: %s", err->message);
-	have = observe_snapshot_bind(snap, src, ps->want, gaps);
+	have = observe_snapshot_bind(snap, src, "test:///default", ps->want, gaps);
 	if (gaps->len)
 		die("the snapshot of this very revision lacks something: %s", (char *)gaps->pdata[0]);
 	p = plan_build(ps->want, have, po);
-	live = shown_text(ps->plan);
-	again = shown_text(p);
-	if (strcmp(live, again) != 0)
-		die("the plan from a snapshot differs from the live plan:\n%s\n---- from the snapshot:\n%s",
-		    live, again);
+	for (output_format fmt = OUTPUT_TEXT; fmt <= OUTPUT_JSON; fmt++) {
+		g_free(live);
+		g_free(again);
+		live = shown_as(ps->plan, fmt);
+		again = shown_as(p, fmt);
+		if (strcmp(live, again) != 0)
+			die("the plan from a snapshot differs from the live plan:\n%s\n---- from the snapshot:\n%s",
+			    live, again);
+	}
 	stats.snapshots++;
 	plan_free(p);
 	observed_free(have);

@@ -107,7 +107,7 @@ static void
 dc_check_snapshot(dc *d, const pass_options *live)
 {
 	g_autofree char *file = g_build_filename(d->dir, "observed.json", NULL);
-	g_autofree char *text = observe_snapshot_write(d->last.have, g_get_real_time() / G_USEC_PER_SEC);
+	g_autofree char *text = observe_snapshot_write(d->last.have, NULL, g_get_real_time() / G_USEC_PER_SEC);
 	pass_options o = *live;
 	g_autoptr(GError) err = NULL;
 	pass p;

@@ -534,6 +534,9 @@ test_library__a_hostile_index_is_refused_saying_where(void **state)
 		  ".templates[0].disks: not a list of at least one disk" },
 	};
 
+	GString *deep = g_string_new("{\"format\": 1, \"templates\": ");
+	g_autoptr(lib_index) bomb = NULL;
+
 	(void)state;
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(lib_index) x = lib_index_parse("central", "/lib", "idx", cases[i].json, -1);
@@ -543,6 +546,17 @@ test_library__a_hostile_index_is_refused_saying_where(void **state)
 			fail_msg("case %zu: '%s' lacks '%s'", i, x->error, cases[i].expect);
 		assert_int_equal(x->entries->len, 0);
 	}
+	/* 200 KB of brackets overflowed the stack of json-glib's recursive
+	 * parser: refused before it parses. */
+	for (int i = 0; i < 200000; i++)
+		g_string_append_c(deep, '[');
+	for (int i = 0; i < 200000; i++)
+		g_string_append_c(deep, ']');
+	g_string_append_c(deep, '}');
+	bomb = lib_index_parse("central", "/lib", "idx", deep->str, (gssize)deep->len);
+	assert_non_null(bomb->error);
+	assert_non_null(strstr(bomb->error, "idx:1: nested deeper than 64 levels"));
+	g_string_free(deep, TRUE);
 }
 
 /* A duplicate entry is refused; a missing folder says so; an empty one

@@ -170,6 +170,8 @@ hostile_plan(void)
 	plan_append_oneshot(p, OP_SNAPSHOT_CREATE, "hv|1", "evil.\"vm\"", "</details><img src=x onerror=alert(2)>");
 	g_ptr_array_add(p->errors, g_strdup("<script>alert(3)</script> refused"));
 	g_ptr_array_add(p->notes, g_strdup("<b>bold</b> note | ```"));
+	/* A foreign domain's name reaches a note: no mention, reference or link. */
+	g_ptr_array_add(p->notes, g_strdup("ignored: domain '@all @org/team #12 !3 www.evil.example https://x.example'"));
 	return p;
 }
 
@@ -210,7 +212,7 @@ test_markdown__spec_text_is_escaped_where_it_lands(void **state)
 	assert_non_null(strstr(md, "a\\|b"));
 	assert_non_null(strstr(md, "- **error:** &lt;script&gt;alert(3)&lt;/script&gt; refused\n"));
 	/* The line break in a reason does not end the row. */
-	assert_non_null(strstr(md, "\\$x\\$ - item | "));
+	assert_non_null(strstr(md, "\\$\u2060x\\$\u2060 - item | "));
 	assert_mermaid_labels_quoted(md);
 }
 
@@ -221,7 +223,7 @@ render_html(const char *md)
 {
 	g_autofree char *dir = tu_mkdtemp();
 	g_autofree char *path = g_build_filename(dir, "plan.md", NULL);
-	const char *argv[] = { "cmark-gfm", "--unsafe", "-e", "table", path, NULL };
+	const char *argv[] = { "cmark-gfm", "--unsafe", "-e", "table", "-e", "autolink", path, NULL };
 	g_autofree char *errs = NULL;
 	g_autoptr(GError) err = NULL;
 	char *html = NULL;
@@ -289,8 +291,11 @@ test_markdown__hostile_text_renders_inert(void **state)
 	assert_int_equal(count(html, "<tr>"), 3);
 	assert_int_equal(count(html, "<td"), 14);
 	assert_non_null(strstr(html, "<td>hv|1</td>"));
-	assert_non_null(strstr(html, "a|b &amp; `code` *em* [x](http://e.x) #1 $x$ - item</td>"));
+	assert_non_null(strstr(html, "a|b &amp;\u2060 `code` *em* [x](http:\u2060//e.x) #\u20601 $\u2060x$\u2060 - item</td>"));
 	assert_non_null(strstr(html, "<code class=\"language-mermaid\">"));
+	/* Rendered with GitHub's autolinks: none; each marker has its joiner. */
+	assert_null(strstr(html, "<a "));
+	assert_non_null(strstr(html, "@\u2060all @\u2060org/team #\u206012 !\u20603 www\u2060.evil.example https:\u2060//x.example"));
 }
 
 int
