@@ -73,15 +73,16 @@ add_disks(xmlNodePtr devices, const desired_vm *vm)
 }
 
 static void
-add_nics(xmlNodePtr devices, const desired_vm *vm)
+add_nics(xmlNodePtr devices, const desired_vm *vm, const char *const *macs)
 {
 	for (guint i = 0; i < vm->nics->len; i++) {
 		const desired_nic *nic = vm->nics->pdata[i];
 		xmlNodePtr n = child(devices, "interface", NULL);
+		const char *mac = nic->mac ? nic->mac : macs && macs[i] && *macs[i] ? macs[i] : NULL;
 
 		prop(n, "type", "network");
-		if (nic->mac)
-			prop(child(n, "mac", NULL), "address", nic->mac);
+		if (mac)
+			prop(child(n, "mac", NULL), "address", mac);
 		prop(child(n, "source", NULL), "network", nic->network);
 		prop(child(n, "model", NULL), "type", "virtio");
 	}
@@ -89,7 +90,7 @@ add_nics(xmlNodePtr devices, const desired_vm *vm)
 
 static xmlDocPtr
 domain_doc(const desired_vm *vm, const char *type, const char *hash,
-	   const char *uuid)
+	   const char *uuid, const char *const *macs)
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr dom = xmlNewNode(NULL, BAD_CAST "domain");
@@ -131,7 +132,7 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 	child(dom, "on_crash", "destroy");
 	devices = child(dom, "devices", NULL);
 	add_disks(devices, vm);
-	add_nics(devices, vm);
+	add_nics(devices, vm, macs);
 	if (!test) {
 		prop(child(devices, "serial", NULL), "type", "pty");
 		prop(child(devices, "console", NULL), "type", "pty");
@@ -141,13 +142,82 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 
 char *
 domxml_domain(const desired_vm *vm, const char *domain_type, const char *hash,
-	      const char *uuid)
+	      const char *uuid, const char *const *macs)
 {
-	xmlDocPtr doc = domain_doc(vm, domain_type, hash, uuid);
+	xmlDocPtr doc = domain_doc(vm, domain_type, hash, uuid, macs);
 	char *xml = doc_to_string(doc);
 
 	xmlFreeDoc(doc);
 	return xml;
+}
+
+/* A locally administered unicast address in QEMU's range, as libvirt
+ * picks them (52:54:00, then three random bytes). */
+static char *
+random_mac(void)
+{
+	guint32 r = g_random_int();
+
+	return g_strdup_printf("52:54:00:%02x:%02x:%02x", r & 0xff, (r >> 8) & 0xff, (r >> 16) & 0xff);
+}
+
+static bool
+has_mac(xmlNodePtr iface)
+{
+	for (xmlNodePtr c = iface->children; c; c = c->next) {
+		if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "mac")) {
+			xmlChar *a = xmlGetProp(c, BAD_CAST "address");
+			bool set = a && *a;
+
+			xmlFree(a);
+			if (set)
+				return true;
+		}
+	}
+	return false;
+}
+
+char *
+domxml_fill_macs(const char *xml)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr r;
+	char *out = NULL;
+
+	if (!doc)
+		return NULL;
+	ctx = xmlXPathNewContext(doc);
+	r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctx);
+	for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlNodePtr iface = r->nodesetval->nodeTab[i];
+		g_autofree char *mac = NULL;
+		xmlNodePtr m = xmlNewNode(NULL, BAD_CAST "mac");
+
+		if (has_mac(iface)) {
+			xmlFreeNode(m);
+			continue;
+		}
+		mac = random_mac();
+		prop(m, "address", mac);
+		/* First among the interface's children, where libvirt puts it. */
+		if (iface->children)
+			xmlAddPrevSibling(iface->children, m);
+		else
+			xmlAddChild(iface, m);
+		if (!out)
+			out = g_strdup("");  /* something changed */
+	}
+	if (out) {
+		g_free(out);
+		out = doc_to_string(doc);
+	}
+	if (r)
+		xmlXPathFreeObject(r);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return out;
 }
 
 char *
@@ -256,6 +326,29 @@ parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
 	xmlXPathFreeObject(r);
 }
 
+/* Each network interface's network and MAC, in the definition's order. */
+static void
+parse_nics(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctx);
+
+	out->nics = g_ptr_array_new_with_free_func(g_free);
+	for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlNodePtr save = ctx->node;
+		char *net, *mac;
+
+		ctx->node = r->nodesetval->nodeTab[i];
+		net = xp_string(ctx, "string(source/@network)");
+		mac = xp_string(ctx, "string(mac/@address)");
+		ctx->node = save;
+		g_ptr_array_add(out->nics, g_strdup_printf("%s %s", net ? net : "", mac ? mac : ""));
+		g_free(net);
+		g_free(mac);
+	}
+	if (r)
+		xmlXPathFreeObject(r);
+}
+
 bool
 domxml_parse(const char *xml, domxml_info *out)
 {
@@ -277,6 +370,7 @@ domxml_parse(const char *xml, domxml_info *out)
 	out->cpus = (unsigned)xp_number(ctx, "string(/domain/vcpu)");
 	out->memory = memory_bytes(ctx);
 	parse_volumes(ctx, out);
+	parse_nics(ctx, out);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
 	return true;
@@ -293,5 +387,7 @@ domxml_info_release(domxml_info *info)
 		g_ptr_array_unref(info->volumes);
 	if (info->paths)
 		g_ptr_array_unref(info->paths);
+	if (info->nics)
+		g_ptr_array_unref(info->nics);
 	memset(info, 0, sizeof(*info));
 }

@@ -20,10 +20,19 @@
 /*
  * The domain XML for @vm on a host of @domain_type ("test", "qemu",
  * "kvm"), with @hash (desired_vm_hash) in its metadata.  @uuid (or NULL)
- * keeps an existing domain's identity when it is redefined.
+ * keeps an existing domain's identity when it is redefined, and @macs (or
+ * NULL: one per NIC of @vm, "" for none) its NICs' MAC addresses.
  */
 char *domxml_domain(const desired_vm *vm, const char *domain_type,
-		    const char *hash, const char *uuid);
+		    const char *hash, const char *uuid, const char *const *macs);
+
+/*
+ * @xml with a MAC address given to each interface that has none, or NULL
+ * when every one has its own.  Generated here, once, rather than by
+ * libvirt at each definition: a definition without a MAC gets a new one
+ * from libvirt every time, and the guest sees a new NIC.
+ */
+char *domxml_fill_macs(const char *xml);
 
 /* A volume of @capacity bytes; an overlay on @backing_path when given. */
 char *domxml_volume(const char *name, uint64_t capacity,
@@ -40,6 +49,8 @@ typedef struct {
 	uint64_t memory;    /* bytes */
 	GPtrArray *volumes; /* char *: "pool/volume" of its volume disks */
 	GPtrArray *paths;   /* char *: host paths of its file and block disks */
+	GPtrArray *nics;    /* char *: "NETWORK MAC" of each network interface, in
+			       order (MAC "" when it has none) */
 } domxml_info;
 
 bool domxml_parse(const char *xml, domxml_info *out);

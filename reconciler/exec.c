@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "domxml.h"
 #include "exec.h"
 #include "fault.h"
 #include "handoff.h"
@@ -752,6 +753,17 @@ dispatch(executor *x, GError **error)
 	}
 	if (!batch->len)
 		return true;
+	/* A NIC's MAC is made here, once, and recorded with the intent: left
+	 * to libvirt, each definition would get a new one. */
+	for (guint i = 0; i < batch->len; i++) {
+		plan_op *op = batch->pdata[i];
+		char *filled = op->kind == OP_DEFINE && op->xml ? domxml_fill_macs(op->xml) : NULL;
+
+		if (filled) {
+			g_free(op->xml);
+			op->xml = filled;
+		}
+	}
 	rows = g_new(gint64, batch->len);
 	/* No libvirt change without a recorded intent. */
 	if (!history_intents(x->hist, x->run, (plan_op **)batch->pdata, batch->len, rows, error)) {

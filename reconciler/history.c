@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "domxml.h"
 #include "history.h"
 
 G_DEFINE_QUARK(strata-history-error-quark, history_error)
@@ -87,6 +88,11 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, mode TEXT NOT NULL, target TEXT NOT NULL,"
 	"  commit_id TEXT NOT NULL, tag TEXT, ok INTEGER NOT NULL, key_id TEXT, signer TEXT,"
 	"  reason TEXT);",
+	/* 8: the MAC address of each NIC of each domain strata defined, as
+	 * recorded with the define's intent: kept across every redefinition */
+	"CREATE TABLE nic_macs ("
+	"  domain TEXT NOT NULL, ordinal INTEGER NOT NULL, network TEXT NOT NULL, mac TEXT NOT NULL,"
+	"  PRIMARY KEY (domain, ordinal));",
 };
 
 static bool
@@ -285,7 +291,7 @@ is_strata_db(history *h)
 	if (sqlite3_prepare_v2(h->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 			       "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('revisions', 'runs', 'ops', 'vms', 'holds', "
 			       "'schedule_state', 'schedule_fires', 'host_vms', 'pool_members', 'pool_refutations', "
-			       "'images', 'signature_checks')", -1, &st, NULL) != SQLITE_OK)
+			       "'images', 'signature_checks', 'nic_macs')", -1, &st, NULL) != SQLITE_OK)
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		ok = sqlite3_column_int(st, 0) == 0;
@@ -749,6 +755,73 @@ history_image_sha256(history *h, const char *host, const char *pool, const char 
 	return sha;
 }
 
+/* The MACs a define gives its domain's NICs, recorded with its intent:
+ * if the define happens, what it made is in history whatever follows. */
+static bool
+macs_record(history *h, const plan_op *op, GError **error)
+{
+	domxml_info info;
+	sqlite3_stmt *del, *ins = NULL;
+	bool ok;
+
+	if (!op->xml || !domxml_parse(op->xml, &info))
+		return true;
+	del = prepare(h, "DELETE FROM nic_macs WHERE domain = ?", error);
+	ok = del != NULL;
+	if (ok) {
+		sqlite3_bind_text(del, 1, op->domain, -1, SQLITE_TRANSIENT);
+		ok = sqlite3_step(del) == SQLITE_DONE;
+		ins = prepare(h, "INSERT INTO nic_macs(domain, ordinal, network, mac) VALUES (?, ?, ?, ?)", error);
+		ok = ok && ins;
+	}
+	for (guint i = 0; ok && i < info.nics->len; i++) {
+		const char *nic = info.nics->pdata[i], *sp = strrchr(nic, ' ');
+
+		if (!sp || !sp[1])
+			continue;  /* a MAC libvirt will pick: none to keep */
+		sqlite3_reset(ins);
+		sqlite3_bind_text(ins, 1, op->domain, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(ins, 2, (int)i);
+		sqlite3_bind_text(ins, 3, nic, (int)(sp - nic), SQLITE_TRANSIENT);
+		sqlite3_bind_text(ins, 4, sp + 1, -1, SQLITE_TRANSIENT);
+		ok = sqlite3_step(ins) == SQLITE_DONE;
+	}
+	if (!ok && (!error || !*error))
+		db_fail(h, error, "record MAC addresses");
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	domxml_info_release(&info);
+	return ok;
+}
+
+GHashTable *
+history_nic_macs(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
+	g_autoptr(GHashTable) lists = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+							   (GDestroyNotify)g_strv_builder_unref);
+	sqlite3_stmt *st = prepare(h, "SELECT domain, network, mac FROM nic_macs ORDER BY domain, ordinal", NULL);
+	GHashTableIter it;
+	gpointer k, b;
+
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *dom = (const char *)sqlite3_column_text(st, 0);
+		GStrvBuilder *sb = g_hash_table_lookup(lists, dom);
+		g_autofree char *nic = g_strdup_printf("%s %s", sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+
+		if (!sb) {
+			sb = g_strv_builder_new();
+			g_hash_table_insert(lists, g_strdup(dom), sb);
+		}
+		g_strv_builder_add(sb, nic);
+	}
+	sqlite3_finalize(st);
+	g_hash_table_iter_init(&it, lists);
+	while (g_hash_table_iter_next(&it, &k, &b))
+		g_hash_table_insert(t, g_strdup(k), g_strv_builder_end(b));
+	return t;
+}
+
 static bool
 history_intents_write(history *h, gint64 run, plan_op **ops, guint n, gint64 *row_ids,
 		       GError **error)
@@ -780,6 +853,10 @@ history_intents_write(history *h, gint64 run, plan_op **ops, guint n, gint64 *ro
 			return false;
 		}
 		row_ids[i] = sqlite3_last_insert_rowid(h->db);
+		if (ops[i]->kind == OP_DEFINE && !macs_record(h, ops[i], error)) {
+			sqlite3_finalize(st);
+			return false;
+		}
 		if ((ops[i]->kind == OP_VOL_COPY || ops[i]->kind == OP_VOL_CAPTURE) &&
 		    !image_begun(h, run, ops[i], now, error)) {
 			sqlite3_finalize(st);

@@ -96,6 +96,9 @@ GHashTable *history_failed_captures(history *h);
 /* "pool/volume" -> sha256 of every base captured from a VM (never
  * captured twice: plan_options.captured).  A new table. */
 GHashTable *history_captured(history *h);
+/* domain -> GStrv of "NETWORK MAC" in NIC order: what strata last defined
+ * each domain with (plan_options.macs). */
+GHashTable *history_nic_macs(history *h);
 /* "export:NAME/TEMPLATE/VERSION" or "library:NAME/TEMPLATE/VERSION" ->
  * "TIME_US export failed: why" of exports whose last try failed
  * (plan_options.failed_exports).  A new table. */

@@ -22,6 +22,7 @@ typedef struct {
 	char *template;
 	GStrv volumes;         /* what its definition uses: "pool/volume" */
 	GStrv paths;           /* and host paths */
+	GStrv nics;            /* "NETWORK MAC" of each interface */
 } cache_entry;
 
 struct obs_cache {
@@ -45,6 +46,7 @@ cache_entry_free(gpointer p)
 	g_free(e->template);
 	g_strfreev(e->volumes);
 	g_strfreev(e->paths);
+	g_strfreev(e->nics);
 	g_free(e);
 }
 
@@ -132,6 +134,7 @@ cache_put(obs_cache *c, guint gen, const char *host, const char *uuid, const dom
 	e->template = g_strdup(info->template);
 	e->volumes = strv_of(info->volumes);
 	e->paths = strv_of(info->paths);
+	e->nics = strv_of(info->nics);
 	pthread_mutex_lock(&c->lock);
 	if (gen == G_MAXUINT || gen == c->gen) {
 		g_hash_table_insert(c->by_uuid, cache_key(host, uuid), e);
@@ -191,6 +194,7 @@ domain_free(gpointer p)
 	g_free(d->template);
 	g_strfreev(d->volumes);
 	g_strfreev(d->paths);
+	g_strfreev(d->nics);
 	g_free(d);
 }
 
@@ -223,6 +227,7 @@ domain_take(obs_domain *d, const cache_entry *e)
 	d->template = g_strdup(e->template);
 	d->volumes = g_strdupv(e->volumes);
 	d->paths = g_strdupv(e->paths);
+	d->nics = g_strdupv(e->nics);
 	d->refs_known = true;
 }
 
@@ -280,6 +285,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->template = g_strdup(info.template);
 	d->volumes = strv_of(info.volumes);
 	d->paths = strv_of(info.paths);
+	d->nics = strv_of(info.nics);
 	d->refs_known = true;
 	d->detailed = true;
 	d->cpus = info.cpus;

@@ -34,6 +34,8 @@ typedef struct {
 	GStrv volumes;           /* what its definition uses: "pool/volume" */
 	GStrv paths;             /* and host paths (file and block disks) */
 	bool refs_known;         /* its definition was read: the two above hold */
+	GStrv nics;              /* "NETWORK MAC" of each interface its definition
+				    has (MAC "" when none), or NULL if not read */
 	bool detailed;           /* XML was read this pass: the fields below hold */
 	unsigned cpus;
 	uint64_t memory;

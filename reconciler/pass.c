@@ -46,6 +46,7 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	g_autoptr(GHashTable) failed = known ? history_failed_captures(known) : NULL;
 	g_autoptr(GHashTable) captured = known ? history_captured(known) : NULL;
 	g_autoptr(GHashTable) failed_exports = known ? history_failed_exports(known) : NULL;
+	g_autoptr(GHashTable) macs = known ? history_nic_macs(known) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
@@ -55,6 +56,7 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	po.failed_captures = failed;
 	po.captured = captured;
 	po.failed_exports = failed_exports;
+	po.macs = macs;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);

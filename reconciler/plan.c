@@ -1124,15 +1124,67 @@ plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
 
 /* ---- VMs --------------------------------------------------------------- */
 
+/* The MAC of the @k-th interface on @network in @nics ("NETWORK MAC"
+ * each), or NULL. */
+static const char *
+kth_mac(const char *const *nics, const char *network, guint k)
+{
+	for (guint i = 0; nics && nics[i]; i++) {
+		const char *sp = strrchr(nics[i], ' ');
+
+		if (!sp || (gsize)(sp - nics[i]) != strlen(network) ||
+		    strncmp(nics[i], network, (gsize)(sp - nics[i])) != 0)
+			continue;
+		if (k-- == 0)
+			return sp[1] ? sp + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The MAC of each NIC of @vm: the spec's; else the one the same NIC (the
+ * k-th on its network) has in @prev's definition, the domain as a host
+ * shows it; else the one history recorded when strata last defined it;
+ * else "" (exec makes one, and history records it before the definition).
+ * So a NIC keeps its address across every redefinition, rebuild and move,
+ * and a NIC added or removed leaves the others' addresses alone.
+ */
+static GStrv
+nic_macs(const planner *pl, const desired_vm *vm, const obs_domain *prev)
+{
+	const char *const *known[] = {
+		prev ? (const char *const *)prev->nics : NULL,
+		pl->opts->macs ? g_hash_table_lookup(pl->opts->macs, vm->domain) : NULL,
+	};
+	GStrv out = g_new0(char *, vm->nics->len + 1);
+
+	for (guint i = 0; i < vm->nics->len; i++) {
+		const desired_nic *n = vm->nics->pdata[i];
+		const char *mac = n->mac;
+		guint k = 0;
+
+		for (guint j = 0; j < i; j++)
+			k += strcmp(((const desired_nic *)vm->nics->pdata[j])->network, n->network) == 0;
+		for (guint s = 0; !mac && s < G_N_ELEMENTS(known); s++)
+			mac = kth_mac(known[s], n->network, k);
+		out[i] = g_strdup(mac ? mac : "");
+	}
+	return out;
+}
+
+/* @prev: the domain @vm was (on @h or elsewhere), whose identity it keeps. */
 static plan_op *
-plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uuid,
+plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain *prev,
 	    op_impact impact, plan_op *after, const char *reason)
 {
 	const char *type = h->domain_type;
 	plan_op *op = op_add(pl, OP_DEFINE, impact, h->name, vm->domain, after, reason);
+	g_auto(GStrv) macs = nic_macs(pl, vm, prev);
 
 	op->hash = desired_vm_hash(vm, type);
-	op->xml = domxml_domain(vm, type, op->hash, uuid);
+	/* Its UUID too, on a cold move as a live one keeps it: the guest
+	 * sees the same machine (SMBIOS UUID, licences bound to it). */
+	op->xml = domxml_domain(vm, type, op->hash, prev ? prev->uuid : NULL, (const char *const *)macs);
 	return op;
 }
 
@@ -1140,8 +1192,8 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const char *uu
 /* @shared: pools whose volumes of @vm exist, listed on @h or not (a
  * move on shared storage): none is made, and @h reads them again first. */
 static bool
-plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reason,
-	       plan_op *after, GStrv shared)
+plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const obs_domain *prev,
+	       const char *reason, plan_op *after, GStrv shared)
 {
 	g_autoptr(GPtrArray) vols = g_ptr_array_new();
 	guint before = pl->p->ops->len;
@@ -1162,7 +1214,7 @@ plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const char *reaso
 		dep(vol, after);
 		g_ptr_array_add(vols, vol);
 	}
-	def = plan_define(pl, vm, h, NULL, IMPACT_IN_PLACE, after, reason);
+	def = plan_define(pl, vm, h, prev, IMPACT_IN_PLACE, after, reason);
 	/* Another member made those: this host reads the pools again first. */
 	def->refresh = g_strdupv(shared);
 	for (guint i = 0; i < vols->len; i++)
@@ -1394,7 +1446,7 @@ plan_create(planner *pl, const desired_vm *vm)
 					  pl->lost, h->name, because);
 	/* Its listing of a lost member's pools was read afresh this pass: what
 	 * it lists is adopted, what it does not is made. */
-	if (plan_create_on(pl, vm, h, reason, NULL, NULL))
+	if (plan_create_on(pl, vm, h, NULL, reason, NULL, NULL))
 		tally(pl, vm->appliance, &pl->p->n_create);
 }
 
@@ -1573,7 +1625,7 @@ plan_move_shared(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	last = leave_host(pl, o, IMPACT_RESTART, why);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s; its disks stay on shared storage",
 				 old->name, why, h->name, because);
-	plan_create_on(pl, vm, h, reason, last, pools);
+	plan_create_on(pl, vm, h, o, reason, last, pools);
 	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
@@ -1670,7 +1722,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host", h);
 	reason = g_strdup_printf("moved from %s (%s), placed on %s: %s", old->name, why,
 				 h->name, because);
-	plan_create_on(pl, vm, h, reason, last, NULL);
+	plan_create_on(pl, vm, h, o, reason, last, NULL);
 	tally(pl, vm->appliance, &pl->p->n_change);
 }
 
@@ -1735,7 +1787,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	plan_op *last = NULL, *def;
 
 	if (active && live_mem) {
-		def = plan_define(pl, vm, h, o->uuid, IMPACT_IN_PLACE, NULL,
+		def = plan_define(pl, vm, h, o, IMPACT_IN_PLACE, NULL,
 				  "memory lowered: new definition for the next boot");
 		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, h->name, vm->domain, def,
 			      "memory lowered live, within the defined maximum");
@@ -1788,7 +1840,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		dep(vol, last);
 		last = vol;
 	}
-	def = plan_define(pl, vm, h, o->uuid, impact, last,
+	def = plan_define(pl, vm, h, o, impact, last,
 			  replace ? "template changed" : "definition changed");
 	/* Disks the new definition names that the host lacks (a new disk, a
 	 * disk in another pool); the system disk was rebuilt above if so. */

@@ -199,6 +199,10 @@ typedef struct {
 	 * hour later, not at every pass (each try streams the whole image).
 	 * Borrowed; may be NULL. */
 	GHashTable *failed_exports;
+	/* domain -> GStrv of "NETWORK MAC", in NIC order: the addresses history
+	 * recorded when strata last defined it, for a domain no host shows
+	 * now (its host lost, say).  Borrowed; may be NULL. */
+	GHashTable *macs;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

@@ -681,7 +681,7 @@ mac_problem(const char *s)
 	if (b[0] & 1)
 		return "is a multicast address (the lowest bit of its first byte is set); a NIC needs a unicast one, " MAC_EXAMPLE;
 	if (zero)
-		return "is all zeros; give a real one, " MAC_EXAMPLE ", or remove 'mac' and libvirt picks one";
+		return "is all zeros; give a real one, " MAC_EXAMPLE ", or remove 'mac' and strata makes one, once";
 	return NULL;
 }
 

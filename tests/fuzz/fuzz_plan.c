@@ -465,7 +465,7 @@ define_managed(world *w, fhost *h, const desired_vm *vm)
 	if (variant == 4 && !vm->persistent)
 		old.template = strcmp(vm->template, "t0") == 0 ? "t1" : "t0";
 	hash = variant == 5 ? g_strdup("0123456789abcdef") : desired_vm_hash(&old, "test");
-	xml = domxml_domain(&old, "test", hash, uuid);
+	xml = domxml_domain(&old, "test", hash, uuid, NULL);
 	if (!add_domain(h, vm->domain, xml, pick(r, G_N_ELEMENTS(runstates))))
 		return;
 	for (guint i = 0; i < disks->len; i++) {
@@ -538,7 +538,7 @@ gen_removed_domains(world *w)
 		vm.vm = domain + strlen(app) + 1;
 		vm.disks = disks;
 		vm.nics = nics;
-		xml = domxml_domain(&vm, "test", "fedcba9876543210", uuid);
+		xml = domxml_domain(&vm, "test", "fedcba9876543210", uuid, NULL);
 		if (!add_domain(h, domain, xml, pick(r, G_N_ELEMENTS(runstates))))
 			continue;
 		add_use(h, domain, "default", vol);

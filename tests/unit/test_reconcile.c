@@ -1190,7 +1190,7 @@ node_with_managed_domain(const char *dir, const char *spec, const char *domain, 
 	want = desired_build(src);
 	vm = g_hash_table_lookup(want->vm_by_domain, domain);
 	hash = desired_vm_hash(vm, "test");
-	xml = domxml_domain(vm, "test", hash, "6a9c5a8e-1f0b-4c1e-9d2a-3b4c5d6e7f80");
+	xml = domxml_domain(vm, "test", hash, "6a9c5a8e-1f0b-4c1e-9d2a-3b4c5d6e7f80", NULL);
 	assert_true(g_file_get_contents("examples/minimal/hosts/node.xml", &base, NULL, NULL));
 	g = g_string_new(base);
 	g_string_replace(g, "</pool>", "<volume type=\"file\"><name>a.vm--system.qcow2</name>"
@@ -1488,6 +1488,99 @@ test_place__maintenance_moves_template_vms_away_one_copy_at_a_time(void **state)
 	dc_free(d);
 }
 
+/* The MACs of @domain's NICs and its UUID, as its host defines it now. */
+static GStrv
+dom_nics(dc *d, const char *domain, char *uuid)
+{
+	const obs_domain *o = dc_domain(d, domain);
+	host_conn *hc;
+	g_autofree char *xml = NULL;
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	domxml_info info;
+
+	assert_non_null(o);
+	memcpy(uuid, o->uuid, 37);
+	hc = g_hash_table_lookup(d->hosts->by_name, o->host->name);
+	assert_true(virt_domain_xml(hc->virt, domain, true, &xml, NULL));
+	assert_true(domxml_parse(xml, &info));
+	for (guint i = 0; i < info.nics->len; i++) {
+		const char *mac = strrchr(info.nics->pdata[i], ' ') + 1;
+
+		assert_true(g_str_has_prefix(mac, "52:54:00:"));
+		g_strv_builder_add(b, mac);
+	}
+	domxml_info_release(&info);
+	return g_strv_builder_end(b);
+}
+
+/*
+ * A NIC's MAC is made once and kept: libvirt gives an interface without
+ * one a new address at every definition, and the guest then sees a new
+ * NIC (its network configuration lost).  Through a redefinition with a
+ * restart, a cold move to another host (UUID kept too), a NIC removed
+ * before it, and a domain lost and made again from history.
+ */
+static void
+test_nics__macs_and_uuid_survive_every_change(void **state)
+{
+	static const char *const fmt =
+		"kind: appliance\nname: m\nplacement: pack\nvms:\n"
+		"  - {name: x, template: debian-12, memory: %s, nics: [%s{network: default}]}\n";
+	g_autofree char *v1 = g_strdup_printf(fmt, "1GiB", "{network: default}, ");
+	g_autofree char *v2 = g_strdup_printf(fmt, "2GiB", "{network: default}, ");
+	g_autofree char *v3 = g_strdup_printf(fmt, "2GiB", "");
+	dc *d = dc_new(v1);
+	char uuid0[37], uuid[37];
+	g_auto(GStrv) macs0 = NULL, macs = NULL, last = NULL;
+	g_autoptr(GHashTable) recorded = NULL;
+	host_conn *hc;
+
+	(void)state;
+	d->use_history = true;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	macs0 = dom_nics(d, "m.x", uuid0);
+	assert_int_equal(g_strv_length(macs0), 2);
+	assert_string_not_equal(macs0[0], macs0[1]);
+	/* Redefined (memory raised: a restart). */
+	dc_spec(d, v2);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	macs = dom_nics(d, "m.x", uuid);
+	assert_true(g_strv_equal((const char *const *)macs, (const char *const *)macs0));
+	assert_string_equal(uuid, uuid0);
+	/* Moved cold off its host (in maintenance). */
+	assert_string_equal(dc_domain(d, "m.x")->host->name, "hv3");
+	spec_with_maintenance(d, v2);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_not_equal(dc_domain(d, "m.x")->host->name, "hv3");
+	g_strfreev(macs);
+	macs = dom_nics(d, "m.x", uuid);
+	assert_true(g_strv_equal((const char *const *)macs, (const char *const *)macs0));
+	assert_string_equal(uuid, uuid0);
+	/* The first NIC removed: the second keeps its address. */
+	spec_with_maintenance(d, v3);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	g_strfreev(macs);
+	macs = dom_nics(d, "m.x", uuid);
+	assert_int_equal(g_strv_length(macs), 1);
+	assert_string_equal(macs[0], macs0[0]);
+	/* History has what was defined last. */
+	recorded = history_nic_macs(d->hist);
+	last = g_strdupv(g_hash_table_lookup(recorded, "m.x"));
+	assert_non_null(last);
+	assert_int_equal(g_strv_length(last), 1);
+	assert_true(g_str_has_suffix(last[0], macs0[0]));
+	/* The domain gone behind strata's back: made again, same address. */
+	hc = g_hash_table_lookup(d->hosts->by_name, dc_domain(d, "m.x")->host->name);
+	assert_true(virt_destroy(hc->virt, "m.x", NULL));
+	assert_true(virt_undefine(hc->virt, "m.x", NULL));
+	obs_cache_clear(d->cache);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	g_strfreev(macs);
+	macs = dom_nics(d, "m.x", uuid);
+	assert_string_equal(macs[0], macs0[0]);
+	dc_free(d);
+}
+
 static void
 test_place__joining_a_layer_moves_the_later_vm(void **state)
 {
@@ -1561,7 +1654,7 @@ test_domxml__no_spec_value_adds_markup(void **state)
 	vm.disks = g_ptr_array_new();
 	vm.nics = g_ptr_array_new();
 	g_ptr_array_add(vm.disks, &sys);
-	xml = domxml_domain(&vm, "kvm", "0123456789abcdef", NULL);
+	xml = domxml_domain(&vm, "kvm", "0123456789abcdef", NULL, NULL);
 	assert_null(strstr(xml, "<disk type='file'"));
 	assert_null(strstr(xml, "<disk type=\"file\""));
 	assert_true(domxml_parse(xml, &info));
@@ -1590,7 +1683,7 @@ test_domxml__golden_per_driver_type(void **state)
 	for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
 		desired_vm *vm = g_hash_table_lookup(want->vm_by_domain, "webstack.db");
 		g_autofree char *hash = desired_vm_hash(vm, types[i]);
-		g_autofree char *xml = domxml_domain(vm, types[i], hash, NULL);
+		g_autofree char *xml = domxml_domain(vm, types[i], hash, NULL, NULL);
 		g_autofree char *golden = g_strdup_printf("tests/data/domxml/webstack-db-%s.xml", types[i]);
 
 		tu_assert_golden(xml, golden);
@@ -2025,6 +2118,7 @@ main(void)
 		cmocka_unit_test(test_place__maintenance_moves_template_vms_away_one_copy_at_a_time),
 		cmocka_unit_test(test_place__lost_host_restarts_only_what_may_come_back),
 		cmocka_unit_test(test_place__joining_a_layer_moves_the_later_vm),
+		cmocka_unit_test(test_nics__macs_and_uuid_survive_every_change),
 		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
 		cmocka_unit_test(test_domxml__golden_per_driver_type),
