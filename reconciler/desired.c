@@ -55,9 +55,25 @@ desired_vm_hash(const desired_vm *vm, const char *domain_type)
 
 		g_string_append_printf(s, "n\x1f%s\x1f%s\x1f", n->network, n->mac ? n->mac : "");
 	}
+	/* Only when written: a VM without maxima keeps the hash it had before
+	 * they existed (a new hash would redefine, and restart, every VM). */
+	if (vm->max_cpus || vm->max_memory)
+		g_string_append_printf(s, "x\x1f%u\x1f%" G_GUINT64_FORMAT "\x1f", vm->max_cpus, vm->max_memory);
 	g_checksum_update(sum, (const guchar *)s->str, (gssize)s->len);
 	hash = g_strndup(g_checksum_get_string(sum), 16);
 	return hash;
+}
+
+unsigned
+desired_vm_max_cpus(const desired_vm *vm)
+{
+	return MAX(vm->max_cpus, vm->cpus);
+}
+
+uint64_t
+desired_vm_max_memory(const desired_vm *vm)
+{
+	return MAX(vm->max_memory, vm->memory);
 }
 
 static void
@@ -185,6 +201,14 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	vm->persistent = g_strdup(svm->persistent.v);
 	vm->cpus = (unsigned)spec_vm_cpus(src, svm);
 	vm->memory = (uint64_t)spec_vm_memory(src, svm);
+	{
+		const spec_int *cpus_from = NULL, *mem_from = NULL;
+		int64_t max_cpus = spec_vm_max_cpus(src, svm, &cpus_from);
+		int64_t max_mem = spec_vm_max_memory(src, svm, &mem_from);
+
+		vm->max_cpus = cpus_from ? (unsigned)max_cpus : 0;
+		vm->max_memory = mem_from ? (uint64_t)max_mem : 0;
+	}
 	vm->state = a->state.v == APPLIANCE_UNDEPLOYED ? VM_UNDEPLOYED : (int)svm->state.v;
 	vm->layer = g_strdup(svm->layer.v);
 	vm->after = strv_of(&svm->after);

@@ -51,6 +51,9 @@ typedef struct {
 	char *persistent;  /* persistent template name or NULL */
 	unsigned cpus;
 	uint64_t memory;
+	unsigned max_cpus;   /* max_cpus as written (VM or template), 0 if not:
+				vCPUs may then be added live up to it */
+	uint64_t max_memory; /* the same for memory, 0 if not written */
 	int state;         /* enum spec_vm_state, VM_UNDEPLOYED for undeployed appliances */
 	char *layer;       /* NULL when in no layer */
 	GPtrArray *after;  /* char *: VM names in the same appliance */
@@ -150,6 +153,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)
  */
 #define DESIRED_DEF_VERSION 1
 char *desired_vm_hash(const desired_vm *vm, const char *domain_type);
+/* What the VM may be given while it runs: max_cpus/max_memory, else its
+ * vCPUs and memory.  Placement reserves these. */
+unsigned desired_vm_max_cpus(const desired_vm *vm);
+uint64_t desired_vm_max_memory(const desired_vm *vm);
 
 char *desired_volume_name(const char *domain, const char *disk);
 char *desired_persistent_volume(const char *ptemplate);

@@ -115,12 +115,19 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 		prop(mark, "template", vm->template);
 	if (hash)
 		prop(mark, "hash", hash);
-	n = child_num(dom, "memory", vm->memory / 1024);
+	/* The maxima are what the VM may be given while it runs; without
+	 * them, as before they existed (the same XML, the same hash). */
+	n = child_num(dom, "memory", desired_vm_max_memory(vm) / 1024);
 	prop(n, "unit", "KiB");
 	n = child_num(dom, "currentMemory", vm->memory / 1024);
 	prop(n, "unit", "KiB");
-	n = child_num(dom, "vcpu", vm->cpus);
+	n = child_num(dom, "vcpu", desired_vm_max_cpus(vm));
 	prop(n, "placement", "static");
+	if (desired_vm_max_cpus(vm) > vm->cpus) {
+		g_autofree char *cur = g_strdup_printf("%u", vm->cpus);
+
+		prop(n, "current", cur);
+	}
 	os = child(dom, "os", NULL);
 	n = child(os, "type", "hvm");
 	if (!test)
@@ -268,12 +275,15 @@ xp_number(xmlXPathContextPtr ctx, const char *expr)
 	return s ? g_ascii_strtoull(s, NULL, 10) : 0;
 }
 
-/* <memory unit='KiB'> is the default; honour the units libvirt emits. */
+/* /domain/@what in bytes: KiB is the default unit; honour the units
+ * libvirt emits. */
 static uint64_t
-memory_bytes(xmlXPathContextPtr ctx)
+memory_bytes(xmlXPathContextPtr ctx, const char *what)
 {
-	g_autofree char *unit = xp_string(ctx, "string(/domain/memory/@unit)");
-	uint64_t n = xp_number(ctx, "string(/domain/memory)");
+	g_autofree char *unit_expr = g_strdup_printf("string(/domain/%s/@unit)", what);
+	g_autofree char *expr = g_strdup_printf("string(/domain/%s)", what);
+	g_autofree char *unit = xp_string(ctx, unit_expr);
+	uint64_t n = xp_number(ctx, expr);
 
 	if (!unit || strcmp(unit, "KiB") == 0 || strcmp(unit, "k") == 0)
 		return n * 1024;
@@ -367,8 +377,17 @@ domxml_parse(const char *xml, domxml_info *out)
 	out->hash = xp_string(ctx, "string(/domain/metadata/s:vm/@hash)");
 	out->template = xp_string(ctx, "string(/domain/metadata/s:vm/@template)");
 	out->managed = out->appliance && out->vm;
-	out->cpus = (unsigned)xp_number(ctx, "string(/domain/vcpu)");
-	out->memory = memory_bytes(ctx);
+	/* <vcpu current='N'>MAX</vcpu>, <memory>MAX</memory> and
+	 * <currentMemory>N</currentMemory>: what it boots with, and the
+	 * most it may be given while it runs. */
+	out->max_cpus = (unsigned)xp_number(ctx, "string(/domain/vcpu)");
+	out->cpus = (unsigned)xp_number(ctx, "string(/domain/vcpu/@current)");
+	if (!out->cpus)
+		out->cpus = out->max_cpus;
+	out->max_memory = memory_bytes(ctx, "memory");
+	out->memory = memory_bytes(ctx, "currentMemory");
+	if (!out->memory)
+		out->memory = out->max_memory;
 	parse_volumes(ctx, out);
 	parse_nics(ctx, out);
 	xmlXPathFreeContext(ctx);

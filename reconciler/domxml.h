@@ -45,8 +45,10 @@ typedef struct {
 	char *vm;
 	char *hash;
 	char *template;     /* the template its system disk was made from */
-	unsigned cpus;
+	unsigned cpus;      /* what it boots with */
 	uint64_t memory;    /* bytes */
+	unsigned max_cpus;  /* the most it may be given while it runs */
+	uint64_t max_memory;
 	GPtrArray *volumes; /* char *: "pool/volume" of its volume disks */
 	GPtrArray *paths;   /* char *: host paths of its file and block disks */
 	GPtrArray *nics;    /* char *: "NETWORK MAC" of each network interface, in

@@ -302,6 +302,8 @@ run_once(job *j, GError **error)
 		return virt_managed_save_remove(v, op->domain, error);
 	case OP_SET_MEMORY:
 		return virt_set_memory(v, op->domain, op->value, true, error);
+	case OP_SET_VCPUS:
+		return virt_set_vcpus(v, op->domain, (unsigned)op->value, true, error);
 	case OP_REBOOT:
 		return virt_reboot(v, op->domain, error);
 	case OP_PM_WAKEUP:

@@ -504,6 +504,8 @@ op_args(const plan_op *op)
 		return g_strdup_printf("hash=%s", op->hash);
 	if (op->kind == OP_SET_MEMORY)
 		return g_strdup_printf("memory=%" G_GUINT64_FORMAT, op->value);
+	if (op->kind == OP_SET_VCPUS)
+		return g_strdup_printf("vcpus=%" G_GUINT64_FORMAT, op->value);
 	if (op->kind == OP_MIGRATE)
 		return g_strdup_printf("to=%s", op->target);
 	return NULL;

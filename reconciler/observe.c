@@ -290,6 +290,8 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->detailed = true;
 	d->cpus = info.cpus;
 	d->memory = info.memory;
+	d->max_cpus = info.max_cpus;
+	d->max_memory = info.max_memory;
 	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 }

@@ -37,8 +37,10 @@ typedef struct {
 	GStrv nics;              /* "NETWORK MAC" of each interface its definition
 				    has (MAC "" when none), or NULL if not read */
 	bool detailed;           /* XML was read this pass: the fields below hold */
-	unsigned cpus;
+	unsigned cpus;           /* its definition's, for the next boot */
 	uint64_t memory;
+	unsigned max_cpus;       /* what it may be given while it runs */
+	uint64_t max_memory;
 	obs_host *host;
 } obs_domain;
 

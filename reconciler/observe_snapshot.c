@@ -135,6 +135,8 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	out_bool(b, "detailed", d->detailed);
 	json_out_int(b, "cpus", d->cpus);
 	json_out_int(b, "memory", (gint64)d->memory);
+	json_out_int(b, "max_cpus", d->max_cpus);
+	json_out_int(b, "max_memory", (gint64)d->max_memory);
 	json_builder_end_object(b);
 }
 
@@ -343,7 +345,7 @@ plain_name(json_in *r, const char *what, const char *v)
 static bool
 read_domain(json_in *r, JsonObject *o, obs_domain *d)
 {
-	uint64_t state, reason, cpus;
+	uint64_t state, reason, cpus, max_cpus;
 	const char *uuid = json_in_string(r, o, "uuid");
 
 	if (!uuid)
@@ -362,7 +364,9 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !dup_or_null(r, o, "hash", &d->hash) || !dup_or_null(r, o, "template", &d->template) ||
 	    !json_in_bool(r, o, "detailed", &d->detailed) ||
 	    !json_in_range(r, o, "cpus", 0, G_MAXUINT, &cpus) ||
-	    !json_in_uint(r, o, "memory", 0, &d->memory))
+	    !json_in_uint(r, o, "memory", 0, &d->memory) ||
+	    !json_in_range(r, o, "max_cpus", 0, G_MAXUINT, &max_cpus) ||
+	    !json_in_uint(r, o, "max_memory", 0, &d->max_memory))
 		return false;
 	if (!*d->name)
 		return json_in_bad(r, "name is empty");
@@ -375,6 +379,7 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	d->state = (int)state;
 	d->reason = (int)reason;
 	d->cpus = (unsigned)cpus;
+	d->max_cpus = (unsigned)max_cpus;
 	return true;
 }
 

@@ -74,11 +74,14 @@ layer_set(place_state *ps, const desired_vm *vm)
 	return set;
 }
 
+/* A VM reserves what it may be given while it runs (max_memory,
+ * max_cpus), not what it boots with: a live change within them never
+ * finds its host full. */
 void
 place_commit(place_state *ps, const desired_vm *vm, const obs_host *host)
 {
-	ps->memory[host->index] += vm->memory;
-	ps->cpus[host->index] += vm->cpus;
+	ps->memory[host->index] += desired_vm_max_memory(vm);
+	ps->cpus[host->index] += desired_vm_max_cpus(vm);
 	if (vm->layer)
 		g_hash_table_add(layer_set(ps, vm), (gpointer)host->name);
 }
@@ -248,10 +251,10 @@ host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *
 
 		NO("%s", problem);
 	}
-	if (capacity && available(ps, h) < (int64_t)vm->memory)
-		NO("%s lacks memory", h->name);
-	if (capacity && available_cpus(ps, h) < (double)vm->cpus)
-		NO("%s lacks vCPUs", h->name);
+	if (capacity && available(ps, h) < (int64_t)desired_vm_max_memory(vm))
+		NO("%s lacks memory%s", h->name, vm->max_memory > vm->memory ? " (counting max_memory)" : "");
+	if (capacity && available_cpus(ps, h) < (double)desired_vm_max_cpus(vm))
+		NO("%s lacks vCPUs%s", h->name, vm->max_cpus > vm->cpus ? " (counting max_cpus)" : "");
 #undef NO
 	return true;
 }

@@ -45,7 +45,7 @@ static const char *const kind_names[] = {
 	"create-volume", "delete-volume", "define", "undefine", "start",
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
-	"copy-volume", "export-template", "export-image", "capture-volume",
+	"copy-volume", "export-template", "export-image", "capture-volume", "set-vcpus",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -138,6 +138,9 @@ op_describe(const plan_op *op)
 	if (op->kind == OP_SET_MEMORY)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT " MiB",
 				       op_kind_name(op->kind), op->domain, op->value >> 20);
+	if (op->kind == OP_SET_VCPUS)
+		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT, op_kind_name(op->kind), op->domain,
+				       op->value);
 	if (op->kind == OP_MIGRATE)
 		return g_strdup_printf("%s %s to %s%s (aborted after %" G_GUINT64_FORMAT " s)",
 				       op_kind_name(op->kind), op->domain, op->target,
@@ -1770,6 +1773,61 @@ moved_disk(const obs_host *h, const desired_vm *vm, guint first, const virt_vol 
 	return NULL;
 }
 
+/*
+ * vCPUs and memory changed and nothing else, on a running VM: live where
+ * the running definition's maxima allow it.  vCPUs are added or removed
+ * live only up to a max_cpus the spec wrote (a guest may refuse to give
+ * one back, but never sees one it was not promised); memory moves with
+ * the balloon up to max_memory, and down without one (as before maxima
+ * existed).  The definition for the next boot is written first; NULL when
+ * a restart is needed.
+ */
+static plan_op *
+plan_resize_live(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	const char *host = o->host->name;
+	bool cpus_live = vm->cpus == o->cpus || (vm->max_cpus && vm->cpus <= o->max_cpus);
+	bool mem_live = vm->memory == o->memory || vm->memory < o->memory ||
+			(vm->max_memory && vm->memory <= o->max_memory);
+	g_autofree char *why = NULL;
+	plan_op *def, *last;
+
+	if (!cpus_live || !mem_live)
+		return NULL;
+	def = plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, NULL,
+			  "live change: the new definition for the next boot");
+	last = def;
+	if (vm->cpus != o->cpus) {
+		why = g_strdup_printf("live: %u → %u vCPUs within max %u", o->cpus, vm->cpus, o->max_cpus);
+		last = op_add(pl, OP_SET_VCPUS, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		last->value = vm->cpus;
+	}
+	if (vm->memory != o->memory) {
+		g_free(why);
+		why = g_strdup_printf("live: %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB within max %"
+				      G_GUINT64_FORMAT " MiB", o->memory >> 20, vm->memory >> 20,
+				      MAX(o->max_memory, o->memory) >> 20);
+		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		last->value = vm->memory;
+	}
+	return last;
+}
+
+/* Why a change of vCPUs or memory alone needs a restart. */
+static char *
+resize_needs_boot(const desired_vm *vm, const obs_domain *o)
+{
+	if (vm->cpus != o->cpus && !(vm->max_cpus && vm->cpus <= o->max_cpus))
+		return vm->max_cpus ? g_strdup_printf("restart: %u → %u vCPUs, beyond the running maximum of %u",
+						      o->cpus, vm->cpus, o->max_cpus)
+				    : g_strdup_printf("restart: %u → %u vCPUs (set max_cpus to change them live)",
+						      o->cpus, vm->cpus);
+	return g_strdup_printf("restart: %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB, beyond the running "
+			       "maximum of %" G_GUINT64_FORMAT " MiB%s", o->memory >> 20, vm->memory >> 20,
+			       MAX(o->max_memory, o->memory) >> 20,
+			       vm->max_memory ? "" : " (set max_memory to add it live)");
+}
+
 static plan_op *
 plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
@@ -1778,23 +1836,19 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	const desired_disk *sys = vm->disks->pdata[0];
 	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
 	bool replace = template_changed(vm, o);
-	bool live_mem = !replace && o->detailed && only_size_changed(vm, o, type) &&
-			o->cpus == vm->cpus && vm->memory < o->memory;
+	bool sized = !replace && o->detailed && only_size_changed(vm, o, type);
 	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
 	const desired_disk *moved;
 	const virt_vol *old = NULL;
 	const char *why;
+	g_autofree char *next_boot = NULL;
 	plan_op *last = NULL, *def;
 
-	if (active && live_mem) {
-		def = plan_define(pl, vm, h, o, IMPACT_IN_PLACE, NULL,
-				  "memory lowered: new definition for the next boot");
-		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, h->name, vm->domain, def,
-			      "memory lowered live, within the defined maximum");
-		last->value = vm->memory;
+	if (active && sized && (last = plan_resize_live(pl, vm, o)))
 		return plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, last);
-	}
+	if (active && sized)
+		next_boot = resize_needs_boot(vm, o);
 	if (sys->role == DISK_PERSISTENT && !obs_host_has_volume(h, sys->pool, sys->volume)) {
 		/* Making a fresh one would hide the VM's data, which is elsewhere. */
 		refuse(pl, vm->appliance, "%s: its persistent volume %s/%s is not on %s, where the VM is; strata does not move volumes between pools or hosts",
@@ -1841,7 +1895,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		last = vol;
 	}
 	def = plan_define(pl, vm, h, o, impact, last,
-			  replace ? "template changed" : "definition changed");
+			  replace ? "template changed" : next_boot ? next_boot : "definition changed");
 	/* Disks the new definition names that the host lacks (a new disk, a
 	 * disk in another pool); the system disk was rebuilt above if so. */
 	for (guint i = replace ? 1 : 0; i < vm->disks->len; i++) {

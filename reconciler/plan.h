@@ -49,6 +49,7 @@ typedef enum {
 	OP_LIB_EXPORT,    /* a template base, from host into a library */
 	OP_IMAGE_EXPORT,  /* a template base, converted for a public cloud */
 	OP_VOL_CAPTURE,   /* a template base, made from a VM's system disk */
+	OP_SET_VCPUS,     /* live vCPU change, within the defined maximum */
 	OP_KIND_COUNT,
 } op_kind;
 

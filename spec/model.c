@@ -33,6 +33,32 @@ spec_vm_cpus(const spec_source *src, const spec_vm *vm)
 	return t ? t->cpus.v : 1;
 }
 
+static int64_t
+vm_max(const spec_int *own, const spec_int *tmpl, int64_t current, const spec_int **from)
+{
+	const spec_int *m = own->set ? own : tmpl && tmpl->set ? tmpl : NULL;
+
+	if (from)
+		*from = m;
+	return m ? m->v : current;
+}
+
+int64_t
+spec_vm_max_cpus(const spec_source *src, const spec_vm *vm, const spec_int **from)
+{
+	const spec_template *t = spec_vm_template(src, vm);
+
+	return vm_max(&vm->max_cpus, t ? &t->max_cpus : NULL, spec_vm_cpus(src, vm), from);
+}
+
+int64_t
+spec_vm_max_memory(const spec_source *src, const spec_vm *vm, const spec_int **from)
+{
+	const spec_template *t = spec_vm_template(src, vm);
+
+	return vm_max(&vm->max_memory, t ? &t->max_memory : NULL, spec_vm_memory(src, vm), from);
+}
+
 int64_t
 spec_vm_memory(const spec_source *src, const spec_vm *vm)
 {

@@ -102,6 +102,8 @@ typedef struct {
 	spec_str volume;
 	spec_int cpus;
 	spec_int memory;
+	spec_int max_cpus;          /* unset: cpus (no vCPU added live) */
+	spec_int max_memory;        /* unset: memory (no memory added live) */
 	spec_int disk_size;
 	spec_str source_host;       /* source: {host}: where strata copies the
 				       base from to hosts that lack it ... */
@@ -171,6 +173,8 @@ typedef struct {
 	spec_str display_name;
 	spec_int cpus;              /* unset: from the template */
 	spec_int memory;            /* unset: from the template */
+	spec_int max_cpus;          /* unset: from the template, else cpus */
+	spec_int max_memory;        /* unset: from the template, else memory */
 	GPtrArray *disks;           /* spec_disk * */
 	GPtrArray *nics;            /* spec_nic * */
 	spec_str layer;
@@ -259,6 +263,11 @@ const spec_template *spec_vm_template(const spec_source *src,
 				      const spec_vm *vm);
 int64_t spec_vm_cpus(const spec_source *src, const spec_vm *vm);
 int64_t spec_vm_memory(const spec_source *src, const spec_vm *vm);
+/* The most vCPUs and memory the VM may be given while it runs: its own
+ * max_cpus/max_memory, else its template's, else cpus/memory.  The
+ * spec_int it came from in *@from (NULL when it is cpus/memory). */
+int64_t spec_vm_max_cpus(const spec_source *src, const spec_vm *vm, const spec_int **from);
+int64_t spec_vm_max_memory(const spec_source *src, const spec_vm *vm, const spec_int **from);
 
 static inline const char *
 spec_list_str(const spec_list *l, guint i)

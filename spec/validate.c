@@ -730,6 +730,35 @@ check_vm_nics(checker *c, const spec_appliance *a, const spec_vm *vm)
 	}
 }
 
+/* The file a maximum was written in: the VM's appliance, or its template. */
+static const char *
+max_file(const spec_source *src, const spec_appliance *a, const spec_vm *vm, const spec_int *from)
+{
+	const spec_template *t = spec_vm_template(src, vm);
+
+	return t && (from == &t->max_cpus || from == &t->max_memory) ? t->obj.file : a->obj.file;
+}
+
+/* A maximum below what the VM is given: libvirt would refuse the definition. */
+static void
+check_vm_maxima(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	const spec_int *from = NULL;
+	int64_t cpus = spec_vm_cpus(c->src, vm), mem = spec_vm_memory(c->src, vm);
+
+	if (spec_vm_max_cpus(c->src, vm, &from) < cpus && from)
+		spec_error(c->diags, max_file(c->src, a, vm, from), from->pos, "max-below-current",
+			   "max_cpus %" G_GINT64_FORMAT " is below the %" G_GINT64_FORMAT " vCPUs of VM '%s'; "
+			   "raise max_cpus to at least %" G_GINT64_FORMAT " (it bounds what is added while it runs)",
+			   from->v, cpus, vm->name.v ? vm->name.v : "?", cpus);
+	from = NULL;
+	if (spec_vm_max_memory(c->src, vm, &from) < mem && from)
+		spec_error(c->diags, max_file(c->src, a, vm, from), from->pos, "max-below-current",
+			   "max_memory is below the memory of VM '%s' (%" G_GINT64_FORMAT " MiB); raise it to at least "
+			   "that (it bounds what the balloon gives while it runs)",
+			   vm->name.v ? vm->name.v : "?", mem >> 20);
+}
+
 /* ---- `after` cycles: depth-first search, reporting the cycle's path ---- */
 
 enum { WHITE, GREY, BLACK };
@@ -950,6 +979,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_requires(c, a, vm);
 		check_vm_disks(c, a, vm);
 		check_vm_nics(c, a, vm);
+		check_vm_maxima(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)

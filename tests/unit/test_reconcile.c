@@ -275,6 +275,72 @@ test_plan__resize_live_and_with_restart(void **state)
 	dc_free(d);
 }
 
+static bool
+has_kind(const plan *p, op_kind kind)
+{
+	for (guint i = 0; i < p->ops->len; i++)
+		if (((const plan_op *)p->ops->pdata[i])->kind == kind)
+			return true;
+	return false;
+}
+
+/*
+ * With max_cpus and max_memory, vCPUs and memory change while the VM
+ * runs: the definition for the next boot first, then each live change,
+ * no stop.  Beyond the running maxima (the maxima themselves changed), a
+ * restart, which the plan says.
+ */
+static void
+test_plan__vcpus_and_memory_change_live_within_their_maxima(void **state)
+{
+	static const char *const fmt =
+		"kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, cpus: %d, max_cpus: %d,"
+		" memory: %s, max_memory: 4GiB}\n";
+	g_autofree char *v1 = g_strdup_printf(fmt, 2, 8, "1GiB");
+	g_autofree char *v2 = g_strdup_printf(fmt, 4, 8, "2GiB");
+	g_autofree char *v3 = g_strdup_printf(fmt, 12, 16, "2GiB");
+	dc *d = dc_new(v1);
+	g_autofree char *xml = NULL;
+	const plan_op *op;
+	const plan *p;
+	host_conn *hc;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	hc = g_hash_table_lookup(d->hosts->by_name, dc_domain(d, "r.vm")->host->name);
+	assert_true(virt_domain_xml(hc->virt, "r.vm", true, &xml, NULL));
+	assert_non_null(strstr(xml, "<vcpu placement='static' current='2'>8</vcpu>"));
+	assert_non_null(strstr(xml, "<memory unit='KiB'>4194304</memory>"));
+	assert_non_null(strstr(xml, "<currentMemory unit='KiB'>1048576</currentMemory>"));
+	dc_spec(d, v2);
+	p = dc_plan(d);
+	assert_false(has_kind(p, OP_SHUTDOWN));
+	assert_false(has_kind(p, OP_START));
+	op = find_op(p, OP_SET_VCPUS, "r.vm");
+	assert_non_null(op);
+	assert_string_equal(op->reason, "live: 2 → 4 vCPUs within max 8");
+	assert_true(depends_on(op, find_op(p, OP_DEFINE, "r.vm")));
+	op = find_op(p, OP_SET_MEMORY, "r.vm");
+	assert_non_null(op);
+	assert_string_equal(op->reason, "live: 1024 → 2048 MiB within max 4096 MiB");
+	assert_int_equal(find_op(p, OP_DEFINE, "r.vm")->impact, IMPACT_IN_PLACE);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	g_free(xml);
+	assert_true(virt_domain_xml(hc->virt, "r.vm", false, &xml, NULL));  /* the running one */
+	assert_non_null(strstr(xml, "current='4'>8</vcpu>"));
+	assert_int_equal(dc_domain(d, "r.vm")->state, VIRT_DOM_RUNNING);
+	/* A new maximum is a new machine: a restart. */
+	dc_spec(d, v3);
+	p = dc_plan(d);
+	assert_true(has_kind(p, OP_SHUTDOWN));
+	assert_false(has_kind(p, OP_SET_VCPUS));
+	assert_int_equal(find_op(p, OP_DEFINE, "r.vm")->impact, IMPACT_RESTART);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_no_changes(d);
+	dc_free(d);
+}
+
 static void
 test_plan__disruption_never_refuses_a_restart(void **state)
 {
@@ -2079,6 +2145,7 @@ main(void)
 		cmocka_unit_test(test_plan__add_remove_rename_vm),
 		cmocka_unit_test(test_apply__every_state_reaches_every_other),
 		cmocka_unit_test(test_plan__resize_live_and_with_restart),
+		cmocka_unit_test(test_plan__vcpus_and_memory_change_live_within_their_maxima),
 		cmocka_unit_test(test_plan__disruption_never_refuses_a_restart),
 		cmocka_unit_test(test_plan__template_change_rebuilds_the_system_disk),
 		cmocka_unit_test(test_persistent__volume_outlives_its_vm_and_serves_another_appliance),
