@@ -111,6 +111,7 @@ vm_free(gpointer p)
 	g_free(vm->template);
 	g_free(vm->persistent);
 	g_free(vm->layer);
+	g_free(vm->host);
 	g_ptr_array_unref(vm->after);
 	g_ptr_array_unref(vm->requires);
 	g_ptr_array_unref(vm->disks);
@@ -211,6 +212,7 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	}
 	vm->state = a->state.v == APPLIANCE_UNDEPLOYED ? VM_UNDEPLOYED : (int)svm->state.v;
 	vm->layer = g_strdup(svm->layer.v);
+	vm->host = g_strdup(svm->host.v);
 	vm->after = strv_of(&svm->after);
 	vm->requires = strv_of(&svm->requires);
 	vm->placement = (int)a->placement.v;

@@ -56,6 +56,7 @@ typedef struct {
 	uint64_t max_memory; /* the same for memory, 0 if not written */
 	int state;         /* enum spec_vm_state, VM_UNDEPLOYED for undeployed appliances */
 	char *layer;       /* NULL when in no layer */
+	char *host;        /* the host it must run on (the operator's choice), or NULL */
 	GPtrArray *after;  /* char *: VM names in the same appliance */
 	GPtrArray *requires; /* char *: tags */
 	int placement;     /* enum spec_placement */

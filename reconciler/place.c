@@ -107,8 +107,8 @@ available_cpus(place_state *ps, const obs_host *h)
 	return (double)h->node.cpus * over - (double)reserve - (double)ps->cpus[h->index];
 }
 
-static bool
-has_tag(const spec_host *s, const char *tag)
+bool
+place_has_tag(const spec_host *s, const char *tag)
 {
 	for (guint i = 0; s && i < spec_list_len(&s->tags); i++)
 		if (strcmp(spec_list_str(&s->tags, i), tag) == 0)
@@ -241,8 +241,10 @@ host_fits(place_state *ps, const desired_vm *vm, const obs_host *h, GHashTable *
 		NO("%s is lost", h->name);
 	if (s && s->maintenance.v)
 		NO("%s is in maintenance", h->name);
+	if (vm->host && strcmp(vm->host, h->name) != 0)
+		NO("%s is not %s, the host the spec names", h->name, vm->host);
 	for (guint i = 0; i < vm->requires->len; i++)
-		if (!has_tag(s, vm->requires->pdata[i]))
+		if (!place_has_tag(s, vm->requires->pdata[i]))
 			NO("%s lacks tag '%s'", h->name, (char *)vm->requires->pdata[i]);
 	if (layer && g_hash_table_contains(layer, h->name))
 		NO("%s already runs a VM of layer '%s'", h->name, vm->layer);

@@ -47,3 +47,6 @@ obs_host *place_vm(place_state *ps, const desired_vm *vm, const obs_host *from,
  * how many hosts it needs, and why the others are not eligible.
  */
 bool place_layer_feasible(place_state *ps, GPtrArray *members, char **why);
+
+/* Whether host document @s (NULL: the implicit host) has @tag. */
+bool place_has_tag(const spec_host *s, const char *tag);

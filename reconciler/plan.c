@@ -1461,6 +1461,12 @@ must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
 
 	if (s && s->maintenance.v)
 		return "its host is in maintenance";
+	/* The operator's choice: a host named, or tags its host lacks now. */
+	if (vm->host && strcmp(vm->host, o->host->name) != 0)
+		return "the spec names another host";
+	for (guint i = 0; s && i < vm->requires->len; i++)
+		if (!place_has_tag(s, vm->requires->pdata[i]))
+			return "its host lacks a tag it requires";
 	if (!vm->layer)
 		return NULL;
 	/* Two VMs of a layer on one host: the later one in the spec moves. */

@@ -178,6 +178,7 @@ typedef struct {
 	GPtrArray *disks;           /* spec_disk * */
 	GPtrArray *nics;            /* spec_nic * */
 	spec_str layer;
+	spec_str host;              /* the host it must run on, or unset */
 	spec_list after;
 	spec_list requires;
 	spec_int restart;           /* enum spec_restart */

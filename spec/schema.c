@@ -282,6 +282,7 @@ static const field vm_fields[] = {
 	F("disks", T_OBJLIST, false, spec_vm, disks, .sub = &disk_table, .max = 64),
 	F("nics", T_OBJLIST, false, spec_vm, nics, .sub = &nic_table, .max = 32),
 	F("layer", T_NAME, false, spec_vm, layer),
+	F("host", T_NAME, false, spec_vm, host),
 	F("after", T_NAMES, false, spec_vm, after),
 	F("requires", T_NAMES, false, spec_vm, requires),
 	F("restart", T_ENUM, false, spec_vm, restart, .enums = spec_restart_names),

@@ -198,6 +198,9 @@ host_ineligible(const checker *c, const spec_host *h, const spec_vm *vm)
 		return g_strdup_printf("%s is lost", h->obj.name.v);
 	if (h->maintenance.v)
 		return g_strdup_printf("%s is in maintenance", h->obj.name.v);
+	if (vm->host.v && strcmp(vm->host.v, h->obj.name.v) != 0)
+		return g_strdup_printf("%s is not %s, the host VM '%s' names", h->obj.name.v, vm->host.v,
+				       vm->name.v ? vm->name.v : "?");
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
 		const char *tag = spec_list_str(&vm->requires, i);
 
@@ -429,6 +432,8 @@ can_carry(const checker *c, const spec_host *h, const spec_vm *vm)
 {
 	if (h->state.v == HOST_LOST || h->maintenance.v)
 		return false;
+	if (vm->host.v && strcmp(vm->host.v, h->obj.name.v) != 0)
+		return false;
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++)
 		if (!host_has_tag(c, h, spec_list_str(&vm->requires, i)))
 			return false;
@@ -585,6 +590,15 @@ check_vm_source(checker *c, const spec_appliance *a, const spec_vm *vm,
 static void
 check_vm_requires(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
+	const spec_host *named = vm->host.v ? resolve(c, a->obj.file, &vm->host, c->src->host_by_name, "host")
+					    : NULL;
+
+	for (guint i = 0; named && i < spec_list_len(&vm->requires); i++)
+		if (!host_has_tag(c, named, spec_list_str(&vm->requires, i)))
+			spec_error(c->diags, a->obj.file, vm->host.pos, "host-lacks-tag",
+				   "VM '%s' names host '%s', which lacks tag '%s' the VM requires; name "
+				   "another host, or drop the tag", vm->name.v ? vm->name.v : "?", vm->host.v,
+				   spec_list_str(&vm->requires, i));
 	for (guint i = 0; i < spec_list_len(&vm->requires); i++) {
 		const spec_str *tag = &g_array_index(vm->requires.items, spec_str, i);
 

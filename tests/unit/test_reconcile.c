@@ -1647,6 +1647,44 @@ test_nics__macs_and_uuid_survive_every_change(void **state)
 	dc_free(d);
 }
 
+/*
+ * The operator picks the host (CloudStack's manual migration): a VM that
+ * names its host goes there, and moves when the name changes; a VM whose
+ * host lacks a tag it now requires moves too.  The test driver cannot
+ * migrate live: the moves here are cold (e2e migrates live).
+ */
+static void
+test_place__the_operator_picks_the_host(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: o\nvms:\n  - {name: x, template: debian-12, host: hv2}\n");
+	const plan *p;
+	const plan_op *def;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "o.x")->host->name, "hv2");
+	dc_spec(d, "kind: appliance\nname: o\nvms:\n  - {name: x, template: debian-12, host: hv3}\n");
+	p = dc_plan(d);
+	def = find_op(p, OP_DEFINE, "o.x");
+	assert_non_null(def);
+	assert_string_equal(def->host, "hv3");
+	assert_non_null(strstr(def->reason, "moved from hv2 (the spec names another host)"));
+	assert_true(depends_on(def, find_op(p, OP_UNDEFINE, "o.x")));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "o.x")->host->name, "hv3");
+	assert_no_changes(d);
+	/* hv3 has no tag ssd: requiring it moves the VM to a host that has. */
+	dc_spec(d, "kind: appliance\nname: o\nvms:\n  - {name: x, template: debian-12, requires: [ssd]}\n");
+	p = dc_plan(d);
+	def = find_op(p, OP_DEFINE, "o.x");
+	assert_non_null(def);
+	assert_non_null(strstr(def->reason, "(its host lacks a tag it requires)"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_not_equal(dc_domain(d, "o.x")->host->name, "hv3");
+	assert_no_changes(d);
+	dc_free(d);
+}
+
 static void
 test_place__joining_a_layer_moves_the_later_vm(void **state)
 {
@@ -2185,6 +2223,7 @@ main(void)
 		cmocka_unit_test(test_place__maintenance_moves_template_vms_away_one_copy_at_a_time),
 		cmocka_unit_test(test_place__lost_host_restarts_only_what_may_come_back),
 		cmocka_unit_test(test_place__joining_a_layer_moves_the_later_vm),
+		cmocka_unit_test(test_place__the_operator_picks_the_host),
 		cmocka_unit_test(test_nics__macs_and_uuid_survive_every_change),
 		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
