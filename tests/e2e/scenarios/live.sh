@@ -45,3 +45,27 @@ scenario_vcpus_and_memory_change_live() {
 	expect_eq "UUID" "$uuid" "$(e2e_virsh h1 domuuid live.v)"
 	expect_converged
 }
+
+scenario_the_operator_picks_the_host() {
+	local uuid
+	e2e_spec h1 h2
+	cat >"$S/spec/pin.yaml" <<'Y'
+kind: appliance
+name: pin
+vms:
+  - {name: p, template: tiny, host: h1}
+Y
+	apply
+	wait_for 30 "pin.p runs on h1" is_running h1 pin.p
+	uuid=$(e2e_virsh h1 domuuid pin.p)
+	note "host: h2 — migrated live"
+	sed -i 's/host: h1/host: h2/' "$S/spec/pin.yaml"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep -q "migrate pin.p to h2" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "the plan does not migrate pin.p"; }
+	grep -q "the spec names another host" "$S/plan.out" || fail "the plan does not say why: $(cat "$S/plan.out")"
+	apply
+	wait_for 30 "pin.p runs on h2" is_running h2 pin.p
+	expect_eq "hosts defining pin.p" h2 "$(host_of pin.p)"
+	expect_eq "UUID" "$uuid" "$(e2e_virsh h2 domuuid pin.p)"
+	expect_converged
+}
