@@ -127,6 +127,7 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	out_bool(b, "refs_known", d->refs_known);
 	out_strv(b, "volumes", d->volumes);
 	out_strv(b, "paths", d->paths);
+	out_strv(b, "nics", d->nics);
 	out_bool(b, "managed", d->managed);
 	json_out_string(b, "appliance", d->appliance);
 	json_out_string(b, "vm", d->vm);
@@ -359,6 +360,7 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_bool(r, o, "managed_save", &d->managed_save) ||
 	    !json_in_bool(r, o, "refs_known", &d->refs_known) ||
 	    !json_in_strv(r, o, "volumes", &d->volumes) || !json_in_strv(r, o, "paths", &d->paths) ||
+	    !json_in_strv(r, o, "nics", &d->nics) ||
 	    !json_in_bool(r, o, "managed", &d->managed) ||
 	    !dup_or_null(r, o, "appliance", &d->appliance) || !dup_or_null(r, o, "vm", &d->vm) ||
 	    !dup_or_null(r, o, "hash", &d->hash) || !dup_or_null(r, o, "template", &d->template) ||

@@ -26,7 +26,8 @@
 
 #include "observe.h"
 
-#define OBSERVE_SNAPSHOT_FORMAT 1
+/* 2: domains carry their NICs and their maxima */
+#define OBSERVE_SNAPSHOT_FORMAT 2
 /* A snapshot larger than this is refused, not read into memory: some
  * 25,000 VMs' worth, and parsing takes about forty times its size. */
 #define OBSERVE_SNAPSHOT_MAX (32u << 20)

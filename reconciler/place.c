@@ -567,6 +567,7 @@ place_vm(place_state *ps, const desired_vm *vm, const obs_host *from, char **bec
 					   vm->domain, from->name, layer);
 	else
 		*because = g_strdup_printf("%s%s", pin ? "its persistent volume is there" :
+					   vm->host ? "the host the spec names" :
 					   vm->placement == PLACEMENT_PACK ? "pack: the fullest host that fits"
 									   : "spread: the most free memory", layer);
 	place_commit(ps, vm, best);

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include "domxml.h"
@@ -83,8 +84,7 @@ op_symbol(const plan_op *op)
 	case OP_VOL_CAPTURE:
 		return '+';
 	case OP_DEFINE:
-		/* A redefinition names the existing domain's UUID. */
-		return strstr(op->xml, "<uuid>") ? '~' : '+';
+		return op->redefines ? '~' : '+';
 	case OP_VOL_DELETE:
 	case OP_UNDEFINE:
 		return '-';
@@ -364,7 +364,7 @@ vm_op(planner *pl, op_kind kind, op_impact impact, const char *host,
 		/* Seconds before the save is aborted: writing the guest's memory
 		 * out, a minute and 10 s per GiB (the VM's, else one GiB). */
 		const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, domain);
-		uint64_t gib = vm ? (vm->memory + (1ULL << 30) - 1) >> 30 : 1;
+		uint64_t gib = vm ? (desired_vm_max_memory(vm) + (1ULL << 30) - 1) >> 30 : 1;
 
 		(*last)->value = 60 + 10 * gib;
 	}
@@ -1127,30 +1127,45 @@ plan_stale_volumes(planner *pl, const obs_host *h, const char *domain,
 
 /* ---- VMs --------------------------------------------------------------- */
 
+/* Whether @mac is one of @vm's NICs' own `mac` (any case). */
+static bool
+mac_claimed(const desired_vm *vm, const char *mac)
+{
+	for (guint i = 0; i < vm->nics->len; i++) {
+		const desired_nic *n = vm->nics->pdata[i];
+
+		if (n->mac && g_ascii_strcasecmp(n->mac, mac) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The MAC of the @k-th interface on @network in @nics ("NETWORK MAC"
- * each), or NULL. */
+ * each) whose address no NIC of @vm claims as its own, or NULL. */
 static const char *
-kth_mac(const char *const *nics, const char *network, guint k)
+kth_mac(const desired_vm *vm, const char *const *nics, const char *network, guint k)
 {
 	for (guint i = 0; nics && nics[i]; i++) {
 		const char *sp = strrchr(nics[i], ' ');
 
-		if (!sp || (gsize)(sp - nics[i]) != strlen(network) ||
-		    strncmp(nics[i], network, (gsize)(sp - nics[i])) != 0)
+		if (!sp || !sp[1] || (gsize)(sp - nics[i]) != strlen(network) ||
+		    strncmp(nics[i], network, (gsize)(sp - nics[i])) != 0 || mac_claimed(vm, sp + 1))
 			continue;
 		if (k-- == 0)
-			return sp[1] ? sp + 1 : NULL;
+			return sp + 1;
 	}
 	return NULL;
 }
 
 /*
- * The MAC of each NIC of @vm: the spec's; else the one the same NIC (the
- * k-th on its network) has in @prev's definition, the domain as a host
- * shows it; else the one history recorded when strata last defined it;
- * else "" (exec makes one, and history records it before the definition).
- * So a NIC keeps its address across every redefinition, rebuild and move,
- * and a NIC added or removed leaves the others' addresses alone.
+ * The MAC of each NIC of @vm: the spec's; else the address the same NIC
+ * has in @prev's definition (the domain as a host shows it), else the one
+ * history recorded when strata last defined it; else "" (exec makes one,
+ * and history records it before the definition).  NICs have no identity
+ * in a spec: one without a `mac` is matched by its rank among those
+ * without one on its network, against the addresses no `mac` of the VM
+ * claims.  So a NIC keeps its address across every redefinition, rebuild
+ * and move, and no two NICs of a VM ever get one address.
  */
 static GStrv
 nic_macs(const planner *pl, const desired_vm *vm, const obs_domain *prev)
@@ -1166,10 +1181,13 @@ nic_macs(const planner *pl, const desired_vm *vm, const obs_domain *prev)
 		const char *mac = n->mac;
 		guint k = 0;
 
-		for (guint j = 0; j < i; j++)
-			k += strcmp(((const desired_nic *)vm->nics->pdata[j])->network, n->network) == 0;
+		for (guint j = 0; j < i; j++) {
+			const desired_nic *e = vm->nics->pdata[j];
+
+			k += !e->mac && strcmp(e->network, n->network) == 0;
+		}
 		for (guint s = 0; !mac && s < G_N_ELEMENTS(known); s++)
-			mac = kth_mac(known[s], n->network, k);
+			mac = kth_mac(vm, known[s], n->network, k);
 		out[i] = g_strdup(mac ? mac : "");
 	}
 	return out;
@@ -1185,6 +1203,7 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const obs_doma
 	g_auto(GStrv) macs = nic_macs(pl, vm, prev);
 
 	op->hash = desired_vm_hash(vm, type);
+	op->redefines = prev && prev->host == h;
 	/* Its UUID too, on a cold move as a live one keeps it: the guest
 	 * sees the same machine (SMBIOS UUID, licences bound to it). */
 	op->xml = domxml_domain(vm, type, op->hash, prev ? prev->uuid : NULL, (const char *const *)macs);
@@ -1453,34 +1472,49 @@ plan_create(planner *pl, const desired_vm *vm)
 		tally(pl, vm->appliance, &pl->p->n_create);
 }
 
+/* A move only the tags ask for: one that cannot be made leaves the VM
+ * where it is, with a note, rather than holding its appliance back (a
+ * host retagged under a persistent VM must not stop every other change). */
+static const char MOVE_FOR_TAGS[] = "its host lacks a tag it requires";
+
 /* Why @vm must leave the host it runs on, or NULL. */
 static const char *
 must_move(planner *pl, const desired_vm *vm, const obs_domain *o)
 {
 	const spec_host *s = o->host->spec;
 
-	if (s && s->maintenance.v)
+	bool pinned_here = vm->host && strcmp(vm->host, o->host->name) == 0;
+	bool past_vm = false;
+
+	/* The operator's choice stands, maintenance or not. */
+	if (s && s->maintenance.v && !pinned_here)
 		return "its host is in maintenance";
-	/* The operator's choice: a host named, or tags its host lacks now. */
-	if (vm->host && strcmp(vm->host, o->host->name) != 0)
+	if (vm->host && !pinned_here)
 		return "the spec names another host";
 	for (guint i = 0; s && i < vm->requires->len; i++)
 		if (!place_has_tag(s, vm->requires->pdata[i]))
-			return "its host lacks a tag it requires";
-	if (!vm->layer)
+			return MOVE_FOR_TAGS;
+	if (!vm->layer || pinned_here)
 		return NULL;
-	/* Two VMs of a layer on one host: the later one in the spec moves. */
+	/* Two VMs of a layer on one host: the later one in the spec moves,
+	 * unless the other is pinned there. */
 	for (guint i = 0; i < pl->want->vms->len; i++) {
 		const desired_vm *mate = pl->want->vms->pdata[i];
 		const obs_domain *mo;
 
-		if (mate == vm)
-			break;
+		if (mate == vm) {
+			past_vm = true;
+			continue;
+		}
 		if (!mate->layer || strcmp(mate->appliance, vm->appliance) != 0 ||
 		    strcmp(mate->layer, vm->layer) != 0)
 			continue;
 		mo = g_hash_table_lookup(pl->have->domain_by_name, mate->domain);
-		if (mo && mo->host == o->host)
+		if (!mo || mo->host != o->host)
+			continue;
+		if (mate->host && strcmp(mate->host, o->host->name) == 0)
+			return "another VM of its layer is pinned to the host";
+		if (!past_vm)  /* an earlier one: @vm is the later */
 			return "another VM of its layer shares the host";
 	}
 	return NULL;
@@ -1505,7 +1539,7 @@ can_migrate_live(const obs_domain *o, const char *hash, const obs_host *to)
 static uint64_t
 migrate_deadline_s(const desired_vm *vm, const obs_host *from, bool copy)
 {
-	uint64_t bytes = vm->memory;
+	uint64_t bytes = desired_vm_max_memory(vm);  /* what the guest may hold */
 
 	if (from->spec && from->spec->migration_timeout.v)
 		return (uint64_t)from->spec->migration_timeout.v;
@@ -1679,7 +1713,31 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
  * throw-away system disk.  A persistent volume never moves: it is the VM's
  * data, and strata keeps one copy of it, where it is.
  */
-static void
+/* A move that cannot be made: an error that holds the appliance back; for
+ * a move only the tags ask for, a note, the VM left where it is (false:
+ * the caller goes on with what else the VM needs). */
+static bool
+move_blocked(planner *pl, const desired_vm *vm, const char *why, const char *fmt, ...)
+	G_GNUC_PRINTF(4, 5);
+
+static bool
+move_blocked(planner *pl, const desired_vm *vm, const char *why, const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (why == MOVE_FOR_TAGS) {
+		note(pl, "%s; it stays where it is", msg);
+		return false;
+	}
+	refuse(pl, vm->appliance, "%s", msg);
+	return true;
+}
+
+static bool
 plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	  const char *why)
 {
@@ -1690,42 +1748,36 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	plan_op *last;
 
 	if (vm->never_disrupt) {
-		refuse(pl, vm->appliance, "%s must move off %s (%s), and appliance '%s' sets disruption: never",
+		return move_blocked(pl, vm, why, "%s must move off %s (%s), and appliance '%s' sets disruption: never",
 		       vm->domain, old->name, why, vm->appliance);
-		return;
 	}
 	if (sys->role == DISK_PERSISTENT && !desired_pool_sharers(pl->want, sys->pool, old->name)) {
-		refuse(pl, vm->appliance, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts (if other hosts see pool '%s' as the same storage, declare it with kind: pool)",
+		return move_blocked(pl, vm, why, "%s must move off %s (%s), but its persistent volume lives there; strata does not copy persistent volumes between hosts (if other hosts see pool '%s' as the same storage, declare it with kind: pool)",
 		       vm->domain, old->name, why, sys->pool);
-		return;
 	}
 	h = place_vm(pl->ps, vm, old, &because, &nowhere);
 	if (!h) {
-		refuse(pl, vm->appliance, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
-		return;
+		return move_blocked(pl, vm, why, "%s must move off %s (%s): %s", vm->domain, old->name, why, nowhere);
 	}
 	switch (disks_shared(pl, vm, o, h, &unshared)) {
 	case 1:
 		plan_move_shared(pl, vm, o, h, hash, why, because);
-		return;
+		return true;
 	case -1:
-		refuse(pl, vm->appliance, "%s must move off %s (%s) to %s, but %s", vm->domain, old->name,
+		return move_blocked(pl, vm, why, "%s must move off %s (%s) to %s, but %s", vm->domain, old->name,
 		       why, h->name, unshared);
-		return;
 	}
 	if (sys->role == DISK_PERSISTENT) {
-		refuse(pl, vm->appliance, "%s must move off %s (%s), but %s does not share pool '%s' with it; strata does not copy persistent volumes between hosts",
+		return move_blocked(pl, vm, why, "%s must move off %s (%s), but %s does not share pool '%s' with it; strata does not copy persistent volumes between hosts",
 		       vm->domain, old->name, why, h->name, sys->pool);
-		return;
 	}
 	if (can_migrate_live(o, hash, h)) {
 		plan_migrate(pl, vm, o, h, why, because);
-		return;
+		return true;
 	}
 	if (vm->disks->len > 1) {
-		refuse(pl, vm->appliance, "%s must move off %s (%s), but it is not running on QEMU to migrate live and its secondary disks live there; strata does not copy stopped volumes between hosts",
+		return move_blocked(pl, vm, why, "%s must move off %s (%s), but it is not running on QEMU to migrate live and its secondary disks live there; strata does not copy stopped volumes between hosts",
 		       vm->domain, old->name, why);
-		return;
 	}
 	last = leave_host(pl, o, IMPACT_REPLACE, why);
 	plan_stale_volumes(pl, old, vm->domain, NULL, last, "the VM moves to another host", h);
@@ -1733,6 +1785,7 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 				 h->name, because);
 	plan_create_on(pl, vm, h, o, reason, last, NULL);
 	tally(pl, vm->appliance, &pl->p->n_change);
+	return true;
 }
 
 /* A copy of @vm's hash with the observed size: equal means only size changed. */
@@ -1781,31 +1834,31 @@ moved_disk(const obs_host *h, const desired_vm *vm, guint first, const virt_vol 
 
 /*
  * vCPUs and memory changed and nothing else, on a running VM: live where
- * the running definition's maxima allow it.  vCPUs are added or removed
- * live only up to a max_cpus the spec wrote (a guest may refuse to give
- * one back, but never sees one it was not promised); memory moves with
- * the balloon up to max_memory, and down without one (as before maxima
- * existed).  The definition for the next boot is written first; NULL when
- * a restart is needed.
+ * the running definition's maxima allow it.  vCPUs are only added live,
+ * up to a max_cpus the spec wrote: libvirt marks those the VM booted with
+ * as not hot-pluggable, and one added later goes back only if the guest
+ * agrees.  Memory moves with the balloon up to max_memory, and down
+ * without one (as before maxima existed).  The live changes come first
+ * and the definition for the next boot after them: a live change that
+ * fails leaves the old definition, so the next pass sees the difference
+ * and tries again, rather than a running VM silently unlike its spec.
+ * NULL when a restart is needed.
  */
 static plan_op *
 plan_resize_live(planner *pl, const desired_vm *vm, const obs_domain *o)
 {
 	const char *host = o->host->name;
-	bool cpus_live = vm->cpus == o->cpus || (vm->max_cpus && vm->cpus <= o->max_cpus);
+	bool cpus_live = vm->cpus == o->cpus || (vm->max_cpus && vm->cpus > o->cpus && vm->cpus <= o->max_cpus);
 	bool mem_live = vm->memory == o->memory || vm->memory < o->memory ||
 			(vm->max_memory && vm->memory <= o->max_memory);
 	g_autofree char *why = NULL;
-	plan_op *def, *last;
+	plan_op *last = NULL;
 
 	if (!cpus_live || !mem_live)
 		return NULL;
-	def = plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, NULL,
-			  "live change: the new definition for the next boot");
-	last = def;
 	if (vm->cpus != o->cpus) {
 		why = g_strdup_printf("live: %u → %u vCPUs within max %u", o->cpus, vm->cpus, o->max_cpus);
-		last = op_add(pl, OP_SET_VCPUS, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		last = op_add(pl, OP_SET_VCPUS, IMPACT_IN_PLACE, host, vm->domain, NULL, why);
 		last->value = vm->cpus;
 	}
 	if (vm->memory != o->memory) {
@@ -1816,17 +1869,21 @@ plan_resize_live(planner *pl, const desired_vm *vm, const obs_domain *o)
 		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, host, vm->domain, last, why);
 		last->value = vm->memory;
 	}
-	return last;
+	return plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, last,
+			   "the new definition for the next boot, once the live change is made");
 }
 
 /* Why a change of vCPUs or memory alone needs a restart. */
 static char *
 resize_needs_boot(const desired_vm *vm, const obs_domain *o)
 {
+	if (vm->cpus < o->cpus)
+		return g_strdup_printf("restart: %u → %u vCPUs (vCPUs are added live, not removed: the "
+				       "guest would have to give them back)", o->cpus, vm->cpus);
 	if (vm->cpus != o->cpus && !(vm->max_cpus && vm->cpus <= o->max_cpus))
 		return vm->max_cpus ? g_strdup_printf("restart: %u → %u vCPUs, beyond the running maximum of %u",
 						      o->cpus, vm->cpus, o->max_cpus)
-				    : g_strdup_printf("restart: %u → %u vCPUs (set max_cpus to change them live)",
+				    : g_strdup_printf("restart: %u → %u vCPUs (set max_cpus to add them live)",
 						      o->cpus, vm->cpus);
 	return g_strdup_printf("restart: %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB, beyond the running "
 			       "maximum of %" G_GUINT64_FORMAT " MiB%s", o->memory >> 20, vm->memory >> 20,
@@ -1932,10 +1989,8 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	plan_op *last;
 	bool redefined;
 
-	if (move && o->host->reachable) {
-		plan_move(pl, vm, o, hash, move);
+	if (move && o->host->reachable && plan_move(pl, vm, o, hash, move))
 		return;
-	}
 	if (!vm->heal && o->hash && strcmp(o->hash, hash) == 0 &&
 	    from != run_state_wanted(wanted(pl, vm))) {
 		note(pl, "%s: drift (state) reported only: appliance '%s' sets heal: false",
@@ -2076,11 +2131,18 @@ check_layers(planner *pl)
 static void
 plan_desired(planner *pl)
 {
-	check_layers(pl);
-	for (guint i = 0; i < pl->want->vms->len; i++) {
-		desired_vm *vm = pl->want->vms->pdata[i];
-		obs_domain *o = g_hash_table_lookup(pl->have->domain_by_name, vm->domain);
+	guint n = pl->want->vms->len;
 
+	check_layers(pl);
+	/* VMs the spec pins to a host first, then the rest in spec order: a
+	 * pinned VM's host is taken before a layer mate could be put there. */
+	for (guint k = 0; k < 2 * n; k++) {
+		desired_vm *vm = pl->want->vms->pdata[k % n];
+		obs_domain *o;
+
+		if ((k < n) != (vm->host != NULL))
+			continue;
+		o = g_hash_table_lookup(pl->have->domain_by_name, vm->domain);
 		if (o && g_hash_table_contains(pl->duplicates, vm->domain))
 			continue;
 		if (!o && g_hash_table_contains(pl->blocked, vm->domain))

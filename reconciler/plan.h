@@ -92,6 +92,7 @@ struct plan_op {
 	op_impact impact;
 	char *host;
 	char *target;             /* MIGRATE: the host it goes to */
+	bool redefines;           /* DEFINE: of a domain its host has already */
 	bool shared;              /* MIGRATE: its disks stay where they are, on
 				     pools both hosts share; nothing is copied */
 	GStrv refresh;            /* MIGRATE: pools its target, DEFINE: pools its

@@ -319,10 +319,13 @@ test_plan__vcpus_and_memory_change_live_within_their_maxima(void **state)
 	op = find_op(p, OP_SET_VCPUS, "r.vm");
 	assert_non_null(op);
 	assert_string_equal(op->reason, "live: 2 → 4 vCPUs within max 8");
-	assert_true(depends_on(op, find_op(p, OP_DEFINE, "r.vm")));
+	/* The next boot's definition after the live changes: one that fails
+	 * leaves the old one, and the next pass tries again. */
+	assert_true(depends_on(find_op(p, OP_DEFINE, "r.vm"), op));
 	op = find_op(p, OP_SET_MEMORY, "r.vm");
 	assert_non_null(op);
 	assert_string_equal(op->reason, "live: 1024 → 2048 MiB within max 4096 MiB");
+	assert_true(depends_on(find_op(p, OP_DEFINE, "r.vm"), op));
 	assert_int_equal(find_op(p, OP_DEFINE, "r.vm")->impact, IMPACT_IN_PLACE);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_no_changes(d);
@@ -330,6 +333,15 @@ test_plan__vcpus_and_memory_change_live_within_their_maxima(void **state)
 	assert_true(virt_domain_xml(hc->virt, "r.vm", false, &xml, NULL));  /* the running one */
 	assert_non_null(strstr(xml, "current='4'>8</vcpu>"));
 	assert_int_equal(dc_domain(d, "r.vm")->state, VIRT_DOM_RUNNING);
+	/* Fewer vCPUs: a restart (the guest would have to give them back). */
+	g_free(v2);
+	v2 = g_strdup_printf(fmt, 3, 8, "2GiB");
+	dc_spec(d, v2);
+	p = dc_plan(d);
+	assert_false(has_kind(p, OP_SET_VCPUS));
+	assert_true(has_kind(p, OP_SHUTDOWN));
+	assert_non_null(strstr(find_op(p, OP_DEFINE, "r.vm")->reason, "restart: 4 → 3 vCPUs (vCPUs are added live, not removed"));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	/* A new maximum is a new machine: a restart. */
 	dc_spec(d, v3);
 	p = dc_plan(d);
@@ -1622,7 +1634,8 @@ test_nics__macs_and_uuid_survive_every_change(void **state)
 	macs = dom_nics(d, "m.x", uuid);
 	assert_true(g_strv_equal((const char *const *)macs, (const char *const *)macs0));
 	assert_string_equal(uuid, uuid0);
-	/* The first NIC removed: the second keeps its address. */
+	/* The first NIC removed: NICs have no identity in a spec, so the one
+	 * left is the first on its network, and has the first's address. */
 	spec_with_maintenance(d, v3);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	g_strfreev(macs);
@@ -1682,6 +1695,85 @@ test_place__the_operator_picks_the_host(void **state)
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_string_not_equal(dc_domain(d, "o.x")->host->name, "hv3");
 	assert_no_changes(d);
+	dc_free(d);
+}
+
+/* A NIC with a `mac` of its own never lends it to one without: reordered,
+ * the two keep two addresses. */
+static void
+test_nics__an_explicit_mac_is_never_given_to_another_nic(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: m\nvms:\n  - {name: x, template: debian-12, nics: "
+		       "[{network: default}, {network: default, mac: \"52:54:00:aa:bb:cc\"}]}\n");
+	char uuid[37];
+	g_auto(GStrv) before = NULL, after = NULL;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	before = dom_nics(d, "m.x", uuid);
+	assert_string_equal(before[1], "52:54:00:aa:bb:cc");
+	dc_spec(d, "kind: appliance\nname: m\nvms:\n  - {name: x, template: debian-12, nics: "
+		   "[{network: default, mac: \"52:54:00:aa:bb:cc\"}, {network: default}]}\n");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	after = dom_nics(d, "m.x", uuid);
+	assert_string_equal(after[0], "52:54:00:aa:bb:cc");
+	assert_string_equal(after[1], before[0]);
+	dc_free(d);
+}
+
+/* A pinned VM's host is taken first: its layer mates go elsewhere, where
+ * spec order alone would have put one on it. */
+static void
+test_place__a_pinned_vm_takes_its_host_before_its_layer_mates(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: l\nlayers: [ha]\nplacement: pack\nvms:\n"
+		       "  - {name: y, template: debian-12, layer: ha}\n  - {name: w, template: debian-12, layer: ha}\n"
+		       "  - {name: x, template: debian-12, layer: ha, host: hv3}\n");
+	const plan *p;
+
+	(void)state;
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "l.x")->host->name, "hv3");
+	assert_string_not_equal(dc_domain(d, "l.y")->host->name, "hv3");
+	assert_string_not_equal(dc_domain(d, "l.w")->host->name, "hv3");
+	dc_free(d);
+}
+
+/*
+ * A host retagged under a VM that cannot move (its persistent volume is
+ * there): a note, the VM stays, and the rest of its appliance is planned
+ * as usual; a move the tags ask for never holds the appliance back.
+ */
+static void
+test_place__a_tag_move_that_cannot_be_made_is_a_note(void **state)
+{
+	static const char *const apps =
+		"kind: appliance\nname: r\nvms:\n  - {name: p, persistent: db-data, requires: [ssd], host: %s}\n"
+		"  - {name: w, template: debian-12, memory: %s}\n";
+	g_autofree char *v1 = g_strdup_printf(apps, "hv1", "1GiB");
+	g_autofree char *text = NULL, *pinless = NULL;
+	dc *d = dc_new(v1);
+	const plan *p;
+	GString *g;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "r.p")->host->name, "hv1");
+	/* hv1 loses tag ssd; r.p is no longer pinned; r.w changes. */
+	pinless = g_strdup("kind: appliance\nname: r\nvms:\n  - {name: p, persistent: db-data, requires: [ssd]}\n"
+			   "  - {name: w, template: debian-12, memory: 2GiB}\n");
+	text = g_strconcat(dc_base_spec, pinless, NULL);
+	g = g_string_new(text);
+	g_string_replace(g, "hosts/hv1.xml\ntags: [ssd]", "hosts/hv1.xml\ntags: [hdd]", 1);
+	tu_write(d->spec, g->str);
+	g_string_free(g, TRUE);
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	assert_true(has_note(p, "r.p must move off hv1 (its host lacks a tag it requires), but its persistent volume lives there"));
+	assert_null(find_op(p, OP_UNDEFINE, "r.p"));
+	assert_non_null(find_op(p, OP_DEFINE, "r.w"));
 	dc_free(d);
 }
 
@@ -2224,6 +2316,9 @@ main(void)
 		cmocka_unit_test(test_place__lost_host_restarts_only_what_may_come_back),
 		cmocka_unit_test(test_place__joining_a_layer_moves_the_later_vm),
 		cmocka_unit_test(test_place__the_operator_picks_the_host),
+		cmocka_unit_test(test_nics__an_explicit_mac_is_never_given_to_another_nic),
+		cmocka_unit_test(test_place__a_pinned_vm_takes_its_host_before_its_layer_mates),
+		cmocka_unit_test(test_place__a_tag_move_that_cannot_be_made_is_a_note),
 		cmocka_unit_test(test_nics__macs_and_uuid_survive_every_change),
 		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
