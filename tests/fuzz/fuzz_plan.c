@@ -347,6 +347,18 @@ gen_vm(world *w, guint i, guint n, bool layers, guint *ptemplates_used)
 	gen_after(w, i, n);
 	if (one_in(r, 6) && (w->ssd || one_in(r, 8)))
 		g_string_append(w->yaml, "    requires: [ssd]\n");
+	/* The operator's host, the maxima of live changes, NICs with and
+	 * without a MAC of their own on one network. */
+	if (one_in(r, 8))
+		g_string_append_printf(w->yaml, "    host: h%u\n", pick(r, w->n_hosts));
+	if (one_in(r, 6))
+		g_string_append(w->yaml, "    max_cpus: 8\n");
+	if (one_in(r, 6))
+		g_string_append(w->yaml, "    max_memory: 2GiB\n");
+	if (one_in(r, 6))
+		g_string_append_printf(w->yaml, "    nics: [%s{network: default, mac: \"52:54:00:00:01:%02x\"}%s]\n",
+				       one_in(r, 2) ? "{network: default}, " : "", i & 0xff,
+				       one_in(r, 2) ? ", {network: default}" : "");
 	g_string_append_printf(w->yaml, "    restart: %s\n", restarts[pick(r, 3)]);
 	g_string_append_printf(w->yaml, "    state: %s\n", states[pick(r, G_N_ELEMENTS(states))]);
 }
