@@ -329,13 +329,13 @@ judge(setup s, const char *repo, const char *old, verify_verdict *vd)
 {
 	verifier *v = verifier_for(s);
 	git_repository *r = NULL;
-	g_autofree char *target = NULL;
+	g_autofree char *target = NULL, *ref = NULL;
 	g_autoptr(GError) err = NULL;
 
 	assert_int_equal(git_repository_open(&r, repo), 0);
-	if (!verifier_target(v, r, "refs/heads/main", &target, &err))
+	if (!verifier_target(v, r, "refs/heads/main", &target, &ref, &err))
 		fail_msg("verifier_target: %s", err->message);
-	verifier_verify(v, r, old, target, vd);
+	verifier_verify(v, r, old, target, ref, vd);
 	git_repository_free(r);
 	verifier_free(v);
 }
@@ -951,18 +951,20 @@ test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
 	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 0"), 2);
 	assert_string_equal(daemon_revision(d), rev);
 
-	/* A restart: the verified commit is in force at once, the refused
-	 * head judged once more (the keys may have changed). */
+	/* A restart: the verified commit is judged again with the keys of
+	 * the day and goes in force, the refused head judged once more (the
+	 * keys may have changed). */
 	daemon_free(d);
 	d = daemon_on(repo, db, VERIFY_RANGE);
 	assert_true(drive(d, has_revision, 10000));
 	assert_string_equal(daemon_revision(d), rev);
-	want_verifications = 1;
+	want_verifications = 2;
 	assert_true(drive(d, verified_n, 10000));
 	assert_true(refused_is(d));
-	assert_int_equal(verifications(d), 1);
-	/* Head mode, on the same database: a first run in that mode judges
-	 * the signed head alone, and applies it. */
+	assert_int_equal(verifications(d), 2);
+	/* Head mode, on the same database: the anchor is the range's
+	 * verified commit (any mode), and the signed head is judged alone,
+	 * and applied. */
 	daemon_free(d);
 	d = daemon_on(repo, db, VERIFY_HEAD);
 	g_free(verified);
@@ -989,7 +991,7 @@ test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
 	g_free(later);
 	later = commit(repo, ssh(SSH_ALICE), spec_hosts);
 	daemon_reconcile_now(d);
-	want_verifications = 3;
+	want_verifications = 4;
 	assert_true(drive(d, verified_n, 10000));
 	assert_false(has_refusal(d));
 	g_free(verified);
