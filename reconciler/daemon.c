@@ -82,8 +82,8 @@ struct daemon_state {
 				      (ok false, unchecked true; target NULL:
 				      none); tried again at a later fetch */
 	gint64 unchecked_at;       /* Unix seconds */
-	gint64 retry_at;           /* monotonic µs: not tried again before */
-	guint retry_s;             /* the backoff that led to @retry_at */
+	gint64 check_retry_at;     /* monotonic µs: not tried again before */
+	guint check_retry_ms;      /* the backoff that led to @check_retry_at */
 	guint verifications;       /* verifier runs since start */
 	scheduler *sched;
 	int sched_timer;
@@ -654,11 +654,13 @@ take_verdict(daemon_state *d, verify_verdict *vd, bool anchor)
 		bool same = d->unchecked.target && g_strcmp0(d->unchecked.target, vd->target) == 0 &&
 			    g_strcmp0(d->unchecked.ref, vd->ref) == 0;
 
-		d->retry_s = same ? MIN(d->retry_s * 2, RETRY_MAX_S) : RETRY_FIRST_S;
-		d->retry_at = g_get_monotonic_time() + (gint64)d->retry_s * G_USEC_PER_SEC;
-		g_warning("%s %s%s%s%s could not be checked, tried again in %u s or later: %s",
+		guint first_ms = d->o.verify_retry_ms ? d->o.verify_retry_ms : RETRY_FIRST_S * 1000;
+
+		d->check_retry_ms = same ? MIN(d->check_retry_ms * 2, RETRY_MAX_S * 1000) : first_ms;
+		d->check_retry_at = g_get_monotonic_time() + (gint64)d->check_retry_ms * 1000;
+		g_warning("%s %s%s%s%s could not be checked, tried again at a fetch %u s from now or later: %s",
 			  anchor ? "the last verified commit" : "commit", vd->commit ? vd->commit : "?",
-			  vd->tag ? " (tag " : "", vd->tag ? vd->tag : "", vd->tag ? ")" : "", d->retry_s,
+			  vd->tag ? " (tag " : "", vd->tag ? vd->tag : "", vd->tag ? ")" : "", d->check_retry_ms / 1000,
 			  vd->reason);
 		verify_verdict_release(&d->unchecked);
 		d->unchecked = *vd;
@@ -826,7 +828,7 @@ fetch_and_load(daemon_state *d, const char *trigger)
 	f->old_ref = g_strdup(d->verified_ref);
 	f->refused_target = g_strdup(d->refused.target);
 	f->refused_ref = g_strdup(d->refused.ref);
-	if (d->unchecked.target && g_get_monotonic_time() < d->retry_at) {
+	if (d->unchecked.target && g_get_monotonic_time() < d->check_retry_at) {
 		f->skip_target = g_strdup(d->unchecked.target);
 		f->skip_ref = g_strdup(d->unchecked.ref);
 	}
@@ -1906,7 +1908,7 @@ status_signatures(daemon_state *d, JsonBuilder *b)
 		json_builder_end_object(b);
 	}
 	if (d->unchecked.reason) {
-		gint64 left = (d->retry_at - g_get_monotonic_time()) / G_USEC_PER_SEC;
+		gint64 left = (d->check_retry_at - g_get_monotonic_time()) / G_USEC_PER_SEC;
 
 		json_builder_set_member_name(b, "unchecked");
 		json_builder_begin_object(b);
