@@ -767,7 +767,8 @@ fetch_verify(fetch_job *f)
 		g_debug("signatures: %s", err->message);
 		return;
 	}
-	if (f->old_target && strcmp(target, f->old_target) == 0 && g_strcmp0(ref, f->old_ref) == 0) {
+	/* The anchor verified at start names no ref (head and range mode). */
+	if (f->old_target && strcmp(target, f->old_target) == 0 && (!f->old_ref || strcmp(ref, f->old_ref) == 0)) {
 		f->at_verified = true;
 		return;
 	}
