@@ -865,8 +865,9 @@ static char *
 path_with(const char *dir)
 {
 	g_autofree char *old = g_strdup(g_getenv("PATH"));
+	g_autofree char *path = g_strconcat(dir, ":", old, NULL);
 
-	g_setenv("PATH", g_strconcat(dir, ":", old, NULL), TRUE);  /* leaks one string: a test */
+	g_setenv("PATH", path, TRUE);
 	return g_steal_pointer(&old);
 }
 
