@@ -25,6 +25,7 @@ print_signatures(JsonObject *root)
 {
 	JsonObject *sg = object_member(root, "signatures");
 	JsonObject *r = sg ? object_member(sg, "refused") : NULL;
+	JsonObject *u = sg ? object_member(sg, "unchecked") : NULL;
 	const char *verified = sg ? json_object_get_string_member_with_default(sg, "verified", NULL) : NULL;
 
 	if (!sg)
@@ -39,6 +40,14 @@ print_signatures(JsonObject *root)
 		       json_object_get_string_member_with_default(r, "commit", "?"), tag ? " (tag " : "",
 		       tag ? tag : "", tag ? ")" : "", key ? key : "none",
 		       json_object_get_string_member_with_default(r, "reason", "?"));
+	}
+	if (u) {
+		const char *tag = json_object_get_string_member_with_default(u, "tag", NULL);
+
+		printf("unchecked  %.12s%s%s%s, tried again in %" G_GINT64_FORMAT " s or later: %s\n",
+		       json_object_get_string_member_with_default(u, "commit", "?"), tag ? " (tag " : "",
+		       tag ? tag : "", tag ? ")" : "", json_object_get_int_member_with_default(u, "retry_in", 0),
+		       json_object_get_string_member_with_default(u, "reason", "?"));
 	}
 	printf("\n");
 }

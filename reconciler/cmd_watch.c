@@ -20,10 +20,18 @@ static daemon_state *the_daemon;
  */
 static bool
 make_verifier(daemon_options *o, const char *git, const char *mode_name, const char *keyring,
-	      const char *allowed, char **signers, const char *tag_pattern, int *rc)
+	      const char *allowed, char **signers, const char *tag_pattern, const char *db, int *rc)
 {
+	/* The private GNUPGHOME lives beside the database (strata.gnupg next
+	 * to strata.db), not in /tmp, where tmpfiles aging (10 days on
+	 * Fedora and RHEL, PrivateTmp included) could delete it under a
+	 * daemon that runs for months. */
+	g_autofree char *home = g_str_has_suffix(db, ".db")
+		? g_strdup_printf("%.*s.gnupg", (int)strlen(db) - 3, db)
+		: g_strconcat(db, ".gnupg", NULL);
 	verify_options vo = { .keyring = keyring, .allowed_signers = allowed,
-			      .signers = (const char *const *)signers, .tag_pattern = tag_pattern };
+			      .signers = (const char *const *)signers, .tag_pattern = tag_pattern,
+			      .gnupghome = home };
 	g_autoptr(GError) err = NULL;
 
 	*rc = STRATA_EXIT_USAGE;
@@ -194,7 +202,7 @@ cmd_watch(int argc, char **argv)
 		fprintf(stderr, "strata watch: give exactly one PATH, or --git URL\nTry 'strata watch --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
-	if (!make_verifier(&o, git, verify, keyring, allowed, signers, tag_pattern, &rc))
+	if (!make_verifier(&o, git, verify, keyring, allowed, signers, tag_pattern, db ? db : "strata.db", &rc))
 		return rc;
 	o.path = git ? NULL : argv[1];
 	o.git_url = git;

@@ -67,10 +67,23 @@ struct daemon_state {
 	bool fetching;
 	char *fetch_again;         /* the trigger of a fetch asked for during one */
 	verifier *verifier;        /* signatures a Git revision needs, or NULL */
-	char *verified;            /* the last commit verified: the one loaded */
+	char *verified;            /* the last commit verified with the keys
+				      given now: the one loaded (NULL: none,
+				      nothing is loaded) */
 	char *verified_target;     /* ... and what was judged for it (head or tag) */
+	char *verified_ref;        /* ... and the ref that named it */
+	char *base;                /* where a range begins: the anchor (the last
+				      commit verified for this source, in any
+				      mode, before this start), then each
+				      commit verified */
 	verify_verdict refused;    /* the last refusal (target NULL: none) */
 	gint64 refused_at;         /* Unix seconds */
+	verify_verdict unchecked;  /* the last check that could not be made
+				      (ok false, unchecked true; target NULL:
+				      none); tried again at a later fetch */
+	gint64 unchecked_at;       /* Unix seconds */
+	gint64 check_retry_at;     /* monotonic µs: not tried again before */
+	guint check_retry_ms;      /* the backoff that led to @check_retry_at */
 	guint verifications;       /* verifier runs since start */
 	scheduler *sched;
 	int sched_timer;
@@ -606,21 +619,65 @@ record_refused(daemon_state *d, const verify_verdict *vd)
 		  d->good_digest ? d->good_digest : "no revision");
 }
 
-/* On the loop: a verdict from the fetch's thread.  A commit verified is
- * the one loaded from now on; one refused leaves the last verified in
- * force, and is remembered (until a newer head verifies) so that it is
- * not judged again. */
+#define RETRY_FIRST_S 30
+#define RETRY_MAX_S 3600
+
 static void
-take_verdict(daemon_state *d, verify_verdict *vd)
+record_check(daemon_state *d, const verify_verdict *vd)
 {
 	history_signature hs = { verify_mode_name(verifier_mode(d->verifier)), vd->target, vd->commit,
-				 vd->tag, vd->ok, vd->key_id, vd->signer, vd->reason };
+				 vd->tag, vd->ok, vd->key_id, vd->signer, vd->reason,
+				 source_git_url(d->git), source_git_branch(d->git), source_git_subdir(d->git),
+				 vd->ref, vd->unchecked };
 	g_autoptr(GError) err = NULL;
 
 	d->verifications++;
 	if (!history_signature_record(d->hist, &hs, &err))
 		g_warning("%s", err->message);
+}
+
+/*
+ * On the loop: a verdict from the fetch's thread.  A commit verified is
+ * the one loaded from now on; one refused leaves the last verified in
+ * force, and is remembered (until a newer head verifies) so that it is
+ * not judged again.  One that could not be checked (no verdict: gpg or
+ * ssh-keygen failed to run, timed out) is recorded, and judged again at a
+ * fetch after a backoff (30 s, doubling to an hour); it is never
+ * remembered as refused.  @anchor: the check at start of the commit last
+ * verified before it; refused, nothing is loaded until a head verifies.
+ */
+static void
+take_verdict(daemon_state *d, verify_verdict *vd, bool anchor)
+{
+	record_check(d, vd);
+	if (vd->unchecked) {
+		bool same = d->unchecked.target && g_strcmp0(d->unchecked.target, vd->target) == 0 &&
+			    g_strcmp0(d->unchecked.ref, vd->ref) == 0;
+
+		guint first_ms = d->o.verify_retry_ms ? d->o.verify_retry_ms : RETRY_FIRST_S * 1000;
+
+		d->check_retry_ms = same ? MIN(d->check_retry_ms * 2, RETRY_MAX_S * 1000) : first_ms;
+		d->check_retry_at = g_get_monotonic_time() + (gint64)d->check_retry_ms * 1000;
+		g_warning("%s %s%s%s%s could not be checked, tried again at a fetch %u s from now or later: %s",
+			  anchor ? "the last verified commit" : "commit", vd->commit ? vd->commit : "?",
+			  vd->tag ? " (tag " : "", vd->tag ? vd->tag : "", vd->tag ? ")" : "", d->check_retry_ms / 1000,
+			  vd->reason);
+		verify_verdict_release(&d->unchecked);
+		d->unchecked = *vd;
+		memset(vd, 0, sizeof(*vd));
+		d->unchecked_at = real_now();
+		return;
+	}
+	verify_verdict_release(&d->unchecked);
 	if (!vd->ok) {
+		if (anchor) {
+			g_autofree char *why = g_strdup_printf(
+				"the last verified commit does not verify with the keys given now (nothing "
+				"is in force until a new head verifies): %s", vd->reason);
+
+			g_free(vd->reason);
+			vd->reason = g_steal_pointer(&why);
+		}
 		record_refused(d, vd);
 		verify_verdict_release(&d->refused);
 		d->refused = *vd;
@@ -628,16 +685,20 @@ take_verdict(daemon_state *d, verify_verdict *vd)
 		d->refused_at = real_now();
 		return;
 	}
-	g_message("commit %s verified (%s%s%skey %s, %u signature%s checked)", vd->commit,
-		  vd->tag ? "tag " : "", vd->tag ? vd->tag : "", vd->tag ? ", " : "",
-		  vd->key_id ? vd->key_id : "?", vd->checked, vd->checked == 1 ? "" : "s");
+	g_message("commit %s verified (%s%s%s%skey %s, %u signature%s checked)", vd->commit,
+		  anchor ? "again at start, " : "", vd->tag ? "tag " : "", vd->tag ? vd->tag : "",
+		  vd->tag ? ", " : "", vd->key_id ? vd->key_id : "?", vd->checked, vd->checked == 1 ? "" : "s");
 	/* What status shows is the head's state: a refusal that a newer
 	 * verified head replaced is history's, not status's. */
 	verify_verdict_release(&d->refused);
 	g_free(d->verified);
 	g_free(d->verified_target);
+	g_free(d->verified_ref);
+	g_free(d->base);
+	d->base = g_strdup(vd->commit);
 	d->verified = g_steal_pointer(&vd->commit);
 	d->verified_target = g_steal_pointer(&vd->target);
+	d->verified_ref = g_steal_pointer(&vd->ref);
 }
 
 /*
@@ -655,10 +716,18 @@ typedef struct {
 	/* Signature verification, on the same thread after the fetch: it runs
 	 * gpg and ssh-keygen, and waits for them. */
 	const verifier *verifier;  /* NULL: none */
-	char *old_commit;          /* the last verified commit, or NULL */
-	char *old_target;          /* ... what was judged for it */
+	char *anchor;              /* set: no fetch, judge the anchor again
+				      (verifier_verify_anchor) */
+	bool anchor_job;
+	char *old_commit;          /* where a range begins, or NULL */
+	char *old_target;          /* what was judged for the commit in force */
+	char *old_ref;
 	char *refused_target;      /* the last refused, not judged again */
+	char *refused_ref;
+	char *skip_target;         /* could not be checked, and its backoff runs */
+	char *skip_ref;
 	bool judged;               /* @verdict holds a new judgement */
+	bool at_verified;          /* what is to judge is what is in force */
 	verify_verdict verdict;
 } fetch_job;
 
@@ -669,9 +738,14 @@ fetch_job_free(gpointer p)
 
 	g_free(f->trigger);
 	g_free(f->error);
+	g_free(f->anchor);
 	g_free(f->old_commit);
 	g_free(f->old_target);
+	g_free(f->old_ref);
 	g_free(f->refused_target);
+	g_free(f->refused_ref);
+	g_free(f->skip_target);
+	g_free(f->skip_ref);
 	verify_verdict_release(&f->verdict);
 	g_free(f);
 }
@@ -684,18 +758,27 @@ fetch_job_free(gpointer p)
 static void
 fetch_verify(fetch_job *f)
 {
-	g_autofree char *ref = source_git_branch_ref(f->git);
-	g_autofree char *target = NULL;
+	g_autofree char *branch = source_git_branch_ref(f->git);
+	g_autofree char *target = NULL, *ref = NULL;
 	g_autoptr(GError) err = NULL;
 	git_repository *repo = source_git_repository(f->git);
 
-	if (!verifier_target(f->verifier, repo, ref, &target, &err)) {
+	if (!verifier_target(f->verifier, repo, branch, &target, &ref, &err)) {
 		g_debug("signatures: %s", err->message);
 		return;
 	}
-	if (g_strcmp0(target, f->old_target) == 0 || g_strcmp0(target, f->refused_target) == 0)
+	/* The anchor verified at start names no ref (head and range mode). */
+	if (f->old_target && strcmp(target, f->old_target) == 0 && (!f->old_ref || strcmp(ref, f->old_ref) == 0)) {
+		f->at_verified = true;
 		return;
-	verifier_verify(f->verifier, repo, f->old_commit, target, &f->verdict);
+	}
+	/* A refusal of the anchor at start names no ref: its commit is not
+	 * judged again whatever ref now names it. */
+	if ((f->refused_target && strcmp(target, f->refused_target) == 0 &&
+	     (!f->refused_ref || strcmp(ref, f->refused_ref) == 0)) ||
+	    (f->skip_target && strcmp(target, f->skip_target) == 0 && g_strcmp0(ref, f->skip_ref) == 0))
+		return;
+	verifier_verify(f->verifier, repo, f->old_commit, target, ref, &f->verdict);
 	f->judged = true;
 }
 
@@ -705,6 +788,12 @@ fetch_run(gpointer p)
 	fetch_job *f = p;
 	g_autoptr(GError) err = NULL;
 
+	if (f->anchor_job) {
+		/* At start, before any fetch: the anchor, with today's keys. */
+		verifier_verify_anchor(f->verifier, source_git_repository(f->git), f->anchor, &f->verdict);
+		f->judged = f->ok = true;
+		return NULL;
+	}
 	f->ok = source_git_fetch(f->git, &err);
 	if (!f->ok)
 		f->error = g_strdup(err->message);
@@ -735,13 +824,44 @@ fetch_and_load(daemon_state *d, const char *trigger)
 	f->git = d->git;
 	f->trigger = g_strdup(trigger);
 	f->verifier = d->verifier;
-	f->old_commit = g_strdup(d->verified);
+	f->old_commit = g_strdup(d->base);
 	f->old_target = g_strdup(d->verified_target);
+	f->old_ref = g_strdup(d->verified_ref);
 	f->refused_target = g_strdup(d->refused.target);
+	f->refused_ref = g_strdup(d->refused.ref);
+	if (d->unchecked.target && g_get_monotonic_time() < d->check_retry_at) {
+		f->skip_target = g_strdup(d->unchecked.target);
+		f->skip_ref = g_strdup(d->unchecked.ref);
+	}
 	if (!offload_run(d->fetches, fetch_run, f, &err)) {
 		g_warning("cannot fetch (%s); the revision in force stays", err->message);
 		fetch_job_free(f);
 		load_revision(d, trigger);
+		return;
+	}
+	d->fetching = true;
+}
+
+/*
+ * At start: judge the anchor again with the keys given now, on the fetch's
+ * thread, before anything is loaded; the start's fetch waits for it
+ * (fetch_again).  Nothing is in force until it (or a new head) verifies.
+ */
+static void
+anchor_check(daemon_state *d)
+{
+	g_autoptr(GError) err = NULL;
+	fetch_job *f = g_new0(fetch_job, 1);
+
+	f->git = d->git;
+	f->trigger = g_strdup("start");
+	f->verifier = d->verifier;
+	f->anchor_job = true;
+	f->anchor = g_strdup(d->base);
+	if (!offload_run(d->fetches, fetch_run, f, &err)) {
+		g_warning("cannot check the last verified commit (%s): nothing is in force until a head "
+			  "verifies", err->message);
+		fetch_job_free(f);
 		return;
 	}
 	d->fetching = true;
@@ -761,7 +881,14 @@ on_fetched(int fd, gpointer data)
 			g_warning("fetch failed, %s stays in force: %s",
 				  d->good_digest ? d->good_digest : "no revision", f->error);
 		if (f->judged)
-			take_verdict(d, &f->verdict);
+			take_verdict(d, &f->verdict, f->anchor_job);
+		else if (f->at_verified && (d->refused.target || d->unchecked.target)) {
+			/* The branch (or tag) is back at the commit in force: a
+			 * refusal since is no longer the head's state. */
+			g_message("back at the verified %s: the last refusal is history's now", d->verified);
+			verify_verdict_release(&d->refused);
+			verify_verdict_release(&d->unchecked);
+		}
 		load_revision(d, f->trigger);
 		fetch_job_free(f);
 	}
@@ -1781,6 +1908,18 @@ status_signatures(daemon_state *d, JsonBuilder *b)
 		json_out_int(b, "time", d->refused_at);
 		json_builder_end_object(b);
 	}
+	if (d->unchecked.reason) {
+		gint64 left = (d->check_retry_at - g_get_monotonic_time()) / G_USEC_PER_SEC;
+
+		json_builder_set_member_name(b, "unchecked");
+		json_builder_begin_object(b);
+		json_out_string(b, "commit", d->unchecked.commit);
+		json_out_string(b, "tag", d->unchecked.tag);
+		json_out_string(b, "reason", d->unchecked.reason);
+		json_out_int(b, "time", d->unchecked_at);
+		json_out_int(b, "retry_in", left > 0 ? left : 0);
+		json_builder_end_object(b);
+	}
 	json_builder_end_object(b);
 }
 
@@ -1945,11 +2084,17 @@ daemon_new(const daemon_options *o, GError **error)
 		if (!d->git)
 			goto fail;
 		if (d->verifier) {
-			/* The commit verified last goes in force at start, not
-			 * whatever the mirror's branch holds. */
+			g_autofree char *mode = NULL, *target = NULL, *ref = NULL;
+
+			/* The anchor: the commit last verified for this very
+			 * source (URL, branch, subfolder), in any mode.  It is
+			 * where a range begins; it goes in force only once
+			 * judged again with the keys given now (below). */
 			source_git_fetch_tags(d->git, verifier_wants_tags(d->verifier));
-			history_signature_verified(d->hist, verify_mode_name(verifier_mode(d->verifier)),
-						   &d->verified_target, &d->verified);
+			if (history_signature_verified(d->hist, source_git_url(d->git), source_git_branch(d->git),
+						       source_git_subdir(d->git), &mode, &target, &d->base, &ref))
+				g_message("signatures: the last commit verified for this source is %s (%s mode)",
+					  d->base, mode);
 		}
 		d->git_timer = loop_timer((int)(o->git_interval_s ? o->git_interval_s : 60) * 1000,
 					  on_git_timer, d);
@@ -1961,8 +2106,14 @@ daemon_new(const daemon_options *o, GError **error)
 						   o->debounce_ms ? o->debounce_ms : 200,
 						   on_source_changed, d, NULL);
 		/* What the mirror holds goes in force now: a first fetch that
-		 * never returns must not leave the daemon without a revision. */
-		if (source_git_fetched(d->git))
+		 * never returns must not leave the daemon without a revision.
+		 * With signatures, the anchor is judged again first, on the
+		 * fetch's thread (gpg and ssh-keygen never run on the loop);
+		 * the fetch follows it. */
+		if (d->verifier && source_git_fetched(d->git) &&
+		    (d->base || verifier_mode(d->verifier) == VERIFY_TAG))
+			anchor_check(d);
+		else if (source_git_fetched(d->git))
 			load_revision(d, "start");
 		fetch_and_load(d, "start");
 	} else {
@@ -2036,7 +2187,10 @@ daemon_free(daemon_state *d)
 	}
 	g_free(d->verified);
 	g_free(d->verified_target);
+	g_free(d->verified_ref);
+	g_free(d->base);
 	verify_verdict_release(&d->refused);
+	verify_verdict_release(&d->unchecked);
 	loop_timer_remove(d->git_timer);
 	loop_timer_remove(d->sched_timer);
 	scheduler_free(d->sched);

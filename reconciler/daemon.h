@@ -15,7 +15,9 @@
  * A Git source with a verifier (source_verify.h) loads only the commit
  * last verified: the fetch's thread judges a new head (or tag) after
  * fetching, the loop records the verdict; a refused one is recorded once,
- * shown by status, and leaves the last verified commit in force.
+ * shown by status, and leaves the last verified commit in force.  At
+ * start, the commit last verified for this source (in any mode) is judged
+ * again with the keys given now, on that thread, before it is loaded.
  *
  * Restart policy (README.md, "The daemon") uses the event detail: a guest that shut
  * itself down is restarted only with `restart: always`, a crash with
@@ -53,6 +55,9 @@ typedef struct {
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
 	struct verifier *verifier; /* signatures a Git revision needs (source_verify.h),
 				      or NULL; daemon_new takes it, failing or not */
+	unsigned verify_retry_ms;  /* a check that could not be made is tried
+				      again at a fetch this long after (doubling
+				      each time, at most an hour); default 30 s */
 } daemon_options;
 
 typedef struct daemon_state daemon_state;

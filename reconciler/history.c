@@ -88,7 +88,16 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, mode TEXT NOT NULL, target TEXT NOT NULL,"
 	"  commit_id TEXT NOT NULL, tag TEXT, ok INTEGER NOT NULL, key_id TEXT, signer TEXT,"
 	"  reason TEXT);",
-	/* 8: the MAC address of each NIC of each domain strata defined, as
+	/* 8: which source each check was for (the anchor at start is the last
+	 * verified commit of this URL, branch and subfolder, in any mode), the
+	 * ref judged, and checks that could not be made (no verdict) */
+	"ALTER TABLE signature_checks ADD COLUMN source_url TEXT;"
+	"ALTER TABLE signature_checks ADD COLUMN source_branch TEXT;"
+	"ALTER TABLE signature_checks ADD COLUMN source_path TEXT;"
+	"ALTER TABLE signature_checks ADD COLUMN ref TEXT;"
+	"ALTER TABLE signature_checks ADD COLUMN unchecked INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX signature_checks_source ON signature_checks(source_url, source_branch, source_path, ok);",
+	/* 9: the MAC address of each NIC of each domain strata defined, as
 	 * recorded with the define's intent: kept across every redefinition */
 	"CREATE TABLE nic_macs ("
 	"  domain TEXT NOT NULL, ordinal INTEGER NOT NULL, network TEXT NOT NULL, mac TEXT NOT NULL,"
@@ -1348,35 +1357,53 @@ bool
 history_signature_record(history *h, const history_signature *s, GError **error)
 {
 	sqlite3_stmt *st = prepare(h, "INSERT INTO signature_checks(time, mode, target, commit_id, tag, ok, "
-				   "key_id, signer, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+				   "key_id, signer, reason, source_url, source_branch, source_path, ref, "
+				   "unchecked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
 
 	if (!st)
 		return false;
 	sqlite3_bind_int64(st, 1, g_get_real_time());
 	sqlite3_bind_text(st, 2, s->mode, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, s->target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, s->commit, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, s->target ? s->target : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, s->commit ? s->commit : "", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 5, s->tag, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 6, s->ok);
 	sqlite3_bind_text(st, 7, s->key_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 8, s->signer, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 9, s->reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 10, s->url ? s->url : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 11, s->branch ? s->branch : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 12, s->path ? s->path : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 13, s->ref, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 14, s->unchecked);
 	return insert(h, st, error) > 0;
 }
 
-bool
-history_signature_verified(history *h, const char *mode, char **target, char **commit)
+static char *
+column_dup(sqlite3_stmt *st, int i)
 {
-	sqlite3_stmt *st = prepare(h, "SELECT target, commit_id FROM signature_checks "
-				   "WHERE ok = 1 AND mode = ? ORDER BY id DESC LIMIT 1", NULL);
+	return g_strdup((const char *)sqlite3_column_text(st, i));
+}
+
+bool
+history_signature_verified(history *h, const char *url, const char *branch, const char *path,
+			   char **mode, char **target, char **commit, char **ref)
+{
+	sqlite3_stmt *st = prepare(h, "SELECT mode, target, commit_id, ref FROM signature_checks "
+				   "WHERE ok = 1 AND source_url = ?1 AND source_branch = ?2 AND source_path = ?3 "
+				   "ORDER BY id DESC LIMIT 1", NULL);
 	bool found = false;
 
 	if (!st)
 		return false;
-	sqlite3_bind_text(st, 1, mode, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 1, url ? url : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, branch ? branch : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, path ? path : "", -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		*target = g_strdup((const char *)sqlite3_column_text(st, 0));
-		*commit = g_strdup((const char *)sqlite3_column_text(st, 1));
+		*mode = column_dup(st, 0);
+		*target = column_dup(st, 1);
+		*commit = column_dup(st, 2);
+		*ref = column_dup(st, 3);
 		found = true;
 	}
 	sqlite3_finalize(st);

@@ -149,8 +149,12 @@ gint64 history_first_start(history *h, const char *appliance, const char *vm);
 /*
  * A signature verification of a Git source (source_verify.h): what was
  * judged (the head commit, or a tag object), the commit it applies or
- * refuses, and the key seen.  Refusals are kept for people; the last
- * success per mode anchors the next range and what is in force at start.
+ * refuses, and the key seen, for one source (URL, branch, subfolder;
+ * NULL branch or path recorded as "").  Refusals are kept for people; the
+ * last success for the source, whatever the mode, is the anchor: where
+ * the next range begins, and what is in force at start once verified
+ * again with the keys of the day.  @unchecked: no verdict (ssh-keygen or
+ * gpg could not check), not a refusal.
  */
 typedef struct {
 	const char *mode;
@@ -161,11 +165,20 @@ typedef struct {
 	const char *key_id;
 	const char *signer;
 	const char *reason;
+	const char *url;
+	const char *branch;
+	const char *path;
+	const char *ref;
+	bool unchecked;
 } history_signature;
 
 bool history_signature_record(history *h, const history_signature *s, GError **error);
-/* The last commit verified in @mode (and what was judged), or false. */
-bool history_signature_verified(history *h, const char *mode, char **target, char **commit);
+/* The last commit verified for the source @url, @branch, @path, in any
+ * mode: the mode, what was judged, the commit and the tag ref (or NULL).
+ * False when there is none (rows from before migration 8 name no source
+ * and never match). */
+bool history_signature_verified(history *h, const char *url, const char *branch, const char *path,
+				char **mode, char **target, char **commit, char **ref);
 
 /* Holds (daemon.h): a desired state that overrides the spec's, kept here
  * so a restart does not undo a scheduled power-off. */

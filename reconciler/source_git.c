@@ -95,6 +95,24 @@ source_git_free(source_git *g)
 }
 
 const char *
+source_git_url(const source_git *g)
+{
+	return g->url;
+}
+
+const char *
+source_git_branch(const source_git *g)
+{
+	return g->branch;
+}
+
+const char *
+source_git_subdir(const source_git *g)
+{
+	return g->subdir;
+}
+
+const char *
 source_git_local_refs(const source_git *g)
 {
 	return g->local_refs;

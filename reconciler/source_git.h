@@ -60,3 +60,8 @@ void git_revision_release(git_revision *rev);
 
 /* The folder whose changes mean "a local commit happened", or NULL. */
 const char *source_git_local_refs(const source_git *g);
+/* What the source is: its URL (a local path canonical), branch and
+ * subfolder ("" for the top), as the daemon records them. */
+const char *source_git_url(const source_git *g);
+const char *source_git_branch(const source_git *g);
+const char *source_git_subdir(const source_git *g);

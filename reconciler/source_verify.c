@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <gpgme.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +32,7 @@ struct verifier {
 	char *tag_pattern;
 	unsigned timeout_s;
 	char *gnupghome;         /* ours, made and removed here */
+	int home_fd;             /* @gnupghome opened and flock'ed, or -1 */
 };
 
 static const char *const mode_names[] = {
@@ -61,6 +64,7 @@ void
 verify_verdict_release(verify_verdict *vd)
 {
 	g_free(vd->target);
+	g_free(vd->ref);
 	g_free(vd->commit);
 	g_free(vd->tag);
 	g_free(vd->key_id);
@@ -117,8 +121,49 @@ gpg_context(const verifier *v, GError **error)
 	return ctx;
 }
 
+/*
+ * @path made afresh, mode 0700, and locked (flock on the folder) for as
+ * long as the verifier lives.  One left by a daemon that crashed is
+ * removed first; one that another strata holds locked is not touched.
+ */
 static bool
-import_keyring(verifier *v, GError **error)
+make_home(verifier *v, const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED,
+				    "%s is in use by another strata (locked)", path);
+			return false;
+		}
+		rm_tree(path);
+		close(fd);
+	} else if (errno != ENOENT) {
+		/* A file or a symlink there: not ours to remove. */
+		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED,
+			    "%s: %s; it should be strata's own folder: remove it", path,
+			    errno == ENOTDIR || errno == ELOOP ? "not a folder" : g_strerror(errno));
+		return false;
+	}
+	if (mkdir(path, 0700) < 0) {
+		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "cannot make %s: %s", path,
+			    g_strerror(errno));
+		return false;
+	}
+	v->gnupghome = g_strdup(path);
+	v->home_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (v->home_fd < 0 || flock(v->home_fd, LOCK_EX | LOCK_NB) < 0) {
+		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "cannot lock %s: %s", path,
+			    g_strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool
+import_keyring(verifier *v, const char *home, GError **error)
 {
 	g_autofree char *conf = NULL;
 	gpgme_ctx_t ctx = NULL;
@@ -127,8 +172,8 @@ import_keyring(verifier *v, GError **error)
 	gpgme_error_t e;
 	bool ok = false;
 
-	v->gnupghome = g_dir_make_tmp("strata-gnupg-XXXXXX", error);
-	if (!v->gnupghome)
+	if (home ? !make_home(v, home, error)
+		 : !(v->gnupghome = g_dir_make_tmp("strata-gnupg-XXXXXX", error)))
 		return false;
 	conf = g_build_filename(v->gnupghome, "gpg.conf", NULL);
 	if (!g_file_set_contents(conf, gpg_conf, -1, error))
@@ -152,6 +197,10 @@ import_keyring(verifier *v, GError **error)
 			    e ? gpgme_strerror(e) : "");
 		goto out;
 	}
+	if (r->not_imported)
+		g_warning("--verify-keyring %s: %d key%s not imported (gpg could not read or use %s); "
+			  "they cannot sign", v->keyring, r->not_imported, r->not_imported == 1 ? " was" : "s were",
+			  r->not_imported == 1 ? "it" : "them");
 	ok = true;
 out:
 	gpgme_data_release(data);
@@ -223,6 +272,7 @@ verifier_new(const verify_options *o, GError **error)
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func(g_free);
 	verifier *v = g_new0(verifier, 1);
 
+	v->home_fd = -1;
 	v->mode = o->mode;
 	v->keyring = g_strdup(o->keyring);
 	v->allowed_signers = g_strdup(o->allowed_signers);
@@ -260,7 +310,7 @@ verifier_new(const verify_options *o, GError **error)
 			g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "gpgme cannot be initialised");
 			goto fail;
 		}
-		if (!import_keyring(v, error))
+		if (!import_keyring(v, o->gnupghome, error))
 			goto fail;
 	}
 	return v;
@@ -275,6 +325,8 @@ verifier_free(verifier *v)
 	if (!v)
 		return;
 	rm_tree(v->gnupghome);
+	if (v->home_fd >= 0)
+		close(v->home_fd);
 	g_free(v->gnupghome);
 	g_free(v->keyring);
 	g_free(v->allowed_signers);
@@ -309,6 +361,7 @@ typedef struct {
 /* The outcome of one signature: ok, or why not. */
 typedef struct {
 	bool ok;
+	bool unchecked;   /* could not check: no verdict (see verify_verdict) */
 	char *key_id;
 	char *signer;
 	char *reason;
@@ -333,12 +386,16 @@ listed(const verifier *v, const char *identity)
 }
 
 /* The allowlist entry @key answers to (a fingerprint, a user id's email),
- * or NULL. */
+ * or NULL.  A fingerprint is the primary key's (any subkey of it may
+ * sign) or the one subkey that made the signature, @signing: naming one
+ * subkey does not admit its siblings. */
 static const char *
-pgp_allowed_as(const verifier *v, gpgme_key_t key)
+pgp_allowed_as(const verifier *v, gpgme_key_t key, const char *signing)
 {
+	if (key->subkeys && key->subkeys->fpr && listed(v, key->subkeys->fpr))
+		return key->subkeys->fpr;
 	for (gpgme_subkey_t s = key->subkeys; s; s = s->next)
-		if (s->fpr && listed(v, s->fpr))
+		if (s->fpr && signing && g_ascii_strcasecmp(s->fpr, signing) == 0 && listed(v, s->fpr))
 			return s->fpr;
 	for (gpgme_user_id_t u = key->uids; u; u = u->next)
 		if (!u->revoked && !u->invalid && u->email && listed(v, u->email))
@@ -379,13 +436,20 @@ static void
 pgp_judge(const verifier *v, gpgme_ctx_t ctx, gpgme_signature_t s, sig_result *r)
 {
 	gpgme_key_t key = NULL;
+	gpgme_error_t e;
 	const char *as;
 
 	r->key_id = g_strdup(s->fpr);
 	r->reason = pgp_refusal(s);
 	if (r->reason)
 		return;
-	if (gpgme_get_key(ctx, s->fpr, &key, 0) != 0 || !key) {
+	e = gpgme_get_key(ctx, s->fpr, &key, 0);
+	if (e && gpg_err_code(e) != GPG_ERR_EOF) {
+		r->unchecked = true;
+		r->reason = g_strdup_printf("could not check: gpg cannot list the key: %s", gpgme_strerror(e));
+		return;
+	}
+	if (e || !key) {
 		r->reason = g_strdup("the key that made the signature is not in --verify-keyring");
 		return;
 	}
@@ -395,7 +459,7 @@ pgp_judge(const verifier *v, gpgme_ctx_t ctx, gpgme_signature_t s, sig_result *r
 		g_free(r->key_id);
 		r->key_id = g_strdup(key->fpr);
 	}
-	as = v->signers ? pgp_allowed_as(v, key) : NULL;
+	as = v->signers ? pgp_allowed_as(v, key, s->fpr) : NULL;
 	if (v->signers && !as) {
 		g_autofree char *who = pgp_first_email(key);
 
@@ -406,6 +470,27 @@ pgp_judge(const verifier *v, gpgme_ctx_t ctx, gpgme_signature_t s, sig_result *r
 		r->ok = true;
 	}
 	gpgme_key_unref(key);
+}
+
+/* gpgme errors that judge the signature's bytes (malformed), as opposed
+ * to gpg failing to run. */
+static bool
+pgp_data_error(gpgme_error_t e)
+{
+	switch (gpg_err_code(e)) {
+	case GPG_ERR_NO_DATA:
+	case GPG_ERR_BAD_DATA:
+	case GPG_ERR_INV_DATA:
+	case GPG_ERR_INV_PACKET:
+	case GPG_ERR_BAD_SIGNATURE:
+	case GPG_ERR_UNKNOWN_PACKET:
+	case GPG_ERR_UNSUPPORTED_ALGORITHM:
+	case GPG_ERR_DIGEST_ALGO:
+	case GPG_ERR_PUBKEY_ALGO:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void
@@ -423,7 +508,8 @@ pgp_verify(const verifier *v, const signed_blob *b, sig_result *r)
 	}
 	ctx = gpg_context(v, &err);
 	if (!ctx) {
-		r->reason = g_strdup(err->message);
+		r->unchecked = true;
+		r->reason = g_strdup_printf("could not check: %s", err->message);
 		return;
 	}
 	e = gpgme_data_new_from_mem(&sig, b->sig, b->sig_len, 0);
@@ -432,7 +518,12 @@ pgp_verify(const verifier *v, const signed_blob *b, sig_result *r)
 	if (!e)
 		e = gpgme_op_verify(ctx, sig, data, NULL);
 	res = e ? NULL : gpgme_op_verify_result(ctx);
-	if (!res || !res->signatures) {
+	if (e && !pgp_data_error(e)) {
+		/* gpg did not run, or failed on our side (its home gone, no
+		 * room): no verdict on the signature. */
+		r->unchecked = true;
+		r->reason = g_strdup_printf("could not check the OpenPGP signature: %s", gpgme_strerror(e));
+	} else if (!res || !res->signatures) {
 		r->reason = g_strdup_printf("the OpenPGP signature cannot be read: %s",
 					    e ? gpgme_strerror(e) : "no signature in it");
 	} else {
@@ -489,29 +580,71 @@ ssh_files_write(const signed_blob *b, ssh_files *f, GError **error)
 	       g_file_set_contents(f->data, b->data, (gssize)b->data_len, error);
 }
 
+/* ssh-keygen's complaint on one line, for a reason: its first lines say
+ * why ("key is not yet valid: …"), its last one what followed. */
+static const char *
+one_line(char *text)
+{
+	g_strstrip(text);
+	for (char *p = text; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return text;
+}
+
 typedef struct {
 	int in, out, err;
 } child_fds;
 
-/* In the child, before exec: only dup2 (async-signal-safe). */
+/*
+ * In the child, before exec: only async-signal-safe calls.  The daemon
+ * blocks SIGTERM, SIGINT and SIGHUP in every thread (they are read from a
+ * signalfd), and a child inherits that mask: `timeout` could then not end
+ * ssh-keygen with SIGTERM.  Every signal is unblocked and the usual ones
+ * get their default action back (an ignored one would stay ignored across
+ * exec).
+ */
 static void
 child_setup(gpointer p)
 {
+	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGCHLD };
 	const child_fds *c = p;
+	struct sigaction dfl;
+	sigset_t none;
 
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	for (unsigned i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+		sigaction(reset[i], &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	dup2(c->in, STDIN_FILENO);
 	dup2(c->out, STDOUT_FILENO);
 	dup2(c->err, STDERR_FILENO);
 }
 
+/* What a child wrote, up to 64 KiB (find-principals prints one line per
+ * principal: a file of many is not cut short). */
+#define READ_BACK_MAX (64 * 1024)
+
 static char *
 read_back(int fd)
 {
-	char buf[4096];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *buf = g_malloc(READ_BACK_MAX + 1);
+	size_t len = 0;
 
-	buf[n > 0 ? n : 0] = '\0';
-	return g_strdup(buf);
+	while (len < READ_BACK_MAX) {
+		ssize_t n = pread(fd, buf + len, READ_BACK_MAX - len, (off_t)len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
 }
 
 /*
@@ -549,31 +682,28 @@ ssh_keygen(const verifier *v, const char *const *args, const char *input, int *s
 		goto out;
 	*out = read_back(c.out);
 	*err_text = read_back(c.err);
-	if (WIFEXITED(*status) && WEXITSTATUS(*status) == 124) {
+	/* timeout(1): 124 timed out (137 when the kill 5 s later was
+	 * needed), 125 it failed, 126 and 127 ssh-keygen could not be run.
+	 * ssh-keygen itself exits 0, 1 or 255. */
+	if (WIFSIGNALED(*status) ||
+	    (WIFEXITED(*status) && (WEXITSTATUS(*status) == 124 || WEXITSTATUS(*status) == 137))) {
 		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "ssh-keygen did not answer within %u s",
 			    v->timeout_s);
+	} else if (WIFEXITED(*status) && WEXITSTATUS(*status) >= 125 && WEXITSTATUS(*status) <= 127) {
+		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "cannot run ssh-keygen under timeout "
+			    "(exit %d): %s", WEXITSTATUS(*status), one_line(*err_text));
+	} else {
+		ok = true;
+	}
+	if (!ok) {
 		g_clear_pointer(out, g_free);
 		g_clear_pointer(err_text, g_free);
-		goto out;
 	}
-	ok = true;
 out:
 	for (int *fd = &c.in; fd <= &c.err; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	return ok;
-}
-
-/* ssh-keygen's complaint on one line, for a reason: its first lines say
- * why ("key is not yet valid: …"), its last one what followed. */
-static const char *
-one_line(char *text)
-{
-	g_strstrip(text);
-	for (char *p = text; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	return text;
 }
 
 /* "SHA256:…" from "Good "git" signature … key SHA256:…". */
@@ -606,9 +736,13 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 		r->reason = g_strdup("signed with SSH, and no --verify-allowed-signers was given");
 		return;
 	}
-	if (!t || !ssh_files_write(b, &f, &err)) {
-		r->reason = g_strdup_printf("cannot check the SSH signature: %s",
-					    err ? err->message : "its time is out of range");
+	if (!t) {
+		r->reason = g_strdup("cannot check the SSH signature: its time is out of range");
+		goto out;
+	}
+	if (!ssh_files_write(b, &f, &err)) {
+		r->unchecked = true;
+		r->reason = g_strdup_printf("could not check the SSH signature: %s", err->message);
 		goto out;
 	}
 	when = g_date_time_format(t, "-Overify-time=%Y%m%d%H%M%SZ");
@@ -616,7 +750,8 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 		const char *const check[] = { "-Y", "check-novalidate", "-n", "git", "-s", f.sig, NULL };
 
 		if (!ssh_keygen(v, check, f.data, &status, &out, &errs, &err)) {
-			r->reason = g_strdup(err->message);
+			r->unchecked = true;
+			r->reason = g_strdup_printf("could not check: %s", err->message);
 			goto out;
 		}
 		r->key_id = ssh_key_of(out);
@@ -632,7 +767,8 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 					     when, NULL };
 
 		if (!ssh_keygen(v, find, NULL, &status, &out, &errs, &err)) {
-			r->reason = g_strdup(err->message);
+			r->unchecked = true;
+			r->reason = g_strdup_printf("could not check: %s", err->message);
 			goto out;
 		}
 		if (!g_spawn_check_wait_status(status, NULL)) {
@@ -651,7 +787,9 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 		if (!p[0] || (v->signers && !listed(v, p)))
 			continue;
 		if (!ssh_keygen(v, verify, f.data, &status, &vout, &verr, &err)) {
-			r->reason = g_strdup(err->message);
+			g_free(r->reason);
+			r->unchecked = true;
+			r->reason = g_strdup_printf("could not check: %s", err->message);
 			goto out;
 		}
 		if (g_spawn_check_wait_status(status, NULL)) {
@@ -783,7 +921,7 @@ typedef struct {
 	const verifier *v;
 	git_repository *repo;
 	char *best;          /* object id, hex */
-	char *best_name;
+	char *best_name;     /* its ref, refs/tags/... */
 	gint64 best_time;
 } tag_pick;
 
@@ -817,20 +955,20 @@ tag_consider(const char *name, git_oid *id, void *payload)
 	t = tag_time(p->repo, id);
 	if (t == G_MININT64)
 		return 0;
-	if (p->best && (t < p->best_time || (t == p->best_time && strcmp(shortname, p->best_name) <= 0)))
+	if (p->best && (t < p->best_time || (t == p->best_time && strcmp(name, p->best_name) <= 0)))
 		return 0;
 	git_oid_tostr(hex, sizeof(hex), id);
 	g_free(p->best);
 	g_free(p->best_name);
 	p->best = g_strdup(hex);
-	p->best_name = g_strdup(shortname);
+	p->best_name = g_strdup(name);
 	p->best_time = t;
 	return 0;
 }
 
 bool
 verifier_target(const verifier *v, git_repository *repo, const char *branch_ref, char **target,
-		GError **error)
+		char **ref, GError **error)
 {
 	char hex[GIT_OID_HEXSZ + 1];
 	git_oid oid;
@@ -839,7 +977,6 @@ verifier_target(const verifier *v, git_repository *repo, const char *branch_ref,
 		tag_pick p = { v, repo, NULL, NULL, 0 };
 
 		git_tag_foreach(repo, tag_consider, &p);
-		g_free(p.best_name);
 		if (!p.best) {
 			g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED,
 				    "no tag matches '%s' (--verify-tag-pattern): nothing to apply yet",
@@ -847,6 +984,10 @@ verifier_target(const verifier *v, git_repository *repo, const char *branch_ref,
 			return false;
 		}
 		*target = p.best;
+		if (ref)
+			*ref = p.best_name;
+		else
+			g_free(p.best_name);
 		return true;
 	}
 	if (git_reference_name_to_id(&oid, repo, branch_ref) < 0) {
@@ -855,6 +996,8 @@ verifier_target(const verifier *v, git_repository *repo, const char *branch_ref,
 	}
 	git_oid_tostr(hex, sizeof(hex), &oid);
 	*target = g_strdup(hex);
+	if (ref)
+		*ref = g_strdup(branch_ref);
 	return true;
 }
 
@@ -870,25 +1013,52 @@ take_result(verify_verdict *vd, sig_result *r, const git_oid *commit)
 	g_free(vd->reason);
 	vd->commit = g_strdup(hex);
 	vd->ok = r->ok;
+	vd->unchecked = r->unchecked;
 	vd->key_id = g_steal_pointer(&r->key_id);
 	vd->signer = g_steal_pointer(&r->signer);
 	vd->reason = g_steal_pointer(&r->reason);
 	vd->checked++;
 }
 
+/*
+ * A signed tag object says its own name ("tag NAME", inside what is
+ * signed); the ref is only where somebody put it.  Anyone who can push
+ * can copy alice's signed tag dev-42 to refs/tags/release-2: matched
+ * against the pattern by its ref, it would apply dev-42's commit as a
+ * release.  So the two must agree, as git's own fsck warns when they do
+ * not.
+ */
 static void
-verify_tag_target(const verifier *v, git_repository *repo, const git_oid *id, verify_verdict *vd)
+verify_tag_target(const verifier *v, git_repository *repo, const git_oid *id, const char *ref,
+		  verify_verdict *vd)
 {
+	const char *shortname = ref && g_str_has_prefix(ref, "refs/tags/") ? ref + 10 : ref;
 	git_tag *tag = NULL;
 	sig_result r = { 0 };
 
+	vd->tag = g_strdup(shortname);
 	if (git_tag_lookup(&tag, repo, id) < 0) {
 		vd->reason = g_strdup("the newest matching tag is a lightweight tag: it cannot be signed; "
 				      "tag with 'git tag -s'");
 		vd->commit = g_strdup(vd->target);
 		return;
 	}
-	vd->tag = g_strdup(git_tag_name(tag));
+	if (!shortname) {
+		vd->tag = g_strdup(git_tag_name(tag));
+	} else if (g_strcmp0(git_tag_name(tag), shortname) != 0) {
+		git_object *peeled = NULL;
+		char hex[GIT_OID_HEXSZ + 1] = "";
+
+		if (git_tag_peel(&peeled, tag) == 0)
+			git_oid_tostr(hex, sizeof(hex), git_object_id(peeled));
+		git_object_free(peeled);
+		vd->reason = g_strdup_printf("tag ref %s holds a tag object named '%s', not '%s': a tag "
+					     "copied under another name is refused", ref, git_tag_name(tag),
+					     shortname);
+		vd->commit = g_strdup(hex[0] ? hex : vd->target);
+		git_tag_free(tag);
+		return;
+	}
 	if (git_tag_target_type(tag) != GIT_OBJECT_COMMIT) {
 		vd->reason = g_strdup_printf("tag %s names a %s, not a commit", vd->tag,
 					     git_object_type2string(git_tag_target_type(tag)));
@@ -967,12 +1137,13 @@ verify_range(const verifier *v, git_repository *repo, const char *old, const git
 
 void
 verifier_verify(const verifier *v, git_repository *repo, const char *old_commit, const char *target,
-		verify_verdict *vd)
+		const char *ref, verify_verdict *vd)
 {
 	git_oid id;
 
 	memset(vd, 0, sizeof(*vd));
 	vd->target = g_strdup(target);
+	vd->ref = g_strdup(ref);
 	if (git_oid_fromstr(&id, target) < 0) {
 		vd->reason = g_strdup_printf("'%s' is not an object id", target);
 		vd->commit = g_strdup(target);
@@ -980,7 +1151,7 @@ verifier_verify(const verifier *v, git_repository *repo, const char *old_commit,
 	}
 	switch (v->mode) {
 	case VERIFY_TAG:
-		verify_tag_target(v, repo, &id, vd);
+		verify_tag_target(v, repo, &id, ref, vd);
 		break;
 	case VERIFY_RANGE:
 		verify_range(v, repo, old_commit, &id, vd);
@@ -994,6 +1165,37 @@ verifier_verify(const verifier *v, git_repository *repo, const char *old_commit,
 		break;
 	}
 	}
+	if (!vd->ok && !vd->reason)
+		vd->reason = g_strdup("not verified");
+}
+
+void
+verifier_verify_anchor(const verifier *v, git_repository *repo, const char *commit,
+		       verify_verdict *vd)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *target = NULL, *ref = NULL;
+	sig_result r = { 0 };
+	git_oid id;
+
+	if (v->mode == VERIFY_TAG) {
+		if (verifier_target(v, repo, NULL, &target, &ref, &err)) {
+			verifier_verify(v, repo, NULL, target, ref, vd);
+		} else {
+			memset(vd, 0, sizeof(*vd));
+			vd->reason = g_strdup(err->message);
+		}
+		return;
+	}
+	memset(vd, 0, sizeof(*vd));
+	vd->target = g_strdup(commit);
+	vd->commit = g_strdup(commit);
+	if (git_oid_fromstr(&id, commit) < 0) {
+		vd->reason = g_strdup_printf("'%s' is not an object id", commit);
+		return;
+	}
+	verify_commit(v, repo, &id, &r);
+	take_result(vd, &r, &id);
 	if (!vd->ok && !vd->reason)
 		vd->reason = g_strdup("not verified");
 }

@@ -5,7 +5,8 @@
  * daemon's flags), so a commit cannot bring its own keys.  A verifier is
  * made once at start: it checks its files and imports the OpenPGP keyring
  * into a private GNUPGHOME of its own (never the user's), removed by
- * verifier_free.  After that it is read-only, and verifier_verify may run
+ * verifier_free (the daemon's lives beside its database, not in /tmp where
+ * tmpfiles aging could delete it under a long-running daemon).  After that it is read-only, and verifier_verify may run
  * on any one thread at a time per repository (the daemon runs it on the
  * Git fetch's thread: it spawns gpg and ssh-keygen, and waits for them).
  *
@@ -14,8 +15,9 @@
  * SSH signatures are checked with `ssh-keygen -Y` against an allowed
  * signers file, at the time the commit (or tag) says it was made, so
  * valid-after and valid-before hold.  An optional allowlist narrows who
- * may sign: an OpenPGP fingerprint (primary or subkey) or user id email,
- * or an SSH principal.
+ * may sign: an OpenPGP fingerprint (the primary key's, which admits every
+ * subkey of it, or the very subkey that signed) or user id email, or an
+ * SSH principal.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -52,6 +54,10 @@ typedef struct {
 	const char *const *signers;   /* allowlist, NULL-terminated; NULL: anyone the files allow */
 	const char *tag_pattern;      /* tag mode: glob over tag names; NULL: "*" */
 	unsigned timeout_s;           /* one ssh-keygen run; 0: 30 */
+	const char *gnupghome;        /* where to make the private GNUPGHOME (a
+					 stale one there is removed first, and it
+					 is locked while in use); NULL: a new
+					 folder in the temporary directory */
 } verify_options;
 
 typedef struct verifier verifier;
@@ -73,10 +79,16 @@ bool verifier_wants_tags(const verifier *v);
 
 typedef struct {
 	bool ok;
+	bool unchecked;  /* not ok because it could not be checked (ssh-keygen
+			    or gpg could not run, timed out, no room for
+			    temporary files): try again later, this is no
+			    verdict on the signature */
 	char *target;    /* what was judged: the head commit, or the tag object */
+	char *ref;       /* the ref that named it (refs/heads/B, refs/tags/T) */
 	char *commit;    /* ok: the commit to apply; refused: the commit (or the
 			    tag's commit) at fault */
-	char *tag;       /* tag mode: the tag's name */
+	char *tag;       /* tag mode: the tag ref's short name (the signed tag
+			    object must carry the same name) */
 	char *key_id;    /* the key seen (OpenPGP fingerprint, SSH SHA256:…), or NULL */
 	char *signer;    /* the allowed identity that signed, or NULL */
 	char *reason;    /* refused: why, for people; NULL when ok */
@@ -89,19 +101,32 @@ void verify_verdict_release(verify_verdict *vd);
  * What a verification would judge now: the commit @branch_ref names, or
  * in tag mode the newest tag matching the pattern (by tagger time; a
  * lightweight tag by its commit's time; a tie by the greater name).
- * Its object id in @target (40 hex).  False with @error when there is
- * nothing to judge (no branch, no matching tag).
+ * Its object id in @target (40 hex), the ref naming it in @ref (NULL:
+ * not wanted).  False with @error when there is nothing to judge (no
+ * branch, no matching tag).
  */
 bool verifier_target(const verifier *v, git_repository *repo, const char *branch_ref,
-		     char **target, GError **error);
+		     char **target, char **ref, GError **error);
 
 /*
  * Judge @target (from verifier_target) against @old_commit, the last
  * verified commit (NULL on a first run).  Head mode checks @target; range
  * mode every commit reachable from it and not from @old_commit (only the
  * head when @old_commit is NULL or no longer in the repository), at most
- * VERIFY_RANGE_MAX; tag mode checks the tag's own signature, and applies
- * its commit whether or not that is signed.  Always fills @vd.
+ * VERIFY_RANGE_MAX; tag mode checks the tag's own signature and that the
+ * tag object's own name is @ref's (a signed tag copied under another
+ * name is refused), and applies its commit whether or not that is
+ * signed.  Always fills @vd.
  */
 void verifier_verify(const verifier *v, git_repository *repo, const char *old_commit,
-		     const char *target, verify_verdict *vd);
+		     const char *target, const char *ref, verify_verdict *vd);
+
+/*
+ * The anchor (the last commit verified for this source, in any mode)
+ * judged again with the keys given now, before it is loaded at start:
+ * in head and range mode @commit itself must be signed by an allowed key;
+ * in tag mode the tag selection runs again (verifier_target, then
+ * verifier_verify: @commit is not looked at).  Always fills @vd.
+ */
+void verifier_verify_anchor(const verifier *v, git_repository *repo, const char *commit,
+			    verify_verdict *vd);

@@ -12,15 +12,19 @@
  *           expiry: expired now
  *   carol   OpenPGP, revoked in the keyring after she signed
  *   dave    SSH, allowed only before 2020 (valid-before)
+ *   sam     OpenPGP, a primary key and two signing subkeys, in the keyring
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <git2.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -35,6 +39,7 @@ typedef struct {
 	char *gnupg_carol;    /* carol, not revoked there */
 	char *keyring;        /* public: alice, bob, old, carol (revoked) */
 	char *alice_fpr;
+	char *sam_fpr[3];     /* primary, first and second signing subkey */
 	char *allowed;        /* SSH allowed signers: alice, bob, dave */
 	char *ssh[4];         /* alice, bob, mallory, dave private keys */
 } keys;
@@ -154,6 +159,25 @@ keys_make(void **state)
 	gen_pgp(K.gnupg_old, "Old <old@example.org>", "1d");
 	gen_pgp(K.gnupg_carol, "Carol <carol@example.org>", "1y");
 	K.alice_fpr = fpr_of(K.gnupg, "alice@example.org");
+	gen_pgp(K.gnupg, "Sam <sam@example.org>", "1y");
+	K.sam_fpr[0] = fpr_of(K.gnupg, "sam@example.org");
+	for (int i = 0; i < 2; i++)
+		RUN(NULL, "gpg", "--batch", "--homedir", K.gnupg, "--passphrase", "", "--quick-add-key",
+		    K.sam_fpr[0], "ed25519", "sign", "1y");
+	{
+		g_autofree char *out = RUN_OUT(NULL, "gpg", "--batch", "--homedir", K.gnupg, "--with-colons",
+					       "--list-keys", "sam@example.org");
+		const char *at = out;
+
+		/* fpr lines: the primary's, then one after each sub line. */
+		for (int i = 0; i < 3; i++) {
+			at = strstr(at, "\nfpr:::::::::");
+			assert_non_null(at);
+			at += 13;
+			if (i)
+				K.sam_fpr[i] = g_strndup(at, 40);
+		}
+	}
 	carol_fpr = fpr_of(K.gnupg_carol, "carol@example.org");
 	/* The keyring the verifier gets: everybody's public key but mallory's. */
 	carol_pub = g_build_filename(K.dir, "carol.asc", NULL);
@@ -166,7 +190,7 @@ keys_make(void **state)
 	revoke_carol(K.gnupg, K.gnupg_carol, carol_fpr);
 	K.keyring = g_build_filename(K.dir, "keyring.asc", NULL);
 	RUN(NULL, "gpg", "--batch", "--homedir", K.gnupg, "--armor", "--output", K.keyring, "--export",
-	    "alice@example.org", "bob@example.org", "old@example.org", "carol@example.org");
+	    "alice@example.org", "bob@example.org", "old@example.org", "carol@example.org", "sam@example.org");
 	K.ssh[SSH_ALICE] = ssh_key("ssh-alice");
 	K.ssh[SSH_BOB] = ssh_key("ssh-bob");
 	K.ssh[SSH_MALLORY] = ssh_key("ssh-mallory");
@@ -199,6 +223,8 @@ keys_drop(void **state)
 	g_free(K.gnupg_carol);
 	g_free(K.keyring);
 	g_free(K.alice_fpr);
+	for (guint i = 0; i < G_N_ELEMENTS(K.sam_fpr); i++)
+		g_free(K.sam_fpr[i]);
 	g_free(K.allowed);
 	for (guint i = 0; i < G_N_ELEMENTS(K.ssh); i++)
 		g_free(K.ssh[i]);
@@ -307,6 +333,8 @@ typedef struct {
 	bool ssh;                   /* with the allowed signers */
 	const char *const *signers;
 	const char *pattern;
+	unsigned timeout_s;
+	const char *gnupghome;
 } setup;
 
 static verifier *
@@ -314,7 +342,7 @@ verifier_for(setup s)
 {
 	verify_options o = { .mode = s.mode, .keyring = s.pgp ? K.keyring : NULL,
 			     .allowed_signers = s.ssh ? K.allowed : NULL, .signers = s.signers,
-			     .tag_pattern = s.pattern };
+			     .tag_pattern = s.pattern, .timeout_s = s.timeout_s, .gnupghome = s.gnupghome };
 	g_autoptr(GError) err = NULL;
 	verifier *v = verifier_new(&o, &err);
 
@@ -329,13 +357,13 @@ judge(setup s, const char *repo, const char *old, verify_verdict *vd)
 {
 	verifier *v = verifier_for(s);
 	git_repository *r = NULL;
-	g_autofree char *target = NULL;
+	g_autofree char *target = NULL, *ref = NULL;
 	g_autoptr(GError) err = NULL;
 
 	assert_int_equal(git_repository_open(&r, repo), 0);
-	if (!verifier_target(v, r, "refs/heads/main", &target, &err))
+	if (!verifier_target(v, r, "refs/heads/main", &target, &ref, &err))
 		fail_msg("verifier_target: %s", err->message);
-	verifier_verify(v, r, old, target, vd);
+	verifier_verify(v, r, old, target, ref, vd);
 	git_repository_free(r);
 	verifier_free(v);
 }
@@ -743,6 +771,189 @@ test_verify__a_signed_tag_on_an_unsigned_commit_in_tag_mode_only(void **state)
 	tu_rmtree(repo);
 }
 
+/*
+ * A pusher without alice's key copies her signed tag dev-42 (on an
+ * experimental commit) to refs/tags/release-2: the pattern release-*
+ * matches the ref, but the signed object says it is dev-42.
+ */
+static void
+test_verify__a_signed_tag_copied_under_another_name_is_refused(void **state)
+{
+	g_autofree char *repo = repo_new();
+	g_autofree char *c1 = NULL, *c2 = NULL, *dev = NULL;
+	const setup releases = { .mode = VERIFY_TAG, .pgp = true, .ssh = true, .pattern = "release-*" };
+	verify_verdict vd;
+
+	(void)state;
+	c1 = commit_n(repo, unsigned_, 1);
+	tag(repo, pgp("alice@example.org"), "release-1");
+	sleep(1);
+	c2 = commit_n(repo, unsigned_, 2);  /* experimental */
+	tag(repo, pgp("alice@example.org"), "dev-42");
+	judge(releases, repo, NULL, &vd);
+	assert_true(vd.ok);
+	assert_string_equal(vd.tag, "release-1");
+	assert_string_equal(vd.ref, "refs/tags/release-1");
+	assert_string_equal(vd.commit, c1);
+	verify_verdict_release(&vd);
+	dev = g_strchomp(RUN_OUT(NULL, "git", "-C", repo, "rev-parse", "refs/tags/dev-42"));
+	RUN(NULL, "git", "-C", repo, "update-ref", "refs/tags/release-2", dev);
+	judge(releases, repo, NULL, &vd);
+	assert_refused(&vd, c2, "holds a tag object named 'dev-42', not 'release-2'");
+	assert_string_equal(vd.tag, "release-2");
+	assert_string_equal(vd.ref, "refs/tags/release-2");
+	assert_string_equal(vd.target, dev);
+	assert_false(vd.unchecked);
+	verify_verdict_release(&vd);
+	/* The same tag object under its own name is fine. */
+	RUN(NULL, "git", "-C", repo, "update-ref", "-d", "refs/tags/release-2");
+	judge((setup){ .mode = VERIFY_TAG, .pgp = true, .pattern = "dev-*" }, repo, NULL, &vd);
+	assert_true(vd.ok);
+	assert_string_equal(vd.commit, c2);
+	verify_verdict_release(&vd);
+	tu_rmtree(repo);
+}
+
+/* Naming one subkey's fingerprint admits that subkey, not its siblings;
+ * the primary's admits them all. */
+static void
+test_verify__a_subkey_fingerprint_admits_that_subkey_only(void **state)
+{
+	g_autofree char *repo = repo_new();
+	g_autofree char *with_second = g_strconcat(K.sam_fpr[2], "!", NULL);
+	const char *const first[] = { K.sam_fpr[1], NULL };
+	const char *const second[] = { K.sam_fpr[2], NULL };
+	const char *const primary[] = { K.sam_fpr[0], NULL };
+	verify_verdict vd;
+
+	(void)state;
+	g_free(commit_n(repo, pgp(with_second), 1));
+	judge((setup){ .mode = VERIFY_HEAD, .pgp = true, .signers = first }, repo, NULL, &vd);
+	assert_refused(&vd, NULL, "not among --verify-signer");
+	verify_verdict_release(&vd);
+	judge((setup){ .mode = VERIFY_HEAD, .pgp = true, .signers = second }, repo, NULL, &vd);
+	assert_true(vd.ok);
+	assert_string_equal(vd.signer, K.sam_fpr[2]);
+	verify_verdict_release(&vd);
+	judge((setup){ .mode = VERIFY_HEAD, .pgp = true, .signers = primary }, repo, NULL, &vd);
+	assert_true(vd.ok);
+	assert_string_equal(vd.signer, K.sam_fpr[0]);
+	verify_verdict_release(&vd);
+	tu_rmtree(repo);
+}
+
+/* A folder holding a fake ssh-keygen: while FOLDER/hang exists it sleeps
+ * 100 s, else it runs the real one. */
+static char *
+fake_ssh_keygen(void)
+{
+	g_autofree char *real = g_find_program_in_path("ssh-keygen");
+	g_autofree char *script = NULL, *path = NULL;
+	char *dir = g_build_filename(K.dir, "fakebin", NULL);
+
+	assert_non_null(real);
+	g_mkdir(dir, 0700);
+	path = g_build_filename(dir, "ssh-keygen", NULL);
+	script = g_strdup_printf("#!/bin/sh\nif [ -e '%s/hang' ]; then exec sleep 100; fi\nexec '%s' \"$@\"\n",
+				 dir, real);
+	tu_write(path, script);
+	assert_int_equal(chmod(path, 0755), 0);
+	return dir;
+}
+
+static char *
+path_with(const char *dir)
+{
+	g_autofree char *old = g_strdup(g_getenv("PATH"));
+	g_autofree char *path = g_strconcat(dir, ":", old, NULL);
+
+	g_setenv("PATH", path, TRUE);
+	return g_steal_pointer(&old);
+}
+
+/*
+ * ssh-keygen that does not answer is ended by timeout(1) at the time
+ * limit, even though the daemon blocks SIGTERM in every thread (children
+ * inherit the mask), and the result is "could not check", no verdict.
+ */
+static void
+test_verify__a_stuck_ssh_keygen_is_ended_and_is_no_verdict(void **state)
+{
+	g_autofree char *repo = repo_new();
+	g_autofree char *bin = fake_ssh_keygen();
+	g_autofree char *hang = g_build_filename(bin, "hang", NULL);
+	g_autofree char *old_path = NULL;
+	sigset_t block, was;
+	gint64 t0, took;
+	verify_verdict vd;
+
+	(void)state;
+	g_free(commit_n(repo, ssh(SSH_ALICE), 1));
+	tu_write(hang, "");
+	old_path = path_with(bin);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &was);  /* as the daemon does */
+	t0 = g_get_monotonic_time();
+	judge((setup){ .mode = VERIFY_HEAD, .ssh = true, .timeout_s = 1 }, repo, NULL, &vd);
+	took = g_get_monotonic_time() - t0;
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	g_setenv("PATH", old_path, TRUE);
+	g_unlink(hang);
+	assert_false(vd.ok);
+	if (!vd.unchecked || !strstr(vd.reason, "did not answer within 1 s"))
+		fail_msg("expected no verdict (timed out), got: %s", vd.reason);
+	assert_true(took < 4 * G_USEC_PER_SEC);
+	verify_verdict_release(&vd);
+	tu_rmtree(repo);
+}
+
+/* The private GNUPGHOME where it is asked for (the daemon's beside its
+ * database): a stale one removed first, mode 0700, locked while in use,
+ * removed at the end. */
+static void
+test_verify__the_gnupg_home_is_made_where_asked_and_locked(void **state)
+{
+	g_autofree char *home = g_build_filename(K.dir, "strata.gnupg", NULL);
+	g_autofree char *stale = g_build_filename(home, "stale", NULL);
+	g_autoptr(GError) err = NULL;
+	verify_options o = { .mode = VERIFY_HEAD, .keyring = K.keyring, .gnupghome = home };
+	verifier *v, *second;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(g_mkdir(home, 0755), 0);
+	tu_write(stale, "left by a crash\n");
+	v = verifier_new(&o, &err);
+	if (!v)
+		fail_msg("verifier_new: %s", err->message);
+	assert_false(g_file_test(stale, G_FILE_TEST_EXISTS));
+	assert_int_equal(stat(home, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	second = verifier_new(&o, &err);
+	assert_null(second);
+	assert_non_null(strstr(err->message, "in use by another strata"));
+	assert_true(g_file_test(home, G_FILE_TEST_IS_DIR));  /* the second did not touch it */
+	{
+		/* It verifies from there. */
+		g_autofree char *repo = repo_new();
+		g_autofree char *c1 = commit_n(repo, pgp("alice@example.org"), 1);
+		git_repository *r = NULL;
+		verify_verdict vd;
+
+		assert_int_equal(git_repository_open(&r, repo), 0);
+		verifier_verify(v, r, NULL, c1, "refs/heads/main", &vd);
+		assert_true(vd.ok);
+		verify_verdict_release(&vd);
+		git_repository_free(r);
+		tu_rmtree(repo);
+	}
+	verifier_free(v);
+	assert_false(g_file_test(home, G_FILE_TEST_EXISTS));
+}
+
 /* ---- the daemon --------------------------------------------------------- */
 
 static const char *const spec_hosts =
@@ -859,18 +1070,25 @@ count_rows(const char *db, const char *sql)
 }
 
 static daemon_state *
-daemon_on(const char *repo, const char *db, verify_mode mode)
+daemon_with(const char *repo, const char *db, setup s, unsigned retry_ms)
 {
 	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
-			     .git_url = repo, .git_branch = "main", .git_interval_s = 3600, .db = db };
+			     .git_url = repo, .git_branch = "main", .git_interval_s = 3600, .db = db,
+			     .verify_retry_ms = retry_ms };
 	g_autoptr(GError) err = NULL;
 	daemon_state *d;
 
-	o.verifier = verifier_for((setup){ .mode = mode, .pgp = true, .ssh = true });
+	o.verifier = verifier_for(s);
 	d = daemon_new(&o, &err);
 	if (!d)
 		fail_msg("daemon_new: %s", err->message);
 	return d;
+}
+
+static daemon_state *
+daemon_on(const char *repo, const char *db, verify_mode mode)
+{
+	return daemon_with(repo, db, (setup){ .mode = mode, .pgp = true, .ssh = true }, 0);
 }
 
 /*
@@ -951,18 +1169,20 @@ test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
 	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 0"), 2);
 	assert_string_equal(daemon_revision(d), rev);
 
-	/* A restart: the verified commit is in force at once, the refused
-	 * head judged once more (the keys may have changed). */
+	/* A restart: the verified commit is judged again with the keys of
+	 * the day and goes in force, the refused head judged once more (the
+	 * keys may have changed). */
 	daemon_free(d);
 	d = daemon_on(repo, db, VERIFY_RANGE);
 	assert_true(drive(d, has_revision, 10000));
 	assert_string_equal(daemon_revision(d), rev);
-	want_verifications = 1;
+	want_verifications = 2;
 	assert_true(drive(d, verified_n, 10000));
 	assert_true(refused_is(d));
-	assert_int_equal(verifications(d), 1);
-	/* Head mode, on the same database: a first run in that mode judges
-	 * the signed head alone, and applies it. */
+	assert_int_equal(verifications(d), 2);
+	/* Head mode, on the same database: the anchor is the range's
+	 * verified commit (any mode), and the signed head is judged alone,
+	 * and applied. */
 	daemon_free(d);
 	d = daemon_on(repo, db, VERIFY_HEAD);
 	g_free(verified);
@@ -989,7 +1209,7 @@ test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
 	g_free(later);
 	later = commit(repo, ssh(SSH_ALICE), spec_hosts);
 	daemon_reconcile_now(d);
-	want_verifications = 3;
+	want_verifications = 4;
 	assert_true(drive(d, verified_n, 10000));
 	assert_false(has_refusal(d));
 	g_free(verified);
@@ -998,6 +1218,153 @@ test_verify__the_daemon_keeps_the_last_verified_revision(void **state)
 	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE ok = 0"), 4);
 	daemon_free(d);
 	want_refused = NULL;
+	tu_rmtree(dir);
+}
+
+static bool
+no_revision_and_judged(daemon_state *d)
+{
+	return verifications(d) >= want_verifications && daemon_revision(d) == NULL;
+}
+
+static bool
+no_refusal(daemon_state *d)
+{
+	return !has_refusal(d);
+}
+
+/*
+ * What goes in force at start is the last commit verified for this source
+ * in any mode, judged again with the keys given now.  Range mode verified
+ * R; a run in head mode applied H; back in range mode, H (not R) is in
+ * force while the unsigned commit on top is refused.  Restarted with keys
+ * that no longer admit H: nothing is in force.  And a branch reset to the
+ * verified commit clears the refusal from status.
+ */
+static void
+test_verify__the_anchor_at_start_is_the_last_verified_judged_again(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autofree char *r = NULL, *h = NULL, *u = NULL, *rev_r = NULL, *rev_h = NULL, *text = NULL;
+	g_autofree char *reason = NULL, *verified = NULL;
+	daemon_state *d;
+
+	(void)state;
+	RUN(NULL, "git", "init", "-q", "-b", "main", repo);
+	r = commit(repo, ssh(SSH_ALICE), spec_hosts);
+	d = daemon_on(repo, db, VERIFY_RANGE);
+	assert_true(drive(d, has_revision, 10000));
+	rev_r = g_strdup(daemon_revision(d));
+	daemon_free(d);
+	text = g_strconcat(spec_hosts, "  - {name: b, template: deb}\n", NULL);
+	h = commit(repo, pgp("alice@example.org"), text);
+	d = daemon_on(repo, db, VERIFY_HEAD);
+	want_verifications = 2;  /* r again at start, then h */
+	assert_true(drive(d, verified_n, 10000));
+	assert_true(drive(d, has_revision, 10000));
+	verified = status_string(d, "signatures", "verified");
+	assert_string_equal(verified, h);
+	rev_h = g_strdup(daemon_revision(d));
+	assert_string_not_equal(rev_h, rev_r);
+	daemon_free(d);
+
+	/* Back in range mode, an unsigned commit on top. */
+	u = commit(repo, unsigned_, "# not signed\n");
+	d = daemon_on(repo, db, VERIFY_RANGE);
+	want_refused = u;
+	assert_true(drive(d, refused_is, 10000));
+	assert_true(drive(d, has_revision, 10000));
+	assert_string_equal(daemon_revision(d), rev_h);
+	g_free(verified);
+	verified = status_string(d, "signatures", "verified");
+	assert_string_equal(verified, h);
+	/* Nothing of R's was applied again: the VM b that H adds stays. */
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM ops WHERE vm = 'b' AND kind LIKE '%undefine%'"), 0);
+	/* The branch reset to the verified commit: the refusal is history's. */
+	RUN(NULL, "git", "-C", repo, "update-ref", "refs/heads/main", h);
+	daemon_reconcile_now(d);
+	assert_true(drive(d, no_refusal, 10000));
+	assert_string_equal(daemon_revision(d), rev_h);
+	daemon_free(d);
+
+	/* OpenPGP no longer given: H (signed with it) is not in force, nor is
+	 * anything else. */
+	RUN(NULL, "git", "-C", repo, "update-ref", "refs/heads/main", u);
+	d = daemon_with(repo, db, (setup){ .mode = VERIFY_RANGE, .ssh = true }, 0);
+	want_verifications = 2;  /* h at start, then u */
+	assert_true(drive(d, no_revision_and_judged, 10000));
+	drive(d, NULL, 500);
+	assert_null(daemon_revision(d));
+	assert_int_equal(daemon_runs(d), 0);
+	assert_null(status_string(d, "signatures", "verified"));
+	daemon_free(d);
+	{
+		g_autofree char *sql = g_strdup_printf(
+			"SELECT count(*) FROM signature_checks WHERE ok = 0 AND commit_id = '%s' AND "
+			"reason LIKE 'signed with OpenPGP, and no --verify-keyring was given'", h);
+
+		assert_int_equal(count_rows(db, sql), 1);
+	}
+	want_refused = NULL;
+	tu_rmtree(dir);
+}
+
+static bool
+has_unchecked(daemon_state *d)
+{
+	g_autofree char *c = status_string(d, "signatures.unchecked", "commit");
+
+	return c != NULL;
+}
+
+static bool
+verified_and_applied(daemon_state *d)
+{
+	g_autofree char *v = status_string(d, "signatures", "verified");
+
+	return v && has_revision(d);
+}
+
+/*
+ * A check that could not be made (ssh-keygen stuck past its time limit)
+ * is recorded, shown, not remembered as a refusal, and tried again at a
+ * later fetch, where it verifies.
+ */
+static void
+test_verify__the_daemon_tries_again_what_it_could_not_check(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autofree char *bin = fake_ssh_keygen();
+	g_autofree char *hang = g_build_filename(bin, "hang", NULL);
+	g_autofree char *good = NULL, *old_path = NULL, *reason = NULL;
+	daemon_state *d;
+
+	(void)state;
+	RUN(NULL, "git", "init", "-q", "-b", "main", repo);
+	good = commit(repo, ssh(SSH_ALICE), spec_hosts);
+	tu_write(hang, "");
+	old_path = path_with(bin);
+	d = daemon_with(repo, db, (setup){ .mode = VERIFY_RANGE, .ssh = true, .timeout_s = 1 }, 200);
+	assert_true(drive(d, has_unchecked, 5000));
+	reason = status_string(d, "signatures.unchecked", "reason");
+	assert_non_null(strstr(reason, "did not answer within 1 s"));
+	assert_false(has_refusal(d));
+	assert_null(daemon_revision(d));
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM signature_checks WHERE unchecked = 1 AND ok = 0"), 1);
+	assert_int_equal(count_rows(db, "SELECT count(*) FROM runs WHERE result = 'refused'"), 0);
+	/* Working again: the next fetch after the backoff checks it. */
+	g_unlink(hang);
+	drive(d, NULL, 300);
+	daemon_reconcile_now(d);
+	assert_true(drive(d, verified_and_applied, 10000));
+	assert_false(has_unchecked(d));
+	assert_false(has_refusal(d));
+	daemon_free(d);
+	g_setenv("PATH", old_path, TRUE);
 	tu_rmtree(dir);
 }
 
@@ -1091,7 +1458,13 @@ main(void)
 		cmocka_unit_test(test_verify__keys_not_allowed_are_refused),
 		cmocka_unit_test(test_verify__a_signature_over_other_bytes_is_refused),
 		cmocka_unit_test(test_verify__a_signed_tag_on_an_unsigned_commit_in_tag_mode_only),
+		cmocka_unit_test(test_verify__a_signed_tag_copied_under_another_name_is_refused),
+		cmocka_unit_test(test_verify__a_subkey_fingerprint_admits_that_subkey_only),
+		cmocka_unit_test(test_verify__a_stuck_ssh_keygen_is_ended_and_is_no_verdict),
+		cmocka_unit_test(test_verify__the_gnupg_home_is_made_where_asked_and_locked),
 		cmocka_unit_test(test_verify__the_daemon_keeps_the_last_verified_revision),
+		cmocka_unit_test(test_verify__the_anchor_at_start_is_the_last_verified_judged_again),
+		cmocka_unit_test(test_verify__the_daemon_tries_again_what_it_could_not_check),
 		cmocka_unit_test(test_verify__bad_configuration_is_a_usage_error),
 		cmocka_unit_test(test_verify__strata_watch_refuses_bad_flags_with_64),
 	};
