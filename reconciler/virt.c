@@ -893,7 +893,7 @@ virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop 
 bool
 virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **error)
 {
-	virt_stop s;
+	virt_stop s = { 0 };  /* no_force is read by virt_stop_begin */
 	bool off, ok = true;
 
 	if (!virt_stop_begin(h, name, timeout_ms, &s, &off, error))
