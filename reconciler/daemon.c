@@ -649,6 +649,13 @@ record_check(daemon_state *d, const verify_verdict *vd)
 static void
 take_verdict(daemon_state *d, verify_verdict *vd, bool anchor)
 {
+	/* Nothing to judge at start (tag mode, no tag matches yet): no
+	 * refusal to record; the first fetch looks again. */
+	if (anchor && !vd->target && !vd->unchecked) {
+		g_debug("nothing verified to start from: %s", vd->reason ? vd->reason : "no target");
+		verify_verdict_release(vd);
+		return;
+	}
 	record_check(d, vd);
 	if (vd->unchecked) {
 		bool same = d->unchecked.target && g_strcmp0(d->unchecked.target, vd->target) == 0 &&

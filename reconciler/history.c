@@ -99,7 +99,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX signature_checks_source ON signature_checks(source_url, source_branch, source_path, ok);",
 	/* 9: the MAC address of each NIC of each domain strata defined, as
 	 * recorded with the define's intent: kept across every redefinition */
-	"CREATE TABLE nic_macs ("
+	"CREATE TABLE IF NOT EXISTS nic_macs ("
 	"  domain TEXT NOT NULL, ordinal INTEGER NOT NULL, network TEXT NOT NULL, mac TEXT NOT NULL,"
 	"  PRIMARY KEY (domain, ordinal));",
 };

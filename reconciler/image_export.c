@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <stdio.h>
@@ -98,12 +99,17 @@ file_tail(int fd)
 	return buf;
 }
 
-/* The child's stdout and stderr: @fd. */
+/* The child's stdout and stderr: @fd; and the signals the daemon blocks
+ * (it reads them from a signalfd) unblocked, so that `timeout` can end
+ * what it runs.  Only async-signal-safe calls. */
 static void
 to_fd(gpointer data)
 {
 	int fd = GPOINTER_TO_INT(data);
+	sigset_t none;
 
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	dup2(fd, STDOUT_FILENO);
 	dup2(fd, STDERR_FILENO);
 }

@@ -152,14 +152,32 @@ make_home(verifier *v, const char *path, GError **error)
 			    g_strerror(errno));
 		return false;
 	}
-	v->gnupghome = g_strdup(path);
 	v->home_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (v->home_fd < 0 || flock(v->home_fd, LOCK_EX | LOCK_NB) < 0) {
 		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "cannot lock %s: %s", path,
 			    g_strerror(errno));
 		return false;
 	}
+	/* Ours only once locked: verifier_free removes the folder it names,
+	 * and one another strata locked between our mkdir and our lock is
+	 * that strata's live home. */
+	v->gnupghome = g_strdup(path);
 	return true;
+}
+
+/* Whether the home gpg is pointed at is still the folder this verifier
+ * locked: one removed or replaced under it would make gpg answer "no
+ * public key", a verdict that is none. */
+static bool
+home_intact(const verifier *v)
+{
+	struct stat a, b;
+
+	if (stat(v->gnupghome, &b) != 0 || !S_ISDIR(b.st_mode))
+		return false;
+	/* A private temporary home (no folder asked for) is not locked. */
+	return v->home_fd < 0 ||
+	       (fstat(v->home_fd, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino);
 }
 
 static bool
@@ -506,6 +524,12 @@ pgp_verify(const verifier *v, const signed_blob *b, sig_result *r)
 		r->reason = g_strdup("signed with OpenPGP, and no --verify-keyring was given");
 		return;
 	}
+	if (!home_intact(v)) {
+		r->unchecked = true;
+		r->reason = g_strdup_printf("could not check: %s, where the keyring was imported, is gone or "
+					    "replaced; restart strata to import it again", v->gnupghome);
+		return;
+	}
 	ctx = gpg_context(v, &err);
 	if (!ctx) {
 		r->unchecked = true;
@@ -557,6 +581,7 @@ typedef struct {
 	char *dir;         /* private temporary folder */
 	char *sig;         /* the signature, a file in it */
 	char *data;        /* the signed bytes */
+	char *signers;     /* the allowed signers, copied in once per check */
 } ssh_files;
 
 static void
@@ -566,6 +591,43 @@ ssh_files_release(ssh_files *f)
 	g_free(f->dir);
 	g_free(f->sig);
 	g_free(f->data);
+	g_free(f->signers);
+}
+
+static bool
+blank(const char *s)
+{
+	for (; *s; s++)
+		if (!g_ascii_isspace(*s))
+			return false;
+	return true;
+}
+
+/* Allowed signers files are small; one larger is not one. */
+#define SIGNERS_MAX (1u << 20)
+
+/*
+ * The allowed signers file as it is now, copied beside the signature: the
+ * three ssh-keygen runs read one content, and a file that cannot be read
+ * or is empty (being rewritten by configuration management, say) is no
+ * verdict on the signature, where ssh-keygen would say "no principal
+ * matched" and the head would be refused.
+ */
+static bool
+ssh_signers_copy(const verifier *v, ssh_files *f, GError **error)
+{
+	g_autofree char *text = NULL;
+	gsize len = 0;
+
+	if (!g_file_get_contents(v->allowed_signers, &text, &len, error))
+		return false;
+	if (len > SIGNERS_MAX || blank(text)) {
+		g_set_error(error, VERIFY_ERROR, VERIFY_ERROR_FAILED, "%s is %s now", v->allowed_signers,
+			    len > SIGNERS_MAX ? "larger than 1 MiB" : "empty");
+		return false;
+	}
+	f->signers = g_build_filename(f->dir, "allowed_signers", NULL);
+	return g_file_set_contents(f->signers, text, (gssize)len, error);
 }
 
 static bool
@@ -740,7 +802,7 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 		r->reason = g_strdup("cannot check the SSH signature: its time is out of range");
 		goto out;
 	}
-	if (!ssh_files_write(b, &f, &err)) {
+	if (!ssh_files_write(b, &f, &err) || !ssh_signers_copy(v, &f, &err)) {
 		r->unchecked = true;
 		r->reason = g_strdup_printf("could not check the SSH signature: %s", err->message);
 		goto out;
@@ -763,7 +825,7 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 	g_clear_pointer(&out, g_free);
 	g_clear_pointer(&errs, g_free);
 	{
-		const char *const find[] = { "-Y", "find-principals", "-f", v->allowed_signers, "-s", f.sig,
+		const char *const find[] = { "-Y", "find-principals", "-f", f.signers, "-s", f.sig,
 					     when, NULL };
 
 		if (!ssh_keygen(v, find, NULL, &status, &out, &errs, &err)) {
@@ -780,7 +842,7 @@ ssh_verify(const verifier *v, const signed_blob *b, sig_result *r)
 	principals = g_strsplit(g_strstrip(out), "\n", -1);
 	for (guint i = 0; principals[i]; i++) {
 		const char *p = g_strstrip(principals[i]);
-		const char *const verify[] = { "-Y", "verify", "-f", v->allowed_signers, "-I", p, "-n", "git",
+		const char *const verify[] = { "-Y", "verify", "-f", f.signers, "-I", p, "-n", "git",
 					       "-s", f.sig, when, NULL };
 		g_autofree char *vout = NULL, *verr = NULL;
 

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include "../../reconciler/exec.h"
+#include "../../reconciler/observe_snapshot.h"
 #include "../../reconciler/pass.h"
 #include "benchgen.h"
 
@@ -128,6 +129,30 @@ main(void)
 		t3 = g_get_monotonic_time();
 		printf("no-op pass split: desired+observe %.0f ms, plan %.0f ms (%u ops)\n",
 		       (double)(t2 - t1) / 1000.0, (double)(t3 - t2) / 1000.0, pl->ops->len);
+		/* The same pass from a snapshot, as a CI runner plans it
+		 * (issue #18): written, read back, bound, planned. */
+		{
+			g_autoptr(GPtrArray) gaps = g_ptr_array_new_with_free_func(g_free);
+			g_autofree char *text = NULL;
+			observed *snap, *bound;
+			plan *sp;
+			gint64 taken, t4, t5, t6, t7;
+
+			t4 = g_get_monotonic_time();
+			text = observe_snapshot_write(have, hosts, 0);
+			t5 = g_get_monotonic_time();
+			snap = observe_snapshot_parse("bench", text, -1, &taken, &e2);
+			t6 = g_get_monotonic_time();
+			bound = snap ? observe_snapshot_bind(snap, src, "test:///default", want, gaps) : NULL;
+			sp = bound ? plan_build(want, bound, &popts) : NULL;
+			t7 = g_get_monotonic_time();
+			printf("snapshot of %d VMs: %zu KiB, written in %.0f ms, read in %.0f ms, "
+			       "bound and planned in %.0f ms (%u ops, %u gaps)\n", APPLIANCES * VMS,
+			       strlen(text) / 1024, (double)(t5 - t4) / 1000.0, (double)(t6 - t5) / 1000.0,
+			       (double)(t7 - t6) / 1000.0, sp ? sp->ops->len : 0, gaps->len);
+			plan_free(sp);
+			observed_free(bound);
+		}
 		plan_free(pl);
 		observed_free(have);
 		desired_free(want);

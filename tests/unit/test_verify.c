@@ -947,11 +947,57 @@ test_verify__the_gnupg_home_is_made_where_asked_and_locked(void **state)
 		verifier_verify(v, r, NULL, c1, "refs/heads/main", &vd);
 		assert_true(vd.ok);
 		verify_verdict_release(&vd);
+		/* Removed under it, then made again empty: gpg would answer "no
+		 * public key"; that is no verdict, never a refusal. */
+		tu_rmtree(home);
+		assert_int_equal(g_mkdir(home, 0700), 0);
+		verifier_verify(v, r, NULL, c1, "refs/heads/main", &vd);
+		assert_false(vd.ok);
+		assert_true(vd.unchecked);
+		assert_non_null(strstr(vd.reason, "is gone or replaced"));
+		verify_verdict_release(&vd);
 		git_repository_free(r);
 		tu_rmtree(repo);
 	}
 	verifier_free(v);
 	assert_false(g_file_test(home, G_FILE_TEST_EXISTS));
+}
+
+/* An allowed signers file being rewritten (empty for a moment) or gone:
+ * no verdict, tried again later; the signature is not refused. */
+static void
+test_verify__an_allowed_signers_file_being_rewritten_is_no_verdict(void **state)
+{
+	g_autofree char *repo = repo_new();
+	g_autofree char *c1 = NULL, *saved = NULL;
+	verify_verdict vd;
+
+	(void)state;
+	c1 = commit_n(repo, ssh(SSH_ALICE), 1);
+	assert_true(g_file_get_contents(K.allowed, &saved, NULL, NULL));
+	{
+		verifier *v = verifier_for(HEAD_SSH);
+		git_repository *r = NULL;
+
+		assert_int_equal(git_repository_open(&r, repo), 0);
+		tu_write(K.allowed, "");
+		verifier_verify(v, r, NULL, c1, "refs/heads/main", &vd);
+		assert_false(vd.ok);
+		assert_true(vd.unchecked);
+		assert_non_null(strstr(vd.reason, "is empty now"));
+		verify_verdict_release(&vd);
+		assert_int_equal(unlink(K.allowed), 0);
+		verifier_verify(v, r, NULL, c1, "refs/heads/main", &vd);
+		assert_true(vd.unchecked);
+		verify_verdict_release(&vd);
+		tu_write(K.allowed, saved);
+		verifier_verify(v, r, NULL, c1, "refs/heads/main", &vd);
+		assert_true(vd.ok);
+		verify_verdict_release(&vd);
+		git_repository_free(r);
+		verifier_free(v);
+	}
+	tu_rmtree(repo);
 }
 
 /* ---- the daemon --------------------------------------------------------- */
@@ -1462,6 +1508,7 @@ main(void)
 		cmocka_unit_test(test_verify__a_subkey_fingerprint_admits_that_subkey_only),
 		cmocka_unit_test(test_verify__a_stuck_ssh_keygen_is_ended_and_is_no_verdict),
 		cmocka_unit_test(test_verify__the_gnupg_home_is_made_where_asked_and_locked),
+		cmocka_unit_test(test_verify__an_allowed_signers_file_being_rewritten_is_no_verdict),
 		cmocka_unit_test(test_verify__the_daemon_keeps_the_last_verified_revision),
 		cmocka_unit_test(test_verify__the_anchor_at_start_is_the_last_verified_judged_again),
 		cmocka_unit_test(test_verify__the_daemon_tries_again_what_it_could_not_check),
