@@ -145,29 +145,7 @@ index_new(const char *name, const char *path)
 
 /* ---- reading, strictly ------------------------------------------------- */
 
-typedef struct {
-	const char *what;     /* the file, for messages */
-	GString *where;       /* JSON path of the member being read */
-	char *error;
-} reader;
-
-static bool
-bad(reader *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static bool
-bad(reader *r, const char *fmt, ...)
-{
-	va_list ap;
-	g_autofree char *msg = NULL;
-
-	if (r->error)
-		return false;
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	r->error = g_strdup_printf("%s: %s: %s", r->what, r->where->len ? r->where->str : "top level", msg);
-	return false;
-}
+typedef json_in reader;
 
 static bool
 is_hex64(const char *s)
@@ -194,43 +172,6 @@ safe_file(const char *f)
 	return true;
 }
 
-static const char *
-get_string(reader *r, JsonObject *o, const char *key)
-{
-	JsonNode *n = json_object_get_member(o, key);
-	gsize old = r->where->len;
-	const char *v = NULL;
-
-	g_string_append_printf(r->where, ".%s", key);
-	if (!n)
-		bad(r, "missing");
-	else if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-		bad(r, "not a string");
-	else
-		v = json_node_get_string(n);
-	if (v)
-		g_string_truncate(r->where, old);
-	return v;
-}
-
-static bool
-get_uint(reader *r, JsonObject *o, const char *key, uint64_t min, uint64_t *out)
-{
-	JsonNode *n = json_object_get_member(o, key);
-	gsize old = r->where->len;
-
-	g_string_append_printf(r->where, ".%s", key);
-	if (!n)
-		return bad(r, "missing");
-	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
-		return bad(r, "not an integer");
-	if (json_node_get_int(n) < (gint64)min)
-		return bad(r, "%" G_GINT64_FORMAT " is below %" G_GUINT64_FORMAT, json_node_get_int(n), min);
-	*out = (uint64_t)json_node_get_int(n);
-	g_string_truncate(r->where, old);
-	return true;
-}
-
 static lib_disk *
 read_disk(reader *r, JsonNode *n)
 {
@@ -239,24 +180,24 @@ read_disk(reader *r, JsonNode *n)
 	const char *file, *format, *sha;
 
 	if (!o) {
-		bad(r, "not an object");
+		json_in_bad(r, "not an object");
 		return NULL;
 	}
 	d = g_new0(lib_disk, 1);
-	if (!(file = get_string(r, o, "file")) || !(format = get_string(r, o, "format")) ||
-	    !(sha = get_string(r, o, "sha256")) ||
-	    !get_uint(r, o, "virtual_size", 1, &d->virtual_size) || !get_uint(r, o, "bytes", 0, &d->bytes))
+	if (!(file = json_in_string(r, o, "file")) || !(format = json_in_string(r, o, "format")) ||
+	    !(sha = json_in_string(r, o, "sha256")) ||
+	    !json_in_uint(r, o, "virtual_size", 1, &d->virtual_size) || !json_in_uint(r, o, "bytes", 0, &d->bytes))
 		goto fail;
 	if (!safe_file(file)) {
-		bad(r, "file '%s' is not a relative path inside the library", file);
+		json_in_bad(r, "file '%s' is not a relative path inside the library", file);
 		goto fail;
 	}
 	if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
-		bad(r, "format '%s' is neither qcow2 nor raw", format);
+		json_in_bad(r, "format '%s' is neither qcow2 nor raw", format);
 		goto fail;
 	}
 	if (!is_hex64(sha)) {
-		bad(r, "sha256 is not 64 lowercase hexadecimal digits");
+		json_in_bad(r, "sha256 is not 64 lowercase hexadecimal digits");
 		goto fail;
 	}
 	d->file = g_strdup(file);
@@ -279,29 +220,29 @@ read_entry(reader *r, JsonNode *n)
 	uint64_t version, cpus;
 
 	if (!o) {
-		bad(r, "not an object");
+		json_in_bad(r, "not an object");
 		return NULL;
 	}
 	e = g_new0(lib_entry, 1);
 	e->disks = g_ptr_array_new_with_free_func(disk_free);
-	if (!(name = get_string(r, o, "name")) || !(made = get_string(r, o, "made")) ||
-	    !get_uint(r, o, "version", 1, &version) || !get_uint(r, o, "cpus", 1, &cpus) ||
-	    !get_uint(r, o, "memory", 1, &e->memory))
+	if (!(name = json_in_string(r, o, "name")) || !(made = json_in_string(r, o, "made")) ||
+	    !json_in_uint(r, o, "version", 1, &version) || !json_in_uint(r, o, "cpus", 1, &cpus) ||
+	    !json_in_uint(r, o, "memory", 1, &e->memory))
 		goto fail;
 	if (version > G_MAXUINT || cpus > 1024) {
-		bad(r, "version or cpus out of range");
+		json_in_bad(r, "version or cpus out of range");
 		goto fail;
 	}
 	e->name = g_strdup(name);
 	e->made = g_strdup(made);
-	by = json_object_has_member(o, "made_by") ? get_string(r, o, "made_by") : NULL;
+	by = json_object_has_member(o, "made_by") ? json_in_string(r, o, "made_by") : NULL;
 	e->made_by = g_strdup(by);
 	e->version = (unsigned)version;
 	e->cpus = (unsigned)cpus;
 	disks = json_object_get_member(o, "disks");
-	g_string_append(r->where, ".disks");
+	json_in_enter(r, "disks");
 	if (!disks || !JSON_NODE_HOLDS_ARRAY(disks) || !json_array_get_length(json_node_get_array(disks))) {
-		bad(r, "not a list of at least one disk");
+		json_in_bad(r, "not a list of at least one disk");
 		goto fail;
 	}
 	for (guint i = 0; i < json_array_get_length(json_node_get_array(disks)); i++) {
@@ -329,19 +270,19 @@ read_templates(reader *r, lib_index *x, JsonNode *root)
 	uint64_t format;
 
 	if (!o) {
-		bad(r, "not an object");
+		json_in_bad(r, "not an object");
 		return;
 	}
-	if (!get_uint(r, o, "format", 1, &format))
+	if (!json_in_uint(r, o, "format", 1, &format))
 		return;
 	if (format != FORMAT) {
-		bad(r, "format %" G_GUINT64_FORMAT " is not one this strata reads (%d)", format, FORMAT);
+		json_in_bad(r, "format %" G_GUINT64_FORMAT " is not one this strata reads (%d)", format, FORMAT);
 		return;
 	}
 	list = json_object_get_member(o, "templates");
-	g_string_append(r->where, ".templates");
+	json_in_enter(r, "templates");
 	if (!list || !JSON_NODE_HOLDS_ARRAY(list)) {
-		bad(r, "not a list");
+		json_in_bad(r, "not a list");
 		return;
 	}
 	for (guint i = 0; i < json_array_get_length(json_node_get_array(list)); i++) {
@@ -353,7 +294,7 @@ read_templates(reader *r, lib_index *x, JsonNode *root)
 		if (!e)
 			return;
 		if (lib_index_find(x, e->name, e->version)) {
-			bad(r, "template '%s' version %u is listed twice", e->name, e->version);
+			json_in_bad(r, "template '%s' version %u is listed twice", e->name, e->version);
 			entry_free(e);
 			return;
 		}
@@ -368,8 +309,9 @@ lib_index_parse(const char *name, const char *path, const char *what, const char
 	lib_index *x = index_new(name, path);
 	g_autoptr(JsonParser) p = json_parser_new_immutable();
 	g_autoptr(GError) err = NULL;
-	reader r = { .what = what, .where = g_string_new(NULL) };
+	reader r;
 
+	json_in_init(&r, what);
 	if (!json_in_parse(p, what, json, len, &err))
 		r.error = g_strdup(err->message);
 	else
@@ -380,7 +322,7 @@ lib_index_parse(const char *name, const char *path, const char *what, const char
 					   "library it cannot read, and writes nothing to it)", r.error);
 		g_free(r.error);
 	}
-	g_string_free(r.where, TRUE);
+	json_in_release(&r);
 	return x;
 }
 
@@ -402,6 +344,15 @@ index_read_at(int root, const char *name, const char *path)
 		return x;
 	}
 	return lib_index_parse(name, path, file, text, (gssize)len);
+}
+
+lib_index *
+lib_index_unknown(const char *name, const char *path, char *error)
+{
+	lib_index *x = index_new(name, path);
+
+	x->error = error;
+	return x;
 }
 
 lib_index *

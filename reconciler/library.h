@@ -63,6 +63,9 @@ lib_index *lib_index_parse(const char *name, const char *path, const char *what,
 			   const char *json, gssize len);
 /* The index as its index.json holds it (lib_index_parse reads it back). */
 JsonNode *lib_index_to_json(const lib_index *x);
+/* A library whose index could not be read now, and why (@error taken):
+ * unknown, with no entries; nothing is copied from or into it. */
+lib_index *lib_index_unknown(const char *name, const char *path, char *error);
 void lib_index_free(lib_index *x);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lib_index, lib_index_free)
 

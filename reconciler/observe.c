@@ -801,12 +801,11 @@ libraries_end(observation *ob, const desired_state *want)
 	libs = g_ptr_array_new_with_free_func((GDestroyNotify)lib_index_free);
 	for (guint i = 0; want && i < want->libraries->len; i++) {
 		const desired_library *l = want->libraries->pdata[i];
-		lib_index *x = lib_index_parse(l->name, l->path, l->path, "{\"format\": 1, \"templates\": []}", -1);
 
-		x->error = ob->libs_why ? g_strdup_printf("library folder %s: %s", l->path, ob->libs_why)
-					: g_strdup_printf("library folder %s: no answer within %u s (a share that hangs?)",
-							  l->path, (ob->deadline_ms + 999) / 1000);
-		g_ptr_array_add(libs, x);
+		g_ptr_array_add(libs, lib_index_unknown(l->name, l->path, ob->libs_why ?
+			g_strdup_printf("library folder %s: %s", l->path, ob->libs_why) :
+			g_strdup_printf("library folder %s: no answer within %u s (a share that hangs?)",
+					l->path, (ob->deadline_ms + 999) / 1000)));
 	}
 	return libs;
 }

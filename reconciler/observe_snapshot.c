@@ -879,8 +879,8 @@ bind_libraries(observed *o, observed *snap, const desired_state *want, GPtrArray
 				x = g_ptr_array_steal_index(snap->libraries, j);
 		}
 		if (!x) {
-			x = lib_index_parse(l->name, l->path, l->path, "{\"format\": 1, \"templates\": []}", -1);
-			x->error = g_strdup_printf("library folder %s: not in the observed snapshot", l->path);
+			x = lib_index_unknown(l->name, l->path,
+					      g_strdup_printf("library folder %s: not in the observed snapshot", l->path));
 			gap(gaps, "the snapshot has no index of library '%s' (%s)", l->name, l->path);
 		}
 		g_ptr_array_add(o->libraries, x);

@@ -509,14 +509,14 @@ test_library__a_hostile_index_is_refused_saying_where(void **state)
 		{ "{\"format\": 1, \"templates\": [", "idx:1:" },
 		{ "[]", "idx: top level: not an object" },
 		{ "{\"format\": 2, \"templates\": []}", "format 2 is not one this strata reads" },
-		{ "{\"format\": 1}", "idx: .templates: not a list" },
-		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\"}]}", "idx: .templates[0].made: missing" },
+		{ "{\"format\": 1}", "idx: templates: not a list" },
+		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\"}]}", "idx: templates[0].made: missing" },
 		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": \"2\"}]}",
-		  ".templates[0].version: not an integer" },
+		  "templates[0].version: not an integer" },
 		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
 		  "\"memory\": 1, \"disks\": [{\"file\": \"../../etc/shadow\", \"format\": \"raw\", \"sha256\": \"" SHA_A "\", "
 		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
-		  ".templates[0].disks[0]: file '../../etc/shadow' is not a relative path inside the library" },
+		  "templates[0].disks[0]: file '../../etc/shadow' is not a relative path inside the library" },
 		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
 		  "\"memory\": 1, \"disks\": [{\"file\": \"/etc/shadow\", \"format\": \"raw\", \"sha256\": \"" SHA_A "\", "
 		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
@@ -528,10 +528,10 @@ test_library__a_hostile_index_is_refused_saying_where(void **state)
 		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
 		  "\"memory\": 1, \"disks\": [{\"file\": \"g/1/d\", \"format\": \"raw\", \"sha256\": \"ABC\", "
 		  "\"virtual_size\": 1, \"bytes\": 1}]}]}",
-		  ".templates[0].disks[0]: sha256 is not 64 lowercase hexadecimal digits" },
+		  "templates[0].disks[0]: sha256 is not 64 lowercase hexadecimal digits" },
 		{ "{\"format\": 1, \"templates\": [{\"name\": \"g\", \"made\": \"x\", \"version\": 1, \"cpus\": 1, "
 		  "\"memory\": 1, \"disks\": []}]}",
-		  ".templates[0].disks: not a list of at least one disk" },
+		  "templates[0].disks: not a list of at least one disk" },
 	};
 
 	GString *deep = g_string_new("{\"format\": 1, \"templates\": ");
