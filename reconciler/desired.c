@@ -64,6 +64,18 @@ desired_vm_hash(const desired_vm *vm, const char *domain_type)
 	return hash;
 }
 
+/* A maximum as the spec wrote it (the VM's or its template's), or 0: the
+ * hash and the XML of a VM without one stay as they were. */
+static int64_t
+written_max(int64_t (*get)(const spec_source *, const spec_vm *, const spec_int **),
+	    const spec_source *src, const spec_vm *svm)
+{
+	const spec_int *from = NULL;
+	int64_t v = get(src, svm, &from);
+
+	return from ? v : 0;
+}
+
 unsigned
 desired_vm_max_cpus(const desired_vm *vm)
 {
@@ -202,14 +214,8 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	vm->persistent = g_strdup(svm->persistent.v);
 	vm->cpus = (unsigned)spec_vm_cpus(src, svm);
 	vm->memory = (uint64_t)spec_vm_memory(src, svm);
-	{
-		const spec_int *cpus_from = NULL, *mem_from = NULL;
-		int64_t max_cpus = spec_vm_max_cpus(src, svm, &cpus_from);
-		int64_t max_mem = spec_vm_max_memory(src, svm, &mem_from);
-
-		vm->max_cpus = cpus_from ? (unsigned)max_cpus : 0;
-		vm->max_memory = mem_from ? (uint64_t)max_mem : 0;
-	}
+	vm->max_cpus = (unsigned)written_max(spec_vm_max_cpus, src, svm);
+	vm->max_memory = (uint64_t)written_max(spec_vm_max_memory, src, svm);
 	vm->state = a->state.v == APPLIANCE_UNDEPLOYED ? VM_UNDEPLOYED : (int)svm->state.v;
 	vm->layer = g_strdup(svm->layer.v);
 	vm->host = g_strdup(svm->host.v);
@@ -397,6 +403,34 @@ desired_base_of(const desired_state *d, const char *pool, const char *volume)
 	return d->bases ? g_hash_table_lookup(d->bases, key) : NULL;
 }
 
+/*
+ * The volumes an observation reads the details of on every host that has
+ * them, once per revision rather than once per VM and host: template
+ * bases, a persistent volume's base, and the persistent volumes.
+ */
+static GHashTable *
+details_build(const desired_state *d)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTableIter it;
+	gpointer key;
+
+	g_hash_table_iter_init(&it, d->bases);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		g_hash_table_insert(t, g_strdup(key), GINT_TO_POINTER(DETAIL_BASE));
+	for (guint i = 0; i < d->vms->len; i++) {
+		const desired_disk *sys = ((desired_vm *)d->vms->pdata[i])->disks->pdata[0];
+
+		if (sys->base)
+			g_hash_table_insert(t, g_strdup_printf("%s/%s", sys->pool, sys->base),
+					    GINT_TO_POINTER(DETAIL_BASE));
+		if (sys->role == DISK_PERSISTENT)
+			g_hash_table_insert(t, g_strdup_printf("%s/%s", sys->pool, sys->volume),
+					    GINT_TO_POINTER(DETAIL_PERSISTENT));
+	}
+	return t;
+}
+
 desired_state *
 desired_build(const spec_source *src)
 {
@@ -437,6 +471,7 @@ desired_build(const spec_source *src)
 		g_hash_table_insert(d->shared_pools, g_strdup(p->obj.name.v), hosts);
 	}
 	d->bases = bases_build(src);
+	d->details = details_build(d);
 	d->libraries = libraries_build(src);
 	d->exports = exports_build(src);
 	return d;
@@ -461,6 +496,7 @@ desired_clear(gpointer p)
 	g_hash_table_unref(d->ptemplate_by_volume);
 	g_clear_pointer(&d->shared_pools, g_hash_table_unref);
 	g_clear_pointer(&d->bases, g_hash_table_unref);
+	g_clear_pointer(&d->details, g_hash_table_unref);
 	g_clear_pointer(&d->libraries, g_ptr_array_unref);
 	g_clear_pointer(&d->exports, g_ptr_array_unref);
 	g_ptr_array_unref(d->vms);

@@ -113,6 +113,13 @@ typedef struct {
 	GStrv exports;      /* template names */
 } desired_library;
 
+/* Why an observation reads a volume's details. */
+typedef enum {
+	DETAIL_BASE = 1,             /* a template base, or a persistent volume's */
+	DETAIL_PERSISTENT,           /* a persistent volume: only while no domain
+					uses it (before it is given to a VM) */
+} desired_detail;
+
 typedef struct {
 	GPtrArray *vms;              /* desired_vm *, in spec order */
 	GHashTable *vm_by_domain;    /* domain name -> desired_vm * */
@@ -121,6 +128,8 @@ typedef struct {
 	GHashTable *shared_pools;    /* pool name -> GStrv: the hosts declared
 					to see it as one storage */
 	GHashTable *bases;           /* "pool/volume" -> desired_base *, owned */
+	GHashTable *details;         /* "pool/volume" -> desired_detail: what an
+					observation reads the details of */
 	GPtrArray *libraries;        /* desired_library * */
 	GPtrArray *exports;          /* desired_export * */
 } desired_state;

@@ -457,7 +457,7 @@ index_users(obs_host *h, GHashTable *vol_by_path, obs_domain *d)
 }
 
 static void
-observe_volumes(obs_host *h, virt_host *v, const desired_state *want)
+observe_volumes(obs_host *h)
 {
 	g_autoptr(GHashTable) vol_by_path = g_hash_table_new(g_str_hash, g_str_equal);
 	GDestroyNotify unref = (GDestroyNotify)g_ptr_array_unref;
@@ -478,43 +478,29 @@ observe_volumes(obs_host *h, virt_host *v, const desired_state *want)
 	}
 	for (guint i = 0; i < h->domains->len; i++)
 		index_users(h, vol_by_path, h->domains->pdata[i]);
-	/* Bases: one read per template's base, not per VM (a base no VM uses
-	 * yet may be exported or copied). */
-	if (want) {
-		GHashTableIter it;
-		gpointer b;
-
-		g_hash_table_iter_init(&it, want->bases);
-		while (g_hash_table_iter_next(&it, NULL, &b))
-			read_detail(h, v, ((desired_base *)b)->pool, ((desired_base *)b)->volume);
-	}
-	/* A persistent volume's base, in the persistent volume's pool. */
-	for (guint i = 0; want && i < want->vms->len; i++) {
-		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
-
-		if (sys->base)
-			read_detail(h, v, sys->pool, sys->base);
-	}
-
 }
 
 /*
- * Persistent volumes about to be given to a VM are checked before use:
- * those present here that no domain here uses (one read per such volume,
- * whatever the number of VMs).
+ * The details the revision reads (desired_state.details), one read per
+ * volume present here, whatever the number of VMs: template bases (a base
+ * no VM uses yet may be exported or copied), a persistent volume's base,
+ * and a persistent volume only while no domain here uses it, to be
+ * checked before it is given to a VM.
  */
 static void
-observe_persistent(obs_host *h, virt_host *v, const desired_state *want)
+observe_details(obs_host *h, virt_host *v, const desired_state *want)
 {
-	for (guint i = 0; i < want->vms->len; i++) {
-		desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
-		g_autofree char *key = NULL;
+	GHashTableIter it;
+	gpointer key, why;
 
-		if (sys->role != DISK_PERSISTENT)
+	g_hash_table_iter_init(&it, want->details);
+	while (g_hash_table_iter_next(&it, &key, &why)) {
+		const char *slash = strchr(key, '/');
+		g_autofree char *pool = g_strndup(key, (gsize)(slash - (const char *)key));
+
+		if (GPOINTER_TO_INT(why) == DETAIL_PERSISTENT && g_hash_table_contains(h->users, key))
 			continue;
-		key = g_strdup_printf("%s/%s", sys->pool, sys->volume);
-		if (!g_hash_table_contains(h->users, key))
-			read_detail(h, v, sys->pool, sys->volume);
+		read_detail(h, v, pool, slash + 1);
 	}
 }
 
@@ -531,7 +517,7 @@ obs_host_new(const char *name)
 void
 obs_host_index(obs_host *h)
 {
-	observe_volumes(h, NULL, NULL);
+	observe_volumes(h);
 }
 
 void
@@ -673,13 +659,13 @@ observe_host(host_job *j, unsigned *reads)
 	    !virt_list_domains(j->virt, &doms, &err) ||
 	    !virt_list_pools(j->virt, &h->pools, &h->vols, &err)) {
 		h->error = g_strdup(err->message);
-		observe_volumes(h, NULL, NULL);
+		observe_volumes(h);
 		return h;
 	}
 	h->reachable = true;
 	observe_domains(h, j->virt, doms, j->want, j->cache, j->cache_gen, reads);
-	observe_volumes(h, j->virt, j->want);
-	observe_persistent(h, j->virt, j->want);
+	observe_volumes(h);
+	observe_details(h, j->virt, j->want);
 	return h;
 }
 

@@ -812,53 +812,32 @@ bind_host(observed *o, observed *snap, const char *name, const spec_host *spec, 
 	observed_add_host(o, h);
 }
 
-/* A volume the revision reads the details of, listed and not detailed. */
-static void
-need_detail(const obs_host *h, const char *pool, const char *vol, GPtrArray *gaps)
-{
-	g_autofree char *key = g_strdup_printf("%s/%s", pool, vol);
-
-	if (h->reachable && obs_host_has_volume(h, pool, vol) && !g_hash_table_contains(h->details, key))
-		gap(gaps, "the snapshot has no details of %s on %s (no template or VM used it when it "
-		    "was taken)", key, h->name);
-}
-
+/* What a live observation of @h would have read for @want that the
+ * snapshot lacks: the same details (desired_state.details, as
+ * observe_details reads them), and definitions. */
 static void
 host_gaps(const obs_host *h, const desired_state *want, GPtrArray *gaps)
 {
 	GHashTableIter it;
-	gpointer b;
+	gpointer key, why;
 
-	g_hash_table_iter_init(&it, want->bases);
-	while (g_hash_table_iter_next(&it, NULL, &b))
-		need_detail(h, ((desired_base *)b)->pool, ((desired_base *)b)->volume, gaps);
-	for (guint i = 0; i < want->vms->len; i++) {
-		const desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
-
-		if (sys->base)
-			need_detail(h, sys->pool, sys->base, gaps);
-	}
-	/* A persistent volume about to be given to a VM, which no domain uses:
-	 * a live pass reads its details (observe_persistent) to refuse one
-	 * whose backing file leaves its pool. */
-	for (guint i = 0; i < want->vms->len; i++) {
-		const desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
-		g_autofree char *key = NULL;
-
-		if (sys->role != DISK_PERSISTENT)
+	g_hash_table_iter_init(&it, want->details);
+	while (h->reachable && g_hash_table_iter_next(&it, &key, &why)) {
+		if (!g_hash_table_contains(h->vol_by_key, key) || g_hash_table_contains(h->details, key) ||
+		    (GPOINTER_TO_INT(why) == DETAIL_PERSISTENT && g_hash_table_contains(h->users, key)))
 			continue;
-		key = g_strdup_printf("%s/%s", sys->pool, sys->volume);
-		if (!g_hash_table_contains(h->users, key))
-			need_detail(h, sys->pool, sys->volume, gaps);
+		gap(gaps, "the snapshot has no details of %s on %s (no template or VM used it when it "
+		    "was taken)", (char *)key, h->name);
 	}
 	/* A definition the observation took from its cache, whose hash the
 	 * revision changes: a live pass would read it. */
 	for (guint i = 0; i < h->domains->len; i++) {
 		const obs_domain *d = h->domains->pdata[i];
-		const desired_vm *vm = g_hash_table_lookup(want->vm_by_domain, d->name);
-		g_autofree char *hash = vm && d->managed ? desired_vm_hash(vm, h->domain_type) : NULL;
+		const desired_vm *vm = d->managed && !d->detailed ?
+				       g_hash_table_lookup(want->vm_by_domain, d->name) : NULL;
+		g_autofree char *hash = vm ? desired_vm_hash(vm, h->domain_type) : NULL;
 
-		if (hash && !d->detailed && g_strcmp0(hash, d->hash) != 0)
+		if (hash && g_strcmp0(hash, d->hash) != 0)
 			gap(gaps, "the snapshot has not read the definition of %s on %s, which this "
 			    "revision changes", d->name, h->name);
 	}
