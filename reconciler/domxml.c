@@ -33,6 +33,15 @@ child_num(xmlNodePtr parent, const char *name, uint64_t n)
 	return child(parent, name, buf);
 }
 
+static void
+child_num_prop(xmlNodePtr node, const char *name, uint64_t n)
+{
+	char buf[32];
+
+	g_snprintf(buf, sizeof(buf), "%" G_GUINT64_FORMAT, n);
+	prop(node, name, buf);
+}
+
 static char *
 doc_to_string(xmlDocPtr doc)
 {
@@ -49,27 +58,45 @@ doc_to_string(xmlDocPtr doc)
 }
 
 static void
+add_disk(xmlNodePtr devices, const desired_disk *d, bool boot)
+{
+	xmlNodePtr disk = child(devices, "disk", NULL);
+	xmlNodePtr n;
+
+	prop(disk, "type", "volume");
+	prop(disk, "device", "disk");
+	n = child(disk, "driver", NULL);
+	prop(n, "name", "qemu");
+	prop(n, "type", "qcow2");
+	n = child(disk, "source", NULL);
+	prop(n, "pool", d->pool);
+	prop(n, "volume", d->volume);
+	n = child(disk, "target", NULL);
+	prop(n, "dev", d->target);
+	prop(n, "bus", "virtio");
+	if (boot)
+		prop(child(disk, "boot", NULL), "order", "1");
+}
+
+static void
 add_disks(xmlNodePtr devices, const desired_vm *vm)
 {
-	for (guint i = 0; i < vm->disks->len; i++) {
-		const desired_disk *d = vm->disks->pdata[i];
-		xmlNodePtr disk = child(devices, "disk", NULL);
-		xmlNodePtr n;
+	for (guint i = 0; i < vm->disks->len; i++)
+		add_disk(devices, vm->disks->pdata[i], i == 0);
+}
 
-		prop(disk, "type", "volume");
-		prop(disk, "device", "disk");
-		n = child(disk, "driver", NULL);
-		prop(n, "name", "qemu");
-		prop(n, "type", "qcow2");
-		n = child(disk, "source", NULL);
-		prop(n, "pool", d->pool);
-		prop(n, "volume", d->volume);
-		n = child(disk, "target", NULL);
-		prop(n, "dev", d->target);
-		prop(n, "bus", "virtio");
-		if (i == 0)
-			prop(child(disk, "boot", NULL), "order", "1");
-	}
+static void
+add_nic(xmlNodePtr devices, const char *network, const char *mac)
+{
+	xmlNodePtr n = child(devices, "interface", NULL);
+
+	prop(n, "type", "network");
+	if (mac && *mac)
+		prop(child(n, "mac", NULL), "address", mac);
+	if (network)
+		prop(child(n, "source", NULL), "network", network);
+	if (network)
+		prop(child(n, "model", NULL), "type", "virtio");
 }
 
 static void
@@ -77,15 +104,89 @@ add_nics(xmlNodePtr devices, const desired_vm *vm, const char *const *macs)
 {
 	for (guint i = 0; i < vm->nics->len; i++) {
 		const desired_nic *nic = vm->nics->pdata[i];
-		xmlNodePtr n = child(devices, "interface", NULL);
-		const char *mac = nic->mac ? nic->mac : macs && macs[i] && *macs[i] ? macs[i] : NULL;
 
-		prop(n, "type", "network");
-		if (mac)
-			prop(child(n, "mac", NULL), "address", mac);
-		prop(child(n, "source", NULL), "network", nic->network);
-		prop(child(n, "model", NULL), "type", "virtio");
+		add_nic(devices, nic->network, nic->mac ? nic->mac : macs ? macs[i] : NULL);
 	}
+}
+
+/* The XML of the one device @build adds to a <devices> node. */
+static char *
+device_xml(void (*build)(xmlNodePtr, gconstpointer, gconstpointer), gconstpointer a, gconstpointer b)
+{
+	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNodePtr devices = xmlNewNode(NULL, BAD_CAST "devices");
+	xmlNodePtr dev;
+	char *xml;
+
+	xmlDocSetRootElement(doc, devices);
+	build(devices, a, b);
+	dev = xmlFirstElementChild(devices);
+	xmlUnlinkNode(dev);
+	xmlDocSetRootElement(doc, dev);
+	xmlFreeNode(devices);
+	xml = doc_to_string(doc);
+	xmlFreeDoc(doc);
+	return xml;
+}
+
+static void
+build_disk(xmlNodePtr devices, gconstpointer d, gconstpointer unused)
+{
+	(void)unused;
+	add_disk(devices, d, false);
+}
+
+static void
+build_nic(xmlNodePtr devices, gconstpointer network, gconstpointer mac)
+{
+	add_nic(devices, network, mac);
+}
+
+char *
+domxml_disk(const desired_disk *d)
+{
+	return device_xml(build_disk, d, NULL);
+}
+
+char *
+domxml_nic(const char *network, const char *mac)
+{
+	return device_xml(build_nic, network, mac);
+}
+
+char *
+domxml_find_device(const char *xml, const char *device)
+{
+	xmlDocPtr doc;
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr r;
+	g_autofree char *lower = g_ascii_strdown(device, -1);
+	g_autofree char *expr = NULL;
+	char *out = NULL;
+
+	/* Pasted into an expression: only what a target or a MAC holds. */
+	if (!*lower || strspn(lower, "abcdefghijklmnopqrstuvwxyz0123456789:") != strlen(lower))
+		return NULL;
+	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		return NULL;
+	expr = g_strdup_printf("/domain/devices/disk[target/@dev='%s'] | /domain/devices/interface"
+			       "[translate(mac/@address, 'ABCDEF', 'abcdef')='%s']", lower, lower);
+	ctx = xmlXPathNewContext(doc);
+	r = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	if (r && r->nodesetval && r->nodesetval->nodeNr == 1) {
+		xmlBufferPtr buf = xmlBufferCreate();
+
+		xmlNodeDump(buf, doc, r->nodesetval->nodeTab[0], 0, 0);
+		out = g_strdup((const char *)xmlBufferContent(buf));
+		xmlBufferFree(buf);
+	}
+	if (r)
+		xmlXPathFreeObject(r);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return out;
 }
 
 static xmlDocPtr
@@ -115,6 +216,19 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 		prop(mark, "template", vm->template);
 	if (hash)
 		prop(mark, "hash", hash);
+	/* The size each disk was defined with: what a later spec's size is
+	 * compared with (a disk grows; reading every volume's size on every
+	 * pass would cost a call per disk). */
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		xmlNodePtr sized;
+
+		if (!d->capacity)
+			continue;
+		sized = xmlNewChild(mark, ns, BAD_CAST "disk", NULL);
+		prop(sized, "target", d->target);
+		child_num_prop(sized, "size", d->capacity);
+	}
 	/* The maxima are what the VM may be given while it runs; without
 	 * them, as before they existed (the same XML, the same hash). */
 	n = child_num(dom, "memory", desired_vm_max_memory(vm) / 1024);
@@ -336,6 +450,44 @@ parse_volumes(xmlXPathContextPtr ctx, domxml_info *out)
 	xmlXPathFreeObject(r);
 }
 
+/*
+ * Each disk (not a CD-ROM) as "TARGET SOURCE SIZE", in the definition's
+ * order: SOURCE is "pool/volume", or the host path of a file or block
+ * disk; SIZE the size strata defined it with (its metadata), 0 if none.
+ */
+static void
+parse_disks(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk[@device='disk' or not(@device)]", ctx);
+
+	out->disks = g_ptr_array_new_with_free_func(g_free);
+	for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlNodePtr save = ctx->node;
+		g_autofree char *target = NULL, *pool = NULL, *vol = NULL, *path = NULL, *size_expr = NULL;
+		uint64_t size;
+
+		ctx->node = r->nodesetval->nodeTab[i];
+		target = xp_string(ctx, "string(target/@dev)");
+		pool = xp_string(ctx, "string(source/@pool)");
+		vol = xp_string(ctx, "string(source/@volume)");
+		path = xp_string(ctx, "string(source/@file | source/@dev)");
+		ctx->node = save;
+		if (!target || strchr(target, ' '))
+			continue;
+		size_expr = g_strdup_printf("string(/domain/metadata/s:vm/s:disk[@target='%s']/@size)", target);
+		size = strspn(target, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(target) ?
+		       xp_number(ctx, size_expr) : 0;
+		if (pool && vol)
+			g_ptr_array_add(out->disks, g_strdup_printf("%s %s/%s %" G_GUINT64_FORMAT, target,
+								    pool, vol, size));
+		else
+			g_ptr_array_add(out->disks, g_strdup_printf("%s %s %" G_GUINT64_FORMAT, target,
+								    path ? path : "-", size));
+	}
+	if (r)
+		xmlXPathFreeObject(r);
+}
+
 /* Each network interface's network and MAC, in the definition's order. */
 static void
 parse_nics(xmlXPathContextPtr ctx, domxml_info *out)
@@ -388,7 +540,9 @@ domxml_parse(const char *xml, domxml_info *out)
 	out->memory = memory_bytes(ctx, "currentMemory");
 	if (!out->memory)
 		out->memory = out->max_memory;
+	out->title = xp_string(ctx, "string(/domain/title)");
 	parse_volumes(ctx, out);
+	parse_disks(ctx, out);
 	parse_nics(ctx, out);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
@@ -408,5 +562,82 @@ domxml_info_release(domxml_info *info)
 		g_ptr_array_unref(info->paths);
 	if (info->nics)
 		g_ptr_array_unref(info->nics);
+	if (info->disks)
+		g_ptr_array_unref(info->disks);
+	g_free(info->title);
+	g_free(info->running_differs);
 	memset(info, 0, sizeof(*info));
+}
+
+bool
+domxml_disk_split(const char *disk, char **target, char **source, uint64_t *size)
+{
+	const char *sp = strchr(disk, ' ');
+	const char *last = strrchr(disk, ' ');
+	char *end = NULL;
+
+	if (!sp || last == sp || !sp[1] || !last[1])
+		return false;
+	*size = g_ascii_strtoull(last + 1, &end, 10);
+	if (!end || *end)
+		return false;
+	*target = g_strndup(disk, (gsize)(sp - disk));
+	*source = g_strndup(sp + 1, (gsize)(last - sp - 1));
+	return true;
+}
+
+/* "TARGET SOURCE" of @disk, its size left out: what a running domain and
+ * its definition are compared on. */
+static char *
+disk_identity(const char *disk)
+{
+	const char *last = strrchr(disk, ' ');
+
+	return last ? g_strndup(disk, (gsize)(last - disk)) : g_strdup(disk);
+}
+
+static bool
+same_disks(const GPtrArray *a, const GPtrArray *b)
+{
+	if (a->len != b->len)
+		return false;
+	for (guint i = 0; i < a->len; i++) {
+		g_autofree char *x = disk_identity(a->pdata[i]);
+		g_autofree char *y = disk_identity(b->pdata[i]);
+
+		if (strcmp(x, y) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+same_strings(const GPtrArray *a, const GPtrArray *b)
+{
+	if (a->len != b->len)
+		return false;
+	for (guint i = 0; i < a->len; i++)
+		if (g_ascii_strcasecmp(a->pdata[i], b->pdata[i]) != 0)
+			return false;
+	return true;
+}
+
+char *
+domxml_running_differs(const domxml_info *config, const domxml_info *live)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	if (config->cpus != live->cpus)
+		g_string_append_printf(s, "; %u vCPUs running, %u defined", live->cpus, config->cpus);
+	if (config->max_cpus != live->max_cpus)
+		g_string_append_printf(s, "; at most %u vCPUs running, %u defined", live->max_cpus,
+				       config->max_cpus);
+	if (config->max_memory != live->max_memory)
+		g_string_append_printf(s, "; at most %" G_GUINT64_FORMAT " MiB running, %" G_GUINT64_FORMAT
+				       " MiB defined", live->max_memory >> 20, config->max_memory >> 20);
+	if (!same_disks(config->disks, live->disks))
+		g_string_append(s, "; its disks differ from its definition's");
+	if (!same_strings(config->nics, live->nics))
+		g_string_append(s, "; its NICs differ from its definition's");
+	return s->len ? g_strdup(s->str + 2) : NULL;
 }

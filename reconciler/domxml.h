@@ -26,6 +26,15 @@
 char *domxml_domain(const desired_vm *vm, const char *domain_type,
 		    const char *hash, const char *uuid, const char *const *macs);
 
+/* One device, for a live attach (AFFECT_LIVE|AFFECT_CONFIG): a disk as the
+ * domain XML has it, a NIC on @network with @mac. */
+char *domxml_disk(const desired_disk *d);
+char *domxml_nic(const char *network, const char *mac);
+/* The element of the disk whose target is @device, or of the interface
+ * whose MAC is @device (any case), in domain @xml: what a detach names, as
+ * the domain has it.  NULL if there is not exactly one. */
+char *domxml_find_device(const char *xml, const char *device);
+
 /*
  * @xml with a MAC address given to each interface that has none, or NULL
  * when every one has its own.  Generated here, once, rather than by
@@ -53,7 +62,22 @@ typedef struct {
 	GPtrArray *paths;   /* char *: host paths of its file and block disks */
 	GPtrArray *nics;    /* char *: "NETWORK MAC" of each network interface, in
 			       order (MAC "" when it has none) */
+	GPtrArray *disks;   /* char *: "TARGET SOURCE SIZE" of each disk, in order
+			       (domxml_disk_split) */
+	char *title;
+	char *running_differs; /* set by the observer, not the parser: how the
+				  running domain differs (domxml_running_differs) */
 } domxml_info;
 
 bool domxml_parse(const char *xml, domxml_info *out);
+/* The parts of a "TARGET SOURCE SIZE" disk; false if it is not one. */
+bool domxml_disk_split(const char *disk, char **target, char **source, uint64_t *size);
+/*
+ * How a running domain (@live: its live XML) differs from its definition
+ * (@config) in what only a boot changes: vCPUs, the maxima, disks and
+ * NICs; NULL when it does not.  The balloon's current memory is left
+ * out: a guest without a balloon driver never reaches its target, and a
+ * restart would not change that.
+ */
+char *domxml_running_differs(const domxml_info *config, const domxml_info *live);
 void domxml_info_release(domxml_info *info);

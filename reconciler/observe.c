@@ -23,6 +23,10 @@ typedef struct {
 	GStrv volumes;         /* what its definition uses: "pool/volume" */
 	GStrv paths;           /* and host paths */
 	GStrv nics;            /* "NETWORK MAC" of each interface */
+	GStrv disks;           /* "TARGET SOURCE SIZE" of each disk */
+	char *title;
+	char *running_differs; /* set: never served from here (read each pass
+				  until the running VM matches its definition) */
 } cache_entry;
 
 struct obs_cache {
@@ -47,6 +51,9 @@ cache_entry_free(gpointer p)
 	g_strfreev(e->volumes);
 	g_strfreev(e->paths);
 	g_strfreev(e->nics);
+	g_strfreev(e->disks);
+	g_free(e->title);
+	g_free(e->running_differs);
 	g_free(e);
 }
 
@@ -135,6 +142,9 @@ cache_put(obs_cache *c, guint gen, const char *host, const char *uuid, const dom
 	e->volumes = strv_of(info->volumes);
 	e->paths = strv_of(info->paths);
 	e->nics = strv_of(info->nics);
+	e->disks = strv_of(info->disks);
+	e->title = g_strdup(info->title);
+	e->running_differs = g_strdup(info->running_differs);
 	pthread_mutex_lock(&c->lock);
 	if (gen == G_MAXUINT || gen == c->gen) {
 		g_hash_table_insert(c->by_uuid, cache_key(host, uuid), e);
@@ -195,6 +205,9 @@ domain_free(gpointer p)
 	g_strfreev(d->volumes);
 	g_strfreev(d->paths);
 	g_strfreev(d->nics);
+	g_strfreev(d->disks);
+	g_free(d->title);
+	g_free(d->restart_required);
 	g_free(d);
 }
 
@@ -228,6 +241,8 @@ domain_take(obs_domain *d, const cache_entry *e)
 	d->volumes = g_strdupv(e->volumes);
 	d->paths = g_strdupv(e->paths);
 	d->nics = g_strdupv(e->nics);
+	d->disks = g_strdupv(e->disks);
+	d->title = g_strdup(e->title);
 	d->refs_known = true;
 }
 
@@ -263,6 +278,7 @@ read_definition(virt_host *v, const char *name, bool running, domxml_info *info,
 	}
 	add_missing(info->volumes, li.volumes);
 	add_missing(info->paths, li.paths);
+	info->running_differs = domxml_running_differs(info, &li);
 	domxml_info_release(&li);
 	return true;
 }
@@ -286,6 +302,9 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->volumes = strv_of(info.volumes);
 	d->paths = strv_of(info.paths);
 	d->nics = strv_of(info.nics);
+	d->disks = strv_of(info.disks);
+	d->title = g_strdup(info.title);
+	d->restart_required = g_strdup(info.running_differs);
 	d->refs_known = true;
 	d->detailed = true;
 	d->cpus = info.cpus;
@@ -350,7 +369,7 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 	e = g_hash_table_lookup(cache->by_uuid, key);
 	if (e && !e->managed) {
 		hit = true;
-	} else if (e) {
+	} else if (e && !e->running_differs) {
 		vm = g_hash_table_lookup(want->vm_by_domain, d->name);
 		hash = vm ? desired_vm_hash(vm, type) : NULL;
 		hit = hash && e->hash && strcmp(hash, e->hash) == 0;

@@ -36,6 +36,11 @@ typedef struct {
 	bool refs_known;         /* its definition was read: the two above hold */
 	GStrv nics;              /* "NETWORK MAC" of each interface its definition
 				    has (MAC "" when none), or NULL if not read */
+	GStrv disks;             /* "TARGET SOURCE SIZE" of each disk its definition
+				    has (domxml_disk_split), or NULL if not read */
+	char *title;
+	char *restart_required;  /* how the running VM differs from its definition
+				    in what only a boot changes, or NULL */
 	bool detailed;           /* XML was read this pass: the fields below hold */
 	unsigned cpus;           /* its definition's, for the next boot */
 	uint64_t memory;

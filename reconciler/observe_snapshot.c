@@ -12,6 +12,7 @@
 
 #include "json_in.h"
 #include "json_out.h"
+#include "domxml.h"
 #include "observe_snapshot.h"
 #include "offload.h"
 
@@ -128,6 +129,9 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	out_strv(b, "volumes", d->volumes);
 	out_strv(b, "paths", d->paths);
 	out_strv(b, "nics", d->nics);
+	out_strv(b, "disks", d->disks);
+	json_out_string(b, "title", d->title);
+	json_out_string(b, "restart_required", d->restart_required);
 	out_bool(b, "managed", d->managed);
 	json_out_string(b, "appliance", d->appliance);
 	json_out_string(b, "vm", d->vm);
@@ -360,7 +364,9 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_bool(r, o, "managed_save", &d->managed_save) ||
 	    !json_in_bool(r, o, "refs_known", &d->refs_known) ||
 	    !json_in_strv(r, o, "volumes", &d->volumes) || !json_in_strv(r, o, "paths", &d->paths) ||
-	    !json_in_strv(r, o, "nics", &d->nics) ||
+	    !json_in_strv(r, o, "nics", &d->nics) || !json_in_strv(r, o, "disks", &d->disks) ||
+	    !dup_or_null(r, o, "title", &d->title) ||
+	    !dup_or_null(r, o, "restart_required", &d->restart_required) ||
 	    !json_in_bool(r, o, "managed", &d->managed) ||
 	    !dup_or_null(r, o, "appliance", &d->appliance) || !dup_or_null(r, o, "vm", &d->vm) ||
 	    !dup_or_null(r, o, "hash", &d->hash) || !dup_or_null(r, o, "template", &d->template) ||
@@ -373,11 +379,19 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	if (!*d->name)
 		return json_in_bad(r, "name is empty");
 	if ((d->volumes && g_strv_length(d->volumes) > DOMAIN_REFS_MAX) ||
-	    (d->paths && g_strv_length(d->paths) > DOMAIN_REFS_MAX))
+	    (d->paths && g_strv_length(d->paths) > DOMAIN_REFS_MAX) ||
+	    (d->disks && g_strv_length(d->disks) > DOMAIN_REFS_MAX))
 		return json_in_bad(r, "more than %d volumes or paths: not a domain libvirt listed",
 				   DOMAIN_REFS_MAX);
 	if (d->managed && (!d->appliance || !d->vm || !d->hash))
 		return json_in_bad(r, "a managed domain without its appliance, vm and hash");
+	for (guint i = 0; d->disks && d->disks[i]; i++) {
+		g_autofree char *target = NULL, *source = NULL;
+		uint64_t size;
+
+		if (!domxml_disk_split(d->disks[i], &target, &source, &size))
+			return json_in_bad(r, "disk '%s' is not \"TARGET SOURCE SIZE\"", d->disks[i]);
+	}
 	d->state = (int)state;
 	d->reason = (int)reason;
 	d->cpus = (unsigned)cpus;
