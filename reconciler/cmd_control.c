@@ -120,6 +120,7 @@ print_status(const char *reply)
 			json_object_get_string_member(vm, "appliance"),
 			json_object_get_string_member(vm, "vm"));
 		const char *ovr = json_object_get_string_member_with_default(vm, "override", NULL);
+		const char *rr = json_object_get_string_member_with_default(vm, "restart_required", NULL);
 
 		printf("%-24s %-8s %-11s %-11s %s%s%s%s\n", name,
 		       json_object_get_string_member_with_default(vm, "host", "-"),
@@ -128,6 +129,8 @@ print_status(const char *reply)
 		       ovr ? ovr : "-", ovr ? " (" : "",
 		       ovr ? json_object_get_string_member_with_default(vm, "override_reason", "") : "",
 		       ovr ? ")" : "");
+		if (rr)
+			printf("%-24s restart required: %s\n", "", rr);
 	}
 }
 

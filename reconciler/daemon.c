@@ -1301,6 +1301,7 @@ status_capture(daemon_state *d)
 		json_out_string(b, "observed", observed_state);
 		json_out_string(b, "override", h ? spec_vm_state_names[h->state] : NULL);
 		json_out_string(b, "override_reason", h ? h->why : NULL);
+		json_out_string(b, "restart_required", o ? o->restart_required : NULL);
 		json_builder_end_object(b);
 		g_ptr_array_add(d->status, json_builder_get_root(b));
 	}

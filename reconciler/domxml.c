@@ -627,11 +627,12 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 {
 	g_autoptr(GString) s = g_string_new(NULL);
 
-	if (config->cpus != live->cpus)
+	if ((config->cpus != live->cpus || config->max_cpus != live->max_cpus) &&
+	    config->max_cpus == config->cpus && live->max_cpus == live->cpus)
 		g_string_append_printf(s, "; %u vCPUs running, %u defined", live->cpus, config->cpus);
-	if (config->max_cpus != live->max_cpus)
-		g_string_append_printf(s, "; at most %u vCPUs running, %u defined", live->max_cpus,
-				       config->max_cpus);
+	else if (config->cpus != live->cpus || config->max_cpus != live->max_cpus)
+		g_string_append_printf(s, "; %u of at most %u vCPUs running, %u of at most %u defined",
+				       live->cpus, live->max_cpus, config->cpus, config->max_cpus);
 	if (config->max_memory != live->max_memory)
 		g_string_append_printf(s, "; at most %" G_GUINT64_FORMAT " MiB running, %" G_GUINT64_FORMAT
 				       " MiB defined", live->max_memory >> 20, config->max_memory >> 20);

@@ -304,6 +304,12 @@ run_once(job *j, GError **error)
 		return virt_set_memory(v, op->domain, op->value, true, error);
 	case OP_SET_VCPUS:
 		return virt_set_vcpus(v, op->domain, (unsigned)op->value, true, error);
+	case OP_ATTACH:
+		return virt_attach(v, op->domain, op->xml, error);
+	case OP_DETACH:
+		return virt_detach(v, op->domain, op->device, (unsigned)op->value, error);
+	case OP_DISK_RESIZE:
+		return virt_disk_grow(v, op->domain, op->device, op->pool, op->volume, op->value, error);
 	case OP_REBOOT:
 		return virt_reboot(v, op->domain, error);
 	case OP_PM_WAKEUP:
@@ -889,7 +895,9 @@ collect(executor *x, bool block)
 			x->in_flight--;
 			*busy(x, op->host) -= heavy(op);
 		}
-		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0])
+		/* A definition the running VM does not match yet is read again
+		 * on each pass (restart required), never served from the cache. */
+		if (op->status == OPST_DONE && op->kind == OP_DEFINE && j->uuid[0] && !op->next_boot)
 			obs_cache_remember(x->cache, op->host, j->uuid, op->xml);
 		g_ptr_array_add(finished, op);
 		virt_host_free(j->virt);

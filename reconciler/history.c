@@ -515,6 +515,10 @@ op_args(const plan_op *op)
 		return g_strdup_printf("memory=%" G_GUINT64_FORMAT, op->value);
 	if (op->kind == OP_SET_VCPUS)
 		return g_strdup_printf("vcpus=%" G_GUINT64_FORMAT, op->value);
+	if (op->kind == OP_ATTACH || op->kind == OP_DETACH)
+		return g_strdup_printf("device=%s", op->device);
+	if (op->kind == OP_DISK_RESIZE)
+		return g_strdup_printf("device=%s size=%" G_GUINT64_FORMAT, op->device, op->value);
 	if (op->kind == OP_MIGRATE)
 		return g_strdup_printf("to=%s", op->target);
 	return NULL;

@@ -9,6 +9,7 @@
 #include "domxml.h"
 #include "place.h"
 #include "plan.h"
+#include "vm_change.h"
 
 /* What a domain is doing, as far as a plan cares. */
 typedef enum { RUN_OFF, RUN_RUNNING, RUN_PAUSED, RUN_SAVED } run_state;
@@ -47,6 +48,7 @@ static const char *const kind_names[] = {
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 	"copy-volume", "export-template", "export-image", "capture-volume", "set-vcpus",
+	"attach", "detach", "resize-disk",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -141,6 +143,14 @@ op_describe(const plan_op *op)
 	if (op->kind == OP_SET_VCPUS)
 		return g_strdup_printf("%s %s to %" G_GUINT64_FORMAT, op_kind_name(op->kind), op->domain,
 				       op->value);
+	if (op->kind == OP_ATTACH || op->kind == OP_DETACH)
+		return g_strdup_printf("%s %s %s %s", op_kind_name(op->kind), op->domain,
+				       strchr(op->device, ':') ? "NIC" : "disk", op->device);
+	if (op->kind == OP_DISK_RESIZE) {
+		g_autofree char *size = plan_size_text(op->value);
+
+		return g_strdup_printf("%s %s %s to %s", op_kind_name(op->kind), op->domain, op->device, size);
+	}
 	if (op->kind == OP_MIGRATE)
 		return g_strdup_printf("%s %s to %s%s (aborted after %" G_GUINT64_FORMAT " s)",
 				       op_kind_name(op->kind), op->domain, op->target,
@@ -180,6 +190,7 @@ op_free(gpointer p)
 	g_free(op->hash);
 	g_free(op->reason);
 	g_free(op->snapshot);
+	g_free(op->device);
 	g_free(op->error);
 	g_free(op->digest);
 	g_free(op->log);
@@ -1193,21 +1204,30 @@ nic_macs(const planner *pl, const desired_vm *vm, const obs_domain *prev)
 	return out;
 }
 
-/* @prev: the domain @vm was (on @h or elsewhere), whose identity it keeps. */
+/* @prev: the domain @vm was (on @h or elsewhere), whose identity it
+ * keeps; @macs: its NICs' (nic_macs). */
 static plan_op *
-plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain *prev,
-	    op_impact impact, plan_op *after, const char *reason)
+plan_define_macs(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain *prev,
+		 op_impact impact, plan_op *after, const char *reason, const char *const *macs)
 {
 	const char *type = h->domain_type;
 	plan_op *op = op_add(pl, OP_DEFINE, impact, h->name, vm->domain, after, reason);
-	g_auto(GStrv) macs = nic_macs(pl, vm, prev);
 
 	op->hash = desired_vm_hash(vm, type);
 	op->redefines = prev && prev->host == h;
 	/* Its UUID too, on a cold move as a live one keeps it: the guest
 	 * sees the same machine (SMBIOS UUID, licences bound to it). */
-	op->xml = domxml_domain(vm, type, op->hash, prev ? prev->uuid : NULL, (const char *const *)macs);
+	op->xml = domxml_domain(vm, type, op->hash, prev ? prev->uuid : NULL, macs);
 	return op;
+}
+
+static plan_op *
+plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain *prev,
+	    op_impact impact, plan_op *after, const char *reason)
+{
+	g_auto(GStrv) macs = nic_macs(pl, vm, prev);
+
+	return plan_define_macs(pl, vm, h, prev, impact, after, reason, (const char *const *)macs);
 }
 
 /* Volumes, definition and start of @vm on @h, all after @after (or not). */
@@ -1788,19 +1808,6 @@ plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	return true;
 }
 
-/* A copy of @vm's hash with the observed size: equal means only size changed. */
-static bool
-only_size_changed(const desired_vm *vm, const obs_domain *o, const char *type)
-{
-	desired_vm probe = *vm;
-	g_autofree char *hash = NULL;
-
-	probe.cpus = o->cpus;
-	probe.memory = o->memory;
-	hash = desired_vm_hash(&probe, type);
-	return o->hash && strcmp(hash, o->hash) == 0;
-}
-
 static bool
 template_changed(const desired_vm *vm, const obs_domain *o)
 {
@@ -1832,92 +1839,204 @@ moved_disk(const obs_host *h, const desired_vm *vm, guint first, const virt_vol 
 	return NULL;
 }
 
-/*
- * vCPUs and memory changed and nothing else, on a running VM: live where
- * the running definition's maxima allow it.  vCPUs are only added live,
- * up to a max_cpus the spec wrote: libvirt marks those the VM booted with
- * as not hot-pluggable, and one added later goes back only if the guest
- * agrees.  Memory moves with the balloon up to max_memory, and down
- * without one (as before maxima existed).  The live changes come first
- * and the definition for the next boot after them: a live change that
- * fails leaves the old definition, so the next pass sees the difference
- * and tries again, rather than a running VM silently unlike its spec.
- * NULL when a restart is needed.
- */
+/* One live op of @c on @o after @last; NULL (and a refusal) if a volume
+ * it needs cannot be made. */
 static plan_op *
-plan_resize_live(planner *pl, const desired_vm *vm, const obs_domain *o)
+plan_live_op(planner *pl, const desired_vm *vm, const obs_domain *o, const vm_change *c,
+	     plan_op *last, bool *ok)
 {
 	const char *host = o->host->name;
-	bool cpus_live = vm->cpus == o->cpus || (vm->max_cpus && vm->cpus > o->cpus && vm->cpus <= o->max_cpus);
-	bool mem_live = vm->memory == o->memory || vm->memory < o->memory ||
-			(vm->max_memory && vm->memory <= o->max_memory);
-	g_autofree char *why = NULL;
-	plan_op *last = NULL;
+	g_autofree char *why = g_strdup_printf("live: %s", c->why);
+	plan_op *op = NULL;
 
-	if (!cpus_live || !mem_live)
-		return NULL;
-	if (vm->cpus != o->cpus) {
-		why = g_strdup_printf("live: %u → %u vCPUs within max %u", o->cpus, vm->cpus, o->max_cpus);
-		last = op_add(pl, OP_SET_VCPUS, IMPACT_IN_PLACE, host, vm->domain, NULL, why);
-		last->value = vm->cpus;
+	switch (c->kind) {
+	case CH_VCPUS:
+		op = op_add(pl, OP_SET_VCPUS, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->value = vm->cpus;
+		break;
+	case CH_MEMORY:
+		op = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->value = vm->memory;
+		break;
+	case CH_DISK_ATTACH:
+		if (!obs_host_has_volume(o->host, c->disk->pool, c->disk->volume)) {
+			plan_op *vol = plan_disk(pl, vm, c->disk, o->host, IMPACT_IN_PLACE);
+
+			if (!vol)
+				return *ok = false, last;
+			dep(vol, last);
+			last = vol;
+		}
+		op = op_add(pl, OP_ATTACH, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->xml = domxml_disk(c->disk);
+		op->device = g_strdup(c->device);
+		break;
+	case CH_NIC_ATTACH:
+		op = op_add(pl, OP_ATTACH, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->xml = domxml_nic(c->network, c->device);
+		op->device = g_strdup(c->device);
+		break;
+	case CH_DISK_DETACH:
+	case CH_NIC_DETACH:
+		op = op_add(pl, OP_DETACH, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->device = g_strdup(c->device);
+		op->value = DETACH_DEADLINE_S;
+		break;
+	case CH_DISK_GROW:
+		op = op_add(pl, OP_DISK_RESIZE, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->device = g_strdup(c->device);
+		op->pool = g_strdup(c->disk->pool);
+		op->volume = g_strdup(c->disk->volume);
+		op->value = c->size;
+		break;
+	default:
+		return last;  /* in the definition only (a title) */
 	}
-	if (vm->memory != o->memory) {
-		g_free(why);
-		why = g_strdup_printf("live: %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB within max %"
-				      G_GUINT64_FORMAT " MiB", o->memory >> 20, vm->memory >> 20,
-				      MAX(o->max_memory, o->memory) >> 20);
-		last = op_add(pl, OP_SET_MEMORY, IMPACT_IN_PLACE, host, vm->domain, last, why);
-		last->value = vm->memory;
-	}
-	return plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, last,
-			   "the new definition for the next boot, once the live change is made");
+	return op;
 }
 
-/* Why a change of vCPUs or memory alone needs a restart. */
-static char *
-resize_needs_boot(const desired_vm *vm, const obs_domain *o)
+/*
+ * The live changes of @changes on running @o, one after another, detaches
+ * first (a disk that goes frees its target before one comes), the vCPUs
+ * and memory last.  The definition comes after them: a live change that
+ * fails leaves the old definition, so the next pass sees the difference
+ * again, rather than a running VM silently unlike its spec.
+ */
+static plan_op *
+plan_live(planner *pl, const desired_vm *vm, const obs_domain *o, const GPtrArray *changes, bool *ok)
 {
-	if (vm->cpus < o->cpus)
-		return g_strdup_printf("restart: %u → %u vCPUs (vCPUs are added live, not removed: the "
-				       "guest would have to give them back)", o->cpus, vm->cpus);
-	if (vm->cpus != o->cpus && !(vm->max_cpus && vm->cpus <= o->max_cpus))
-		return vm->max_cpus ? g_strdup_printf("restart: %u → %u vCPUs, beyond the running maximum of %u",
-						      o->cpus, vm->cpus, o->max_cpus)
-				    : g_strdup_printf("restart: %u → %u vCPUs (set max_cpus to add them live)",
-						      o->cpus, vm->cpus);
-	return g_strdup_printf("restart: %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB, beyond the running "
-			       "maximum of %" G_GUINT64_FORMAT " MiB%s", o->memory >> 20, vm->memory >> 20,
-			       MAX(o->max_memory, o->memory) >> 20,
-			       vm->max_memory ? "" : " (set max_memory to add it live)");
+	static const change_kind order[] = {
+		CH_DISK_DETACH, CH_NIC_DETACH, CH_DISK_ATTACH, CH_NIC_ATTACH, CH_DISK_GROW, CH_VCPUS, CH_MEMORY,
+	};
+	plan_op *last = NULL;
+
+	*ok = true;
+	for (guint k = 0; k < G_N_ELEMENTS(order); k++)
+		for (guint i = 0; i < changes->len && *ok; i++) {
+			const vm_change *c = changes->pdata[i];
+
+			if (c->kind == order[k] && c->cls == CHANGE_LIVE)
+				last = plan_live_op(pl, vm, o, c, last, ok);
+		}
+	return last;
+}
+
+/* Disks of @vm that grow, on a VM shut off (or being restarted): the
+ * volumes themselves, after @last. */
+static plan_op *
+plan_grow_volumes(planner *pl, const desired_vm *vm, const obs_domain *o, const GPtrArray *changes,
+		  plan_op *last)
+{
+	for (guint i = 0; changes && i < changes->len; i++) {
+		const vm_change *c = changes->pdata[i];
+		g_autofree char *why = NULL;
+		plan_op *op;
+
+		if (c->kind != CH_DISK_GROW)
+			continue;
+		why = g_strdup_printf("%s (the volume, the VM being off)", c->why);
+		op = op_add(pl, OP_DISK_RESIZE, IMPACT_IN_PLACE, o->host->name, vm->domain, last, why);
+		op->device = g_strdup(c->device);
+		op->pool = g_strdup(c->disk->pool);
+		op->volume = g_strdup(c->disk->volume);
+		op->value = c->size;
+		last = op;
+	}
+	return last;
+}
+
+/* A refused change holds the appliance back: true if there was one. */
+static bool
+refuse_changes(planner *pl, const desired_vm *vm, const GPtrArray *changes)
+{
+	g_autofree char *why = changes ? vm_changes_why(changes, CHANGE_REFUSED, "") : NULL;
+
+	if (why)
+		refuse(pl, vm->appliance, "%s: %s", vm->domain, why);
+	return why != NULL;
+}
+
+/*
+ * A running VM whose changes can all be made live, or whose appliance
+ * forbids the restart the others need (those wait for the next boot: the
+ * VM runs unlike its definition, "restart required", until it restarts).
+ */
+static plan_op *
+plan_update_live(planner *pl, const desired_vm *vm, obs_domain *o, run_state from,
+		 const GPtrArray *changes, GStrv macs)
+{
+	g_autofree char *boot = vm_changes_why(changes, CHANGE_NEXT_BOOT, "next boot: ");
+	g_autofree char *why = NULL;
+	bool ok;
+	plan_op *last = plan_live(pl, vm, o, changes, &ok);
+	plan_op *def;
+
+	if (!ok)
+		return NULL;
+	if (boot)
+		why = g_strdup_printf("%s; restart required: appliance '%s' sets disruption: never",
+				      boot, vm->appliance);
+	else if (last)
+		why = g_strdup("the new definition for the next boot, once the live changes are made");
+	else
+		why = vm_changes_why(changes, CHANGE_LIVE, "live: ");
+	def = plan_define_macs(pl, vm, o->host, o, IMPACT_IN_PLACE, last,
+			       why ? why : "definition changed in what the running VM does not see",
+			       (const char *const *)macs);
+	def->next_boot = boot != NULL;
+	return plan_state(pl, o->host->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
+			  IMPACT_IN_PLACE, def);
+}
+
+/* Whether vm_changes lists every change: the definition was read, or its
+ * hash is the one wanted (only a disk's size changed). */
+static bool
+changes_complete(const desired_vm *vm, const obs_domain *o)
+{
+	g_autofree char *hash = NULL;
+
+	if (o->detailed)
+		return true;
+	hash = desired_vm_hash(vm, o->host->domain_type);
+	return o->hash && strcmp(o->hash, hash) == 0;
 }
 
 static plan_op *
 plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
 	obs_host *h = o->host;
-	const char *type = h->domain_type;
 	const desired_disk *sys = vm->disks->pdata[0];
 	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
 	bool replace = template_changed(vm, o);
-	bool sized = !replace && o->detailed && only_size_changed(vm, o, type);
 	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
+	g_auto(GStrv) macs = nic_macs(pl, vm, o);
+	g_autoptr(GPtrArray) changes = o->disks ? vm_changes(vm, o, macs, active, strcmp(h->domain_type, "test") != 0)
+						: NULL;
+	g_autofree char *boot = NULL;
 	const desired_disk *moved;
 	const virt_vol *old = NULL;
 	const char *why;
-	g_autofree char *next_boot = NULL;
 	plan_op *last = NULL, *def;
 
-	if (active && sized && (last = plan_resize_live(pl, vm, o)))
-		return plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
-				  IMPACT_IN_PLACE, last);
-	if (active && sized)
-		next_boot = resize_needs_boot(vm, o);
+	if (refuse_changes(pl, vm, changes))
+		return NULL;
 	if (sys->role == DISK_PERSISTENT && !obs_host_has_volume(h, sys->pool, sys->volume)) {
 		/* Making a fresh one would hide the VM's data, which is elsewhere. */
 		refuse(pl, vm->appliance, "%s: its persistent volume %s/%s is not on %s, where the VM is; strata does not move volumes between pools or hosts",
 		       vm->domain, sys->pool, sys->volume, h->name);
 		return NULL;
 	}
+	if ((moved = moved_disk(h, vm, replace ? 1 : 0, &old))) {
+		refuse(pl, vm->appliance, "%s: disk '%s' would move from pool '%s' to pool '%s'; strata does not "
+		       "move volumes between pools (move it, or set its pool back)", vm->domain,
+		       moved->name, old->pool, moved->pool);
+		return NULL;
+	}
+	/* Known changes, none needing a boot, or a boot the appliance forbids:
+	 * made live, the rest waiting for the next boot. */
+	if (active && !replace && changes && changes_complete(vm, o) &&
+	    (!vm_changes_any(changes, CHANGE_NEXT_BOOT) || vm->never_disrupt))
+		return plan_update_live(pl, vm, o, from, changes, macs);
 	if (replace && (why = vol_delete_blocker(pl, h, vm->domain, sys->pool, sys->volume))) {
 		refuse(pl, vm->appliance, "%s: its system disk %s/%s must be rebuilt from the new template, but %s",
 		       vm->domain, sys->pool, sys->volume, why);
@@ -1927,12 +2046,6 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		refuse(pl, vm->appliance, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
 		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
 		       vm->appliance);
-		return NULL;
-	}
-	if ((moved = moved_disk(h, vm, replace ? 1 : 0, &old))) {
-		refuse(pl, vm->appliance, "%s: disk '%s' would move from pool '%s' to pool '%s'; strata does not "
-		       "move volumes between pools (move it, or set its pool back)", vm->domain,
-		       moved->name, old->pool, moved->pool);
 		return NULL;
 	}
 	if (active)
@@ -1957,8 +2070,12 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		dep(vol, last);
 		last = vol;
 	}
-	def = plan_define(pl, vm, h, o, impact, last,
-			  replace ? "template changed" : next_boot ? next_boot : "definition changed");
+	last = plan_grow_volumes(pl, vm, o, changes, last);
+	if (active && changes)
+		boot = vm_changes_why(changes, CHANGE_NEXT_BOOT, "restart: ");
+	def = plan_define_macs(pl, vm, h, o, impact, last,
+			       replace ? "template changed" : boot ? boot : "definition changed",
+			       (const char *const *)macs);
 	/* Disks the new definition names that the host lacks (a new disk, a
 	 * disk in another pool); the system disk was rebuilt above if so. */
 	for (guint i = replace ? 1 : 0; i < vm->disks->len; i++) {
@@ -1969,6 +2086,22 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	}
 	return plan_state(pl, h->name, vm->domain, RUN_OFF, run_state_wanted(wanted(pl, vm)),
 			  impact, def);
+}
+
+/* A disk whose size the spec changed, on a definition whose hash did not
+ * (the size is not in it: a new hash would redefine every VM). */
+static bool
+disks_resized(const desired_vm *vm, const obs_domain *o)
+{
+	g_auto(GStrv) macs = g_new0(char *, 1);
+	g_autoptr(GPtrArray) changes = NULL;
+	obs_domain sizes = *o;
+
+	if (!o->disks)
+		return false;
+	sizes.detailed = false;
+	changes = vm_changes(vm, &sizes, macs, false, false);
+	return changes->len > 0;
 }
 
 static bool
@@ -2011,7 +2144,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		     "(then resume it by hand, or change its spec)", vm->domain);
 		return;
 	}
-	redefined = !o->hash || strcmp(o->hash, hash) != 0;
+	redefined = !o->hash || strcmp(o->hash, hash) != 0 || disks_resized(vm, o);
 	if (redefined)
 		last = plan_redefine(pl, vm, o, from);
 	else if (o->state == VIRT_DOM_PMSUSPENDED && wanted(pl, vm) == VM_RUNNING)
@@ -2029,6 +2162,9 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec", NULL);
 	if (pl->p->ops->len > before)
 		tally(pl, vm->appliance, &pl->p->n_change);
+	else if (o->restart_required)
+		note(pl, "%s: restart required: %s (its definition waits for the next boot)", vm->domain,
+		     o->restart_required);
 }
 
 /*

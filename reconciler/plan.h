@@ -50,8 +50,16 @@ typedef enum {
 	OP_IMAGE_EXPORT,  /* a template base, converted for a public cloud */
 	OP_VOL_CAPTURE,   /* a template base, made from a VM's system disk */
 	OP_SET_VCPUS,     /* live vCPU change, within the defined maximum */
+	OP_ATTACH,        /* a disk or NIC (op->xml), live and in the definition */
+	OP_DETACH,        /* op->device (a disk's target, a NIC's MAC), live and
+			     in the definition, done once the guest let it go */
+	OP_DISK_RESIZE,   /* op->device to op->value bytes: live (block resize)
+			     on a running VM, the volume itself on one shut off */
 	OP_KIND_COUNT,
 } op_kind;
+
+/* How long a detach waits for the guest to let the device go. */
+#define DETACH_DEADLINE_S 30
 
 typedef enum {
 	IMPACT_IN_PLACE,
@@ -133,6 +141,11 @@ struct plan_op {
 				     SHUTDOWN: seconds to a power-off; MIGRATE, SAVE:
 				     seconds to an abort */
 	char *snapshot;           /* SNAPSHOT_*: the name, or the prefix to prune */
+	char *device;             /* DETACH, DISK_RESIZE: the disk's target or the
+				     NIC's MAC */
+	bool next_boot;           /* DEFINE of a running VM that is not restarted
+				     after it: it runs unlike its definition
+				     (restart required) until it is */
 	char *reason;
 	GPtrArray *deps;          /* plan_op *, borrowed */
 	/* Filled by exec: */

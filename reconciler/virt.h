@@ -234,6 +234,22 @@ bool virt_suspend(virt_host *h, const char *name, GError **error);
 bool virt_resume(virt_host *h, const char *name, GError **error);
 bool virt_managed_save(virt_host *h, const char *name, GError **error);
 bool virt_managed_save_remove(virt_host *h, const char *name, GError **error);
+/* Device XML @xml attached live and to the definition. */
+bool virt_attach(virt_host *h, const char *name, const char *xml, GError **error);
+/*
+ * The disk whose target, or the NIC whose MAC, is @device detached live and
+ * from the definition; true once the guest let it go (libvirt's
+ * DEVICE_REMOVED, or the live definition without it), an error at
+ * DEVICE_REMOVAL_FAILED or after @deadline_s.  A device already gone is
+ * done.  Blocks the calling thread up to @deadline_s: executor threads
+ * only.
+ */
+bool virt_detach(virt_host *h, const char *name, const char *device, unsigned deadline_s,
+		 GError **error);
+/* Disk @target of domain @name grown to @bytes: by QEMU (block resize)
+ * while it runs, else volume @pool/@volume; never shrunk (an error). */
+bool virt_disk_grow(virt_host *h, const char *name, const char *target, const char *pool,
+		    const char *volume, uint64_t bytes, GError **error);
 bool virt_set_vcpus(virt_host *h, const char *name, unsigned n, bool live,
 		    GError **error);
 bool virt_set_memory(virt_host *h, const char *name, uint64_t bytes,

@@ -1,6 +1,6 @@
 /*
  * virt_internal.h - what the files that talk to libvirt (virt.c,
- * virt_copy.c) share; nothing else includes it
+ * virt_copy.c, virt_device.c) share; nothing else includes it
  *
  * SPDX-License-Identifier: Apache-2.0
  */

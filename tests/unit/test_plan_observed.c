@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "../../reconciler/domxml.h"
 #include "../../reconciler/plan.h"
+#include "../../reconciler/plan_show.h"
 
 static const char *const spec_text =
 	"kind: host\nname: hv1\nuri: test:///default\n---\n"
@@ -180,6 +182,9 @@ table_free(table *t)
 			g_free(d->hash);
 			g_free(d->template);
 			g_strfreev(d->volumes);
+			g_strfreev(d->nics);
+			g_strfreev(d->disks);
+			g_free(d->title);
 			g_free(d);
 		}
 		g_ptr_array_unref(h->domains);
@@ -416,6 +421,153 @@ op_of(const plan *p, op_kind kind)
 /* Maintenance on hv1: a running VM whose disks are on the verified shared
  * pool migrates live to hv2 with nothing copied, made or deleted, even
  * though hv3 has more room (its san is other storage). */
+/* The VM of spec @old (appliance a, one VM) as strata defined it for a KVM
+ * host, read back from that XML as the observer reads it, on @h of @t. */
+static obs_domain *
+vm_defined_from(table *t, obs_host *h, const char *old, int state)
+{
+	table *was = table_new_from(old);
+	const desired_vm *vm = g_hash_table_lookup(was->want->vm_by_domain, "a.vm");
+	GStrv macs = g_new0(char *, vm->nics->len + 1);
+	g_autofree char *hash = desired_vm_hash(vm, "kvm");
+	g_autofree char *xml = NULL;
+	domxml_info info;
+	obs_domain *d;
+	GStrv v;
+
+	for (guint i = 0; i < vm->nics->len; i++)
+		macs[i] = g_strdup_printf("52:54:00:00:00:%02x", i + 1);
+	xml = domxml_domain(vm, "kvm", hash, "6b1e8f2a-0000-4000-8000-000000000001", (const char *const *)macs);
+	g_strfreev(macs);
+	assert_true(domxml_parse(xml, &info));
+	d = g_new0(obs_domain, 1);
+	d->name = g_strdup("a.vm");
+	memcpy(d->uuid, "6b1e8f2a-0000-4000-8000-000000000001", 37);
+	d->state = state;
+	d->reason = 1;
+	d->managed = true;
+	d->appliance = g_strdup("a");
+	d->vm = g_strdup("vm");
+	d->template = g_strdup(info.template);
+	d->refs_known = true;
+	d->host = h;
+	g_ptr_array_add(h->domains, d);
+	g_hash_table_insert(t->have->domain_by_name, d->name, d);
+	g_hash_table_insert(h->vols_of, g_strdup("a.vm"), g_ptr_array_new());
+	d->hash = g_strdup(info.hash);
+	d->detailed = true;
+	d->cpus = info.cpus;
+	d->memory = info.memory;
+	d->max_cpus = info.max_cpus;
+	d->max_memory = info.max_memory;
+	d->title = g_strdup(info.title);
+	g_ptr_array_add(info.nics, NULL);
+	d->nics = g_strdupv((char **)info.nics->pdata);
+	g_ptr_array_add(info.disks, NULL);
+	d->disks = g_strdupv((char **)info.disks->pdata);
+	/* The volumes it used, listed on the host and as its own. */
+	d->volumes = g_new0(char *, info.volumes->len + 1);
+	for (guint i = 0; i < info.volumes->len; i++) {
+		const char *key = info.volumes->pdata[i];
+		GPtrArray *own = g_hash_table_lookup(h->vols_of, "a.vm");
+		const virt_vol *vol;
+
+		d->volumes[i] = g_strdup(key);
+		if (!g_hash_table_contains(h->vol_by_key, key)) {
+			v = g_strsplit(key, "/", 2);
+			vol_in(h, v[0], v[1]);
+			g_strfreev(v);
+		}
+		vol = g_hash_table_lookup(h->vol_by_key, key);
+		if (!g_ptr_array_find(own, vol, NULL))
+			g_ptr_array_add(own, (gpointer)vol);
+		if (!g_hash_table_contains(h->users, key)) {
+			GPtrArray *users = g_ptr_array_new();
+
+			g_ptr_array_add(users, d);
+			g_hash_table_insert(h->users, g_strdup(key), users);
+		}
+	}
+	domxml_info_release(&info);
+	table_free(was);
+	return d;
+}
+
+static char *
+shown(const plan *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	plan_show(f, OUTPUT_TEXT, p);
+	fclose(f);
+	return buf;
+}
+
+#define LIVE_VM(disp, extra) \
+	"kind: host\nname: hv1\nuri: test:///default\n---\n" \
+	"kind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 512MiB\n---\n" \
+	"kind: appliance\nname: a\ndisruption: " disp "\nvms:\n  - {name: vm, template: t, max_cpus: 4, " \
+	"max_memory: 2GiB, " extra "}\n"
+
+/*
+ * Golden plans for every class of change to a VM that runs on a KVM host:
+ * live (devices attached and detached, a disk grown, vCPUs added), next
+ * boot (a NIC moved to another network: a restart where the appliance
+ * allows it, the definition alone and "restart required" where it does
+ * not), refused (a disk shrunk), and a grow on a VM shut off.
+ */
+static void
+test_observed__every_class_of_change_has_its_plan(void **state)
+{
+	static const struct {
+		const char *name, *from, *to;
+		int state;
+	} cases[] = {
+		{ "live: a disk and a NIC attached, a disk grown, vCPUs added",
+		  LIVE_VM("allowed", "cpus: 1, disks: [{name: data, size: 1GiB}]"),
+		  LIVE_VM("allowed", "cpus: 2, disks: [{name: data, size: 2GiB}, {name: logs, size: 1GiB}], "
+				     "nics: [{network: default}]"), VIRT_DOM_RUNNING },
+		{ "live: a disk and a NIC detached",
+		  LIVE_VM("allowed", "cpus: 1, disks: [{name: data, size: 1GiB}, {name: logs, size: 1GiB}], "
+				     "nics: [{network: default}, {network: backup}]"),
+		  LIVE_VM("allowed", "cpus: 1, disks: [{name: data, size: 1GiB}], nics: [{network: default}]"),
+		  VIRT_DOM_RUNNING },
+		{ "next boot, disruption allowed: restarted",
+		  LIVE_VM("allowed", "cpus: 1, nics: [{network: default}]"),
+		  LIVE_VM("allowed", "cpus: 1, nics: [{network: backup, mac: '52:54:00:00:00:01'}]"),
+		  VIRT_DOM_RUNNING },
+		{ "next boot, disruption never: the definition alone, restart required",
+		  LIVE_VM("never", "cpus: 1, nics: [{network: default}]"),
+		  LIVE_VM("never", "cpus: 1, disks: [{name: data, size: 1GiB}], "
+				   "nics: [{network: backup, mac: '52:54:00:00:00:01'}]"), VIRT_DOM_RUNNING },
+		{ "refused: a disk shrunk",
+		  LIVE_VM("allowed", "cpus: 1, disks: [{name: data, size: 2GiB}]"),
+		  LIVE_VM("allowed", "cpus: 1, disks: [{name: data, size: 1GiB}]"), VIRT_DOM_RUNNING },
+		{ "shut off: the volume grown, then the definition",
+		  LIVE_VM("allowed", "cpus: 1, state: stopped, disks: [{name: data, size: 1GiB}]"),
+		  LIVE_VM("allowed", "cpus: 1, state: stopped, disks: [{name: data, size: 3GiB}]"),
+		  VIRT_DOM_SHUTOFF },
+	};
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		table *t = table_new_from(cases[i].to);
+		g_autofree char *text = NULL;
+		plan *p;
+
+		vm_defined_from(t, host_add(t, "hv1", "kvm", true), cases[i].from, cases[i].state);
+		p = plan_of(t);
+		text = shown(p);
+		g_string_append_printf(all, "## %s\n%s", cases[i].name, text);
+		plan_free(p);
+		table_free(t);
+	}
+	tu_assert_golden(all->str, "tests/data/plan/live-change-classes.plan");
+}
+
 static void
 test_shared__a_running_vm_migrates_without_copying(void **state)
 {
@@ -868,6 +1020,7 @@ main(void)
 		cmocka_unit_test(test_observed__a_vm_being_started_is_left_alone),
 		cmocka_unit_test(test_observed__kvm_and_qemu_definitions_differ),
 		cmocka_unit_test(test_observed__a_host_that_did_not_answer_is_unknown_not_empty),
+		cmocka_unit_test(test_observed__every_class_of_change_has_its_plan),
 		cmocka_unit_test(test_shared__a_running_vm_migrates_without_copying),
 		cmocka_unit_test(test_shared__a_persistent_vm_moves_only_within_its_pool),
 		cmocka_unit_test(test_shared__a_cold_move_leaves_the_volumes_alone),

@@ -353,20 +353,48 @@ test_plan__vcpus_and_memory_change_live_within_their_maxima(void **state)
 	dc_free(d);
 }
 
+/*
+ * Under disruption: never, a change only a boot makes goes into the
+ * definition for the next boot, and the VM runs on: "restart required",
+ * in status and in the plan's notes, until it restarts (by anyone); then
+ * the running VM matches and it clears.
+ */
 static void
-test_plan__disruption_never_refuses_a_restart(void **state)
+test_plan__disruption_never_waits_for_the_next_boot(void **state)
 {
 	dc *d = dc_new("kind: appliance\nname: r\ndisruption: never\nvms:\n  - {name: vm, template: debian-12}\n");
+	g_autofree char *text = NULL;
+	const obs_domain *o;
+	const plan_op *def;
 	const plan *p;
+	host_conn *hc;
 
 	(void)state;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	dc_spec(d, "kind: appliance\nname: r\ndisruption: never\nvms:\n  - {name: vm, template: debian-12, cpus: 3}\n");
 	p = dc_plan(d);
-	assert_int_equal(p->ops->len, 0);
-	assert_int_equal(p->errors->len, 1);
-	assert_string_equal(p->errors->pdata[0],
-			    "r.vm: the change needs the VM restarted, and appliance 'r' sets disruption: never");
+	assert_int_equal(p->errors->len, 0);
+	assert_false(has_kind(p, OP_SHUTDOWN));
+	def = find_op(p, OP_DEFINE, "r.vm");
+	assert_non_null(def);
+	assert_true(def->next_boot);
+	assert_int_equal(def->impact, IMPACT_IN_PLACE);
+	assert_string_equal(def->reason, "next boot: 1 → 3 vCPUs (set max_cpus to add them live); restart "
+			    "required: appliance 'r' sets disruption: never");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	o = dc_domain(d, "r.vm");
+	assert_int_equal(o->state, VIRT_DOM_RUNNING);
+	assert_string_equal(o->restart_required, "1 vCPUs running, 3 defined");
+	hc = g_hash_table_lookup(d->hosts->by_name, o->host->name);
+	text = dc_plan_text(d);
+	assert_int_equal(d->last.plan->ops->len, 0);
+	assert_non_null(strstr(text, "r.vm: restart required: 1 vCPUs running, 3 defined (its definition "
+			       "waits for the next boot)"));
+	/* Restarted by someone: the running VM matches, and it clears. */
+	assert_true(virt_destroy(hc->virt, "r.vm", NULL));
+	assert_true(virt_start(hc->virt, "r.vm", NULL));
+	assert_null(dc_domain(d, "r.vm")->restart_required);
+	assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -2276,7 +2304,7 @@ main(void)
 		cmocka_unit_test(test_apply__every_state_reaches_every_other),
 		cmocka_unit_test(test_plan__resize_live_and_with_restart),
 		cmocka_unit_test(test_plan__vcpus_and_memory_change_live_within_their_maxima),
-		cmocka_unit_test(test_plan__disruption_never_refuses_a_restart),
+		cmocka_unit_test(test_plan__disruption_never_waits_for_the_next_boot),
 		cmocka_unit_test(test_plan__template_change_rebuilds_the_system_disk),
 		cmocka_unit_test(test_persistent__volume_outlives_its_vm_and_serves_another_appliance),
 		cmocka_unit_test(test_persistent__deleted_only_by_its_own_state),
