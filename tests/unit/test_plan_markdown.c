@@ -24,18 +24,18 @@ static const char *const before =
 	"  - {name: app1, template: debian-12, after: [db]}\n"
 	"  - {name: app2, template: debian-12, after: [db]}\n";
 
-/* A template changed (destroys-data, replace), a restart, one refused by
- * disruption: never, a VM removed (hard-stop, destroys-data). */
+/* A template changed (destroys-data, replace), a restart, a rebuild refused
+ * by disruption: never, a VM removed (hard-stop, destroys-data). */
 static const char *const after =
 	"kind: appliance\nname: t\nvms:\n  - {name: vm, template: debian-13}\n---\n"
 	"kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, cpus: 3}\n---\n"
-	"kind: appliance\nname: n\ndisruption: never\nvms:\n  - {name: vm, template: debian-12, cpus: 3}\n---\n"
+	"kind: appliance\nname: n\ndisruption: never\nvms:\n  - {name: vm, template: debian-13}\n---\n"
 	"kind: appliance\nname: shop\nvms:\n"
 	"  - {name: db, persistent: db-data, memory: 2GiB, disks: [{name: scratch, size: 5GiB}], requires: [ssd]}\n"
 	"  - {name: app1, template: debian-12, after: [db]}\n";
 
 static const char *const refusal =
-	"n.vm: the change needs the VM restarted, and appliance 'n' sets disruption: never";
+	"n.vm: the change needs the VM rebuilt from its new template, and appliance 'n' sets disruption: never";
 
 /* The fleet deployed, then changed: its plan (owned by @d). */
 static const plan *
