@@ -177,7 +177,18 @@ domxml_find_device(const char *xml, const char *device)
 	r = xmlXPathEvalExpression(BAD_CAST expr, ctx);
 	if (r && r->nodesetval && r->nodesetval->nodeNr == 1) {
 		xmlBufferPtr buf = xmlBufferCreate();
+		xmlNodePtr dev = r->nodesetval->nodeTab[0];
 
+		/* The live and the inactive definition may give one device other
+		 * addresses and aliases; libvirt matches on those when given. */
+		for (xmlNodePtr c = dev->children, next; c; c = next) {
+			next = c->next;
+			if (c->type == XML_ELEMENT_NODE && (xmlStrEqual(c->name, BAD_CAST "address") ||
+							   xmlStrEqual(c->name, BAD_CAST "alias"))) {
+				xmlUnlinkNode(c);
+				xmlFreeNode(c);
+			}
+		}
 		xmlNodeDump(buf, doc, r->nodesetval->nodeTab[0], 0, 0);
 		out = g_strdup((const char *)xmlBufferContent(buf));
 		xmlBufferFree(buf);
@@ -216,14 +227,15 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 		prop(mark, "template", vm->template);
 	if (hash)
 		prop(mark, "hash", hash);
-	/* The size each disk was defined with: what a later spec's size is
-	 * compared with (a disk grows; reading every volume's size on every
-	 * pass would cost a call per disk). */
+	/* The size each secondary disk was defined with: what a later spec's
+	 * size is compared with (a disk grows; reading every volume's size on
+	 * every pass would cost a call per disk).  A system disk is made at
+	 * least as large as its base, which this would not say. */
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 		xmlNodePtr sized;
 
-		if (!d->capacity)
+		if (!d->capacity || d->role != DISK_SECONDARY)
 			continue;
 		sized = xmlNewChild(mark, ns, BAD_CAST "disk", NULL);
 		prop(sized, "target", d->target);
@@ -596,30 +608,38 @@ disk_identity(const char *disk)
 	return last ? g_strndup(disk, (gsize)(last - disk)) : g_strdup(disk);
 }
 
-static bool
-same_disks(const GPtrArray *a, const GPtrArray *b)
+/* Whether @a and @b hold the same strings in any order (a device attached
+ * live comes last, wherever the definition puts it), through @key. */
+static int
+by_string(gconstpointer a, gconstpointer b)
 {
-	if (a->len != b->len)
-		return false;
-	for (guint i = 0; i < a->len; i++) {
-		g_autofree char *x = disk_identity(a->pdata[i]);
-		g_autofree char *y = disk_identity(b->pdata[i]);
-
-		if (strcmp(x, y) != 0)
-			return false;
-	}
-	return true;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static bool
-same_strings(const GPtrArray *a, const GPtrArray *b)
+same_set(const GPtrArray *a, const GPtrArray *b, char *(*key)(const char *))
 {
+	g_autoptr(GPtrArray) x = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) y = g_ptr_array_new_with_free_func(g_free);
+
 	if (a->len != b->len)
 		return false;
-	for (guint i = 0; i < a->len; i++)
-		if (g_ascii_strcasecmp(a->pdata[i], b->pdata[i]) != 0)
+	for (guint i = 0; i < a->len; i++) {
+		g_ptr_array_add(x, key(a->pdata[i]));
+		g_ptr_array_add(y, key(b->pdata[i]));
+	}
+	g_ptr_array_sort(x, by_string);
+	g_ptr_array_sort(y, by_string);
+	for (guint i = 0; i < x->len; i++)
+		if (strcmp(x->pdata[i], y->pdata[i]) != 0)
 			return false;
 	return true;
+}
+
+static char *
+nic_key(const char *nic)
+{
+	return g_ascii_strdown(nic, -1);
 }
 
 char *
@@ -633,12 +653,32 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 	else if (config->cpus != live->cpus || config->max_cpus != live->max_cpus)
 		g_string_append_printf(s, "; %u of at most %u vCPUs running, %u of at most %u defined",
 				       live->cpus, live->max_cpus, config->cpus, config->max_cpus);
-	if (config->max_memory != live->max_memory)
+	/* Without a max_memory (<memory> = <currentMemory>) a balloon moved
+	 * down live leaves the running maximum above: nothing a boot fixes. */
+	if (config->max_memory != live->max_memory && config->max_memory > config->memory)
 		g_string_append_printf(s, "; at most %" G_GUINT64_FORMAT " MiB running, %" G_GUINT64_FORMAT
 				       " MiB defined", live->max_memory >> 20, config->max_memory >> 20);
-	if (!same_disks(config->disks, live->disks))
+	if (!same_set(config->disks, live->disks, disk_identity))
 		g_string_append(s, "; its disks differ from its definition's");
-	if (!same_strings(config->nics, live->nics))
+	if (!same_set(config->nics, live->nics, nic_key))
 		g_string_append(s, "; its NICs differ from its definition's");
 	return s->len ? g_strdup(s->str + 2) : NULL;
+}
+
+bool
+domxml_disk_is(const char *disk, const char *pool, const char *volume)
+{
+	xmlDocPtr doc = xmlReadMemory(disk, (int)strlen(disk), "disk.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlXPathContextPtr ctx;
+	g_autofree char *p = NULL, *v = NULL;
+
+	if (!doc)
+		return false;
+	ctx = xmlXPathNewContext(doc);
+	p = xp_string(ctx, "string(/disk/source/@pool)");
+	v = xp_string(ctx, "string(/disk/source/@volume)");
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return g_strcmp0(p, pool) == 0 && g_strcmp0(v, volume) == 0;
 }

@@ -34,6 +34,8 @@ char *domxml_nic(const char *network, const char *mac);
  * whose MAC is @device (any case), in domain @xml: what a detach names, as
  * the domain has it.  NULL if there is not exactly one. */
 char *domxml_find_device(const char *xml, const char *device);
+/* Whether disk element @disk (domxml_find_device) is volume @pool/@volume. */
+bool domxml_disk_is(const char *disk, const char *pool, const char *volume);
 
 /*
  * @xml with a MAC address given to each interface that has none, or NULL

@@ -1956,6 +1956,20 @@ refuse_changes(planner *pl, const desired_vm *vm, const GPtrArray *changes)
 	return why != NULL;
 }
 
+/* A VOL_CREATE of @d for @vm is in the plan already (a live attach's). */
+static bool
+disk_planned(planner *pl, const desired_vm *vm, const desired_disk *d)
+{
+	for (guint i = 0; i < pl->p->ops->len; i++) {
+		const plan_op *op = pl->p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_CREATE && g_strcmp0(op->domain, vm->domain) == 0 &&
+		    g_strcmp0(op->volume, d->volume) == 0 && g_strcmp0(op->pool, d->pool) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * A running VM whose changes can all be made live, or whose appliance
  * forbids the restart the others need (those wait for the next boot: the
@@ -1978,14 +1992,39 @@ plan_update_live(planner *pl, const desired_vm *vm, obs_domain *o, run_state fro
 				      boot, vm->appliance);
 	else if (last)
 		why = g_strdup("the new definition for the next boot, once the live changes are made");
+	else if (o->restart_required)
+		why = g_strdup_printf("the definition; restart required: %s", o->restart_required);
 	else
 		why = vm_changes_why(changes, CHANGE_LIVE, "live: ");
 	def = plan_define_macs(pl, vm, o->host, o, IMPACT_IN_PLACE, last,
 			       why ? why : "definition changed in what the running VM does not see",
 			       (const char *const *)macs);
-	def->next_boot = boot != NULL;
+	/* Volumes the definition names that the host lacks (a disk for the
+	 * next boot): made before it, or it would never start. */
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		plan_op *vol;
+
+		if (obs_host_has_volume(o->host, d->pool, d->volume) || disk_planned(pl, vm, d))
+			continue;
+		if (!(vol = plan_disk(pl, vm, d, o->host, IMPACT_IN_PLACE)))
+			return NULL;
+		dep(def, vol);
+	}
+	/* Read again on each pass while the running VM differs from it. */
+	def->next_boot = boot != NULL || o->restart_required != NULL;
 	return plan_state(pl, o->host->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 			  IMPACT_IN_PLACE, def);
+}
+
+/* Whether @vm is to stay running or paused: live changes are for a VM
+ * that goes on, not one about to stop. */
+static bool
+stays_up(const planner *pl, const desired_vm *vm)
+{
+	run_state to = run_state_wanted(wanted(pl, vm));
+
+	return to == RUN_RUNNING || to == RUN_PAUSED;
 }
 
 /* Whether vm_changes lists every change: the definition was read, or its
@@ -2034,7 +2073,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	}
 	/* Known changes, none needing a boot, or a boot the appliance forbids:
 	 * made live, the rest waiting for the next boot. */
-	if (active && !replace && changes && changes_complete(vm, o) &&
+	if (active && stays_up(pl, vm) && !replace && changes && changes_complete(vm, o) &&
 	    (!vm_changes_any(changes, CHANGE_NEXT_BOOT) || vm->never_disrupt))
 		return plan_update_live(pl, vm, o, from, changes, macs);
 	if (replace && (why = vol_delete_blocker(pl, h, vm->domain, sys->pool, sys->volume))) {
@@ -2104,6 +2143,86 @@ disks_resized(const desired_vm *vm, const obs_domain *o)
 	return changes->len > 0;
 }
 
+/* Whether running @o uses @pool/@volume live only: a detach its guest has
+ * not completed (its definition, read with the live one's volumes added,
+ * names it, but not among the definition's own disks). */
+static bool
+attached_live_only(const obs_domain *o, const char *pool, const char *volume)
+{
+	g_autofree char *source = g_strdup_printf("%s/%s", pool, volume);
+
+	if (o->state == VIRT_DOM_SHUTOFF || !o->detailed || !o->disks ||
+	    !o->volumes || !g_strv_contains((const char *const *)o->volumes, source))
+		return false;
+	for (guint i = 0; o->disks[i]; i++) {
+		g_autofree char *target = NULL, *src = NULL;
+		uint64_t size;
+
+		if (domxml_disk_split(o->disks[i], &target, &src, &size) && strcmp(src, source) == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether running @o keeps disk @pool/@volume, which its definition names,
+ * after this plan: no stop comes before its new definition and no live
+ * detach of that disk.  (A detach waiting for the next boot.)
+ */
+static bool
+kept_running(planner *pl, const obs_domain *o, const char *pool, const char *volume)
+{
+	g_autofree char *source = g_strdup_printf("%s/%s", pool, volume);
+
+	if (o->state == VIRT_DOM_SHUTOFF || g_hash_table_contains(pl->stop_op, o->name))
+		return false;
+	for (guint i = 0; o->disks && o->disks[i]; i++) {
+		g_autofree char *target = NULL, *src = NULL;
+		uint64_t size;
+
+		if (!domxml_disk_split(o->disks[i], &target, &src, &size) || strcmp(src, source) != 0)
+			continue;
+		for (guint j = 0; j < pl->p->ops->len; j++) {
+			const plan_op *op = pl->p->ops->pdata[j];
+
+			if (op->kind == OP_DETACH && strcmp(op->domain, o->name) == 0 &&
+			    strcmp(op->device, target) == 0)
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The volumes of @o's disks the spec dropped, deleted after @after (the
+ * new definition without them).  One the running VM still has attached
+ * (its guest ignored the detach) stays, said in a note, until the VM lets
+ * go of it or restarts: deleting it would fail at the last check on every
+ * pass.
+ */
+static void
+plan_dropped_volumes(planner *pl, obs_domain *o, const desired_vm *vm, plan_op *after)
+{
+	GPtrArray *vols = obs_host_domain_volumes(o->host, o->name);
+
+	for (guint i = 0; vols && i < vols->len; i++) {
+		const virt_vol *v = vols->pdata[i];
+
+		if (vm_has_volume(vm, v->pool, v->name))
+			continue;
+		if (kept_running(pl, o, v->pool, v->name))
+			note(pl, "%s: %s/%s is kept while the VM runs with it; deleted once it restarts without it",
+			     o->name, v->pool, v->name);
+		else if (attached_live_only(o, v->pool, v->name))
+			note(pl, "%s: %s/%s is kept while the running VM still has it attached (its guest did not "
+			     "let it go); deleted once it does, or after a restart", o->name, v->pool, v->name);
+		else
+			plan_vol_delete(pl, o->host, o->name, v->pool, v->name, after,
+					"disk no longer in the spec", NULL);
+	}
+}
+
 static bool
 paused_by_io_error(const obs_domain *o)
 {
@@ -2159,7 +2278,7 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	 * definition without it (one attached by hand to an unchanged
 	 * definition is in use, and stays). */
 	if (redefined && last)
-		plan_stale_volumes(pl, h, vm->domain, vm, last, "disk no longer in the spec", NULL);
+		plan_dropped_volumes(pl, o, vm, last);
 	if (pl->p->ops->len > before)
 		tally(pl, vm->appliance, &pl->p->n_change);
 	else if (o->restart_required)
@@ -2319,6 +2438,40 @@ plan_observed(planner *pl)
 				continue;
 			if (!g_hash_table_contains(pl->want->vm_by_domain, d->name))
 				plan_remove(pl, d, true, "no longer in the spec");
+		}
+	}
+}
+
+/*
+ * A disk's volume its VM let go of only after the pass that dropped it
+ * from the definition (a detach its guest ignored, completed by a restart
+ * or late): named for a VM defined on the same host, used by no
+ * definition there (live ones included), and no disk of that VM's spec.
+ * Nothing names it any more, so this is the only pass that can see it.
+ * vol_delete_blocker still applies (persistent volumes, bases, shared
+ * pools), and exec asks every domain again just before the delete.
+ */
+static void
+plan_left_volumes(planner *pl)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		obs_host *h = pl->have->hosts->pdata[i];
+
+		if (!h->reachable || !h->refs_known)
+			continue;
+		for (guint j = 0; j < h->vols->len; j++) {
+			const virt_vol *v = h->vols->pdata[j];
+			const char *sep = strstr(v->name, "--");
+			g_autofree char *domain = sep ? g_strndup(v->name, (gsize)(sep - v->name)) : NULL;
+			const obs_domain *d = domain ? g_hash_table_lookup(pl->have->domain_by_name, domain) : NULL;
+			const desired_vm *vm = domain ? g_hash_table_lookup(pl->want->vm_by_domain, domain) : NULL;
+
+			if (!d || !vm || d->host != h || !d->managed || !d->refs_known ||
+			    !desired_volume_owned_by(v->name, domain) || vm_has_volume(vm, v->pool, v->name) ||
+			    obs_host_volume_used(h, v->pool, v->name, NULL) || !obs_host_pool_known(h, v->pool))
+				continue;
+			plan_vol_delete(pl, h, domain, v->pool, v->name, NULL,
+					"a disk's volume its VM let go of (no longer in the spec)", NULL);
 		}
 	}
 }
@@ -2789,6 +2942,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_captures(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);
+	plan_left_volumes(&pl);
 	plan_after(&pl);
 	plan_make_room(&pl);
 	plan_persistent(&pl);

@@ -142,15 +142,15 @@ wait_removed(virt_host *h, virDomainPtr dom, const char *name, const char *devic
 	     gint64 deadline, unsigned deadline_s, GError **error)
 {
 	for (;;) {
-		g_autofree char *still = NULL;
-		bool failed, removed;
+		g_autofree char *still = NULL, *alias = NULL;
+		bool failed;
 
 		g_mutex_lock(&r->lock);
 		if (!r->removed && !r->failed)
 			g_cond_wait_until(&r->cond, &r->lock, MIN(deadline, g_get_monotonic_time() + G_USEC_PER_SEC));
 		failed = r->failed;
-		removed = r->removed;
-		r->removed = false;
+		alias = g_strdup(r->alias);
+		r->removed = false;  /* maybe another device's: the definition says */
 		g_mutex_unlock(&r->lock);
 		if (!find_device(h, dom, name, device, false, &still, error))
 			return false;
@@ -159,10 +159,9 @@ wait_removed(virt_host *h, virDomainPtr dom, const char *name, const char *devic
 		if (failed) {
 			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "the guest of '%s' refused to release %s "
 				    "(DEVICE_REMOVAL_FAILED for %s); it is gone from the definition and goes at "
-				    "the next boot", name, device, r->alias ? r->alias : "?");
+				    "the next boot", name, device, alias ? alias : "?");
 			return false;
 		}
-		(void)removed;  /* another device's removal: look again */
 		if (g_get_monotonic_time() >= deadline) {
 			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "the guest of '%s' did not release %s "
 				    "within %u s (no DEVICE_REMOVED event); it is gone from the definition and "
@@ -237,12 +236,23 @@ grow_checked(const char *name, const char *target, uint64_t now, uint64_t bytes,
 }
 
 static bool
-grow_live(virt_host *h, virDomainPtr dom, const char *name, const char *target, uint64_t bytes,
-	  GError **error)
+grow_live(virt_host *h, virDomainPtr dom, const char *name, const char *target, const char *pool,
+	  const char *volume, uint64_t bytes, GError **error)
 {
 	virDomainBlockInfo info;
+	g_autofree char *disk = NULL;
+	g_autofree char *want = g_strdup_printf("%s/%s", pool, volume);
 	bool nothing;
 
+	/* Only the volume the spec names: the running VM may still have
+	 * another on this target (a change waiting for its next boot). */
+	if (!find_device(h, dom, name, target, false, &disk, error))
+		return false;
+	if (!disk || !domxml_disk_is(disk, pool, volume)) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "disk %s of running '%s' is not %s; nothing "
+			    "was resized", target, name, want);
+		return false;
+	}
 	virt_count(h);
 	if (virDomainGetBlockInfo(dom, target, &info, 0) < 0)
 		return virt_fail(error, "cannot read the size of a disk of", name);
@@ -297,7 +307,7 @@ virt_disk_grow(virt_host *h, const char *name, const char *target, const char *p
 		ok = virt_fail(error, "cannot read the state of", name);
 	else if (active)
 		/* QEMU holds the image: only it may resize it. */
-		ok = grow_live(h, dom, name, target, bytes, error);
+		ok = grow_live(h, dom, name, target, pool, volume, bytes, error);
 	else
 		ok = grow_volume(h, name, pool, volume, target, bytes, error);
 	virDomainFree(dom);

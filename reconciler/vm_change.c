@@ -48,12 +48,15 @@ cpus_change(GPtrArray *out, const desired_vm *vm, const obs_domain *o)
 
 	if (vm->cpus == o->cpus)
 		return;
-	if (vm->max_cpus && vm->cpus > o->cpus && vm->cpus <= o->max_cpus) {
+	if (vm->max_cpus && vm->cpus > o->cpus && vm->cpus <= o->max_cpus && !o->restart_required) {
 		c = add(out, CH_VCPUS, "%u → %u vCPUs within max %u", o->cpus, vm->cpus, o->max_cpus);
 		classify(c, CHANGE_LIVE);
 		return;
 	}
-	if (vm->cpus < o->cpus)
+	if (o->restart_required)
+		c = add(out, CH_VCPUS, "%u → %u vCPUs (the running VM differs from its definition until it "
+			"restarts: %s)", o->cpus, vm->cpus, o->restart_required);
+	else if (vm->cpus < o->cpus)
 		c = add(out, CH_VCPUS, "%u → %u vCPUs (vCPUs are added live, not removed: the guest "
 			"would have to give them back)", o->cpus, vm->cpus);
 	else if (vm->max_cpus)
@@ -72,15 +75,20 @@ memory_change(GPtrArray *out, const desired_vm *vm, const obs_domain *o)
 
 	if (vm->memory == o->memory)
 		return;
-	if (vm->memory < o->memory || (vm->max_memory && vm->memory <= o->max_memory)) {
+	if (!o->restart_required && (vm->memory < o->memory || (vm->max_memory && vm->memory <= o->max_memory))) {
 		c = add(out, CH_MEMORY, "%" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB within max %"
 			G_GUINT64_FORMAT " MiB", o->memory >> 20, vm->memory >> 20, max >> 20);
 		classify(c, CHANGE_LIVE);
 		return;
 	}
-	c = add(out, CH_MEMORY, "%" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB, beyond the running "
-		"maximum of %" G_GUINT64_FORMAT " MiB%s", o->memory >> 20, vm->memory >> 20, max >> 20,
-		vm->max_memory ? "" : " (set max_memory to add it live)");
+	if (o->restart_required)
+		c = add(out, CH_MEMORY, "%" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB (the running VM differs "
+			"from its definition until it restarts: %s)", o->memory >> 20, vm->memory >> 20,
+			o->restart_required);
+	else
+		c = add(out, CH_MEMORY, "%" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " MiB, beyond the running "
+			"maximum of %" G_GUINT64_FORMAT " MiB%s", o->memory >> 20, vm->memory >> 20, max >> 20,
+			vm->max_memory ? "" : " (set max_memory to add it live)");
 	classify(c, CHANGE_NEXT_BOOT);
 }
 
@@ -105,18 +113,6 @@ maxima_change(GPtrArray *out, const desired_vm *vm, const obs_domain *o)
 	}
 }
 
-static const desired_disk *
-disk_on(const desired_vm *vm, const char *target)
-{
-	for (guint i = 0; i < vm->disks->len; i++) {
-		const desired_disk *d = vm->disks->pdata[i];
-
-		if (strcmp(d->target, target) == 0)
-			return d;
-	}
-	return NULL;
-}
-
 /* The observed disk on @target, split; false if there is none. */
 static bool
 observed_disk(const obs_domain *o, const char *target, char **source, uint64_t *size)
@@ -137,15 +133,17 @@ observed_disk(const obs_domain *o, const char *target, char **source, uint64_t *
 }
 
 static void
-size_change(GPtrArray *out, const desired_disk *d, uint64_t recorded, bool active, bool live_devices)
+size_change(GPtrArray *out, const desired_disk *d, uint64_t recorded, bool devices_live)
 {
 	g_autofree char *from = plan_size_text(recorded);
 	g_autofree char *to = plan_size_text(d->capacity);
 	vm_change *c;
 
-	/* A persistent volume is its template's, sized by it; a size strata
-	 * did not record is not known without a call per disk. */
-	if (d->role == DISK_PERSISTENT || !recorded || !d->capacity || recorded == d->capacity)
+	/* Secondary disks only: a system disk is made at least as large as
+	 * its base, which its recorded size does not say; a persistent volume
+	 * is its template's.  A size strata did not record is not known
+	 * without a call per disk. */
+	if (d->role != DISK_SECONDARY || !recorded || !d->capacity || recorded == d->capacity)
 		return;
 	if (d->capacity < recorded) {
 		c = add(out, CH_DISK_SHRINK, "disk '%s' (%s) %s → %s: a disk is never shrunk (what is "
@@ -153,38 +151,88 @@ size_change(GPtrArray *out, const desired_disk *d, uint64_t recorded, bool activ
 		classify(c, CHANGE_REFUSED);
 		return;
 	}
-	c = add(out, CH_DISK_GROW, "grow disk '%s' (%s) %s → %s%s", d->name, d->target, from, to,
-		active && !live_devices ? " (this host's driver resizes nothing live)" : "");
+	if (!devices_live) {
+		/* Recorded in a definition alone, it would never be made. */
+		c = add(out, CH_DISK_SHRINK, "disk '%s' (%s) %s → %s: grown only live or while the VM is "
+			"off, and this one runs where it cannot be (a paused VM, or a driver that resizes "
+			"nothing live)", d->name, d->target, from, to);
+		classify(c, CHANGE_REFUSED);
+		return;
+	}
+	c = add(out, CH_DISK_GROW, "grow disk '%s' (%s) %s → %s", d->name, d->target, from, to);
 	c->disk = d;
 	c->device = g_strdup(d->target);
 	c->size = d->capacity;
-	classify(c, active && !live_devices ? CHANGE_NEXT_BOOT : CHANGE_LIVE);
+	classify(c, CHANGE_LIVE);
 }
 
-static void
-disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool active, bool live_devices)
+/* The target of the observed disk whose source is @source, or NULL. */
+static char *
+observed_target(const obs_domain *o, const char *source, uint64_t *size)
 {
-	const char *no_live = active && !live_devices ? " (this host's driver attaches nothing live)" : "";
-	change_class device_cls = active && !live_devices ? CHANGE_NEXT_BOOT : CHANGE_LIVE;
+	for (guint i = 0; o->disks && o->disks[i]; i++) {
+		char *t = NULL;
+		g_autofree char *s = NULL;
+
+		if (!domxml_disk_split(o->disks[i], &t, &s, size))
+			continue;
+		if (strcmp(s, source) == 0)
+			return t;
+		g_free(t);
+	}
+	return NULL;
+}
+
+static bool
+volume_wanted(const desired_vm *vm, const char *source)
+{
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		g_autofree char *want = g_strdup_printf("%s/%s", d->pool, d->volume);
+
+		if (strcmp(want, source) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Disks are matched by volume, never by target: targets follow the spec's
+ * order (vda, vdb, ...), so a disk dropped from the middle shifts the ones
+ * after it, and a live detach by target would take the wrong one.  A disk
+ * whose target shifts waits for the next boot; one whose volume no disk of
+ * the spec names is detached; one the definition lacks is attached, live
+ * where its target is free once the detaches are done.
+ */
+static void
+disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live)
+{
+	const char *no_live = devices_live ? "" : " (not live: the host's driver attaches nothing "
+						   "live, or the VM is paused)";
+	change_class device_cls = devices_live ? CHANGE_LIVE : CHANGE_NEXT_BOOT;
 
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
-		g_autofree char *source = NULL;
 		g_autofree char *want = g_strdup_printf("%s/%s", d->pool, d->volume);
+		g_autofree char *target = NULL, *taken = NULL;
 		uint64_t size = 0;
 		vm_change *c;
 
-		if (!observed_disk(o, d->target, &source, &size)) {
-			c = add(out, i ? CH_DISK_ATTACH : CH_DISK_OTHER, "attach disk '%s' as %s%s", d->name,
-				d->target, no_live);
-			c->disk = d;
-			c->device = g_strdup(d->target);
-			classify(c, i ? device_cls : CHANGE_NEXT_BOOT);
-		} else if (strcmp(source, want) != 0) {
-			c = add(out, CH_DISK_OTHER, "disk %s: %s → %s", d->target, source, want);
+		target = observed_target(o, want, &size);
+		if (target && strcmp(target, d->target) != 0) {
+			c = add(out, CH_DISK_OTHER, "disk '%s' moves from %s to %s", d->name, target, d->target);
+			classify(c, CHANGE_NEXT_BOOT);
+		} else if (target) {
+			size_change(out, d, size, devices_live);
+		} else if (i == 0 || (observed_disk(o, d->target, &taken, &size) && volume_wanted(vm, taken))) {
+			c = add(out, CH_DISK_OTHER, "disk '%s' as %s, where %s is now", d->name, d->target,
+				taken ? taken : "another disk");
 			classify(c, CHANGE_NEXT_BOOT);
 		} else {
-			size_change(out, d, size, active, live_devices);
+			c = add(out, CH_DISK_ATTACH, "attach disk '%s' as %s%s", d->name, d->target, no_live);
+			c->disk = d;
+			c->device = g_strdup(d->target);
+			classify(c, device_cls);
 		}
 	}
 	for (guint i = 0; o->disks && o->disks[i]; i++) {
@@ -192,7 +240,7 @@ disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool act
 		uint64_t size;
 		vm_change *c;
 
-		if (!domxml_disk_split(o->disks[i], &target, &source, &size) || disk_on(vm, target))
+		if (!domxml_disk_split(o->disks[i], &target, &source, &size) || volume_wanted(vm, source))
 			continue;
 		c = add(out, CH_DISK_DETACH, "detach disk %s (%s)%s", target, source, no_live);
 		c->device = g_strdup(target);
@@ -233,6 +281,9 @@ mac_taken(const obs_domain *o, GStrv macs, const char *mac)
 static char *
 derived_mac(const obs_domain *o, GStrv macs, const char *network, guint i)
 {
+	/* Fewer than 2^16 addresses can be taken (NICs of one VM): one of the
+	 * first 2^16 + 1 seeds is free unless the hash repeats itself, and
+	 * the last one tried is taken then (a duplicate libvirt refuses). */
 	for (guint salt = 0;; salt++) {
 		g_autofree char *seed = g_strdup_printf("%s\x1f%s\x1f%u\x1f%u", o->uuid, network, i, salt);
 		g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
@@ -243,7 +294,7 @@ derived_mac(const obs_domain *o, GStrv macs, const char *network, guint i)
 		g_checksum_update(sum, (const guchar *)seed, -1);
 		g_checksum_get_digest(sum, digest, &len);
 		mac = g_strdup_printf("52:54:00:%02x:%02x:%02x", digest[0], digest[1], digest[2]);
-		if (!mac_taken(o, macs, mac))
+		if (!mac_taken(o, macs, mac) || salt == G_MAXUINT16)
 			return mac;
 		g_free(mac);
 	}
@@ -277,11 +328,11 @@ nic_wanted(const desired_vm *vm, GStrv macs, const char *mac)
 }
 
 static void
-nic_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, GStrv macs, bool active,
-	    bool live_devices)
+nic_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, GStrv macs, bool devices_live)
 {
-	const char *no_live = active && !live_devices ? " (this host's driver attaches nothing live)" : "";
-	change_class device_cls = active && !live_devices ? CHANGE_NEXT_BOOT : CHANGE_LIVE;
+	const char *no_live = devices_live ? "" : " (not live: the host's driver attaches nothing "
+						   "live, or the VM is paused)";
+	change_class device_cls = devices_live ? CHANGE_LIVE : CHANGE_NEXT_BOOT;
 
 	for (guint i = 0; i < vm->nics->len; i++) {
 		const desired_nic *n = vm->nics->pdata[i];
@@ -289,8 +340,10 @@ nic_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, GStrv mac
 		vm_change *c;
 
 		if (!*macs[i]) {
+			char *mac = derived_mac(o, macs, n->network, i);
+
 			g_free(macs[i]);
-			macs[i] = derived_mac(o, macs, n->network, i);
+			macs[i] = mac;
 		}
 		if (!observed_nic(o, macs[i], &network)) {
 			c = add(out, CH_NIC_ATTACH, "attach NIC %s on network '%s'%s", macs[i], n->network, no_live);
@@ -323,7 +376,7 @@ nic_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, GStrv mac
 /* Only the sizes of the disks: a definition served from the cache, whose
  * hash is the one wanted, has nothing else to compare. */
 static void
-size_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool active, bool live_devices)
+size_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live)
 {
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
@@ -332,7 +385,7 @@ size_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool act
 		uint64_t size = 0;
 
 		if (observed_disk(o, d->target, &source, &size) && strcmp(source, want) == 0)
-			size_change(out, d, size, active, live_devices);
+			size_change(out, d, size, devices_live);
 	}
 }
 
@@ -341,19 +394,23 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func(change_free);
 
+	/* Off, everything goes into the definition (and a grow to the volume);
+	 * a paused guest cannot answer an unplug. */
+	bool devices_live = !active || (live_devices && o->state != VIRT_DOM_PAUSED);
+
 	if (!o->detailed) {
-		size_changes(out, vm, o, active, live_devices);
+		size_changes(out, vm, o, devices_live);
 		return out;
 	}
 
 	if (g_strcmp0(vm->title, o->title) != 0)
-		classify(add(out, CH_TITLE, "title (a name libvirt shows; the guest does not see it)"),
-			 CHANGE_LIVE);
+		classify(add(out, CH_TITLE, "title (a name libvirt shows, not the guest; in the definition, "
+				 "shown for the running domain from its next start)"), CHANGE_LIVE);
 	cpus_change(out, vm, o);
 	memory_change(out, vm, o);
 	maxima_change(out, vm, o);
-	disk_changes(out, vm, o, active, live_devices);
-	nic_changes(out, vm, o, macs, active, live_devices);
+	disk_changes(out, vm, o, devices_live);
+	nic_changes(out, vm, o, macs, devices_live);
 	return out;
 }
 

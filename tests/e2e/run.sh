@@ -30,6 +30,7 @@ fi
 E2E_DIR=$(mktemp -d /tmp/strata-e2e.XXXXXX)
 finish() {
 	e2e_down
+	ip link del strata-e2e0 2>/dev/null  # the live scenario's bridge
 	for m in $(awk -v d="$E2E_DIR" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
 		umount -l "$m"
 	done

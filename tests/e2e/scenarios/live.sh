@@ -69,3 +69,98 @@ Y
 	expect_eq "UUID" "$uuid" "$(e2e_virsh h2 domuuid pin.p)"
 	expect_converged
 }
+
+# A libvirt network on h1 over a bridge made here (forward mode bridge:
+# libvirt adds no firewall rules and runs no dnsmasq for it).
+e2e_network() {
+	e2e_virsh h1 net-info e2e >/dev/null 2>&1 && return 0
+	ip link show strata-e2e0 >/dev/null 2>&1 || ip link add strata-e2e0 type bridge || return 1
+	ip link set strata-e2e0 up || return 1
+	cat >"$S/net.xml" <<'X'
+<network><name>e2e</name><forward mode='bridge'/><bridge name='strata-e2e0'/></network>
+X
+	e2e_virsh h1 net-define "$S/net.xml" >/dev/null && e2e_virsh h1 net-start e2e >/dev/null
+}
+
+devices_spec() {
+	e2e_spec h1
+	cat >"$S/spec/dev.yaml" <<Y
+kind: appliance
+name: dev
+disruption: ${2:-allowed}
+vms:
+  - {name: v, template: tiny, $1}
+Y
+}
+
+# blocks HOST DOMAIN: the targets of its live disks, one line.
+blocks() { e2e_virsh "$1" domblklist "$2" | awk '$1 {print $1}' | tr '\n' ' '; }
+# capacity HOST DOMAIN TARGET: bytes, as QEMU sees it.
+capacity() { e2e_virsh "$1" domblkinfo "$2" "$3" | awk '/^Capacity:/ {print $2}'; }
+
+scenario_disks_and_nics_change_live() {
+	local pid
+	e2e_network || fail "cannot make network e2e on h1"
+	devices_spec "disks: [{name: data, size: 16MiB}]"
+	apply
+	wait_for 30 "dev.v runs" is_running h1 dev.v
+	pid=$(qemu_pid dev.v)
+	expect_eq "disks at start" "vda vdb " "$(blocks h1 dev.v)"
+
+	note "a disk and a NIC attached, a disk grown: live"
+	devices_spec "disks: [{name: data, size: 32MiB}, {name: logs, size: 16MiB}], nics: [{network: e2e}]"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep -q "live: attach disk 'logs' as vdc" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "the plan does not attach live"; }
+	grep -q "shutdown dev.v" "$S/plan.out" && fail "the plan stops the VM: $(cat "$S/plan.out")"
+	apply
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
+	expect_eq "disks now" "vda vdb vdc " "$(blocks h1 dev.v)"
+	expect_eq "vdb as QEMU sees it" 33554432 "$(capacity h1 dev.v vdb)"
+	e2e_virsh h1 domiflist dev.v | grep -q " e2e " || fail "no NIC on e2e: $(e2e_virsh h1 domiflist dev.v)"
+	expect_converged
+
+	note "a shrink is refused, with the reason"
+	devices_spec "disks: [{name: data, size: 16MiB}, {name: logs, size: 16MiB}], nics: [{network: e2e}]"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 && fail "a shrink was planned: $(cat "$S/plan.out")"
+	grep -q "a disk is never shrunk" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "no reason for the refusal"; }
+	expect_eq "vdb untouched" 33554432 "$(capacity h1 dev.v vdb)"
+}
+
+# The test guest (a boot sector) never answers a PCI unplug: the detach is
+# reported at its deadline, once; the volume stays while QEMU holds it, the
+# VM shows restart required, and a restart completes it; the volume goes
+# once nothing uses it.
+scenario_a_detach_the_guest_ignores() {
+	local pid
+	devices_spec "disks: [{name: data, size: 16MiB}, {name: logs, size: 16MiB}]" never
+	apply
+	wait_for 30 "dev.v runs" is_running h1 dev.v
+	pid=$(qemu_pid dev.v)
+	devices_spec "disks: [{name: data, size: 16MiB}]" never
+	local rc=0 t0=$SECONDS
+	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || rc=$?
+	[ $rc != 0 ] || fail "apply succeeded although the guest kept the disk: $(cat "$S/apply.out")"
+	grep -q "did not release vdc within 30 s" "$S/apply.out" || { cat "$S/apply.out" >&2; fail "the deadline is not reported"; }
+	note "reported after $((SECONDS - t0)) s"
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "detach" "$S/plan.out" && fail "the detach is planned again: $(cat "$S/plan.out")"
+	grep -q "delete-volume" "$S/plan.out" && fail "the volume QEMU holds is to be deleted: $(cat "$S/plan.out")"
+	apply
+	e2e_virsh h1 vol-info --pool default dev.v--logs.qcow2 >/dev/null || fail "the volume QEMU holds was deleted"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "restart required" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "no restart required"; }
+	grep -q "is kept while the running VM still has it attached" "$S/apply.out" || fail "the kept volume is not said: $(cat "$S/apply.out")"
+
+	note "restarted by its operator: the disk is gone, restart required clears, the volume goes"
+	acpi_shutdown h1 dev.v
+	e2e_virsh h1 start dev.v >/dev/null
+	wait_for 30 "dev.v runs again" is_running h1 dev.v
+	expect_eq "disks after the restart" "vda vdb " "$(blocks h1 dev.v)"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "restart required" "$S/plan.out" && fail "restart required stays: $(cat "$S/plan.out")"
+	grep -q "delete-volume default/dev.v--logs.qcow2" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "the volume it let go of is not deleted"; }
+	apply
+	e2e_virsh h1 vol-info --pool default dev.v--logs.qcow2 >/dev/null 2>&1 && fail "the volume stayed"
+	expect_converged
+}
