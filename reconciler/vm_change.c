@@ -133,7 +133,7 @@ observed_disk(const obs_domain *o, const char *target, char **source, uint64_t *
 }
 
 static void
-size_change(GPtrArray *out, const desired_disk *d, uint64_t recorded, bool devices_live)
+size_change(GPtrArray *out, const desired_disk *d, uint64_t recorded, bool resizable)
 {
 	g_autofree char *from = plan_size_text(recorded);
 	g_autofree char *to = plan_size_text(d->capacity);
@@ -151,11 +151,11 @@ size_change(GPtrArray *out, const desired_disk *d, uint64_t recorded, bool devic
 		classify(c, CHANGE_REFUSED);
 		return;
 	}
-	if (!devices_live) {
+	if (!resizable) {
 		/* Recorded in a definition alone, it would never be made. */
-		c = add(out, CH_DISK_SHRINK, "disk '%s' (%s) %s → %s: grown only live or while the VM is "
-			"off, and this one runs where it cannot be (a paused VM, or a driver that resizes "
-			"nothing live)", d->name, d->target, from, to);
+		c = add(out, CH_DISK_SHRINK, "disk '%s' (%s) %s → %s: a disk grows while its VM runs or "
+			"is off, not while it is paused, and on a host whose driver resizes (not libvirt's "
+			"test driver)", d->name, d->target, from, to);
 		classify(c, CHANGE_REFUSED);
 		return;
 	}
@@ -205,7 +205,7 @@ volume_wanted(const desired_vm *vm, const char *source)
  * where its target is free once the detaches are done.
  */
 static void
-disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live)
+disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live, bool resizable)
 {
 	const char *no_live = devices_live ? "" : " (not live: the host's driver attaches nothing "
 						   "live, or the VM is paused)";
@@ -223,7 +223,7 @@ disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool dev
 			c = add(out, CH_DISK_OTHER, "disk '%s' moves from %s to %s", d->name, target, d->target);
 			classify(c, CHANGE_NEXT_BOOT);
 		} else if (target) {
-			size_change(out, d, size, devices_live);
+			size_change(out, d, size, resizable);
 		} else if (i == 0 || (observed_disk(o, d->target, &taken, &size) && volume_wanted(vm, taken))) {
 			c = add(out, CH_DISK_OTHER, "disk '%s' as %s, where %s is now", d->name, d->target,
 				taken ? taken : "another disk");
@@ -376,7 +376,7 @@ nic_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, GStrv mac
 /* Only the sizes of the disks: a definition served from the cache, whose
  * hash is the one wanted, has nothing else to compare. */
 static void
-size_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live)
+size_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool resizable)
 {
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
@@ -385,7 +385,7 @@ size_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool dev
 		uint64_t size = 0;
 
 		if (observed_disk(o, d->target, &source, &size) && strcmp(source, want) == 0)
-			size_change(out, d, size, devices_live);
+			size_change(out, d, size, resizable);
 	}
 }
 
@@ -394,12 +394,15 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func(change_free);
 
-	/* Off, everything goes into the definition (and a grow to the volume);
-	 * a paused guest cannot answer an unplug. */
+	/* Off, everything goes into the definition; a paused guest cannot
+	 * answer an unplug. */
 	bool devices_live = !active || (live_devices && o->state != VIRT_DOM_PAUSED);
+	/* Off, a grow goes to the volume, which a driver that resizes nothing
+	 * (the test driver) cannot do either. */
+	bool resizable = live_devices && (!active || o->state != VIRT_DOM_PAUSED);
 
 	if (!o->detailed) {
-		size_changes(out, vm, o, devices_live);
+		size_changes(out, vm, o, resizable);
 		return out;
 	}
 
@@ -409,7 +412,7 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 	cpus_change(out, vm, o);
 	memory_change(out, vm, o);
 	maxima_change(out, vm, o);
-	disk_changes(out, vm, o, devices_live);
+	disk_changes(out, vm, o, devices_live, resizable);
 	nic_changes(out, vm, o, macs, devices_live);
 	return out;
 }

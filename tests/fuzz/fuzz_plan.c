@@ -15,7 +15,7 @@
  *    domains running, paused, shut off, pmsuspended or with a managed save.
  *    Managed domains are built with domxml_domain, as strata builds them,
  *    current or outdated (resized, other template, stale hash, disks
- *    missing), some on two hosts; VMs that left the spec are still there;
+ *    missing, disks defined at another size), some on two hosts; VMs that left the spec are still there;
  *    foreign domains use volumes of every kind, some under a VM's name.
  *    A host may not answer, and may be declared lost.
  *
@@ -464,11 +464,21 @@ define_managed(world *w, fhost *h, const desired_vm *vm)
 	desired_vm old = *vm;
 	g_autoptr(GPtrArray) disks = g_ptr_array_new();
 	g_autofree char *hash = NULL, *xml = NULL, *uuid = next_uuid(w);
-	guint variant = pick(r, 7);
+	guint variant = pick(r, 8);
+	desired_disk resized[8];
 
-	for (guint i = 0; i < vm->disks->len; i++)
-		if (i == 0 || variant != 6)
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		/* 7: defined at another size (the spec grew or shrank it). */
+		if (variant == 7 && i > 0 && i <= G_N_ELEMENTS(resized)) {
+			resized[i - 1] = *d;
+			resized[i - 1].capacity = one_in(r, 2) ? d->capacity / 2 : d->capacity * 2;
+			g_ptr_array_add(disks, &resized[i - 1]);
+		} else if (i == 0 || variant != 6) {
 			g_ptr_array_add(disks, vm->disks->pdata[i]);
+		}
+	}
 	old.disks = disks;
 	if (variant == 3) {
 		old.cpus = 1 + pick(r, 4);

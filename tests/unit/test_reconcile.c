@@ -1915,6 +1915,83 @@ test_domxml__golden_per_driver_type(void **state)
 	spec_diags_release(&diags);
 }
 
+/* What a detach names: the device as the domain has it, without the
+ * addresses and aliases the live and the inactive definition may give it
+ * differently; nothing for a value that could reach into the XPath. */
+static void
+test_domxml__a_detach_finds_the_device_as_the_domain_has_it(void **state)
+{
+	static const char *const xml =
+		"<domain><devices>"
+		"<disk type='volume' device='disk'><source pool='p' volume='a.vm--data.qcow2'/>"
+		"<target dev='vdb' bus='virtio'/><alias name='virtio-disk1'/>"
+		"<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></disk>"
+		"<interface type='network'><mac address='52:54:00:AB:cd:01'/><source network='n'/>"
+		"<alias name='net0'/><address type='pci' slot='0x03'/></interface>"
+		"<interface type='network'><mac address='52:54:00:00:00:02'/><source network='n'/></interface>"
+		"<interface type='network'><mac address='52:54:00:00:00:02'/><source network='m'/></interface>"
+		"</devices></domain>";
+	g_autofree char *disk = domxml_find_device(xml, "vdb");
+	g_autofree char *nic = domxml_find_device(xml, "52:54:00:ab:CD:01");
+
+	(void)state;
+	assert_non_null(disk);
+	assert_non_null(strstr(disk, "volume=\"a.vm--data.qcow2\""));
+	assert_null(strstr(disk, "address"));
+	assert_null(strstr(disk, "alias"));
+	assert_true(domxml_disk_is(disk, "p", "a.vm--data.qcow2"));
+	assert_false(domxml_disk_is(disk, "p", "a.vm--logs.qcow2"));
+	assert_non_null(nic);
+	assert_non_null(strstr(nic, "52:54:00:AB:cd:01"));
+	assert_null(strstr(nic, "address type"));
+	assert_null(domxml_find_device(xml, "vdc"));
+	assert_null(domxml_find_device(xml, "52:54:00:00:00:02"));  /* two: none */
+	assert_null(domxml_find_device(xml, "vdb' or '1'='1"));
+	assert_null(domxml_find_device(xml, ""));
+}
+
+/* A running domain differs from its definition in what only a boot
+ * changes; devices in another order, or a balloon moved without a
+ * maximum, are no difference. */
+static void
+test_domxml__restart_required_is_what_a_boot_would_change(void **state)
+{
+	static const char *const config =
+		"<domain><memory unit='KiB'>1048576</memory><currentMemory unit='KiB'>1048576</currentMemory>"
+		"<vcpu current='2'>4</vcpu><devices>"
+		"<disk type='volume' device='disk'><source pool='p' volume='s'/><target dev='vda'/></disk>"
+		"<interface type='network'><mac address='52:54:00:00:00:01'/><source network='n'/></interface>"
+		"<interface type='network'><mac address='52:54:00:00:00:02'/><source network='n'/></interface>"
+		"</devices></domain>";
+	static const char *const reordered =
+		"<domain><memory unit='KiB'>2097152</memory><currentMemory unit='KiB'>1048576</currentMemory>"
+		"<vcpu current='2'>4</vcpu><devices>"
+		"<disk type='volume' device='disk'><source pool='p' volume='s'/><target dev='vda'/></disk>"
+		"<interface type='network'><mac address='52:54:00:00:00:02'/><source network='n'/></interface>"
+		"<interface type='network'><mac address='52:54:00:00:00:01'/><source network='n'/></interface>"
+		"</devices></domain>";
+	static const char *const more =
+		"<domain><memory unit='KiB'>1048576</memory><vcpu current='3'>4</vcpu><devices>"
+		"<disk type='volume' device='disk'><source pool='p' volume='s'/><target dev='vda'/></disk>"
+		"<disk type='volume' device='disk'><source pool='p' volume='d'/><target dev='vdb'/></disk>"
+		"</devices></domain>";
+	domxml_info c, l;
+	g_autofree char *same = NULL, *differs = NULL;
+
+	(void)state;
+	assert_true(domxml_parse(config, &c));
+	assert_true(domxml_parse(reordered, &l));
+	same = domxml_running_differs(&c, &l);
+	assert_null(same);
+	domxml_info_release(&l);
+	assert_true(domxml_parse(more, &l));
+	differs = domxml_running_differs(&c, &l);
+	assert_string_equal(differs, "3 of at most 4 vCPUs running, 2 of at most 4 defined; its disks differ "
+			    "from its definition's; its NICs differ from its definition's");
+	domxml_info_release(&l);
+	domxml_info_release(&c);
+}
+
 static void
 note_done(const plan_op *op, guint done, guint total, gpointer user)
 {
@@ -2351,6 +2428,8 @@ main(void)
 		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
 		cmocka_unit_test(test_domxml__golden_per_driver_type),
+		cmocka_unit_test(test_domxml__a_detach_finds_the_device_as_the_domain_has_it),
+		cmocka_unit_test(test_domxml__restart_required_is_what_a_boot_would_change),
 	};
 
 	tu_chdir_srcdir();
