@@ -180,15 +180,27 @@ disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
 	return NULL;
 }
 
-/* What disk_problem() depends on: the system disk and every disk's pool. */
+/* Whether some host lists @vm's own system volume (a VM made before). */
+static bool
+volume_somewhere(const place_state *ps, const desired_disk *sys)
+{
+	for (guint i = 0; i < ps->have->hosts->len; i++)
+		if (obs_host_has_volume(ps->have->hosts->pdata[i], sys->pool, sys->volume))
+			return true;
+	return false;
+}
+
+/* What disk_problem() depends on: the system disk and every disk's pool;
+ * the system volume itself where a host has it (it stands in for a
+ * missing base there), so VMs share an answer only where it holds. */
 static char *
-disk_shape(const desired_vm *vm)
+disk_shape(const place_state *ps, const desired_vm *vm)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
 	GString *key = g_string_new(NULL);
 
 	g_string_append_printf(key, "%s\x1f%s\x1f%s", sys->pool,
-			       sys->role == DISK_PERSISTENT ? sys->volume : "",
+			       sys->role == DISK_PERSISTENT || volume_somewhere(ps, sys) ? sys->volume : "",
 			       sys->base ? sys->base : "");
 	for (guint i = 1; i < vm->disks->len; i++)
 		g_string_append_printf(key, "\x1f%s", ((desired_disk *)vm->disks->pdata[i])->pool);
@@ -200,7 +212,7 @@ disk_shape(const desired_vm *vm)
 static const bool *
 disk_ok(place_state *ps, const desired_vm *vm)
 {
-	g_autofree char *key = disk_shape(vm);
+	g_autofree char *key = disk_shape(ps, vm);
 	bool *ok = g_hash_table_lookup(ps->disk_ok, key);
 
 	if (ok)

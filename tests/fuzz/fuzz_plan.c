@@ -40,7 +40,8 @@
  *  2. no volume is deleted that a domain on that host uses, except by the
  *     plan that undefines that domain first, or rebuilds the domain's own
  *     disk after stopping it; never a template base; a persistent volume
- *     only when its persistent template says `state: deleted`;
+ *     only when its persistent template says `state: deleted`; no error
+ *     or note has a missing part ("(null)");
  *  3. a plan without errors (what `strata apply` carries out) that applies
  *     completely leaves nothing to do: observing and planning again gives
  *     no operation and no error.
@@ -855,6 +856,14 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 static void
 check_plan(const world *w, const desired_state *want, const plan *p)
 {
+	/* A message built from a missing string says "(null)": what is wrong
+	 * is then never said (a cache that answered for another VM did). */
+	for (guint i = 0; i < p->errors->len; i++)
+		if (strstr(p->errors->pdata[i], "(null)"))
+			die("error with a missing part: %s", (char *)p->errors->pdata[i]);
+	for (guint i = 0; i < p->notes->len; i++)
+		if (strstr(p->notes->pdata[i], "(null)"))
+			die("note with a missing part: %s", (char *)p->notes->pdata[i]);
 	check_order(p);
 	for (guint i = 0; i < p->ops->len; i++) {
 		const plan_op *op = p->ops->pdata[i];
