@@ -37,6 +37,18 @@ scenario_vcpus_and_memory_change_live() {
 	expect_eq "vCPUs at the next boot" 2 "$(e2e_virsh h1 vcpucount live.v --config --active)"
 	expect_converged
 
+	note "40 MiB: the balloon down, live"
+	live_spec 2 2 40MiB
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep -q "live: 48 → 40 MiB within max 64 MiB" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "the plan does not shrink live"; }
+	apply
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid live.v)"
+	# As above: QEMU took the target (the op succeeded); the guest, without
+	# a balloon driver, keeps its memory (dommemstat "actual").
+	e2e_virsh h1 dumpxml --inactive live.v | grep -q "<currentMemory unit='KiB'>40960</currentMemory>" ||
+		fail "the definition for the next boot lacks 40 MiB"
+	expect_converged
+
 	note "max_cpus 4: a new machine, restarted; its UUID kept"
 	live_spec 2 4 48MiB
 	apply
@@ -163,4 +175,40 @@ scenario_a_detach_the_guest_ignores() {
 	apply
 	e2e_virsh h1 vol-info --pool default dev.v--logs.qcow2 >/dev/null 2>&1 && fail "the volume stayed"
 	expect_converged
+}
+
+# status_text: the daemon's whole status, as an operator reads it.
+status_text() { "$STRATA" status --db "$S/strata.db" 2>/dev/null; }
+restart_required_shown() { status_text | grep -q "restart required: 1 vCPUs running, 2 defined"; }
+restart_required_gone() { status_text | grep -q "^live.v " && ! status_text | grep -q "restart required"; }
+
+# Under disruption: never a change that needs a boot goes into the
+# definition alone: the daemon shows restart required, the VM runs on in
+# the same QEMU; a graceful restart by its operator clears it.
+scenario_a_next_boot_change_shows_restart_required() {
+	local pid
+	e2e_spec h1
+	cat >"$S/spec/live.yaml" <<'Y'
+kind: appliance
+name: live
+disruption: never
+vms:
+  - {name: v, template: tiny, cpus: 1}
+Y
+	watch_start
+	wait_for 60 "live.v runs" is_running h1 live.v
+	pid=$(qemu_pid live.v)
+	sed -i 's/cpus: 1/cpus: 2/' "$S/spec/live.yaml"
+	wait_for 60 "the daemon shows restart required" restart_required_shown
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid live.v)"
+	expect_eq "vCPUs for the next boot" 2 "$(e2e_virsh h1 vcpucount live.v --config --maximum)"
+	"$STRATA" status --db "$S/strata.db" -o json | grep -q '"restart_required" *: *"1 vCPUs running, 2 defined"' ||
+		fail "no restart_required in the JSON status: $("$STRATA" status --db "$S/strata.db" -o json)"
+	note "a graceful restart by its operator"
+	acpi_shutdown h1 live.v
+	e2e_virsh h1 start live.v >/dev/null
+	wait_for 30 "live.v runs again" is_running h1 live.v
+	wait_for 60 "restart required clears" restart_required_gone
+	expect_eq "vCPUs now" 2 "$(e2e_virsh h1 vcpucount live.v --live --active)"
+	watch_stop
 }
