@@ -154,9 +154,28 @@ strv_of(const spec_list *l)
 	return a;
 }
 
+/* The @index-th target name of a bus, as libvirt counts them: vda … vdz,
+ * vdaa … vdaz, vdba … (index 26 is "aa"). */
+static char *
+disk_target(const char *prefix, guint index)
+{
+	char letters[8];
+	int n = (int)sizeof(letters) - 1;
+
+	letters[n] = '\0';
+	index++;
+	while (index && n > 0) {
+		index--;
+		letters[--n] = (char)('a' + index % 26);
+		index /= 26;
+	}
+	return g_strconcat(prefix, letters + n, NULL);
+}
+
+/* @index: among the disks of its bus (the system disk is virtio's 0). */
 static desired_disk *
 disk_new(disk_role role, const char *name, const char *pool, char *volume,
-	 uint64_t capacity, const char *base, guint index)
+	 uint64_t capacity, const char *base, bool scsi, guint index)
 {
 	desired_disk *d = g_new0(desired_disk, 1);
 
@@ -166,7 +185,8 @@ disk_new(disk_role role, const char *name, const char *pool, char *volume,
 	d->volume = volume;
 	d->capacity = capacity;
 	d->base = g_strdup(base);
-	d->target = g_strdup_printf("vd%c", 'a' + index);
+	d->scsi = scsi;
+	d->target = disk_target(scsi ? "sd" : "vd", index);
 	return d;
 }
 
@@ -183,20 +203,23 @@ vm_disks(const spec_source *src, desired_vm *vm, const spec_vm *svm,
 		sys_pool = p->pool.v ? p->pool.v : t->pool.v;
 		g_ptr_array_add(vm->disks, disk_new(DISK_PERSISTENT, "system", sys_pool,
 						    desired_persistent_volume(p->obj.name.v),
-						    (uint64_t)p->size.v, t->volume.v, 0));
+						    (uint64_t)p->size.v, t->volume.v, false, 0));
 	} else {
 		g_ptr_array_add(vm->disks, disk_new(DISK_SYSTEM, "system", sys_pool,
 						    desired_volume_name(vm->domain, "system"),
-						    (uint64_t)t->disk_size.v, t->volume.v, 0));
+						    (uint64_t)t->disk_size.v, t->volume.v, false, 0));
 	}
-	for (guint i = 0; i < svm->disks->len; i++) {
+	/* Targets are counted per bus: a SCSI disk added among virtio ones
+	 * moves none of them. */
+	for (guint i = 0, virtio = 1, scsi = 0; i < svm->disks->len; i++) {
 		const spec_disk *sd = svm->disks->pdata[i];
+		bool on_scsi = sd->bus.v == BUS_SCSI;
 
 		g_ptr_array_add(vm->disks,
 				disk_new(DISK_SECONDARY, sd->name.v,
 					 sd->pool.v ? sd->pool.v : sys_pool,
 					 desired_volume_name(vm->domain, sd->name.v),
-					 (uint64_t)sd->size.v, NULL, i + 1));
+					 (uint64_t)sd->size.v, NULL, on_scsi, on_scsi ? scsi++ : virtio++));
 	}
 }
 

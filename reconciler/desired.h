@@ -34,7 +34,8 @@ typedef struct {
 	char *volume;
 	uint64_t capacity; /* bytes; 0 = the base volume's size */
 	char *base;        /* the template base volume it is made from, or NULL */
-	char *target;      /* vda, vdb, ... */
+	char *target;      /* vda, vdb, ... (virtio); sda, sdb, ... (SCSI) */
+	bool scsi;         /* on a virtio-scsi controller (bus: scsi) */
 } desired_disk;
 
 typedef struct {

@@ -73,7 +73,7 @@ add_disk(xmlNodePtr devices, const desired_disk *d, bool boot)
 	prop(n, "volume", d->volume);
 	n = child(disk, "target", NULL);
 	prop(n, "dev", d->target);
-	prop(n, "bus", "virtio");
+	prop(n, "bus", d->scsi ? "scsi" : "virtio");
 	if (boot)
 		prop(child(disk, "boot", NULL), "order", "1");
 }
@@ -81,8 +81,23 @@ add_disk(xmlNodePtr devices, const desired_disk *d, bool boot)
 static void
 add_disks(xmlNodePtr devices, const desired_vm *vm)
 {
-	for (guint i = 0; i < vm->disks->len; i++)
-		add_disk(devices, vm->disks->pdata[i], i == 0);
+	bool scsi = false;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		add_disk(devices, d, i == 0);
+		scsi |= d->scsi;
+	}
+	/* Named, or libvirt picks its default model (lsilogic, for which
+	 * guests lack a driver more often than not). */
+	if (scsi) {
+		xmlNodePtr c = child(devices, "controller", NULL);
+
+		prop(c, "type", "scsi");
+		prop(c, "index", "0");
+		prop(c, "model", "virtio-scsi");
+	}
 }
 
 static void

@@ -55,6 +55,7 @@ enum spec_vm_state {
 	VM_RUNNING, VM_STOPPED, VM_PAUSED, VM_SAVED, VM_UNDEPLOYED,
 };
 enum spec_restart { RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_NEVER };
+enum spec_disk_bus { BUS_VIRTIO, BUS_SCSI };
 
 /* A graceful shutdown waits this long before powering off hard. */
 #define SPEC_SHUTDOWN_TIMEOUT_S 60
@@ -157,6 +158,7 @@ typedef struct {
 	spec_pos pos;
 	spec_int size;
 	spec_str pool;              /* default: the system disk's pool */
+	spec_int bus;               /* enum spec_disk_bus */
 } spec_disk;
 
 typedef struct {
@@ -253,6 +255,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(spec_source, spec_source_free)
 /* Names for the enums, as written in the spec (for output and messages). */
 extern const char *const spec_vm_state_names[];
 extern const char *const spec_restart_names[];
+extern const char *const spec_disk_bus_names[];
 extern const char *const spec_action_names[];
 extern const char *const spec_repeat_names[];
 extern const char *const spec_appliance_state_names[];

@@ -66,6 +66,7 @@ const char *const spec_vm_state_names[] = {
 	"running", "stopped", "paused", "saved", "undeployed", NULL };
 const char *const spec_restart_names[] = {
 	"on-failure", "always", "never", NULL };
+const char *const spec_disk_bus_names[] = { "virtio", "scsi", NULL };
 const char *const spec_action_names[] = {
 	"terminate", "undeploy", "hold", "release", "stop", "suspend",
 	"resume", "reboot", "poweroff", "snapshot-create", "snapshot-delete",
@@ -259,6 +260,7 @@ static const field disk_fields[] = {
 	F("name", T_NAME, true, spec_disk, name),
 	F("size", T_SIZE, true, spec_disk, size, .min = MiB, .max = SIZE_MAX_BYTES),
 	F("pool", T_IDENT, false, spec_disk, pool),
+	F("bus", T_ENUM, false, spec_disk, bus, .enums = spec_disk_bus_names),
 };
 static const table disk_table = TABLE("disk", disk_fields, .size = sizeof(spec_disk),
 	.pos_off = offsetof(spec_disk, pos));

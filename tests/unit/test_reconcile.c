@@ -1992,6 +1992,47 @@ test_domxml__restart_required_is_what_a_boot_would_change(void **state)
 	domxml_info_release(&c);
 }
 
+/* Targets are counted per bus, as libvirt names them past the 26th
+ * (vdz, vdaa); a SCSI disk among virtio ones moves none of them, and the
+ * definition names its controller. */
+static void
+test_desired__disk_targets_per_bus(void **state)
+{
+	g_autoptr(GString) yaml = g_string_new("kind: template\nname: t\npool: default\nvolume: b.qcow2\n---\n"
+					       "kind: appliance\nname: a\nvms:\n  - name: vm\n    template: t\n"
+					       "    disks:\n");
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *file = g_build_filename(dir, "spec.yaml", NULL);
+	g_autoptr(spec_source) src = NULL;
+	g_autoptr(desired_state) want = NULL;
+	g_autofree char *xml = NULL;
+	const desired_vm *vm;
+	spec_diags diags;
+
+	(void)state;
+	for (int i = 0; i < 30; i++)
+		g_string_append_printf(yaml, "      - {name: d%d, size: 1GiB%s}\n", i, i == 1 ? ", bus: scsi" : "");
+	tu_write(file, yaml->str);
+	spec_diags_init(&diags);
+	src = spec_load(dir, &diags);
+	spec_validate(src, &diags);
+	assert_int_equal(diags.errors, 0);
+	want = desired_build(src);
+	vm = g_hash_table_lookup(want->vm_by_domain, "a.vm");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[0])->target, "vda");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[1])->target, "vdb");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[2])->target, "sda");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[3])->target, "vdc");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[26])->target, "vdz");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[27])->target, "vdaa");
+	assert_string_equal(((desired_disk *)vm->disks->pdata[30])->target, "vdad");
+	xml = domxml_domain(vm, "kvm", "h", NULL, NULL);
+	assert_non_null(strstr(xml, "<target dev=\"sda\" bus=\"scsi\"/>"));
+	assert_non_null(strstr(xml, "<controller type=\"scsi\" index=\"0\" model=\"virtio-scsi\"/>"));
+	spec_diags_release(&diags);
+	tu_rmtree(dir);
+}
+
 static void
 note_done(const plan_op *op, guint done, guint total, gpointer user)
 {
@@ -2428,6 +2469,7 @@ main(void)
 		cmocka_unit_test(test_place__moves_refused_for_data_and_for_disruption_never),
 		cmocka_unit_test(test_domxml__no_spec_value_adds_markup),
 		cmocka_unit_test(test_domxml__golden_per_driver_type),
+		cmocka_unit_test(test_desired__disk_targets_per_bus),
 		cmocka_unit_test(test_domxml__a_detach_finds_the_device_as_the_domain_has_it),
 		cmocka_unit_test(test_domxml__restart_required_is_what_a_boot_would_change),
 	};

@@ -131,6 +131,20 @@ scenario_disks_and_nics_change_live() {
 	e2e_virsh h1 domiflist dev.v | grep -q " e2e " || fail "no NIC on e2e: $(e2e_virsh h1 domiflist dev.v)"
 	expect_converged
 
+	note "a SCSI disk attached, then detached: SCSI needs no answer from the guest"
+	devices_spec "disks: [{name: data, size: 32MiB}, {name: logs, size: 16MiB}, {name: scratch, size: 16MiB, bus: scsi}], nics: [{network: e2e}]"
+	apply
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
+	expect_eq "disks with sda" "vda vdb vdc sda " "$(blocks h1 dev.v)"
+	devices_spec "disks: [{name: data, size: 32MiB}, {name: logs, size: 16MiB}], nics: [{network: e2e}]"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep -q "live: detach disk sda" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "the plan does not detach live"; }
+	apply
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
+	expect_eq "disks without sda" "vda vdb vdc " "$(blocks h1 dev.v)"
+	e2e_virsh h1 vol-info --pool default dev.v--scratch.qcow2 >/dev/null 2>&1 && fail "the detached disk's volume stayed"
+	expect_converged
+
 	note "a shrink is refused, with the reason"
 	devices_spec "disks: [{name: data, size: 16MiB}, {name: logs, size: 16MiB}], nics: [{network: e2e}]"
 	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 && fail "a shrink was planned: $(cat "$S/plan.out")"
