@@ -515,6 +515,27 @@ parse_disks(xmlXPathContextPtr ctx, domxml_info *out)
 		xmlXPathFreeObject(r);
 }
 
+/* The volumes strata recorded as let go of by this domain's disks while
+ * its running VM still held them: "pool/volume" each. */
+static void
+parse_released(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/metadata/s:vm/s:released", ctx);
+
+	out->released = g_ptr_array_new_with_free_func(g_free);
+	for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlChar *pool = xmlGetProp(r->nodesetval->nodeTab[i], BAD_CAST "pool");
+		xmlChar *vol = xmlGetProp(r->nodesetval->nodeTab[i], BAD_CAST "volume");
+
+		if (pool && vol && !strchr((char *)pool, '/') && !strchr((char *)vol, '/'))
+			g_ptr_array_add(out->released, g_strdup_printf("%s/%s", pool, vol));
+		xmlFree(pool);
+		xmlFree(vol);
+	}
+	if (r)
+		xmlXPathFreeObject(r);
+}
+
 /* Each network interface's network and MAC, in the definition's order. */
 static void
 parse_nics(xmlXPathContextPtr ctx, domxml_info *out)
@@ -568,6 +589,7 @@ domxml_parse(const char *xml, domxml_info *out)
 	if (!out->memory)
 		out->memory = out->max_memory;
 	out->title = xp_string(ctx, "string(/domain/title)");
+	parse_released(ctx, out);
 	parse_volumes(ctx, out);
 	parse_disks(ctx, out);
 	parse_nics(ctx, out);
@@ -591,6 +613,8 @@ domxml_info_release(domxml_info *info)
 		g_ptr_array_unref(info->nics);
 	if (info->disks)
 		g_ptr_array_unref(info->disks);
+	if (info->released)
+		g_ptr_array_unref(info->released);
 	g_free(info->title);
 	g_free(info->running_differs);
 	memset(info, 0, sizeof(*info));
@@ -696,4 +720,40 @@ domxml_disk_is(const char *disk, const char *pool, const char *volume)
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
 	return g_strcmp0(p, pool) == 0 && g_strcmp0(v, volume) == 0;
+}
+
+char *
+domxml_with_released(const char *xml, const char *const *released)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr r;
+	char *out = NULL;
+
+	if (!doc)
+		return NULL;
+	ctx = xmlXPathNewContext(doc);
+	xmlXPathRegisterNs(ctx, BAD_CAST "s", BAD_CAST STRATA_XMLNS);
+	r = xmlXPathEvalExpression(BAD_CAST "/domain/metadata/s:vm", ctx);
+	if (r && r->nodesetval && r->nodesetval->nodeNr == 1) {
+		xmlNodePtr mark = r->nodesetval->nodeTab[0];
+
+		for (guint i = 0; released && released[i]; i++) {
+			g_auto(GStrv) pv = g_strsplit(released[i], "/", 2);
+			xmlNodePtr n;
+
+			if (!pv[0] || !pv[1])
+				continue;
+			n = xmlNewChild(mark, mark->ns, BAD_CAST "released", NULL);
+			prop(n, "pool", pv[0]);
+			prop(n, "volume", pv[1]);
+		}
+		out = doc_to_string(doc);
+	}
+	if (r)
+		xmlXPathFreeObject(r);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return out;
 }

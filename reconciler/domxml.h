@@ -67,11 +67,21 @@ typedef struct {
 	GPtrArray *disks;   /* char *: "TARGET SOURCE SIZE" of each disk, in order
 			       (domxml_disk_split) */
 	char *title;
+	GPtrArray *released; /* char *: "pool/volume" its disks let go of while
+				the running VM still held them (domxml_with_released) */
 	char *running_differs; /* set by the observer, not the parser: how the
 				  running domain differs (domxml_running_differs) */
 } domxml_info;
 
 bool domxml_parse(const char *xml, domxml_info *out);
+/*
+ * Domain @xml (domxml_domain) with @released ("pool/volume" each) recorded
+ * in strata's metadata: volumes of disks the spec dropped that the running
+ * VM still held when this definition was made.  Nothing else ties them to
+ * the domain once it lets go (no definition uses them), and only a volume
+ * recorded so is ever deleted for that reason.  NULL if @xml has no mark.
+ */
+char *domxml_with_released(const char *xml, const char *const *released);
 /* The parts of a "TARGET SOURCE SIZE" disk; false if it is not one. */
 bool domxml_disk_split(const char *disk, char **target, char **source, uint64_t *size);
 /*

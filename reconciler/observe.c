@@ -24,6 +24,7 @@ typedef struct {
 	GStrv paths;           /* and host paths */
 	GStrv nics;            /* "NETWORK MAC" of each interface */
 	GStrv disks;           /* "TARGET SOURCE SIZE" of each disk */
+	GStrv released;        /* "pool/volume" its disks let go of */
 	char *title;
 	char *running_differs; /* set: never served from here (read each pass
 				  until the running VM matches its definition) */
@@ -52,6 +53,7 @@ cache_entry_free(gpointer p)
 	g_strfreev(e->paths);
 	g_strfreev(e->nics);
 	g_strfreev(e->disks);
+	g_strfreev(e->released);
 	g_free(e->title);
 	g_free(e->running_differs);
 	g_free(e);
@@ -143,6 +145,7 @@ cache_put(obs_cache *c, guint gen, const char *host, const char *uuid, const dom
 	e->paths = strv_of(info->paths);
 	e->nics = strv_of(info->nics);
 	e->disks = strv_of(info->disks);
+	e->released = strv_of(info->released);
 	e->title = g_strdup(info->title);
 	e->running_differs = g_strdup(info->running_differs);
 	pthread_mutex_lock(&c->lock);
@@ -206,6 +209,7 @@ domain_free(gpointer p)
 	g_strfreev(d->paths);
 	g_strfreev(d->nics);
 	g_strfreev(d->disks);
+	g_strfreev(d->released);
 	g_free(d->title);
 	g_free(d->restart_required);
 	g_free(d);
@@ -242,6 +246,7 @@ domain_take(obs_domain *d, const cache_entry *e)
 	d->paths = g_strdupv(e->paths);
 	d->nics = g_strdupv(e->nics);
 	d->disks = g_strdupv(e->disks);
+	d->released = g_strdupv(e->released);
 	d->title = g_strdup(e->title);
 	d->refs_known = true;
 }
@@ -303,6 +308,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->paths = strv_of(info.paths);
 	d->nics = strv_of(info.nics);
 	d->disks = strv_of(info.disks);
+	d->released = strv_of(info.released);
 	d->title = g_strdup(info.title);
 	d->restart_required = g_strdup(info.running_differs);
 	d->refs_known = true;

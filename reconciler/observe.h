@@ -38,6 +38,9 @@ typedef struct {
 				    has (MAC "" when none), or NULL if not read */
 	GStrv disks;             /* "TARGET SOURCE SIZE" of each disk its definition
 				    has (domxml_disk_split), or NULL if not read */
+	GStrv released;          /* "pool/volume" of volumes its disks let go of
+				    while its running VM held them (recorded in
+				    its metadata: domxml_with_released) */
 	char *title;
 	char *restart_required;  /* how the running VM differs from its definition
 				    in what only a boot changes, or NULL */

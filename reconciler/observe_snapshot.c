@@ -130,6 +130,7 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	out_strv(b, "paths", d->paths);
 	out_strv(b, "nics", d->nics);
 	out_strv(b, "disks", d->disks);
+	out_strv(b, "released", d->released);
 	json_out_string(b, "title", d->title);
 	json_out_string(b, "restart_required", d->restart_required);
 	out_bool(b, "managed", d->managed);
@@ -365,6 +366,7 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_bool(r, o, "refs_known", &d->refs_known) ||
 	    !json_in_strv(r, o, "volumes", &d->volumes) || !json_in_strv(r, o, "paths", &d->paths) ||
 	    !json_in_strv(r, o, "nics", &d->nics) || !json_in_strv(r, o, "disks", &d->disks) ||
+	    !json_in_strv(r, o, "released", &d->released) ||
 	    !dup_or_null(r, o, "title", &d->title) ||
 	    !dup_or_null(r, o, "restart_required", &d->restart_required) ||
 	    !json_in_bool(r, o, "managed", &d->managed) ||
@@ -380,7 +382,8 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 		return json_in_bad(r, "name is empty");
 	if ((d->volumes && g_strv_length(d->volumes) > DOMAIN_REFS_MAX) ||
 	    (d->paths && g_strv_length(d->paths) > DOMAIN_REFS_MAX) ||
-	    (d->disks && g_strv_length(d->disks) > DOMAIN_REFS_MAX))
+	    (d->disks && g_strv_length(d->disks) > DOMAIN_REFS_MAX) ||
+	    (d->released && g_strv_length(d->released) > DOMAIN_REFS_MAX))
 		return json_in_bad(r, "more than %d volumes or paths: not a domain libvirt listed",
 				   DOMAIN_REFS_MAX);
 	if (d->managed && (!d->appliance || !d->vm || !d->hash))

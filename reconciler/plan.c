@@ -2081,7 +2081,8 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		       vm->domain, sys->pool, sys->volume, why);
 		return NULL;
 	}
-	if ((active || from == RUN_SAVED) && vm->never_disrupt) {
+	/* A VM the spec stops anyway is not disrupted by changing it once off. */
+	if (vm->never_disrupt && ((active && (replace || stays_up(pl, vm))) || from == RUN_SAVED)) {
 		refuse(pl, vm->appliance, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
 		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
 		       vm->appliance);
@@ -2194,32 +2195,80 @@ kept_running(planner *pl, const obs_domain *o, const char *pool, const char *vol
 	return false;
 }
 
+/* The last DEFINE of @domain on @host in the plan so far, or NULL. */
+static plan_op *
+define_of(planner *pl, const char *domain, const char *host)
+{
+	for (guint i = pl->p->ops->len; i-- > 0;) {
+		plan_op *op = pl->p->ops->pdata[i];
+
+		if (op->kind == OP_DEFINE && g_strcmp0(op->domain, domain) == 0 && strcmp(op->host, host) == 0)
+			return op;
+	}
+	return NULL;
+}
+
+/* Volumes @o recorded as let go of that are still on its host and still
+ * not in @vm's spec: carried into its next definition. */
+static void
+carry_released(const obs_domain *o, const desired_vm *vm, GPtrArray *to)
+{
+	for (guint i = 0; o->released && o->released[i]; i++) {
+		g_auto(GStrv) pv = g_strsplit(o->released[i], "/", 2);
+
+		if (pv[0] && pv[1] && obs_host_has_volume(o->host, pv[0], pv[1]) &&
+		    !vm_has_volume(vm, pv[0], pv[1]) &&
+		    !g_ptr_array_find_with_equal_func(to, o->released[i], g_str_equal, NULL))
+			g_ptr_array_add(to, g_strdup(o->released[i]));
+	}
+}
+
 /*
  * The volumes of @o's disks the spec dropped, deleted after @after (the
- * new definition without them).  One the running VM still has attached
- * (its guest ignored the detach) stays, said in a note, until the VM lets
- * go of it or restarts: deleting it would fail at the last check on every
- * pass.
+ * new definition without them).  One the running VM still holds (its
+ * guest did not let go, or the detach waits for the next boot) stays,
+ * said in a note, and is recorded in the new definition's metadata as let
+ * go of: once nothing uses it, plan_released_volumes deletes it.  Nothing
+ * else would: no definition names it any more, and a volume is never
+ * taken for a domain's by its name alone.
  */
 static void
 plan_dropped_volumes(planner *pl, obs_domain *o, const desired_vm *vm, plan_op *after)
 {
 	GPtrArray *vols = obs_host_domain_volumes(o->host, o->name);
+	g_autoptr(GPtrArray) released = g_ptr_array_new_with_free_func(g_free);
+	plan_op *def = define_of(pl, o->name, o->host->name);
 
 	for (guint i = 0; vols && i < vols->len; i++) {
 		const virt_vol *v = vols->pdata[i];
+		bool held;
 
 		if (vm_has_volume(vm, v->pool, v->name))
 			continue;
-		if (kept_running(pl, o, v->pool, v->name))
-			note(pl, "%s: %s/%s is kept while the VM runs with it; deleted once it restarts without it",
-			     o->name, v->pool, v->name);
-		else if (attached_live_only(o, v->pool, v->name))
-			note(pl, "%s: %s/%s is kept while the running VM still has it attached (its guest did not "
-			     "let it go); deleted once it does, or after a restart", o->name, v->pool, v->name);
-		else
+		held = kept_running(pl, o, v->pool, v->name) || attached_live_only(o, v->pool, v->name);
+		if (held && def) {
+			note(pl, "%s: %s/%s is kept while the running VM still has it attached; deleted once it "
+			     "lets go of it (its guest answers the unplug, or it restarts)", o->name, v->pool, v->name);
+			g_ptr_array_add(released, g_strdup_printf("%s/%s", v->pool, v->name));
+		} else if (held) {
+			note(pl, "%s: %s/%s is kept while the running VM still has it attached", o->name, v->pool,
+			     v->name);
+		} else {
 			plan_vol_delete(pl, o->host, o->name, v->pool, v->name, after,
 					"disk no longer in the spec", NULL);
+		}
+	}
+	carry_released(o, vm, released);
+	if (def && released->len) {
+		char *xml;
+
+		g_ptr_array_add(released, NULL);
+		xml = domxml_with_released(def->xml, (const char *const *)released->pdata);
+		g_ptr_array_set_size(released, released->len - 1);
+		if (xml) {
+			g_free(def->xml);
+			def->xml = xml;
+		}
 	}
 }
 
@@ -2443,35 +2492,34 @@ plan_observed(planner *pl)
 }
 
 /*
- * A disk's volume its VM let go of only after the pass that dropped it
- * from the definition (a detach its guest ignored, completed by a restart
- * or late): named for a VM defined on the same host, used by no
- * definition there (live ones included), and no disk of that VM's spec.
- * Nothing names it any more, so this is the only pass that can see it.
- * vol_delete_blocker still applies (persistent volumes, bases, shared
- * pools), and exec asks every domain again just before the delete.
+ * A volume a VM's disk let go of after the pass that dropped it from the
+ * definition (a detach its guest ignored, completed by a restart or late):
+ * deleted once no definition on its host uses it, live ones included, and
+ * no disk of the VM's spec names it.  Only volumes the domain's own
+ * metadata records as let go of (plan_dropped_volumes), by exact pool and
+ * name: never one taken for the VM's by its name.  vol_delete_blocker
+ * still applies, and exec asks every domain again just before the delete.
  */
 static void
-plan_left_volumes(planner *pl)
+plan_released_volumes(planner *pl)
 {
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
 		obs_host *h = pl->have->hosts->pdata[i];
 
-		if (!h->reachable || !h->refs_known)
-			continue;
-		for (guint j = 0; j < h->vols->len; j++) {
-			const virt_vol *v = h->vols->pdata[j];
-			const char *sep = strstr(v->name, "--");
-			g_autofree char *domain = sep ? g_strndup(v->name, (gsize)(sep - v->name)) : NULL;
-			const obs_domain *d = domain ? g_hash_table_lookup(pl->have->domain_by_name, domain) : NULL;
-			const desired_vm *vm = domain ? g_hash_table_lookup(pl->want->vm_by_domain, domain) : NULL;
+		for (guint j = 0; h->reachable && h->refs_known && j < h->domains->len; j++) {
+			const obs_domain *d = h->domains->pdata[j];
+			const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, d->name);
 
-			if (!d || !vm || d->host != h || !d->managed || !d->refs_known ||
-			    !desired_volume_owned_by(v->name, domain) || vm_has_volume(vm, v->pool, v->name) ||
-			    obs_host_volume_used(h, v->pool, v->name, NULL) || !obs_host_pool_known(h, v->pool))
-				continue;
-			plan_vol_delete(pl, h, domain, v->pool, v->name, NULL,
-					"a disk's volume its VM let go of (no longer in the spec)", NULL);
+			for (guint k = 0; vm && d->managed && d->released && d->released[k]; k++) {
+				g_auto(GStrv) pv = g_strsplit(d->released[k], "/", 2);
+
+				if (!pv[0] || !pv[1] || !obs_host_has_volume(h, pv[0], pv[1]) ||
+				    !obs_host_pool_known(h, pv[0]) || vm_has_volume(vm, pv[0], pv[1]) ||
+				    obs_host_volume_used(h, pv[0], pv[1], NULL))
+					continue;
+				plan_vol_delete(pl, h, d->name, pv[0], pv[1], NULL,
+						"its VM let go of it after its disk left the spec", NULL);
+			}
 		}
 	}
 }
@@ -2942,7 +2990,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_captures(&pl);
 	plan_desired(&pl);
 	plan_observed(&pl);
-	plan_left_volumes(&pl);
+	plan_released_volumes(&pl);
 	plan_after(&pl);
 	plan_make_room(&pl);
 	plan_persistent(&pl);

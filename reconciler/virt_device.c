@@ -30,6 +30,30 @@ domain_lookup(virt_host *h, const char *name, GError **error)
 	return d;
 }
 
+/*
+ * A SCSI disk needs a controller: without one libvirt adds its default
+ * model (lsilogic on x86, for which guests lack a driver more often than
+ * not), so the one strata's definitions name is attached first.
+ */
+static bool
+scsi_controller(virt_host *h, virDomainPtr dom, const char *name, GError **error)
+{
+	static const char *const controller = "<controller type='scsi' index='0' model='virtio-scsi'/>";
+	char *xml;
+	bool has;
+
+	virt_count(h);
+	xml = virDomainGetXMLDesc(dom, 0);
+	if (!xml)
+		return virt_fail(error, "cannot read the definition of", name);
+	has = strstr(xml, "<controller type='scsi'") != NULL;
+	free(xml);
+	virt_count(h);
+	if (!has && virDomainAttachDeviceFlags(dom, controller, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG) < 0)
+		return virt_fail(error, "cannot attach a SCSI controller to", name);
+	return true;
+}
+
 bool
 virt_attach(virt_host *h, const char *name, const char *xml, GError **error)
 {
@@ -38,6 +62,10 @@ virt_attach(virt_host *h, const char *name, const char *xml, GError **error)
 
 	if (!dom)
 		return false;
+	if (strstr(xml, "bus=\"scsi\"") && !scsi_controller(h, dom, name, error)) {
+		virDomainFree(dom);
+		return false;
+	}
 	virt_count(h);
 	rc = virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
 	if (rc < 0)

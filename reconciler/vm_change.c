@@ -228,6 +228,14 @@ disk_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool dev
 			c = add(out, CH_DISK_OTHER, "disk '%s' as %s, where %s is now", d->name, d->target,
 				taken ? taken : "another disk");
 			classify(c, CHANGE_NEXT_BOOT);
+		} else if (o->restart_required && device_cls == CHANGE_LIVE) {
+			/* Its running disks are not the defined ones (a detach the
+			 * guest has not completed may still hold this target). */
+			c = add(out, CH_DISK_ATTACH, "attach disk '%s' as %s (the running VM's disks differ from "
+				"its definition until it restarts)", d->name, d->target);
+			c->disk = d;
+			c->device = g_strdup(d->target);
+			classify(c, CHANGE_NEXT_BOOT);
 		} else {
 			c = add(out, CH_DISK_ATTACH, "attach disk '%s' as %s%s", d->name, d->target, no_live);
 			c->disk = d;

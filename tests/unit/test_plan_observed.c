@@ -184,6 +184,7 @@ table_free(table *t)
 			g_strfreev(d->volumes);
 			g_strfreev(d->nics);
 			g_strfreev(d->disks);
+			g_strfreev(d->released);
 			g_free(d->title);
 			g_free(d);
 		}
@@ -555,6 +556,9 @@ test_observed__every_class_of_change_has_its_plan(void **state)
 		{ "to be stopped: no live change first, the definition once it is off",
 		  LIVE_VM("allowed", "cpus: 1"),
 		  LIVE_VM("allowed", "cpus: 2, state: stopped, disks: [{name: data, size: 1GiB}]"), VIRT_DOM_RUNNING },
+		{ "to be stopped, disruption never: the stop the spec asks for, then the definition",
+		  LIVE_VM("never", "cpus: 1"),
+		  LIVE_VM("never", "cpus: 2, state: stopped"), VIRT_DOM_RUNNING },
 		{ "shut off: the volume grown, then the definition",
 		  LIVE_VM("allowed", "cpus: 1, state: stopped, disks: [{name: data, size: 1GiB}]"),
 		  LIVE_VM("allowed", "cpus: 1, state: stopped, disks: [{name: data, size: 3GiB}]"),
@@ -576,6 +580,36 @@ test_observed__every_class_of_change_has_its_plan(void **state)
 		table_free(t);
 	}
 	tu_assert_golden(all->str, "tests/data/plan/live-change-classes.plan");
+}
+
+/*
+ * A volume a VM's disk let go of late is deleted only if the domain's
+ * metadata records it as let go of, nothing uses it and the spec does not
+ * name it: never one merely named like the VM's disks (a copy in another
+ * pool, a hand-made backup).
+ */
+static void
+test_observed__only_a_volume_recorded_as_let_go_of_is_deleted(void **state)
+{
+	table *t = table_new_from(LIVE_VM("allowed", "cpus: 1"));
+	obs_host *h = host_add(t, "hv1", "kvm", true);
+	obs_domain *d = vm_defined_from(t, h, LIVE_VM("allowed", "cpus: 1"), VIRT_DOM_RUNNING);
+	plan *p;
+
+	(void)state;
+	vol_in(h, "default", "a.vm--logs.qcow2");      /* recorded, unused: goes */
+	vol_in(h, "san", "a.vm--logs.qcow2");          /* same name, other pool: stays */
+	vol_in(h, "default", "a.vm--data.qcow2.bak");  /* named like its disks: stays */
+	vol_in(h, "default", "a.vm--used.qcow2");      /* recorded, still in use: stays */
+	g_hash_table_insert(h->users, g_strdup("default/a.vm--used.qcow2"), g_ptr_array_new());
+	g_ptr_array_add(g_hash_table_lookup(h->users, "default/a.vm--used.qcow2"), d);
+	d->released = g_strsplit("default/a.vm--logs.qcow2 default/a.vm--used.qcow2", " ", -1);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "delete-volume");
+	assert_string_equal(((plan_op *)p->ops->pdata[0])->volume, "a.vm--logs.qcow2");
+	assert_string_equal(((plan_op *)p->ops->pdata[0])->pool, "default");
+	plan_free(p);
+	table_free(t);
 }
 
 static void
@@ -1031,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_observed__kvm_and_qemu_definitions_differ),
 		cmocka_unit_test(test_observed__a_host_that_did_not_answer_is_unknown_not_empty),
 		cmocka_unit_test(test_observed__every_class_of_change_has_its_plan),
+		cmocka_unit_test(test_observed__only_a_volume_recorded_as_let_go_of_is_deleted),
 		cmocka_unit_test(test_shared__a_running_vm_migrates_without_copying),
 		cmocka_unit_test(test_shared__a_persistent_vm_moves_only_within_its_pool),
 		cmocka_unit_test(test_shared__a_cold_move_leaves_the_volumes_alone),
