@@ -943,6 +943,8 @@ static const guint op_events[OP_KIND_COUNT] = {
 	[OP_SAVE] = EV(VIRT_EV_SUSPENDED) | EV(VIRT_EV_STOPPED),
 	[OP_SUSPEND] = EV(VIRT_EV_SUSPENDED),
 	[OP_DEFINE] = EV(VIRT_EV_DEFINED),
+	[OP_ATTACH] = EV(VIRT_EV_DEVICE),
+	[OP_DETACH] = EV(VIRT_EV_DEVICE),
 	[OP_UNDEFINE] = EV(VIRT_EV_UNDEFINED),
 	/* Paused, stopped and undefined on the source; defined, started and
 	 * resumed on the target. */
@@ -1024,7 +1026,7 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 		return;  /* strata's own doing */
 	if (!vm) {
 		/* Not strata's, but what it uses decides which volumes may go. */
-		if (event == VIRT_EV_DEFINED || event == VIRT_EV_UNDEFINED)
+		if (event == VIRT_EV_DEFINED || event == VIRT_EV_UNDEFINED || event == VIRT_EV_DEVICE)
 			obs_cache_clear(d->cache);
 		return;
 	}
@@ -1048,6 +1050,13 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 	case VIRT_EV_DEFINED:
 		obs_cache_clear(d->cache);  /* redefined behind our back: read afresh */
 		daemon_request_event(d, "redefined outside strata");
+		break;
+	case VIRT_EV_DEVICE:
+		/* Hot-plugged by someone, or a device its guest let go of late:
+		 * what it runs with is read afresh (restart required, volumes
+		 * in use). */
+		obs_cache_clear(d->cache);
+		daemon_request_event(d, "a device changed outside strata");
 		break;
 	default:
 		daemon_request_event(d, "drift");

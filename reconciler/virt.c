@@ -181,6 +181,7 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 	h = g_atomic_rc_box_new0(virt_host);
 	h->conn = conn;
 	h->uri = g_strdup(uri);
+	h->device_ids[0] = h->device_ids[1] = -1;
 	G_LOCK(serial_lock);
 	h->serial = ++next_serial;
 	G_UNLOCK(serial_lock);
@@ -474,8 +475,38 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 	event_sink *sink = opaque;
 
 	(void)conn;
-	sink->fn(sink->h, virDomainGetName(dom), event, detail, sink->data);
+	if (event >= 0 && event < VIRT_EV_DEVICE)  /* a newer libvirt's are not ours */
+		sink->fn(sink->h, virDomainGetName(dom), event, detail, sink->data);
 	return 0;
+}
+
+/* A device added or removed: someone's hot-plug, or a guest that let go
+ * of a device late.  What the domain uses changed without a definition. */
+static void
+on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+{
+	event_sink *sink = opaque;
+
+	(void)conn;
+	(void)alias;
+	sink->fn(sink->h, virDomainGetName(dom), VIRT_EV_DEVICE, 0, sink->data);
+}
+
+static void
+watch_devices(virt_host *h, const event_sink *sink)
+{
+	static const int ids[] = { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED };
+
+	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+		event_sink *own = g_memdup2(sink, sizeof(*sink));
+
+		h->device_ids[i] = virConnectDomainEventRegisterAny(h->conn, NULL, ids[i],
+								    VIR_DOMAIN_EVENT_CALLBACK(on_device), own, g_free);
+		if (h->device_ids[i] < 0) {
+			g_free(own);
+			virResetLastError();
+		}
+	}
 }
 
 /* libvirtd went away (restarted, killed, network): say so now, not at the
@@ -511,6 +542,7 @@ virt_events_start(virt_host *h, virt_event_fn fn, gpointer data)
 			h->close_registered = true;
 		}
 	}
+	watch_devices(h, sink);
 	id = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 					      VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
 					      sink, g_free);
@@ -526,6 +558,11 @@ virt_events_stop(virt_host *h, int id)
 {
 	if (id >= 0)
 		virConnectDomainEventDeregisterAny(h->conn, id);
+	for (guint i = 0; i < G_N_ELEMENTS(h->device_ids); i++) {
+		if (h->device_ids[i] >= 0)
+			virConnectDomainEventDeregisterAny(h->conn, h->device_ids[i]);
+		h->device_ids[i] = -1;
+	}
 	/* Its data is the caller's, who may go while a late observer still
 	 * holds the connection open. */
 	if (h->close_registered) {

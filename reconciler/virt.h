@@ -53,6 +53,8 @@ typedef enum {
 	VIRT_EV_SHUTDOWN = 6,
 	VIRT_EV_PMSUSPENDED = 7,
 	VIRT_EV_CRASHED = 8,
+	VIRT_EV_DEVICE = 9,        /* strata's: a device added to or removed from a
+				      running domain (DEVICE_ADDED, DEVICE_REMOVED) */
 	VIRT_EV_COUNT,
 	VIRT_EV_CLOSED = 100,      /* the connection to the host closed (domain NULL) */
 } virt_event;
@@ -162,9 +164,10 @@ bool virt_host_claim(virt_host *h);
 void virt_host_unclaim(virt_host *h);
 
 /*
- * Lifecycle events of every domain on @h, delivered on the event loop
- * (loop.h must be initialised before the connection is opened); also
- * turns on keepalive.  Returns an id for virt_events_stop, or -1.
+ * Lifecycle events of every domain on @h, and its devices added or removed
+ * while it runs (VIRT_EV_DEVICE), delivered on the event loop (loop.h must
+ * be initialised before the connection is opened); also turns on
+ * keepalive.  Returns an id for virt_events_stop, or -1.
  */
 /* @fn gets lifecycle events on the loop thread, and VIRT_EV_CLOSED (domain
  * NULL) from whichever thread noticed: it must only do thread-safe things. */

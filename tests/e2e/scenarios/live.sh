@@ -226,5 +226,11 @@ Y
 	wait_for 30 "live.v runs again" is_running h1 live.v
 	wait_for 60 "restart required clears" restart_required_gone
 	expect_eq "vCPUs now" 2 "$(e2e_virsh h1 vcpucount live.v --live --active)"
+
+	note "a disk hot-plugged by hand: the daemon hears DEVICE_ADDED and shows it"
+	e2e_virsh h1 vol-create-as default hand.qcow2 16M --format qcow2 >/dev/null
+	e2e_virsh h1 attach-disk live.v "$(vol_path h1 hand.qcow2)" vdz --subdriver qcow2 --live >/dev/null ||
+		fail "cannot hot-plug a disk by hand"
+	wait_for 30 "restart required for the disk" eval 'status_text | grep -q "restart required: its disks differ"'
 	watch_stop
 }
