@@ -242,7 +242,9 @@ notify(const char *msg)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	/* Never waits: a notification socket whose queue is full (a manager
+	 * not reading it) must not stop the loop; the datagram is dropped. */
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
 		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path))) < 0)
 		g_debug("sd_notify: %s", g_strerror(errno));
 	close(fd);
@@ -943,8 +945,10 @@ static const guint op_events[OP_KIND_COUNT] = {
 	[OP_SAVE] = EV(VIRT_EV_SUSPENDED) | EV(VIRT_EV_STOPPED),
 	[OP_SUSPEND] = EV(VIRT_EV_SUSPENDED),
 	[OP_DEFINE] = EV(VIRT_EV_DEFINED),
-	[OP_ATTACH] = EV(VIRT_EV_DEVICE),
-	[OP_DETACH] = EV(VIRT_EV_DEVICE),
+	/* No device events: an attach may add a controller too, a detach may
+	 * end after its deadline or cause none; each device event costs one
+	 * pass that finds nothing to do instead of a miscounted expectation
+	 * that would swallow somebody else's. */
 	[OP_UNDEFINE] = EV(VIRT_EV_UNDEFINED),
 	/* Paused, stopped and undefined on the source; defined, started and
 	 * resumed on the target. */
@@ -1052,11 +1056,11 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 		daemon_request_event(d, "redefined outside strata");
 		break;
 	case VIRT_EV_DEVICE:
-		/* Hot-plugged by someone, or a device its guest let go of late:
-		 * what it runs with is read afresh (restart required, volumes
-		 * in use). */
+		/* Hot-plugged by someone, a device its guest let go of late, or
+		 * strata's own attach or detach: what it runs with is read
+		 * afresh (restart required, volumes in use). */
 		obs_cache_clear(d->cache);
-		daemon_request_event(d, "a device changed outside strata");
+		daemon_request_event(d, "a device was added or removed");
 		break;
 	default:
 		daemon_request_event(d, "drift");

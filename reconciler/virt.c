@@ -480,8 +480,8 @@ on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 	return 0;
 }
 
-/* A device added or removed: someone's hot-plug, or a guest that let go
- * of a device late.  What the domain uses changed without a definition. */
+/* A device added or removed while the domain runs: someone's hot-plug, a
+ * guest that let go of a device late, or strata's own attach or detach. */
 static void
 on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
 {
@@ -498,7 +498,11 @@ watch_devices(virt_host *h, const event_sink *sink)
 	static const int ids[] = { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED };
 
 	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
-		event_sink *own = g_memdup2(sink, sizeof(*sink));
+		event_sink *own;
+
+		if (h->device_ids[i] >= 0)
+			continue;  /* watched already: never twice */
+		own = g_memdup2(sink, sizeof(*sink));
 
 		h->device_ids[i] = virConnectDomainEventRegisterAny(h->conn, NULL, ids[i],
 								    VIR_DOMAIN_EVENT_CALLBACK(on_device), own, g_free);

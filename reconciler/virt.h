@@ -169,11 +169,12 @@ void virt_host_unclaim(virt_host *h);
  * be initialised before the connection is opened); also turns on
  * keepalive.  Returns an id for virt_events_stop, or -1.
  */
-/* @fn gets lifecycle events on the loop thread, and VIRT_EV_CLOSED (domain
- * NULL) from whichever thread noticed: it must only do thread-safe things. */
+/* @fn gets lifecycle and device events on the loop thread, and
+ * VIRT_EV_CLOSED (domain NULL) from whichever thread noticed: it must only
+ * do thread-safe things. */
 int virt_events_start(virt_host *h, virt_event_fn fn, gpointer data);
 bool virt_host_closed(virt_host *h);
-/* Stop both: the event callback and the close callback (whose data may
+/* Stop them all: the lifecycle, device and close callbacks (whose data may
  * not outlive the caller, though the connection may: it is shared). */
 void virt_events_stop(virt_host *h, int id);
 /* False once the connection is closed (keepalive timeout, daemon gone). */
