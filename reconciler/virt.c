@@ -587,8 +587,8 @@ virt_host_alive(virt_host *h)
 	return virConnectIsAlive(h->conn) == 1;
 }
 
-static virDomainPtr
-lookup(virt_host *h, const char *name, GError **error)
+virDomainPtr
+virt_domain_lookup(virt_host *h, const char *name, GError **error)
 {
 	virDomainPtr d;
 
@@ -603,7 +603,7 @@ bool
 virt_domain_xml(virt_host *h, const char *name, bool inactive, char **out,
 		GError **error)
 {
-	virDomainPtr d = lookup(h, name, error);
+	virDomainPtr d = virt_domain_lookup(h, name, error);
 	char *xml;
 
 	if (!d)
@@ -699,7 +699,7 @@ virt_define_flags(virt_host *h, const char *xml, bool validate, char *uuid_out, 
 /* Run @fn on the domain named @name; the common shape of most mutations. */
 #define WITH_DOMAIN(h, name, error, what, call)                 \
 	do {                                                    \
-		virDomainPtr dom = lookup((h), (name), (error));\
+		virDomainPtr dom = virt_domain_lookup((h), (name), (error));\
 		int rc;                                         \
 		if (!dom)                                       \
 			return false;                           \
@@ -833,7 +833,7 @@ bool
 virt_stop_begin(virt_host *h, const char *name, unsigned timeout_ms, virt_stop *s, bool *off,
 		GError **error)
 {
-	virDomainPtr dom = lookup(h, name, error);
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
 	gint64 now = g_get_monotonic_time();
 	int state = 0, reason = 0;
 	bool ok = true;
@@ -883,7 +883,7 @@ virt_stop_step(virt_host *h, const char *name, int state, gint64 now, virt_stop 
 		return true;  /* off, or gone: nothing left running */
 	if (s->pressed ? now < s->repress && now < s->deadline : now < s->press_at)
 		return false;  /* nothing due: no call */
-	dom = lookup(h, name, error);
+	dom = virt_domain_lookup(h, name, error);
 	if (!dom) {
 		*ok = g_error_matches(*error, VIRT_ERROR, VIRT_ERROR_NOT_FOUND);
 		if (*ok)
@@ -940,7 +940,7 @@ virt_shutdown(virt_host *h, const char *name, unsigned timeout_ms, GError **erro
 	if (!virt_stop_begin(h, name, timeout_ms, &s, &off, error))
 		return false;
 	while (!off) {
-		virDomainPtr dom = lookup(h, name, NULL);
+		virDomainPtr dom = virt_domain_lookup(h, name, NULL);
 		int state = -1, reason = 0;
 
 		if (dom) {
@@ -1000,7 +1000,7 @@ virt_migrate(virt_host *h, const char *name, const char *dest_uri,
 		return false;
 	}
 	{
-		virDomainPtr dom = lookup(h, name, error);
+		virDomainPtr dom = virt_domain_lookup(h, name, error);
 
 		ok = dom != NULL;
 		if (dom) {
@@ -1038,7 +1038,7 @@ virt_snapshot_create(virt_host *h, const char *name, const char *snapshot, GErro
 	xmlFree(buf);
 	xmlFreeDoc(doc);
 	{
-		virDomainPtr dom = lookup(h, name, error);
+		virDomainPtr dom = virt_domain_lookup(h, name, error);
 		virDomainSnapshotPtr snap;
 
 		if (!dom)
@@ -1065,7 +1065,7 @@ bool
 virt_snapshots_prune(virt_host *h, const char *name, const char *prefix, guint keep,
 		     GError **error)
 {
-	virDomainPtr dom = lookup(h, name, error);
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
 	virDomainSnapshotPtr *snaps = NULL;
 	g_autoptr(GPtrArray) ours = g_ptr_array_new();
 	bool ok = true;
@@ -1099,7 +1099,7 @@ virt_snapshots_prune(virt_host *h, const char *name, const char *prefix, guint k
 int
 virt_snapshot_count(virt_host *h, const char *name, const char *prefix)
 {
-	virDomainPtr dom = lookup(h, name, NULL);
+	virDomainPtr dom = virt_domain_lookup(h, name, NULL);
 	virDomainSnapshotPtr *snaps = NULL;
 	int n, matching = 0;
 

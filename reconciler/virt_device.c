@@ -18,18 +18,6 @@
 #include "domxml.h"
 #include "virt_internal.h"
 
-static virDomainPtr
-domain_lookup(virt_host *h, const char *name, GError **error)
-{
-	virDomainPtr d;
-
-	virt_count(h);
-	d = virDomainLookupByName(h->conn, name);
-	if (!d)
-		virt_fail(error, "no domain", name);
-	return d;
-}
-
 /*
  * A SCSI disk needs a controller: without one libvirt adds its default
  * model (lsilogic on x86, for which guests lack a driver more often than
@@ -57,7 +45,7 @@ scsi_controller(virt_host *h, virDomainPtr dom, const char *name, GError **error
 bool
 virt_attach(virt_host *h, const char *name, const char *xml, GError **error)
 {
-	virDomainPtr dom = domain_lookup(h, name, error);
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
 	int rc;
 
 	if (!dom)
@@ -202,7 +190,7 @@ wait_removed(virt_host *h, virDomainPtr dom, const char *name, const char *devic
 bool
 virt_detach(virt_host *h, const char *name, const char *device, unsigned deadline_s, GError **error)
 {
-	virDomainPtr dom = domain_lookup(h, name, error);
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
 	g_autofree char *live = NULL, *config = NULL;
 	removal *r = g_atomic_rc_box_new0(removal);
 	int ids[2] = { -1, -1 };
@@ -323,7 +311,7 @@ bool
 virt_disk_grow(virt_host *h, const char *name, const char *target, const char *pool, const char *volume,
 	       uint64_t bytes, GError **error)
 {
-	virDomainPtr dom = domain_lookup(h, name, error);
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
 	int active;
 	bool ok;
 

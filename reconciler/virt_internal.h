@@ -27,3 +27,5 @@ void virt_count(virt_host *h);
 /* libvirt's thread-local last error as a GError: "@what '@subject': why". */
 bool virt_fail(GError **error, const char *what, const char *subject);
 virStoragePoolPtr virt_pool_lookup(virt_host *h, const char *pool, GError **error);
+/* Domain @name on @h (one call), or NULL with @error. */
+virDomainPtr virt_domain_lookup(virt_host *h, const char *name, GError **error);
