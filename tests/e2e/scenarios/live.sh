@@ -136,7 +136,7 @@ scenario_disks_and_nics_change_live() {
 	apply
 	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
 	expect_eq "disks with sda" "vda vdb vdc sda " "$(blocks h1 dev.v)"
-	e2e_virsh h1 dumpxml dev.v | grep -q "<controller type='scsi' index='0' model='virtio-scsi'>" ||
+	e2e_virsh h1 dumpxml dev.v | grep -q "<controller type='scsi' index='0' model='virtio-scsi'" ||
 		fail "the SCSI controller is not virtio-scsi: $(e2e_virsh h1 dumpxml dev.v | grep controller)"
 	devices_spec "disks: [{name: data, size: 32MiB}, {name: logs, size: 16MiB}], nics: [{network: e2e}]"
 	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
