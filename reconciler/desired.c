@@ -403,6 +403,7 @@ bases_build(const spec_source *src)
 			b->pool = g_strdup(t->pool.v);
 			b->volume = g_strdup(t->volume.v);
 			b->version = (unsigned)t->version.v;
+			b->keep = t->keep.set ? (unsigned)t->keep.v : 0;
 			b->cpus = (unsigned)t->cpus.v;
 			b->memory = (uint64_t)t->memory.v;
 			g_hash_table_insert(bases, g_steal_pointer(&key), b);

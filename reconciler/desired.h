@@ -91,6 +91,7 @@ typedef struct {
 			       be on every host */
 	char *sha256;       /* declared checksum, or NULL */
 	unsigned version;   /* the template's */
+	unsigned keep;      /* captured versions kept (0: all) */
 	unsigned cpus;      /* the template's, for a library's index */
 	uint64_t memory;
 } desired_base;

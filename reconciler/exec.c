@@ -152,11 +152,62 @@ vol_unused_by_members(job *j, GError **error)
 	return true;
 }
 
+/*
+ * An old template version (keep: N) goes only when nothing on any host
+ * stands on its file, asked afresh of every host (each host's pool may be
+ * the same storage, declared or not), and its bytes are still those strata
+ * made (a volume someone made since under the same name is not strata's).
+ */
+static bool
+retire(job *j, GError **error)
+{
+	plan_op *op = j->op;
+	g_autofree char *path = NULL;
+	g_autoptr(GError) err = NULL;
+	guint n = op->members ? g_strv_length(op->members) : 0;
+	virt_copy sum = { 0 };
+
+	if (!virt_vol_key(j->virt, op->pool, op->volume, &path, error))
+		return false;
+	if (!path || path[0] != '/') {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: it is not a file whose users "
+			    "strata can look for; nothing was deleted", op->pool, op->volume);
+		return false;
+	}
+	for (guint i = 0; i <= n; i++) {
+		const char *name = i ? op->members[i - 1] : op->host;
+		virt_host *m = i ? j->members->pdata[i - 1] : j->virt;
+		g_autofree char *user = NULL;
+
+		if (!m || !obs_file_user_now(m, path, i ? NULL : op->pool, op->volume, &user, &err)) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: host %s %s%s; nothing "
+				    "was deleted", op->pool, op->volume, name,
+				    m ? "cannot say whether anything there stands on it: " : "is not connected",
+				    m ? err->message : "");
+			return false;
+		}
+		if (user) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: on %s, %s stands on it; "
+				    "nothing was deleted", op->pool, op->volume, name, user);
+			return false;
+		}
+	}
+	if (!virt_vol_hash(j->virt, op->pool, op->volume, op->hash, &sum, &err)) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: its bytes are not shown to be "
+			    "those strata made there (%s); nothing was deleted", op->pool, op->volume, err->message);
+		return false;
+	}
+	return virt_vol_delete(j->virt, op->pool, op->volume, error);
+}
+
 static bool
 vol_delete_unused(job *j, GError **error)
 {
 	plan_op *op = j->op;
 	g_autofree char *user = NULL;
+
+	if (op->retire)
+		return retire(j, error);
 
 	if (op->peer && !vol_not_shared_with_peer(j, error))
 		return false;

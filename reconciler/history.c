@@ -102,6 +102,13 @@ static const char *const migrations[] = {
 	"CREATE TABLE IF NOT EXISTS nic_macs ("
 	"  domain TEXT NOT NULL, ordinal INTEGER NOT NULL, network TEXT NOT NULL, mac TEXT NOT NULL,"
 	"  PRIMARY KEY (domain, ordinal));",
+	/* 10: retention (keep: N): when an old version strata made was
+	 * deleted (the row stays, so that the version is never captured
+	 * again under the same number), or when and why the checks just
+	 * before its delete kept it */
+	"ALTER TABLE images ADD COLUMN retired INTEGER;"
+	"ALTER TABLE images ADD COLUMN retire_kept INTEGER;"
+	"ALTER TABLE images ADD COLUMN retire_note TEXT;",
 };
 
 static bool
@@ -609,6 +616,33 @@ image_ended(history *h, const plan_op *op, gint64 now)
 	sqlite3_finalize(st);
 }
 
+/* A retirement's outcome: done, the row says when (and stays); kept by
+ * the checks just before the delete, it says when and why, so that the
+ * plan waits an hour before it looks again (history_made). */
+static void
+image_retired(history *h, const plan_op *op, gint64 now)
+{
+	sqlite3_stmt *st;
+
+	if (op->status != OPST_DONE && op->status != OPST_FAILED)
+		return;
+	st = prepare(h, op->status == OPST_DONE ?
+		     "UPDATE images SET retired = ?4, retire_kept = NULL, retire_note = NULL "
+		     "WHERE host = ?1 AND pool = ?2 AND volume = ?3" :
+		     "UPDATE images SET retire_kept = ?4, retire_note = ?5 "
+		     "WHERE host = ?1 AND pool = ?2 AND volume = ?3", NULL);
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, op->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, op->pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, op->volume, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, now);
+	if (op->status == OPST_FAILED)
+		sqlite3_bind_text(st, 5, op->error ? op->error : "?", -1, SQLITE_TRANSIENT);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
 /* An export, as a copy of the base: host "library:NAME" or "export:NAME",
  * pool TEMPLATE, volume "version N"; an image export's note says what
  * its upload did.  A failed one is recorded without a checksum, its note
@@ -663,6 +697,27 @@ history_failed_exports(history *h)
 		g_hash_table_insert(t, g_strdup((const char *)sqlite3_column_text(st, 0)),
 				    g_strdup_printf("%" G_GINT64_FORMAT " %s", (gint64)sqlite3_column_int64(st, 1),
 						    (const char *)sqlite3_column_text(st, 2)));
+	sqlite3_finalize(st);
+	return t;
+}
+
+GHashTable *
+history_made(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sqlite3_stmt *st = prepare(h, "SELECT host || '/' || pool || '/' || volume, sha256, retire_kept, retire_note "
+				   "FROM images WHERE sha256 IS NOT NULL AND source IS NOT NULL "
+				   "AND host NOT LIKE '%:%' AND retired IS NULL", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *sha = (const char *)sqlite3_column_text(st, 1);
+
+		g_hash_table_insert(t, g_strdup((const char *)sqlite3_column_text(st, 0)),
+				    sqlite3_column_type(st, 2) == SQLITE_NULL ? g_strdup(sha) :
+				    g_strdup_printf("%s %" G_GINT64_FORMAT " %s", sha,
+						    (gint64)sqlite3_column_int64(st, 2),
+						    (const char *)sqlite3_column_text(st, 3)));
+	}
 	sqlite3_finalize(st);
 	return t;
 }
@@ -744,7 +799,9 @@ rows_of(sqlite3_stmt *st)
 GPtrArray *
 history_images(history *h, GError **error)
 {
-	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time, note "
+	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time, "
+				   "CASE WHEN retired IS NOT NULL THEN 'retired (keep)' "
+				   "WHEN retire_note IS NOT NULL THEN 'kept: ' || retire_note ELSE note END "
 				   "FROM images ORDER BY pool, volume, time", error);
 
 	if (!st)
@@ -954,6 +1011,8 @@ history_results_write(history *h, plan_op **ops, const gint64 *row_ids, guint n,
 			account(h, ops[i], now);
 		if (ops[i]->kind == OP_VOL_COPY || ops[i]->kind == OP_VOL_CAPTURE)
 			image_ended(h, ops[i], now);
+		if (ops[i]->kind == OP_VOL_DELETE && ops[i]->retire)
+			image_retired(h, ops[i], now);
 		if ((ops[i]->kind == OP_LIB_EXPORT || ops[i]->kind == OP_IMAGE_EXPORT) &&
 		    (ops[i]->status == OPST_DONE || ops[i]->status == OPST_FAILED))
 			image_exported(h, ops[i], now);

@@ -103,6 +103,11 @@ GHashTable *history_nic_macs(history *h);
  * "TIME_US export failed: why" of exports whose last try failed
  * (plan_options.failed_exports).  A new table. */
 GHashTable *history_failed_exports(history *h);
+/* "host/pool/volume" -> "SHA256" of every base strata made there (copied
+ * or captured, verified) and has not retired: the only ones retention may
+ * delete.  "SHA256 TIME_US why" when the checks before its delete last
+ * kept it (plan_options.made).  A new table. */
+GHashTable *history_made(history *h);
 /* Every base copied or copied from, as rows (column -> text, NULL
  * columns absent): host, pool, volume, sha256, bytes, moved, source, run,
  * time. */

@@ -356,6 +356,139 @@ obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const ch
 	return true;
 }
 
+/* Whether a volume's backing file @backing may be @path: a relative one
+ * (a hand-made overlay) counts when its last component matches. */
+static bool
+backing_may_be(const char *backing, const char *path)
+{
+	g_autofree char *a = NULL, *b = NULL;
+
+	if (!backing)
+		return false;
+	if (backing[0] == '/')
+		return strcmp(backing, path) == 0;
+	a = g_path_get_basename(backing);
+	b = g_path_get_basename(path);
+	return strcmp(a, b) == 0;
+}
+
+/* Every active pool of @v read again from its storage, then listed; an
+ * inactive pool (its volumes cannot be read) is named in *@user. */
+static bool
+pools_read_afresh(virt_host *v, GPtrArray **vols, char **user, GError **error)
+{
+	g_autoptr(GPtrArray) pools = NULL, first = NULL, again = NULL;
+
+	if (!virt_list_pools(v, &pools, &first, error))
+		return false;
+	for (guint i = 0; i < pools->len; i++) {
+		const virt_pool *p = pools->pdata[i];
+
+		if (!p->active) {
+			*user = g_strdup_printf("pool '%s' (inactive: what its volumes are built on cannot be read)",
+						p->name);
+			return true;
+		}
+		if (!virt_pool_refresh(v, p->name, error))
+			return false;
+	}
+	g_clear_pointer(&pools, g_ptr_array_unref);
+	if (!virt_list_pools(v, &pools, &again, error))
+		return false;
+	*vols = g_steal_pointer(&again);
+	return true;
+}
+
+/* A volume of @vols, other than @pool/@volume, built on @path, or NULL. */
+static char *
+volume_on(virt_host *v, GPtrArray *vols, const char *path, const char *pool, const char *volume)
+{
+	for (guint i = 0; i < vols->len; i++) {
+		const virt_vol *vol = vols->pdata[i];
+		virt_vol_detail d = { 0 };
+		g_autoptr(GError) err = NULL;
+		char *user = NULL;
+
+		if (!g_strcmp0(vol->pool, pool) && !g_strcmp0(vol->name, volume))
+			continue;
+		if (!virt_volume_detail(v, vol->pool, vol->name, &d, &err)) {
+			if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))  /* gone: stands on nothing */
+				return g_strdup_printf("volume %s/%s (it could not be read)", vol->pool, vol->name);
+			continue;
+		}
+		if (backing_may_be(d.backing, path))
+			user = g_strdup_printf("volume %s/%s (its backing file is %s)", vol->pool, vol->name, d.backing);
+		g_free(d.backing);
+		g_free(d.format);
+		if (user)
+			return user;
+	}
+	return NULL;
+}
+
+/* A disk of @info that uses @path (or @pool/@volume), or whose source is
+ * outside every listed volume (what it is built on cannot be read). */
+static char *
+disk_on(const char *dom, const domxml_info *info, GHashTable *keys, const char *path,
+	const char *pool, const char *volume)
+{
+	g_autofree char *want = pool ? g_strdup_printf("%s/%s", pool, volume) : NULL;
+
+	if ((want && g_ptr_array_find_with_equal_func(info->volumes, want, g_str_equal, NULL)) ||
+	    g_ptr_array_find_with_equal_func(info->paths, path, g_str_equal, NULL))
+		return g_strdup_printf("domain %s (a disk or its backing chain is the file)", dom);
+	for (guint i = 0; info->disks && i < info->disks->len; i++) {
+		g_autofree char *target = NULL, *source = NULL;
+		uint64_t size;
+
+		if (!domxml_disk_split(info->disks->pdata[i], &target, &source, &size))
+			continue;
+		if (!source[0] || !strcmp(source, "-"))
+			return g_strdup_printf("domain %s (disk %s is neither a file nor a volume: what it is "
+					       "built on cannot be read)", dom, target);
+		if (source[0] == '/' && !g_hash_table_contains(keys, source))
+			return g_strdup_printf("domain %s (disk %s is %s, outside every pool: what it is built "
+					       "on cannot be read)", dom, target, source);
+	}
+	return NULL;
+}
+
+bool
+obs_file_user_now(virt_host *v, const char *path, const char *pool, const char *volume, char **user,
+		  GError **error)
+{
+	g_autoptr(GPtrArray) vols = NULL, doms = NULL;
+	g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
+
+	*user = NULL;
+	if (!pools_read_afresh(v, &vols, user, error))
+		return false;
+	if (*user || (*user = volume_on(v, vols, path, pool, volume)))
+		return true;
+	for (guint i = 0; i < vols->len; i++) {
+		const virt_vol *vol = vols->pdata[i];
+
+		if (vol->key)
+			g_hash_table_add(keys, vol->key);
+	}
+	if (!virt_list_domains(v, &doms, error))
+		return false;
+	for (guint i = 0; i < doms->len && !*user; i++) {
+		const virt_dom *d = doms->pdata[i];
+		g_autoptr(GError) err = NULL;
+		domxml_info info;
+
+		if (!read_definition(v, d->name, d->state != VIRT_DOM_SHUTOFF, &info, &err)) {
+			if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))
+				*user = g_strdup_printf("domain %s (its definition could not be read)", d->name);
+			continue;
+		}
+		*user = disk_on(d->name, &info, keys, path, pool, volume);
+		domxml_info_release(&info);
+	}
+	return true;
+}
+
 /*
  * The cache answers when it knows the domain and, for one we manage, its
  * hash is the one we want now; anything else is read afresh.

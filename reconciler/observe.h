@@ -201,6 +201,20 @@ bool obs_host_volume_used(const obs_host *h, const char *pool, const char *name,
  */
 bool obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const char *except,
 			 char **user, GError **error);
+/*
+ * Whether anything on @v stands on the file @path (an old template
+ * version, before retention deletes it), read afresh: every active pool is
+ * refreshed and each of its volumes' backing file compared (a stopped
+ * VM's overlay names its base nowhere in the domain's definition); every
+ * domain's disks, and backing chains of running ones, compared by path and
+ * (with @pool) by @pool/@volume.  *@user says what stands on it, or NULL.
+ * Counted as standing on it, because what they are built on cannot be
+ * read: an inactive pool, a disk file outside every pool, a disk that is
+ * neither a file nor a volume.  One call per volume and one or two per
+ * domain: only before an old version is deleted.
+ */
+bool obs_file_user_now(virt_host *v, const char *path, const char *pool, const char *volume,
+		       char **user, GError **error);
 
 /* share_between for two observed hosts. */
 share_verdict obs_pool_shared(const observed *o, const desired_state *want, const char *pool,

@@ -47,6 +47,7 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	g_autoptr(GHashTable) captured = known ? history_captured(known) : NULL;
 	g_autoptr(GHashTable) failed_exports = known ? history_failed_exports(known) : NULL;
 	g_autoptr(GHashTable) macs = known ? history_nic_macs(known) : NULL;
+	g_autoptr(GHashTable) made = known ? history_made(known) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
@@ -57,6 +58,7 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	po.captured = captured;
 	po.failed_exports = failed_exports;
 	po.macs = macs;
+	po.made = made;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);

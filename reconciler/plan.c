@@ -694,6 +694,160 @@ plan_capture(planner *pl, const desired_base *b)
 	g_hash_table_insert(pl->captures, g_strdup_printf("%s/%s", b->pool, b->volume), cap);
 }
 
+/* ---- retention: old captured versions ---------------------------------- */
+
+static GHashTable *bases_of(const desired_state *want);
+
+#define RETIRE_RETRY_US (3600 * (gint64)G_USEC_PER_SEC)
+
+/* The version k of "<template>-v<k>.qcow2", or 0 if @name is not one. */
+static unsigned
+captured_version(const desired_base *b, const char *name)
+{
+	g_autofree char *prefix = g_strdup_printf("%s-v", b->template);
+	const char *p = g_str_has_prefix(name, prefix) ? name + strlen(prefix) : NULL;
+	char *end = NULL;
+	guint64 k = p && g_ascii_isdigit(*p) ? g_ascii_strtoull(p, &end, 10) : 0;
+
+	return end && strcmp(end, ".qcow2") == 0 && k <= G_MAXUINT ? (unsigned)k : 0;
+}
+
+/* Why no old version of @b may go from any host in this plan, or NULL. */
+static char *
+retire_blocked(planner *pl, const desired_base *b, bool at_rest)
+{
+	bool current = false;
+
+	if (!at_rest)
+		return g_strdup("the plan changes something: old versions go in a pass that has nothing else to do");
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		const obs_host *h = pl->have->hosts->pdata[i];
+		g_autofree char *made = g_strdup_printf("%s/%s/%s", h->name, b->pool, b->volume);
+
+		if (!h->reachable || !h->refs_known)
+			return g_strdup_printf("host %s does not answer, or its domains could not all be read: "
+					       "a VM there may still use one", h->name);
+		current = current || (obs_host_has_volume(h, b->pool, b->volume) && pl->opts->made &&
+				      g_hash_table_contains(pl->opts->made, made));
+	}
+	if (!current)
+		return g_strdup_printf("version %u is not yet held, as strata made it, by any host", b->version);
+	return NULL;
+}
+
+/* Whether a domain on any host uses a volume @key ("pool/name") by name. */
+static const char *
+used_anywhere(planner *pl, const char *key)
+{
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		const obs_host *h = pl->have->hosts->pdata[i];
+
+		if (g_hash_table_contains(h->users, key))
+			return h->name;
+	}
+	return NULL;
+}
+
+/* The recorded checksum of @made, or NULL (with a note) when it may not go
+ * now: never made by strata, or kept by the last look within the hour. */
+static char *
+retire_sha256(planner *pl, const desired_base *b, const char *made)
+{
+	const char *rec = pl->opts->made ? g_hash_table_lookup(pl->opts->made, made) : NULL;
+	const char *sp = rec ? strchr(rec, ' ') : NULL;
+
+	if (!rec)
+		return NULL;  /* not strata's: never touched, and nothing to say */
+	if (sp && g_get_real_time() - g_ascii_strtoll(sp + 1, NULL, 10) <= RETIRE_RETRY_US) {
+		note(pl, "template %s: %s is kept for now: %s; strata looks again an hour later",
+		     b->template, made, strchr(sp + 1, ' ') ? strchr(sp + 1, ' ') + 1 : "?");
+		return NULL;
+	}
+	return sp ? g_strndup(rec, (gsize)(sp - rec)) : g_strdup(rec);
+}
+
+/* Every host other than @h, by name: exec asks each, just before the
+ * delete, whether anything there stands on the file. */
+static GStrv
+other_hosts(planner *pl, const obs_host *h)
+{
+	g_autoptr(GStrvBuilder) sb = g_strv_builder_new();
+
+	for (guint i = 0; i < pl->have->hosts->len; i++) {
+		const obs_host *o = pl->have->hosts->pdata[i];
+
+		if (o != h)
+			g_strv_builder_add(sb, o->name);
+	}
+	return g_strv_builder_end(sb);
+}
+
+/*
+ * `keep: N`: a volume <template>-v<k>.qcow2 with k <= version - N goes from
+ * a host when strata made it there (history, with its checksum), no
+ * template names it, and no domain on any host uses a volume of that name.
+ * Exec then asks every host, afresh, whether any disk or volume stands on
+ * the file, and hashes it: see exec's retire_checks.
+ */
+static void
+plan_retire(planner *pl, const desired_base *b, const obs_host *h)
+{
+	for (guint i = 0; h->vols && i < h->vols->len; i++) {
+		const virt_vol *v = h->vols->pdata[i];
+		unsigned k = strcmp(v->pool, b->pool) == 0 ? captured_version(b, v->name) : 0;
+		g_autofree char *made = NULL, *key = NULL, *why = NULL, *sha = NULL;
+		const char *user;
+		plan_op *op;
+
+		if (!k || k > b->version || b->version - k < b->keep)
+			continue;
+		key = g_strdup_printf("%s/%s", v->pool, v->name);
+		made = g_strdup_printf("%s/%s/%s", h->name, v->pool, v->name);
+		if (g_hash_table_contains(pl->bases, key) || g_hash_table_contains(pl->want->bases, key))
+			continue;  /* a template names it */
+		if ((user = used_anywhere(pl, key))) {
+			note(pl, "template %s: %s is kept: a domain on %s uses %s", b->template, made, user, key);
+			continue;
+		}
+		if (!(sha = retire_sha256(pl, b, made)))
+			continue;
+		why = g_strdup_printf("template %s version %u, older than the %u kept (keep: %u); strata made it "
+				      "here (sha256 %.12s…) and no domain uses it", b->template, k, b->keep, b->keep, sha);
+		op = op_add(pl, OP_VOL_DELETE, IMPACT_DESTROYS_DATA, h->name, NULL, NULL, why);
+		op->pool = g_strdup(v->pool);
+		op->volume = g_strdup(v->name);
+		op->hash = g_steal_pointer(&sha);
+		op->members = other_hosts(pl, h);
+		op->retire = true;
+	}
+}
+
+static void
+plan_retirements(planner *pl)
+{
+	GHashTableIter it;
+	gpointer v;
+	bool at_rest = pl->p->ops->len == 0;
+
+	if (!pl->bases)
+		pl->bases = bases_of(pl->want);
+	g_hash_table_iter_init(&it, pl->want->bases);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const desired_base *b = v;
+		g_autofree char *blocked = NULL;
+
+		if (!b->keep || !b->source_vm || b->version <= b->keep)
+			continue;
+		if ((blocked = retire_blocked(pl, b, at_rest))) {
+			if (at_rest)
+				note(pl, "template %s: old versions are kept for now: %s", b->template, blocked);
+			continue;
+		}
+		for (guint i = 0; i < pl->have->hosts->len; i++)
+			plan_retire(pl, b, pl->have->hosts->pdata[i]);
+	}
+}
+
 /* Templates captured from a VM that no host holds yet: before any VM is
  * planned, so that those built on them wait for the capture. */
 static void
@@ -2995,6 +3149,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_make_room(&pl);
 	plan_persistent(&pl);
 	plan_exports(&pl);
+	plan_retirements(&pl);
 	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty)
 		refuse(&pl, NULL, "the plan would remove every managed VM (%u); refused without --allow-empty",
 		       pl.managed);

@@ -131,6 +131,9 @@ struct plan_op {
 				     after a capture, whatever became of it */
 	bool no_force;            /* SHUTDOWN: never powered off at the timeout
 				     (before a capture: a clean disk, or none) */
+	bool retire;              /* VOL_DELETE of an old captured version
+				     (keep: N): exec checks first that no
+				     domain and no volume on the host uses it */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */
@@ -218,6 +221,10 @@ typedef struct {
 	 * recorded when strata last defined it, for a domain no host shows
 	 * now (its host lost, say).  Borrowed; may be NULL. */
 	GHashTable *macs;
+	/* "host/pool/volume" of the bases strata made (history_made): old
+	 * captured versions are deleted only among these.  Borrowed; may be
+	 * NULL (then none is). */
+	GHashTable *made;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

@@ -315,6 +315,10 @@ bool virt_vol_download_file(virt_host *src, const char *pool, const char *name, 
  * flattened (a template captured from a VM's disk), and hashed. */
 bool virt_vol_capture(virt_host *h, const char *pool, const char *name, const char *src_pool,
 		      const char *src_vol, virt_copy *out, GError **error);
+/* The checksum of @pool/@name on @h, read through a download stream; with
+ * @expect_sha256, false when it differs.  Nothing is changed either way. */
+bool virt_vol_hash(virt_host *h, const char *pool, const char *name, const char *expect_sha256,
+		   virt_copy *out, GError **error);
 /* ... or open for reading (@what names it in messages). */
 bool virt_vol_upload_file(int fd, const char *what, virt_host *dst, const char *pool,
 			  const char *name, const char *expect_sha256, virt_copy *out,

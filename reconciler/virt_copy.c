@@ -567,6 +567,16 @@ virt_vol_download_file(virt_host *src, const char *pool, const char *name, int f
 }
 
 bool
+virt_vol_hash(virt_host *h, const char *pool, const char *name, const char *expect_sha256,
+	      virt_copy *out, GError **error)
+{
+	copy_job c = { .src = h, .pool = pool, .name = name, .res = out,
+		       .from_what = virt_host_uri(h), .in_fd = -1, .out_fd = DISCARD };
+
+	return run(&c, expect_sha256, error);
+}
+
+bool
 virt_vol_upload_file(int fd, const char *what, virt_host *dst, const char *pool, const char *name,
 		     const char *expect_sha256, virt_copy *out, GError **error)
 {

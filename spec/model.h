@@ -115,6 +115,7 @@ typedef struct {
 	spec_pos source_pos;        /* where `source` is; line 0: absent */
 	spec_str sha256;            /* the base's expected checksum, or unset */
 	spec_int version;           /* ≥ 1, default 1 */
+	spec_int keep;              /* captured versions kept; unset: all */
 } spec_template;
 
 enum spec_image_format { IMAGE_QCOW2, IMAGE_RAW, IMAGE_VMDK, IMAGE_VHD };

@@ -238,6 +238,7 @@ static const field template_fields[] = {
 	  .off2 = offsetof(spec_template, source_pos)),
 	F("sha256", T_STR, false, spec_template, sha256),
 	F("version", T_INT, false, spec_template, version, .min = 1, .max = 1000000),
+	F("keep", T_INT, false, spec_template, keep, .min = 1, .max = 1000),
 };
 
 static const field pool_fields[] = {

@@ -303,10 +303,18 @@ check_templates(checker *c)
 				   "source names more than one of host, library and vm; give one");
 		if (t->source_vm.v)
 			check_capture(c, t);
+		if (t->keep.set && !t->source_vm.v)
+			spec_error(c->diags, t->obj.file, t->keep.pos, "bad-value",
+				   "keep applies to a template captured from a VM (source: {vm: ...}), whose "
+				   "versions strata names and makes; remove it");
 		if (t->source_vm.v && t->sha256.v)
 			spec_error(c->diags, t->obj.file, t->sha256.pos, "bad-checksum",
 				   "template '%s' is captured from a VM: its checksum is known once it is made "
 				   "(strata records it); remove sha256", t->obj.name.v);
+		if (t->keep.set && t->source_vm.v && t->volume.v)
+			spec_error(c->diags, t->obj.file, t->keep.pos, "bad-value",
+				   "keep retires versions strata names (%s-v<N>.qcow2), and volume names this one "
+				   "itself; remove volume, or remove keep", t->obj.name.v ? t->obj.name.v : "NAME");
 		if (t->source_vm.v && !t->volume.v && t->obj.name.v) {
 			/* strata names what it captures: by template and version */
 			t->volume.v = g_strdup_printf("%s-v%" G_GINT64_FORMAT ".qcow2", t->obj.name.v, t->version.v);
