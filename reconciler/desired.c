@@ -412,6 +412,7 @@ bases_build(const spec_source *src)
 			b->source_host = g_strdup(t->source_host.v);
 			b->source_library = g_strdup(t->source_library.v);
 			b->source_vm = g_strdup(t->source_vm.v);
+			b->live = t->source_live.set && t->source_live.v;
 		}
 		if (!b->sha256)
 			b->sha256 = g_strdup(t->sha256.v);

@@ -92,6 +92,7 @@ typedef struct {
 	char *sha256;       /* declared checksum, or NULL */
 	unsigned version;   /* the template's */
 	unsigned keep;      /* captured versions kept (0: all) */
+	bool live;          /* captured while it runs, from a point-in-time copy */
 	unsigned cpus;      /* the template's, for a library's index */
 	uint64_t memory;
 } desired_base;

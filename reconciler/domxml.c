@@ -757,3 +757,65 @@ domxml_with_released(const char *xml, const char *const *released)
 	xmlFreeDoc(doc);
 	return out;
 }
+
+/* One <disk> of a backup: @file set, the disk copied into it (qcow2);
+ * NULL, left out. */
+static void
+backup_disk(xmlNodePtr disks, const char *target, const char *file)
+{
+	xmlNodePtr n = xmlNewChild(disks, NULL, BAD_CAST "disk", NULL);
+
+	prop(n, "name", target);
+	prop(n, "backup", file ? "yes" : "no");
+	if (!file)
+		return;
+	prop(n, "type", "file");
+	prop(xmlNewChild(n, NULL, BAD_CAST "target", NULL), "file", file);
+	prop(xmlNewChild(n, NULL, BAD_CAST "driver", NULL), "type", "qcow2");
+}
+
+char *
+domxml_backup(const char *xml, const char *pool, const char *volume, const char *file)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlDocPtr out = NULL;
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr r;
+	xmlNodePtr disks;
+	char *s = NULL;
+	int chosen = 0;
+
+	if (!doc)
+		return NULL;
+	ctx = xmlXPathNewContext(doc);
+	r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk", ctx);
+	out = xmlNewDoc(BAD_CAST "1.0");
+	xmlDocSetRootElement(out, xmlNewNode(NULL, BAD_CAST "domainbackup"));
+	prop(xmlDocGetRootElement(out), "mode", "push");
+	disks = xmlNewChild(xmlDocGetRootElement(out), NULL, BAD_CAST "disks", NULL);
+	for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlNodePtr save = ctx->node;
+		g_autofree char *target = NULL, *p = NULL, *v = NULL;
+		bool it;
+
+		ctx->node = r->nodesetval->nodeTab[i];
+		target = xp_string(ctx, "string(target/@dev)");
+		p = xp_string(ctx, "string(source/@pool)");
+		v = xp_string(ctx, "string(source/@volume)");
+		ctx->node = save;
+		if (!target || !target[0])
+			continue;
+		it = g_strcmp0(p, pool) == 0 && g_strcmp0(v, volume) == 0;
+		chosen += it;
+		backup_disk(disks, target, it ? file : NULL);
+	}
+	if (chosen == 1)
+		s = doc_to_string(out);
+	if (r)
+		xmlXPathFreeObject(r);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(out);
+	xmlFreeDoc(doc);
+	return s;
+}

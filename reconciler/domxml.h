@@ -34,6 +34,10 @@ char *domxml_nic(const char *network, const char *mac);
  * whose MAC is @device (any case), in domain @xml: what a detach names, as
  * the domain has it.  NULL if there is not exactly one. */
 char *domxml_find_device(const char *xml, const char *device);
+/* A push backup job's XML for domain @xml: the disk on volume
+ * @pool/@volume copied into @file (qcow2, flattened), every other disk left
+ * out.  NULL unless exactly one disk is on that volume. */
+char *domxml_backup(const char *xml, const char *pool, const char *volume, const char *file);
 /* Whether disk element @disk (domxml_find_device) is volume @pool/@volume. */
 bool domxml_disk_is(const char *disk, const char *pool, const char *volume);
 

@@ -295,6 +295,9 @@ run_once(job *j, GError **error)
 	case OP_VOL_DELETE:
 		return vol_delete_unused(j, error);
 	case OP_VOL_CAPTURE:
+		if (op->live)
+			return virt_vol_capture_live(v, op->domain, op->file, op->clone_from, op->pool, op->volume,
+						     &j->copy, error);
 		return virt_vol_capture(v, op->pool, op->volume, op->file, op->clone_from, &j->copy, error);
 	case OP_IMAGE_EXPORT: {
 		image_target t = { .path = op->file, .file_name = op->export->file_name,

@@ -505,7 +505,8 @@ op_args(const plan_op *op)
 				       op->library ? "library " : "", op->library ? op->library : op->peer,
 				       op->hash ? " sha256=" : "", op->hash ? op->hash : "");
 	if (op->kind == OP_VOL_CAPTURE)
-		return g_strdup_printf("%s/%s from %s/%s", op->pool, op->volume, op->file, op->clone_from);
+		return g_strdup_printf("%s/%s from %s/%s%s", op->pool, op->volume, op->file, op->clone_from,
+				       op->live ? " live" : "");
 	if (op->kind == OP_LIB_EXPORT)
 		return g_strdup_printf("%s version %u from %s/%s into library %s", op->export->template,
 				       op->export->version, op->pool, op->volume, op->library);
@@ -801,7 +802,7 @@ history_images(history *h, GError **error)
 {
 	sqlite3_stmt *st = prepare(h, "SELECT host, pool, volume, sha256, bytes, moved, source, run, time, "
 				   "CASE WHEN retired IS NOT NULL THEN 'retired (keep)' "
-				   "WHEN retire_note IS NOT NULL THEN 'kept: ' || retire_note ELSE note END "
+				   "WHEN retire_note IS NOT NULL THEN 'kept: ' || retire_note ELSE note END AS note "
 				   "FROM images ORDER BY pool, volume, time", error);
 
 	if (!st)

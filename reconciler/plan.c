@@ -130,8 +130,9 @@ op_describe(const plan_op *op)
 				       op->library, size);
 	}
 	if (op->kind == OP_VOL_CAPTURE)
-		return g_strdup_printf("%s %s/%s from %s's disk %s/%s", op_kind_name(op->kind), op->pool,
-				       op->volume, op->domain, op->file, op->clone_from);
+		return g_strdup_printf("%s %s/%s from %s's disk %s/%s%s", op_kind_name(op->kind), op->pool,
+				       op->volume, op->domain, op->file, op->clone_from,
+				       op->live ? ", live (a point-in-time copy; it keeps running)" : "");
 	if (op->kind == OP_IMAGE_EXPORT)
 		return g_strdup_printf("%s %s version %u from %s/%s as %s %s/%s%s", op_kind_name(op->kind),
 				       op->export->template, op->export->version, op->pool, op->volume,
@@ -595,7 +596,7 @@ static const char *must_move(planner *pl, const desired_vm *vm, const obs_domain
  * those steps.
  */
 static const char *
-capture_waits(planner *pl, const desired_vm *vm, const obs_domain *o)
+capture_waits(planner *pl, const desired_vm *vm, const obs_domain *o, bool live)
 {
 	g_autofree char *hash = desired_vm_hash(vm, o->host->domain_type);
 	run_state from = run_state_of(o);
@@ -610,8 +611,9 @@ capture_waits(planner *pl, const desired_vm *vm, const obs_domain *o)
 		return "its state does not match its spec yet";
 	if (from != RUN_RUNNING && from != RUN_OFF)
 		return "it is paused or saved; strata captures a VM that runs or is shut off";
-	if (from == RUN_RUNNING && vm->never_disrupt)
-		return "it runs, and its appliance sets disruption: never (a capture stops it)";
+	if (from == RUN_RUNNING && vm->never_disrupt && !live)
+		return "it runs, and its appliance sets disruption: never (a capture stops it; "
+		       "source: {vm: ..., live: true} copies it while it runs)";
 	return NULL;
 }
 
@@ -639,6 +641,7 @@ plan_capture(planner *pl, const desired_base *b)
 	g_autofree char *why = NULL, *key = NULL;
 	const char *wait;
 	plan_op *stop = NULL, *cap;
+	bool live;
 
 	if (!vm || !o) {
 		note(pl, "template %s: not captured yet: VM %s is not deployed", b->template, b->source_vm);
@@ -656,7 +659,7 @@ plan_capture(planner *pl, const desired_base *b)
 		     "strata tries again an hour after it", b->template, b->source_vm, wait);
 		return;
 	}
-	if ((wait = capture_waits(pl, vm, o))) {
+	if ((wait = capture_waits(pl, vm, o, b->live))) {
 		note(pl, "template %s: not captured yet from VM %s: %s", b->template, b->source_vm, wait);
 		return;
 	}
@@ -667,7 +670,8 @@ plan_capture(planner *pl, const desired_base *b)
 	}
 	why = g_strdup_printf("capture of template %s version %u: stopped while its disk is copied",
 			      b->template, b->version);
-	if (run_state_of(o) == RUN_RUNNING) {
+	live = b->live && run_state_of(o) == RUN_RUNNING;
+	if (run_state_of(o) == RUN_RUNNING && !live) {
 		stop = plan_state_why(pl, o->host->name, vm->domain, RUN_RUNNING, RUN_OFF, IMPACT_RESTART, NULL, why);
 		/* A guest that does not shut down is not powered off: a disk
 		 * copied from a VM cut off is no template. */
@@ -675,9 +679,13 @@ plan_capture(planner *pl, const desired_base *b)
 		stop->impact = IMPACT_RESTART;
 	}
 	g_free(why);
-	why = g_strdup_printf("template %s version %u, captured once from %s's system disk (flattened), "
-			      "then hashed", b->template, b->version, vm->domain);
+	why = live ? g_strdup_printf("template %s version %u, captured once from %s's system disk while it "
+				     "runs: a point-in-time copy (crash-consistent, as if its power were cut at "
+				     "that instant), flattened, then hashed", b->template, b->version, vm->domain) :
+		     g_strdup_printf("template %s version %u, captured once from %s's system disk (flattened), "
+				     "then hashed", b->template, b->version, vm->domain);
 	cap = op_add(pl, OP_VOL_CAPTURE, IMPACT_IN_PLACE, o->host->name, vm->domain, stop, why);
+	cap->live = live;
 	cap->pool = g_strdup(b->pool);
 	cap->volume = g_strdup(b->volume);
 	cap->clone_from = g_strdup(sys->volume);

@@ -131,6 +131,8 @@ struct plan_op {
 				     after a capture, whatever became of it */
 	bool no_force;            /* SHUTDOWN: never powered off at the timeout
 				     (before a capture: a clean disk, or none) */
+	bool live;                /* VOL_CAPTURE of a running VM from a
+				     point-in-time copy (a backup job): no stop */
 	bool retire;              /* VOL_DELETE of an old captured version
 				     (keep: N): exec checks first that no
 				     domain and no volume on the host uses it */

@@ -132,6 +132,12 @@ xpath_string(const char *xml, const char *expr)
 	return out;
 }
 
+char *
+virt_xpath_string(const char *xml, const char *expr)
+{
+	return xpath_string(xml, expr);
+}
+
 /*
  * What the host is: driver, host UUID, whether it offers KVM.  Facts that
  * cannot be read make the host unknown, never a guess: taking "qemu" for a

@@ -315,6 +315,12 @@ bool virt_vol_download_file(virt_host *src, const char *pool, const char *name, 
  * flattened (a template captured from a VM's disk), and hashed. */
 bool virt_vol_capture(virt_host *h, const char *pool, const char *name, const char *src_pool,
 		      const char *src_vol, virt_copy *out, GError **error);
+/* The same from a running domain, with no stop: a push backup job copies
+ * the disk on @src_pool/@src_vol, at one instant and flattened, into a new
+ * qcow2 file @pool/@name (crash-consistent), which is then hashed. */
+bool virt_vol_capture_live(virt_host *h, const char *domain, const char *src_pool,
+			   const char *src_vol, const char *pool, const char *name, virt_copy *out,
+			   GError **error);
 /* The checksum of @pool/@name on @h, read through a download stream; with
  * @expect_sha256, false when it differs.  Nothing is changed either way. */
 bool virt_vol_hash(virt_host *h, const char *pool, const char *name, const char *expect_sha256,

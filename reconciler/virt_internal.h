@@ -29,3 +29,5 @@ bool virt_fail(GError **error, const char *what, const char *subject);
 virStoragePoolPtr virt_pool_lookup(virt_host *h, const char *pool, GError **error);
 /* Domain @name on @h (one call), or NULL with @error. */
 virDomainPtr virt_domain_lookup(virt_host *h, const char *name, GError **error);
+/* The string XPath @expr gives in @xml, or NULL (empty or unreadable). */
+char *virt_xpath_string(const char *xml, const char *expr);

@@ -112,6 +112,8 @@ typedef struct {
 				       index has this name and version ... */
 	spec_str source_vm;         /* ... or source: {vm: APP.VM}: captured from
 				       that VM's system disk, once per version */
+	spec_int source_live;       /* source: {vm, live: true}: captured from a
+				       point-in-time copy while it runs */
 	spec_pos source_pos;        /* where `source` is; line 0: absent */
 	spec_str sha256;            /* the base's expected checksum, or unset */
 	spec_int version;           /* ≥ 1, default 1 */

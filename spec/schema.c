@@ -186,6 +186,7 @@ static const field source_fields[] = {
 	F("host", T_NAME, false, spec_template, source_host),
 	F("library", T_NAME, false, spec_template, source_library),
 	F("vm", T_STR, false, spec_template, source_vm),
+	F("live", T_BOOL, false, spec_template, source_live),
 };
 static const table source_table = TABLE("source", source_fields);
 

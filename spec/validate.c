@@ -311,6 +311,10 @@ check_templates(checker *c)
 			spec_error(c->diags, t->obj.file, t->sha256.pos, "bad-checksum",
 				   "template '%s' is captured from a VM: its checksum is known once it is made "
 				   "(strata records it); remove sha256", t->obj.name.v);
+		if (t->source_live.set && !t->source_vm.v)
+			spec_error(c->diags, t->obj.file, t->source_live.pos, "bad-value",
+				   "live applies to a template captured from a VM (source: {vm: APPLIANCE.VM, "
+				   "live: true}); remove it");
 		if (t->keep.set && t->source_vm.v && t->volume.v)
 			spec_error(c->diags, t->obj.file, t->keep.pos, "bad-value",
 				   "keep retires versions strata names (%s-v<N>.qcow2), and volume names this one "

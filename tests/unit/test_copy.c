@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "recon.h"
+#include "../../reconciler/domxml.h"
 #include "../../reconciler/image_export.h"
 
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -685,6 +686,88 @@ test_capture__a_failed_capture_starts_the_vm_again_and_waits(void **state)
 	dc_free(d);
 }
 
+/*
+ * source: {vm, live: true} on a running VM: no stop and no start, one
+ * capture op marked live, allowed under disruption: never (nothing is
+ * disrupted).  The test driver has no backup jobs: the op fails saying so,
+ * leaves no volume, the VM runs on, and the next plan waits.
+ */
+static void
+test_capture__live_never_stops_the_vm(void **state)
+{
+	static const char *const live_spec =
+		"kind: template\nname: cap\npool: default\nsource: {vm: a.src, live: true}\n---\n"
+		"kind: appliance\nname: a\ndisruption: never\nvms:\n  - {name: src, template: debian-12}\n";
+	dc *d = dc_new("kind: appliance\nname: a\ndisruption: never\nvms:\n  - {name: src, template: debian-12}\n");
+	g_autofree char *host = NULL, *why = NULL;
+	const plan *p;
+	const plan_op *cap;
+
+	(void)state;
+	d->use_history = true;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, live_spec);
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	cap = find_kind(p, OP_VOL_CAPTURE);
+	assert_non_null(cap);
+	assert_true(cap->live);
+	assert_int_equal(cap->deps->len, 0);
+	assert_null(find_op_of(p, OP_SHUTDOWN, "a.src"));
+	assert_null(find_op_of(p, OP_START, "a.src"));
+	assert_int_equal(p->ops->len, 1);
+	assert_int_equal(dc_apply_planned_may_fail(d), EXEC_FAILED);
+	why = g_strdup(cap->error);
+	host = g_strdup(cap->host);
+	assert_non_null(strstr(why, "cannot begin a backup job of domain 'a.src'"));
+	assert_int_equal(dc_domain(d, "a.src")->state, VIRT_DOM_RUNNING);
+	assert_false(dc_has_volume(d, host, "cap-v1.qcow2"));
+	p = dc_plan(d);
+	assert_null(find_kind(p, OP_VOL_CAPTURE));
+	assert_true(has_note_with(p, "template cap: not captured from VM a.src again yet: the last try failed"));
+
+	/* without live, disruption: never refuses to stop it for a capture */
+	dc_spec(d, "kind: template\nname: cap2\npool: default\nsource: {vm: a.src}\n---\n"
+		   "kind: appliance\nname: a\ndisruption: never\nvms:\n  - {name: src, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_null(find_kind(p, OP_VOL_CAPTURE));
+	assert_true(has_note_with(p, "source: {vm: ..., live: true} copies it while it runs"));
+	dc_free(d);
+}
+
+/* The backup job's XML: the disk on the volume copied into the file, as
+ * qcow2; every other disk, CD-ROMs too, left out; no job unless exactly one
+ * disk is on the volume. */
+static void
+test_capture__backup_xml_copies_one_disk(void **state)
+{
+	static const char *const dom =
+		"<domain type='kvm'><name>a.src</name><devices>"
+		"<disk type='volume' device='disk'><source pool='default' volume='a.src--system.qcow2'/>"
+		"<target dev='vda' bus='virtio'/></disk>"
+		"<disk type='volume' device='disk'><source pool='default' volume='a.src--data.qcow2'/>"
+		"<target dev='vdb' bus='virtio'/></disk>"
+		"<disk type='file' device='cdrom'><source file='/iso/x&amp;y.iso'/><target dev='sda' bus='sata'/></disk>"
+		"</devices></domain>";
+	g_autofree char *xml = domxml_backup(dom, "default", "a.src--system.qcow2", "/pool/cap-v1&.qcow2");
+	g_autofree char *none = domxml_backup(dom, "default", "other.qcow2", "/pool/x.qcow2");
+
+	(void)state;
+	assert_non_null(xml);
+	assert_string_equal(xml,
+		"<domainbackup mode=\"push\">\n"
+		"  <disks>\n"
+		"    <disk name=\"vda\" backup=\"yes\" type=\"file\">\n"
+		"      <target file=\"/pool/cap-v1&amp;.qcow2\"/>\n"
+		"      <driver type=\"qcow2\"/>\n"
+		"    </disk>\n"
+		"    <disk name=\"vdb\" backup=\"no\"/>\n"
+		"    <disk name=\"sda\" backup=\"no\"/>\n"
+		"  </disks>\n"
+		"</domainbackup>\n");
+	assert_null(none);
+}
+
 /* Record that strata made @volume on @host (as a verified copy would). */
 static void
 record_made(dc *d, const char *host, const char *volume)
@@ -1021,6 +1104,8 @@ main(void)
 		cmocka_unit_test(test_library__folders_and_duplicates),
 		cmocka_unit_test(test_library__links_and_fifos_in_the_share_are_refused),
 		cmocka_unit_test(test_capture__a_failed_capture_starts_the_vm_again_and_waits),
+		cmocka_unit_test(test_capture__live_never_stops_the_vm),
+		cmocka_unit_test(test_capture__backup_xml_copies_one_disk),
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
 		cmocka_unit_test(test_retention__a_domain_anywhere_on_the_version_keeps_it),
 		cmocka_unit_test(test_retention__an_overlay_on_the_file_keeps_it),

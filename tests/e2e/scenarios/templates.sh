@@ -306,3 +306,65 @@ disk_size: 16MiB"
 		fail "the copy's checksum is not recorded: $(cat "$S/images.out")"
 	expect_converged
 }
+
+# cap_live_doc VERSION: template cap captured live from t.src, keep: 1.
+cap_live_doc() {
+	printf 'kind: template\nname: cap\npool: default\nversion: %s\nkeep: 1\n' "$1"
+	printf 'source: {vm: t.src, live: true}\ncpus: 1\nmemory: 32MiB\ndisk_size: 16MiB\n'
+}
+
+# A template captured from a running VM with no stop (a backup job copies
+# its disk at one instant), deployed elsewhere with the bytes; then version
+# 2 with keep: 1: version 1 is deleted from h1, and kept on h2, where a
+# hand-made overlay in the pool stands on it.
+scenario_template_captured_live_then_old_version_retired() {
+	local id overlay
+	cap_spec "" "{name: src, template: tiny, layer: l, state: stopped}"
+	apply
+	write_marker h1 t.src--system.qcow2 || fail "cannot write into t.src's disk"
+	cap_spec "" "{name: src, template: tiny, layer: l}"
+	apply
+	id=$(e2e_virsh h1 domid t.src)
+
+	note "version 1 is captured from t.src while it runs, and deployed on h2"
+	cap_spec "$(cap_live_doc 1)" "{name: src, template: tiny, layer: l}" "{name: copy, template: cap, layer: l}"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -qF "capture-volume default/cap-v1.qcow2 from t.src's disk default/t.src--system.qcow2, live" \
+		"$S/plan.out" || fail "the plan lacks the live capture: $(cat "$S/plan.out")"
+	grep -q "shutdown t.src" "$S/plan.out" && fail "a live capture stops t.src: $(cat "$S/plan.out")"
+	apply
+	expect_eq "t.src's domain id (never stopped)" "$id" "$(e2e_virsh h1 domid t.src)"
+	expect_eq "t.copy's host" h2 "$(host_of t.copy)"
+	has_marker h2 t.copy--system.qcow2 || fail "the bytes written into t.src are not in t.copy's disk"
+	qemu-img info -U "$(vol_path h1 cap-v1.qcow2)" | grep -q "backing file" && fail "the capture is not flattened"
+
+	note "version 2, keep: 1: t.copy (on version 1) gives way to t.next; a hand-made overlay on h2's version 1"
+	cap_spec "$(cap_live_doc 2)" "{name: src, template: tiny, layer: l}" "{name: next, template: cap, layer: l}"
+	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "delete-volume default/cap-v1" "$S/plan.out" &&
+		fail "version 1 is retired in the pass that removes t.copy: $(cat "$S/plan.out")"
+	apply
+	is_running h2 t.next || fail "t.next does not run on version 2"
+	[ -e "$(vol_path h1 cap-v1.qcow2)" ] || fail "version 1 went from h1 in the pass that removed t.copy"
+	overlay=$(vol_path h2 hand.qcow2)
+	qemu-img create -q -f qcow2 -F qcow2 -b "$(vol_path h2 cap-v1.qcow2)" "$overlay" || fail "cannot make the overlay"
+
+	note "the next pass, with nothing else to do, retires version 1 where nothing stands on it"
+	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 &&
+		fail "the retirement on h2 was not refused: $(cat "$S/apply.out")"
+	[ -e "$(vol_path h1 cap-v1.qcow2)" ] && fail "version 1 is still on h1: $(cat "$S/apply.out")"
+	[ -e "$(vol_path h2 cap-v1.qcow2)" ] || fail "version 1 went from h2 under hand.qcow2"
+	[ -e "$(vol_path h1 cap-v2.qcow2)" ] && [ -e "$(vol_path h2 cap-v2.qcow2)" ] || fail "version 2 went"
+	grep -q "default/cap-v1.qcow2 is kept: on h2, volume default/hand.qcow2 (its backing file is" "$S/apply.out" ||
+		fail "the apply does not say why h2's version 1 is kept: $(cat "$S/apply.out")"
+	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
+	grep -A1 "default/cap-v1.qcow2 on h1 " "$S/images.out" | grep -q "retired (keep)" ||
+		fail "h1's version 1 is not shown retired: $(cat "$S/images.out")"
+	grep -A1 "default/cap-v1.qcow2 on h2 " "$S/images.out" | grep -q "kept: .*hand.qcow2" ||
+		fail "h2's version 1 is not shown kept: $(cat "$S/images.out")"
+	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
+	grep -q "is kept for now: .*strata looks again an hour later" "$S/plan.out" ||
+		fail "the next plan does not wait: $(cat "$S/plan.out")"
+	rm -f "$overlay"
+	e2e_virsh h2 pool-refresh default >/dev/null
+}
