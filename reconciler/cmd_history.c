@@ -27,6 +27,25 @@ iso_time(const char *us)
 	return t ? g_date_time_format_iso8601(t) : NULL;
 }
 
+/* "seconds": from the op's recorded intent to its end, to the
+ * millisecond (the ISO times are to the second); null if it has not
+ * ended. */
+static void
+op_seconds(JsonBuilder *b, GHashTable *r)
+{
+	const char *intent = g_hash_table_lookup(r, "intent"), *ended = g_hash_table_lookup(r, "ended");
+	g_autofree char *s = NULL;
+
+	json_builder_set_member_name(b, "seconds");
+	if (!intent || !ended) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	s = g_strdup_printf("%.3f", (double)(g_ascii_strtoll(ended, NULL, 10) - g_ascii_strtoll(intent, NULL, 10)) /
+			    G_USEC_PER_SEC);
+	json_builder_add_string_value(b, s);
+}
+
 static void
 print_json(GPtrArray *rows)
 {
@@ -51,6 +70,7 @@ print_json(GPtrArray *rows)
 				json_builder_add_string_value(b, v);
 			}
 		}
+		op_seconds(b, r);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

@@ -371,6 +371,12 @@ domxml_fill_macs(const char *xml)
 char *
 domxml_volume(const char *name, uint64_t capacity, const char *backing_path)
 {
+	return domxml_overlay(name, capacity, backing_path, "qcow2");
+}
+
+char *
+domxml_overlay(const char *name, uint64_t capacity, const char *backing_path, const char *backing_format)
+{
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr vol = xmlNewNode(NULL, BAD_CAST "volume");
 	xmlNodePtr n;
@@ -384,7 +390,7 @@ domxml_volume(const char *name, uint64_t capacity, const char *backing_path)
 	if (backing_path) {
 		n = child(vol, "backingStore", NULL);
 		child(n, "path", backing_path);
-		prop(child(n, "format", NULL), "type", "qcow2");
+		prop(child(n, "format", NULL), "type", backing_format);
 	}
 	xml = doc_to_string(doc);
 	xmlFreeDoc(doc);

@@ -52,6 +52,9 @@ char *domxml_fill_macs(const char *xml);
 /* A volume of @capacity bytes; an overlay on @backing_path when given. */
 char *domxml_volume(const char *name, uint64_t capacity,
 		    const char *backing_path);
+/* The same with the backing file's format (a raw base too). */
+char *domxml_overlay(const char *name, uint64_t capacity, const char *backing_path,
+		     const char *backing_format);
 
 /* What strata reads back from a domain's XML. */
 typedef struct {

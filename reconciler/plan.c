@@ -501,6 +501,25 @@ base_capacity(planner *pl, const desired_disk *d, const obs_host *h, const plan_
 	return e ? ((const lib_disk *)e->disks->pdata[0])->virtual_size : 0;
 }
 
+/* The format of @d's base, "raw" or "qcow2": on @h, or where @copy brings
+ * it from (a capture makes qcow2); qcow2 when nothing says. */
+static const char *
+base_format(planner *pl, const desired_disk *d, const obs_host *h, const plan_op *copy)
+{
+	const desired_base *b = desired_base_of(pl->want, d->pool, d->base);
+	g_autofree char *why = NULL;
+	const char *f = NULL;
+	const lib_entry *e;
+
+	if (!copy)
+		f = obs_host_format(h, d->pool, d->base);
+	else if (copy->kind != OP_VOL_CAPTURE && !copy->library && !copy->deps->len)
+		f = obs_host_format(obs_host_named(pl->have, copy->peer), d->pool, d->base);
+	else if (copy->library && b && (e = obs_library_entry(pl->have, b, &why)))
+		f = ((const lib_disk *)e->disks->pdata[0])->format;
+	return f && !strcmp(f, "raw") ? "raw" : "qcow2";
+}
+
 /* The VOL_COPY planned for @key, if it is still in the plan (an all-or-
  * nothing creation may have dropped it since). */
 static plan_op *
@@ -1141,7 +1160,7 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		backing = base ? g_strdup(base->key) : copy_path(h, d->pool, d->base);
 	if (d->base && !backing)
 		op->clone_from = g_strdup(d->base);
-	op->xml = domxml_volume(d->volume, cap, backing);
+	op->xml = domxml_overlay(d->volume, cap, backing, base_format(pl, d, h, copy));
 	dep(op, copy);
 	/* A VM replaced or moved cold is stopped only once its new base is
 	 * there: a copy that fails leaves it running where it was. */

@@ -1,17 +1,20 @@
 #!/bin/bash
 # Side by side on real libvirtd hosts (tests/e2e/hosts.sh): a template base
-# of 1 GiB copied from h1 to h2, once mostly empty (16 MiB of data in a 1 GiB
-# qcow2; holes in the file), once full (1 GiB of random data), by
+# of 1 GiB copied from h1 to h2: mostly empty as qcow2 (16 MiB of data in a
+# 1 GiB qcow2), mostly empty as raw (16 MiB of data, the rest a hole in the
+# file), and full (1 GiB of random data, qcow2), by
 #   strata   `strata apply` of a stopped VM on h2 built on that base: the
 #            copy (streamed sparse, sha256 computed on the way) plus the
-#            pass, an overlay and a define (~0.3 s of the time shown)
+#            pass, an overlay and a define; "copy op" is the copy alone,
+#            from its recorded intent to its end (history -o json)
 #   virsh    virsh vol-download | virsh vol-upload (into a volume made
 #            empty first), no checksum
 #   qemu-img qemu-img convert to a file on this machine, then cp into h2's
 #            pool folder, then a pool refresh; no checksum
-# Each method starts from the same state: no copy on h2.  Also reported:
-# the bytes each put on the wire (strata: data bytes that crossed, from
-# history --images).
+# Each method starts from the same state: no copy on h2.  Each runs RUNS
+# times (5), the methods taking turns, and the median is shown with the
+# range: on a 2-core machine one run of the same copy varies by a second.
+# Also reported: the data bytes strata put on the wire (history --images).
 #   tests/bench/bench_copy.sh        (root; make bench runs it)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +44,8 @@ qemu-img create -q -f qcow2 "$(pool h1)/sparse.qcow2" 1G
 qemu-io -f qcow2 -c "write -P 0x5a 0 16M" "$(pool h1)/sparse.qcow2" >/dev/null
 head -c 1G /dev/urandom >"$S/full.raw"
 qemu-img convert -q -f raw -O qcow2 "$S/full.raw" "$(pool h1)/full.qcow2"; rm -f "$S/full.raw"
+truncate -s 1G "$(pool h1)/sparse.raw"
+head -c 16M /dev/urandom | dd of="$(pool h1)/sparse.raw" bs=1M seek=512 conv=notrunc status=none
 e2e_virsh h1 pool-refresh default >/dev/null
 
 run_strata() {
@@ -62,8 +67,9 @@ vms:
 Y
 	t=$(now)
 	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 || { tail -5 "$S/apply.out"; exit 1; }
-	STRATA_S=$(elapsed "$t")
+	STRATA_S+=" $(elapsed "$t")"
 	same_bytes "$img" strata
+	COPY_S+=" $("$STRATA" history -o json --db "$S/strata.db" | awk '/"kind" : / { k = $3 } /"seconds" : / && k ~ /copy-volume/ { gsub(/[",]/, "", $3); print $3; exit }')"
 	STRATA_MOVED=$("$STRATA" history --images -o json --db "$S/strata.db" | awk '/"host" : "h2"/ { h = 1 } h && /"moved"/ { gsub(/[^0-9]/, "", $3); print $3; exit }')
 	e2e_virsh h2 undefine b.v >/dev/null 2>&1
 	e2e_virsh h2 vol-delete --pool default b.v--system.qcow2 >/dev/null 2>&1
@@ -77,7 +83,7 @@ run_virsh() {
 	e2e_virsh h1 vol-download --pool default "$img" /dev/stdout |
 		e2e_virsh h2 vol-upload --pool default "$img" /dev/stdin &&
 	e2e_virsh h2 pool-refresh default >/dev/null || { echo "bench_copy: virsh failed" >&2; exit 1; }
-	VIRSH_S=$(elapsed "$t")
+	VIRSH_S+=" $(elapsed "$t")"
 	same_bytes "$img" virsh
 	fresh_h2 "$img"
 }
@@ -85,18 +91,26 @@ run_virsh() {
 run_qemu_img() {
 	local img=$1 t
 	t=$(now)
-	qemu-img convert -q -O qcow2 "$(pool h1)/$img" "$S/$img" &&
+	qemu-img convert -q -O "$(fmt "$img")" "$(pool h1)/$img" "$S/$img" &&
 	cp --sparse=always "$S/$img" "$(pool h2)/$img" &&
 	e2e_virsh h2 pool-refresh default >/dev/null || { echo "bench_copy: qemu-img + cp failed" >&2; exit 1; }
-	QEMU_S=$(elapsed "$t")
+	QEMU_S+=" $(elapsed "$t")"
 	rm -f "$S/$img"
 	fresh_h2 "$img"
 }
 
-printf "bench_copy: a 1 GiB base from h1 to h2 (real libvirtd; seconds, wall clock)\n"
-printf "  %-8s %12s %10s %10s %10s %16s\n" image file strata virsh qemu-img "strata moved"
-for img in sparse.qcow2 full.qcow2; do
-	run_strata "$img"; run_virsh "$img"; run_qemu_img "$img"
-	printf "  %-8s %9s MiB %10s %10s %10s %12s MiB\n" "${img%.qcow2}" \
-		"$(( $(stat -c %s "$(pool h1)/$img") >> 20 ))" "$STRATA_S" "$VIRSH_S" "$QEMU_S" "$(( STRATA_MOVED >> 20 ))"
+fmt() { case $1 in *.raw) echo raw ;; *) echo qcow2 ;; esac; }
+# median MIN-MAX of the numbers given
+stat3() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+
+RUNS=${RUNS:-5}
+printf "bench_copy: a 1 GiB base from h1 to h2 (real libvirtd; seconds, wall clock, median (min-max) of %s runs)\n" "$RUNS"
+printf "  %-12s %8s  %-20s %-20s %-20s %-20s %s\n" image data "strata apply" "strata copy op" virsh "qemu-img + cp" "strata moved"
+for img in sparse.qcow2 sparse.raw full.qcow2; do
+	STRATA_S= COPY_S= VIRSH_S= QEMU_S=
+	for _ in $(seq "$RUNS"); do run_strata "$img"; run_virsh "$img"; run_qemu_img "$img"; done
+	# shellcheck disable=SC2086
+	printf "  %-12s %4s MiB  %-20s %-20s %-20s %-20s %s MiB\n" "$img" \
+		"$(( $(du -k "$(pool h1)/$img" | cut -f1) >> 10 ))" "$(stat3 $STRATA_S)" "$(stat3 $COPY_S)" \
+		"$(stat3 $VIRSH_S)" "$(stat3 $QEMU_S)" "$(( STRATA_MOVED >> 20 ))"
 done

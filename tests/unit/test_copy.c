@@ -768,6 +768,47 @@ test_capture__backup_xml_copies_one_disk(void **state)
 	assert_null(none);
 }
 
+static void
+vol_make(dc *d, const char *host, const char *xml)
+{
+	host_conn *hc = g_hash_table_lookup(d->hosts->by_name, host);
+	g_autoptr(GError) err = NULL;
+
+	assert_true(virt_vol_create(hc->virt, "default", xml, NULL, &err));
+}
+
+/*
+ * A raw base: the system disk's overlay names its backing file as raw, on a
+ * host that holds it and on one it is copied to (the source's format).
+ * Named qcow2, qemu-img could not open it, and no VM on a raw base was made.
+ */
+static void
+test_copy__an_overlay_on_a_raw_base_says_raw(void **state)
+{
+	dc *d = dc_new("kind: template\nname: plain\npool: default\nvolume: plain.img\nsource: {host: hv1}\n---\n"
+		       "kind: appliance\nname: r\nvms:\n  - {name: a, template: plain, host: hv1}\n"
+		       "  - {name: b, template: plain, host: hv2}\n");
+	const plan *p;
+	guint overlays = 0;
+
+	(void)state;
+	vol_make(d, "hv1", "<volume><name>plain.img</name><capacity>1048576</capacity>"
+		 "<target><format type='raw'/></target></volume>");
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	assert_non_null(find_kind(p, OP_VOL_COPY));
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind != OP_VOL_CREATE || !g_str_has_suffix(op->volume, "--system.qcow2"))
+			continue;
+		assert_non_null(strstr(op->xml, "/plain.img</path>\n    <format type=\"raw\"/>"));
+		overlays++;
+	}
+	assert_int_equal(overlays, 2);
+	dc_free(d);
+}
+
 /* Record that strata made @volume on @host (as a verified copy would). */
 static void
 record_made(dc *d, const char *host, const char *volume)
@@ -793,14 +834,6 @@ static const char *const keep1_spec =
 	"kind: template\nname: cap\nversion: 2\nkeep: 1\npool: default\nsource: {vm: a.src}\n---\n"
 	"kind: appliance\nname: a\nvms:\n  - {name: src, template: debian-12}\n";
 
-static void
-vol_make(dc *d, const char *host, const char *xml)
-{
-	host_conn *hc = g_hash_table_lookup(d->hosts->by_name, host);
-	g_autoptr(GError) err = NULL;
-
-	assert_true(virt_vol_create(hc->virt, "default", xml, NULL, &err));
-}
 
 static void
 cap_make(dc *d, const char *host, unsigned version)
@@ -1104,6 +1137,7 @@ main(void)
 		cmocka_unit_test(test_library__folders_and_duplicates),
 		cmocka_unit_test(test_library__links_and_fifos_in_the_share_are_refused),
 		cmocka_unit_test(test_capture__a_failed_capture_starts_the_vm_again_and_waits),
+		cmocka_unit_test(test_copy__an_overlay_on_a_raw_base_says_raw),
 		cmocka_unit_test(test_capture__live_never_stops_the_vm),
 		cmocka_unit_test(test_capture__backup_xml_copies_one_disk),
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
