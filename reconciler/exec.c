@@ -153,10 +153,44 @@ vol_unused_by_members(job *j, GError **error)
 }
 
 /*
- * An old template version (keep: N) goes only when nothing on any host
- * stands on its file, asked afresh of every host (each host's pool may be
- * the same storage, declared or not), and its bytes are still those strata
- * made (a volume someone made since under the same name is not strata's).
+ * Whether anything on host @name (@m) stands on @path, the file to go, or
+ * on the host's own copy of the version (the same pool and name): a
+ * version goes from every host or from none, and a host's pool may be the
+ * same storage as another's, declared or not, at another path.
+ */
+static bool
+retire_unused_on(plan_op *op, const char *name, virt_host *m, const char *path, bool self, GError **error)
+{
+	g_autofree char *user = NULL, *own = NULL;
+	g_autoptr(GError) err = NULL;
+	bool ok;
+
+	ok = m && obs_file_user_now(m, path, self ? op->pool : NULL, op->volume, &user, &err);
+	if (ok && !user && !self && virt_vol_key(m, op->pool, op->volume, &own, NULL) && own && own[0] == '/')
+		ok = obs_file_user_now(m, own, op->pool, op->volume, &user, &err);
+	if (!ok) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: host %s %s%s; nothing was deleted, "
+			    "and strata looks again in an hour", op->pool, op->volume, name,
+			    m ? "cannot say whether anything there stands on it: " : "is not connected",
+			    m ? err->message : "");
+		return false;
+	}
+	if (user) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: on %s, %s stands on it%s; nothing "
+			    "was deleted, and strata looks again in an hour (remove it or rebase it onto a kept "
+			    "version, or raise keep)", op->pool, op->volume, name, user,
+			    own ? " (on that host's copy of the version)" : "");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An old template version (keep: N): every host is asked afresh whether
+ * anything stands on it (retire_unused_on); its bytes must still be those
+ * strata made (a volume someone made since under the same name is not
+ * strata's); and as hashing takes long, every host is asked again after
+ * it, and the volume deleted at once.
  */
 static bool
 retire(job *j, GError **error)
@@ -174,29 +208,20 @@ retire(job *j, GError **error)
 			    "strata can look for; nothing was deleted", op->pool, op->volume);
 		return false;
 	}
-	for (guint i = 0; i <= n; i++) {
-		const char *name = i ? op->members[i - 1] : op->host;
-		virt_host *m = i ? j->members->pdata[i - 1] : j->virt;
-		g_autofree char *user = NULL;
-
-		if (!m || !obs_file_user_now(m, path, i ? NULL : op->pool, op->volume, &user, &err)) {
-			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: host %s %s%s; nothing "
-				    "was deleted", op->pool, op->volume, name,
-				    m ? "cannot say whether anything there stands on it: " : "is not connected",
-				    m ? err->message : "");
+	for (guint i = 0; i <= n; i++)
+		if (!retire_unused_on(op, i ? op->members[i - 1] : op->host, i ? j->members->pdata[i - 1] : j->virt,
+				      path, i == 0, error))
 			return false;
-		}
-		if (user) {
-			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: on %s, %s stands on it; "
-				    "nothing was deleted", op->pool, op->volume, name, user);
-			return false;
-		}
-	}
 	if (!virt_vol_hash(j->virt, op->pool, op->volume, op->hash, &sum, &err)) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s/%s is kept: its bytes are not shown to be "
-			    "those strata made there (%s); nothing was deleted", op->pool, op->volume, err->message);
+			    "those strata made there (%s); nothing was deleted, and strata looks again in an hour "
+			    "(delete it by hand if it is not needed)", op->pool, op->volume, err->message);
 		return false;
 	}
+	for (guint i = 0; i <= n; i++)
+		if (!retire_unused_on(op, i ? op->members[i - 1] : op->host, i ? j->members->pdata[i - 1] : j->virt,
+				      path, i == 0, error))
+			return false;
 	return virt_vol_delete(j->virt, op->pool, op->volume, error);
 }
 

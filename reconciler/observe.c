@@ -357,7 +357,8 @@ obs_volume_user_now(virt_host *v, const char *pool, const char *volume, const ch
 }
 
 /* Whether a volume's backing file @backing may be @path: a relative one
- * (a hand-made overlay) counts when its last component matches. */
+ * (a hand-made overlay) counts when its last component matches, and one
+ * that is no plain path (json:, nbd://…) always counts. */
 static bool
 backing_may_be(const char *backing, const char *path)
 {
@@ -367,13 +368,16 @@ backing_may_be(const char *backing, const char *path)
 		return false;
 	if (backing[0] == '/')
 		return strcmp(backing, path) == 0;
+	if (strchr(backing, ':'))
+		return true;
 	a = g_path_get_basename(backing);
 	b = g_path_get_basename(path);
 	return strcmp(a, b) == 0;
 }
 
-/* Every active pool of @v read again from its storage, then listed; an
- * inactive pool (its volumes cannot be read) is named in *@user. */
+/* Every pool of @v read again from its storage, then listed; a pool that
+ * is inactive, or whose volumes cannot be listed (what they are built on
+ * cannot be read), is named in *@user. */
 static bool
 pools_read_afresh(virt_host *v, GPtrArray **vols, char **user, GError **error)
 {
@@ -384,17 +388,21 @@ pools_read_afresh(virt_host *v, GPtrArray **vols, char **user, GError **error)
 	for (guint i = 0; i < pools->len; i++) {
 		const virt_pool *p = pools->pdata[i];
 
-		if (!p->active) {
-			*user = g_strdup_printf("pool '%s' (inactive: what its volumes are built on cannot be read)",
-						p->name);
-			return true;
-		}
-		if (!virt_pool_refresh(v, p->name, error))
+		if (p->active && !virt_pool_refresh(v, p->name, error))
 			return false;
 	}
 	g_clear_pointer(&pools, g_ptr_array_unref);
 	if (!virt_list_pools(v, &pools, &again, error))
 		return false;
+	for (guint i = 0; i < pools->len; i++) {
+		const virt_pool *p = pools->pdata[i];
+
+		if (!p->active || !p->listed) {
+			*user = g_strdup_printf("pool '%s' (%s: what its volumes are built on cannot be read)", p->name,
+						p->active ? "its volumes could not be listed" : "inactive");
+			return true;
+		}
+	}
 	*vols = g_steal_pointer(&again);
 	return true;
 }
@@ -426,10 +434,14 @@ volume_on(virt_host *v, GPtrArray *vols, const char *path, const char *pool, con
 	return NULL;
 }
 
-/* A disk of @info that uses @path (or @pool/@volume), or whose source is
- * outside every listed volume (what it is built on cannot be read). */
+/*
+ * A disk of @info on @path: by path, by @pool/@volume, or by any pool and
+ * name whose volume is that file (@keys: "pool/name" -> key; a second pool
+ * on the same folder names it otherwise).  Or a disk whose source is
+ * outside every listed volume: what it is built on cannot be read.
+ */
 static char *
-disk_on(const char *dom, const domxml_info *info, GHashTable *keys, const char *path,
+disk_on(const char *dom, const domxml_info *info, GHashTable *keys, GHashTable *paths, const char *path,
 	const char *pool, const char *volume)
 {
 	g_autofree char *want = pool ? g_strdup_printf("%s/%s", pool, volume) : NULL;
@@ -437,6 +449,16 @@ disk_on(const char *dom, const domxml_info *info, GHashTable *keys, const char *
 	if ((want && g_ptr_array_find_with_equal_func(info->volumes, want, g_str_equal, NULL)) ||
 	    g_ptr_array_find_with_equal_func(info->paths, path, g_str_equal, NULL))
 		return g_strdup_printf("domain %s (a disk or its backing chain is the file)", dom);
+	for (guint i = 0; i < info->volumes->len; i++) {
+		const char *key = g_hash_table_lookup(keys, info->volumes->pdata[i]);
+
+		if (!key)
+			return g_strdup_printf("domain %s (its disk on volume %s, which no pool lists: what it is "
+					       "built on cannot be read)", dom, (char *)info->volumes->pdata[i]);
+		if (!strcmp(key, path))
+			return g_strdup_printf("domain %s (its disk on volume %s is the file)", dom,
+					       (char *)info->volumes->pdata[i]);
+	}
 	for (guint i = 0; info->disks && i < info->disks->len; i++) {
 		g_autofree char *target = NULL, *source = NULL;
 		uint64_t size;
@@ -446,7 +468,7 @@ disk_on(const char *dom, const domxml_info *info, GHashTable *keys, const char *
 		if (!source[0] || !strcmp(source, "-"))
 			return g_strdup_printf("domain %s (disk %s is neither a file nor a volume: what it is "
 					       "built on cannot be read)", dom, target);
-		if (source[0] == '/' && !g_hash_table_contains(keys, source))
+		if (source[0] == '/' && !g_hash_table_contains(paths, source))
 			return g_strdup_printf("domain %s (disk %s is %s, outside every pool: what it is built "
 					       "on cannot be read)", dom, target, source);
 	}
@@ -458,7 +480,8 @@ obs_file_user_now(virt_host *v, const char *path, const char *pool, const char *
 		  GError **error)
 {
 	g_autoptr(GPtrArray) vols = NULL, doms = NULL;
-	g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) paths = g_hash_table_new(g_str_hash, g_str_equal);
 
 	*user = NULL;
 	if (!pools_read_afresh(v, &vols, user, error))
@@ -468,8 +491,10 @@ obs_file_user_now(virt_host *v, const char *path, const char *pool, const char *
 	for (guint i = 0; i < vols->len; i++) {
 		const virt_vol *vol = vols->pdata[i];
 
-		if (vol->key)
-			g_hash_table_add(keys, vol->key);
+		if (!vol->key)
+			continue;
+		g_hash_table_insert(keys, g_strdup_printf("%s/%s", vol->pool, vol->name), vol->key);
+		g_hash_table_add(paths, vol->key);
 	}
 	if (!virt_list_domains(v, &doms, error))
 		return false;
@@ -483,7 +508,7 @@ obs_file_user_now(virt_host *v, const char *path, const char *pool, const char *
 				*user = g_strdup_printf("domain %s (its definition could not be read)", d->name);
 			continue;
 		}
-		*user = disk_on(d->name, &info, keys, path, pool, volume);
+		*user = disk_on(d->name, &info, keys, paths, path, pool, volume);
 		domxml_info_release(&info);
 	}
 	return true;

@@ -746,7 +746,7 @@ retire_blocked(planner *pl, const desired_base *b, bool at_rest)
 	bool current = false;
 
 	if (!at_rest)
-		return g_strdup("the plan changes something: old versions go in a pass that has nothing else to do");
+		return g_strdup("the plan changes or refuses something: old versions go in a pass that has nothing else to do");
 	for (guint i = 0; i < pl->have->hosts->len; i++) {
 		const obs_host *h = pl->have->hosts->pdata[i];
 		g_autofree char *made = g_strdup_printf("%s/%s/%s", h->name, b->pool, b->volume);
@@ -793,6 +793,23 @@ retire_sha256(planner *pl, const desired_base *b, const char *made)
 	return sp ? g_strndup(rec, (gsize)(sp - rec)) : g_strdup(rec);
 }
 
+/* Whether @h is the member of a pool declared shared that deletes @v:
+ * the first, in the declaration's order, that lists it (the others would
+ * find it gone). */
+static bool
+retires_through(planner *pl, const obs_host *h, const virt_vol *v)
+{
+	const char *const *members = desired_pool_sharers(pl->want, v->pool, h->name);
+
+	for (guint i = 0; members && members[i]; i++) {
+		const obs_host *m = observed_host(pl->have, members[i]);
+
+		if (m && obs_host_has_volume(m, v->pool, v->name))
+			return m == h;
+	}
+	return true;
+}
+
 /* Every host other than @h, by name: exec asks each, just before the
  * delete, whether anything there stands on the file. */
 static GStrv
@@ -813,8 +830,8 @@ other_hosts(planner *pl, const obs_host *h)
  * `keep: N`: a volume <template>-v<k>.qcow2 with k <= version - N goes from
  * a host when strata made it there (history, with its checksum), no
  * template names it, and no domain on any host uses a volume of that name.
- * Exec then asks every host, afresh, whether any disk or volume stands on
- * the file, and hashes it: see exec's retire_checks.
+ * Exec then hashes it, and asks every host afresh whether any disk or
+ * volume stands on the file or on its own copy: see exec's retire().
  */
 static void
 plan_retire(planner *pl, const desired_base *b, const obs_host *h)
@@ -836,7 +853,7 @@ plan_retire(planner *pl, const desired_base *b, const obs_host *h)
 			note(pl, "template %s: %s is kept: a domain on %s uses %s", b->template, made, user, key);
 			continue;
 		}
-		if (!(sha = retire_sha256(pl, b, made)))
+		if (!retires_through(pl, h, v) || !(sha = retire_sha256(pl, b, made)))
 			continue;
 		why = g_strdup_printf("template %s version %u, older than the %u kept (keep: %u); strata made it "
 				      "here (sha256 %.12s…) and no domain uses it", b->template, k, b->keep, b->keep, sha);
@@ -854,7 +871,7 @@ plan_retirements(planner *pl)
 {
 	GHashTableIter it;
 	gpointer v;
-	bool at_rest = pl->p->ops->len == 0;
+	bool at_rest = pl->p->ops->len == 0 && pl->p->errors->len == 0;
 
 	if (!pl->bases)
 		pl->bases = bases_of(pl->want);

@@ -134,8 +134,9 @@ struct plan_op {
 	bool live;                /* VOL_CAPTURE of a running VM from a
 				     point-in-time copy (a backup job): no stop */
 	bool retire;              /* VOL_DELETE of an old captured version
-				     (keep: N): exec checks first that no
-				     domain and no volume on the host uses it */
+				     (keep: N): exec hashes it against @hash,
+				     then asks every host (@members too)
+				     whether anything stands on it */
 	bool rebuild;             /* VOL_DELETE of @domain's system disk, which
 				     stays defined: the last guard before the
 				     delete ignores that domain's use of it */

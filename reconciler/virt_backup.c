@@ -8,8 +8,11 @@
  * the copy.  The copy is crash-consistent: what a power cut at that instant
  * would have left on the disk.  The job runs on the host; this thread only
  * waits for it, one job-info call every BACKUP_POLL_MS, and aborts it at
- * its deadline.  Whatever fails once the job began, the file it made is
- * deleted through the pool.
+ * its deadline.  Whatever fails once the job began, the job is aborted and
+ * waited for, then the file it made is deleted through the pool; a job
+ * that cannot be stopped leaves its file, and the error says so.  Only
+ * into a file pool, and never over a volume: libvirt refuses a target
+ * file that exists (no REUSE_EXTERNAL), and strata looks first.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -31,10 +34,12 @@ backup_deadline(unsigned long long capacity)
 	       (60 + 10 * (gint64)(capacity >> 30)) * G_USEC_PER_SEC;
 }
 
-/* @pool's folder on @h, or NULL with @error (not a file pool). */
+/* @pool's folder on @h, or NULL with @error: a file pool only (a logical
+ * pool's target is /dev/VG, where a file must not be written). */
 static char *
 pool_folder(virt_host *h, virStoragePoolPtr p, const char *pool, GError **error)
 {
+	g_autofree char *type = NULL;
 	char *xml, *path;
 
 	virt_count(h);
@@ -42,11 +47,13 @@ pool_folder(virt_host *h, virStoragePoolPtr p, const char *pool, GError **error)
 		virt_fail(error, "cannot read pool", pool);
 		return NULL;
 	}
+	type = virt_xpath_string(xml, "string(/pool/@type)");
 	path = virt_xpath_string(xml, "string(/pool/target/path)");
 	free(xml);
-	if (!path || path[0] != '/') {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "pool '%s' has no folder to capture into",
-			    pool);
+	if (!type || (strcmp(type, "dir") && strcmp(type, "fs") && strcmp(type, "netfs")) || !path ||
+	    path[0] != '/') {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "pool '%s' is not a file pool (dir, fs, netfs): "
+			    "a live capture writes a file; capture into a file pool, or without live", pool);
 		g_free(path);
 		return NULL;
 	}
@@ -102,16 +109,48 @@ backup_outcome(virt_host *h, virDomainPtr dom, GError **error)
 	int n = 0, type = VIR_DOMAIN_JOB_NONE;
 	const char *msg = NULL;
 
+	int op = -1;
+
 	virt_count(h);
 	if (virDomainGetJobStats(dom, &type, &params, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) < 0)
 		return virt_fail(error, "cannot read the backup job's outcome of domain", virDomainGetName(dom));
-	if (type != VIR_DOMAIN_JOB_COMPLETED) {
+	/* Another job's outcome (one begun since by someone else) is not ours. */
+	if (virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
+	    op != VIR_DOMAIN_JOB_OPERATION_BACKUP) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "the last job of %s is not strata's backup "
+			    "(operation %d): its outcome is unknown", virDomainGetName(dom), op);
+		type = VIR_DOMAIN_JOB_NONE;
+	} else if (type != VIR_DOMAIN_JOB_COMPLETED) {
 		virTypedParamsGetString(params, n, VIR_DOMAIN_JOB_ERRMSG, &msg);
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "the backup job of %s ended without "
 			    "completing (%s)", virDomainGetName(dom), msg ? msg : "libvirt gives no reason");
 	}
 	virTypedParamsFree(params, n);
 	return type == VIR_DOMAIN_JOB_COMPLETED;
+}
+
+/* Whether no job is under way on @dom any more: aborted, and waited for
+ * (BACKUP_STOP_S at most), so that the file it writes can be deleted. */
+#define BACKUP_STOP_S 30
+
+static bool
+backup_stopped(virt_host *h, virDomainPtr dom)
+{
+	gint64 until = g_get_monotonic_time() + BACKUP_STOP_S * G_USEC_PER_SEC;
+	virDomainJobInfo info;
+
+	virt_count(h);
+	virDomainAbortJob(dom);  /* fails when none runs: what follows tells */
+	virResetLastError();
+	for (;;) {
+		virt_count(h);
+		if (virDomainGetJobInfo(dom, &info) == 0 && info.type == VIR_DOMAIN_JOB_NONE)
+			return true;
+		virResetLastError();
+		if (g_get_monotonic_time() > until)
+			return false;
+		g_usleep(BACKUP_POLL_MS * 1000);
+	}
 }
 
 /* Until the job is no longer under way; aborted at @deadline. */
@@ -137,19 +176,37 @@ backup_wait(virt_host *h, virDomainPtr dom, gint64 deadline, GError **error)
 	}
 }
 
-/* The file a failed job made, deleted through its pool (read afresh). */
+/* The file a failed job made, deleted through its pool (read afresh),
+ * once the job is stopped; if it cannot be, the file is said to be left. */
 static void
-backup_undo(virt_host *h, virStoragePoolPtr p, const char *pool, const char *name, virt_copy *out,
-	    GError **error)
+backup_undo(virt_host *h, virDomainPtr dom, virStoragePoolPtr p, const char *pool, const char *name,
+	    const char *file, virt_copy *out, GError **error)
 {
 	virStorageVolPtr v;
+	bool read;
 
+	if (!backup_stopped(h, dom)) {
+		out->partial = true;
+		g_prefix_error(error, "the backup job of %s could not be stopped, and the file it writes, %s, is "
+			       "left; abort the job (virsh domjobabort) and delete the file by hand: ",
+			       virDomainGetName(dom), file);
+		return;
+	}
 	virt_count(h);
-	virStoragePoolRefresh(p, 0);
+	read = virStoragePoolRefresh(p, 0) == 0;
 	virt_count(h);
 	if (!(v = virStorageVolLookupByName(p, name))) {
 		virResetLastError();
-		return;  /* the job made nothing */
+		virt_count(h);
+		if (!(v = virStorageVolLookupByPath(h->conn, file))) {
+			virResetLastError();
+			if (read)
+				return;  /* the job made nothing */
+			out->partial = true;
+			g_prefix_error(error, "pool '%s' could not be read again, so whether the job left %s is "
+				       "unknown; delete it by hand if it is there: ", pool, file);
+			return;
+		}
 	}
 	virt_count(h);
 	if (virStorageVolDelete(v, 0) == 0) {
@@ -172,7 +229,11 @@ virt_vol_capture_live(virt_host *h, const char *domain, const char *src_pool, co
 	unsigned long long capacity = 0;
 	bool ok = false, began = false;
 
+	/* A partial file an earlier attempt could not delete stays said. */
+	bool partial = out->partial;
+
 	memset(out, 0, sizeof(*out));
+	out->partial = partial;
 	if (!(dom = virt_domain_lookup(h, domain, error)) || !(p = virt_pool_lookup(h, pool, error)) ||
 	    !(folder = pool_folder(h, p, pool, error)))
 		goto out;
@@ -184,8 +245,9 @@ virt_vol_capture_live(virt_host *h, const char *domain, const char *src_pool, co
 	{
 		virt_vol_detail d = { 0 };
 
-		if (virt_volume_detail(h, src_pool, src_vol, &d, NULL))
-			capacity = d.capacity;
+		if (!virt_volume_detail(h, src_pool, src_vol, &d, error))
+			goto out;
+		capacity = d.capacity;
 		g_free(d.backing);
 		g_free(d.format);
 	}
@@ -203,8 +265,12 @@ virt_vol_capture_live(virt_host *h, const char *domain, const char *src_pool, co
 	}
 	ok = ok && virt_vol_hash(h, pool, name, NULL, out, error);
 out:
-	if (!ok && began)
-		backup_undo(h, p, pool, name, out, error);
+	if (!ok && began) {
+		/* Not retried at once: the job may still run. */
+		if (*error)
+			(*error)->code = VIRT_ERROR_FAILED;
+		backup_undo(h, dom, p, pool, name, file, out, error);
+	}
 	if (p)
 		virStoragePoolFree(p);
 	if (dom)

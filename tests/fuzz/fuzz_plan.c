@@ -131,13 +131,19 @@ typedef struct {
 	guint deleted;      /* persistent templates that say state: deleted */
 	guint eligible;     /* hosts up and not in maintenance */
 	guint in_layer;     /* VMs of the current appliance in its layer */
+	/* Retention: template t2, captured from a0.v0, at version @t2_version
+	 * (0: none) with keep: @t2_keep; "host/default/t2-vK.qcow2" -> checksum
+	 * of the versions history says strata made (plan_options.made). */
+	guint t2_version, t2_keep;
+	bool a0v0_done;
+	GHashTable *made;
 } world;
 
 static char *workdir;
 static bool verbose;
 
 static struct {
-	unsigned inputs, invalid, refused, applied, converged, partial, checked, snapshots;
+	unsigned inputs, invalid, refused, applied, converged, partial, checked, snapshots, retired;
 	GHashTable *failures;   /* "kind: error" -> count */
 	GHashTable *refusals;   /* diagnostic code of an invalid spec -> count */
 	GHashTable *errors;     /* a plan error, names left out -> count */
@@ -161,6 +167,7 @@ world_init(world *w, const uint8_t *data, size_t size)
 	w->r.n = size;
 	w->yaml = g_string_new(NULL);
 	w->bases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	w->made = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	for (guint i = 0; i < MAX_HOSTS; i++) {
 		fhost *h = &w->hosts[i];
 
@@ -188,6 +195,7 @@ world_release(world *w)
 	}
 	g_string_free(w->yaml, TRUE);
 	g_hash_table_unref(w->bases);
+	g_hash_table_unref(w->made);
 }
 
 static fhost *
@@ -274,6 +282,15 @@ gen_templates(world *w)
 		"kind: template\nname: t1\npool: %s\nvolume: base1.qcow2\nmemory: 512MiB\ncpus: 2\n%s---\n",
 		one_in(r, 4) ? "disk_size: 128MiB\n" : "", source, pool1,
 		one_in(r, 4) ? "disk_size: 256MiB\n" : "");
+	/* Now and then a template captured from a0.v0 (which is then built
+	 * from a template), at a later version with keep: old versions lie
+	 * on the hosts, some made by strata (gen_versions). */
+	if (one_in(r, 6)) {
+		w->t2_version = 2 + pick(r, 4);
+		w->t2_keep = 1 + pick(r, 3);
+		g_string_append_printf(w->yaml, "kind: template\nname: t2\npool: default\nversion: %u\nkeep: %u\n"
+				       "source: {vm: a0.v0}\nmemory: 256MiB\n---\n", w->t2_version, w->t2_keep);
+	}
 	g_hash_table_add(w->bases, g_strdup("default/base0.qcow2"));
 	g_hash_table_add(w->bases, g_strdup_printf("%s/base1.qcow2", pool1));
 	for (guint i = 0; i < 2; i++) {
@@ -325,14 +342,16 @@ gen_vm(world *w, guint i, guint n, bool layers, guint *ptemplates_used)
 
 	g_string_append_printf(w->yaml, "  - name: v%u\n", i);
 	/* A persistent template serves one VM: a second use is invalid, and
-	 * so is a use of one that says state: deleted (now and then). */
-	if (one_in(r, 4) && !(*ptemplates_used & (1u << pt)) &&
+	 * so is a use of one that says state: deleted (now and then).  a0.v0,
+	 * which t2 is captured from, is built from a template. */
+	if (!(w->t2_version && !w->a0v0_done) && one_in(r, 4) && !(*ptemplates_used & (1u << pt)) &&
 	    (!(w->deleted & (1u << pt)) || one_in(r, 8))) {
 		*ptemplates_used |= 1u << pt;
 		g_string_append_printf(w->yaml, "    persistent: p%u\n", pt);
 	} else {
 		g_string_append_printf(w->yaml, "    template: t%u\n", pick(r, 2));
 	}
+	w->a0v0_done = true;
 	if (one_in(r, 4))
 		g_string_append_printf(w->yaml, "    cpus: %u\n", 1 + pick(r, 4));
 	if (one_in(r, 4))
@@ -674,6 +693,30 @@ node_xml(const fhost *h)
 	return g_string_free(x, FALSE);
 }
 
+/* Versions of t2 on the hosts, before the domains (which may use them):
+ * the current one on the first host, made by strata there (so that no
+ * capture is planned, which the test driver could not hash); older ones
+ * here and there, two in three made by strata. */
+static void
+gen_versions(world *w)
+{
+	reader *r = &w->r;
+
+	for (guint i = 0; w->t2_version && i < w->n_hosts; i++) {
+		for (guint k = 1; k <= w->t2_version; k++) {
+			g_autofree char *name = g_strdup_printf("t2-v%u.qcow2", k);
+			bool current = k == w->t2_version && i == 0;
+
+			if (!current && one_in(r, 2))
+				continue;
+			add_volume(&w->hosts[i], "default", name);
+			if (current || !one_in(r, 3))
+				g_hash_table_insert(w->made, g_strdup_printf("%s/default/%s", w->hosts[i].name, name),
+						    g_strdup_printf("%064u", k));
+		}
+	}
+}
+
 static void
 gen_hosts_state(world *w, const desired_state *want)
 {
@@ -697,6 +740,7 @@ gen_hosts_state(world *w, const desired_state *want)
 				}
 		}
 	}
+	gen_versions(w);
 	gen_persistent_volumes(w, want);
 	gen_desired_domains(w, want);
 	gen_removed_domains(w);
@@ -853,6 +897,27 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 	}
 }
 
+/* An old version goes only in a plan of retirements alone, only one
+ * strata made there, older than the kept ones, with its recorded checksum
+ * to check (check_delete has checked that no domain uses it). */
+static void
+check_retire(const world *w, const plan *p, const plan_op *del)
+{
+	g_autofree char *made = g_strdup_printf("%s/%s/%s", del->host, del->pool, del->volume);
+	const char *sha = g_hash_table_lookup(w->made, made);
+	unsigned k = 0;
+
+	for (guint i = 0; i < p->ops->len; i++)
+		if (!((plan_op *)p->ops->pdata[i])->retire)
+			die("op %u retires %s in a plan that does more (op %u)", del->id, made, i + 1);
+	if (!sha || g_strcmp0(del->hash, sha) != 0)
+		die("op %u retires %s, which strata did not make there (or with another checksum)", del->id, made);
+	if (strcmp(del->pool, "default") != 0 || sscanf(del->volume, "t2-v%u.qcow2", &k) != 1 ||
+	    k + w->t2_keep > w->t2_version)
+		die("op %u retires %s: not a version older than the %u kept of %u", del->id, made, w->t2_keep,
+		    w->t2_version);
+}
+
 static void
 check_plan(const world *w, const desired_state *want, const plan *p)
 {
@@ -870,6 +935,8 @@ check_plan(const world *w, const desired_state *want, const plan *p)
 
 		if (op->kind == OP_VOL_DELETE)
 			check_delete(w, want, p, op);
+		if (op->retire)
+			check_retire(w, p, op);
 	}
 }
 
@@ -943,8 +1010,8 @@ apply(pass *ps, host_set *hosts, obs_cache *cache, bool serial)
 
 /* Apply @ps's plan; if all of it succeeds, the next pass has nothing to do. */
 static void
-converge(world *w, pass *ps, spec_source *src, host_set *hosts, obs_cache *cache,
-	 const plan_options *po)
+converge(world *w, const desired_state *want, pass *ps, spec_source *src, host_set *hosts,
+	 obs_cache *cache, const plan_options *po)
 {
 	bool fresh_cache = one_in(&w->r, 2);  /* a new `strata apply`, or the daemon's next pass */
 	pass again;
@@ -967,7 +1034,11 @@ converge(world *w, pass *ps, spec_source *src, host_set *hosts, obs_cache *cache
 		plan_show(stderr, OUTPUT_TEXT, again.plan);
 	}
 	check_order(again.plan);
-	if (again.plan->ops->len || again.plan->errors->len)
+	check_plan(w, want, again.plan);
+	/* Retirements come in the pass after the one that converged. */
+	if (again.plan->ops->len && !again.plan->errors->len && ((plan_op *)again.plan->ops->pdata[0])->retire)
+		stats.retired++;
+	else if (again.plan->ops->len || again.plan->errors->len)
 		die("the plan applied completely, and planning again still finds %u operations and %u errors",
 		    again.plan->ops->len, again.plan->errors->len);
 	stats.checked++;
@@ -1028,7 +1099,7 @@ run_world(world *w, spec_source *src)
 	g_autoptr(GError) err = NULL;
 	g_autoptr(host_set) hosts = NULL;
 	g_autoptr(obs_cache) cache = obs_cache_new();
-	plan_options po = { .allow_empty = one_in(&w->r, 2), .allow_removal = one_in(&w->r, 2) };
+	plan_options po = { .allow_empty = one_in(&w->r, 2), .allow_removal = one_in(&w->r, 2), .made = w->made };
 	pass ps;
 
 	gen_hosts_state(w, want);
@@ -1049,7 +1120,7 @@ run_world(world *w, spec_source *src)
 		count_errors(ps.plan);
 	}
 	else
-		converge(w, &ps, src, hosts, cache, &po);
+		converge(w, want, &ps, src, hosts, cache, &po);
 	shown[0] = NULL;
 	pass_release(&ps);
 }
@@ -1092,9 +1163,10 @@ print_stats(void)
 	gpointer k, v;
 
 	fprintf(stderr, "fuzz_plan: %u inputs: %u invalid specs, %u plans with errors, %u applied "
-		"(%u completely, %u partly), %u checked to converge, %u planned again from a snapshot\n",
+		"(%u completely, %u partly), %u checked to converge (%u of them then retiring old versions), "
+		"%u planned again from a snapshot\n",
 		stats.inputs, stats.invalid, stats.refused, stats.applied, stats.converged,
-		stats.partial, stats.checked, stats.snapshots);
+		stats.partial, stats.checked, stats.retired, stats.snapshots);
 	fprintf(stderr, "invalid specs, by their first diagnostic:\n");
 	g_hash_table_iter_init(&it, stats.refusals);
 	while (g_hash_table_iter_next(&it, &k, &v))

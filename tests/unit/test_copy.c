@@ -901,10 +901,24 @@ test_retention__planned_only_where_strata_made_it_at_rest(void **state)
 	assert_int_equal(g_strv_length(op->members), 2);  /* every other host is asked */
 	assert_false(g_strv_contains((const char *const *)op->members, other));
 
-	/* keep: 2 keeps both */
-	dc_spec(d, "kind: template\nname: cap\nversion: 3\nkeep: 2\npool: default\nsource: {vm: a.src}\n---\n"
+	/* version 2, keep: 2 keeps both */
+	dc_spec(d, "kind: template\nname: cap\nversion: 2\nkeep: 2\npool: default\nsource: {vm: a.src}\n---\n"
 		   "kind: appliance\nname: a\nvms:\n  - {name: src, template: debian-12}\n");
 	assert_int_equal(count_retirements(dc_plan(d)), 0);
+
+	/* version 3, keep: 2: only version 1 goes, and not before version 3
+	 * is held as strata made it */
+	dc_spec(d, "kind: template\nname: cap\nversion: 3\nkeep: 2\npool: default\nsource: {vm: a.src}\n---\n"
+		   "kind: appliance\nname: a\nvms:\n  - {name: src, template: debian-12}\n");
+	p = dc_plan(d);
+	assert_non_null(find_kind(p, OP_VOL_CAPTURE));  /* version 3 is made first */
+	assert_int_equal(count_retirements(p), 0);
+	cap_make(d, other, 3);
+	record_made(d, other, "cap-v3.qcow2");
+	p = dc_plan(d);
+	assert_int_equal(count_retirements(p), 1);
+	assert_string_equal(find_kind(p, OP_VOL_DELETE)->volume, "cap-v1.qcow2");
+	dc_spec(d, keep1_spec);
 
 	/* a plan that changes anything retires nothing, and says why */
 	dc_spec(d, "kind: template\nname: cap\nversion: 2\nkeep: 1\npool: default\nsource: {vm: a.src}\n---\n"
@@ -990,6 +1004,31 @@ test_retention__an_overlay_on_the_file_keeps_it(void **state)
 	assert_int_equal(count_retirements(p), 0);
 	assert_true(has_note_with(p, "is kept for now: "));
 	assert_true(has_note_with(p, "strata looks again an hour later"));
+	dc_free(d);
+}
+
+/* An overlay on another host's own copy of the version keeps it here too:
+ * a version goes from every host or from none (that host's pool may be
+ * this one's storage under another path). */
+static void
+test_retention__an_overlay_on_another_hosts_copy_keeps_it(void **state)
+{
+	g_autofree char *other = NULL, *path = NULL, *xml = NULL, *why = NULL;
+	dc *d = keep_world(&other);
+	const char *third = !strcmp(other, "hv1") ? "hv2" : "hv1";
+	host_conn *hc = g_hash_table_lookup(d->hosts->by_name, third);
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	cap_make(d, third, 1);  /* not strata's there: never retired there */
+	assert_true(virt_vol_key(hc->virt, "default", "cap-v1.qcow2", &path, &err));
+	xml = g_strdup_printf("<volume><name>hand.qcow2</name><capacity>1048576</capacity><target><format "
+			      "type='qcow2'/></target><backingStore><path>%s</path><format type='qcow2'/>"
+			      "</backingStore></volume>", path);
+	vol_make(d, third, xml);
+	why = retire_kept(d, other);
+	assert_non_null(strstr(why, "volume default/hand.qcow2 (its backing file is"));
+	assert_non_null(strstr(why, "(on that host's copy of the version)"));
 	dc_free(d);
 }
 
@@ -1143,6 +1182,7 @@ main(void)
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
 		cmocka_unit_test(test_retention__a_domain_anywhere_on_the_version_keeps_it),
 		cmocka_unit_test(test_retention__an_overlay_on_the_file_keeps_it),
+		cmocka_unit_test(test_retention__an_overlay_on_another_hosts_copy_keeps_it),
 		cmocka_unit_test(test_retention__a_disk_outside_every_pool_keeps_it),
 		cmocka_unit_test(test_retention__the_bytes_are_checked_before_the_delete),
 		cmocka_unit_test(test_export__upload_line_quotes_what_it_fills_in),

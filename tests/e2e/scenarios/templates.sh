@@ -314,9 +314,11 @@ cap_live_doc() {
 }
 
 # A template captured from a running VM with no stop (a backup job copies
-# its disk at one instant), deployed elsewhere with the bytes; then version
-# 2 with keep: 1: version 1 is deleted from h1, and kept on h2, where a
-# hand-made overlay in the pool stands on it.
+# its disk at one instant), deployed elsewhere with the bytes; then newer
+# versions with keep: 1.  Version 1 stays on both hosts while a hand-made
+# overlay on h2's copy stands on it (a version goes from every host or from
+# none); version 2 goes from h2, and stays on h1, whose bytes were changed
+# since strata made it.
 scenario_template_captured_live_then_old_version_retired() {
 	local id overlay
 	cap_spec "" "{name: src, template: tiny, layer: l, state: stopped}"
@@ -340,30 +342,40 @@ scenario_template_captured_live_then_old_version_retired() {
 
 	note "version 2, keep: 1: t.copy (on version 1) gives way to t.next; a hand-made overlay on h2's version 1"
 	cap_spec "$(cap_live_doc 2)" "{name: src, template: tiny, layer: l}" "{name: next, template: cap, layer: l}"
-	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
-	grep -q "delete-volume default/cap-v1" "$S/plan.out" &&
-		fail "version 1 is retired in the pass that removes t.copy: $(cat "$S/plan.out")"
 	apply
 	is_running h2 t.next || fail "t.next does not run on version 2"
-	[ -e "$(vol_path h1 cap-v1.qcow2)" ] || fail "version 1 went from h1 in the pass that removed t.copy"
 	overlay=$(vol_path h2 hand.qcow2)
 	qemu-img create -q -f qcow2 -F qcow2 -b "$(vol_path h2 cap-v1.qcow2)" "$overlay" || fail "cannot make the overlay"
 
-	note "the next pass, with nothing else to do, retires version 1 where nothing stands on it"
+	note "the next pass, with nothing else to do, keeps version 1 on both hosts: the overlay stands on h2's"
 	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 &&
-		fail "the retirement on h2 was not refused: $(cat "$S/apply.out")"
-	[ -e "$(vol_path h1 cap-v1.qcow2)" ] && fail "version 1 is still on h1: $(cat "$S/apply.out")"
-	[ -e "$(vol_path h2 cap-v1.qcow2)" ] || fail "version 1 went from h2 under hand.qcow2"
-	[ -e "$(vol_path h1 cap-v2.qcow2)" ] && [ -e "$(vol_path h2 cap-v2.qcow2)" ] || fail "version 2 went"
-	grep -q "default/cap-v1.qcow2 is kept: on h2, volume default/hand.qcow2 (its backing file is" "$S/apply.out" ||
-		fail "the apply does not say why h2's version 1 is kept: $(cat "$S/apply.out")"
+		fail "the retirement of version 1 was not refused: $(cat "$S/apply.out")"
+	[ -e "$(vol_path h1 cap-v1.qcow2)" ] && [ -e "$(vol_path h2 cap-v1.qcow2)" ] ||
+		fail "version 1 went from a host while hand.qcow2 stands on h2's copy: $(cat "$S/apply.out")"
+	grep -q "default/cap-v1.qcow2 is kept: on h2, volume default/hand.qcow2 (its backing file is .*) stands on it (on that host's copy of the version)" \
+		"$S/apply.out" || fail "the apply does not say why h1's version 1 is kept: $(cat "$S/apply.out")"
 	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
-	grep -A1 "default/cap-v1.qcow2 on h1 " "$S/images.out" | grep -q "retired (keep)" ||
-		fail "h1's version 1 is not shown retired: $(cat "$S/images.out")"
 	grep -A1 "default/cap-v1.qcow2 on h2 " "$S/images.out" | grep -q "kept: .*hand.qcow2" ||
 		fail "h2's version 1 is not shown kept: $(cat "$S/images.out")"
+
+	note "version 3: t.next gives way to t.last; h1's version 2 is changed by hand"
+	cap_spec "$(cap_live_doc 3)" "{name: src, template: tiny, layer: l}" "{name: last, template: cap, layer: l}"
+	apply
+	is_running h2 t.last || fail "t.last does not run on version 3"
+	qemu-io -f qcow2 -c "write -P 0x77 0 512" "$(vol_path h1 cap-v2.qcow2)" >/dev/null || fail "cannot change h1's version 2"
+	"$STRATA" apply --yes --db "$S/strata.db" "$S/spec" >"$S/apply.out" 2>&1 &&
+		fail "the changed version 2 on h1 was not kept: $(cat "$S/apply.out")"
+	[ -e "$(vol_path h2 cap-v2.qcow2)" ] && fail "version 2 is still on h2: $(cat "$S/apply.out")"
+	[ -e "$(vol_path h1 cap-v2.qcow2)" ] || fail "h1's changed version 2 was deleted"
+	grep -q "default/cap-v2.qcow2 is kept: its bytes are not shown to be those strata made there (checksum mismatch" \
+		"$S/apply.out" || fail "the apply does not say why h1's version 2 is kept: $(cat "$S/apply.out")"
+	[ -e "$(vol_path h1 cap-v1.qcow2)" ] && [ -e "$(vol_path h2 cap-v1.qcow2)" ] || fail "version 1 went within the hour"
+	[ -e "$(vol_path h1 cap-v3.qcow2)" ] && [ -e "$(vol_path h2 cap-v3.qcow2)" ] || fail "version 3 went"
+	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
+	grep -A1 "default/cap-v2.qcow2 on h2 " "$S/images.out" | grep -q "retired (keep)" ||
+		fail "h2's version 2 is not shown retired: $(cat "$S/images.out")"
 	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
-	grep -q "is kept for now: .*strata looks again an hour later" "$S/plan.out" ||
+	grep -q "h1/default/cap-v1.qcow2 is kept for now: .*strata looks again an hour later" "$S/plan.out" ||
 		fail "the next plan does not wait: $(cat "$S/plan.out")"
 	rm -f "$overlay"
 	e2e_virsh h2 pool-refresh default >/dev/null
