@@ -58,7 +58,10 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	po.captured = captured;
 	po.failed_exports = failed_exports;
 	po.macs = macs;
-	po.made = made;
+	/* Without a history, what the caller knows of what strata made (the
+	 * planner fuzzer's own record). */
+	if (known)
+		po.made = made;
 	if (hist)
 		po.cut_short = history_cut_short(hist);
 	p->plan = plan_build(p->want, p->have, &po);

@@ -863,6 +863,7 @@ plan_retire(planner *pl, const desired_base *b, const obs_host *h)
 		op->hash = g_steal_pointer(&sha);
 		op->members = other_hosts(pl, h);
 		op->retire = true;
+		tally(pl, NULL, &pl->p->n_remove);
 	}
 }
 
