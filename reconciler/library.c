@@ -18,6 +18,9 @@
 #include "library.h"
 
 #define INDEX "index.json"
+/* What makes a folder without an index a library (a new one): a share not
+ * mounted is an empty folder on the local disk, where nothing may land. */
+#define MARKER "strata-library"
 #define LOCK ".index.lock"
 #define FORMAT 1
 /* An index is a list, not an archive: bigger than this is not one. */
@@ -48,6 +51,23 @@ open_root(const char *path, GError **error)
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "library folder %s: %s (is the share mounted?)",
 			    path, g_strerror(errno));
 	return fd;
+}
+
+/* Whether the folder @root holds an index or the marker: a library,
+ * not a share that is not mounted. */
+static bool
+is_library(int root, const char *path, GError **error)
+{
+	struct stat st;
+
+	if (fstatat(root, INDEX, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    fstatat(root, MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return true;
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "library folder %s holds neither %s nor the marker "
+		    "file %s: if it is a share, it is not mounted (nothing is written to the local disk under "
+		    "its mount point); for a new library, create the marker: touch %s/%s", path, INDEX, MARKER,
+		    path, MARKER);
+	return false;
 }
 
 /* A regular file beneath @root, opened without blocking (a FIFO would
@@ -336,8 +356,13 @@ index_read_at(int root, const char *name, const char *path)
 	lib_index *x;
 
 	text = read_regular(root, INDEX, path, INDEX_MAX, &len, &err);
-	if (!text && g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND))
-		return index_new(name, path);  /* nothing exported yet */
+	if (!text && g_error_matches(err, VIRT_ERROR, VIRT_ERROR_NOT_FOUND)) {
+		x = index_new(name, path);  /* nothing exported yet, or not mounted */
+		g_clear_error(&err);
+		if (!is_library(root, path, &err))
+			x->error = g_strdup(err->message);
+		return x;
+	}
 	if (!text) {
 		x = index_new(name, path);
 		x->error = g_strdup(err->message);
@@ -614,7 +639,8 @@ lib_export(const char *path, virt_host *h, const char *host_name, const char *po
 			.made_by = (char *)host_name };
 	bool ok = false;
 
-	if ((root = open_root(path, error)) < 0 || (tdir = subdir(root, name, path, error)) < 0 ||
+	if ((root = open_root(path, error)) < 0 || !is_library(root, path, error) ||
+	    (tdir = subdir(root, name, path, error)) < 0 ||
 	    (vdir = subdir(tdir, ver, path, error)) < 0 || (fd = create_temp(vdir, final, &tmp, error)) < 0)
 		goto out;
 	ok = virt_vol_download_file(h, pool, volume, fd, out, error);

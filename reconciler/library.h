@@ -5,6 +5,8 @@
  * mounted there, that several strata installations (datacenters) may use:
  *
  *   index.json                      what is in it (below)
+ *   strata-library                  a marker: a folder with neither file is
+ *                                   not a library (a share not mounted)
  *   <template>/<version>/disk0.qcow2   the images, by template and version
  *   .index.lock                     held (flock) while the index is rewritten
  *

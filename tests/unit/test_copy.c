@@ -76,7 +76,10 @@ fixture_with(const char *template_extra, const char *vms)
 	if (*extra_docs) {  /* the library folder, in the nodes' */
 		g_autofree char *lib = g_build_filename(f->nodes, "lib", NULL);
 
+		g_autofree char *marker = g_build_filename(lib, "strata-library", NULL);
+
 		g_mkdir(lib, 0755);
+		tu_write(marker, "");
 		extra_docs = g_strdup_printf(extra_docs, lib);
 	}
 	spec = spec_text(f, template_extra, vms);
@@ -560,21 +563,26 @@ test_library__a_hostile_index_is_refused_saying_where(void **state)
 	g_string_free(deep, TRUE);
 }
 
-/* A duplicate entry is refused; a missing folder says so; an empty one
- * is an empty library. */
+/* A duplicate entry is refused; a missing folder says so; an empty one is
+ * no library (a share not mounted); with the marker, an empty library. */
 static void
 test_library__folders_and_duplicates(void **state)
 {
 	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *marker = g_build_filename(dir, "strata-library", NULL);
 	g_autofree char *dup = g_strdup_printf("{\"format\": 1, \"templates\": [%s, %s]}", gold_v2, gold_v2);
 	g_autoptr(lib_index) d = lib_index_parse("central", dir, "idx", dup, -1);
 	g_autoptr(lib_index) missing = lib_index_read("central", "/nonexistent/strata-lib");
-	g_autoptr(lib_index) empty = lib_index_read("central", dir);
+	g_autoptr(lib_index) unmounted = lib_index_read("central", dir);
+	g_autoptr(lib_index) empty = NULL;
 	g_autofree char *versions = NULL;
 
 	(void)state;
 	assert_non_null(strstr(d->error, "template 'gold' version 2 is listed twice"));
 	assert_non_null(strstr(missing->error, "library folder /nonexistent/strata-lib: No such file or directory (is the share mounted?)"));
+	assert_non_null(strstr(unmounted->error, "holds neither index.json nor the marker file strata-library"));
+	tu_write(marker, "");
+	empty = lib_index_read("central", dir);
 	assert_null(empty->error);
 	assert_int_equal(empty->entries->len, 0);
 	versions = lib_index_versions(empty, "gold");
@@ -826,6 +834,36 @@ record_made(dc *d, const char *host, const char *volume)
 	op.digest = SHA_A;
 	assert_true(history_results(d->hist, &ops, &row, 1, &err));
 	g_ptr_array_unref(op.deps);
+}
+
+/*
+ * A folder that holds neither an index nor the marker is no library: a
+ * share not mounted reads as an empty folder on the local disk, where no
+ * export may land.  Nothing is exported into it, and the plan says why.
+ */
+static void
+test_library__a_folder_without_index_or_marker_is_refused(void **state)
+{
+	fixture *f;
+	const plan *p;
+	g_autofree char *marker = NULL;
+	bool said = false;
+
+	(void)state;
+	extra_docs = "kind: library\nname: central\npath: %s\nexport: [gold]\n---\n";
+	f = fixture_with("version: 2\nsource: {host: hv1}\n", "  - {name: w, template: silver}\n");
+	assert_non_null(find_kind(dc_plan(f->d), OP_LIB_EXPORT));
+	marker = g_build_filename(f->nodes, "lib", "strata-library", NULL);
+	assert_int_equal(g_unlink(marker), 0);
+	p = dc_plan(f->d);
+	assert_null(find_kind(p, OP_LIB_EXPORT));
+	for (guint i = 0; i < p->notes->len; i++)
+		said = said || strstr(p->notes->pdata[i], "holds neither index.json nor the marker file strata-library: "
+				      "if it is a share, it is not mounted");
+	for (guint i = 0; i < p->errors->len; i++)
+		said = said || strstr(p->errors->pdata[i], "holds neither index.json nor the marker file strata-library");
+	assert_true(said);
+	library_fixture_free(f);
 }
 
 /* ---- retention ------------------------------------------------------- */
@@ -1179,6 +1217,7 @@ main(void)
 		cmocka_unit_test(test_copy__an_overlay_on_a_raw_base_says_raw),
 		cmocka_unit_test(test_capture__live_never_stops_the_vm),
 		cmocka_unit_test(test_capture__backup_xml_copies_one_disk),
+		cmocka_unit_test(test_library__a_folder_without_index_or_marker_is_refused),
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
 		cmocka_unit_test(test_retention__a_domain_anywhere_on_the_version_keeps_it),
 		cmocka_unit_test(test_retention__an_overlay_on_the_file_keeps_it),

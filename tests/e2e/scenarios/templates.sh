@@ -134,6 +134,7 @@ scenario_template_library_export_then_deploy_elsewhere() {
 	local a=$S/dc-a b=$S/dc-b sha idx rc=0
 	gold_up
 	rm -rf "$E2E_DIR/library" && mkdir -p "$E2E_DIR/library" "$a" "$b"
+	touch "$E2E_DIR/library/strata-library"
 	sha=$(sha256sum <"$E2E_DIR/h1/pool/gold.qcow2" | cut -d' ' -f1)
 
 	note "datacenter A exports gold version 2"
