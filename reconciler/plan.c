@@ -536,6 +536,29 @@ copy_planned(planner *pl, const char *key, const char *host, const desired_base 
 	       strcmp(op->pool, b->pool) == 0 && strcmp(op->volume, b->volume) == 0 ? op : NULL;
 }
 
+/* A copy of @b planned onto another member of a pool @h is verified to
+ * share: the same file, so @h's copy too (two members copying would have
+ * the second fail, having found the file made). */
+static plan_op *
+copy_on_sharer(planner *pl, const desired_base *b, const obs_host *h)
+{
+	const char *const *members = desired_pool_sharers(pl->want, b->pool, h->name);
+
+	for (guint i = 0; members && members[i]; i++) {
+		const obs_host *m = observed_host(pl->have, members[i]);
+		g_autofree char *key = NULL;
+		const char *why;
+		plan_op *op;
+
+		if (!m || m == h || obs_pool_shared(pl->have, pl->want, b->pool, h, m, &why) != SHARE_YES)
+			continue;
+		key = g_strdup_printf("%s/%s/%s", m->name, b->pool, b->volume);
+		if ((op = copy_planned(pl, key, m->name, b)))
+			return op;
+	}
+	return NULL;
+}
+
 /*
  * The copy of @d's base onto @h, once per host and base, or NULL (and a
  * refusal) when it cannot be copied.  It is created on @h before anything
@@ -551,7 +574,7 @@ plan_copy(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h)
 	const obs_host *src;
 	plan_op *op = b ? copy_planned(pl, key, h->name, b) : NULL;
 
-	if (op)
+	if (op || (b && (op = copy_on_sharer(pl, b, h))))
 		return op;
 	why = b ? obs_base_copy_blocker(pl->have, b, h)
 		: g_strdup_printf("base volume '%s' is not in pool '%s' on %s", d->base, d->pool, h->name);
@@ -1180,6 +1203,13 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		op->clone_from = g_strdup(d->base);
 	op->xml = domxml_overlay(d->volume, cap, backing, base_format(pl, d, h, copy));
 	dep(op, copy);
+	if (copy && strcmp(copy->host, h->name) != 0) {
+		/* Copied through another member of the shared pool: read it
+		 * again here first. */
+		const char *pools[] = { d->pool, NULL };
+
+		op->refresh = g_strdupv((char **)pools);
+	}
 	/* A VM replaced or moved cold is stopped only once its new base is
 	 * there: a copy that fails leaves it running where it was. */
 	if (copy)

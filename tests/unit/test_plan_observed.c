@@ -1055,6 +1055,61 @@ test_shared__placement_counts_a_shared_pool_once(void **state)
 	(void)state;
 }
 
+/*
+ * A base copied onto a pool two members are verified to share is copied
+ * once: the VM on the other member is built on that copy, its pool read
+ * again first (two copies of one file: the second found it made).
+ */
+static void
+test_shared__a_base_is_copied_once_into_a_shared_pool(void **state)
+{
+	const char *text = "kind: host\nname: hv1\nuri: test:///default\n---\n"
+			   "kind: host\nname: hv2\nuri: test:///a\n---\n"
+			   "kind: host\nname: hv3\nuri: test:///b\n---\n"
+			   "kind: pool\nname: san\nhosts: [hv1, hv2]\nshared: true\n---\n"
+			   "kind: template\nname: gold\npool: san\nvolume: gold.qcow2\nmemory: 512MiB\n"
+			   "source: {host: hv3}\n---\n"
+			   "kind: appliance\nname: s\nvms:\n  - {name: a, template: gold, host: hv1}\n"
+			   "  - {name: b, template: gold, host: hv2}\n";
+	table *t = table_new_from(text);
+	obs_host *hv3;
+	virt_vol_detail *gold = g_new0(virt_vol_detail, 1);
+	guint copies = 0, refreshed = 0;
+	const plan_op *copy;
+	plan *p;
+
+	(void)state;
+	host_add(t, "hv1", "kvm", true);
+	host_add(t, "hv2", "kvm", true);
+	hv3 = host_add(t, "hv3", "kvm", true);
+	vol_in(hv3, "san", "gold.qcow2");
+	gold->capacity = 1ULL << 30;
+	g_hash_table_insert(hv3->details, g_strdup("san/gold.qcow2"), gold);
+	share_as(t, both, NULL, true);
+	p = plan_of(t);
+	assert_int_equal(p->errors->len, 0);
+	for (guint i = 0; i < p->ops->len; i++)
+		copies += ((plan_op *)p->ops->pdata[i])->kind == OP_VOL_COPY;
+	assert_int_equal(copies, 1);
+	copy = op_of(p, OP_VOL_COPY);
+	assert_string_equal(copy->peer, "hv3");
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind != OP_VOL_CREATE)
+			continue;
+		assert_true(g_ptr_array_find(op->deps, copy, NULL));
+		if (strcmp(op->host, copy->host) != 0) {
+			assert_non_null(op->refresh);
+			assert_string_equal(op->refresh[0], "san");
+			refreshed++;
+		}
+	}
+	assert_int_equal(refreshed, 1);
+	plan_free(p);
+	table_free(t);
+}
+
 int
 main(void)
 {
@@ -1077,6 +1132,7 @@ main(void)
 		cmocka_unit_test(test_shared__a_template_vm_fails_over_onto_its_shared_disk),
 		cmocka_unit_test(test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member),
 		cmocka_unit_test(test_shared__placement_counts_a_shared_pool_once),
+		cmocka_unit_test(test_shared__a_base_is_copied_once_into_a_shared_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
