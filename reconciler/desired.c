@@ -48,7 +48,7 @@ desired_vm_hash(const desired_vm *vm, const char *domain_type)
 		 * does not matter once it exists). */
 		g_string_append_printf(s, "d\x1f%s\x1f%s\x1f%s\x1f%s\x1f",
 				       d->pool, d->volume, d->target,
-				       d->role == DISK_SYSTEM ? d->base : "");
+				       d->role != DISK_PERSISTENT && d->base ? d->base : "");
 	}
 	for (guint i = 0; i < vm->nics->len; i++) {
 		const desired_nic *n = vm->nics->pdata[i];
@@ -209,9 +209,19 @@ vm_disks(const spec_source *src, desired_vm *vm, const spec_vm *svm,
 						    desired_volume_name(vm->domain, "system"),
 						    (uint64_t)t->disk_size.v, t->volume.v, false, 0));
 	}
-	/* Targets are counted per bus: a SCSI disk added among virtio ones
-	 * moves none of them. */
-	for (guint i = 0, virtio = 1, scsi = 0; i < svm->disks->len; i++) {
+	/* The template's disks, each on its base, then the VM's own.  Targets
+	 * are counted per bus: a SCSI disk added among virtio ones moves none
+	 * of them. */
+	guint virtio = 1, scsi = 0;
+
+	for (guint i = 0; !svm->persistent.v && i < t->disks->len; i++) {
+		const spec_tdisk *td = t->disks->pdata[i];
+
+		g_ptr_array_add(vm->disks, disk_new(DISK_SECONDARY, td->name.v, t->pool.v,
+						    desired_volume_name(vm->domain, td->name.v), 0, td->volume.v,
+						    false, virtio++));
+	}
+	for (guint i = 0; i < svm->disks->len; i++) {
 		const spec_disk *sd = svm->disks->pdata[i];
 		bool on_scsi = sd->bus.v == BUS_SCSI;
 
@@ -291,6 +301,7 @@ base_free(gpointer p)
 	g_free(b->source_library);
 	g_free(b->source_vm);
 	g_free(b->sha256);
+	g_free(b->disk);
 	g_free(b);
 }
 
@@ -380,9 +391,41 @@ desired_base_of_template(const desired_state *d, const char *name)
 
 	g_hash_table_iter_init(&it, d->bases);
 	while (g_hash_table_iter_next(&it, NULL, &v))
-		if (strcmp(((desired_base *)v)->template, name) == 0)
+		if (strcmp(((desired_base *)v)->template, name) == 0 && !((desired_base *)v)->disk)
 			return v;
 	return NULL;
+}
+
+/* The base @volume of @t: its system disk's (@disk NULL), or its disk
+ * @disk's, the @index-th of the template (0: the system disk). */
+static void
+base_add(GHashTable *bases, const spec_template *t, const char *volume, const char *disk, guint index)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", t->pool.v, volume);
+	desired_base *b = g_hash_table_lookup(bases, key);
+
+	if (!b) {
+		b = g_new0(desired_base, 1);
+		b->template = g_strdup(t->obj.name.v);
+		b->pool = g_strdup(t->pool.v);
+		b->volume = g_strdup(volume);
+		b->disk = g_strdup(disk);
+		b->index = index;
+		b->n_disks = 1 + t->disks->len;
+		b->version = (unsigned)t->version.v;
+		b->keep = t->keep.set ? (unsigned)t->keep.v : 0;
+		b->cpus = (unsigned)t->cpus.v;
+		b->memory = (uint64_t)t->memory.v;
+		g_hash_table_insert(bases, g_steal_pointer(&key), b);
+	}
+	if (!b->source_host && !b->source_library && !b->source_vm) {
+		b->source_host = g_strdup(t->source_host.v);
+		b->source_library = g_strdup(t->source_library.v);
+		b->source_vm = g_strdup(t->source_vm.v);
+		b->live = t->source_live.set && t->source_live.v;
+	}
+	if (!b->sha256 && !disk)  /* the checksum is the system disk's */
+		b->sha256 = g_strdup(t->sha256.v);
 }
 
 /* Two templates may name one base (validation makes them agree on where
@@ -394,28 +437,13 @@ bases_build(const spec_source *src)
 
 	for (guint i = 0; i < src->templates->len; i++) {
 		const spec_template *t = src->templates->pdata[i];
-		g_autofree char *key = g_strdup_printf("%s/%s", t->pool.v, t->volume.v);
-		desired_base *b = g_hash_table_lookup(bases, key);
 
-		if (!b) {
-			b = g_new0(desired_base, 1);
-			b->template = g_strdup(t->obj.name.v);
-			b->pool = g_strdup(t->pool.v);
-			b->volume = g_strdup(t->volume.v);
-			b->version = (unsigned)t->version.v;
-			b->keep = t->keep.set ? (unsigned)t->keep.v : 0;
-			b->cpus = (unsigned)t->cpus.v;
-			b->memory = (uint64_t)t->memory.v;
-			g_hash_table_insert(bases, g_steal_pointer(&key), b);
+		base_add(bases, t, t->volume.v, NULL, 0);
+		for (guint k = 0; k < t->disks->len; k++) {
+			const spec_tdisk *d = t->disks->pdata[k];
+
+			base_add(bases, t, d->volume.v, d->name.v, k + 1);
 		}
-		if (!b->source_host && !b->source_library && !b->source_vm) {
-			b->source_host = g_strdup(t->source_host.v);
-			b->source_library = g_strdup(t->source_library.v);
-			b->source_vm = g_strdup(t->source_vm.v);
-			b->live = t->source_live.set && t->source_live.v;
-		}
-		if (!b->sha256)
-			b->sha256 = g_strdup(t->sha256.v);
 	}
 	return bases;
 }

@@ -92,6 +92,10 @@ typedef struct {
 	char *sha256;       /* declared checksum, or NULL */
 	unsigned version;   /* the template's */
 	unsigned keep;      /* captured versions kept (0: all) */
+	char *disk;         /* NULL: the template's system disk; else the name
+			       of its disk beside it (spec: template disks) */
+	guint index;        /* 0: the system disk; k: the template's k-th disk */
+	guint n_disks;      /* the template's disks, its system disk counted */
 	bool live;          /* captured while it runs, from a point-in-time copy */
 	unsigned cpus;      /* the template's, for a library's index */
 	uint64_t memory;

@@ -338,10 +338,16 @@ run_once(job *j, GError **error)
 		j->copy.length = j->image.bytes;
 		return ok;
 	}
-	case OP_LIB_EXPORT:
-		return lib_export(op->file, v, op->host, op->pool, op->volume, op->export->template,
-				  op->export->version, op->export->cpus, op->export->memory,
-				  op->export->format, op->export->virtual_size, &j->copy, error);
+	case OP_LIB_EXPORT: {
+		lib_export_of x = { .host = op->host, .pool = op->pool, .template = op->export->template,
+				    .version = op->export->version, .cpus = op->export->cpus,
+				    .memory = op->export->memory, .n = op->export->n_disks,
+				    .volumes = (const char *const *)op->export->volumes,
+				    .formats = (const char *const *)op->export->formats,
+				    .sizes = op->export->sizes };
+
+		return lib_export(op->file, v, &x, &j->copy, error);
+	}
 	case OP_VOL_COPY:
 		if (op->library)
 			return lib_import(op->file, op->image, v, op->pool, op->volume, op->hash, &j->copy, error);

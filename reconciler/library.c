@@ -575,32 +575,40 @@ now_iso(void)
 	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
-/* Under the lock: add @e unless the index has it already; the image,
- * @tmp in @dir, is renamed to @final there first. */
+/* Under the lock: add @e unless the index has it already; the images,
+ * @tmp[i] in @dir, are renamed to @final[i] there first. */
 static bool
-index_add(int root, const char *path, int dir, const char *tmp, const char *final, lib_entry *e,
-	  GError **error)
+index_add(int root, const char *path, int dir, char **tmp, char **final, lib_entry *e, GError **error)
 {
 	int lock = lock_index(root, path, error);
 	g_autoptr(lib_index) x = NULL;
 	bool ok = false;
+	guint i;
 
 	if (lock < 0)
 		return false;
 	x = index_read_at(root, "", path);
 	if (x->error) {
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "%s", x->error);
-	} else if (lib_index_find(x, e->name, e->version)) {
-		ok = true;  /* exported meanwhile by another installation: theirs stands */
-		unlinkat(dir, tmp, 0);
-	} else if (renameat(dir, tmp, dir, final) < 0) {
-		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place in %s: %s", final,
-			    path, g_strerror(errno));
-	} else {
-		g_ptr_array_add(x->entries, e);
-		ok = index_write(root, x, error);
-		g_ptr_array_steal_index(x->entries, x->entries->len - 1);
+		goto out;
 	}
+	if (lib_index_find(x, e->name, e->version)) {
+		ok = true;  /* exported meanwhile by another installation: theirs stands */
+		for (i = 0; tmp[i]; i++)
+			unlinkat(dir, tmp[i], 0);
+		goto out;
+	}
+	for (i = 0; tmp[i]; i++) {
+		if (renameat(dir, tmp[i], dir, final[i]) < 0) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place in %s: %s",
+				    final[i], path, g_strerror(errno));
+			goto out;
+		}
+	}
+	g_ptr_array_add(x->entries, e);
+	ok = index_write(root, x, error);
+	g_ptr_array_steal_index(x->entries, x->entries->len - 1);
+out:
 	close(lock);
 	return ok;
 }
@@ -624,47 +632,79 @@ subdir(int root, const char *name, const char *path, GError **error)
 	return fd;
 }
 
-bool
-lib_export(const char *path, virt_host *h, const char *host_name, const char *pool,
-	   const char *volume, const char *name, unsigned version, unsigned cpus, uint64_t memory,
-	   const char *format, uint64_t virtual_size, virt_copy *out, GError **error)
+/* Disk @i of @x streamed into a new temporary file in @vdir: its
+ * checksum and sizes added to @e's disks; *@tmp names the file. */
+static bool
+export_disk(const lib_export_of *x, guint i, virt_host *h, int vdir, const char *rel, const char *final,
+	    char **tmp, lib_entry *e, virt_copy *out, GError **error)
 {
-	g_autofree char *ver = g_strdup_printf("%u", version);
-	g_autofree char *final = g_strdup_printf("disk0.%s", format);
-	g_autofree char *rel = g_strdup_printf("%s/%s/%s", name, ver, final);
-	g_autofree char *tmp = NULL;
-	int root = -1, tdir = -1, vdir = -1, fd = -1;
+	virt_copy one = { 0 };
 	lib_disk *d;
-	lib_entry e = { .name = (char *)name, .version = version, .cpus = cpus, .memory = memory,
-			.made_by = (char *)host_name };
-	bool ok = false;
+	int fd = create_temp(vdir, final, tmp, error);
+	bool ok;
 
-	if ((root = open_root(path, error)) < 0 || !is_library(root, path, error) ||
-	    (tdir = subdir(root, name, path, error)) < 0 ||
-	    (vdir = subdir(tdir, ver, path, error)) < 0 || (fd = create_temp(vdir, final, &tmp, error)) < 0)
-		goto out;
-	ok = virt_vol_download_file(h, pool, volume, fd, out, error);
+	if (fd < 0)
+		return false;
+	ok = virt_vol_download_file(h, x->pool, x->volumes[i], fd, &one, error);
 	close(fd);
-	if (!ok) {
-		unlinkat(vdir, tmp, 0);
-		g_prefix_error(error, "nothing was added to the library: ");
-		goto out;
-	}
+	if (!ok)
+		return false;
 	d = g_new0(lib_disk, 1);
 	d->file = g_strdup(rel);
-	d->format = g_strdup(format);
-	d->virtual_size = virtual_size;
-	d->bytes = out->length;
-	d->sha256 = g_strdup(out->sha256);
+	d->format = g_strdup(x->formats[i]);
+	d->virtual_size = x->sizes[i];
+	d->bytes = one.length;
+	d->sha256 = g_strdup(one.sha256);
+	g_ptr_array_add(e->disks, d);
+	if (i == 0)  /* the op's checksum is the system disk's */
+		memcpy(out->sha256, one.sha256, sizeof(out->sha256));
+	out->length += one.length;
+	out->moved += one.moved;
+	out->sparse = one.sparse;
+	return true;
+}
+
+bool
+lib_export(const char *path, virt_host *h, const lib_export_of *x, virt_copy *out, GError **error)
+{
+	g_autofree char *ver = g_strdup_printf("%u", x->version);
+	g_autoptr(GPtrArray) tmp = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) final = g_ptr_array_new_with_free_func(g_free);
+	int root = -1, tdir = -1, vdir = -1;
+	lib_entry e = { .name = (char *)x->template, .version = x->version, .cpus = x->cpus,
+			.memory = x->memory, .made_by = (char *)x->host };
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
 	e.disks = g_ptr_array_new_with_free_func(disk_free);
-	g_ptr_array_add(e.disks, d);
-	e.made = now_iso();
-	ok = index_add(root, path, vdir, tmp, final, &e, error);
-	if (!ok)
-		unlinkat(vdir, tmp, 0);
-	g_ptr_array_unref(e.disks);
-	g_free(e.made);
+	if ((root = open_root(path, error)) < 0 || !is_library(root, path, error) ||
+	    (tdir = subdir(root, x->template, path, error)) < 0 || (vdir = subdir(tdir, ver, path, error)) < 0)
+		goto out;
+	ok = true;
+	for (guint i = 0; ok && i < x->n; i++) {
+		g_autofree char *rel = NULL;
+		char *name = g_strdup_printf("disk%u.%s", i, x->formats[i]);
+		char *t = NULL;
+
+		g_ptr_array_add(final, name);
+		rel = g_strdup_printf("%s/%s/%s", x->template, ver, name);
+		ok = export_disk(x, i, h, vdir, rel, name, &t, &e, out, error);
+		if (t)
+			g_ptr_array_add(tmp, t);
+	}
+	g_ptr_array_add(tmp, NULL);
+	g_ptr_array_add(final, NULL);
+	if (ok) {
+		e.made = now_iso();
+		ok = index_add(root, path, vdir, (char **)tmp->pdata, (char **)final->pdata, &e, error);
+		g_free(e.made);
+	} else {
+		g_prefix_error(error, "nothing was added to the library: ");
+	}
+	for (guint i = 0; !ok && tmp->pdata[i]; i++)
+		unlinkat(vdir, tmp->pdata[i], 0);
 out:
+	g_ptr_array_unref(e.disks);
 	for (int *f = (int[]){ vdir, tdir, root }, k = 0; k < 3; k++)
 		if (f[k] >= 0)
 			close(f[k]);

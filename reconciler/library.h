@@ -7,7 +7,9 @@
  *   index.json                      what is in it (below)
  *   strata-library                  a marker: a folder with neither file is
  *                                   not a library (a share not mounted)
- *   <template>/<version>/disk0.qcow2   the images, by template and version
+ *   <template>/<version>/diskN.qcow2   the images, by template and version
+ *                                   (disk0 the system disk, then the
+ *                                   template's disks in order)
  *   .index.lock                     held (flock) while the index is rewritten
  *
  * index.json: {"format": 1, "templates": [{"name", "version", "cpus",
@@ -75,17 +77,30 @@ const lib_entry *lib_index_find(const lib_index *x, const char *name, unsigned v
 /* "1, 2, 4" or "none": the versions of @name, for messages. */
 char *lib_index_versions(const lib_index *x, const char *name);
 
+/* What an export puts into a library: a template version's disks, in
+ * order (the system disk first), from one host and pool. */
+typedef struct {
+	const char *host;
+	const char *pool;
+	const char *template;
+	unsigned version;
+	unsigned cpus;
+	uint64_t memory;
+	guint n;
+	const char *const *volumes;
+	const char *const *formats;  /* "qcow2" or "raw" */
+	const uint64_t *sizes;       /* virtual sizes, bytes */
+} lib_export_of;
+
 /*
- * Export @pool/@volume from @h into the library at @path as version
- * @version of template @name: streamed into a temporary file (sparse,
- * hashed, synced), then, under the index lock, renamed into place and
- * added to the index, unless an entry for it appeared meanwhile (another
+ * Export @x's disks from @h into the library at @path: each streamed into
+ * a temporary file (sparse, hashed, synced), then, under the index lock,
+ * all renamed into place (disk0, disk1, ... in order) and added to the
+ * index as one entry, unless an entry for it appeared meanwhile (another
  * installation exported it first: its entry stands, ours is dropped).
- * @out gets the checksum and sizes.
+ * @out gets the system disk's checksum and the sizes of all.
  */
-bool lib_export(const char *path, virt_host *h, const char *host_name, const char *pool,
-		const char *volume, const char *name, unsigned version, unsigned cpus,
-		uint64_t memory, const char *format, uint64_t virtual_size, virt_copy *out,
+bool lib_export(const char *path, virt_host *h, const lib_export_of *x, virt_copy *out,
 		GError **error);
 
 /* Copy library image @file (relative to the library at @path, opened

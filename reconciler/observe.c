@@ -1548,9 +1548,10 @@ obs_library_entry(const observed *o, const desired_base *b, char **why)
 	else if (!e)
 		*why = g_strdup_printf("library '%s' has no template '%s' version %u (versions there: %s)",
 				       x->name, b->template, b->version, versions = lib_index_versions(x, b->template));
-	else if (e->disks->len != 1)
-		*why = g_strdup_printf("library '%s' has template '%s' version %u with %u disks; strata's "
-				       "templates have one", x->name, b->template, b->version, e->disks->len);
+	else if (e->disks->len != b->n_disks)
+		*why = g_strdup_printf("library '%s' has template '%s' version %u with %u disk(s), and the "
+				       "template has %u; give the template the library's disks, in order",
+				       x->name, b->template, b->version, e->disks->len, b->n_disks);
 	else if (b->sha256 && strcmp(b->sha256, ((lib_disk *)e->disks->pdata[0])->sha256) != 0)
 		*why = g_strdup_printf("library '%s' lists template '%s' version %u with sha256 %s, not the "
 				       "declared %s", x->name, b->template, b->version,

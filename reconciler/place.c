@@ -142,40 +142,55 @@ unsafe_volume(const obs_host *h, const desired_disk *sys, const char **vol,
 	return false;
 }
 
-/* Why @h cannot hold @vm's system disk, or NULL: pool, base, backing file. */
+/* Why @h cannot hold disk @d built on a base (the system disk, or a
+ * template's disk beside it), or NULL: pool, base, backing file. */
 static char *
-disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
+base_problem(const place_state *ps, const desired_disk *d, const obs_host *h)
 {
-	const desired_disk *sys = vm->disks->pdata[0];
 	const char *bad_vol, *bad_path;
 
-	if (!obs_host_pool(h, sys->pool))
-		return g_strdup_printf("%s has no pool '%s'", h->name, sys->pool);
-	if (!obs_host_pool_known(h, sys->pool))
+	if (!obs_host_pool_known(h, d->pool))
 		return g_strdup_printf("%s: pool '%s' is inactive or could not be listed", h->name,
-				       sys->pool);
-	if (sys->base && !obs_host_has_volume(h, sys->pool, sys->volume) &&
-	    !obs_host_has_volume(h, sys->pool, sys->base)) {
-		const desired_base *b = desired_base_of(ps->want, sys->pool, sys->base);
+				       d->pool);
+	if (d->base && !obs_host_has_volume(h, d->pool, d->volume) &&
+	    !obs_host_has_volume(h, d->pool, d->base)) {
+		const desired_base *b = desired_base_of(ps->want, d->pool, d->base);
 		/* No template names it there: a persistent volume's pool other
 		 * than its template's, where the base must be to be cloned. */
 		char *why = b ? obs_base_copy_blocker(ps->have, b, h)
-			      : g_strdup_printf("%s has no base volume '%s' in pool '%s'", h->name, sys->base,
-						sys->pool);
+			      : g_strdup_printf("%s has no base volume '%s' in pool '%s'", h->name, d->base,
+						d->pool);
 
 		if (why)
 			return why;  /* else strata copies it there first */
 	}
-	if (unsafe_volume(h, sys, &bad_vol, &bad_path))
+	if (unsafe_volume(h, d, &bad_vol, &bad_path))
 		return g_strdup_printf("%s: volume '%s' has a backing file outside pool '%s' (%s)",
-				       h->name, bad_vol, sys->pool, bad_path);
+				       h->name, bad_vol, d->pool, bad_path);
+	return NULL;
+}
+
+/* Why @h cannot hold @vm's disks, or NULL: pool, base, backing file. */
+static char *
+disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
+{
+	const desired_disk *sys = vm->disks->pdata[0];
+	char *why;
+
+	if (!obs_host_pool(h, sys->pool))
+		return g_strdup_printf("%s has no pool '%s'", h->name, sys->pool);
+	if ((why = base_problem(ps, sys, h)))
+		return why;
 	/* A secondary disk is made in its own pool: without it the VM could
-	 * be defined but its disk never created. */
+	 * be defined but its disk never created; one on a template's base
+	 * needs that base, as the system disk does. */
 	for (guint i = 1; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
 		if (!obs_host_pool(h, d->pool))
 			return g_strdup_printf("%s has no pool '%s'", h->name, d->pool);
+		if (d->base && (why = base_problem(ps, d, h)))
+			return why;
 	}
 	return NULL;
 }
@@ -202,8 +217,13 @@ disk_shape(const place_state *ps, const desired_vm *vm)
 	g_string_append_printf(key, "%s\x1f%s\x1f%s", sys->pool,
 			       sys->role == DISK_PERSISTENT || volume_somewhere(ps, sys) ? sys->volume : "",
 			       sys->base ? sys->base : "");
-	for (guint i = 1; i < vm->disks->len; i++)
-		g_string_append_printf(key, "\x1f%s", ((desired_disk *)vm->disks->pdata[i])->pool);
+	for (guint i = 1; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		g_string_append_printf(key, "\x1f%s", d->pool);
+		if (d->base)
+			g_string_append_printf(key, "\x1f%s\x1f%s", volume_somewhere(ps, d) ? d->volume : "", d->base);
+	}
 	return g_string_free(key, FALSE);
 }
 
@@ -403,7 +423,7 @@ base_copy_bytes(const place_state *ps, const desired_disk *d, bool cloned)
 	const lib_entry *e = b && b->source_library ? obs_library_entry(ps->have, b, &why) : NULL;
 
 	if (e) {
-		const lib_disk *ld = e->disks->pdata[0];
+		const lib_disk *ld = e->disks->pdata[b->index];
 
 		return ld->bytes + (cloned ? ld->virtual_size : 0);
 	}

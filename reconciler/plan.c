@@ -32,6 +32,10 @@ typedef struct {
 				     its VOL_COPY: one per base and host */
 	GHashTable *captures;     /* "pool/volume" -> its VOL_CAPTURE (never
 				     dropped: made before any VM is planned) */
+	GHashTable *capture_start; /* domain -> plan_op *[2]: the SHUTDOWN before
+				     and the START after its captures (NULL, NULL:
+				     not stopped for them): a template's disks
+				     are captured in one stop */
 	GHashTable *held;         /* appliances whose operations are held back */
 	GHashTable *tallies;      /* appliance -> guint[3]: its VMs counted in
 				     n_create, n_change, n_remove */
@@ -185,6 +189,9 @@ op_free(gpointer p)
 		g_free(op->export->source_format);
 		g_free(op->export->command);
 		g_free(op->export->region);
+		g_strfreev(op->export->volumes);
+		g_strfreev(op->export->formats);
+		g_free(op->export->sizes);
 		g_free(op->export);
 	}
 	g_free(op->xml);
@@ -498,7 +505,7 @@ base_capacity(planner *pl, const desired_disk *d, const obs_host *h, const plan_
 	if (!copy->library)
 		return obs_host_capacity(obs_host_named(pl->have, copy->peer), d->pool, d->base);
 	e = b ? obs_library_entry(pl->have, b, &why) : NULL;
-	return e ? ((const lib_disk *)e->disks->pdata[0])->virtual_size : 0;
+	return e ? ((const lib_disk *)e->disks->pdata[b->index])->virtual_size : 0;
 }
 
 /* The format of @d's base, "raw" or "qcow2": on @h, or where @copy brings
@@ -516,7 +523,7 @@ base_format(planner *pl, const desired_disk *d, const obs_host *h, const plan_op
 	else if (copy->kind != OP_VOL_CAPTURE && !copy->library && !copy->deps->len)
 		f = obs_host_format(obs_host_named(pl->have, copy->peer), d->pool, d->base);
 	else if (copy->library && b && (e = obs_library_entry(pl->have, b, &why)))
-		f = ((const lib_disk *)e->disks->pdata[0])->format;
+		f = ((const lib_disk *)e->disks->pdata[b->index])->format;
 	return f && !strcmp(f, "raw") ? "raw" : "qcow2";
 }
 
@@ -679,14 +686,23 @@ plan_capture(planner *pl, const desired_base *b)
 {
 	const desired_vm *vm = g_hash_table_lookup(pl->want->vm_by_domain, b->source_vm);
 	obs_domain *o = g_hash_table_lookup(pl->have->domain_by_name, b->source_vm);
-	const desired_disk *sys = vm ? vm->disks->pdata[0] : NULL;
+	const desired_disk *sys = NULL;
 	g_autofree char *why = NULL, *key = NULL;
-	const char *wait;
-	plan_op *stop = NULL, *cap;
+	const char *wait, *disk = b->disk ? b->disk : "system";
+	plan_op *stop = NULL, *cap, **around;
 	bool live;
 
 	if (!vm || !o) {
 		note(pl, "template %s: not captured yet: VM %s is not deployed", b->template, b->source_vm);
+		return;
+	}
+	/* The VM's disk of the template disk's name (validation checks it has one). */
+	for (guint i = 0; i < vm->disks->len && !sys; i++)
+		if (!strcmp(((desired_disk *)vm->disks->pdata[i])->name, disk))
+			sys = vm->disks->pdata[i];
+	if (!sys) {
+		refuse(pl, vm->appliance, "template %s cannot be captured from %s: it has no disk '%s'", b->template,
+		       b->source_vm, disk);
 		return;
 	}
 	key = g_strdup_printf("%s/%s", b->pool, b->volume);
@@ -713,7 +729,10 @@ plan_capture(planner *pl, const desired_base *b)
 	why = g_strdup_printf("capture of template %s version %u: stopped while its disk is copied",
 			      b->template, b->version);
 	live = b->live && run_state_of(o) == RUN_RUNNING;
-	if (run_state_of(o) == RUN_RUNNING && !live) {
+	around = g_hash_table_lookup(pl->capture_start, vm->domain);
+	if (around) {
+		stop = around[0];  /* another disk of the template: the same stop */
+	} else if (run_state_of(o) == RUN_RUNNING && !live) {
 		stop = plan_state_why(pl, o->host->name, vm->domain, RUN_RUNNING, RUN_OFF, IMPACT_RESTART, NULL, why);
 		/* A guest that does not shut down is not powered off: a disk
 		 * copied from a VM cut off is no template. */
@@ -721,11 +740,12 @@ plan_capture(planner *pl, const desired_base *b)
 		stop->impact = IMPACT_RESTART;
 	}
 	g_free(why);
-	why = live ? g_strdup_printf("template %s version %u, captured once from %s's system disk while it "
+	why = live ? g_strdup_printf("template %s version %u, captured once from %s's disk %s while it "
 				     "runs: a point-in-time copy (crash-consistent, as if its power were cut at "
-				     "that instant), flattened, then hashed", b->template, b->version, vm->domain) :
-		     g_strdup_printf("template %s version %u, captured once from %s's system disk (flattened), "
-				     "then hashed", b->template, b->version, vm->domain);
+				     "that instant), flattened, then hashed", b->template, b->version, vm->domain,
+				     disk) :
+		     g_strdup_printf("template %s version %u, captured once from %s's disk %s (flattened), "
+				     "then hashed", b->template, b->version, vm->domain, disk);
 	cap = op_add(pl, OP_VOL_CAPTURE, IMPACT_IN_PLACE, o->host->name, vm->domain, stop, why);
 	cap->live = live;
 	cap->pool = g_strdup(b->pool);
@@ -733,12 +753,18 @@ plan_capture(planner *pl, const desired_base *b)
 	cap->clone_from = g_strdup(sys->volume);
 	cap->file = g_strdup(sys->pool);
 	cap->value = obs_host_capacity(o->host, sys->pool, sys->volume);
-	if (stop) {
-		/* Whatever becomes of the capture, the VM runs again. */
-		plan_op *start = plan_state_why(pl, o->host->name, vm->domain, RUN_OFF, RUN_RUNNING,
-						IMPACT_IN_PLACE, cap, "back to its desired state after the capture");
-
-		start->after_any = true;
+	if (around && around[1]) {
+		dep(around[1], cap);
+	} else if (!around) {
+		around = g_new0(plan_op *, 2);
+		around[0] = stop;
+		g_hash_table_insert(pl->capture_start, vm->domain, around);
+	}
+	if (stop && !around[1]) {
+		/* Whatever becomes of the captures, the VM runs again. */
+		around[1] = plan_state_why(pl, o->host->name, vm->domain, RUN_OFF, RUN_RUNNING,
+					   IMPACT_IN_PLACE, cap, "back to its desired state after the capture");
+		around[1]->after_any = true;
 	}
 	tally(pl, vm->appliance, &pl->p->n_change);
 	g_hash_table_insert(pl->captures, g_strdup_printf("%s/%s", b->pool, b->volume), cap);
@@ -750,16 +776,18 @@ static GHashTable *bases_of(const desired_state *want);
 
 #define RETIRE_RETRY_US (3600 * (gint64)G_USEC_PER_SEC)
 
-/* The version k of "<template>-v<k>.qcow2", or 0 if @name is not one. */
+/* The version k of "<template>-v<k>.qcow2" (of a template's disk:
+ * "<template>-v<k>-<disk>.qcow2"), or 0 if @name is not one. */
 static unsigned
 captured_version(const desired_base *b, const char *name)
 {
 	g_autofree char *prefix = g_strdup_printf("%s-v", b->template);
+	g_autofree char *suffix = b->disk ? g_strdup_printf("-%s.qcow2", b->disk) : g_strdup(".qcow2");
 	const char *p = g_str_has_prefix(name, prefix) ? name + strlen(prefix) : NULL;
 	char *end = NULL;
 	guint64 k = p && g_ascii_isdigit(*p) ? g_ascii_strtoull(p, &end, 10) : 0;
 
-	return end && strcmp(end, ".qcow2") == 0 && k <= G_MAXUINT ? (unsigned)k : 0;
+	return end && strcmp(end, suffix) == 0 && k <= G_MAXUINT ? (unsigned)k : 0;
 }
 
 /* Why no old version of @b may go from any host in this plan, or NULL. */
@@ -941,7 +969,7 @@ plan_import(planner *pl, const desired_base *b, obs_host *h)
 {
 	g_autofree char *why = NULL;
 	const lib_entry *e = obs_library_entry(pl->have, b, &why);
-	const lib_disk *d = e->disks->pdata[0];
+	const lib_disk *d = e->disks->pdata[b->index];
 	const lib_index *x = obs_library(pl->have, b->source_library);
 	g_autofree char *reason = g_strdup_printf("base of template %s version %u, missing on %s: copied from "
 						  "library %s, checksum from its index", b->template,
@@ -989,6 +1017,99 @@ export_host(planner *pl, const desired_base *b)
 	return NULL;
 }
 
+/* Whether a disk of @b's template is captured in this plan. */
+static bool
+being_captured(planner *pl, const desired_base *b)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, pl->want->bases);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const desired_base *o = v;
+		g_autofree char *key = g_strdup_printf("%s/%s", o->pool, o->volume);
+
+		if (!strcmp(o->template, b->template) && g_hash_table_contains(pl->captures, key))
+			return true;
+	}
+	return false;
+}
+
+/* Every base of @b's template, in disk order (system first), or NULL. */
+static const desired_base **
+template_bases(planner *pl, const desired_base *b)
+{
+	const desired_base **all = g_new0(const desired_base *, b->n_disks + 1);
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, pl->want->bases);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const desired_base *o = v;
+
+		if (!strcmp(o->template, b->template) && o->index < b->n_disks)
+			all[o->index] = o;
+	}
+	for (guint i = 0; i < b->n_disks; i++)
+		if (!all[i]) {
+			g_free(all);
+			return NULL;
+		}
+	return all;
+}
+
+/*
+ * The LIB_EXPORT of every disk of @b's template from @h, in order, or NULL
+ * (and a refusal) when @h lacks one alone or one is neither qcow2 nor raw.
+ */
+static plan_op *
+lib_export_disks(planner *pl, const desired_library *l, const desired_base *b, const obs_host *h)
+{
+	g_autofree const desired_base **all = template_bases(pl, b);
+	g_autoptr(GStrvBuilder) vols = g_strv_builder_new(), fmts = g_strv_builder_new();
+	uint64_t *sizes = g_new0(uint64_t, b->n_disks);
+	uint64_t bytes = 0;
+	plan_op *op;
+
+	for (guint i = 0; all && i < b->n_disks; i++) {
+		g_autofree char *key = g_strdup_printf("%s/%s", all[i]->pool, all[i]->volume);
+		const virt_vol_detail *d = g_hash_table_lookup(h->details, key);
+		const char *format = obs_host_format(h, all[i]->pool, all[i]->volume);
+
+		if (!d || d->backing || !g_hash_table_contains(h->vol_by_key, key) || strcmp(all[i]->pool, b->pool)) {
+			refuse(pl, "", "template %s version %u is not exported to library '%s': %s, which holds its "
+			       "base, lacks the base %s of its disk %s, or holds it with a backing file", b->template,
+			       b->version, l->name, h->name, key, all[i]->disk ? all[i]->disk : "system");
+			g_free(sizes);
+			return NULL;
+		}
+		if (!format || (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0)) {
+			refuse(pl, "", "template %s version %u is not exported to library '%s': its base %s on %s "
+			       "is %s, and a library holds qcow2 and raw images", b->template, b->version, l->name,
+			       key, h->name, format ? format : "of a format libvirt does not say");
+			g_free(sizes);
+			return NULL;
+		}
+		g_strv_builder_add(vols, all[i]->volume);
+		g_strv_builder_add(fmts, format);
+		sizes[i] = obs_host_capacity(h, all[i]->pool, all[i]->volume);
+		bytes += obs_host_allocation(h, all[i]->pool, all[i]->volume);
+	}
+	if (!all) {
+		g_free(sizes);
+		return NULL;
+	}
+	op = op_add(pl, OP_LIB_EXPORT, IMPACT_IN_PLACE, h->name, NULL, NULL,
+		    "exported once per version; the library's index gets its checksums");
+	op->value = bytes;
+	op->export = g_new0(plan_export, 1);
+	op->export->n_disks = b->n_disks;
+	op->export->volumes = g_strv_builder_end(vols);
+	op->export->formats = g_strv_builder_end(fmts);
+	op->export->sizes = sizes;
+	return op;
+}
+
 static void
 plan_export_template(planner *pl, const desired_library *l, const char *template)
 {
@@ -998,7 +1119,6 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 	const char *why;
 	const obs_host *h;
 	plan_op *op;
-	const char *format;
 
 	if (!b || !x)
 		return;
@@ -1016,33 +1136,28 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 		return;
 	}
 	h = export_host(pl, b);
+	if (!h && being_captured(pl, b)) {
+		note(pl, "template %s version %u: exported to library '%s' in the pass after its capture",
+		     template, b->version, l->name);
+		return;
+	}
 	if (!h) {
 		refuse(pl, "", "template %s version %u is not exported to library '%s': no host that answers "
 		       "holds its base %s/%s alone", template, b->version, l->name, b->pool, b->volume);
 		return;
 	}
-	op = op_add(pl, OP_LIB_EXPORT, IMPACT_IN_PLACE, h->name, NULL, NULL,
-		    "exported once per version; the library's index gets its checksum");
+	if (!(op = lib_export_disks(pl, l, b, h)))
+		return;
 	op->pool = g_strdup(b->pool);
 	op->volume = g_strdup(b->volume);
 	op->library = g_strdup(l->name);
 	op->file = g_strdup(l->path);
-	op->value = obs_host_allocation(h, b->pool, b->volume);
-	op->export = g_new0(plan_export, 1);
 	op->export->template = g_strdup(template);
 	op->export->version = b->version;
 	op->export->cpus = b->cpus;
 	op->export->memory = b->memory;
-	format = obs_host_format(h, b->pool, b->volume);
-	if (!format || (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0)) {
-		refuse(pl, "", "template %s version %u is not exported to library '%s': its base on %s is %s, "
-		       "and a library holds qcow2 and raw images", template, b->version, l->name, h->name,
-		       format ? format : "of a format libvirt does not say");
-		g_ptr_array_remove(pl->p->ops, op);
-		return;
-	}
-	op->export->format = g_strdup(format);
-	op->export->virtual_size = obs_host_capacity(h, b->pool, b->volume);
+	op->export->format = g_strdup(op->export->formats[0]);
+	op->export->virtual_size = op->export->sizes[0];
 }
 
 /*
@@ -1192,12 +1307,13 @@ plan_disk(planner *pl, const desired_vm *vm, const desired_disk *d, obs_host *h,
 		cap = MAX(cap, base_capacity(pl, d, h, copy));
 	op = op_add(pl, OP_VOL_CREATE, impact, h->name, vm->domain, NULL,
 		    d->role == DISK_PERSISTENT ? "persistent volume, made once from its template" :
-		    d->role == DISK_SYSTEM ? "system disk from the template" : "secondary disk");
+		    d->role == DISK_SYSTEM ? "system disk from the template" :
+		    d->base ? "disk from the template's base of that disk" : "secondary disk");
 	op->pool = g_strdup(d->pool);
 	op->volume = g_strdup(d->volume);
 	/* A copied base is a file of the pool: its path is known before it
 	 * exists. */
-	if (d->role == DISK_SYSTEM && obs_host_pool_allows_backing(h, d->pool))
+	if (d->base && d->role != DISK_PERSISTENT && obs_host_pool_allows_backing(h, d->pool))
 		backing = base ? g_strdup(base->key) : copy_path(h, d->pool, d->base);
 	if (d->base && !backing)
 		op->clone_from = g_strdup(d->base);
@@ -3208,6 +3324,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	pl.tallies = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	pl.copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	pl.captures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	pl.capture_start = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						 (GDestroyNotify)g_ptr_array_unref);
 	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -3250,6 +3367,7 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_clear_pointer(&pl.bases, g_hash_table_unref);
 	g_clear_pointer(&pl.copies, g_hash_table_unref);
 	g_clear_pointer(&pl.captures, g_hash_table_unref);
+	g_clear_pointer(&pl.capture_start, g_hash_table_unref);
 	g_hash_table_unref(pl.held);
 	g_hash_table_unref(pl.tallies);
 	g_free(pl.vanished);

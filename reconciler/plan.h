@@ -91,6 +91,11 @@ typedef struct {
 	char *region;
 	unsigned timeout_s;
 	unsigned attempts;
+	/* LIB_EXPORT: every disk of the template, in order, system disk first */
+	guint n_disks;
+	GStrv volumes;
+	GStrv formats;
+	uint64_t *sizes;
 } plan_export;
 
 typedef struct plan_op plan_op;

@@ -118,6 +118,7 @@ typedef struct {
 	spec_str sha256;            /* the base's expected checksum, or unset */
 	spec_int version;           /* ≥ 1, default 1 */
 	spec_int keep;              /* captured versions kept; unset: all */
+	GPtrArray *disks;           /* spec_tdisk *: more disks, in order */
 } spec_template;
 
 enum spec_image_format { IMAGE_QCOW2, IMAGE_RAW, IMAGE_VMDK, IMAGE_VHD };
@@ -147,6 +148,15 @@ typedef struct {
 	spec_str path;              /* absolute */
 	spec_list export;           /* template names */
 } spec_library;
+
+/* A template's disk beside its system disk: every VM built on the template
+ * gets one on this base. */
+typedef struct {
+	spec_str name;
+	spec_pos pos;
+	spec_str volume;            /* the base; unset on a captured template:
+				       strata names it <template>-v<N>-<name>.qcow2 */
+} spec_tdisk;
 
 typedef struct {
 	spec_obj obj;

@@ -103,6 +103,7 @@ template_init(void *p)
 	t->cpus.v = 1;
 	t->memory.v = 1 * GiB;
 	t->version.v = 1;
+	t->disks = g_ptr_array_new();
 }
 
 static void
@@ -225,6 +226,13 @@ static const field library_fields[] = {
 	F("export", T_NAMES, false, spec_library, export),
 };
 
+static const field tdisk_fields[] = {
+	F("name", T_NAME, true, spec_tdisk, name),
+	F("volume", T_IDENT, false, spec_tdisk, volume),
+};
+static const table tdisk_table = TABLE("template disk", tdisk_fields, .size = sizeof(spec_tdisk),
+	.pos_off = offsetof(spec_tdisk, pos));
+
 static const field template_fields[] = {
 	F("kind", T_IGNORE, true, spec_template, obj),
 	F("name", T_NAME, true, spec_template, obj.name),
@@ -240,6 +248,7 @@ static const field template_fields[] = {
 	F("sha256", T_STR, false, spec_template, sha256),
 	F("version", T_INT, false, spec_template, version, .min = 1, .max = 1000000),
 	F("keep", T_INT, false, spec_template, keep, .min = 1, .max = 1000),
+	F("disks", T_OBJLIST, false, spec_template, disks, .sub = &tdisk_table, .max = 16),
 };
 
 static const field pool_fields[] = {

@@ -258,6 +258,87 @@ check_capture(checker *c, const spec_template *t)
 		   "source vm '%s': appliance '%s' has no VM '%s'", t->source_vm.v, parts[0], parts[1]);
 }
 
+/* The VM @t is captured from, or NULL. */
+static const spec_vm *
+capture_vm(checker *c, const spec_template *t)
+{
+	g_auto(GStrv) parts = t->source_vm.v ? g_strsplit(t->source_vm.v, ".", 2) : NULL;
+	const spec_appliance *a = parts && parts[0] && parts[1] ?
+				  g_hash_table_lookup(c->src->appliance_by_name, parts[0]) : NULL;
+
+	for (guint i = 0; a && i < a->vms->len; i++)
+		if (g_strcmp0(((spec_vm *)a->vms->pdata[i])->name.v, parts[1]) == 0)
+			return a->vms->pdata[i];
+	return NULL;
+}
+
+/* Whether @vm has a disk named @name: its own, or its template's. */
+static bool
+vm_has_disk(checker *c, const spec_vm *vm, const char *name)
+{
+	const spec_template *t = vm->template.v ? g_hash_table_lookup(c->src->template_by_name, vm->template.v)
+						: NULL;
+
+	for (guint i = 0; i < vm->disks->len; i++)
+		if (g_strcmp0(((spec_disk *)vm->disks->pdata[i])->name.v, name) == 0)
+			return true;
+	for (guint i = 0; t && i < t->disks->len; i++)
+		if (g_strcmp0(((spec_tdisk *)t->disks->pdata[i])->name.v, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A template's disks beside its system disk: each named once ("system" is
+ * the boot disk's), each its own base; on a captured template strata names
+ * them, and the VM captured from must have a disk of each name.
+ */
+static void
+check_template_disks(checker *c, spec_template *t)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	const spec_vm *from = capture_vm(c, t);
+
+	if (t->disks->len && t->source_live.set && t->source_live.v)
+		spec_error(c->diags, t->obj.file, t->source_live.pos, "bad-value",
+			   "a live capture copies one disk at one instant, and template '%s' has %u more; "
+			   "capture it with a stop (remove live)", t->obj.name.v ? t->obj.name.v : "?", t->disks->len);
+	for (guint i = 0; i < t->disks->len; i++) {
+		spec_tdisk *d = t->disks->pdata[i];
+
+		if (!d->name.v)
+			continue;
+		if (!strcmp(d->name.v, "system") || g_hash_table_contains(seen, d->name.v)) {
+			spec_error(c->diags, t->obj.file, d->name.pos, "duplicate-name",
+				   "disk name '%s' is %s in template '%s'; give each disk its own name", d->name.v,
+				   strcmp(d->name.v, "system") ? "used twice" : "reserved for the boot disk",
+				   t->obj.name.v ? t->obj.name.v : "?");
+			continue;
+		}
+		g_hash_table_add(seen, d->name.v);
+		if (t->source_vm.v && d->volume.v)
+			spec_error(c->diags, t->obj.file, d->volume.pos, "bad-value",
+				   "template '%s' is captured from a VM: strata names its disks' volumes "
+				   "(%s-v<N>-%s.qcow2); remove volume", t->obj.name.v ? t->obj.name.v : "?",
+				   t->obj.name.v ? t->obj.name.v : "NAME", d->name.v);
+		else if (t->source_vm.v && t->obj.name.v)
+			d->volume.v = g_strdup_printf("%s-v%" G_GINT64_FORMAT "-%s.qcow2", t->obj.name.v, t->version.v,
+						      d->name.v);
+		else if (!d->volume.v)
+			spec_error(c->diags, t->obj.file, d->pos, "missing-key",
+				   "disk '%s' of template '%s' is missing required key 'volume' (its base in pool "
+				   "'%s')", d->name.v, t->obj.name.v ? t->obj.name.v : "?", t->pool.v ? t->pool.v : "?");
+		if (from && !vm_has_disk(c, from, d->name.v))
+			spec_error(c->diags, t->obj.file, d->name.pos, "unknown-reference",
+				   "template '%s' captures disk '%s' of VM '%s', which has no disk of that name",
+				   t->obj.name.v ? t->obj.name.v : "?", d->name.v, t->source_vm.v);
+		if (d->volume.v && t->volume.v && !strcmp(d->volume.v, t->volume.v))
+			spec_error(c->diags, t->obj.file, d->volume.pos, "duplicate-name",
+				   "disk '%s' of template '%s' names the template's own base '%s'; each disk has its "
+				   "own base", d->name.v, t->obj.name.v ? t->obj.name.v : "?", d->volume.v);
+	}
+}
+
 /* Two templates naming one base must agree on where it comes from and on
  * its checksum: the first is @a. */
 static void
@@ -324,6 +405,7 @@ check_templates(checker *c)
 			t->volume.v = g_strdup_printf("%s-v%" G_GINT64_FORMAT ".qcow2", t->obj.name.v, t->version.v);
 			t->volume.pos = t->source_pos;
 		}
+		check_template_disks(c, t);
 		if (!t->volume.v && !t->volume.pos.line && !t->source_vm.v && t->obj.name.v)
 			spec_error(c->diags, t->obj.file, t->obj.pos, "missing-key",
 				   "template is missing required key 'volume' (only a template captured from a VM "
@@ -423,8 +505,13 @@ check_ptemplates(checker *c)
 {
 	for (guint i = 0; i < c->src->ptemplates->len; i++) {
 		spec_ptemplate *p = c->src->ptemplates->pdata[i];
+		const spec_template *t = resolve(c, p->obj.file, &p->from, c->src->template_by_name, "template");
 
-		resolve(c, p->obj.file, &p->from, c->src->template_by_name, "template");
+		if (t && t->disks->len)
+			spec_error(c->diags, p->obj.file, p->from.pos, "bad-value",
+				   "persistent template '%s' is made from template '%s', which has %u disk(s) beside "
+				   "its system disk; a persistent template keeps one volume: make it from a template "
+				   "with one disk", p->obj.name.v ? p->obj.name.v : "?", p->from.v, t->disks->len);
 	}
 }
 
@@ -626,6 +713,23 @@ check_vm_disks(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 	const char *vm_name = vm->name.v ? vm->name.v : "?";
+	const spec_template *t = vm->template.v ? g_hash_table_lookup(c->src->template_by_name, vm->template.v)
+						: NULL;
+
+	/* The template's disks are the VM's too, under their names. */
+	for (guint i = 0; t && i < t->disks->len; i++) {
+		spec_tdisk *td = t->disks->pdata[i];
+
+		for (guint j = 0; td->name.v && j < vm->disks->len; j++) {
+			spec_disk *d = vm->disks->pdata[j];
+
+			if (g_strcmp0(d->name.v, td->name.v) == 0)
+				spec_error(c->diags, a->obj.file, d->name.pos, "duplicate-name",
+					   "disk name '%s' in VM '%s' is a disk of its template '%s' (%s:%u); give "
+					   "the VM's own disk another name", d->name.v, vm_name, t->obj.name.v,
+					   t->obj.file, td->name.pos.line);
+		}
+	}
 
 	for (guint i = 0; i < vm->disks->len; i++) {
 		spec_disk *d = vm->disks->pdata[i];

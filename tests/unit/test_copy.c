@@ -54,7 +54,7 @@ static const char *extra_docs = "";
 static char *
 spec_text(fixture *f, const char *template_extra, const char *vms)
 {
-	g_autofree char *src = node(f->nodes, "src", VOL("gold.qcow2") VOL("silver.qcow2"));
+	g_autofree char *src = node(f->nodes, "src", VOL("gold.qcow2") VOL("silver.qcow2") VOL("gold-data.qcow2"));
 	g_autofree char *dst = node(f->nodes, "dst", VOL("silver.qcow2"));
 
 	return g_strdup_printf("kind: host\nname: hv1\nuri: test://%s\n---\n"
@@ -154,6 +154,16 @@ has_dep(const plan_op *op, const plan_op *on)
 {
 	for (guint i = 0; i < op->deps->len; i++)
 		if (op->deps->pdata[i] == on)
+			return true;
+	return false;
+}
+
+/* Whether @op waits on @on, directly or not. */
+static bool
+waits_on(const plan_op *op, const plan_op *on)
+{
+	for (guint i = 0; i < op->deps->len; i++)
+		if (op->deps->pdata[i] == on || waits_on(op->deps->pdata[i], on))
 			return true;
 	return false;
 }
@@ -866,6 +876,108 @@ test_library__a_folder_without_index_or_marker_is_refused(void **state)
 	library_fixture_free(f);
 }
 
+/* ---- templates with more disks ---------------------------------------- */
+
+/*
+ * A template with a disk beside its system disk: the VM gets that disk
+ * too, an overlay on its own base, named by the template's disk; each base
+ * missing on the VM's host is copied there first, and the overlay waits
+ * for its copy.
+ */
+static void
+test_template_disks__each_disk_on_its_base_copied_where_missing(void **state)
+{
+	fixture *f = fixture_new("source: {host: hv1}\ndisks: [{name: data, volume: gold-data.qcow2}]\n");
+	const plan *p = dc_plan(f->d);
+	const plan_op *data_copy = NULL, *data_disk = NULL, *def;
+	guint copies = 0;
+
+	(void)state;
+	assert_int_equal(p->errors->len, 0);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_COPY) {
+			copies++;
+			assert_string_equal(op->host, "hv2");
+			assert_string_equal(op->peer, "hv1");
+			if (!strcmp(op->volume, "gold-data.qcow2"))
+				data_copy = op;
+		}
+		if (op->kind == OP_VOL_CREATE && !strcmp(op->volume, "a.w--data.qcow2"))
+			data_disk = op;
+	}
+	assert_int_equal(copies, 2);
+	assert_non_null(data_copy);
+	assert_non_null(data_disk);
+	assert_true(has_dep(data_disk, data_copy));
+	assert_non_null(strstr(data_disk->xml, "<path>/var/lib/strata-sim/dst/default/gold-data.qcow2</path>"));
+	def = find_op_of(p, OP_DEFINE, "a.w");
+	assert_non_null(def);
+	assert_non_null(strstr(def->xml, "volume=\"a.w--data.qcow2\""));
+	assert_non_null(strstr(def->xml, "<target dev=\"vdb\""));
+	fixture_free(f);
+}
+
+/*
+ * A captured template with a disk beside its system disk: both are
+ * captured from the VM's disks of those names in one stop, the VM started
+ * again after both, and strata names the disk's base by template, version
+ * and disk.  A VM on the template waits for both captures.
+ */
+static void
+test_template_disks__captured_in_one_stop(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: a\nvms:\n"
+		       "  - {name: src, template: debian-12, disks: [{name: data, size: 64MiB}]}\n");
+	const plan *p;
+	const plan_op *stop, *start, *sys_cap = NULL, *data_cap = NULL;
+	guint stops = 0, caps = 0;
+
+	(void)state;
+	d->use_history = true;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	dc_spec(d, "kind: template\nname: cap\npool: default\nsource: {vm: a.src}\ndisks: [{name: data}]\n---\n"
+		   "kind: appliance\nname: a\nvms:\n"
+		   "  - {name: src, template: debian-12, disks: [{name: data, size: 64MiB}]}\n"
+		   "  - {name: copy, template: cap}\n");
+	p = dc_plan(d);
+	assert_int_equal(p->errors->len, 0);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		stops += op->kind == OP_SHUTDOWN;
+		if (op->kind != OP_VOL_CAPTURE)
+			continue;
+		caps++;
+		if (!strcmp(op->volume, "cap-v1.qcow2"))
+			sys_cap = op;
+		if (!strcmp(op->volume, "cap-v1-data.qcow2"))
+			data_cap = op;
+	}
+	assert_int_equal(stops, 1);
+	assert_int_equal(caps, 2);
+	assert_non_null(sys_cap);
+	assert_non_null(data_cap);
+	assert_string_equal(sys_cap->clone_from, "a.src--system.qcow2");
+	assert_string_equal(data_cap->clone_from, "a.src--data.qcow2");
+	stop = find_op_of(p, OP_SHUTDOWN, "a.src");
+	start = find_op_of(p, OP_START, "a.src");
+	assert_true(has_dep(sys_cap, stop) && has_dep(data_cap, stop));
+	assert_true(has_dep(start, sys_cap) && has_dep(start, data_cap));
+	assert_true(start->after_any);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_CREATE && !strcmp(op->volume, "a.copy--data.qcow2")) {
+			assert_true(waits_on(op, data_cap));
+			stops++;
+		}
+	}
+	assert_int_equal(stops, 2);  /* the one stop, and a.copy's data disk */
+	dc_free(d);
+}
+
 /* ---- retention ------------------------------------------------------- */
 
 static const char *const keep1_spec =
@@ -1218,6 +1330,8 @@ main(void)
 		cmocka_unit_test(test_capture__live_never_stops_the_vm),
 		cmocka_unit_test(test_capture__backup_xml_copies_one_disk),
 		cmocka_unit_test(test_library__a_folder_without_index_or_marker_is_refused),
+		cmocka_unit_test(test_template_disks__each_disk_on_its_base_copied_where_missing),
+		cmocka_unit_test(test_template_disks__captured_in_one_stop),
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
 		cmocka_unit_test(test_retention__a_domain_anywhere_on_the_version_keeps_it),
 		cmocka_unit_test(test_retention__an_overlay_on_the_file_keeps_it),

@@ -381,3 +381,88 @@ scenario_template_captured_live_then_old_version_retired() {
 	rm -f "$overlay"
 	e2e_virsh h2 pool-refresh default >/dev/null
 }
+
+# A template with a data disk beside its system disk: captured from a VM's
+# two disks in one stop, exported into a library as one entry with its two
+# images in order, then deployed by another datacenter (its own database
+# and source) onto h2: both disks' bytes arrive, each checked against the
+# index, and the VM gets the data disk on its own base.
+scenario_template_with_a_data_disk_captured_exported_and_deployed_elsewhere() {
+	local a=$S/dc-a b=$S/dc-b lib=$E2E_DIR/library-md idx
+	rm -rf "$lib" && mkdir -p "$lib" "$a" "$b" && touch "$lib/strata-library"
+	S=$a cap_spec "" "{name: src, template: tiny, layer: l, state: stopped, disks: [{name: data, size: 16MiB}]}"
+	S=$a apply
+	write_marker h1 t.src--system.qcow2 || fail "cannot write into t.src's system disk"
+	qemu-io -f qcow2 -c "write -P 0x6d 8192 4096" "$(vol_path h1 t.src--data.qcow2)" >/dev/null ||
+		fail "cannot write into t.src's data disk"
+	S=$a cap_spec "" "{name: src, template: tiny, layer: l, disks: [{name: data, size: 16MiB}]}"
+	S=$a apply
+
+	note "datacenter A captures t.src's two disks in one stop and exports them"
+	S=$a cap_spec "kind: library
+name: central
+path: $lib
+export: [md]
+---
+kind: template
+name: md
+pool: default
+source: {vm: t.src}
+disks: [{name: data}]
+cpus: 1
+memory: 32MiB
+disk_size: 16MiB" "{name: src, template: tiny, layer: l, disks: [{name: data, size: 16MiB}]}"
+	"$STRATA" plan "$a/spec" >"$a/plan.out" 2>&1 || true
+	expect_eq "stops of t.src in the plan" 1 "$(grep -c "shutdown t.src" "$a/plan.out")"
+	for step in "capture-volume default/md-v1.qcow2 from t.src's disk default/t.src--system.qcow2" \
+		"capture-volume default/md-v1-data.qcow2 from t.src's disk default/t.src--data.qcow2"; do
+		grep -qF "$step" "$a/plan.out" || fail "the plan lacks '$step': $(cat "$a/plan.out")"
+	done
+	S=$a apply
+	is_running h1 t.src || fail "t.src does not run again after the captures"
+	S=$a apply  # the export: the captures are in place now
+	idx=$lib/index.json
+	[ -f "$idx" ] || fail "no index in the library: $(cat "$a/apply.out")"
+	grep -q '"file" : "md/1/disk0.qcow2"' "$idx" && grep -q '"file" : "md/1/disk1.qcow2"' "$idx" ||
+		fail "the index lacks the two disks: $(cat "$idx")"
+	[ "$(grep -o '"file" : "md/1/disk[01].qcow2"' "$idx" | tr -d '\n')" = '"file" : "md/1/disk0.qcow2""file" : "md/1/disk1.qcow2"' ] ||
+		fail "the disks are not in order: $(cat "$idx")"
+	expect_eq "sha256 of the library's data disk" "$(sha256sum <"$(vol_path h1 md-v1-data.qcow2)" | cut -d' ' -f1)" \
+		"$(sha256sum <"$lib/md/1/disk1.qcow2" | cut -d' ' -f1)"
+
+	note "datacenter B deploys md from the library onto h2"
+	S=$b E2E_MAINTENANCE=h3 e2e_spec h2 h3
+	cat >"$b/spec/md.yaml" <<Y
+kind: library
+name: central
+path: $lib
+---
+kind: template
+name: md
+version: 1
+pool: default
+volume: md-v1.qcow2
+source: {library: central}
+disks: [{name: data, volume: md-v1-data.qcow2}]
+cpus: 1
+memory: 32MiB
+disk_size: 16MiB
+---
+kind: appliance
+name: u
+vms:
+  - {name: b, template: md}
+Y
+	S=$b apply
+	for step in "copy-volume default/md-v1.qcow2 from library central" \
+		"copy-volume default/md-v1-data.qcow2 from library central"; do
+		grep -qF "$step" "$b/apply.out" || fail "B's apply lacks '$step': $(cat "$b/apply.out")"
+	done
+	is_running h2 u.b || fail "u.b does not run on h2"
+	has_marker h2 u.b--system.qcow2 || fail "u.b's system disk lacks t.src's bytes"
+	qemu-io -r -U -f qcow2 -c "read -P 0x6d 8192 4096" "$(vol_path h2 u.b--data.qcow2)" 2>&1 | grep -q "^read 4096/4096" ||
+		fail "u.b's data disk lacks the bytes written into t.src's data disk"
+	qemu-img info -U "$(vol_path h2 u.b--data.qcow2)" | grep -q "backing file: .*md-v1-data.qcow2" ||
+		fail "u.b's data disk is not built on its base"
+	e2e_virsh h2 dumpxml u.b | grep -q "u.b--data.qcow2" || fail "u.b has no data disk"
+}
