@@ -135,6 +135,7 @@ typedef struct {
 	 * (0: none) with keep: @t2_keep; "host/default/t2-vK.qcow2" -> checksum
 	 * of the versions history says strata made (plan_options.made). */
 	guint t2_version, t2_keep;
+	bool t0_disk;       /* template t0 has a disk "td" on base0-td.qcow2 */
 	bool a0v0_done;
 	GHashTable *made;
 } world;
@@ -277,10 +278,12 @@ gen_templates(world *w)
 	g_autofree char *source = one_in(r, 16) ? g_strdup_printf("source: {host: %s}\n", any_host(w)->name)
 					      : g_strdup("");
 
+	w->t0_disk = one_in(r, 6);
 	g_string_append_printf(w->yaml,
-		"kind: template\nname: t0\npool: default\nvolume: base0.qcow2\nmemory: 256MiB\n%s%s---\n"
+		"kind: template\nname: t0\npool: default\nvolume: base0.qcow2\nmemory: 256MiB\n%s%s%s---\n"
 		"kind: template\nname: t1\npool: %s\nvolume: base1.qcow2\nmemory: 512MiB\ncpus: 2\n%s---\n",
-		one_in(r, 4) ? "disk_size: 128MiB\n" : "", source, pool1,
+		one_in(r, 4) ? "disk_size: 128MiB\n" : "", source,
+		w->t0_disk ? "disks: [{name: td, volume: base0-td.qcow2}]\n" : "", pool1,
 		one_in(r, 4) ? "disk_size: 256MiB\n" : "");
 	/* Now and then a template captured from a0.v0 (which is then built
 	 * from a template), at a later version with keep: old versions lie
@@ -292,12 +295,16 @@ gen_templates(world *w)
 				       "source: {vm: a0.v0}\nmemory: 256MiB\n---\n", w->t2_version, w->t2_keep);
 	}
 	g_hash_table_add(w->bases, g_strdup("default/base0.qcow2"));
+	if (w->t0_disk)
+		g_hash_table_add(w->bases, g_strdup("default/base0-td.qcow2"));
 	g_hash_table_add(w->bases, g_strdup_printf("%s/base1.qcow2", pool1));
 	for (guint i = 0; i < 2; i++) {
 		bool deleted;
+		guint from = pick(r, 2);
 
+		/* Not from a template with disks: refused (one volume). */
 		g_string_append_printf(w->yaml, "kind: persistent-template\nname: p%u\nfrom: t%u\n%s%s",
-				       i, pick(r, 2), one_in(r, 4) ? "pool: fast\n" : "",
+				       i, w->t0_disk ? 1 : from, one_in(r, 4) ? "pool: fast\n" : "",
 				       one_in(r, 4) ? "size: 128MiB\n" : "");
 		deleted = one_in(r, 5);
 		if (deleted)
@@ -727,6 +734,8 @@ gen_hosts_state(world *w, const desired_state *want)
 
 		if (!one_in(r, 12))
 			add_volume(h, "default", "base0.qcow2");
+		if (w->t0_disk && !one_in(r, 12))
+			add_volume(h, "default", "base0-td.qcow2");
 		if (!one_in(r, 12)) {
 			GHashTableIter it;
 			gpointer key;
