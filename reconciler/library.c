@@ -63,6 +63,10 @@ is_library(int root, const char *path, GError **error)
 	if (fstatat(root, INDEX, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
 	    fstatat(root, MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return true;
+	if (errno != ENOENT) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "library folder %s: %s", path, g_strerror(errno));
+		return false;
+	}
 	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "library folder %s holds neither %s nor the marker "
 		    "file %s: if it is a share, it is not mounted (nothing is written to the local disk under "
 		    "its mount point); for a new library, create the marker: touch %s/%s", path, INDEX, MARKER,
@@ -602,6 +606,8 @@ index_add(int root, const char *path, int dir, char **tmp, char **final, lib_ent
 		if (renameat(dir, tmp[i], dir, final[i]) < 0) {
 			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "cannot move %s into place in %s: %s",
 				    final[i], path, g_strerror(errno));
+			while (i-- > 0)  /* no image without its entry */
+				unlinkat(dir, final[i], 0);
 			goto out;
 		}
 	}

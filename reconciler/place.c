@@ -454,8 +454,7 @@ new_bytes(place_state *ps, const desired_vm *vm, const obs_host *h, const obs_ho
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 		bool moved = from && !obs_host_lost(from);
-		bool cloned = d->base && (d->role == DISK_PERSISTENT ||
-					  (d->role == DISK_SYSTEM && !obs_host_pool_allows_backing(h, d->pool)));
+		bool cloned = d->base && (d->role == DISK_PERSISTENT || !obs_host_pool_allows_backing(h, d->pool));
 
 		if (strcmp(d->pool, pool) != 0 || obs_host_has_volume(h, d->pool, d->volume))
 			continue;

@@ -995,23 +995,34 @@ marked(planner *pl, const obs_host *h, const desired_base *b)
 	return pl->opts->unverified_copies && g_hash_table_contains(pl->opts->unverified_copies, key);
 }
 
-/* A host that answers and holds @b alone (no backing file), not a copy
- * never verified, its source host first. */
+/* Whether @h answers and holds @b alone (no backing file), not a copy
+ * never verified. */
+static bool
+holds_alone(planner *pl, const obs_host *h, const desired_base *b)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	const virt_vol_detail *d = h && h->reachable ? g_hash_table_lookup(h->details, key) : NULL;
+
+	return d && !d->backing && g_hash_table_contains(h->vol_by_key, key) && !marked(pl, h, b);
+}
+
+static const desired_base **template_bases(planner *pl, const desired_base *b);
+
+/* A host that holds every base of @b's template alone, its source host
+ * first. */
 static const obs_host *
 export_host(planner *pl, const desired_base *b)
 {
-	g_autofree char *key = g_strdup_printf("%s/%s", b->pool, b->volume);
+	g_autofree const desired_base **all = template_bases(pl, b);
 	const obs_host *src = obs_host_named(pl->have, b->source_host);
 
-	if (src && src->reachable && g_hash_table_contains(src->vol_by_key, key) && !marked(pl, src, b) &&
-	    g_hash_table_contains(src->details, key) &&
-	    !((virt_vol_detail *)g_hash_table_lookup(src->details, key))->backing)
-		return src;
-	for (guint i = 0; i < pl->have->hosts->len; i++) {
-		const obs_host *h = pl->have->hosts->pdata[i];
-		const virt_vol_detail *d = h->reachable ? g_hash_table_lookup(h->details, key) : NULL;
+	for (guint i = 0; all && i <= pl->have->hosts->len; i++) {
+		const obs_host *h = i ? pl->have->hosts->pdata[i - 1] : src;
+		bool every = h != NULL;
 
-		if (d && !d->backing && g_hash_table_contains(h->vol_by_key, key) && !marked(pl, h, b))
+		for (guint k = 0; every && k < b->n_disks; k++)
+			every = holds_alone(pl, h, all[k]);
+		if (every)
 			return h;
 	}
 	return NULL;
@@ -1076,7 +1087,8 @@ lib_export_disks(planner *pl, const desired_library *l, const desired_base *b, c
 		const virt_vol_detail *d = g_hash_table_lookup(h->details, key);
 		const char *format = obs_host_format(h, all[i]->pool, all[i]->volume);
 
-		if (!d || d->backing || !g_hash_table_contains(h->vol_by_key, key) || strcmp(all[i]->pool, b->pool)) {
+		if (!d || d->backing || !g_hash_table_contains(h->vol_by_key, key) || strcmp(all[i]->pool, b->pool) ||
+		    marked(pl, h, all[i])) {
 			refuse(pl, "", "template %s version %u is not exported to library '%s': %s, which holds its "
 			       "base, lacks the base %s of its disk %s, or holds it with a backing file", b->template,
 			       b->version, l->name, h->name, key, all[i]->disk ? all[i]->disk : "system");
@@ -1096,6 +1108,8 @@ lib_export_disks(planner *pl, const desired_library *l, const desired_base *b, c
 		bytes += obs_host_allocation(h, all[i]->pool, all[i]->volume);
 	}
 	if (!all) {
+		refuse(pl, "", "template %s version %u is not exported to library '%s': a base of one of its "
+		       "disks is named by another template too", b->template, b->version, l->name);
 		g_free(sizes);
 		return NULL;
 	}
@@ -1135,15 +1149,16 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 		     "(%s); strata tries again an hour after it", template, b->version, l->name, why);
 		return;
 	}
-	h = export_host(pl, b);
-	if (!h && being_captured(pl, b)) {
+	if (being_captured(pl, b)) {
 		note(pl, "template %s version %u: exported to library '%s' in the pass after its capture",
 		     template, b->version, l->name);
 		return;
 	}
+	h = export_host(pl, b);
 	if (!h) {
 		refuse(pl, "", "template %s version %u is not exported to library '%s': no host that answers "
-		       "holds its base %s/%s alone", template, b->version, l->name, b->pool, b->volume);
+		       "holds its base %s/%s%s alone", template, b->version, l->name, b->pool, b->volume,
+		       b->n_disks > 1 ? " and every base of its disks" : "");
 		return;
 	}
 	if (!(op = lib_export_disks(pl, l, b, h)))
@@ -1346,10 +1361,16 @@ bases_of(const desired_state *want)
 	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
 	for (guint i = 0; i < want->vms->len; i++) {
-		const desired_disk *sys = ((desired_vm *)want->vms->pdata[i])->disks->pdata[0];
+		const desired_vm *vm = want->vms->pdata[i];
 
-		if (sys->base)
-			g_hash_table_add(set, g_strdup_printf("%s/%s", sys->pool, sys->base));
+		for (guint k = 0; k < vm->disks->len; k++) {
+			const desired_disk *d = vm->disks->pdata[k];
+
+			/* the system disk's (a persistent volume's too), and the
+			 * template's other disks' */
+			if (d->base)
+				g_hash_table_add(set, g_strdup_printf("%s/%s", d->pool, d->base));
+		}
 	}
 	for (guint i = 0; i < want->ptemplates->len; i++) {
 		const desired_ptemplate *t = want->ptemplates->pdata[i];
@@ -2372,6 +2393,15 @@ stays_up(const planner *pl, const desired_vm *vm)
 	return to == RUN_RUNNING || to == RUN_PAUSED;
 }
 
+/* Whether @d is made from the VM's template (its system disk, or a disk
+ * of the template on its base), and so rebuilt when the template changes;
+ * a persistent volume and the VM's own disks are kept. */
+static bool
+rebuilt_with_template(const desired_disk *d)
+{
+	return d->role == DISK_SYSTEM || (d->role == DISK_SECONDARY && d->base);
+}
+
 /* Whether vm_changes lists every change: the definition was read, or its
  * hash is the one wanted (only a disk's size changed). */
 static bool
@@ -2421,9 +2451,13 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	if (active && stays_up(pl, vm) && !replace && changes && changes_complete(vm, o) &&
 	    (!vm_changes_any(changes, CHANGE_NEXT_BOOT) || vm->never_disrupt))
 		return plan_update_live(pl, vm, o, from, changes, macs);
-	if (replace && (why = vol_delete_blocker(pl, h, vm->domain, sys->pool, sys->volume))) {
-		refuse(pl, vm->appliance, "%s: its system disk %s/%s must be rebuilt from the new template, but %s",
-		       vm->domain, sys->pool, sys->volume, why);
+	for (guint i = 0; replace && i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (!rebuilt_with_template(d) || !(why = vol_delete_blocker(pl, h, vm->domain, d->pool, d->volume)))
+			continue;
+		refuse(pl, vm->appliance, "%s: its disk %s %s/%s must be rebuilt from the new template, but %s",
+		       vm->domain, d->name, d->pool, d->volume, why);
 		return NULL;
 	}
 	/* A VM the spec stops anyway is not disrupted by changing it once off. */
@@ -2438,20 +2472,24 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	else if (from == RUN_SAVED)
 		vm_op(pl, OP_DISCARD_SAVE, IMPACT_DESTROYS_DATA, h->name, vm->domain, &last,
 		      "the saved memory image cannot be restored into a changed definition");
-	if (replace) {
+	for (guint i = 0; replace && i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
 		plan_op *vol;
 
+		if (!rebuilt_with_template(d))
+			continue;
 		/* The old disk, if it is where the new one goes; one in another
 		 * pool goes after the new definition, as any disk it drops. */
-		if (obs_host_has_volume(h, sys->pool, sys->volume)) {
+		if (obs_host_has_volume(h, d->pool, d->volume)) {
 			plan_op *before = last;
 
-			last = plan_vol_delete(pl, h, vm->domain, sys->pool, sys->volume, last,
-					       "template changed: the system disk is rebuilt", NULL);
+			last = plan_vol_delete(pl, h, vm->domain, d->pool, d->volume, last,
+					       i ? "template changed: the template's disk is rebuilt on its base" :
+						   "template changed: the system disk is rebuilt", NULL);
 			if (last != before)
 				last->rebuild = true;
 		}
-		vol = plan_disk(pl, vm, sys, h, IMPACT_REPLACE);
+		vol = plan_disk(pl, vm, d, h, IMPACT_REPLACE);
 		dep(vol, last);
 		last = vol;
 	}
@@ -2463,9 +2501,11 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 			       (const char *const *)macs);
 	/* Disks the new definition names that the host lacks (a new disk, a
 	 * disk in another pool); the system disk was rebuilt above if so. */
-	for (guint i = replace ? 1 : 0; i < vm->disks->len; i++) {
+	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
+		if (replace && rebuilt_with_template(d))
+			continue;  /* rebuilt above */
 		if (!obs_host_has_volume(h, d->pool, d->volume))
 			dep(def, plan_disk(pl, vm, d, h, IMPACT_IN_PLACE));
 	}

@@ -330,8 +330,14 @@ check_template_disks(checker *c, spec_template *t)
 				   "'%s')", d->name.v, t->obj.name.v ? t->obj.name.v : "?", t->pool.v ? t->pool.v : "?");
 		if (from && !vm_has_disk(c, from, d->name.v))
 			spec_error(c->diags, t->obj.file, d->name.pos, "unknown-reference",
-				   "template '%s' captures disk '%s' of VM '%s', which has no disk of that name",
-				   t->obj.name.v ? t->obj.name.v : "?", d->name.v, t->source_vm.v);
+				   "template '%s' captures disk '%s' of VM '%s', which has no disk of that name; "
+				   "name one of the VM's disks, or give VM '%s' a disk '%s'",
+				   t->obj.name.v ? t->obj.name.v : "?", d->name.v, t->source_vm.v, t->source_vm.v,
+				   d->name.v);
+		if (g_regex_match_simple("^v[0-9]+$", d->name.v, 0, 0))
+			spec_error(c->diags, t->obj.file, d->name.pos, "bad-value",
+				   "disk name '%s' reads as a version in a captured base's name "
+				   "(<template>-v<N>-<disk>.qcow2); give the disk another name", d->name.v);
 		if (d->volume.v && t->volume.v && !strcmp(d->volume.v, t->volume.v))
 			spec_error(c->diags, t->obj.file, d->volume.pos, "duplicate-name",
 				   "disk '%s' of template '%s' names the template's own base '%s'; each disk has its "
@@ -365,6 +371,20 @@ static void
 check_templates(checker *c)
 {
 	g_autoptr(GHashTable) by_base = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) disk_bases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) seen_disks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (guint i = 0; i < c->src->templates->len; i++) {
+		const spec_template *t = c->src->templates->pdata[i];
+
+		for (guint k = 0; t->pool.v && k < t->disks->len; k++) {
+			const spec_tdisk *d = t->disks->pdata[k];
+
+			if (d->volume.v)
+				g_hash_table_insert(disk_bases, g_strdup_printf("%s/%s", t->pool.v, d->volume.v),
+						    (gpointer)t);
+		}
+	}
 
 	for (guint i = 0; i < c->src->templates->len; i++) {
 		spec_template *t = c->src->templates->pdata[i];
@@ -421,10 +441,34 @@ check_templates(checker *c)
 			continue;
 		base = g_strdup_printf("%s/%s", t->pool.v, t->volume.v);
 		first = g_hash_table_lookup(by_base, base);
-		if (first)
+		if (g_hash_table_contains(disk_bases, base) && g_hash_table_lookup(disk_bases, base) != t)
+			spec_error(c->diags, t->obj.file, t->volume.pos, "base-conflict",
+				   "template '%s' names base %s, which a template's disk names too; give each its "
+				   "own volume", t->obj.name.v ? t->obj.name.v : "?", base);
+		else if (first)
 			check_same_base(c, first, t);
 		else
 			g_hash_table_insert(by_base, g_steal_pointer(&base), t);
+	}
+	/* A template's disk has a base of its own: shared, it would be one
+	 * template's and another's at once (its place in a library entry). */
+	for (guint i = 0; i < c->src->templates->len; i++) {
+		const spec_template *t = c->src->templates->pdata[i];
+
+		for (guint k = 0; t->pool.v && k < t->disks->len; k++) {
+			const spec_tdisk *d = t->disks->pdata[k];
+			g_autofree char *key = d->volume.v ? g_strdup_printf("%s/%s", t->pool.v, d->volume.v) : NULL;
+
+			if (!key || (t->volume.v && !strcmp(d->volume.v, t->volume.v)))
+				continue;  /* its own base: said above */
+			if (g_hash_table_contains(by_base, key) || g_hash_table_contains(seen_disks, key))
+				spec_error(c->diags, t->obj.file, d->volume.pos, "base-conflict",
+					   "disk '%s' of template '%s' names base %s, which another disk or template "
+					   "names too; give each disk its own volume", d->name.v ? d->name.v : "?",
+					   t->obj.name.v ? t->obj.name.v : "?", key);
+			else
+				g_hash_table_add(seen_disks, g_steal_pointer(&key));
+		}
 	}
 }
 

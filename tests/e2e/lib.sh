@@ -105,9 +105,15 @@ acpi_shutdown() {
 # Volumes' content, read beside a running guest (-U: no lock taken).
 vol_path() { echo "$E2E_DIR/$1/pool/$2"; }
 write_marker() { qemu-io -f qcow2 -c "write -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" >/dev/null; }
-has_marker() { qemu-io -r -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
-# qemu-io read -P prints "Pattern verification failed" on a mismatch.
-lacks_marker() { ! qemu-io -r -U -f qcow2 -c "read -P 0x5a 4096 4096" "$(vol_path "$1" "$2")" 2>&1 | grep -q "^read 4096/4096"; }
+# file_has_pattern FILE BYTE OFFSET: the 4 KiB at OFFSET all read BYTE.
+# qemu-io's read -P prints "read 4096/4096" even when the pattern differs
+# (it adds "Pattern verification failed" and exits 1): its status decides.
+file_has_pattern() { qemu-io -r -U -f qcow2 -c "read -P $2 $3 4096" "$1" >/dev/null 2>&1; }
+# file_lacks_pattern FILE BYTE OFFSET: read, and not all BYTE (a file that
+# cannot be read proves nothing).
+file_lacks_pattern() { qemu-io -r -U -f qcow2 -c "read -P $2 $3 4096" "$1" 2>&1 | grep -q "^Pattern verification failed"; }
+has_marker() { file_has_pattern "$(vol_path "$1" "$2")" 0x5a 4096; }
+lacks_marker() { file_lacks_pattern "$(vol_path "$1" "$2")" 0x5a 4096; }
 
 # A daemon on the scenario's spec.  Its log is $S/watch.log.
 watch_start() {

@@ -920,6 +920,54 @@ test_template_disks__each_disk_on_its_base_copied_where_missing(void **state)
 }
 
 /*
+ * From a library, each base of a template with a disk is pulled from its
+ * own image of the entry, in order, checked against its own checksum; an
+ * entry with another count of disks is refused with both numbers.
+ */
+static void
+test_template_disks__pulled_from_a_library_by_their_order(void **state)
+{
+	static const char *const md =
+		"{\"name\": \"gold\", \"version\": 2, \"cpus\": 1, \"memory\": 1073741824, \"made\": \"2026-11-24T00:00:00Z\", "
+		"\"disks\": [{\"file\": \"gold/2/disk0.qcow2\", \"format\": \"qcow2\", \"virtual_size\": 2147483648, "
+		"\"bytes\": 5242880, \"sha256\": \"" SHA_B "\"}, {\"file\": \"gold/2/disk1.qcow2\", \"format\": \"raw\", "
+		"\"virtual_size\": 1048576, \"bytes\": 4096, \"sha256\": \"" SHA_A "\"}]}";
+	fixture *f = library_fixture("version: 2\nsource: {library: central}\n"
+				     "disks: [{name: data, volume: gold-data.qcow2}]\n");
+	const plan *p;
+	const plan_op *sys = NULL, *data = NULL, *disk = NULL;
+
+	(void)state;
+	write_index(f, md);
+	p = dc_plan(f->d);
+	assert_int_equal(p->errors->len, 0);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		if (op->kind == OP_VOL_COPY && !strcmp(op->volume, "gold.qcow2"))
+			sys = op;
+		if (op->kind == OP_VOL_COPY && !strcmp(op->volume, "gold-data.qcow2"))
+			data = op;
+		if (op->kind == OP_VOL_CREATE && !strcmp(op->volume, "a.w--data.qcow2"))
+			disk = op;
+	}
+	assert_non_null(sys);
+	assert_non_null(data);
+	assert_string_equal(sys->image, "gold/2/disk0.qcow2");
+	assert_string_equal(sys->hash, SHA_B);
+	assert_string_equal(data->image, "gold/2/disk1.qcow2");
+	assert_string_equal(data->hash, SHA_A);
+	assert_non_null(disk);
+	assert_non_null(strstr(disk->xml, "gold-data.qcow2</path>\n    <format type=\"raw\"/>"));
+	write_index(f, gold_v2);  /* one disk: the template has two */
+	p = dc_plan(f->d);
+	assert_null(find_kind(p, OP_VOL_COPY));
+	assert_true(p->errors->len > 0);
+	assert_non_null(strstr(p->errors->pdata[0], "with 1 disk(s), and the template has 2"));
+	library_fixture_free(f);
+}
+
+/*
  * A captured template with a disk beside its system disk: both are
  * captured from the VM's disks of those names in one stop, the VM started
  * again after both, and strata names the disk's base by template, version
@@ -1332,6 +1380,7 @@ main(void)
 		cmocka_unit_test(test_library__a_folder_without_index_or_marker_is_refused),
 		cmocka_unit_test(test_template_disks__each_disk_on_its_base_copied_where_missing),
 		cmocka_unit_test(test_template_disks__captured_in_one_stop),
+		cmocka_unit_test(test_template_disks__pulled_from_a_library_by_their_order),
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
 		cmocka_unit_test(test_retention__a_domain_anywhere_on_the_version_keeps_it),
 		cmocka_unit_test(test_retention__an_overlay_on_the_file_keeps_it),

@@ -72,7 +72,7 @@ Y
 
 san_file() { echo "$E2E_DIR/san/$1"; }
 san_marker() { qemu-io -f qcow2 -c "write -P 0x5a 4096 4096" "$1" >/dev/null; }
-san_has_marker() { qemu-io -r -U -f qcow2 -c "read -P 0x5a 4096 4096" "$1" 2>&1 | grep -q "^read 4096/4096"; }
+san_has_marker() { file_has_pattern "$1" 0x5a 4096; }
 history_count() { "$STRATA" history --db "$S/strata.db" | grep -c -- " $1 " || true; }
 
 # A persistent VM on the shared pool: maintenance on its host migrates it

@@ -35,7 +35,7 @@ Y
 
 # The overlay built on h2's copy reads the marker: the bytes came with it.
 overlay_has_gold_marker() {
-	qemu-io -r -U -f qcow2 -c "read -P 0x6b 65536 4096" "$(vol_path h2 "$1")" 2>&1 | grep -q "^read 4096/4096"
+	file_has_pattern "$(vol_path h2 "$1")" 0x6b 65536
 }
 
 # A VM placed on h2, which lacks the base: strata copies it from h1 first,
@@ -460,7 +460,7 @@ Y
 	done
 	is_running h2 u.b || fail "u.b does not run on h2"
 	has_marker h2 u.b--system.qcow2 || fail "u.b's system disk lacks t.src's bytes"
-	qemu-io -r -U -f qcow2 -c "read -P 0x6d 8192 4096" "$(vol_path h2 u.b--data.qcow2)" 2>&1 | grep -q "^read 4096/4096" ||
+	file_has_pattern "$(vol_path h2 u.b--data.qcow2)" 0x6d 8192 ||
 		fail "u.b's data disk lacks the bytes written into t.src's data disk"
 	qemu-img info -U "$(vol_path h2 u.b--data.qcow2)" | grep -q "backing file: .*md-v1-data.qcow2" ||
 		fail "u.b's data disk is not built on its base"
