@@ -111,7 +111,11 @@ write_marker() { qemu-io -f qcow2 -c "write -P 0x5a 4096 4096" "$(vol_path "$1" 
 file_has_pattern() { qemu-io -r -U -f qcow2 -c "read -P $2 $3 4096" "$1" >/dev/null 2>&1; }
 # file_lacks_pattern FILE BYTE OFFSET: read, and not all BYTE (a file that
 # cannot be read proves nothing).
-file_lacks_pattern() { qemu-io -r -U -f qcow2 -c "read -P $2 $3 4096" "$1" 2>&1 | grep -q "^Pattern verification failed"; }
+file_lacks_pattern() {
+	local out
+	out=$(qemu-io -r -U -f qcow2 -c "read -P $2 $3 4096" "$1" 2>&1) || true
+	case $out in *"Pattern verification failed"*) return 0 ;; *) return 1 ;; esac
+}
 has_marker() { file_has_pattern "$(vol_path "$1" "$2")" 0x5a 4096; }
 lacks_marker() { file_lacks_pattern "$(vol_path "$1" "$2")" 0x5a 4096; }
 
