@@ -1008,19 +1008,19 @@ holds_alone(planner *pl, const obs_host *h, const desired_base *b)
 
 static const desired_base **template_bases(planner *pl, const desired_base *b);
 
-/* A host that holds every base of @b's template alone, its source host
- * first. */
+/* A host that holds @b alone (@every_disk: and every other base of its
+ * template), its source host first. */
 static const obs_host *
-export_host(planner *pl, const desired_base *b)
+export_host(planner *pl, const desired_base *b, bool every_disk)
 {
-	g_autofree const desired_base **all = template_bases(pl, b);
+	g_autofree const desired_base **all = every_disk ? template_bases(pl, b) : NULL;
 	const obs_host *src = obs_host_named(pl->have, b->source_host);
 
-	for (guint i = 0; all && i <= pl->have->hosts->len; i++) {
+	for (guint i = 0; (all || !every_disk) && i <= pl->have->hosts->len; i++) {
 		const obs_host *h = i ? pl->have->hosts->pdata[i - 1] : src;
-		bool every = h != NULL;
+		bool every = h != NULL && holds_alone(pl, h, b);
 
-		for (guint k = 0; every && k < b->n_disks; k++)
+		for (guint k = 0; every && all && k < b->n_disks; k++)
 			every = holds_alone(pl, h, all[k]);
 		if (every)
 			return h;
@@ -1154,11 +1154,12 @@ plan_export_template(planner *pl, const desired_library *l, const char *template
 		     template, b->version, l->name);
 		return;
 	}
-	h = export_host(pl, b);
+	h = export_host(pl, b, true);
 	if (!h) {
 		refuse(pl, "", "template %s version %u is not exported to library '%s': no host that answers "
-		       "holds its base %s/%s%s alone", template, b->version, l->name, b->pool, b->volume,
-		       b->n_disks > 1 ? " and every base of its disks" : "");
+		       "holds its base %s/%s%s alone and verified (a copy begun and never verified is not "
+		       "exported); copy it there, or delete a half copy by hand", template, b->version, l->name,
+		       b->pool, b->volume, b->n_disks > 1 ? " and every base of its disks" : "");
 		return;
 	}
 	if (!(op = lib_export_disks(pl, l, b, h)))
@@ -1201,7 +1202,7 @@ plan_image_export(planner *pl, const desired_export *e)
 		     "strata tries again an hour after it", e->name, e->template, b->version, why);
 		return;
 	}
-	h = export_host(pl, b);
+	h = export_host(pl, b, false);
 	if (!h) {
 		refuse(pl, "", "export %s: template %s version %u is not exported: no host that answers "
 		       "holds its base %s/%s alone", e->name, e->template, b->version, b->pool, b->volume);
@@ -2183,16 +2184,20 @@ template_changed(const desired_vm *vm, const obs_domain *o)
 	       strcmp(o->template, vm->template) != 0;
 }
 
-/* A disk of @vm (from index @first) whose volume the definition on @h
- * uses in another pool: the spec moved it. */
+static bool rebuilt_with_template(const desired_disk *d);
+
+/* A disk of @vm whose volume the definition on @h uses in another pool:
+ * the spec moved it.  With @replace, not one the new template rebuilds. */
 static const desired_disk *
-moved_disk(const obs_host *h, const desired_vm *vm, guint first, const virt_vol **old)
+moved_disk(const obs_host *h, const desired_vm *vm, bool replace, const virt_vol **old)
 {
 	GPtrArray *vols = obs_host_domain_volumes(h, vm->domain);
 
-	for (guint i = first; i < vm->disks->len; i++) {
+	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
+		if (replace && rebuilt_with_template(d))
+			continue;
 		for (guint j = 0; vols && j < vols->len; j++) {
 			const virt_vol *v = vols->pdata[j];
 
@@ -2393,6 +2398,26 @@ stays_up(const planner *pl, const desired_vm *vm)
 	return to == RUN_RUNNING || to == RUN_PAUSED;
 }
 
+/* Whether the template @o was built from (in the spec still) has a disk
+ * of @d's name: then @o's volume of that name was made from it. */
+static bool
+old_template_disk(planner *pl, const obs_domain *o, const desired_disk *d)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (!o->template)
+		return false;
+	g_hash_table_iter_init(&it, pl->want->bases);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const desired_base *b = v;
+
+		if (!strcmp(b->template, o->template) && b->disk && !strcmp(b->disk, d->name))
+			return true;
+	}
+	return false;
+}
+
 /* Whether @d is made from the VM's template (its system disk, or a disk
  * of the template on its base), and so rebuilt when the template changes;
  * a persistent volume and the VM's own disks are kept. */
@@ -2440,7 +2465,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		       vm->domain, sys->pool, sys->volume, h->name);
 		return NULL;
 	}
-	if ((moved = moved_disk(h, vm, replace ? 1 : 0, &old))) {
+	if ((moved = moved_disk(h, vm, replace, &old))) {
 		refuse(pl, vm->appliance, "%s: disk '%s' would move from pool '%s' to pool '%s'; strata does not "
 		       "move volumes between pools (move it, or set its pool back)", vm->domain,
 		       moved->name, old->pool, moved->pool);
@@ -2454,7 +2479,18 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	for (guint i = 0; replace && i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
-		if (!rebuilt_with_template(d) || !(why = vol_delete_blocker(pl, h, vm->domain, d->pool, d->volume)))
+		if (!rebuilt_with_template(d) || !obs_host_has_volume(h, d->pool, d->volume))
+			continue;
+		if (i && !old_template_disk(pl, o, d)) {
+			/* The VM's own disk of that name, or one of unknown origin:
+			 * its data is not the old template's to throw away. */
+			refuse(pl, vm->appliance, "%s: its new template %s has a disk '%s', and the VM's volume %s/%s "
+			       "is not a disk of its old template %s (its own data, maybe); strata will not replace "
+			       "it: give the template's disk another name, or move the volume away by hand",
+			       vm->domain, vm->template, d->name, d->pool, d->volume, o->template ? o->template : "?");
+			return NULL;
+		}
+		if (!(why = vol_delete_blocker(pl, h, vm->domain, d->pool, d->volume)))
 			continue;
 		refuse(pl, vm->appliance, "%s: its disk %s %s/%s must be rebuilt from the new template, but %s",
 		       vm->domain, d->name, d->pool, d->volume, why);

@@ -334,7 +334,7 @@ check_template_disks(checker *c, spec_template *t)
 				   "name one of the VM's disks, or give VM '%s' a disk '%s'",
 				   t->obj.name.v ? t->obj.name.v : "?", d->name.v, t->source_vm.v, t->source_vm.v,
 				   d->name.v);
-		if (g_regex_match_simple("^v[0-9]+$", d->name.v, 0, 0))
+		if (g_regex_match_simple("^v[0-9]+(-|$)", d->name.v, 0, 0))
 			spec_error(c->diags, t->obj.file, d->name.pos, "bad-value",
 				   "disk name '%s' reads as a version in a captured base's name "
 				   "(<template>-v<N>-<disk>.qcow2); give the disk another name", d->name.v);

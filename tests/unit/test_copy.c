@@ -920,6 +920,37 @@ test_template_disks__each_disk_on_its_base_copied_where_missing(void **state)
 }
 
 /*
+ * A VM moved onto a template that has a disk of the name of the VM's own
+ * disk: the volume is the VM's data, not its old template's, and is never
+ * rebuilt from the new template's base; the change is refused saying so.
+ */
+static void
+test_template_disks__a_vms_own_disk_is_never_rebuilt_as_the_templates(void **state)
+{
+	fixture *f = fixture_with("source: {host: hv1}\ndisks: [{name: data, volume: gold-data.qcow2}]\n",
+				  "  - {name: w, template: silver, requires: [fast], disks: [{name: data, size: 64MiB}]}\n");
+	g_autofree char *moved = NULL;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(f->d), EXEC_CONVERGED);
+	assert_true(dc_has_volume(f->d, "hv2", "a.w--data.qcow2"));
+	moved = spec_text(f, "source: {host: hv1}\ndisks: [{name: data, volume: gold-data.qcow2}]\n",
+			  "  - {name: w, template: gold, requires: [fast]}\n");
+	tu_write(f->d->spec, moved);
+	p = dc_plan(f->d);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+
+		assert_false(op->kind == OP_VOL_DELETE && !strcmp(op->volume, "a.w--data.qcow2"));
+	}
+	assert_true(p->errors->len > 0);
+	assert_non_null(strstr(p->errors->pdata[0], "is not a disk of its old template silver (its own data, "
+				"maybe); strata will not replace it"));
+	fixture_free(f);
+}
+
+/*
  * From a library, each base of a template with a disk is pulled from its
  * own image of the entry, in order, checked against its own checksum; an
  * entry with another count of disks is refused with both numbers.
@@ -1381,6 +1412,7 @@ main(void)
 		cmocka_unit_test(test_template_disks__each_disk_on_its_base_copied_where_missing),
 		cmocka_unit_test(test_template_disks__captured_in_one_stop),
 		cmocka_unit_test(test_template_disks__pulled_from_a_library_by_their_order),
+		cmocka_unit_test(test_template_disks__a_vms_own_disk_is_never_rebuilt_as_the_templates),
 		cmocka_unit_test(test_retention__planned_only_where_strata_made_it_at_rest),
 		cmocka_unit_test(test_retention__a_domain_anywhere_on_the_version_keeps_it),
 		cmocka_unit_test(test_retention__an_overlay_on_the_file_keeps_it),
