@@ -55,3 +55,4 @@ int cmd_history(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_control(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
+int cmd_snapshots(int argc, char **argv);

@@ -29,8 +29,28 @@ desired_volume_owned_by(const char *volume, const char *domain)
 	       strncmp(volume + n, "--", 2) == 0;
 }
 
+bool
+desired_vm_declares_snapshots(const desired_vm *vm)
+{
+	return vm->snapshots->len || vm->revert_id;
+}
+
+static char *vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots);
+
 char *
 desired_vm_hash(const desired_vm *vm, const char *domain_type)
+{
+	return vm_hash(vm, domain_type, true);
+}
+
+char *
+desired_vm_hash_before_snapshots(const desired_vm *vm, const char *domain_type)
+{
+	return vm_hash(vm, domain_type, false);
+}
+
+static char *
+vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots)
 {
 	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
 	g_autoptr(GString) s = g_string_new(NULL);
@@ -59,6 +79,12 @@ desired_vm_hash(const desired_vm *vm, const char *domain_type)
 	 * they existed (a new hash would redefine, and restart, every VM). */
 	if (vm->max_cpus || vm->max_memory)
 		g_string_append_printf(s, "x\x1f%u\x1f%" G_GUINT64_FORMAT "\x1f", vm->max_cpus, vm->max_memory);
+	/* Only when declared, as above.  In the hash, so that a declaration
+	 * not yet carried out has the definition (and its snapshots) read. */
+	for (guint i = 0; snapshots && i < vm->snapshots->len; i++)
+		g_string_append_printf(s, "s\x1f%s\x1f", (const char *)vm->snapshots->pdata[i]);
+	if (snapshots && vm->revert_id)
+		g_string_append_printf(s, "r\x1f%s\x1f%s\x1f", vm->revert_id, vm->revert_snapshot);
 	g_checksum_update(sum, (const guchar *)s->str, (gssize)s->len);
 	hash = g_strndup(g_checksum_get_string(sum), 16);
 	return hash;
@@ -128,6 +154,9 @@ vm_free(gpointer p)
 	g_ptr_array_unref(vm->requires);
 	g_ptr_array_unref(vm->disks);
 	g_ptr_array_unref(vm->nics);
+	g_ptr_array_unref(vm->snapshots);
+	g_free(vm->revert_id);
+	g_free(vm->revert_snapshot);
 	g_free(vm);
 }
 
@@ -261,6 +290,10 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	vm->never_disrupt = a->disruption.v == DISRUPTION_NEVER;
 	vm->disks = g_ptr_array_new_with_free_func(disk_free);
 	vm->nics = g_ptr_array_new_with_free_func(nic_free);
+	vm->snapshots = strv_of(&svm->snapshots);
+	vm->revert_id = g_strdup(svm->revert_id.v);
+	vm->revert_snapshot = g_strdup(svm->revert_snapshot.v);
+	vm->disk_change_deletes_snapshots = svm->on_disk_change.v == ON_DISK_CHANGE_DELETE_SNAPSHOTS;
 	vm_disks(src, vm, svm, t);
 	for (guint i = 0; i < svm->nics->len; i++) {
 		const spec_nic *sn = svm->nics->pdata[i];

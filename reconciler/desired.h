@@ -67,6 +67,10 @@ typedef struct {
 	bool never_disrupt;
 	GPtrArray *disks;  /* desired_disk *, system disk first */
 	GPtrArray *nics;   /* desired_nic * */
+	GPtrArray *snapshots; /* char *: named snapshots it should have */
+	char *revert_id;   /* revert: {id, snapshot}, or NULL: reverted once per id */
+	char *revert_snapshot;
+	bool disk_change_deletes_snapshots; /* on_disk_change: delete-snapshots */
 } desired_vm;
 
 typedef struct {
@@ -170,6 +174,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(desired_state, desired_free)
  */
 #define DESIRED_DEF_VERSION 1
 char *desired_vm_hash(const desired_vm *vm, const char *domain_type);
+/*
+ * The same without the VM's snapshot declarations (`snapshots`, `revert`):
+ * what a definition records until they are carried out, so that the
+ * next pass reads it, and its snapshots, again.
+ */
+char *desired_vm_hash_before_snapshots(const desired_vm *vm, const char *domain_type);
+/* Whether the VM declares snapshots or a revert. */
+bool desired_vm_declares_snapshots(const desired_vm *vm);
 /* What the VM may be given while it runs: max_cpus/max_memory, else its
  * vCPUs and memory.  Placement reserves these. */
 unsigned desired_vm_max_cpus(const desired_vm *vm);

@@ -306,6 +306,46 @@ refresh_pools(job *j, GError **error)
 	return true;
 }
 
+/* Scheduled snapshots end in their time, so retention keeps the newest
+ * (the prefix is the name without it); declared ones are kept as named. */
+static bool
+snapshot_create(virt_host *v, const plan_op *op, GError **error)
+{
+	size_t len = strlen(op->snapshot);
+	g_autofree char *prefix = NULL;
+
+	if (op->one_snapshot)
+		return virt_snapshot_create(v, op->domain, op->snapshot, VIRT_SNAP_DECLARED, error);
+	if (!virt_snapshot_create(v, op->domain, op->snapshot, VIRT_SNAP_SCHEDULED, error))
+		return false;
+	if (!op->value || len <= 16)
+		return true;
+	prefix = g_strndup(op->snapshot, len - 16);
+	return virt_snapshots_prune(v, op->domain, prefix, (guint)op->value, error);
+}
+
+/*
+ * The last check before a disk grows: the plan reads a VM's snapshots only
+ * when its definition changes, and a size is not part of it.  While it has
+ * snapshots its disks keep their size unless the spec lets them go.
+ */
+static bool
+resize_allowed(virt_host *v, const plan_op *op, GError **error)
+{
+	int n;
+
+	if (op->snapshots_may_go)
+		return true;
+	n = virt_snapshot_count(v, op->domain, "");
+	if (n == 0)
+		return true;
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+		    n < 0 ? "cannot list the snapshots of '%s'; a disk does not grow without knowing it has none"
+			  : "'%s' has snapshots: its disks keep their size (set on_disk_change: delete-snapshots "
+			    "to let them go, or delete them first)", op->domain);
+	return false;
+}
+
 static bool
 run_once(job *j, GError **error)
 {
@@ -394,6 +434,8 @@ run_once(job *j, GError **error)
 	case OP_DETACH:
 		return virt_detach(v, op->domain, op->device, (unsigned)op->value, error);
 	case OP_DISK_RESIZE:
+		if (!resize_allowed(v, op, error))
+			return false;
 		return virt_disk_grow(v, op->domain, op->device, op->pool, op->volume, op->value, error);
 	case OP_REBOOT:
 		return virt_reboot(v, op->domain, error);
@@ -401,15 +443,13 @@ run_once(job *j, GError **error)
 		return virt_pm_wakeup(v, op->domain, error);
 	case OP_MIGRATE:
 		return with_deadline(j, error);
-	case OP_SNAPSHOT_CREATE: {
-		/* Names end in the time, so retention keeps the newest. */
-		g_autofree char *prefix = g_strndup(op->snapshot, strlen(op->snapshot) - 16);
-
-		return virt_snapshot_create(v, op->domain, op->snapshot, error) &&
-		       (!op->value || virt_snapshots_prune(v, op->domain, prefix, (guint)op->value, error));
-	}
+	case OP_SNAPSHOT_CREATE:
+		return snapshot_create(v, op, error);
 	case OP_SNAPSHOT_DELETE:
-		return virt_snapshots_prune(v, op->domain, op->snapshot, 0, error);
+		return op->one_snapshot ? virt_snapshot_delete(v, op->domain, op->snapshot, error)
+					: virt_snapshots_prune(v, op->domain, op->snapshot, 0, error);
+	case OP_SNAPSHOT_REVERT:
+		return virt_snapshot_revert(v, op->domain, op->snapshot, error);
 	default:
 		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "unknown operation");
 		return false;
@@ -780,6 +820,7 @@ heavy(const plan_op *op)
 	case OP_SAVE:
 	case OP_RESUME:
 	case OP_SNAPSHOT_CREATE:
+	case OP_SNAPSHOT_REVERT:
 		return true;
 	case OP_VOL_CREATE:
 		return op->clone_from != NULL;

@@ -513,6 +513,10 @@ op_args(const plan_op *op)
 	if (op->kind == OP_IMAGE_EXPORT)
 		return g_strdup_printf("%s version %u from %s/%s as %s/%s", op->export->template,
 				       op->export->version, op->pool, op->volume, op->file, op->export->file_name);
+	if (op->kind == OP_SNAPSHOT_REVERT)
+		return g_strdup_printf("snapshot=%s id=%s", op->snapshot, op->revert_id);
+	if (op->one_snapshot)
+		return g_strdup_printf("snapshot=%s", op->snapshot);
 	if (op->volume)
 		return g_strdup_printf("%s/%s%s%s", op->pool, op->volume,
 				       op->clone_from ? " from " : "",
@@ -680,6 +684,20 @@ history_done_exports(history *h)
 	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sqlite3_stmt *st = prepare(h, "SELECT substr(host, 8) || '/' || pool || '/' || substr(volume, 9) "
 				   "FROM images WHERE host LIKE 'export:%' AND sha256 IS NOT NULL", NULL);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		g_hash_table_add(t, g_strdup((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	return t;
+}
+
+GHashTable *
+history_reverts_done(history *h)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	sqlite3_stmt *st = prepare(h, "SELECT appliance || '.' || vm || '/' || substr(args, instr(args, ' id=') + 4) "
+				   "FROM ops WHERE kind = 'snapshot-revert' AND result = 'done' AND instr(args, ' id=') > 0",
+				   NULL);
 
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		g_hash_table_add(t, g_strdup((const char *)sqlite3_column_text(st, 0)));

@@ -212,6 +212,8 @@ domain_free(gpointer p)
 	g_strfreev(d->released);
 	g_free(d->title);
 	g_free(d->restart_required);
+	if (d->snaps)
+		g_ptr_array_unref(d->snaps);
 	g_free(d);
 }
 
@@ -288,10 +290,27 @@ read_definition(virt_host *v, const char *name, bool running, domxml_info *info,
 	return true;
 }
 
+/*
+ * A VM's snapshots matter when a change to it is due: a declared snapshot
+ * or revert to carry out, or a disk change that snapshots forbid.  Read
+ * then only, so that a pass costs nothing per VM while nothing changes.
+ */
+static void
+snapshots_read(virt_host *v, obs_domain *d, const desired_state *want, const char *type)
+{
+	desired_vm *vm = g_hash_table_lookup(want->vm_by_domain, d->name);
+	g_autofree char *hash = vm ? desired_vm_hash(vm, type) : NULL;
+
+	if (!vm || !d->managed || (d->hash && strcmp(d->hash, hash) == 0))
+		return;
+	if (!virt_snapshot_list(v, d->name, &d->snaps, NULL))
+		d->snaps = NULL;  /* unknown: the plan refuses what needs them */
+}
+
 /* Read the definition of @d and remember what it says. */
 static void
 domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint gen,
-	    unsigned *reads)
+	    const desired_state *want, unsigned *reads)
 {
 	domxml_info info;
 
@@ -319,6 +338,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->max_memory = info.max_memory;
 	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
+	snapshots_read(v, d, want, h->domain_type);
 }
 
 bool
@@ -561,7 +581,7 @@ observe_domains(obs_host *h, virt_host *v, GPtrArray *doms, const desired_state 
 		d->managed_save = vd->managed_save;
 		d->host = h;
 		if (!domain_from_cache(d, want, cache, type))
-			domain_read(h, v, d, cache, gen, reads);
+			domain_read(h, v, d, cache, gen, want, reads);
 		g_ptr_array_add(h->domains, d);
 	}
 }

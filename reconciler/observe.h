@@ -49,6 +49,9 @@ typedef struct {
 	uint64_t memory;
 	unsigned max_cpus;       /* what it may be given while it runs */
 	uint64_t max_memory;
+	GPtrArray *snaps;        /* virt_snap *, by time: read with its definition
+				    when a change to it is due (its hash differs
+				    from the wanted one), else NULL */
 	obs_host *host;
 } obs_domain;
 

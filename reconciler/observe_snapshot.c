@@ -116,6 +116,32 @@ write_details(JsonBuilder *b, GHashTable *details)
 	json_builder_end_array(b);
 }
 
+/* A VM's snapshots, when the pass read them (a change to it was due). */
+static void
+write_snaps(JsonBuilder *b, const GPtrArray *snaps)
+{
+	json_builder_set_member_name(b, "snapshots");
+	if (!snaps) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	json_builder_begin_array(b);
+	for (guint i = 0; i < snaps->len; i++) {
+		const virt_snap *s = snaps->pdata[i];
+
+		json_builder_begin_object(b);
+		json_out_string(b, "name", s->name);
+		json_out_string(b, "parent", s->parent);
+		json_out_int(b, "created", s->created);
+		json_out_string(b, "state", s->state);
+		json_out_string(b, "description", s->description);
+		out_bool(b, "external", s->external);
+		out_bool(b, "current", s->current);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
 static void
 write_domain(JsonBuilder *b, const obs_domain *d)
 {
@@ -143,6 +169,7 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	json_out_int(b, "memory", (gint64)d->memory);
 	json_out_int(b, "max_cpus", d->max_cpus);
 	json_out_int(b, "max_memory", (gint64)d->max_memory);
+	write_snaps(b, d->snaps);
 	json_builder_end_object(b);
 }
 
@@ -349,6 +376,44 @@ plain_name(json_in *r, const char *what, const char *v)
 }
 
 static bool
+read_snap(json_in *r, JsonObject *o, virt_snap *s)
+{
+	uint64_t created;
+
+	return dup_string(r, o, "name", &s->name) && dup_or_null(r, o, "parent", &s->parent) &&
+	       json_in_uint(r, o, "created", 0, &created) && (s->created = (gint64)MIN(created, G_MAXINT64), true) &&
+	       dup_or_null(r, o, "state", &s->state) && dup_or_null(r, o, "description", &s->description) &&
+	       json_in_bool(r, o, "external", &s->external) && json_in_bool(r, o, "current", &s->current);
+}
+
+/* "snapshots": null or absent (not read), or a list of at most DOMAIN_REFS_MAX. */
+static bool
+read_snaps(json_in *r, JsonObject *o, obs_domain *d)
+{
+	JsonNode *n = json_object_get_member(o, "snapshots");
+	JsonArray *a;
+
+	if (!n || JSON_NODE_HOLDS_NULL(n))
+		return true;
+	if (!(a = json_in_array(r, o, "snapshots")))
+		return false;
+	if (json_array_get_length(a) > DOMAIN_REFS_MAX)
+		return json_in_bad(r, "more than %d snapshots", DOMAIN_REFS_MAX);
+	d->snaps = g_ptr_array_new_with_free_func(virt_snap_free);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		gsize old = json_in_enter_index(r, i);
+		JsonObject *so = json_in_as_object(r, json_array_get_element(a, i));
+		virt_snap *s = g_new0(virt_snap, 1);
+
+		g_ptr_array_add(d->snaps, s);
+		if (!so || !read_snap(r, so, s))
+			return false;
+		json_in_leave(r, old);
+	}
+	return true;
+}
+
+static bool
 read_domain(json_in *r, JsonObject *o, obs_domain *d)
 {
 	uint64_t state, reason, cpus, max_cpus;
@@ -376,7 +441,8 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_range(r, o, "cpus", 0, G_MAXUINT, &cpus) ||
 	    !json_in_uint(r, o, "memory", 0, &d->memory) ||
 	    !json_in_range(r, o, "max_cpus", 0, G_MAXUINT, &max_cpus) ||
-	    !json_in_uint(r, o, "max_memory", 0, &d->max_memory))
+	    !json_in_uint(r, o, "max_memory", 0, &d->max_memory) ||
+	    !read_snaps(r, o, d))
 		return false;
 	if (!*d->name)
 		return json_in_bad(r, "name is empty");

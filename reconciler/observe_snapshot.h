@@ -27,7 +27,7 @@
 #include "observe.h"
 
 /* 2: domains carry their NICs and their maxima */
-#define OBSERVE_SNAPSHOT_FORMAT 3
+#define OBSERVE_SNAPSHOT_FORMAT 4
 /* A snapshot larger than this is refused, not read into memory: some
  * 40,000 VMs' worth (10,000 take 7.9 MB), and parsing takes about forty
  * times its size. */

@@ -48,6 +48,7 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	g_autoptr(GHashTable) failed_exports = known ? history_failed_exports(known) : NULL;
 	g_autoptr(GHashTable) macs = known ? history_nic_macs(known) : NULL;
 	g_autoptr(GHashTable) made = known ? history_made(known) : NULL;
+	g_autoptr(GHashTable) reverts = known ? history_reverts_done(known) : NULL;
 	plan_options po = *opts;
 
 	g_clear_pointer(&p->plan, plan_free);
@@ -58,6 +59,7 @@ pass_replan(pass *p, const plan_options *opts, history *hist)
 	po.captured = captured;
 	po.failed_exports = failed_exports;
 	po.macs = macs;
+	po.reverts_done = reverts;
 	/* Without a history, what the caller knows of what strata made (the
 	 * planner fuzzer's own record). */
 	if (known)

@@ -36,6 +36,12 @@ typedef struct {
 				     and the START after its captures (NULL, NULL:
 				     not stopped for them): a template's disks
 				     are captured in one stop */
+	GHashTable *gates;        /* domain -> plan_op: every op of the domain
+				     planned after it waits for it (snapshots
+				     taken or let go of before a change) */
+	GHashTable *settled;      /* domains whose snapshot declarations hold
+				     once this plan is carried out: their
+				     definition records the whole hash */
 	GHashTable *held;         /* appliances whose operations are held back */
 	GHashTable *tallies;      /* appliance -> guint[3]: its VMs counted in
 				     n_create, n_change, n_remove */
@@ -52,7 +58,7 @@ static const char *const kind_names[] = {
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 	"copy-volume", "export-template", "export-image", "capture-volume", "set-vcpus",
-	"attach", "detach", "resize-disk",
+	"attach", "detach", "resize-disk", "snapshot-revert",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -156,6 +162,11 @@ op_describe(const plan_op *op)
 
 		return g_strdup_printf("%s %s %s to %s", op_kind_name(op->kind), op->domain, op->device, size);
 	}
+	if (op->kind == OP_SNAPSHOT_REVERT)
+		return g_strdup_printf("%s %s to '%s' (revert %s)", op_kind_name(op->kind), op->domain,
+				       op->snapshot, op->revert_id);
+	if ((op->kind == OP_SNAPSHOT_CREATE || op->kind == OP_SNAPSHOT_DELETE) && op->one_snapshot)
+		return g_strdup_printf("%s %s '%s'", op_kind_name(op->kind), op->domain, op->snapshot);
 	if (op->kind == OP_MIGRATE)
 		return g_strdup_printf("%s %s to %s%s (aborted after %" G_GUINT64_FORMAT " s)",
 				       op_kind_name(op->kind), op->domain, op->target,
@@ -198,6 +209,7 @@ op_free(gpointer p)
 	g_free(op->hash);
 	g_free(op->reason);
 	g_free(op->snapshot);
+	g_free(op->revert_id);
 	g_free(op->device);
 	g_free(op->error);
 	g_free(op->digest);
@@ -242,6 +254,12 @@ op_add(planner *pl, op_kind kind, op_impact impact, const char *host,
 	op->deps = g_ptr_array_new();
 	if (after)
 		g_ptr_array_add(op->deps, after);
+	if (domain && pl->gates) {
+		plan_op *gate = g_hash_table_lookup(pl->gates, domain);
+
+		if (gate && gate != after)
+			g_ptr_array_add(op->deps, gate);
+	}
 	if (domain) {
 		g_auto(GStrv) parts = g_strsplit(domain, ".", 2);
 
@@ -1580,7 +1598,10 @@ plan_define_macs(planner *pl, const desired_vm *vm, const obs_host *h, const obs
 	const char *type = h->domain_type;
 	plan_op *op = op_add(pl, OP_DEFINE, impact, h->name, vm->domain, after, reason);
 
-	op->hash = desired_vm_hash(vm, type);
+	/* Snapshot declarations still to carry out stay out of the recorded
+	 * hash: the next pass reads the definition and the snapshots again. */
+	op->hash = g_hash_table_contains(pl->settled, vm->domain) ? desired_vm_hash(vm, type)
+								  : desired_vm_hash_before_snapshots(vm, type);
 	op->redefines = prev && prev->host == h;
 	/* Its UUID too, on a cold move as a live one keeps it: the guest
 	 * sees the same machine (SMBIOS UUID, licences bound to it). */
@@ -2259,6 +2280,7 @@ plan_live_op(planner *pl, const desired_vm *vm, const obs_domain *o, const vm_ch
 		op->pool = g_strdup(c->disk->pool);
 		op->volume = g_strdup(c->disk->volume);
 		op->value = c->size;
+		op->snapshots_may_go = vm->disk_change_deletes_snapshots;
 		break;
 	default:
 		return last;  /* in the definition only (a title) */
@@ -2311,6 +2333,7 @@ plan_grow_volumes(planner *pl, const desired_vm *vm, const obs_domain *o, const 
 		op->pool = g_strdup(c->disk->pool);
 		op->volume = g_strdup(c->disk->volume);
 		op->value = c->size;
+		op->snapshots_may_go = vm->disk_change_deletes_snapshots;
 		last = op;
 	}
 	return last;
@@ -2440,6 +2463,248 @@ changes_complete(const desired_vm *vm, const obs_domain *o)
 	return o->hash && strcmp(o->hash, hash) == 0;
 }
 
+/* ---- snapshots: declared, reverted, and the disks they hold ----------- */
+
+static const virt_snap *
+snap_named(const obs_domain *o, const char *name)
+{
+	for (guint i = 0; o->snaps && i < o->snaps->len; i++) {
+		const virt_snap *s = o->snaps->pdata[i];
+
+		if (strcmp(s->name, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* "a, b", or "none": said when a snapshot is missing. */
+static char *
+snap_names(const obs_domain *o)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (guint i = 0; o->snaps && i < o->snaps->len; i++)
+		g_string_append_printf(s, "%s%s", i ? ", " : "", ((const virt_snap *)o->snaps->pdata[i])->name);
+	return g_strdup(s->len ? s->str : "none");
+}
+
+/* The state a revert leaves the VM in: the one it was taken in. */
+static run_state
+snap_run_state(const virt_snap *s)
+{
+	if (g_strcmp0(s->state, "running") == 0)
+		return RUN_RUNNING;
+	if (g_strcmp0(s->state, "paused") == 0)
+		return RUN_PAUSED;
+	return RUN_OFF;
+}
+
+/* Every declared snapshot is there (or about to be, when @planned). */
+static bool
+snapshots_all_there(const desired_vm *vm, const obs_domain *o)
+{
+	for (guint i = 0; i < vm->snapshots->len; i++)
+		if (!snap_named(o, vm->snapshots->pdata[i]))
+			return false;
+	return true;
+}
+
+static bool
+revert_due(const planner *pl, const desired_vm *vm)
+{
+	g_autofree char *key = NULL;
+
+	if (!vm->revert_id)
+		return false;
+	key = g_strdup_printf("%s/%s", vm->domain, vm->revert_id);
+	return !pl->opts->reverts_done || !g_hash_table_contains(pl->opts->reverts_done, key);
+}
+
+/* Why the revert @vm declares cannot be made now, or NULL. */
+static char *
+revert_problem(const planner *pl, const desired_vm *vm, const obs_domain *o, const virt_snap *s)
+{
+	run_state from = run_state_of(o);
+	g_autofree char *names = NULL;
+
+	if (!o->snaps)
+		return g_strdup("its snapshots could not be read (the next pass tries again)");
+	if (!s) {
+		names = snap_names(o);
+		return g_strdup_printf("it has no snapshot '%s' (it has: %s); name one it has, or remove 'revert'",
+				       vm->revert_snapshot, names);
+	}
+	if (!virt_snap_ours(s))
+		return g_strdup_printf("snapshot '%s' was not taken by strata, which reverts only its own "
+				       "(what it holds is somebody else's to judge); revert it by hand with "
+				       "virsh snapshot-revert", s->name);
+	if (s->external)
+		return g_strdup_printf("snapshot '%s' is external (its disks are other files); libvirt 9.0 "
+				       "reverts internal snapshots only", s->name);
+	if ((from == RUN_RUNNING || from == RUN_PAUSED) && vm->never_disrupt)
+		return g_strdup_printf("the VM runs and appliance '%s' sets disruption: never (a revert replaces "
+				       "what it runs); stop it first, or allow disruption", vm->appliance);
+	(void)pl;
+	return NULL;
+}
+
+/*
+ * A revert declared and not yet made: the revert, then the definition the
+ * spec wants (libvirt brings back the one the snapshot was taken with),
+ * then the declared state from the snapshot's.  True when @vm's plan for
+ * this pass ends here (a revert planned or refused).
+ */
+static bool
+plan_revert(planner *pl, const desired_vm *vm, obs_domain *o)
+{
+	const virt_snap *s;
+	g_autofree char *why = NULL;
+	g_autofree char *reason = NULL;
+	plan_op *op, *def;
+
+	if (!revert_due(pl, vm))
+		return false;
+	s = snap_named(o, vm->revert_snapshot);
+	if ((why = revert_problem(pl, vm, o, s))) {
+		refuse(pl, vm->appliance, "%s: revert '%s' to snapshot '%s' cannot be made: %s", vm->domain,
+		       vm->revert_id, vm->revert_snapshot, why);
+		return true;
+	}
+	reason = g_strdup_printf("revert '%s': back to snapshot '%s' (taken %s); what its disks hold now is lost",
+				 vm->revert_id, s->name, s->state ? s->state : "?");
+	op = op_add(pl, OP_SNAPSHOT_REVERT, IMPACT_DESTROYS_DATA, o->host->name, vm->domain, NULL, reason);
+	op->snapshot = g_strdup(s->name);
+	op->revert_id = g_strdup(vm->revert_id);
+	if (snapshots_all_there(vm, o))
+		g_hash_table_add(pl->settled, vm->domain);
+	def = plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, op,
+			  "after a revert: the definition the spec wants");
+	plan_state(pl, o->host->name, vm->domain, snap_run_state(s), run_state_wanted(wanted(pl, vm)),
+		   IMPACT_IN_PLACE, def);
+	tally(pl, vm->appliance, &pl->p->n_change);
+	return true;
+}
+
+/*
+ * Declared snapshots the VM lacks are taken; ones strata took for an
+ * earlier declaration and the spec no longer lists are deleted.  Every
+ * later op of the VM waits for these.
+ */
+static void
+plan_declared_snapshots(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	plan_op *last = NULL;
+
+	if (!o->snaps) {
+		if (desired_vm_declares_snapshots(vm) && o->detailed)
+			note(pl, "%s: its snapshots could not be read; its snapshot declarations wait", vm->domain);
+		return;
+	}
+	for (guint i = 0; i < o->snaps->len; i++) {
+		const virt_snap *s = o->snaps->pdata[i];
+
+		if (g_strcmp0(s->description, VIRT_SNAP_DECLARED) != 0 ||
+		    g_ptr_array_find_with_equal_func(vm->snapshots, s->name, g_str_equal, NULL))
+			continue;
+		last = op_add(pl, OP_SNAPSHOT_DELETE, IMPACT_DESTROYS_DATA, o->host->name, vm->domain, last,
+			      "no longer declared in 'snapshots'");
+		last->snapshot = g_strdup(s->name);
+		last->one_snapshot = true;
+	}
+	for (guint i = 0; i < vm->snapshots->len; i++) {
+		const char *name = vm->snapshots->pdata[i];
+
+		if (snap_named(o, name))
+			continue;
+		last = op_add(pl, OP_SNAPSHOT_CREATE, IMPACT_IN_PLACE, o->host->name, vm->domain, last,
+			      "declared in 'snapshots'");
+		last->snapshot = g_strdup(name);
+		last->one_snapshot = true;
+	}
+	g_hash_table_add(pl->settled, vm->domain);
+	if (last)
+		g_hash_table_insert(pl->gates, vm->domain, last);
+}
+
+static bool
+changes_disks(const GPtrArray *changes)
+{
+	for (guint i = 0; changes && i < changes->len; i++) {
+		const vm_change *c = changes->pdata[i];
+
+		if (c->kind >= CH_DISK_ATTACH && c->kind <= CH_DISK_OTHER)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * CloudStack's rule: while a VM has snapshots its disks do not change (a
+ * revert would bring back disks that no longer match its definition),
+ * unless the spec lets the snapshots go first.  True when refused.
+ */
+static bool
+snapshots_hold_disks(planner *pl, const desired_vm *vm, const obs_domain *o,
+		     const GPtrArray *changes, bool replace)
+{
+	g_autofree char *names = NULL;
+	plan_op *last = g_hash_table_lookup(pl->gates, vm->domain);
+	g_autofree char *hash = NULL;
+
+	if (!replace && !changes_disks(changes))
+		return false;
+	if (!o->snaps) {
+		/* Read whenever the hash differs; a size alone is checked again
+		 * just before the call. */
+		hash = desired_vm_hash(vm, o->host->domain_type);
+		if (!o->hash || strcmp(o->hash, hash) != 0)
+			refuse(pl, vm->appliance, "%s: its disks change, and its snapshots could not be read "
+			       "(a VM with snapshots keeps its disks); the next pass tries again", vm->domain);
+		return !o->hash || strcmp(o->hash, hash) != 0;
+	}
+	if (!o->snaps->len)
+		return false;
+	names = snap_names(o);
+	if (!vm->disk_change_deletes_snapshots) {
+		refuse(pl, vm->appliance, "%s: its disks change (%s) while it has snapshots (%s): a revert would "
+		       "bring back disks that no longer match; set on_disk_change: delete-snapshots to let them "
+		       "go, or delete them first", vm->domain, replace ? "a new template" : "a disk added, "
+		       "removed or changed", names);
+		return true;
+	}
+	for (guint i = 0; i < o->snaps->len; i++) {
+		const virt_snap *s = o->snaps->pdata[i];
+
+		last = op_add(pl, OP_SNAPSHOT_DELETE, IMPACT_DESTROYS_DATA, o->host->name, vm->domain, last,
+			      "on_disk_change: delete-snapshots; its disks change");
+		last->snapshot = g_strdup(s->name);
+		last->one_snapshot = true;
+	}
+	g_hash_table_insert(pl->gates, vm->domain, last);
+	/* Declared ones are taken again at the next pass, of the new disks. */
+	g_hash_table_remove(pl->settled, vm->domain);
+	return false;
+}
+
+/* Whether the definition @vm wants changes @o's disks (a new template, a
+ * disk added, removed or moved): declared snapshots wait for it. */
+static bool
+disks_about_to_change(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	run_state from = run_state_of(o);
+	g_auto(GStrv) macs = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+
+	if (template_changed(vm, o))
+		return true;
+	if (!o->disks)
+		return false;
+	macs = nic_macs(pl, vm, o);
+	changes = vm_changes(vm, o, macs, from == RUN_RUNNING || from == RUN_PAUSED,
+			     strcmp(o->host->domain_type, "test") != 0);
+	return changes_disks(changes);
+}
+
 static plan_op *
 plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
@@ -2457,7 +2722,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	const char *why;
 	plan_op *last = NULL, *def;
 
-	if (refuse_changes(pl, vm, changes))
+	if (refuse_changes(pl, vm, changes) || snapshots_hold_disks(pl, vm, o, changes, replace))
 		return NULL;
 	if (sys->role == DISK_PERSISTENT && !obs_host_has_volume(h, sys->pool, sys->volume)) {
 		/* Making a fresh one would hide the VM's data, which is elsewhere. */
@@ -2734,6 +2999,12 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		return;
 	}
 	redefined = !o->hash || strcmp(o->hash, hash) != 0 || disks_resized(vm, o);
+	if (redefined && plan_revert(pl, vm, o))
+		return;
+	if (redefined && !disks_about_to_change(pl, vm, o))
+		plan_declared_snapshots(pl, vm, o);
+	else if (redefined && desired_vm_declares_snapshots(vm))
+		note(pl, "%s: its declared snapshots are taken once its disks have changed", vm->domain);
 	if (redefined)
 		last = plan_redefine(pl, vm, o, from);
 	else if (o->state == VIRT_DOM_PMSUSPENDED && wanted(pl, vm) == VM_RUNNING)
@@ -3401,6 +3672,8 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	pl.copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	pl.captures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	pl.capture_start = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	pl.gates = g_hash_table_new(g_str_hash, g_str_equal);
+	pl.settled = g_hash_table_new(g_str_hash, g_str_equal);
 	pl.removal_stops = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 						 (GDestroyNotify)g_ptr_array_unref);
 	pl.new_starts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -3444,6 +3717,8 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	g_clear_pointer(&pl.copies, g_hash_table_unref);
 	g_clear_pointer(&pl.captures, g_hash_table_unref);
 	g_clear_pointer(&pl.capture_start, g_hash_table_unref);
+	g_clear_pointer(&pl.gates, g_hash_table_unref);
+	g_clear_pointer(&pl.settled, g_hash_table_unref);
 	g_hash_table_unref(pl.held);
 	g_hash_table_unref(pl.tallies);
 	g_free(pl.vanished);

@@ -55,6 +55,7 @@ typedef enum {
 			     in the definition, done once the guest let it go */
 	OP_DISK_RESIZE,   /* op->device to op->value bytes: live (block resize)
 			     on a running VM, the volume itself on one shut off */
+	OP_SNAPSHOT_REVERT, /* op->snapshot, declared as revert op->revert_id */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -152,6 +153,10 @@ struct plan_op {
 				     SHUTDOWN: seconds to a power-off; MIGRATE, SAVE:
 				     seconds to an abort */
 	char *snapshot;           /* SNAPSHOT_*: the name, or the prefix to prune */
+	bool one_snapshot;        /* SNAPSHOT_DELETE: the one named, not a prefix;
+				     SNAPSHOT_CREATE: a declared one (no retention) */
+	char *revert_id;          /* SNAPSHOT_REVERT: the declaration's id */
+	bool snapshots_may_go;    /* DISK_RESIZE: on_disk_change: delete-snapshots */
 	char *device;             /* DETACH, DISK_RESIZE: the disk's target or the
 				     NIC's MAC */
 	bool next_boot;           /* DEFINE of a running VM that is not restarted
@@ -233,6 +238,10 @@ typedef struct {
 	 * captured versions are deleted only among these.  Borrowed; may be
 	 * NULL (then none is). */
 	GHashTable *made;
+	/* "APP.VM/ID" of reverts carried out (history_reverts_done): a
+	 * revert is made once per id.  Borrowed; may be NULL (then a VM with
+	 * a revert declared is refused: strata cannot know it was done). */
+	GHashTable *reverts_done;
 } plan_options;
 
 plan *plan_build(const desired_state *want, const observed *have,

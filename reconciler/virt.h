@@ -265,14 +265,40 @@ bool virt_migrate(virt_host *h, const char *name, const char *dest_uri,
 /* Abort @name's job under way (a migration): its call returns an error,
  * and the domain stays where it was. */
 bool virt_abort_job(virt_host *h, const char *name, GError **error);
+/*
+ * Snapshots (virt_snapshot.c).  strata marks the ones it takes in their
+ * description: only those may be reverted or deleted by a declaration.
+ */
+#define VIRT_SNAP_SCHEDULED "taken by strata (scheduled)"
+#define VIRT_SNAP_DECLARED "taken by strata (declared)"
+typedef struct {
+	char *name;
+	char *parent;            /* NULL for a root */
+	gint64 created;          /* Unix seconds */
+	char *state;             /* the domain's state when taken ("running", "shutoff") */
+	char *description;       /* NULL when none */
+	bool external;           /* a disk or the memory is in another file */
+	bool current;
+} virt_snap;
+void virt_snap_free(gpointer p);
+/* Whether strata took @s (by its description, or a scheduled one's name). */
+bool virt_snap_ours(const virt_snap *s);
+/* Take snapshot @snapshot of @name, described as @description. */
 bool virt_snapshot_create(virt_host *h, const char *name, const char *snapshot,
-			  GError **error);
+			  const char *description, GError **error);
 /* Delete @name's snapshots whose names start with @prefix, oldest first
  * (names sort by time), keeping the newest @keep. */
 bool virt_snapshots_prune(virt_host *h, const char *name, const char *prefix,
 			  guint keep, GError **error);
 /* How many snapshots of @name start with @prefix; -1 on error. */
 int virt_snapshot_count(virt_host *h, const char *name, const char *prefix);
+/* Every snapshot of @name (virt_snap *, by creation time): 2 + n calls. */
+bool virt_snapshot_list(virt_host *h, const char *name, GPtrArray **out, GError **error);
+/* Revert @name to @snapshot: its disks, and its memory and state when the
+ * snapshot has them. */
+bool virt_snapshot_revert(virt_host *h, const char *name, const char *snapshot, GError **error);
+/* Delete the one snapshot @snapshot of @name (its children are kept). */
+bool virt_snapshot_delete(virt_host *h, const char *name, const char *snapshot, GError **error);
 bool virt_vol_create(virt_host *h, const char *pool, const char *xml,
 		     const char *clone_from, GError **error);
 /* @pool/@name's key: its path for file pools, pool/image for rbd. */

@@ -56,6 +56,7 @@ enum spec_vm_state {
 };
 enum spec_restart { RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_NEVER };
 enum spec_disk_bus { BUS_VIRTIO, BUS_SCSI };
+enum spec_on_disk_change { ON_DISK_CHANGE_REFUSE, ON_DISK_CHANGE_DELETE_SNAPSHOTS };
 
 /* A graceful shutdown waits this long before powering off hard. */
 #define SPEC_SHUTDOWN_TIMEOUT_S 60
@@ -199,6 +200,11 @@ typedef struct {
 	spec_int restart;           /* enum spec_restart */
 	spec_int state;             /* enum spec_vm_state */
 	spec_int shutdown_timeout;  /* seconds before a hard power-off */
+	spec_list snapshots;        /* named snapshots it should have, taken once */
+	spec_str revert_id;         /* revert: {id, snapshot}: done once per id */
+	spec_str revert_snapshot;
+	spec_pos revert_pos;        /* where `revert` is; line 0: absent */
+	spec_int on_disk_change;    /* enum spec_on_disk_change */
 } spec_vm;
 
 typedef struct {
@@ -269,6 +275,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(spec_source, spec_source_free)
 extern const char *const spec_vm_state_names[];
 extern const char *const spec_restart_names[];
 extern const char *const spec_disk_bus_names[];
+extern const char *const spec_on_disk_change_names[];
 extern const char *const spec_action_names[];
 extern const char *const spec_repeat_names[];
 extern const char *const spec_appliance_state_names[];

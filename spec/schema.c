@@ -67,6 +67,7 @@ const char *const spec_vm_state_names[] = {
 const char *const spec_restart_names[] = {
 	"on-failure", "always", "never", NULL };
 const char *const spec_disk_bus_names[] = { "virtio", "scsi", NULL };
+const char *const spec_on_disk_change_names[] = { "refuse", "delete-snapshots", NULL };
 const char *const spec_action_names[] = {
 	"terminate", "undeploy", "hold", "release", "stop", "suspend",
 	"resume", "reboot", "poweroff", "snapshot-create", "snapshot-delete",
@@ -283,6 +284,12 @@ static const field nic_fields[] = {
 static const table nic_table = TABLE("NIC", nic_fields, .size = sizeof(spec_nic),
 	.pos_off = offsetof(spec_nic, pos));
 
+static const field revert_fields[] = {
+	F("id", T_NAME, true, spec_vm, revert_id),
+	F("snapshot", T_NAME, true, spec_vm, revert_snapshot),
+};
+static const table revert_table = TABLE("revert", revert_fields);
+
 static const field vm_fields[] = {
 	F("name", T_NAME, true, spec_vm, name),
 	F("template", T_NAME, false, spec_vm, template),
@@ -301,6 +308,10 @@ static const field vm_fields[] = {
 	F("restart", T_ENUM, false, spec_vm, restart, .enums = spec_restart_names),
 	F("state", T_ENUM, false, spec_vm, state, .enums = spec_vm_state_names),
 	F("shutdown_timeout", T_INT, false, spec_vm, shutdown_timeout, .min = 1, .max = 3600),
+	F("snapshots", T_NAMES, false, spec_vm, snapshots),
+	F("revert", T_TABLE, false, spec_vm, name, .sub = &revert_table,
+	  .off2 = offsetof(spec_vm, revert_pos)),
+	F("on_disk_change", T_ENUM, false, spec_vm, on_disk_change, .enums = spec_on_disk_change_names),
 };
 static const table vm_table = TABLE("VM", vm_fields, .size = sizeof(spec_vm),
 	.pos_off = offsetof(spec_vm, pos), .init = vm_init);

@@ -799,6 +799,27 @@ check_vm_disks(checker *c, const spec_appliance *a, const spec_vm *vm)
 	}
 }
 
+/*
+ * Scheduled snapshots are named strata-<entry>-<time>: a declared one with
+ * such a name could be pruned by a schedule's retention.
+ */
+static void
+check_vm_snapshots(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	for (guint i = 0; i < spec_list_len(&vm->snapshots); i++) {
+		const spec_str *s = &g_array_index(vm->snapshots.items, spec_str, i);
+
+		if (g_str_has_prefix(s->v, "strata-"))
+			spec_error(c->diags, a->obj.file, s->pos, "bad-name",
+				   "snapshot name '%s' begins with 'strata-', which scheduled snapshots use "
+				   "(their retention could delete it); choose another name", s->v);
+	}
+	if (vm->revert_pos.line && vm->state.v == VM_UNDEPLOYED)
+		spec_error(c->diags, a->obj.file, vm->revert_pos, "bad-value",
+			   "VM '%s' has a 'revert' but state: undeployed (an undeployed VM has no snapshots); "
+			   "remove one of the two", vm->name.v ? vm->name.v : "?");
+}
+
 static void
 check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
 	      GHashTable *vms, GPtrArray *vm_names)
@@ -1154,6 +1175,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_disks(c, a, vm);
 		check_vm_nics(c, a, vm);
 		check_vm_maxima(c, a, vm);
+		check_vm_snapshots(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)

@@ -1,0 +1,162 @@
+/*
+ * cmd_snapshots.c - `strata snapshots PATH APP.VM`: a VM's snapshots
+ *
+ * Finds the host that runs the VM as a plan would (read-only connections),
+ * then lists the VM's snapshots there: name, parent, when taken, the
+ * state it was taken in, and who took it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "diag_print.h"
+#include "json_out.h"
+#include "pass.h"
+
+static const char *
+taken_by(const virt_snap *s)
+{
+	if (g_strcmp0(s->description, VIRT_SNAP_DECLARED) == 0)
+		return "strata (declared)";
+	if (virt_snap_ours(s))
+		return "strata (scheduled)";
+	return "other";
+}
+
+static char *
+time_text(gint64 t)
+{
+	g_autoptr(GDateTime) d = g_date_time_new_from_unix_utc(t);
+
+	return d ? g_date_time_format(d, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+}
+
+static void
+show_text(const char *domain, const char *host, const GPtrArray *snaps)
+{
+	printf("%s on %s: %u snapshot%s\n", domain, host, snaps->len, snaps->len == 1 ? "" : "s");
+	if (!snaps->len)
+		return;
+	printf("%-24s %-24s %-20s %-10s %-20s %s\n", "NAME", "PARENT", "TAKEN", "STATE", "BY", "");
+	for (guint i = 0; i < snaps->len; i++) {
+		const virt_snap *s = snaps->pdata[i];
+		g_autofree char *when = time_text(s->created);
+
+		printf("%-24s %-24s %-20s %-10s %-20s %s%s\n", s->name, s->parent ? s->parent : "-", when,
+		       s->state ? s->state : "?", taken_by(s), s->current ? "current" : "",
+		       s->external ? " external" : "");
+	}
+}
+
+static void
+show_json(const char *domain, const char *host, const GPtrArray *snaps)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_out_string(b, "vm", domain);
+	json_out_string(b, "host", host);
+	json_builder_set_member_name(b, "snapshots");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < snaps->len; i++) {
+		const virt_snap *s = snaps->pdata[i];
+		g_autofree char *when = time_text(s->created);
+
+		json_builder_begin_object(b);
+		json_out_string(b, "name", s->name);
+		json_out_string(b, "parent", s->parent);
+		json_out_string(b, "taken", when);
+		json_out_int(b, "taken_unix", s->created);
+		json_out_string(b, "state", s->state);
+		json_out_string(b, "by", taken_by(s));
+		json_builder_set_member_name(b, "current");
+		json_builder_add_boolean_value(b, s->current);
+		json_builder_set_member_name(b, "external");
+		json_builder_add_boolean_value(b, s->external);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	json_out_print(stdout, b);
+}
+
+/* The snapshots of @domain where it runs, or NULL with a message printed. */
+static GPtrArray *
+list_snapshots(pass *p, const char *domain, const char **host)
+{
+	const obs_domain *d = g_hash_table_lookup(p->have->domain_by_name, domain);
+	const host_conn *c;
+	g_autoptr(GError) err = NULL;
+	GPtrArray *snaps = NULL;
+
+	if (!d) {
+		fprintf(stderr, "strata snapshots: no host runs a domain named '%s'%s\n", domain,
+			p->plan && p->plan->partial ? " (a host did not answer)" : "");
+		return NULL;
+	}
+	c = g_hash_table_lookup(p->hosts->by_name, d->host->name);
+	if (!c || !c->virt) {
+		fprintf(stderr, "strata snapshots: host %s is not connected\n", d->host->name);
+		return NULL;
+	}
+	if (!virt_snapshot_list(c->virt, domain, &snaps, &err)) {
+		fprintf(stderr, "strata snapshots: %s\n", err->message);
+		return NULL;
+	}
+	*host = d->host->name;
+	return snaps;
+}
+
+int
+cmd_snapshots(int argc, char **argv)
+{
+	g_autofree char *format = NULL, *connect = NULL;
+	GOptionEntry entries[] = {
+		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
+		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
+		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json", "FORMAT" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — list a VM's snapshots");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) snaps = NULL;
+	pass_options po = { 0 };
+	output_format fmt;
+	const char *host = NULL;
+	pass p;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"Finds the host of the source at PATH that runs APP.VM (read-only connections,\n"
+		"as plan) and lists the VM's snapshots there, oldest first: name, parent,\n"
+		"when taken (UTC), the state the VM was in, who took it (strata for a\n"
+		"declared or a scheduled one, or other), and which is current.  Only a\n"
+		"snapshot strata took can be reverted by a `revert` declaration.\n\n"
+		"Exit status: 0 success, 1 error (invalid source, no such VM, host\n"
+		"unreachable), 64 usage error.");
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
+		return STRATA_EXIT_USAGE;
+	if (argc != 3) {
+		fprintf(stderr, "strata snapshots: give a PATH and an APP.VM\nTry 'strata snapshots --help'.\n");
+		return STRATA_EXIT_USAGE;
+	}
+	po.path = argv[1];
+	po.connect = connect ? connect : "test:///default";
+	po.readonly = TRUE;
+	if (!pass_run(&p, &po, NULL, NULL, &err)) {
+		diag_print(stderr, OUTPUT_TEXT, &p.diags);
+		fprintf(stderr, "strata snapshots: %s\n", err ? err->message : "the source is invalid");
+		pass_release(&p);
+		return STRATA_EXIT_ERROR;
+	}
+	snaps = list_snapshots(&p, argv[2], &host);
+	if (snaps && fmt == OUTPUT_JSON)
+		show_json(argv[2], host, snaps);
+	else if (snaps)
+		show_text(argv[2], host, snaps);
+	pass_release(&p);
+	if (!snaps)
+		return STRATA_EXIT_ERROR;
+	return fflush(stdout) == 0 ? STRATA_EXIT_OK : STRATA_EXIT_ERROR;
+}
