@@ -392,11 +392,13 @@ read_snaps(json_in *r, JsonObject *o, obs_domain *d)
 {
 	JsonNode *n = json_object_get_member(o, "snapshots");
 	JsonArray *a;
+	gsize outer;
 
 	if (!n || JSON_NODE_HOLDS_NULL(n))
 		return true;
 	if (!(a = json_in_array(r, o, "snapshots")))
 		return false;
+	outer = json_in_enter(r, "snapshots");
 	if (json_array_get_length(a) > DOMAIN_REFS_MAX)
 		return json_in_bad(r, "more than %d snapshots", DOMAIN_REFS_MAX);
 	d->snaps = g_ptr_array_new_with_free_func(virt_snap_free);
@@ -410,6 +412,7 @@ read_snaps(json_in *r, JsonObject *o, obs_domain *d)
 			return false;
 		json_in_leave(r, old);
 	}
+	json_in_leave(r, outer);
 	return true;
 }
 

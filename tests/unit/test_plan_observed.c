@@ -457,6 +457,7 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 	g_hash_table_insert(h->vols_of, g_strdup("a.vm"), g_ptr_array_new());
 	d->hash = g_strdup(info.hash);
 	d->detailed = true;
+	d->snaps = g_ptr_array_new_with_free_func(virt_snap_free);  /* read with it: none */
 	d->cpus = info.cpus;
 	d->memory = info.memory;
 	d->max_cpus = info.max_cpus;
