@@ -7,6 +7,11 @@
 STRATA=${STRATA:-$E2E_HERE/../../strata}
 
 fail() { echo "    FAIL: $*" >&2; return 1; }
+# grep_q ARGS: grep -q that reads its whole input.  Under pipefail, grep -q
+# leaving at the first match can kill the writer with SIGPIPE (virsh
+# dumpxml writes in several pieces), and the pipeline fails though the
+# text was there: a check that passed would read as failed.
+grep_q() { grep "$@" >/dev/null; }
 note() { echo "    $*"; }
 
 # expect_eq WHAT EXPECTED ACTUAL
@@ -81,13 +86,13 @@ host_of() {
 
 domstate() { e2e_virsh "$1" domstate --reason "$2" 2>/dev/null; }
 is_running() { [ "$(domstate "$1" "$2")" = "running (booted)" ] || [ "$(domstate "$1" "$2")" = "running (unpaused)" ] || [ "$(domstate "$1" "$2")" = "running (migrated)" ]; }
-is_off() { domstate "$1" "$2" | grep -q "^shut off"; }
+is_off() { domstate "$1" "$2" | grep_q "^shut off"; }
 
 qemu_pid() { pgrep -f -- "guest=$1,"; }
 # new_qemu_runs DOMAIN OLD_PID: on h1, running in a QEMU other than OLD_PID.
 new_qemu_runs() { local p; is_running h1 "$1" && p=$(qemu_pid "$1") && [ "$p" != "$2" ]; }
 # A process that is gone or a zombie.
-gone() { ! ps -o stat= -p "$1" 2>/dev/null | grep -qv Z; }
+gone() { ! ps -o stat= -p "$1" 2>/dev/null | grep_q -v Z; }
 
 # acpi_shutdown HOST DOMAIN: press the power button until the guest answers
 # (a guest still in its BIOS has not enabled the button yet, and ignores it).

@@ -32,7 +32,7 @@ scenario_vcpus_and_memory_change_live() {
 	# The test guest has no balloon driver: QEMU takes the target (the
 	# set-memory op succeeded) and the guest keeps what it has; the next
 	# boot's definition says 48 MiB.
-	e2e_virsh h1 dumpxml --inactive live.v | grep -q "<currentMemory unit='KiB'>49152</currentMemory>" ||
+	e2e_virsh h1 dumpxml --inactive live.v | grep_q "<currentMemory unit='KiB'>49152</currentMemory>" ||
 		fail "the definition for the next boot lacks 48 MiB"
 	expect_eq "vCPUs at the next boot" 2 "$(e2e_virsh h1 vcpucount live.v --config --active)"
 	expect_converged
@@ -45,7 +45,7 @@ scenario_vcpus_and_memory_change_live() {
 	expect_eq "the same QEMU process" "$pid" "$(qemu_pid live.v)"
 	# As above: QEMU took the target (the op succeeded); the guest, without
 	# a balloon driver, keeps its memory (dommemstat "actual").
-	e2e_virsh h1 dumpxml --inactive live.v | grep -q "<currentMemory unit='KiB'>40960</currentMemory>" ||
+	e2e_virsh h1 dumpxml --inactive live.v | grep_q "<currentMemory unit='KiB'>40960</currentMemory>" ||
 		fail "the definition for the next boot lacks 40 MiB"
 	expect_converged
 
@@ -128,7 +128,7 @@ scenario_disks_and_nics_change_live() {
 	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
 	expect_eq "disks now" "vda vdb vdc " "$(blocks h1 dev.v)"
 	expect_eq "vdb as QEMU sees it" 33554432 "$(capacity h1 dev.v vdb)"
-	e2e_virsh h1 domiflist dev.v | grep -q " e2e " || fail "no NIC on e2e: $(e2e_virsh h1 domiflist dev.v)"
+	e2e_virsh h1 domiflist dev.v | grep_q " e2e " || fail "no NIC on e2e: $(e2e_virsh h1 domiflist dev.v)"
 	expect_converged
 
 	note "a SCSI disk attached, then detached: SCSI needs no answer from the guest"
@@ -136,7 +136,7 @@ scenario_disks_and_nics_change_live() {
 	apply
 	expect_eq "the same QEMU process" "$pid" "$(qemu_pid dev.v)"
 	expect_eq "disks with sda" "vda vdb vdc sda " "$(blocks h1 dev.v)"
-	e2e_virsh h1 dumpxml dev.v | grep -q "<controller type='scsi' index='0' model='virtio-scsi'" ||
+	e2e_virsh h1 dumpxml dev.v | grep_q "<controller type='scsi' index='0' model='virtio-scsi'" ||
 		fail "the SCSI controller is not virtio-scsi: $(e2e_virsh h1 dumpxml dev.v | grep controller)"
 	devices_spec "disks: [{name: data, size: 32MiB}, {name: logs, size: 16MiB}], nics: [{network: e2e}]"
 	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
@@ -195,8 +195,8 @@ scenario_a_detach_the_guest_ignores() {
 
 # status_text: the daemon's whole status, as an operator reads it.
 status_text() { "$STRATA" status --db "$S/strata.db" 2>/dev/null; }
-restart_required_shown() { status_text | grep -q "restart required: 1 vCPUs running, 2 defined"; }
-restart_required_gone() { status_text | grep -q "^live.v " && ! status_text | grep -q "restart required"; }
+restart_required_shown() { status_text | grep_q "restart required: 1 vCPUs running, 2 defined"; }
+restart_required_gone() { status_text | grep_q "^live.v " && ! status_text | grep_q "restart required"; }
 
 # Under disruption: never a change that needs a boot goes into the
 # definition alone: the daemon shows restart required, the VM runs on in
@@ -218,7 +218,7 @@ Y
 	wait_for 60 "the daemon shows restart required" restart_required_shown
 	expect_eq "the same QEMU process" "$pid" "$(qemu_pid live.v)"
 	expect_eq "vCPUs for the next boot" 2 "$(e2e_virsh h1 vcpucount live.v --config --maximum)"
-	"$STRATA" status --db "$S/strata.db" -o json | grep -q '"restart_required" *: *"1 vCPUs running, 2 defined"' ||
+	"$STRATA" status --db "$S/strata.db" -o json | grep_q '"restart_required" *: *"1 vCPUs running, 2 defined"' ||
 		fail "no restart_required in the JSON status: $("$STRATA" status --db "$S/strata.db" -o json)"
 	note "a graceful restart by its operator"
 	acpi_shutdown h1 live.v
@@ -231,6 +231,6 @@ Y
 	e2e_virsh h1 vol-create-as default hand.qcow2 16M --format qcow2 >/dev/null
 	e2e_virsh h1 attach-disk live.v "$(vol_path h1 hand.qcow2)" vdz --subdriver qcow2 --live >/dev/null ||
 		fail "cannot hot-plug a disk by hand"
-	wait_for 30 "restart required for the disk" eval 'status_text | grep -q "restart required: its disks differ"'
+	wait_for 30 "restart required for the disk" eval 'status_text | grep_q "restart required: its disks differ"'
 	watch_stop
 }

@@ -86,7 +86,7 @@ sha256: 0000000000000000000000000000000000000000000000000000000000000000" "{name
 	[ ! -e "$E2E_DIR/h2/pool/gold.qcow2" ] || fail "the bad copy is left on h2"
 	[ -z "$(e2e_virsh h2 vol-list default | grep gold)" ] || fail "h2's libvirt still lists the bad copy"
 	[ -z "$(e2e_virsh h2 list --all --name)" ] || fail "a VM was defined on the bad copy"
-	"$STRATA" history --images --db "$S/strata.db" | grep -q "NOT verified" && fail "a half copy is recorded"
+	"$STRATA" history --images --db "$S/strata.db" | grep_q "NOT verified" && fail "a half copy is recorded"
 
 	note "the right checksum"
 	sha=$(sha256sum <"$E2E_DIR/h1/pool/gold.qcow2" | cut -d' ' -f1)
@@ -232,18 +232,18 @@ Y
 
 	note "vmdk: streamOptimized, same content, uploaded"
 	qemu-img compare -q "$base" "$out/aws-odd-v1.vmdk" || fail "the vmdk's content differs"
-	qemu-img info "$out/aws-odd-v1.vmdk" | grep -q "create type: streamOptimized" ||
+	qemu-img info "$out/aws-odd-v1.vmdk" | grep_q "create type: streamOptimized" ||
 		fail "not streamOptimized: $(qemu-img info "$out/aws-odd-v1.vmdk")"
 	cmp -s "$out/aws-odd-v1.vmdk" "$up/aws-odd-v1.vmdk" || fail "the upload command did not receive the file"
-	"$STRATA" history --images --db "$S/strata.db" | grep -q "upload attempt 1: exit 0: uploaded aws-odd-v1.vmdk to eu-west-1" ||
+	"$STRATA" history --images --db "$S/strata.db" | grep_q "upload attempt 1: exit 0: uploaded aws-odd-v1.vmdk to eu-west-1" ||
 		fail "the upload is not recorded: $("$STRATA" history --images --db "$S/strata.db")"
 
 	note "vhd: fixed, its virtual size rounded up to a MiB"
 	# A fixed VHD is raw data with a footer: qemu-img must be told it is one.
 	qemu-img compare -q -F vpc "$base" "$out/azure-odd-v1.vhd" || fail "the vhd's content differs"
 	info=$(qemu-img info -f vpc --output=json "$out/azure-odd-v1.vhd")
-	echo "$info" | grep -q '"virtual-size": 4194304' || fail "the vhd's size is not 4 MiB: $info"
-	echo "$info" | grep -q '"format": "vpc"' || fail "not a vhd: $info"
+	echo "$info" | grep_q '"virtual-size": 4194304' || fail "the vhd's size is not 4 MiB: $info"
+	echo "$info" | grep_q '"format": "vpc"' || fail "not a vhd: $info"
 	expect_eq "the vhd file's size (fixed: data + 512-byte footer)" 4194816 "$(stat -c %s "$out/azure-odd-v1.vhd")"
 
 	note "once per version; the failed one waits an hour (plan reads the history)"
@@ -296,7 +296,7 @@ disk_size: 16MiB"
 	is_running h1 t.src || fail "t.src is not running again after the capture"
 	expect_eq "t.copy's host" h2 "$(host_of t.copy)"
 	is_running h2 t.copy || fail "t.copy does not run on h2"
-	qemu-img info "$(vol_path h1 cap-v1.qcow2)" | grep -q "backing file" && fail "the capture is not flattened"
+	qemu-img info "$(vol_path h1 cap-v1.qcow2)" | grep_q "backing file" && fail "the capture is not flattened"
 	has_marker h2 t.copy--system.qcow2 || fail "the bytes written into t.src are not in t.copy's disk"
 	sha=$(sha256sum <"$(vol_path h1 cap-v1.qcow2)" | cut -d' ' -f1)
 	expect_eq "sha256 of h2's copy" "$sha" "$(sha256sum <"$(vol_path h2 cap-v1.qcow2)" | cut -d' ' -f1)"
@@ -339,7 +339,7 @@ scenario_template_captured_live_then_old_version_retired() {
 	expect_eq "t.src's domain id (never stopped)" "$id" "$(e2e_virsh h1 domid t.src)"
 	expect_eq "t.copy's host" h2 "$(host_of t.copy)"
 	has_marker h2 t.copy--system.qcow2 || fail "the bytes written into t.src are not in t.copy's disk"
-	qemu-img info -U "$(vol_path h1 cap-v1.qcow2)" | grep -q "backing file" && fail "the capture is not flattened"
+	qemu-img info -U "$(vol_path h1 cap-v1.qcow2)" | grep_q "backing file" && fail "the capture is not flattened"
 
 	note "version 2, keep: 1: t.copy (on version 1) gives way to t.next; a hand-made overlay on h2's version 1"
 	cap_spec "$(cap_live_doc 2)" "{name: src, template: tiny, layer: l}" "{name: next, template: cap, layer: l}"
@@ -356,7 +356,7 @@ scenario_template_captured_live_then_old_version_retired() {
 	grep -q "default/cap-v1.qcow2 is kept: on h2, volume default/hand.qcow2 (its backing file is .*) stands on it (on that host's copy of the version)" \
 		"$S/apply.out" || fail "the apply does not say why h1's version 1 is kept: $(cat "$S/apply.out")"
 	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
-	grep -A1 "default/cap-v1.qcow2 on h2 " "$S/images.out" | grep -q "kept: .*hand.qcow2" ||
+	grep -A1 "default/cap-v1.qcow2 on h2 " "$S/images.out" | grep_q "kept: .*hand.qcow2" ||
 		fail "h2's version 1 is not shown kept: $(cat "$S/images.out")"
 
 	note "version 3: t.next gives way to t.last; h1's version 2 is changed by hand"
@@ -373,7 +373,7 @@ scenario_template_captured_live_then_old_version_retired() {
 	[ -e "$(vol_path h1 cap-v1.qcow2)" ] && [ -e "$(vol_path h2 cap-v1.qcow2)" ] || fail "version 1 went within the hour"
 	[ -e "$(vol_path h1 cap-v3.qcow2)" ] && [ -e "$(vol_path h2 cap-v3.qcow2)" ] || fail "version 3 went"
 	"$STRATA" history --images --db "$S/strata.db" >"$S/images.out"
-	grep -A1 "default/cap-v2.qcow2 on h2 " "$S/images.out" | grep -q "retired (keep)" ||
+	grep -A1 "default/cap-v2.qcow2 on h2 " "$S/images.out" | grep_q "retired (keep)" ||
 		fail "h2's version 2 is not shown retired: $(cat "$S/images.out")"
 	"$STRATA" plan --db "$S/strata.db" "$S/spec" >"$S/plan.out" 2>&1 || true
 	grep -q "h1/default/cap-v1.qcow2 is kept for now: .*strata looks again an hour later" "$S/plan.out" ||
@@ -462,7 +462,7 @@ Y
 	has_marker h2 u.b--system.qcow2 || fail "u.b's system disk lacks t.src's bytes"
 	file_has_pattern "$(vol_path h2 u.b--data.qcow2)" 0x6d 8192 ||
 		fail "u.b's data disk lacks the bytes written into t.src's data disk"
-	qemu-img info -U "$(vol_path h2 u.b--data.qcow2)" | grep -q "backing file: .*md-v1-data.qcow2" ||
+	qemu-img info -U "$(vol_path h2 u.b--data.qcow2)" | grep_q "backing file: .*md-v1-data.qcow2" ||
 		fail "u.b's data disk is not built on its base"
-	e2e_virsh h2 dumpxml u.b | grep -q "u.b--data.qcow2" || fail "u.b has no data disk"
+	e2e_virsh h2 dumpxml u.b | grep_q "u.b--data.qcow2" || fail "u.b has no data disk"
 }
