@@ -722,8 +722,10 @@ job_run(gpointer data, gpointer user)
 			j->ok = true;
 			break;
 		}
+		/* A revert that lost its connection may have been made: made
+		 * again, it would throw away what the guest wrote since. */
 		if (!g_error_matches(err, VIRT_ERROR, VIRT_ERROR_TRANSIENT) ||
-		    j->attempts > j->opts->retries) {
+		    j->attempts > j->opts->retries || j->op->kind == OP_SNAPSHOT_REVERT) {
 			j->error = g_strdup(err->message);
 			break;
 		}

@@ -696,7 +696,8 @@ history_reverts_done(history *h)
 {
 	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sqlite3_stmt *st = prepare(h, "SELECT appliance || '.' || vm || '/' || substr(args, instr(args, ' id=') + 4) "
-				   "FROM ops WHERE kind = 'snapshot-revert' AND result = 'done' AND instr(args, ' id=') > 0",
+				   "FROM ops WHERE kind = 'snapshot-revert' AND result IN ('done', 'interrupted') "
+				   "AND appliance IS NOT NULL AND vm IS NOT NULL AND instr(args, ' id=') > 0",
 				   NULL);
 
 	while (st && sqlite3_step(st) == SQLITE_ROW)

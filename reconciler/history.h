@@ -90,7 +90,8 @@ GHashTable *history_unverified_copies(history *h);
 /* "EXPORT/TEMPLATE/VERSION" of every image export done
  * (plan_options.done_exports).  A new table, the caller's. */
 GHashTable *history_done_exports(history *h);
-/* "APP.VM/ID" of every revert carried out: each is made once. */
+/* "APP.VM/ID" of every revert carried out, or cut short by a crash (it may
+ * have been made, and is never made twice). */
 GHashTable *history_reverts_done(history *h);
 /* "pool/volume" -> "TIME_US at ISO, capture failed: why" of captures
  * that failed (plan_options.failed_captures).  A new table. */

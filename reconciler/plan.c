@@ -2541,6 +2541,9 @@ revert_problem(const planner *pl, const desired_vm *vm, const obs_domain *o, con
 	if (s->external)
 		return g_strdup_printf("snapshot '%s' is external (its disks are other files); libvirt 9.0 "
 				       "reverts internal snapshots only", s->name);
+	if (from == RUN_SAVED)
+		return g_strdup("the VM is saved (managed save): its saved memory would be restored over the "
+				"reverted disks; declare it running or stopped first");
 	if ((from == RUN_RUNNING || from == RUN_PAUSED) && vm->never_disrupt)
 		return g_strdup_printf("the VM runs and appliance '%s' sets disruption: never (a revert replaces "
 				       "what it runs); stop it first, or allow disruption", vm->appliance);
@@ -2554,6 +2557,8 @@ revert_problem(const planner *pl, const desired_vm *vm, const obs_domain *o, con
  * then the declared state from the snapshot's.  True when @vm's plan for
  * this pass ends here (a revert planned or refused).
  */
+static bool disks_about_to_change(planner *pl, const desired_vm *vm, const obs_domain *o);
+
 static bool
 plan_revert(planner *pl, const desired_vm *vm, obs_domain *o)
 {
@@ -2565,7 +2570,10 @@ plan_revert(planner *pl, const desired_vm *vm, obs_domain *o)
 	if (!revert_due(pl, vm))
 		return false;
 	s = snap_named(o, vm->revert_snapshot);
-	if ((why = revert_problem(pl, vm, o, s))) {
+	if (!why && disks_about_to_change(pl, vm, o))
+		why = g_strdup("its disks change in the same revision (the revert would bring back the old ones); "
+			       "make the revert first, then the change");
+	if (why || (why = revert_problem(pl, vm, o, s))) {
 		refuse(pl, vm->appliance, "%s: revert '%s' to snapshot '%s' cannot be made: %s", vm->domain,
 		       vm->revert_id, vm->revert_snapshot, why);
 		return true;
@@ -2632,7 +2640,8 @@ changes_disks(const GPtrArray *changes)
 	for (guint i = 0; changes && i < changes->len; i++) {
 		const vm_change *c = changes->pdata[i];
 
-		if (c->kind >= CH_DISK_ATTACH && c->kind <= CH_DISK_OTHER)
+		/* A size alone is checked just before the resize. */
+		if (c->kind >= CH_DISK_ATTACH && c->kind <= CH_DISK_OTHER && c->kind != CH_DISK_GROW)
 			return true;
 	}
 	return false;
@@ -2665,6 +2674,16 @@ snapshots_hold_disks(planner *pl, const desired_vm *vm, const obs_domain *o,
 	if (!o->snaps->len)
 		return false;
 	names = snap_names(o);
+	for (guint i = 0; vm->disk_change_deletes_snapshots && i < o->snaps->len; i++) {
+		const virt_snap *s = o->snaps->pdata[i];
+
+		if (!virt_snap_ours(s)) {
+			refuse(pl, vm->appliance, "%s: its disks change while it has snapshots (%s), and snapshot '%s' "
+			       "was not taken by strata, which deletes only its own; delete it by hand first",
+			       vm->domain, names, s->name);
+			return true;
+		}
+	}
 	if (!vm->disk_change_deletes_snapshots) {
 		refuse(pl, vm->appliance, "%s: its disks change (%s) while it has snapshots (%s): a revert would "
 		       "bring back disks that no longer match; set on_disk_change: delete-snapshots to let them "

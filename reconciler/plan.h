@@ -239,8 +239,8 @@ typedef struct {
 	 * NULL (then none is). */
 	GHashTable *made;
 	/* "APP.VM/ID" of reverts carried out (history_reverts_done): a
-	 * revert is made once per id.  Borrowed; may be NULL (then a VM with
-	 * a revert declared is refused: strata cannot know it was done). */
+	 * revert is made once per id.  Borrowed; may be NULL (a plan without
+	 * a history: a revert whose definition is not yet recorded shows). */
 	GHashTable *reverts_done;
 } plan_options;
 

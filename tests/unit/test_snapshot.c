@@ -4,7 +4,7 @@
  * libvirt's test driver keeps snapshots (with the definition and state
  * each was taken in) and reverts to them, so the whole declare, take,
  * revert and delete cycle runs here for real; the bytes of a revert are
- * proved on QEMU by the end-to-end suite (tests/e2e/scenarios/snapshots.sh).
+ * proved on QEMU by the end-to-end suite (tests/e2e/scenarios/snapshot.sh).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -166,7 +166,13 @@ test_snapshot__a_revert_is_made_once_per_id(void **state)
 	o = dc_domain(d, "s.a");
 	assert_int_equal(o->state, VIRT_DOM_SHUTOFF);
 	assert_no_changes(d);
-	/* The revision stays: never again. */
+	/* The revision stays, and another change reads the VM's definition
+	 * and snapshots again: history says r1 was made, never again. */
+	dc_spec(d, VM(", snapshots: [clean], state: stopped, memory: 2GiB, revert: {id: r1, snapshot: clean}"));
+	p = dc_plan(d);
+	for (guint i = 0; i < p->ops->len; i++)
+		assert_int_not_equal(((const plan_op *)p->ops->pdata[i])->kind, OP_SNAPSHOT_REVERT);
+	assert_int_equal(dc_apply_planned(d), EXEC_CONVERGED);
 	assert_no_changes(d);
 	/* A new id reverts again. */
 	dc_spec(d, VM(", snapshots: [clean], state: stopped, revert: {id: r2, snapshot: clean}"));
@@ -218,6 +224,18 @@ test_snapshot__disks_do_not_change_while_snapshots_exist(void **state)
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	dc_spec(d, VM(", snapshots: [clean], disks: [{name: data, size: 1GiB}]"));
 	assert_refused(d, "while it has snapshots (clean)");
+	/* An operator's snapshot is never strata's to delete. */
+	assert_true(virt_snapshot_create(host_of(d, "s.a"), "s.a", "mine", "an operator's", NULL));
+	dc_spec(d, VM(", snapshots: [clean], on_disk_change: delete-snapshots, disks: [{name: data, size: 1GiB}]"));
+	assert_refused(d, "snapshot 'mine' was not taken by strata, which deletes only its own");
+	{
+		GError *e = NULL;
+
+		assert_true(virt_snapshot_delete(host_of(d, "s.a"), "s.a", "mine", &e));
+	}
+	/* Reverting in the revision that changes the disks: refused. */
+	dc_spec(d, VM(", snapshots: [clean], revert: {id: r9, snapshot: clean}, disks: [{name: data, size: 1GiB}]"));
+	assert_refused(d, "its disks change in the same revision");
 	/* Allowed to let them go: deleted first, then the disk; the declared
 	 * one is taken again, of the new disks, at the next pass. */
 	dc_spec(d, VM(", snapshots: [clean], on_disk_change: delete-snapshots, disks: [{name: data, size: 1GiB}]"));
