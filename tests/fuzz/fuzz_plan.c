@@ -144,7 +144,8 @@ static char *workdir;
 static bool verbose;
 
 static struct {
-	unsigned inputs, invalid, refused, applied, converged, partial, checked, snapshots, retired;
+	unsigned inputs, invalid, refused, applied, converged, partial, checked, snapshots, retired,
+		 captured_late;
 	GHashTable *failures;   /* "kind: error" -> count */
 	GHashTable *refusals;   /* diagnostic code of an invalid spec -> count */
 	GHashTable *errors;     /* a plan error, names left out -> count */
@@ -906,6 +907,33 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 	}
 }
 
+/*
+ * A capture waits for its VM to exist ("not captured yet: VM X is not
+ * deployed"): when the plan that converged created X, the next plan may
+ * capture from X, and do nothing else to anything else.
+ */
+static bool
+capture_after_deploy(const plan *first, const plan *again)
+{
+	bool captured = false;
+
+	for (guint i = 0; i < again->ops->len; i++) {
+		const plan_op *op = again->ops->pdata[i];
+		g_autofree char *waited = NULL;
+		bool noted = false;
+
+		if (!op->domain)
+			return false;
+		waited = g_strdup_printf("not captured yet: VM %s is not deployed", op->domain);
+		for (guint j = 0; j < first->notes->len; j++)
+			noted = noted || strstr(first->notes->pdata[j], waited);
+		if (!noted || (op->kind != OP_VOL_CAPTURE && op->kind != OP_SHUTDOWN && op->kind != OP_START))
+			return false;
+		captured = captured || op->kind == OP_VOL_CAPTURE;
+	}
+	return captured && !again->errors->len;
+}
+
 /* An old version goes only in a plan of retirements alone, only one
  * strata made there, older than the kept ones, with its recorded checksum
  * to check (check_delete has checked that no domain uses it). */
@@ -1047,6 +1075,8 @@ converge(world *w, const desired_state *want, pass *ps, spec_source *src, host_s
 	/* Retirements come in the pass after the one that converged. */
 	if (again.plan->ops->len && !again.plan->errors->len && ((plan_op *)again.plan->ops->pdata[0])->retire)
 		stats.retired++;
+	else if (capture_after_deploy(ps->plan, again.plan))
+		stats.captured_late++;
 	else if (again.plan->ops->len || again.plan->errors->len)
 		die("the plan applied completely, and planning again still finds %u operations and %u errors",
 		    again.plan->ops->len, again.plan->errors->len);
@@ -1172,10 +1202,10 @@ print_stats(void)
 	gpointer k, v;
 
 	fprintf(stderr, "fuzz_plan: %u inputs: %u invalid specs, %u plans with errors, %u applied "
-		"(%u completely, %u partly), %u checked to converge (%u of them then retiring old versions), "
-		"%u planned again from a snapshot\n",
+		"(%u completely, %u partly), %u checked to converge (%u of them then retiring old versions, "
+		"%u then capturing from a VM the first plan deployed), %u planned again from a snapshot\n",
 		stats.inputs, stats.invalid, stats.refused, stats.applied, stats.converged,
-		stats.partial, stats.checked, stats.retired, stats.snapshots);
+		stats.partial, stats.checked, stats.retired, stats.captured_late, stats.snapshots);
 	fprintf(stderr, "invalid specs, by their first diagnostic:\n");
 	g_hash_table_iter_init(&it, stats.refusals);
 	while (g_hash_table_iter_next(&it, &k, &v))
