@@ -196,8 +196,14 @@ fuzz: $(B)/fuzz/fuzz_spec $(B)/fuzz/fuzz_plan
 	$(B)/fuzz/fuzz_spec -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz/ \
 	  $(B)/fuzz/corpus tests/data/spec/bad examples/webstack examples/minimal
+	@# No per-input leak check for the planner fuzzer: observer threads are
+	@# detached (a hung host must not hold a pass) and end at their own
+	@# moment; a check that runs while one tears down its thread-local
+	@# storage (GLib's, libxml2's) reports it as leaked, about once in
+	@# 5 minutes.  The planner's leaks are checked by the sanitizer half of
+	@# `make check`, at exit, after every thread has ended.
 	FUZZ_PLAN_STATS=1 $(B)/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
-	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz/plan- \
+	  -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 -artifact_prefix=$(B)/fuzz/plan- \
 	  $(B)/fuzz/corpus_plan tests/data/fuzz_plan
 
 $(B)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c $(SPEC_SRC)

@@ -908,10 +908,31 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 }
 
 /*
- * A capture waits for its VM to exist ("not captured yet: VM X is not
- * deployed"): when the plan that converged created X, the next plan may
- * capture from X, and do nothing else to anything else.
+ * A capture waits for its VM to be as its spec says: deployed, on the host
+ * it stays on, with the definition and the run state the spec gives (plan.c
+ * capture_waits). When the plan that converged brought X there, the next
+ * plan may capture from X, and do nothing else to anything else.
  */
+static const char *const capture_waits_done[] = {
+	"not captured yet: VM %s is not deployed",
+	"not captured yet from VM %s: it is about to move",
+	"not captured yet from VM %s: its definition does not match its spec yet",
+	"not captured yet from VM %s: its state does not match its spec yet",
+};
+
+static bool
+capture_waited(const plan *first, const char *domain)
+{
+	for (guint k = 0; k < G_N_ELEMENTS(capture_waits_done); k++) {
+		g_autofree char *waited = g_strdup_printf(capture_waits_done[k], domain);
+
+		for (guint j = 0; j < first->notes->len; j++)
+			if (strstr(first->notes->pdata[j], waited))
+				return true;
+	}
+	return false;
+}
+
 static bool
 capture_after_deploy(const plan *first, const plan *again)
 {
@@ -919,15 +940,10 @@ capture_after_deploy(const plan *first, const plan *again)
 
 	for (guint i = 0; i < again->ops->len; i++) {
 		const plan_op *op = again->ops->pdata[i];
-		g_autofree char *waited = NULL;
-		bool noted = false;
 
-		if (!op->domain)
+		if (!op->domain || !capture_waited(first, op->domain))
 			return false;
-		waited = g_strdup_printf("not captured yet: VM %s is not deployed", op->domain);
-		for (guint j = 0; j < first->notes->len; j++)
-			noted = noted || strstr(first->notes->pdata[j], waited);
-		if (!noted || (op->kind != OP_VOL_CAPTURE && op->kind != OP_SHUTDOWN && op->kind != OP_START))
+		if (op->kind != OP_VOL_CAPTURE && op->kind != OP_SHUTDOWN && op->kind != OP_START)
 			return false;
 		captured = captured || op->kind == OP_VOL_CAPTURE;
 	}
