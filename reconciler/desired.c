@@ -38,6 +38,30 @@ desired_vm_declares_snapshots(const desired_vm *vm)
 static char *vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots);
 
 char *
+desired_vm_cdrom(const desired_vm *vm)
+{
+	if (!vm->cdrom_volume)
+		return NULL;
+	return vm->cdrom_ejected ? g_strdup("") : g_strdup_printf("%s/%s", vm->cdrom_pool, vm->cdrom_volume);
+}
+
+char *
+desired_vm_boot(const desired_vm *vm)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (guint i = 0; i < vm->boot->len; i++)
+		g_string_append_printf(s, "%s%s", i ? "," : "", (const char *)vm->boot->pdata[i]);
+	return vm->boot->len ? g_strdup(s->str) : g_strdup("disk");
+}
+
+char *
+desired_vm_console(const desired_vm *vm)
+{
+	return vm->console ? g_strdup_printf("%s %s", vm->console, vm->console_listen) : NULL;
+}
+
+char *
 desired_vm_hash(const desired_vm *vm, const char *domain_type)
 {
 	return vm_hash(vm, domain_type, true);
@@ -85,6 +109,19 @@ vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots)
 		g_string_append_printf(s, "s\x1f%s\x1f", (const char *)vm->snapshots->pdata[i]);
 	if (snapshots && vm->revert_id)
 		g_string_append_printf(s, "r\x1f%s\x1f%s\x1f", vm->revert_id, vm->revert_snapshot);
+	/* Media, console and boot order: only when declared, as above. */
+	if (vm->cdrom_volume) {
+		g_autofree char *cd = desired_vm_cdrom(vm);
+
+		g_string_append_printf(s, "c\x1f%s\x1f", cd);
+	}
+	if (vm->console)
+		g_string_append_printf(s, "m\x1f%s\x1f%s\x1f", vm->console, vm->console_listen);
+	if (vm->boot->len) {
+		g_autofree char *boot = desired_vm_boot(vm);
+
+		g_string_append_printf(s, "b\x1f%s\x1f", boot);
+	}
 	g_checksum_update(sum, (const guchar *)s->str, (gssize)s->len);
 	hash = g_strndup(g_checksum_get_string(sum), 16);
 	return hash;
@@ -157,6 +194,11 @@ vm_free(gpointer p)
 	g_ptr_array_unref(vm->snapshots);
 	g_free(vm->revert_id);
 	g_free(vm->revert_snapshot);
+	g_free(vm->cdrom_pool);
+	g_free(vm->cdrom_volume);
+	g_ptr_array_unref(vm->boot);
+	g_free(vm->console);
+	g_free(vm->console_listen);
 	g_free(vm);
 }
 
@@ -294,6 +336,16 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	vm->revert_id = g_strdup(svm->revert_id.v);
 	vm->revert_snapshot = g_strdup(svm->revert_snapshot.v);
 	vm->disk_change_deletes_snapshots = svm->on_disk_change.v == ON_DISK_CHANGE_DELETE_SNAPSHOTS;
+	if (svm->cdrom_pos.line) {
+		vm->cdrom_pool = g_strdup(svm->cdrom_pool.v);
+		vm->cdrom_volume = g_strdup(svm->cdrom_volume.v);
+		vm->cdrom_ejected = svm->cdrom_ejected.v != 0;
+	}
+	vm->boot = strv_of(&svm->boot);
+	if (svm->console_pos.line) {
+		vm->console = g_strdup(spec_console_names[svm->console_type.v]);
+		vm->console_listen = g_strdup(svm->console_listen.v ? svm->console_listen.v : "127.0.0.1");
+	}
 	vm_disks(src, vm, svm, t);
 	for (guint i = 0; i < svm->nics->len; i++) {
 		const spec_nic *sn = svm->nics->pdata[i];

@@ -71,6 +71,12 @@ typedef struct {
 	char *revert_id;   /* revert: {id, snapshot}, or NULL: reverted once per id */
 	char *revert_snapshot;
 	bool disk_change_deletes_snapshots; /* on_disk_change: delete-snapshots */
+	char *cdrom_pool;  /* the operator's image in its CD-ROM drive (hdc), */
+	char *cdrom_volume; /* or NULL: no drive */
+	bool cdrom_ejected; /* a drive, empty */
+	GPtrArray *boot;   /* char *: "cdrom", "disk" in order; empty: the disk */
+	char *console;     /* "vnc", "spice", or NULL: none */
+	char *console_listen; /* the address it listens on */
 } desired_vm;
 
 typedef struct {
@@ -182,6 +188,13 @@ char *desired_vm_hash(const desired_vm *vm, const char *domain_type);
 char *desired_vm_hash_before_snapshots(const desired_vm *vm, const char *domain_type);
 /* Whether the VM declares snapshots or a revert. */
 bool desired_vm_declares_snapshots(const desired_vm *vm);
+/* "pool/volume" of the image @vm's drive holds, "" when it is empty,
+ * NULL when it has no drive: as domxml_info.cdrom reads it back. */
+char *desired_vm_cdrom(const desired_vm *vm);
+/* @vm's boot order, "cdrom,disk" (domxml_info.boot reads it back). */
+char *desired_vm_boot(const desired_vm *vm);
+/* @vm's console, "TYPE ADDRESS", or NULL (domxml_info.console). */
+char *desired_vm_console(const desired_vm *vm);
 /* What the VM may be given while it runs: max_cpus/max_memory, else its
  * vCPUs and memory.  Placement reserves these. */
 unsigned desired_vm_max_cpus(const desired_vm *vm);

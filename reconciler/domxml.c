@@ -57,8 +57,28 @@ doc_to_string(xmlDocPtr doc)
 	return out;
 }
 
+/* The rank (from 1) of @dev in @vm's boot order, 0 if it is not in it;
+ * without one, the system disk alone, as before boot orders existed. */
+static guint
+boot_rank(const desired_vm *vm, const char *dev)
+{
+	if (!vm->boot->len)
+		return strcmp(dev, "disk") == 0;
+	for (guint i = 0; i < vm->boot->len; i++)
+		if (strcmp(vm->boot->pdata[i], dev) == 0)
+			return i + 1;
+	return 0;
+}
+
 static void
-add_disk(xmlNodePtr devices, const desired_disk *d, bool boot)
+set_boot(xmlNodePtr dev, guint rank)
+{
+	if (rank)
+		child_num_prop(child(dev, "boot", NULL), "order", rank);
+}
+
+static void
+add_disk(xmlNodePtr devices, const desired_disk *d, guint boot)
 {
 	xmlNodePtr disk = child(devices, "disk", NULL);
 	xmlNodePtr n;
@@ -74,8 +94,49 @@ add_disk(xmlNodePtr devices, const desired_disk *d, bool boot)
 	n = child(disk, "target", NULL);
 	prop(n, "dev", d->target);
 	prop(n, "bus", d->scsi ? "scsi" : "virtio");
-	if (boot)
-		prop(child(disk, "boot", NULL), "order", "1");
+	set_boot(disk, boot);
+}
+
+/*
+ * The CD-ROM drive: IDE (the one bus every x86 guest's firmware boots a
+ * CD from), read-only, the operator's volume in it, or no <source> when
+ * it is empty.  An eject is this without its source, as virsh
+ * change-media --eject sends it.
+ */
+static void
+add_cdrom(xmlNodePtr devices, const char *pool, const char *volume, guint boot)
+{
+	xmlNodePtr disk = child(devices, "disk", NULL);
+	xmlNodePtr n;
+
+	prop(disk, "type", "volume");
+	prop(disk, "device", "cdrom");
+	n = child(disk, "driver", NULL);
+	prop(n, "name", "qemu");
+	prop(n, "type", "raw");
+	if (volume) {
+		n = child(disk, "source", NULL);
+		prop(n, "pool", pool);
+		prop(n, "volume", volume);
+	}
+	n = child(disk, "target", NULL);
+	prop(n, "dev", DOMXML_CDROM_TARGET);
+	prop(n, "bus", "ide");
+	child(disk, "readonly", NULL);
+	set_boot(disk, boot);
+}
+
+static void
+add_console(xmlNodePtr devices, const desired_vm *vm)
+{
+	xmlNodePtr g = child(devices, "graphics", NULL);
+	xmlNodePtr l;
+
+	prop(g, "type", vm->console);
+	prop(g, "autoport", "yes");
+	l = child(g, "listen", NULL);
+	prop(l, "type", "address");
+	prop(l, "address", vm->console_listen);
 }
 
 static void
@@ -86,9 +147,12 @@ add_disks(xmlNodePtr devices, const desired_vm *vm)
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
-		add_disk(devices, d, i == 0);
+		add_disk(devices, d, i == 0 ? boot_rank(vm, "disk") : 0);
 		scsi |= d->scsi;
 	}
+	if (vm->cdrom_volume)
+		add_cdrom(devices, vm->cdrom_pool, vm->cdrom_ejected ? NULL : vm->cdrom_volume,
+			  boot_rank(vm, "cdrom"));
 	/* Named, or libvirt picks its default model (lsilogic, for which
 	 * guests lack a driver more often than not). */
 	if (scsi) {
@@ -148,7 +212,22 @@ static void
 build_disk(xmlNodePtr devices, gconstpointer d, gconstpointer unused)
 {
 	(void)unused;
-	add_disk(devices, d, false);
+	add_disk(devices, d, 0);
+}
+
+static void
+build_cdrom(xmlNodePtr devices, gconstpointer vm, gconstpointer unused)
+{
+	const desired_vm *v = vm;
+
+	(void)unused;
+	add_cdrom(devices, v->cdrom_pool, v->cdrom_ejected ? NULL : v->cdrom_volume, boot_rank(v, "cdrom"));
+}
+
+char *
+domxml_cdrom(const desired_vm *vm)
+{
+	return vm->cdrom_volume ? device_xml(build_cdrom, vm, NULL) : NULL;
 }
 
 static void
@@ -281,6 +360,8 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 	devices = child(dom, "devices", NULL);
 	add_disks(devices, vm);
 	add_nics(devices, vm, macs);
+	if (vm->console)
+		add_console(devices, vm);
 	if (!test) {
 		prop(child(devices, "serial", NULL), "type", "pty");
 		prop(child(devices, "console", NULL), "type", "pty");
@@ -565,6 +646,96 @@ parse_nics(xmlXPathContextPtr ctx, domxml_info *out)
 		xmlXPathFreeObject(r);
 }
 
+/* The first CD-ROM drive's image: "pool/volume", a path, "" when empty. */
+static void
+parse_cdrom(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	g_autofree char *n = xp_string(ctx, "string(count(/domain/devices/disk[@device='cdrom']))");
+	g_autofree char *pool = NULL, *vol = NULL, *path = NULL;
+
+	if (!n || strcmp(n, "0") == 0)
+		return;
+	pool = xp_string(ctx, "string(/domain/devices/disk[@device='cdrom'][1]/source/@pool)");
+	vol = xp_string(ctx, "string(/domain/devices/disk[@device='cdrom'][1]/source/@volume)");
+	path = xp_string(ctx, "string(/domain/devices/disk[@device='cdrom'][1]/source/@file | "
+			 "/domain/devices/disk[@device='cdrom'][1]/source/@dev)");
+	out->cdrom = pool && vol ? g_strdup_printf("%s/%s", pool, vol) : g_strdup(path ? path : "");
+}
+
+/* "TYPE ADDRESS" of the first graphical console, and its port in @port. */
+static char *
+graphics(xmlXPathContextPtr ctx, unsigned *port)
+{
+	g_autofree char *type = xp_string(ctx, "string(/domain/devices/graphics[1]/@type)");
+	g_autofree char *addr = xp_string(ctx, "string(/domain/devices/graphics[1]/listen[@type='address'][1]/@address)");
+
+	if (!type)
+		return NULL;
+	if (!addr)
+		addr = xp_string(ctx, "string(/domain/devices/graphics[1]/@listen)");
+	if (port)
+		*port = (unsigned)xp_number(ctx, "string(/domain/devices/graphics[1]/@port)");
+	return g_strdup_printf("%s %s", type, addr ? addr : "");
+}
+
+/* The devices with a boot order, by order: "cdrom", "disk", or the
+ * element's name (an interface boots from the network). */
+static void
+parse_boot(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST "/domain/devices/*[boot/@order]", ctx);
+	g_autoptr(GPtrArray) by_order = g_ptr_array_new();
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+		xmlNodePtr dev = r->nodesetval->nodeTab[i];
+		xmlNodePtr save = ctx->node;
+		g_autofree char *dt = NULL;
+		guint order;
+
+		ctx->node = dev;
+		order = (guint)xp_number(ctx, "string(boot/@order)");
+		dt = xp_string(ctx, "string(@device)");
+		ctx->node = save;
+		if (!order || order > 64)
+			continue;
+		if (by_order->len < order)
+			g_ptr_array_set_size(by_order, order);
+		by_order->pdata[order - 1] = !xmlStrEqual(dev->name, BAD_CAST "disk") ? (gpointer)dev->name :
+					     g_strcmp0(dt, "cdrom") == 0 ? (gpointer)"cdrom" : (gpointer)"disk";
+	}
+	for (guint i = 0; i < by_order->len; i++)
+		if (by_order->pdata[i])
+			g_string_append_printf(s, "%s%s", s->len ? "," : "", (const char *)by_order->pdata[i]);
+	out->boot = g_strdup(s->str);
+	if (r)
+		xmlXPathFreeObject(r);
+}
+
+bool
+domxml_console(const char *xml, char **type, char **address, unsigned *port)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlXPathContextPtr ctx;
+	g_autofree char *g = NULL;
+	const char *sp;
+
+	*type = *address = NULL;
+	*port = 0;
+	if (!doc)
+		return false;
+	ctx = xmlXPathNewContext(doc);
+	g = graphics(ctx, port);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	if (!g || !*port || !(sp = strchr(g, ' ')))
+		return false;
+	*type = g_strndup(g, (gsize)(sp - g));
+	*address = g_strdup(sp + 1);
+	return true;
+}
+
 bool
 domxml_parse(const char *xml, domxml_info *out)
 {
@@ -599,6 +770,9 @@ domxml_parse(const char *xml, domxml_info *out)
 	parse_volumes(ctx, out);
 	parse_disks(ctx, out);
 	parse_nics(ctx, out);
+	parse_cdrom(ctx, out);
+	out->console = graphics(ctx, NULL);
+	parse_boot(ctx, out);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
 	return true;
@@ -622,6 +796,9 @@ domxml_info_release(domxml_info *info)
 	if (info->released)
 		g_ptr_array_unref(info->released);
 	g_free(info->title);
+	g_free(info->cdrom);
+	g_free(info->console);
+	g_free(info->boot);
 	g_free(info->running_differs);
 	memset(info, 0, sizeof(*info));
 }
@@ -687,6 +864,20 @@ nic_key(const char *nic)
 	return g_ascii_strdown(nic, -1);
 }
 
+/* A console defined without an address takes the host's default, which
+ * the live XML shows: only the type is compared then. */
+static bool
+console_differs(const char *config, const char *live)
+{
+	const char *sp = config ? strchr(config, ' ') : NULL;
+
+	if (!config || !live)
+		return config != live;
+	if (sp && !sp[1])
+		return strncmp(config, live, (size_t)(sp - config + 1)) != 0;
+	return strcmp(config, live) != 0;
+}
+
 char *
 domxml_running_differs(const domxml_info *config, const domxml_info *live)
 {
@@ -707,6 +898,16 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 		g_string_append(s, "; its disks differ from its definition's");
 	if (!same_set(config->nics, live->nics, nic_key))
 		g_string_append(s, "; its NICs differ from its definition's");
+	/* A drive only: the media in it change live, and a guest may open
+	 * the tray itself. */
+	if ((config->cdrom == NULL) != (live->cdrom == NULL))
+		g_string_append_printf(s, "; it runs %s a CD-ROM drive", live->cdrom ? "with" : "without");
+	if (console_differs(config->console, live->console))
+		g_string_append_printf(s, "; its console is %s running, %s defined",
+				       live->console ? live->console : "none",
+				       config->console ? config->console : "none");
+	if (g_strcmp0(config->boot, live->boot) != 0)
+		g_string_append_printf(s, "; it booted in order %s, %s defined", live->boot, config->boot);
 	return s->len ? g_strdup(s->str + 2) : NULL;
 }
 

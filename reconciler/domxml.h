@@ -29,6 +29,10 @@ char *domxml_domain(const desired_vm *vm, const char *domain_type,
 /* One device, for a live attach (AFFECT_LIVE|AFFECT_CONFIG): a disk as the
  * domain XML has it, a NIC on @network with @mac. */
 char *domxml_disk(const desired_disk *d);
+/* The CD-ROM drive of @vm as it should be now (its media, or none when
+ * ejected), for a live media change; NULL if @vm has no drive. */
+#define DOMXML_CDROM_TARGET "hdc"
+char *domxml_cdrom(const desired_vm *vm);
 char *domxml_nic(const char *network, const char *mac);
 /* The element of the disk whose target is @device, or of the interface
  * whose MAC is @device (any case), in domain @xml: what a detach names, as
@@ -56,6 +60,13 @@ char *domxml_volume(const char *name, uint64_t capacity,
 char *domxml_overlay(const char *name, uint64_t capacity, const char *backing_path,
 		     const char *backing_format);
 
+/*
+ * Where a running domain's graphical console listens, from its live XML:
+ * type ("vnc", "spice"), address and port.  False when it has none, or
+ * no port yet (not running).
+ */
+bool domxml_console(const char *xml, char **type, char **address, unsigned *port);
+
 /* What strata reads back from a domain's XML. */
 typedef struct {
 	bool managed;       /* carries strata's metadata */
@@ -76,6 +87,11 @@ typedef struct {
 	char *title;
 	GPtrArray *released; /* char *: "pool/volume" its disks let go of while
 				the running VM still held them (domxml_with_released) */
+	char *cdrom;        /* its CD-ROM drive's image, "pool/volume" (the
+			       source's file or device when not a volume),
+			       "" when empty, NULL when it has no drive */
+	char *console;      /* "TYPE ADDRESS" of its graphical console, or NULL */
+	char *boot;         /* its boot order: "cdrom,disk", "disk", ... */
 	char *running_differs; /* set by the observer, not the parser: how the
 				  running domain differs (domxml_running_differs) */
 } domxml_info;
@@ -93,8 +109,8 @@ char *domxml_with_released(const char *xml, const char *const *released);
 bool domxml_disk_split(const char *disk, char **target, char **source, uint64_t *size);
 /*
  * How a running domain (@live: its live XML) differs from its definition
- * (@config) in what only a boot changes: vCPUs, the maxima, disks and
- * NICs; NULL when it does not.  The balloon's current memory is left
+ * (@config) in what only a boot changes: vCPUs, the maxima, disks,
+ * NICs, the CD-ROM drive, the console and the boot order; NULL when it does not.  The balloon's current memory is left
  * out: a guest without a balloon driver never reaches its target, and a
  * restart would not change that.
  */

@@ -433,6 +433,8 @@ run_once(job *j, GError **error)
 		return virt_attach(v, op->domain, op->xml, error);
 	case OP_DETACH:
 		return virt_detach(v, op->domain, op->device, (unsigned)op->value, error);
+	case OP_MEDIA:
+		return virt_change_media(v, op->domain, op->xml, error);
 	case OP_DISK_RESIZE:
 		if (!resize_allowed(v, op, error))
 			return false;

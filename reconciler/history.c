@@ -515,6 +515,8 @@ op_args(const plan_op *op)
 				       op->export->version, op->pool, op->volume, op->file, op->export->file_name);
 	if (op->kind == OP_SNAPSHOT_REVERT)
 		return g_strdup_printf("snapshot=%s id=%s", op->snapshot, op->revert_id);
+	if (op->kind == OP_MEDIA)
+		return g_strdup_printf("device=%s media=%s", op->device, op->file ? op->file : "ejected");
 	if (op->one_snapshot)
 		return g_strdup_printf("snapshot=%s", op->snapshot);
 	if (op->volume)

@@ -212,6 +212,9 @@ domain_free(gpointer p)
 	g_strfreev(d->released);
 	g_free(d->title);
 	g_free(d->restart_required);
+	g_free(d->cdrom);
+	g_free(d->console);
+	g_free(d->boot);
 	if (d->snaps)
 		g_ptr_array_unref(d->snaps);
 	g_free(d);
@@ -336,6 +339,9 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->memory = info.memory;
 	d->max_cpus = info.max_cpus;
 	d->max_memory = info.max_memory;
+	d->cdrom = g_strdup(info.cdrom);
+	d->console = g_strdup(info.console);
+	d->boot = g_strdup(info.boot);
 	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 	snapshots_read(v, d, want, h->domain_type);

@@ -49,6 +49,10 @@ typedef struct {
 	uint64_t memory;
 	unsigned max_cpus;       /* what it may be given while it runs */
 	uint64_t max_memory;
+	char *cdrom;             /* its CD-ROM drive's image, "" when empty,
+				    NULL when it has no drive (domxml_info) */
+	char *console;           /* "TYPE ADDRESS" of its console, or NULL */
+	char *boot;              /* its boot order, "cdrom,disk" */
 	GPtrArray *snaps;        /* virt_snap *, by time: read with its definition
 				    when a change to it is due (its hash differs
 				    from the wanted one), else NULL */

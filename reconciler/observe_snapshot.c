@@ -169,6 +169,13 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 	json_out_int(b, "memory", (gint64)d->memory);
 	json_out_int(b, "max_cpus", d->max_cpus);
 	json_out_int(b, "max_memory", (gint64)d->max_memory);
+	/* Optional: absent when the definition has none, or was not read. */
+	if (d->cdrom)
+		json_out_string(b, "cdrom", d->cdrom);
+	if (d->console)
+		json_out_string(b, "console", d->console);
+	if (d->boot)
+		json_out_string(b, "boot", d->boot);
 	write_snaps(b, d->snaps);
 	json_builder_end_object(b);
 }
@@ -445,6 +452,8 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_uint(r, o, "memory", 0, &d->memory) ||
 	    !json_in_range(r, o, "max_cpus", 0, G_MAXUINT, &max_cpus) ||
 	    !json_in_uint(r, o, "max_memory", 0, &d->max_memory) ||
+	    !dup_or_null(r, o, "cdrom", &d->cdrom) || !dup_or_null(r, o, "console", &d->console) ||
+	    !dup_or_null(r, o, "boot", &d->boot) ||
 	    !read_snaps(r, o, d))
 		return false;
 	if (!*d->name)

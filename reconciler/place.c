@@ -192,6 +192,9 @@ disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
 		if (d->base && (why = base_problem(ps, d, h)))
 			return why;
 	}
+	/* The image in its drive is the operator's: strata copies none. */
+	if (vm->cdrom_volume && !vm->cdrom_ejected && !obs_host_has_volume(h, vm->cdrom_pool, vm->cdrom_volume))
+		return g_strdup_printf("%s lacks the CD-ROM image %s/%s", h->name, vm->cdrom_pool, vm->cdrom_volume);
 	return NULL;
 }
 

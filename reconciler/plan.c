@@ -58,7 +58,7 @@ static const char *const kind_names[] = {
 	"shutdown", "suspend", "resume", "save", "discard-save", "set-memory",
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 	"copy-volume", "export-template", "export-image", "capture-volume", "set-vcpus",
-	"attach", "detach", "resize-disk", "snapshot-revert",
+	"attach", "detach", "resize-disk", "snapshot-revert", "change-media",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -162,6 +162,9 @@ op_describe(const plan_op *op)
 
 		return g_strdup_printf("%s %s %s to %s", op_kind_name(op->kind), op->domain, op->device, size);
 	}
+	if (op->kind == OP_MEDIA)
+		return g_strdup_printf("%s %s %s: %s", op_kind_name(op->kind), op->domain, op->device,
+				       op->file ? op->file : "eject");
 	if (op->kind == OP_SNAPSHOT_REVERT)
 		return g_strdup_printf("%s %s to '%s' (revert %s)", op_kind_name(op->kind), op->domain,
 				       op->snapshot, op->revert_id);
@@ -1618,6 +1621,22 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const obs_doma
 	return plan_define_macs(pl, vm, h, prev, impact, after, reason, (const char *const *)macs);
 }
 
+/*
+ * The image in @vm's drive, which must be on @h: libvirt refuses a
+ * definition or a media change naming a volume the pool lacks, and strata
+ * copies no image of the operator's.  The appliance waits, said once.
+ */
+static bool
+media_missing(planner *pl, const desired_vm *vm, const obs_host *h)
+{
+	if (!vm->cdrom_volume || vm->cdrom_ejected || obs_host_has_volume(h, vm->cdrom_pool, vm->cdrom_volume))
+		return false;
+	refuse(pl, vm->appliance, "%s: its CD-ROM image %s/%s is not on %s; put it into pool '%s' there "
+	       "(virsh vol-upload), or set cdrom ejected: true", vm->domain, vm->cdrom_pool, vm->cdrom_volume,
+	       h->name, vm->cdrom_pool);
+	return true;
+}
+
 /* Volumes, definition and start of @vm on @h, all after @after (or not). */
 /* @shared: pools whose volumes of @vm exist, listed on @h or not (a
  * move on shared storage): none is made, and @h reads them again first. */
@@ -1629,6 +1648,8 @@ plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const obs_domain 
 	guint before = pl->p->ops->len;
 	plan_op *def;
 
+	if (media_missing(pl, vm, h))
+		return false;
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 		plan_op *vol;
@@ -2282,6 +2303,12 @@ plan_live_op(planner *pl, const desired_vm *vm, const obs_domain *o, const vm_ch
 		op->value = c->size;
 		op->snapshots_may_go = vm->disk_change_deletes_snapshots;
 		break;
+	case CH_MEDIA:
+		op = op_add(pl, OP_MEDIA, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->device = g_strdup(c->device);
+		op->file = g_strdup(c->media);
+		op->xml = domxml_cdrom(vm);
+		break;
 	default:
 		return last;  /* in the definition only (a title) */
 	}
@@ -2299,7 +2326,8 @@ static plan_op *
 plan_live(planner *pl, const desired_vm *vm, const obs_domain *o, const GPtrArray *changes, bool *ok)
 {
 	static const change_kind order[] = {
-		CH_DISK_DETACH, CH_NIC_DETACH, CH_DISK_ATTACH, CH_NIC_ATTACH, CH_DISK_GROW, CH_VCPUS, CH_MEMORY,
+		CH_DISK_DETACH, CH_NIC_DETACH, CH_DISK_ATTACH, CH_NIC_ATTACH, CH_DISK_GROW, CH_MEDIA, CH_VCPUS,
+		CH_MEMORY,
 	};
 	plan_op *last = NULL;
 
@@ -2741,7 +2769,8 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	const char *why;
 	plan_op *last = NULL, *def;
 
-	if (refuse_changes(pl, vm, changes) || snapshots_hold_disks(pl, vm, o, changes, replace))
+	if (refuse_changes(pl, vm, changes) || snapshots_hold_disks(pl, vm, o, changes, replace) ||
+	    media_missing(pl, vm, h))
 		return NULL;
 	if (sys->role == DISK_PERSISTENT && !obs_host_has_volume(h, sys->pool, sys->volume)) {
 		/* Making a fresh one would hide the VM's data, which is elsewhere. */

@@ -56,6 +56,9 @@ typedef enum {
 	OP_DISK_RESIZE,   /* op->device to op->value bytes: live (block resize)
 			     on a running VM, the volume itself on one shut off */
 	OP_SNAPSHOT_REVERT, /* op->snapshot, declared as revert op->revert_id */
+	OP_MEDIA,         /* the CD-ROM drive op->device given op->xml (its media,
+			     or none): live and in the definition; op->file
+			     names the media ("pool/volume"), NULL: an eject */
 	OP_KIND_COUNT,
 } op_kind;
 

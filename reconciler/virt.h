@@ -238,6 +238,10 @@ bool virt_suspend(virt_host *h, const char *name, GError **error);
 bool virt_resume(virt_host *h, const char *name, GError **error);
 bool virt_managed_save(virt_host *h, const char *name, GError **error);
 bool virt_managed_save_remove(virt_host *h, const char *name, GError **error);
+/* The CD-ROM drive of @xml (disk XML, its target naming it) given that
+ * XML's media, or none: live and in the definition, forced (a guest's
+ * tray lock does not keep the disc). */
+bool virt_change_media(virt_host *h, const char *name, const char *xml, GError **error);
 /* Device XML @xml attached live and to the definition. */
 bool virt_attach(virt_host *h, const char *name, const char *xml, GError **error);
 /*

@@ -1,5 +1,5 @@
 /*
- * virt_device.c - devices of a running domain: attach, detach, grow
+ * virt_device.c - devices of a running domain: attach, detach, grow, media
  *
  * A detach is a request to the guest: QEMU unplugs a PCI device only once
  * the guest's OS lets it go (a SCSI disk it removes at once), and libvirt
@@ -58,6 +58,25 @@ virt_attach(virt_host *h, const char *name, const char *xml, GError **error)
 	rc = virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
 	if (rc < 0)
 		virt_fail(error, "cannot attach a device to", name);
+	virDomainFree(dom);
+	return rc >= 0;
+}
+
+bool
+virt_change_media(virt_host *h, const char *name, const char *xml, GError **error)
+{
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
+	int rc;
+
+	if (!dom)
+		return false;
+	virt_count(h);
+	/* FORCE: a guest that locked its tray (a mounted disc) does not keep
+	 * media the spec took out. */
+	rc = virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
+					VIR_DOMAIN_DEVICE_MODIFY_FORCE);
+	if (rc < 0)
+		virt_fail(error, "cannot change the CD-ROM media of", name);
 	virDomainFree(dom);
 	return rc >= 0;
 }

@@ -17,6 +17,7 @@ change_free(gpointer p)
 	g_free(c->why);
 	g_free(c->device);
 	g_free(c->network);
+	g_free(c->media);
 	g_free(c);
 }
 
@@ -381,6 +382,46 @@ nic_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, GStrv mac
 	}
 }
 
+static const char *
+media_text(const char *cdrom)
+{
+	return *cdrom ? cdrom : "empty";
+}
+
+/*
+ * The media in a drive change live (QEMU's tray), forced: a guest that
+ * locked its tray does not keep a disc the spec took out.  The update
+ * names the drive with its boot order, which libvirt will not change
+ * live: with a new order, the media wait for the boot as well.
+ */
+static void
+media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live)
+{
+	g_autofree char *want = desired_vm_cdrom(vm);
+	g_autofree char *boot = desired_vm_boot(vm);
+	g_autofree char *console = desired_vm_console(vm);
+	/* Not known for a definition read before boot orders were: its own. */
+	bool boot_kept = !o->boot || strcmp(boot, o->boot) == 0;
+	vm_change *c;
+
+	if (!want != !o->cdrom) {
+		c = add(out, CH_DRIVE, "%s a CD-ROM drive (%s)", want ? "add" : "remove", DOMXML_CDROM_TARGET);
+		classify(c, CHANGE_NEXT_BOOT);
+	} else if (want && strcmp(want, o->cdrom) != 0) {
+		c = add(out, CH_MEDIA, "CD-ROM %s → %s%s", media_text(o->cdrom), media_text(want),
+			!devices_live ? " (not live: the host's driver changes no media live, or the VM is paused)" :
+			!boot_kept ? " (with the new boot order)" : "");
+		c->device = g_strdup(DOMXML_CDROM_TARGET);
+		c->media = *want ? g_strdup(want) : NULL;
+		classify(c, devices_live && boot_kept ? CHANGE_LIVE : CHANGE_NEXT_BOOT);
+	}
+	if (g_strcmp0(console, o->console) != 0)
+		classify(add(out, CH_CONSOLE, "console %s → %s", o->console ? o->console : "none",
+			     console ? console : "none"), CHANGE_NEXT_BOOT);
+	if (!boot_kept)
+		classify(add(out, CH_BOOT, "boot order %s → %s", o->boot ? o->boot : "?", boot), CHANGE_NEXT_BOOT);
+}
+
 /* Only the sizes of the disks: a definition served from the cache, whose
  * hash is the one wanted, has nothing else to compare. */
 static void
@@ -422,6 +463,7 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 	maxima_change(out, vm, o);
 	disk_changes(out, vm, o, devices_live, resizable);
 	nic_changes(out, vm, o, macs, devices_live);
+	media_changes(out, vm, o, devices_live);
 	return out;
 }
 

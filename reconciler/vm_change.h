@@ -7,10 +7,12 @@
  *
  *  - live: made on the running VM (AFFECT_LIVE|AFFECT_CONFIG), nothing
  *    restarts: vCPUs added within max_cpus, memory within max_memory or
- *    down, a secondary disk or NIC attached or detached, a disk grown;
+ *    down, a secondary disk or NIC attached or detached, a disk grown, the
+ *    CD-ROM's media changed or ejected;
  *  - next boot: only a boot makes it (fewer vCPUs, new maxima, a disk
- *    given another volume or target, a NIC moved to another network, or a
- *    device change on a host whose driver attaches nothing live);
+ *    given another volume or target, a NIC moved to another network, a
+ *    CD-ROM drive added or removed, a console, a boot order, or a device
+ *    change on a host whose driver attaches nothing live);
  *  - refused: never made (a disk shrunk), with the reason.
  *
  * A template change (the system disk rebuilt) is the planner's: it is a
@@ -42,6 +44,10 @@ typedef enum {
 	CH_NIC_ATTACH,
 	CH_NIC_DETACH,
 	CH_NIC_OTHER,      /* another network: next boot */
+	CH_MEDIA,          /* the image in the CD-ROM drive, or an eject */
+	CH_DRIVE,          /* a CD-ROM drive added or removed: next boot */
+	CH_CONSOLE,        /* a console added, removed or changed: next boot */
+	CH_BOOT,           /* the boot order: next boot */
 } change_kind;
 
 typedef struct {
@@ -51,6 +57,7 @@ typedef struct {
 	const desired_disk *disk;   /* DISK_ATTACH, DISK_GROW: the spec's disk */
 	char *device;               /* a disk's target, a NIC's MAC */
 	char *network;              /* NIC_ATTACH */
+	char *media;                /* MEDIA: "pool/volume", or NULL: ejected */
 	uint64_t size;              /* DISK_GROW: bytes */
 } vm_change;
 

@@ -57,6 +57,7 @@ enum spec_vm_state {
 enum spec_restart { RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_NEVER };
 enum spec_disk_bus { BUS_VIRTIO, BUS_SCSI };
 enum spec_on_disk_change { ON_DISK_CHANGE_REFUSE, ON_DISK_CHANGE_DELETE_SNAPSHOTS };
+enum spec_console { CONSOLE_VNC, CONSOLE_SPICE };
 
 /* A graceful shutdown waits this long before powering off hard. */
 #define SPEC_SHUTDOWN_TIMEOUT_S 60
@@ -205,6 +206,14 @@ typedef struct {
 	spec_str revert_snapshot;
 	spec_pos revert_pos;        /* where `revert` is; line 0: absent */
 	spec_int on_disk_change;    /* enum spec_on_disk_change */
+	spec_str cdrom_pool;        /* cdrom: {pool, volume, ejected} */
+	spec_str cdrom_volume;
+	spec_int cdrom_ejected;
+	spec_pos cdrom_pos;         /* where `cdrom` is; line 0: absent */
+	spec_list boot;             /* boot devices in order: cdrom, disk */
+	spec_int console_type;      /* console: {type, listen}: enum spec_console */
+	spec_str console_listen;    /* an IP address; default 127.0.0.1 */
+	spec_pos console_pos;       /* where `console` is; line 0: absent */
 } spec_vm;
 
 typedef struct {
@@ -276,6 +285,7 @@ extern const char *const spec_vm_state_names[];
 extern const char *const spec_restart_names[];
 extern const char *const spec_disk_bus_names[];
 extern const char *const spec_on_disk_change_names[];
+extern const char *const spec_console_names[];
 extern const char *const spec_action_names[];
 extern const char *const spec_repeat_names[];
 extern const char *const spec_appliance_state_names[];

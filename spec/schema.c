@@ -68,6 +68,7 @@ const char *const spec_restart_names[] = {
 	"on-failure", "always", "never", NULL };
 const char *const spec_disk_bus_names[] = { "virtio", "scsi", NULL };
 const char *const spec_on_disk_change_names[] = { "refuse", "delete-snapshots", NULL };
+const char *const spec_console_names[] = { "vnc", "spice", NULL };
 const char *const spec_action_names[] = {
 	"terminate", "undeploy", "hold", "release", "stop", "suspend",
 	"resume", "reboot", "poweroff", "snapshot-create", "snapshot-delete",
@@ -290,6 +291,19 @@ static const field revert_fields[] = {
 };
 static const table revert_table = TABLE("revert", revert_fields);
 
+static const field cdrom_fields[] = {
+	F("pool", T_IDENT, true, spec_vm, cdrom_pool),
+	F("volume", T_IDENT, true, spec_vm, cdrom_volume),
+	F("ejected", T_BOOL, false, spec_vm, cdrom_ejected),
+};
+static const table cdrom_table = TABLE("cdrom", cdrom_fields);
+
+static const field console_fields[] = {
+	F("type", T_ENUM, true, spec_vm, console_type, .enums = spec_console_names),
+	F("listen", T_STR, false, spec_vm, console_listen),
+};
+static const table console_table = TABLE("console", console_fields);
+
 static const field vm_fields[] = {
 	F("name", T_NAME, true, spec_vm, name),
 	F("template", T_NAME, false, spec_vm, template),
@@ -312,6 +326,11 @@ static const field vm_fields[] = {
 	F("revert", T_TABLE, false, spec_vm, name, .sub = &revert_table,
 	  .off2 = offsetof(spec_vm, revert_pos)),
 	F("on_disk_change", T_ENUM, false, spec_vm, on_disk_change, .enums = spec_on_disk_change_names),
+	F("cdrom", T_TABLE, false, spec_vm, name, .sub = &cdrom_table,
+	  .off2 = offsetof(spec_vm, cdrom_pos)),
+	F("boot", T_NAMES, false, spec_vm, boot),
+	F("console", T_TABLE, false, spec_vm, name, .sub = &console_table,
+	  .off2 = offsetof(spec_vm, console_pos)),
 };
 static const table vm_table = TABLE("VM", vm_fields, .size = sizeof(spec_vm),
 	.pos_off = offsetof(spec_vm, pos), .init = vm_init);

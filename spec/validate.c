@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "spec.h"
@@ -820,6 +821,66 @@ check_vm_snapshots(checker *c, const spec_appliance *a, const spec_vm *vm)
 			   "remove one of the two", vm->name.v ? vm->name.v : "?");
 }
 
+/* ---- installation media, boot order, console ----------------------- */
+
+static bool
+is_ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static void
+check_vm_boot(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	bool seen[2] = { false, false };
+
+	for (guint i = 0; i < spec_list_len(&vm->boot); i++) {
+		const spec_str *b = &g_array_index(vm->boot.items, spec_str, i);
+		int k = strcmp(b->v, "cdrom") == 0 ? 0 : strcmp(b->v, "disk") == 0 ? 1 : -1;
+
+		if (k < 0) {
+			g_autofree char *shown = spec_clip(b->v);
+
+			spec_error(c->diags, a->obj.file, b->pos, "bad-value",
+				   "boot device '%s' is not one strata knows; use cdrom or disk", shown);
+		} else if (seen[k]) {
+			spec_error(c->diags, a->obj.file, b->pos, "bad-value",
+				   "boot device '%s' is listed twice; list each once, in the order to try them", b->v);
+		} else if (k == 0 && !vm->cdrom_pos.line) {
+			spec_error(c->diags, a->obj.file, b->pos, "bad-value",
+				   "VM '%s' boots from 'cdrom' but has no cdrom; add cdrom: {pool, volume} or "
+				   "remove it from boot", vm->name.v ? vm->name.v : "?");
+		}
+		if (k >= 0)
+			seen[k] = true;
+	}
+}
+
+/*
+ * The image in a drive is the operator's: strata deletes only volumes it
+ * made for a VM, named <appliance>.<vm>--<disk>, and one of those in a
+ * drive would go with that VM.  A console listens on an address, never a
+ * name: a name could resolve to another interface than the one meant.
+ */
+static void
+check_vm_media(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	if (vm->cdrom_volume.v && strstr(vm->cdrom_volume.v, "--"))
+		spec_error(c->diags, a->obj.file, vm->cdrom_volume.pos, "bad-value",
+			   "cdrom volume '%s' is named like a disk strata makes for a VM (<appliance>.<vm>--<disk>), "
+			   "which goes with that VM; put the image in a volume of its own name", vm->cdrom_volume.v);
+	if (vm->console_listen.v && !is_ip_literal(vm->console_listen.v)) {
+		g_autofree char *shown = spec_clip(vm->console_listen.v);
+
+		spec_error(c->diags, a->obj.file, vm->console_listen.pos, "bad-value",
+			   "console listen '%s' is not an IP address; write one such as 127.0.0.1 or ::1 "
+			   "(a host name could resolve to another interface)", shown);
+	}
+	check_vm_boot(c, a, vm);
+}
+
 static void
 check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
 	      GHashTable *vms, GPtrArray *vm_names)
@@ -1176,6 +1237,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_nics(c, a, vm);
 		check_vm_maxima(c, a, vm);
 		check_vm_snapshots(c, a, vm);
+		check_vm_media(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)
