@@ -56,3 +56,4 @@ int cmd_watch(int argc, char **argv);
 int cmd_control(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
+int cmd_console(int argc, char **argv);

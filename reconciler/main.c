@@ -28,6 +28,7 @@ static const cli_verb verbs[] = {
 	{ "watch", cmd_watch, "the daemon: keep the hosts converged to a source" },
 	{ "schedule", cmd_schedule, "when the scheduled actions fire" },
 	{ "snapshots", cmd_snapshots, "a VM's snapshots: parent, time, who took them" },
+	{ "console", cmd_console, "where a running VM's VNC or SPICE console listens" },
 	{ "status", cmd_control, "what the running daemon sees" },
 	{ "reconcile", cmd_control, "ask the running daemon to reconcile now" },
 	{ "approve", cmd_control, "confirm a revision the running daemon holds (--max-removal)" },

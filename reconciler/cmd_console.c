@@ -1,0 +1,210 @@
+/*
+ * cmd_console.c - `strata console PATH APP.VM`: where a VM's console is
+ *
+ * Finds the host that runs the VM as a plan would (read-only connections),
+ * reads the running domain's XML there, and prints where its graphical
+ * console listens: the port is the one QEMU took (autoport), known only
+ * while it runs.  A console on the loopback of a remote host is reached
+ * through SSH: the tunnel to open is printed with it.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag_print.h"
+#include "domxml.h"
+#include "json_out.h"
+#include "pass.h"
+
+typedef struct {
+	const char *vm;
+	const char *host;
+	char *type;
+	char *address;      /* where it listens */
+	unsigned port;
+	char *uri;          /* what a viewer opens */
+	char *tunnel;       /* the SSH command that reaches it, or NULL */
+} console_at;
+
+static void
+console_at_clear(console_at *c)
+{
+	g_free(c->type);
+	g_free(c->address);
+	g_free(c->uri);
+	g_free(c->tunnel);
+}
+
+static bool
+loopback(const char *address)
+{
+	return g_str_has_prefix(address, "127.") || strcmp(address, "::1") == 0 ||
+	       strcmp(address, "localhost") == 0;
+}
+
+static bool
+wildcard(const char *address)
+{
+	return !*address || strcmp(address, "0.0.0.0") == 0 || strcmp(address, "::") == 0;
+}
+
+/* The host name of a remote libvirt URI (qemu+ssh://user@hv1/system), and
+ * its user in @user; NULL for a local one. */
+static char *
+remote_host(const char *uri, char **user)
+{
+	g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+	const char *h = u ? g_uri_get_host(u) : NULL;
+
+	*user = NULL;
+	if (!h || !*h || strcmp(h, "localhost") == 0)
+		return NULL;
+	*user = g_strdup(g_uri_get_user(u));
+	return g_strdup(h);
+}
+
+/* A literal IPv6 address goes in brackets in a URI. */
+static char *
+uri_of(const char *type, const char *address, unsigned port)
+{
+	bool v6 = strchr(address, ':') != NULL;
+
+	return g_strdup_printf("%s://%s%s%s:%u", type, v6 ? "[" : "", address, v6 ? "]" : "", port);
+}
+
+static void
+where_to_connect(console_at *c, const char *host_uri)
+{
+	g_autofree char *user = NULL;
+	g_autofree char *remote = remote_host(host_uri, &user);
+	const char *address = c->address;
+
+	if (remote && wildcard(address))
+		address = remote;  /* it listens on every interface of that host */
+	else if (wildcard(address))
+		address = "127.0.0.1";
+	if (remote && loopback(address)) {
+		c->tunnel = g_strdup_printf("ssh -N -L %u:%s:%u %s%s%s", c->port,
+					    strchr(address, ':') ? "[::1]" : address, c->port,
+					    user ? user : "", user ? "@" : "", remote);
+		address = strchr(c->address, ':') ? "::1" : "127.0.0.1";
+	}
+	c->uri = uri_of(c->type, address, c->port);
+}
+
+static void
+show_text(const console_at *c)
+{
+	printf("%s on %s: %s console at %s\n", c->vm, c->host, c->type, c->uri);
+	if (c->tunnel)
+		printf("it listens on the host's loopback: open the tunnel first, then connect:\n  %s\n", c->tunnel);
+}
+
+static void
+show_json(const console_at *c)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_out_string(b, "vm", c->vm);
+	json_out_string(b, "host", c->host);
+	json_out_string(b, "type", c->type);
+	json_out_string(b, "listen", c->address);
+	json_out_int(b, "port", c->port);
+	json_out_string(b, "uri", c->uri);
+	json_out_string(b, "tunnel", c->tunnel);
+	json_builder_end_object(b);
+	json_out_print(stdout, b);
+}
+
+/* Where @domain's console is, or false with a message printed. */
+static bool
+find_console(pass *p, const char *domain, console_at *c)
+{
+	const obs_domain *d = g_hash_table_lookup(p->have->domain_by_name, domain);
+	const host_conn *h;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *xml = NULL;
+
+	if (!d) {
+		fprintf(stderr, "strata console: no host runs a domain named '%s'%s\n", domain,
+			p->plan && p->plan->partial ? " (a host did not answer)" : "");
+		return false;
+	}
+	h = g_hash_table_lookup(p->hosts->by_name, d->host->name);
+	if (!h || !h->virt) {
+		fprintf(stderr, "strata console: host %s is not connected\n", d->host->name);
+		return false;
+	}
+	if (!virt_domain_xml(h->virt, domain, false, &xml, &err)) {
+		fprintf(stderr, "strata console: %s\n", err->message);
+		return false;
+	}
+	c->vm = domain;
+	c->host = d->host->name;
+	if (!domxml_console(xml, &c->type, &c->address, &c->port)) {
+		fprintf(stderr, "strata console: %s on %s has no graphical console%s; declare one with "
+			"console: {type: vnc}\n", domain, d->host->name,
+			d->state == VIRT_DOM_RUNNING || d->state == VIRT_DOM_PAUSED ? "" : " while it is not running");
+		return false;
+	}
+	where_to_connect(c, h->uri);
+	return true;
+}
+
+int
+cmd_console(int argc, char **argv)
+{
+	g_autofree char *format = NULL, *connect = NULL;
+	GOptionEntry entries[] = {
+		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
+		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
+		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json", "FORMAT" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — where a VM's console listens");
+	g_autoptr(GError) err = NULL;
+	console_at c = { 0 };
+	pass_options po = { 0 };
+	output_format fmt;
+	bool found;
+	pass p;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"Finds the host of the source at PATH that runs APP.VM (read-only connections,\n"
+		"as plan) and prints where the VM's graphical console (spec: console) listens,\n"
+		"as a URI for a VNC or SPICE viewer: vnc://127.0.0.1:5900.  The port is\n"
+		"chosen when the VM starts, so the VM must be running.  A console on the\n"
+		"loopback of a remote host is reached through SSH: the tunnel to open is\n"
+		"printed as well (json: \"tunnel\", null when none is needed).\n\n"
+		"Exit status: 0 success, 1 error (invalid source, no such VM, no console,\n"
+		"not running, host unreachable), 64 usage error.");
+	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
+		return STRATA_EXIT_USAGE;
+	if (argc != 3) {
+		fprintf(stderr, "strata console: give a PATH and an APP.VM\nTry 'strata console --help'.\n");
+		return STRATA_EXIT_USAGE;
+	}
+	po.path = argv[1];
+	po.connect = connect ? connect : "test:///default";
+	po.readonly = TRUE;
+	if (!pass_run(&p, &po, NULL, NULL, &err)) {
+		diag_print(stderr, OUTPUT_TEXT, &p.diags);
+		fprintf(stderr, "strata console: %s\n", err ? err->message : "the source is invalid");
+		pass_release(&p);
+		return STRATA_EXIT_ERROR;
+	}
+	found = find_console(&p, argv[2], &c);
+	if (found && fmt == OUTPUT_JSON)
+		show_json(&c);
+	else if (found)
+		show_text(&c);
+	console_at_clear(&c);
+	pass_release(&p);
+	if (!found)
+		return STRATA_EXIT_ERROR;
+	return fflush(stdout) == 0 ? STRATA_EXIT_OK : STRATA_EXIT_ERROR;
+}
