@@ -873,7 +873,11 @@ report_unknown_key(decoder *d, const table *t, const ynode *k, const char *where
 	for (size_t i = 0; i < n; i++)
 		keys[i] = t->fields[i].key;
 	guess = spec_suggest(k->value, keys, n);
-	if (guess)
+	if (strcmp(k->value, "password") == 0 || strcmp(k->value, "passwd") == 0)
+		spec_error(d->diags, d->file, k->pos, "unknown-key",
+			   "unknown key '%s' in %s: strata takes no secret from the spec text (it would be "
+			   "in Git history and in every plan); remove it", shown, where);
+	else if (guess)
 		spec_error(d->diags, d->file, k->pos, "unknown-key",
 			   "unknown key '%s' in %s (did you mean '%s'?)",
 			   shown, where, guess);

@@ -463,6 +463,9 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 	d->max_cpus = info.max_cpus;
 	d->max_memory = info.max_memory;
 	d->title = g_strdup(info.title);
+	d->cdrom = g_strdup(info.cdrom);
+	d->console = g_strdup(info.console);
+	d->boot = g_strdup(info.boot);
 	g_ptr_array_add(info.nics, NULL);
 	d->nics = g_strdupv((char **)info.nics->pdata);
 	g_ptr_array_add(info.disks, NULL);
@@ -481,7 +484,9 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 			g_strfreev(v);
 		}
 		vol = g_hash_table_lookup(h->vol_by_key, key);
-		if (!g_ptr_array_find(own, vol, NULL))
+		/* Its own by name, as the observer counts them: an image in its
+		 * CD-ROM drive is used, not owned. */
+		if (desired_volume_owned_by(vol->name, "a.vm") && !g_ptr_array_find(own, vol, NULL))
 			g_ptr_array_add(own, (gpointer)vol);
 		if (!g_hash_table_contains(h->users, key)) {
 			GPtrArray *users = g_ptr_array_new();
@@ -581,6 +586,72 @@ test_observed__every_class_of_change_has_its_plan(void **state)
 		table_free(t);
 	}
 	tu_assert_golden(all->str, "tests/data/plan/live-change-classes.plan");
+}
+
+#define CD_VM(disp, extra) \
+	"kind: host\nname: hv1\nuri: test:///default\n---\n" \
+	"kind: template\nname: t\npool: default\nvolume: base.qcow2\nmemory: 512MiB\n---\n" \
+	"kind: appliance\nname: a\ndisruption: " disp "\nvms:\n  - {name: vm, template: t" extra "}\n"
+#define CD(more) ", cdrom: {pool: default, volume: installer.iso" more "}"
+
+/*
+ * Golden plans for the CD-ROM drive, the console and the boot order on a
+ * KVM host: media ejected or swapped live (the image stays: it is the
+ * operator's), a console and a drive at the next boot, a boot order under
+ * disruption: never (the definition alone), an image the host lacks
+ * (refused), and nothing to do once they match.
+ */
+static void
+test_observed__media_console_and_boot_order_have_their_plans(void **state)
+{
+	static const struct {
+		const char *name, *from, *to;
+		int state;
+	} cases[] = {
+		{ "running: the disc ejected live",
+		  CD_VM("allowed", CD("")), CD_VM("allowed", CD(", ejected: true")), VIRT_DOM_RUNNING },
+		{ "running: another disc put in live",
+		  CD_VM("allowed", CD("")), CD_VM("allowed", ", cdrom: {pool: default, volume: rescue.iso}"),
+		  VIRT_DOM_RUNNING },
+		{ "running: a drive, a console and a boot order added: restarted",
+		  CD_VM("allowed", ""), CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: vnc}"),
+		  VIRT_DOM_RUNNING },
+		{ "running, disruption never: a new boot order with an eject, in the definition alone",
+		  CD_VM("never", CD("") ", boot: [cdrom, disk]"),
+		  CD_VM("never", CD(", ejected: true") ", boot: [disk, cdrom]"), VIRT_DOM_RUNNING },
+		{ "shut off: a console moved to another address, in the definition",
+		  CD_VM("allowed", ", state: stopped, console: {type: vnc}"),
+		  CD_VM("allowed", ", state: stopped, console: {type: vnc, listen: 10.0.0.5}"), VIRT_DOM_SHUTOFF },
+		{ "an image the host lacks: refused",
+		  CD_VM("allowed", ""), CD_VM("allowed", ", cdrom: {pool: default, volume: missing.iso}"),
+		  VIRT_DOM_RUNNING },
+		{ "as declared: nothing to do",
+		  CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: spice}"),
+		  CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: spice}"), VIRT_DOM_RUNNING },
+	};
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		table *t = table_new_from(cases[i].to);
+		obs_host *h = host_add(t, "hv1", "kvm", true);
+		g_autofree char *text = NULL;
+		plan *p;
+
+		vol_in(h, "default", "rescue.iso");
+		vm_defined_from(t, h, cases[i].from, cases[i].state);
+		if (!obs_host_has_volume(h, "default", "installer.iso"))
+			vol_in(h, "default", "installer.iso");
+		p = plan_of(t);
+		text = shown(p);
+		g_string_append_printf(all, "## %s\n%s", cases[i].name, text);
+		/* The image is never the VM's to delete. */
+		for (guint j = 0; j < p->ops->len; j++)
+			assert_int_not_equal(((const plan_op *)p->ops->pdata[j])->kind, OP_VOL_DELETE);
+		plan_free(p);
+		table_free(t);
+	}
+	tu_assert_golden(all->str, "tests/data/plan/media-console-boot.plan");
 }
 
 /*
@@ -1121,6 +1192,7 @@ main(void)
 		cmocka_unit_test(test_observed__kvm_and_qemu_definitions_differ),
 		cmocka_unit_test(test_observed__a_host_that_did_not_answer_is_unknown_not_empty),
 		cmocka_unit_test(test_observed__every_class_of_change_has_its_plan),
+		cmocka_unit_test(test_observed__media_console_and_boot_order_have_their_plans),
 		cmocka_unit_test(test_observed__only_a_volume_recorded_as_let_go_of_is_deleted),
 		cmocka_unit_test(test_shared__a_running_vm_migrates_without_copying),
 		cmocka_unit_test(test_shared__a_persistent_vm_moves_only_within_its_pool),
