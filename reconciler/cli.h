@@ -57,3 +57,9 @@ int cmd_control(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
 int cmd_console(int argc, char **argv);
+/*
+ * What a viewer opens to reach a console of @type listening on @listen:@port
+ * on the host of libvirt URI @host_uri, and in *@tunnel the SSH command to
+ * run first when that is a remote host's loopback (else NULL).
+ */
+char *console_uri(const char *type, const char *listen, unsigned port, const char *host_uri, char **tunnel);

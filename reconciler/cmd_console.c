@@ -74,24 +74,26 @@ uri_of(const char *type, const char *address, unsigned port)
 	return g_strdup_printf("%s://%s%s%s:%u", type, v6 ? "[" : "", address, v6 ? "]" : "", port);
 }
 
-static void
-where_to_connect(console_at *c, const char *host_uri)
+char *
+console_uri(const char *type, const char *listen, unsigned port, const char *host_uri, char **tunnel)
 {
 	g_autofree char *user = NULL;
 	g_autofree char *remote = remote_host(host_uri, &user);
-	const char *address = c->address;
+	const char *address = listen;
 
+	*tunnel = NULL;
 	if (remote && wildcard(address))
 		address = remote;  /* it listens on every interface of that host */
 	else if (wildcard(address))
 		address = "127.0.0.1";
 	if (remote && loopback(address)) {
-		c->tunnel = g_strdup_printf("ssh -N -L %u:%s:%u %s%s%s", c->port,
-					    strchr(address, ':') ? "[::1]" : address, c->port,
-					    user ? user : "", user ? "@" : "", remote);
-		address = strchr(c->address, ':') ? "::1" : "127.0.0.1";
+		bool v6 = strchr(address, ':') != NULL;
+
+		*tunnel = g_strdup_printf("ssh -N -L %u:%s:%u %s%s%s", port, v6 ? "[::1]" : address, port,
+					  user ? user : "", user ? "@" : "", remote);
+		address = v6 ? "::1" : "127.0.0.1";
 	}
-	c->uri = uri_of(c->type, address, c->port);
+	return uri_of(type, address, port);
 }
 
 static void
@@ -150,7 +152,7 @@ find_console(pass *p, const char *domain, console_at *c)
 			d->state == VIRT_DOM_RUNNING || d->state == VIRT_DOM_PAUSED ? "" : " while it is not running");
 		return false;
 	}
-	where_to_connect(c, h->uri);
+	c->uri = console_uri(c->type, c->address, c->port, h->uri, &c->tunnel);
 	return true;
 }
 

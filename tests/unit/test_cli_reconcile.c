@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "../../reconciler/cli.h"
 
 static void
 test_plan__detailed_exitcode_says_changes(void **state)
@@ -84,6 +85,68 @@ test_plan__markdown_for_a_pull_request(void **state)
 	tu_result_release(&detailed);
 	tu_result_release(&validate);
 	tu_result_release(&help);
+}
+
+/* Where a console is: read from the running domain on the host that runs
+ * it (a test-driver host whose file defines a running VM with a VNC
+ * console on port 5907, and one without a console). */
+static void
+test_console__prints_where_a_running_vm_console_listens(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *spec = g_build_filename(dir, "hosts.yaml", NULL);
+	g_autofree char *text = g_strdup_printf("kind: host\nname: hv1\nuri: test://%s/tests/data/hosts/console.xml\n",
+						SRCDIR);
+	tu_result json, plain, none, usage;
+
+	(void)state;
+	tu_write(spec, text);
+	json = TU_RUN(NULL, "console", spec, "m.a", "-o", "json");
+	plain = TU_RUN(NULL, "console", spec, "m.a");
+	none = TU_RUN(NULL, "console", spec, "m.b");
+	usage = TU_RUN(NULL, "console", spec);
+	assert_int_equal(json.status, 0);
+	assert_non_null(strstr(json.out, "\"port\" : 5907"));
+	assert_non_null(strstr(json.out, "\"uri\" : \"vnc://127.0.0.1:5907\""));
+	assert_non_null(strstr(json.out, "\"tunnel\" : null"));
+	assert_string_equal(plain.out, "m.a on hv1: vnc console at vnc://127.0.0.1:5907\n");
+	assert_int_equal(none.status, 1);
+	assert_non_null(strstr(none.err, "m.b on hv1 has no graphical console"));
+	assert_int_equal(usage.status, 64);
+	tu_result_release(&json);
+	tu_result_release(&plain);
+	tu_result_release(&none);
+	tu_result_release(&usage);
+}
+
+/* A console on a remote host's loopback is reached through SSH; one on
+ * every interface at the host's name; a local one as it is. */
+static void
+test_console__a_remote_loopback_console_needs_a_tunnel(void **state)
+{
+	static const struct {
+		const char *listen, *uri, *want, *tunnel;
+	} cases[] = {
+		{ "127.0.0.1", "qemu+ssh://ops@hv1.example/system", "vnc://127.0.0.1:5901",
+		  "ssh -N -L 5901:127.0.0.1:5901 ops@hv1.example" },
+		{ "::1", "qemu+ssh://hv1.example/system", "vnc://[::1]:5901", "ssh -N -L 5901:[::1]:5901 hv1.example" },
+		{ "0.0.0.0", "qemu+tls://hv1.example/system", "vnc://hv1.example:5901", NULL },
+		{ "10.0.0.5", "qemu+ssh://hv1.example/system", "vnc://10.0.0.5:5901", NULL },
+		{ "127.0.0.1", "qemu:///system", "vnc://127.0.0.1:5901", NULL },
+		{ "::", "qemu:///system", "vnc://127.0.0.1:5901", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *tunnel = NULL;
+		g_autofree char *uri = console_uri("vnc", cases[i].listen, 5901, cases[i].uri, &tunnel);
+
+		assert_string_equal(uri, cases[i].want);
+		if (cases[i].tunnel)
+			assert_string_equal(tunnel, cases[i].tunnel);
+		else
+			assert_null(tunnel);
+	}
 }
 
 static void
@@ -352,6 +415,8 @@ main(void)
 		cmocka_unit_test(test_plan__detailed_exitcode_says_changes),
 		cmocka_unit_test(test_plan__json_and_dot),
 		cmocka_unit_test(test_plan__markdown_for_a_pull_request),
+		cmocka_unit_test(test_console__prints_where_a_running_vm_console_listens),
+		cmocka_unit_test(test_console__a_remote_loopback_console_needs_a_tunnel),
 		cmocka_unit_test(test_plan__invalid_source_changes_nothing_and_exits_1),
 		cmocka_unit_test(test_apply__examples_converge_and_leave_history),
 		cmocka_unit_test(test_cli__usage_errors_exit_64),
