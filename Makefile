@@ -27,7 +27,7 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	cmark-gfm gnupg openssh-client
 # The end-to-end suite's real hypervisors (make e2e).
 E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
-	qemu-system-x86 qemu-utils binutils util-linux procps
+	qemu-system-x86 qemu-utils binutils util-linux procps xorriso
 # The side-by-side benchmark's competitor (make bench-deps; not needed to test).
 BENCH_PKGS := ansible python3-libvirt python3-lxml
 

@@ -30,7 +30,7 @@ e2e_can_run() {
 	if [ "$(id -u)" != 0 ]; then
 		echo "needs root (mount namespaces and QEMU as root)"; return 1
 	fi
-	for c in unshare libvirtd virtlogd virsh qemu-system-x86_64 qemu-img qemu-io as ld; do
+	for c in unshare libvirtd virtlogd virsh qemu-system-x86_64 qemu-img qemu-io as ld xorriso; do
 		command -v "$c" >/dev/null || { echo "$c is not installed (make deps installs it)"; return 1; }
 	done
 	if ! unshare -m -u true 2>/dev/null; then
@@ -70,6 +70,25 @@ e2e_guest_image() {
 	truncate -s 1M "$tmp/g.bin"
 	qemu-img convert -q -f raw -O qcow2 "$tmp/g.bin" "$out"
 	rm -rf "$tmp"
+}
+
+# e2e_marker_iso FILE: a CD whose El Torito boot image (guest/cd-marker.S,
+# no emulation) writes 4 KiB of 0x5a at byte 4096 of the first hard disk,
+# the marker lib.sh's has_marker reads: a guest that booted from it says so
+# on its own disk.
+e2e_marker_iso() {
+	local out=$1 tmp rc=0
+	tmp=$(mktemp -d)
+	mkdir "$tmp/cd"
+	as --32 -o "$tmp/m.o" "$E2E_HERE/guest/cd-marker.S" &&
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$tmp/cd/cd-marker.bin" "$tmp/m.o" &&
+	# The 4 sectors the BIOS loads (-boot-load-size 4): one CD sector.
+	truncate -s 2048 "$tmp/cd/cd-marker.bin" &&
+	# Its banner goes to stderr even with -quiet: shown only on failure.
+	{ xorriso -as mkisofs -quiet -o "$out" -b cd-marker.bin -no-emul-boot -boot-load-size 4 \
+		"$tmp/cd" 2>"$tmp/xorriso.log" || { cat "$tmp/xorriso.log" >&2; false; }; } || rc=$?
+	rm -rf "$tmp"
+	return $rc
 }
 
 # e2e_alive PIDFILE: its process runs.  A zombie does not: this machine's

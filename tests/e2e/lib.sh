@@ -124,6 +124,13 @@ file_lacks_pattern() {
 has_marker() { file_has_pattern "$(vol_path "$1" "$2")" 0x5a 4096; }
 lacks_marker() { file_lacks_pattern "$(vol_path "$1" "$2")" 0x5a 4096; }
 
+# put_volume HOST NAME FILE: the operator's image uploaded into HOST's pool
+# default as volume NAME (raw), as an operator puts an installer there.
+put_volume() {
+	e2e_virsh "$1" vol-create-as default "$2" "$(stat -c %s "$3")" --format raw >/dev/null &&
+		e2e_virsh "$1" vol-upload --pool default "$2" "$3" >/dev/null
+}
+
 # A daemon on the scenario's spec.  Its log is $S/watch.log.
 watch_start() {
 	"$STRATA" watch --db "$S/strata.db" --debounce 50 --resync 3600 "$S/spec" "$@" >"$S/watch.log" 2>&1 &

@@ -1,0 +1,69 @@
+# Installation media on real QEMU: a VM boots from the operator's CD image
+# (an IDE drive, boot: [cdrom, disk]), its VNC console answers, and the disc
+# is ejected live: the same QEMU runs on with an empty drive.
+
+media_spec() {
+	cat >"$S/spec/m.yaml" <<Y
+kind: appliance
+name: m
+vms:
+  - name: a
+    template: tiny
+    cdrom: {pool: default, volume: marker.iso$1}
+    boot: [cdrom, disk]
+    console: {type: vnc}
+Y
+}
+
+# cdrom_source HOST DOMAIN: the volume in the running domain's hdc ("-":
+# empty).
+cdrom_source() { e2e_virsh "$1" domblklist "$2" | awk '$1 == "hdc" {print $2}'; }
+
+# vnc_banner PORT: the first 12 bytes a VNC server on the loopback sends.
+vnc_banner() { timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && head -c 12 <&3' _ "$1"; }
+
+scenario_boots_from_a_cd_then_ejects_it() {
+	local t=20 port id pid
+	# SeaBIOS's boot from the CD is slower in software emulation.
+	[ "$E2E_TYPE" = kvm ] || t=60
+	e2e_spec h1 h2
+	# The image is the operator's: on h2 only, where placement must go.
+	e2e_marker_iso "$S/marker.iso" || fail "cannot make the CD image"
+	put_volume h2 marker.iso "$S/marker.iso" || fail "cannot upload the CD image to h2"
+	media_spec ""
+	apply
+	expect_eq "hosts defining m.a" h2 "$(host_of m.a)"
+	wait_for 30 "m.a runs" is_running h2 m.a
+	expect_eq "the drive's disc" marker.iso "$(cdrom_source h2 m.a)"
+	# Only the CD's boot image writes this: the disk's own boot sector
+	# (the ACPI guest) writes nothing.
+	wait_for $t "the guest, booted from the CD, wrote its marker on its disk" \
+		has_marker h2 m.a--system.qcow2
+	expect_converged
+
+	note "the VNC console answers where strata console says"
+	"$STRATA" console "$S/spec" m.a -o json >"$S/console.json" 2>&1 ||
+		{ cat "$S/console.json" >&2; fail "strata console failed"; }
+	port=$(sed -n 's/.*"port" *: *\([0-9][0-9]*\).*/\1/p' "$S/console.json")
+	[ -n "$port" ] || fail "no port in: $(cat "$S/console.json")"
+	grep -q "\"uri\" *: *\"vnc://127.0.0.1:$port\"" "$S/console.json" || fail "no VNC URI: $(cat "$S/console.json")"
+	grep -q '"tunnel" *: *null' "$S/console.json" || fail "a tunnel to a local host: $(cat "$S/console.json")"
+	expect_eq "the VNC server's banner" "RFB 003.008" "$(vnc_banner "$port")"
+
+	note "ejected: true — live, the same QEMU"
+	id=$(e2e_virsh h2 domid m.a)
+	pid=$(qemu_pid m.a)
+	media_spec ", ejected: true"
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep -q "change-media m.a hdc: eject" "$S/plan.out" || { cat "$S/plan.out" >&2; fail "the plan does not eject live"; }
+	grep -q "shutdown m.a" "$S/plan.out" && fail "the plan stops the VM: $(cat "$S/plan.out")"
+	apply
+	grep -q "change-media m.a hdc: eject" "$S/apply.out" || fail "apply did not eject: $(cat "$S/apply.out")"
+	expect_eq "the same domain" "$id" "$(e2e_virsh h2 domid m.a)"
+	expect_eq "the same QEMU process" "$pid" "$(qemu_pid m.a)"
+	expect_eq "the drive's disc" "-" "$(cdrom_source h2 m.a)"
+	e2e_virsh h2 dumpxml m.a | grep_q "marker.iso" && fail "the running domain still names the disc"
+	e2e_virsh h2 dumpxml --inactive m.a | grep_q "marker.iso" && fail "the definition still names the disc"
+	expect_converged
+	e2e_virsh h2 vol-info --pool default marker.iso >/dev/null || fail "the disc's volume is gone"
+}
