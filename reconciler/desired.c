@@ -50,9 +50,9 @@ desired_vm_boot(const desired_vm *vm)
 {
 	g_autoptr(GString) s = g_string_new(NULL);
 
-	for (guint i = 0; i < vm->boot->len; i++)
+	for (guint i = 0; vm->boot && i < vm->boot->len; i++)
 		g_string_append_printf(s, "%s%s", i ? "," : "", (const char *)vm->boot->pdata[i]);
-	return vm->boot->len ? g_strdup(s->str) : g_strdup("disk");
+	return s->len ? g_strdup(s->str) : g_strdup("disk");
 }
 
 char *
@@ -117,7 +117,7 @@ vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots)
 	}
 	if (vm->console)
 		g_string_append_printf(s, "m\x1f%s\x1f%s\x1f", vm->console, vm->console_listen);
-	if (vm->boot->len) {
+	if (vm->boot && vm->boot->len) {
 		g_autofree char *boot = desired_vm_boot(vm);
 
 		g_string_append_printf(s, "b\x1f%s\x1f", boot);

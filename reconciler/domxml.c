@@ -62,7 +62,7 @@ doc_to_string(xmlDocPtr doc)
 static guint
 boot_rank(const desired_vm *vm, const char *dev)
 {
-	if (!vm->boot->len)
+	if (!vm->boot || !vm->boot->len)
 		return strcmp(dev, "disk") == 0;
 	for (guint i = 0; i < vm->boot->len; i++)
 		if (strcmp(vm->boot->pdata[i], dev) == 0)

@@ -7,7 +7,7 @@
  *  - a spec (YAML, loaded and validated like any source): 1-3 hosts, two
  *    templates, two persistent templates (sometimes `state: deleted`), 1-3
  *    appliances of 1-6 VMs with random states, layers, `after` lists,
- *    secondary disks, restart policies, tags.  A spec that does not validate
+ *    secondary disks, restart policies, tags, CD-ROM images and consoles.  A spec that does not validate
  *    (an `after` cycle, say) is skipped: refusing it is fuzz_spec's job.
  *  - per host, a libvirt test-driver node file: capacity, pools and volumes
  *    (template bases present or not, VM disks, stale and leftover disks,
@@ -41,7 +41,8 @@
  *     plan that undefines that domain first, or rebuilds the domain's own
  *     disk after stopping it; never a template base; a persistent volume
  *     only when its persistent template says `state: deleted`; no error
- *     or note has a missing part ("(null)");
+ *     or note has a missing part ("(null)"); never an operator's CD-ROM
+ *     image (iso*.iso), in a drive or not;
  *  3. a plan without errors (what `strata apply` carries out) that applies
  *     completely leaves nothing to do: observing and planning again gives
  *     no operation and no error.
@@ -387,6 +388,17 @@ gen_vm(world *w, guint i, guint n, bool layers, guint *ptemplates_used)
 		g_string_append_printf(w->yaml, "    nics: [%s{network: default, mac: \"52:54:00:00:01:%02x\"}%s]\n",
 				       one_in(r, 2) ? "{network: default}, " : "", i & 0xff,
 				       one_in(r, 2) ? ", {network: default}" : "");
+	/* Installation media: the operator's image, on most hosts, in or out
+	 * of the drive; booted from first now and then; a console. */
+	if (one_in(r, 5)) {
+		g_string_append_printf(w->yaml, "    cdrom: {pool: default, volume: iso%u.iso%s}\n", pick(r, 2),
+				       one_in(r, 3) ? ", ejected: true" : "");
+		if (one_in(r, 2))
+			g_string_append(w->yaml, "    boot: [cdrom, disk]\n");
+	}
+	if (one_in(r, 6))
+		g_string_append(w->yaml, one_in(r, 2) ? "    console: {type: vnc}\n"
+						      : "    console: {type: spice, listen: '::1'}\n");
 	g_string_append_printf(w->yaml, "    restart: %s\n", restarts[pick(r, 3)]);
 	g_string_append_printf(w->yaml, "    state: %s\n", states[pick(r, G_N_ELEMENTS(states))]);
 }
@@ -514,10 +526,19 @@ define_managed(world *w, fhost *h, const desired_vm *vm)
 	}
 	if (variant == 4 && !vm->persistent)
 		old.template = strcmp(vm->template, "t0") == 0 ? "t1" : "t0";
+	/* 2: defined with other media, or none; without its console. */
+	if (variant == 2) {
+		old.cdrom_pool = "default";
+		old.cdrom_volume = one_in(r, 3) ? NULL : one_in(r, 2) ? "iso0.iso" : "iso1.iso";
+		old.cdrom_ejected = one_in(r, 2);
+		old.console = NULL;
+	}
 	hash = variant == 5 ? g_strdup("0123456789abcdef") : desired_vm_hash(&old, "test");
 	xml = domxml_domain(&old, "test", hash, uuid, NULL);
 	if (!add_domain(h, vm->domain, xml, pick(r, G_N_ELEMENTS(runstates))))
 		return;
+	if (old.cdrom_volume && !old.cdrom_ejected)
+		add_use(h, vm->domain, old.cdrom_pool, old.cdrom_volume);
 	for (guint i = 0; i < disks->len; i++) {
 		const desired_disk *d = disks->pdata[i];
 
@@ -735,6 +756,12 @@ gen_hosts_state(world *w, const desired_state *want)
 
 		if (!one_in(r, 12))
 			add_volume(h, "default", "base0.qcow2");
+		for (guint k = 0; k < 2; k++) {
+			g_autofree char *iso = g_strdup_printf("iso%u.iso", k);
+
+			if (!one_in(r, 4))
+				add_volume(h, "default", iso);
+		}
 		if (w->t0_disk && !one_in(r, 12))
 			add_volume(h, "default", "base0-td.qcow2");
 		if (!one_in(r, 12)) {
@@ -878,6 +905,8 @@ check_delete(const world *w, const desired_state *want, const plan *p, const pla
 
 	if (g_hash_table_contains(w->bases, key))
 		die("op %u deletes template base %s on %s", del->id, key, del->host);
+	if (g_str_has_suffix(del->volume, ".iso"))
+		die("op %u deletes the operator's image %s on %s", del->id, key, del->host);
 	/* A move (the domain defined or migrated elsewhere by this plan) never
 	 * deletes from a pool declared shared: it may be the copy it uses. */
 	for (guint i = 0; del->domain && desired_pool_sharers(want, del->pool, del->host) && i < p->ops->len; i++) {
