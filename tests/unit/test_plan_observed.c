@@ -186,6 +186,9 @@ table_free(table *t)
 			g_strfreev(d->disks);
 			g_strfreev(d->released);
 			g_free(d->title);
+			g_free(d->cdrom);
+			g_free(d->console);
+			g_free(d->boot);
 			g_free(d);
 		}
 		g_ptr_array_unref(h->domains);
