@@ -9,6 +9,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,17 +38,29 @@ console_at_clear(console_at *c)
 	g_free(c->tunnel);
 }
 
+/* Whether @address is a loopback one, or the wildcard, however written. */
+static bool
+address_is(const char *address, bool loopback)
+{
+	unsigned char b[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, address, b) == 1)
+		return loopback ? b[0] == 127 : !memcmp(b, "\0\0\0\0", 4);
+	if (inet_pton(AF_INET6, address, b) == 1)
+		return !memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) && b[15] == (loopback ? 1 : 0);
+	return loopback ? strcmp(address, "localhost") == 0 : !*address;
+}
+
 static bool
 loopback(const char *address)
 {
-	return g_str_has_prefix(address, "127.") || strcmp(address, "::1") == 0 ||
-	       strcmp(address, "localhost") == 0;
+	return address_is(address, true);
 }
 
 static bool
 wildcard(const char *address)
 {
-	return !*address || strcmp(address, "0.0.0.0") == 0 || strcmp(address, "::") == 0;
+	return address_is(address, false);
 }
 
 /* The host name of a remote libvirt URI (qemu+ssh://user@hv1/system), and
@@ -135,6 +148,11 @@ find_console(pass *p, const char *domain, console_at *c)
 			p->plan && p->plan->partial ? " (a host did not answer)" : "");
 		return false;
 	}
+	if (d->state != VIRT_DOM_RUNNING && d->state != VIRT_DOM_PAUSED) {
+		fprintf(stderr, "strata console: %s on %s is not running: its console's port is chosen when it "
+			"starts\n", domain, d->host->name);
+		return false;
+	}
 	h = g_hash_table_lookup(p->hosts->by_name, d->host->name);
 	if (!h || !h->virt) {
 		fprintf(stderr, "strata console: host %s is not connected\n", d->host->name);
@@ -147,9 +165,8 @@ find_console(pass *p, const char *domain, console_at *c)
 	c->vm = domain;
 	c->host = d->host->name;
 	if (!domxml_console(xml, &c->type, &c->address, &c->port)) {
-		fprintf(stderr, "strata console: %s on %s has no graphical console%s; declare one with "
-			"console: {type: vnc}\n", domain, d->host->name,
-			d->state == VIRT_DOM_RUNNING || d->state == VIRT_DOM_PAUSED ? "" : " while it is not running");
+		fprintf(stderr, "strata console: %s on %s has no graphical console; declare one with "
+			"console: {type: vnc}\n", domain, d->host->name);
 		return false;
 	}
 	c->uri = console_uri(c->type, c->address, c->port, h->uri, &c->tunnel);

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "desired.h"
@@ -225,6 +226,20 @@ strv_of(const spec_list *l)
 	return a;
 }
 
+/* An IP address as inet_ntop writes it, so that one address has one
+ * hash however it is written (::1, 0:0::1). */
+static char *
+canonical_address(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	char out[INET6_ADDRSTRLEN];
+	int af = strchr(a, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(af, a, buf) != 1 || !inet_ntop(af, buf, out, sizeof(out)))
+		return g_strdup(a);  /* validated before: not reached */
+	return g_strdup(out);
+}
+
 /* The @index-th target name of a bus, as libvirt counts them: vda … vdz,
  * vdaa … vdaz, vdba … (index 26 is "aa"). */
 static char *
@@ -344,7 +359,7 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	vm->boot = strv_of(&svm->boot);
 	if (svm->console_pos.line) {
 		vm->console = g_strdup(spec_console_names[svm->console_type.v]);
-		vm->console_listen = g_strdup(svm->console_listen.v ? svm->console_listen.v : "127.0.0.1");
+		vm->console_listen = canonical_address(svm->console_listen.v ? svm->console_listen.v : "127.0.0.1");
 	}
 	vm_disks(src, vm, svm, t);
 	for (guint i = 0; i < svm->nics->len; i++) {

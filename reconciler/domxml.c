@@ -98,10 +98,10 @@ add_disk(xmlNodePtr devices, const desired_disk *d, guint boot)
 }
 
 /*
- * The CD-ROM drive: IDE (the one bus every x86 guest's firmware boots a
- * CD from), read-only, the operator's volume in it, or no <source> when
- * it is empty.  An eject is this without its source, as virsh
- * change-media --eject sends it.
+ * The CD-ROM drive: IDE, on the i440FX machine (domain_doc pins it for a
+ * VM with a drive: q35 has no IDE), read-only, the operator's volume in
+ * it, or no <source> when it is empty.  An eject is this without its
+ * source, as virsh change-media --eject sends it.
  */
 static void
 add_cdrom(xmlNodePtr devices, const char *pool, const char *volume, guint boot)
@@ -352,6 +352,9 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 	n = child(os, "type", "hvm");
 	if (!test)
 		prop(n, "arch", "x86_64");
+	/* Its IDE drive needs i440FX; QEMU's default machine may be q35. */
+	if (!test && vm->cdrom_volume)
+		prop(n, "machine", "pc");
 	if (!test)
 		child(child(dom, "features", NULL), "acpi", NULL);
 	child(dom, "on_poweroff", "destroy");
@@ -646,19 +649,21 @@ parse_nics(xmlXPathContextPtr ctx, domxml_info *out)
 		xmlXPathFreeObject(r);
 }
 
-/* The first CD-ROM drive's image: "pool/volume", a path, "" when empty. */
+/* The image in strata's CD-ROM drive (hdc, the one a media change names):
+ * "pool/volume", a path, "" when empty. */
 static void
 parse_cdrom(xmlXPathContextPtr ctx, domxml_info *out)
 {
-	g_autofree char *n = xp_string(ctx, "string(count(/domain/devices/disk[@device='cdrom']))");
+#define CD "/domain/devices/disk[@device='cdrom'][target/@dev='" DOMXML_CDROM_TARGET "'][1]"
+	g_autofree char *n = xp_string(ctx, "string(count(" CD "))");
 	g_autofree char *pool = NULL, *vol = NULL, *path = NULL;
 
 	if (!n || strcmp(n, "0") == 0)
 		return;
-	pool = xp_string(ctx, "string(/domain/devices/disk[@device='cdrom'][1]/source/@pool)");
-	vol = xp_string(ctx, "string(/domain/devices/disk[@device='cdrom'][1]/source/@volume)");
-	path = xp_string(ctx, "string(/domain/devices/disk[@device='cdrom'][1]/source/@file | "
-			 "/domain/devices/disk[@device='cdrom'][1]/source/@dev)");
+	pool = xp_string(ctx, "string(" CD "/source/@pool)");
+	vol = xp_string(ctx, "string(" CD "/source/@volume)");
+	path = xp_string(ctx, "string(" CD "/source/@file | " CD "/source/@dev)");
+#undef CD
 	out->cdrom = pool && vol ? g_strdup_printf("%s/%s", pool, vol) : g_strdup(path ? path : "");
 }
 
@@ -673,8 +678,13 @@ graphics(xmlXPathContextPtr ctx, unsigned *port)
 		return NULL;
 	if (!addr)
 		addr = xp_string(ctx, "string(/domain/devices/graphics[1]/@listen)");
-	if (port)
-		*port = (unsigned)xp_number(ctx, "string(/domain/devices/graphics[1]/@port)");
+	if (port) {
+		/* -1 in a definition: chosen when it starts. */
+		g_autofree char *p = xp_string(ctx, "string(/domain/devices/graphics[1]/@port)");
+		gint64 n = p ? g_ascii_strtoll(p, NULL, 10) : 0;
+
+		*port = n >= 1 && n <= 65535 ? (unsigned)n : 0;
+	}
 	return g_strdup_printf("%s %s", type, addr ? addr : "");
 }
 
@@ -898,10 +908,12 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 		g_string_append(s, "; its disks differ from its definition's");
 	if (!same_set(config->nics, live->nics, nic_key))
 		g_string_append(s, "; its NICs differ from its definition's");
-	/* A drive only: the media in it change live, and a guest may open
-	 * the tray itself. */
+	/* A guest that opens the tray itself keeps the media in it. */
 	if ((config->cdrom == NULL) != (live->cdrom == NULL))
 		g_string_append_printf(s, "; it runs %s a CD-ROM drive", live->cdrom ? "with" : "without");
+	else if (config->cdrom && strcmp(config->cdrom, live->cdrom) != 0)
+		g_string_append_printf(s, "; its CD-ROM holds %s, %s defined", *live->cdrom ? live->cdrom : "nothing",
+				       *config->cdrom ? config->cdrom : "nothing");
 	if (console_differs(config->console, live->console))
 		g_string_append_printf(s, "; its console is %s running, %s defined",
 				       live->console ? live->console : "none",

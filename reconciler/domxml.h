@@ -63,7 +63,7 @@ char *domxml_overlay(const char *name, uint64_t capacity, const char *backing_pa
 /*
  * Where a running domain's graphical console listens, from its live XML:
  * type ("vnc", "spice"), address and port.  False when it has none, or
- * no port yet (not running).
+ * no port (a definition's is -1 until QEMU picks one at its start).
  */
 bool domxml_console(const char *xml, char **type, char **address, unsigned *port);
 

@@ -170,7 +170,8 @@ base_problem(const place_state *ps, const desired_disk *d, const obs_host *h)
 	return NULL;
 }
 
-/* Why @h cannot hold @vm's disks, or NULL: pool, base, backing file. */
+/* Why @h cannot hold @vm's disks, or NULL: pool, base, backing file, the
+ * image in its drive. */
 static char *
 disk_problem(const place_state *ps, const desired_vm *vm, const obs_host *h)
 {
@@ -210,7 +211,8 @@ volume_somewhere(const place_state *ps, const desired_disk *sys)
 
 /* What disk_problem() depends on: the system disk and every disk's pool;
  * the system volume itself where a host has it (it stands in for a
- * missing base there), so VMs share an answer only where it holds. */
+ * missing base there), and the image in the CD-ROM drive, so VMs share
+ * an answer only where it holds. */
 static char *
 disk_shape(const place_state *ps, const desired_vm *vm)
 {
@@ -227,6 +229,8 @@ disk_shape(const place_state *ps, const desired_vm *vm)
 		if (d->base)
 			g_string_append_printf(key, "\x1f%s\x1f%s", volume_somewhere(ps, d) ? d->volume : "", d->base);
 	}
+	if (vm->cdrom_volume && !vm->cdrom_ejected)
+		g_string_append_printf(key, "\x1f" "cd\x1f%s\x1f%s", vm->cdrom_pool, vm->cdrom_volume);
 	return g_string_free(key, FALSE);
 }
 

@@ -1622,9 +1622,9 @@ plan_define(planner *pl, const desired_vm *vm, const obs_host *h, const obs_doma
 }
 
 /*
- * The image in @vm's drive, which must be on @h: libvirt refuses a
- * definition or a media change naming a volume the pool lacks, and strata
- * copies no image of the operator's.  The appliance waits, said once.
+ * The image in @vm's drive, which must be on @h: libvirt resolves the
+ * volume when the VM starts or its media change, and fails then without
+ * it; strata copies no image of the operator's.  The appliance waits.
  */
 static bool
 media_missing(planner *pl, const desired_vm *vm, const obs_host *h)
@@ -1985,15 +1985,22 @@ migrate_deadline_s(const desired_vm *vm, const obs_host *from, bool copy)
  * volume of a pool @o's host and @to share (a migration without copying
  * takes them all as they are). */
 static bool
-observed_disks_shared(planner *pl, const obs_domain *o, const obs_host *to)
+observed_disks_shared(planner *pl, const desired_vm *vm, const obs_domain *o, const obs_host *to)
 {
+	g_autofree char *cd = desired_vm_cdrom(vm);
+
 	if (!o->refs_known || (o->paths && o->paths[0]))
 		return false;
 	for (guint i = 0; o->volumes && o->volumes[i]; i++) {
 		g_autofree char *pool = g_strndup(o->volumes[i], strcspn(o->volumes[i], "/"));
 		const char *why;
-		share_verdict v = obs_pool_shared(pl->have, pl->want, pool, o->host, to, &why);
+		share_verdict v;
 
+		/* The image in its drive is read-only, and on the target host
+		 * too (placement made sure): not a disk to share or copy. */
+		if (g_strcmp0(o->volumes[i], cd) == 0 || g_strcmp0(o->volumes[i], o->cdrom) == 0)
+			continue;
+		v = obs_pool_shared(pl->have, pl->want, pool, o->host, to, &why);
 		if (v != SHARE_YES && v != SHARE_ASSUMED)
 			return false;
 	}
@@ -2030,7 +2037,7 @@ disks_shared(planner *pl, const desired_vm *vm, const obs_domain *o, const obs_h
 		*why = "some of its disks are on a pool the two hosts share and some are not; strata moves a VM whose disks are all shared, or all copied";
 		return -1;
 	}
-	if (shared && !observed_disks_shared(pl, o, to)) {
+	if (shared && !observed_disks_shared(pl, vm, o, to)) {
 		*why = "its definition has a disk outside the spec (attached by hand) that is not a volume of a pool the two hosts share; "
 		       "strata does not move it without copying, nor copy it (detach it, or move the VM by hand)";
 		return -1;

@@ -395,7 +395,7 @@ media_text(const char *cdrom)
  * live: with a new order, the media wait for the boot as well.
  */
 static void
-media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool devices_live)
+media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool media_live)
 {
 	g_autofree char *want = desired_vm_cdrom(vm);
 	g_autofree char *boot = desired_vm_boot(vm);
@@ -408,12 +408,19 @@ media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool de
 		c = add(out, CH_DRIVE, "%s a CD-ROM drive (%s)", want ? "add" : "remove", DOMXML_CDROM_TARGET);
 		classify(c, CHANGE_NEXT_BOOT);
 	} else if (want && strcmp(want, o->cdrom) != 0) {
-		c = add(out, CH_MEDIA, "CD-ROM %s → %s%s", media_text(o->cdrom), media_text(want),
-			!devices_live ? " (not live: the host's driver changes no media live, or the VM is paused)" :
-			!boot_kept ? " (with the new boot order)" : "");
+		/* A running VM unlike its definition may lack the drive or have
+		 * another boot order live: the update would be refused. */
+		bool live = media_live && boot_kept && !o->restart_required;
+		g_autofree char *why = !media_live ? g_strdup(" (not live: the host's driver changes no media live)") :
+				       !boot_kept ? g_strdup(" (with the new boot order)") :
+				       o->restart_required ? g_strdup_printf(" (the running VM differs from its definition "
+									     "until it restarts: %s)", o->restart_required) :
+				       g_strdup("");
+
+		c = add(out, CH_MEDIA, "CD-ROM %s → %s%s", media_text(o->cdrom), media_text(want), why);
 		c->device = g_strdup(DOMXML_CDROM_TARGET);
 		c->media = *want ? g_strdup(want) : NULL;
-		classify(c, devices_live && boot_kept ? CHANGE_LIVE : CHANGE_NEXT_BOOT);
+		classify(c, live ? CHANGE_LIVE : CHANGE_NEXT_BOOT);
 	}
 	if (g_strcmp0(console, o->console) != 0)
 		classify(add(out, CH_CONSOLE, "console %s → %s", o->console ? o->console : "none",
@@ -463,7 +470,8 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 	maxima_change(out, vm, o);
 	disk_changes(out, vm, o, devices_live, resizable);
 	nic_changes(out, vm, o, macs, devices_live);
-	media_changes(out, vm, o, devices_live);
+	/* QEMU changes media on a paused VM too: the guest takes no part. */
+	media_changes(out, vm, o, !active || live_devices);
 	return out;
 }
 

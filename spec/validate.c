@@ -831,30 +831,23 @@ is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* Each listed once: the schema refuses a repeated item. */
 static void
 check_vm_boot(checker *c, const spec_appliance *a, const spec_vm *vm)
 {
-	bool seen[2] = { false, false };
-
 	for (guint i = 0; i < spec_list_len(&vm->boot); i++) {
 		const spec_str *b = &g_array_index(vm->boot.items, spec_str, i);
-		int k = strcmp(b->v, "cdrom") == 0 ? 0 : strcmp(b->v, "disk") == 0 ? 1 : -1;
 
-		if (k < 0) {
+		if (strcmp(b->v, "cdrom") != 0 && strcmp(b->v, "disk") != 0) {
 			g_autofree char *shown = spec_clip(b->v);
 
 			spec_error(c->diags, a->obj.file, b->pos, "bad-value",
 				   "boot device '%s' is not one strata knows; use cdrom or disk", shown);
-		} else if (seen[k]) {
-			spec_error(c->diags, a->obj.file, b->pos, "bad-value",
-				   "boot device '%s' is listed twice; list each once, in the order to try them", b->v);
-		} else if (k == 0 && !vm->cdrom_pos.line) {
+		} else if (strcmp(b->v, "cdrom") == 0 && !vm->cdrom_pos.line) {
 			spec_error(c->diags, a->obj.file, b->pos, "bad-value",
 				   "VM '%s' boots from 'cdrom' but has no cdrom; add cdrom: {pool, volume} or "
 				   "remove it from boot", vm->name.v ? vm->name.v : "?");
 		}
-		if (k >= 0)
-			seen[k] = true;
 	}
 }
 

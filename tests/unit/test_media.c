@@ -143,14 +143,30 @@ test_media__a_console_and_a_boot_order_added_later_restart_the_vm(void **state)
 	(void)state;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	put_image(d, dc_domain(d, "m.a")->host->name);  /* before the next pass frees it */
-	dc_spec(d, VM(", " CD "}, boot: [cdrom, disk], console: {type: spice, listen: '::1'}"));
+	dc_spec(d, VM(", " CD "}, boot: [cdrom, disk], console: {type: spice, listen: '0:0::1'}"));
 	assert_plan_has(d, "add a CD-ROM drive (hdc)");
-	assert_plan_has(d, "console none → spice ::1");
+	assert_plan_has(d, "console none → spice ::1");  /* one address, one way */
 	assert_plan_has(d, "boot order disk → cdrom,disk");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	o = read_back(d, "m.a");
 	assert_string_equal(o->console, "spice ::1");
 	assert_string_equal(o->boot, "cdrom,disk");
+	assert_no_changes(d);
+	dc_free(d);
+}
+
+/* Placement answers per disk shape, once a pass: the image in the drive
+ * is part of it, or a VM without one would answer for a VM with one. */
+static void
+test_media__a_vm_without_an_image_does_not_answer_for_one_with_it(void **state)
+{
+	dc *d = dc_new("kind: appliance\nname: m\nvms:\n  - {name: b, template: debian-12}\n"
+		       "  - {name: a, template: debian-12, " CD "}}\n");
+
+	(void)state;
+	put_image(d, "hv3");
+	assert_plan_has(d, "define m.a on hv3");
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_no_changes(d);
 	dc_free(d);
 }
@@ -163,6 +179,7 @@ main(void)
 		cmocka_unit_test(test_media__an_eject_and_an_undeploy_leave_the_image),
 		cmocka_unit_test(test_media__an_image_no_host_has_holds_the_vm_back),
 		cmocka_unit_test(test_media__a_console_and_a_boot_order_added_later_restart_the_vm),
+		cmocka_unit_test(test_media__a_vm_without_an_image_does_not_answer_for_one_with_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,6 +186,7 @@ table_free(table *t)
 			g_strfreev(d->disks);
 			g_strfreev(d->released);
 			g_free(d->title);
+			g_free(d->restart_required);
 			g_free(d->cdrom);
 			g_free(d->console);
 			g_free(d->boot);
@@ -610,27 +611,34 @@ test_observed__media_console_and_boot_order_have_their_plans(void **state)
 	static const struct {
 		const char *name, *from, *to;
 		int state;
+		const char *restart_required;
 	} cases[] = {
+		{ "paused: the disc ejected live (QEMU changes media on a paused VM)",
+		  CD_VM("allowed", CD("") ", state: paused"), CD_VM("allowed", CD(", ejected: true") ", state: paused"),
+		  VIRT_DOM_PAUSED, NULL },
+		{ "running unlike its definition, disruption never: the eject waits for the boot",
+		  CD_VM("never", CD("")), CD_VM("never", CD(", ejected: true")), VIRT_DOM_RUNNING,
+		  "it booted in order disk,cdrom, disk defined" },
 		{ "running: the disc ejected live",
-		  CD_VM("allowed", CD("")), CD_VM("allowed", CD(", ejected: true")), VIRT_DOM_RUNNING },
+		  CD_VM("allowed", CD("")), CD_VM("allowed", CD(", ejected: true")), VIRT_DOM_RUNNING, NULL },
 		{ "running: another disc put in live",
 		  CD_VM("allowed", CD("")), CD_VM("allowed", ", cdrom: {pool: default, volume: rescue.iso}"),
-		  VIRT_DOM_RUNNING },
+		  VIRT_DOM_RUNNING, NULL },
 		{ "running: a drive, a console and a boot order added: restarted",
 		  CD_VM("allowed", ""), CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: vnc}"),
-		  VIRT_DOM_RUNNING },
+		  VIRT_DOM_RUNNING, NULL },
 		{ "running, disruption never: a new boot order with an eject, in the definition alone",
 		  CD_VM("never", CD("") ", boot: [cdrom, disk]"),
-		  CD_VM("never", CD(", ejected: true") ", boot: [disk, cdrom]"), VIRT_DOM_RUNNING },
+		  CD_VM("never", CD(", ejected: true") ", boot: [disk, cdrom]"), VIRT_DOM_RUNNING, NULL },
 		{ "shut off: a console moved to another address, in the definition",
 		  CD_VM("allowed", ", state: stopped, console: {type: vnc}"),
-		  CD_VM("allowed", ", state: stopped, console: {type: vnc, listen: 10.0.0.5}"), VIRT_DOM_SHUTOFF },
+		  CD_VM("allowed", ", state: stopped, console: {type: vnc, listen: 10.0.0.5}"), VIRT_DOM_SHUTOFF, NULL },
 		{ "an image the host lacks: refused",
 		  CD_VM("allowed", ""), CD_VM("allowed", ", cdrom: {pool: default, volume: missing.iso}"),
-		  VIRT_DOM_RUNNING },
+		  VIRT_DOM_RUNNING, NULL },
 		{ "as declared: nothing to do",
 		  CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: spice}"),
-		  CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: spice}"), VIRT_DOM_RUNNING },
+		  CD_VM("allowed", CD("") ", boot: [cdrom, disk], console: {type: spice}"), VIRT_DOM_RUNNING, NULL },
 	};
 	g_autoptr(GString) all = g_string_new(NULL);
 
@@ -642,7 +650,8 @@ test_observed__media_console_and_boot_order_have_their_plans(void **state)
 		plan *p;
 
 		vol_in(h, "default", "rescue.iso");
-		vm_defined_from(t, h, cases[i].from, cases[i].state);
+		vm_defined_from(t, h, cases[i].from, cases[i].state)->restart_required =
+			g_strdup(cases[i].restart_required);
 		if (!obs_host_has_volume(h, "default", "installer.iso"))
 			vol_in(h, "default", "installer.iso");
 		p = plan_of(t);

@@ -1992,6 +1992,68 @@ test_domxml__restart_required_is_what_a_boot_would_change(void **state)
 	domxml_info_release(&c);
 }
 
+/*
+ * A running domain's drive, console and boot order as libvirt's live XML
+ * shows them (a port QEMU picked, the listen attribute beside the
+ * element, a source index, a tray the guest opened) are what the
+ * definition says; other media, console or boot order are not.
+ */
+static void
+test_domxml__live_media_console_and_boot_order_read_as_defined(void **state)
+{
+#define DEV(cd, gfx, boot) \
+	"<domain><vcpu>1</vcpu><memory unit='KiB'>1048576</memory><devices>" \
+	"<disk type='volume' device='disk'><source pool='p' volume='s'/><target dev='vda'/>" boot "</disk>" \
+	"<disk type='volume' device='cdrom'>" cd "<target dev='hdc' bus='ide'/><readonly/></disk>" gfx "</devices></domain>"
+	static const char *const config =
+		DEV("<source pool='p' volume='install.iso'/>",
+		    "<graphics type='vnc' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>",
+		    "<boot order='1'/>");
+	static const char *const live =
+		DEV("<source pool='p' volume='install.iso' index='2'/>",
+		    "<graphics type='vnc' port='5901' autoport='yes' listen='127.0.0.1'>"
+		    "<listen type='address' address='127.0.0.1'/></graphics>",
+		    "<boot order='1'/><alias name='virtio-disk0'/>");
+	static const char *const tray_open =
+		DEV("<source pool='p' volume='install.iso' index='2'/>",
+		    "<graphics type='vnc' port='5901' autoport='yes' listen='127.0.0.1'/>", "<boot order='1'/>");
+	static const char *const other =
+		DEV("<source pool='p' volume='rescue.iso'/>", "<graphics type='spice' port='5902' listen='::1'/>", "");
+	domxml_info c, l;
+	g_autofree char *same = NULL, *same_open = NULL, *differs = NULL;
+	unsigned port;
+	g_autofree char *type = NULL, *address = NULL;
+
+	(void)state;
+	assert_true(domxml_parse(config, &c));
+	assert_string_equal(c.cdrom, "p/install.iso");
+	assert_string_equal(c.console, "vnc 127.0.0.1");
+	assert_string_equal(c.boot, "disk");
+	assert_true(domxml_parse(live, &l));
+	same = domxml_running_differs(&c, &l);
+	assert_null(same);
+	domxml_info_release(&l);
+	assert_true(domxml_parse(tray_open, &l));
+	same_open = domxml_running_differs(&c, &l);
+	assert_null(same_open);
+	domxml_info_release(&l);
+	assert_true(domxml_parse(other, &l));
+	differs = domxml_running_differs(&c, &l);
+	assert_string_equal(differs, "its CD-ROM holds p/rescue.iso, p/install.iso defined; its console is spice ::1 "
+			    "running, vnc 127.0.0.1 defined; it booted in order , disk defined");
+	domxml_info_release(&l);
+	domxml_info_release(&c);
+	/* A definition's port is -1 until QEMU picks one: no console yet. */
+	assert_false(domxml_console(config, &type, &address, &port));
+	assert_false(domxml_console("<domain><devices><graphics type='vnc' port='-1'/></devices></domain>",
+				    &type, &address, &port));
+	assert_true(domxml_console(live, &type, &address, &port));
+	assert_string_equal(type, "vnc");
+	assert_string_equal(address, "127.0.0.1");
+	assert_int_equal(port, 5901);
+#undef DEV
+}
+
 /* Targets are counted per bus, as libvirt names them past the 26th
  * (vdz, vdaa); a SCSI disk among virtio ones moves none of them, and the
  * definition names its controller. */
@@ -2472,6 +2534,7 @@ main(void)
 		cmocka_unit_test(test_desired__disk_targets_per_bus),
 		cmocka_unit_test(test_domxml__a_detach_finds_the_device_as_the_domain_has_it),
 		cmocka_unit_test(test_domxml__restart_required_is_what_a_boot_would_change),
+		cmocka_unit_test(test_domxml__live_media_console_and_boot_order_read_as_defined),
 	};
 
 	tu_chdir_srcdir();
