@@ -97,13 +97,14 @@ test_console__prints_where_a_running_vm_console_listens(void **state)
 	g_autofree char *spec = g_build_filename(dir, "hosts.yaml", NULL);
 	g_autofree char *text = g_strdup_printf("kind: host\nname: hv1\nuri: test://%s/tests/data/hosts/console.xml\n",
 						SRCDIR);
-	tu_result json, plain, none, usage;
+	tu_result json, plain, none, off, usage;
 
 	(void)state;
 	tu_write(spec, text);
 	json = TU_RUN(NULL, "console", spec, "m.a", "-o", "json");
 	plain = TU_RUN(NULL, "console", spec, "m.a");
 	none = TU_RUN(NULL, "console", spec, "m.b");
+	off = TU_RUN(NULL, "console", spec, "m.c");
 	usage = TU_RUN(NULL, "console", spec);
 	assert_int_equal(json.status, 0);
 	assert_non_null(strstr(json.out, "\"port\" : 5907"));
@@ -112,7 +113,11 @@ test_console__prints_where_a_running_vm_console_listens(void **state)
 	assert_string_equal(plain.out, "m.a on hv1: vnc console at vnc://127.0.0.1:5907\n");
 	assert_int_equal(none.status, 1);
 	assert_non_null(strstr(none.err, "m.b on hv1 has no graphical console"));
+	assert_int_equal(off.status, 1);
+	assert_non_null(strstr(off.err, "m.c on hv1 is not running"));
+	assert_string_equal(off.out, "");
 	assert_int_equal(usage.status, 64);
+	tu_result_release(&off);
 	tu_result_release(&json);
 	tu_result_release(&plain);
 	tu_result_release(&none);

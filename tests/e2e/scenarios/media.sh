@@ -40,6 +40,9 @@ scenario_boots_from_a_cd_then_ejects_it() {
 	wait_for $t "the guest, booted from the CD, wrote its marker on its disk" \
 		has_marker h2 m.a--system.qcow2
 	expect_converged
+	# The live XML (a port QEMU picked, a source index) reads as defined.
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep_q "restart required" <"$S/plan.out" && fail "a false restart required: $(cat "$S/plan.out")"
 
 	note "the VNC console answers where strata console says"
 	"$STRATA" console "$S/spec" m.a -o json >"$S/console.json" 2>&1 ||
@@ -65,5 +68,7 @@ scenario_boots_from_a_cd_then_ejects_it() {
 	e2e_virsh h2 dumpxml m.a | grep_q "marker.iso" && fail "the running domain still names the disc"
 	e2e_virsh h2 dumpxml --inactive m.a | grep_q "marker.iso" && fail "the definition still names the disc"
 	expect_converged
+	"$STRATA" plan "$S/spec" >"$S/plan.out" 2>&1
+	grep_q "restart required" <"$S/plan.out" && fail "a false restart required after the eject: $(cat "$S/plan.out")"
 	e2e_virsh h2 vol-info --pool default marker.iso >/dev/null || fail "the disc's volume is gone"
 }
