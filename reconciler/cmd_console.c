@@ -14,10 +14,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "diag_print.h"
+#include "cli_vm.h"
 #include "domxml.h"
 #include "json_out.h"
-#include "pass.h"
 
 typedef struct {
 	const char *vm;
@@ -134,42 +133,31 @@ show_json(const console_at *c)
 	json_out_print(stdout, b);
 }
 
-/* Where @domain's console is, or false with a message printed. */
+/* Where @v's console is, or false with a message printed. */
 static bool
-find_console(pass *p, const char *domain, console_at *c)
+find_console(const cli_vm *v, console_at *c)
 {
-	const obs_domain *d = g_hash_table_lookup(p->have->domain_by_name, domain);
-	const host_conn *h;
+	const obs_domain *d = v->domain;
 	g_autoptr(GError) err = NULL;
 	g_autofree char *xml = NULL;
 
-	if (!d) {
-		fprintf(stderr, "strata console: no host runs a domain named '%s'%s\n", domain,
-			p->plan && p->plan->partial ? " (a host did not answer)" : "");
-		return false;
-	}
 	if (d->state != VIRT_DOM_RUNNING && d->state != VIRT_DOM_PAUSED) {
 		fprintf(stderr, "strata console: %s on %s is not running: its console's port is chosen when it "
-			"starts\n", domain, d->host->name);
+			"starts\n", d->name, d->host->name);
 		return false;
 	}
-	h = g_hash_table_lookup(p->hosts->by_name, d->host->name);
-	if (!h || !h->virt) {
-		fprintf(stderr, "strata console: host %s is not connected\n", d->host->name);
-		return false;
-	}
-	if (!virt_domain_xml(h->virt, domain, false, &xml, &err)) {
+	if (!virt_domain_xml(v->conn->virt, d->name, false, &xml, &err)) {
 		fprintf(stderr, "strata console: %s\n", err->message);
 		return false;
 	}
-	c->vm = domain;
+	c->vm = d->name;
 	c->host = d->host->name;
 	if (!domxml_console(xml, &c->type, &c->address, &c->port)) {
 		fprintf(stderr, "strata console: %s on %s has no graphical console; declare one with "
-			"console: {type: vnc}\n", domain, d->host->name);
+			"console: {type: vnc}\n", d->name, d->host->name);
 		return false;
 	}
-	c->uri = console_uri(c->type, c->address, c->port, h->uri, &c->tunnel);
+	c->uri = console_uri(c->type, c->address, c->port, v->conn->uri, &c->tunnel);
 	return true;
 }
 
@@ -184,12 +172,10 @@ cmd_console(int argc, char **argv)
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — where a VM's console listens");
-	g_autoptr(GError) err = NULL;
 	console_at c = { 0 };
-	pass_options po = { 0 };
 	output_format fmt;
 	bool found;
-	pass p;
+	cli_vm v;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
@@ -207,22 +193,15 @@ cmd_console(int argc, char **argv)
 		fprintf(stderr, "strata console: give a PATH and an APP.VM\nTry 'strata console --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
-	po.path = argv[1];
-	po.connect = connect ? connect : "test:///default";
-	po.readonly = TRUE;
-	if (!pass_run(&p, &po, NULL, NULL, &err)) {
-		diag_print(stderr, OUTPUT_TEXT, &p.diags);
-		fprintf(stderr, "strata console: %s\n", err ? err->message : "the source is invalid");
-		pass_release(&p);
+	if (!cli_vm_find(&v, "console", argv[1], connect, argv[2]))
 		return STRATA_EXIT_ERROR;
-	}
-	found = find_console(&p, argv[2], &c);
+	found = find_console(&v, &c);
 	if (found && fmt == OUTPUT_JSON)
 		show_json(&c);
 	else if (found)
 		show_text(&c);
 	console_at_clear(&c);
-	pass_release(&p);
+	cli_vm_release(&v);
 	if (!found)
 		return STRATA_EXIT_ERROR;
 	return fflush(stdout) == 0 ? STRATA_EXIT_OK : STRATA_EXIT_ERROR;

@@ -10,9 +10,8 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "diag_print.h"
+#include "cli_vm.h"
 #include "json_out.h"
-#include "pass.h"
 
 static const char *
 taken_by(const virt_snap *s)
@@ -81,33 +80,6 @@ show_json(const char *domain, const char *host, const GPtrArray *snaps)
 	json_out_print(stdout, b);
 }
 
-/* The snapshots of @domain where it runs, or NULL with a message printed. */
-static GPtrArray *
-list_snapshots(pass *p, const char *domain, const char **host)
-{
-	const obs_domain *d = g_hash_table_lookup(p->have->domain_by_name, domain);
-	const host_conn *c;
-	g_autoptr(GError) err = NULL;
-	GPtrArray *snaps = NULL;
-
-	if (!d) {
-		fprintf(stderr, "strata snapshots: no host runs a domain named '%s'%s\n", domain,
-			p->plan && p->plan->partial ? " (a host did not answer)" : "");
-		return NULL;
-	}
-	c = g_hash_table_lookup(p->hosts->by_name, d->host->name);
-	if (!c || !c->virt) {
-		fprintf(stderr, "strata snapshots: host %s is not connected\n", d->host->name);
-		return NULL;
-	}
-	if (!virt_snapshot_list(c->virt, domain, &snaps, &err)) {
-		fprintf(stderr, "strata snapshots: %s\n", err->message);
-		return NULL;
-	}
-	*host = d->host->name;
-	return snaps;
-}
-
 int
 cmd_snapshots(int argc, char **argv)
 {
@@ -121,10 +93,8 @@ cmd_snapshots(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — list a VM's snapshots");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GPtrArray) snaps = NULL;
-	pass_options po = { 0 };
 	output_format fmt;
-	const char *host = NULL;
-	pass p;
+	cli_vm v;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
@@ -141,21 +111,15 @@ cmd_snapshots(int argc, char **argv)
 		fprintf(stderr, "strata snapshots: give a PATH and an APP.VM\nTry 'strata snapshots --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
-	po.path = argv[1];
-	po.connect = connect ? connect : "test:///default";
-	po.readonly = TRUE;
-	if (!pass_run(&p, &po, NULL, NULL, &err)) {
-		diag_print(stderr, OUTPUT_TEXT, &p.diags);
-		fprintf(stderr, "strata snapshots: %s\n", err ? err->message : "the source is invalid");
-		pass_release(&p);
+	if (!cli_vm_find(&v, "snapshots", argv[1], connect, argv[2]))
 		return STRATA_EXIT_ERROR;
-	}
-	snaps = list_snapshots(&p, argv[2], &host);
-	if (snaps && fmt == OUTPUT_JSON)
-		show_json(argv[2], host, snaps);
-	else if (snaps)
-		show_text(argv[2], host, snaps);
-	pass_release(&p);
+	if (!virt_snapshot_list(v.conn->virt, argv[2], &snaps, &err))
+		fprintf(stderr, "strata snapshots: %s\n", err->message);
+	else if (fmt == OUTPUT_JSON)
+		show_json(argv[2], v.domain->host->name, snaps);
+	else
+		show_text(argv[2], v.domain->host->name, snaps);
+	cli_vm_release(&v);
 	if (!snaps)
 		return STRATA_EXIT_ERROR;
 	return fflush(stdout) == 0 ? STRATA_EXIT_OK : STRATA_EXIT_ERROR;

@@ -205,3 +205,20 @@ dc_has_volume(dc *d, const char *host, const char *volume)
 	h = observed_host(d->last.have, host);
 	return h && obs_host_has_volume(h, "default", volume);
 }
+
+void
+dc_assert_no_changes(dc *d)
+{
+	g_autofree char *text = dc_plan_text(d);
+
+	assert_string_equal(text, "No changes. The hosts match the spec.\n");
+}
+
+void
+dc_assert_plan_has(dc *d, const char *what)
+{
+	g_autofree char *text = dc_plan_text(d);
+
+	if (!strstr(text, what))
+		fail_msg("the plan lacks '%s':\n%s", what, text);
+}

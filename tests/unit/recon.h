@@ -48,6 +48,10 @@ exec_result dc_apply(dc *d);
 /* Carry out the latest plan as it is, without planning again. */
 exec_result dc_apply_planned(dc *d);
 
+/* The plan as text is "No changes…"; it holds @what (else it is shown). */
+void dc_assert_no_changes(dc *d);
+void dc_assert_plan_has(dc *d, const char *what);
+
 /* The observed domain @name, or NULL; from a fresh observation. */
 const obs_domain *dc_domain(dc *d, const char *name);
 bool dc_has_volume(dc *d, const char *host, const char *volume);

@@ -30,23 +30,6 @@ put_image(dc *d, const char *host)
 		fail_msg("cannot make the image: %s", err->message);
 }
 
-static void
-assert_plan_has(dc *d, const char *what)
-{
-	g_autofree char *text = dc_plan_text(d);
-
-	if (!strstr(text, what))
-		fail_msg("the plan lacks '%s':\n%s", what, text);
-}
-
-static void
-assert_no_changes(dc *d)
-{
-	g_autofree char *text = dc_plan_text(d);
-
-	assert_string_equal(text, "No changes. The hosts match the spec.\n");
-}
-
 /* The definition strata made, read back from the host. */
 static const obs_domain *
 read_back(dc *d, const char *name)
@@ -68,14 +51,14 @@ test_media__the_vm_goes_where_its_image_is_and_is_defined_as_declared(void **sta
 
 	(void)state;
 	put_image(d, "hv3");
-	assert_plan_has(d, "define m.a on hv3");
+	dc_assert_plan_has(d, "define m.a on hv3");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	o = read_back(d, "m.a");
 	assert_string_equal(o->host->name, "hv3");
 	assert_string_equal(o->cdrom, "default/installer.iso");
 	assert_string_equal(o->boot, "cdrom,disk");
 	assert_string_equal(o->console, "vnc 127.0.0.1");
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -98,13 +81,13 @@ test_media__an_eject_and_an_undeploy_leave_the_image(void **state)
 
 	/* The test driver changes no media live: the VM restarts with it. */
 	dc_spec(d, VM(", " CD ", ejected: true}"));
-	assert_plan_has(d, "CD-ROM default/installer.iso → empty");
+	dc_assert_plan_has(d, "CD-ROM default/installer.iso → empty");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	o = read_back(d, "m.a");
 	assert_string_equal(o->cdrom, "");
 	host = g_strdup(o->host->name);  /* @o goes with the next pass */
 	assert_true(dc_has_volume(d, host, "installer.iso"));
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 
 	dc_spec(d, "kind: appliance\nname: m\nstate: undeployed\nvms:\n  - {name: a, template: debian-12, "
 		CD "}}\n");
@@ -144,14 +127,14 @@ test_media__a_console_and_a_boot_order_added_later_restart_the_vm(void **state)
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	put_image(d, dc_domain(d, "m.a")->host->name);  /* before the next pass frees it */
 	dc_spec(d, VM(", " CD "}, boot: [cdrom, disk], console: {type: spice, listen: '0:0::1'}"));
-	assert_plan_has(d, "add a CD-ROM drive (hdc)");
-	assert_plan_has(d, "console none → spice ::1");  /* one address, one way */
-	assert_plan_has(d, "boot order disk → cdrom,disk");
+	dc_assert_plan_has(d, "add a CD-ROM drive (hdc)");
+	dc_assert_plan_has(d, "console none → spice ::1");  /* one address, one way */
+	dc_assert_plan_has(d, "boot order disk → cdrom,disk");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	o = read_back(d, "m.a");
 	assert_string_equal(o->console, "spice ::1");
 	assert_string_equal(o->boot, "cdrom,disk");
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -165,9 +148,9 @@ test_media__a_vm_without_an_image_does_not_answer_for_one_with_it(void **state)
 
 	(void)state;
 	put_image(d, "hv3");
-	assert_plan_has(d, "define m.a on hv3");
+	dc_assert_plan_has(d, "define m.a on hv3");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 

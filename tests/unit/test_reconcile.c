@@ -21,14 +21,6 @@ static const char *const webstack =
 	"  - {name: app1, template: debian-12, layer: app, after: [db]}\n"
 	"  - {name: app2, template: debian-12, layer: app, after: [db]}\n";
 
-static void
-assert_no_changes(dc *d)
-{
-	g_autofree char *text = dc_plan_text(d);
-
-	assert_string_equal(text, "No changes. The hosts match the spec.\n");
-}
-
 static const plan_op *
 find_op(const plan *p, op_kind kind, const char *domain)
 {
@@ -69,7 +61,7 @@ test_apply__fresh_deploy_converges_then_plans_nothing(void **state)
 	(void)state;
 	tu_assert_golden(text, GOLDEN("fresh-deploy"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	/* Converged: no definition read, and calls do not grow with VMs. */
 	assert_int_equal(d->last.have->xml_reads, 0);
 	calls = d->last.calls;
@@ -78,7 +70,7 @@ test_apply__fresh_deploy_converges_then_plans_nothing(void **state)
 		   "  - {name: c, template: debian-12}\n  - {name: d, template: debian-12}\n");
 	d->allow_empty = true;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	assert_int_equal(d->last.have->xml_reads, 0);
 	assert_int_equal(d->last.calls, calls);
 	dc_free(d);
@@ -158,7 +150,7 @@ test_plan__paused_vm_stopped_while_its_after_partner_restarts(void **state)
 		else
 			assert_true(depends_on(find_op(p, OP_SHUTDOWN, "p.a"), find_op(p, OP_SHUTDOWN, "p.b")));
 		assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-		assert_no_changes(d);
+		dc_assert_no_changes(d);
 		assert_int_equal(dc_domain(d, "p.a")->state, VIRT_DOM_SHUTOFF);
 		assert_int_equal(dc_domain(d, "p.b")->state, VIRT_DOM_RUNNING);
 		dc_free(d);
@@ -211,7 +203,7 @@ test_plan__add_remove_rename_vm(void **state)
 	text = dc_plan_text(d);
 	tu_assert_golden(text, GOLDEN("add-remove-rename"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	assert_null(dc_domain(d, "shop.app2"));
 	assert_false(dc_has_volume(d, "hv1", "shop.app2--system.qcow2") ||
 		     dc_has_volume(d, "hv2", "shop.app2--system.qcow2") ||
@@ -247,7 +239,7 @@ test_apply__every_state_reaches_every_other(void **state)
 			text = dc_plan_text(d);
 			g_string_append_printf(all, "## %s -> %s\n%s", states[from], states[to], text);
 			assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-			assert_no_changes(d);
+			dc_assert_no_changes(d);
 			dc_free(d);
 		}
 	}
@@ -265,11 +257,11 @@ test_plan__resize_live_and_with_restart(void **state)
 	dc_spec(d, "kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, memory: 1GiB}\n");
 	down = dc_plan_text(d);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_spec(d, "kind: appliance\nname: r\nvms:\n  - {name: vm, template: debian-12, memory: 1GiB, cpus: 4}\n");
 	up = dc_plan_text(d);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	tu_assert_golden(down, GOLDEN("resize-memory-live"));
 	tu_assert_golden(up, GOLDEN("resize-cpus-restart"));
 	dc_free(d);
@@ -328,7 +320,7 @@ test_plan__vcpus_and_memory_change_live_within_their_maxima(void **state)
 	assert_true(depends_on(find_op(p, OP_DEFINE, "r.vm"), op));
 	assert_int_equal(find_op(p, OP_DEFINE, "r.vm")->impact, IMPACT_IN_PLACE);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	g_free(xml);
 	assert_true(virt_domain_xml(hc->virt, "r.vm", false, &xml, NULL));  /* the running one */
 	assert_non_null(strstr(xml, "current='4'>8</vcpu>"));
@@ -349,7 +341,7 @@ test_plan__vcpus_and_memory_change_live_within_their_maxima(void **state)
 	assert_false(has_kind(p, OP_SET_VCPUS));
 	assert_int_equal(find_op(p, OP_DEFINE, "r.vm")->impact, IMPACT_RESTART);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -394,7 +386,7 @@ test_plan__disruption_never_waits_for_the_next_boot(void **state)
 	assert_true(virt_destroy(hc->virt, "r.vm", NULL));
 	assert_true(virt_start(hc->virt, "r.vm", NULL));
 	assert_null(dc_domain(d, "r.vm")->restart_required);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -410,7 +402,7 @@ test_plan__template_change_rebuilds_the_system_disk(void **state)
 	text = dc_plan_text(d);
 	tu_assert_golden(text, GOLDEN("template-change"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -612,7 +604,7 @@ test_undeploy_redeploy__persistent_kept_template_disks_fresh(void **state)
 	assert_null(find_op(p, OP_VOL_CREATE, NULL));          /* the persistent one exists */
 	assert_string_equal(find_op(p, OP_DEFINE, "s.db")->host, host);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	g_free((char *)host);
 	dc_free(d);
 }
@@ -996,7 +988,7 @@ test_safety__unreadable_capabilities_make_the_host_unknown(void **state)
 		assert_int_equal(back, 3);
 	}
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -1205,7 +1197,7 @@ test_crash__between_intent_and_result_is_adopted(void **state)
 	/* The next run adopts: nothing to create, no duplicate domain. */
 	obs_cache_free(d->cache);
 	d->cache = obs_cache_new();
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -1588,7 +1580,7 @@ test_place__maintenance_moves_template_vms_away_one_copy_at_a_time(void **state)
 	assert_true(depends_on(def, undef));
 	assert_non_null(strstr(def->reason, "moved from hv3 (its host is in maintenance)"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	assert_string_not_equal(dc_domain(d, "m.x")->host->name, "hv3");
 	assert_string_not_equal(dc_domain(d, "m.y")->host->name, "hv3");
 	dc_free(d);
@@ -1713,7 +1705,7 @@ test_place__the_operator_picks_the_host(void **state)
 	assert_true(depends_on(def, find_op(p, OP_UNDEFINE, "o.x")));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_string_equal(dc_domain(d, "o.x")->host->name, "hv3");
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	/* hv3 has no tag ssd: requiring it moves the VM to a host that has. */
 	dc_spec(d, "kind: appliance\nname: o\nvms:\n  - {name: x, template: debian-12, requires: [ssd]}\n");
 	p = dc_plan(d);
@@ -1722,7 +1714,7 @@ test_place__the_operator_picks_the_host(void **state)
 	assert_non_null(strstr(def->reason, "(its host lacks a tag it requires)"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_string_not_equal(dc_domain(d, "o.x")->host->name, "hv3");
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -1820,7 +1812,7 @@ test_place__joining_a_layer_moves_the_later_vm(void **state)
 	assert_null(find_op(p, OP_UNDEFINE, "l.x"));
 	assert_non_null(find_op(p, OP_UNDEFINE, "l.y"));
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	{
 		/* Each dc_domain plans again: keep the first answer. */
 		g_autofree char *hx = g_strdup(dc_domain(d, "l.x")->host->name);
@@ -1830,7 +1822,7 @@ test_place__joining_a_layer_moves_the_later_vm(void **state)
 	/* Renaming the layer changes nothing on the hosts. */
 	dc_spec(d, "kind: appliance\nname: l\nplacement: pack\nlayers: [front]\nvms:\n"
 		   "  - {name: x, template: debian-12, layer: front}\n  - {name: y, template: debian-12, layer: front}\n");
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -2140,7 +2132,7 @@ test_exec__a_stop_waiting_for_its_guest_holds_no_worker(void **state)
 	assert_int_equal(order->len, 2);
 	assert_string_equal(order->pdata[0], "start w.y");
 	assert_string_equal(order->pdata[1], "shutdown w.x");
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 

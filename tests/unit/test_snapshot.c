@@ -47,23 +47,6 @@ find(const GPtrArray *list, const char *name)
 }
 
 static void
-assert_no_changes(dc *d)
-{
-	g_autofree char *text = dc_plan_text(d);
-
-	assert_string_equal(text, "No changes. The hosts match the spec.\n");
-}
-
-static void
-assert_plan_has(dc *d, const char *what)
-{
-	g_autofree char *text = dc_plan_text(d);
-
-	if (!strstr(text, what))
-		fail_msg("the plan lacks '%s':\n%s", what, text);
-}
-
-static void
 assert_refused(dc *d, const char *what)
 {
 	const plan *p = dc_plan(d);
@@ -95,8 +78,8 @@ test_snapshot__declared_ones_are_taken_once_and_deleted_when_undeclared(void **s
 	const virt_snap *s;
 
 	(void)state;
-	assert_plan_has(d, "snapshot-create s.a 'clean'");
-	assert_plan_has(d, "snapshot-create s.a 'before-upgrade'");
+	dc_assert_plan_has(d, "snapshot-create s.a 'clean'");
+	dc_assert_plan_has(d, "snapshot-create s.a 'before-upgrade'");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	list = snapshots(d, "s.a");
 	assert_int_equal(list->len, 2);
@@ -104,15 +87,15 @@ test_snapshot__declared_ones_are_taken_once_and_deleted_when_undeclared(void **s
 	assert_non_null(s);
 	assert_string_equal(s->description, VIRT_SNAP_DECLARED);
 	assert_true(virt_snap_ours(s));
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	/* Dropped from the list: deleted, as data is, and said so. */
 	dc_spec(d, VM(", snapshots: [clean]"));
-	assert_plan_has(d, "snapshot-delete s.a 'before-upgrade' on hv1  [destroys-data]");
+	dc_assert_plan_has(d, "snapshot-delete s.a 'before-upgrade' on hv1  [destroys-data]");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	after = snapshots(d, "s.a");
 	assert_int_equal(after->len, 1);
 	assert_non_null(find(after, "clean"));
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -165,7 +148,7 @@ test_snapshot__a_revert_is_made_once_per_id(void **state)
 	/* Back in the state it was taken in, then the declared one: off. */
 	o = dc_domain(d, "s.a");
 	assert_int_equal(o->state, VIRT_DOM_SHUTOFF);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	/* The revision stays, and another change reads the VM's definition
 	 * and snapshots again: history says r1 was made, never again. */
 	dc_spec(d, VM(", snapshots: [clean], state: stopped, memory: 2GiB, revert: {id: r1, snapshot: clean}"));
@@ -173,12 +156,12 @@ test_snapshot__a_revert_is_made_once_per_id(void **state)
 	for (guint i = 0; i < p->ops->len; i++)
 		assert_int_not_equal(((const plan_op *)p->ops->pdata[i])->kind, OP_SNAPSHOT_REVERT);
 	assert_int_equal(dc_apply_planned(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	/* A new id reverts again. */
 	dc_spec(d, VM(", snapshots: [clean], state: stopped, revert: {id: r2, snapshot: clean}"));
-	assert_plan_has(d, "snapshot-revert s.a to 'clean' (revert r2) on hv1  [destroys-data]");
+	dc_assert_plan_has(d, "snapshot-revert s.a to 'clean' (revert r2) on hv1  [destroys-data]");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -205,7 +188,7 @@ test_snapshot__a_running_vm_is_not_reverted_under_disruption_never(void **state)
 	d->use_history = true;
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);  /* a new VM's snapshots: the next pass */
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_spec(d, "kind: appliance\nname: s\ndisruption: never\nvms:\n"
 		   "  - {name: a, template: debian-12, snapshots: [clean], revert: {id: r1, snapshot: clean}}\n");
 	assert_refused(d, "sets disruption: never");
@@ -254,11 +237,11 @@ test_snapshot__disks_do_not_change_while_snapshots_exist(void **state)
 	assert_int_equal(del, 1);
 	assert_true(attach > 0);
 	assert_int_equal(dc_apply_planned(d), EXEC_CONVERGED);
-	assert_plan_has(d, "snapshot-create s.a 'clean'");
+	dc_assert_plan_has(d, "snapshot-create s.a 'clean'");
 	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
 	list = snapshots(d, "s.a");
 	assert_int_equal(list->len, 1);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
@@ -275,7 +258,7 @@ test_snapshot__the_revert_is_recorded_in_history(void **state)
 	done = history_reverts_done(d->hist);
 	assert_true(g_hash_table_contains(done, "s.a/fix-1"));
 	assert_int_equal(g_hash_table_size(done), 1);
-	assert_no_changes(d);
+	dc_assert_no_changes(d);
 	dc_free(d);
 }
 
