@@ -189,6 +189,7 @@ typedef struct {
 	unsigned files;
 	unsigned entries;    /* tree entries visited, files or not */
 	GHashTable *rel_of;  /* a loaded file's display name -> its path in the subdir's tree */
+	git_tree *tree;      /* the subdir's tree, for files beside the specs */
 } walk_ctx;
 
 /* A tree can name one subtree many times ("git bomb": ten entries naming
@@ -386,6 +387,48 @@ resolve_test_node(walk_ctx *w, git_tree *root, spec_host *sh)
 	git_tree_entry_free(e);
 }
 
+/*
+ * A file beside spec file @file (cloud-init data), from the commit, never
+ * from a work tree: resolved in @file's folder of the source's tree
+ * (no '..': checked before), a blob that is not a link, under the cap.
+ */
+static GBytes *
+read_beside(void *ctx, const char *file, const char *rel, char **why)
+{
+	walk_ctx *w = ctx;
+	const char *spec_rel = g_hash_table_lookup(w->rel_of, file);
+	g_autofree char *dir = g_path_get_dirname(spec_rel ? spec_rel : ".");
+	g_autofree char *base = g_build_filename("/", dir, NULL);
+	/* "/a/./b//c" -> "/a/b/c"; never above the root ('..' was refused). */
+	g_autofree char *abs = g_canonicalize_filename(rel, base);
+	const char *path = abs + 1;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t len = 0;
+	GBytes *out = NULL;
+
+	if (git_tree_entry_bypath(&e, w->tree, path) < 0 || git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+		*why = g_strdup_printf("it is not a file of this commit (looked for '%s'); commit it with the spec",
+				       path);
+	} else if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		*why = g_strdup("symbolic links in a Git source are not followed; commit the file itself");
+	} else if (git_repository_odb(&odb, w->g->mirror) < 0 ||
+		   git_odb_read_header(&len, &type, odb, git_tree_entry_id(e)) < 0 ||
+		   (len <= SPEC_MAX_SIDE_FILE_BYTES && git_blob_lookup(&blob, w->g->mirror, git_tree_entry_id(e)) < 0)) {
+		*why = g_strdup("cannot read it from the repository");
+	} else if (len > SPEC_MAX_SIDE_FILE_BYTES) {
+		*why = g_strdup_printf("it has %zu bytes; the limit is %u (1 MiB)", len, SPEC_MAX_SIDE_FILE_BYTES);
+	} else {
+		out = g_bytes_new(git_blob_rawcontent(blob), (gsize)git_blob_rawsize(blob));
+	}
+	git_blob_free(blob);
+	git_odb_free(odb);
+	git_tree_entry_free(e);
+	return out;
+}
+
 static void
 resolve_test_nodes(walk_ctx *w, git_commit *commit)
 {
@@ -443,7 +486,7 @@ source_git_load_commit(source_git *g, const char *commit_id, spec_diags *diags, 
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
 	g_autoptr(GHashTable) rel_of = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	walk_ctx w = { g, NULL, diags, 0, 0, rel_of };
+	walk_ctx w = { g, NULL, diags, 0, 0, rel_of, NULL };
 	g_autoptr(GError) tree_err = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 
@@ -476,6 +519,8 @@ source_git_load_commit(source_git *g, const char *commit_id, spec_diags *diags, 
 	}
 	walk_tree(&w, tree, "", 0);
 	resolve_test_nodes(&w, commit);
+	w.tree = tree;
+	spec_read_side_files(w.src, read_beside, &w, diags);
 	git_tree_free(tree);
 	git_commit_free(commit);
 	return w.src;

@@ -67,6 +67,7 @@ spec_load_buffer(const char *name, const char *buf, size_t len,
 
 	load_bytes(src, name, buf, len, diags);
 	src->load_errors = diags->errors - errors;
+	spec_read_side_files(src, NULL, NULL, diags);
 	return src;
 }
 
@@ -254,6 +255,54 @@ walk_dir(walker *w, const char *dir, unsigned depth)
 	}
 }
 
+/*
+ * A file beside spec file @file: resolved in @file's folder, refused if
+ * its real path leaves the source (a symlink out), read like a spec file
+ * (never blocking on a FIFO, never past the cap).
+ */
+static GBytes *
+read_beside(void *ctx, const char *file, const char *rel, char **why)
+{
+	walker *w = ctx;
+	g_autofree char *dir = g_path_get_dirname(file);
+	g_autofree char *path = g_build_filename(dir, rel, NULL);
+	g_autofree char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd;
+
+	if (!inside_root(w, path)) {
+		*why = g_strdup("its real path is outside the source (a symbolic link out of it); copy the file in");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*why = g_strdup(g_strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*why = g_strdup("not a regular file");
+		close(fd);
+		return NULL;
+	}
+	buf = g_malloc(SPEC_MAX_SIDE_FILE_BYTES + 1);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SPEC_MAX_SIDE_FILE_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*why = g_strdup(g_strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		if (n == 0 || (len += (size_t)n) > SPEC_MAX_SIDE_FILE_BYTES)
+			break;
+	}
+	close(fd);
+	return g_bytes_new_take(g_realloc(g_steal_pointer(&buf), len ? len : 1), len);
+}
+
 spec_source *
 spec_load(const char *path, spec_diags *diags)
 {
@@ -271,14 +320,22 @@ spec_load(const char *path, spec_diags *diags)
 		spec_error(diags, root, SPEC_NOPOS, "unreadable",
 			   "cannot read: %s", g_strerror(errno));
 	} else if (!S_ISDIR(st.st_mode)) {
+		g_autofree char *dir = g_path_get_dirname(root);
+
+		/* One file: what it names beside itself is in its folder. */
+		w.real_root = realpath(dir, NULL);
 		load_file(&w, root);
 	} else {
 		w.real_root = realpath(root, NULL);
 		w.seen_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 		walk_dir(&w, root, 0);
 		g_hash_table_unref(w.seen_dirs);
-		free(w.real_root);
 	}
 	w.src->load_errors = diags->errors - errors;
+	if (w.real_root)
+		spec_read_side_files(w.src, read_beside, &w, diags);
+	else
+		w.src->side_files_read = true;  /* nothing was read: nothing names a file */
+	free(w.real_root);
 	return w.src;
 }

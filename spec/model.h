@@ -59,6 +59,9 @@ enum spec_disk_bus { BUS_VIRTIO, BUS_SCSI };
 enum spec_on_disk_change { ON_DISK_CHANGE_REFUSE, ON_DISK_CHANGE_DELETE_SNAPSHOTS };
 enum spec_console { CONSOLE_VNC, CONSOLE_SPICE };
 
+/* The parts of a cloud-init NoCloud seed, in the order of their keys. */
+enum spec_seed_part { SEED_USER_DATA, SEED_META_DATA, SEED_NETWORK_CONFIG, SPEC_SEED_PARTS };
+
 /* A graceful shutdown waits this long before powering off hard. */
 #define SPEC_SHUTDOWN_TIMEOUT_S 60
 enum spec_placement { PLACEMENT_SPREAD, PLACEMENT_PACK };
@@ -214,6 +217,13 @@ typedef struct {
 	spec_int console_type;      /* console: {type, listen}: enum spec_console */
 	spec_str console_listen;    /* an IP address; default 127.0.0.1 */
 	spec_pos console_pos;       /* where `console` is; line 0: absent */
+	/* cloud_init: {user_data, meta_data, network_config}, each inline or
+	 * as *_file: a file beside the spec file, inside the source. */
+	spec_str ci_text[SPEC_SEED_PARTS];
+	spec_str ci_file[SPEC_SEED_PARTS];
+	spec_pos ci_pos;            /* where `cloud_init` is; line 0: absent */
+	GBytes *ci_bytes[SPEC_SEED_PARTS]; /* filled by loading: the bytes of
+					     each part given as a file */
 } spec_vm;
 
 typedef struct {
@@ -259,6 +269,7 @@ typedef struct {
 	GPtrArray *exports;         /* spec_export * */
 	unsigned documents;
 	unsigned load_errors;       /* errors met while reading its files */
+	bool side_files_read;       /* spec_read_side_files ran */
 	GChecksum *digest;          /* over every file's name and bytes */
 	/* Indexes by name, built by validation; values borrowed. */
 	GHashTable *host_by_name;
@@ -286,6 +297,9 @@ extern const char *const spec_restart_names[];
 extern const char *const spec_disk_bus_names[];
 extern const char *const spec_on_disk_change_names[];
 extern const char *const spec_console_names[];
+/* "user_data", ...: the keys; "user-data", ...: the seed's file names. */
+extern const char *const spec_seed_keys[];
+extern const char *const spec_seed_files[];
 extern const char *const spec_action_names[];
 extern const char *const spec_repeat_names[];
 extern const char *const spec_appliance_state_names[];

@@ -16,6 +16,7 @@ typedef enum {
 	T_IDENT,    /* pool, volume, network: [A-Za-z0-9][A-Za-z0-9._-]* */
 	T_TEXT,     /* free text for people (display names) */
 	T_STR,      /* URIs, times, time zones: no control characters */
+	T_DOC,      /* a document (cloud-init data): lines and tabs allowed */
 	T_INT,
 	T_SIZE,
 	T_BOOL,
@@ -48,6 +49,7 @@ struct table {
 	size_t size;                /* T_OBJLIST element size */
 	size_t pos_off;             /* where the element keeps its position */
 	void (*init)(void *obj);
+	void (*fini)(void *obj);    /* frees what no field of the table holds */
 	size_t invalid_off;         /* bool set when a value was bad, or 0 */
 };
 
@@ -69,6 +71,8 @@ const char *const spec_restart_names[] = {
 const char *const spec_disk_bus_names[] = { "virtio", "scsi", NULL };
 const char *const spec_on_disk_change_names[] = { "refuse", "delete-snapshots", NULL };
 const char *const spec_console_names[] = { "vnc", "spice", NULL };
+const char *const spec_seed_keys[] = { "user_data", "meta_data", "network_config", NULL };
+const char *const spec_seed_files[] = { "user-data", "meta-data", "network-config", NULL };
 const char *const spec_action_names[] = {
 	"terminate", "undeploy", "hold", "release", "stop", "suspend",
 	"resume", "reboot", "poweroff", "snapshot-create", "snapshot-delete",
@@ -139,6 +143,15 @@ vm_init(void *p)
 	vm->shutdown_timeout.v = SPEC_SHUTDOWN_TIMEOUT_S;
 	vm->disks = g_ptr_array_new();
 	vm->nics = g_ptr_array_new();
+}
+
+static void
+vm_fini(void *p)
+{
+	spec_vm *vm = p;
+
+	for (int i = 0; i < SPEC_SEED_PARTS; i++)
+		g_clear_pointer(&vm->ci_bytes[i], g_bytes_unref);
 }
 
 static void
@@ -304,6 +317,16 @@ static const field console_fields[] = {
 };
 static const table console_table = TABLE("console", console_fields);
 
+static const field cloud_init_fields[] = {
+	F("user_data", T_DOC, false, spec_vm, ci_text[SEED_USER_DATA]),
+	F("user_data_file", T_STR, false, spec_vm, ci_file[SEED_USER_DATA]),
+	F("meta_data", T_DOC, false, spec_vm, ci_text[SEED_META_DATA]),
+	F("meta_data_file", T_STR, false, spec_vm, ci_file[SEED_META_DATA]),
+	F("network_config", T_DOC, false, spec_vm, ci_text[SEED_NETWORK_CONFIG]),
+	F("network_config_file", T_STR, false, spec_vm, ci_file[SEED_NETWORK_CONFIG]),
+};
+static const table cloud_init_table = TABLE("cloud_init", cloud_init_fields);
+
 static const field vm_fields[] = {
 	F("name", T_NAME, true, spec_vm, name),
 	F("template", T_NAME, false, spec_vm, template),
@@ -331,9 +354,11 @@ static const field vm_fields[] = {
 	F("boot", T_NAMES, false, spec_vm, boot),
 	F("console", T_TABLE, false, spec_vm, name, .sub = &console_table,
 	  .off2 = offsetof(spec_vm, console_pos)),
+	F("cloud_init", T_TABLE, false, spec_vm, name, .sub = &cloud_init_table,
+	  .off2 = offsetof(spec_vm, ci_pos)),
 };
 static const table vm_table = TABLE("VM", vm_fields, .size = sizeof(spec_vm),
-	.pos_off = offsetof(spec_vm, pos), .init = vm_init);
+	.pos_off = offsetof(spec_vm, pos), .init = vm_init, .fini = vm_fini);
 
 static const field sched_fields[] = {
 	F("action", T_ENUM, true, spec_sched, action, .enums = spec_action_names),
@@ -522,6 +547,36 @@ want_scalar(decoder *d, const ynode *v, const char *key, const char *what)
 		return NULL;
 	}
 	return no_control(d, v, key) ? v->value : NULL;
+}
+
+/*
+ * A document for a program (cloud-init's user data): any text, lines and
+ * tabs included, written best as a block scalar (`user_data: |`).  A
+ * mapping is refused, not serialised: strata would have to choose the
+ * quoting and the order of what cloud-init reads.
+ */
+static void
+set_doc(decoder *d, const field *f, const ynode *v, spec_str *out)
+{
+	out->pos = v->pos;
+	if (v->type != YNODE_SCALAR) {
+		spec_error(d->diags, d->file, v->pos, "wrong-type",
+			   "'%s' expects text, got %s; write it as a block scalar ('%s: |' and the "
+			   "document indented below), as cloud-init reads it", f->key,
+			   ynode_type_name(v->type), f->key);
+		return;
+	}
+	for (const char *c = v->value; *c; c = g_utf8_next_char(c)) {
+		gunichar u = g_utf8_get_char(c);
+
+		if (u != '\n' && u != '\t' && spec_unichar_is_control(u)) {
+			spec_error(d->diags, d->file, v->pos, "control-character",
+				   "'%s' contains a %s (U+%04X); remove it, or put binary data in a "
+				   "file beside the spec ('%s_file')", f->key, control_kind(u), (unsigned)u, f->key);
+			return;
+		}
+	}
+	out->v = g_strdup(v->value);
 }
 
 static void
@@ -824,6 +879,9 @@ decode_field(decoder *d, const field *f, const ynode *v, void *base)
 	case T_STR:
 		set_str(d, f, v, at);
 		break;
+	case T_DOC:
+		set_doc(d, f, v, at);
+		break;
 	case T_INT:
 		set_int(d, f, v, at);
 		break;
@@ -1010,6 +1068,7 @@ free_by_table(const table *t, void *obj)
 		case T_IDENT:
 		case T_TEXT:
 		case T_STR:
+		case T_DOC:
 			g_free(((spec_str *)at)->v);
 			break;
 		case T_END:
@@ -1039,6 +1098,8 @@ free_by_table(const table *t, void *obj)
 			break;
 		}
 	}
+	if (t->fini)
+		t->fini(obj);
 }
 
 spec_source *

@@ -41,6 +41,26 @@ spec_source *spec_load_buffer(const char *name, const char *buf, size_t len,
 void spec_source_add_buffer(spec_source *src, const char *name, const char *buf,
 			    size_t len, spec_diags *diags);
 
+/* The most bytes a file beside the spec (cloud-init data) may have. */
+#define SPEC_MAX_SIDE_FILE_BYTES (1024u * 1024)
+
+/*
+ * Read @rel, which spec file @file names (a relative path, checked to
+ * have no '..'), from the source, relative to @file's folder and never
+ * outside the source: its bytes, or NULL with the reason in @why.
+ */
+typedef GBytes *(*spec_file_reader)(void *ctx, const char *file, const char *rel, char **why);
+
+/*
+ * Give each VM's cloud-init parts named as files their bytes, read by
+ * @read (NULL: a source that has no folder, standard input, where naming
+ * one is an error).  Each file read
+ * joins @src's digest, so a change of it alone is a new revision.  The
+ * bytes are never put into a message.  spec_load calls it; a source
+ * assembled with spec_source_add_buffer calls it once all are added.
+ */
+void spec_read_side_files(spec_source *src, spec_file_reader read, void *ctx, spec_diags *diags);
+
 /*
  * Check everything that spans documents: names, references, layers,
  * `after` cycles, schedules.  Builds the name indexes of @src.

@@ -874,6 +874,37 @@ check_vm_media(checker *c, const spec_appliance *a, const spec_vm *vm)
 	check_vm_boot(c, a, vm);
 }
 
+/*
+ * cloud_init: each part inline or from a file, not both; at least one.
+ * A file's bytes were read at load time (spec_read_side_files); a source
+ * that skipped that step would lose them silently, so it is said here.
+ */
+static void
+check_vm_cloud_init(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	bool any = false;
+
+	if (!vm->ci_pos.line)
+		return;
+	for (int i = 0; i < SPEC_SEED_PARTS; i++) {
+		const spec_str *text = &vm->ci_text[i], *file = &vm->ci_file[i];
+
+		any |= text->v || file->v || text->pos.line || file->pos.line;
+		if (text->v && file->v)
+			spec_error(c->diags, a->obj.file, file->pos, "conflict",
+				   "'%s' and '%s_file' are both given; keep one (the text, or the file it is in)",
+				   spec_seed_keys[i], spec_seed_keys[i]);
+		else if (file->v && !c->src->side_files_read)
+			spec_error(c->diags, a->obj.file, file->pos, "unreadable",
+				   "'%s_file' was not read with this source; nothing is built without it",
+				   spec_seed_keys[i]);
+	}
+	if (!any)
+		spec_error(c->diags, a->obj.file, vm->ci_pos, "missing-key",
+			   "cloud_init gives no data; write user_data, meta_data or network_config (or their "
+			   "*_file forms), or remove cloud_init");
+}
+
 static void
 check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
 	      GHashTable *vms, GPtrArray *vm_names)
@@ -1231,6 +1262,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_maxima(c, a, vm);
 		check_vm_snapshots(c, a, vm);
 		check_vm_media(c, a, vm);
+		check_vm_cloud_init(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)

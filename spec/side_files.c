@@ -1,0 +1,117 @@
+/*
+ * side_files.c - files a spec names beside itself: cloud-init's data
+ *
+ * A VM's first-boot data may be long, or secret (a token in user data):
+ * it can live in a file beside the spec file rather than in it.  Here the
+ * names are checked (relative, no '..') and each part given its bytes;
+ * the reading itself is the source's (a folder, a Git commit's tree),
+ * which keeps every read inside the source.  No content ever reaches a
+ * diagnostic: only names, sizes and positions.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "spec.h"
+
+/* Why @rel cannot name a file beside a spec, or NULL. */
+static const char *
+rel_problem(const char *rel)
+{
+	g_auto(GStrv) parts = NULL;
+
+	if (!*rel)
+		return "it is empty";
+	if (rel[0] == '/')
+		return "it is absolute; name the file relative to the spec file's folder";
+	if (strlen(rel) > 1024)
+		return "it is longer than 1024 characters";
+	if (spec_find_control(rel))
+		return "it contains a control character";
+	parts = g_strsplit(rel, "/", -1);
+	for (guint i = 0; parts[i]; i++)
+		if (strcmp(parts[i], "..") == 0)
+			return "it has a '..' component; the file must be inside the source, "
+			       "in the spec file's folder or below it";
+	return NULL;
+}
+
+/* @vm's part from its file, into ci_bytes (inline text stays in ci_text). */
+static void
+read_part(spec_source *src, spec_vm *vm, const char *file, int part, spec_file_reader read,
+	  void *ctx, spec_diags *diags)
+{
+	const spec_str *name = &vm->ci_file[part];
+	g_autofree char *key = g_strdup_printf("%s_file", spec_seed_keys[part]);
+	g_autofree char *shown = spec_clip(name->v);
+	g_autofree char *why = NULL;
+	const char *problem = rel_problem(name->v);
+	GBytes *b;
+
+	if (problem) {
+		spec_error(diags, file, name->pos, "bad-path", "'%s' cannot be '%s': %s", key, shown, problem);
+		return;
+	}
+	/* Every *.yaml of the source is a spec file: cloud-config in one
+	 * would be refused as a document without a kind. */
+	if (g_str_has_suffix(name->v, ".yaml") || g_str_has_suffix(name->v, ".yml")) {
+		spec_error(diags, file, name->pos, "bad-path",
+			   "'%s' cannot be '%s': every .yaml/.yml file of the source is read as a spec; "
+			   "give the file another extension (user-data.cfg, say)", key, shown);
+		return;
+	}
+	if (!read) {
+		spec_error(diags, file, name->pos, "no-side-files",
+			   "'%s' names a file, and a spec read from standard input has no folder to read "
+			   "it from; validate the folder or file instead", key);
+		return;
+	}
+	if (!(b = read(ctx, file, name->v, &why))) {
+		spec_error(diags, file, name->pos, "unreadable", "'%s': cannot read '%s': %s", key, shown,
+			   why ? why : "unknown error");
+		return;
+	}
+	if (g_bytes_get_size(b) > SPEC_MAX_SIDE_FILE_BYTES) {
+		spec_error(diags, file, name->pos, "file-too-large",
+			   "'%s': '%s' has %zu bytes; the limit is %u (1 MiB)", key, shown,
+			   g_bytes_get_size(b), SPEC_MAX_SIDE_FILE_BYTES);
+		g_bytes_unref(b);
+		return;
+	}
+	/* Its name and bytes join the revision's digest. */
+	g_checksum_update(src->digest, (const guchar *)name->v, (gssize)strlen(name->v) + 1);
+	g_checksum_update(src->digest, g_bytes_get_data(b, NULL), (gssize)g_bytes_get_size(b));
+	vm->ci_bytes[part] = b;
+}
+
+static void
+read_vm(spec_source *src, const spec_appliance *a, spec_vm *vm, spec_file_reader read, void *ctx,
+	spec_diags *diags)
+{
+	for (int part = 0; part < SPEC_SEED_PARTS; part++) {
+		g_clear_pointer(&vm->ci_bytes[part], g_bytes_unref);
+		/* Inline and a file both: validation says so. */
+		if (vm->ci_file[part].v && !vm->ci_text[part].v)
+			read_part(src, vm, a->obj.file, part, read, ctx, diags);
+	}
+}
+
+void
+spec_read_side_files(spec_source *src, spec_file_reader read, void *ctx, spec_diags *diags)
+{
+	unsigned errors = diags->errors;
+
+	for (guint i = 0; i < src->appliances->len; i++) {
+		const spec_appliance *a = src->appliances->pdata[i];
+
+		for (guint j = 0; a->vms && j < a->vms->len; j++) {
+			spec_vm *vm = a->vms->pdata[j];
+
+			if (vm->ci_pos.line)
+				read_vm(src, a, vm, read, ctx, diags);
+		}
+	}
+	/* A file that cannot be read leaves the revision incomplete. */
+	src->load_errors += diags->errors - errors;
+	src->side_files_read = true;
+}
