@@ -123,6 +123,10 @@ vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots)
 
 		g_string_append_printf(s, "b\x1f%s\x1f", boot);
 	}
+	/* A digest of the data, not the data: secrets stay out of a hash
+	 * anyone with read-only libvirt access can read (see spec/README). */
+	if (vm->seed_digest)
+		g_string_append_printf(s, "i\x1f%s\x1f", vm->seed_digest);
 	g_checksum_update(sum, (const guchar *)s->str, (gssize)s->len);
 	hash = g_strndup(g_checksum_get_string(sum), 16);
 	return hash;
@@ -200,6 +204,12 @@ vm_free(gpointer p)
 	g_ptr_array_unref(vm->boot);
 	g_free(vm->console);
 	g_free(vm->console_listen);
+	for (int i = 0; i < SPEC_SEED_PARTS; i++)
+		if (vm->seed[i])
+			g_bytes_unref(vm->seed[i]);
+	g_free(vm->seed_digest);
+	g_free(vm->seed_pool);
+	g_free(vm->seed_volume);
 	g_free(vm);
 }
 
@@ -319,6 +329,8 @@ vm_disks(const spec_source *src, desired_vm *vm, const spec_vm *svm,
 	}
 }
 
+static void vm_seed(desired_vm *vm, const spec_vm *svm);
+
 static desired_vm *
 vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 {
@@ -370,7 +382,58 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 		n->mac = g_strdup(sn->mac.v);
 		g_ptr_array_add(vm->nics, n);
 	}
+	vm_seed(vm, svm);
 	return vm;
+}
+
+char *
+desired_seed_volume(const char *domain)
+{
+	return g_strdup_printf("%s--cidata.iso", domain);
+}
+
+static void
+digest_part(GChecksum *sum, GBytes *b)
+{
+	guint64 n = b ? g_bytes_get_size(b) : G_MAXUINT64;  /* absent is not empty */
+
+	g_checksum_update(sum, (const guchar *)&n, sizeof(n));
+	if (b)
+		g_checksum_update(sum, g_bytes_get_data(b, NULL), (gssize)g_bytes_get_size(b));
+}
+
+/*
+ * The seed of @vm: each part's bytes, inline or from its file.  Without
+ * meta-data, cloud-init's NoCloud source finds no instance: strata writes
+ * one whose instance-id changes with the user data and network
+ * configuration, so that a guest applies new data at its next boot
+ * (cloud-init runs its per-instance modules again for a new id).
+ */
+static void
+vm_seed(desired_vm *vm, const spec_vm *svm)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+	if (!svm->ci_pos.line)
+		return;
+	for (int i = 0; i < SPEC_SEED_PARTS; i++)
+		vm->seed[i] = svm->ci_text[i].v ? g_bytes_new(svm->ci_text[i].v, strlen(svm->ci_text[i].v))
+			    : svm->ci_bytes[i] ? g_bytes_ref(svm->ci_bytes[i]) : NULL;
+	if (!vm->seed[SEED_META_DATA]) {
+		g_autoptr(GChecksum) id = g_checksum_new(G_CHECKSUM_SHA256);
+		char *meta;
+
+		digest_part(id, vm->seed[SEED_USER_DATA]);
+		digest_part(id, vm->seed[SEED_NETWORK_CONFIG]);
+		meta = g_strdup_printf("instance-id: %s-%.12s\nlocal-hostname: %s\n", vm->domain,
+				       g_checksum_get_string(id), vm->vm);
+		vm->seed[SEED_META_DATA] = g_bytes_new_take(meta, strlen(meta));
+	}
+	for (int i = 0; i < SPEC_SEED_PARTS; i++)
+		digest_part(sum, vm->seed[i]);
+	vm->seed_digest = g_strdup(g_checksum_get_string(sum));
+	vm->seed_pool = g_strdup(((const desired_disk *)vm->disks->pdata[0])->pool);
+	vm->seed_volume = desired_seed_volume(vm->domain);
 }
 
 static desired_ptemplate *

@@ -77,7 +77,18 @@ typedef struct {
 	GPtrArray *boot;   /* char *: "cdrom", "disk" in order; empty: the disk */
 	char *console;     /* "vnc", "spice", or NULL: none */
 	char *console_listen; /* the address it listens on */
+	/* First-boot data: a cloud-init NoCloud seed (volume label cidata) in
+	 * a second drive (hdd), the volume <domain>--cidata.iso in the system
+	 * disk's pool, written by strata.  NULL parts are absent; meta-data is
+	 * never absent (desired_seed_meta_default). */
+	GBytes *seed[SPEC_SEED_PARTS];
+	char *seed_digest; /* SHA-256 of the parts, or NULL: no cloud_init */
+	char *seed_pool;
+	char *seed_volume;
 } desired_vm;
+
+/* The seed volume of @domain: "<domain>--cidata.iso". */
+char *desired_seed_volume(const char *domain);
 
 typedef struct {
 	char *name;

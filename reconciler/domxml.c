@@ -104,7 +104,7 @@ add_disk(xmlNodePtr devices, const desired_disk *d, guint boot)
  * source, as virsh change-media --eject sends it.
  */
 static void
-add_cdrom(xmlNodePtr devices, const char *pool, const char *volume, guint boot)
+add_drive(xmlNodePtr devices, const char *target, const char *pool, const char *volume, guint boot)
 {
 	xmlNodePtr disk = child(devices, "disk", NULL);
 	xmlNodePtr n;
@@ -120,10 +120,16 @@ add_cdrom(xmlNodePtr devices, const char *pool, const char *volume, guint boot)
 		prop(n, "volume", volume);
 	}
 	n = child(disk, "target", NULL);
-	prop(n, "dev", DOMXML_CDROM_TARGET);
+	prop(n, "dev", target);
 	prop(n, "bus", "ide");
 	child(disk, "readonly", NULL);
 	set_boot(disk, boot);
+}
+
+static void
+add_cdrom(xmlNodePtr devices, const char *pool, const char *volume, guint boot)
+{
+	add_drive(devices, DOMXML_CDROM_TARGET, pool, volume, boot);
 }
 
 static void
@@ -153,6 +159,9 @@ add_disks(xmlNodePtr devices, const desired_vm *vm)
 	if (vm->cdrom_volume)
 		add_cdrom(devices, vm->cdrom_pool, vm->cdrom_ejected ? NULL : vm->cdrom_volume,
 			  boot_rank(vm, "cdrom"));
+	/* The seed never boots: the guest boots its disk and reads it. */
+	if (vm->seed_volume)
+		add_drive(devices, DOMXML_SEED_TARGET, vm->seed_pool, vm->seed_volume, 0);
 	/* Named, or libvirt picks its default model (lsilogic, for which
 	 * guests lack a driver more often than not). */
 	if (scsi) {
@@ -321,6 +330,10 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 		prop(mark, "template", vm->template);
 	if (hash)
 		prop(mark, "hash", hash);
+	/* What the seed volume holds (the digest of the data, never the data):
+	 * the data changed when the spec's differs. */
+	if (vm->seed_digest)
+		prop(mark, "seed", vm->seed_digest);
 	/* The size each secondary disk was defined with: what a later spec's
 	 * size is compared with (a disk grows; reading every volume's size on
 	 * every pass would cost a call per disk).  A system disk is made at
@@ -352,8 +365,8 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 	n = child(os, "type", "hvm");
 	if (!test)
 		prop(n, "arch", "x86_64");
-	/* Its IDE drive needs i440FX; QEMU's default machine may be q35. */
-	if (!test && vm->cdrom_volume)
+	/* Its IDE drives need i440FX; QEMU's default machine may be q35. */
+	if (!test && (vm->cdrom_volume || vm->seed_volume))
 		prop(n, "machine", "pc");
 	if (!test)
 		child(child(dom, "features", NULL), "acpi", NULL);
@@ -667,6 +680,20 @@ parse_cdrom(xmlXPathContextPtr ctx, domxml_info *out)
 	out->cdrom = pool && vol ? g_strdup_printf("%s/%s", pool, vol) : g_strdup(path ? path : "");
 }
 
+/* The seed drive (hdd): the digest its data had, as strata recorded it. */
+static void
+parse_seed(xmlXPathContextPtr ctx, domxml_info *out)
+{
+	g_autofree char *n = xp_string(ctx, "string(count(/domain/devices/disk[@device='cdrom']"
+					    "[target/@dev='" DOMXML_SEED_TARGET "']))");
+	char *digest;
+
+	if (!n || strcmp(n, "0") == 0)
+		return;
+	digest = xp_string(ctx, "string(/domain/metadata/s:vm/@seed)");
+	out->seed = digest ? digest : g_strdup("");
+}
+
 /* "TYPE ADDRESS" of the first graphical console, and its port in @port. */
 static char *
 graphics(xmlXPathContextPtr ctx, unsigned *port)
@@ -781,6 +808,7 @@ domxml_parse(const char *xml, domxml_info *out)
 	parse_disks(ctx, out);
 	parse_nics(ctx, out);
 	parse_cdrom(ctx, out);
+	parse_seed(ctx, out);
 	out->console = graphics(ctx, NULL);
 	parse_boot(ctx, out);
 	xmlXPathFreeContext(ctx);
@@ -807,6 +835,7 @@ domxml_info_release(domxml_info *info)
 		g_ptr_array_unref(info->released);
 	g_free(info->title);
 	g_free(info->cdrom);
+	g_free(info->seed);
 	g_free(info->console);
 	g_free(info->boot);
 	g_free(info->running_differs);
@@ -914,6 +943,10 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 	else if (config->cdrom && strcmp(config->cdrom, live->cdrom) != 0)
 		g_string_append_printf(s, "; its CD-ROM holds %s, %s defined", *live->cdrom ? live->cdrom : "nothing",
 				       *config->cdrom ? config->cdrom : "nothing");
+	/* Not the data: the seed volume is rewritten in place, and the
+	 * running guest reads it at its next boot as any other. */
+	if ((config->seed == NULL) != (live->seed == NULL))
+		g_string_append_printf(s, "; it runs %s a first-boot data drive", live->seed ? "with" : "without");
 	if (console_differs(config->console, live->console))
 		g_string_append_printf(s, "; its console is %s running, %s defined",
 				       live->console ? live->console : "none",

@@ -32,6 +32,8 @@ char *domxml_disk(const desired_disk *d);
 /* The CD-ROM drive of @vm as it should be now (its media, or none when
  * ejected), for a live media change; NULL if @vm has no drive. */
 #define DOMXML_CDROM_TARGET "hdc"
+/* The drive of the cloud-init seed (first-boot data): read-only, no boot. */
+#define DOMXML_SEED_TARGET "hdd"
 char *domxml_cdrom(const desired_vm *vm);
 char *domxml_nic(const char *network, const char *mac);
 /* The element of the disk whose target is @device, or of the interface
@@ -91,6 +93,9 @@ typedef struct {
 			       source's file or device when not a volume),
 			       "" when empty, NULL when it has no drive */
 	char *console;      /* "TYPE ADDRESS" of its graphical console, or NULL */
+	char *seed;         /* the digest of the first-boot data its seed drive
+			       holds (strata's metadata), NULL when it has no
+			       seed drive; "" for a drive without the record */
 	char *boot;         /* its boot order: "cdrom,disk", "disk", ... */
 	char *running_differs; /* set by the observer, not the parser: how the
 				  running domain differs (domxml_running_differs) */

@@ -15,6 +15,7 @@
 #include "handoff.h"
 #include "image_export.h"
 #include "library.h"
+#include "seed_iso.h"
 
 typedef struct waiter waiter;
 
@@ -84,6 +85,15 @@ exec_result_name(exec_result r)
  * the very volume the VM now uses.  Proved by a probe made through the new
  * host; a probe that cannot tell keeps the volume.
  */
+/* Built here, in the worker: libarchive's writer uses a temporary file. */
+static bool
+write_seed(virt_host *v, const plan_op *op, GError **error)
+{
+	g_autoptr(GBytes) image = seed_iso_build(op->seed, error);
+
+	return image && virt_seed_write(v, op->pool, op->volume, image, error);
+}
+
 static bool
 vol_not_shared_with_peer(job *j, GError **error)
 {
@@ -435,6 +445,8 @@ run_once(job *j, GError **error)
 		return virt_detach(v, op->domain, op->device, (unsigned)op->value, error);
 	case OP_MEDIA:
 		return virt_change_media(v, op->domain, op->xml, error);
+	case OP_SEED:
+		return write_seed(v, op, error);
 	case OP_DISK_RESIZE:
 		if (!resize_allowed(v, op, error))
 			return false;

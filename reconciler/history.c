@@ -517,6 +517,9 @@ op_args(const plan_op *op)
 		return g_strdup_printf("snapshot=%s id=%s", op->snapshot, op->revert_id);
 	if (op->kind == OP_MEDIA)
 		return g_strdup_printf("device=%s media=%s", op->device, op->file ? op->file : "ejected");
+	/* The digest, never the data (a secret, maybe). */
+	if (op->kind == OP_SEED)
+		return g_strdup_printf("%s/%s seed=%s", op->pool, op->volume, op->digest);
 	if (op->one_snapshot)
 		return g_strdup_printf("snapshot=%s", op->snapshot);
 	if (op->volume)

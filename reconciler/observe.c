@@ -213,6 +213,7 @@ domain_free(gpointer p)
 	g_free(d->title);
 	g_free(d->restart_required);
 	g_free(d->cdrom);
+	g_free(d->seed);
 	g_free(d->console);
 	g_free(d->boot);
 	if (d->snaps)
@@ -342,6 +343,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->cdrom = g_strdup(info.cdrom);
 	d->console = g_strdup(info.console);
 	d->boot = g_strdup(info.boot);
+	d->seed = g_strdup(info.seed);
 	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 	snapshots_read(v, d, want, h->domain_type);

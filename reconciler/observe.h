@@ -53,6 +53,8 @@ typedef struct {
 				    NULL when it has no drive (domxml_info) */
 	char *console;           /* "TYPE ADDRESS" of its console, or NULL */
 	char *boot;              /* its boot order, "cdrom,disk" */
+	char *seed;              /* the digest of the first-boot data in its seed
+				    drive, "" unrecorded, NULL: no drive */
 	GPtrArray *snaps;        /* virt_snap *, by time: read with its definition
 				    when a change to it is due (its hash differs
 				    from the wanted one), else NULL */

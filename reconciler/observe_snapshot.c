@@ -176,6 +176,8 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 		json_out_string(b, "console", d->console);
 	if (d->boot)
 		json_out_string(b, "boot", d->boot);
+	if (d->seed)
+		json_out_string(b, "seed", d->seed);
 	write_snaps(b, d->snaps);
 	json_builder_end_object(b);
 }
@@ -453,7 +455,7 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_range(r, o, "max_cpus", 0, G_MAXUINT, &max_cpus) ||
 	    !json_in_uint(r, o, "max_memory", 0, &d->max_memory) ||
 	    !dup_or_null(r, o, "cdrom", &d->cdrom) || !dup_or_null(r, o, "console", &d->console) ||
-	    !dup_or_null(r, o, "boot", &d->boot) ||
+	    !dup_or_null(r, o, "boot", &d->boot) || !dup_or_null(r, o, "seed", &d->seed) ||
 	    !read_snaps(r, o, d))
 		return false;
 	if (!*d->name)

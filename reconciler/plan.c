@@ -59,6 +59,7 @@ static const char *const kind_names[] = {
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 	"copy-volume", "export-template", "export-image", "capture-volume", "set-vcpus",
 	"attach", "detach", "resize-disk", "snapshot-revert", "change-media",
+	"write-seed",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -165,6 +166,9 @@ op_describe(const plan_op *op)
 	if (op->kind == OP_MEDIA)
 		return g_strdup_printf("%s %s %s: %s", op_kind_name(op->kind), op->domain, op->device,
 				       op->file ? op->file : "eject");
+	if (op->kind == OP_SEED)
+		return g_strdup_printf("%s %s into %s/%s (first-boot data %.12s)", op_kind_name(op->kind),
+				       op->domain, op->pool, op->volume, op->digest);
 	if (op->kind == OP_SNAPSHOT_REVERT)
 		return g_strdup_printf("%s %s to '%s' (revert %s)", op_kind_name(op->kind), op->domain,
 				       op->snapshot, op->revert_id);
@@ -217,6 +221,9 @@ op_free(gpointer p)
 	g_free(op->error);
 	g_free(op->digest);
 	g_free(op->log);
+	for (int i = 0; i < SPEC_SEED_PARTS; i++)
+		if (op->seed[i])
+			g_bytes_unref(op->seed[i]);
 	g_ptr_array_unref(op->deps);
 	g_free(op);
 }
@@ -1499,6 +1506,8 @@ plan_vol_delete(planner *pl, const obs_host *h, const char *domain, const char *
 static bool
 vm_has_volume(const desired_vm *vm, const char *pool, const char *volume)
 {
+	if (vm && vm->seed_volume && strcmp(vm->seed_pool, pool) == 0 && strcmp(vm->seed_volume, volume) == 0)
+		return true;
 	for (guint i = 0; vm && i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
@@ -1637,6 +1646,32 @@ media_missing(planner *pl, const desired_vm *vm, const obs_host *h)
 	return true;
 }
 
+/*
+ * @vm's first-boot data written into its seed volume on @h after @after,
+ * unless definition @o there records the same data and the volume is
+ * there (@o NULL: a VM new on @h).  Nothing the running guest sees
+ * changes until its next boot, when cloud-init reads the seed again.
+ */
+static plan_op *
+plan_seed(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain *o, plan_op *after)
+{
+	bool there = obs_host_has_volume(h, vm->seed_pool, vm->seed_volume);
+	plan_op *op;
+
+	if (!vm->seed_digest || (o && there && g_strcmp0(o->seed, vm->seed_digest) == 0))
+		return after;
+	op = op_add(pl, OP_SEED, IMPACT_IN_PLACE, h->name, vm->domain, after,
+		    !o ? "first-boot data (a cloud-init NoCloud seed)" :
+		    !there ? "its first-boot data volume is missing" :
+		    "first-boot data changed: the guest reads it at its next boot");
+	op->pool = g_strdup(vm->seed_pool);
+	op->volume = g_strdup(vm->seed_volume);
+	op->digest = g_strdup(vm->seed_digest);
+	for (int i = 0; i < SPEC_SEED_PARTS; i++)
+		op->seed[i] = vm->seed[i] ? g_bytes_ref(vm->seed[i]) : NULL;
+	return op;
+}
+
 /* Volumes, definition and start of @vm on @h, all after @after (or not). */
 /* @shared: pools whose volumes of @vm exist, listed on @h or not (a
  * move on shared storage): none is made, and @h reads them again first. */
@@ -1665,7 +1700,7 @@ plan_create_on(planner *pl, const desired_vm *vm, obs_host *h, const obs_domain 
 		dep(vol, after);
 		g_ptr_array_add(vols, vol);
 	}
-	def = plan_define(pl, vm, h, prev, IMPACT_IN_PLACE, after, reason);
+	def = plan_define(pl, vm, h, prev, IMPACT_IN_PLACE, plan_seed(pl, vm, h, NULL, after), reason);
 	/* Another member made those: this host reads the pools again first. */
 	def->refresh = g_strdupv(shared);
 	for (guint i = 0; i < vols->len; i++)
@@ -2137,6 +2172,8 @@ plan_migrate(planner *pl, const desired_vm *vm, obs_domain *o, obs_host *h,
 	mig->value = migrate_deadline_s(vm, o->host, true);
 	for (guint i = 0; i < vols->len; i++)
 		dep(mig, vols->pdata[i]);
+	/* Read-only, so not copied: the target has its own, written first. */
+	dep(mig, plan_seed(pl, vm, h, NULL, NULL));
 	plan_stale_volumes(pl, o->host, vm->domain, NULL, mig, "the VM moved to another host", h);
 	tally(pl, vm->appliance, &pl->p->n_change);
 }
@@ -2425,6 +2462,7 @@ plan_update_live(planner *pl, const desired_vm *vm, obs_domain *o, run_state fro
 		why = g_strdup_printf("the definition; restart required: %s", o->restart_required);
 	else
 		why = vm_changes_why(changes, CHANGE_LIVE, "live: ");
+	last = plan_seed(pl, vm, o->host, o, last);
 	def = plan_define_macs(pl, vm, o->host, o, IMPACT_IN_PLACE, last,
 			       why ? why : "definition changed in what the running VM does not see",
 			       (const char *const *)macs);
@@ -2850,6 +2888,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 		last = vol;
 	}
 	last = plan_grow_volumes(pl, vm, o, changes, last);
+	last = plan_seed(pl, vm, h, o, last);
 	if (active && changes)
 		boot = vm_changes_why(changes, CHANGE_NEXT_BOOT, "restart: ");
 	def = plan_define_macs(pl, vm, h, o, impact, last,
@@ -3019,6 +3058,16 @@ paused_by_io_error(const obs_domain *o)
 	return o->state == VIRT_DOM_PAUSED && o->reason == VIRT_PAUSED_IOERROR;
 }
 
+/* A definition up to date whose seed volume is gone (deleted by hand): it
+ * is written again, or the VM would not start. */
+static plan_op *
+seed_lost(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	if (!vm->seed_volume || obs_host_has_volume(o->host, vm->seed_pool, vm->seed_volume))
+		return NULL;
+	return plan_seed(pl, vm, o->host, o, NULL);
+}
+
 static void
 plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 {
@@ -3065,11 +3114,11 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 	else if (o->state == VIRT_DOM_PMSUSPENDED && wanted(pl, vm) == VM_RUNNING)
 		/* The guest suspended itself to RAM: only a wake-up brings it
 		 * back (a resume fails on every pass). */
-		last = op_add(pl, OP_PM_WAKEUP, IMPACT_IN_PLACE, h->name, vm->domain, NULL,
+		last = op_add(pl, OP_PM_WAKEUP, IMPACT_IN_PLACE, h->name, vm->domain, seed_lost(pl, vm, o),
 			      "the guest suspended itself; desired state running");
 	else
 		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
-				  IMPACT_IN_PLACE, NULL);
+				  IMPACT_IN_PLACE, seed_lost(pl, vm, o));
 	/* A disk leaves with the definition that used it: only after a new
 	 * definition without it (one attached by hand to an unchanged
 	 * definition is in use, and stays). */

@@ -59,6 +59,10 @@ typedef enum {
 	OP_MEDIA,         /* the CD-ROM drive op->device given op->xml (its media,
 			     or none): live and in the definition; op->file
 			     names the media ("pool/volume"), NULL: an eject */
+	OP_SEED,          /* the first-boot data (op->seed) written into
+			     op->pool/op->volume as a NoCloud image, the
+			     volume made or grown as needed; op->digest: the
+			     data's.  The guest reads it at its next boot */
 	OP_KIND_COUNT,
 } op_kind;
 
@@ -165,6 +169,7 @@ struct plan_op {
 	bool next_boot;           /* DEFINE of a running VM that is not restarted
 				     after it: it runs unlike its definition
 				     (restart required) until it is */
+	GBytes *seed[SPEC_SEED_PARTS]; /* SEED: the data, never shown or recorded */
 	char *reason;
 	GPtrArray *deps;          /* plan_op *, borrowed */
 	/* Filled by exec: */
@@ -174,7 +179,8 @@ struct plan_op {
 	bool unchanged;           /* done, but it found nothing to do (a stop of a
 				     VM already off): no event follows */
 	char *digest;             /* VOL_COPY: the sha256 the copy had;
-				     IMAGE_EXPORT: the converted file's */
+				     IMAGE_EXPORT: the converted file's;
+				     SEED: the data's (set by the planner) */
 	char *log;                /* IMAGE_EXPORT: what its upload attempts did */
 	uint64_t length;          /* VOL_COPY: bytes in the image */
 	uint64_t moved;           /* VOL_COPY: data bytes that crossed */

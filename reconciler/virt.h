@@ -242,6 +242,13 @@ bool virt_managed_save_remove(virt_host *h, const char *name, GError **error);
  * XML's media, or none: live and in the definition, forced (a guest's
  * tray lock does not keep the disc). */
 bool virt_change_media(virt_host *h, const char *name, const char *xml, GError **error);
+
+/*
+ * Write @image (a first-boot data image) into volume @name of @pool, made
+ * empty and raw if missing, in place otherwise: what lies past the image
+ * is zeroed.  The upload stream; the test driver has none (an error).
+ */
+bool virt_seed_write(virt_host *h, const char *pool, const char *name, GBytes *image, GError **error);
 /* Device XML @xml attached live and to the definition. */
 bool virt_attach(virt_host *h, const char *name, const char *xml, GError **error);
 /*

@@ -429,6 +429,19 @@ media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool me
 		classify(add(out, CH_BOOT, "boot order %s → %s", o->boot ? o->boot : "?", boot), CHANGE_NEXT_BOOT);
 }
 
+/* The first-boot data: its drive needs a boot, its volume is rewritten in
+ * place whatever the VM does (the guest reads it when it boots). */
+static void
+seed_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o)
+{
+	if (!vm->seed_digest != !o->seed)
+		classify(add(out, CH_SEED_DRIVE, "%s the first-boot data drive (%s)",
+			     vm->seed_digest ? "add" : "remove", DOMXML_SEED_TARGET), CHANGE_NEXT_BOOT);
+	else if (vm->seed_digest && strcmp(vm->seed_digest, o->seed) != 0)
+		classify(add(out, CH_SEED, "first-boot data rewritten (the guest reads it at its next boot)"),
+			 CHANGE_LIVE);
+}
+
 /* Only the sizes of the disks: a definition served from the cache, whose
  * hash is the one wanted, has nothing else to compare. */
 static void
@@ -472,6 +485,7 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 	nic_changes(out, vm, o, macs, devices_live);
 	/* QEMU changes media on a paused VM too: the guest takes no part. */
 	media_changes(out, vm, o, !active || live_devices);
+	seed_changes(out, vm, o);
 	return out;
 }
 

@@ -11,7 +11,8 @@
  *    CD-ROM's media changed or ejected;
  *  - next boot: only a boot makes it (fewer vCPUs, new maxima, a disk
  *    given another volume or target, a NIC moved to another network, a
- *    CD-ROM drive added or removed, a console, a boot order, or a device
+ *    CD-ROM drive added or removed, a console, a boot order, the drive of
+ *    the first-boot data added or removed, or a device
  *    change on a host whose driver attaches nothing live);
  *  - refused: never made (a disk shrunk), with the reason.
  *
@@ -48,6 +49,10 @@ typedef enum {
 	CH_DRIVE,          /* a CD-ROM drive added or removed: next boot */
 	CH_CONSOLE,        /* a console added, removed or changed: next boot */
 	CH_BOOT,           /* the boot order: next boot */
+	CH_SEED_DRIVE,     /* the first-boot data drive added or removed: next boot */
+	CH_SEED,           /* the first-boot data: "live" (its volume is written,
+			      which the guest reads at its next boot; the
+			      planner's OP_SEED), no restart */
 } change_kind;
 
 typedef struct {
