@@ -1661,7 +1661,7 @@ plan_seed(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain
 	if (!vm->seed_digest || (o && there && g_strcmp0(o->seed, vm->seed_digest) == 0))
 		return after;
 	op = op_add(pl, OP_SEED, IMPACT_IN_PLACE, h->name, vm->domain, after,
-		    !o ? "first-boot data (a cloud-init NoCloud seed)" :
+		    !o || !o->seed ? "first-boot data (a cloud-init NoCloud seed)" :
 		    !there ? "its first-boot data volume is missing" :
 		    "first-boot data changed: the guest reads it at its next boot");
 	op->pool = g_strdup(vm->seed_pool);

@@ -470,6 +470,7 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 	d->cdrom = g_strdup(info.cdrom);
 	d->console = g_strdup(info.console);
 	d->boot = g_strdup(info.boot);
+	d->seed = g_strdup(info.seed);
 	g_ptr_array_add(info.nics, NULL);
 	d->nics = g_strdupv((char **)info.nics->pdata);
 	g_ptr_array_add(info.disks, NULL);
@@ -664,6 +665,84 @@ test_observed__media_console_and_boot_order_have_their_plans(void **state)
 		table_free(t);
 	}
 	tu_assert_golden(all->str, "tests/data/plan/media-console-boot.plan");
+}
+
+#define SEED(user) ", cloud_init: {user_data: \"#cloud-config\\nhostname: " user "\\n\"}"
+
+/*
+ * Golden plans for first-boot data on a KVM host: the seed written before
+ * the definition of a new VM; data changed (the seed rewritten, the
+ * definition: no restart, the guest reads it at its next boot); a drive
+ * added (a restart, or the definition alone under disruption: never); the
+ * volume deleted by hand (written again, nothing else); the data dropped
+ * (the drive at the next boot, the volume after the definition); an
+ * undeploy (the volume goes with the VM).
+ */
+static void
+test_observed__first_boot_data_has_its_plans(void **state)
+{
+	static const struct {
+		const char *name, *from, *to;
+		int state;
+		bool lost;
+	} cases[] = {
+		{ "a new VM: its seed, then its definition", NULL, CD_VM("allowed", SEED("a")), 0, false },
+		{ "running: the user data changed: the seed rewritten and the definition, no restart",
+		  CD_VM("allowed", SEED("a")), CD_VM("allowed", SEED("b")), VIRT_DOM_RUNNING, false },
+		{ "running: first-boot data added: the seed, then a restart for its drive",
+		  CD_VM("allowed", ""), CD_VM("allowed", SEED("a")), VIRT_DOM_RUNNING, false },
+		{ "running, disruption never: first-boot data added: the seed and the definition alone",
+		  CD_VM("never", ""), CD_VM("never", SEED("a")), VIRT_DOM_RUNNING, false },
+		{ "running: the seed volume deleted by hand: written again, nothing else",
+		  CD_VM("allowed", SEED("a")), CD_VM("allowed", SEED("a")), VIRT_DOM_RUNNING, true },
+		{ "shut off: the data changed: the seed, then the definition",
+		  CD_VM("allowed", ", state: stopped" SEED("a")), CD_VM("allowed", ", state: stopped" SEED("b")),
+		  VIRT_DOM_SHUTOFF, false },
+		{ "running: first-boot data dropped: restarted without the drive, then the volume deleted",
+		  CD_VM("allowed", SEED("a")), CD_VM("allowed", ""), VIRT_DOM_RUNNING, false },
+		{ "undeployed: the seed volume goes with the VM",
+		  CD_VM("allowed", SEED("a")), CD_VM("allowed", ", state: undeployed" SEED("a")), VIRT_DOM_RUNNING,
+		  false },
+		{ "as declared: nothing to do", CD_VM("allowed", SEED("a")), CD_VM("allowed", SEED("a")),
+		  VIRT_DOM_RUNNING, false },
+	};
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		table *t = table_new_from(cases[i].to);
+		obs_host *h = host_add(t, "hv1", "kvm", true);
+		g_autofree char *text = NULL;
+		plan *p;
+
+		if (!obs_host_has_volume(h, "default", "base.qcow2"))
+			vol_in(h, "default", "base.qcow2");
+		if (cases[i].from)
+			vm_defined_from(t, h, cases[i].from, cases[i].state);
+		if (cases[i].lost) {
+			g_hash_table_remove(h->vol_by_key, "default/a.vm--cidata.iso");
+			g_ptr_array_set_size(g_hash_table_lookup(h->vols_of, "a.vm"), 0);
+		}
+		p = plan_of(t);
+		text = shown(p);
+		g_string_append_printf(all, "## %s\n%s", cases[i].name, text);
+		/* Only an undeploy or a drop deletes it; nothing else is deleted
+		 * but by the undeploy. */
+		for (guint j = 0; j < p->ops->len; j++) {
+			const plan_op *op = p->ops->pdata[j];
+
+			if (op->kind == OP_VOL_DELETE && !strstr(cases[i].to, "undeployed"))
+				assert_string_equal(op->volume, "a.vm--cidata.iso");
+			if (op->kind == OP_SEED) {
+				assert_non_null(op->seed[SEED_USER_DATA]);
+				assert_non_null(op->seed[SEED_META_DATA]);
+				assert_null(op->seed[SEED_NETWORK_CONFIG]);
+			}
+		}
+		plan_free(p);
+		table_free(t);
+	}
+	tu_assert_golden(all->str, "tests/data/plan/first-boot-data.plan");
 }
 
 /*
@@ -1218,6 +1297,7 @@ main(void)
 		cmocka_unit_test(test_shared__a_refutation_is_lifted_only_by_a_probe_of_every_member),
 		cmocka_unit_test(test_shared__placement_counts_a_shared_pool_once),
 		cmocka_unit_test(test_shared__a_base_is_copied_once_into_a_shared_pool),
+		cmocka_unit_test(test_observed__first_boot_data_has_its_plans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
