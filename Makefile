@@ -57,7 +57,7 @@ A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_TESTS := test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
 	test_reconcile test_cli_reconcile test_daemon test_schedule test_plan_observed test_copy \
-	test_observe_snapshot test_plan_markdown test_verify test_snapshot test_media
+	test_observe_snapshot test_plan_markdown test_verify test_snapshot test_media test_seed
 
 # Keep the sanitizer objects between runs (they are built by pattern rules).
 .PRECIOUS: $(A)/%.o
