@@ -129,6 +129,7 @@ test_seed__the_image_holds_exactly_the_data(void **state)
 	parts[2] = NULL;
 	g_bytes_unref(iso);
 	g_hash_table_unref(files);
+	g_free(label);
 	iso = seed_iso_build(parts, &err);
 	files = seed_iso_read(iso, &label, &err);
 	assert_int_equal(g_hash_table_size(files), 2);
@@ -138,6 +139,7 @@ test_seed__the_image_holds_exactly_the_data(void **state)
 	parts[0] = g_bytes_new_static("", 0);
 	g_bytes_unref(iso);
 	g_hash_table_unref(files);
+	g_free(label);
 	iso = seed_iso_build(parts, &err);
 	files = seed_iso_read(iso, &label, &err);
 	assert_bytes(g_hash_table_lookup(files, "user-data"), "");
