@@ -182,7 +182,8 @@ reader_scalar(reader *r, yaml_event_t *ev)
 
 	if (ev->data.scalar.length > SPEC_MAX_SCALAR) {
 		g_autofree char *m = g_strdup_printf(
-			"value is %zu bytes long; the limit is %d",
+			"value is %zu bytes long; the limit is %d (longer cloud-init data goes in a file "
+			"beside the spec: user_data_file)",
 			ev->data.scalar.length, SPEC_MAX_SCALAR);
 		reader_fail(r, mark_pos(ev->start_mark), "too-long", m);
 		return false;
