@@ -42,7 +42,8 @@ add_file(struct archive *a, const char *name, GBytes *data, GError **error)
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0444);
 	archive_entry_set_size(e, (la_int64_t)n);
-	/* A fixed time: the image tells nothing of when it was made. */
+	/* A fixed time for the files (libarchive stamps the volume itself
+	 * with the build's time: the digest is of the data, not the image). */
 	archive_entry_set_mtime(e, 0, 0);
 	ok = archive_write_header(a, e) == ARCHIVE_OK &&
 	     (n == 0 || archive_write_data(a, p, n) == (la_ssize_t)n);

@@ -277,11 +277,12 @@ read_beside(void *ctx, const char *file, const char *rel, char **why)
 	}
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		*why = g_strdup(g_strerror(errno));
+		/* Where it was looked for: relative to the spec file's folder. */
+		*why = g_strdup_printf("%s (looked for '%s')", g_strerror(errno), path);
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*why = g_strdup("not a regular file");
+		*why = g_strdup("not a regular file; name a file");
 		close(fd);
 		return NULL;
 	}

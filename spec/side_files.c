@@ -68,7 +68,7 @@ read_part(spec_source *src, spec_vm *vm, const char *file, int part, spec_file_r
 	}
 	if (!(b = read(ctx, file, name->v, &why))) {
 		spec_error(diags, file, name->pos, "unreadable",
-			   "'%s': cannot read '%s': %s (the path is relative to the spec file's folder)", key, shown,
+			   "'%s': cannot read '%s': %s", key, shown,
 			   why ? why : "unknown error");
 		return;
 	}

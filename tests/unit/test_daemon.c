@@ -2162,6 +2162,84 @@ host_uri(const spec_source *src, const char *name)
 	return NULL;
 }
 
+/* The bytes of user-data VM seeded.web has in @src, as a string. */
+static char *
+seed_user_data(const spec_source *src)
+{
+	for (guint i = 0; i < src->appliances->len; i++) {
+		const spec_appliance *a = src->appliances->pdata[i];
+		GBytes *b;
+
+		if (strcmp(a->obj.name.v, "seeded") != 0)
+			continue;
+		b = ((const spec_vm *)a->vms->pdata[0])->ci_bytes[SEED_USER_DATA];
+		return b ? g_strndup(g_bytes_get_data(b, NULL), g_bytes_get_size(b)) : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * cloud-init data beside a spec in Git is read from the commit itself,
+ * relative to the spec file's folder; a commit changing only that file is
+ * a new revision; a symbolic link is not followed.
+ */
+static void
+test_watch_git__files_beside_a_spec_come_from_the_commit(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *repo = g_build_filename(dir, "repo", NULL);
+	g_autofree char *mirror = g_build_filename(dir, "mirror.git", NULL);
+	g_autofree char *spec = g_build_filename(repo, "specs", "apps", "seeded.yaml", NULL);
+	g_autofree char *user = g_build_filename(repo, "specs", "apps", "seeds", "web.cfg", NULL);
+	g_autofree char *seeds = g_build_filename(repo, "specs", "apps", "seeds", NULL);
+	g_autofree char *digest = NULL, *data = NULL, *report = NULL;
+	spec_diags diags;
+	spec_source *src;
+
+	(void)state;
+	git_libgit2_init();
+	repo_with_webstack(repo);
+	g_mkdir_with_parents(seeds, 0700);
+	tu_write(spec, "kind: appliance\nname: seeded\nvms:\n  - name: web\n    template: debian-12\n"
+		       "    cloud_init: {user_data_file: seeds/web.cfg}\n");
+	tu_write(user, "#cloud-config\nhostname: one\n");
+	repo_commit(repo, "seeded", NULL);
+	src = git_load_src(repo, mirror, &diags);
+	spec_validate(src, &diags);
+	assert_int_equal(diags.errors, 0);
+	data = seed_user_data(src);
+	assert_string_equal(data, "#cloud-config\nhostname: one\n");
+	digest = g_strdup(spec_source_digest(src));
+	spec_source_free(src);
+	spec_diags_release(&diags);
+	g_free(data);
+
+	/* The work tree is not read: only what is committed. */
+	tu_write(user, "#cloud-config\nhostname: two\n");
+	src = git_load_src(repo, mirror, &diags);
+	data = seed_user_data(src);
+	assert_string_equal(data, "#cloud-config\nhostname: one\n");
+	spec_source_free(src);
+	spec_diags_release(&diags);
+	g_free(data);
+	repo_commit(repo, "web's user data alone", NULL);
+	src = git_load_src(repo, mirror, &diags);
+	data = seed_user_data(src);
+	assert_string_equal(data, "#cloud-config\nhostname: two\n");
+	assert_string_not_equal(digest, spec_source_digest(src));
+	spec_source_free(src);
+	spec_diags_release(&diags);
+
+	/* A link, even one inside the tree, is not followed. */
+	unlink(user);
+	assert_int_equal(symlink("../seeded.yaml", user), 0);
+	repo_commit(repo, "a link", NULL);
+	report = git_load_text(repo, mirror);
+	assert_non_null(strstr(report, "seeded.yaml:6:34: error: 'user_data_file': cannot read 'seeds/web.cfg': "
+				       "symbolic links in a Git source are not followed"));
+	tu_rmtree(dir);
+}
+
 /*
  * Node files are part of the revision: two alike at two paths stay two
  * hosts (named by content alone they were one URI, a duplicate), and a
@@ -2267,6 +2345,7 @@ main(void)
 		cmocka_unit_test(test_watch_git__a_bare_repository_reaches_its_test_hosts),
 		cmocka_unit_test(test_watch_git__a_test_host_file_missing_from_the_commit_is_named),
 		cmocka_unit_test(test_watch_git__node_files_are_part_of_the_revision),
+		cmocka_unit_test(test_watch_git__files_beside_a_spec_come_from_the_commit),
 		cmocka_unit_test(test_watch_git__unreachable_remote_keeps_running),
 		cmocka_unit_test(test_watch_git__deep_trees_and_huge_blobs_are_refused),
 		cmocka_unit_test(test_watch_git__a_git_bomb_is_refused_not_walked),
