@@ -395,7 +395,8 @@ desired_seed_volume(const char *domain)
 static void
 digest_part(GChecksum *sum, GBytes *b)
 {
-	guint64 n = b ? g_bytes_get_size(b) : G_MAXUINT64;  /* absent is not empty */
+	/* Absent is not empty; little-endian: one digest on every machine. */
+	guint64 n = GUINT64_TO_LE(b ? (guint64)g_bytes_get_size(b) : G_MAXUINT64);
 
 	g_checksum_update(sum, (const guchar *)&n, sizeof(n));
 	if (b)

@@ -80,7 +80,7 @@ typedef struct {
 	/* First-boot data: a cloud-init NoCloud seed (volume label cidata) in
 	 * a second drive (hdd), the volume <domain>--cidata.iso in the system
 	 * disk's pool, written by strata.  NULL parts are absent; meta-data is
-	 * never absent (desired_seed_meta_default). */
+	 * never absent (strata writes one when the spec gives none). */
 	GBytes *seed[SPEC_SEED_PARTS];
 	char *seed_digest; /* SHA-256 of the parts, or NULL: no cloud_init */
 	char *seed_pool;

@@ -74,6 +74,15 @@ exec_result_name(exec_result r)
 	return r == EXEC_CONVERGED ? "converged" : r == EXEC_PARTIAL ? "partial" : "failed";
 }
 
+/* Built here, in the worker: libarchive's writer uses a temporary file. */
+static bool
+write_seed(virt_host *v, const plan_op *op, GError **error)
+{
+	g_autoptr(GBytes) image = seed_iso_build(op->seed, error);
+
+	return image && virt_seed_write(v, op->pool, op->volume, image, error);
+}
+
 /*
  * The planner keeps any volume a definition used when the pass observed the
  * host; a domain defined since (a rescue VM an operator made from the disk)
@@ -85,15 +94,6 @@ exec_result_name(exec_result r)
  * the very volume the VM now uses.  Proved by a probe made through the new
  * host; a probe that cannot tell keeps the volume.
  */
-/* Built here, in the worker: libarchive's writer uses a temporary file. */
-static bool
-write_seed(virt_host *v, const plan_op *op, GError **error)
-{
-	g_autoptr(GBytes) image = seed_iso_build(op->seed, error);
-
-	return image && virt_seed_write(v, op->pool, op->volume, image, error);
-}
-
 static bool
 vol_not_shared_with_peer(job *j, GError **error)
 {

@@ -1656,10 +1656,19 @@ static plan_op *
 plan_seed(planner *pl, const desired_vm *vm, const obs_host *h, const obs_domain *o, plan_op *after)
 {
 	bool there = obs_host_has_volume(h, vm->seed_pool, vm->seed_volume);
+	const char *keep;
 	plan_op *op;
 
-	if (!vm->seed_digest || (o && there && g_strcmp0(o->seed, vm->seed_digest) == 0))
+	/* A definition served from the cache has the hash wanted: its data. */
+	if (!vm->seed_digest || (o && there && (!o->detailed || g_strcmp0(o->seed, vm->seed_digest) == 0)))
 		return after;
+	/* Never over a volume that is not this seed: one another domain
+	 * uses, a persistent one or a base named so (an operator's choice). */
+	if (there && (keep = vol_delete_blocker(pl, h, vm->domain, vm->seed_pool, vm->seed_volume))) {
+		refuse(pl, vm->appliance, "%s: its first-boot data goes into %s/%s on %s, and %s; strata will not "
+		       "overwrite it (rename that volume)", vm->domain, vm->seed_pool, vm->seed_volume, h->name, keep);
+		return after;
+	}
 	op = op_add(pl, OP_SEED, IMPACT_IN_PLACE, h->name, vm->domain, after,
 		    !o || !o->seed ? "first-boot data (a cloud-init NoCloud seed)" :
 		    !there ? "its first-boot data volume is missing" :
@@ -2658,7 +2667,7 @@ plan_revert(planner *pl, const desired_vm *vm, obs_domain *o)
 	op->revert_id = g_strdup(vm->revert_id);
 	if (snapshots_all_there(vm, o))
 		g_hash_table_add(pl->settled, vm->domain);
-	def = plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, op,
+	def = plan_define(pl, vm, o->host, o, IMPACT_IN_PLACE, plan_seed(pl, vm, o->host, o, op),
 			  "after a revert: the definition the spec wants");
 	plan_state(pl, o->host->name, vm->domain, snap_run_state(s), run_state_wanted(wanted(pl, vm)),
 		   IMPACT_IN_PLACE, def);

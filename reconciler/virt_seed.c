@@ -74,9 +74,23 @@ seed_volume(virt_host *h, virStoragePoolPtr p, const char *name, uint64_t *cap, 
 			      "<allocation unit='bytes'>0</allocation>"
 			      "<target><format type='raw'/></target></volume>", esc);
 	virt_count(h);
-	if (!(vol = virStorageVolCreateXML(p, xml, 0)))
-		virt_fail(error, "cannot create volume", name);
-	return vol;
+	if ((vol = virStorageVolCreateXML(p, xml, 0)))
+		return vol;
+	/* There, but not listed yet (another host of a shared pool made it):
+	 * read the pool again and find it. */
+	virt_fail(error, "cannot create volume", name);
+	virt_count(h);
+	if (virStoragePoolRefresh(p, 0) == 0 && (virt_count(h), vol = virStorageVolLookupByName(p, name))) {
+		g_clear_error(error);
+		virt_count(h);
+		if (virStorageVolGetInfo(vol, &info) == 0) {
+			*cap = info.capacity;
+			return vol;
+		}
+		virt_fail(error, "cannot read volume", name);
+		virStorageVolFree(vol);
+	}
+	return NULL;
 }
 
 bool

@@ -255,6 +255,19 @@ walk_dir(walker *w, const char *dir, unsigned depth)
 	}
 }
 
+/* Whether open file @fd is inside the source, by the path the kernel has
+ * for it. */
+static bool
+opened_inside_root(walker *w, int fd)
+{
+	g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fd);
+	g_autofree char *real = g_file_read_link(link, NULL);
+	size_t n = strlen(w->real_root);
+
+	return real && strncmp(real, w->real_root, n) == 0 &&
+	       (real[n] == '/' || strcmp(w->real_root, "/") == 0);
+}
+
 /*
  * A file beside spec file @file: resolved in @file's folder, refused if
  * its real path leaves the source (a symlink out), read like a spec file
@@ -279,6 +292,13 @@ read_beside(void *ctx, const char *file, const char *rel, char **why)
 	if (fd < 0) {
 		/* Where it was looked for: relative to the spec file's folder. */
 		*why = g_strdup_printf("%s (looked for '%s')", g_strerror(errno), path);
+		return NULL;
+	}
+	/* The file opened, not the name checked: a link swapped in between
+	 * the check and the open is caught here. */
+	if (!opened_inside_root(w, fd)) {
+		*why = g_strdup("its real path is outside the source (a symbolic link out of it); copy the file in");
+		close(fd);
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -335,8 +355,8 @@ spec_load(const char *path, spec_diags *diags)
 	w.src->load_errors = diags->errors - errors;
 	if (w.real_root)
 		spec_read_side_files(w.src, read_beside, &w, diags);
-	else
-		w.src->side_files_read = true;  /* nothing was read: nothing names a file */
+	else  /* unreadable: said above; a file it names is said too */
+		spec_read_side_files(w.src, NULL, NULL, diags);
 	free(w.real_root);
 	return w.src;
 }

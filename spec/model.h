@@ -270,6 +270,7 @@ typedef struct {
 	unsigned documents;
 	unsigned load_errors;       /* errors met while reading its files */
 	bool side_files_read;       /* spec_read_side_files ran */
+	guint64 side_bytes;         /* read so far, against SPEC_MAX_SIDE_TOTAL_BYTES */
 	GChecksum *digest;          /* over every file's name and bytes */
 	/* Indexes by name, built by validation; values borrowed. */
 	GHashTable *host_by_name;

@@ -72,6 +72,14 @@ read_part(spec_source *src, spec_vm *vm, const char *file, int part, spec_file_r
 			   why ? why : "unknown error");
 		return;
 	}
+	src->side_bytes += g_bytes_get_size(b);
+	if (src->side_bytes > SPEC_MAX_SIDE_TOTAL_BYTES) {
+		spec_error(diags, file, name->pos, "too-many",
+			   "'%s': the files beside the spec come to more than %u MiB in all; share less data, "
+			   "or fewer copies of it", key, SPEC_MAX_SIDE_TOTAL_BYTES >> 20);
+		g_bytes_unref(b);
+		return;
+	}
 	if (g_bytes_get_size(b) > SPEC_MAX_SIDE_FILE_BYTES) {
 		spec_error(diags, file, name->pos, "file-too-large",
 			   "'%s': '%s' has %zu bytes; the limit is %u (1 MiB)", key, shown,

@@ -43,6 +43,8 @@ void spec_source_add_buffer(spec_source *src, const char *name, const char *buf,
 
 /* The most bytes a file beside the spec (cloud-init data) may have. */
 #define SPEC_MAX_SIDE_FILE_BYTES (1024u * 1024)
+/* The most they may come to in all, each naming counted (memory). */
+#define SPEC_MAX_SIDE_TOTAL_BYTES (64u * 1024 * 1024)
 
 /*
  * Read @rel, which spec file @file names (a relative path, checked to
