@@ -127,6 +127,8 @@ vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots)
 	 * anyone with read-only libvirt access can read (see spec/README). */
 	if (vm->seed_digest)
 		g_string_append_printf(s, "i\x1f%s\x1f", vm->seed_digest);
+	if (vm->reset_on_reboot)
+		g_string_append(s, "z\x1f" "1\x1f");
 	g_checksum_update(sum, (const guchar *)s->str, (gssize)s->len);
 	hash = g_strndup(g_checksum_get_string(sum), 16);
 	return hash;
@@ -369,6 +371,7 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 		vm->cdrom_ejected = svm->cdrom_ejected.v != 0;
 	}
 	vm->boot = strv_of(&svm->boot);
+	vm->reset_on_reboot = svm->reset_on_reboot.v != 0;
 	if (svm->console_pos.line) {
 		vm->console = g_strdup(spec_console_names[svm->console_type.v]);
 		vm->console_listen = canonical_address(svm->console_listen.v ? svm->console_listen.v : "127.0.0.1");

@@ -77,6 +77,11 @@ typedef struct {
 	GPtrArray *boot;   /* char *: "cdrom", "disk" in order; empty: the disk */
 	char *console;     /* "vnc", "spice", or NULL: none */
 	char *console_listen; /* the address it listens on */
+	/* Every boot strata makes starts on fresh disks from the template
+	 * (on_reboot destroy: a guest's reboot stops it, and strata starts it
+	 * again on new disks).  The spec allows it only on a template VM
+	 * without disks of its own or snapshots. */
+	bool reset_on_reboot;
 	/* First-boot data: a cloud-init NoCloud seed (volume label cidata) in
 	 * a second drive (hdd), the volume <domain>--cidata.iso in the system
 	 * disk's pool, written by strata.  NULL parts are absent; meta-data is

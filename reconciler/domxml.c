@@ -371,7 +371,9 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 	if (!test)
 		child(child(dom, "features", NULL), "acpi", NULL);
 	child(dom, "on_poweroff", "destroy");
-	child(dom, "on_reboot", "restart");
+	/* Destroyed, not restarted, so that no boot ever reads the old disk:
+	 * strata makes a new one and starts the VM again. */
+	child(dom, "on_reboot", vm->reset_on_reboot ? "destroy" : "restart");
 	child(dom, "on_crash", "destroy");
 	devices = child(dom, "devices", NULL);
 	add_disks(devices, vm);
@@ -809,6 +811,7 @@ domxml_parse(const char *xml, domxml_info *out)
 	parse_nics(ctx, out);
 	parse_cdrom(ctx, out);
 	parse_seed(ctx, out);
+	out->reset_on_reboot = xp_number(ctx, "string(count(/domain[on_reboot='destroy']))") > 0;
 	out->console = graphics(ctx, NULL);
 	parse_boot(ctx, out);
 	xmlXPathFreeContext(ctx);
@@ -953,6 +956,11 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 				       config->console ? config->console : "none");
 	if (g_strcmp0(config->boot, live->boot) != 0)
 		g_string_append_printf(s, "; it booted in order %s, %s defined", live->boot, config->boot);
+	/* Until then a reboot of the guest does what the running VM says. */
+	if (config->reset_on_reboot != live->reset_on_reboot)
+		g_string_append_printf(s, "; a reboot %s it, %s defined",
+				       live->reset_on_reboot ? "stops" : "restarts",
+				       config->reset_on_reboot ? "stop" : "restart");
 	return s->len ? g_strdup(s->str + 2) : NULL;
 }
 

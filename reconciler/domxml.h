@@ -97,6 +97,8 @@ typedef struct {
 			       holds (strata's metadata), NULL when it has no
 			       seed drive; "" for a drive without the record */
 	char *boot;         /* its boot order: "cdrom,disk", "disk", ... */
+	bool reset_on_reboot; /* <on_reboot>destroy</on_reboot>: a reboot
+				 stops it (strata starts it on new disks) */
 	char *running_differs; /* set by the observer, not the parser: how the
 				  running domain differs (domxml_running_differs) */
 } domxml_info;
@@ -115,7 +117,8 @@ bool domxml_disk_split(const char *disk, char **target, char **source, uint64_t 
 /*
  * How a running domain (@live: its live XML) differs from its definition
  * (@config) in what only a boot changes: vCPUs, the maxima, disks,
- * NICs, the CD-ROM drive, the console and the boot order; NULL when it does not.  The balloon's current memory is left
+ * NICs, the CD-ROM drive, the console, the boot order and what a reboot
+ * does; NULL when it does not.  The balloon's current memory is left
  * out: a guest without a balloon driver never reaches its target, and a
  * restart would not change that.
  */

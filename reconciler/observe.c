@@ -344,6 +344,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->console = g_strdup(info.console);
 	d->boot = g_strdup(info.boot);
 	d->seed = g_strdup(info.seed);
+	d->reset_on_reboot = info.reset_on_reboot;
 	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 	snapshots_read(v, d, want, h->domain_type);

@@ -55,6 +55,7 @@ typedef struct {
 	char *boot;              /* its boot order, "cdrom,disk" */
 	char *seed;              /* the digest of the first-boot data in its seed
 				    drive, "" unrecorded, NULL: no drive */
+	bool reset_on_reboot;    /* a reboot stops it (domxml_info) */
 	GPtrArray *snaps;        /* virt_snap *, by time: read with its definition
 				    when a change to it is due (its hash differs
 				    from the wanted one), else NULL */

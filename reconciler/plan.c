@@ -2806,13 +2806,91 @@ disks_about_to_change(planner *pl, const desired_vm *vm, const obs_domain *o)
 	return changes_disks(changes);
 }
 
+/*
+ * Whether the disks made from @vm's template cannot be made anew on @o's
+ * host (refused, with the reason): one the new template names that was
+ * not the old template's, or one something else still needs.
+ */
+static bool
+rebuild_refused(planner *pl, const desired_vm *vm, const obs_domain *o)
+{
+	const obs_host *h = o->host;
+	const char *why;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+
+		if (!rebuilt_with_template(d) || !obs_host_has_volume(h, d->pool, d->volume))
+			continue;
+		if (i && !old_template_disk(pl, o, d)) {
+			/* The VM's own disk of that name, or one of unknown origin:
+			 * its data is not the old template's to throw away. */
+			refuse(pl, vm->appliance, "%s: its new template %s has a disk '%s', and the VM's volume %s/%s "
+			       "is not a disk of its old template %s (its own data, maybe); strata will not replace "
+			       "it: give the template's disk another name, or move the volume away by hand",
+			       vm->domain, vm->template, d->name, d->pool, d->volume, o->template ? o->template : "?");
+			return true;
+		}
+		if (!(why = vol_delete_blocker(pl, h, vm->domain, d->pool, d->volume)))
+			continue;
+		refuse(pl, vm->appliance, "%s: its disk %s %s/%s must be made anew from %s, but %s",
+		       vm->domain, d->name, d->pool, d->volume,
+		       template_changed(vm, o) ? "the new template" : "its template (reset_on_reboot)", why);
+		return true;
+	}
+	return false;
+}
+
+/* The disks made from @vm's template deleted and made again, after
+ * @last: for a new template, or (@reset) a start on fresh disks. */
+static plan_op *
+plan_rebuild(planner *pl, const desired_vm *vm, const obs_domain *o, plan_op *last, bool reset)
+{
+	obs_host *h = o->host;
+
+	for (guint i = 0; i < vm->disks->len; i++) {
+		const desired_disk *d = vm->disks->pdata[i];
+		plan_op *vol;
+
+		if (!rebuilt_with_template(d))
+			continue;
+		/* The old disk, if it is where the new one goes; one in another
+		 * pool goes after the new definition, as any disk it drops. */
+		if (obs_host_has_volume(h, d->pool, d->volume)) {
+			plan_op *before = last;
+
+			last = plan_vol_delete(pl, h, vm->domain, d->pool, d->volume, last,
+					       reset ? (i ? "reset_on_reboot: the template's disk is made anew for this boot" :
+							    "reset_on_reboot: the system disk is made anew for this boot") :
+					       i ? "template changed: the template's disk is rebuilt on its base" :
+						   "template changed: the system disk is rebuilt", NULL);
+			if (last != before)
+				last->rebuild = true;
+		}
+		vol = plan_disk(pl, vm, d, h, IMPACT_REPLACE);
+		dep(vol, last);
+		last = vol;
+	}
+	return last;
+}
+
+/* Whether @vm starts from @from on fresh disks: reset_on_reboot, and a
+ * boot, not a restore of saved memory (which runs on the disk it left). */
+static bool
+resets(const planner *pl, const desired_vm *vm, run_state from)
+{
+	return vm->reset_on_reboot && from != RUN_SAVED && stays_up(pl, vm);
+}
+
 static plan_op *
 plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 {
 	obs_host *h = o->host;
 	const desired_disk *sys = vm->disks->pdata[0];
 	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
-	bool replace = template_changed(vm, o);
+	bool new_template = template_changed(vm, o);
+	/* A VM reset on reboot that starts again starts on fresh disks. */
+	bool replace = new_template || resets(pl, vm, from);
 	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
 	g_auto(GStrv) macs = nic_macs(pl, vm, o);
 	g_autoptr(GPtrArray) changes = o->disks ? vm_changes(vm, o, macs, active, strcmp(h->domain_type, "test") != 0)
@@ -2820,7 +2898,6 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	g_autofree char *boot = NULL;
 	const desired_disk *moved;
 	const virt_vol *old = NULL;
-	const char *why;
 	plan_op *last = NULL, *def;
 
 	if (refuse_changes(pl, vm, changes) || snapshots_hold_disks(pl, vm, o, changes, replace) ||
@@ -2840,33 +2917,15 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	}
 	/* Known changes, none needing a boot, or a boot the appliance forbids:
 	 * made live, the rest waiting for the next boot. */
-	if (active && stays_up(pl, vm) && !replace && changes && changes_complete(vm, o) &&
+	if (active && stays_up(pl, vm) && !new_template && changes && changes_complete(vm, o) &&
 	    (!vm_changes_any(changes, CHANGE_NEXT_BOOT) || vm->never_disrupt))
 		return plan_update_live(pl, vm, o, from, changes, macs);
-	for (guint i = 0; replace && i < vm->disks->len; i++) {
-		const desired_disk *d = vm->disks->pdata[i];
-
-		if (!rebuilt_with_template(d) || !obs_host_has_volume(h, d->pool, d->volume))
-			continue;
-		if (i && !old_template_disk(pl, o, d)) {
-			/* The VM's own disk of that name, or one of unknown origin:
-			 * its data is not the old template's to throw away. */
-			refuse(pl, vm->appliance, "%s: its new template %s has a disk '%s', and the VM's volume %s/%s "
-			       "is not a disk of its old template %s (its own data, maybe); strata will not replace "
-			       "it: give the template's disk another name, or move the volume away by hand",
-			       vm->domain, vm->template, d->name, d->pool, d->volume, o->template ? o->template : "?");
-			return NULL;
-		}
-		if (!(why = vol_delete_blocker(pl, h, vm->domain, d->pool, d->volume)))
-			continue;
-		refuse(pl, vm->appliance, "%s: its disk %s %s/%s must be rebuilt from the new template, but %s",
-		       vm->domain, d->name, d->pool, d->volume, why);
+	if (replace && rebuild_refused(pl, vm, o))
 		return NULL;
-	}
 	/* A VM the spec stops anyway is not disrupted by changing it once off. */
 	if (vm->never_disrupt && ((active && (replace || stays_up(pl, vm))) || from == RUN_SAVED)) {
 		refuse(pl, vm->appliance, "%s: the change needs the VM %s, and appliance '%s' sets disruption: never",
-		       vm->domain, replace ? "rebuilt from its new template" : "restarted",
+		       vm->domain, new_template ? "rebuilt from its new template" : "restarted",
 		       vm->appliance);
 		return NULL;
 	}
@@ -2875,33 +2934,14 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	else if (from == RUN_SAVED)
 		vm_op(pl, OP_DISCARD_SAVE, IMPACT_DESTROYS_DATA, h->name, vm->domain, &last,
 		      "the saved memory image cannot be restored into a changed definition");
-	for (guint i = 0; replace && i < vm->disks->len; i++) {
-		const desired_disk *d = vm->disks->pdata[i];
-		plan_op *vol;
-
-		if (!rebuilt_with_template(d))
-			continue;
-		/* The old disk, if it is where the new one goes; one in another
-		 * pool goes after the new definition, as any disk it drops. */
-		if (obs_host_has_volume(h, d->pool, d->volume)) {
-			plan_op *before = last;
-
-			last = plan_vol_delete(pl, h, vm->domain, d->pool, d->volume, last,
-					       i ? "template changed: the template's disk is rebuilt on its base" :
-						   "template changed: the system disk is rebuilt", NULL);
-			if (last != before)
-				last->rebuild = true;
-		}
-		vol = plan_disk(pl, vm, d, h, IMPACT_REPLACE);
-		dep(vol, last);
-		last = vol;
-	}
+	if (replace)
+		last = plan_rebuild(pl, vm, o, last, !new_template);
 	last = plan_grow_volumes(pl, vm, o, changes, last);
 	last = plan_seed(pl, vm, h, o, last);
 	if (active && changes)
 		boot = vm_changes_why(changes, CHANGE_NEXT_BOOT, "restart: ");
 	def = plan_define_macs(pl, vm, h, o, impact, last,
-			       replace ? "template changed" : boot ? boot : "definition changed",
+			       new_template ? "template changed" : boot ? boot : "definition changed",
 			       (const char *const *)macs);
 	/* Disks the new definition names that the host lacks (a new disk, a
 	 * disk in another pool); the system disk was rebuilt above if so. */
@@ -3125,6 +3165,11 @@ plan_update(planner *pl, const desired_vm *vm, obs_domain *o)
 		 * back (a resume fails on every pass). */
 		last = op_add(pl, OP_PM_WAKEUP, IMPACT_IN_PLACE, h->name, vm->domain, seed_lost(pl, vm, o),
 			      "the guest suspended itself; desired state running");
+	else if (from == RUN_OFF && resets(pl, vm, from) && rebuild_refused(pl, vm, o))
+		return;
+	else if (from == RUN_OFF && resets(pl, vm, from))
+		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)), IMPACT_IN_PLACE,
+				  plan_rebuild(pl, vm, o, seed_lost(pl, vm, o), true));
 	else
 		last = plan_state(pl, h->name, vm->domain, from, run_state_wanted(wanted(pl, vm)),
 				  IMPACT_IN_PLACE, seed_lost(pl, vm, o));

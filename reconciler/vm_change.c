@@ -486,6 +486,11 @@ vm_changes(const desired_vm *vm, const obs_domain *o, GStrv macs, bool active, b
 	/* QEMU changes media on a paused VM too: the guest takes no part. */
 	media_changes(out, vm, o, !active || live_devices);
 	seed_changes(out, vm, o);
+	if (vm->reset_on_reboot != o->reset_on_reboot)
+		classify(add(out, CH_RESET, "reset_on_reboot turned %s (%s)", vm->reset_on_reboot ? "on" : "off",
+			     vm->reset_on_reboot ? "a reboot stops the VM; strata starts it on new disks"
+						 : "a reboot restarts the VM on the disk it has"),
+			 CHANGE_NEXT_BOOT);
 	return out;
 }
 

@@ -356,6 +356,7 @@ static const field vm_fields[] = {
 	  .off2 = offsetof(spec_vm, console_pos)),
 	F("cloud_init", T_TABLE, false, spec_vm, name, .sub = &cloud_init_table,
 	  .off2 = offsetof(spec_vm, ci_pos)),
+	F("reset_on_reboot", T_BOOL, false, spec_vm, reset_on_reboot),
 };
 static const table vm_table = TABLE("VM", vm_fields, .size = sizeof(spec_vm),
 	.pos_off = offsetof(spec_vm, pos), .init = vm_init, .fini = vm_fini);

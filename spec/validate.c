@@ -905,6 +905,73 @@ check_vm_cloud_init(checker *c, const spec_appliance *a, const spec_vm *vm)
 			   "*_file forms), or remove cloud_init");
 }
 
+/*
+ * reset_on_reboot throws the system disk away at every boot and makes it
+ * again from the template: only what the template makes may be thrown
+ * away.  A persistent VM's disk is its data; a disk of the VM's own would
+ * either keep data across boots (the reset a lie) or lose it; snapshots
+ * live inside the disk that goes.
+ */
+static void
+check_vm_reset(checker *c, const spec_appliance *a, const spec_vm *vm)
+{
+	const char *name = vm->name.v ? vm->name.v : "?";
+
+	if (!vm->reset_on_reboot.v)
+		return;
+	if (vm->persistent.v)
+		spec_error(c->diags, a->obj.file, vm->reset_on_reboot.pos, "conflict",
+			   "VM '%s' is persistent and has reset_on_reboot: its system disk is its data, which a "
+			   "reset would throw away at every boot; use template: instead, or remove reset_on_reboot",
+			   name);
+	if (vm->disks && vm->disks->len) {
+		const spec_disk *d = vm->disks->pdata[0];
+
+		spec_error(c->diags, a->obj.file, d->pos, "conflict",
+			   "VM '%s' has reset_on_reboot and a disk of its own ('%s'), which a reset would either "
+			   "wipe at every boot or leave out of it; remove the disks (keep data on another VM) or "
+			   "remove reset_on_reboot", name, d->name.v ? d->name.v : "?");
+	}
+	if (spec_list_len(&vm->snapshots))
+		spec_error(c->diags, a->obj.file, vm->snapshots.pos, "conflict",
+			   "VM '%s' has reset_on_reboot and declared snapshots: they live inside the system disk, "
+			   "which every boot throws away; remove one of the two", name);
+	if (vm->revert_pos.line)
+		spec_error(c->diags, a->obj.file, vm->revert_pos, "conflict",
+			   "VM '%s' has reset_on_reboot and a revert: every boot starts from the template, with "
+			   "no snapshot to revert to; remove one of the two", name);
+}
+
+/* Whether schedule entry @s acts on VM @vm (no `vms`: every VM). */
+static bool
+sched_covers(const spec_sched *s, const char *vm)
+{
+	if (!s->vms.set)
+		return true;
+	for (guint j = 0; j < spec_list_len(&s->vms); j++)
+		if (strcmp(g_array_index(s->vms.items, spec_str, j).v, vm) == 0)
+			return true;
+	return false;
+}
+
+/* A scheduled snapshot of a VM reset at every boot would go at its next
+ * boot: refused, not taken to be lost. */
+static void
+check_sched_reset(checker *c, const spec_appliance *a, const spec_sched *s)
+{
+	if (s->action.v != ACTION_SNAPSHOT_CREATE)
+		return;
+	for (guint i = 0; i < a->vms->len; i++) {
+		const spec_vm *vm = a->vms->pdata[i];
+
+		if (vm->name.v && vm->reset_on_reboot.v && sched_covers(s, vm->name.v))
+			spec_error(c->diags, a->obj.file, s->vms.set ? s->vms.pos : s->pos, "conflict",
+				   "snapshot-create %s VM '%s', which has reset_on_reboot: its snapshots would "
+				   "go with its system disk at its next boot; %s", s->vms.set ? "names" : "covers",
+				   vm->name.v, s->vms.set ? "remove it from vms" : "list in vms the VMs to snapshot");
+	}
+}
+
 static void
 check_vm_refs(checker *c, const spec_appliance *a, const spec_vm *vm,
 	      GHashTable *vms, GPtrArray *vm_names)
@@ -1206,6 +1273,7 @@ check_schedule(checker *c, const spec_appliance *a, GHashTable *vms,
 		       s->keep.pos, "keep", "only applies to action: snapshot-create");
 		if (s->action.set)
 			check_sched_times(c, a, s, tz);
+		check_sched_reset(c, a, s);
 	}
 }
 
@@ -1263,6 +1331,7 @@ check_appliance(checker *c, spec_appliance *a, GHashTable *bound)
 		check_vm_snapshots(c, a, vm);
 		check_vm_media(c, a, vm);
 		check_vm_cloud_init(c, a, vm);
+		check_vm_reset(c, a, vm);
 	}
 	check_after_cycles(c, a, vms);
 	for (guint i = 0; i < spec_list_len(&a->layers); i++)

@@ -472,6 +472,7 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 	d->console = g_strdup(info.console);
 	d->boot = g_strdup(info.boot);
 	d->seed = g_strdup(info.seed);
+	d->reset_on_reboot = info.reset_on_reboot;
 	g_ptr_array_add(info.nics, NULL);
 	d->nics = g_strdupv((char **)info.nics->pdata);
 	g_ptr_array_add(info.disks, NULL);
@@ -744,6 +745,78 @@ test_observed__first_boot_data_has_its_plans(void **state)
 		table_free(t);
 	}
 	tu_assert_golden(all->str, "tests/data/plan/first-boot-data.plan");
+}
+
+#define RESET ", reset_on_reboot: true"
+
+/*
+ * Golden plans for reset_on_reboot on a KVM host: a VM found shut off (a
+ * reboot stops it) starts again on a system disk made anew from its
+ * template; one restored from saved memory keeps its disk; turning it on
+ * is a restart (onto a fresh disk), or the definition alone under
+ * disruption: never; a running VM and one meant to stay off are left as
+ * they are.  Nothing but the system disk is ever deleted, and only to be
+ * made again before the start.
+ */
+static void
+test_observed__reset_on_reboot_has_its_plans(void **state)
+{
+	static const struct {
+		const char *name, *from, *to;
+		int state;
+		bool saved;
+	} cases[] = {
+		{ "shut off by a reboot: the system disk made anew, then started",
+		  CD_VM("allowed", RESET), CD_VM("allowed", RESET), VIRT_DOM_SHUTOFF, false },
+		{ "shut off by a reboot, with first-boot data: the seed kept, the system disk made anew",
+		  CD_VM("allowed", RESET SEED("a")), CD_VM("allowed", RESET SEED("a")), VIRT_DOM_SHUTOFF, false },
+		{ "shut off, memory changed too: the disk made anew, the definition, the start",
+		  CD_VM("allowed", RESET), CD_VM("allowed", RESET ", memory: 1GiB"), VIRT_DOM_SHUTOFF, false },
+		{ "saved: restored on the disk it left",
+		  CD_VM("allowed", RESET), CD_VM("allowed", RESET), VIRT_DOM_SHUTOFF, true },
+		{ "running: turned on: restarted onto a fresh disk",
+		  CD_VM("allowed", ""), CD_VM("allowed", RESET), VIRT_DOM_RUNNING, false },
+		{ "running, disruption never: turned on: the definition alone, restart required",
+		  CD_VM("never", ""), CD_VM("never", RESET), VIRT_DOM_RUNNING, false },
+		{ "shut off: turned off: the definition, then a start on the disk it has",
+		  CD_VM("allowed", RESET), CD_VM("allowed", ""), VIRT_DOM_SHUTOFF, false },
+		{ "shut off, desired stopped: nothing to do",
+		  CD_VM("allowed", RESET ", state: stopped"), CD_VM("allowed", RESET ", state: stopped"),
+		  VIRT_DOM_SHUTOFF, false },
+		{ "running: nothing to do", CD_VM("allowed", RESET), CD_VM("allowed", RESET), VIRT_DOM_RUNNING, false },
+	};
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		table *t = table_new_from(cases[i].to);
+		obs_host *h = host_add(t, "hv1", "kvm", true);
+		g_autofree char *text = NULL;
+		obs_domain *d;
+		plan *p;
+
+		vol_in(h, "default", "base.qcow2");
+		d = vm_defined_from(t, h, cases[i].from, cases[i].state);
+		d->managed_save = cases[i].saved;
+		p = plan_of(t);
+		text = shown(p);
+		g_string_append_printf(all, "## %s\n%s", cases[i].name, text);
+		for (guint j = 0; j < p->ops->len; j++) {
+			const plan_op *op = p->ops->pdata[j];
+
+			if (op->kind != OP_VOL_DELETE)
+				continue;
+			/* The system disk alone, made again after, before the start. */
+			assert_string_equal(op->volume, "a.vm--system.qcow2");
+			assert_true(op->rebuild);
+			assert_true(j + 1 < p->ops->len);
+			assert_int_equal(((const plan_op *)p->ops->pdata[j + 1])->kind, OP_VOL_CREATE);
+			assert_string_equal(((const plan_op *)p->ops->pdata[j + 1])->volume, "a.vm--system.qcow2");
+		}
+		plan_free(p);
+		table_free(t);
+	}
+	tu_assert_golden(all->str, "tests/data/plan/reset-on-reboot.plan");
 }
 
 /*
@@ -1299,6 +1372,7 @@ main(void)
 		cmocka_unit_test(test_shared__placement_counts_a_shared_pool_once),
 		cmocka_unit_test(test_shared__a_base_is_copied_once_into_a_shared_pool),
 		cmocka_unit_test(test_observed__first_boot_data_has_its_plans),
+		cmocka_unit_test(test_observed__reset_on_reboot_has_its_plans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
