@@ -13,7 +13,7 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
 SPEC_PKGS := glib-2.0 yaml-0.1
-PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive
+PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive libvirt-qemu
 TEST_PKGS := cmocka
 
 # Debian packages behind the pkg-config names above, and what the tests use

@@ -94,6 +94,9 @@ struct daemon_state {
 	char *good_full;
 	gint64 revision;
 	GHashTable *holds;         /* domain -> hold * */
+	GHashTable *rebooting;     /* domains whose next stop is a reboot, not a
+				      power-off: QEMU said its guest reset, or
+				      strata asked for the reboot */
 	GHashTable *crashes;       /* domain -> crash_count * */
 	GHashTable *judge_hosts;   /* hosts whose stops were not seen live: just
 				      (re)connected, judged once by the next pass */
@@ -996,7 +999,16 @@ static void
 on_stopped(daemon_state *d, desired_vm *vm, int detail)
 {
 	bool crash = detail == VIRT_STOP_CRASHED || detail == VIRT_STOP_FAILED;
+	bool reboot = g_hash_table_remove(d->rebooting, vm->domain);
 
+	if (reboot && detail == VIRT_STOP_SHUTDOWN) {
+		/* A reboot, not a power-off: no hold; the pass starts it again
+		 * (on new disks: the planner's, for a VM found shut off). */
+		g_message("%s: its guest rebooted; it is started again%s", vm->domain,
+			  vm->reset_on_reboot ? " on disks made anew from its template" : "");
+		daemon_request_event(d, "a guest rebooted");
+		return;
+	}
 	/* A hold still asks for a pass: nothing is started, but the status
 	 * shows the stop and the hold at once, not at the next event. */
 	if (detail == VIRT_STOP_SHUTDOWN && vm->state == VM_RUNNING) {
@@ -1038,6 +1050,9 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 	case VIRT_EV_STOPPED:
 		on_stopped(d, vm, detail);
 		break;
+	case VIRT_EV_GUEST_RESET:
+		g_hash_table_add(d->rebooting, g_strdup(domain));
+		break;  /* the STOPPED event that follows acts */
 	case VIRT_EV_CRASHED:
 	case VIRT_EV_SHUTDOWN:
 		break;  /* the STOPPED event that follows decides */
@@ -1151,8 +1166,16 @@ static void
 expect_events(daemon_state *d, const plan *p)
 {
 	g_hash_table_remove_all(d->expected);
-	for (guint i = 0; i < p->ops->len; i++)
-		expect_add(d, p->ops->pdata[i], +1);
+	for (guint i = 0; i < p->ops->len; i++) {
+		const plan_op *op = p->ops->pdata[i];
+		const desired_vm *vm = op->domain ? g_hash_table_lookup(d->want->vm_by_domain, op->domain) : NULL;
+
+		expect_add(d, op, +1);
+		/* A reboot of a VM reset on reboot stops it (on_reboot destroy):
+		 * said here too, for a host that passes on no QEMU events. */
+		if (op->kind == OP_REBOOT && vm && vm->reset_on_reboot)
+			g_hash_table_add(d->rebooting, g_strdup(op->domain));
+	}
 }
 
 /* An op that failed, never ran, or found nothing to do (a stop of a VM
@@ -1166,6 +1189,8 @@ expect_forget_failed(daemon_state *d, const plan *p)
 
 		if (op->status != OPST_DONE || op->unchanged)
 			expect_add(d, op, -1);
+		if (op->kind == OP_REBOOT && op->status != OPST_DONE)
+			g_hash_table_remove(d->rebooting, op->domain);
 	}
 }
 
@@ -1524,8 +1549,12 @@ judge_unseen_stops(daemon_state *d)
 		if (!last || !(g_str_equal(last, "start") || g_str_equal(last, "resume") ||
 			       g_str_equal(last, "pm-wakeup") || g_str_equal(last, "migrate")))
 			continue;
-		hold_set(d, vm, VM_STOPPED, shutdown ? "the guest shut itself down (libvirt's record)"
-						     : "it crashed and its restart policy is never (libvirt's record)");
+		/* A reboot under reset_on_reboot stops the VM too, and libvirt
+		 * records it as a shutdown: unseen, the two look alike. */
+		hold_set(d, vm, VM_STOPPED, !shutdown ? "it crashed and its restart policy is never (libvirt's record)" :
+			 vm->reset_on_reboot ? "the guest shut itself down or rebooted while strata was not watching "
+					       "(libvirt records both as a shutdown); restart: always starts it again" :
+			 "the guest shut itself down (libvirt's record)");
 		held = true;
 	}
 	return held;
@@ -2060,6 +2089,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->connect_watch = d->connect_fd = d->fetch_watch = d->snapshot_watch = -1;
 	d->watchdog_timer = d->signal_watch = d->signal_fd = d->git_timer = d->sched_timer = -1;
 	d->holds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hold_free);
+	d->rebooting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->crashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d->judge_hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	d->expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -2222,6 +2252,7 @@ daemon_free(daemon_state *d)
 	history_close(d->hist);
 	obs_cache_free(d->cache);
 	g_hash_table_unref(d->holds);
+	g_hash_table_unref(d->rebooting);
 	g_hash_table_unref(d->crashes);
 	g_hash_table_unref(d->judge_hosts);
 	g_free(d->approved);

@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <json-glib/json-glib.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
@@ -188,6 +190,7 @@ virt_host_open(const char *uri, bool readonly, GError **error)
 	h->conn = conn;
 	h->uri = g_strdup(uri);
 	h->device_ids[0] = h->device_ids[1] = -1;
+	h->reset_id = -1;
 	G_LOCK(serial_lock);
 	h->serial = ++next_serial;
 	G_UNLOCK(serial_lock);
@@ -519,6 +522,58 @@ watch_devices(virt_host *h, const event_sink *sink)
 	}
 }
 
+/*
+ * A guest that reboots under <on_reboot>destroy</on_reboot> stops: QEMU's
+ * SHUTDOWN event says why ({"guest": true, "reason": "guest-reset"}, or
+ * "guest-shutdown" for a power-off), and libvirt's STOPPED event that
+ * follows it does not (SHUTDOWN for both).  libvirt passes QEMU's own
+ * events on only through libvirt-qemu; it queues this one before the
+ * lifecycle events that follow (one queue, one connection), so the
+ * reason is known when the STOPPED event comes.  A host without it (the
+ * test driver, another hypervisor) tells no reboot from a power-off.
+ */
+static void
+on_qemu_shutdown(virConnectPtr conn, virDomainPtr dom, const char *event, long long seconds,
+		 unsigned int micros, const char *details, void *opaque)
+{
+	event_sink *sink = opaque;
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonNode *root;
+	const char *reason = NULL;
+
+	(void)conn;
+	(void)event;
+	(void)seconds;
+	(void)micros;
+	if (!details || !json_parser_load_from_data(p, details, -1, NULL))
+		return;
+	root = json_parser_get_root(p);
+	if (root && JSON_NODE_HOLDS_OBJECT(root))
+		reason = json_object_get_string_member_with_default(json_node_get_object(root), "reason", NULL);
+	/* A reset asked through the monitor (virsh reset) stops it too; a
+	 * subsystem reset never does. */
+	if (reason && (strcmp(reason, "guest-reset") == 0 || strcmp(reason, "host-qmp-system-reset") == 0))
+		sink->fn(sink->h, virDomainGetName(dom), VIRT_EV_GUEST_RESET, 0, sink->data);
+}
+
+static void
+watch_resets(virt_host *h, const event_sink *sink)
+{
+	event_sink *own;
+
+	if (h->reset_id >= 0 || strcmp(h->domain_type, "test") == 0)
+		return;
+	own = g_memdup2(sink, sizeof(*sink));
+	h->reset_id = virConnectDomainQemuMonitorEventRegister(h->conn, NULL, "SHUTDOWN", on_qemu_shutdown,
+								own, g_free, 0);
+	if (h->reset_id < 0) {
+		g_debug("%s: no QEMU events (%s): a reboot under reset_on_reboot reads as a power-off",
+			h->uri, virGetLastErrorMessage());
+		g_free(own);
+		virResetLastError();
+	}
+}
+
 /* libvirtd went away (restarted, killed, network): say so now, not at the
  * next periodic resync, so the daemon reconnects and re-registers. */
 static void
@@ -553,6 +608,7 @@ virt_events_start(virt_host *h, virt_event_fn fn, gpointer data)
 		}
 	}
 	watch_devices(h, sink);
+	watch_resets(h, sink);
 	id = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 					      VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
 					      sink, g_free);
@@ -573,6 +629,9 @@ virt_events_stop(virt_host *h, int id)
 			virConnectDomainEventDeregisterAny(h->conn, h->device_ids[i]);
 		h->device_ids[i] = -1;
 	}
+	if (h->reset_id >= 0)
+		virConnectDomainQemuMonitorEventDeregister(h->conn, h->reset_id);
+	h->reset_id = -1;
 	/* Its data is the caller's, who may go while a late observer still
 	 * holds the connection open. */
 	if (h->close_registered) {

@@ -55,6 +55,9 @@ typedef enum {
 	VIRT_EV_CRASHED = 8,
 	VIRT_EV_DEVICE = 9,        /* strata's: a device added to or removed from a
 				      running domain (DEVICE_ADDED, DEVICE_REMOVED) */
+	VIRT_EV_GUEST_RESET = 10,  /* strata's: QEMU stops because its guest reset
+				      (reboot) under on_reboot destroy; the
+				      STOPPED event follows */
 	VIRT_EV_COUNT,
 	VIRT_EV_CLOSED = 100,      /* the connection to the host closed (domain NULL) */
 } virt_event;

@@ -15,6 +15,7 @@ struct virt_host {
 	char *domain_type;
 	bool close_registered;
 	int device_ids[2];        /* DEVICE_ADDED, DEVICE_REMOVED callbacks, or -1 */
+	int reset_id;             /* QEMU's SHUTDOWN event callback, or -1 */
 	gint closed;              /* atomic: libvirt reported the connection closed */
 	char *host_uuid;
 	gint calls;         /* atomic: workers count too */

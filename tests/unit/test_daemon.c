@@ -1267,6 +1267,65 @@ test_schedule__a_oneshot_stays_due_until_carried_out(void **state)
 	watch_stop(w);
 }
 
+static bool
+r_reset_and_running(watch *w)
+{
+	g_autofree char *r = observed(w, "r", "observed");
+
+	return daemon_idle(w->d) && !strcmp(r, "running") && ops_of_kind(w->db, "delete-volume") == 1 &&
+	       ops_of_kind(w->db, "start") == 2;
+}
+
+static bool
+r_held(watch *w)
+{
+	g_autofree char *r = observed(w, "r", "override");
+
+	return daemon_idle(w->d) && !strcmp(r, "stopped");
+}
+
+/*
+ * A scheduled reboot of a VM reset on reboot stops it (on_reboot destroy,
+ * which the test driver honours as QEMU does): it is started again on a
+ * system disk made anew, not held as a guest that shut itself down.  Its
+ * guest's own power-off is held as any VM's, and deletes nothing.
+ */
+static void
+test_schedule__a_reboot_resets_a_vm_a_power_off_holds_it(void **state)
+{
+	watch *w = watch_dirs();
+	g_autofree char *text = g_strdup_printf(
+		"%skind: appliance\nname: w\nschedule:\n"
+		"  - {action: reboot, vms: [r], at: 2026-12-01T00:30:00Z}\n"
+		"vms:\n  - {name: r, template: deb, reset_on_reboot: true}\n", hosts_yaml);
+
+	(void)state;
+	tu_write(w->file, text);
+	w->d = start_on(w, at("2026-12-01T00:00:00Z"));
+	settle_runs = 0;
+	assert_true(wait_for(w, settled, 5000));
+	assert_int_equal(ops_of_kind(w->db, "create-volume"), 1);
+	fake_now = at("2026-12-01T00:30:10Z");
+	daemon_schedule_check(w->d);
+	assert_true(wait_for(w, r_reset_and_running, 5000));
+	assert_int_equal(ops_of_kind(w->db, "reboot"), 1);
+	assert_int_equal(ops_of_kind(w->db, "create-volume"), 2);
+	/* The guest powers itself off: held, its disk left as it is. */
+	{
+		g_autoptr(GError) e1 = NULL;
+		g_autoptr(GError) e2 = NULL;
+
+		if (!virt_shutdown(daemon_host(w->d, "hv1"), "w.r", 1000, &e1))
+			assert_true(virt_shutdown(daemon_host(w->d, "hv2"), "w.r", 1000, &e2));
+	}
+	daemon_request(w->d, "test");
+	assert_true(wait_for(w, r_held, 5000));
+	settle(w, 300);
+	assert_int_equal(ops_of_kind(w->db, "delete-volume"), 1);
+	assert_int_equal(ops_of_kind(w->db, "start"), 2);
+	watch_stop(w);
+}
+
 static void
 test_schedule__snapshots_keep_exactly_keep_and_reboot_runs(void **state)
 {
@@ -2333,6 +2392,7 @@ main(void)
 		cmocka_unit_test(test_watch__tells_systemd_it_is_ready),
 		cmocka_unit_test(test_schedule__office_hours_hold_against_self_heal),
 		cmocka_unit_test(test_schedule__snapshots_keep_exactly_keep_and_reboot_runs),
+		cmocka_unit_test(test_schedule__a_reboot_resets_a_vm_a_power_off_holds_it),
 		cmocka_unit_test(test_schedule__a_oneshot_stays_due_until_carried_out),
 		cmocka_unit_test(test_schedule__webstack_example_on_a_fake_clock),
 		cmocka_unit_test(test_schedule__after_start_fires_per_vm_after_its_first_start),
