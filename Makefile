@@ -13,7 +13,7 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
 SPEC_PKGS := glib-2.0 yaml-0.1
-PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive libvirt-qemu
+PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive libvirt-qemu libxcrypt
 TEST_PKGS := cmocka
 
 # Debian packages behind the pkg-config names above, and what the tests use
@@ -22,7 +22,7 @@ TEST_PKGS := cmocka
 # openssh-client verify signed commits, and the tests make keys and signed
 # commits with them).
 DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
-	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev \
+	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev libcrypt-dev \
 	libcmocka-dev libgnutls28-dev libgpgme-dev libarchive-dev clang libclang-rt-14-dev git tzdata \
 	cmark-gfm gnupg openssh-client
 # The end-to-end suite's real hypervisors (make e2e).

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <string.h>
 
 #include "desired.h"
@@ -118,6 +119,10 @@ vm_hash(const desired_vm *vm, const char *domain_type, bool snapshots)
 	}
 	if (vm->console)
 		g_string_append_printf(s, "m\x1f%s\x1f%s\x1f", vm->console, vm->console_listen);
+	/* The verifier, never the password: a new password is a new hash,
+	 * so the definition is read (and the password set) at the next pass. */
+	if (vm->console_verifier)
+		g_string_append_printf(s, "p\x1f%s\x1f", vm->console_verifier);
 	if (vm->boot && vm->boot->len) {
 		g_autofree char *boot = desired_vm_boot(vm);
 
@@ -206,6 +211,10 @@ vm_free(gpointer p)
 	g_ptr_array_unref(vm->boot);
 	g_free(vm->console);
 	g_free(vm->console_listen);
+	if (vm->console_password)
+		explicit_bzero(vm->console_password, strlen(vm->console_password));
+	g_free(vm->console_password);
+	g_free(vm->console_verifier);
 	for (int i = 0; i < SPEC_SEED_PARTS; i++)
 		if (vm->seed[i])
 			g_bytes_unref(vm->seed[i]);
@@ -375,6 +384,13 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	if (svm->console_pos.line) {
 		vm->console = g_strdup(spec_console_names[svm->console_type.v]);
 		vm->console_listen = canonical_address(svm->console_listen.v ? svm->console_listen.v : "127.0.0.1");
+		if (svm->console_password) {
+			gsize n;
+			const char *p = g_bytes_get_data(svm->console_password, &n);
+
+			vm->console_password = g_strndup(p, n);
+			vm->console_verifier = desired_console_verifier(vm->domain, vm->console_password);
+		}
 	}
 	vm_disks(src, vm, svm, t);
 	for (guint i = 0; i < svm->nics->len; i++) {
@@ -387,6 +403,57 @@ vm_build(const spec_source *src, const spec_appliance *a, const spec_vm *svm)
 	}
 	vm_seed(vm, svm);
 	return vm;
+}
+
+/*
+ * libvirt shows a console's password to no read-only client, but a
+ * domain's metadata to every one: what strata records there to see a new
+ * password must not give the password away.  yescrypt costs a guess what
+ * it costs against /etc/shadow (15 ms here); the salt, drawn from the
+ * domain's name, keeps one password's verifier apart on every VM while the
+ * same password on the same VM keeps its verifier (and the hash its
+ * value).  Each is computed once per process: the hash is asked for often.
+ */
+char *
+desired_console_verifier(const char *domain, const char *password)
+{
+	static GHashTable *memo;
+	G_LOCK_DEFINE_STATIC(memo);
+	g_autoptr(GChecksum) salt_sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autofree char *pw_sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, password, -1);
+	g_autofree char *key = g_strdup_printf("%s\x1f%s", domain, pw_sum);
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *data;
+	guint8 salt[32];
+	gsize len = sizeof(salt);
+	const char *v;
+	char *out = NULL;
+
+	G_LOCK(memo);
+	if (!memo)
+		memo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	v = g_hash_table_lookup(memo, key);
+	out = g_strdup(v);
+	G_UNLOCK(memo);
+	if (out)
+		return out;
+	g_checksum_update(salt_sum, (const guchar *)"strata console password\x1f", -1);
+	g_checksum_update(salt_sum, (const guchar *)domain, -1);
+	g_checksum_get_digest(salt_sum, salt, &len);
+	if (!crypt_gensalt_rn("$y$", 0, (const char *)salt, 16, setting, sizeof(setting)))
+		return NULL;
+	data = g_new0(struct crypt_data, 1);
+	v = crypt_r(password, setting, data);
+	if (v && v[0] == '$')
+		out = g_strdup(v);
+	explicit_bzero(data, sizeof(*data));
+	g_free(data);
+	if (!out)
+		return NULL;
+	G_LOCK(memo);
+	g_hash_table_replace(memo, g_steal_pointer(&key), g_strdup(out));
+	G_UNLOCK(memo);
+	return out;
 }
 
 char *

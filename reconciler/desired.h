@@ -77,6 +77,9 @@ typedef struct {
 	GPtrArray *boot;   /* char *: "cdrom", "disk" in order; empty: the disk */
 	char *console;     /* "vnc", "spice", or NULL: none */
 	char *console_listen; /* the address it listens on */
+	char *console_password; /* from the spec's password_file, or NULL */
+	char *console_verifier; /* what the definition records of it (yescrypt,
+				   desired_console_verifier), or NULL */
 	/* Every boot strata makes starts on fresh disks from the template
 	 * (on_reboot destroy: a guest's reboot stops it, and strata starts it
 	 * again on new disks).  The spec allows it only on a template VM
@@ -91,6 +94,13 @@ typedef struct {
 	char *seed_pool;
 	char *seed_volume;
 } desired_vm;
+
+/*
+ * What a definition records of @domain's console password: yescrypt, as
+ * /etc/shadow keeps a password, salted by the domain's name (the same
+ * password, the same verifier); NULL if crypt fails.
+ */
+char *desired_console_verifier(const char *domain, const char *password);
 
 /* The seed volume of @domain: "<domain>--cidata.iso". */
 char *desired_seed_volume(const char *domain);

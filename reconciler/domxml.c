@@ -143,6 +143,10 @@ add_console(xmlNodePtr devices, const desired_vm *vm)
 	l = child(g, "listen", NULL);
 	prop(l, "type", "address");
 	prop(l, "address", vm->console_listen);
+	/* In the definition, which libvirt shows to no read-only client; its
+	 * metadata keeps the verifier (what a later spec is compared with). */
+	if (vm->console_password)
+		prop(g, "passwd", vm->console_password);
 }
 
 static void
@@ -231,6 +235,19 @@ build_cdrom(xmlNodePtr devices, gconstpointer vm, gconstpointer unused)
 
 	(void)unused;
 	add_cdrom(devices, v->cdrom_pool, v->cdrom_ejected ? NULL : v->cdrom_volume, boot_rank(v, "cdrom"));
+}
+
+static void
+build_console(xmlNodePtr devices, gconstpointer vm, gconstpointer unused)
+{
+	(void)unused;
+	add_console(devices, vm);
+}
+
+char *
+domxml_graphics(const desired_vm *vm)
+{
+	return vm->console ? device_xml(build_console, vm, NULL) : NULL;
 }
 
 char *
@@ -334,6 +351,8 @@ domain_doc(const desired_vm *vm, const char *type, const char *hash,
 	 * the data changed when the spec's differs. */
 	if (vm->seed_digest)
 		prop(mark, "seed", vm->seed_digest);
+	if (vm->console_verifier)
+		prop(mark, "console-password", vm->console_verifier);
 	/* The size each secondary disk was defined with: what a later spec's
 	 * size is compared with (a disk grows; reading every volume's size on
 	 * every pass would cost a call per disk).  A system disk is made at
@@ -813,6 +832,7 @@ domxml_parse(const char *xml, domxml_info *out)
 	parse_seed(ctx, out);
 	out->reset_on_reboot = xp_number(ctx, "string(count(/domain[on_reboot='destroy']))") > 0;
 	out->console = graphics(ctx, NULL);
+	out->console_verifier = xp_string(ctx, "string(/domain/metadata/s:vm/@console-password)");
 	parse_boot(ctx, out);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
@@ -840,6 +860,7 @@ domxml_info_release(domxml_info *info)
 	g_free(info->cdrom);
 	g_free(info->seed);
 	g_free(info->console);
+	g_free(info->console_verifier);
 	g_free(info->boot);
 	g_free(info->running_differs);
 	memset(info, 0, sizeof(*info));

@@ -35,6 +35,9 @@ char *domxml_disk(const desired_disk *d);
 /* The drive of the cloud-init seed (first-boot data): read-only, no boot. */
 #define DOMXML_SEED_TARGET "hdd"
 char *domxml_cdrom(const desired_vm *vm);
+/* @vm's graphics element, with its password: a live password change
+ * (virDomainUpdateDeviceFlags); NULL if it has no console. */
+char *domxml_graphics(const desired_vm *vm);
 char *domxml_nic(const char *network, const char *mac);
 /* The element of the disk whose target is @device, or of the interface
  * whose MAC is @device (any case), in domain @xml: what a detach names, as
@@ -93,6 +96,8 @@ typedef struct {
 			       source's file or device when not a volume),
 			       "" when empty, NULL when it has no drive */
 	char *console;      /* "TYPE ADDRESS" of its graphical console, or NULL */
+	char *console_verifier; /* what strata recorded of its password
+				   (desired_console_verifier), or NULL */
 	char *seed;         /* the digest of the first-boot data its seed drive
 			       holds (strata's metadata), NULL when it has no
 			       seed drive; "" for a drive without the record */

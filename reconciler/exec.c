@@ -445,6 +445,8 @@ run_once(job *j, GError **error)
 		return virt_detach(v, op->domain, op->device, (unsigned)op->value, error);
 	case OP_MEDIA:
 		return virt_change_media(v, op->domain, op->xml, error);
+	case OP_CONSOLE_PASSWORD:
+		return virt_console_password(v, op->domain, op->xml, error);
 	case OP_SEED:
 		return write_seed(v, op, error);
 	case OP_DISK_RESIZE:

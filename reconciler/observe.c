@@ -214,6 +214,7 @@ domain_free(gpointer p)
 	g_free(d->restart_required);
 	g_free(d->cdrom);
 	g_free(d->seed);
+	g_free(d->console_verifier);
 	g_free(d->console);
 	g_free(d->boot);
 	if (d->snaps)
@@ -345,6 +346,7 @@ domain_read(obs_host *h, virt_host *v, obs_domain *d, obs_cache *cache, guint ge
 	d->boot = g_strdup(info.boot);
 	d->seed = g_strdup(info.seed);
 	d->reset_on_reboot = info.reset_on_reboot;
+	d->console_verifier = g_strdup(info.console_verifier);
 	cache_put(cache, gen, h->name, d->uuid, &info);
 	domxml_info_release(&info);
 	snapshots_read(v, d, want, h->domain_type);

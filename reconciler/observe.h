@@ -56,6 +56,7 @@ typedef struct {
 	char *seed;              /* the digest of the first-boot data in its seed
 				    drive, "" unrecorded, NULL: no drive */
 	bool reset_on_reboot;    /* a reboot stops it (domxml_info) */
+	char *console_verifier;  /* what strata recorded of its console password */
 	GPtrArray *snaps;        /* virt_snap *, by time: read with its definition
 				    when a change to it is due (its hash differs
 				    from the wanted one), else NULL */

@@ -180,6 +180,8 @@ write_domain(JsonBuilder *b, const obs_domain *d)
 		json_out_string(b, "seed", d->seed);
 	if (d->reset_on_reboot)
 		out_bool(b, "reset_on_reboot", true);
+	if (d->console_verifier)
+		json_out_string(b, "console_verifier", d->console_verifier);
 	write_snaps(b, d->snaps);
 	json_builder_end_object(b);
 }
@@ -458,6 +460,7 @@ read_domain(json_in *r, JsonObject *o, obs_domain *d)
 	    !json_in_uint(r, o, "max_memory", 0, &d->max_memory) ||
 	    !dup_or_null(r, o, "cdrom", &d->cdrom) || !dup_or_null(r, o, "console", &d->console) ||
 	    !dup_or_null(r, o, "boot", &d->boot) || !dup_or_null(r, o, "seed", &d->seed) ||
+	    !dup_or_null(r, o, "console_verifier", &d->console_verifier) ||
 	    (json_object_has_member(o, "reset_on_reboot") &&
 	     !json_in_bool(r, o, "reset_on_reboot", &d->reset_on_reboot)) ||
 	    !read_snaps(r, o, d))

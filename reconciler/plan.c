@@ -59,7 +59,7 @@ static const char *const kind_names[] = {
 	"reboot", "snapshot-create", "snapshot-delete", "migrate", "pm-wakeup",
 	"copy-volume", "export-template", "export-image", "capture-volume", "set-vcpus",
 	"attach", "detach", "resize-disk", "snapshot-revert", "change-media",
-	"write-seed",
+	"write-seed", "set-console-password",
 };
 static const char *const impact_names[] = {
 	"in-place", "restart", "hard-stop", "replace", "destroys-data",
@@ -2362,6 +2362,10 @@ plan_live_op(planner *pl, const desired_vm *vm, const obs_domain *o, const vm_ch
 		op->file = g_strdup(c->media);
 		op->xml = domxml_cdrom(vm);
 		break;
+	case CH_CONSOLE_PASSWORD:
+		op = op_add(pl, OP_CONSOLE_PASSWORD, IMPACT_IN_PLACE, host, vm->domain, last, why);
+		op->xml = domxml_graphics(vm);
+		break;
 	default:
 		return last;  /* in the definition only (a title) */
 	}
@@ -2380,7 +2384,7 @@ plan_live(planner *pl, const desired_vm *vm, const obs_domain *o, const GPtrArra
 {
 	static const change_kind order[] = {
 		CH_DISK_DETACH, CH_NIC_DETACH, CH_DISK_ATTACH, CH_NIC_ATTACH, CH_DISK_GROW, CH_MEDIA, CH_VCPUS,
-		CH_MEMORY,
+		CH_MEMORY, CH_CONSOLE_PASSWORD,
 	};
 	plan_op *last = NULL;
 

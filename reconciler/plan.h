@@ -63,6 +63,9 @@ typedef enum {
 			     op->pool/op->volume as a NoCloud image, the
 			     volume made or grown as needed; op->digest: the
 			     data's.  The guest reads it at its next boot */
+	OP_CONSOLE_PASSWORD, /* the running VM's console given op->xml (its
+			     graphics, with the new password); the definition
+			     follows */
 	OP_KIND_COUNT,
 } op_kind;
 

@@ -62,6 +62,24 @@ virt_attach(virt_host *h, const char *name, const char *xml, GError **error)
 	return rc >= 0;
 }
 
+/* The running domain's graphics given @xml: QEMU's set_password; the
+ * definition that follows carries it to the next boot. */
+bool
+virt_console_password(virt_host *h, const char *name, const char *xml, GError **error)
+{
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
+	int rc;
+
+	if (!dom)
+		return false;
+	virt_count(h);
+	rc = virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE);
+	if (rc < 0)
+		virt_fail(error, "cannot set the console password of", name);
+	virDomainFree(dom);
+	return rc >= 0;
+}
+
 bool
 virt_change_media(virt_host *h, const char *name, const char *xml, GError **error)
 {

@@ -425,6 +425,13 @@ media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool me
 	if (g_strcmp0(console, o->console) != 0)
 		classify(add(out, CH_CONSOLE, "console %s → %s", o->console ? o->console : "none",
 			     console ? console : "none"), CHANGE_NEXT_BOOT);
+	/* QEMU asks for a password, or not, from its start: only a new one
+	 * is set live.  Neither says what the password is. */
+	else if (console && !vm->console_verifier != !o->console_verifier)
+		classify(add(out, CH_CONSOLE, "console password %s", vm->console_verifier ? "set" : "removed"),
+			 CHANGE_NEXT_BOOT);
+	else if (console && vm->console_verifier && strcmp(vm->console_verifier, o->console_verifier) != 0)
+		classify(add(out, CH_CONSOLE_PASSWORD, "a new console password"), CHANGE_LIVE);
 	if (!boot_kept)
 		classify(add(out, CH_BOOT, "boot order %s → %s", o->boot ? o->boot : "?", boot), CHANGE_NEXT_BOOT);
 }

@@ -53,6 +53,8 @@ typedef enum {
 	CH_SEED,           /* the first-boot data: "live" (its volume is written,
 			      which the guest reads at its next boot; the
 			      planner's OP_SEED), no restart */
+	CH_CONSOLE_PASSWORD, /* the console's password changed: live (QEMU takes
+			      a new one while it runs), and in the definition */
 	CH_RESET,          /* reset_on_reboot turned on or off: next boot (what
 			      a reboot does is QEMU's, set when it starts) */
 } change_kind;

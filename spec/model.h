@@ -217,6 +217,8 @@ typedef struct {
 	spec_int console_type;      /* console: {type, listen}: enum spec_console */
 	spec_str console_listen;    /* an IP address; default 127.0.0.1 */
 	spec_pos console_pos;       /* where `console` is; line 0: absent */
+	spec_str console_password_file; /* a file beside the spec */
+	GBytes *console_password;   /* filled by loading: its first line */
 	spec_int reset_on_reboot;   /* bool: every boot on a fresh system disk */
 	/* cloud_init: {user_data, meta_data, network_config}, each inline or
 	 * as *_file: a file beside the spec file, inside the source. */

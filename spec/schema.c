@@ -152,6 +152,7 @@ vm_fini(void *p)
 
 	for (int i = 0; i < SPEC_SEED_PARTS; i++)
 		g_clear_pointer(&vm->ci_bytes[i], g_bytes_unref);
+	g_clear_pointer(&vm->console_password, g_bytes_unref);
 }
 
 static void
@@ -314,6 +315,7 @@ static const table cdrom_table = TABLE("cdrom", cdrom_fields);
 static const field console_fields[] = {
 	F("type", T_ENUM, true, spec_vm, console_type, .enums = spec_console_names),
 	F("listen", T_STR, false, spec_vm, console_listen),
+	F("password_file", T_STR, false, spec_vm, console_password_file),
 };
 static const table console_table = TABLE("console", console_fields);
 
@@ -935,7 +937,9 @@ report_unknown_key(decoder *d, const table *t, const ynode *k, const char *where
 	if (strcmp(k->value, "password") == 0 || strcmp(k->value, "passwd") == 0)
 		spec_error(d->diags, d->file, k->pos, "unknown-key",
 			   "unknown key '%s' in %s: strata takes no secret from the spec text (it would be "
-			   "in Git history and in every plan); remove it", shown, where);
+			   "in Git history and in every plan); remove it%s", shown, where,
+			   strcmp(where, "console") == 0 ? ", and name a file beside the spec holding it with "
+							    "password_file" : "");
 	else if (guess)
 		spec_error(d->diags, d->file, k->pos, "unknown-key",
 			   "unknown key '%s' in %s (did you mean '%s'?)",

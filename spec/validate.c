@@ -864,6 +864,9 @@ check_vm_media(checker *c, const spec_appliance *a, const spec_vm *vm)
 		spec_error(c->diags, a->obj.file, vm->cdrom_volume.pos, "bad-value",
 			   "cdrom volume '%s' is named like a disk strata makes for a VM (<appliance>.<vm>--<disk>), "
 			   "which goes with that VM; put the image in a volume of its own name", vm->cdrom_volume.v);
+	if (vm->console_password_file.v && !c->src->side_files_read)
+		spec_error(c->diags, a->obj.file, vm->console_password_file.pos, "unreadable",
+			   "'password_file' was not read with this source; nothing is built without it");
 	if (vm->console_listen.v && !is_ip_literal(vm->console_listen.v)) {
 		g_autofree char *shown = spec_clip(vm->console_listen.v);
 

@@ -429,18 +429,31 @@ op_of(const plan *p, op_kind kind)
  * though hv3 has more room (its san is other storage). */
 /* The VM of spec @old (appliance a, one VM) as strata defined it for a KVM
  * host, read back from that XML as the observer reads it, on @h of @t. */
+static void
+give_password(table *t, const char *password)
+{
+	desired_vm *vm = g_hash_table_lookup(t->want->vm_by_domain, "a.vm");
+
+	if (!password)
+		return;
+	vm->console_password = g_strdup(password);
+	vm->console_verifier = desired_console_verifier(vm->domain, password);
+}
+
 static obs_domain *
-vm_defined_from(table *t, obs_host *h, const char *old, int state)
+vm_defined_with(table *t, obs_host *h, const char *old, int state, const char *password)
 {
 	table *was = table_new_from(old);
 	const desired_vm *vm = g_hash_table_lookup(was->want->vm_by_domain, "a.vm");
 	GStrv macs = g_new0(char *, vm->nics->len + 1);
-	g_autofree char *hash = desired_vm_hash(vm, "kvm");
+	g_autofree char *hash = NULL;
 	g_autofree char *xml = NULL;
 	domxml_info info;
 	obs_domain *d;
 	GStrv v;
 
+	give_password(was, password);
+	hash = desired_vm_hash(vm, "kvm");
 	for (guint i = 0; i < vm->nics->len; i++)
 		macs[i] = g_strdup_printf("52:54:00:00:00:%02x", i + 1);
 	xml = domxml_domain(vm, "kvm", hash, "6b1e8f2a-0000-4000-8000-000000000001", (const char *const *)macs);
@@ -473,6 +486,7 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 	d->boot = g_strdup(info.boot);
 	d->seed = g_strdup(info.seed);
 	d->reset_on_reboot = info.reset_on_reboot;
+	d->console_verifier = g_strdup(info.console_verifier);
 	g_ptr_array_add(info.nics, NULL);
 	d->nics = g_strdupv((char **)info.nics->pdata);
 	g_ptr_array_add(info.disks, NULL);
@@ -505,6 +519,12 @@ vm_defined_from(table *t, obs_host *h, const char *old, int state)
 	domxml_info_release(&info);
 	table_free(was);
 	return d;
+}
+
+static obs_domain *
+vm_defined_from(table *t, obs_host *h, const char *old, int state)
+{
+	return vm_defined_with(t, h, old, state, NULL);
 }
 
 static char *
@@ -745,6 +765,57 @@ test_observed__first_boot_data_has_its_plans(void **state)
 		table_free(t);
 	}
 	tu_assert_golden(all->str, "tests/data/plan/first-boot-data.plan");
+}
+
+/*
+ * Golden plans for a console's password on a KVM host: set where there was
+ * none (QEMU asks for one, or not, from its start: a restart), a new one
+ * (set live, then the definition: no restart), the same one (nothing),
+ * one shut off (the definition), removed (a restart).  The password is in
+ * the live op's graphics and in no plan text.
+ */
+static void
+test_observed__console_password_has_its_plans(void **state)
+{
+	static const struct {
+		const char *name, *from_pw, *to_pw;
+		int state;
+	} cases[] = {
+		{ "running: a password set: restarted (QEMU asks for one from its start)", NULL, "first-pw",
+		  VIRT_DOM_RUNNING },
+		{ "running: a new password: set live, then the definition", "first-pw", "second-p", VIRT_DOM_RUNNING },
+		{ "running: the same password: nothing to do", "first-pw", "first-pw", VIRT_DOM_RUNNING },
+		{ "shut off: a new password: the definition, then the start its state asks for", "first-pw", "second-p", VIRT_DOM_SHUTOFF },
+		{ "running: the password removed: restarted", "first-pw", NULL, VIRT_DOM_RUNNING },
+	};
+	g_autoptr(GString) all = g_string_new(NULL);
+	const char *spec = CD_VM("allowed", ", console: {type: vnc}");
+
+	(void)state;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		table *t = table_new_from(spec);
+		obs_host *h = host_add(t, "hv1", "kvm", true);
+		g_autofree char *text = NULL;
+		plan *p;
+
+		vol_in(h, "default", "base.qcow2");
+		give_password(t, cases[i].to_pw);
+		vm_defined_with(t, h, spec, cases[i].state, cases[i].from_pw);
+		p = plan_of(t);
+		text = shown(p);
+		g_string_append_printf(all, "## %s\n%s", cases[i].name, text);
+		assert_null(strstr(text, "first-pw"));
+		assert_null(strstr(text, "second-p"));
+		for (guint j = 0; j < p->ops->len; j++) {
+			const plan_op *op = p->ops->pdata[j];
+
+			if (op->kind == OP_CONSOLE_PASSWORD)
+				assert_non_null(strstr(op->xml, "passwd=\"second-p\""));
+		}
+		plan_free(p);
+		table_free(t);
+	}
+	tu_assert_golden(all->str, "tests/data/plan/console-password.plan");
 }
 
 #define RESET ", reset_on_reboot: true"
@@ -1373,6 +1444,7 @@ main(void)
 		cmocka_unit_test(test_shared__a_base_is_copied_once_into_a_shared_pool),
 		cmocka_unit_test(test_observed__first_boot_data_has_its_plans),
 		cmocka_unit_test(test_observed__reset_on_reboot_has_its_plans),
+		cmocka_unit_test(test_observed__console_password_has_its_plans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../reconciler/desired.h"
+#include "../../reconciler/domxml.h"
 #include "../../reconciler/seed_iso.h"
 #include "testutil.h"
 
@@ -254,6 +255,65 @@ test_seed__conflicts_and_shapes_are_refused(void **state)
 	unload(&l);
 }
 
+#define CONSOLE_HEAD "kind: host\nname: hv1\nuri: test:///default\n---\n" \
+	"kind: template\nname: t\npool: default\nvolume: base.qcow2\n---\n" \
+	"kind: appliance\nname: a\nvms:\n  - name: vm\n    template: t\n    console:\n"
+
+/*
+ * A console's password comes from a file beside the spec: its first line,
+ * without the newline an editor ends it with.  The definition gets it, its
+ * metadata a yescrypt verifier that is the same for the same password and
+ * VM (the hash stays) and differs for another password or VM; the verifier
+ * is no password.  VNC's 8 bytes, an empty file, a second line: refused,
+ * the content never quoted.
+ */
+static void
+test_seed__a_console_password_comes_from_a_file(void **state)
+{
+	loaded l;
+	g_autofree char *xml = NULL, *text = NULL, *v1 = NULL, *v2 = NULL, *v3 = NULL;
+	const desired_vm *vm;
+
+	(void)state;
+	load(&l, CONSOLE_HEAD "      type: vnc\n      password_file: secrets/vnc\n", "secrets/vnc", "Pa55w0rd\n",
+	     NULL);
+	vm = the_vm(&l);
+	assert_string_equal(vm->console_password, "Pa55w0rd");
+	assert_non_null(vm->console_verifier);
+	assert_true(g_str_has_prefix(vm->console_verifier, "$y$"));
+	assert_null(strstr(vm->console_verifier, "Pa55w0rd"));
+	xml = domxml_domain(vm, "kvm", "h", NULL, NULL);
+	assert_non_null(strstr(xml, "passwd=\"Pa55w0rd\""));
+	assert_non_null(strstr(xml, vm->console_verifier));
+	v1 = g_strdup(vm->console_verifier);
+	unload(&l);
+	v2 = desired_console_verifier("a.vm", "Pa55w0rd");
+	assert_string_equal(v1, v2);
+	v3 = desired_console_verifier("a.other", "Pa55w0rd");
+	assert_string_not_equal(v1, v3);
+	g_free(v3);
+	v3 = desired_console_verifier("a.vm", "Pa55w0rD");
+	assert_string_not_equal(v1, v3);
+
+	load(&l, CONSOLE_HEAD "      type: vnc\n      password_file: pw\n", "pw", "123456789\n", NULL);
+	text = all_diags(&l);
+	assert_non_null(strstr(text, "spec.yaml:17:22: error: console password_file: the password is longer than 8 "
+				     "bytes, and VNC uses only the first 8"));
+	assert_null(strstr(text, "123456789"));
+	assert_null(l.want);
+	unload(&l);
+	g_free(text);
+	load(&l, CONSOLE_HEAD "      type: spice\n      password_file: pw\n", "pw", "one\ntwo\n", NULL);
+	text = all_diags(&l);
+	assert_non_null(strstr(text, "the password holds a control character or more than one line"));
+	unload(&l);
+	g_free(text);
+	load(&l, CONSOLE_HEAD "      type: vnc\n      password_file: pw\n", "pw", "\n", NULL);
+	text = all_diags(&l);
+	assert_non_null(strstr(text, "the password is empty"));
+	unload(&l);
+}
+
 int
 main(void)
 {
@@ -262,6 +322,7 @@ main(void)
 		cmocka_unit_test(test_seed__parts_inline_or_beside_the_spec_and_the_default_meta_data),
 		cmocka_unit_test(test_seed__files_outside_the_source_are_refused_saying_where),
 		cmocka_unit_test(test_seed__conflicts_and_shapes_are_refused),
+		cmocka_unit_test(test_seed__a_console_password_comes_from_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
