@@ -3065,6 +3065,14 @@ carry_released(const obs_domain *o, const desired_vm *vm, GPtrArray *to)
  * else would: no definition names it any more, and a volume is never
  * taken for a domain's by its name alone.
  */
+static bool
+is_seed_volume(const char *domain, const char *volume)
+{
+	g_autofree char *seed = desired_seed_volume(domain);
+
+	return strcmp(seed, volume) == 0;
+}
+
 static void
 plan_dropped_volumes(planner *pl, obs_domain *o, const desired_vm *vm, plan_op *after)
 {
@@ -3078,6 +3086,16 @@ plan_dropped_volumes(planner *pl, obs_domain *o, const desired_vm *vm, plan_op *
 
 		if (vm_has_volume(vm, v->pool, v->name))
 			continue;
+		if (is_seed_volume(o->name, v->name)) {
+			/* A CD-ROM drive: no unplug, only a boot lets it go. */
+			if (o->state != VIRT_DOM_SHUTOFF && !g_hash_table_contains(pl->stop_op, o->name))
+				note(pl, "%s: %s/%s is kept while the running VM still has its drive; deleted once "
+				     "it restarts without it", o->name, v->pool, v->name);
+			else
+				plan_vol_delete(pl, o->host, o->name, v->pool, v->name, after,
+						"first-boot data no longer in the spec", NULL);
+			continue;
+		}
 		held = kept_running(pl, o, v->pool, v->name) || attached_live_only(o, v->pool, v->name);
 		if (held && def) {
 			note(pl, "%s: %s/%s is kept while the running VM still has it attached; deleted once it "

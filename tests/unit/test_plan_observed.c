@@ -767,6 +767,38 @@ test_observed__first_boot_data_has_its_plans(void **state)
 	tu_assert_golden(all->str, "tests/data/plan/first-boot-data.plan");
 }
 
+/* The seed is never written over a volume of its name that another
+ * domain uses: the appliance is held, saying why; nothing is written. */
+static void
+test_observed__a_seed_never_overwrites_another_domains_volume(void **state)
+{
+	table *t = table_new_from(CD_VM("allowed", SEED("a")));
+	obs_host *h = host_add(t, "hv1", "kvm", true);
+	obs_domain *other = g_new0(obs_domain, 1);
+	GPtrArray *users = g_ptr_array_new();
+	plan *p;
+
+	(void)state;
+	vol_in(h, "default", "base.qcow2");
+	vol_in(h, "default", "a.vm--cidata.iso");
+	other->name = g_strdup("someone-else");
+	other->state = VIRT_DOM_RUNNING;
+	other->refs_known = true;
+	other->host = h;
+	g_ptr_array_add(h->domains, other);
+	g_hash_table_insert(t->have->domain_by_name, other->name, other);
+	g_ptr_array_add(users, other);
+	g_hash_table_insert(h->users, g_strdup("default/a.vm--cidata.iso"), users);
+	p = plan_of(t);
+	assert_string_equal(op_kinds(p), "");
+	assert_int_equal(p->errors->len, 1);
+	assert_non_null(strstr(p->errors->pdata[0], "a.vm: its first-boot data goes into default/a.vm--cidata.iso "
+					      "on hv1, and another domain's definition uses it; strata will not "
+					      "overwrite it"));
+	plan_free(p);
+	table_free(t);
+}
+
 /*
  * Golden plans for a console's password on a KVM host: set where there was
  * none (QEMU asks for one, or not, from its start: a restart), a new one
@@ -1445,6 +1477,7 @@ main(void)
 		cmocka_unit_test(test_observed__first_boot_data_has_its_plans),
 		cmocka_unit_test(test_observed__reset_on_reboot_has_its_plans),
 		cmocka_unit_test(test_observed__console_password_has_its_plans),
+		cmocka_unit_test(test_observed__a_seed_never_overwrites_another_domains_volume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
