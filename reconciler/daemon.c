@@ -1060,6 +1060,7 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 	case VIRT_EV_RESUMED:
 		/* Started by someone: a hold keeping it stopped ends.  QEMU reports
 		 * RESUMED before STARTED; either may be the first we see. */
+		g_hash_table_remove(d->rebooting, domain);  /* it did not stop */
 		if (g_hash_table_remove(d->holds, domain)) {
 			history_hold_drop(d->hist, domain);
 			g_message("%s: hold released: it was started", domain);
@@ -1171,6 +1172,8 @@ expect_events(daemon_state *d, const plan *p)
 		const desired_vm *vm = op->domain ? g_hash_table_lookup(d->want->vm_by_domain, op->domain) : NULL;
 
 		expect_add(d, op, +1);
+		if (op->kind == OP_START)
+			g_hash_table_remove(d->rebooting, op->domain);  /* its stop was seen, or never comes */
 		/* A reboot of a VM reset on reboot stops it (on_reboot destroy):
 		 * said here too, for a host that passes on no QEMU events. */
 		if (op->kind == OP_REBOOT && vm && vm->reset_on_reboot)
@@ -1483,6 +1486,9 @@ take_connections(daemon_state *d)
 		 * and what strata knew of its definitions is read afresh. */
 		g_hash_table_add(d->judge_hosts, g_strdup(h->name));
 		obs_cache_clear(d->cache);
+		/* A reboot whose stop was not seen is judged as unseen stops
+		 * are: its mark would turn a later power-off into a restart. */
+		g_hash_table_remove_all(d->rebooting);
 	}
 	return back->len;
 }

@@ -91,6 +91,20 @@ e2e_marker_iso() {
 	return $rc
 }
 
+# e2e_reboot_image FILE: the reset scenario's base image (guest/reboot-guest.S),
+# a boot sector that counts its boots at byte 4096 of its disk, writes 4 KiB
+# of 0x5a at byte 8192 on key W and reboots itself on key R.
+e2e_reboot_image() {
+	local out=$1 tmp rc=0
+	tmp=$(mktemp -d)
+	as --32 -o "$tmp/r.o" "$E2E_HERE/guest/reboot-guest.S" &&
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$tmp/r.bin" "$tmp/r.o" &&
+	truncate -s 1M "$tmp/r.bin" &&
+	qemu-img convert -q -f raw -O qcow2 "$tmp/r.bin" "$out" || rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+
 # e2e_alive PIDFILE: its process runs.  A zombie does not: this machine's
 # init reaps orphans late (seconds), and a daemon killed by a power cut
 # stays a zombie meanwhile, which kill -0 would call alive.

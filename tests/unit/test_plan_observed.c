@@ -191,6 +191,7 @@ table_free(table *t)
 			g_free(d->console);
 			g_free(d->boot);
 			g_free(d->seed);
+			g_free(d->console_verifier);
 			g_free(d);
 		}
 		g_ptr_array_unref(h->domains);
