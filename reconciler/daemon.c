@@ -1163,6 +1163,14 @@ daemon_schedule_json(daemon_state *d)
 
 /* A run's ops are about to happen: their events are ours.  What the run
  * before expected is forgotten; its events have long arrived. */
+static bool
+reboot_stops(daemon_state *d, const char *domain)
+{
+	const obs_domain *o = d->pass.have ? g_hash_table_lookup(d->pass.have->domain_by_name, domain) : NULL;
+
+	return o && o->reset_on_reboot && !o->restart_required;
+}
+
 static void
 expect_events(daemon_state *d, const plan *p)
 {
@@ -1174,9 +1182,12 @@ expect_events(daemon_state *d, const plan *p)
 		expect_add(d, op, +1);
 		if (op->kind == OP_START)
 			g_hash_table_remove(d->rebooting, op->domain);  /* its stop was seen, or never comes */
-		/* A reboot of a VM reset on reboot stops it (on_reboot destroy):
-		 * said here too, for a host that passes on no QEMU events. */
-		if (op->kind == OP_REBOOT && vm && vm->reset_on_reboot)
+		/* libvirt answers a reboot of a domain whose on_reboot is destroy
+		 * with an ACPI power-off (QEMU then says guest-shutdown, not
+		 * guest-reset): the stop that follows is this reboot.  Only
+		 * when the running domain has it (defined, not yet booted, it
+		 * reboots in place and no stop comes). */
+		if (op->kind == OP_REBOOT && vm && vm->reset_on_reboot && reboot_stops(d, op->domain))
 			g_hash_table_add(d->rebooting, g_strdup(op->domain));
 	}
 }

@@ -977,6 +977,10 @@ domxml_running_differs(const domxml_info *config, const domxml_info *live)
 				       config->console ? config->console : "none");
 	if (g_strcmp0(config->boot, live->boot) != 0)
 		g_string_append_printf(s, "; it booted in order %s, %s defined", live->boot, config->boot);
+	/* The running VM keeps the metadata it booted with: whether its
+	 * console asks for a password is QEMU's from its start. */
+	if (!config->console_verifier != !live->console_verifier)
+		g_string_append_printf(s, "; its console runs %s a password", live->console_verifier ? "with" : "without");
 	/* Until then a reboot of the guest does what the running VM says. */
 	if (config->reset_on_reboot != live->reset_on_reboot)
 		g_string_append_printf(s, "; a reboot %s it, %s defined",

@@ -246,6 +246,20 @@ vol_delete_unused(job *j, GError **error)
 
 	if (op->peer && !vol_not_shared_with_peer(j, error))
 		return false;
+	/* A disk made anew for a boot (reset_on_reboot) follows no stop of
+	 * strata's: the VM was off when observed, and someone may have
+	 * started it since. */
+	if (op->rebuild && op->domain) {
+		bool active = false;
+		g_autoptr(GError) e = NULL;
+
+		if (virt_domain_active_now(j->virt, op->domain, &active, &e) && active) {
+			g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+				    "%s/%s is kept: %s runs on it now (started since it was seen off); nothing was "
+				    "deleted", op->pool, op->volume, op->domain);
+			return false;
+		}
+	}
 	if (op->members && !vol_unused_by_members(j, error))
 		return false;
 

@@ -26,6 +26,7 @@ typedef struct {
 	GStrv disks;           /* "TARGET SOURCE SIZE" of each disk */
 	GStrv released;        /* "pool/volume" its disks let go of */
 	char *title;
+	bool reset_on_reboot;  /* what the daemon's reboot of it does */
 	char *running_differs; /* set: never served from here (read each pass
 				  until the running VM matches its definition) */
 } cache_entry;
@@ -140,6 +141,7 @@ cache_put(obs_cache *c, guint gen, const char *host, const char *uuid, const dom
 	e->appliance = g_strdup(info->appliance);
 	e->vm = g_strdup(info->vm);
 	e->hash = g_strdup(info->hash);
+	e->reset_on_reboot = info->reset_on_reboot;
 	e->template = g_strdup(info->template);
 	e->volumes = strv_of(info->volumes);
 	e->paths = strv_of(info->paths);
@@ -255,6 +257,7 @@ domain_take(obs_domain *d, const cache_entry *e)
 	d->disks = g_strdupv(e->disks);
 	d->released = g_strdupv(e->released);
 	d->title = g_strdup(e->title);
+	d->reset_on_reboot = e->reset_on_reboot;
 	d->refs_known = true;
 }
 

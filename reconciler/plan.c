@@ -2821,6 +2821,20 @@ rebuild_refused(planner *pl, const desired_vm *vm, const obs_domain *o)
 	const obs_host *h = o->host;
 	const char *why;
 
+	/* A disk-only snapshot made by hand leaves the domain on an overlay
+	 * of its disk: the disk is then no longer the one to make anew. */
+	for (guint i = 0; o->volumes && o->volumes[i]; i++) {
+		g_auto(GStrv) pv = g_strsplit(o->volumes[i], "/", 2);
+
+		if (pv[1] && !vm_has_volume(vm, pv[0], pv[1]) &&
+		    (!vm->cdrom_volume || strcmp(pv[1], vm->cdrom_volume) != 0)) {
+			refuse(pl, vm->appliance, "%s: its disks must be made anew, and its definition uses %s, "
+			       "which the spec does not name (a snapshot's overlay?); strata will not remake its "
+			       "disks under it: put the definition back as strata made it", vm->domain, o->volumes[i]);
+			return true;
+		}
+	}
+
 	for (guint i = 0; i < vm->disks->len; i++) {
 		const desired_disk *d = vm->disks->pdata[i];
 
@@ -2894,7 +2908,7 @@ plan_redefine(planner *pl, const desired_vm *vm, obs_domain *o, run_state from)
 	bool active = from == RUN_RUNNING || from == RUN_PAUSED;
 	bool new_template = template_changed(vm, o);
 	/* A VM reset on reboot that starts again starts on fresh disks. */
-	bool replace = new_template || resets(pl, vm, from);
+	bool replace = new_template || resets(pl, vm, from == RUN_SAVED ? RUN_OFF : from);
 	op_impact impact = replace ? IMPACT_REPLACE : active ? IMPACT_RESTART : IMPACT_IN_PLACE;
 	g_auto(GStrv) macs = nic_macs(pl, vm, o);
 	g_autoptr(GPtrArray) changes = o->disks ? vm_changes(vm, o, macs, active, strcmp(h->domain_type, "test") != 0)

@@ -567,8 +567,8 @@ watch_resets(virt_host *h, const event_sink *sink)
 	h->reset_id = virConnectDomainQemuMonitorEventRegister(h->conn, NULL, "SHUTDOWN", on_qemu_shutdown,
 								own, g_free, 0);
 	if (h->reset_id < 0) {
-		g_debug("%s: no QEMU events (%s): a reboot under reset_on_reboot reads as a power-off",
-			h->uri, virGetLastErrorMessage());
+		g_warning("%s: no QEMU events (%s): a guest's reboot under reset_on_reboot reads as a "
+			  "power-off (held)", h->uri, virGetLastErrorMessage());
 		g_free(own);
 		virResetLastError();
 	}

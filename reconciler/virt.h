@@ -245,6 +245,9 @@ bool virt_managed_save_remove(virt_host *h, const char *name, GError **error);
  * XML's media, or none: live and in the definition, forced (a guest's
  * tray lock does not keep the disc). */
 bool virt_change_media(virt_host *h, const char *name, const char *xml, GError **error);
+/* Whether domain @name runs (or is paused) now: one call; false with
+ * @error when it cannot be read. */
+bool virt_domain_active_now(virt_host *h, const char *name, bool *active, GError **error);
 /* The running domain @name's console given graphics @xml (a new password),
  * live only. */
 bool virt_console_password(virt_host *h, const char *name, const char *xml, GError **error);

@@ -81,6 +81,23 @@ virt_console_password(virt_host *h, const char *name, const char *xml, GError **
 }
 
 bool
+virt_domain_active_now(virt_host *h, const char *name, bool *active, GError **error)
+{
+	virDomainPtr dom = virt_domain_lookup(h, name, error);
+	int rc;
+
+	if (!dom)
+		return false;
+	virt_count(h);
+	rc = virDomainIsActive(dom);
+	if (rc < 0)
+		virt_fail(error, "cannot read the state of", name);
+	*active = rc == 1;
+	virDomainFree(dom);
+	return rc >= 0;
+}
+
+bool
 virt_change_media(virt_host *h, const char *name, const char *xml, GError **error)
 {
 	virDomainPtr dom = virt_domain_lookup(h, name, error);

@@ -431,7 +431,9 @@ media_changes(GPtrArray *out, const desired_vm *vm, const obs_domain *o, bool me
 		classify(add(out, CH_CONSOLE, "console password %s", vm->console_verifier ? "set" : "removed"),
 			 CHANGE_NEXT_BOOT);
 	else if (console && vm->console_verifier && strcmp(vm->console_verifier, o->console_verifier) != 0)
-		classify(add(out, CH_CONSOLE_PASSWORD, "a new console password"), CHANGE_LIVE);
+		/* A VM that runs unlike its definition may ask for none yet. */
+		classify(add(out, CH_CONSOLE_PASSWORD, "a new console password"),
+			 o->restart_required ? CHANGE_NEXT_BOOT : CHANGE_LIVE);
 	if (!boot_kept)
 		classify(add(out, CH_BOOT, "boot order %s → %s", o->boot ? o->boot : "?", boot), CHANGE_NEXT_BOOT);
 }

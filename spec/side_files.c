@@ -94,8 +94,8 @@ read_side(spec_source *src, const char *file, const spec_str *name, const char *
 }
 
 /*
- * A console password: the file's first line (a final newline, as editors
- * write one, is not part of it).  VNC's authentication keys DES with 8
+ * A console password: the file's one line (a final newline, as editors
+ * write one, is not part of it; a second line is refused).  VNC's authentication keys DES with 8
  * bytes, and QEMU would drop the rest in silence; SPICE takes 60.  The
  * bytes are never quoted.
  */
@@ -115,15 +115,15 @@ console_password(const char *file, const spec_vm *vm, GBytes *b, spec_diags *dia
 	if (!len)
 		why = "is empty";
 	for (gsize i = 0; !why && i < len; i++)
-		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
-			why = "holds a control character or more than one line";
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+			why = "holds a control character, a byte outside ASCII or more than one line";
 	if (!why && len > max)
 		why = vm->console_type.v == CONSOLE_VNC
 			      ? "is longer than 8 bytes, and VNC uses only the first 8 (QEMU drops the rest)"
 			      : "is longer than 60 bytes, SPICE's limit";
 	if (why) {
 		spec_error(diags, file, vm->console_password_file.pos, "bad-password",
-			   "console password_file: the password %s; write one line of printable characters", why);
+			   "console password_file: the password %s; write one line of printable ASCII", why);
 		return NULL;
 	}
 	return g_bytes_new(p, len);

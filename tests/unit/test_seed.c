@@ -305,7 +305,7 @@ test_seed__a_console_password_comes_from_a_file(void **state)
 	g_free(text);
 	load(&l, CONSOLE_HEAD "      type: spice\n      password_file: pw\n", "pw", "one\ntwo\n", NULL);
 	text = all_diags(&l);
-	assert_non_null(strstr(text, "the password holds a control character or more than one line"));
+	assert_non_null(strstr(text, "the password holds a control character, a byte outside ASCII or more than one line"));
 	unload(&l);
 	g_free(text);
 	load(&l, CONSOLE_HEAD "      type: vnc\n      password_file: pw\n", "pw", "\n", NULL);
