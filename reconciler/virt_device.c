@@ -62,24 +62,6 @@ virt_attach(virt_host *h, const char *name, const char *xml, GError **error)
 	return rc >= 0;
 }
 
-/* The running domain's graphics given @xml: QEMU's set_password; the
- * definition that follows carries it to the next boot. */
-bool
-virt_console_password(virt_host *h, const char *name, const char *xml, GError **error)
-{
-	virDomainPtr dom = virt_domain_lookup(h, name, error);
-	int rc;
-
-	if (!dom)
-		return false;
-	virt_count(h);
-	rc = virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE);
-	if (rc < 0)
-		virt_fail(error, "cannot set the console password of", name);
-	virDomainFree(dom);
-	return rc >= 0;
-}
-
 bool
 virt_domain_active_now(virt_host *h, const char *name, bool *active, GError **error)
 {
@@ -97,8 +79,11 @@ virt_domain_active_now(virt_host *h, const char *name, bool *active, GError **er
 	return rc >= 0;
 }
 
-bool
-virt_change_media(virt_host *h, const char *name, const char *xml, GError **error)
+/* One device of @name updated to @xml with @flags; @what says what
+ * failed. */
+static bool
+update_device(virt_host *h, const char *name, const char *xml, unsigned flags, const char *what,
+	      GError **error)
 {
 	virDomainPtr dom = virt_domain_lookup(h, name, error);
 	int rc;
@@ -106,14 +91,28 @@ virt_change_media(virt_host *h, const char *name, const char *xml, GError **erro
 	if (!dom)
 		return false;
 	virt_count(h);
-	/* FORCE: a guest that locked its tray (a mounted disc) does not keep
-	 * media the spec took out. */
-	rc = virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
-					VIR_DOMAIN_DEVICE_MODIFY_FORCE);
+	rc = virDomainUpdateDeviceFlags(dom, xml, flags);
 	if (rc < 0)
-		virt_fail(error, "cannot change the CD-ROM media of", name);
+		virt_fail(error, what, name);
 	virDomainFree(dom);
 	return rc >= 0;
+}
+
+bool
+virt_change_media(virt_host *h, const char *name, const char *xml, GError **error)
+{
+	/* FORCE: a guest that locked its tray (a mounted disc) does not keep
+	 * media the spec took out. */
+	return update_device(h, name, xml, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
+			     VIR_DOMAIN_DEVICE_MODIFY_FORCE, "cannot change the CD-ROM media of", error);
+}
+
+/* The running domain's graphics given @xml: QEMU's set_password; the
+ * definition that follows carries it to the next boot. */
+bool
+virt_console_password(virt_host *h, const char *name, const char *xml, GError **error)
+{
+	return update_device(h, name, xml, VIR_DOMAIN_AFFECT_LIVE, "cannot set the console password of", error);
 }
 
 /*
