@@ -16,16 +16,7 @@
 #include "image_export.h"
 #include "library.h"
 #include "seed_iso.h"
-
-typedef struct waiter waiter;
-
-/* A migration under way, aborted at its deadline by the waiter. */
-typedef struct {
-	virt_host *virt;
-	const char *domain;     /* the op's */
-	gint64 deadline;
-	bool aborted;
-} deadline_watch;
+#include "waiter.h"
 
 typedef struct {
 	plan_op *op;
@@ -275,9 +266,6 @@ vol_delete_unused(job *j, GError **error)
 	return virt_vol_delete(j->virt, op->pool, op->volume, error);
 }
 
-static void waiter_watch(waiter *w, deadline_watch *dw);
-static bool waiter_unwatch(waiter *w, deadline_watch *dw);
-
 /*
  * A live migration or a managed save, aborted by the waiter at the op's
  * deadline (op->value seconds, from the plan): the VM stays as it was (on
@@ -506,26 +494,6 @@ job_done(job *j)
 	HANDOFF_SEND(pool_end);
 }
 
-/*
- * The waiter: one thread per host of a run that watches every graceful
- * stop whose button was pressed there, so that waiting for guests holds
- * no worker and a teardown takes about one guest's shutdown time, not one
- * per `parallel` guests.  Each round (WAIT_ROUND_MS) lists the host's
- * domains once (two calls, whatever the number of VMs) and lets
- * virt_stop_step press again, or power off at the deadline.  It also
- * aborts the host's migrations and saves past their deadline.
- */
-#define WAIT_ROUND_MS 200
-
-struct waiter {
-	pthread_mutex_t lock;   /* pthread: ThreadSanitizer sees it */
-	pthread_cond_t cond;    /* on CLOCK_MONOTONIC */
-	GPtrArray *jobs;        /* job *, waiting */
-	GPtrArray *watches;     /* deadline_watch *, of migrations running */
-	bool busy;              /* in a round, or waiting for the next */
-	bool stop;
-	GThread *thread;
-};
 
 /* Name -> state of @v's domains, or NULL when they cannot be listed. */
 static GHashTable *
@@ -549,7 +517,7 @@ states_of(virt_host *v)
  * listing); the ended ones leave it, with their result on the loop's
  * queue. */
 static void
-waiter_round(GPtrArray *batch)
+stops_round(GPtrArray *batch)
 {
 	g_autoptr(GHashTable) t = batch->len ? states_of(((job *)batch->pdata[0])->virt) : NULL;
 	gint64 now = g_get_monotonic_time();
@@ -575,143 +543,6 @@ waiter_round(GPtrArray *batch)
 			j->error = g_strdup(err ? err->message : "the stop failed");
 		job_done(j);
 	}
-}
-
-/*
- * Abort the jobs past their deadline.  Called with the waiter's lock held
- * (a worker takes its watch out only under it); the calls are made with it
- * released, on copies, so that a slow host holds no worker handing a stop
- * or a migration over.  An abort that comes as the job ends only warns.
- */
-static void
-waiter_deadlines(waiter *w)
-{
-	g_autoptr(GPtrArray) due = g_ptr_array_new();
-	gint64 now = g_get_monotonic_time();
-
-	for (guint i = 0; i < w->watches->len; i++) {
-		deadline_watch *dw = w->watches->pdata[i];
-
-		if (dw->aborted || now < dw->deadline)
-			continue;
-		dw->aborted = true;
-		g_ptr_array_add(due, virt_host_ref(dw->virt));
-		g_ptr_array_add(due, g_strdup(dw->domain));
-	}
-	if (!due->len)
-		return;
-	pthread_mutex_unlock(&w->lock);
-	for (guint i = 0; i < due->len; i += 2) {
-		g_autoptr(GError) err = NULL;
-		g_autofree char *domain = due->pdata[i + 1];
-
-		if (!virt_abort_job(due->pdata[i], domain, &err))
-			g_warning("%s: past its deadline, and %s", domain, err->message);
-		virt_host_free(due->pdata[i]);
-	}
-	pthread_mutex_lock(&w->lock);
-}
-
-static gpointer
-waiter_run(gpointer data)
-{
-	waiter *w = data;
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->stop) {
-		g_autoptr(GPtrArray) batch = NULL;
-		gint64 next = g_get_monotonic_time() + WAIT_ROUND_MS * 1000;
-		struct timespec until = { .tv_sec = next / G_USEC_PER_SEC,
-					  .tv_nsec = (next % G_USEC_PER_SEC) * 1000 };
-
-		waiter_deadlines(w);
-		if (!w->jobs->len && !w->watches->len) {
-			pthread_cond_wait(&w->cond, &w->lock);
-			continue;
-		}
-		batch = g_steal_pointer(&w->jobs);
-		w->jobs = g_ptr_array_new();
-		w->busy = true;
-		pthread_mutex_unlock(&w->lock);
-		waiter_round(batch);
-		pthread_mutex_lock(&w->lock);
-		g_ptr_array_extend_and_steal(w->jobs, g_steal_pointer(&batch));
-		/* The rest of the round's time, whatever wakes it (only the
-		 * end of the run does). */
-		while (!w->stop && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
-			;
-		w->busy = false;
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
-static waiter *
-waiter_new(void)
-{
-	waiter *w = g_new0(waiter, 1);
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	w->jobs = g_ptr_array_new();
-	w->watches = g_ptr_array_new();
-	w->thread = g_thread_new("waiter", waiter_run, w);
-	return w;
-}
-
-/* The waiter is woken only from idle: stops handed over during a round
- * wait for the next one, so rounds keep their pace. */
-static void
-waiter_add(waiter *w, job *j)
-{
-	pthread_mutex_lock(&w->lock);
-	if (!w->jobs->len && !w->watches->len && !w->busy)
-		pthread_cond_signal(&w->cond);
-	g_ptr_array_add(w->jobs, j);
-	pthread_mutex_unlock(&w->lock);
-}
-
-/* Watch @dw until waiter_unwatch; true if the waiter aborted it. */
-static void
-waiter_watch(waiter *w, deadline_watch *dw)
-{
-	pthread_mutex_lock(&w->lock);
-	if (!w->jobs->len && !w->watches->len && !w->busy)
-		pthread_cond_signal(&w->cond);
-	g_ptr_array_add(w->watches, dw);
-	pthread_mutex_unlock(&w->lock);
-}
-
-static bool
-waiter_unwatch(waiter *w, deadline_watch *dw)
-{
-	bool aborted;
-
-	pthread_mutex_lock(&w->lock);
-	g_ptr_array_remove_fast(w->watches, dw);
-	aborted = dw->aborted;
-	pthread_mutex_unlock(&w->lock);
-	return aborted;
-}
-
-/* Only once no stop waits (the executor is done with every op). */
-static void
-waiter_free(waiter *w)
-{
-	pthread_mutex_lock(&w->lock);
-	w->stop = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	g_thread_join(w->thread);
-	g_ptr_array_unref(w->jobs);
-	g_ptr_array_unref(w->watches);
-	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->cond);
-	g_free(w);
 }
 
 /* The worker is free: the loop hears it before the stop's end. */
@@ -891,7 +722,7 @@ waiter_of(executor *x, const char *host)
 	waiter *w = g_hash_table_lookup(x->waiters, host);
 
 	if (!w) {
-		w = waiter_new();
+		w = waiter_new(stops_round);
 		g_hash_table_insert(x->waiters, (gpointer)host, w);
 	}
 	return w;
