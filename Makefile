@@ -55,7 +55,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:tests/unit/%.c=$(B)/tests/lib/%.o)
 # Every test again under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer.
 A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_TESTS := test_waiter test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
+SAN_TESTS := test_waiter test_qcow2_snap test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
 	test_reconcile test_cli_reconcile test_daemon test_schedule test_plan_observed test_copy \
 	test_observe_snapshot test_plan_markdown test_verify test_snapshot test_media test_seed
 

@@ -7,16 +7,29 @@
  * while it runs.  A console on the loopback of a remote host is reached
  * through SSH: the tunnel to open is printed with it.
  *
+ * With --serial it attaches the terminal to the VM's serial console
+ * instead, through libvirt (a read-write connection): one thread, on
+ * libvirt's event loop, moves bytes both ways; the terminal is raw while
+ * it does, and Ctrl-] ends the session.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_vm.h"
 #include "domxml.h"
 #include "json_out.h"
+#include "loop.h"
+#include "virt_console.h"
 
 typedef struct {
 	const char *vm;
@@ -161,17 +174,218 @@ find_console(const cli_vm *v, console_at *c)
 	return true;
 }
 
+/* The key that ends a serial session: Ctrl-], as telnet and virsh. */
+#define CONSOLE_ESCAPE 0x1d
+
+/* The signals that end a session, the terminal restored; blocked in every
+ * thread before any starts, read from a signalfd on the loop. */
+static const int session_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+typedef struct {
+	virt_console *con;
+	int in_watch;           /* stdin, or -1 once it ended */
+	int sig_watch;
+	bool raw;               /* the terminal is raw: restore it */
+	struct termios saved;
+	bool done;
+	int rc;
+	char *end;              /* what ended it, said on stderr */
+} serial_session;
+
+static void
+session_end(serial_session *s, int rc, char *why)
+{
+	if (s->done) {
+		g_free(why);
+		return;
+	}
+	s->done = true;
+	s->rc = rc;
+	s->end = why;
+}
+
+/* All of @len bytes to stdout, or false. */
+static bool
+write_all(const char *data, gsize len)
+{
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		data += n;
+		len -= (gsize)n;
+	}
+	return true;
+}
+
+static void
+on_guest(const char *data, gsize len, const char *why, gpointer user)
+{
+	serial_session *s = user;
+
+	if (data && !write_all(data, len))
+		session_end(s, STRATA_EXIT_ERROR, g_strdup_printf("cannot write to standard output: %s",
+								   g_strerror(errno)));
+	else if (!data && why)
+		session_end(s, STRATA_EXIT_ERROR, g_strdup_printf("the console ended: %s (as it does when another "
+								   "client takes it over with --force, or the "
+								   "host's connection is lost)", why));
+	else if (!data)
+		session_end(s, STRATA_EXIT_OK, g_strdup("the console closed (the VM stopped or left the host)"));
+}
+
+static void
+stop_reading(serial_session *s)
+{
+	loop_unwatch(s->in_watch);
+	s->in_watch = -1;
+}
+
+/* Keys for the guest, up to Ctrl-]; stdin's end only stops the reading
+ * (what the guest says is still shown). */
+static void
+on_stdin(int fd, gpointer user)
+{
+	serial_session *s = user;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	const char *esc;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		stop_reading(s);
+		return;
+	}
+	esc = memchr(buf, CONSOLE_ESCAPE, (size_t)n);
+	if (!virt_console_send(s->con, buf, esc ? (gsize)(esc - buf) : (gsize)n))
+		return;         /* on_guest says why */
+	if (esc)
+		session_end(s, STRATA_EXIT_OK, NULL);
+}
+
+static void
+on_signal(int fd, gpointer user)
+{
+	serial_session *s = user;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	session_end(s, STRATA_EXIT_OK, g_strdup_printf("ended by %s", strsignal((int)si.ssi_signo)));
+}
+
+/* A terminal on stdin goes raw: every key, Ctrl-C too, is the guest's. */
+static void
+terminal_raw(serial_session *s)
+{
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0)
+		return;
+	raw = s->saved;
+	cfmakeraw(&raw);
+	s->raw = tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0;
+}
+
+static void
+terminal_restore(serial_session *s)
+{
+	if (s->raw)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &s->saved);
+	s->raw = false;
+}
+
+/* Attach to @v's serial console until Ctrl-], its end or a signal read
+ * from @sig_fd. */
+static int
+attach_serial(const cli_vm *v, bool force, int sig_fd)
+{
+	const obs_domain *d = v->domain;
+	serial_session s = { .in_watch = -1, .sig_watch = -1 };
+	g_autoptr(GError) err = NULL;
+	virt_host *rw;
+
+	signal(SIGPIPE, SIG_IGN);  /* a closed stdout is a write error: the terminal is restored */
+	if (d->state != VIRT_DOM_RUNNING && d->state != VIRT_DOM_PAUSED) {
+		fprintf(stderr, "strata console: %s on %s is not running: start it first\n", d->name, d->host->name);
+		return STRATA_EXIT_ERROR;
+	}
+	/* The console needs a read-write connection; the pass's are read-only. */
+	rw = virt_host_open(v->conn->uri, false, &err);
+	s.con = rw ? virt_console_open(rw, d->name, force, on_guest, &s, &err) : NULL;
+	if (!s.con) {
+		fprintf(stderr, "strata console: %s%s\n", err->message,
+			strstr(err->message, "Active console session") ?
+			"; another client has it: --force takes it over" : "");
+		virt_host_free(rw);
+		return STRATA_EXIT_ERROR;
+	}
+	s.sig_watch = loop_watch(sig_fd, on_signal, &s);
+	s.in_watch = loop_watch(STDIN_FILENO, on_stdin, &s);
+	fprintf(stderr, "Connected to the serial console of %s on %s; Ctrl-] ends the session.\n",
+		d->name, d->host->name);
+	terminal_raw(&s);
+	while (!s.done)
+		loop_iterate();
+	terminal_restore(&s);
+	loop_unwatch(s.in_watch);
+	loop_unwatch(s.sig_watch);
+	virt_console_close(s.con);
+	virt_host_free(rw);
+	if (s.end)
+		fprintf(stderr, "\nstrata console: %s\n", s.end);
+	g_free(s.end);
+	return s.rc;
+}
+
+/* `console --serial`: the signals are blocked before the pass starts its
+ * threads, so that none of them takes one and dies with the terminal raw;
+ * unblocked again (a pending one then acts) once the terminal is back. */
+static int
+serial_session_run(const char *path, const char *connect, const char *name, bool force)
+{
+	sigset_t set;
+	cli_vm v;
+	int fd, rc;
+
+	fd = loop_signalfd(session_signals, G_N_ELEMENTS(session_signals));
+	if (fd < 0) {
+		fprintf(stderr, "strata console: cannot watch for signals: %s\n", g_strerror(errno));
+		rc = STRATA_EXIT_ERROR;
+	} else {
+		loop_init();  /* before any connection: the stream is served by it */
+		rc = STRATA_EXIT_ERROR;
+		if (cli_vm_find(&v, "console", path, connect, name)) {
+			rc = attach_serial(&v, force, fd);
+			cli_vm_release(&v);
+		}
+		close(fd);
+	}
+	sigemptyset(&set);
+	for (guint i = 0; i < G_N_ELEMENTS(session_signals); i++)
+		sigaddset(&set, session_signals[i]);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	return rc;
+}
+
 int
 cmd_console(int argc, char **argv)
 {
 	g_autofree char *format = NULL, *connect = NULL;
+	gboolean serial = FALSE, force = FALSE;
 	GOptionEntry entries[] = {
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING, &connect,
 		  "libvirt URI of the host when the source has no host documents (default test:///default)", "URI" },
 		{ "output", 'o', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json", "FORMAT" },
+		{ "serial", 0, 0, G_OPTION_ARG_NONE, &serial, "Attach to the VM's serial console (Ctrl-] ends it)", NULL },
+		{ "force", 0, 0, G_OPTION_ARG_NONE, &force, "With --serial: take the console over from another client", NULL },
 		{ NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — where a VM's console listens");
+	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — where a VM's console listens, or its serial console");
 	console_at c = { 0 };
 	output_format fmt;
 	bool found;
@@ -185,14 +399,31 @@ cmd_console(int argc, char **argv)
 		"chosen when the VM starts, so the VM must be running.  A console on the\n"
 		"loopback of a remote host is reached through SSH: the tunnel to open is\n"
 		"printed as well (json: \"tunnel\", null when none is needed).\n\n"
-		"Exit status: 0 success, 1 error (invalid source, no such VM, no console,\n"
-		"not running, host unreachable), 64 usage error.");
+		"With --serial, attaches this terminal to the VM's serial console instead\n"
+		"(a read-write connection to its host: libvirt relays QEMU's pty).  The\n"
+		"terminal is raw meanwhile, so every key, Ctrl-C too, goes to the guest;\n"
+		"Ctrl-] ends the session.  When standard input is not a terminal its bytes\n"
+		"are sent as they are (a Ctrl-] byte still ends the session), and its end\n"
+		"stops only the sending: what the guest writes is shown until Ctrl-],\n"
+		"SIGINT/SIGTERM/SIGHUP, or the VM stops.\n"
+		"Another client's session is refused; --force takes it over (that\n"
+		"client's session ends).\n\n"
+		"Exit status: 0 success (with --serial: ended by Ctrl-], a signal, or the\n"
+		"VM stopping), 1 error (invalid source, no such VM, no console, not\n"
+		"running, host unreachable, console held or taken over), 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
 		return STRATA_EXIT_USAGE;
 	if (argc != 3) {
 		fprintf(stderr, "strata console: give a PATH and an APP.VM\nTry 'strata console --help'.\n");
 		return STRATA_EXIT_USAGE;
 	}
+	if ((force && !serial) || (serial && fmt == OUTPUT_JSON)) {
+		fprintf(stderr, "strata console: %s\nTry 'strata console --help'.\n",
+			force && !serial ? "--force goes with --serial" : "--serial has no JSON output: it is a session");
+		return STRATA_EXIT_USAGE;
+	}
+	if (serial)
+		return serial_session_run(argv[1], connect, argv[2], force);
 	if (!cli_vm_find(&v, "console", argv[1], connect, argv[2]))
 		return STRATA_EXIT_ERROR;
 	found = find_console(&v, &c);

@@ -3,7 +3,9 @@
  *
  * Finds the host that runs the VM as a plan would (read-only connections),
  * then lists the VM's snapshots there: name, parent, when taken, the
- * state it was taken in, and who took it.
+ * state it was taken in, who took it, and its size, which libvirt does not
+ * give: it is read from the qcow2 images (virt_snapshot_size.c), over a
+ * read-write connection of its own, as libvirt downloads only on those.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -31,25 +33,37 @@ time_text(gint64 t)
 	return d ? g_date_time_format(d, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
 }
 
+/* The bytes of memory saved with @s, or -1 when not known (external, or
+ * the images could not be read). */
+static gint64
+size_of(const virt_snap *s, GHashTable *sizes)
+{
+	const guint64 *v = sizes && !s->external ? g_hash_table_lookup(sizes, s->name) : NULL;
+
+	return v ? (gint64)MIN(*v, (guint64)G_MAXINT64) : -1;
+}
+
 static void
-show_text(const char *domain, const char *host, const GPtrArray *snaps)
+show_text(const char *domain, const char *host, const GPtrArray *snaps, GHashTable *sizes)
 {
 	printf("%s on %s: %u snapshot%s\n", domain, host, snaps->len, snaps->len == 1 ? "" : "s");
 	if (!snaps->len)
 		return;
-	printf("%-24s %-24s %-20s %-10s %-20s %s\n", "NAME", "PARENT", "TAKEN", "STATE", "BY", "");
+	printf("%-24s %-24s %-20s %-10s %-10s %-20s %s\n", "NAME", "PARENT", "TAKEN", "STATE", "SIZE", "BY", "");
 	for (guint i = 0; i < snaps->len; i++) {
 		const virt_snap *s = snaps->pdata[i];
 		g_autofree char *when = time_text(s->created);
+		gint64 size = size_of(s, sizes);
+		g_autofree char *sz = size < 0 ? g_strdup("?") : plan_size_text((guint64)size);
 
-		printf("%-24s %-24s %-20s %-10s %-20s %s%s\n", s->name, s->parent ? s->parent : "-", when,
-		       s->state ? s->state : "?", taken_by(s), s->current ? "current" : "",
+		printf("%-24s %-24s %-20s %-10s %-10s %-20s %s%s\n", s->name, s->parent ? s->parent : "-", when,
+		       s->state ? s->state : "?", sz, taken_by(s), s->current ? "current" : "",
 		       s->external ? " external" : "");
 	}
 }
 
 static void
-show_json(const char *domain, const char *host, const GPtrArray *snaps)
+show_json(const char *domain, const char *host, const GPtrArray *snaps, GHashTable *sizes)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -68,6 +82,11 @@ show_json(const char *domain, const char *host, const GPtrArray *snaps)
 		json_out_string(b, "taken", when);
 		json_out_int(b, "taken_unix", s->created);
 		json_out_string(b, "state", s->state);
+		json_builder_set_member_name(b, "size_bytes");
+		if (size_of(s, sizes) < 0)
+			json_builder_add_null_value(b);
+		else
+			json_builder_add_int_value(b, size_of(s, sizes));
 		json_out_string(b, "by", taken_by(s));
 		json_builder_set_member_name(b, "current");
 		json_builder_add_boolean_value(b, s->current);
@@ -78,6 +97,27 @@ show_json(const char *domain, const char *host, const GPtrArray *snaps)
 	json_builder_end_array(b);
 	json_builder_end_object(b);
 	json_out_print(stdout, b);
+}
+
+/* Sizes by snapshot name, read from @v's disks; NULL (after saying why on
+ * stderr) when they cannot be read: the list is still worth having. */
+static GHashTable *
+read_sizes(const cli_vm *v, const GPtrArray *snaps)
+{
+	g_autoptr(GError) err = NULL;
+	GHashTable *sizes = NULL;
+	virt_host *rw;
+
+	if (!snaps->len)
+		return NULL;
+	rw = virt_host_open(v->conn->uri, false, &err);
+	if (rw && virt_snapshot_sizes(rw, v->domain->name, &sizes, &err)) {
+		virt_host_free(rw);
+		return sizes;
+	}
+	fprintf(stderr, "strata snapshots: sizes unknown: %s\n", err->message);
+	virt_host_free(rw);
+	return NULL;
 }
 
 int
@@ -93,6 +133,7 @@ cmd_snapshots(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new("PATH APP.VM — list a VM's snapshots");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GPtrArray) snaps = NULL;
+	g_autoptr(GHashTable) sizes = NULL;
 	output_format fmt;
 	cli_vm v;
 
@@ -103,6 +144,12 @@ cmd_snapshots(int argc, char **argv)
 		"when taken (UTC), the state the VM was in, who took it (strata for a\n"
 		"declared or a scheduled one, or other), and which is current.  Only a\n"
 		"snapshot strata took can be reverted by a `revert` declaration.\n\n"
+		"SIZE is what the snapshot holds of its own: the guest memory saved with\n"
+		"it, as the qcow2 images record it (what `qemu-img snapshot -l` calls VM\n"
+		"SIZE).  A disk-only snapshot (taken shut off) has 0: its disk blocks are\n"
+		"shared with the disk.  '?' (json: null) when not known: an external\n"
+		"snapshot, or images that could not be read (reading them needs a\n"
+		"read-write connection; why is said on stderr).\n\n"
 		"Exit status: 0 success, 1 error (invalid source, no such VM, host\n"
 		"unreachable), 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, NULL, 0) || !cli_output_format(format, "text|json", &fmt))
@@ -115,10 +162,12 @@ cmd_snapshots(int argc, char **argv)
 		return STRATA_EXIT_ERROR;
 	if (!virt_snapshot_list(v.conn->virt, argv[2], &snaps, &err))
 		fprintf(stderr, "strata snapshots: %s\n", err->message);
-	else if (fmt == OUTPUT_JSON)
-		show_json(argv[2], v.domain->host->name, snaps);
 	else
-		show_text(argv[2], v.domain->host->name, snaps);
+		sizes = read_sizes(&v, snaps);
+	if (snaps && fmt == OUTPUT_JSON)
+		show_json(argv[2], v.domain->host->name, snaps, sizes);
+	else if (snaps)
+		show_text(argv[2], v.domain->host->name, snaps, sizes);
 	cli_vm_release(&v);
 	if (!snaps)
 		return STRATA_EXIT_ERROR;

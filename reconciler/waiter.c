@@ -56,8 +56,11 @@ typedef struct {
  * Abort the jobs past their deadline.  Called with the waiter's lock held
  * (a worker takes its watch out only under it); the calls are made with it
  * released, on copies, so that a slow host holds no worker handing a stop
- * or a migration over.  A refused abort is due again WAITER_ABORT_RETRY_MS later;
- * the first refusal is a warning.
+ * or a migration over.  A refused abort is due again WAITER_ABORT_RETRY_MS later
+ * (asked at the first round after: 500 to 700 ms); the first refusal is a
+ * warning.  An abort refused after libvirt's wait for the domain (up to
+ * 30 s, when another call holds it) delays this host's stop rounds that
+ * long, each time.
  */
 static void
 waiter_deadlines(waiter *w)
@@ -91,13 +94,22 @@ waiter_deadlines(waiter *w)
 
 		if (dw && !c->err)
 			dw->aborted = true;
-		else if (dw && !dw->refused++)
-			g_warning("%s: past its deadline, and %s; asked again every %d ms while it runs",
+		else if (!dw || dw->refused++)
+			g_clear_error(&c->err);  /* said already, or over */
+	}
+	/* Said with the lock released: a slow stderr holds no worker. */
+	pthread_mutex_unlock(&w->lock);
+	for (guint i = 0; i < due->len; i++) {
+		abort_call *c = &g_array_index(due, abort_call, i);
+
+		if (c->err)
+			g_warning("%s: past its deadline, and %s; asked again about every %d ms while it runs",
 				  c->domain, c->err->message, WAITER_ABORT_RETRY_MS);
 		g_clear_error(&c->err);
 		virt_host_free(c->virt);
 		g_free(c->domain);
 	}
+	pthread_mutex_lock(&w->lock);
 }
 
 static gpointer

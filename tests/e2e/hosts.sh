@@ -91,19 +91,28 @@ e2e_marker_iso() {
 	return $rc
 }
 
-# e2e_reboot_image FILE: the reset scenario's base image (guest/reboot-guest.S),
-# a boot sector that counts its boots at byte 4096 of its disk, writes 4 KiB
-# of 0x5a at byte 8192 on key W and reboots itself on key R.
-e2e_reboot_image() {
-	local out=$1 tmp rc=0
+# e2e_sector_image SOURCE FILE: the boot sector guest/SOURCE.S as a 1 MiB
+# qcow2 base image in FILE.
+e2e_sector_image() {
+	local src=$1 out=$2 tmp rc=0
 	tmp=$(mktemp -d)
-	as --32 -o "$tmp/r.o" "$E2E_HERE/guest/reboot-guest.S" &&
-	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$tmp/r.bin" "$tmp/r.o" &&
-	truncate -s 1M "$tmp/r.bin" &&
-	qemu-img convert -q -f raw -O qcow2 "$tmp/r.bin" "$out" || rc=$?
+	as --32 -o "$tmp/s.o" "$E2E_HERE/guest/$src.S" &&
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$tmp/s.bin" "$tmp/s.o" &&
+	truncate -s 1M "$tmp/s.bin" &&
+	qemu-img convert -q -f raw -O qcow2 "$tmp/s.bin" "$out" || rc=$?
 	rm -rf "$tmp"
 	return $rc
 }
+
+# e2e_reboot_image FILE: the reset scenario's base image (guest/reboot-guest.S),
+# a boot sector that counts its boots at byte 4096 of its disk, writes 4 KiB
+# of 0x5a at byte 8192 on key W and reboots itself on key R.
+e2e_reboot_image() { e2e_sector_image reboot-guest "$1"; }
+
+# e2e_serial_image FILE: the serial console scenario's base image
+# (guest/serial-guest.S), which answers each byte on COM1 with a line
+# "strata-echo:" + the byte.
+e2e_serial_image() { e2e_sector_image serial-guest "$1"; }
 
 # e2e_alive PIDFILE: its process runs.  A zombie does not: this machine's
 # init reaps orphans late (seconds), and a daemon killed by a power cut

@@ -97,10 +97,28 @@ test_console__prints_where_a_running_vm_console_listens(void **state)
 	g_autofree char *spec = g_build_filename(dir, "hosts.yaml", NULL);
 	g_autofree char *text = g_strdup_printf("kind: host\nname: hv1\nuri: test://%s/tests/data/hosts/console.xml\n",
 						SRCDIR);
-	tu_result json, plain, none, off, usage;
+	tu_result json, plain, none, off, usage, serial, serial_off, serial_json, force;
 
 	(void)state;
 	tu_write(spec, text);
+	/* --serial needs a driver that relays consoles: the test driver does
+	 * not, and says so (QEMU does: tests/e2e/scenarios/console.sh). */
+	serial = TU_RUN(NULL, "console", "--serial", spec, "m.a");
+	serial_off = TU_RUN(NULL, "console", "--serial", spec, "m.c");
+	serial_json = TU_RUN(NULL, "console", "--serial", spec, "m.a", "-o", "json");
+	force = TU_RUN(NULL, "console", "--force", spec, "m.a");
+	assert_int_equal(serial.status, 1);
+	assert_non_null(strstr(serial.err, "cannot open the serial console of 'm.a'"));
+	assert_non_null(strstr(serial.err, "not supported"));
+	assert_int_equal(serial_off.status, 1);
+	assert_non_null(strstr(serial_off.err, "m.c on hv1 is not running"));
+	assert_int_equal(serial_json.status, 64);
+	assert_int_equal(force.status, 64);
+	assert_non_null(strstr(force.err, "--force goes with --serial"));
+	tu_result_release(&serial);
+	tu_result_release(&serial_off);
+	tu_result_release(&serial_json);
+	tu_result_release(&force);
 	json = TU_RUN(NULL, "console", spec, "m.a", "-o", "json");
 	plain = TU_RUN(NULL, "console", spec, "m.a");
 	none = TU_RUN(NULL, "console", spec, "m.b");

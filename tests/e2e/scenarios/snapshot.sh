@@ -105,3 +105,39 @@ scenario_snapshot_reverted_brings_the_bytes_back() {
 	grep -q "it has no snapshot 'nope' (it has: before)" "$S/plan.out" ||
 		fail "the refusal does not say why: $(cat "$S/plan.out")"
 }
+
+# json_field FILE NAME FIELD: the number FIELD of the flat JSON object
+# whose "name" is NAME.
+json_field() {
+	tr -d ' \n' <"$1" | grep -o "{[^{}]*\"name\":\"$2\"[^{}]*}" | sed -n "s/.*\"$3\":\([0-9]*\).*/\1/p"
+}
+
+# Sizes in `strata snapshots` are the images' own: a snapshot of the
+# running VM holds its memory, one taken shut off holds none; both as
+# `qemu-img info` reads them from the image.
+scenario_snapshot_sizes_are_read_from_the_image() {
+	local f want got
+	e2e_spec h1
+	revert_spec "    snapshots: [cold]"
+	apply
+	sed -i 's/state: stopped/state: running/' "$S/spec/app.yaml"
+	apply
+	wait_for 30 "app.vm runs" is_running h1 app.vm
+	e2e_virsh h1 snapshot-create-as app.vm warm >/dev/null || fail "cannot snapshot the running VM"
+	f=$(vol_path h1 app.vm--system.qcow2)
+	"$STRATA" snapshots "$S/spec" app.vm -o json >"$S/snaps.json" 2>"$S/snaps.err" || fail "strata snapshots failed"
+	"$STRATA" snapshots "$S/spec" app.vm >"$S/snaps.out" 2>&1 || fail "strata snapshots failed"
+	qemu-img info -U --output=json "$f" >"$S/qemu-img.json"
+	for s in cold warm; do
+		want=$(json_field "$S/qemu-img.json" "$s" vm-state-size)
+		got=$(json_field "$S/snaps.json" "$s" size_bytes)
+		expect_eq "the size of $s" "$want" "$got" || { cat "$S/snaps.err" "$S/snaps.json" >&2; false; }
+		case $s in
+		cold) expect_eq "the size of cold (taken shut off)" 0 "$got" ;;
+		warm) [ "$got" -gt 0 ] || fail "the running VM's snapshot holds no memory" ;;
+		esac
+	done
+	grep_q "^warm .* [0-9.]* [KMG]iB .*other" "$S/snaps.out" || fail "no size in the listing: $(cat "$S/snaps.out")"
+	[ ! -s "$S/snaps.err" ] || fail "strata snapshots said: $(cat "$S/snaps.err")"
+	note "warm holds $got bytes of memory; cold none"
+}
