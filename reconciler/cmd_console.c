@@ -314,6 +314,16 @@ attach_serial(const cli_vm *v, bool force, int sig_fd)
 		fprintf(stderr, "strata console: %s on %s is not running: start it first\n", d->name, d->host->name);
 		return STRATA_EXIT_ERROR;
 	}
+	/* A signal while the hosts were read (blocked, not yet watched) ends
+	 * it before anything is opened. */
+	{
+		struct signalfd_siginfo si;
+
+		if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			fprintf(stderr, "strata console: ended by %s\n", strsignal((int)si.ssi_signo));
+			return STRATA_EXIT_OK;
+		}
+	}
 	/* The console needs a read-write connection; the pass's are read-only. */
 	rw = virt_host_open(v->conn->uri, false, &err);
 	s.con = rw ? virt_console_open(rw, d->name, force, on_guest, &s, &err) : NULL;

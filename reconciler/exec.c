@@ -358,6 +358,22 @@ resize_allowed(virt_host *v, const plan_op *op, GError **error)
 	return false;
 }
 
+/* The last check before a VM starts to leave its host (plan_move): it
+ * has no snapshots.  Two calls (a lookup, a count). */
+static bool
+move_allowed(virt_host *v, const plan_op *op, GError **error)
+{
+	int n = virt_snapshot_count(v, op->domain, "");
+
+	if (n == 0)
+		return true;
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
+		    n < 0 ? "cannot list the snapshots of '%s'; a VM does not leave its host without knowing it has none"
+			  : "'%s' has snapshots: it stays on its host (libvirt migrates no domain with snapshots, "
+			    "and a move would lose them); delete them first", op->domain);
+	return false;
+}
+
 static bool
 run_once(job *j, GError **error)
 {
@@ -365,6 +381,8 @@ run_once(job *j, GError **error)
 	virt_host *v = j->virt;
 
 	if (!refresh_pools(j, error))
+		return false;
+	if (op->moves_vm && !move_allowed(v, op, error))
 		return false;
 	switch (op->kind) {
 	case OP_VOL_CREATE:

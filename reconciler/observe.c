@@ -578,10 +578,82 @@ domain_from_cache(obs_domain *d, const desired_state *want, obs_cache *cache,
 	return hit;
 }
 
-static void
-observe_domains(obs_host *h, virt_host *v, GPtrArray *doms, const desired_state *want,
-		obs_cache *cache, guint gen, unsigned *reads)
+/* What one host's thread needs: its own references, nothing of the caller's. */
+typedef struct host_job {
+	observation *ob;
+	guint index;
+	char *name;
+	virt_host *virt;
+	desired_state *want;
+	obs_cache *cache;
+	guint cache_gen;         /* the cache's, at begin */
+	GPtrArray *probes;       /* share_probe *: pools this thread checks,
+				    after its host has answered */
+	GStrv lost;              /* hosts declared lost */
+	bool maintenance;        /* of its host document, copied: the thread */
+	GStrv tags;              /* may outlive the revision */
+} host_job;
+
+/* Another VM of @vm's appliance and layer is defined on @h too. */
+static bool
+layer_mate_here(const obs_host *h, const obs_domain *d, const desired_vm *vm, const desired_state *want)
 {
+	for (guint i = 0; vm->layer && i < h->domains->len; i++) {
+		const obs_domain *m = h->domains->pdata[i];
+		const desired_vm *mate = m == d ? NULL : g_hash_table_lookup(want->vm_by_domain, m->name);
+
+		if (mate && mate->layer && strcmp(mate->appliance, vm->appliance) == 0 &&
+		    strcmp(mate->layer, vm->layer) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A copy of @s's tags (NULL: none, or no host document). */
+static GStrv
+host_tags(const spec_host *s)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+	for (guint i = 0; s && i < spec_list_len(&s->tags); i++)
+		g_strv_builder_add(b, spec_list_str(&s->tags, i));
+	return g_strv_builder_end(b);
+}
+
+/*
+ * Whether the planner may move @d off @h (@maintenance, @tags: its host
+ * document's): every reason it has (plan.c's must_move), or more.  A VM
+ * with snapshots does not move (libvirt migrates no domain with any, a
+ * cold move would lose them), so the plan needs them for these VMs
+ * whatever their hash.
+ */
+static bool
+may_move(const obs_host *h, const obs_domain *d, const desired_state *want, bool maintenance,
+	 const char *const *tags)
+{
+	const desired_vm *vm = g_hash_table_lookup(want->vm_by_domain, d->name);
+	bool pinned_here;
+
+	if (!vm || !d->managed)
+		return false;
+	pinned_here = vm->host && strcmp(vm->host, h->name) == 0;
+	if (pinned_here)
+		return false;
+	if (vm->host || maintenance)
+		return true;
+	for (guint i = 0; i < vm->requires->len; i++)
+		if (!tags || !g_strv_contains(tags, vm->requires->pdata[i]))
+			return true;
+	return layer_mate_here(h, d, vm, want);
+}
+
+static void
+observe_domains(obs_host *h, const host_job *j, GPtrArray *doms, unsigned *reads)
+{
+	virt_host *v = j->virt;
+	const desired_state *want = j->want;
+	obs_cache *cache = j->cache;
+	guint gen = j->cache_gen;
 	const char *type = h->domain_type;
 
 	for (guint i = 0; i < doms->len; i++) {
@@ -597,6 +669,14 @@ observe_domains(obs_host *h, virt_host *v, GPtrArray *doms, const desired_state 
 		if (!domain_from_cache(d, want, cache, type))
 			domain_read(h, v, d, cache, gen, want, reads);
 		g_ptr_array_add(h->domains, d);
+	}
+	/* One listing per VM that may have to leave: none while none must. */
+	for (guint i = 0; i < h->domains->len; i++) {
+		obs_domain *d = h->domains->pdata[i];
+
+		if (!d->snaps && may_move(h, d, want, j->maintenance, (const char *const *)j->tags) &&
+		    !virt_snapshot_list(v, d->name, &d->snaps, NULL))
+			d->snaps = NULL;
 	}
 }
 
@@ -761,19 +841,6 @@ obs_host_unknown(const char *name, const char *why)
 	return h;
 }
 
-/* What one host's thread needs: its own references, nothing of the caller's. */
-typedef struct {
-	observation *ob;
-	guint index;
-	char *name;
-	virt_host *virt;
-	desired_state *want;
-	obs_cache *cache;
-	guint cache_gen;         /* the cache's, at begin */
-	GPtrArray *probes;       /* share_probe *: pools this thread checks,
-				    after its host has answered */
-	GStrv lost;              /* hosts declared lost */
-} host_job;
 
 struct observation {
 	pthread_mutex_t lock;    /* pthread, not GLib's: ThreadSanitizer sees it */
@@ -880,7 +947,7 @@ observe_host(host_job *j, unsigned *reads)
 		return h;
 	}
 	h->reachable = true;
-	observe_domains(h, j->virt, doms, j->want, j->cache, j->cache_gen, reads);
+	observe_domains(h, j, doms, reads);
 	observe_volumes(h);
 	observe_details(h, j->virt, j->want);
 	return h;
@@ -896,6 +963,7 @@ host_job_free(host_job *j)
 	obs_cache_free(j->cache);
 	g_clear_pointer(&j->probes, g_ptr_array_unref);
 	g_strfreev(j->lost);
+	g_strfreev(j->tags);
 	g_free(j);
 }
 
@@ -1295,6 +1363,8 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 		j->cache_gen = cache_gen(cache);
 		j->probes = g_steal_pointer(&probes[i]);
 		j->lost = g_strdupv(lost);
+		j->maintenance = c->spec && c->spec->maintenance.v;
+		j->tags = host_tags(c->spec);
 		probes_expected(ob, j->probes, true);  /* before it can report one */
 		t = g_thread_try_new("observe", host_job_run, j, &err);
 		if (!t) {

@@ -2219,9 +2219,52 @@ move_blocked(planner *pl, const desired_vm *vm, const char *why, const char *fmt
 	return true;
 }
 
+static bool plan_move_path(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
+			   const char *why);
+static char *snap_names(const obs_domain *o);
+
+/*
+ * A VM with snapshots stays where it is: libvirt migrates no domain that
+ * has any, and a cold move would lose them (their record goes with the
+ * definition, their data with a system disk made anew).  The pass reads
+ * the snapshots of every VM that may move (observe.c's may_move): with
+ * some, a note, and the VM is kept up to date where it is (so a snapshot
+ * no longer declared is deleted, and the move follows).  Not read (a
+ * listing that failed, a plan from a snapshot file): the ops that leave
+ * the old host check at once before they run (moves_vm), as a resize
+ * does; that check also catches a snapshot taken since the pass.
+ */
 static bool
 plan_move(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
 	  const char *why)
+{
+	guint first = pl->p->ops->len;
+	bool planned;
+
+	if (o->snaps && o->snaps->len && !vm->never_disrupt) {
+		g_autofree char *names = snap_names(o);
+
+		note(pl, "%s must move off %s (%s), but it has snapshots (%s): libvirt migrates no domain with "
+		     "snapshots, and a move would lose them; it stays until they are gone (no longer "
+		     "declared, or deleted with virsh snapshot-delete)", vm->domain, o->host->name, why, names);
+		return false;
+	}
+	planned = plan_move_path(pl, vm, o, hash, why);
+	for (guint i = first; i < pl->p->ops->len; i++) {
+		plan_op *op = pl->p->ops->pdata[i];
+
+		/* Not the old host's volume deletes: they run once it is gone. */
+		if (g_strcmp0(op->domain, vm->domain) == 0 && strcmp(op->host, o->host->name) == 0 &&
+		    (op->kind == OP_RESUME || op->kind == OP_PM_WAKEUP || op->kind == OP_SHUTDOWN ||
+		     op->kind == OP_UNDEFINE || op->kind == OP_MIGRATE))
+			op->moves_vm = true;
+	}
+	return planned;
+}
+
+static bool
+plan_move_path(planner *pl, const desired_vm *vm, obs_domain *o, const char *hash,
+	       const char *why)
 {
 	const desired_disk *sys = vm->disks->pdata[0];
 	obs_host *old = o->host, *h;

@@ -167,6 +167,10 @@ struct plan_op {
 				     SNAPSHOT_CREATE: a declared one (no retention) */
 	char *revert_id;          /* SNAPSHOT_REVERT: the declaration's id */
 	bool snapshots_may_go;    /* DISK_RESIZE: on_disk_change: delete-snapshots */
+	bool moves_vm;            /* RESUME, PM_WAKEUP, SHUTDOWN, UNDEFINE, MIGRATE
+				     on the host a VM leaves: fails while the VM
+				     has snapshots (the plan may not have read
+				     them; libvirt migrates no domain with any) */
 	char *device;             /* DETACH, DISK_RESIZE: the disk's target or the
 				     NIC's MAC */
 	bool next_boot;           /* DEFINE of a running VM that is not restarted

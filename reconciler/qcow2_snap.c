@@ -47,7 +47,9 @@ be16(const guint8 *p)
 bool
 qcow2_table_at(const guint8 *head, gsize len, guint64 *offset, guint32 *count)
 {
-	if (len < QCOW2_HEADER_LEN || memcmp(head, "QFI\xfb", 4) != 0)
+	/* Version 1 has the same magic and another layout. */
+	if (len < QCOW2_HEADER_LEN || memcmp(head, "QFI\xfb", 4) != 0 ||
+	    (be32(head + 4) != 2 && be32(head + 4) != 3))
 		return false;
 	*count = be32(head + 60);
 	*offset = be64(head + 64);
@@ -65,8 +67,8 @@ malformed(GError **error, guint32 i, const char *what)
 /* One entry at @p (@left bytes there): its name and memory size, and its
  * length padded; false with *need (more bytes) or @error. */
 static bool
-entry(const guint8 *p, gsize left, gsize at, guint32 i, char **name, guint64 *size, gsize *length,
-      gsize *need, GError **error)
+entry(const guint8 *p, gsize left, gsize at, guint32 i, bool last, char **name, guint64 *size,
+      gsize *length, gsize *need, GError **error)
 {
 	guint32 extra;
 	guint16 id_len, name_len;
@@ -82,6 +84,10 @@ entry(const guint8 *p, gsize left, gsize at, guint32 i, char **name, guint64 *si
 	if (extra > EXTRA_MAX)
 		return malformed(error, i, "more extra data than QEMU writes");
 	n = ENTRY_FIXED + extra + id_len + name_len;
+	/* Padded to 8 bytes, but the last entry's padding may lie past the
+	 * end of the file (QEMU does not write it). */
+	if (!last)
+		n = (n + 7) & ~(gsize)7;
 	if (left < n) {
 		*need = at + n;
 		return false;
@@ -92,9 +98,7 @@ entry(const guint8 *p, gsize left, gsize at, guint32 i, char **name, guint64 *si
 		g_clear_pointer(name, g_free);
 		return malformed(error, i, "a NUL in its name");
 	}
-	/* Padded to 8 bytes, but the last entry's padding may lie past the
-	 * end of the file (QEMU does not write it). */
-	*length = MIN((n + 7) & ~(gsize)7, left);
+	*length = n;
 	return true;
 }
 
@@ -105,20 +109,27 @@ qcow2_table_sizes(const guint8 *table, gsize len, guint32 count, GHashTable *siz
 	gsize at = 0;
 
 	*need = 0;
+	if (count > QCOW2_SNAPSHOTS_MAX) {
+		g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, "the image's snapshot table counts %u "
+			    "snapshots, more than QEMU allows (%u)", count, QCOW2_SNAPSHOTS_MAX);
+		return false;
+	}
 	for (guint32 i = 0; i < count; i++) {
 		g_autofree char *name = NULL;
-		guint64 size, *sum;
+		guint64 size, *have;
 		gsize n;
 
-		if (!entry(table + at, len - at, at, i, &name, &size, &n, need, error))
+		if (!entry(table + at, len - at, at, i, i + 1 == count, &name, &size, &n, need, error))
 			return false;
 		at += n;
-		sum = g_hash_table_lookup(sizes, name);
-		if (!sum) {
-			sum = g_new0(guint64, 1);
-			g_hash_table_insert(sizes, g_steal_pointer(&name), sum);
+		/* A name twice in one image (QEMU keeps ids unique, not names):
+		 * the larger. */
+		have = g_hash_table_lookup(sizes, name);
+		if (!have) {
+			have = g_new0(guint64, 1);
+			g_hash_table_insert(sizes, g_steal_pointer(&name), have);
 		}
-		*sum = *sum > G_MAXUINT64 - size ? G_MAXUINT64 : *sum + size;
+		*have = MAX(*have, size);
 	}
 	return true;
 }

@@ -4,8 +4,8 @@
  * libvirt says when an internal snapshot was taken and what its parent is,
  * but not how big it is; the image's own table does (what `qemu-img
  * snapshot -l` prints as VM SIZE: the guest memory saved with it).  Pure:
- * bytes in, sizes out; the bytes come from the host (virt_snapshot.c) and
- * are checked as any input is.
+ * bytes in, sizes out; the bytes come from the host (virt_snapshot_size.c)
+ * and are checked as any input is.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -19,6 +19,8 @@
 /* The most of a snapshot table strata reads (QEMU allows 64 MiB; 4 MiB is
  * thousands of snapshots with long names). */
 #define QCOW2_TABLE_MAX (4u << 20)
+/* QEMU's QCOW_MAX_SNAPSHOTS. */
+#define QCOW2_SNAPSHOTS_MAX 65536u
 
 /* Where the snapshot table of the image whose first @len bytes are @head
  * is, and how many entries it has; false if it is no qcow2 image (or
@@ -26,12 +28,12 @@
 bool qcow2_table_at(const guint8 *head, gsize len, guint64 *offset, guint32 *count);
 
 /*
- * Add each of the @count entries in @table (@len bytes read from the
- * table's offset) to @sizes: name (char *) -> memory state size in bytes
- * (guint64 *), added to what is there (a snapshot of several disks keeps
- * its memory on one of them).  False when the table does not hold @count
- * well-formed entries: *@need is then the bytes it would take (more than
- * @len: read again), or 0 with @error when it is malformed.
+ * Put each of the @count entries of one image's table (@len bytes read
+ * from its offset) in @sizes, which the caller gives empty: name (char *)
+ * -> memory state size in bytes (guint64 *).  False when the bytes do not
+ * hold @count well-formed entries: *@need is then the bytes it would take
+ * so far (more than @len: read more), or 0 with @error when it is
+ * malformed (more than QCOW2_SNAPSHOTS_MAX entries among them).
  */
 bool qcow2_table_sizes(const guint8 *table, gsize len, guint32 count, GHashTable *sizes,
 		       gsize *need, GError **error);

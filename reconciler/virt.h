@@ -315,9 +315,9 @@ int virt_snapshot_count(virt_host *h, const char *name, const char *prefix);
 /* Every snapshot of @name (virt_snap *, by creation time): 2 + n calls. */
 bool virt_snapshot_list(virt_host *h, const char *name, GPtrArray **out, GError **error);
 /* Name -> guint64 * bytes of memory saved with each internal snapshot of
- * domain @name, read from the qcow2 images of its disks (summed over them;
- * a disk that is no volume of a pool, or no qcow2 image, adds nothing):
- * virt_snapshot_size.c.  @h must be a read-write connection. */
+ * domain @name, read from the images of its qcow2 disks (summed over
+ * them; false when one of them is no volume of a pool, or cannot be
+ * read): virt_snapshot_size.c.  @h must be a read-write connection. */
 bool virt_snapshot_sizes(virt_host *h, const char *name, GHashTable **out, GError **error);
 /* Revert @name to @snapshot: its disks, and its memory and state when the
  * snapshot has them. */

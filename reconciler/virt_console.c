@@ -167,6 +167,15 @@ virt_console_open(virt_host *h, const char *name, bool force,
 	c->fn = fn;
 	c->user = user;
 	c->out = g_byte_array_new();
+	/* Watched before the console opens: a close between the two is seen. */
+	virt_count(h);
+	if (virConnectRegisterCloseCallback(h->conn, on_conn_close, c, NULL) < 0) {
+		virt_fail(error, "cannot watch the connection of", name);
+		virDomainFree(dom);
+		virt_console_close(c);
+		return NULL;
+	}
+	c->close_registered = true;
 	virt_count(h);
 	c->st = virStreamNew(h->conn, VIR_STREAM_NONBLOCK);
 	virt_count(h);
@@ -186,13 +195,6 @@ virt_console_open(virt_host *h, const char *name, bool force,
 		return NULL;
 	}
 	c->watched = true;
-	virt_count(h);
-	if (virConnectRegisterCloseCallback(h->conn, on_conn_close, c, NULL) < 0) {
-		virt_fail(error, "cannot watch the connection of", name);
-		virt_console_close(c);
-		return NULL;
-	}
-	c->close_registered = true;
 	return c;
 }
 

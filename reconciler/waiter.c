@@ -125,6 +125,10 @@ waiter_run(gpointer data)
 					  .tv_nsec = (next % G_USEC_PER_SEC) * 1000 };
 
 		waiter_deadlines(w);
+		/* waiter_deadlines lets the lock go: an end asked meanwhile was
+		 * signalled to nobody. */
+		if (w->stop)
+			break;
 		if (!w->jobs->len && !w->watches->len) {
 			pthread_cond_wait(&w->cond, &w->lock);
 			continue;

@@ -64,7 +64,7 @@ put_entry(GByteArray *b, const char *id, const char *name, guint32 small, guint3
 }
 
 static GByteArray *
-two_entries(void)
+three_entries(void)
 {
 	GByteArray *b = g_byte_array_new();
 
@@ -88,7 +88,7 @@ size_of(GHashTable *t, const char *name)
 static void
 test_qcow2__sizes_come_from_the_table(void **state)
 {
-	g_autoptr(GByteArray) b = two_entries();
+	g_autoptr(GByteArray) b = three_entries();
 	g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_autoptr(GError) err = NULL;
 	gsize need = 99;
@@ -100,9 +100,27 @@ test_qcow2__sizes_come_from_the_table(void **state)
 	assert_true(size_of(t, "before-upgrade") == 5ull << 30);   /* past 32 bits */
 	assert_int_equal(size_of(t, "disk-only"), 0);
 	assert_int_equal(size_of(t, "old-style"), 4096);
-	/* A second disk's table adds to the same names. */
-	assert_true(qcow2_table_sizes(b->data, b->len, 3, t, &need, &err));
-	assert_int_equal(size_of(t, "old-style"), 8192);
+}
+
+/* QEMU keeps ids unique, not names: a name twice in one image counts its
+ * larger size, once.  More entries than QEMU allows is refused. */
+static void
+test_qcow2__a_name_twice_counts_once_and_too_many_are_refused(void **state)
+{
+	g_autoptr(GByteArray) b = g_byte_array_new();
+	g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GError) err = NULL;
+	gsize need = 0;
+
+	(void)state;
+	put_entry(b, "1", "again", 4096, 0, 0);
+	put_entry(b, "2", "again", 1024, 0, 0);
+	assert_true(qcow2_table_sizes(b->data, b->len, 2, t, &need, &err));
+	assert_int_equal(g_hash_table_size(t), 1);
+	assert_int_equal(size_of(t, "again"), 4096);
+	assert_false(qcow2_table_sizes(b->data, b->len, QCOW2_SNAPSHOTS_MAX + 1, t, &need, &err));
+	assert_int_equal(need, 0);
+	assert_non_null(strstr(err->message, "counts 65537 snapshots, more than QEMU allows"));
 }
 
 /* A table read short says how much it needs, never reads past what it
@@ -112,7 +130,7 @@ test_qcow2__sizes_come_from_the_table(void **state)
 static void
 test_qcow2__a_short_read_says_how_much_more(void **state)
 {
-	g_autoptr(GByteArray) b = two_entries();
+	g_autoptr(GByteArray) b = three_entries();
 	gsize end = b->len - 6;
 
 	(void)state;
@@ -186,6 +204,8 @@ test_qcow2__the_header_says_where_the_table_is(void **state)
 	assert_int_equal(offset, 0x30000);
 	assert_false(qcow2_table_at(h->data, h->len - 1, &offset, &count));  /* short */
 	assert_false(qcow2_table_at(raw, sizeof(raw), &offset, &count));      /* a raw image */
+	h->data[7] = 1;                                                          /* version 1 */
+	assert_false(qcow2_table_at(h->data, h->len, &offset, &count));
 }
 
 int
@@ -193,6 +213,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qcow2__sizes_come_from_the_table),
+		cmocka_unit_test(test_qcow2__a_name_twice_counts_once_and_too_many_are_refused),
 		cmocka_unit_test(test_qcow2__a_short_read_says_how_much_more),
 		cmocka_unit_test(test_qcow2__a_malformed_table_is_refused_saying_where),
 		cmocka_unit_test(test_qcow2__the_header_says_where_the_table_is),

@@ -1586,6 +1586,71 @@ test_place__maintenance_moves_template_vms_away_one_copy_at_a_time(void **state)
 	dc_free(d);
 }
 
+/* Whether a note of @p says @what. */
+static bool
+noted(const plan *p, const char *what)
+{
+	for (guint i = 0; i < p->notes->len; i++)
+		if (strstr(p->notes->pdata[i], what))
+			return true;
+	return false;
+}
+
+/*
+ * A VM with snapshots stays on a host in maintenance: libvirt migrates no
+ * domain with snapshots, and a cold move would lose them.  The pass reads
+ * the snapshots of a VM that may move (its definition is up to date: they
+ * would not be read otherwise): a note, no op.  A snapshot taken after
+ * the plan is caught by the move's first op, which checks before it runs:
+ * it fails saying why, and nothing of the VM is touched.  Once the
+ * snapshot is gone, the VM moves.
+ */
+static void
+test_place__a_vm_with_snapshots_does_not_move(void **state)
+{
+	static const char *const app =
+		"kind: appliance\nname: m\nplacement: pack\nvms:\n  - {name: x, template: debian-12}\n";
+	dc *d = dc_new(app);
+	host_conn *hv3 = g_hash_table_lookup(d->hosts->by_name, "hv3");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) snaps = NULL;
+	const plan_op *first;
+	const plan *p;
+
+	(void)state;
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_equal(dc_domain(d, "m.x")->host->name, "hv3");
+	assert_true(virt_snapshot_create(hv3->virt, "m.x", "keep", "an operator's", &err));
+	spec_with_maintenance(d, app);
+	p = dc_plan(d);
+	if (!noted(p, "m.x must move off hv3 (its host is in maintenance), but it has snapshots (keep)"))
+		fail_msg("no note: %s", dc_plan_text(d));
+	assert_int_equal(p->ops->len, 0);
+	assert_int_equal(p->errors->len, 0);
+
+	/* Planned while it had none; one is taken before the run. */
+	assert_true(virt_snapshot_delete(hv3->virt, "m.x", "keep", &err));
+	p = dc_plan(d);
+	first = find_op(p, OP_SHUTDOWN, "m.x");
+	assert_non_null(first);
+	assert_true(first->moves_vm);
+	assert_true(virt_snapshot_create(hv3->virt, "m.x", "late", "an operator's", &err));
+	assert_int_equal(dc_apply_planned(d), EXEC_FAILED);
+	first = find_op(d->last.plan, OP_SHUTDOWN, "m.x");
+	assert_int_equal(first->status, OPST_FAILED);
+	assert_non_null(strstr(first->error, "'m.x' has snapshots: it stays on its host"));
+	assert_string_equal(dc_domain(d, "m.x")->host->name, "hv3");
+	assert_int_equal(dc_domain(d, "m.x")->state, VIRT_DOM_RUNNING);
+	assert_true(virt_snapshot_list(hv3->virt, "m.x", &snaps, &err));
+	assert_int_equal(snaps->len, 1);
+	assert_true(dc_has_volume(d, "hv3", "m.x--system.qcow2"));
+
+	assert_true(virt_snapshot_delete(hv3->virt, "m.x", "late", &err));
+	assert_int_equal(dc_apply(d), EXEC_CONVERGED);
+	assert_string_not_equal(dc_domain(d, "m.x")->host->name, "hv3");
+	dc_free(d);
+}
+
 /* The MACs of @domain's NICs and its UUID, as its host defines it now. */
 static GStrv
 dom_nics(dc *d, const char *domain, char *uuid)
@@ -2513,6 +2578,7 @@ main(void)
 		cmocka_unit_test(test_place__vcpus_count_against_capacity),
 		cmocka_unit_test(test_place__layer_infeasible_on_the_live_hosts_is_one_error),
 		cmocka_unit_test(test_place__maintenance_moves_template_vms_away_one_copy_at_a_time),
+		cmocka_unit_test(test_place__a_vm_with_snapshots_does_not_move),
 		cmocka_unit_test(test_place__lost_host_restarts_only_what_may_come_back),
 		cmocka_unit_test(test_place__joining_a_layer_moves_the_later_vm),
 		cmocka_unit_test(test_place__the_operator_picks_the_host),
