@@ -336,6 +336,20 @@ snapshot_create(virt_host *v, const plan_op *op, GError **error)
 	return virt_snapshots_prune(v, op->domain, prefix, (guint)op->value, error);
 }
 
+/* Whether @op's VM has no snapshots (two calls: a lookup, a count); else
+ * @error says @unknown or @some about it. */
+static bool
+no_snapshots(virt_host *v, const plan_op *op, const char *unknown, const char *some, GError **error)
+{
+	int n = virt_snapshot_count(v, op->domain, "");
+
+	if (n == 0)
+		return true;
+	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED, n < 0 ? "cannot list the snapshots of '%s'; %s"
+							  : "'%s' has snapshots: %s", op->domain, n < 0 ? unknown : some);
+	return false;
+}
+
 /*
  * The last check before a disk grows: the plan reads a VM's snapshots only
  * when its definition changes, and a size is not part of it.  While it has
@@ -344,34 +358,19 @@ snapshot_create(virt_host *v, const plan_op *op, GError **error)
 static bool
 resize_allowed(virt_host *v, const plan_op *op, GError **error)
 {
-	int n;
-
-	if (op->snapshots_may_go)
-		return true;
-	n = virt_snapshot_count(v, op->domain, "");
-	if (n == 0)
-		return true;
-	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
-		    n < 0 ? "cannot list the snapshots of '%s'; a disk does not grow without knowing it has none"
-			  : "'%s' has snapshots: its disks keep their size (set on_disk_change: delete-snapshots "
-			    "to let them go, or delete them first)", op->domain);
-	return false;
+	return op->snapshots_may_go ||
+	       no_snapshots(v, op, "a disk does not grow without knowing it has none",
+			    "its disks keep their size (set on_disk_change: delete-snapshots to let them go, "
+			    "or delete them first)", error);
 }
 
-/* The last check before a VM starts to leave its host (plan_move): it
- * has no snapshots.  Two calls (a lookup, a count). */
+/* The last check before a VM starts to leave its host (plan_move). */
 static bool
 move_allowed(virt_host *v, const plan_op *op, GError **error)
 {
-	int n = virt_snapshot_count(v, op->domain, "");
-
-	if (n == 0)
-		return true;
-	g_set_error(error, VIRT_ERROR, VIRT_ERROR_FAILED,
-		    n < 0 ? "cannot list the snapshots of '%s'; a VM does not leave its host without knowing it has none"
-			  : "'%s' has snapshots: it stays on its host (libvirt migrates no domain with snapshots, "
-			    "and a move would lose them); delete them first", op->domain);
-	return false;
+	return no_snapshots(v, op, "a VM does not leave its host without knowing it has none",
+			    "it stays on its host (libvirt migrates no domain with snapshots, and a move would "
+			    "lose them); delete them first", error);
 }
 
 static bool
