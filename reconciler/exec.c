@@ -282,7 +282,9 @@ with_deadline(job *j, GError **error)
 	waiter_watch(j->waiter, &dw);
 	ok = op->kind == OP_MIGRATE ? virt_migrate(j->virt, op->domain, j->dest_uri, j->migration_uri, op->shared, error)
 				    : virt_managed_save(j->virt, op->domain, error);
-	if (waiter_unwatch(j->waiter, &dw) && !ok) {
+	if (waiter_unwatch(j->waiter, &dw) && ok)
+		g_warning("%s: its %s ended although libvirt took its abort", op->domain, op_kind_name(op->kind));
+	else if (dw.aborted && !ok) {
 		g_autofree char *why = g_strdup((*error)->message);
 
 		g_clear_error(error);

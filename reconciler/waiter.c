@@ -50,15 +50,19 @@ typedef struct {
 	char *domain;
 	guint64 id;
 	GError *err;
+	bool first;             /* the first abort libvirt took */
 } abort_call;
 
 /*
  * Abort the jobs past their deadline.  Called with the waiter's lock held
  * (a worker takes its watch out only under it); the calls are made with it
  * released, on copies, so that a slow host holds no worker handing a stop
- * or a migration over.  A refused abort is due again WAITER_ABORT_RETRY_MS later
- * (asked at the first round after: 500 to 700 ms); the first refusal is a
- * warning.  An abort refused after libvirt's wait for the domain (up to
+ * or a migration over.  An abort is due again WAITER_ABORT_RETRY_MS later
+ * (asked at the first round after: 500 to 700 ms) for as long as the call
+ * runs, refused or taken: libvirt takes an abort whatever the phase of
+ * the migration, and one taken was seen not to end it (CI, twice: the
+ * migration ran to its end, 90 s past a 10 s deadline, and no refusal
+ * was said).  The first refusal is a warning.  An abort refused after libvirt's wait for the domain (up to
  * 30 s, when another call holds it) delays this host's stop rounds that
  * long, each time.
  */
@@ -70,9 +74,9 @@ waiter_deadlines(waiter *w)
 
 	for (guint i = 0; i < w->watches->len; i++) {
 		deadline_watch *dw = w->watches->pdata[i];
-		abort_call c = { NULL, NULL, dw->id, NULL };
+		abort_call c = { NULL, NULL, dw->id, NULL, false };
 
-		if (dw->aborted || now < dw->deadline)
+		if (now < dw->deadline)
 			continue;
 		dw->deadline = now + WAITER_ABORT_RETRY_MS * 1000;
 		c.virt = virt_host_ref(dw->virt);
@@ -92,10 +96,12 @@ waiter_deadlines(waiter *w)
 		abort_call *c = &g_array_index(due, abort_call, i);
 		deadline_watch *dw = watch_find(w, c->id);
 
-		if (dw && !c->err)
+		if (dw && !c->err) {
+			c->first = !dw->aborted;
 			dw->aborted = true;
-		else if (!dw || dw->refused++)
+		} else if (!dw || dw->refused++) {
 			g_clear_error(&c->err);  /* said already, or over */
+		}
 	}
 	/* Said with the lock released: a slow stderr holds no worker. */
 	pthread_mutex_unlock(&w->lock);
@@ -105,6 +111,8 @@ waiter_deadlines(waiter *w)
 		if (c->err)
 			g_warning("%s: past its deadline, and %s; asked again about every %d ms while it runs",
 				  c->domain, c->err->message, WAITER_ABORT_RETRY_MS);
+		else if (c->first)
+			g_message("%s: past its deadline: its job is aborted (asked again while it runs)", c->domain);
 		g_clear_error(&c->err);
 		virt_host_free(c->virt);
 		g_free(c->domain);

@@ -22,9 +22,10 @@ typedef struct waiter waiter;
  * A migration or managed save under way, aborted at its deadline by the
  * waiter.  libvirt refuses an abort that comes before its job begins ("no
  * job is active") or while another call holds the domain, and the job
- * then runs to its end: so a refused abort is asked again about every
+ * then runs to its end: so the abort is asked again about every
  * WAITER_ABORT_RETRY_MS (at the next 200 ms round after it) for as long
- * as the call runs.  The caller owns it
+ * as the call runs, refused or taken (a taken one was seen not to end a
+ * migration).  The caller owns it
  * (on its stack) and fills virt, domain and deadline.
  */
 #define WAITER_ABORT_RETRY_MS 500
