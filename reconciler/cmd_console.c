@@ -204,21 +204,12 @@ session_end(serial_session *s, int rc, char *why)
 	s->end = why;
 }
 
-/* All of @len bytes to stdout, or false. */
+/* All of @len bytes to stdout, at once (stdio writes what a short write
+ * left; the session's signals are blocked, so no write is interrupted). */
 static bool
-write_all(const char *data, gsize len)
+write_out(const char *data, gsize len)
 {
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		data += n;
-		len -= (gsize)n;
-	}
-	return true;
+	return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0;
 }
 
 static void
@@ -226,7 +217,7 @@ on_guest(const char *data, gsize len, const char *why, gpointer user)
 {
 	serial_session *s = user;
 
-	if (data && !write_all(data, len))
+	if (data && !write_out(data, len))
 		session_end(s, STRATA_EXIT_ERROR, g_strdup_printf("cannot write to standard output: %s",
 								   g_strerror(errno)));
 	else if (!data && why)
