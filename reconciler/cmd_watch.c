@@ -10,9 +10,8 @@
 #include "cli.h"
 #include "daemon.h"
 #include "exec.h"
+#include "log.h"
 #include "source_verify.h"
-
-static daemon_state *the_daemon;
 
 /*
  * The signature flags, checked before anything starts: a mode that does
@@ -60,34 +59,6 @@ make_verifier(daemon_options *o, const char *git, const char *mode_name, const c
 }
 
 /*
- * Every log line names the revision in force; to the journal (with a
- * STRATA_REVISION field) when stderr is the journal, else to stderr.
- */
-static GLogWriterOutput
-log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
-{
-	const char *rev = the_daemon ? daemon_revision(the_daemon) : NULL;
-	g_autofree GLogField *out = g_new0(GLogField, n + 1);
-	g_autofree char *msg = NULL;
-
-	(void)data;
-	if (g_log_writer_default_would_drop(level, NULL))
-		return G_LOG_WRITER_HANDLED;
-	for (gsize i = 0; i < n; i++) {
-		out[i] = fields[i];
-		if (g_strcmp0(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0) {
-			msg = g_strdup_printf("[%s] %s", rev ? rev : "no revision",
-					      (const char *)fields[i].value);
-			out[i].value = msg;
-		}
-	}
-	out[n] = (GLogField){ "STRATA_REVISION", rev ? rev : "", -1 };
-	if (g_log_writer_is_journald(fileno(stderr)))
-		return g_log_writer_journald(level, out, n + 1, NULL);
-	return g_log_writer_standard_streams(level, out, n + 1, NULL);
-}
-
-/*
  * SQLite maps the WAL index (-shm) into memory; if that file cannot be
  * grown or read any more (made immutable, its disk gone), the next access
  * raises SIGBUS, which no error code reports.  The daemon must not die
@@ -123,6 +94,7 @@ cmd_watch(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL, *sock = NULL, *git = NULL;
 	g_autofree char *branch = NULL, *subdir = NULL, *snapshot = NULL;
+	g_autofree char *log_fmt = NULL;
 	g_autofree char *verify = NULL, *keyring = NULL, *allowed = NULL, *tag_pattern = NULL;
 	g_auto(GStrv) signers = NULL;
 	gint debounce = 200, resync = 300, parallel = EXEC_PARALLEL_DEFAULT, interval = 60;
@@ -160,6 +132,9 @@ cmd_watch(int argc, char **argv)
 		  "Only this signer (OpenPGP fingerprint or user id email, SSH principal); repeatable", "ID" },
 		{ "verify-tag-pattern", 0, 0, G_OPTION_ARG_STRING, &tag_pattern,
 		  "Tags considered by --verify tag, a glob (default *)", "GLOB" },
+		{ "log-format", 0, 0, G_OPTION_ARG_STRING, &log_fmt,
+		  "auto (the journal when stderr is connected to it, else text), text (time level "
+		  "[revision] message), json (an object per line) or journal (structured fields)", "FORMAT" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("(PATH | --git URL) — keep the hosts converged to a source");
@@ -198,6 +173,16 @@ cmd_watch(int argc, char **argv)
 		"Exit status: 0 stopped by a signal, 1 error, 64 usage error.");
 	if (!cli_parse(ctx, &argc, &argv, ranges, G_N_ELEMENTS(ranges)))
 		return STRATA_EXIT_USAGE;
+	if (log_fmt) {
+		log_format f;
+
+		if (!log_format_parse(log_fmt, &f)) {
+			fprintf(stderr, "strata watch: --log-format: '%s' is not a format: use auto, text, "
+				"json or journal\nTry 'strata watch --help'.\n", log_fmt);
+			return STRATA_EXIT_USAGE;
+		}
+		log_init(f, stderr);
+	}
 	if (argc != (git ? 1 : 2)) {
 		fprintf(stderr, "strata watch: give exactly one PATH, or --git URL\nTry 'strata watch --help'.\n");
 		return STRATA_EXIT_USAGE;
@@ -219,16 +204,13 @@ cmd_watch(int argc, char **argv)
 	o.max_removal_pct = (unsigned)max_removal;
 	o.observed_snapshot = snapshot;
 	o.snapshot_interval_s = (unsigned)snapshot_every;
-	g_log_set_writer_func(log_writer, NULL, NULL);
 	die_loudly_on_sigbus();
 	d = daemon_new(&o, &err);
 	if (!d) {
 		fprintf(stderr, "strata watch: %s\n", err->message);
 		return STRATA_EXIT_ERROR;
 	}
-	the_daemon = d;
 	rc = daemon_run(d);
-	the_daemon = NULL;
 	if (daemon_abandon(d)) {
 		/* A worker may be inside a call that never returns. */
 		fflush(NULL);

@@ -22,6 +22,7 @@
 #include "exec.h"
 #include "history.h"
 #include "json_out.h"
+#include "log.h"
 #include "loop.h"
 #include "pass.h"
 #include "plan_show.h"
@@ -184,7 +185,7 @@ oneshots_settle(daemon_state *d, bool ran)
 			g_ptr_array_remove_index(d->oneshots, i);
 			continue;
 		}
-		g_message("%s: %s: not carried out (%s); stays due", o->domain, o->why,
+		log_about(G_LOG_LEVEL_MESSAGE, o->domain, NULL, NULL, "%s: %s: not carried out (%s); stays due", o->domain, o->why,
 			  !ran ? "the run did not start" : o->op->error ? o->op->error : "skipped");
 		o->op = NULL;
 	}
@@ -302,10 +303,11 @@ hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
 	h->why = g_strdup(why);
 	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
 	history_hold_put(d->hist, vm->domain, state, h->hash, why);
-	g_message("%s: held %s: %s", vm->domain, spec_vm_state_names[state], why);
+	log_about(G_LOG_LEVEL_MESSAGE, vm->domain, NULL, NULL, "%s: held %s: %s", vm->domain, spec_vm_state_names[state], why);
 	/* A run planned before this event may be about to start it. */
 	if (d->exec && state != VM_RUNNING && exec_skip_starts(d->exec, vm->domain, why))
-		g_message("%s: its pending start in this run is skipped", vm->domain);
+		log_about(G_LOG_LEVEL_MESSAGE, vm->domain, NULL, NULL, "%s: its pending start in this run is skipped",
+			  vm->domain);
 }
 
 /* A hold ends when the VM's spec changes; the overrides table is for plan. */
@@ -325,14 +327,14 @@ holds_refresh(daemon_state *d)
 		hold *h = v;
 
 		if (h->until && now >= h->until) {
-			g_message("%s: crash-loop backoff over: restarting", (char *)k);
+			log_about(G_LOG_LEVEL_MESSAGE, k, NULL, NULL, "%s: crash-loop backoff over: restarting", (char *)k);
 			g_hash_table_iter_remove(&it);
 			continue;
 		}
 		if (h->until)
 			soonest = MIN(soonest, h->until);
 		if (!hash || strcmp(hash, h->hash) != 0) {
-			g_message("%s: hold released: its spec changed", (char *)k);
+			log_about(G_LOG_LEVEL_MESSAGE, k, NULL, NULL, "%s: hold released: its spec changed", (char *)k);
 			history_hold_drop(d->hist, k);
 			g_hash_table_iter_remove(&it);
 			continue;
@@ -376,7 +378,7 @@ crash_backoff(daemon_state *d, const desired_vm *vm)
 				 c->n, (now - c->first) / G_USEC_PER_SEC, delay);
 	h->until = now + (gint64)delay * G_USEC_PER_SEC;
 	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
-	g_message("%s: held stopped: %s", vm->domain, h->why);
+	log_about(G_LOG_LEVEL_MESSAGE, vm->domain, NULL, NULL, "%s: held stopped: %s", vm->domain, h->why);
 	return true;
 }
 
@@ -585,6 +587,7 @@ revision_in_force(daemon_state *d, spec_source *src, const char *rev, const char
 	g_free(d->good_full);
 	d->good_full = g_strdup(spec_source_digest(src));
 	d->good_digest = g_strdup_printf("%.12s", d->good_full);
+	log_set_revision(d->good_digest);
 	d->revision = history_revision(d->hist, d->git ? d->o.git_url : d->o.path, rev, NULL);
 	desired_free(d->want);
 	spec_source_free(d->good);
@@ -1004,7 +1007,7 @@ on_stopped(daemon_state *d, desired_vm *vm, int detail)
 	if (reboot && detail == VIRT_STOP_SHUTDOWN) {
 		/* A reboot, not a power-off: no hold; the pass starts it again
 		 * (on new disks: the planner's, for a VM found shut off). */
-		g_message("%s: its guest rebooted; it is started again%s", vm->domain,
+		log_about(G_LOG_LEVEL_MESSAGE, vm->domain, NULL, NULL, "%s: its guest rebooted; it is started again%s", vm->domain,
 			  vm->reset_on_reboot ? " on disks made anew from its template" : "");
 		daemon_request_event(d, "a guest rebooted");
 		return;
@@ -1063,7 +1066,7 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 		g_hash_table_remove(d->rebooting, domain);  /* it did not stop */
 		if (g_hash_table_remove(d->holds, domain)) {
 			history_hold_drop(d->hist, domain);
-			g_message("%s: hold released: it was started", domain);
+			log_about(G_LOG_LEVEL_MESSAGE, domain, NULL, NULL, "%s: hold released: it was started", domain);
 		}
 		daemon_request_event(d, "started outside strata");
 		break;
@@ -1372,7 +1375,8 @@ reconcile_end(daemon_state *d)
 		const plan_op *op = d->pass.plan->ops->pdata[i];
 
 		if (op->status == OPST_FAILED)
-			g_warning("%s %s on %s failed: %s", op_kind_name(op->kind),
+			log_about(G_LOG_LEVEL_WARNING, op->domain, op->host, op_kind_name(op->kind),
+				  "%s %s on %s failed: %s", op_kind_name(op->kind),
 				  op->domain ? op->domain : op->volume, op->host,
 				  op->error ? op->error : "?");
 	}
@@ -1457,7 +1461,7 @@ add_oneshots(daemon_state *d, plan *p)
 
 		if (!dom || (o->kind == OP_REBOOT && dom->state != VIRT_DOM_RUNNING)) {
 			if (!o->waiting_said)
-				g_message("%s: %s: stays due, the VM is not %s", o->domain, o->why,
+				log_about(G_LOG_LEVEL_MESSAGE, o->domain, NULL, NULL, "%s: %s: stays due, the VM is not %s", o->domain, o->why,
 					  dom ? "running" : "deployed");
 			o->waiting_said = true;
 			continue;
@@ -1488,11 +1492,11 @@ take_connections(daemon_state *d)
 
 		if (!h->virt && !h->connecting && h->error &&
 		    g_strcmp0(h->error, g_hash_table_lookup(before, h->name)) != 0)
-			g_warning("host %s unreachable: %s", h->name, h->error);
+			log_about(G_LOG_LEVEL_WARNING, NULL, h->name, NULL, "host %s unreachable: %s", h->name, h->error);
 		if (!g_ptr_array_find(back, h, NULL))
 			continue;
 		g_array_index(d->event_ids, int, i) = virt_events_start(h->virt, on_domain_event, d);
-		g_message("host %s %s", h->name, h->was_connected ? "reconnected" : "connected");
+		log_about(G_LOG_LEVEL_MESSAGE, NULL, h->name, NULL, "host %s %s", h->name, h->was_connected ? "reconnected" : "connected");
 		/* What happened while it was away was not seen: judged once,
 		 * and what strata knew of its definitions is read afresh. */
 		g_hash_table_add(d->judge_hosts, g_strdup(h->name));
@@ -1865,7 +1869,8 @@ on_closed(gpointer data)
 
 		if (hc->virt && virt_host_closed(hc->virt) && !hc->close_reported) {
 			hc->close_reported = true;
-			g_warning("host %s: connection closed (libvirtd restarted or gone); reconnecting",
+			log_about(G_LOG_LEVEL_WARNING, NULL, hc->name, NULL,
+				  "host %s: connection closed (libvirtd restarted or gone); reconnecting",
 				  hc->name);
 		}
 	}
@@ -2283,6 +2288,7 @@ daemon_free(daemon_state *d)
 	g_ptr_array_unref(d->status_templates);
 	g_ptr_array_unref(d->oneshots);
 	g_array_unref(d->event_ids);
+	log_set_revision(NULL);
 	g_free(d->good_digest);
 	g_free(d->good_full);
 	g_free(d);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "log.h"
 
 #ifndef STRATA_VERSION
 #define STRATA_VERSION "0.1.0"
@@ -50,6 +51,7 @@ int
 main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
+	log_init(LOG_AUTO, stderr);
 	if (g_getenv("STRATA_FAULT") || g_getenv("STRATA_INJECT"))
 		fprintf(stderr, "strata: warning: fault injection is on (STRATA_FAULT=%s STRATA_INJECT=%s); "
 			"for tests only\n", g_getenv("STRATA_FAULT") ? g_getenv("STRATA_FAULT") : "",

@@ -1,0 +1,254 @@
+/*
+ * log.c - one GLib log writer for every verb: text, JSON or the journal
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static log_format the_format = LOG_TEXT;
+static FILE *the_out;
+static bool installed;
+G_LOCK_DEFINE_STATIC(revision);
+static char *the_revision;
+
+/* The journal's field names and the JSON keys they become. */
+static const struct {
+	const char *field, *key;
+} about_keys[] = {
+	{ "STRATA_APPLIANCE", "appliance" },
+	{ "STRATA_VM", "vm" },
+	{ "STRATA_HOST", "host" },
+	{ "STRATA_OP", "op" },
+};
+
+bool
+log_format_parse(const char *s, log_format *out)
+{
+	static const char *const names[] = { "auto", "text", "json", "journal" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+		if (g_strcmp0(s, names[i]) == 0) {
+			*out = (log_format)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+log_set_revision(const char *rev)
+{
+	G_LOCK(revision);
+	g_free(the_revision);
+	the_revision = g_strdup(rev);
+	G_UNLOCK(revision);
+}
+
+static char *
+revision_copy(void)
+{
+	char *r;
+
+	G_LOCK(revision);
+	r = g_strdup(the_revision);
+	G_UNLOCK(revision);
+	return r;
+}
+
+/* syslog's names, which are also the journal's priorities GLib uses. */
+static const char *
+level_name(GLogLevelFlags level)
+{
+	if (level & G_LOG_LEVEL_ERROR)
+		return "error";
+	if (level & G_LOG_LEVEL_CRITICAL)
+		return "critical";
+	if (level & G_LOG_LEVEL_WARNING)
+		return "warning";
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return "notice";
+	if (level & G_LOG_LEVEL_INFO)
+		return "info";
+	return "debug";
+}
+
+static const char *
+level_priority(GLogLevelFlags level)
+{
+	if (level & G_LOG_LEVEL_ERROR)
+		return "3";
+	if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+		return "4";
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return "5";
+	if (level & G_LOG_LEVEL_INFO)
+		return "6";
+	return "7";
+}
+
+static const char *
+field(const GLogField *fields, gsize n, const char *key)
+{
+	for (gsize i = 0; i < n; i++)
+		if (g_strcmp0(fields[i].key, key) == 0 && fields[i].length < 0)
+			return fields[i].value;
+	return NULL;
+}
+
+/* RFC 3339 local time with milliseconds: sortable and unambiguous. */
+static char *
+time_now(void)
+{
+	g_autoptr(GDateTime) t = g_date_time_new_now_local();
+	g_autofree char *s = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
+	g_autofree char *z = g_date_time_format(t, "%:z");
+
+	return g_strdup_printf("%s.%03d%s", s, g_date_time_get_microsecond(t) / 1000, z);
+}
+
+/* Every line one line: a message's own newlines would split an event. */
+static char *
+one_line(const char *msg)
+{
+	char *s = g_strdup(msg ? msg : "");
+
+	g_strchomp(s);
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return s;
+}
+
+static char *
+render_text(GLogLevelFlags level, const GLogField *fields, gsize n, const char *time,
+	    const char *rev)
+{
+	g_autofree char *msg = one_line(field(fields, n, "MESSAGE"));
+
+	return g_strdup_printf("%s%s%s [%s] %s\n", time ? time : "", time ? " " : "",
+			       level_name(level), rev ? rev : "no revision", msg);
+}
+
+static char *
+render_json(GLogLevelFlags level, const GLogField *fields, gsize n, const char *time,
+	    const char *rev)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) g = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *msg = NULL;
+
+	json_builder_begin_object(b);
+	if (time) {
+		json_builder_set_member_name(b, "time");
+		json_builder_add_string_value(b, time);
+	}
+	json_builder_set_member_name(b, "level");
+	json_builder_add_string_value(b, level_name(level));
+	json_builder_set_member_name(b, "revision");
+	if (rev)
+		json_builder_add_string_value(b, rev);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "message");
+	json_builder_add_string_value(b, field(fields, n, "MESSAGE"));
+	for (size_t i = 0; i < G_N_ELEMENTS(about_keys); i++) {
+		const char *v = field(fields, n, about_keys[i].field);
+
+		if (v) {
+			json_builder_set_member_name(b, about_keys[i].key);
+			json_builder_add_string_value(b, v);
+		}
+	}
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(g, root);
+	msg = json_generator_to_data(g, NULL);
+	return g_strconcat(msg, "\n", NULL);
+}
+
+char *
+log_render(log_format f, GLogLevelFlags level, const GLogField *fields, gsize n,
+	   const char *time)
+{
+	g_autofree char *rev = revision_copy();
+
+	return f == LOG_JSON ? render_json(level, fields, n, time, rev)
+			     : render_text(level, fields, n, time, rev);
+}
+
+static GLogWriterOutput
+write_journal(GLogLevelFlags level, const GLogField *fields, gsize n)
+{
+	g_autofree char *rev = revision_copy();
+	g_autofree GLogField *out = g_new0(GLogField, n + 1);
+
+	memcpy(out, fields, n * sizeof(*fields));
+	out[n] = (GLogField){ "STRATA_REVISION", rev ? rev : "", -1 };
+	return g_log_writer_journald(level, out, n + 1, NULL);
+}
+
+static GLogWriterOutput
+writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+	g_autofree char *time = NULL, *line = NULL;
+
+	(void)data;
+	if (g_log_writer_default_would_drop(level, field(fields, n, "GLIB_DOMAIN")))
+		return G_LOG_WRITER_HANDLED;
+	if (the_format == LOG_JOURNAL && write_journal(level, fields, n) == G_LOG_WRITER_HANDLED)
+		return G_LOG_WRITER_HANDLED;
+	time = time_now();
+	line = log_render(the_format == LOG_JSON ? LOG_JSON : LOG_TEXT, level, fields, n, time);
+	/* One fputs of the whole line: lines of several threads never mix. */
+	fputs(line, the_out);
+	fflush(the_out);
+	return G_LOG_WRITER_HANDLED;
+}
+
+void
+log_init(log_format f, FILE *err)
+{
+	the_out = err;
+	if (f == LOG_AUTO)
+		f = g_log_writer_is_journald(fileno(err)) ? LOG_JOURNAL : LOG_TEXT;
+	the_format = f;
+	/* GLib takes a writer once per process; a verb's --log-format
+	 * changes only the format main's call chose. */
+	if (!installed)
+		g_log_set_writer_func(writer, NULL, NULL);
+	installed = true;
+}
+
+void
+log_about(GLogLevelFlags level, const char *domain, const char *host, const char *op,
+	  const char *fmt, ...)
+{
+	g_autofree char *msg = NULL, *app = NULL;
+	const char *vm = NULL;
+	GLogField f[7];
+	gsize n = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	f[n++] = (GLogField){ "MESSAGE", msg, -1 };
+	f[n++] = (GLogField){ "PRIORITY", level_priority(level), -1 };
+	/* Appliance and VM names hold no dot (the spec's name rule). */
+	if (domain && (vm = strchr(domain, '.'))) {
+		app = g_strndup(domain, (gsize)(vm - domain));
+		f[n++] = (GLogField){ "STRATA_APPLIANCE", app, -1 };
+		f[n++] = (GLogField){ "STRATA_VM", vm + 1, -1 };
+	}
+	if (host)
+		f[n++] = (GLogField){ "STRATA_HOST", host, -1 };
+	if (op)
+		f[n++] = (GLogField){ "STRATA_OP", op, -1 };
+	g_log_structured_array(level, f, n);
+}
