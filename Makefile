@@ -13,7 +13,8 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
 SPEC_PKGS := glib-2.0 yaml-0.1
-PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive libvirt-qemu libxcrypt
+PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive libvirt-qemu libxcrypt \
+	libmicrohttpd libcurl
 TEST_PKGS := cmocka
 
 # Debian packages behind the pkg-config names above, and what the tests use
@@ -24,7 +25,7 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev libcrypt-dev \
 	libcmocka-dev libgnutls28-dev libgpgme-dev libarchive-dev clang libclang-rt-14-dev git tzdata \
-	cmark-gfm gnupg openssh-client
+	cmark-gfm gnupg openssh-client libmicrohttpd-dev libcurl4-openssl-dev
 # The end-to-end suite's real hypervisors (make e2e).
 E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils binutils util-linux procps xorriso

@@ -5,6 +5,10 @@
  */
 #pragma once
 
+#ifndef STRATA_VERSION
+#define STRATA_VERSION "0.1.0"
+#endif
+
 #include <glib.h>
 
 /* Exit codes follow terraform's habit (README.md, Commands), usage errors sysexits'. */

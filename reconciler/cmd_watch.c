@@ -17,6 +17,17 @@
  * The signature flags, checked before anything starts: a mode that does
  * not exist, a file that is missing or holds no key, is a usage error.
  */
+/* An http:// or https:// URL, or none. */
+static bool
+notify_url_ok(const char *url, const char *flag)
+{
+	if (!url || g_str_has_prefix(url, "http://") || g_str_has_prefix(url, "https://"))
+		return true;
+	fprintf(stderr, "strata watch: %s '%s': give an http:// or https:// URL\n"
+		"Try 'strata watch --help'.\n", flag, url);
+	return false;
+}
+
 static bool
 make_verifier(daemon_options *o, const char *git, const char *mode_name, const char *keyring,
 	      const char *allowed, char **signers, const char *tag_pattern, const char *db, int *rc)
@@ -94,7 +105,8 @@ cmd_watch(int argc, char **argv)
 {
 	g_autofree char *connect = NULL, *db = NULL, *sock = NULL, *git = NULL;
 	g_autofree char *branch = NULL, *subdir = NULL, *snapshot = NULL;
-	g_autofree char *log_fmt = NULL;
+	g_autofree char *log_fmt = NULL, *metrics_addr = NULL, *webhook = NULL, *hmac_key = NULL;
+	g_autofree char *token = NULL, *alertmanager = NULL;
 	g_autofree char *verify = NULL, *keyring = NULL, *allowed = NULL, *tag_pattern = NULL;
 	g_auto(GStrv) signers = NULL;
 	gint debounce = 200, resync = 300, parallel = EXEC_PARALLEL_DEFAULT, interval = 60;
@@ -132,6 +144,19 @@ cmd_watch(int argc, char **argv)
 		  "Only this signer (OpenPGP fingerprint or user id email, SSH principal); repeatable", "ID" },
 		{ "verify-tag-pattern", 0, 0, G_OPTION_ARG_STRING, &tag_pattern,
 		  "Tags considered by --verify tag, a glob (default *)", "GLOB" },
+		{ "metrics-address", 0, 0, G_OPTION_ARG_STRING, &metrics_addr,
+		  "Serve Prometheus metrics at http://ADDR/metrics: HOST:PORT, [IPV6]:PORT, :PORT "
+		  "(on 127.0.0.1), or off (default 127.0.0.1:9747)", "ADDR" },
+		{ "notify-webhook", 0, 0, G_OPTION_ARG_STRING, &webhook,
+		  "POST a JSON document to URL for each event (a run failed, drift healed, a host "
+		  "unreachable, ...)", "URL" },
+		{ "notify-hmac-key-file", 0, 0, G_OPTION_ARG_FILENAME, &hmac_key,
+		  "Sign webhook bodies: X-Strata-Signature: sha256=HMAC-SHA256 with the key in FILE", "FILE" },
+		{ "notify-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token,
+		  "Send Authorization: Bearer TOKEN (read from FILE) with webhooks", "FILE" },
+		{ "notify-alertmanager", 0, 0, G_OPTION_ARG_STRING, &alertmanager,
+		  "Send alerts to the Alertmanager at URL (URL/api/v2/alerts); they resolve when "
+		  "the problem ends", "URL" },
 		{ "log-format", 0, 0, G_OPTION_ARG_STRING, &log_fmt,
 		  "auto (the journal when stderr is connected to it, else text), text (time level "
 		  "[revision] message), json (an object per line) or journal (structured fields)", "FORMAT" },
@@ -183,6 +208,13 @@ cmd_watch(int argc, char **argv)
 		}
 		log_init(f, stderr);
 	}
+	if ((hmac_key || token) && !webhook) {
+		fprintf(stderr, "strata watch: --notify-hmac-key-file and --notify-token-file go with "
+			"--notify-webhook\nTry 'strata watch --help'.\n");
+		return STRATA_EXIT_USAGE;
+	}
+	if (!notify_url_ok(webhook, "--notify-webhook") || !notify_url_ok(alertmanager, "--notify-alertmanager"))
+		return STRATA_EXIT_USAGE;
 	if (argc != (git ? 1 : 2)) {
 		fprintf(stderr, "strata watch: give exactly one PATH, or --git URL\nTry 'strata watch --help'.\n");
 		return STRATA_EXIT_USAGE;
@@ -204,6 +236,14 @@ cmd_watch(int argc, char **argv)
 	o.max_removal_pct = (unsigned)max_removal;
 	o.observed_snapshot = snapshot;
 	o.snapshot_interval_s = (unsigned)snapshot_every;
+	o.metrics_default = !metrics_addr;
+	o.metrics_address = !metrics_addr ? "127.0.0.1:9747" :
+			    g_str_equal(metrics_addr, "off") ? NULL : metrics_addr;
+	o.notify.webhook_url = webhook;
+	o.notify.hmac_key_file = hmac_key;
+	o.notify.token_file = token;
+	o.notify.alertmanager_url = alertmanager;
+	o.version = STRATA_VERSION;
 	die_loudly_on_sigbus();
 	d = daemon_new(&o, &err);
 	if (!d) {

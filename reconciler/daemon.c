@@ -24,6 +24,7 @@
 #include "json_out.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_http.h"
 #include "pass.h"
 #include "plan_show.h"
 #include "source_dir.h"
@@ -33,6 +34,7 @@
 #include "source_git.h"
 #include "observe_snapshot.h"
 #include "source_verify.h"
+#include "telemetry.h"
 
 #define DRAIN_LIMIT_MS 30000
 
@@ -42,6 +44,7 @@ typedef struct {
 	char *why;
 	gint64 until;              /* monotonic µs it ends at (crash-loop
 				      backoff, not persisted), or 0 */
+	bool alerted;              /* a vm_held event was sent: its end is news */
 } hold;
 
 /* Crashes of one VM within CRASH_WINDOW_US, for the crash-loop backoff. */
@@ -144,6 +147,20 @@ struct daemon_state {
 	gint64 snapshot_due;       /* monotonic µs: the next pass at or after it
 				      reads every definition and is written */
 	bool snapshot_pass;        /* the pass under way is one */
+	/* What operators are told (telemetry.h, notify.h): */
+	telemetry *tm;
+	metrics_server *metrics;   /* --metrics-address, or NULL */
+	notifier *notifier;        /* receivers, or NULL */
+	gint64 pass_began;         /* monotonic µs */
+	bool run_failing;          /* the last run did not converge */
+	bool revision_bad;         /* an invalid revision was the last news */
+	bool unverified_said;      /* a refused signature was the last news */
+	bool removal_said;         /* a removal held was said */
+	char *settled_full;        /* the revision of the last pass that ended
+				      in sync or converged: a run after it on
+				      the same revision heals drift */
+	GHashTable *host_said;     /* host -> "up", "unreachable" or "lost" */
+	GHashTable *sched_failing; /* "domain action" of failed scheduled actions */
 };
 
 /*
@@ -172,6 +189,36 @@ oneshot_free(gpointer p)
 	g_free(o);
 }
 
+static void tell(daemon_state *d, const char *event, const char *alert, bool resolved,
+		 const char *severity, const char *domain, const char *host, const char *action,
+		 const char *fmt, ...) G_GNUC_PRINTF(9, 10);
+
+/* A scheduled action's result: a metric; a failure, and the first success
+ * after one, news. */
+static void
+oneshot_news(daemon_state *d, const oneshot *o, bool done)
+{
+	const char *action = op_kind_name(o->kind);
+	g_autofree char *key = g_strdup_printf("%s %s", o->domain, action);
+	const char *dot = strchr(o->domain, '.');
+
+	telemetry_schedule_run(d->tm, action, done ? "done" : o->op->status == OPST_FAILED ? "failed" : "skipped");
+	if (done && o->kind == OP_SNAPSHOT_CREATE && dot) {
+		g_autofree char *app = g_strndup(o->domain, (gsize)(dot - o->domain));
+
+		telemetry_snapshot_taken(d->tm, app, dot + 1, g_get_real_time() / G_USEC_PER_SEC);
+	}
+	if (done && g_hash_table_remove(d->sched_failing, key))
+		tell(d, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", o->domain,
+		     NULL, action, "%s: %s carried out", o->domain, o->why);
+	else if (!done && o->op->status == OPST_FAILED) {
+		g_hash_table_add(d->sched_failing, g_steal_pointer(&key));
+		tell(d, "scheduled_action_failed", "StrataScheduledActionFailed", false, "warning",
+		     o->domain, NULL, action, "%s: %s failed: %s", o->domain, o->why,
+		     o->op->error ? o->op->error : "?");
+	}
+}
+
 /* After a run: what was carried out leaves the queue; the rest stays due. */
 static void
 oneshots_settle(daemon_state *d, bool ran)
@@ -181,6 +228,8 @@ oneshots_settle(daemon_state *d, bool ran)
 
 		if (!o->op)
 			continue;
+		if (ran)
+			oneshot_news(d, o, o->op->status == OPST_DONE);
 		if (ran && o->op->status == OPST_DONE) {
 			g_ptr_array_remove_index(d->oneshots, i);
 			continue;
@@ -254,6 +303,37 @@ notify(const char *msg)
 	close(fd);
 }
 
+/* ---- events for operators (notify.h) ------------------------------------ */
+
+/*
+ * One event to every receiver: @alert fires (or, @resolved, ends) that
+ * Alertmanager alert; NULL is news only.  @domain ("app.vm") names the
+ * appliance and VM.  Never blocks: the receivers' threads deliver.
+ */
+static void
+tell(daemon_state *d, const char *event, const char *alert, bool resolved, const char *severity,
+     const char *domain, const char *host, const char *action, const char *fmt, ...)
+{
+	g_autofree char *summary = NULL, *app = NULL;
+	const char *dot = domain ? strchr(domain, '.') : NULL;
+	notify_event e = { .event = event, .alert = alert, .resolved = resolved, .severity = severity,
+			   .revision = d->good_digest, .host = host, .action = action, .run = d->run };
+	va_list ap;
+
+	if (!d->notifier)
+		return;
+	va_start(ap, fmt);
+	summary = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (dot) {
+		app = g_strndup(domain, (gsize)(dot - domain));
+		e.appliance = app;
+		e.vm = dot + 1;
+	}
+	e.summary = summary;
+	notify_send(d->notifier, &e);
+}
+
 static void
 on_watchdog(gpointer data)
 {
@@ -310,6 +390,27 @@ hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
 			  vm->domain);
 }
 
+/* A VM held because its guest stopped or crashed: news, and an alert. */
+static void
+held_news(daemon_state *d, const desired_vm *vm)
+{
+	hold *h = g_hash_table_lookup(d->holds, vm->domain);
+
+	if (!h)
+		return;
+	h->alerted = true;
+	tell(d, "vm_held", "StrataVMHeld", false, "warning", vm->domain, NULL, NULL, "%s: held %s: %s",
+	     vm->domain, spec_vm_state_names[h->state], h->why);
+}
+
+static void
+released_news(daemon_state *d, const char *domain, const hold *h, const char *why)
+{
+	if (h->alerted)
+		tell(d, "vm_released", "StrataVMHeld", true, "warning", domain, NULL, NULL,
+		     "%s: hold released: %s", domain, why);
+}
+
 /* A hold ends when the VM's spec changes; the overrides table is for plan. */
 static GHashTable *
 holds_refresh(daemon_state *d)
@@ -328,6 +429,7 @@ holds_refresh(daemon_state *d)
 
 		if (h->until && now >= h->until) {
 			log_about(G_LOG_LEVEL_MESSAGE, k, NULL, NULL, "%s: crash-loop backoff over: restarting", (char *)k);
+			released_news(d, k, h, "crash-loop backoff over");
 			g_hash_table_iter_remove(&it);
 			continue;
 		}
@@ -335,6 +437,7 @@ holds_refresh(daemon_state *d)
 			soonest = MIN(soonest, h->until);
 		if (!hash || strcmp(hash, h->hash) != 0) {
 			log_about(G_LOG_LEVEL_MESSAGE, k, NULL, NULL, "%s: hold released: its spec changed", (char *)k);
+			released_news(d, k, h, "its spec changed");
 			history_hold_drop(d->hist, k);
 			g_hash_table_iter_remove(&it);
 			continue;
@@ -411,6 +514,12 @@ record_invalid(daemon_state *d, spec_source *src, spec_diags *diags, const char 
 		history_run_end(d->hist, run, "invalid", summary, NULL);
 	g_warning("revision %s is invalid: nothing changes, %s stays in force", rev,
 		  d->good_digest ? d->good_digest : "no revision");
+	telemetry_source_failure(d->tm, "invalid");
+	d->revision_bad = true;
+	tell(d, "revision_invalid", "StrataRevisionInvalid", false, "warning", NULL, NULL, NULL,
+	     "revision %s is invalid (%u problem%s): nothing changes, %s stays in force", rev,
+	     diags->items->len, diags->items->len == 1 ? "" : "s",
+	     d->good_digest ? d->good_digest : "no revision");
 }
 
 static bool
@@ -594,6 +703,14 @@ revision_in_force(daemon_state *d, spec_source *src, const char *rev, const char
 	d->good = src;
 	d->want = desired_build(src);
 	g_message("revision %s in force (%s)", rev, trigger);
+	telemetry_source(d->tm, d->good_digest, d->verifier != NULL);
+	if (d->revision_bad)
+		tell(d, "revision_ok", "StrataRevisionInvalid", true, "warning", NULL, NULL, NULL,
+		     "revision %s in force", d->good_digest);
+	if (d->unverified_said)
+		tell(d, "revision_ok", "StrataRevisionUnverified", true, "warning", NULL, NULL, NULL,
+		     "revision %s verified and in force", d->good_digest);
+	d->revision_bad = d->unverified_said = false;
 	scheduler_check(d->sched, d->good, d->o.now());
 	schedule_arm(d);
 }
@@ -625,6 +742,11 @@ record_refused(daemon_state *d, const verify_verdict *vd)
 	g_warning("commit %s%s%s%s refused: %s; %s stays in force", vd->commit, vd->tag ? " (tag " : "",
 		  vd->tag ? vd->tag : "", vd->tag ? ")" : "", summary,
 		  d->good_digest ? d->good_digest : "no revision");
+	telemetry_source_failure(d->tm, "unverified");
+	d->unverified_said = true;
+	tell(d, "revision_unverified", "StrataRevisionUnverified", false, "critical", NULL, NULL, NULL,
+	     "commit %s refused: %s; %s stays in force", vd->commit, summary,
+	     d->good_digest ? d->good_digest : "no revision");
 }
 
 #define RETRY_FIRST_S 30
@@ -850,6 +972,7 @@ fetch_and_load(daemon_state *d, const char *trigger)
 	}
 	if (!offload_run(d->fetches, fetch_run, f, &err)) {
 		g_warning("cannot fetch (%s); the revision in force stays", err->message);
+		telemetry_source_failure(d->tm, "fetch");
 		fetch_job_free(f);
 		load_revision(d, trigger);
 		return;
@@ -892,9 +1015,11 @@ on_fetched(int fd, gpointer data)
 	(void)fd;
 	while ((f = offload_take(d->fetches))) {
 		d->fetching = false;
-		if (!f->ok)
+		if (!f->ok) {
 			g_warning("fetch failed, %s stays in force: %s",
 				  d->good_digest ? d->good_digest : "no revision", f->error);
+			telemetry_source_failure(d->tm, "fetch");
+		}
 		if (f->judged)
 			take_verdict(d, &f->verdict, f->anchor_job);
 		else if (f->at_verified && (d->refused.target || d->unchecked.target)) {
@@ -1016,12 +1141,15 @@ on_stopped(daemon_state *d, desired_vm *vm, int detail)
 	 * shows the stop and the hold at once, not at the next event. */
 	if (detail == VIRT_STOP_SHUTDOWN && vm->state == VM_RUNNING) {
 		/* The guest shut itself down: only `always` brings it back. */
-		if (vm->restart != RESTART_ALWAYS)
+		if (vm->restart != RESTART_ALWAYS) {
 			hold_set(d, vm, VM_STOPPED, "the guest shut itself down");
+			held_news(d, vm);
+		}
 	} else if (crash && vm->restart == RESTART_NEVER) {
 		hold_set(d, vm, VM_STOPPED, "it crashed and its restart policy is never");
-	} else if (crash) {
-		crash_backoff(d, vm);
+		held_news(d, vm);
+	} else if (crash && crash_backoff(d, vm)) {
+		held_news(d, vm);
 	}
 	daemon_request_event(d, crash ? "crash" : "stopped outside strata");
 }
@@ -1064,6 +1192,10 @@ on_domain_event(virt_host *h, const char *domain, int event, int detail, gpointe
 		/* Started by someone: a hold keeping it stopped ends.  QEMU reports
 		 * RESUMED before STARTED; either may be the first we see. */
 		g_hash_table_remove(d->rebooting, domain);  /* it did not stop */
+		hold *was = g_hash_table_lookup(d->holds, domain);
+
+		if (was)
+			released_news(d, domain, was, "it was started");
 		if (g_hash_table_remove(d->holds, domain)) {
 			history_hold_drop(d->hist, domain);
 			log_about(G_LOG_LEVEL_MESSAGE, domain, NULL, NULL, "%s: hold released: it was started", domain);
@@ -1123,6 +1255,7 @@ on_fire(const spec_appliance *a, const spec_sched *s, const char *vm, int state,
 	/* Holds until the next scheduled action for the VM or a spec change:
 	 * self-heal does not undo a scheduled power-off. */
 	hold_set(d, dvm, state, why);
+	telemetry_schedule_run(d->tm, spec_action_names[s->action.v], "done");
 	daemon_request(d, why);
 }
 
@@ -1308,6 +1441,55 @@ status_capture_templates(daemon_state *d)
 	}
 }
 
+/* A host's state changed since the last pass: news, and an alert. */
+static void
+host_news(daemon_state *d, const obs_host *h)
+{
+	const char *now = h->reachable ? "up" : obs_host_lost(h) ? "lost" : "unreachable";
+	const char *was = g_hash_table_lookup(d->host_said, h->name);
+
+	if (g_strcmp0(was, now) == 0)
+		return;
+	if (g_strcmp0(was, "unreachable") == 0)
+		tell(d, "host_back", "StrataHostUnreachable", true, "critical", NULL, h->name, NULL,
+		     "host %s %s", h->name, now);
+	if (g_strcmp0(was, "lost") == 0)
+		tell(d, "host_back", "StrataHostLost", true, "critical", NULL, h->name, NULL,
+		     "host %s %s", h->name, now);
+	if (g_str_equal(now, "unreachable"))
+		tell(d, "host_unreachable", "StrataHostUnreachable", false, "critical", NULL, h->name,
+		     NULL, "host %s unreachable: %s", h->name, h->error ? h->error : "?");
+	else if (g_str_equal(now, "lost"))
+		tell(d, "host_lost", "StrataHostLost", false, "critical", NULL, h->name, NULL,
+		     "host %s declared lost: its HA VMs may restart elsewhere", h->name);
+	g_hash_table_replace(d->host_said, g_strdup(h->name), (gpointer)now);
+}
+
+/* Hosts' capacity, and what the running managed VMs on each take. */
+static void
+telemetry_hosts(daemon_state *d)
+{
+	const observed *have = d->pass.have;
+
+	for (guint i = 0; i < have->hosts->len; i++) {
+		const obs_host *h = have->hosts->pdata[i];
+		unsigned vcpus = 0;
+		uint64_t memory = 0;
+
+		for (guint j = 0; h->reachable && j < h->domains->len; j++) {
+			const obs_domain *o = h->domains->pdata[j];
+			const desired_vm *vm = g_hash_table_lookup(d->want->vm_by_domain, o->name);
+
+			if (vm && (o->state == VIRT_DOM_RUNNING || o->state == VIRT_DOM_PAUSED)) {
+				vcpus += vm->cpus;
+				memory += vm->memory;
+			}
+		}
+		telemetry_host(d->tm, h->name, h->reachable, h->node.cpus, h->node.memory, vcpus, memory);
+		host_news(d, h);
+	}
+}
+
 static void
 status_capture(daemon_state *d)
 {
@@ -1332,6 +1514,8 @@ status_capture(daemon_state *d)
 	}
 	status_capture_pools(d);
 	status_capture_templates(d);
+	telemetry_view_begin(d->tm);
+	telemetry_hosts(d);
 	for (guint i = 0; i < d->want->vms->len; i++) {
 		desired_vm *vm = d->want->vms->pdata[i];
 		obs_domain *o = g_hash_table_lookup(have->domain_by_name, vm->domain);
@@ -1359,7 +1543,57 @@ status_capture(daemon_state *d)
 		json_out_string(b, "restart_required", o ? o->restart_required : NULL);
 		json_builder_end_object(b);
 		g_ptr_array_add(d->status, json_builder_get_root(b));
+		telemetry_vm(d->tm, vm->appliance, vm->vm, o ? o->host->name : NULL, observed_state,
+			     spec_vm_state_names[vm->state]);
 	}
+	telemetry_view_end(d->tm);
+}
+
+/* A pass ended with @result (telemetry.h); one that found the hosts as
+ * the revision wants them settles it. */
+static void
+pass_result(daemon_state *d, const char *result)
+{
+	double took = (double)(g_get_monotonic_time() - d->pass_began) / 1e6;
+
+	telemetry_reconcile(d->tm, result, took, real_now());
+	if (g_str_equal(result, "in_sync") || g_str_equal(result, "converged")) {
+		g_free(d->settled_full);
+		d->settled_full = g_strdup(d->good_full);
+	}
+}
+
+/* Run news: a failure, the first success after one, drift healed. */
+static void
+run_news(daemon_state *d, exec_result r, const char *summary)
+{
+	if (r != EXEC_CONVERGED) {
+		d->run_failing = true;
+		tell(d, "run_failed", "StrataRunFailed", false, "warning", NULL, NULL, NULL,
+		     "run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
+		return;
+	}
+	if (d->run_failing)
+		tell(d, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
+		     "run %" G_GINT64_FORMAT " converged after a failure: %s", d->run, summary);
+	else if (g_strcmp0(d->settled_full, d->good_full) == 0)
+		tell(d, "drift_healed", NULL, false, "info", NULL, NULL, NULL,
+		     "run %" G_GINT64_FORMAT " healed drift: %s", d->run, summary);
+	d->run_failing = false;
+}
+
+/* A revision held for removing too many VMs: news while it waits. */
+static void
+removal_news(daemon_state *d, const plan *p)
+{
+	if (p->removal_held && !d->removal_said)
+		tell(d, "removal_held", "StrataRemovalHeld", false, "warning", NULL, NULL, NULL,
+		     "revision %s removes too many managed VMs: held until confirmed",
+		     d->good_digest ? d->good_digest : "?");
+	else if (!p->removal_held && d->removal_said)
+		tell(d, "removal_released", "StrataRemovalHeld", true, "warning", NULL, NULL, NULL,
+		     "revision %s: no removal held any more", d->good_digest ? d->good_digest : "?");
+	d->removal_said = p->removal_held;
 }
 
 static void
@@ -1387,6 +1621,10 @@ reconcile_end(daemon_state *d)
 	if (err)
 		g_warning("history: %s; no further change until it can be written", err->message);
 	g_message("run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
+	telemetry_run_ops(d->tm, d->pass.plan);
+	pass_result(d, r == EXEC_CONVERGED ? (d->pass.plan->errors->len ? "error" : "converged")
+					   : exec_result_name(r));
+	run_news(d, r, summary);
 	pass_release(&d->pass);
 	schedule_arm(d);
 	notify("STATUS=idle");
@@ -1730,6 +1968,7 @@ reconcile_start(daemon_state *d)
 	if (connect_grace(d))
 		return;
 	d->runs++;
+	d->pass_began = g_get_monotonic_time();
 	snapshot_begin(d);
 	pass_plan_begin(&d->pass, d->good, d->hosts, d->cache, deadline);
 	if (observe_complete(d->pass.observing)) {  /* no host to wait for */
@@ -1793,6 +2032,8 @@ reconcile_observed(daemon_state *d)
 			d->late_hosts = true;  /* connected, and late */
 	}
 	p = d->pass.plan;
+	telemetry_drift(d->tm, p);
+	removal_news(d, p);
 	add_oneshots(d, p);
 	status_capture(d);
 	for (guint i = 0; i < p->notes->len; i++) {
@@ -1810,6 +2051,7 @@ reconcile_observed(daemon_state *d)
 	if (p->ops->len == 0) {
 		if (!p->errors->len)
 			g_debug("converged: %u libvirt calls", d->pass.calls);
+		pass_result(d, p->errors->len ? "error" : "in_sync");
 		pass_release(&d->pass);
 		/* A pass's snapshot and plan are gone: give the memory back
 		 * while the daemon idles. */
@@ -1826,6 +2068,7 @@ reconcile_observed(daemon_state *d)
 		 * no one, and a second daemon may already own the new file. */
 		g_critical("%s", herr->message);
 		oneshots_settle(d, false);
+		pass_result(d, "failed");
 		pass_release(&d->pass);
 		return;
 	}
@@ -1838,6 +2081,7 @@ reconcile_observed(daemon_state *d)
 		g_warning("history cannot be written (%s): nothing is changed; retrying in %u ms",
 			  herr ? herr->message : "?", d->retry_ms);
 		oneshots_settle(d, false);
+		pass_result(d, "failed");
 		pass_release(&d->pass);
 		loop_timer_set(d->kick_timer, (int)d->retry_ms);
 		return;
@@ -2122,6 +2366,9 @@ daemon_new(const daemon_options *o, GError **error)
 	d->oneshots = g_ptr_array_new_with_free_func(oneshot_free);
 	d->event_ids = g_array_new(FALSE, TRUE, sizeof(int));
 	d->cache = obs_cache_new();
+	d->host_said = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	d->sched_failing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	d->tm = telemetry_new(o->version ? o->version : "unknown");
 	loop_init();
 	d->hist = history_open(o->db, error);
 	if (!d->hist)
@@ -2132,6 +2379,23 @@ daemon_new(const daemon_options *o, GError **error)
 	sock = o->socket ? g_strdup(o->socket) : daemon_socket_path(o->db);
 	d->control = control_listen(sock, d, error);
 	if (!d->control)
+		goto fail;
+	if (o->metrics_address) {
+		g_autoptr(GError) merr = NULL;
+
+		d->metrics = metrics_server_start(telemetry_metrics(d->tm), o->metrics_address, &merr);
+		if (d->metrics)
+			g_message("metrics served at http://%s/metrics (port %u)", o->metrics_address,
+				  metrics_server_port(d->metrics));
+		else if (o->metrics_default)
+			g_warning("metrics not served: %s", merr->message);
+		else {
+			g_propagate_error(error, g_steal_pointer(&merr));
+			goto fail;
+		}
+	}
+	d->notifier = notify_new(&o->notify, d->tm, error);
+	if (!d->notifier && (o->notify.webhook_url || o->notify.alertmanager_url))
 		goto fail;
 	/* Signals first: the worker threads inherit the blocked mask. */
 	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
@@ -2289,6 +2553,13 @@ daemon_free(daemon_state *d)
 	g_ptr_array_unref(d->oneshots);
 	g_array_unref(d->event_ids);
 	log_set_revision(NULL);
+	/* Receivers first: their threads count into the telemetry. */
+	notify_free(d->notifier);
+	metrics_server_stop(d->metrics);
+	telemetry_free(d->tm);
+	g_hash_table_unref(d->host_said);
+	g_hash_table_unref(d->sched_failing);
+	g_free(d->settled_full);
 	g_free(d->good_digest);
 	g_free(d->good_full);
 	g_free(d);

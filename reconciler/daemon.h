@@ -32,6 +32,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "notify.h"
+
 typedef struct {
 	const char *path;          /* the source folder (or NULL with git_url) */
 	const char *git_url;       /* a Git repository instead of a folder */
@@ -55,6 +57,11 @@ typedef struct {
 	gint64 (*now)(void);       /* Unix seconds, for schedules; tests fake it */
 	struct verifier *verifier; /* signatures a Git revision needs (source_verify.h),
 				      or NULL; daemon_new takes it, failing or not */
+	const char *metrics_address; /* serve /metrics there (metrics_http.h), or NULL */
+	bool metrics_default;      /* the address was not asked for: one that cannot
+				      be bound is a warning, not a failure */
+	notify_options notify;     /* where events go (notify.h); none by default */
+	const char *version;       /* strata_build_info's */
 	unsigned verify_retry_ms;  /* a check that could not be made is tried
 				      again at a fetch this long after (doubling
 				      each time, at most an hour); default 30 s */

@@ -765,6 +765,7 @@ dispatch(executor *x, GError **error)
 			continue;
 		*b += heavy(op);
 		op->status = OPST_RUNNING;
+		op->started_us = g_get_monotonic_time();
 		g_ptr_array_add(batch, op);
 	}
 	if (!batch->len)
@@ -886,6 +887,7 @@ collect(executor *x, bool block)
 		}
 		op->attempts += j->attempts;
 		op->status = j->ok ? OPST_DONE : OPST_FAILED;
+		op->ended_us = g_get_monotonic_time();
 		op->unchanged = j->ok && j->unchanged;
 		op->error = g_steal_pointer(&j->error);
 		if (op->kind == OP_IMAGE_EXPORT)

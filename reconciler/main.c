@@ -10,9 +10,6 @@
 #include "cli.h"
 #include "log.h"
 
-#ifndef STRATA_VERSION
-#define STRATA_VERSION "0.1.0"
-#endif
 
 typedef struct {
 	const char *name;

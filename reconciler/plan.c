@@ -3928,6 +3928,8 @@ plan_build(const desired_state *want, const observed *have, const plan_options *
 	plan_persistent(&pl);
 	plan_exports(&pl);
 	plan_retirements(&pl);
+	pl.p->removal_held = (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty) ||
+			     too_many_removed(&pl);
 	if (pl.managed > 0 && pl.removed == pl.managed && !opts->allow_empty)
 		refuse(&pl, NULL, "the plan would remove every managed VM (%u); refused without --allow-empty",
 		       pl.managed);

@@ -183,6 +183,8 @@ struct plan_op {
 	op_status status;
 	char *error;
 	unsigned attempts;
+	gint64 started_us, ended_us; /* monotonic: when it was handed to a worker,
+					when its result came back (0: never) */
 	bool unchanged;           /* done, but it found nothing to do (a stop of a
 				     VM already off): no event follows */
 	char *digest;             /* VOL_COPY: the sha256 the copy had;
@@ -205,6 +207,8 @@ typedef struct {
 	unsigned n_change;
 	unsigned n_remove;
 	bool partial;             /* a host did not answer: what runs there is unknown */
+	bool removal_held;        /* refused for removing too many managed VMs
+				     (--max-removal, --allow-empty) */
 } plan;
 
 #define PLAN_MAX_REMOVAL_PCT 50

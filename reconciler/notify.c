@@ -1,0 +1,496 @@
+/*
+ * notify.c - webhook and Alertmanager delivery, one thread per receiver
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <curl/curl.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "notify.h"
+
+typedef struct notifier notifier;
+
+typedef struct {
+	char *body;              /* webhook: the JSON to POST */
+	JsonNode *alert;         /* alertmanager: labels, annotations */
+	char *key;               /* alertmanager: the alert's identity */
+	bool resolved;
+	bool stop;
+} item;
+
+typedef struct {
+	notifier *n;
+	const char *name;        /* "webhook", "alertmanager": the metric's label */
+	char *url;
+	char *hmac_key;
+	gsize hmac_len;
+	char *token;
+	GAsyncQueue *q;          /* item * */
+	GThread *thread;
+	GHashTable *active;      /* alertmanager, its thread's: key -> item * firing */
+	CURL *curl;              /* its thread's */
+} receiver;
+
+struct notifier {
+	telemetry *t;
+	unsigned timeout_ms, retry_ms, resend_ms;
+	GPtrArray *receivers;    /* receiver * */
+	GMutex lock;
+	GCond stopped;
+	bool stopping;           /* under lock: backoffs end at once */
+};
+
+static void
+item_free(gpointer p)
+{
+	item *i = p;
+
+	if (!i)
+		return;
+	g_free(i->body);
+	if (i->alert)
+		json_node_unref(i->alert);
+	g_free(i->key);
+	g_free(i);
+}
+
+static char *
+utc_now(gint64 offset_s)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autoptr(GDateTime) t = g_date_time_add_seconds(now, (gdouble)offset_s);
+
+	return g_date_time_format_iso8601(t);
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static size_t
+discard(char *p, size_t size, size_t n, void *data)
+{
+	(void)p;
+	(void)data;
+	return size * n;
+}
+
+/* One POST: true on 2xx; *@permanent when trying again cannot help. */
+static bool
+post_once(receiver *r, const char *url, const char *body, bool *permanent)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	g_autofree char *sig = NULL, *auth = NULL;
+	long code = 0;
+	CURLcode rc;
+
+	if (r->hmac_key) {
+		g_autofree char *hex = g_compute_hmac_for_string(G_CHECKSUM_SHA256, (const guchar *)r->hmac_key,
+								 r->hmac_len, body, -1);
+
+		sig = g_strdup_printf("X-Strata-Signature: sha256=%s", hex);
+		h = curl_slist_append(h, sig);
+	}
+	if (r->token) {
+		auth = g_strdup_printf("Authorization: Bearer %s", r->token);
+		h = curl_slist_append(h, auth);
+	}
+	curl_easy_reset(r->curl);
+	curl_easy_setopt(r->curl, CURLOPT_URL, url);
+	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);  /* threads: no SIGALRM */
+	curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, (long)r->n->timeout_ms);
+	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)r->n->timeout_ms);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = curl_easy_perform(r->curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK)
+		g_debug("notify %s: %s", r->name, curl_easy_strerror(rc));
+	else if (code < 200 || code > 299)
+		g_debug("notify %s: HTTP %ld", r->name, code);
+	/* A request refused as such stays refused; 408 and 429 say "later". */
+	*permanent = rc == CURLE_OK && code >= 400 && code < 500 && code != 408 && code != 429;
+	return rc == CURLE_OK && code >= 200 && code <= 299;
+}
+
+/* Wait @ms unless the notifier stops meanwhile; false if it did. */
+static bool
+wait_or_stop(notifier *n, unsigned ms)
+{
+	gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
+	bool stopping;
+
+	g_mutex_lock(&n->lock);
+	while (!n->stopping && g_cond_wait_until(&n->stopped, &n->lock, until))
+		;
+	stopping = n->stopping;
+	g_mutex_unlock(&n->lock);
+	return !stopping;
+}
+
+#define ATTEMPTS 4
+
+static bool
+post(receiver *r, const char *url, const char *body)
+{
+	unsigned backoff = r->n->retry_ms;
+
+	for (int a = 1; a <= ATTEMPTS; a++) {
+		bool permanent = false;
+
+		if (post_once(r, url, body, &permanent))
+			return true;
+		if (permanent || a == ATTEMPTS || !wait_or_stop(r->n, backoff))
+			break;
+		backoff *= 2;
+	}
+	return false;
+}
+
+static void
+deliver(receiver *r, const char *url, const char *body)
+{
+	bool ok = post(r, url, body);
+
+	telemetry_notification(r->n->t, r->name, ok);
+	if (!ok)
+		g_warning("notification to %s (%s) not delivered after %d attempts", r->name, r->url, ATTEMPTS);
+}
+
+/* ---- Alertmanager ------------------------------------------------------- */
+
+/* [{labels, annotations, startsAt, endsAt}] for @alerts (item *). */
+static char *
+alerts_body(GPtrArray *alerts, gint64 ends_in_s)
+{
+	g_autoptr(JsonArray) a = json_array_new();
+	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
+	g_autofree char *ends = utc_now(ends_in_s);
+
+	for (guint i = 0; i < alerts->len; i++) {
+		item *it = alerts->pdata[i];
+		JsonObject *o = json_object_ref(json_node_get_object(it->alert));
+
+		json_object_set_string_member(o, "endsAt", ends);
+		json_array_add_object_element(a, o);
+	}
+	json_node_set_array(root, a);
+	return json_to_string(root, FALSE);
+}
+
+static void
+am_take(receiver *r, item *it)
+{
+	g_autofree char *url = g_strconcat(r->url, g_str_has_suffix(r->url, "/") ? "" : "/",
+					   "api/v2/alerts", NULL);
+	g_autoptr(GPtrArray) one = g_ptr_array_new();
+	item *was = g_hash_table_lookup(r->active, it->key);
+	g_autofree char *body = NULL;
+
+	/* A firing alert keeps the startsAt of its first event. */
+	if (was)
+		json_object_set_string_member(json_node_get_object(it->alert), "startsAt",
+			json_object_get_string_member(json_node_get_object(was->alert), "startsAt"));
+	g_ptr_array_add(one, it);
+	body = alerts_body(one, it->resolved ? 0 : (gint64)r->n->resend_ms * 5 / 1000);
+	if (it->resolved) {
+		g_hash_table_remove(r->active, it->key);
+		if (was)  /* nothing fired, nothing to resolve */
+			deliver(r, url, body);
+		item_free(it);
+		return;
+	}
+	g_hash_table_replace(r->active, g_strdup(it->key), it);
+	deliver(r, url, body);
+}
+
+static void
+am_resend(receiver *r)
+{
+	g_autofree char *url = g_strconcat(r->url, g_str_has_suffix(r->url, "/") ? "" : "/",
+					   "api/v2/alerts", NULL);
+	g_autoptr(GPtrArray) all = g_ptr_array_new();
+	g_autofree char *body = NULL;
+	GHashTableIter i;
+	gpointer v;
+
+	g_hash_table_iter_init(&i, r->active);
+	while (g_hash_table_iter_next(&i, NULL, &v))
+		g_ptr_array_add(all, v);
+	if (!all->len)
+		return;
+	body = alerts_body(all, (gint64)r->n->resend_ms * 5 / 1000);
+	deliver(r, url, body);
+}
+
+/* ---- the receivers' threads --------------------------------------------- */
+
+static gpointer
+receiver_run(gpointer data)
+{
+	receiver *r = data;
+	gint64 resend_at = g_get_monotonic_time() + (gint64)r->n->resend_ms * 1000;
+
+	r->curl = curl_easy_init();
+	for (;;) {
+		gint64 wait = MAX(resend_at - g_get_monotonic_time(), 0);
+		item *it = r->active ? g_async_queue_timeout_pop(r->q, (guint64)wait)
+				     : g_async_queue_pop(r->q);
+
+		if (!it) {  /* the resend period ended */
+			am_resend(r);
+			resend_at = g_get_monotonic_time() + (gint64)r->n->resend_ms * 1000;
+			continue;
+		}
+		if (it->stop) {
+			item_free(it);
+			break;
+		}
+		if (r->active) {
+			am_take(r, it);
+			continue;
+		}
+		deliver(r, r->url, it->body);
+		item_free(it);
+	}
+	curl_easy_cleanup(r->curl);
+	return NULL;
+}
+
+static bool
+read_secret(const char *path, const char *what, char **out, gsize *len, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	char *s = NULL;
+
+	if (!g_file_get_contents(path, &s, len, &err)) {
+		g_set_error(error, G_FILE_ERROR, err->code, "%s %s: %s", what, path, err->message);
+		return false;
+	}
+	/* A trailing newline is the editor's, not the secret's. */
+	while (*len && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
+		s[--*len] = '\0';
+	if (!*len) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s %s: the file is empty", what, path);
+		g_free(s);
+		return false;
+	}
+	*out = s;
+	return true;
+}
+
+static void
+receiver_free(gpointer p)
+{
+	receiver *r = p;
+
+	if (r->thread) {
+		item *stop = g_new0(item, 1);
+
+		stop->stop = true;
+		g_async_queue_push_front(r->q, stop);
+		g_thread_join(r->thread);
+	}
+	g_async_queue_unref(r->q);
+	if (r->active)
+		g_hash_table_unref(r->active);
+	g_free(r->url);
+	if (r->hmac_key)
+		memset(r->hmac_key, 0, r->hmac_len);
+	g_free(r->hmac_key);
+	g_free(r->token);
+	g_free(r);
+}
+
+static receiver *
+receiver_new(notifier *n, const char *name, const char *url)
+{
+	receiver *r = g_new0(receiver, 1);
+
+	r->n = n;
+	r->name = name;
+	r->url = g_strdup(url);
+	r->q = g_async_queue_new_full(item_free);
+	return r;
+}
+
+notifier *
+notify_new(const notify_options *o, telemetry *t, GError **error)
+{
+	notifier *n;
+	receiver *w = NULL, *am = NULL;
+
+	if (!o->webhook_url && !o->alertmanager_url)
+		return NULL;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	n = g_new0(notifier, 1);
+	n->t = t;
+	n->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
+	n->retry_ms = o->retry_ms ? o->retry_ms : 1000;
+	n->resend_ms = o->resend_ms ? o->resend_ms : 60000;
+	n->receivers = g_ptr_array_new_with_free_func(receiver_free);
+	g_mutex_init(&n->lock);
+	g_cond_init(&n->stopped);
+	if (o->webhook_url) {
+		gsize len = 0;
+
+		w = receiver_new(n, "webhook", o->webhook_url);
+		g_ptr_array_add(n->receivers, w);
+		if ((o->hmac_key_file &&
+		     !read_secret(o->hmac_key_file, "--notify-hmac-key-file", &w->hmac_key, &w->hmac_len, error)) ||
+		    (o->token_file && !read_secret(o->token_file, "--notify-token-file", &w->token, &len, error))) {
+			notify_free(n);
+			return NULL;
+		}
+	}
+	if (o->alertmanager_url) {
+		am = receiver_new(n, "alertmanager", o->alertmanager_url);
+		am->active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, item_free);
+		g_ptr_array_add(n->receivers, am);
+	}
+	for (guint i = 0; i < n->receivers->len; i++) {
+		receiver *r = n->receivers->pdata[i];
+
+		r->thread = g_thread_new("strata-notify", receiver_run, r);
+	}
+	return n;
+}
+
+void
+notify_free(notifier *n)
+{
+	if (!n)
+		return;
+	g_mutex_lock(&n->lock);
+	n->stopping = true;
+	g_cond_broadcast(&n->stopped);
+	g_mutex_unlock(&n->lock);
+	g_ptr_array_unref(n->receivers);
+	g_mutex_clear(&n->lock);
+	g_cond_clear(&n->stopped);
+	g_free(n);
+}
+
+/* ---- what is sent ------------------------------------------------------- */
+
+static void
+member(JsonBuilder *b, const char *name, const char *value)
+{
+	json_builder_set_member_name(b, name);
+	if (value)
+		json_builder_add_string_value(b, value);
+	else
+		json_builder_add_null_value(b);
+}
+
+char *
+notify_webhook_body(const notify_event *e, const char *id, const char *time)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	member(b, "id", id);
+	member(b, "time", time);
+	member(b, "source", "strata");
+	member(b, "event", e->event);
+	member(b, "severity", e->severity);
+	member(b, "summary", e->summary);
+	member(b, "revision", e->revision);
+	member(b, "appliance", e->appliance);
+	member(b, "vm", e->vm);
+	member(b, "host", e->host);
+	member(b, "action", e->action);
+	json_builder_set_member_name(b, "run");
+	if (e->run > 0)
+		json_builder_add_int_value(b, e->run);
+	else
+		json_builder_add_null_value(b);
+	member(b, "alert", e->alert);
+	json_builder_set_member_name(b, "resolved");
+	json_builder_add_boolean_value(b, e->resolved);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	return json_to_string(root, FALSE);
+}
+
+/* The alert: its identity labels, a summary, startsAt now. */
+static item *
+alert_item(const notify_event *e)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *now = utc_now(0);
+	const struct {
+		const char *name, *value;
+	} labels[] = {
+		{ "alertname", e->alert }, { "severity", e->severity }, { "appliance", e->appliance },
+		{ "vm", e->vm }, { "host", e->host }, { "action", e->action },
+	};
+	item *it = g_new0(item, 1);
+	GString *key = g_string_new(NULL);
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "labels");
+	json_builder_begin_object(b);
+	for (size_t i = 0; i < G_N_ELEMENTS(labels); i++) {
+		if (!labels[i].value)
+			continue;
+		member(b, labels[i].name, labels[i].value);
+		/* Severity is not identity: a resolution may say another. */
+		if (i != 1)
+			g_string_append_printf(key, "%s=%s\x1f", labels[i].name, labels[i].value);
+	}
+	member(b, "source", "strata");
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "annotations");
+	json_builder_begin_object(b);
+	member(b, "summary", e->summary);
+	if (e->revision)
+		member(b, "revision", e->revision);
+	json_builder_end_object(b);
+	member(b, "startsAt", now);
+	json_builder_end_object(b);
+	it->alert = json_builder_get_root(b);
+	it->key = g_string_free(key, FALSE);
+	it->resolved = e->resolved;
+	return it;
+}
+
+static void
+enqueue(receiver *r, item *it)
+{
+	if (g_async_queue_length(r->q) >= NOTIFY_QUEUE_MAX) {
+		telemetry_notification_dropped(r->n->t, r->name);
+		item_free(it);
+		return;
+	}
+	g_async_queue_push(r->q, it);
+}
+
+void
+notify_send(notifier *n, const notify_event *e)
+{
+	g_autofree char *id = NULL, *now = NULL;
+
+	if (!n)
+		return;
+	id = g_uuid_string_random();
+	now = utc_now(0);
+	for (guint i = 0; i < n->receivers->len; i++) {
+		receiver *r = n->receivers->pdata[i];
+		item *it;
+
+		if (r->active && !e->alert)
+			continue;  /* news, not a problem: no alert */
+		if (r->active) {
+			it = alert_item(e);
+		} else {
+			it = g_new0(item, 1);
+			it->body = notify_webhook_body(e, id, now);
+		}
+		enqueue(r, it);
+	}
+}
