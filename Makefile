@@ -5,10 +5,11 @@
 #   make deps       install the Debian packages the build and tests need
 #   make bench      run the benchmarks and print their figures
 #   make fuzz       run the spec and planner fuzzers (FUZZ_SECONDS=60 each)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the binary and its manual pages)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
@@ -25,7 +26,8 @@ TEST_PKGS := cmocka
 DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev libcrypt-dev \
 	libcmocka-dev libgnutls28-dev libgpgme-dev libarchive-dev clang libclang-rt-14-dev git tzdata \
-	cmark-gfm gnupg openssh-client libmicrohttpd-dev libcurl4-openssl-dev
+	cmark-gfm gnupg openssh-client libmicrohttpd-dev libcurl4-openssl-dev \
+	groff-base man-db bsdextrautils prometheus prometheus-alertmanager curl
 # The end-to-end suite's real hypervisors (make e2e).
 E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils binutils util-linux procps xorriso
@@ -50,13 +52,13 @@ RECON_LIB_OBJ := $(filter-out $(B)/reconciler/main.o,$(RECON_OBJ))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TESTLIB_SRC := tests/unit/testutil.c tests/unit/recon.c
+TESTLIB_SRC := tests/unit/testutil.c tests/unit/recon.c tests/unit/http_sink.c
 TESTLIB_OBJ := $(TESTLIB_SRC:tests/unit/%.c=$(B)/tests/lib/%.o)
 
 # Every test again under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer.
 A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_TESTS := test_waiter test_qcow2_snap test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
+SAN_TESTS := test_telemetry test_waiter test_qcow2_snap test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
 	test_reconcile test_cli_reconcile test_daemon test_schedule test_plan_observed test_copy \
 	test_observe_snapshot test_plan_markdown test_verify test_snapshot test_media test_seed
 
@@ -64,7 +66,7 @@ SAN_TESTS := test_waiter test_qcow2_snap test_spec_load test_spec_validate test_
 .PRECIOUS: $(A)/%.o
 .SECONDARY: $(TESTLIB_OBJ)
 
-.PHONY: all check check-unit check-asan check-tsan deps deps-check bench bench-deps fuzz install clean e2e
+.PHONY: all check check-unit check-asan check-tsan check-man check-obs deps deps-check bench bench-deps fuzz install clean e2e
 
 all: deps-check strata
 
@@ -98,7 +100,15 @@ $(B)/tests/lib/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
 
-check: deps-check strata check-unit check-asan check-tsan
+check: deps-check strata check-unit check-asan check-tsan check-man check-obs
+
+# The manual pages render without a warning and name every verb, flag and spec key.
+check-man: strata
+	tests/man/check.sh $(CURDIR)/strata $(CURDIR)/man
+
+# The real Prometheus, promtool and Alertmanager against a daemon on the test driver.
+check-obs: strata
+	STRATA=$(CURDIR)/strata tests/obs/check.sh
 
 check-unit: strata $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
@@ -122,7 +132,7 @@ $(A)/strata: $(SPEC_SRC:%.c=$(A)/%.o) $(RECON_OBJ:$(B)/%=$(A)/%)
 # the worker pool share plans, connections and caches.
 T := $(B)/tsan
 TSAN := -fsanitize=thread -fno-omit-frame-pointer
-TSAN_TESTS := test_reconcile test_daemon test_waiter
+TSAN_TESTS := test_reconcile test_daemon test_waiter test_telemetry
 .PRECIOUS: $(T)/%.o
 
 $(T)/%.o: %.c
@@ -220,6 +230,9 @@ $(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(SPEC_SRC) $(filter-out reconciler/
 install: strata
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 strata $(DESTDIR)$(BINDIR)/strata
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 man/strata.1 $(DESTDIR)$(MANDIR)/man1/strata.1
+	install -m 0644 man/strata-spec.5 $(DESTDIR)$(MANDIR)/man5/strata-spec.5
 
 clean:
 	rm -rf $(B) strata

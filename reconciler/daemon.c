@@ -2565,6 +2565,12 @@ daemon_free(daemon_state *d)
 	g_free(d);
 }
 
+guint16
+daemon_metrics_port(const daemon_state *d)
+{
+	return d->metrics ? metrics_server_port(d->metrics) : 0;
+}
+
 void
 daemon_iterate(daemon_state *d)
 {

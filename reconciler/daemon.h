@@ -102,6 +102,9 @@ bool daemon_idle(const daemon_state *d);
 bool daemon_approve(daemon_state *d);
 guint daemon_runs(const daemon_state *d);   /* reconciles started so far */
 
+/* For tests: the port /metrics is served on, 0 if none. */
+guint16 daemon_metrics_port(const daemon_state *d);
+
 /* For tests: run the schedule check now (what its timer does). */
 void daemon_schedule_check(daemon_state *d);
 

@@ -22,6 +22,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef enum { LOG_AUTO, LOG_TEXT, LOG_JSON, LOG_JOURNAL } log_format;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "notify.h"
+#include "telemetry.h"
 
 typedef struct notifier notifier;
 
@@ -74,6 +75,19 @@ discard(char *p, size_t size, size_t n, void *data)
 	return size * n;
 }
 
+static bool stopping(notifier *n);
+
+/* libcurl asks about once a second: a stopping notifier ends the attempt. */
+static int
+on_progress(void *data, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return stopping(data) ? 1 : 0;
+}
+
 /* One POST: true on 2xx; *@permanent when trying again cannot help. */
 static bool
 post_once(receiver *r, const char *url, const char *body, bool *permanent)
@@ -103,6 +117,9 @@ post_once(receiver *r, const char *url, const char *body, bool *permanent)
 	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)r->n->timeout_ms);
 	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r->n);
 	rc = curl_easy_perform(r->curl);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -114,6 +131,17 @@ post_once(receiver *r, const char *url, const char *body, bool *permanent)
 	/* A request refused as such stays refused; 408 and 429 say "later". */
 	*permanent = rc == CURLE_OK && code >= 400 && code < 500 && code != 408 && code != 429;
 	return rc == CURLE_OK && code >= 200 && code <= 299;
+}
+
+static bool
+stopping(notifier *n)
+{
+	bool s;
+
+	g_mutex_lock(&n->lock);
+	s = n->stopping;
+	g_mutex_unlock(&n->lock);
+	return s;
 }
 
 /* Wait @ms unless the notifier stops meanwhile; false if it did. */
@@ -133,17 +161,18 @@ wait_or_stop(notifier *n, unsigned ms)
 
 #define ATTEMPTS 4
 
+/* Up to ATTEMPTS tries, backing off; *@tries says how many were made. */
 static bool
-post(receiver *r, const char *url, const char *body)
+post(receiver *r, const char *url, const char *body, int *tries)
 {
 	unsigned backoff = r->n->retry_ms;
 
-	for (int a = 1; a <= ATTEMPTS; a++) {
+	for (*tries = 1; *tries <= ATTEMPTS; ++*tries) {
 		bool permanent = false;
 
 		if (post_once(r, url, body, &permanent))
 			return true;
-		if (permanent || a == ATTEMPTS || !wait_or_stop(r->n, backoff))
+		if (permanent || *tries == ATTEMPTS || !wait_or_stop(r->n, backoff))
 			break;
 		backoff *= 2;
 	}
@@ -153,11 +182,13 @@ post(receiver *r, const char *url, const char *body)
 static void
 deliver(receiver *r, const char *url, const char *body)
 {
-	bool ok = post(r, url, body);
+	int tries = 0;
+	bool ok = post(r, url, body, &tries);
 
 	telemetry_notification(r->n->t, r->name, ok);
 	if (!ok)
-		g_warning("notification to %s (%s) not delivered after %d attempts", r->name, r->url, ATTEMPTS);
+		g_warning("notification to %s (%s) not delivered (%d attempt%s; G_MESSAGES_DEBUG=all says why)",
+			  r->name, r->url, tries, tries == 1 ? "" : "s");
 }
 
 /* ---- Alertmanager ------------------------------------------------------- */

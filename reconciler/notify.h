@@ -27,7 +27,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
-#include "telemetry.h"
+typedef struct telemetry telemetry;  /* telemetry.h */
 
 #define NOTIFY_QUEUE_MAX 1000
 
@@ -66,7 +66,7 @@ typedef struct notifier notifier;
 /* NULL with no receiver given; fails when a secret file cannot be read. */
 notifier *notify_new(const notify_options *o, telemetry *t, GError **error);
 void notify_send(notifier *n, const notify_event *e);
-/* Stops the threads (an attempt under way ends at its deadline). */
+/* Stops the threads: an attempt under way is cut within about a second. */
 void notify_free(notifier *n);
 
 /* For tests: the webhook body of @e, as sent (id and time given). */

@@ -7,6 +7,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <linux/fs.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "http_sink.h"
 #include "../../reconciler/daemon.h"
 #include "../../reconciler/loop.h"
 #include "../../reconciler/source_git.h"
@@ -490,6 +492,158 @@ test_watch__guest_shutdown_follows_restart_policy(void **state)
 		assert_string_equal(b, "running");
 	}
 	watch_stop(w);
+}
+
+static size_t
+into_gstring(char *p, size_t size, size_t n, void *data)
+{
+	g_string_append_len(data, p, (gssize)(size * n));
+	return size * n;
+}
+
+/* GET http://127.0.0.1:@port/metrics, from this thread (the daemon's
+ * endpoint answers on its own). */
+static char *
+scrape(guint16 port)
+{
+	g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u/metrics", port);
+	GString *out = g_string_new(NULL);
+	CURL *c = curl_easy_init();
+	long code = 0;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, into_gstring);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	assert_int_equal(code, 200);
+	curl_easy_cleanup(c);
+	return g_string_free(out, FALSE);
+}
+
+/* The webhook events that came within @ms, until one is @event about @vm. */
+static bool
+webhook_event(http_sink *sink, const char *event, const char *vm, int ms)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	http_req *r;
+
+	while (g_get_monotonic_time() < end && (r = http_sink_pop(sink, 100)) != NULL) {
+		g_autoptr(JsonParser) p = json_parser_new();
+		JsonObject *o;
+		bool hit;
+
+		assert_true(json_parser_load_from_data(p, r->body, -1, NULL));
+		o = json_node_get_object(json_parser_get_root(p));
+		hit = !strcmp(json_object_get_string_member(o, "event"), event) &&
+		      !g_strcmp0(json_object_get_string_member_with_default(o, "vm", NULL), vm);
+		http_req_free(r);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+static bool
+a_running_b_held(watch *w)
+{
+	g_autofree char *a = observed(w, "a", "observed");
+	g_autofree char *b = observed(w, "b", "override");
+
+	return daemon_idle(w->d) && !strcmp(a, "running") && !strcmp(b, "stopped");
+}
+
+static void
+shut_down_guest(watch *w, const char *domain)
+{
+	virt_host *h1 = daemon_host(w->d, "hv1"), *h2 = daemon_host(w->d, "hv2");
+	g_autoptr(GError) e1 = NULL;
+	g_autoptr(GError) e2 = NULL;
+
+	if (!virt_shutdown(h1, domain, 1000, &e1))
+		assert_true(virt_shutdown(h2, domain, 1000, &e2));
+}
+
+/*
+ * What an operator watches: /metrics (on a port of its own, answered while
+ * the loop is busy elsewhere) shows every host and VM; a guest that shuts
+ * itself down is a vm_held webhook.
+ */
+static void
+test_watch__metrics_and_webhooks_for_operators(void **state)
+{
+	watch *w = watch_dirs();
+	http_sink *sink = http_sink_new(false);
+	g_autofree char *text = app(NULL), *url = http_sink_url(sink, "/hook");
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .metrics_address = "127.0.0.1:0", .version = "test" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *m = NULL;
+
+	(void)state;
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	o.shutdown_timeout_ms = 1000;
+	o.notify.webhook_url = url;
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	assert_true(wait_for(w, all_running, 5000));
+	assert_int_not_equal(daemon_metrics_port(w->d), 0);
+	m = scrape(daemon_metrics_port(w->d));
+	assert_non_null(strstr(m, "strata_host_up{host=\"hv1\"} 1\n"));
+	assert_non_null(strstr(m, "strata_host_up{host=\"hv2\"} 1\n"));
+	assert_non_null(strstr(m, "strata_vm_info{appliance=\"w\",vm=\"b\",host=\"hv"));
+	assert_non_null(strstr(m, "state=\"running\",desired_state=\"running\"} 1\n"));
+	assert_non_null(strstr(m, "strata_operations_total{kind=\"start\",result=\"done\"} 3\n"));
+	assert_non_null(strstr(m, "strata_reconciles_total{result=\"converged\"} 1\n"));
+	assert_non_null(strstr(m, "strata_build_info{version=\"test\"} 1\n"));
+	shut_down_guest(w, "w.b");
+	daemon_request(w->d, "test");
+	assert_true(wait_for(w, a_running_b_held, 5000));
+	assert_true(webhook_event(sink, "vm_held", "b", 5000));
+	g_free(m);
+	m = scrape(daemon_metrics_port(w->d));
+	assert_non_null(strstr(m, "vm=\"b\",host=\"hv"));
+	assert_non_null(strstr(m, "state=\"stopped\",desired_state=\"running\"} 1\n"));
+	watch_stop(w);
+	http_sink_free(sink);
+}
+
+/* A webhook receiver that accepts and never answers: the daemon still
+ * holds the VM at once and converges the rest. */
+static void
+test_watch__a_hanging_webhook_delays_no_reconcile(void **state)
+{
+	watch *w = watch_dirs();
+	http_sink *sink = http_sink_new(true);
+	g_autofree char *text = app(NULL), *url = http_sink_url(sink, "/");
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	tu_write(w->file, text);
+	o.path = w->src;
+	o.db = w->db;
+	o.shutdown_timeout_ms = 1000;
+	o.notify.webhook_url = url;
+	o.notify.timeout_ms = 60000;  /* an attempt outlives the test */
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	assert_true(wait_for(w, all_running, 5000));
+	shut_down_guest(w, "w.b");
+	daemon_request(w->d, "test");
+	assert_true(wait_for(w, a_running_b_held, 5000));
+	assert_int_equal(http_sink_accepted(sink), 1);  /* it was tried, and hangs */
+	/* Stopping does not wait for the hung attempt's 60 s deadline. */
+	{
+		gint64 t0 = g_get_monotonic_time();
+
+		watch_stop(w);
+		assert_true(g_get_monotonic_time() - t0 < 10 * G_USEC_PER_SEC);
+	}
+	http_sink_free(sink);
 }
 
 static void
@@ -2377,6 +2531,8 @@ main(void)
 		cmocka_unit_test(test_watch__keeps_an_observed_snapshot),
 		cmocka_unit_test(test_watch__invalid_revision_changes_nothing_and_is_recorded),
 		cmocka_unit_test(test_watch__guest_shutdown_follows_restart_policy),
+		cmocka_unit_test(test_watch__metrics_and_webhooks_for_operators),
+		cmocka_unit_test(test_watch__a_hanging_webhook_delays_no_reconcile),
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
 		cmocka_unit_test(test_watch__database_removed_under_the_daemon),
