@@ -596,6 +596,21 @@ hosts_connect(daemon_state *d, const spec_source *src)
 	hosts_reconnect(d->hosts);  /* the new ones, off the loop */
 }
 
+/* A valid revision read after an invalid or refused one: that alert ends,
+ * whether the revision is new or the one in force again. */
+static void
+source_mended(daemon_state *d)
+{
+	if (d->revision_bad)
+		tell(d, "revision_ok", "StrataRevisionInvalid", true, "warning", NULL, NULL, NULL,
+		     "revision %s valid and in force", d->good_digest);
+	if (d->unverified_said)
+		tell(d, "revision_ok", "StrataRevisionUnverified", true, "critical", NULL, NULL, NULL,
+		     "revision %s verified and in force", d->good_digest);
+	d->revision_bad = d->unverified_said = false;
+	g_clear_pointer(&d->bad_full, g_free);  /* the same mistake again is news again */
+}
+
 /* Read the source as it is now: the folder, or the fetched commit. */
 static spec_source *
 read_source(daemon_state *d, spec_diags *diags, char **rev)
@@ -654,6 +669,8 @@ load_revision(daemon_state *d, const char *trigger)
 	    (diags.errors && g_strcmp0(spec_source_digest(src), d->bad_full) == 0)) {
 		/* Touched, not changed; or the invalid revision already recorded
 		 * (a Git poll finds the same bad commit each time). */
+		if (src && !diags.errors && d->good_full && strcmp(spec_source_digest(src), d->good_full) == 0)
+			source_mended(d);
 		spec_source_free(src);
 		spec_diags_release(&diags);
 		return;
@@ -704,13 +721,7 @@ revision_in_force(daemon_state *d, spec_source *src, const char *rev, const char
 	d->want = desired_build(src);
 	g_message("revision %s in force (%s)", rev, trigger);
 	telemetry_source(d->tm, d->good_digest, d->verifier != NULL);
-	if (d->revision_bad)
-		tell(d, "revision_ok", "StrataRevisionInvalid", true, "warning", NULL, NULL, NULL,
-		     "revision %s in force", d->good_digest);
-	if (d->unverified_said)
-		tell(d, "revision_ok", "StrataRevisionUnverified", true, "warning", NULL, NULL, NULL,
-		     "revision %s verified and in force", d->good_digest);
-	d->revision_bad = d->unverified_said = false;
+	source_mended(d);
 	scheduler_check(d->sched, d->good, d->o.now());
 	schedule_arm(d);
 }
@@ -2385,8 +2396,8 @@ daemon_new(const daemon_options *o, GError **error)
 
 		d->metrics = metrics_server_start(telemetry_metrics(d->tm), o->metrics_address, &merr);
 		if (d->metrics)
-			g_message("metrics served at http://%s/metrics (port %u)", o->metrics_address,
-				  metrics_server_port(d->metrics));
+			g_message("metrics served on port %u (--metrics-address %s), at /metrics",
+				  metrics_server_port(d->metrics), o->metrics_address);
 		else if (o->metrics_default)
 			g_warning("metrics not served: %s", merr->message);
 		else {
