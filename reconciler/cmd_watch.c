@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "exec.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "source_verify.h"
 
 /*
@@ -208,6 +209,11 @@ cmd_watch(int argc, char **argv)
 		}
 		log_init(f, stderr);
 	}
+	if (metrics_addr && !g_str_equal(metrics_addr, "off") && !metrics_address_ok(metrics_addr)) {
+		fprintf(stderr, "strata watch: --metrics-address '%s': give HOST:PORT, [IPV6]:PORT, :PORT "
+			"(on 127.0.0.1) or off\nTry 'strata watch --help'.\n", metrics_addr);
+		return STRATA_EXIT_USAGE;
+	}
 	if ((hmac_key || token) && !webhook) {
 		fprintf(stderr, "strata watch: --notify-hmac-key-file and --notify-token-file go with "
 			"--notify-webhook\nTry 'strata watch --help'.\n");
@@ -245,6 +251,8 @@ cmd_watch(int argc, char **argv)
 	o.notify.alertmanager_url = alertmanager;
 	o.version = STRATA_VERSION;
 	die_loudly_on_sigbus();
+	/* A scraper or receiver that hangs up mid-answer is not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	d = daemon_new(&o, &err);
 	if (!d) {
 		fprintf(stderr, "strata watch: %s\n", err->message);

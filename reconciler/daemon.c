@@ -211,12 +211,11 @@ oneshot_news(daemon_state *d, const oneshot *o, bool done)
 	if (done && g_hash_table_remove(d->sched_failing, key))
 		tell(d, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", o->domain,
 		     NULL, action, "%s: %s carried out", o->domain, o->why);
-	else if (!done && o->op->status == OPST_FAILED) {
-		g_hash_table_add(d->sched_failing, g_steal_pointer(&key));
+	else if (!done && o->op->status == OPST_FAILED &&
+		 g_hash_table_add(d->sched_failing, g_steal_pointer(&key)))
 		tell(d, "scheduled_action_failed", "StrataScheduledActionFailed", false, "warning",
 		     o->domain, NULL, action, "%s: %s failed: %s", o->domain, o->why,
 		     o->op->error ? o->op->error : "?");
-	}
 }
 
 /* After a run: what was carried out leaves the queue; the rest stays due. */
@@ -317,7 +316,7 @@ tell(daemon_state *d, const char *event, const char *alert, bool resolved, const
 	g_autofree char *summary = NULL, *app = NULL;
 	const char *dot = domain ? strchr(domain, '.') : NULL;
 	notify_event e = { .event = event, .alert = alert, .resolved = resolved, .severity = severity,
-			   .revision = d->good_digest, .host = host, .action = action, .run = d->run };
+			   .revision = d->good_digest, .host = host, .action = action };
 	va_list ap;
 
 	if (!d->notifier)
@@ -331,6 +330,10 @@ tell(daemon_state *d, const char *event, const char *alert, bool resolved, const
 		e.vm = dot + 1;
 	}
 	e.summary = summary;
+	/* Only a run's own events name it: d->run is the last run begun. */
+	if (g_str_has_prefix(event, "run_") || g_str_has_prefix(event, "scheduled_") ||
+	    g_str_equal(event, "drift_healed"))
+		e.run = d->run;
 	notify_send(d->notifier, &e);
 }
 
@@ -376,11 +379,12 @@ hold_load(const char *domain, int state, const char *hash, const char *why, gpoi
 static void
 hold_set(daemon_state *d, const desired_vm *vm, int state, const char *why)
 {
-	hold *h = g_new0(hold, 1);
+	hold *h = g_new0(hold, 1), *was = g_hash_table_lookup(d->holds, vm->domain);
 
 	h->state = state;
 	h->hash = desired_vm_hash(vm, "any");
 	h->why = g_strdup(why);
+	h->alerted = was && was->alerted;  /* its alert ends when this hold does */
 	g_hash_table_replace(d->holds, g_strdup(vm->domain), h);
 	history_hold_put(d->hist, vm->domain, state, h->hash, why);
 	log_about(G_LOG_LEVEL_MESSAGE, vm->domain, NULL, NULL, "%s: held %s: %s", vm->domain, spec_vm_state_names[state], why);
@@ -1476,6 +1480,28 @@ host_news(daemon_state *d, const obs_host *h)
 	g_hash_table_replace(d->host_said, g_strdup(h->name), (gpointer)now);
 }
 
+/* A host gone from the source: an alert about it ends. */
+static void
+hosts_gone_news(daemon_state *d, const observed *have)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, d->host_said);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		bool seen = false;
+
+		for (guint i = 0; i < have->hosts->len && !seen; i++)
+			seen = g_str_equal(((const obs_host *)have->hosts->pdata[i])->name, k);
+		if (seen)
+			continue;
+		if (!g_str_equal(v, "up"))
+			tell(d, "host_back", g_str_equal(v, "lost") ? "StrataHostLost" : "StrataHostUnreachable",
+			     true, "critical", NULL, k, NULL, "host %s is no longer in the source", (char *)k);
+		g_hash_table_iter_remove(&it);
+	}
+}
+
 /* Hosts' capacity, and what the running managed VMs on each take. */
 static void
 telemetry_hosts(daemon_state *d)
@@ -1499,6 +1525,7 @@ telemetry_hosts(daemon_state *d)
 		telemetry_host(d->tm, h->name, h->reachable, h->node.cpus, h->node.memory, vcpus, memory);
 		host_news(d, h);
 	}
+	hosts_gone_news(d, have);
 }
 
 static void
@@ -1574,20 +1601,39 @@ pass_result(daemon_state *d, const char *result)
 	}
 }
 
-/* Run news: a failure, the first success after one, drift healed. */
+/* Whether @p changes anything besides scheduled one-shots. */
+static bool
+plan_heals(const plan *p)
+{
+	for (guint i = 0; i < p->ops->len; i++) {
+		op_kind k = ((const plan_op *)p->ops->pdata[i])->kind;
+
+		if (k != OP_REBOOT && k != OP_SNAPSHOT_CREATE && k != OP_SNAPSHOT_DELETE)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Run news: a failure (once, not at every retry), the first success after
+ * one, and drift healed: a run that converged on the revision the last
+ * settled pass already had (so not a new revision deployed).  Called
+ * before pass_result settles this run.
+ */
 static void
 run_news(daemon_state *d, exec_result r, const char *summary)
 {
 	if (r != EXEC_CONVERGED) {
+		if (!d->run_failing)
+			tell(d, "run_failed", "StrataRunFailed", false, "warning", NULL, NULL, NULL,
+			     "run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
 		d->run_failing = true;
-		tell(d, "run_failed", "StrataRunFailed", false, "warning", NULL, NULL, NULL,
-		     "run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
 		return;
 	}
 	if (d->run_failing)
 		tell(d, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
 		     "run %" G_GINT64_FORMAT " converged after a failure: %s", d->run, summary);
-	else if (g_strcmp0(d->settled_full, d->good_full) == 0)
+	else if (g_strcmp0(d->settled_full, d->good_full) == 0 && plan_heals(d->pass.plan))
 		tell(d, "drift_healed", NULL, false, "info", NULL, NULL, NULL,
 		     "run %" G_GINT64_FORMAT " healed drift: %s", d->run, summary);
 	d->run_failing = false;
@@ -1633,9 +1679,9 @@ reconcile_end(daemon_state *d)
 		g_warning("history: %s; no further change until it can be written", err->message);
 	g_message("run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
 	telemetry_run_ops(d->tm, d->pass.plan);
+	run_news(d, r, summary);
 	pass_result(d, r == EXEC_CONVERGED ? (d->pass.plan->errors->len ? "error" : "converged")
 					   : exec_result_name(r));
-	run_news(d, r, summary);
 	pass_release(&d->pass);
 	schedule_arm(d);
 	notify("STATUS=idle");
@@ -2062,6 +2108,12 @@ reconcile_observed(daemon_state *d)
 	if (p->ops->len == 0) {
 		if (!p->errors->len)
 			g_debug("converged: %u libvirt calls", d->pass.calls);
+		if (!p->errors->len && d->run_failing) {
+			/* What failed is gone or mended itself: nothing left to do. */
+			tell(d, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
+			     "the hosts are as the revision wants them after a failed run");
+			d->run_failing = false;
+		}
 		pass_result(d, p->errors->len ? "error" : "in_sync");
 		pass_release(&d->pass);
 		/* A pass's snapshot and plan are gone: give the memory back
@@ -2391,6 +2443,11 @@ daemon_new(const daemon_options *o, GError **error)
 	d->control = control_listen(sock, d, error);
 	if (!d->control)
 		goto fail;
+	/* Signals first: the worker threads inherit the blocked mask. */
+	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
+	d->signal_watch = loop_watch(d->signal_fd, on_signal, d);
+	/* After the signals are blocked: MHD's and the receivers' threads
+	 * must not take a SIGTERM meant for the signalfd. */
 	if (o->metrics_address) {
 		g_autoptr(GError) merr = NULL;
 
@@ -2408,9 +2465,6 @@ daemon_new(const daemon_options *o, GError **error)
 	d->notifier = notify_new(&o->notify, d->tm, error);
 	if (!d->notifier && (o->notify.webhook_url || o->notify.alertmanager_url))
 		goto fail;
-	/* Signals first: the worker threads inherit the blocked mask. */
-	d->signal_fd = loop_signalfd(signals, G_N_ELEMENTS(signals));
-	d->signal_watch = loop_watch(d->signal_fd, on_signal, d);
 	d->kick_timer = loop_timer(-1, on_kick, d);
 	d->observe_timer = loop_timer(-1, on_observe_deadline, d);
 	d->backoff_timer = loop_timer(-1, on_backoff, d);

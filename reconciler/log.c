@@ -156,7 +156,10 @@ render_json(GLogLevelFlags level, const GLogField *fields, gsize n, const char *
 	else
 		json_builder_add_null_value(b);
 	json_builder_set_member_name(b, "message");
-	json_builder_add_string_value(b, field(fields, n, "MESSAGE"));
+	/* A libvirt error may carry bytes that are not UTF-8: JSON must not. */
+	msg = g_utf8_make_valid(field(fields, n, "MESSAGE") ? field(fields, n, "MESSAGE") : "", -1);
+	json_builder_add_string_value(b, msg);
+	g_clear_pointer(&msg, g_free);
 	for (size_t i = 0; i < G_N_ELEMENTS(about_keys); i++) {
 		const char *v = field(fields, n, about_keys[i].field);
 

@@ -12,8 +12,8 @@
  *            STRATA_APPLIANCE, STRATA_VM, STRATA_HOST, STRATA_OP
  *   auto     journal when stderr is connected to the journal, else text
  *
- * Debug lines are dropped unless G_MESSAGES_DEBUG names "strata" or "all",
- * as GLib's own writer does.  The writer may be called from any thread;
+ * Debug lines are dropped unless G_MESSAGES_DEBUG=all, as GLib's own
+ * writer does (strata's messages carry no log domain).  The writer may be called from any thread;
  * the revision it prints is a copy kept under a lock (log_set_revision).
  *
  * SPDX-License-Identifier: Apache-2.0

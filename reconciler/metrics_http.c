@@ -31,7 +31,13 @@ reply(struct MHD_Connection *c, unsigned code, const char *type, char *body)
 		strlen(body), body, g_free);
 	enum MHD_Result ok;
 
+	if (!r) {
+		g_free(body);
+		return MHD_NO;  /* out of memory: MHD drops the connection */
+	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ok = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -53,7 +59,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	(void)state;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-			     g_strdup("only GET /metrics\n"));
+			     g_strdup("only GET /metrics\n"));  /* reply() adds Allow */
 	if (strcmp(url, "/metrics") == 0)
 		return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
 			     metrics_render(s->m));
@@ -77,17 +83,25 @@ split_address(const char *address, char **host, char **port)
 			return false;
 		*host = g_strndup(address + 1, (gsize)(end - address - 1));
 		*port = g_strdup(end + 2);
-		return true;
+	} else {
+		colon = strrchr(address, ':');
+		*host = colon && colon > address ? g_strndup(address, (gsize)(colon - address)) : NULL;
+		*port = g_strdup(colon ? colon + 1 : address);
 	}
-	colon = strrchr(address, ':');
-	*host = colon && colon > address ? g_strndup(address, (gsize)(colon - address)) : NULL;
-	*port = g_strdup(colon ? colon + 1 : address);
-	if (!**port || strspn(*port, "0123456789") != strlen(*port) || atoi(*port) > 65535) {
+	if (!g_ascii_string_to_unsigned(*port, 10, 0, 65535, NULL, NULL)) {
 		g_clear_pointer(host, g_free);
 		g_clear_pointer(port, g_free);
 		return false;
 	}
 	return true;
+}
+
+bool
+metrics_address_ok(const char *address)
+{
+	g_autofree char *host = NULL, *port = NULL;
+
+	return split_address(address, &host, &port);
 }
 
 static int
@@ -185,8 +199,10 @@ metrics_server_stop(metrics_server *s)
 		return;
 	/* Quiesced, the listening socket is ours again: closed after the
 	 * stop, which waits for MHD's thread. */
-	MHD_quiesce_daemon(s->mhd);
+	MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+
 	MHD_stop_daemon(s->mhd);
-	close(s->fd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 	g_free(s);
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdbool.h>
 
 #include "metrics.h"
 
@@ -24,5 +25,7 @@ typedef struct metrics_server metrics_server;
  */
 metrics_server *metrics_server_start(metrics *m, const char *address, GError **error);
 guint16 metrics_server_port(const metrics_server *s);
+/* Whether @address has the form metrics_server_start takes (no lookup). */
+bool metrics_address_ok(const char *address);
 /* Stops answering, waits for the scrape in progress, frees. */
 void metrics_server_stop(metrics_server *s);

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "notify.h"
 #include "telemetry.h"
 
@@ -23,7 +24,9 @@ typedef struct {
 typedef struct {
 	notifier *n;
 	const char *name;        /* "webhook", "alertmanager": the metric's label */
-	char *url;
+	char *url;               /* where it POSTs */
+	char *shown;             /* @url without password or query, for logs */
+	int attempts;
 	char *hmac_key;
 	gsize hmac_len;
 	char *token;
@@ -167,12 +170,12 @@ post(receiver *r, const char *url, const char *body, int *tries)
 {
 	unsigned backoff = r->n->retry_ms;
 
-	for (*tries = 1; *tries <= ATTEMPTS; ++*tries) {
+	for (*tries = 1; *tries <= r->attempts; ++*tries) {
 		bool permanent = false;
 
 		if (post_once(r, url, body, &permanent))
 			return true;
-		if (permanent || *tries == ATTEMPTS || !wait_or_stop(r->n, backoff))
+		if (permanent || *tries == r->attempts || !wait_or_stop(r->n, backoff))
 			break;
 		backoff *= 2;
 	}
@@ -188,7 +191,7 @@ deliver(receiver *r, const char *url, const char *body)
 	telemetry_notification(r->n->t, r->name, ok);
 	if (!ok)
 		g_warning("notification to %s (%s) not delivered (%d attempt%s; G_MESSAGES_DEBUG=all says why)",
-			  r->name, r->url, tries, tries == 1 ? "" : "s");
+			  r->name, r->shown, tries, tries == 1 ? "" : "s");
 }
 
 /* ---- Alertmanager ------------------------------------------------------- */
@@ -212,37 +215,43 @@ alerts_body(GPtrArray *alerts, gint64 ends_in_s)
 	return json_to_string(root, FALSE);
 }
 
+/*
+ * An event for Alertmanager.  Alertmanager knows an alert by all of its
+ * labels: a resolution sends the alert exactly as it fired (same labels,
+ * same startsAt), with endsAt now.  One attempt each: a firing alert is
+ * sent again every resend period anyway, and one whose resolution is lost
+ * ends by itself at its endsAt, at most five periods later.
+ */
 static void
 am_take(receiver *r, item *it)
 {
-	g_autofree char *url = g_strconcat(r->url, g_str_has_suffix(r->url, "/") ? "" : "/",
-					   "api/v2/alerts", NULL);
 	g_autoptr(GPtrArray) one = g_ptr_array_new();
 	item *was = g_hash_table_lookup(r->active, it->key);
 	g_autofree char *body = NULL;
 
+	if (it->resolved) {
+		if (was) {  /* nothing fired, nothing to resolve */
+			g_ptr_array_add(one, was);
+			body = alerts_body(one, 0);
+			deliver(r, r->url, body);
+			g_hash_table_remove(r->active, it->key);
+		}
+		item_free(it);
+		return;
+	}
 	/* A firing alert keeps the startsAt of its first event. */
 	if (was)
 		json_object_set_string_member(json_node_get_object(it->alert), "startsAt",
 			json_object_get_string_member(json_node_get_object(was->alert), "startsAt"));
 	g_ptr_array_add(one, it);
-	body = alerts_body(one, it->resolved ? 0 : (gint64)r->n->resend_ms * 5 / 1000);
-	if (it->resolved) {
-		g_hash_table_remove(r->active, it->key);
-		if (was)  /* nothing fired, nothing to resolve */
-			deliver(r, url, body);
-		item_free(it);
-		return;
-	}
+	body = alerts_body(one, (gint64)r->n->resend_ms * 5 / 1000);
 	g_hash_table_replace(r->active, g_strdup(it->key), it);
-	deliver(r, url, body);
+	deliver(r, r->url, body);
 }
 
 static void
 am_resend(receiver *r)
 {
-	g_autofree char *url = g_strconcat(r->url, g_str_has_suffix(r->url, "/") ? "" : "/",
-					   "api/v2/alerts", NULL);
 	g_autoptr(GPtrArray) all = g_ptr_array_new();
 	g_autofree char *body = NULL;
 	GHashTableIter i;
@@ -254,7 +263,7 @@ am_resend(receiver *r)
 	if (!all->len)
 		return;
 	body = alerts_body(all, (gint64)r->n->resend_ms * 5 / 1000);
-	deliver(r, url, body);
+	deliver(r, r->url, body);
 }
 
 /* ---- the receivers' threads --------------------------------------------- */
@@ -298,7 +307,7 @@ read_secret(const char *path, const char *what, char **out, gsize *len, GError *
 	char *s = NULL;
 
 	if (!g_file_get_contents(path, &s, len, &err)) {
-		g_set_error(error, G_FILE_ERROR, err->code, "%s %s: %s", what, path, err->message);
+		g_set_error(error, G_FILE_ERROR, err->code, "%s: %s; give a file that holds the secret", what, err->message);
 		return false;
 	}
 	/* A trailing newline is the editor's, not the secret's. */
@@ -329,6 +338,7 @@ receiver_free(gpointer p)
 	if (r->active)
 		g_hash_table_unref(r->active);
 	g_free(r->url);
+	g_free(r->shown);
 	if (r->hmac_key)
 		memset(r->hmac_key, 0, r->hmac_len);
 	g_free(r->hmac_key);
@@ -336,14 +346,27 @@ receiver_free(gpointer p)
 	g_free(r);
 }
 
+/* @url for a log line: a webhook URL's query or password is a secret. */
+static char *
+url_shown(const char *url)
+{
+	g_autoptr(GUri) u = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+
+	return u ? g_uri_to_string_partial(u, G_URI_HIDE_PASSWORD | G_URI_HIDE_QUERY |
+					      G_URI_HIDE_FRAGMENT | G_URI_HIDE_AUTH_PARAMS)
+		 : g_strdup("(the URL given)");
+}
+
 static receiver *
-receiver_new(notifier *n, const char *name, const char *url)
+receiver_new(notifier *n, const char *name, const char *url, int attempts)
 {
 	receiver *r = g_new0(receiver, 1);
 
 	r->n = n;
 	r->name = name;
 	r->url = g_strdup(url);
+	r->shown = url_shown(url);
+	r->attempts = attempts;
 	r->q = g_async_queue_new_full(item_free);
 	return r;
 }
@@ -368,7 +391,7 @@ notify_new(const notify_options *o, telemetry *t, GError **error)
 	if (o->webhook_url) {
 		gsize len = 0;
 
-		w = receiver_new(n, "webhook", o->webhook_url);
+		w = receiver_new(n, "webhook", o->webhook_url, ATTEMPTS);
 		g_ptr_array_add(n->receivers, w);
 		if ((o->hmac_key_file &&
 		     !read_secret(o->hmac_key_file, "--notify-hmac-key-file", &w->hmac_key, &w->hmac_len, error)) ||
@@ -378,7 +401,11 @@ notify_new(const notify_options *o, telemetry *t, GError **error)
 		}
 	}
 	if (o->alertmanager_url) {
-		am = receiver_new(n, "alertmanager", o->alertmanager_url);
+		g_autofree char *url = g_strconcat(o->alertmanager_url,
+						   g_str_has_suffix(o->alertmanager_url, "/") ? "" : "/",
+						   "api/v2/alerts", NULL);
+
+		am = receiver_new(n, "alertmanager", url, 1);
 		am->active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, item_free);
 		g_ptr_array_add(n->receivers, am);
 	}
@@ -407,16 +434,6 @@ notify_free(notifier *n)
 
 /* ---- what is sent ------------------------------------------------------- */
 
-static void
-member(JsonBuilder *b, const char *name, const char *value)
-{
-	json_builder_set_member_name(b, name);
-	if (value)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
 char *
 notify_webhook_body(const notify_event *e, const char *id, const char *time)
 {
@@ -424,23 +441,23 @@ notify_webhook_body(const notify_event *e, const char *id, const char *time)
 	g_autoptr(JsonNode) root = NULL;
 
 	json_builder_begin_object(b);
-	member(b, "id", id);
-	member(b, "time", time);
-	member(b, "source", "strata");
-	member(b, "event", e->event);
-	member(b, "severity", e->severity);
-	member(b, "summary", e->summary);
-	member(b, "revision", e->revision);
-	member(b, "appliance", e->appliance);
-	member(b, "vm", e->vm);
-	member(b, "host", e->host);
-	member(b, "action", e->action);
+	json_out_string(b, "id", id);
+	json_out_string(b, "time", time);
+	json_out_string(b, "source", "strata");
+	json_out_string(b, "event", e->event);
+	json_out_string(b, "severity", e->severity);
+	json_out_string(b, "summary", e->summary);
+	json_out_string(b, "revision", e->revision);
+	json_out_string(b, "appliance", e->appliance);
+	json_out_string(b, "vm", e->vm);
+	json_out_string(b, "host", e->host);
+	json_out_string(b, "action", e->action);
 	json_builder_set_member_name(b, "run");
 	if (e->run > 0)
 		json_builder_add_int_value(b, e->run);
 	else
 		json_builder_add_null_value(b);
-	member(b, "alert", e->alert);
+	json_out_string(b, "alert", e->alert);
 	json_builder_set_member_name(b, "resolved");
 	json_builder_add_boolean_value(b, e->resolved);
 	json_builder_end_object(b);
@@ -459,6 +476,8 @@ alert_item(const notify_event *e)
 	} labels[] = {
 		{ "alertname", e->alert }, { "severity", e->severity }, { "appliance", e->appliance },
 		{ "vm", e->vm }, { "host", e->host }, { "action", e->action },
+		/* Two daemons sending to one Alertmanager keep their alerts apart. */
+		{ "instance", g_get_host_name() },
 	};
 	item *it = g_new0(item, 1);
 	GString *key = g_string_new(NULL);
@@ -469,20 +488,20 @@ alert_item(const notify_event *e)
 	for (size_t i = 0; i < G_N_ELEMENTS(labels); i++) {
 		if (!labels[i].value)
 			continue;
-		member(b, labels[i].name, labels[i].value);
+		json_out_string(b, labels[i].name, labels[i].value);
 		/* Severity is not identity: a resolution may say another. */
 		if (i != 1)
 			g_string_append_printf(key, "%s=%s\x1f", labels[i].name, labels[i].value);
 	}
-	member(b, "source", "strata");
+	json_out_string(b, "source", "strata");
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "annotations");
 	json_builder_begin_object(b);
-	member(b, "summary", e->summary);
+	json_out_string(b, "summary", e->summary);
 	if (e->revision)
-		member(b, "revision", e->revision);
+		json_out_string(b, "revision", e->revision);
 	json_builder_end_object(b);
-	member(b, "startsAt", now);
+	json_out_string(b, "startsAt", now);
 	json_builder_end_object(b);
 	it->alert = json_builder_get_root(b);
 	it->key = g_string_free(key, FALSE);
@@ -490,10 +509,12 @@ alert_item(const notify_event *e)
 	return it;
 }
 
+/* A full queue drops the event, but never an alert's end: a dropped
+ * resolution would leave the alert firing while strata runs. */
 static void
 enqueue(receiver *r, item *it)
 {
-	if (g_async_queue_length(r->q) >= NOTIFY_QUEUE_MAX) {
+	if (g_async_queue_length(r->q) >= NOTIFY_QUEUE_MAX && !(it->alert && it->resolved)) {
 		telemetry_notification_dropped(r->n->t, r->name);
 		item_free(it);
 		return;

@@ -13,7 +13,7 @@
  *                 schema); with a key, signed: X-Strata-Signature:
  *                 sha256=HEX, the HMAC-SHA256 of the body; with a token,
  *                 Authorization: Bearer TOKEN
- *   alertmanager  POST URL/api/v2/alerts.  An event that starts a problem
+ *   alertmanager  POST URL/api/v2/alerts, one attempt each.  An event that starts a problem
  *                 (a failed run, an unreachable host, ...) fires an alert,
  *                 sent again every minute with endsAt 5 minutes ahead while
  *                 it lasts; the event that ends it sends endsAt = now, so

@@ -8,6 +8,8 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <gio/gio.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -309,6 +311,69 @@ test_cli__out_of_range_options_are_named(void **state)
 			   "--count", "1 to 10000, not 0");
 }
 
+/* @r failed with @status and said @want on stderr. */
+static void
+assert_refused(tu_result r, int status, const char *want)
+{
+	if (!strstr(r.err, want))
+		print_error("expected '%s' in:\n%s", want, r.err);
+	assert_int_equal(r.status, status);
+	assert_non_null(strstr(r.err, want));
+	tu_result_release(&r);
+}
+
+/*
+ * The observability flags: a malformed one is a usage error naming it
+ * (exit 64), before anything starts; a secret file that cannot be read or
+ * a metrics port taken is an error that says so (exit 1), never a daemon
+ * that runs without what was asked for.
+ */
+static void
+test_cli__watch_observability_flags_are_checked(void **state)
+{
+	g_autofree char *dir = tu_mkdtemp();
+	g_autofree char *db = g_build_filename(dir, "strata.db", NULL);
+	g_autofree char *empty = g_build_filename(dir, "key", NULL);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	g_autofree char *taken = NULL;
+
+	(void)state;
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", "localhost", "examples/minimal"),
+		       64, "--metrics-address 'localhost': give HOST:PORT");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", "[::1]", "examples/minimal"),
+		       64, "--metrics-address '[::1]'");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", ":99999", "examples/minimal"),
+		       64, "--metrics-address ':99999'");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", "[::1]:70000", "examples/minimal"),
+		       64, "--metrics-address '[::1]:70000'");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--log-format", "xml", "examples/minimal"),
+		       64, "--log-format: 'xml' is not a format: use auto, text, json or journal");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--notify-webhook", "ftp://h/", "examples/minimal"),
+		       64, "--notify-webhook 'ftp://h/': give an http:// or https:// URL");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--notify-alertmanager", "am:9093", "examples/minimal"),
+		       64, "--notify-alertmanager 'am:9093'");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--notify-token-file", empty, "examples/minimal"),
+		       64, "go with --notify-webhook");
+	tu_write(empty, "\n");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", "off", "--notify-webhook",
+			      "http://127.0.0.1:1/", "--notify-hmac-key-file", empty, "examples/minimal"),
+		       1, "the file is empty");
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", "off", "--notify-webhook",
+			      "http://127.0.0.1:1/", "--notify-token-file", "/nonexistent/token", "examples/minimal"),
+		       1, "--notify-token-file: ");
+	/* A port someone else listens on, asked for: an error, not a warning. */
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	taken = g_strdup_printf("127.0.0.1:%u", ntohs(a.sin_port));
+	assert_refused(TU_RUN(NULL, "watch", "--db", db, "--metrics-address", taken, "examples/minimal"),
+		       1, "cannot listen: Address already in use");
+	close(fd);
+	tu_rmtree(dir);
+}
+
 /* Start `strata watch` on @src; returns once its first run has begun. */
 static GSubprocess *
 watch_spawn(const char *src, const char *db, GDataInputStream **err_out)
@@ -445,6 +510,7 @@ main(void)
 		cmocka_unit_test(test_cli__usage_errors_exit_64),
 		cmocka_unit_test(test_cli__a_foreign_database_is_named_not_migrated),
 		cmocka_unit_test(test_cli__out_of_range_options_are_named),
+		cmocka_unit_test(test_cli__watch_observability_flags_are_checked),
 		cmocka_unit_test(test_watch__status_over_the_socket_then_sigterm_exits_0),
 		cmocka_unit_test(test_watch__sigterm_mid_apply_leaves_no_op_running),
 	};

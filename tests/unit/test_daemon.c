@@ -522,14 +522,21 @@ scrape(guint16 port)
 	return g_string_free(out, FALSE);
 }
 
-/* The webhook events that came within @ms, until one is @event about @vm. */
+static void settle(watch *w, int ms);
+
+/* The webhook events that come within @ms (the loop running), until one
+ * is @event about @vm. */
 static bool
-webhook_event(http_sink *sink, const char *event, const char *vm, int ms)
+webhook_event(watch *w, http_sink *sink, const char *event, const char *vm, int ms)
 {
 	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
 	http_req *r;
 
-	while (g_get_monotonic_time() < end && (r = http_sink_pop(sink, 100)) != NULL) {
+	while (g_get_monotonic_time() < end) {
+		if (!(r = http_sink_pop(sink, 0))) {
+			settle(w, 20);
+			continue;
+		}
 		g_autoptr(JsonParser) p = json_parser_new();
 		JsonObject *o;
 		bool hit;
@@ -599,14 +606,27 @@ test_watch__metrics_and_webhooks_for_operators(void **state)
 	assert_non_null(strstr(m, "strata_operations_total{kind=\"start\",result=\"done\"} 3\n"));
 	assert_non_null(strstr(m, "strata_reconciles_total{result=\"converged\"} 1\n"));
 	assert_non_null(strstr(m, "strata_build_info{version=\"test\"} 1\n"));
+	/* Deploying a revision heals no drift. */
+	assert_false(webhook_event(w, sink, "drift_healed", NULL, 500));
 	shut_down_guest(w, "w.b");
 	daemon_request(w->d, "test");
 	assert_true(wait_for(w, a_running_b_held, 5000));
-	assert_true(webhook_event(sink, "vm_held", "b", 5000));
+	assert_true(webhook_event(w, sink, "vm_held", "b", 5000));
 	g_free(m);
 	m = scrape(daemon_metrics_port(w->d));
 	assert_non_null(strstr(m, "vm=\"b\",host=\"hv"));
 	assert_non_null(strstr(m, "state=\"stopped\",desired_state=\"running\"} 1\n"));
+	/* A power-off from outside strata is drift: healed, and said so. */
+	{
+		virt_host *h1 = daemon_host(w->d, "hv1"), *h2 = daemon_host(w->d, "hv2");
+		g_autoptr(GError) e1 = NULL;
+		g_autoptr(GError) e2 = NULL;
+
+		if (!virt_destroy(h1, "w.c", &e1))
+			assert_true(virt_destroy(h2, "w.c", &e2));
+	}
+	daemon_request(w->d, "test");
+	assert_true(webhook_event(w, sink, "drift_healed", NULL, 5000));
 	watch_stop(w);
 	http_sink_free(sink);
 }
