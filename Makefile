@@ -162,7 +162,8 @@ check-asan: $(SAN_TESTS:%=$(A)/tests/%) $(A)/strata
 	done; exit $$fail
 
 bench: strata $(B)/bench/bench_validate $(B)/bench/bench_reconcile $(B)/bench/bench_place \
-		$(B)/bench/bench_watch $(B)/bench/bench_teardown
+		$(B)/bench/bench_watch $(B)/bench/bench_teardown $(B)/bench/bench_metrics
+	$(B)/bench/bench_metrics
 	$(B)/bench/bench_validate
 	$(B)/bench/bench_reconcile
 	$(B)/bench/bench_place
@@ -176,6 +177,10 @@ bench-deps:
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PKGS)
 
 $(B)/bench/bench_place: tests/bench/bench_place.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/bench/bench_metrics: tests/bench/bench_metrics.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <json-glib/json-glib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +14,8 @@
 static log_format the_format = LOG_TEXT;
 static FILE *the_out;
 static bool installed;
-G_LOCK_DEFINE_STATIC(revision);
+/* pthread's, which ThreadSanitizer sees: */
+static pthread_mutex_t revision_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *the_revision;
 
 /* The journal's field names and the JSON keys they become. */
@@ -43,10 +45,10 @@ log_format_parse(const char *s, log_format *out)
 void
 log_set_revision(const char *rev)
 {
-	G_LOCK(revision);
+	pthread_mutex_lock(&revision_lock);
 	g_free(the_revision);
 	the_revision = g_strdup(rev);
-	G_UNLOCK(revision);
+	pthread_mutex_unlock(&revision_lock);
 }
 
 static char *
@@ -54,9 +56,9 @@ revision_copy(void)
 {
 	char *r;
 
-	G_LOCK(revision);
+	pthread_mutex_lock(&revision_lock);
 	r = g_strdup(the_revision);
-	G_UNLOCK(revision);
+	pthread_mutex_unlock(&revision_lock);
 	return r;
 }
 

@@ -4,13 +4,15 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "metrics.h"
 
 struct metrics {
-	GRecMutex lock;            /* recursive: a batch holds it over calls */
+	pthread_mutex_t lock;      /* recursive: a batch holds it over calls;
+				      pthread's, which ThreadSanitizer sees */
 	GPtrArray *families;       /* metric_family *, in declaration order */
 };
 
@@ -60,8 +62,12 @@ metrics *
 metrics_new(void)
 {
 	metrics *m = g_new0(metrics, 1);
+	pthread_mutexattr_t a;
 
-	g_rec_mutex_init(&m->lock);
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&m->lock, &a);
+	pthread_mutexattr_destroy(&a);
 	m->families = g_ptr_array_new_with_free_func(family_free);
 	return m;
 }
@@ -72,7 +78,7 @@ metrics_free(metrics *m)
 	if (!m)
 		return;
 	g_ptr_array_unref(m->families);
-	g_rec_mutex_clear(&m->lock);
+	pthread_mutex_destroy(&m->lock);
 	g_free(m);
 }
 
@@ -93,9 +99,9 @@ metrics_family(metrics *m, const char *name, const char *help, metric_type type,
 		f->n_buckets = n_buckets;
 	}
 	f->series = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, series_free);
-	g_rec_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->lock);
 	g_ptr_array_add(m->families, f);
-	g_rec_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->lock);
 	return f;
 }
 
@@ -126,17 +132,17 @@ series_of(metric_family *f, const char *const *values)
 void
 metrics_inc(metric_family *f, double by, const char *const *values)
 {
-	g_rec_mutex_lock(&f->m->lock);
+	pthread_mutex_lock(&f->m->lock);
 	series_of(f, values)->value += by;
-	g_rec_mutex_unlock(&f->m->lock);
+	pthread_mutex_unlock(&f->m->lock);
 }
 
 void
 metrics_set(metric_family *f, double v, const char *const *values)
 {
-	g_rec_mutex_lock(&f->m->lock);
+	pthread_mutex_lock(&f->m->lock);
 	series_of(f, values)->value = v;
-	g_rec_mutex_unlock(&f->m->lock);
+	pthread_mutex_unlock(&f->m->lock);
 }
 
 void
@@ -145,34 +151,34 @@ metrics_observe(metric_family *f, double v, const char *const *values)
 	series *s;
 	guint b = 0;
 
-	g_rec_mutex_lock(&f->m->lock);
+	pthread_mutex_lock(&f->m->lock);
 	s = series_of(f, values);
 	while (b < f->n_buckets && v > f->buckets[b])
 		b++;
 	s->counts[b]++;
 	s->count++;
 	s->sum += v;
-	g_rec_mutex_unlock(&f->m->lock);
+	pthread_mutex_unlock(&f->m->lock);
 }
 
 void
 metrics_clear(metric_family *f)
 {
-	g_rec_mutex_lock(&f->m->lock);
+	pthread_mutex_lock(&f->m->lock);
 	g_hash_table_remove_all(f->series);
-	g_rec_mutex_unlock(&f->m->lock);
+	pthread_mutex_unlock(&f->m->lock);
 }
 
 void
 metrics_batch_begin(metrics *m)
 {
-	g_rec_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->lock);
 }
 
 void
 metrics_batch_end(metrics *m)
 {
-	g_rec_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* ---- the text format ---------------------------------------------------- */
@@ -313,9 +319,9 @@ metrics_render(metrics *m)
 {
 	GString *out = g_string_sized_new(4096);
 
-	g_rec_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->lock);
 	for (guint i = 0; i < m->families->len; i++)
 		append_family(out, m->families->pdata[i]);
-	g_rec_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->lock);
 	return g_string_free(out, FALSE);
 }

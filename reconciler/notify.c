@@ -4,9 +4,12 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <curl/curl.h>
+#include <pthread.h>
+#include <time.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "handoff.h"
 #include "json_out.h"
 #include "notify.h"
 #include "telemetry.h"
@@ -40,8 +43,9 @@ struct notifier {
 	telemetry *t;
 	unsigned timeout_ms, retry_ms, resend_ms;
 	GPtrArray *receivers;    /* receiver * */
-	GMutex lock;
-	GCond stopped;
+	/* pthread's, which ThreadSanitizer sees (handoff.h): */
+	pthread_mutex_t lock;
+	pthread_cond_t stopped;  /* on CLOCK_MONOTONIC */
 	bool stopping;           /* under lock: backoffs end at once */
 };
 
@@ -141,9 +145,9 @@ stopping(notifier *n)
 {
 	bool s;
 
-	g_mutex_lock(&n->lock);
+	pthread_mutex_lock(&n->lock);
 	s = n->stopping;
-	g_mutex_unlock(&n->lock);
+	pthread_mutex_unlock(&n->lock);
 	return s;
 }
 
@@ -151,15 +155,22 @@ stopping(notifier *n)
 static bool
 wait_or_stop(notifier *n, unsigned ms)
 {
-	gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
-	bool stopping;
+	struct timespec until;
+	bool s;
 
-	g_mutex_lock(&n->lock);
-	while (!n->stopping && g_cond_wait_until(&n->stopped, &n->lock, until))
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&n->lock);
+	while (!n->stopping && pthread_cond_timedwait(&n->stopped, &n->lock, &until) == 0)
 		;
-	stopping = n->stopping;
-	g_mutex_unlock(&n->lock);
-	return !stopping;
+	s = n->stopping;
+	pthread_mutex_unlock(&n->lock);
+	return !s;
 }
 
 #define ATTEMPTS 4
@@ -280,6 +291,9 @@ receiver_run(gpointer data)
 		item *it = r->active ? g_async_queue_timeout_pop(r->q, (guint64)wait)
 				     : g_async_queue_pop(r->q);
 
+		if (it)
+			HANDOFF_TAKE(it);
+
 		if (!it) {  /* the resend period ended */
 			am_resend(r);
 			resend_at = g_get_monotonic_time() + (gint64)r->n->resend_ms * 1000;
@@ -331,6 +345,7 @@ receiver_free(gpointer p)
 		item *stop = g_new0(item, 1);
 
 		stop->stop = true;
+		HANDOFF_SEND(stop);
 		g_async_queue_push_front(r->q, stop);
 		g_thread_join(r->thread);
 	}
@@ -386,8 +401,15 @@ notify_new(const notify_options *o, telemetry *t, GError **error)
 	n->retry_ms = o->retry_ms ? o->retry_ms : 1000;
 	n->resend_ms = o->resend_ms ? o->resend_ms : 60000;
 	n->receivers = g_ptr_array_new_with_free_func(receiver_free);
-	g_mutex_init(&n->lock);
-	g_cond_init(&n->stopped);
+	pthread_mutex_init(&n->lock, NULL);
+	{
+		pthread_condattr_t a;
+
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_init(&n->stopped, &a);
+		pthread_condattr_destroy(&a);
+	}
 	if (o->webhook_url) {
 		gsize len = 0;
 
@@ -422,13 +444,13 @@ notify_free(notifier *n)
 {
 	if (!n)
 		return;
-	g_mutex_lock(&n->lock);
+	pthread_mutex_lock(&n->lock);
 	n->stopping = true;
-	g_cond_broadcast(&n->stopped);
-	g_mutex_unlock(&n->lock);
+	pthread_cond_broadcast(&n->stopped);
+	pthread_mutex_unlock(&n->lock);
 	g_ptr_array_unref(n->receivers);
-	g_mutex_clear(&n->lock);
-	g_cond_clear(&n->stopped);
+	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->stopped);
 	g_free(n);
 }
 
@@ -519,6 +541,7 @@ enqueue(receiver *r, item *it)
 		item_free(it);
 		return;
 	}
+	HANDOFF_SEND(it);  /* the receiver's thread owns it now */
 	g_async_queue_push(r->q, it);
 }
 

@@ -280,5 +280,31 @@ for kind in "${kinds[@]}"; do
 	fi
 done
 
+# ---- metrics and events of strata watch: METRICS and NOTIFICATIONS -----------
+# Every metric family telemetry.c declares and every event daemon.c sends
+# has an item in its section.
+telemetry="$repo/reconciler/telemetry.c"
+mapfile -t families < <(grep -o '"strata_[a-z_]*"' "$telemetry" | tr -d '"' | sort -u)
+mapfile -t events < <(grep -o 'tell(d, "[a-z_]*"' "$repo/reconciler/daemon.c" | sed 's/.*"\(.*\)"/\1/' | sort -u)
+if [ ${#families[@]} -lt 10 ] || [ ${#events[@]} -lt 10 ]; then
+	fail "strata.1: found ${#families[@]} metric families and ${#events[@]} events in the sources: did their form change?"
+else
+	problems=()
+	msec=$(region "$page1" '^\.Sh[ \t]+METRICS' '^\.Sh[ \t]')
+	nsec=$(region "$page1" '^\.Sh[ \t]+NOTIFICATIONS' '^\.Sh[ \t]')
+	for f in "${families[@]}"; do
+		grep -Eq "^\.It Va $f\$" <<<"$msec" || problems+=("metric $f: no '.It Va $f' in METRICS")
+	done
+	for e in "${events[@]}"; do
+		grep -Eq "^\.It Cm $e\$" <<<"$nsec" || problems+=("event $e: no '.It Cm $e' in NOTIFICATIONS")
+	done
+	if [ ${#problems[@]} -eq 0 ]; then
+		pass "strata.1: its ${#families[@]} metrics and ${#events[@]} events are documented"
+	else
+		fail "strata.1: ${#problems[@]} metrics or events not documented"
+		for p in "${problems[@]}"; do problem "$p"; done
+	fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -171,14 +171,17 @@ watch_dirs(void)
 	return w;
 }
 
+/* A watch on app(@extra) with the options @o asks for besides. */
 static watch *
-watch_start(const char *extra)
+watch_start_with(const char *extra, daemon_options o)
 {
 	watch *w = watch_dirs();
 	g_autofree char *text = app(extra);
-	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
 	g_autoptr(GError) err = NULL;
 
+	o.connect = "test:///default";
+	o.debounce_ms = 50;
+	o.resync_s = 300;
 	tu_write(w->file, text);
 	o.path = w->src;
 	o.db = w->db;
@@ -188,6 +191,12 @@ watch_start(const char *extra)
 		fail_msg("daemon_new: %s", err->message);
 	assert_true(wait_for(w, all_running, 5000));
 	return w;
+}
+
+static watch *
+watch_start(const char *extra)
+{
+	return watch_start_with(extra, (daemon_options){ 0 });
 }
 
 static void
@@ -580,23 +589,13 @@ shut_down_guest(watch *w, const char *domain)
 static void
 test_watch__metrics_and_webhooks_for_operators(void **state)
 {
-	watch *w = watch_dirs();
 	http_sink *sink = http_sink_new(false);
-	g_autofree char *text = app(NULL), *url = http_sink_url(sink, "/hook");
-	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
-			     .metrics_address = "127.0.0.1:0", .version = "test" };
-	g_autoptr(GError) err = NULL;
+	g_autofree char *url = http_sink_url(sink, "/hook");
+	watch *w = watch_start_with(NULL, (daemon_options){ .metrics_address = "127.0.0.1:0", .version = "test",
+							    .notify.webhook_url = url });
 	g_autofree char *m = NULL;
 
 	(void)state;
-	tu_write(w->file, text);
-	o.path = w->src;
-	o.db = w->db;
-	o.shutdown_timeout_ms = 1000;
-	o.notify.webhook_url = url;
-	w->d = daemon_new(&o, &err);
-	assert_non_null(w->d);
-	assert_true(wait_for(w, all_running, 5000));
 	assert_int_not_equal(daemon_metrics_port(w->d), 0);
 	m = scrape(daemon_metrics_port(w->d));
 	assert_non_null(strstr(m, "strata_host_up{host=\"hv1\"} 1\n"));
@@ -636,22 +635,13 @@ test_watch__metrics_and_webhooks_for_operators(void **state)
 static void
 test_watch__a_hanging_webhook_delays_no_reconcile(void **state)
 {
-	watch *w = watch_dirs();
 	http_sink *sink = http_sink_new(true);
-	g_autofree char *text = app(NULL), *url = http_sink_url(sink, "/");
-	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300 };
-	g_autoptr(GError) err = NULL;
+	g_autofree char *url = http_sink_url(sink, "/");
+	/* An attempt's deadline outlives the test. */
+	watch *w = watch_start_with(NULL, (daemon_options){ .notify.webhook_url = url,
+							    .notify.timeout_ms = 60000 });
 
 	(void)state;
-	tu_write(w->file, text);
-	o.path = w->src;
-	o.db = w->db;
-	o.shutdown_timeout_ms = 1000;
-	o.notify.webhook_url = url;
-	o.notify.timeout_ms = 60000;  /* an attempt outlives the test */
-	w->d = daemon_new(&o, &err);
-	assert_non_null(w->d);
-	assert_true(wait_for(w, all_running, 5000));
 	shut_down_guest(w, "w.b");
 	daemon_request(w->d, "test");
 	assert_true(wait_for(w, a_running_b_held, 5000));
