@@ -15,7 +15,7 @@ PKG_CONFIG ?= pkg-config
 
 SPEC_PKGS := glib-2.0 yaml-0.1
 PKGS      := $(SPEC_PKGS) json-glib-1.0 libvirt libxml-2.0 sqlite3 libgit2 gnutls gpgme libarchive libvirt-qemu libxcrypt \
-	libmicrohttpd libcurl
+	libmicrohttpd libcurl libpq
 TEST_PKGS := cmocka
 
 # Debian packages behind the pkg-config names above, and what the tests use
@@ -27,7 +27,8 @@ DEB_PKGS := build-essential pkg-config libyaml-dev libglib2.0-dev \
 	libjson-glib-dev libvirt-dev libgit2-dev libsqlite3-dev libxml2-dev libcrypt-dev \
 	libcmocka-dev libgnutls28-dev libgpgme-dev libarchive-dev clang libclang-rt-14-dev git tzdata \
 	cmark-gfm gnupg openssh-client libmicrohttpd-dev libcurl4-openssl-dev \
-	groff-base man-db bsdextrautils prometheus prometheus-alertmanager curl
+	groff-base man-db bsdextrautils prometheus prometheus-alertmanager curl \
+	libpq-dev postgresql-15
 # The end-to-end suite's real hypervisors (make e2e).
 E2E_PKGS := libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils binutils util-linux procps xorriso
@@ -58,7 +59,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:tests/unit/%.c=$(B)/tests/lib/%.o)
 # Every test again under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer.
 A := $(B)/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_TESTS := test_telemetry test_waiter test_qcow2_snap test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
+SAN_TESTS := test_shard test_telemetry test_waiter test_qcow2_snap test_spec_load test_spec_validate test_spec_corpus test_cli_validate \
 	test_reconcile test_cli_reconcile test_daemon test_schedule test_plan_observed test_copy \
 	test_observe_snapshot test_plan_markdown test_verify test_snapshot test_media test_seed
 
@@ -66,7 +67,7 @@ SAN_TESTS := test_telemetry test_waiter test_qcow2_snap test_spec_load test_spec
 .PRECIOUS: $(A)/%.o
 .SECONDARY: $(TESTLIB_OBJ)
 
-.PHONY: all check check-unit check-asan check-tsan check-man check-obs deps deps-check bench bench-deps fuzz install clean e2e
+.PHONY: all check check-unit check-asan check-tsan check-man check-obs check-pg deps deps-check bench bench-deps fuzz install clean e2e
 
 all: deps-check strata
 
@@ -100,11 +101,19 @@ $(B)/tests/lib/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DSRCDIR='"$(CURDIR)"' -MMD -MP -c $< -o $@
 
-check: deps-check strata check-unit check-asan check-tsan check-man check-obs
+check: deps-check strata check-unit check-asan check-tsan check-man check-obs check-pg
 
 # The manual pages render without a warning and name every verb, flag and spec key.
 check-man: strata
 	tests/man/check.sh $(CURDIR)/strata $(CURDIR)/man
+
+# Shard leases and fencing against a real PostgreSQL 15 started for the test.
+check-pg: $(B)/tests/test_lease_pg
+	tests/pg/with_postgres.sh $(B)/tests/test_lease_pg
+
+$(B)/tests/test_lease_pg: tests/pg/test_lease_pg.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -o $@ $(filter %.c %.o,$^) $(PKG_LIBS) $(TEST_LIBS)
 
 # The real Prometheus, promtool and Alertmanager against a daemon on the test driver.
 check-obs: strata

@@ -1,0 +1,228 @@
+/*
+ * lease_pg.c - leases and fenced writes over libpq
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lease_pg.h"
+
+G_DEFINE_QUARK(strata-lease-error-quark, lease_error)
+
+struct lease_store {
+	PGconn *c;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS strata_lease ("
+	"  shard text PRIMARY KEY,"
+	"  owner text NOT NULL,"
+	"  epoch bigint NOT NULL,"
+	"  expires timestamptz NOT NULL,"
+	"  renewed timestamptz NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS strata_lease_log ("
+	"  id bigserial PRIMARY KEY,"
+	"  shard text NOT NULL,"
+	"  owner text NOT NULL,"
+	"  epoch bigint NOT NULL,"
+	"  previous_owner text,"
+	"  at timestamptz NOT NULL DEFAULT now());";
+
+/*
+ * One statement: granted when free, expired, or this owner's and
+ * unexpired (same epoch); otherwise no row comes back.  `old` sees the row
+ * as it was, so a change of owner or epoch is logged in the same statement.
+ * Concurrent takers queue on the row lock and re-check the WHERE against
+ * the winner's row.
+ */
+static const char acquire_sql[] =
+	"WITH old AS (SELECT owner, epoch FROM strata_lease WHERE shard = $1),"
+	" up AS ("
+	"  INSERT INTO strata_lease AS l (shard, owner, epoch, expires, renewed)"
+	"  VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond', now())"
+	"  ON CONFLICT (shard) DO UPDATE SET"
+	"   owner = EXCLUDED.owner,"
+	"   epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.expires > now() THEN l.epoch ELSE l.epoch + 1 END,"
+	"   expires = EXCLUDED.expires, renewed = now()"
+	"  WHERE l.owner = EXCLUDED.owner OR l.expires <= now()"
+	"  RETURNING epoch),"
+	" log AS ("
+	"  INSERT INTO strata_lease_log (shard, owner, epoch, previous_owner)"
+	"  SELECT $1, $2, up.epoch, (SELECT owner FROM old) FROM up"
+	"  WHERE up.epoch IS DISTINCT FROM (SELECT epoch FROM old))"
+	" SELECT epoch FROM up";
+
+static void
+set_pg_error(GError **error, int code, PGconn *c, const char *what)
+{
+	g_autofree char *msg = g_strdup(PQerrorMessage(c));
+
+	g_strchomp(msg);
+	g_set_error(error, LEASE_ERROR, code, "%s: %s", what, *msg ? msg : "no answer");
+}
+
+/* The server's notices ("relation already exists, skipping"): debug. */
+static void
+on_notice(void *data, const char *msg)
+{
+	(void)data;
+	g_debug("postgresql: %s", msg);
+}
+
+lease_store *
+lease_store_open(const char *conninfo, GError **error)
+{
+	lease_store *s = g_new0(lease_store, 1);
+	PGresult *r;
+
+	s->c = PQconnectdb(conninfo);
+	if (PQstatus(s->c) != CONNECTION_OK) {
+		set_pg_error(error, LEASE_ERROR_CONNECT, s->c,
+			     "cannot reach the PostgreSQL server (strata never starts it; check that it runs "
+			     "and the connection string)");
+		lease_store_close(s);
+		return NULL;
+	}
+	PQsetNoticeProcessor(s->c, on_notice, NULL);
+	r = PQexec(s->c, schema);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		set_pg_error(error, LEASE_ERROR_QUERY, s->c, "cannot make the lease tables");
+		PQclear(r);
+		lease_store_close(s);
+		return NULL;
+	}
+	PQclear(r);
+	return s;
+}
+
+void
+lease_store_close(lease_store *s)
+{
+	if (!s)
+		return;
+	PQfinish(s->c);
+	g_free(s);
+}
+
+/* Run @sql; on a connection found broken, reconnect and run it once more
+ * (a restarted server).  NULL with an error when it still fails. */
+static PGresult *
+run(lease_store *s, const char *sql, int n, const char *const *params, ExecStatusType want,
+    const char *what, GError **error)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *r = PQexecParams(s->c, sql, n, NULL, params, NULL, NULL, 0);
+
+		if (PQresultStatus(r) == want)
+			return r;
+		PQclear(r);
+		if (PQstatus(s->c) == CONNECTION_OK || attempt)
+			break;
+		PQreset(s->c);
+	}
+	set_pg_error(error, PQstatus(s->c) == CONNECTION_OK ? LEASE_ERROR_QUERY : LEASE_ERROR_CONNECT,
+		     s->c, what);
+	return NULL;
+}
+
+bool
+lease_acquire(lease_store *s, const char *shard, const char *owner, guint duration_ms,
+	      gint64 *epoch, GError **error)
+{
+	g_autofree char *ms = g_strdup_printf("%u", duration_ms);
+	const char *p[] = { shard, owner, ms };
+	PGresult *r = run(s, acquire_sql, 3, p, PGRES_TUPLES_OK, "cannot take the lease", error);
+	bool ok;
+
+	if (!r)
+		return false;
+	ok = PQntuples(r) == 1;
+	if (ok)
+		*epoch = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		g_set_error(error, LEASE_ERROR, LEASE_ERROR_HELD, "shard %s is held by another daemon", shard);
+	PQclear(r);
+	return ok;
+}
+
+bool
+lease_release(lease_store *s, const char *shard, const char *owner, gint64 epoch, GError **error)
+{
+	g_autofree char *e = g_strdup_printf("%" G_GINT64_FORMAT, epoch);
+	const char *p[] = { shard, owner, e };
+	PGresult *r = run(s, "UPDATE strata_lease SET expires = now() WHERE shard = $1 AND owner = $2 "
+			     "AND epoch = $3::bigint", 3, p, PGRES_COMMAND_OK, "cannot give the lease up", error);
+
+	PQclear(r);
+	return r != NULL;
+}
+
+static bool
+exec_simple(lease_store *s, const char *sql, GError **error)
+{
+	PGresult *r = PQexec(s->c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		set_pg_error(error, LEASE_ERROR_QUERY, s->c, sql);
+	PQclear(r);
+	return ok;
+}
+
+bool
+lease_fenced(lease_store *s, const char *shard, const char *owner, gint64 epoch,
+	     const char *sql, int n_params, const char *const *params, GError **error)
+{
+	g_autofree char *e = g_strdup_printf("%" G_GINT64_FORMAT, epoch);
+	const char *p[] = { shard, owner, e };
+	PGresult *r;
+	bool held;
+
+	if (PQstatus(s->c) != CONNECTION_OK)
+		PQreset(s->c);
+	if (!exec_simple(s, "BEGIN", error))
+		return false;
+	/* FOR SHARE: a takeover's UPDATE waits until this commits. */
+	r = PQexecParams(s->c, "SELECT 1 FROM strata_lease WHERE shard = $1 AND owner = $2 AND "
+			 "epoch = $3::bigint AND expires > clock_timestamp() FOR SHARE",
+			 3, NULL, p, NULL, NULL, 0);
+	held = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		set_pg_error(error, LEASE_ERROR_QUERY, s->c, "cannot check the lease");
+	else if (!held)
+		g_set_error(error, LEASE_ERROR, LEASE_ERROR_FENCED,
+			    "refused: epoch %" G_GINT64_FORMAT " of shard %s is no longer %s's (another daemon "
+			    "took it, or it expired)", epoch, shard, owner);
+	PQclear(r);
+	if (held) {
+		r = PQexecParams(s->c, sql, n_params, NULL, params, NULL, NULL, 0);
+		held = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+		if (!held)
+			set_pg_error(error, LEASE_ERROR_QUERY, s->c, "the fenced write failed");
+		PQclear(r);
+	}
+	if (held)
+		return exec_simple(s, "COMMIT", error);
+	exec_simple(s, "ROLLBACK", NULL);
+	return false;
+}
+
+char *
+lease_holder(lease_store *s, const char *shard, gint64 *epoch, gint64 *expires_in_ms, GError **error)
+{
+	const char *p[] = { shard };
+	PGresult *r = run(s, "SELECT owner, epoch, (extract(epoch FROM expires - clock_timestamp()) * 1000)::bigint "
+			     "FROM strata_lease WHERE shard = $1", 1, p, PGRES_TUPLES_OK,
+			  "cannot read the lease", error);
+	char *owner = NULL;
+
+	if (r && PQntuples(r) == 1) {
+		owner = g_strdup(PQgetvalue(r, 0, 0));
+		*epoch = g_ascii_strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		*expires_in_ms = g_ascii_strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	}
+	PQclear(r);
+	return owner;
+}
