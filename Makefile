@@ -109,7 +109,7 @@ check-man: strata
 
 # Shard leases and fencing against a real PostgreSQL 15 started for the test.
 check-pg: $(B)/tests/test_lease_pg
-	tests/pg/with_postgres.sh $(B)/tests/test_lease_pg
+	timeout -s KILL 600 tests/pg/with_postgres.sh $(B)/tests/test_lease_pg
 
 $(B)/tests/test_lease_pg: tests/pg/test_lease_pg.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)

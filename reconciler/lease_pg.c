@@ -15,43 +15,54 @@ struct lease_store {
 	PGconn *c;
 };
 
+/* Daemons starting together on an empty database: one makes the tables
+ * (concurrent CREATE ... IF NOT EXISTS can fail on the catalog). */
 static const char schema[] =
+	"BEGIN;"
+	"SELECT pg_advisory_xact_lock(7304196841);"
 	"CREATE TABLE IF NOT EXISTS strata_lease ("
 	"  shard text PRIMARY KEY,"
 	"  owner text NOT NULL,"
 	"  epoch bigint NOT NULL,"
 	"  expires timestamptz NOT NULL,"
-	"  renewed timestamptz NOT NULL);"
+	"  renewed timestamptz NOT NULL,"
+	"  prev_owner text,"
+	"  prev_epoch bigint);"
 	"CREATE TABLE IF NOT EXISTS strata_lease_log ("
 	"  id bigserial PRIMARY KEY,"
 	"  shard text NOT NULL,"
 	"  owner text NOT NULL,"
 	"  epoch bigint NOT NULL,"
 	"  previous_owner text,"
-	"  at timestamptz NOT NULL DEFAULT now());";
+	"  at timestamptz NOT NULL DEFAULT now());"
+	"COMMIT;";
 
 /*
- * One statement: granted when free, expired, or this owner's and
- * unexpired (same epoch); otherwise no row comes back.  `old` sees the row
- * as it was, so a change of owner or epoch is logged in the same statement.
- * Concurrent takers queue on the row lock and re-check the WHERE against
- * the winner's row.
+ * One statement: a renewal when this owner holds epoch $4 unexpired (the
+ * epoch stays); a take when the shard is free or expired (the epoch
+ * rises); otherwise no row comes back.  Concurrent takers queue on the
+ * row lock and re-check the WHERE against the winner's row.  Expiry is
+ * judged by clock_timestamp(), the time after any wait, as lease_fenced
+ * judges it.  The row keeps what it replaced (prev_owner, prev_epoch), so
+ * a change of hands is logged from the row itself, not from a snapshot
+ * that a concurrent statement may have made stale.
  */
 static const char acquire_sql[] =
-	"WITH old AS (SELECT owner, epoch FROM strata_lease WHERE shard = $1),"
-	" up AS ("
+	"WITH up AS ("
 	"  INSERT INTO strata_lease AS l (shard, owner, epoch, expires, renewed)"
-	"  VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond', now())"
+	"  VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond', clock_timestamp())"
 	"  ON CONFLICT (shard) DO UPDATE SET"
 	"   owner = EXCLUDED.owner,"
-	"   epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.expires > now() THEN l.epoch ELSE l.epoch + 1 END,"
-	"   expires = EXCLUDED.expires, renewed = now()"
-	"  WHERE l.owner = EXCLUDED.owner OR l.expires <= now()"
-	"  RETURNING epoch),"
+	"   epoch = CASE WHEN l.owner = $2 AND l.epoch = $4::bigint AND l.expires > clock_timestamp()"
+	"           THEN l.epoch ELSE l.epoch + 1 END,"
+	"   prev_owner = l.owner, prev_epoch = l.epoch,"
+	"   expires = EXCLUDED.expires, renewed = EXCLUDED.renewed"
+	"  WHERE (l.owner = $2 AND l.epoch = $4::bigint AND l.expires > clock_timestamp())"
+	"     OR l.expires <= clock_timestamp()"
+	"  RETURNING epoch, prev_owner, prev_epoch),"
 	" log AS ("
 	"  INSERT INTO strata_lease_log (shard, owner, epoch, previous_owner)"
-	"  SELECT $1, $2, up.epoch, (SELECT owner FROM old) FROM up"
-	"  WHERE up.epoch IS DISTINCT FROM (SELECT epoch FROM old))"
+	"  SELECT $1, $2, epoch, prev_owner FROM up WHERE prev_epoch IS DISTINCT FROM epoch)"
 	" SELECT epoch FROM up";
 
 static void
@@ -77,7 +88,20 @@ lease_store_open(const char *conninfo, GError **error)
 	lease_store *s = g_new0(lease_store, 1);
 	PGresult *r;
 
-	s->c = PQconnectdb(conninfo);
+	/* Bounds the server enforces, kept across PQreset: a daemon frozen
+	 * inside a fenced write must not hold the lease row for long (a
+	 * takeover waits on it), a lock wait or a statement must end, a dead
+	 * peer must be noticed; and READ COMMITTED whatever the database's
+	 * default, which the statements here are written for. */
+	static const char *const keys[] = { "dbname", "options", "keepalives", "keepalives_idle",
+					    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+					    NULL };
+	const char *values[] = { conninfo,
+				 "-c idle_in_transaction_session_timeout=5000 -c lock_timeout=5000 "
+				 "-c statement_timeout=10000 -c default_transaction_isolation=read\\ committed",
+				 "1", "5", "2", "3", "10000", NULL };
+
+	s->c = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(s->c) != CONNECTION_OK) {
 		set_pg_error(error, LEASE_ERROR_CONNECT, s->c,
 			     "cannot reach the PostgreSQL server (strata never starts it; check that it runs "
@@ -106,12 +130,32 @@ lease_store_close(lease_store *s)
 	g_free(s);
 }
 
-/* Run @sql; on a connection found broken, reconnect and run it once more
- * (a restarted server).  NULL with an error when it still fails. */
+/* Outside any transaction, on a live connection (a transaction left open
+ * by a failure would swallow the next statement). */
+static void
+idle_again(lease_store *s)
+{
+	if (PQstatus(s->c) != CONNECTION_OK) {
+		PQreset(s->c);
+		return;
+	}
+	if (PQtransactionStatus(s->c) != PQTRANS_IDLE)
+		PQclear(PQexec(s->c, "ROLLBACK"));
+	if (PQtransactionStatus(s->c) != PQTRANS_IDLE)
+		PQreset(s->c);
+}
+
+/*
+ * Run @sql, one autocommit statement that may safely run twice (a renewal
+ * that committed before the connection broke renews again, same epoch);
+ * on a connection found broken, reconnect and run it once more (a
+ * restarted server).  NULL with an error when it still fails.
+ */
 static PGresult *
 run(lease_store *s, const char *sql, int n, const char *const *params, ExecStatusType want,
     const char *what, GError **error)
 {
+	idle_again(s);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *r = PQexecParams(s->c, sql, n, NULL, params, NULL, NULL, 0);
 
@@ -132,8 +176,9 @@ lease_acquire(lease_store *s, const char *shard, const char *owner, guint durati
 	      gint64 *epoch, GError **error)
 {
 	g_autofree char *ms = g_strdup_printf("%u", duration_ms);
-	const char *p[] = { shard, owner, ms };
-	PGresult *r = run(s, acquire_sql, 3, p, PGRES_TUPLES_OK, "cannot take the lease", error);
+	g_autofree char *held = g_strdup_printf("%" G_GINT64_FORMAT, *epoch);
+	const char *p[] = { shard, owner, ms, held };
+	PGresult *r = run(s, acquire_sql, 4, p, PGRES_TUPLES_OK, "cannot take the lease", error);
 	bool ok;
 
 	if (!r)
@@ -180,10 +225,16 @@ lease_fenced(lease_store *s, const char *shard, const char *owner, gint64 epoch,
 	PGresult *r;
 	bool held;
 
-	if (PQstatus(s->c) != CONNECTION_OK)
+	idle_again(s);
+	if (!exec_simple(s, "BEGIN", NULL)) {
+		/* Nothing was sent yet: a connection found dead is tried anew. */
 		PQreset(s->c);
-	if (!exec_simple(s, "BEGIN", error))
-		return false;
+		if (!exec_simple(s, "BEGIN", error)) {
+			if (PQstatus(s->c) != CONNECTION_OK && error && *error)
+				(*error)->code = LEASE_ERROR_CONNECT;
+			return false;
+		}
+	}
 	/* FOR SHARE: a takeover's UPDATE waits until this commits. */
 	r = PQexecParams(s->c, "SELECT 1 FROM strata_lease WHERE shard = $1 AND owner = $2 AND "
 			 "epoch = $3::bigint AND expires > clock_timestamp() FOR SHARE",

@@ -46,8 +46,13 @@ void lease_store_close(lease_store *s);
 
 /*
  * Take or renew @shard for @owner, @duration_ms long on the database's
- * clock.  True with the epoch held; LEASE_ERROR_HELD when another owner's
- * unexpired lease stands.  A lost connection is tried once more, anew.
+ * clock.  *@epoch is the epoch held (0: none): renewed while it is still
+ * this owner's and unexpired, the epoch unchanged; else taken if free or
+ * expired, with a new epoch (compare: a change means the shard was lost
+ * meanwhile, and what was known of it is stale).  LEASE_ERROR_HELD when
+ * another holder's lease stands, a process of the same name included:
+ * @owner must be unique per process (a name and a random part).  A lost
+ * connection is tried once more, anew.
  */
 bool lease_acquire(lease_store *s, const char *shard, const char *owner, guint duration_ms,
 		   gint64 *epoch, GError **error);
@@ -58,7 +63,9 @@ bool lease_release(lease_store *s, const char *shard, const char *owner, gint64 
 /*
  * Run @sql (with @n_params text parameters) only while (@owner, @epoch)
  * holds @shard unexpired, in one transaction with that check.  False with
- * LEASE_ERROR_FENCED when it does not: nothing was written.
+ * LEASE_ERROR_FENCED when it does not: nothing was written.  Another
+ * error may leave the outcome unknown (a COMMIT whose answer was lost):
+ * fenced writes are made idempotent by their callers (a unique key).
  */
 bool lease_fenced(lease_store *s, const char *shard, const char *owner, gint64 epoch,
 		  const char *sql, int n_params, const char *const *params, GError **error);

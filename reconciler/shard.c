@@ -5,13 +5,14 @@
  */
 #include <gio/gio.h>
 #include <string.h>
+#include <time.h>
 
 #include "shard.h"
 
-const char *
+char *
 shard_of_host(const char *host, const char *pinned)
 {
-	return pinned && *pinned ? pinned : host;
+	return pinned && *pinned ? g_strconcat("pin:", pinned, NULL) : g_strconcat("host:", host, NULL);
 }
 
 /* SHA-256 of "daemon\nshard", its first 8 bytes: the same on every
@@ -60,14 +61,23 @@ lease_timing_ok(const lease_timing *t, GError **error)
 			    t->renew_deadline_ms, t->renew_every_ms);
 		return false;
 	}
-	if (t->renew_deadline_ms >= t->duration_ms) {
+	if (t->renew_deadline_ms + LEASE_MARGIN_MIN_MS > t->duration_ms) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "the renew deadline (%u ms) must be shorter than the lease (%u ms): "
-			    "a daemon must stop acting before another may take its shards",
-			    t->renew_deadline_ms, t->duration_ms);
+			    "the renew deadline (%u ms) must be shorter than the lease (%u ms) by a "
+			    "margin of %u ms at least: a daemon must stop acting before another may "
+			    "take its shards", t->renew_deadline_ms, t->duration_ms, LEASE_MARGIN_MIN_MS);
 		return false;
 	}
 	return true;
+}
+
+gint64
+lease_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 gint64

@@ -40,6 +40,19 @@ store(void)
 	return s;
 }
 
+/* A statement on a connection of its own, outside the store under test. */
+static void
+exec_raw(const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo());
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
 /* A count from the database, outside the store under test. */
 static long
 count(const char *sql)
@@ -66,10 +79,22 @@ test_lease__renewed_by_its_owner_refused_to_others(void **state)
 	(void)state;
 	assert_true(lease_acquire(a, "s1", "daemon-a", 60000, &e1, &err));
 	assert_int_equal(e1, 1);
+	e2 = e1;
 	assert_true(lease_acquire(a, "s1", "daemon-a", 60000, &e2, &err));
 	assert_int_equal(e2, 1);  /* a renewal keeps the epoch */
 	assert_false(lease_acquire(b, "s1", "daemon-b", 60000, &e3, &err));
 	assert_true(g_error_matches(err, LEASE_ERROR, LEASE_ERROR_HELD));
+	g_clear_error(&err);
+	/* The same name from another process (it holds no epoch): refused. */
+	e3 = 0;
+	assert_false(lease_acquire(b, "s1", "daemon-a", 60000, &e3, &err));
+	assert_true(g_error_matches(err, LEASE_ERROR, LEASE_ERROR_HELD));
+	g_clear_error(&err);
+	/* Let expire, then taken back by its owner: a new epoch, as its
+	 * fenced writes of the old one are refused meanwhile. */
+	exec_raw("UPDATE strata_lease SET expires = now() - interval '1 second' WHERE shard = 's1'");
+	assert_true(lease_acquire(a, "s1", "daemon-a", 60000, &e2, &err));
+	assert_int_equal(e2, 2);
 	who = lease_holder(b, "s1", &e3, &left, NULL);
 	assert_string_equal(who, "daemon-a");
 	assert_true(left > 50000 && left <= 60000);
@@ -87,19 +112,15 @@ test_lease__a_stale_epoch_writes_nothing(void **state)
 {
 	lease_store *a = store(), *b = store();
 	g_autoptr(GError) err = NULL;
-	gint64 ea = 0, eb = 0;
+	gint64 ea = 0, eb = 0;  /* none held yet */
 	const char *row_a[] = { "from a" }, *row_b[] = { "from b" };
 
 	(void)state;
-	{
-		PGconn *c = PQconnectdb(conninfo());
-
-		PQclear(PQexec(c, "CREATE TABLE IF NOT EXISTS fenced_rows (what text)"));
-		PQfinish(c);
-	}
-	assert_true(lease_acquire(a, "s2", "daemon-a", 300, &ea, &err));
+	exec_raw("CREATE TABLE IF NOT EXISTS fenced_rows (what text)");
+	assert_true(lease_acquire(a, "s2", "daemon-a", 60000, &ea, &err));
 	assert_true(lease_fenced(a, "s2", "daemon-a", ea, "INSERT INTO fenced_rows VALUES ($1)", 1, row_a, &err));
-	g_usleep(400 * 1000);  /* a is "frozen" past its lease */
+	/* a is "frozen" past its lease. */
+	exec_raw("UPDATE strata_lease SET expires = now() - interval '1 second' WHERE shard = 's2'");
 	assert_true(lease_acquire(b, "s2", "daemon-b", 60000, &eb, &err));
 	assert_int_equal(eb, ea + 1);
 	assert_false(lease_fenced(a, "s2", "daemon-a", ea, "INSERT INTO fenced_rows VALUES ($1)", 1, row_a, &err));
@@ -125,20 +146,22 @@ typedef struct {
 	GCond *go;
 	bool *start;
 	bool won;
+	bool opened;
 } racer;
 
 static gpointer
 race(gpointer data)
 {
 	racer *r = data;
-	lease_store *s = store();
+	lease_store *s = lease_store_open(conninfo(), NULL);  /* checked below: won or not */
 	gint64 e = 0;
 
 	g_mutex_lock(r->m);
 	while (!*r->start)
 		g_cond_wait(r->go, r->m);
 	g_mutex_unlock(r->m);
-	r->won = lease_acquire(s, r->shard, r->owner, 60000, &e, NULL);
+	r->won = s && lease_acquire(s, r->shard, r->owner, 60000, &e, NULL);
+	r->opened = s != NULL;
 	lease_store_close(s);
 	return NULL;
 }
@@ -154,8 +177,8 @@ test_lease__one_winner_when_three_race(void **state)
 		GMutex m;
 		GCond go;
 		bool start = false;
-		racer r[3] = { { "d1", shard, &m, &go, &start, false }, { "d2", shard, &m, &go, &start, false },
-			       { "d3", shard, &m, &go, &start, false } };
+		racer r[3] = { { "d1", shard, &m, &go, &start, false, false }, { "d2", shard, &m, &go, &start, false, false },
+			       { "d3", shard, &m, &go, &start, false, false } };
 		GThread *t[3];
 		int won = 0;
 
@@ -170,6 +193,7 @@ test_lease__one_winner_when_three_race(void **state)
 		g_mutex_unlock(&m);
 		for (int i = 0; i < 3; i++) {
 			g_thread_join(t[i]);
+			assert_true(r[i].opened);
 			won += r[i].won;
 		}
 		assert_int_equal(won, 1);
@@ -184,16 +208,24 @@ test_lease__a_restarted_server_is_reached_again(void **state)
 {
 	lease_store *a = store();
 	g_autoptr(GError) err = NULL;
-	g_autofree char *restart = g_strdup_printf("%s restart >/dev/null", g_getenv("STRATA_TEST_PGCTL"));
+	g_autofree char *restart = NULL;
 	gint64 e1 = 0, e2 = 0;
+	const char *row[] = { "after restart" };
 
 	(void)state;
 	assert_non_null(g_getenv("STRATA_TEST_PGCTL"));
+	restart = g_strdup_printf("%s restart >/dev/null", g_getenv("STRATA_TEST_PGCTL"));
 	assert_true(lease_acquire(a, "s3", "daemon-a", 60000, &e1, &err));
 	assert_int_equal(system(restart), 0);
+	e2 = e1;
 	if (!lease_acquire(a, "s3", "daemon-a", 60000, &e2, &err))
 		fail_msg("after a restart: %s", err->message);
 	assert_int_equal(e2, e1);  /* the lease lives in the database, not the connection */
+	assert_int_equal(system(restart), 0);
+	/* A fenced write on a connection the restart broke: reconnected too. */
+	exec_raw("CREATE TABLE IF NOT EXISTS fenced_rows (what text)");
+	if (!lease_fenced(a, "s3", "daemon-a", e1, "INSERT INTO fenced_rows VALUES ($1)", 1, row, &err))
+		fail_msg("a fenced write after a restart: %s", err->message);
 	lease_store_close(a);
 }
 

@@ -7,6 +7,8 @@
 # its data folder in STRATA_TEST_PGDATA; STRATA_TEST_PGCTL restarts it.
 set -euo pipefail
 
+# Debian 12's PostgreSQL 15, else the newest installed.
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 [ -x "$PGBIN/initdb" ] || { echo "with_postgres.sh: no $PGBIN/initdb: run 'make deps' (postgresql-15)" >&2; exit 1; }
 
@@ -14,9 +16,13 @@ D=$(mktemp -d /tmp/strata-pg.XXXXXX)
 chmod 0755 "$D"
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
-	id strata-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata-pg
+	# Two runs at once may both try to make the user: one wins, both go on.
+	id strata-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata-pg ||
+		id strata-pg >/dev/null
 	chown strata-pg "$D"
-	as_pg=(runuser -u strata-pg --)
+	# From /: PostgreSQL's programs go back to the working folder, which
+	# strata-pg may not enter (a checkout under /root).
+	as_pg=(env -C / runuser -u strata-pg --)
 fi
 stop() {
 	"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1 || true

@@ -9,6 +9,8 @@
 #include "../../reconciler/shard.h"
 
 #define FLEETS 200
+#define GOLDEN_HV001 "strata-b"
+#define GOLDEN_RACK2 "strata-c"
 
 static GPtrArray *
 names(GRand *r, const char *prefix, guint n)
@@ -56,7 +58,8 @@ test_shard__rendezvous_moves_only_what_it_must(void **state)
 			assert_true(g_ptr_array_find(daemons, o, NULL));
 			if (o != gone)
 				assert_ptr_equal(o_fewer, o);  /* not its shard: it stays */
-			assert_ptr_not_equal(o_fewer, gone);
+			assert_true(g_ptr_array_find(fewer, o_fewer, NULL));
+			assert_true(g_ptr_array_find(more, o_more, NULL));
 			if (o_more != joined)
 				assert_ptr_equal(o_more, o);   /* only the newcomer takes */
 		}
@@ -94,9 +97,19 @@ test_shard__shards_are_spread(void **state)
 			assert_string_equal(shard_owner(shard, daemons, 3), shard_owner(shard, reversed, 3));
 		}
 	}
-	assert_string_equal(shard_of_host("hv1", NULL), "hv1");
-	assert_string_equal(shard_of_host("hv1", ""), "hv1");
-	assert_string_equal(shard_of_host("hv1", "rack-2"), "rack-2");
+	/* The same owners on every machine and release (SHA-256, not a
+	 * process-seeded hash): a daemon upgraded mid-fleet agrees. */
+	assert_string_equal(shard_owner("hv001", daemons, 3), GOLDEN_HV001);
+	assert_string_equal(shard_owner("rack-2", daemons, 3), GOLDEN_RACK2);
+	{
+		g_autofree char *own = shard_of_host("hv1", NULL), *empty = shard_of_host("hv1", "");
+		g_autofree char *pinned = shard_of_host("hv1", "rack-2"), *named = shard_of_host("rack-2", NULL);
+
+		assert_string_equal(own, "host:hv1");
+		assert_string_equal(empty, "host:hv1");
+		assert_string_equal(pinned, "pin:rack-2");
+		assert_string_not_equal(named, pinned);  /* a host named rack-2 is not in it */
+	}
 }
 
 static void
@@ -116,7 +129,14 @@ test_lease__timing_keeps_the_deadline_inside_the_lease(void **state)
 	assert_non_null(strstr(err->message, "two renewals"));
 	/* Measured from before the renewal was sent, never from its answer. */
 	assert_int_equal(lease_act_until(&def, 1000000), 1000000 + 10000 * 1000);
-	assert_true(lease_act_until(&def, 0) < (gint64)def.duration_ms * 1000);
+	/* A margin too thin for a renewal's travel: refused. */
+	{
+		const lease_timing thin = { 15000, 14900, 3000 };
+
+		g_clear_error(&err);
+		assert_false(lease_timing_ok(&thin, &err));
+		assert_non_null(strstr(err->message, "margin"));
+	}
 }
 
 int
