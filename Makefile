@@ -108,8 +108,15 @@ check-man: strata
 	tests/man/check.sh $(CURDIR)/strata $(CURDIR)/man
 
 # Shard leases and fencing against a real PostgreSQL 15 started for the test.
-check-pg: $(B)/tests/test_lease_pg
+check-pg: $(B)/tests/test_lease_pg $(A)/tests/test_lease_pg
 	timeout -s KILL 600 tests/pg/with_postgres.sh $(B)/tests/test_lease_pg
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  timeout -s KILL 600 tests/pg/with_postgres.sh $(A)/tests/test_lease_pg
+
+$(A)/tests/test_lease_pg: $(A)/tests/pg/test_lease_pg.o $(SPEC_SRC:%.c=$(A)/%.o) $(RECON_LIB_OBJ:$(B)/%=$(A)/%)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 $(B)/tests/test_lease_pg: tests/pg/test_lease_pg.c $(SPEC_OBJ) $(RECON_LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -407,6 +407,30 @@ held_news(daemon_state *d, const desired_vm *vm)
 	     vm->domain, spec_vm_state_names[h->state], h->why);
 }
 
+/*
+ * Holds kept from the last run (history): a VM held because its guest
+ * stopped or crashed is still a problem, and an alert sent before the
+ * restart ends by itself at its endsAt: say it again.  A scheduled hold
+ * (its reason says "scheduled") is no problem.
+ */
+static void
+holds_news_at_start(daemon_state *d)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, d->holds);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		hold *h = v;
+
+		if (g_str_has_prefix(h->why, "scheduled "))
+			continue;
+		h->alerted = true;
+		tell(d, "vm_held", "StrataVMHeld", false, "warning", k, NULL, NULL, "%s: held %s: %s",
+		     (char *)k, spec_vm_state_names[h->state], h->why);
+	}
+}
+
 static void
 released_news(daemon_state *d, const char *domain, const hold *h, const char *why)
 {
@@ -1480,6 +1504,25 @@ host_news(daemon_state *d, const obs_host *h)
 	g_hash_table_replace(d->host_said, g_strdup(h->name), (gpointer)now);
 }
 
+/* A VM gone from the source: its failed scheduled action's alert ends. */
+static void
+sched_failing_prune(daemon_state *d)
+{
+	GHashTableIter it;
+	gpointer k;
+
+	g_hash_table_iter_init(&it, d->sched_failing);
+	while (g_hash_table_iter_next(&it, &k, NULL)) {
+		g_auto(GStrv) parts = g_strsplit(k, " ", 2);  /* "domain action" */
+
+		if (g_hash_table_contains(d->want->vm_by_domain, parts[0]))
+			continue;
+		tell(d, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", parts[0],
+		     NULL, parts[1], "%s is no longer in the source", parts[0]);
+		g_hash_table_iter_remove(&it);
+	}
+}
+
 /* A host gone from the source: an alert about it ends. */
 static void
 hosts_gone_news(daemon_state *d, const observed *have)
@@ -1552,6 +1595,7 @@ status_capture(daemon_state *d)
 	}
 	status_capture_pools(d);
 	status_capture_templates(d);
+	sched_failing_prune(d);
 	telemetry_view_begin(d->tm);
 	telemetry_hosts(d);
 	for (guint i = 0; i < d->want->vms->len; i++) {
@@ -2465,6 +2509,7 @@ daemon_new(const daemon_options *o, GError **error)
 	d->notifier = notify_new(&o->notify, d->tm, error);
 	if (!d->notifier && (o->notify.webhook_url || o->notify.alertmanager_url))
 		goto fail;
+	holds_news_at_start(d);
 	d->kick_timer = loop_timer(-1, on_kick, d);
 	d->observe_timer = loop_timer(-1, on_observe_deadline, d);
 	d->backoff_timer = loop_timer(-1, on_backoff, d);

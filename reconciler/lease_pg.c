@@ -35,6 +35,9 @@ static const char schema[] =
 	"  epoch bigint NOT NULL,"
 	"  previous_owner text,"
 	"  at timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE IF NOT EXISTS strata_daemon ("
+	"  name text PRIMARY KEY,"
+	"  seen timestamptz NOT NULL);"
 	"COMMIT;";
 
 /*
@@ -276,4 +279,51 @@ lease_holder(lease_store *s, const char *shard, gint64 *epoch, gint64 *expires_i
 	}
 	PQclear(r);
 	return owner;
+}
+
+/* The outer SELECT does not see the CTE's upsert (one snapshot): the
+ * caller is added by name. */
+static const char alive_sql[] =
+	"WITH hb AS (INSERT INTO strata_daemon (name, seen) VALUES ($1, clock_timestamp())"
+	"  ON CONFLICT (name) DO UPDATE SET seen = EXCLUDED.seen)"
+	" SELECT name FROM strata_daemon"
+	" WHERE name = $1 OR seen > clock_timestamp() - $2::bigint * interval '1 millisecond'"
+	" ORDER BY name";
+
+GStrv
+lease_alive(lease_store *s, const char *name, guint within_ms, GError **error)
+{
+	g_autofree char *ms = g_strdup_printf("%u", within_ms);
+	const char *p[] = { name, ms };
+	PGresult *r = run(s, alive_sql, 2, p, PGRES_TUPLES_OK, "cannot say this daemon is alive", error);
+	GStrvBuilder *b;
+	gboolean me = FALSE;
+
+	if (!r)
+		return NULL;
+	b = g_strv_builder_new();
+	for (int i = 0; i < PQntuples(r); i++) {
+		me |= g_str_equal(PQgetvalue(r, i, 0), name);
+		g_strv_builder_add(b, PQgetvalue(r, i, 0));
+	}
+	if (!me)  /* its first beat: not in the table the statement read */
+		g_strv_builder_add(b, name);
+	PQclear(r);
+	{
+		GStrv out = g_strv_builder_end(b);
+
+		g_strv_builder_unref(b);
+		return out;
+	}
+}
+
+bool
+lease_gone(lease_store *s, const char *name, GError **error)
+{
+	const char *p[] = { name };
+	PGresult *r = run(s, "DELETE FROM strata_daemon WHERE name = $1", 1, p, PGRES_COMMAND_OK,
+			  "cannot say this daemon is gone", error);
+
+	PQclear(r);
+	return r != NULL;
 }

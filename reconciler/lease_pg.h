@@ -74,3 +74,9 @@ bool lease_fenced(lease_store *s, const char *shard, const char *owner, gint64 e
  * (negative: expired). */
 char *lease_holder(lease_store *s, const char *shard, gint64 *epoch, gint64 *expires_in_ms,
 		   GError **error);
+
+/* Mark @name alive now (strata_daemon, the database's clock) and list the
+ * daemons seen within @within_ms, @name among them. */
+GStrv lease_alive(lease_store *s, const char *name, guint within_ms, GError **error);
+/* @name stops: no longer counted alive, so its shards go to others at once. */
+bool lease_gone(lease_store *s, const char *name, GError **error);

@@ -162,6 +162,21 @@ metrics_observe(metric_family *f, double v, const char *const *values)
 }
 
 void
+metrics_retain(metric_family *f, gboolean (*keep)(const char *const *values, gpointer data),
+	       gpointer data)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	pthread_mutex_lock(&f->m->lock);
+	g_hash_table_iter_init(&it, f->series);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (!keep((const char *const *)((series *)v)->values, data))
+			g_hash_table_iter_remove(&it);
+	pthread_mutex_unlock(&f->m->lock);
+}
+
+void
 metrics_clear(metric_family *f)
 {
 	pthread_mutex_lock(&f->m->lock);

@@ -36,6 +36,9 @@ metric_family *metrics_family(metrics *m, const char *name, const char *help, me
 void metrics_inc(metric_family *f, double by, const char *const *values);
 void metrics_set(metric_family *f, double v, const char *const *values);
 void metrics_observe(metric_family *f, double v, const char *const *values);
+/* Forget the series of @f that @keep does not want (their label values). */
+void metrics_retain(metric_family *f, gboolean (*keep)(const char *const *values, gpointer data),
+		    gpointer data);
 /* Forget every series of @f (a gauge set whole each pass). */
 void metrics_clear(metric_family *f);
 

@@ -13,6 +13,7 @@ struct telemetry {
 	metric_family *host_up, *host_vcpus, *host_memory, *host_vcpus_alloc, *host_memory_alloc;
 	metric_family *sched_runs, *last_snapshot, *vm_info;
 	metric_family *notes, *notes_dropped;
+	GHashTable *view_vms;      /* "appliance/vm" of the view being set */
 };
 
 #define LABELS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -218,6 +219,7 @@ void
 telemetry_view_begin(telemetry *t)
 {
 	metrics_batch_begin(t->m);
+	t->view_vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	metrics_clear(t->host_up);
 	metrics_clear(t->host_vcpus);
 	metrics_clear(t->host_memory);
@@ -244,11 +246,23 @@ telemetry_vm(telemetry *t, const char *appliance, const char *vm, const char *ho
 	     const char *state, const char *desired)
 {
 	metrics_set(t->vm_info, 1, LABELS(appliance, vm, host ? host : "", state, desired));
+	g_hash_table_add(t->view_vms, g_strconcat(appliance, "/", vm, NULL));
 }
 
+static gboolean
+in_view(const char *const *values, gpointer data)
+{
+	g_autofree char *key = g_strconcat(values[0], "/", values[1], NULL);
+
+	return g_hash_table_contains(data, key);
+}
+
+/* A VM gone from the source takes its last-snapshot series with it. */
 void
 telemetry_view_end(telemetry *t)
 {
+	metrics_retain(t->last_snapshot, in_view, t->view_vms);
+	g_clear_pointer(&t->view_vms, g_hash_table_unref);
 	metrics_batch_end(t->m);
 }
 

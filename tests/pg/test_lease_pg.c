@@ -17,7 +17,9 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
+#include "../../reconciler/lease_keeper.h"
 #include "../../reconciler/lease_pg.h"
+#include "../../reconciler/shard.h"
 
 static const char *
 conninfo(void)
@@ -202,6 +204,63 @@ test_lease__one_winner_when_three_race(void **state)
 	}
 }
 
+typedef struct {
+	gint64 epoch;
+	gint done;
+	bool won;
+} taker;
+
+static gpointer
+take_s4(gpointer data)
+{
+	taker *t = data;
+	lease_store *s = lease_store_open(conninfo(), NULL);
+
+	t->won = s && lease_acquire(s, "s4", "daemon-b", 60000, &t->epoch, NULL);
+	lease_store_close(s);
+	g_atomic_int_set(&t->done, 1);
+	return NULL;
+}
+
+/*
+ * The fence's order: while the owner's fenced write is open (its lease
+ * row locked FOR SHARE, held here on a raw connection), a takeover of the
+ * expired lease waits; it is granted, with the next epoch, only once that
+ * write committed.  So every write of the old epoch comes before the new
+ * epoch exists.
+ */
+static void
+test_lease__a_takeover_waits_for_the_open_fenced_write(void **state)
+{
+	lease_store *a = store();
+	g_autoptr(GError) err = NULL;
+	gint64 ea = 0;
+	PGconn *c = PQconnectdb(conninfo());
+	g_autofree char *lock = NULL;
+	taker t = { 0 };
+	GThread *th;
+	PGresult *r;
+
+	(void)state;
+	assert_true(lease_acquire(a, "s4", "daemon-a", 1000, &ea, &err));
+	lock = g_strdup_printf("SELECT 1 FROM strata_lease WHERE shard = 's4' AND epoch = %" G_GINT64_FORMAT
+			       " FOR SHARE", ea);
+	PQclear(PQexec(c, "BEGIN"));
+	r = PQexec(c, lock);
+	assert_int_equal(PQntuples(r), 1);
+	PQclear(r);
+	g_usleep(1200 * 1000);  /* the lease expires while the write is open */
+	th = g_thread_new("taker", take_s4, &t);
+	g_usleep(800 * 1000);
+	assert_int_equal(g_atomic_int_get(&t.done), 0);  /* it waits on the row */
+	PQclear(PQexec(c, "COMMIT"));
+	PQfinish(c);
+	g_thread_join(th);
+	assert_true(t.won);
+	assert_int_equal(t.epoch, ea + 1);
+	lease_store_close(a);
+}
+
 /* The server restarted under a daemon: its next statement reconnects. */
 static void
 test_lease__a_restarted_server_is_reached_again(void **state)
@@ -241,6 +300,116 @@ test_lease__an_unreachable_server_is_said(void **state)
 	assert_non_null(strstr(err->message, "/nonexistent-dir"));
 }
 
+#define KEEPERS 3
+#define SHARDS 9
+
+static const char *const keeper_names[KEEPERS] = { "keeper-1", "keeper-2", "keeper-3" };
+static bool frozen_keeper[KEEPERS];
+
+/* How many keepers may act on @shard now (must never exceed 1). */
+static int
+holders(lease_keeper **k, const char *shard, int *who)
+{
+	int n = 0;
+
+	for (int i = 0; i < KEEPERS; i++) {
+		if (k[i] && lease_keeper_holds(k[i], shard, NULL)) {
+			n++;
+			*who = i;
+		}
+	}
+	return n;
+}
+
+/* Poll every 20 ms for up to @ms: never two keepers on one shard; true
+ * once each shard is held by the keeper rendezvous hashing names among
+ * those not NULL in @k (the live ones). */
+static bool
+balanced(lease_keeper **k, char **shards, int ms)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	const char *live[KEEPERS];
+	guint n_live = 0;
+
+	for (int i = 0; i < KEEPERS; i++)
+		if (k[i] && !frozen_keeper[i])
+			live[n_live++] = keeper_names[i];
+	for (;;) {
+		int done = 0;
+
+		for (int s = 0; s < SHARDS; s++) {
+			int who = -1, n = holders(k, shards[s], &who);
+
+			if (n > 1)
+				fail_msg("shard %s acted on by two keepers at once", shards[s]);
+			done += n == 1 && g_str_equal(keeper_names[who], shard_owner(shards[s], live, n_live));
+		}
+		if (done == SHARDS)
+			return true;
+		if (g_get_monotonic_time() > end)
+			return false;
+		g_usleep(20000);
+	}
+}
+
+/*
+ * Three daemons' keepers share nine shards: each is held by the one
+ * rendezvous hashing names.  One freezes (SIGSTOP, or kill -9): at no
+ * moment do two keepers act on one shard, and the others hold all of its
+ * shards within the lease duration plus a renewal period.  One stops
+ * cleanly: its shards move at the others' next round.
+ */
+static void
+test_keeper__shards_fail_over_without_overlap(void **state)
+{
+	const lease_timing t = { 4000, 2000, 300 };
+	lease_keeper *k[KEEPERS];
+	char *shards[SHARDS + 1] = { NULL };
+	g_autoptr(GError) err = NULL;
+	gint64 t0, took;
+	int frozen = -1;
+
+	(void)state;
+	for (int s = 0; s < SHARDS; s++)
+		shards[s] = g_strdup_printf("host:keep-hv%d", s);
+	for (int i = 0; i < KEEPERS; i++) {
+		k[i] = lease_keeper_new(conninfo(), keeper_names[i], &t, &err);
+		if (!k[i])
+			fail_msg("lease_keeper_new: %s", err->message);
+		lease_keeper_set_shards(k[i], (const char *const *)shards);
+	}
+	assert_true(balanced(k, shards, 10000));
+	for (int s = 0; s < SHARDS && frozen < 0; s++)
+		holders(k, shards[s], &frozen);  /* a keeper that holds something */
+	t0 = g_get_monotonic_time();
+	lease_keeper_freeze(k[frozen]);
+	frozen_keeper[frozen] = true;
+	assert_true(balanced(k, shards, (int)(t.duration_ms + t.renew_every_ms) + 3000));
+	took = (g_get_monotonic_time() - t0) / 1000;
+	print_message("failover: its shards held by the others %" G_GINT64_FORMAT " ms after the freeze "
+		      "(lease %u ms, renewals every %u ms)\n", took, t.duration_ms, t.renew_every_ms);
+	assert_true(took <= (gint64)(t.duration_ms + t.renew_every_ms) + 1000);
+	lease_keeper_free(k[frozen]);
+	k[frozen] = NULL;
+	frozen_keeper[frozen] = false;
+	/* A clean stop of another: its shards move at once, not at expiry. */
+	for (int i = 0; i < KEEPERS; i++) {
+		if (!k[i])
+			continue;
+		t0 = g_get_monotonic_time();
+		lease_keeper_free(k[i]);
+		k[i] = NULL;
+		assert_true(balanced(k, shards, 3000));
+		took = (g_get_monotonic_time() - t0) / 1000;
+		assert_true(took < t.duration_ms);
+		break;
+	}
+	for (int i = 0; i < KEEPERS; i++)
+		lease_keeper_free(k[i]);
+	for (int s = 0; s < SHARDS; s++)
+		g_free(shards[s]);
+}
+
 int
 main(void)
 {
@@ -248,8 +417,10 @@ main(void)
 		cmocka_unit_test(test_lease__renewed_by_its_owner_refused_to_others),
 		cmocka_unit_test(test_lease__a_stale_epoch_writes_nothing),
 		cmocka_unit_test(test_lease__one_winner_when_three_race),
+		cmocka_unit_test(test_lease__a_takeover_waits_for_the_open_fenced_write),
 		cmocka_unit_test(test_lease__a_restarted_server_is_reached_again),
 		cmocka_unit_test(test_lease__an_unreachable_server_is_said),
+		cmocka_unit_test(test_keeper__shards_fail_over_without_overlap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

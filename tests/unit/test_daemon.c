@@ -630,6 +630,32 @@ test_watch__metrics_and_webhooks_for_operators(void **state)
 	http_sink_free(sink);
 }
 
+/* A VM held when the daemon stopped is still held when it starts again,
+ * and said again: the alert sent before ended by itself meanwhile. */
+static void
+test_watch__a_hold_across_a_restart_is_said_again(void **state)
+{
+	http_sink *sink = http_sink_new(false);
+	g_autofree char *url = http_sink_url(sink, "/");
+	watch *w = watch_start_with(NULL, (daemon_options){ .notify.webhook_url = url });
+	daemon_options o = { .connect = "test:///default", .debounce_ms = 50, .resync_s = 300,
+			     .shutdown_timeout_ms = 1000, .notify.webhook_url = url };
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	shut_down_guest(w, "w.b");
+	daemon_request(w->d, "test");
+	assert_true(webhook_event(w, sink, "vm_held", "b", 5000));
+	daemon_free(w->d);
+	o.path = w->src;
+	o.db = w->db;
+	w->d = daemon_new(&o, &err);
+	assert_non_null(w->d);
+	assert_true(webhook_event(w, sink, "vm_held", "b", 5000));
+	watch_stop(w);
+	http_sink_free(sink);
+}
+
 /* A webhook receiver that accepts and never answers: the daemon still
  * holds the VM at once and converges the rest. */
 static void
@@ -2543,6 +2569,7 @@ main(void)
 		cmocka_unit_test(test_watch__guest_shutdown_follows_restart_policy),
 		cmocka_unit_test(test_watch__metrics_and_webhooks_for_operators),
 		cmocka_unit_test(test_watch__a_hanging_webhook_delays_no_reconcile),
+		cmocka_unit_test(test_watch__a_hold_across_a_restart_is_said_again),
 		cmocka_unit_test(test_watch__suspend_holds_changes_until_resume),
 		cmocka_unit_test(test_watch__second_daemon_on_one_database_refuses),
 		cmocka_unit_test(test_watch__database_removed_under_the_daemon),

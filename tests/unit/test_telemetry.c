@@ -61,6 +61,8 @@ test_metrics__view_replaces_hosts_and_vms(void **state)
 	g_autofree char *one = NULL, *two = NULL;
 
 	(void)state;
+	telemetry_snapshot_taken(t, "w", "a", 100);
+	telemetry_snapshot_taken(t, "w", "gone", 100);
 	telemetry_view_begin(t);
 	telemetry_host(t, "hv1", true, 8, 1024, 2, 512);
 	telemetry_vm(t, "w", "a", "hv1", "running", "running");
@@ -70,6 +72,9 @@ test_metrics__view_replaces_hosts_and_vms(void **state)
 				    "desired_state=\"running\"} 1\n"));
 	assert_non_null(strstr(one, "strata_host_vcpus_allocated{host=\"hv1\"} 2\n"));
 	assert_non_null(strstr(one, "strata_build_info{version=\"9.9\"} 1\n"));
+	/* A VM no longer in the view loses its snapshot time; one still there keeps it. */
+	assert_non_null(strstr(one, "strata_last_successful_snapshot_timestamp_seconds{appliance=\"w\",vm=\"a\"} 100\n"));
+	assert_null(strstr(one, "vm=\"gone\""));
 	telemetry_view_begin(t);
 	telemetry_host(t, "hv1", false, 0, 0, 0, 0);
 	telemetry_vm(t, "w", "a", NULL, "unknown", "running");
