@@ -31,7 +31,15 @@ struct lease_keeper {
 	GStrv shards;            /* under lock */
 	GHashTable *held;        /* under lock: shard -> held_lease * */
 	bool stop, frozen;       /* under lock */
+	bool poke;               /* under lock: a round now (new shards) */
 };
+
+/* What a call sent before this daemon's deadline may still need. */
+static guint
+margin_ms(const lease_keeper *k)
+{
+	return k->t.duration_ms - k->t.renew_deadline_ms;
+}
 
 static GHashTable *
 held_new(void)
@@ -54,16 +62,21 @@ pause_round(lease_keeper *k)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&k->lock);
-	while (!k->stop && pthread_cond_timedwait(&k->wake, &k->lock, &until) == 0)
+	while (!k->stop && !k->poke && pthread_cond_timedwait(&k->wake, &k->lock, &until) == 0)
 		;
+	k->poke = false;
 	go = !k->stop;
 	pthread_mutex_unlock(&k->lock);
 	return go;
 }
 
-/* The leases this round ends holding, given the live daemons. */
+/*
+ * The leases this round ends holding, given the live daemons; those held
+ * that belong to another now go to @give_up (released only once the new
+ * table, without them, is published: this daemon stops acting first).
+ */
 static GHashTable *
-renew(lease_keeper *k, GStrv shards, GStrv live, GHashTable *had, gint64 sent)
+renew(lease_keeper *k, GStrv shards, GStrv live, GHashTable *had, gint64 sent, GPtrArray *give_up)
 {
 	GHashTable *now = held_new();
 	guint n_live = g_strv_length(live);
@@ -75,8 +88,8 @@ renew(lease_keeper *k, GStrv shards, GStrv live, GHashTable *had, gint64 sent)
 		gint64 epoch = was ? was->epoch : 0;
 
 		if (g_strcmp0(owner, k->name) != 0) {
-			if (was)  /* another's now: let it take the shard at once */
-				lease_release(k->db, shards[i], k->name, was->epoch, NULL);
+			if (was)  /* another's now */
+				g_ptr_array_add(give_up, g_memdup2(&(gint64[2]){ i, was->epoch }, 2 * sizeof(gint64)));
 			continue;
 		}
 		if (lease_acquire(k->db, shards[i], k->name, k->t.duration_ms, &epoch, &err)) {
@@ -86,7 +99,12 @@ renew(lease_keeper *k, GStrv shards, GStrv live, GHashTable *had, gint64 sent)
 			h->act_until = lease_act_until(&k->t, sent);
 			g_hash_table_insert(now, g_strdup(shards[i]), h);
 		} else if (!g_error_matches(err, LEASE_ERROR, LEASE_ERROR_HELD)) {
+			/* Not renewed (a timeout, a reconnect): kept as it was, its
+			 * deadline unchanged, so that the next round renews this
+			 * epoch instead of being refused by its own lease. */
 			g_debug("lease of %s: %s", shards[i], err->message);
+			if (was)
+				g_hash_table_insert(now, g_strdup(shards[i]), g_memdup2(was, sizeof(*was)));
 		}
 	}
 	return now;
@@ -121,17 +139,23 @@ one_round(lease_keeper *k)
 	GHashTable *now;
 	bool news;
 
+	g_autoptr(GPtrArray) give_up = g_ptr_array_new_with_free_func(g_free);
+
 	pthread_mutex_lock(&k->lock);
 	shards = g_strdupv(k->shards);
 	had = g_hash_table_ref(k->held);
 	pthread_mutex_unlock(&k->lock);
+	/* Not alive before it knows its shards: others would leave it the
+	 * shards it is owed and it would take none. */
+	if (!shards)
+		return;
 	live = lease_alive(k->db, k->name, k->t.duration_ms, &err);
 	if (!live) {
 		/* Nothing renewed: what is held lapses at its deadline. */
 		g_debug("leases not renewed: %s", err->message);
 		return;
 	}
-	now = renew(k, shards ? shards : (GStrv)(char *[]){ NULL }, live, had, sent);
+	now = renew(k, shards, live, had, sent, give_up);
 	news = changed(now, had);
 	pthread_mutex_lock(&k->lock);
 	g_hash_table_unref(k->held);
@@ -139,6 +163,11 @@ one_round(lease_keeper *k)
 	pthread_mutex_unlock(&k->lock);
 	if (news && eventfd_write(k->fd, 1) < 0)
 		g_debug("lease keeper: eventfd: %s", g_strerror(errno));
+	for (guint i = 0; i < give_up->len; i++) {
+		const gint64 *g = give_up->pdata[i];
+
+		lease_release(k->db, shards[g[0]], k->name, g[1], margin_ms(k), NULL);
+	}
 }
 
 static gpointer
@@ -176,6 +205,15 @@ lease_keeper_new(const char *conninfo, const char *name, const lease_timing *t, 
 	k->db = db;
 	k->held = held_new();
 	k->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (k->fd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "eventfd: %s",
+			    g_strerror(errno));
+		lease_store_close(db);
+		g_hash_table_unref(k->held);
+		g_free(k->name);
+		g_free(k);
+		return NULL;
+	}
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_condattr_init(&a);
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
@@ -191,7 +229,8 @@ lease_keeper_set_shards(lease_keeper *k, const char *const *shards)
 	pthread_mutex_lock(&k->lock);
 	g_strfreev(k->shards);
 	k->shards = g_strdupv((char **)shards);
-	pthread_cond_signal(&k->wake);  /* a new shard is taken at once */
+	k->poke = true;  /* a new shard is taken at once */
+	pthread_cond_signal(&k->wake);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -237,10 +276,11 @@ lease_keeper_free(lease_keeper *k)
 	pthread_cond_signal(&k->wake);
 	pthread_mutex_unlock(&k->lock);
 	g_thread_join(k->thread);
-	/* A clean stop hands its shards over now, not at their expiry. */
+	/* A clean stop hands its shards over after the margin, not at their
+	 * expiry.  The caller stopped acting first (its executor drained). */
 	g_hash_table_iter_init(&it, k->held);
 	while (!k->frozen && g_hash_table_iter_next(&it, &key, &v))
-		lease_release(k->db, key, k->name, ((held_lease *)v)->epoch, NULL);
+		lease_release(k->db, key, k->name, ((held_lease *)v)->epoch, margin_ms(k), NULL);
 	if (!k->frozen)
 		lease_gone(k->db, k->name, NULL);
 	lease_store_close(k->db);

@@ -8,8 +8,10 @@
  *   2. reads the live daemons: seen within one lease duration;
  *   3. for each shard it is given, takes or renews the lease of those
  *      rendezvous hashing gives this daemon among the live ones
- *      (shard.h), and gives up those it holds that now belong to another
- *      (a daemon that joins gets its shards at its own next round);
+ *      (shard.h), and gives up those it holds that now belong to another:
+ *      it stops holding them first, then lets them expire after the
+ *      margin (duration - renew_deadline), which a call already sent may
+ *      still need (a daemon that joins gets its shards then);
  *   4. publishes what it holds: per shard, the epoch and the deadline
  *      (lease_act_until, from when that round's renewal was sent).
  *
@@ -41,6 +43,7 @@ int lease_keeper_fd(lease_keeper *k);
 /* For tests: stop renewing without giving anything up, as a frozen or
  * killed daemon does; lease_keeper_holds goes false at the deadlines. */
 void lease_keeper_freeze(lease_keeper *k);
-/* Gives up what it holds and leaves the live daemons (others take its
- * shards at their next round), stops, frees. */
+/* Gives up what it holds (others take it after the margin) and leaves
+ * the live daemons, stops, frees.  The caller acts on no shard any more
+ * (its executor drained) and calls lease_keeper_holds no more. */
 void lease_keeper_free(lease_keeper *k);

@@ -196,12 +196,15 @@ lease_acquire(lease_store *s, const char *shard, const char *owner, guint durati
 }
 
 bool
-lease_release(lease_store *s, const char *shard, const char *owner, gint64 epoch, GError **error)
+lease_release(lease_store *s, const char *shard, const char *owner, gint64 epoch, guint grace_ms,
+	      GError **error)
 {
 	g_autofree char *e = g_strdup_printf("%" G_GINT64_FORMAT, epoch);
-	const char *p[] = { shard, owner, e };
-	PGresult *r = run(s, "UPDATE strata_lease SET expires = now() WHERE shard = $1 AND owner = $2 "
-			     "AND epoch = $3::bigint", 3, p, PGRES_COMMAND_OK, "cannot give the lease up", error);
+	g_autofree char *g = g_strdup_printf("%u", grace_ms);
+	const char *p[] = { shard, owner, e, g };
+	PGresult *r = run(s, "UPDATE strata_lease SET expires = least(expires, clock_timestamp() + "
+			     "$4::bigint * interval '1 millisecond') WHERE shard = $1 AND owner = $2 "
+			     "AND epoch = $3::bigint", 4, p, PGRES_COMMAND_OK, "cannot give the lease up", error);
 
 	PQclear(r);
 	return r != NULL;

@@ -57,8 +57,11 @@ void lease_store_close(lease_store *s);
 bool lease_acquire(lease_store *s, const char *shard, const char *owner, guint duration_ms,
 		   gint64 *epoch, GError **error);
 
-/* Give @shard up now, if (@owner, @epoch) still holds it. */
-bool lease_release(lease_store *s, const char *shard, const char *owner, gint64 epoch, GError **error);
+/* Give @shard up, if (@owner, @epoch) still holds it: it expires
+ * @grace_ms from now (sooner if it would anyway), the margin a call this
+ * owner already sent may still need before another may take the shard. */
+bool lease_release(lease_store *s, const char *shard, const char *owner, gint64 epoch, guint grace_ms,
+		   GError **error);
 
 /*
  * Run @sql (with @n_params text parameters) only while (@owner, @epoch)
