@@ -189,9 +189,9 @@ oneshot_free(gpointer p)
 	g_free(o);
 }
 
-static void tell(daemon_state *d, const char *event, const char *alert, bool resolved,
+static void tell(daemon_state *d, gint64 run, const char *event, const char *alert, bool resolved,
 		 const char *severity, const char *domain, const char *host, const char *action,
-		 const char *fmt, ...) G_GNUC_PRINTF(9, 10);
+		 const char *fmt, ...) G_GNUC_PRINTF(10, 11);
 
 /* A scheduled action's result: a metric; a failure, and the first success
  * after one, news. */
@@ -200,20 +200,18 @@ oneshot_news(daemon_state *d, const oneshot *o, bool done)
 {
 	const char *action = op_kind_name(o->kind);
 	g_autofree char *key = g_strdup_printf("%s %s", o->domain, action);
-	const char *dot = strchr(o->domain, '.');
+	const char *vm = NULL;
+	g_autofree char *app = domain_split(o->domain, &vm);
 
 	telemetry_schedule_run(d->tm, action, done ? "done" : o->op->status == OPST_FAILED ? "failed" : "skipped");
-	if (done && o->kind == OP_SNAPSHOT_CREATE && dot) {
-		g_autofree char *app = g_strndup(o->domain, (gsize)(dot - o->domain));
-
-		telemetry_snapshot_taken(d->tm, app, dot + 1, g_get_real_time() / G_USEC_PER_SEC);
-	}
+	if (done && o->kind == OP_SNAPSHOT_CREATE && app)
+		telemetry_snapshot_taken(d->tm, app, vm, g_get_real_time() / G_USEC_PER_SEC);
 	if (done && g_hash_table_remove(d->sched_failing, key))
-		tell(d, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", o->domain,
+		tell(d, d->run, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", o->domain,
 		     NULL, action, "%s: %s carried out", o->domain, o->why);
 	else if (!done && o->op->status == OPST_FAILED &&
 		 g_hash_table_add(d->sched_failing, g_steal_pointer(&key)))
-		tell(d, "scheduled_action_failed", "StrataScheduledActionFailed", false, "warning",
+		tell(d, d->run, "scheduled_action_failed", "StrataScheduledActionFailed", false, "warning",
 		     o->domain, NULL, action, "%s: %s failed: %s", o->domain, o->why,
 		     o->op->error ? o->op->error : "?");
 }
@@ -306,15 +304,15 @@ notify(const char *msg)
 
 /*
  * One event to every receiver: @alert fires (or, @resolved, ends) that
- * Alertmanager alert; NULL is news only.  @domain ("app.vm") names the
- * appliance and VM.  Never blocks: the receivers' threads deliver.
+ * Alertmanager alert; NULL is news only.  @run is the run it is about, or
+ * 0.  @domain ("app.vm") names the appliance and VM.  Never blocks: the
+ * receivers' threads deliver.
  */
 static void
-tell(daemon_state *d, const char *event, const char *alert, bool resolved, const char *severity,
+tell(daemon_state *d, gint64 run, const char *event, const char *alert, bool resolved, const char *severity,
      const char *domain, const char *host, const char *action, const char *fmt, ...)
 {
 	g_autofree char *summary = NULL, *app = NULL;
-	const char *dot = domain ? strchr(domain, '.') : NULL;
 	notify_event e = { .event = event, .alert = alert, .resolved = resolved, .severity = severity,
 			   .revision = d->good_digest, .host = host, .action = action };
 	va_list ap;
@@ -324,16 +322,9 @@ tell(daemon_state *d, const char *event, const char *alert, bool resolved, const
 	va_start(ap, fmt);
 	summary = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	if (dot) {
-		app = g_strndup(domain, (gsize)(dot - domain));
-		e.appliance = app;
-		e.vm = dot + 1;
-	}
+	e.appliance = app = domain_split(domain, &e.vm);
 	e.summary = summary;
-	/* Only a run's own events name it: d->run is the last run begun. */
-	if (g_str_has_prefix(event, "run_") || g_str_has_prefix(event, "scheduled_") ||
-	    g_str_equal(event, "drift_healed"))
-		e.run = d->run;
+	e.run = run;
 	notify_send(d->notifier, &e);
 }
 
@@ -403,7 +394,7 @@ held_news(daemon_state *d, const desired_vm *vm)
 	if (!h)
 		return;
 	h->alerted = true;
-	tell(d, "vm_held", "StrataVMHeld", false, "warning", vm->domain, NULL, NULL, "%s: held %s: %s",
+	tell(d, 0, "vm_held", "StrataVMHeld", false, "warning", vm->domain, NULL, NULL, "%s: held %s: %s",
 	     vm->domain, spec_vm_state_names[h->state], h->why);
 }
 
@@ -426,7 +417,7 @@ holds_news_at_start(daemon_state *d)
 		if (g_str_has_prefix(h->why, "scheduled "))
 			continue;
 		h->alerted = true;
-		tell(d, "vm_held", "StrataVMHeld", false, "warning", k, NULL, NULL, "%s: held %s: %s",
+		tell(d, 0, "vm_held", "StrataVMHeld", false, "warning", k, NULL, NULL, "%s: held %s: %s",
 		     (char *)k, spec_vm_state_names[h->state], h->why);
 	}
 }
@@ -435,7 +426,7 @@ static void
 released_news(daemon_state *d, const char *domain, const hold *h, const char *why)
 {
 	if (h->alerted)
-		tell(d, "vm_released", "StrataVMHeld", true, "warning", domain, NULL, NULL,
+		tell(d, 0, "vm_released", "StrataVMHeld", true, "warning", domain, NULL, NULL,
 		     "%s: hold released: %s", domain, why);
 }
 
@@ -544,7 +535,7 @@ record_invalid(daemon_state *d, spec_source *src, spec_diags *diags, const char 
 		  d->good_digest ? d->good_digest : "no revision");
 	telemetry_source_failure(d->tm, "invalid");
 	d->revision_bad = true;
-	tell(d, "revision_invalid", "StrataRevisionInvalid", false, "warning", NULL, NULL, NULL,
+	tell(d, 0, "revision_invalid", "StrataRevisionInvalid", false, "warning", NULL, NULL, NULL,
 	     "revision %s is invalid (%u problem%s): nothing changes, %s stays in force", rev,
 	     diags->items->len, diags->items->len == 1 ? "" : "s",
 	     d->good_digest ? d->good_digest : "no revision");
@@ -630,10 +621,10 @@ static void
 source_mended(daemon_state *d)
 {
 	if (d->revision_bad)
-		tell(d, "revision_ok", "StrataRevisionInvalid", true, "warning", NULL, NULL, NULL,
+		tell(d, 0, "revision_ok", "StrataRevisionInvalid", true, "warning", NULL, NULL, NULL,
 		     "revision %s valid and in force", d->good_digest);
 	if (d->unverified_said)
-		tell(d, "revision_ok", "StrataRevisionUnverified", true, "critical", NULL, NULL, NULL,
+		tell(d, 0, "revision_ok", "StrataRevisionUnverified", true, "critical", NULL, NULL, NULL,
 		     "revision %s verified and in force", d->good_digest);
 	d->revision_bad = d->unverified_said = false;
 	g_clear_pointer(&d->bad_full, g_free);  /* the same mistake again is news again */
@@ -783,7 +774,7 @@ record_refused(daemon_state *d, const verify_verdict *vd)
 		  d->good_digest ? d->good_digest : "no revision");
 	telemetry_source_failure(d->tm, "unverified");
 	d->unverified_said = true;
-	tell(d, "revision_unverified", "StrataRevisionUnverified", false, "critical", NULL, NULL, NULL,
+	tell(d, 0, "revision_unverified", "StrataRevisionUnverified", false, "critical", NULL, NULL, NULL,
 	     "commit %s refused: %s; %s stays in force", vd->commit, summary,
 	     d->good_digest ? d->good_digest : "no revision");
 }
@@ -1490,16 +1481,16 @@ host_news(daemon_state *d, const obs_host *h)
 	if (g_strcmp0(was, now) == 0)
 		return;
 	if (g_strcmp0(was, "unreachable") == 0)
-		tell(d, "host_back", "StrataHostUnreachable", true, "critical", NULL, h->name, NULL,
+		tell(d, 0, "host_back", "StrataHostUnreachable", true, "critical", NULL, h->name, NULL,
 		     "host %s %s", h->name, now);
 	if (g_strcmp0(was, "lost") == 0)
-		tell(d, "host_back", "StrataHostLost", true, "critical", NULL, h->name, NULL,
+		tell(d, 0, "host_back", "StrataHostLost", true, "critical", NULL, h->name, NULL,
 		     "host %s %s", h->name, now);
 	if (g_str_equal(now, "unreachable"))
-		tell(d, "host_unreachable", "StrataHostUnreachable", false, "critical", NULL, h->name,
+		tell(d, 0, "host_unreachable", "StrataHostUnreachable", false, "critical", NULL, h->name,
 		     NULL, "host %s unreachable: %s", h->name, h->error ? h->error : "?");
 	else if (g_str_equal(now, "lost"))
-		tell(d, "host_lost", "StrataHostLost", false, "critical", NULL, h->name, NULL,
+		tell(d, 0, "host_lost", "StrataHostLost", false, "critical", NULL, h->name, NULL,
 		     "host %s declared lost: its HA VMs may restart elsewhere", h->name);
 	g_hash_table_replace(d->host_said, g_strdup(h->name), (gpointer)now);
 }
@@ -1517,7 +1508,7 @@ sched_failing_prune(daemon_state *d)
 
 		if (g_hash_table_contains(d->want->vm_by_domain, parts[0]))
 			continue;
-		tell(d, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", parts[0],
+		tell(d, 0, "scheduled_action_ok", "StrataScheduledActionFailed", true, "warning", parts[0],
 		     NULL, parts[1], "%s is no longer in the source", parts[0]);
 		g_hash_table_iter_remove(&it);
 	}
@@ -1539,7 +1530,7 @@ hosts_gone_news(daemon_state *d, const observed *have)
 		if (seen)
 			continue;
 		if (!g_str_equal(v, "up"))
-			tell(d, "host_back", g_str_equal(v, "lost") ? "StrataHostLost" : "StrataHostUnreachable",
+			tell(d, 0, "host_back", g_str_equal(v, "lost") ? "StrataHostLost" : "StrataHostUnreachable",
 			     true, "critical", NULL, k, NULL, "host %s is no longer in the source", (char *)k);
 		g_hash_table_iter_remove(&it);
 	}
@@ -1669,16 +1660,16 @@ run_news(daemon_state *d, exec_result r, const char *summary)
 {
 	if (r != EXEC_CONVERGED) {
 		if (!d->run_failing)
-			tell(d, "run_failed", "StrataRunFailed", false, "warning", NULL, NULL, NULL,
+			tell(d, d->run, "run_failed", "StrataRunFailed", false, "warning", NULL, NULL, NULL,
 			     "run %" G_GINT64_FORMAT " %s: %s", d->run, exec_result_name(r), summary);
 		d->run_failing = true;
 		return;
 	}
 	if (d->run_failing)
-		tell(d, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
+		tell(d, d->run, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
 		     "run %" G_GINT64_FORMAT " converged after a failure: %s", d->run, summary);
 	else if (g_strcmp0(d->settled_full, d->good_full) == 0 && plan_heals(d->pass.plan))
-		tell(d, "drift_healed", NULL, false, "info", NULL, NULL, NULL,
+		tell(d, d->run, "drift_healed", NULL, false, "info", NULL, NULL, NULL,
 		     "run %" G_GINT64_FORMAT " healed drift: %s", d->run, summary);
 	d->run_failing = false;
 }
@@ -1688,11 +1679,11 @@ static void
 removal_news(daemon_state *d, const plan *p)
 {
 	if (p->removal_held && !d->removal_said)
-		tell(d, "removal_held", "StrataRemovalHeld", false, "warning", NULL, NULL, NULL,
+		tell(d, 0, "removal_held", "StrataRemovalHeld", false, "warning", NULL, NULL, NULL,
 		     "revision %s removes too many managed VMs: held until confirmed",
 		     d->good_digest ? d->good_digest : "?");
 	else if (!p->removal_held && d->removal_said)
-		tell(d, "removal_released", "StrataRemovalHeld", true, "warning", NULL, NULL, NULL,
+		tell(d, 0, "removal_released", "StrataRemovalHeld", true, "warning", NULL, NULL, NULL,
 		     "revision %s: no removal held any more", d->good_digest ? d->good_digest : "?");
 	d->removal_said = p->removal_held;
 }
@@ -2154,7 +2145,7 @@ reconcile_observed(daemon_state *d)
 			g_debug("converged: %u libvirt calls", d->pass.calls);
 		if (!p->errors->len && d->run_failing) {
 			/* What failed is gone or mended itself: nothing left to do. */
-			tell(d, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
+			tell(d, 0, "run_recovered", "StrataRunFailed", true, "warning", NULL, NULL, NULL,
 			     "the hosts are as the revision wants them after a failed run");
 			d->run_failing = false;
 		}

@@ -7,11 +7,11 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lease_keeper.h"
 #include "lease_pg.h"
+#include "mono_wait.h"
 
 typedef struct {
 	gint64 epoch;
@@ -51,18 +51,11 @@ held_new(void)
 static bool
 pause_round(lease_keeper *k)
 {
-	struct timespec until;
+	gint64 until = g_get_monotonic_time() + (gint64)k->t.renew_every_ms * 1000;
 	bool go;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += k->t.renew_every_ms / 1000;
-	until.tv_nsec += (long)(k->t.renew_every_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&k->lock);
-	while (!k->stop && !k->poke && pthread_cond_timedwait(&k->wake, &k->lock, &until) == 0)
+	while (!k->stop && !k->poke && mono_cond_wait_until(&k->wake, &k->lock, until))
 		;
 	k->poke = false;
 	go = !k->stop;
@@ -192,7 +185,6 @@ lease_keeper_new(const char *conninfo, const char *name, const lease_timing *t, 
 {
 	lease_keeper *k;
 	lease_store *db;
-	pthread_condattr_t a;
 
 	if (!lease_timing_ok(t, error))
 		return NULL;
@@ -215,10 +207,7 @@ lease_keeper_new(const char *conninfo, const char *name, const lease_timing *t, 
 		return NULL;
 	}
 	pthread_mutex_init(&k->lock, NULL);
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&k->wake, &a);
-	pthread_condattr_destroy(&a);
+	mono_cond_init(&k->wake);
 	k->thread = g_thread_new("strata-leases", run, k);
 	return k;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "log.h"
 
 static log_format the_format = LOG_TEXT;
@@ -141,40 +142,24 @@ render_json(GLogLevelFlags level, const GLogField *fields, gsize n, const char *
 	    const char *rev)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonGenerator) g = json_generator_new();
 	g_autoptr(JsonNode) root = NULL;
-	g_autofree char *msg = NULL;
+	/* A libvirt error may carry bytes that are not UTF-8: JSON must not. */
+	g_autofree char *msg = g_utf8_make_valid(field(fields, n, "MESSAGE") ? field(fields, n, "MESSAGE") : "", -1);
+	g_autofree char *line = NULL;
 
 	json_builder_begin_object(b);
-	if (time) {
-		json_builder_set_member_name(b, "time");
-		json_builder_add_string_value(b, time);
-	}
-	json_builder_set_member_name(b, "level");
-	json_builder_add_string_value(b, level_name(level));
-	json_builder_set_member_name(b, "revision");
-	if (rev)
-		json_builder_add_string_value(b, rev);
-	else
-		json_builder_add_null_value(b);
-	json_builder_set_member_name(b, "message");
-	/* A libvirt error may carry bytes that are not UTF-8: JSON must not. */
-	msg = g_utf8_make_valid(field(fields, n, "MESSAGE") ? field(fields, n, "MESSAGE") : "", -1);
-	json_builder_add_string_value(b, msg);
-	g_clear_pointer(&msg, g_free);
-	for (size_t i = 0; i < G_N_ELEMENTS(about_keys); i++) {
-		const char *v = field(fields, n, about_keys[i].field);
-
-		if (v) {
-			json_builder_set_member_name(b, about_keys[i].key);
-			json_builder_add_string_value(b, v);
-		}
-	}
+	if (time)
+		json_out_string(b, "time", time);
+	json_out_string(b, "level", level_name(level));
+	json_out_string(b, "revision", rev);
+	json_out_string(b, "message", msg);
+	for (size_t i = 0; i < G_N_ELEMENTS(about_keys); i++)
+		if (field(fields, n, about_keys[i].field))
+			json_out_string(b, about_keys[i].key, field(fields, n, about_keys[i].field));
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
-	json_generator_set_root(g, root);
-	msg = json_generator_to_data(g, NULL);
-	return g_strconcat(msg, "\n", NULL);
+	line = json_to_string(root, FALSE);
+	return g_strconcat(line, "\n", NULL);
 }
 
 char *
@@ -230,6 +215,17 @@ log_init(log_format f, FILE *err)
 	installed = true;
 }
 
+char *
+domain_split(const char *domain, const char **vm)
+{
+	const char *dot = domain ? strchr(domain, '.') : NULL;
+
+	if (!dot)
+		return NULL;
+	*vm = dot + 1;
+	return g_strndup(domain, (gsize)(dot - domain));
+}
+
 void
 log_about(GLogLevelFlags level, const char *domain, const char *host, const char *op,
 	  const char *fmt, ...)
@@ -245,11 +241,9 @@ log_about(GLogLevelFlags level, const char *domain, const char *host, const char
 	va_end(ap);
 	f[n++] = (GLogField){ "MESSAGE", msg, -1 };
 	f[n++] = (GLogField){ "PRIORITY", level_priority(level), -1 };
-	/* Appliance and VM names hold no dot (the spec's name rule). */
-	if (domain && (vm = strchr(domain, '.'))) {
-		app = g_strndup(domain, (gsize)(vm - domain));
+	if ((app = domain_split(domain, &vm))) {
 		f[n++] = (GLogField){ "STRATA_APPLIANCE", app, -1 };
-		f[n++] = (GLogField){ "STRATA_VM", vm + 1, -1 };
+		f[n++] = (GLogField){ "STRATA_VM", vm, -1 };
 	}
 	if (host)
 		f[n++] = (GLogField){ "STRATA_HOST", host, -1 };

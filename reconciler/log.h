@@ -43,6 +43,11 @@ void log_set_revision(const char *rev);
 void log_about(GLogLevelFlags level, const char *domain, const char *host, const char *op,
 	       const char *fmt, ...) G_GNUC_PRINTF(5, 6);
 
+/* The appliance of domain @domain ("app.vm", newly allocated) and, in
+ * *@vm, its VM (inside @domain); NULL for a name of another form.
+ * Appliance and VM names hold no dot (the spec's name rule). */
+char *domain_split(const char *domain, const char **vm);
+
 /* For tests: render one event as @f would, without the time (NULL there). */
 char *log_render(log_format f, GLogLevelFlags level, const GLogField *fields, gsize n,
 		 const char *time);

@@ -5,12 +5,12 @@
  */
 #include <curl/curl.h>
 #include <pthread.h>
-#include <time.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "handoff.h"
 #include "json_out.h"
+#include "mono_wait.h"
 #include "notify.h"
 #include "telemetry.h"
 
@@ -155,18 +155,11 @@ stopping(notifier *n)
 static bool
 wait_or_stop(notifier *n, unsigned ms)
 {
-	struct timespec until;
+	gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
 	bool s;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&n->lock);
-	while (!n->stopping && pthread_cond_timedwait(&n->stopped, &n->lock, &until) == 0)
+	while (!n->stopping && mono_cond_wait_until(&n->stopped, &n->lock, until))
 		;
 	s = n->stopping;
 	pthread_mutex_unlock(&n->lock);
@@ -402,14 +395,7 @@ notify_new(const notify_options *o, telemetry *t, GError **error)
 	n->resend_ms = o->resend_ms ? o->resend_ms : 60000;
 	n->receivers = g_ptr_array_new_with_free_func(receiver_free);
 	pthread_mutex_init(&n->lock, NULL);
-	{
-		pthread_condattr_t a;
-
-		pthread_condattr_init(&a);
-		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-		pthread_cond_init(&n->stopped, &a);
-		pthread_condattr_destroy(&a);
-	}
+	mono_cond_init(&n->stopped);
 	if (o->webhook_url) {
 		gsize len = 0;
 

@@ -3,7 +3,6 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,6 +11,7 @@
 #include "domxml.h"
 #include "fault.h"
 #include "handoff.h"
+#include "mono_wait.h"
 #include "observe.h"
 
 typedef struct {
@@ -1310,14 +1310,10 @@ observe_begin(host_set *hosts, desired_state *want, obs_cache *cache, guint dead
 	guint n = hosts->hosts->len;
 	GPtrArray **probes;
 	GStrv lost;
-	pthread_condattr_t ca;
 
 	virt_init();
 	pthread_mutex_init(&ob->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ob->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&ob->cond);
 	ob->n = n;
 	ob->slot = g_new0(obs_host *, n);
 	ob->specs = g_new0(const spec_host *, n);
@@ -1415,13 +1411,9 @@ observe_complete(observation *ob)
 void
 observe_wait(observation *ob)
 {
-	/* g_get_monotonic_time is CLOCK_MONOTONIC, as the condition's clock. */
-	struct timespec until = { .tv_sec = ob->deadline / G_USEC_PER_SEC,
-				  .tv_nsec = (ob->deadline % G_USEC_PER_SEC) * 1000 };
-
 	pthread_mutex_lock(&ob->lock);
 	while ((ob->answered < ob->n || ob->probed < ob->probes || ob->libs_pending) &&
-	       pthread_cond_timedwait(&ob->cond, &ob->lock, &until) != ETIMEDOUT)
+	       mono_cond_wait_until(&ob->cond, &ob->lock, ob->deadline))
 		;
 	pthread_mutex_unlock(&ob->lock);
 }

@@ -11,10 +11,9 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <errno.h>
 #include <pthread.h>
-#include <time.h>
 
+#include "mono_wait.h"
 #include "waiter.h"
 
 #define WAIT_ROUND_MS 200
@@ -129,8 +128,6 @@ waiter_run(gpointer data)
 	while (!w->stop) {
 		g_autoptr(GPtrArray) batch = NULL;
 		gint64 next = g_get_monotonic_time() + WAIT_ROUND_MS * 1000;
-		struct timespec until = { .tv_sec = next / G_USEC_PER_SEC,
-					  .tv_nsec = (next % G_USEC_PER_SEC) * 1000 };
 
 		waiter_deadlines(w);
 		/* waiter_deadlines lets the lock go: an end asked meanwhile was
@@ -150,7 +147,7 @@ waiter_run(gpointer data)
 		g_ptr_array_extend_and_steal(w->jobs, g_steal_pointer(&batch));
 		/* The rest of the round's time, whatever wakes it (only the
 		 * end of the run does). */
-		while (!w->stop && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+		while (!w->stop && mono_cond_wait_until(&w->cond, &w->lock, next))
 			;
 		w->busy = false;
 	}
@@ -162,13 +159,9 @@ waiter *
 waiter_new(waiter_round_fn round)
 {
 	waiter *w = g_new0(waiter, 1);
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&w->cond);
 	w->round = round;
 	w->jobs = g_ptr_array_new();
 	w->watches = g_ptr_array_new();

@@ -285,7 +285,7 @@ done
 # has an item in its section.
 telemetry="$repo/reconciler/telemetry.c"
 mapfile -t families < <(grep -o '"strata_[a-z_]*"' "$telemetry" | tr -d '"' | sort -u)
-mapfile -t events < <(grep -o 'tell(d, "[a-z_]*"' "$repo/reconciler/daemon.c" | sed 's/.*"\(.*\)"/\1/' | sort -u)
+mapfile -t events < <(grep -oE 'tell\(d, [^,]+, "[a-z_]+"' "$repo/reconciler/daemon.c" | sed 's/.*"\(.*\)"/\1/' | sort -u)
 if [ ${#families[@]} -lt 10 ] || [ ${#events[@]} -lt 10 ]; then
 	fail "strata.1: found ${#families[@]} metric families and ${#events[@]} events in the sources: did their form change?"
 else
